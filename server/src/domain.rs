@@ -1,0 +1,356 @@
+//! The hub's vocabulary: card tiers, teams and desks, topics, ids and the
+//! small value types every other module speaks in.
+//!
+//! Everything here is validated at the edge (`FromStr`/serde) so that the rest
+//! of the hub never sees a tier or a topic it does not know.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// Declares a closed, string-named enum with `as_str`, `ALL`, `FromStr`,
+/// `Display` and serde as its snake_case name.
+macro_rules! named_enum {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name { $($(#[$vmeta])* $variant),+ }
+
+        impl $name {
+            /// Every value, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The wire name.
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = UnknownName;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                match s {
+                    $($text => Ok($name::$variant),)+
+                    _ => Err(UnknownName { kind: stringify!($name), value: s.to_owned() }),
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+/// A name that is not one of the values of a closed set.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("unknown {kind} `{value}`")]
+pub struct UnknownName {
+    /// Which set was asked (e.g. `Tier`).
+    pub kind: &'static str,
+    /// What was given.
+    pub value: String,
+}
+
+named_enum!(
+    /// A cardholder's card tier; each has its own waiting queue and team.
+    Tier {
+        Standard = "standard",
+        Premium = "premium",
+        Business = "business",
+        Prepaid = "prepaid",
+    }
+);
+
+named_enum!(
+    /// A callback desk: a team that phones cardholders back.
+    Desk {
+        /// Account-access verification calls.
+        Identity = "identity",
+        /// Fraud-restriction calls (a different line from general service).
+        Fraud = "fraud",
+    }
+);
+
+named_enum!(
+    /// Who connected, as the token's `role` claim says.
+    Role {
+        Cardholder = "cardholder",
+        Agent = "agent",
+        Supervisor = "supervisor",
+    }
+);
+
+named_enum!(
+    /// What a cardholder wants help with; picked when the chat starts.
+    Topic {
+        General = "general",
+        Billing = "billing",
+        Dispute = "dispute",
+        LostCard = "lost_card",
+        ForgotLogin = "forgot_login",
+        LockedAccount = "locked_account",
+        TwoFactor = "two_factor",
+        FraudRestriction = "fraud_restriction",
+        UpdateContact = "update_contact",
+    }
+);
+
+named_enum!(
+    /// Where a conversation stands.
+    ConversationStatus {
+        /// Waiting in its tier queue.
+        Queued = "queued",
+        /// Being served by an agent.
+        Active = "active",
+        /// Over; only its transcript remains.
+        Ended = "ended",
+    }
+);
+
+named_enum!(
+    /// Why a conversation ended (or left an agent).
+    EndReason {
+        AgentEnded = "agent_ended",
+        CardholderLeft = "cardholder_left",
+        Escalated = "escalated",
+        Transferred = "transferred",
+        Abandoned = "abandoned",
+    }
+);
+
+named_enum!(
+    /// Who wrote a transcript entry.
+    Author {
+        Cardholder = "cardholder",
+        Agent = "agent",
+        System = "system",
+    }
+);
+
+named_enum!(
+    /// An agent's own availability toggle.
+    AgentState {
+        Available = "available",
+        Away = "away",
+    }
+);
+
+/// A team an agent belongs to: a tier's team or a callback desk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Team {
+    /// Serves the queue of this tier.
+    Tier(Tier),
+    /// Works this desk's callback requests.
+    Desk(Desk),
+}
+
+impl Team {
+    /// The wire name (the tier's or desk's name).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Team::Tier(t) => t.as_str(),
+            Team::Desk(d) => d.as_str(),
+        }
+    }
+
+    /// The tier whose queue this team serves, if it is a tier team.
+    pub fn tier(self) -> Option<Tier> {
+        match self {
+            Team::Tier(t) => Some(t),
+            Team::Desk(_) => None,
+        }
+    }
+}
+
+impl FromStr for Team {
+    type Err = UnknownName;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if let Ok(t) = s.parse() {
+            return Ok(Team::Tier(t));
+        }
+        s.parse()
+            .map(Team::Desk)
+            .map_err(|_| UnknownName { kind: "Team", value: s.to_owned() })
+    }
+}
+
+impl fmt::Display for Team {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for Team {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for Team {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// Declares a string newtype id.
+macro_rules! string_id {
+    ($(#[$meta:meta])* $name:ident) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(pub String);
+
+        impl $name {
+            /// The id as text.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl From<&str> for $name {
+            fn from(s: &str) -> Self {
+                $name(s.to_owned())
+            }
+        }
+    };
+}
+
+string_id!(
+    /// A user's stable id: the token's `sub` claim.
+    UserId
+);
+string_id!(
+    /// A conversation's id, minted by the hub.
+    ConversationId
+);
+string_id!(
+    /// A callback request's reference, read out to the cardholder.
+    CallbackRef
+);
+
+impl ConversationId {
+    /// A fresh, unguessable conversation id.
+    pub fn generate() -> Self {
+        ConversationId(format!("c-{}", uuid::Uuid::new_v4().simple()))
+    }
+}
+
+/// A transcript entry's number within its conversation: 1, 2, 3, … without gaps.
+pub type Seq = u64;
+
+/// Milliseconds since the Unix epoch; the hub's one clock unit for stored times.
+pub type Millis = i64;
+
+/// The wall clock in [`Millis`].
+pub fn now_millis() -> Millis {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    i64::try_from(now.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// Formats [`Millis`] as RFC 3339 (UTC), as the wire's `at` fields want.
+pub fn rfc3339(at: Millis) -> String {
+    let nanos = i128::from(at) * 1_000_000;
+    time::OffsetDateTime::from_unix_timestamp_nanos(nanos)
+        .ok()
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_default()
+}
+
+/// How many seconds one tier is moved ahead in the routing order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TierBoosts {
+    /// Boost per tier, in milliseconds, indexed like [`Tier::ALL`].
+    millis: [Millis; 4],
+}
+
+impl Default for TierBoosts {
+    /// SPEC's defaults: premium 120 s, business 60 s, standard and prepaid 0.
+    fn default() -> Self {
+        let mut b = TierBoosts { millis: [0; 4] };
+        b.set(Tier::Premium, 120);
+        b.set(Tier::Business, 60);
+        b
+    }
+}
+
+impl TierBoosts {
+    /// Sets one tier's boost in seconds.
+    pub fn set(&mut self, tier: Tier, seconds: u32) {
+        self.millis[tier_index(tier)] = Millis::from(seconds) * 1000;
+    }
+
+    /// One tier's boost in milliseconds.
+    pub fn millis(&self, tier: Tier) -> Millis {
+        self.millis[tier_index(tier)]
+    }
+}
+
+/// Position of a tier in [`Tier::ALL`].
+pub fn tier_index(tier: Tier) -> usize {
+    match tier {
+        Tier::Standard => 0,
+        Tier::Premium => 1,
+        Tier::Business => 2,
+        Tier::Prepaid => 3,
+    }
+}
+
+impl FromStr for TierBoosts {
+    type Err = String;
+    /// Parses `premium=120,business=60`; tiers not named keep the default.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let mut boosts = TierBoosts::default();
+        for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (tier, secs) = part
+                .split_once('=')
+                .ok_or_else(|| format!("`{part}` is not tier=seconds"))?;
+            let tier: Tier = tier.trim().parse().map_err(|e: UnknownName| e.to_string())?;
+            let secs: u32 = secs
+                .trim()
+                .parse()
+                .map_err(|_| format!("`{secs}` is not a whole number of seconds"))?;
+            boosts.set(tier, secs);
+        }
+        Ok(boosts)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn team_parses_tiers_and_desks() {
+        assert_eq!("premium".parse::<Team>().ok(), Some(Team::Tier(Tier::Premium)));
+        assert_eq!("fraud".parse::<Team>().ok(), Some(Team::Desk(Desk::Fraud)));
+        assert!("gold".parse::<Team>().is_err());
+    }
+
+    #[test]
+    fn boosts_parse_and_keep_defaults() {
+        let b: TierBoosts = "premium=30".parse().expect("valid");
+        assert_eq!(b.millis(Tier::Premium), 30_000);
+        assert_eq!(b.millis(Tier::Business), 60_000);
+        assert!("gold=1".parse::<TierBoosts>().is_err());
+        assert!("premium=x".parse::<TierBoosts>().is_err());
+    }
+
+    #[test]
+    fn rfc3339_formats_utc() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+    }
+}

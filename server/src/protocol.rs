@@ -1,0 +1,583 @@
+//! Wire protocol v1: the JSON frames clients and the hub exchange over `/ws`.
+//!
+//! This is the only module that knows JSON. Inbound text becomes a
+//! [`ClientFrame`] (or a [`FrameError`] that maps to an `error` frame);
+//! outbound, the hub builds [`ServerFrame`]s and [`ServerFrame::to_text`]
+//! serialises them. `docs/protocol.md` documents every frame with an example.
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{
+    AgentState, Author, CallbackRef, ConversationId, ConversationStatus, Desk, EndReason, Role,
+    Seq, Team, Tier, Topic, UserId,
+};
+
+/// The protocol version announced in `welcome`.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// Longest message text, in characters (SPEC: 1–4000).
+pub const MAX_TEXT_CHARS: usize = 4000;
+
+/// Longest client idempotency key we store, in bytes.
+pub const MAX_CLIENT_ID_LEN: usize = 128;
+
+/// Longest inbound frame in bytes; larger ones close the socket with 1009.
+pub const MAX_FRAME_BYTES: usize = 64 * 1024;
+
+/// WebSocket close codes the hub uses.
+pub mod close {
+    /// Authentication failed or the token expired.
+    pub const AUTH_FAILED: u16 = 4401;
+    /// No `auth` frame arrived in time.
+    pub const AUTH_TIMEOUT: u16 = 4408;
+    /// The client fell too far behind reading its events.
+    pub const TOO_SLOW: u16 = 4429;
+    /// The client sent too much for too long.
+    pub const FLOODING: u16 = 4430;
+    /// The hub is shutting down; reconnect (to another node).
+    pub const GOING_AWAY: u16 = 1001;
+    /// A frame was larger than [`super::MAX_FRAME_BYTES`].
+    pub const TOO_BIG: u16 = 1009;
+    /// The peer stopped answering pings.
+    pub const IDLE: u16 = 4000;
+}
+
+/// A frame a client sends. Cardholders and agents share the type names
+/// (`say`, `typing`, `read`, `sync`); agents add `conversation`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientFrame {
+    /// First-frame authentication (browsers cannot set headers).
+    Auth {
+        /// The JWT.
+        token: String,
+    },
+    /// Cardholder: open a conversation or get the open one back.
+    Start {
+        /// What the cardholder needs help with.
+        topic: Topic,
+        /// An optional first message.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        text: Option<String>,
+    },
+    /// A chat message.
+    Say {
+        /// Agent only: which conversation.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        conversation: Option<ConversationId>,
+        /// The sender's idempotency key.
+        id: String,
+        /// The message, 1–4000 characters.
+        text: String,
+    },
+    /// Typing indicator.
+    Typing {
+        /// Agent only: which conversation.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        conversation: Option<ConversationId>,
+        /// Typing or stopped.
+        on: bool,
+    },
+    /// Read receipt: everything up to `seq` was seen.
+    Read {
+        /// Agent only: which conversation.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        conversation: Option<ConversationId>,
+        /// Last seen entry.
+        seq: Seq,
+    },
+    /// Replay transcript entries after `after`.
+    Sync {
+        /// Agent only: which conversation.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        conversation: Option<ConversationId>,
+        /// Replay entries with a greater seq.
+        after: Seq,
+    },
+    /// Cardholder: leave the queue or end the chat.
+    Leave,
+    /// Agent: availability toggle.
+    Status {
+        /// `available` or `away`.
+        state: AgentState,
+    },
+    /// Agent: close a chat.
+    End {
+        /// The conversation to close.
+        conversation: ConversationId,
+    },
+    /// Agent: move a chat to the head of another tier's queue.
+    Transfer {
+        /// The conversation to move.
+        conversation: ConversationId,
+        /// The tier whose queue takes it.
+        tier: Tier,
+    },
+    /// Agent: turn a chat into a phone callback request.
+    Escalate {
+        /// The conversation to escalate.
+        conversation: ConversationId,
+        /// Which desk calls back.
+        desk: Desk,
+        /// A note for the desk.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
+    },
+    /// Desk agent: list a desk's open callback requests.
+    Callbacks {
+        /// The desk.
+        desk: Desk,
+    },
+    /// Desk agent: take a callback request.
+    ClaimCallback {
+        /// The request.
+        #[serde(rename = "ref")]
+        reference: CallbackRef,
+    },
+    /// Desk agent: close a claimed callback request.
+    CompleteCallback {
+        /// The request.
+        #[serde(rename = "ref")]
+        reference: CallbackRef,
+        /// How the call went.
+        outcome: CallbackOutcome,
+    },
+    /// Agent or supervisor: ask for the queue overview (extension).
+    Queues,
+}
+
+impl ClientFrame {
+    /// Parses one inbound text frame, classifying failures as SPEC's codes.
+    pub fn parse(text: &str) -> Result<ClientFrame, FrameError> {
+        match serde_json::from_str::<ClientFrame>(text) {
+            Ok(frame) => Ok(frame),
+            Err(err) => Err(FrameError::classify(text, &err)),
+        }
+    }
+}
+
+/// How a callback attempt ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallbackOutcome {
+    /// The cardholder was reached and verified.
+    Reached,
+    /// Nobody answered; the request returns to the desk.
+    NoAnswer,
+    /// The call cannot be completed.
+    Failed,
+}
+
+/// Why an inbound frame was refused, with the `id` it carried (for `ref`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FrameError {
+    /// SPEC error code.
+    pub code: ErrorCode,
+    /// A client-safe explanation.
+    pub message: String,
+    /// The offending frame's `id`, when it had one.
+    pub reference: Option<String>,
+}
+
+impl FrameError {
+    fn classify(text: &str, err: &serde_json::Error) -> FrameError {
+        let Ok(value) = serde_json::from_str::<serde_json::Value>(text) else {
+            return FrameError {
+                code: ErrorCode::BadJson,
+                message: "the frame is not valid JSON".into(),
+                reference: None,
+            };
+        };
+        let reference = value.get("id").and_then(|v| v.as_str()).map(str::to_owned);
+        let Some(object) = value.as_object() else {
+            return FrameError {
+                code: ErrorCode::BadJson,
+                message: "a frame must be a JSON object".into(),
+                reference,
+            };
+        };
+        match object.get("type").and_then(|t| t.as_str()) {
+            None => FrameError {
+                code: ErrorCode::UnknownType,
+                message: "the frame has no `type`".into(),
+                reference,
+            },
+            Some(kind) if !KNOWN_CLIENT_TYPES.contains(&kind) => FrameError {
+                code: ErrorCode::UnknownType,
+                message: format!("unknown frame type `{}`", truncate(kind, 40)),
+                reference,
+            },
+            Some(kind) => FrameError {
+                code: ErrorCode::BadField,
+                // serde's message names the field and what it expected, never the value.
+                message: format!("bad `{kind}` frame: {}", strip_position(&err.to_string())),
+                reference,
+            },
+        }
+    }
+}
+
+/// Every `type` a client may send.
+const KNOWN_CLIENT_TYPES: &[&str] = &[
+    "auth",
+    "start",
+    "say",
+    "typing",
+    "read",
+    "sync",
+    "leave",
+    "status",
+    "end",
+    "transfer",
+    "escalate",
+    "callbacks",
+    "claim_callback",
+    "complete_callback",
+    "queues",
+];
+
+fn truncate(s: &str, max_chars: usize) -> String {
+    s.chars().take(max_chars).collect()
+}
+
+fn strip_position(message: &str) -> String {
+    match message.find(" at line ") {
+        Some(i) => message[..i].to_owned(),
+        None => message.to_owned(),
+    }
+}
+
+/// SPEC's error codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// Not JSON, or not an object.
+    BadJson,
+    /// `type` missing or not known.
+    UnknownType,
+    /// A field is missing or has the wrong type or value.
+    BadField,
+    /// Text over the length limit.
+    TooLong,
+    /// Too many frames; slow down.
+    RateLimited,
+    /// The caller's role or state does not allow this.
+    NotAllowed,
+    /// There is no such conversation for the caller.
+    NoConversation,
+    /// The store is down; retry later.
+    Unavailable,
+}
+
+/// A conversation's state as `welcome` reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConversationState {
+    /// Conversation id.
+    pub id: ConversationId,
+    /// Queued, active or ended.
+    pub status: ConversationStatus,
+    /// The queue tier it waits in (or was served from).
+    pub tier: Tier,
+    /// Seq of the last transcript entry (0 when empty).
+    pub last_seq: Seq,
+    /// Extension: the topic picked at start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topic: Option<Topic>,
+    /// Extension (agents): who the chat is with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cardholder: Option<CardholderInfo>,
+    /// Extension (cardholders): the serving agent, when active.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<AgentInfo>,
+}
+
+/// The agent as a cardholder sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentInfo {
+    /// Display name.
+    pub name: String,
+}
+
+/// The cardholder as an agent sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CardholderInfo {
+    /// Cardholder id.
+    pub sub: UserId,
+    /// Display name, when the token carried one.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Card tier.
+    pub tier: Tier,
+}
+
+/// One transcript entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    /// Position in the conversation.
+    pub seq: Seq,
+    /// Who wrote it.
+    pub from: Author,
+    /// The (masked) text.
+    pub text: String,
+    /// When it was stored, RFC 3339.
+    pub at: String,
+    /// The sender's idempotency key, when it had one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+}
+
+/// A callback request as desks and cardholders see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallbackView {
+    /// Reference read out to the cardholder.
+    #[serde(rename = "ref")]
+    pub reference: CallbackRef,
+    /// Which desk calls.
+    pub desk: Desk,
+    /// Cardholder id.
+    pub sub: UserId,
+    /// Cardholder's tier.
+    pub tier: Tier,
+    /// `requested`, `claimed`, `reached`, `no_answer` or `failed`.
+    pub status: String,
+    /// Calls attempted so far.
+    pub attempts: u32,
+    /// The desk agent holding it.
+    pub claimed_by: Option<UserId>,
+    /// RFC 3339.
+    pub created_at: String,
+    /// Why it was raised (trigger or agent note).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The conversation it came from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conversation: Option<ConversationId>,
+    /// Last four digits of the phone on file (cardholder view).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone_last4: Option<String>,
+}
+
+/// One tier's queue in the overview (extension frame `queues`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueView {
+    /// Which queue.
+    pub tier: Tier,
+    /// Conversations waiting.
+    pub waiting: u64,
+    /// Seconds the oldest has waited (0 when empty).
+    pub oldest_wait_s: u64,
+}
+
+/// A frame the hub sends.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerFrame {
+    /// Sent once after authentication.
+    Welcome {
+        /// The caller's role.
+        role: Role,
+        /// The caller's id.
+        sub: UserId,
+        /// [`PROTOCOL_VERSION`].
+        protocol: u32,
+        /// Cardholder: the open conversation, if any.
+        conversation: Option<ConversationState>,
+        /// Agent: teams.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        teams: Option<Vec<Team>>,
+        /// Agent: concurrent chat limit.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max_chats: Option<u8>,
+        /// Agent: active conversations.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        conversations: Option<Vec<ConversationState>>,
+        /// Agent: current availability.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        state: Option<AgentState>,
+        /// Cardholder: open callback requests.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        callbacks: Option<Vec<CallbackView>>,
+    },
+    /// Cardholder: place in the queue.
+    Queued {
+        /// The waiting conversation.
+        conversation: ConversationId,
+        /// Its tier queue.
+        tier: Tier,
+        /// 1 = next.
+        position: u64,
+        /// Estimated seconds to wait; null when unknown.
+        eta_s: Option<u64>,
+    },
+    /// Both: a conversation was paired.
+    Assigned {
+        /// The conversation.
+        conversation: ConversationId,
+        /// To the cardholder: the agent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        agent: Option<AgentInfo>,
+        /// To the agent: the cardholder.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cardholder: Option<CardholderInfo>,
+        /// To the agent: the topic.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        topic: Option<Topic>,
+        /// To the agent: seconds the cardholder waited.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        waited_s: Option<u64>,
+        /// To the agent: the transcript so far.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        transcript: Option<Vec<Entry>>,
+    },
+    /// Both: a transcript entry.
+    Msg {
+        /// The conversation.
+        conversation: ConversationId,
+        /// The entry.
+        #[serde(flatten)]
+        entry: Entry,
+    },
+    /// Both: the other side's typing indicator.
+    Typing {
+        /// The conversation.
+        conversation: ConversationId,
+        /// Who is typing.
+        from: Author,
+        /// Typing or stopped.
+        on: bool,
+    },
+    /// Both: a read receipt.
+    Read {
+        /// The conversation.
+        conversation: ConversationId,
+        /// Who read.
+        from: Author,
+        /// Up to which entry.
+        seq: Seq,
+    },
+    /// Cardholder: the chat became a callback request.
+    Escalated {
+        /// The conversation.
+        conversation: ConversationId,
+        /// The request.
+        callback: CallbackView,
+    },
+    /// Both: the conversation ended (or left this agent).
+    Ended {
+        /// The conversation.
+        conversation: ConversationId,
+        /// Why.
+        reason: EndReason,
+    },
+    /// Desk agent: a desk's open requests, in desk order.
+    Callbacks {
+        /// The desk.
+        desk: Desk,
+        /// The requests.
+        items: Vec<CallbackView>,
+    },
+    /// Desk agent: a request appeared or changed.
+    Callback {
+        /// The request.
+        request: CallbackView,
+    },
+    /// Agent or supervisor: queue overview (extension).
+    Queues {
+        /// One row per tier.
+        queues: Vec<QueueView>,
+    },
+    /// Both: a refused frame or failed operation.
+    Error {
+        /// SPEC error code.
+        code: ErrorCode,
+        /// A client-safe explanation.
+        message: String,
+        /// The offending frame's `id`.
+        #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
+        reference: Option<String>,
+    },
+}
+
+impl ServerFrame {
+    /// Serialises the frame. Our frames hold only strings, numbers and
+    /// enums, so this cannot fail; a failure would be a bug, reported as an
+    /// error frame rather than a panic.
+    pub fn to_text(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|_| {
+            r#"{"type":"error","code":"unavailable","message":"internal encoding error"}"#.into()
+        })
+    }
+
+    /// An `error` frame.
+    pub fn error(code: ErrorCode, message: impl Into<String>, reference: Option<String>) -> Self {
+        ServerFrame::Error {
+            code,
+            message: message.into(),
+            reference,
+        }
+    }
+
+    /// The conversation this frame is about, if any.
+    pub fn conversation(&self) -> Option<&ConversationId> {
+        match self {
+            ServerFrame::Queued { conversation, .. }
+            | ServerFrame::Assigned { conversation, .. }
+            | ServerFrame::Msg { conversation, .. }
+            | ServerFrame::Typing { conversation, .. }
+            | ServerFrame::Read { conversation, .. }
+            | ServerFrame::Escalated { conversation, .. }
+            | ServerFrame::Ended { conversation, .. } => Some(conversation),
+            _ => None,
+        }
+    }
+}
+
+impl From<FrameError> for ServerFrame {
+    fn from(e: FrameError) -> Self {
+        ServerFrame::error(e.code, e.message, e.reference)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classifies_bad_input() {
+        assert_eq!(ClientFrame::parse("{nope").unwrap_err().code, ErrorCode::BadJson);
+        assert_eq!(ClientFrame::parse("[1]").unwrap_err().code, ErrorCode::BadJson);
+        assert_eq!(
+            ClientFrame::parse(r#"{"type":"dance"}"#).unwrap_err().code,
+            ErrorCode::UnknownType
+        );
+        let e = ClientFrame::parse(r#"{"type":"say","id":"k1"}"#).unwrap_err();
+        assert_eq!(e.code, ErrorCode::BadField);
+        assert_eq!(e.reference.as_deref(), Some("k1"));
+        assert!(e.message.contains("text"), "{}", e.message);
+    }
+
+    #[test]
+    fn ignores_unknown_fields() {
+        let f = ClientFrame::parse(r#"{"type":"typing","on":true,"extra":1}"#).expect("valid");
+        assert_eq!(f, ClientFrame::Typing { conversation: None, on: true });
+    }
+
+    #[test]
+    fn msg_flattens_entry() {
+        let f = ServerFrame::Msg {
+            conversation: ConversationId::from("c1"),
+            entry: Entry {
+                seq: 3,
+                from: Author::Agent,
+                text: "hi".into(),
+                at: "1970-01-01T00:00:00Z".into(),
+                id: Some("k".into()),
+            },
+        };
+        let v: serde_json::Value = serde_json::from_str(&f.to_text()).expect("json");
+        assert_eq!(v["type"], "msg");
+        assert_eq!(v["seq"], 3);
+        assert_eq!(v["from"], "agent");
+        assert_eq!(v["id"], "k");
+    }
+}
