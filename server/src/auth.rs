@@ -1,1 +1,1457 @@
-//! TODO: being written.
+//! JWT verification: turns a bearer token into an [`Identity`] or a client-safe [`AuthError`].
+//!
+//! The algorithm is fixed by configuration ([`KeySource`]), never by the token header, so
+//! `alg: none` and HS256/RS256 confusion cannot get through. `jsonwebtoken` is configured
+//! explicitly (its defaults allow 60 s of leeway and skip `nbf`): `exp` is required, `nbf` is
+//! honoured, leeway is [`LEEWAY_SECS`], and a configured `iss`/`aud` must be present and match.
+//! The hub's own claims (`sub`, `role`, `tier`, `teams`, …) are then checked by hand against a
+//! strict shape: a claim of the wrong JSON type is a rejection, never an absent claim.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine as _;
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde_json::{Map, Value};
+
+use crate::domain::{Role, Team, Tier, UserId};
+
+/// Clock skew tolerated on `exp` and `nbf`, in seconds (SPEC: at most 30).
+pub const LEEWAY_SECS: u64 = 30;
+
+/// Longest token accepted, in bytes. Real tokens are well under 2 KiB; the cap keeps a
+/// hostile client from making us base64-decode and parse megabytes before the signature check.
+pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
+
+/// Longest `sub`, in bytes; it ends up in Redis keys and log spans.
+pub const MAX_SUB_BYTES: usize = 128;
+
+/// Longest display `name`, in characters; it is shown in the agent pane and the widget.
+pub const MAX_NAME_CHARS: usize = 80;
+
+/// Most entries accepted in a `teams` array (there are only six teams; duplicates are merged).
+pub const MAX_TEAMS_ENTRIES: usize = 16;
+
+/// An agent's `max_chats` when the token does not say (SPEC: default 3).
+pub const DEFAULT_MAX_CHATS: u8 = 3;
+
+/// The allowed range of `max_chats` (SPEC: 1–10).
+pub const MAX_CHATS_RANGE: std::ops::RangeInclusive<u8> = 1..=10;
+
+/// Smallest RSA modulus accepted, in bits; shorter keys are below current guidance (NIST).
+pub const MIN_RSA_BITS: usize = 2048;
+
+/// Largest RSA modulus accepted, in bits (the `rsa` crate's own limit).
+pub const MAX_RSA_BITS: usize = 4096;
+
+/// Where verification keys come from; the algorithm is fixed by this, never by the token header.
+pub enum KeySource {
+    /// HS256 shared secret.
+    Hs256Secret(Vec<u8>),
+    /// A PEM public key: RSA key => RS256, EC P-256 key => ES256 (detected from the PEM).
+    PublicKeyPem(Vec<u8>),
+    /// A JWKS document (JSON text): keys picked by the token's `kid`; RSA keys => RS256,
+    /// EC P-256 => ES256. Keys without a `kid`, keys whose `use` is not `sig`, keys whose
+    /// `alg` is not the one their type maps to, and other key types (`oct`, `OKP`, other
+    /// curves) are skipped; a malformed RSA/EC key or a duplicate `kid` is a configuration
+    /// error, and so is a document with no usable key.
+    Jwks(String),
+}
+
+impl fmt::Debug for KeySource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Key material, even public, is not worth printing; a secret must never be.
+        match self {
+            KeySource::Hs256Secret(_) => f.write_str("Hs256Secret([redacted])"),
+            KeySource::PublicKeyPem(pem) => write!(f, "PublicKeyPem({} bytes)", pem.len()),
+            KeySource::Jwks(doc) => write!(f, "Jwks({} bytes)", doc.len()),
+        }
+    }
+}
+
+/// How tokens are verified: the keys, and the issuer and audience they must name.
+#[derive(Debug)]
+pub struct JwtSettings {
+    /// The verification key(s), which also fix the algorithm.
+    pub keys: KeySource,
+    /// When set, tokens must carry exactly this `iss`.
+    pub issuer: Option<String>,
+    /// When set, tokens must carry this `aud` (or an array containing it).
+    pub audience: Option<String>,
+}
+
+/// Checks tokens against the configured keys and rules. Cheap to clone (an `Arc` inside).
+#[derive(Clone)]
+pub struct Verifier {
+    /// Built once at start-up, shared read-only by every connection task.
+    inner: Arc<VerifierInner>,
+}
+
+/// What a [`Verifier`] shares between its clones.
+struct VerifierInner {
+    /// The key(s) to check signatures with.
+    keys: Keys,
+    /// Kept only for `Debug` (the rule itself lives in each key's `Validation`).
+    issuer: Option<String>,
+    /// Kept only for `Debug`, like `issuer`.
+    audience: Option<String>,
+}
+
+/// The configured key(s), each with the one algorithm it may verify.
+enum Keys {
+    /// A shared secret or a PEM public key: used whatever `kid` the token names.
+    Single(Box<VerifyingKey>),
+    /// A JWKS: the token's `kid` picks the key; no `kid` or an unknown one is rejected.
+    ByKid(HashMap<String, VerifyingKey>),
+}
+
+/// One key, its algorithm and the validation rules built for that algorithm.
+struct VerifyingKey {
+    /// The only algorithm a token verified by this key may use.
+    alg: Algorithm,
+    /// The key itself.
+    key: DecodingKey,
+    /// `jsonwebtoken`'s checks, configured explicitly (see [`Verifier::new`]).
+    validation: Validation,
+}
+
+impl fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let keys = match &self.inner.keys {
+            Keys::Single(k) => format!("{:?} key", k.alg),
+            Keys::ByKid(map) => {
+                let mut kids: Vec<String> = map
+                    .iter()
+                    .map(|(kid, k)| format!("{kid}: {:?}", k.alg))
+                    .collect();
+                kids.sort();
+                format!("JWKS [{}]", kids.join(", "))
+            }
+        };
+        f.debug_struct("Verifier")
+            .field("keys", &keys)
+            .field("issuer", &self.inner.issuer)
+            .field("audience", &self.inner.audience)
+            .finish()
+    }
+}
+
+/// Who a verified token says the caller is.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Identity {
+    /// The user's stable id (`sub`).
+    pub sub: UserId,
+    /// Display name (`name`), when the token has a non-blank one.
+    pub name: Option<String>,
+    /// `cardholder`, `agent` or `supervisor`.
+    pub role: Role,
+    /// When the token stops being valid (`exp`, Unix seconds); the hub closes the
+    /// connection with 4401 then.
+    pub expires_at: i64,
+    /// The role-specific claims.
+    pub principal: Principal,
+}
+
+impl Identity {
+    /// The cardholder's tier, or `None` for agents and supervisors.
+    pub fn tier(&self) -> Option<Tier> {
+        match &self.principal {
+            Principal::Cardholder { tier, .. } => Some(*tier),
+            Principal::Agent { .. } => None,
+        }
+    }
+
+    /// The agent's teams; empty for cardholders.
+    pub fn teams(&self) -> &[Team] {
+        match &self.principal {
+            Principal::Cardholder { .. } => &[],
+            Principal::Agent { teams, .. } => teams,
+        }
+    }
+}
+
+/// The role-specific part of an [`Identity`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Principal {
+    /// role cardholder
+    Cardholder {
+        /// The card tier, which picks the waiting queue.
+        tier: Tier,
+        /// Last four digits of the phone on file, shown when a callback is booked.
+        phone_last4: Option<String>,
+    },
+    /// role agent or supervisor
+    Agent {
+        /// The tier teams and desks the agent works, in token order, without duplicates.
+        teams: Vec<Team>,
+        /// How many chats the agent handles at once (1–10).
+        max_chats: u8,
+    },
+}
+
+/// Why a token was rejected. `Display` is safe to send to the client: it never echoes the
+/// token or a claim's value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    /// Not a well-formed JWT (shape, base64, JSON, size, unsupported header).
+    #[error("the token is not a well-formed JWT")]
+    Malformed,
+    /// The header names an algorithm other than the configured one (including `none`).
+    #[error("the token is signed with an algorithm this hub does not accept")]
+    WrongAlgorithm,
+    /// The signature does not match the configured key.
+    #[error("the token's signature is not valid")]
+    BadSignature,
+    /// `exp` is past (beyond the leeway).
+    #[error("the token has expired")]
+    Expired,
+    /// `nbf` is in the future (beyond the leeway).
+    #[error("the token is not valid yet")]
+    NotYetValid,
+    /// `iss` is missing or not the configured issuer.
+    #[error("the token's issuer is not accepted")]
+    WrongIssuer,
+    /// `aud` is missing or does not include the configured audience.
+    #[error("the token is meant for another audience")]
+    WrongAudience,
+    /// The token names no `kid`, or one the JWKS does not hold.
+    #[error("the token's signing key is not known")]
+    UnknownKey,
+    /// A claim is missing, of the wrong type or out of range; the text names the claim only.
+    #[error("the token's claims are not acceptable: {0}")]
+    BadClaims(String),
+    /// [`mint_hs256`] could not make a token.
+    #[error("could not mint a token: {0}")]
+    Mint(String),
+}
+
+impl AuthError {
+    /// The message to send to the client (the same as `Display`).
+    pub fn client_message(&self) -> String {
+        self.to_string()
+    }
+
+    /// A short machine-readable reason, e.g. for metrics labels or a close reason.
+    pub fn code(&self) -> &'static str {
+        match self {
+            AuthError::Malformed => "malformed",
+            AuthError::WrongAlgorithm => "wrong_algorithm",
+            AuthError::BadSignature => "bad_signature",
+            AuthError::Expired => "expired",
+            AuthError::NotYetValid => "not_yet_valid",
+            AuthError::WrongIssuer => "wrong_issuer",
+            AuthError::WrongAudience => "wrong_audience",
+            AuthError::UnknownKey => "unknown_key",
+            AuthError::BadClaims(_) => "bad_claims",
+            AuthError::Mint(_) => "mint_failed",
+        }
+    }
+}
+
+/// Why the JWT settings cannot be used; each `Display` is one sentence for the start-up log.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthConfigError {
+    /// The HS256 secret is empty.
+    #[error("the JWT secret is empty")]
+    EmptySecret,
+    /// The PEM is not an RSA or EC P-256 public key.
+    #[error("the JWT public key is not usable: {0}")]
+    BadPublicKey(String),
+    /// The JWKS document is not JSON, has a malformed key, or has no usable key.
+    #[error("the JWKS document is not usable: {0}")]
+    BadJwks(String),
+    /// `issuer` or `audience` is set but empty (most likely an empty environment variable).
+    #[error("the JWT {0} is set but empty")]
+    EmptySetting(&'static str),
+}
+
+impl Verifier {
+    /// Builds a verifier from settings, checking the key material now so that a bad key stops
+    /// start-up instead of failing every connection.
+    pub fn new(settings: JwtSettings) -> Result<Verifier, AuthConfigError> {
+        let JwtSettings {
+            keys,
+            issuer,
+            audience,
+        } = settings;
+        if issuer.as_deref() == Some("") {
+            return Err(AuthConfigError::EmptySetting("issuer"));
+        }
+        if audience.as_deref() == Some("") {
+            return Err(AuthConfigError::EmptySetting("audience"));
+        }
+        let rules = Rules {
+            issuer: issuer.as_deref(),
+            audience: audience.as_deref(),
+        };
+        let keys = match keys {
+            KeySource::Hs256Secret(secret) => {
+                if secret.is_empty() {
+                    return Err(AuthConfigError::EmptySecret);
+                }
+                Keys::Single(Box::new(
+                    rules.key(Algorithm::HS256, DecodingKey::from_secret(&secret)),
+                ))
+            }
+            KeySource::PublicKeyPem(pem) => {
+                let (alg, key) = decoding_key_from_pem(&pem)?;
+                Keys::Single(Box::new(rules.key(alg, key)))
+            }
+            KeySource::Jwks(doc) => Keys::ByKid(
+                keys_from_jwks(&doc)?
+                    .into_iter()
+                    .map(|(kid, alg, key)| (kid, rules.key(alg, key)))
+                    .collect(),
+            ),
+        };
+        Ok(Verifier {
+            inner: Arc::new(VerifierInner {
+                keys,
+                issuer,
+                audience,
+            }),
+        })
+    }
+
+    /// Verifies a token's signature, times, issuer and audience, then reads the hub's claims.
+    pub fn verify(&self, token: &str) -> Result<Identity, AuthError> {
+        if token.is_empty() || token.len() > MAX_TOKEN_BYTES {
+            return Err(AuthError::Malformed);
+        }
+        let header = read_header(token)?;
+        // `crit` lists extensions the verifier must understand; this one understands none.
+        if header.crit.is_some() {
+            return Err(AuthError::Malformed);
+        }
+        let key = match &self.inner.keys {
+            Keys::Single(key) => key,
+            Keys::ByKid(map) => header
+                .kid
+                .as_deref()
+                .and_then(|kid| map.get(kid))
+                .ok_or(AuthError::UnknownKey)?,
+        };
+        if header.alg != key.alg {
+            return Err(AuthError::WrongAlgorithm);
+        }
+        let data = jsonwebtoken::decode::<Value>(token, &key.key, &key.validation)
+            .map_err(map_jwt_error)?;
+        match data.claims {
+            Value::Object(claims) => identity_from_claims(&claims),
+            _ => Err(AuthError::Malformed),
+        }
+    }
+}
+
+/// The issuer/audience rules shared by every key of one verifier.
+struct Rules<'a> {
+    /// Required `iss`, if configured.
+    issuer: Option<&'a str>,
+    /// Required `aud`, if configured.
+    audience: Option<&'a str>,
+}
+
+impl Rules<'_> {
+    /// Pairs a key with a `Validation` that allows exactly its algorithm.
+    fn key(&self, alg: Algorithm, key: DecodingKey) -> VerifyingKey {
+        // Every field is set on purpose; `Validation::new`'s defaults are not ours.
+        let mut v = Validation::new(alg);
+        v.algorithms = vec![alg];
+        v.leeway = LEEWAY_SECS;
+        v.reject_tokens_expiring_in_less_than = 0;
+        v.validate_exp = true;
+        v.validate_nbf = true;
+        v.sub = None;
+        let mut required = vec!["exp"];
+        match self.issuer {
+            Some(iss) => {
+                v.set_issuer(&[iss]);
+                required.push("iss");
+            }
+            None => v.iss = None,
+        }
+        match self.audience {
+            Some(aud) => {
+                v.set_audience(&[aud]);
+                v.validate_aud = true;
+                required.push("aud");
+            }
+            None => {
+                // Otherwise a token that carries any `aud` would be refused.
+                v.aud = None;
+                v.validate_aud = false;
+            }
+        }
+        v.set_required_spec_claims(&required);
+        VerifyingKey {
+            alg,
+            key,
+            validation: v,
+        }
+    }
+}
+
+/// Decodes the header; a header that fails only because its `alg` is unsupported (`none`,
+/// `HS999`…) is reported as [`AuthError::WrongAlgorithm`], anything else as malformed.
+fn read_header(token: &str) -> Result<Header, AuthError> {
+    jsonwebtoken::decode_header(token).map_err(|_| {
+        let names_an_alg = token
+            .split('.')
+            .next()
+            .and_then(|h| URL_SAFE_NO_PAD.decode(h).ok())
+            .and_then(|h| serde_json::from_slice::<Value>(&h).ok())
+            .is_some_and(|h| {
+                h.get("alg")
+                    .and_then(Value::as_str)
+                    .is_some_and(|alg| alg.parse::<Algorithm>().is_err())
+            });
+        if names_an_alg {
+            AuthError::WrongAlgorithm
+        } else {
+            AuthError::Malformed
+        }
+    })
+}
+
+/// Maps `jsonwebtoken`'s error to ours without carrying its text (which may quote input).
+fn map_jwt_error(err: jsonwebtoken::errors::Error) -> AuthError {
+    match err.kind() {
+        ErrorKind::InvalidSignature => AuthError::BadSignature,
+        ErrorKind::ExpiredSignature => AuthError::Expired,
+        ErrorKind::ImmatureSignature => AuthError::NotYetValid,
+        ErrorKind::InvalidIssuer => AuthError::WrongIssuer,
+        ErrorKind::InvalidAudience => AuthError::WrongAudience,
+        ErrorKind::InvalidAlgorithm | ErrorKind::MissingAlgorithm => AuthError::WrongAlgorithm,
+        ErrorKind::MissingRequiredClaim(claim) => match claim.as_str() {
+            "iss" => AuthError::WrongIssuer,
+            "aud" => AuthError::WrongAudience,
+            "exp" => AuthError::BadClaims("`exp` is required".into()),
+            _ => AuthError::BadClaims("a required claim is missing".into()),
+        },
+        ErrorKind::InvalidClaimFormat(claim) => match claim.as_str() {
+            "exp" => AuthError::BadClaims("`exp` must be a number".into()),
+            "nbf" => AuthError::BadClaims("`nbf` must be a number".into()),
+            _ => AuthError::BadClaims("a claim has the wrong type".into()),
+        },
+        ErrorKind::InvalidToken
+        | ErrorKind::Base64(_)
+        | ErrorKind::Json(_)
+        | ErrorKind::Utf8(_) => AuthError::Malformed,
+        // Key-format and provider errors cannot happen with keys checked in `Verifier::new`;
+        // whatever they are, the token did not verify.
+        _ => AuthError::BadSignature,
+    }
+}
+
+/// Reads the hub's claims from a verified payload, strictly.
+fn identity_from_claims(claims: &Map<String, Value>) -> Result<Identity, AuthError> {
+    let bad = |msg: &str| AuthError::BadClaims(msg.to_owned());
+
+    // Registered claims `jsonwebtoken` only half-checks: `iss` may be an array there, and
+    // `iat` is not looked at.
+    if claims
+        .get("iss")
+        .is_some_and(|v| !v.is_string() && !v.is_null())
+    {
+        return Err(bad("`iss` must be a string"));
+    }
+    if claims
+        .get("iat")
+        .is_some_and(|v| !v.is_number() && !v.is_null())
+    {
+        return Err(bad("`iat` must be a number"));
+    }
+    let expires_at = match claims.get("exp") {
+        Some(Value::Number(n)) => n
+            .as_i64()
+            .or_else(|| n.as_u64().map(|_| i64::MAX))
+            // `jsonwebtoken` accepts fractional NumericDates; round down.
+            .or_else(|| n.as_f64().map(|f| f.floor() as i64))
+            .ok_or_else(|| bad("`exp` must be a number"))?,
+        _ => return Err(bad("`exp` must be a number")),
+    };
+
+    let sub = match claims.get("sub") {
+        Some(Value::String(s)) if s.is_empty() => return Err(bad("`sub` is empty")),
+        Some(Value::String(s)) if s.len() > MAX_SUB_BYTES => return Err(bad("`sub` is too long")),
+        Some(Value::String(s)) if s.chars().any(char::is_control) => {
+            return Err(bad("`sub` contains control characters"))
+        }
+        Some(Value::String(s)) => UserId(s.clone()),
+        None | Some(Value::Null) => return Err(bad("`sub` is required")),
+        Some(_) => return Err(bad("`sub` must be a string")),
+    };
+
+    let name = match claims.get("name") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => {
+            let s = s.trim();
+            if s.chars().count() > MAX_NAME_CHARS {
+                return Err(bad("`name` is too long"));
+            }
+            if s.chars().any(char::is_control) {
+                return Err(bad("`name` contains control characters"));
+            }
+            (!s.is_empty()).then(|| s.to_owned())
+        }
+        Some(_) => return Err(bad("`name` must be a string")),
+    };
+
+    let role: Role = match claims.get("role") {
+        Some(Value::String(s)) => s.parse().map_err(|_| bad("`role` is not a known role"))?,
+        None | Some(Value::Null) => return Err(bad("`role` is required")),
+        Some(_) => return Err(bad("`role` must be a string")),
+    };
+
+    let principal = match role {
+        Role::Cardholder => cardholder_claims(claims)?,
+        Role::Agent | Role::Supervisor => agent_claims(claims)?,
+    };
+
+    Ok(Identity {
+        sub,
+        name,
+        role,
+        expires_at,
+        principal,
+    })
+}
+
+/// `tier` (required) and `phone_last4` (optional, exactly four digits).
+fn cardholder_claims(claims: &Map<String, Value>) -> Result<Principal, AuthError> {
+    let bad = |msg: &str| AuthError::BadClaims(msg.to_owned());
+    let tier: Tier = match claims.get("tier") {
+        Some(Value::String(s)) => s
+            .parse()
+            .map_err(|_| bad("`tier` is not a known card tier"))?,
+        None | Some(Value::Null) => return Err(bad("`tier` is required for a cardholder")),
+        Some(_) => return Err(bad("`tier` must be a string")),
+    };
+    let phone_last4 = match claims.get("phone_last4") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) if s.len() == 4 && s.bytes().all(|b| b.is_ascii_digit()) => {
+            Some(s.clone())
+        }
+        Some(_) => return Err(bad("`phone_last4` must be a string of four digits")),
+    };
+    Ok(Principal::Cardholder { tier, phone_last4 })
+}
+
+/// `teams` (required, non-empty, known names) and `max_chats` (1–10, default 3).
+fn agent_claims(claims: &Map<String, Value>) -> Result<Principal, AuthError> {
+    let bad = |msg: &str| AuthError::BadClaims(msg.to_owned());
+    let entries = match claims.get("teams") {
+        Some(Value::Array(a)) if a.is_empty() => return Err(bad("`teams` is empty")),
+        Some(Value::Array(a)) if a.len() > MAX_TEAMS_ENTRIES => {
+            return Err(bad("`teams` has too many entries"))
+        }
+        Some(Value::Array(a)) => a,
+        None | Some(Value::Null) => return Err(bad("`teams` is required for an agent")),
+        Some(_) => return Err(bad("`teams` must be an array of team names")),
+    };
+    let mut teams: Vec<Team> = Vec::with_capacity(entries.len());
+    for entry in entries {
+        let team: Team = match entry {
+            Value::String(s) => s
+                .parse()
+                .map_err(|_| bad("`teams` names an unknown team"))?,
+            _ => return Err(bad("`teams` must be an array of team names")),
+        };
+        if !teams.contains(&team) {
+            teams.push(team);
+        }
+    }
+    let max_chats = match claims.get("max_chats") {
+        None | Some(Value::Null) => DEFAULT_MAX_CHATS,
+        Some(Value::Number(n)) => n
+            .as_u64()
+            .and_then(|n| u8::try_from(n).ok())
+            .filter(|n| MAX_CHATS_RANGE.contains(n))
+            .ok_or_else(|| bad("`max_chats` must be a whole number from 1 to 10"))?,
+        Some(_) => return Err(bad("`max_chats` must be a whole number from 1 to 10")),
+    };
+    Ok(Principal::Agent { teams, max_chats })
+}
+
+/// The DER encoding of the OID prime256v1 (P-256), as it appears in a SubjectPublicKeyInfo.
+const P256_OID_DER: &[u8] = &[0x06, 0x08, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x03, 0x01, 0x07];
+
+/// Reads a PEM public key: RSA => RS256, EC P-256 => ES256.
+fn decoding_key_from_pem(pem: &[u8]) -> Result<(Algorithm, DecodingKey), AuthConfigError> {
+    let bad = |msg: &str| AuthConfigError::BadPublicKey(msg.to_owned());
+    let text = std::str::from_utf8(pem).map_err(|_| bad("the file is not PEM text"))?;
+    let (label, body) = first_pem_block(text).ok_or_else(|| bad("the file has no PEM block"))?;
+    match label {
+        "PUBLIC KEY" | "RSA PUBLIC KEY" => {}
+        l if l.contains("PRIVATE KEY") => {
+            return Err(bad("it is a private key; give the public key"))
+        }
+        "CERTIFICATE" => {
+            return Err(bad(
+                "it is a certificate; give the public key (openssl x509 -pubkey)",
+            ))
+        }
+        _ => return Err(bad("the PEM block is not a PUBLIC KEY")),
+    }
+    if let Ok(key) = DecodingKey::from_rsa_pem(pem) {
+        check_rsa_key(&key).map_err(|e| bad(&e))?;
+        return Ok((Algorithm::RS256, key));
+    }
+    if let Ok(key) = DecodingKey::from_ec_pem(pem) {
+        let der = STANDARD
+            .decode(body)
+            .map_err(|_| bad("the PEM body is not base64"))?;
+        if !der.windows(P256_OID_DER.len()).any(|w| w == P256_OID_DER) {
+            return Err(bad("the EC key is not on curve P-256 (ES256)"));
+        }
+        check_ec_key(&key).map_err(|e| bad(&e))?;
+        return Ok((Algorithm::ES256, key));
+    }
+    Err(bad("it is neither an RSA nor an EC P-256 public key"))
+}
+
+/// The label and base64 body of the first `-----BEGIN …-----` block.
+fn first_pem_block(text: &str) -> Option<(&str, String)> {
+    let start = text.find("-----BEGIN ")? + "-----BEGIN ".len();
+    let rest = &text[start..];
+    let label_end = rest.find("-----")?;
+    let label = &rest[..label_end];
+    let after = &rest[label_end + "-----".len()..];
+    let end = after.find("-----END ")?;
+    let body = after[..end]
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
+    Some((label, body))
+}
+
+/// Checks an RSA key parses and has a sane size and exponent.
+fn check_rsa_key(key: &DecodingKey) -> Result<(), String> {
+    let jwk = Jwk::from_decoding_key(key, Some(Algorithm::RS256))
+        .map_err(|_| "the RSA key does not parse".to_owned())?;
+    match jwk.algorithm {
+        AlgorithmParameters::RSA(p) => {
+            let n = URL_SAFE_NO_PAD
+                .decode(p.n)
+                .map_err(|_| "bad RSA modulus".to_owned())?;
+            let e = URL_SAFE_NO_PAD
+                .decode(p.e)
+                .map_err(|_| "bad RSA exponent".to_owned())?;
+            check_rsa_components(&n, &e)
+        }
+        _ => Err("the key is not an RSA key".to_owned()),
+    }
+}
+
+/// Modulus size within [`MIN_RSA_BITS`]..=[`MAX_RSA_BITS`], odd; exponent odd, 3..2^33.
+fn check_rsa_components(n: &[u8], e: &[u8]) -> Result<(), String> {
+    let n = strip_leading_zeros(n);
+    let bits = match n.first() {
+        Some(&top) => (n.len() - 1) * 8 + (8 - top.leading_zeros() as usize),
+        None => 0,
+    };
+    if !(MIN_RSA_BITS..=MAX_RSA_BITS).contains(&bits) {
+        return Err(format!(
+            "the RSA key has {bits} bits; {MIN_RSA_BITS} to {MAX_RSA_BITS} are accepted"
+        ));
+    }
+    if n.last().is_some_and(|b| b % 2 == 0) {
+        return Err("the RSA modulus is even".to_owned());
+    }
+    let e = strip_leading_zeros(e);
+    let exponent = (e.len() <= 8)
+        .then(|| e.iter().fold(0u64, |acc, b| (acc << 8) | u64::from(*b)))
+        .filter(|x| *x >= 3 && *x % 2 == 1 && *x < (1 << 33));
+    if exponent.is_none() {
+        return Err("the RSA public exponent is not acceptable".to_owned());
+    }
+    Ok(())
+}
+
+/// The bytes after any leading zero bytes.
+fn strip_leading_zeros(b: &[u8]) -> &[u8] {
+    let first = b.iter().position(|x| *x != 0).unwrap_or(b.len());
+    &b[first..]
+}
+
+/// Checks an EC key is a valid P-256 point by building an ES256 verifier from it.
+fn check_ec_key(key: &DecodingKey) -> Result<(), String> {
+    let jwk = Jwk::from_decoding_key(key, Some(Algorithm::ES256))
+        .map_err(|_| "the EC key does not parse".to_owned())?;
+    match jwk.algorithm {
+        AlgorithmParameters::EllipticCurve(p) if p.curve == EllipticCurve::P256 => {}
+        _ => return Err("the EC key is not on curve P-256 (ES256)".to_owned()),
+    }
+    // The verifier factory rejects a point that is not on the curve; the (empty) signature
+    // itself is only there to call it.
+    jsonwebtoken::crypto::verify("", b"probe", key, Algorithm::ES256)
+        .map(|_| ())
+        .map_err(|_| "the EC key is not a valid P-256 point".to_owned())
+}
+
+/// Reads the usable keys of a JWKS document (see [`KeySource::Jwks`] for the rules).
+fn keys_from_jwks(doc: &str) -> Result<Vec<(String, Algorithm, DecodingKey)>, AuthConfigError> {
+    let bad = |msg: String| AuthConfigError::BadJwks(msg);
+    let doc: Value = serde_json::from_str(doc).map_err(|_| bad("it is not JSON".into()))?;
+    let entries = doc
+        .get("keys")
+        .and_then(Value::as_array)
+        .ok_or_else(|| bad("it has no `keys` array".into()))?;
+    let mut out: Vec<(String, Algorithm, DecodingKey)> = Vec::new();
+    for (i, entry) in entries.iter().enumerate() {
+        let entry = entry
+            .as_object()
+            .ok_or_else(|| bad(format!("key #{i} is not an object")))?;
+        let text = |field: &str| entry.get(field).and_then(Value::as_str);
+        let Some(kid) = text("kid") else { continue };
+        if text("use").is_some_and(|u| u != "sig") {
+            continue;
+        }
+        let key = match text("kty") {
+            Some("RSA") => {
+                if text("alg").is_some_and(|a| a != "RS256") {
+                    continue;
+                }
+                let (Some(n), Some(e)) = (text("n"), text("e")) else {
+                    return Err(bad(format!("RSA key `{kid}` lacks `n` or `e`")));
+                };
+                let (Ok(n), Ok(e)) = (URL_SAFE_NO_PAD.decode(n), URL_SAFE_NO_PAD.decode(e)) else {
+                    return Err(bad(format!(
+                        "RSA key `{kid}` has `n` or `e` not in base64url"
+                    )));
+                };
+                check_rsa_components(&n, &e).map_err(|m| bad(format!("key `{kid}`: {m}")))?;
+                (
+                    Algorithm::RS256,
+                    DecodingKey::from_rsa_raw_components(&n, &e),
+                )
+            }
+            Some("EC") => {
+                if text("crv") != Some("P-256") || text("alg").is_some_and(|a| a != "ES256") {
+                    continue;
+                }
+                let (Some(x), Some(y)) = (text("x"), text("y")) else {
+                    return Err(bad(format!("EC key `{kid}` lacks `x` or `y`")));
+                };
+                let coords_ok = [x, y]
+                    .iter()
+                    .all(|c| URL_SAFE_NO_PAD.decode(c).is_ok_and(|b| b.len() == 32));
+                if !coords_ok {
+                    return Err(bad(format!("EC key `{kid}` has malformed `x` or `y`")));
+                }
+                let key = DecodingKey::from_ec_components(x, y)
+                    .map_err(|_| bad(format!("EC key `{kid}` has malformed `x` or `y`")))?;
+                check_ec_key(&key).map_err(|m| bad(format!("key `{kid}`: {m}")))?;
+                (Algorithm::ES256, key)
+            }
+            // Symmetric (`oct`) keys in particular are never used: a JWKS is public.
+            _ => continue,
+        };
+        if out.iter().any(|(k, _, _)| k == kid) {
+            return Err(bad(format!("`kid` `{kid}` appears twice")));
+        }
+        out.push((kid.to_owned(), key.0, key.1));
+    }
+    if out.is_empty() {
+        return Err(bad(
+            "it has no usable signing key (RSA or EC P-256 with a `kid`)".into(),
+        ));
+    }
+    Ok(out)
+}
+
+/// For `--dev` mode and tests: mint an HS256 token from claims JSON (sub, role, tier|teams,
+/// name, exp...). The claims are signed as given, not checked (tests mint bad tokens on
+/// purpose) and nothing is added: include `exp`, or [`Verifier::verify`] will refuse it.
+pub fn mint_hs256(secret: &[u8], claims: &serde_json::Value) -> Result<String, AuthError> {
+    if secret.is_empty() {
+        return Err(AuthError::Mint("the secret is empty".into()));
+    }
+    if !claims.is_object() {
+        return Err(AuthError::Mint("the claims must be a JSON object".into()));
+    }
+    let mut header = Header::new(Algorithm::HS256);
+    header.typ = Some("JWT".into());
+    jsonwebtoken::encode(&header, claims, &EncodingKey::from_secret(secret))
+        .map_err(|_| AuthError::Mint("signing failed".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    // Test-only keys, generated once with `openssl genpkey` for these tests and used nowhere else.
+    const RSA_PRIVATE_PEM: &str = "\
+-----BEGIN PRIVATE KEY-----
+MIIEvgIBADANBgkqhkiG9w0BAQEFAASCBKgwggSkAgEAAoIBAQC2lz8aVKRZGYMb
+RsX1ht52ySd5LKF1nyPyaEVNutFmlB4ps94h5Li3qe51OLmn4JzKG5q9gkVZVAtI
+CFXeBOz36oU6zmTTlTy70sZQdECCte4H38w5F29YYTtFs6VhA/m0bpsh0YkhPvpX
+l1bCmT/qQ4M+AJ3PPJ/X+YrChEuuExvWda3EWOoR+iKcgWV2xRMh6IFu22nRQekC
+W5z15iXJ0aFl2GitzST2j0iLoPglmSe41ZbOShDng7xgSV3vPQJijtKiZNOASa7G
+SISsRVC18yqd+t+mWp4QJnJInZk/pZmNzcGUi73/6j5o6XKRIGWjGhG+VG1lIIal
+Hx2lzCd1AgMBAAECggEAAJzCvXlO7RmlqyoJu5LGi5EXjpYSwCm2yzSwqW0D6KZo
+8HyEpntVXhoCT+RKNqShBkpDmhtyXw3hC0SgWY5wBMfUUQ4Jad+zxdgsyfjcmuiK
+GE1lb2GoX4ijylgvwXjwzljQsMvdCuNxbl9Y2QtquFKeS0VhX6UvE6pAe5d7GxwD
+V+BSM/xsBGQsTN9idLZQFPPAqPD+OPZopa1Ecj6FE6bG+NJifZg+3DDv6AezQyfS
+YcvtbjvqVNWlfJ33dmf2lIJdkTLFxCr18WBbwXqf6H0hRVkZV6NalSRZhSKgjfPI
+sApK+vsQGMXq3o6iNjwb2vEJxT7LnTXaH6Ibh4FBeQKBgQDmaBNvXTea9hGVd09d
+6Spv3cgxrwoPRb/6V9Z0h+Em3tukWoht//tlav1oa0Rim2K85/UjLp1kfkYgdL/F
+03jpQ00QtSy27WCjClwvkuyiI75WgIU+Xrtd/itFrRM4V+PaDsB+nw5H92Q+mebO
+1a0FfJCzAocxmBF2YaWlldUrKQKBgQDK33cBRrUSlHxMC4MikNo+sudas1erdSg1
+Np1LlTwxuJ7vmfAgsSDNe+cO0nH4grNQ5YbWN0WyDkf2xxp9wiqRZJQTNL9Jds3E
+5WQ3LxQXvMmda2dAgg6V+dL7CIrljNj9/kHDevBNCEKuPPEfqcj4S05HzXzOIMgS
+iwRbJgJvbQKBgQDHrCwjl5onvdXxPOtYDEgNmBr1C6dhIuZDcrnUVSlHAV1Ban/P
+LEbWVkjzo/ooplaENVTYv34A5/moCOVk8GZZaEyyDQCKKt9TjBfl1qMhxG4gEtLm
+ATzJMQqZIGuGqYw5ng0t7nN25KtIISHH359JIPFZYPh+fzWq7OabwGRzOQKBgQC6
+ruXgm8M2RMMYayOR5D+goJp6gTv0gAuu5AHcsohArMY8b6hjPPuVeyXFIuxTpVoC
+4COy7gvJbJDWSqNbBBiN0ELeZZR8ssFpJTmR+lV//m582H+cAdIQOmLmNBc0Yuau
+25CCpJeKG0bY9SVhYKiZqxpuwm3NdKcHQTuR8KkfBQKBgEG7zPEtKFQ/iVrwV6Zm
+ORVU1WHJf4ZX04sft1nSqwmESBjWnLWOKjTXQz3rNMdYYA3Is7A47fd2GkeJfuBh
+AxGI52HwrEiAabP5l86Zj3Iy1McoQK7b73u+RH3g8c2krm+3TUK4WjDsLy+ocTai
+m6XS2qJO0Wbr+A3mPR1Wb/5i
+-----END PRIVATE KEY-----
+";
+    const RSA_PUBLIC_PEM: &str = "\
+-----BEGIN PUBLIC KEY-----
+MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAtpc/GlSkWRmDG0bF9Ybe
+dskneSyhdZ8j8mhFTbrRZpQeKbPeIeS4t6nudTi5p+CcyhuavYJFWVQLSAhV3gTs
+9+qFOs5k05U8u9LGUHRAgrXuB9/MORdvWGE7RbOlYQP5tG6bIdGJIT76V5dWwpk/
+6kODPgCdzzyf1/mKwoRLrhMb1nWtxFjqEfoinIFldsUTIeiBbttp0UHpAluc9eYl
+ydGhZdhorc0k9o9Ii6D4JZknuNWWzkoQ54O8YEld7z0CYo7SomTTgEmuxkiErEVQ
+tfMqnfrfplqeECZySJ2ZP6WZjc3BlIu9/+o+aOlykSBloxoRvlRtZSCGpR8dpcwn
+dQIDAQAB
+-----END PUBLIC KEY-----
+";
+    const EC_PRIVATE_PEM: &str = "\
+-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgqNb0K/DtB0jhTNsp
+MUdXvZChJh9uSQINa3oBpahv5sGhRANCAAStaRIEfengRPbFbPJHE4mm08MNhviY
+Y2H2fKpi+/cp60VP5dQ6kS95LzArZpGK1+LG7QEyZ61eMj9gLnutRiBl
+-----END PRIVATE KEY-----
+";
+    const EC_PUBLIC_PEM: &str = "\
+-----BEGIN PUBLIC KEY-----
+MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAErWkSBH3p4ET2xWzyRxOJptPDDYb4
+mGNh9nyqYvv3KetFT+XUOpEveS8wK2aRitfixu0BMmetXjI/YC57rUYgZQ==
+-----END PUBLIC KEY-----
+";
+    const EC_P384_PUBLIC_PEM: &str = "\
+-----BEGIN PUBLIC KEY-----
+MHYwEAYHKoZIzj0CAQYFK4EEACIDYgAElDBN6YRT8CHUWjbF55SE99Xd2cFQ6yg1
+cMoNSq9w+2yI6rBq8YZ3RvMnjdoz1n2YfDH5ZJ+bFKSfLbkiQMPBCfnPyZ/m/CKd
+FWXpEXR3uGx36PWH9BcIKRUnVUHALaEL
+-----END PUBLIC KEY-----
+";
+
+    /// `n`/`e` of `RSA_PUBLIC_PEM` and `x`/`y` of `EC_PUBLIC_PEM`, base64url (computed once
+    /// with python `cryptography`).
+    const JWKS: &str = r#"{"keys":[
+        {"kty":"oct","kid":"hmac-1","k":"c2VjcmV0"},
+        {"kty":"RSA","kid":"rsa-1","use":"sig","alg":"RS256","e":"AQAB",
+         "n":"tpc_GlSkWRmDG0bF9YbedskneSyhdZ8j8mhFTbrRZpQeKbPeIeS4t6nudTi5p-CcyhuavYJFWVQLSAhV3gTs9-qFOs5k05U8u9LGUHRAgrXuB9_MORdvWGE7RbOlYQP5tG6bIdGJIT76V5dWwpk_6kODPgCdzzyf1_mKwoRLrhMb1nWtxFjqEfoinIFldsUTIeiBbttp0UHpAluc9eYlydGhZdhorc0k9o9Ii6D4JZknuNWWzkoQ54O8YEld7z0CYo7SomTTgEmuxkiErEVQtfMqnfrfplqeECZySJ2ZP6WZjc3BlIu9_-o-aOlykSBloxoRvlRtZSCGpR8dpcwndQ"},
+        {"kty":"EC","kid":"ec-1","crv":"P-256",
+         "x":"rWkSBH3p4ET2xWzyRxOJptPDDYb4mGNh9nyqYvv3Kes",
+         "y":"RU_l1DqRL3kvMCtmkYrX4sbtATJnrV4yP2Aue61GIGU"}
+    ]}"#;
+
+    use super::*;
+    use serde_json::json;
+
+    const SECRET: &[u8] = b"test-secret-for-switchboard-auth-unit-tests";
+
+    fn now() -> i64 {
+        i64::try_from(jsonwebtoken::get_current_timestamp()).expect("clock fits i64")
+    }
+
+    fn settings(keys: KeySource) -> JwtSettings {
+        JwtSettings {
+            keys,
+            issuer: None,
+            audience: None,
+        }
+    }
+
+    fn hs256() -> Verifier {
+        Verifier::new(settings(KeySource::Hs256Secret(SECRET.to_vec()))).expect("valid secret")
+    }
+
+    fn rs256() -> Verifier {
+        Verifier::new(settings(KeySource::PublicKeyPem(RSA_PUBLIC_PEM.into()))).expect("RSA PEM")
+    }
+
+    fn es256() -> Verifier {
+        Verifier::new(settings(KeySource::PublicKeyPem(EC_PUBLIC_PEM.into()))).expect("EC PEM")
+    }
+
+    fn jwks() -> Verifier {
+        Verifier::new(settings(KeySource::Jwks(JWKS.into()))).expect("JWKS")
+    }
+
+    fn cardholder() -> Value {
+        json!({"sub": "u-1", "role": "cardholder", "tier": "premium", "exp": now() + 600})
+    }
+
+    fn agent() -> Value {
+        json!({"sub": "a-1", "role": "agent", "teams": ["standard", "fraud"], "exp": now() + 600})
+    }
+
+    /// `claims` with `changes` merged in (a `null` change removes the claim).
+    fn with(mut claims: Value, changes: Value) -> Value {
+        let (Some(obj), Value::Object(changes)) = (claims.as_object_mut(), changes) else {
+            panic!("objects expected");
+        };
+        for (k, v) in changes {
+            if v.is_null() {
+                obj.remove(&k);
+            } else {
+                obj.insert(k, v);
+            }
+        }
+        claims
+    }
+
+    fn mint(claims: &Value) -> String {
+        mint_hs256(SECRET, claims).expect("mint")
+    }
+
+    fn sign(alg: Algorithm, kid: Option<&str>, claims: &Value) -> String {
+        let key = match alg {
+            Algorithm::RS256 => EncodingKey::from_rsa_pem(RSA_PRIVATE_PEM.as_bytes()),
+            Algorithm::ES256 => EncodingKey::from_ec_pem(EC_PRIVATE_PEM.as_bytes()),
+            Algorithm::HS256 => Ok(EncodingKey::from_secret(SECRET)),
+            other => panic!("no test key for {other:?}"),
+        }
+        .expect("test key");
+        let mut header = Header::new(alg);
+        header.kid = kid.map(str::to_owned);
+        jsonwebtoken::encode(&header, claims, &key).expect("sign")
+    }
+
+    fn b64(json: &Value) -> String {
+        URL_SAFE_NO_PAD.encode(json.to_string())
+    }
+
+    fn rejected(v: &Verifier, token: &str) -> AuthError {
+        v.verify(token).expect_err("token must be rejected")
+    }
+
+    fn bad_claims(v: &Verifier, claims: &Value) -> String {
+        match rejected(v, &mint(claims)) {
+            AuthError::BadClaims(msg) => msg,
+            other => panic!("expected BadClaims, got {other:?}"),
+        }
+    }
+
+    // --- positive cases -------------------------------------------------------------------
+
+    #[test]
+    fn hs256_cardholder_accepted() {
+        let exp = now() + 600;
+        let claims = with(
+            cardholder(),
+            json!({"exp": exp, "name": " Ann ", "phone_last4": "0042"}),
+        );
+        let id = hs256().verify(&mint(&claims)).expect("valid token");
+        assert_eq!(
+            id,
+            Identity {
+                sub: UserId::from("u-1"),
+                name: Some("Ann".into()),
+                role: Role::Cardholder,
+                expires_at: exp,
+                principal: Principal::Cardholder {
+                    tier: Tier::Premium,
+                    phone_last4: Some("0042".into())
+                },
+            }
+        );
+        assert_eq!(id.tier(), Some(Tier::Premium));
+    }
+
+    #[test]
+    fn hs256_agent_defaults_and_dedups() {
+        let claims = with(agent(), json!({"teams": ["standard", "fraud", "standard"]}));
+        let id = hs256().verify(&mint(&claims)).expect("valid token");
+        assert_eq!(id.role, Role::Agent);
+        assert_eq!(
+            id.principal,
+            Principal::Agent {
+                teams: vec![
+                    Team::Tier(Tier::Standard),
+                    Team::Desk(crate::domain::Desk::Fraud)
+                ],
+                max_chats: DEFAULT_MAX_CHATS,
+            }
+        );
+        let sup = with(agent(), json!({"role": "supervisor", "max_chats": 10}));
+        let id = hs256().verify(&mint(&sup)).expect("valid token");
+        assert_eq!(id.role, Role::Supervisor);
+        assert!(matches!(
+            id.principal,
+            Principal::Agent { max_chats: 10, .. }
+        ));
+    }
+
+    #[test]
+    fn rs256_pem_accepted() {
+        let id = rs256()
+            .verify(&sign(Algorithm::RS256, None, &cardholder()))
+            .expect("valid");
+        assert_eq!(id.sub.as_str(), "u-1");
+    }
+
+    #[test]
+    fn es256_pem_accepted() {
+        let id = es256()
+            .verify(&sign(Algorithm::ES256, None, &agent()))
+            .expect("valid");
+        assert_eq!(id.role, Role::Agent);
+    }
+
+    #[test]
+    fn jwks_picks_key_by_kid() {
+        let v = jwks();
+        assert!(v
+            .verify(&sign(Algorithm::RS256, Some("rsa-1"), &cardholder()))
+            .is_ok());
+        assert!(v
+            .verify(&sign(Algorithm::ES256, Some("ec-1"), &agent()))
+            .is_ok());
+    }
+
+    #[test]
+    fn aud_ignored_when_not_configured() {
+        let claims = with(
+            cardholder(),
+            json!({"aud": "someone-else", "iss": "anyone"}),
+        );
+        assert!(hs256().verify(&mint(&claims)).is_ok());
+    }
+
+    #[test]
+    fn iss_and_aud_accepted_when_matching() {
+        let v = Verifier::new(JwtSettings {
+            keys: KeySource::Hs256Secret(SECRET.to_vec()),
+            issuer: Some("https://login.example".into()),
+            audience: Some("switchboard".into()),
+        })
+        .expect("settings");
+        let claims = with(
+            cardholder(),
+            json!({"iss": "https://login.example", "aud": ["x", "switchboard"]}),
+        );
+        assert!(v.verify(&mint(&claims)).is_ok());
+    }
+
+    // --- signature and algorithm ------------------------------------------------------------
+
+    #[test]
+    fn bad_signature_rejected() {
+        let token = mint_hs256(b"another-secret", &cardholder()).expect("mint");
+        assert_eq!(rejected(&hs256(), &token), AuthError::BadSignature);
+
+        // Same header and signature, different payload.
+        let good = mint(&cardholder());
+        let mut parts: Vec<&str> = good.split('.').collect();
+        let forged = b64(&with(cardholder(), json!({"tier": "business"})));
+        parts[1] = &forged;
+        assert_eq!(
+            rejected(&hs256(), &parts.join(".")),
+            AuthError::BadSignature
+        );
+
+        let rsa = sign(Algorithm::RS256, None, &cardholder());
+        let tampered = format!("{}AA", &rsa[..rsa.len() - 2]);
+        assert_eq!(rejected(&rs256(), &tampered), AuthError::BadSignature);
+    }
+
+    #[test]
+    fn hs256_token_rejected_by_rs256_config() {
+        assert_eq!(
+            rejected(&rs256(), &mint(&cardholder())),
+            AuthError::WrongAlgorithm
+        );
+        assert_eq!(
+            rejected(&es256(), &mint(&cardholder())),
+            AuthError::WrongAlgorithm
+        );
+    }
+
+    #[test]
+    fn rs256_token_rejected_by_hs256_config() {
+        let token = sign(Algorithm::RS256, None, &cardholder());
+        assert_eq!(rejected(&hs256(), &token), AuthError::WrongAlgorithm);
+    }
+
+    #[test]
+    fn hs256_signed_with_public_key_text_rejected() {
+        // The classic confusion attack: HMAC keyed with the server's public key.
+        let token = mint_hs256(RSA_PUBLIC_PEM.as_bytes(), &cardholder()).expect("mint");
+        assert_eq!(rejected(&rs256(), &token), AuthError::WrongAlgorithm);
+    }
+
+    #[test]
+    fn alg_none_rejected() {
+        let payload = b64(&cardholder());
+        for header in [json!({"alg": "none"}), json!({"alg": "none", "typ": "JWT"})] {
+            let token = format!("{}.{payload}.", b64(&header));
+            for v in [hs256(), rs256(), jwks()] {
+                assert_eq!(rejected(&v, &token), AuthError::WrongAlgorithm);
+            }
+        }
+        let token = format!("eyJhbGciOiJub25lIn0.{payload}.");
+        assert_eq!(rejected(&hs256(), &token), AuthError::WrongAlgorithm);
+    }
+
+    #[test]
+    fn malformed_tokens_rejected() {
+        let v = hs256();
+        for token in [
+            "",
+            "abc",
+            "a.b",
+            "a.b.c.d",
+            "!!!.???.###",
+            &"a".repeat(MAX_TOKEN_BYTES + 1),
+        ] {
+            assert_eq!(rejected(&v, token), AuthError::Malformed, "{token:.20}");
+        }
+        // A payload that is JSON but not an object.
+        let token = format!("{}.{}.", b64(&json!({"alg": "HS256"})), b64(&json!([1, 2])));
+        assert!(v.verify(&token).is_err());
+    }
+
+    #[test]
+    fn crit_header_rejected() {
+        let mut header = Header::new(Algorithm::HS256);
+        header.crit = Some(vec!["exp-ext".into()]);
+        let token = jsonwebtoken::encode(&header, &cardholder(), &EncodingKey::from_secret(SECRET))
+            .expect("sign");
+        assert_eq!(rejected(&hs256(), &token), AuthError::Malformed);
+    }
+
+    // --- times ------------------------------------------------------------------------------
+
+    #[test]
+    fn expired_beyond_leeway_rejected() {
+        let claims = with(cardholder(), json!({"exp": now() - 120}));
+        assert_eq!(rejected(&hs256(), &mint(&claims)), AuthError::Expired);
+    }
+
+    #[test]
+    fn expired_within_leeway_accepted() {
+        let claims = with(cardholder(), json!({"exp": now() - 10}));
+        assert!(hs256().verify(&mint(&claims)).is_ok());
+    }
+
+    #[test]
+    fn missing_exp_rejected() {
+        let claims = with(cardholder(), json!({"exp": null}));
+        assert!(bad_claims(&hs256(), &claims).contains("exp"));
+        // An explicit `"exp": null` is no better than none.
+        let mut claims = cardholder();
+        claims["exp"] = Value::Null;
+        assert!(bad_claims(&hs256(), &claims).contains("exp"));
+    }
+
+    #[test]
+    fn future_nbf_rejected_and_near_nbf_accepted() {
+        let claims = with(cardholder(), json!({"nbf": now() + 300}));
+        assert_eq!(rejected(&hs256(), &mint(&claims)), AuthError::NotYetValid);
+        let claims = with(cardholder(), json!({"nbf": now() + 10}));
+        assert!(hs256().verify(&mint(&claims)).is_ok());
+    }
+
+    #[test]
+    fn type_confused_times_rejected() {
+        let v = hs256();
+        for (claim, value) in [
+            ("exp", json!("tomorrow")),
+            ("exp", json!(-5)),
+            ("exp", json!(true)),
+            ("nbf", json!("x")),
+            ("iat", json!("yesterday")),
+        ] {
+            let claims = with(cardholder(), json!({ claim: value }));
+            let msg = bad_claims(&v, &claims);
+            assert!(msg.contains(claim), "{claim}: {msg}");
+        }
+        // `jsonwebtoken` cannot skip over a structured value where it wants a number, so
+        // these fail as unreadable JSON; rejected all the same.
+        for value in [json!([1]), json!({"t": 1})] {
+            let claims = with(cardholder(), json!({ "exp": value }));
+            assert_eq!(rejected(&v, &mint(&claims)), AuthError::Malformed);
+        }
+    }
+
+    // --- issuer and audience ------------------------------------------------------------------
+
+    fn strict() -> Verifier {
+        Verifier::new(JwtSettings {
+            keys: KeySource::Hs256Secret(SECRET.to_vec()),
+            issuer: Some("https://login.example".into()),
+            audience: Some("switchboard".into()),
+        })
+        .expect("settings")
+    }
+
+    fn strict_claims() -> Value {
+        with(
+            cardholder(),
+            json!({"iss": "https://login.example", "aud": "switchboard"}),
+        )
+    }
+
+    #[test]
+    fn missing_or_wrong_iss_rejected() {
+        let v = strict();
+        assert!(v.verify(&mint(&strict_claims())).is_ok());
+        for iss in [json!(null), json!("https://evil.example"), json!(42)] {
+            let claims = with(strict_claims(), json!({ "iss": iss }));
+            assert_eq!(
+                rejected(&v, &mint(&claims)),
+                AuthError::WrongIssuer,
+                "{iss}"
+            );
+        }
+        // An array is not a valid `iss`, even one holding the right issuer.
+        let claims = with(
+            strict_claims(),
+            json!({"iss": ["https://login.example", "x"]}),
+        );
+        assert!(v.verify(&mint(&claims)).is_err());
+    }
+
+    #[test]
+    fn missing_or_wrong_aud_rejected() {
+        let v = strict();
+        for aud in [json!(null), json!("other-app"), json!(["a", "b"]), json!(7)] {
+            let claims = with(strict_claims(), json!({ "aud": aud }));
+            assert_eq!(
+                rejected(&v, &mint(&claims)),
+                AuthError::WrongAudience,
+                "{aud}"
+            );
+        }
+    }
+
+    // --- hub claims -------------------------------------------------------------------------
+
+    #[test]
+    fn sub_checked() {
+        let v = hs256();
+        for sub in [
+            json!(null),
+            json!(123),
+            json!(""),
+            json!("x".repeat(MAX_SUB_BYTES + 1)),
+        ] {
+            let claims = with(cardholder(), json!({ "sub": sub }));
+            assert!(bad_claims(&v, &claims).contains("sub"));
+        }
+        let claims = with(cardholder(), json!({"sub": "a\nb"}));
+        assert!(bad_claims(&v, &claims).contains("sub"));
+    }
+
+    #[test]
+    fn unknown_or_missing_role_rejected() {
+        let v = hs256();
+        for role in [
+            json!("admin"),
+            json!("Agent"),
+            json!(null),
+            json!(["agent"]),
+        ] {
+            let claims = with(agent(), json!({ "role": role }));
+            assert!(bad_claims(&v, &claims).contains("role"), "{role}");
+        }
+    }
+
+    #[test]
+    fn unknown_or_missing_tier_rejected() {
+        let v = hs256();
+        for tier in [json!("gold"), json!(null), json!(1), json!(["premium"])] {
+            let claims = with(cardholder(), json!({ "tier": tier }));
+            assert!(bad_claims(&v, &claims).contains("tier"), "{tier}");
+        }
+    }
+
+    #[test]
+    fn phone_last4_checked() {
+        let v = hs256();
+        for p in [
+            json!("123"),
+            json!("12345"),
+            json!("12a4"),
+            json!(1234),
+            json!("١٢٣٤"),
+        ] {
+            let claims = with(cardholder(), json!({ "phone_last4": p }));
+            assert!(bad_claims(&v, &claims).contains("phone_last4"), "{p}");
+        }
+    }
+
+    #[test]
+    fn agent_teams_checked() {
+        let v = hs256();
+        for teams in [
+            json!(null),
+            json!([]),
+            json!("premium"),
+            json!(["premium", "vip"]),
+            json!([1]),
+        ] {
+            let claims = with(agent(), json!({ "teams": teams }));
+            assert!(bad_claims(&v, &claims).contains("teams"), "{teams}");
+        }
+    }
+
+    #[test]
+    fn max_chats_checked() {
+        let v = hs256();
+        for m in [
+            json!(0),
+            json!(11),
+            json!("3"),
+            json!(3.5),
+            json!(-1),
+            json!(300),
+        ] {
+            let claims = with(agent(), json!({ "max_chats": m }));
+            assert!(bad_claims(&v, &claims).contains("max_chats"), "{m}");
+        }
+        let claims = with(agent(), json!({"max_chats": 1}));
+        assert!(v.verify(&mint(&claims)).is_ok());
+    }
+
+    #[test]
+    fn name_checked() {
+        let v = hs256();
+        for name in [
+            json!(5),
+            json!("n".repeat(MAX_NAME_CHARS + 1)),
+            json!("a\u{7}b"),
+        ] {
+            let claims = with(cardholder(), json!({ "name": name }));
+            assert!(bad_claims(&v, &claims).contains("name"));
+        }
+        let claims = with(cardholder(), json!({"name": "   "}));
+        assert_eq!(v.verify(&mint(&claims)).expect("valid").name, None);
+    }
+
+    #[test]
+    fn error_messages_never_echo_the_token_or_claims() {
+        let claims = with(cardholder(), json!({"tier": "secret-tier-value"}));
+        let token = mint(&claims);
+        let err = rejected(&hs256(), &token);
+        assert!(!err.client_message().contains("secret-tier-value"));
+        assert!(!err.client_message().contains(&token));
+        assert_eq!(err.code(), "bad_claims");
+    }
+
+    // --- JWKS -------------------------------------------------------------------------------
+
+    #[test]
+    fn jwks_unknown_or_missing_kid_rejected() {
+        let v = jwks();
+        let t = sign(Algorithm::RS256, Some("rsa-2"), &cardholder());
+        assert_eq!(rejected(&v, &t), AuthError::UnknownKey);
+        let t = sign(Algorithm::RS256, None, &cardholder());
+        assert_eq!(rejected(&v, &t), AuthError::UnknownKey);
+        // The `oct` key of the document is never used as an HMAC secret.
+        let t = sign(Algorithm::HS256, Some("hmac-1"), &cardholder());
+        assert_eq!(rejected(&v, &t), AuthError::UnknownKey);
+    }
+
+    #[test]
+    fn jwks_key_fixes_the_algorithm() {
+        let v = jwks();
+        let t = sign(Algorithm::ES256, Some("rsa-1"), &cardholder());
+        assert_eq!(rejected(&v, &t), AuthError::WrongAlgorithm);
+        let t = sign(Algorithm::HS256, Some("ec-1"), &cardholder());
+        assert_eq!(rejected(&v, &t), AuthError::WrongAlgorithm);
+        // Right kid and algorithm, but a signature that key did not make.
+        let t = sign(Algorithm::RS256, Some("rsa-1"), &cardholder());
+        let forged = format!("{}.{}", &t[..t.rfind('.').expect("dot")], "AAAA");
+        assert_eq!(rejected(&v, &forged), AuthError::BadSignature);
+    }
+
+    // --- configuration ----------------------------------------------------------------------
+
+    fn config_error(keys: KeySource) -> AuthConfigError {
+        Verifier::new(settings(keys)).expect_err("config must be rejected")
+    }
+
+    #[test]
+    fn bad_configuration_rejected() {
+        assert_eq!(
+            config_error(KeySource::Hs256Secret(Vec::new())),
+            AuthConfigError::EmptySecret
+        );
+        for pem in [
+            "not a pem",
+            RSA_PRIVATE_PEM,
+            EC_PRIVATE_PEM,
+            EC_P384_PUBLIC_PEM,
+            "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n",
+        ] {
+            let err = config_error(KeySource::PublicKeyPem(pem.into()));
+            assert!(matches!(err, AuthConfigError::BadPublicKey(_)), "{err}");
+        }
+        for doc in [
+            "not json",
+            "{}",
+            r#"{"keys":[]}"#,
+            r#"{"keys":[{"kty":"oct","kid":"h","k":"c2VjcmV0"}]}"#,
+            r#"{"keys":[{"kty":"RSA","kid":"r","e":"AQAB","n":"AQAB"}]}"#,
+            r#"{"keys":[{"kty":"EC","kid":"e","crv":"P-256","x":"AAAA","y":"AAAA"}]}"#,
+        ] {
+            let err = config_error(KeySource::Jwks(doc.into()));
+            assert!(matches!(err, AuthConfigError::BadJwks(_)), "{doc}: {err}");
+        }
+        let dup = JWKS.replace("\"ec-1\"", "\"rsa-1\"");
+        assert!(matches!(
+            config_error(KeySource::Jwks(dup)),
+            AuthConfigError::BadJwks(_)
+        ));
+        let empty_iss = Verifier::new(JwtSettings {
+            keys: KeySource::Hs256Secret(SECRET.to_vec()),
+            issuer: Some(String::new()),
+            audience: None,
+        });
+        assert_eq!(
+            empty_iss.expect_err("empty issuer"),
+            AuthConfigError::EmptySetting("issuer")
+        );
+    }
+
+    #[test]
+    fn debug_never_prints_secrets() {
+        let shown = format!("{:?}", hs256());
+        assert!(shown.contains("HS256"));
+        assert!(!shown.contains("test-secret"));
+        let shown = format!("{:?}", KeySource::Hs256Secret(SECRET.to_vec()));
+        assert!(!shown.contains("test-secret"));
+        assert!(format!("{:?}", jwks()).contains("rsa-1: RS256"));
+    }
+
+    #[test]
+    fn verifier_is_shareable() {
+        fn assert_send_sync<T: Send + Sync + Clone>() {}
+        assert_send_sync::<Verifier>();
+    }
+
+    #[test]
+    fn mint_refuses_empty_secret_and_non_objects() {
+        assert!(matches!(
+            mint_hs256(b"", &cardholder()),
+            Err(AuthError::Mint(_))
+        ));
+        assert!(matches!(
+            mint_hs256(SECRET, &json!("x")),
+            Err(AuthError::Mint(_))
+        ));
+    }
+}
