@@ -49,6 +49,7 @@ pub const MIN_RSA_BITS: usize = 2048;
 pub const MAX_RSA_BITS: usize = 4096;
 
 /// Where verification keys come from; the algorithm is fixed by this, never by the token header.
+#[derive(Clone)]
 pub enum KeySource {
     /// HS256 shared secret.
     Hs256Secret(Vec<u8>),
@@ -74,7 +75,7 @@ impl fmt::Debug for KeySource {
 }
 
 /// How tokens are verified: the keys, and the issuer and audience they must name.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct JwtSettings {
     /// The verification key(s), which also fix the algorithm.
     pub keys: KeySource,

@@ -173,9 +173,10 @@ impl FromStr for Team {
         if let Ok(t) = s.parse() {
             return Ok(Team::Tier(t));
         }
-        s.parse()
-            .map(Team::Desk)
-            .map_err(|_| UnknownName { kind: "Team", value: s.to_owned() })
+        s.parse().map(Team::Desk).map_err(|_| UnknownName {
+            kind: "Team",
+            value: s.to_owned(),
+        })
     }
 }
 
@@ -266,7 +267,10 @@ pub fn rfc3339(at: Millis) -> String {
     let nanos = i128::from(at) * 1_000_000;
     time::OffsetDateTime::from_unix_timestamp_nanos(nanos)
         .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
         .unwrap_or_default()
 }
 
@@ -318,7 +322,10 @@ impl FromStr for TierBoosts {
             let (tier, secs) = part
                 .split_once('=')
                 .ok_or_else(|| format!("`{part}` is not tier=seconds"))?;
-            let tier: Tier = tier.trim().parse().map_err(|e: UnknownName| e.to_string())?;
+            let tier: Tier = tier
+                .trim()
+                .parse()
+                .map_err(|e: UnknownName| e.to_string())?;
             let secs: u32 = secs
                 .trim()
                 .parse()
@@ -335,7 +342,10 @@ mod tests {
 
     #[test]
     fn team_parses_tiers_and_desks() {
-        assert_eq!("premium".parse::<Team>().ok(), Some(Team::Tier(Tier::Premium)));
+        assert_eq!(
+            "premium".parse::<Team>().ok(),
+            Some(Team::Tier(Tier::Premium))
+        );
         assert_eq!("fraud".parse::<Team>().ok(), Some(Team::Desk(Desk::Fraud)));
         assert!("gold".parse::<Team>().is_err());
     }

@@ -1,14 +1,144 @@
 //! Switchboard: a live-chat hub for a card issuer's customer service.
 //!
+//! Cardholders (mobile app, website widget) and agents (agent pane) connect
+//! over WebSocket; the hub authenticates them by JWT, queues conversations
+//! per card tier, pairs them with agents of the right team and relays the
+//! conversation. Several nodes can share one Redis.
+//!
 //! # Layout
 //! - [`domain`]: the vocabulary (tiers, teams, topics, ids).
-//! - [`protocol`]: wire protocol v1, the only module that knows JSON.
+//! - [`protocol`]: wire protocol v1, the only module that knows the wire JSON.
 //! - [`auth`]: JWT verification into an [`auth::Identity`].
-//! - [`masking`]: card numbers and SSNs masked out of message text.
-//! - [`classifier`]: first-message check for identity-related lockouts.
+//! - [`config`]: flags and environment into validated [`config::Settings`].
+//! - [`store`]: the [`store::Store`] trait with its in-memory and Redis engines.
+//! - [`hub`]: what cardholders and agents can do, and the background tasks.
+//! - [`bus`]: delivery to this node's connections and to other nodes.
+//! - [`connection`]: one task per WebSocket.
+//! - [`http`]: the axum router (upgrade checks, health, metrics, dev token).
+//! - [`assets`]: the embedded widget, agent pane and demo page.
+//! - [`masking`], [`classifier`]: sensitive-data masking and the lockout classifier.
+//! - [`metrics`]: Prometheus metrics.
 
+pub mod assets;
 pub mod auth;
+pub mod bus;
 pub mod classifier;
+pub mod config;
+pub mod connection;
 pub mod domain;
+pub mod http;
+pub mod hub;
 pub mod masking;
+pub mod metrics;
 pub mod protocol;
+pub mod store;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio::sync::{Notify, Semaphore};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::auth::Verifier;
+use crate::bus::{Bus, Sessions};
+use crate::config::{Engine, Settings};
+use crate::hub::{Hub, Shared};
+use crate::metrics::Metrics;
+use crate::store::memory::MemoryStore;
+use crate::store::redis::RedisStore;
+use crate::store::Store;
+
+/// Why the hub could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The token keys are unusable.
+    #[error("token configuration: {0}")]
+    Auth(#[from] auth::AuthConfigError),
+    /// Redis could not be reached at start-up.
+    #[error("cannot reach Redis: {0}")]
+    Store(#[from] store::StoreError),
+    /// The listener failed.
+    #[error("serving HTTP failed: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Builds the hub from settings: connects the store, starts the background
+/// tasks. `shutdown` is cancelled to stop them.
+pub async fn build_hub(settings: Settings, shutdown: CancellationToken) -> Result<Hub, RunError> {
+    let verifier = Verifier::new(settings.jwt.clone())?;
+    let metrics = Metrics::new();
+    let sessions = Arc::new(Sessions::default());
+    let (store, bus): (Arc<dyn Store>, Bus) = match &settings.engine {
+        Engine::Memory => {
+            tracing::info!("using the built-in in-memory engine: one node only, nothing survives a restart (give --redis-url to share state)");
+            (Arc::new(MemoryStore::new()), Bus::local(&settings.node_id))
+        }
+        Engine::Redis { url, prefix } => {
+            let store = RedisStore::connect(url, prefix, &settings.node_id).await?;
+            store
+                .reset_node(domain::now_millis(), &settings.graces)
+                .await?;
+            tracing::info!(prefix = %prefix, node = %settings.node_id, "using Redis");
+            let bus = Bus::redis(
+                &settings.node_id,
+                store.clone(),
+                url,
+                sessions.clone(),
+                metrics.clone(),
+                shutdown.clone(),
+            );
+            (Arc::new(store), bus)
+        }
+    };
+    let hub = Hub(Arc::new(Shared {
+        store,
+        sessions,
+        bus,
+        settings,
+        verifier,
+        metrics,
+        route_wakeup: Notify::new(),
+        shutdown,
+    }));
+    hub::tasks::spawn(&hub);
+    Ok(hub)
+}
+
+/// Serves the hub on an already bound listener until `shutdown` completes,
+/// then closes every connection (Close 1001) and waits for them, at most
+/// the configured drain timeout.
+pub async fn run(
+    listener: TcpListener,
+    settings: Settings,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), RunError> {
+    let cancel = CancellationToken::new();
+    let drain = settings.drain_timeout;
+    let slots = Arc::new(Semaphore::new(settings.max_connections));
+    let hub = build_hub(settings, cancel.clone()).await?;
+    let tracker = TaskTracker::new();
+    let app = http::App {
+        hub,
+        slots,
+        tracker: tracker.clone(),
+    };
+    let stop = cancel.clone();
+    axum::serve(listener, http::router(app))
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            tracing::info!("shutting down: closing connections");
+            stop.cancel();
+        })
+        .await?;
+    cancel.cancel();
+    tracker.close();
+    if tokio::time::timeout(drain, tracker.wait()).await.is_err() {
+        tracing::warn!(
+            left = tracker.len(),
+            "connections still open after the drain timeout"
+        );
+    }
+    Ok(())
+}

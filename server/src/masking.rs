@@ -1,1 +1,4 @@
-//! TODO: being written.
+//! Placeholder until the masking module lands.
+pub fn mask_sensitive(text: &str) -> std::borrow::Cow<'_, str> {
+    std::borrow::Cow::Borrowed(text)
+}

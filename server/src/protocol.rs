@@ -544,13 +544,21 @@ mod tests {
 
     #[test]
     fn classifies_bad_input() {
-        assert_eq!(ClientFrame::parse("{nope").unwrap_err().code, ErrorCode::BadJson);
-        assert_eq!(ClientFrame::parse("[1]").unwrap_err().code, ErrorCode::BadJson);
         assert_eq!(
-            ClientFrame::parse(r#"{"type":"dance"}"#).unwrap_err().code,
+            ClientFrame::parse("{nope").expect_err("must fail").code,
+            ErrorCode::BadJson
+        );
+        assert_eq!(
+            ClientFrame::parse("[1]").expect_err("must fail").code,
+            ErrorCode::BadJson
+        );
+        assert_eq!(
+            ClientFrame::parse(r#"{"type":"dance"}"#)
+                .expect_err("must fail")
+                .code,
             ErrorCode::UnknownType
         );
-        let e = ClientFrame::parse(r#"{"type":"say","id":"k1"}"#).unwrap_err();
+        let e = ClientFrame::parse(r#"{"type":"say","id":"k1"}"#).expect_err("must fail");
         assert_eq!(e.code, ErrorCode::BadField);
         assert_eq!(e.reference.as_deref(), Some("k1"));
         assert!(e.message.contains("text"), "{}", e.message);
@@ -559,7 +567,13 @@ mod tests {
     #[test]
     fn ignores_unknown_fields() {
         let f = ClientFrame::parse(r#"{"type":"typing","on":true,"extra":1}"#).expect("valid");
-        assert_eq!(f, ClientFrame::Typing { conversation: None, on: true });
+        assert_eq!(
+            f,
+            ClientFrame::Typing {
+                conversation: None,
+                on: true
+            }
+        );
     }
 
     #[test]

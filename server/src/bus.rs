@@ -1,0 +1,255 @@
+//! Event delivery: to this node's connections at once, and to the other
+//! nodes through Redis pub/sub.
+//!
+//! An event is a serialised [`crate::protocol::ServerFrame`] and the users it
+//! is for. [`Sessions`] holds, per user, the outbound queues of this node's
+//! connections; delivering never waits on a client: a queue that is full
+//! means that client fell behind, and it is closed (it reconnects and `sync`s).
+//! Pub/sub is fire-and-forget, so a node that misses an event (Redis
+//! restarting) leaves a gap that the client's `sync` fills from the stored
+//! transcript: every `msg` is stored before it is published.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::Utf8Bytes;
+use dashmap::DashMap;
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::domain::UserId;
+use crate::metrics::Metrics;
+use crate::store::redis::RedisStore;
+
+/// Frames waiting to be written to one connection. 256 frames is minutes
+/// of a busy chat for a human; a client this far behind is stuck, so it is
+/// closed rather than allowed to hold memory or slow anyone else.
+pub const OUTBOUND_QUEUE: usize = 256;
+
+/// Events waiting to be published to other nodes. When Redis is slow the
+/// senders wait here (backpressure) rather than growing memory.
+pub const PUBLISH_QUEUE: usize = 8192;
+
+/// Most events published in one pipelined round trip.
+const PUBLISH_BATCH: usize = 256;
+
+/// What a connection task is asked to write.
+#[derive(Debug, Clone)]
+pub enum Outbound {
+    /// A serialised frame, shared by every recipient.
+    Frame(Utf8Bytes),
+}
+
+/// One connection's entry in [`Sessions`].
+#[derive(Debug, Clone)]
+pub struct Session {
+    /// Connection id, unique within this node.
+    pub conn: u64,
+    /// Its outbound queue.
+    pub tx: mpsc::Sender<Outbound>,
+    /// Cancelled when the connection must close because it fell behind.
+    pub kick: CancellationToken,
+}
+
+/// This node's connections, by user (a user may have several: app and web).
+#[derive(Debug, Default)]
+pub struct Sessions {
+    by_user: DashMap<UserId, Vec<Session>>,
+    next_conn: AtomicU64,
+}
+
+impl Sessions {
+    /// A fresh connection id.
+    pub fn next_conn_id(&self) -> u64 {
+        self.next_conn.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// Adds a connection of `user`.
+    pub fn add(&self, user: &UserId, session: Session) {
+        self.by_user.entry(user.clone()).or_default().push(session);
+    }
+
+    /// Removes a connection of `user`.
+    pub fn remove(&self, user: &UserId, conn: u64) {
+        let now_empty = match self.by_user.get_mut(user) {
+            Some(mut list) => {
+                list.retain(|s| s.conn != conn);
+                list.is_empty()
+            }
+            None => false,
+        };
+        if now_empty {
+            self.by_user.remove_if(user, |_, list| list.is_empty());
+        }
+    }
+
+    /// Whether `user` has a connection on this node.
+    pub fn has(&self, user: &UserId) -> bool {
+        self.by_user.get(user).is_some_and(|l| !l.is_empty())
+    }
+
+    /// Queues `text` to every local connection of the users; connections
+    /// whose queue is full are kicked.
+    pub fn deliver(&self, to: &[UserId], text: &Utf8Bytes, metrics: &Metrics) {
+        for user in to {
+            let Some(list) = self.by_user.get(user) else {
+                continue;
+            };
+            for s in list.iter() {
+                if s.tx.try_send(Outbound::Frame(text.clone())).is_err() && !s.kick.is_cancelled() {
+                    metrics.slow_consumers.inc();
+                    s.kick.cancel();
+                }
+            }
+        }
+    }
+
+    /// Every local connection (for shutdown).
+    pub fn all(&self) -> Vec<Session> {
+        self.by_user
+            .iter()
+            .flat_map(|e| e.value().clone())
+            .collect()
+    }
+}
+
+/// An event crossing nodes.
+#[derive(Debug, Serialize, Deserialize)]
+struct Envelope {
+    /// The publishing node, which delivered it locally already.
+    o: String,
+    /// Recipients.
+    to: Vec<UserId>,
+    /// The frame's JSON text.
+    f: String,
+}
+
+/// Publishes events for other nodes and delivers theirs here.
+#[derive(Debug, Clone)]
+pub struct Bus {
+    node: Arc<str>,
+    publish_tx: Option<mpsc::Sender<String>>,
+}
+
+impl Bus {
+    /// A bus for a single node: nothing leaves the process.
+    pub fn local(node: &str) -> Self {
+        Bus {
+            node: node.into(),
+            publish_tx: None,
+        }
+    }
+
+    /// A bus over Redis pub/sub; spawns the publisher and subscriber tasks.
+    pub fn redis(
+        node: &str,
+        store: RedisStore,
+        url: &str,
+        sessions: Arc<Sessions>,
+        metrics: Arc<Metrics>,
+        shutdown: CancellationToken,
+    ) -> Self {
+        let (tx, rx) = mpsc::channel(PUBLISH_QUEUE);
+        let channel = store.events_channel();
+        tokio::spawn(publisher(store, channel.clone(), rx, metrics.clone()));
+        tokio::spawn(subscriber(
+            url.to_owned(),
+            channel,
+            node.to_owned(),
+            sessions,
+            metrics,
+            shutdown,
+        ));
+        Bus {
+            node: node.into(),
+            publish_tx: Some(tx),
+        }
+    }
+
+    /// Sends an already locally delivered event to the other nodes.
+    pub async fn publish(&self, to: &[UserId], text: &str) {
+        let Some(tx) = &self.publish_tx else { return };
+        let envelope = Envelope {
+            o: self.node.to_string(),
+            to: to.to_vec(),
+            f: text.to_owned(),
+        };
+        if let Ok(json) = serde_json::to_string(&envelope) {
+            // Only fails when the publisher stopped (shutdown).
+            let _ = tx.send(json).await;
+        }
+    }
+}
+
+async fn publisher(
+    store: RedisStore,
+    channel: String,
+    mut rx: mpsc::Receiver<String>,
+    metrics: Arc<Metrics>,
+) {
+    let mut batch = Vec::with_capacity(PUBLISH_BATCH);
+    while rx.recv_many(&mut batch, PUBLISH_BATCH).await > 0 {
+        if let Err(e) = store.publish_many(&channel, &batch).await {
+            metrics.store_errors.inc();
+            tracing::warn!(error = %e, lost = batch.len(), "could not publish events to other nodes; their clients recover with sync");
+        }
+        batch.clear();
+    }
+}
+
+async fn subscriber(
+    url: String,
+    channel: String,
+    node: String,
+    sessions: Arc<Sessions>,
+    metrics: Arc<Metrics>,
+    shutdown: CancellationToken,
+) {
+    let mut backoff = Duration::from_millis(100);
+    while !shutdown.is_cancelled() {
+        let connected = async {
+            let client = redis::Client::open(url.as_str())?;
+            let mut pubsub = client.get_async_pubsub().await?;
+            pubsub.subscribe(&channel).await?;
+            Ok::<_, redis::RedisError>(pubsub)
+        }
+        .await;
+        let pubsub = match connected {
+            Ok(p) => p,
+            Err(e) => {
+                metrics.store_errors.inc();
+                tracing::warn!(error = %e, "cannot subscribe to hub events; retrying");
+                tokio::select! {
+                    _ = tokio::time::sleep(backoff) => {}
+                    _ = shutdown.cancelled() => return,
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+                continue;
+            }
+        };
+        backoff = Duration::from_millis(100);
+        let mut stream = pubsub.into_on_message();
+        loop {
+            let msg = tokio::select! {
+                m = stream.next() => m,
+                _ = shutdown.cancelled() => return,
+            };
+            let Some(msg) = msg else { break };
+            let Ok(payload) = msg.get_payload::<String>() else {
+                continue;
+            };
+            let Ok(envelope) = serde_json::from_str::<Envelope>(&payload) else {
+                continue;
+            };
+            if envelope.o == node {
+                continue;
+            }
+            let text = Utf8Bytes::from(envelope.f);
+            sessions.deliver(&envelope.to, &text, &metrics);
+        }
+        tracing::warn!("lost the hub event subscription; resubscribing");
+    }
+}

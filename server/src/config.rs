@@ -1,0 +1,258 @@
+//! Configuration: command-line flags with `SWITCHBOARD_*` environment
+//! equivalents, validated into [`Settings`] before anything starts.
+//!
+//! Every mistake is reported as one sentence naming the flag; the binary
+//! prints it and exits without a panic or a backtrace.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+
+use crate::auth::{JwtSettings, KeySource};
+use crate::domain::TierBoosts;
+use crate::store::Graces;
+
+/// Command-line flags (and their environment equivalents).
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "switchboard",
+    version,
+    about = "Live-chat hub for a card issuer's customer service"
+)]
+pub struct Cli {
+    /// Address to listen on.
+    #[arg(long, env = "SWITCHBOARD_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: String,
+    /// Redis URL (e.g. redis://127.0.0.1:6379). Absent: the built-in in-memory engine, one node only.
+    #[arg(long, env = "SWITCHBOARD_REDIS_URL")]
+    pub redis_url: Option<String>,
+    /// Prefix of every Redis key, so several hubs can share one Redis.
+    #[arg(long, env = "SWITCHBOARD_REDIS_PREFIX", default_value = "sb")]
+    pub redis_prefix: String,
+    /// HS256 shared secret for cardholder and agent tokens.
+    #[arg(long, env = "SWITCHBOARD_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+    /// PEM public key file (RSA => RS256, EC P-256 => ES256).
+    #[arg(long, env = "SWITCHBOARD_JWT_PUBLIC_KEY")]
+    pub jwt_public_key: Option<PathBuf>,
+    /// JWKS file (keys picked by `kid`).
+    #[arg(long, env = "SWITCHBOARD_JWKS_FILE")]
+    pub jwks_file: Option<PathBuf>,
+    /// Required `iss` claim.
+    #[arg(long, env = "SWITCHBOARD_JWT_ISSUER")]
+    pub jwt_issuer: Option<String>,
+    /// Required `aud` claim.
+    #[arg(long, env = "SWITCHBOARD_JWT_AUDIENCE")]
+    pub jwt_audience: Option<String>,
+    /// Exact origins allowed to open browser WebSockets, comma-separated.
+    /// Absent: only the hub's own origin.
+    #[arg(long, env = "SWITCHBOARD_ALLOWED_ORIGINS", value_delimiter = ',')]
+    pub allowed_origins: Vec<String>,
+    /// Developer mode: demo page at `/`, `POST /dev/token`, a made-up secret when none is given.
+    #[arg(long, env = "SWITCHBOARD_DEV")]
+    pub dev: bool,
+    /// This node's id among hub nodes sharing one Redis (default: random).
+    #[arg(long, env = "SWITCHBOARD_NODE_ID")]
+    pub node_id: Option<String>,
+    /// Routing boosts in seconds, e.g. `premium=120,business=60`.
+    #[arg(
+        long,
+        env = "SWITCHBOARD_TIER_BOOST",
+        default_value = "premium=120,business=60"
+    )]
+    pub tier_boost: String,
+    /// Seconds a queued cardholder who disconnected keeps the place.
+    #[arg(long, env = "SWITCHBOARD_CARDHOLDER_GRACE", default_value_t = 60)]
+    pub cardholder_grace: u64,
+    /// Seconds an agent who disconnected keeps its chats.
+    #[arg(long, env = "SWITCHBOARD_AGENT_GRACE", default_value_t = 30)]
+    pub agent_grace: u64,
+    /// Most simultaneous WebSocket connections this node accepts.
+    #[arg(long, env = "SWITCHBOARD_MAX_CONNECTIONS", default_value_t = 20_000)]
+    pub max_connections: usize,
+    /// Log as JSON lines instead of text.
+    #[arg(long, env = "SWITCHBOARD_LOG_JSON")]
+    pub log_json: bool,
+}
+
+/// Where routing state lives.
+#[derive(Debug, Clone)]
+pub enum Engine {
+    /// In this process; one node only.
+    Memory,
+    /// In Redis, shared by every node.
+    Redis {
+        /// Connection URL.
+        url: String,
+        /// Key prefix.
+        prefix: String,
+    },
+}
+
+/// Validated settings for [`crate::run`].
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The routing store.
+    pub engine: Engine,
+    /// Token verification.
+    pub jwt: JwtSettings,
+    /// The HS256 secret, when tokens may be minted by `/dev/token`.
+    pub dev_secret: Option<Vec<u8>>,
+    /// Developer mode.
+    pub dev: bool,
+    /// Allowed browser origins (empty: the hub's own origin only).
+    pub allowed_origins: Vec<String>,
+    /// This node's id.
+    pub node_id: String,
+    /// Routing boosts.
+    pub boosts: TierBoosts,
+    /// Grace periods.
+    pub graces: Graces,
+    /// First-frame authentication deadline.
+    pub auth_timeout: Duration,
+    /// Ping interval; a peer silent for three of them is closed.
+    pub heartbeat: Duration,
+    /// Most simultaneous connections.
+    pub max_connections: usize,
+    /// How long shutdown waits for connections to close.
+    pub drain_timeout: Duration,
+}
+
+/// A configuration mistake, in one sentence.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+impl Cli {
+    /// The listen address.
+    pub fn listen_addr(&self) -> Result<SocketAddr, ConfigError> {
+        self.listen.parse().map_err(|_| {
+            ConfigError(format!(
+                "--listen `{}` is not an address like 127.0.0.1:8080",
+                self.listen
+            ))
+        })
+    }
+
+    /// Validates the flags into settings.
+    pub fn settings(&self) -> Result<Settings, ConfigError> {
+        let keys_given = [
+            self.jwt_secret.is_some(),
+            self.jwt_public_key.is_some(),
+            self.jwks_file.is_some(),
+        ]
+        .iter()
+        .filter(|g| **g)
+        .count();
+        if keys_given > 1 {
+            return Err(ConfigError(
+                "give only one of --jwt-secret, --jwt-public-key and --jwks-file".into(),
+            ));
+        }
+        let read = |path: &PathBuf, flag: &str| {
+            std::fs::read(path).map_err(|e| ConfigError(format!("{flag} {}: {e}", path.display())))
+        };
+        let mut dev_secret = None;
+        let keys = if let Some(secret) = &self.jwt_secret {
+            if secret.len() < 16 {
+                return Err(ConfigError(
+                    "--jwt-secret must be at least 16 characters".into(),
+                ));
+            }
+            dev_secret = Some(secret.as_bytes().to_vec());
+            KeySource::Hs256Secret(secret.as_bytes().to_vec())
+        } else if let Some(path) = &self.jwt_public_key {
+            KeySource::PublicKeyPem(read(path, "--jwt-public-key")?)
+        } else if let Some(path) = &self.jwks_file {
+            let text = String::from_utf8(read(path, "--jwks-file")?).map_err(|_| {
+                ConfigError(format!("--jwks-file {} is not UTF-8 text", path.display()))
+            })?;
+            KeySource::Jwks(text)
+        } else if self.dev {
+            let secret: [u8; 32] = rand::random();
+            dev_secret = Some(secret.to_vec());
+            KeySource::Hs256Secret(secret.to_vec())
+        } else {
+            return Err(ConfigError(
+                "no token key: give --jwt-secret, --jwt-public-key or --jwks-file (or --dev to try the hub)".into(),
+            ));
+        };
+        let boosts: TierBoosts = self
+            .tier_boost
+            .parse()
+            .map_err(|e| ConfigError(format!("--tier-boost: {e}")))?;
+        for origin in &self.allowed_origins {
+            if !(origin.starts_with("http://") || origin.starts_with("https://"))
+                || origin.ends_with('/')
+            {
+                return Err(ConfigError(format!(
+                    "--allowed-origins: `{origin}` is not an exact origin like https://bank.example"
+                )));
+            }
+        }
+        let engine = match &self.redis_url {
+            Some(url) => Engine::Redis {
+                url: url.clone(),
+                prefix: self.redis_prefix.clone(),
+            },
+            None => Engine::Memory,
+        };
+        if self.max_connections == 0 {
+            return Err(ConfigError("--max-connections must be at least 1".into()));
+        }
+        Ok(Settings {
+            engine,
+            jwt: JwtSettings {
+                keys,
+                issuer: self.jwt_issuer.clone(),
+                audience: self.jwt_audience.clone(),
+            },
+            dev_secret: if self.dev { dev_secret } else { None },
+            dev: self.dev,
+            allowed_origins: self.allowed_origins.clone(),
+            node_id: self.node_id.clone().unwrap_or_else(|| {
+                format!("node-{}", &uuid::Uuid::new_v4().simple().to_string()[..8])
+            }),
+            boosts,
+            graces: Graces {
+                cardholder_ms: secs_to_ms(self.cardholder_grace),
+                agent_ms: secs_to_ms(self.agent_grace),
+            },
+            auth_timeout: Duration::from_secs(10),
+            heartbeat: Duration::from_secs(20),
+            max_connections: self.max_connections,
+            drain_timeout: Duration::from_secs(10),
+        })
+    }
+}
+
+fn secs_to_ms(s: u64) -> i64 {
+    i64::try_from(s.saturating_mul(1000)).unwrap_or(i64::MAX)
+}
+
+impl Settings {
+    /// Settings for tests and embedding: HS256 with `secret`, in-memory
+    /// engine, SPEC defaults otherwise.
+    pub fn for_secret(secret: &[u8]) -> Settings {
+        Settings {
+            engine: Engine::Memory,
+            jwt: JwtSettings {
+                keys: KeySource::Hs256Secret(secret.to_vec()),
+                issuer: None,
+                audience: None,
+            },
+            dev_secret: None,
+            dev: false,
+            allowed_origins: Vec::new(),
+            node_id: format!("node-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]),
+            boosts: TierBoosts::default(),
+            graces: Graces::default(),
+            auth_timeout: Duration::from_secs(10),
+            heartbeat: Duration::from_secs(20),
+            max_connections: 20_000,
+            drain_timeout: Duration::from_secs(10),
+        }
+    }
+}

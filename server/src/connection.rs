@@ -1,0 +1,326 @@
+//! One task per WebSocket connection.
+//!
+//! The task owns its socket. It authenticates (header or first frame),
+//! registers the connection in [`crate::bus::Sessions`], sends `welcome`, and
+//! then runs one `select!` over inbound frames, its bounded outbound queue,
+//! the heartbeat, the token's expiry, a kick (it fell behind) and shutdown.
+//! Replies to the caller are written straight to the socket; events for
+//! others go through [`Hub::deliver`].
+
+use std::time::{Duration, Instant};
+
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{SinkExt, StreamExt};
+use tokio::sync::{mpsc, OwnedSemaphorePermit};
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use crate::auth::Identity;
+use crate::bus::{Outbound, Session, OUTBOUND_QUEUE};
+use crate::domain::{now_millis, Role};
+use crate::hub::{Hub, Replies};
+use crate::metrics::role_label;
+use crate::protocol::{close, ClientFrame, ErrorCode, ServerFrame};
+use crate::store::Side;
+
+/// A write that takes longer than this means the client stopped reading.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Frames a connection may send in a burst before it is rate limited.
+const RATE_BURST: f64 = 30.0;
+
+/// Sustained frames per second a connection may send.
+const RATE_PER_SEC: f64 = 10.0;
+
+/// Frames refused for rate in a row before the connection is closed as a flood.
+const FLOOD_LIMIT: u32 = 100;
+
+type Sink = SplitSink<WebSocket, Message>;
+type Stream = SplitStream<WebSocket>;
+
+/// Why the connection loop stopped.
+enum Exit {
+    /// Close with this code and reason.
+    Close(u16, &'static str),
+    /// The peer went away or the socket failed; nothing to send.
+    Gone,
+}
+
+/// Serves one upgraded socket until it closes.
+pub async fn serve(
+    socket: WebSocket,
+    hub: Hub,
+    identity: Option<Identity>,
+    _permit: OwnedSemaphorePermit,
+) {
+    let conn = hub.sessions.next_conn_id();
+    let span = tracing::info_span!(
+        "conn",
+        conn,
+        sub = tracing::field::Empty,
+        role = tracing::field::Empty
+    );
+    async move {
+        let (mut sink, mut stream) = socket.split();
+        let identity = match identity {
+            Some(i) => i,
+            None => match first_frame_auth(&hub, &mut stream).await {
+                Ok(i) => i,
+                Err((code, reason)) => {
+                    tracing::info!(code, reason, "authentication failed");
+                    send_close(&mut sink, code, reason).await;
+                    return;
+                }
+            },
+        };
+        tracing::Span::current().record("sub", identity.sub.as_str());
+        tracing::Span::current().record("role", identity.role.as_str());
+        run(conn, hub, identity, sink, stream).await;
+    }
+    .instrument(span)
+    .await;
+}
+
+/// Waits for `{"type":"auth","token":…}` within the auth deadline.
+async fn first_frame_auth(hub: &Hub, stream: &mut Stream) -> Result<Identity, (u16, &'static str)> {
+    let deadline = tokio::time::sleep(hub.settings.auth_timeout);
+    tokio::pin!(deadline);
+    loop {
+        let msg = tokio::select! {
+            m = stream.next() => m,
+            _ = &mut deadline => return Err((close::AUTH_TIMEOUT, "no authentication within 10 seconds")),
+        };
+        match msg {
+            Some(Ok(Message::Text(text))) => {
+                return match ClientFrame::parse(&text) {
+                    Ok(ClientFrame::Auth { token }) => hub
+                        .authenticate(&token)
+                        .map_err(|_| (close::AUTH_FAILED, "authentication failed")),
+                    _ => Err((close::AUTH_FAILED, "the first frame must be auth")),
+                };
+            }
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+            Some(Ok(Message::Binary(_))) => {
+                return Err((close::AUTH_FAILED, "the first frame must be auth"))
+            }
+            Some(Ok(Message::Close(_))) | Some(Err(_)) | None => {
+                return Err((close::AUTH_FAILED, "closed before authentication"))
+            }
+        }
+    }
+}
+
+async fn run(conn: u64, hub: Hub, identity: Identity, mut sink: Sink, mut stream: Stream) {
+    let side = Side::from(identity.role);
+    let (tx, mut rx) = mpsc::channel(OUTBOUND_QUEUE);
+    let kick = CancellationToken::new();
+    hub.sessions.add(
+        &identity.sub,
+        Session {
+            conn,
+            tx,
+            kick: kick.clone(),
+        },
+    );
+    let gauge = hub
+        .metrics
+        .connections
+        .get_or_create(&role_label(identity.role))
+        .clone();
+    gauge.inc();
+    if let Err(e) = hub.store.presence_up(&identity.sub, side).await {
+        hub.store_failed(e);
+    }
+    tracing::info!("connected");
+
+    let welcome = match identity.role {
+        Role::Cardholder => hub.cardholder_welcome(&identity).await,
+        Role::Agent | Role::Supervisor => hub.agent_welcome(&identity).await,
+    };
+    let exit = match welcome {
+        Ok(frames) => match write_all(&mut sink, frames).await {
+            Ok(()) => session_loop(&hub, &identity, &mut sink, &mut stream, &mut rx, &kick).await,
+            Err(()) => Exit::Gone,
+        },
+        Err(e) => {
+            let _ = write_all(&mut sink, vec![e.to_frame(None)]).await;
+            Exit::Close(1013, "the hub cannot reach its store; try again shortly")
+        }
+    };
+    if let Exit::Close(code, reason) = exit {
+        tracing::info!(code, reason, "closing");
+        send_close(&mut sink, code, reason).await;
+    }
+
+    hub.sessions.remove(&identity.sub, conn);
+    gauge.dec();
+    let grace = hub.settings.graces.for_side(side);
+    if let Err(e) = hub
+        .store
+        .presence_down(&identity.sub, side, now_millis(), grace)
+        .await
+    {
+        hub.store_failed(e);
+    }
+    tracing::info!("disconnected");
+}
+
+/// A token bucket: [`RATE_BURST`] frames at once, [`RATE_PER_SEC`] sustained.
+struct RateLimit {
+    tokens: f64,
+    at: Instant,
+    refused_in_a_row: u32,
+}
+
+impl RateLimit {
+    fn new() -> Self {
+        RateLimit {
+            tokens: RATE_BURST,
+            at: Instant::now(),
+            refused_in_a_row: 0,
+        }
+    }
+
+    fn allow(&mut self) -> bool {
+        let now = Instant::now();
+        self.tokens = (self.tokens + now.duration_since(self.at).as_secs_f64() * RATE_PER_SEC)
+            .min(RATE_BURST);
+        self.at = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            self.refused_in_a_row = 0;
+            true
+        } else {
+            self.refused_in_a_row += 1;
+            false
+        }
+    }
+}
+
+async fn session_loop(
+    hub: &Hub,
+    identity: &Identity,
+    sink: &mut Sink,
+    stream: &mut Stream,
+    rx: &mut mpsc::Receiver<Outbound>,
+    kick: &CancellationToken,
+) -> Exit {
+    let heartbeat = hub.settings.heartbeat;
+    let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + heartbeat, heartbeat);
+    let mut last_heard = Instant::now();
+    let mut rate = RateLimit::new();
+    let expires_in = Duration::from_millis(
+        u64::try_from(
+            identity
+                .expires_at
+                .saturating_mul(1000)
+                .saturating_sub(now_millis()),
+        )
+        .unwrap_or(0),
+    );
+    let expiry = tokio::time::sleep(expires_in);
+    tokio::pin!(expiry);
+    loop {
+        tokio::select! {
+            inbound = stream.next() => {
+                last_heard = Instant::now();
+                let text = match inbound {
+                    Some(Ok(Message::Text(text))) => text,
+                    Some(Ok(Message::Binary(_))) => {
+                        let e = ServerFrame::error(ErrorCode::BadJson, "frames must be UTF-8 JSON text", None);
+                        if write_all(sink, vec![e]).await.is_err() { return Exit::Gone; }
+                        continue;
+                    }
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                    Some(Ok(Message::Close(_))) | None => return Exit::Gone,
+                    Some(Err(e)) => return read_error(e),
+                };
+                if !rate.allow() {
+                    if rate.refused_in_a_row > FLOOD_LIMIT {
+                        return Exit::Close(close::FLOODING, "too many frames");
+                    }
+                    let e = ServerFrame::error(ErrorCode::RateLimited, "slow down: too many frames", None);
+                    if write_all(sink, vec![e]).await.is_err() { return Exit::Gone; }
+                    continue;
+                }
+                let replies = handle(hub, identity, &text).await;
+                if write_all(sink, replies).await.is_err() {
+                    return Exit::Gone;
+                }
+            }
+            out = rx.recv() => {
+                let Some(Outbound::Frame(text)) = out else { return Exit::Gone };
+                if write(sink, Message::Text(text)).await.is_err() {
+                    return Exit::Gone;
+                }
+            }
+            _ = ping.tick() => {
+                if last_heard.elapsed() > heartbeat * 3 {
+                    return Exit::Close(close::IDLE, "no answer to pings");
+                }
+                if write(sink, Message::Ping(Default::default())).await.is_err() {
+                    return Exit::Gone;
+                }
+            }
+            _ = &mut expiry => return Exit::Close(close::AUTH_FAILED, "token expired; reconnect with a fresh token"),
+            _ = kick.cancelled() => return Exit::Close(close::TOO_SLOW, "too many unread events; reconnect and sync"),
+            _ = hub.shutdown.cancelled() => return Exit::Close(close::GOING_AWAY, "the hub is restarting; reconnect"),
+        }
+    }
+}
+
+/// Parses and carries out one text frame; every failure becomes an `error` frame.
+async fn handle(hub: &Hub, identity: &Identity, text: &str) -> Vec<ServerFrame> {
+    let frame = match ClientFrame::parse(text) {
+        Ok(f) => f,
+        Err(e) => return vec![e.into()],
+    };
+    let reference = match &frame {
+        ClientFrame::Say { id, .. } => Some(id.clone()),
+        _ => None,
+    };
+    let result: Replies = match (&frame, identity.role) {
+        (ClientFrame::Auth { .. }, _) => Ok(Vec::new()),
+        (_, Role::Cardholder) => hub.cardholder_command(identity, frame).await,
+        (_, Role::Agent | Role::Supervisor) => hub.agent_command(identity, frame).await,
+    };
+    result.unwrap_or_else(|e| vec![e.to_frame(reference)])
+}
+
+fn read_error(e: axum::Error) -> Exit {
+    use tokio_tungstenite::tungstenite::error::{CapacityError, Error as WsError};
+    match e.into_inner().downcast::<WsError>() {
+        Ok(ws) if matches!(*ws, WsError::Capacity(CapacityError::MessageTooLong { .. })) => {
+            Exit::Close(close::TOO_BIG, "frame larger than 64 KiB")
+        }
+        Ok(ws) if matches!(*ws, WsError::Utf8(_)) => Exit::Close(1007, "text frame is not UTF-8"),
+        Ok(ws) if matches!(*ws, WsError::Protocol(_)) => {
+            Exit::Close(1002, "WebSocket protocol error")
+        }
+        _ => Exit::Gone,
+    }
+}
+
+async fn write(sink: &mut Sink, msg: Message) -> Result<(), ()> {
+    match tokio::time::timeout(WRITE_TIMEOUT, sink.send(msg)).await {
+        Ok(Ok(())) => Ok(()),
+        _ => Err(()),
+    }
+}
+
+async fn write_all(sink: &mut Sink, frames: Vec<ServerFrame>) -> Result<(), ()> {
+    for f in frames {
+        write(sink, Message::Text(Utf8Bytes::from(f.to_text()))).await?;
+    }
+    Ok(())
+}
+
+async fn send_close(sink: &mut Sink, code: u16, reason: &'static str) {
+    let frame = CloseFrame {
+        code,
+        reason: Utf8Bytes::from_static(reason),
+    };
+    let _ = write(sink, Message::Close(Some(frame))).await;
+    let _ = tokio::time::timeout(Duration::from_secs(1), sink.close()).await;
+}

@@ -1,0 +1,200 @@
+//! What agents do: go available, talk, end, transfer, look at the queues.
+
+use crate::auth::{Identity, Principal};
+use crate::domain::{now_millis, AgentState, Author, ConversationId, EndReason, Tier};
+use crate::protocol::{ClientFrame, ServerFrame, PROTOCOL_VERSION};
+use crate::store::{AgentProfile, Conversation};
+
+use super::cardholder::resend_echo;
+use super::{check_say, CommandError, Hub, Replies};
+
+impl Hub {
+    /// Registers the agent and builds its `welcome`.
+    pub async fn agent_welcome(&self, identity: &Identity) -> Replies {
+        let Principal::Agent { teams, max_chats } = &identity.principal else {
+            return Err(CommandError::NotAllowed("not an agent".into()));
+        };
+        let profile = AgentProfile {
+            sub: identity.sub.clone(),
+            name: identity
+                .name
+                .clone()
+                .unwrap_or_else(|| identity.sub.to_string()),
+            teams: teams.clone(),
+            max_chats: *max_chats,
+        };
+        let snapshot = self
+            .store
+            .register_agent(&profile, now_millis())
+            .await
+            .map_err(|e| self.store_failed(e))?;
+        Ok(vec![ServerFrame::Welcome {
+            role: identity.role,
+            sub: identity.sub.clone(),
+            protocol: PROTOCOL_VERSION,
+            conversation: None,
+            teams: Some(teams.clone()),
+            max_chats: Some(*max_chats),
+            conversations: Some(
+                snapshot
+                    .active
+                    .iter()
+                    .map(Conversation::state_for_agent)
+                    .collect(),
+            ),
+            state: Some(snapshot.state),
+            callbacks: None,
+        }])
+    }
+
+    /// Carries out one agent frame.
+    pub async fn agent_command(&self, identity: &Identity, frame: ClientFrame) -> Replies {
+        let me = &identity.sub;
+        match frame {
+            ClientFrame::Status { state } => {
+                self.store
+                    .set_agent_state(me, state, now_millis())
+                    .await
+                    .map_err(|e| self.store_failed(e))?;
+                tracing::info!(state = %state, "agent availability");
+                if state == AgentState::Available {
+                    self.wake_router();
+                }
+                Ok(Vec::new())
+            }
+            ClientFrame::Say {
+                conversation,
+                id,
+                text,
+            } => {
+                let conversation = required(conversation)?;
+                check_say(&id, &text)?;
+                let c = self.held_by(me, &conversation).await?;
+                let appended = self
+                    .append(&conversation, Author::Agent, Some(me), &text, Some(id))
+                    .await?;
+                Ok(resend_echo(&c, appended))
+            }
+            ClientFrame::Typing { conversation, on } => {
+                let c = self.held_by(me, &required(conversation)?).await?;
+                let frame = ServerFrame::Typing {
+                    conversation: c.id.clone(),
+                    from: Author::Agent,
+                    on,
+                };
+                self.deliver(std::slice::from_ref(&c.cardholder), &frame)
+                    .await;
+                Ok(Vec::new())
+            }
+            ClientFrame::Read { conversation, seq } => {
+                let c = self.held_by(me, &required(conversation)?).await?;
+                let frame = ServerFrame::Read {
+                    conversation: c.id.clone(),
+                    from: Author::Agent,
+                    seq: seq.min(c.last_seq),
+                };
+                self.deliver(&[c.cardholder.clone(), me.clone()], &frame)
+                    .await;
+                Ok(Vec::new())
+            }
+            ClientFrame::Sync {
+                conversation,
+                after,
+            } => {
+                let c = self.held_by(me, &required(conversation)?).await?;
+                self.replay(&c.id, after).await
+            }
+            ClientFrame::End { conversation } => {
+                let ended = self
+                    .store
+                    .end(&conversation, Some(me), EndReason::AgentEnded, now_millis())
+                    .await
+                    .map_err(|e| self.store_failed(e))?;
+                if let Some(c) = ended {
+                    tracing::info!(conversation = %c.id, "agent ended the chat");
+                    let frame = ServerFrame::Ended {
+                        conversation: c.id.clone(),
+                        reason: EndReason::AgentEnded,
+                    };
+                    self.deliver(&[c.cardholder.clone(), me.clone()], &frame)
+                        .await;
+                    self.wake_router();
+                }
+                Ok(Vec::new())
+            }
+            ClientFrame::Transfer { conversation, tier } => {
+                self.transfer(me, &conversation, tier).await
+            }
+            ClientFrame::Queues => {
+                let queues = self
+                    .store
+                    .queue_stats(now_millis())
+                    .await
+                    .map_err(|e| self.store_failed(e))?;
+                Ok(vec![ServerFrame::Queues { queues }])
+            }
+            ClientFrame::Escalate { .. }
+            | ClientFrame::Callbacks { .. }
+            | ClientFrame::ClaimCallback { .. }
+            | ClientFrame::CompleteCallback { .. } => Err(CommandError::NotAllowed(
+                "callback desks are not enabled on this hub".into(),
+            )),
+            _ => Err(CommandError::NotAllowed(
+                "agents cannot send this frame".into(),
+            )),
+        }
+    }
+
+    /// The conversation, if this agent holds it.
+    async fn held_by(
+        &self,
+        agent: &crate::domain::UserId,
+        id: &ConversationId,
+    ) -> Result<Conversation, CommandError> {
+        let c = self
+            .store
+            .conversation(id)
+            .await
+            .map_err(|e| self.store_failed(e))?
+            .ok_or(CommandError::NoConversation)?;
+        if c.agent.as_ref() != Some(agent) || c.status != crate::domain::ConversationStatus::Active
+        {
+            return Err(CommandError::NoConversation);
+        }
+        Ok(c)
+    }
+
+    async fn transfer(
+        &self,
+        me: &crate::domain::UserId,
+        id: &ConversationId,
+        tier: Tier,
+    ) -> Replies {
+        let c = self
+            .store
+            .transfer(id, me, tier, now_millis())
+            .await
+            .map_err(|e| self.store_failed(e))?;
+        tracing::info!(conversation = %c.id, to = %tier, "chat transferred");
+        let frame = ServerFrame::Ended {
+            conversation: c.id.clone(),
+            reason: EndReason::Transferred,
+        };
+        self.deliver(std::slice::from_ref(me), &frame).await;
+        let note = format!(
+            "You're being transferred to our {tier} team. You're at the front of their queue; \
+             the conversation so far stays with you."
+        );
+        self.system_message(&c.id, &note).await?;
+        let queued = self.queued_frame(&c).await?;
+        for q in &queued {
+            self.deliver(std::slice::from_ref(&c.cardholder), q).await;
+        }
+        self.wake_router();
+        Ok(Vec::new())
+    }
+}
+
+fn required(conversation: Option<ConversationId>) -> Result<ConversationId, CommandError> {
+    conversation.ok_or_else(|| CommandError::BadField("agents must name the `conversation`".into()))
+}

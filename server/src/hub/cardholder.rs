@@ -1,0 +1,253 @@
+//! What cardholders do: open a chat, talk, read, resume, leave.
+
+use crate::auth::{Identity, Principal};
+use crate::domain::{now_millis, Author, ConversationStatus, EndReason, Seq, Topic};
+use crate::protocol::{AgentInfo, ClientFrame, ServerFrame, PROTOCOL_VERSION};
+use crate::store::{Conversation, NewConversation, QueueSnapshot, MAX_TRANSCRIPT_PAGE};
+
+use super::{check_say, CommandError, Hub, Replies};
+
+/// System message for `forgot_login`: self-service comes first.
+pub const FORGOT_LOGIN_HELP: &str =
+    "You can reset your login yourself in a minute: in the app or on the website, \
+choose \"Forgot username or password?\" on the sign-in screen and follow the steps. \
+An agent will still be with you shortly if you need more help.";
+
+/// The state a cardholder connection keeps between frames.
+#[derive(Debug)]
+pub struct CardholderSession {
+    /// Who.
+    pub identity: Identity,
+}
+
+impl Hub {
+    /// `welcome` for a cardholder, plus its place in the queue when waiting.
+    pub async fn cardholder_welcome(&self, identity: &Identity) -> Replies {
+        let open = self
+            .store
+            .open_conversation_of(&identity.sub)
+            .await
+            .map_err(|e| self.store_failed(e))?;
+        let mut replies = vec![ServerFrame::Welcome {
+            role: identity.role,
+            sub: identity.sub.clone(),
+            protocol: PROTOCOL_VERSION,
+            conversation: open.as_ref().map(Conversation::state_for_cardholder),
+            teams: None,
+            max_chats: None,
+            conversations: None,
+            state: None,
+            callbacks: None,
+        }];
+        if let Some(c) = open.filter(|c| c.status == ConversationStatus::Queued) {
+            replies.extend(self.queued_frame(&c).await?);
+        }
+        Ok(replies)
+    }
+
+    /// Carries out one cardholder frame.
+    pub async fn cardholder_command(&self, identity: &Identity, frame: ClientFrame) -> Replies {
+        match frame {
+            ClientFrame::Start { topic, text } => self.start(identity, topic, text).await,
+            ClientFrame::Say { id, text, .. } => {
+                check_say(&id, &text)?;
+                let c = self.open_of(identity).await?;
+                let appended = self
+                    .append(
+                        &c.id,
+                        Author::Cardholder,
+                        Some(&identity.sub),
+                        &text,
+                        Some(id),
+                    )
+                    .await?;
+                Ok(resend_echo(&c, appended))
+            }
+            ClientFrame::Typing { on, .. } => {
+                let c = self.open_of(identity).await?;
+                if let Some(agent) = &c.agent {
+                    let frame = ServerFrame::Typing {
+                        conversation: c.id.clone(),
+                        from: Author::Cardholder,
+                        on,
+                    };
+                    self.deliver(std::slice::from_ref(agent), &frame).await;
+                }
+                Ok(Vec::new())
+            }
+            ClientFrame::Read { seq, .. } => {
+                let c = self.open_of(identity).await?;
+                let frame = ServerFrame::Read {
+                    conversation: c.id.clone(),
+                    from: Author::Cardholder,
+                    seq: seq.min(c.last_seq),
+                };
+                let mut to = vec![identity.sub.clone()];
+                to.extend(c.agent.clone());
+                self.deliver(&to, &frame).await;
+                Ok(Vec::new())
+            }
+            ClientFrame::Sync { after, .. } => {
+                let c = self.open_of(identity).await?;
+                self.replay(&c.id, after).await
+            }
+            ClientFrame::Leave => self.leave(identity).await,
+            _ => Err(CommandError::NotAllowed(
+                "cardholders cannot send this frame".into(),
+            )),
+        }
+    }
+
+    async fn open_of(&self, identity: &Identity) -> Result<Conversation, CommandError> {
+        self.store
+            .open_conversation_of(&identity.sub)
+            .await
+            .map_err(|e| self.store_failed(e))?
+            .ok_or(CommandError::NoConversation)
+    }
+
+    async fn start(&self, identity: &Identity, topic: Topic, text: Option<String>) -> Replies {
+        let Principal::Cardholder { tier, .. } = &identity.principal else {
+            return Err(CommandError::NotAllowed(
+                "only cardholders start chats".into(),
+            ));
+        };
+        if let Some(t) = &text {
+            check_say("start", t)?;
+        }
+        let opened = self
+            .store
+            .open_conversation(NewConversation {
+                cardholder: identity.sub.clone(),
+                name: identity.name.clone(),
+                tier: *tier,
+                topic,
+                enqueue: true,
+                now: now_millis(),
+            })
+            .await
+            .map_err(|e| self.store_failed(e))?;
+        let c = opened.conversation;
+        if !opened.created {
+            return self.current_state(&c).await;
+        }
+        tracing::info!(conversation = %c.id, tier = %c.tier, topic = %topic, "conversation queued");
+        if topic == Topic::ForgotLogin {
+            self.system_message(&c.id, FORGOT_LOGIN_HELP).await?;
+        }
+        if let Some(t) = text {
+            self.append(&c.id, Author::Cardholder, Some(&identity.sub), &t, None)
+                .await?;
+        }
+        let replies = self.queued_frame(&c).await?;
+        self.wake_router();
+        Ok(replies)
+    }
+
+    /// Where an existing conversation stands, for an idempotent `start`.
+    async fn current_state(&self, c: &Conversation) -> Replies {
+        match c.status {
+            ConversationStatus::Queued => self.queued_frame(c).await,
+            ConversationStatus::Active => Ok(vec![ServerFrame::Assigned {
+                conversation: c.id.clone(),
+                agent: c.agent_name.clone().map(|name| AgentInfo { name }),
+                cardholder: None,
+                topic: None,
+                waited_s: None,
+                transcript: None,
+            }]),
+            ConversationStatus::Ended => Ok(Vec::new()),
+        }
+    }
+
+    /// A `queued` frame with the conversation's current place.
+    pub async fn queued_frame(&self, c: &Conversation) -> Replies {
+        let snapshot = self
+            .store
+            .queue_snapshot(c.tier)
+            .await
+            .map_err(|e| self.store_failed(e))?;
+        let position = snapshot
+            .places
+            .iter()
+            .find(|p| p.conversation == c.id)
+            .map(|p| p.position);
+        Ok(position
+            .map(|position| ServerFrame::Queued {
+                conversation: c.id.clone(),
+                tier: c.tier,
+                position,
+                eta_s: eta_seconds(&snapshot, position),
+            })
+            .into_iter()
+            .collect())
+    }
+
+    /// Transcript entries after `after`, for this connection only.
+    pub async fn replay(&self, id: &crate::domain::ConversationId, after: Seq) -> Replies {
+        let mut out = Vec::new();
+        let mut after = after;
+        loop {
+            let page = self
+                .store
+                .transcript(id, after, MAX_TRANSCRIPT_PAGE)
+                .await
+                .map_err(|e| self.store_failed(e))?;
+            let full = page.len() == MAX_TRANSCRIPT_PAGE;
+            for entry in page {
+                after = entry.seq;
+                out.push(ServerFrame::Msg {
+                    conversation: id.clone(),
+                    entry,
+                });
+            }
+            if !full {
+                return Ok(out);
+            }
+        }
+    }
+
+    async fn leave(&self, identity: &Identity) -> Replies {
+        let c = self.open_of(identity).await?;
+        let ended = self
+            .store
+            .end(&c.id, None, EndReason::CardholderLeft, now_millis())
+            .await
+            .map_err(|e| self.store_failed(e))?;
+        if let Some(ended) = ended {
+            tracing::info!(conversation = %ended.id, "cardholder left");
+            let frame = ServerFrame::Ended {
+                conversation: ended.id.clone(),
+                reason: EndReason::CardholderLeft,
+            };
+            let mut to = vec![ended.cardholder.clone()];
+            to.extend(ended.agent.clone());
+            self.deliver(&to, &frame).await;
+            self.wake_router();
+        }
+        Ok(Vec::new())
+    }
+}
+
+/// A resent `say` (same `id`) is not stored again; the sender gets the
+/// stored entry back so it can mark its line as delivered.
+pub fn resend_echo(c: &Conversation, appended: crate::store::Appended) -> Vec<ServerFrame> {
+    if appended.duplicate {
+        vec![ServerFrame::Msg {
+            conversation: c.id.clone(),
+            entry: appended.entry,
+        }]
+    } else {
+        Vec::new()
+    }
+}
+
+/// Estimated wait: the tier's recent average wait, scaled by how far down
+/// the queue the conversation is (`avg × position / depth`); unknown until
+/// the tier has served somebody.
+pub fn eta_seconds(snapshot: &QueueSnapshot, position: u64) -> Option<u64> {
+    let avg = snapshot.recent_wait_ms?;
+    let depth = snapshot.places.len().max(1) as i64;
+    let pos = i64::try_from(position).unwrap_or(i64::MAX).min(depth);
+    Some(((avg.max(0) * pos / depth + 999) / 1000) as u64)
+}

@@ -1,0 +1,200 @@
+//! The hub: what happens when a cardholder or an agent does something.
+//!
+//! [`Hub`] is a cheap-to-clone handle on the shared parts (store, sessions,
+//! bus, metrics). Commands from a connection arrive as [`crate::protocol::ClientFrame`]s
+//! and are carried out by [`cardholder`] and [`agent`]; each returns the
+//! frames meant for the calling connection only, and fans events out to
+//! everybody else through [`Hub::deliver`]. Background work (routing, grace
+//! periods, queue positions, heartbeats) lives in [`tasks`].
+
+pub mod agent;
+pub mod cardholder;
+pub mod tasks;
+
+use std::sync::Arc;
+
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use crate::auth::{Identity, Verifier};
+use crate::bus::{Bus, Sessions};
+use crate::config::Settings;
+use crate::domain::{now_millis, Author, ConversationId, UserId};
+use crate::masking::mask_sensitive;
+use crate::metrics::Metrics;
+use crate::protocol::{ErrorCode, ServerFrame, MAX_CLIENT_ID_LEN, MAX_TEXT_CHARS};
+use crate::store::{Appended, NewEntry, Store, StoreError};
+
+/// Why a command was refused; each maps to a SPEC error code.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    /// A field is missing or invalid.
+    #[error("{0}")]
+    BadField(String),
+    /// Text longer than allowed.
+    #[error("text is longer than {MAX_TEXT_CHARS} characters")]
+    TooLong,
+    /// Not something this role or state may do.
+    #[error("{0}")]
+    NotAllowed(String),
+    /// No such open conversation for the caller.
+    #[error("no open conversation")]
+    NoConversation,
+    /// The store failed.
+    #[error("the hub cannot reach its store right now; try again shortly")]
+    Unavailable,
+}
+
+impl CommandError {
+    /// The SPEC error code.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            CommandError::BadField(_) => ErrorCode::BadField,
+            CommandError::TooLong => ErrorCode::TooLong,
+            CommandError::NotAllowed(_) => ErrorCode::NotAllowed,
+            CommandError::NoConversation => ErrorCode::NoConversation,
+            CommandError::Unavailable => ErrorCode::Unavailable,
+        }
+    }
+
+    /// The error frame, referencing the frame's `id` when it had one.
+    pub fn to_frame(&self, reference: Option<String>) -> ServerFrame {
+        ServerFrame::error(self.code(), self.to_string(), reference)
+    }
+}
+
+impl From<StoreError> for CommandError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Unavailable(_) => CommandError::Unavailable,
+            StoreError::NoConversation => CommandError::NoConversation,
+            StoreError::NotAllowed => CommandError::NotAllowed("not allowed".into()),
+        }
+    }
+}
+
+/// Result of a command: frames for the calling connection only.
+pub type Replies = Result<Vec<ServerFrame>, CommandError>;
+
+/// The shared parts of the hub.
+#[derive(Debug)]
+pub struct Shared {
+    /// Routing state and transcripts.
+    pub store: Arc<dyn Store>,
+    /// This node's connections.
+    pub sessions: Arc<Sessions>,
+    /// Delivery to other nodes.
+    pub bus: Bus,
+    /// Validated configuration.
+    pub settings: Settings,
+    /// Token verification.
+    pub verifier: Verifier,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    /// Wakes the router when a queue or an agent changed.
+    pub route_wakeup: Notify,
+    /// Cancelled when the hub shuts down.
+    pub shutdown: CancellationToken,
+}
+
+/// A cheap handle on the hub.
+#[derive(Debug, Clone)]
+pub struct Hub(pub Arc<Shared>);
+
+impl std::ops::Deref for Hub {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+impl Hub {
+    /// Sends a frame to every connection of the users, here and on other nodes.
+    pub async fn deliver(&self, to: &[UserId], frame: &ServerFrame) {
+        let text = axum::extract::ws::Utf8Bytes::from(frame.to_text());
+        self.sessions.deliver(to, &text, &self.metrics);
+        self.bus.publish(to, text.as_str()).await;
+    }
+
+    /// Asks the router to pair conversations with agents now.
+    pub fn wake_router(&self) {
+        self.route_wakeup.notify_one();
+    }
+
+    /// Counts a store failure and converts it.
+    pub fn store_failed(&self, e: StoreError) -> CommandError {
+        if matches!(e, StoreError::Unavailable(_)) {
+            self.metrics.store_errors.inc();
+            tracing::warn!(error = %e, "store call failed");
+        }
+        e.into()
+    }
+
+    /// Stores a transcript entry and delivers it to both sides; a resend of a
+    /// known `id` is answered to the sender only.
+    pub async fn append(
+        &self,
+        conversation: &ConversationId,
+        author: Author,
+        sender: Option<&UserId>,
+        text: &str,
+        client_id: Option<String>,
+    ) -> Result<Appended, CommandError> {
+        let entry = NewEntry {
+            author,
+            sender: sender.cloned(),
+            text: mask_sensitive(text).into_owned(),
+            client_id,
+            now: now_millis(),
+        };
+        let appended = self
+            .store
+            .append(conversation, entry)
+            .await
+            .map_err(|e| self.store_failed(e))?;
+        if !appended.duplicate {
+            self.metrics.message(author);
+            let frame = ServerFrame::Msg {
+                conversation: conversation.clone(),
+                entry: appended.entry.clone(),
+            };
+            let mut to = vec![appended.cardholder.clone()];
+            to.extend(appended.agent.clone());
+            self.deliver(&to, &frame).await;
+        }
+        Ok(appended)
+    }
+
+    /// Appends a system message to a conversation.
+    pub async fn system_message(
+        &self,
+        conversation: &ConversationId,
+        text: &str,
+    ) -> Result<(), CommandError> {
+        self.append(conversation, Author::System, None, text, None)
+            .await
+            .map(|_| ())
+    }
+
+    /// Verifies a token.
+    pub fn authenticate(&self, token: &str) -> Result<Identity, crate::auth::AuthError> {
+        self.verifier.verify(token)
+    }
+}
+
+/// Checks a `say` frame's fields: text of 1–4000 characters, an `id` of
+/// 1–128 bytes.
+pub fn check_say(id: &str, text: &str) -> Result<(), CommandError> {
+    if id.is_empty() || id.len() > MAX_CLIENT_ID_LEN {
+        return Err(CommandError::BadField(format!(
+            "`id` must be 1 to {MAX_CLIENT_ID_LEN} bytes"
+        )));
+    }
+    if text.trim().is_empty() {
+        return Err(CommandError::BadField("`text` is empty".into()));
+    }
+    if text.chars().count() > MAX_TEXT_CHARS {
+        return Err(CommandError::TooLong);
+    }
+    Ok(())
+}

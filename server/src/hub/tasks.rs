@@ -1,0 +1,252 @@
+//! The hub's background work: the router (pairs conversations with agents
+//! whenever something changed, and once a second in case another node
+//! changed it) and the one-second ticker (grace periods, node heartbeat,
+//! `queued` position updates and queue metrics).
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use crate::domain::{now_millis, ConversationId, EndReason, Tier};
+use crate::metrics::tier_label;
+use crate::protocol::{AgentInfo, ServerFrame};
+use crate::store::{Assignment, GraceOutcome, MAX_TRANSCRIPT_PAGE, ROUTE_BATCH};
+
+use super::cardholder::eta_seconds;
+use super::Hub;
+
+/// How often the router runs even without a local wake-up.
+const ROUTE_INTERVAL: Duration = Duration::from_secs(1);
+
+/// How often grace periods, positions and queue metrics are refreshed.
+const TICK: Duration = Duration::from_secs(1);
+
+/// How often this node tells the others it is alive.
+const HEARTBEAT_EVERY: Duration = Duration::from_secs(5);
+
+/// System message when an agent dropped and the chat went back to the queue.
+pub const AGENT_LOST: &str = "Your agent was disconnected. You're back at the front of the queue, \
+and the next available agent will continue with you.";
+
+/// Starts the background tasks; they stop with the hub's shutdown token.
+pub fn spawn(hub: &Hub) {
+    tokio::spawn(router(hub.clone()));
+    tokio::spawn(ticker(hub.clone()));
+}
+
+async fn router(hub: Hub) {
+    let mut interval = tokio::time::interval(ROUTE_INTERVAL);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = hub.route_wakeup.notified() => {}
+            _ = interval.tick() => {}
+            _ = hub.shutdown.cancelled() => return,
+        }
+        hub.route_now().await;
+    }
+}
+
+impl Hub {
+    /// Pairs every conversation that can be paired now.
+    pub async fn route_now(&self) {
+        loop {
+            match self.store.route(now_millis(), &self.settings.boosts).await {
+                Ok(assignments) => {
+                    let full = assignments.len() == ROUTE_BATCH;
+                    for a in assignments {
+                        self.announce_assignment(a).await;
+                    }
+                    if !full {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    self.store_failed(e);
+                    return;
+                }
+            }
+        }
+    }
+
+    async fn announce_assignment(&self, a: Assignment) {
+        let c = a.conversation;
+        let Some(agent) = c.agent.clone() else { return };
+        self.metrics.assignments.inc();
+        self.metrics
+            .wait_seconds
+            .get_or_create(&tier_label(c.tier))
+            .observe(a.waited_ms as f64 / 1000.0);
+        tracing::info!(conversation = %c.id, agent = %agent, waited_ms = a.waited_ms, "assigned");
+        let transcript = match self.store.transcript(&c.id, 0, MAX_TRANSCRIPT_PAGE).await {
+            Ok(t) => t,
+            Err(e) => {
+                // The agent still gets the chat; its pane `sync`s the transcript.
+                self.store_failed(e);
+                Vec::new()
+            }
+        };
+        let to_agent = ServerFrame::Assigned {
+            conversation: c.id.clone(),
+            agent: None,
+            cardholder: Some(c.cardholder_info()),
+            topic: Some(c.topic),
+            waited_s: Some((a.waited_ms.max(0) / 1000) as u64),
+            transcript: Some(transcript),
+        };
+        let to_cardholder = ServerFrame::Assigned {
+            conversation: c.id.clone(),
+            agent: Some(AgentInfo {
+                name: c.agent_name.clone().unwrap_or_else(|| agent.to_string()),
+            }),
+            cardholder: None,
+            topic: None,
+            waited_s: None,
+            transcript: None,
+        };
+        self.deliver(std::slice::from_ref(&agent), &to_agent).await;
+        self.deliver(std::slice::from_ref(&c.cardholder), &to_cardholder)
+            .await;
+    }
+
+    /// Applies expired grace periods and tells those concerned.
+    pub async fn expire_graces(&self) {
+        let outcomes = match self.store.expire_graces(now_millis()).await {
+            Ok(o) => o,
+            Err(e) => {
+                self.store_failed(e);
+                return;
+            }
+        };
+        let mut requeued = false;
+        for outcome in outcomes {
+            match outcome {
+                GraceOutcome::Abandoned(c) => {
+                    tracing::info!(conversation = %c.id, "queued cardholder did not come back; abandoned");
+                    let frame = ServerFrame::Ended {
+                        conversation: c.id.clone(),
+                        reason: EndReason::Abandoned,
+                    };
+                    self.deliver(std::slice::from_ref(&c.cardholder), &frame)
+                        .await;
+                }
+                GraceOutcome::Requeued {
+                    conversation: c,
+                    agent,
+                } => {
+                    tracing::info!(conversation = %c.id, agent = %agent, "agent did not come back; chat requeued");
+                    requeued = true;
+                    let frame = ServerFrame::Ended {
+                        conversation: c.id.clone(),
+                        reason: EndReason::Transferred,
+                    };
+                    self.deliver(std::slice::from_ref(&agent), &frame).await;
+                    // The store keeps the requeue even if this message fails.
+                    let _ = self.system_message(&c.id, AGENT_LOST).await;
+                    if let Ok(frames) = self.queued_frame(&c).await {
+                        for f in &frames {
+                            self.deliver(std::slice::from_ref(&c.cardholder), f).await;
+                        }
+                    }
+                }
+            }
+        }
+        if requeued {
+            self.wake_router();
+        }
+    }
+}
+
+/// The last `queued` frame sent to each local waiting conversation.
+#[derive(Debug, Default)]
+struct Positions {
+    sent: HashMap<ConversationId, (u64, Instant)>,
+}
+
+async fn ticker(hub: Hub) {
+    let mut interval = tokio::time::interval(TICK);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut positions = Positions::default();
+    let mut last_heartbeat: Option<Instant> = None;
+    loop {
+        tokio::select! {
+            _ = interval.tick() => {}
+            _ = hub.shutdown.cancelled() => return,
+        }
+        if last_heartbeat.is_none_or(|t| t.elapsed() >= HEARTBEAT_EVERY) {
+            if let Err(e) = hub
+                .store
+                .heartbeat(now_millis(), &hub.settings.graces)
+                .await
+            {
+                hub.store_failed(e);
+            }
+            last_heartbeat = Some(Instant::now());
+        }
+        hub.expire_graces().await;
+        hub.update_positions(&mut positions).await;
+        hub.update_queue_metrics().await;
+    }
+}
+
+impl Hub {
+    /// Sends `queued` to this node's waiting cardholders whose place changed
+    /// (at most once a second per conversation).
+    async fn update_positions(&self, positions: &mut Positions) {
+        let mut seen = HashMap::with_capacity(positions.sent.len());
+        for &tier in Tier::ALL {
+            let snapshot = match self.store.queue_snapshot(tier).await {
+                Ok(s) => s,
+                Err(e) => {
+                    self.store_failed(e);
+                    return;
+                }
+            };
+            for place in &snapshot.places {
+                if !self.sessions.has(&place.cardholder) {
+                    continue;
+                }
+                // The first sight only records: whoever queued the conversation
+                // (start, welcome, transfer, requeue) sent its place already.
+                let last = positions.sent.get(&place.conversation).copied();
+                let changed =
+                    last.is_some_and(|(p, at)| p != place.position && at.elapsed() >= TICK);
+                let entry = if changed {
+                    let frame = ServerFrame::Queued {
+                        conversation: place.conversation.clone(),
+                        tier,
+                        position: place.position,
+                        eta_s: eta_seconds(&snapshot, place.position),
+                    };
+                    self.deliver(std::slice::from_ref(&place.cardholder), &frame)
+                        .await;
+                    (place.position, Instant::now())
+                } else {
+                    last.unwrap_or((place.position, Instant::now()))
+                };
+                seen.insert(place.conversation.clone(), entry);
+            }
+        }
+        positions.sent = seen;
+    }
+
+    async fn update_queue_metrics(&self) {
+        match self.store.queue_stats(now_millis()).await {
+            Ok(stats) => {
+                for q in stats {
+                    let label = tier_label(q.tier);
+                    self.metrics
+                        .queue_depth
+                        .get_or_create(&label)
+                        .set(i64::try_from(q.waiting).unwrap_or(i64::MAX));
+                    self.metrics
+                        .queue_oldest_wait
+                        .get_or_create(&label)
+                        .set(q.oldest_wait_s as f64);
+                }
+            }
+            Err(e) => {
+                self.store_failed(e);
+            }
+        }
+    }
+}

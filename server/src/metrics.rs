@@ -1,0 +1,209 @@
+//! Prometheus metrics, served as text at `GET /metrics`.
+//!
+//! [`Metrics`] is a cheap handle on one registry. Queue gauges are refreshed
+//! by the hub's one-second ticker, process RSS at scrape time.
+
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+use crate::domain::{Author, Role, Tier};
+
+/// Label set naming a role.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub struct RoleLabel {
+    /// `cardholder`, `agent` or `supervisor`.
+    pub role: String,
+}
+
+/// Label set naming a tier.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub struct TierLabel {
+    /// One of the four card tiers.
+    pub tier: String,
+}
+
+/// Label set naming who wrote a message.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub struct AuthorLabel {
+    /// `cardholder`, `agent` or `system`.
+    pub from: String,
+}
+
+/// Label set for callback and escalation counters.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub struct DeskLabel {
+    /// `identity` or `fraud`.
+    pub desk: String,
+    /// What happened (trigger, or outcome).
+    pub what: String,
+}
+
+/// Every metric the hub exports.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    /// Open WebSocket connections by role.
+    pub connections: Family<RoleLabel, Gauge>,
+    /// Conversations waiting per tier.
+    pub queue_depth: Family<TierLabel, Gauge>,
+    /// Seconds the oldest queued conversation has waited, per tier.
+    pub queue_oldest_wait: Family<TierLabel, Gauge<f64, AtomicU64>>,
+    /// Queue waits at assignment, per tier.
+    pub wait_seconds: Family<TierLabel, Histogram>,
+    /// Conversations paired with an agent.
+    pub assignments: Counter,
+    /// Transcript entries stored, by author.
+    pub messages: Family<AuthorLabel, Counter>,
+    /// Store calls that failed.
+    pub store_errors: Counter,
+    /// Escalations to a callback desk, by trigger.
+    pub escalations: Family<DeskLabel, Counter>,
+    /// Callback requests created, claimed and completed, by desk and outcome.
+    pub callbacks: Family<DeskLabel, Counter>,
+    /// Connections closed because the client read too slowly.
+    pub slow_consumers: Counter,
+}
+
+fn wait_histogram() -> Histogram {
+    Histogram::new([1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0])
+}
+
+impl Metrics {
+    /// Registers every metric.
+    pub fn new() -> Arc<Self> {
+        let mut registry = Registry::with_prefix("switchboard");
+        let connections = Family::<RoleLabel, Gauge>::default();
+        registry.register(
+            "connections",
+            "Open WebSocket connections by role",
+            connections.clone(),
+        );
+        let queue_depth = Family::<TierLabel, Gauge>::default();
+        registry.register(
+            "queue_depth",
+            "Conversations waiting per tier",
+            queue_depth.clone(),
+        );
+        let queue_oldest_wait = Family::<TierLabel, Gauge<f64, AtomicU64>>::default();
+        registry.register(
+            "queue_oldest_wait_seconds",
+            "Seconds the oldest queued conversation has waited, per tier",
+            queue_oldest_wait.clone(),
+        );
+        let wait_seconds = Family::<TierLabel, Histogram>::new_with_constructor(
+            wait_histogram as fn() -> Histogram,
+        );
+        registry.register(
+            "queue_wait_seconds",
+            "Queue wait at assignment",
+            wait_seconds.clone(),
+        );
+        let assignments = Counter::default();
+        registry.register(
+            "assignments",
+            "Conversations paired with an agent",
+            assignments.clone(),
+        );
+        let messages = Family::<AuthorLabel, Counter>::default();
+        registry.register(
+            "messages",
+            "Transcript entries stored, by author",
+            messages.clone(),
+        );
+        let store_errors = Counter::default();
+        registry.register(
+            "store_errors",
+            "Store calls that failed",
+            store_errors.clone(),
+        );
+        let escalations = Family::<DeskLabel, Counter>::default();
+        registry.register(
+            "escalations",
+            "Chats turned into callback requests",
+            escalations.clone(),
+        );
+        let callbacks = Family::<DeskLabel, Counter>::default();
+        registry.register(
+            "callbacks",
+            "Callback request events by desk",
+            callbacks.clone(),
+        );
+        let slow_consumers = Counter::default();
+        registry.register(
+            "slow_consumer_closes",
+            "Connections closed because the client fell behind",
+            slow_consumers.clone(),
+        );
+        for tier in Tier::ALL {
+            queue_depth.get_or_create(&tier_label(*tier)).set(0);
+        }
+        for role in Role::ALL {
+            connections.get_or_create(&role_label(*role)).set(0);
+        }
+        Arc::new(Metrics {
+            registry,
+            connections,
+            queue_depth,
+            queue_oldest_wait,
+            wait_seconds,
+            assignments,
+            messages,
+            store_errors,
+            escalations,
+            callbacks,
+            slow_consumers,
+        })
+    }
+
+    /// The exposition text, with process RSS appended.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        if prometheus_client::encoding::text::encode_registry(&mut out, &self.registry).is_err() {
+            out.clear();
+        }
+        if let Some(rss) = resident_memory_bytes() {
+            out.push_str("# HELP process_resident_memory_bytes Resident memory size in bytes.\n");
+            out.push_str("# TYPE process_resident_memory_bytes gauge\n");
+            out.push_str(&format!("process_resident_memory_bytes {rss}\n"));
+        }
+        out.push_str("# EOF\n");
+        out
+    }
+
+    /// Counts one stored transcript entry.
+    pub fn message(&self, from: Author) {
+        self.messages
+            .get_or_create(&AuthorLabel {
+                from: from.as_str().to_owned(),
+            })
+            .inc();
+    }
+}
+
+/// Label for a tier.
+pub fn tier_label(tier: Tier) -> TierLabel {
+    TierLabel {
+        tier: tier.as_str().to_owned(),
+    }
+}
+
+/// Label for a role.
+pub fn role_label(role: Role) -> RoleLabel {
+    RoleLabel {
+        role: role.as_str().to_owned(),
+    }
+}
+
+/// The process's resident set size, from `/proc/self/statm` (Linux).
+pub fn resident_memory_bytes() -> Option<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    Some(pages * 4096)
+}

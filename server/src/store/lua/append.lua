@@ -1,0 +1,25 @@
+-- ARGV: prefix, conversation, author, sender ('' = system), client key ('' = none), entry JSON
+-- Returns {duplicate (0|1), seq, entry JSON, cardholder, agent or ''} or {-1}.
+local id, author, sender, key, entry = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local c = k('conv', id)
+local f = redis.call('HMGET', c, 'status', 'cardholder', 'agent')
+if not f[1] or f[1] == 'ended' then
+  return {-1}
+end
+if sender ~= '' and sender ~= f[2] and sender ~= f[3] then
+  return {-1}
+end
+local agent = f[3] or ''
+local keys = k('tx', id) .. ':keys'
+if key ~= '' then
+  local seq = redis.call('HGET', keys, author .. ':' .. key)
+  if seq then
+    return {1, tonumber(seq), redis.call('LINDEX', k('tx', id), tonumber(seq) - 1), f[2], agent}
+  end
+end
+local seq = redis.call('RPUSH', k('tx', id), entry)
+redis.call('HSET', c, 'last_seq', seq)
+if key ~= '' then
+  redis.call('HSET', keys, author .. ':' .. key, seq)
+end
+return {0, seq, entry, f[2], agent}

@@ -1,0 +1,30 @@
+-- ARGV: prefix, now, batch
+-- Applies grace periods that ran out: returns {{'abandoned', conversation} |
+-- {'requeued', agent, conversation}, ...}. ZREM makes each expiry happen on
+-- exactly one node.
+local now, batch = tonumber(ARGV[2]), tonumber(ARGV[3])
+local out = {}
+for _, member in ipairs(redis.call('ZRANGEBYSCORE', k('grace'), '-inf', now, 'LIMIT', 0, batch)) do
+  redis.call('ZREM', k('grace'), member)
+  if not present(member) then
+    local side, user = string.sub(member, 1, 1), string.sub(member, 3)
+    if side == 'c' then
+      local id = redis.call('GET', k('open', user))
+      if id and redis.call('HGET', k('conv', id), 'status') == 'queued' and end_conv(id) then
+        table.insert(out, {'abandoned', redis.call('HGETALL', k('conv', id))})
+      end
+    else
+      local a = k('agent', user)
+      for _, id in ipairs(redis.call('SMEMBERS', a .. ':convs')) do
+        redis.call('SREM', a .. ':convs', id)
+        local f = redis.call('HMGET', k('conv', id), 'status', 'agent', 'tier')
+        if f[1] == 'active' and f[2] == user then
+          requeue_at_head(id, f[3], now)
+          table.insert(out, {'requeued', user, redis.call('HGETALL', k('conv', id))})
+        end
+      end
+      agent_refresh(user)
+    end
+  end
+end
+return out

@@ -1,0 +1,604 @@
+//! The embedded engine: all routing state in one process, behind one mutex.
+//!
+//! Used when no `--redis-url` is given: a single hub node, nothing kept
+//! across restarts. Every [`Store`] call is one critical section on a plain
+//! `std::sync::Mutex` (nothing is awaited while it is held), which makes each
+//! call atomic exactly as the Redis engine's scripts are.
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::sync::{Mutex, MutexGuard};
+
+use async_trait::async_trait;
+
+use super::{
+    average_wait, effective_wait, AgentProfile, AgentSnapshot, Appended, Assignment, Conversation,
+    GraceOutcome, Graces, NewConversation, NewEntry, Opened, QueuePlace, QueueSnapshot, Side,
+    Store, StoreError, StoreResult, RECENT_WAITS, ROUTE_BATCH,
+};
+use crate::domain::{
+    rfc3339, tier_index, AgentState, ConversationId, ConversationStatus, EndReason, Millis, Seq,
+    Tier, TierBoosts, UserId,
+};
+use crate::protocol::{Entry, QueueView};
+
+/// Queue order key: enqueue time in ms times 1000 plus a tiebreak counter,
+/// so equal milliseconds stay FIFO (the Redis engine uses the same scores).
+pub(crate) type QueueScore = i64;
+
+/// Converts a queue score back to milliseconds.
+pub(crate) fn score_millis(score: QueueScore) -> Millis {
+    score.div_euclid(1000)
+}
+
+/// The in-process engine.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    /// All state; one lock so that every call is atomic.
+    state: Mutex<State>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    conversations: HashMap<ConversationId, Record>,
+    /// The open conversation of each cardholder (SPEC: `start` is idempotent).
+    open: HashMap<UserId, ConversationId>,
+    /// One ordered queue per tier, indexed like `Tier::ALL`.
+    queues: [BTreeSet<(QueueScore, ConversationId)>; 4],
+    agents: HashMap<UserId, AgentRecord>,
+    /// Open connections per user and side.
+    presence: HashMap<(Side, UserId), u32>,
+    /// Running grace periods: deadline per user and side.
+    graces: HashMap<(Side, UserId), Millis>,
+    /// Recent waits per tier, newest first, for ETAs.
+    waits: [VecDeque<Millis>; 4],
+    /// Tiebreak counter for queue scores.
+    counter: i64,
+}
+
+#[derive(Debug)]
+struct Record {
+    conversation: Conversation,
+    /// Original queue score, kept so a chat whose agent dropped returns to
+    /// the head with its original place.
+    score: QueueScore,
+    transcript: Vec<Entry>,
+    /// Idempotency keys already stored, per author side, to their seq.
+    client_ids: HashMap<String, Seq>,
+}
+
+#[derive(Debug)]
+struct AgentRecord {
+    profile: AgentProfile,
+    state: AgentState,
+    active: BTreeSet<ConversationId>,
+    idle_since: Millis,
+}
+
+impl AgentRecord {
+    fn has_free_slot(&self) -> bool {
+        self.state == AgentState::Available
+            && self.active.len() < usize::from(self.profile.max_chats)
+    }
+
+    fn serves(&self, tier: Tier) -> bool {
+        self.profile.teams.iter().any(|t| t.tier() == Some(tier))
+    }
+}
+
+impl MemoryStore {
+    /// An empty engine.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock would be a bug; the state is still
+        // consistent per call, so keep serving rather than poisoning the hub.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl State {
+    fn next_score(&mut self, now: Millis) -> QueueScore {
+        self.counter = (self.counter + 1) % 1000;
+        now * 1000 + self.counter
+    }
+
+    fn enqueue(&mut self, id: &ConversationId, tier: Tier, score: QueueScore) {
+        self.queues[tier_index(tier)].insert((score, id.clone()));
+    }
+
+    fn dequeue(&mut self, id: &ConversationId) {
+        for q in &mut self.queues {
+            q.retain(|(_, c)| c != id);
+        }
+    }
+
+    fn release_agent(&mut self, agent: &UserId, id: &ConversationId) {
+        if let Some(a) = self.agents.get_mut(agent) {
+            a.active.remove(id);
+        }
+    }
+
+    fn is_present(&self, side: Side, user: &UserId) -> bool {
+        self.presence
+            .get(&(side, user.clone()))
+            .copied()
+            .unwrap_or(0)
+            > 0
+    }
+
+    fn requeue_at_head(
+        &mut self,
+        id: &ConversationId,
+        tier: Tier,
+        now: Millis,
+    ) -> Option<Conversation> {
+        let head = self.queues[tier_index(tier)].first().map(|(s, _)| *s);
+        let record = self.conversations.get_mut(id)?;
+        let score = match head {
+            Some(h) => record.score.min(h - 1),
+            None => record.score,
+        };
+        let c = &mut record.conversation;
+        c.status = ConversationStatus::Queued;
+        c.tier = tier;
+        c.agent = None;
+        c.agent_name = None;
+        c.queued_at = now;
+        let conversation = c.clone();
+        self.enqueue(id, tier, score);
+        Some(conversation)
+    }
+
+    fn end(&mut self, id: &ConversationId) -> Option<Conversation> {
+        let record = self.conversations.get_mut(id)?;
+        if record.conversation.status == ConversationStatus::Ended {
+            return None;
+        }
+        let previous = record.conversation.status;
+        record.conversation.status = ConversationStatus::Ended;
+        let conversation = record.conversation.clone();
+        if self.open.get(&conversation.cardholder) == Some(id) {
+            self.open.remove(&conversation.cardholder);
+        }
+        match previous {
+            ConversationStatus::Queued => self.dequeue(id),
+            ConversationStatus::Active => {
+                if let Some(agent) = &conversation.agent {
+                    self.release_agent(agent, id);
+                }
+            }
+            ConversationStatus::Ended => {}
+        }
+        Some(conversation)
+    }
+
+    /// The best agent for a tier: fewest active chats, then idle longest.
+    fn best_agent(&self, tier: Tier) -> Option<UserId> {
+        self.agents
+            .values()
+            .filter(|a| a.has_free_slot() && a.serves(tier))
+            .min_by_key(|a| (a.active.len(), a.idle_since, a.profile.sub.clone()))
+            .map(|a| a.profile.sub.clone())
+    }
+
+    fn went_offline(&mut self, side: Side, user: &UserId, deadline: Millis) {
+        match side {
+            Side::Agent => {
+                let Some(agent) = self.agents.get_mut(user) else {
+                    return;
+                };
+                agent.state = AgentState::Away;
+                if !agent.active.is_empty() {
+                    self.graces.insert((side, user.clone()), deadline);
+                }
+            }
+            Side::Cardholder => {
+                let queued = self
+                    .open
+                    .get(user)
+                    .and_then(|id| self.conversations.get(id))
+                    .is_some_and(|r| r.conversation.status == ConversationStatus::Queued);
+                if queued {
+                    self.graces.insert((side, user.clone()), deadline);
+                }
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl Store for MemoryStore {
+    async fn ping(&self) -> StoreResult<()> {
+        Ok(())
+    }
+
+    async fn open_conversation(&self, new: NewConversation) -> StoreResult<Opened> {
+        let mut s = self.lock();
+        if let Some(id) = s.open.get(&new.cardholder) {
+            if let Some(r) = s.conversations.get(id) {
+                return Ok(Opened {
+                    conversation: r.conversation.clone(),
+                    created: false,
+                });
+            }
+        }
+        let id = ConversationId::generate();
+        let status = if new.enqueue {
+            ConversationStatus::Queued
+        } else {
+            ConversationStatus::Active
+        };
+        let conversation = Conversation {
+            id: id.clone(),
+            cardholder: new.cardholder.clone(),
+            cardholder_name: new.name,
+            card_tier: new.tier,
+            tier: new.tier,
+            topic: new.topic,
+            status,
+            agent: None,
+            agent_name: None,
+            created_at: new.now,
+            queued_at: new.now,
+            last_seq: 0,
+        };
+        let score = s.next_score(new.now);
+        s.conversations.insert(
+            id.clone(),
+            Record {
+                conversation: conversation.clone(),
+                score,
+                transcript: Vec::new(),
+                client_ids: HashMap::new(),
+            },
+        );
+        s.open.insert(new.cardholder, id.clone());
+        if new.enqueue {
+            s.enqueue(&id, new.tier, score);
+        }
+        Ok(Opened {
+            conversation,
+            created: true,
+        })
+    }
+
+    async fn conversation(&self, id: &ConversationId) -> StoreResult<Option<Conversation>> {
+        Ok(self
+            .lock()
+            .conversations
+            .get(id)
+            .map(|r| r.conversation.clone()))
+    }
+
+    async fn open_conversation_of(&self, cardholder: &UserId) -> StoreResult<Option<Conversation>> {
+        let s = self.lock();
+        Ok(s.open
+            .get(cardholder)
+            .and_then(|id| s.conversations.get(id))
+            .map(|r| r.conversation.clone()))
+    }
+
+    async fn append(&self, id: &ConversationId, new: NewEntry) -> StoreResult<Appended> {
+        let mut s = self.lock();
+        let record = s
+            .conversations
+            .get_mut(id)
+            .ok_or(StoreError::NoConversation)?;
+        let c = &record.conversation;
+        if c.status == ConversationStatus::Ended {
+            return Err(StoreError::NoConversation);
+        }
+        if let Some(sender) = &new.sender {
+            let allowed = *sender == c.cardholder || c.agent.as_ref() == Some(sender);
+            if !allowed {
+                return Err(StoreError::NoConversation);
+            }
+        }
+        let key = new
+            .client_id
+            .as_ref()
+            .map(|k| format!("{}:{k}", new.author));
+        let (cardholder, agent) = (c.cardholder.clone(), c.agent.clone());
+        if let Some(seq) = key.as_ref().and_then(|k| record.client_ids.get(k)) {
+            let entry = record.transcript[(*seq - 1) as usize].clone();
+            return Ok(Appended {
+                entry,
+                duplicate: true,
+                cardholder,
+                agent,
+            });
+        }
+        let seq = record.transcript.len() as Seq + 1;
+        let entry = Entry {
+            seq,
+            from: new.author,
+            text: new.text,
+            at: rfc3339(new.now),
+            id: new.client_id,
+        };
+        record.transcript.push(entry.clone());
+        record.conversation.last_seq = seq;
+        if let Some(k) = key {
+            record.client_ids.insert(k, seq);
+        }
+        Ok(Appended {
+            entry,
+            duplicate: false,
+            cardholder,
+            agent,
+        })
+    }
+
+    async fn transcript(
+        &self,
+        id: &ConversationId,
+        after: Seq,
+        limit: usize,
+    ) -> StoreResult<Vec<Entry>> {
+        let s = self.lock();
+        let record = s.conversations.get(id).ok_or(StoreError::NoConversation)?;
+        let start = usize::try_from(after)
+            .unwrap_or(usize::MAX)
+            .min(record.transcript.len());
+        Ok(record.transcript[start..]
+            .iter()
+            .take(limit)
+            .cloned()
+            .collect())
+    }
+
+    async fn end(
+        &self,
+        id: &ConversationId,
+        by_agent: Option<&UserId>,
+        _reason: EndReason,
+        _now: Millis,
+    ) -> StoreResult<Option<Conversation>> {
+        let mut s = self.lock();
+        let Some(record) = s.conversations.get(id) else {
+            return Err(StoreError::NoConversation);
+        };
+        if let Some(agent) = by_agent {
+            if record.conversation.agent.as_ref() != Some(agent) {
+                return Err(StoreError::NoConversation);
+            }
+        }
+        Ok(s.end(id))
+    }
+
+    async fn transfer(
+        &self,
+        id: &ConversationId,
+        agent: &UserId,
+        tier: Tier,
+        now: Millis,
+    ) -> StoreResult<Conversation> {
+        let mut s = self.lock();
+        let holds = s.conversations.get(id).is_some_and(|r| {
+            r.conversation.status == ConversationStatus::Active
+                && r.conversation.agent.as_ref() == Some(agent)
+        });
+        if !holds {
+            return Err(StoreError::NoConversation);
+        }
+        s.release_agent(agent, id);
+        s.requeue_at_head(id, tier, now)
+            .ok_or(StoreError::NoConversation)
+    }
+
+    async fn register_agent(
+        &self,
+        profile: &AgentProfile,
+        now: Millis,
+    ) -> StoreResult<AgentSnapshot> {
+        let mut s = self.lock();
+        let agent = s
+            .agents
+            .entry(profile.sub.clone())
+            .or_insert_with(|| AgentRecord {
+                profile: profile.clone(),
+                state: AgentState::Away,
+                active: BTreeSet::new(),
+                idle_since: now,
+            });
+        agent.profile = profile.clone();
+        let state = agent.state;
+        let ids: Vec<ConversationId> = agent.active.iter().cloned().collect();
+        let active = ids
+            .iter()
+            .filter_map(|id| s.conversations.get(id).map(|r| r.conversation.clone()))
+            .collect();
+        Ok(AgentSnapshot { state, active })
+    }
+
+    async fn set_agent_state(
+        &self,
+        agent: &UserId,
+        state: AgentState,
+        now: Millis,
+    ) -> StoreResult<()> {
+        let mut s = self.lock();
+        let a = s.agents.get_mut(agent).ok_or(StoreError::NotAllowed)?;
+        if a.state != state && state == AgentState::Available {
+            a.idle_since = now;
+        }
+        a.state = state;
+        Ok(())
+    }
+
+    async fn route(&self, now: Millis, boosts: &TierBoosts) -> StoreResult<Vec<Assignment>> {
+        let mut s = self.lock();
+        let mut out = Vec::new();
+        while out.len() < ROUTE_BATCH {
+            // The head of each tier queue that some agent can take, by effective wait.
+            let pick = Tier::ALL
+                .iter()
+                .filter_map(|&tier| {
+                    let (score, id) = s.queues[tier_index(tier)].first()?.clone();
+                    let agent = s.best_agent(tier)?;
+                    let wait = effective_wait(now, score_millis(score), tier, boosts);
+                    Some((wait, tier, score, id, agent))
+                })
+                .max_by_key(|(wait, ..)| *wait);
+            let Some((_, tier, score, id, agent_id)) = pick else {
+                break;
+            };
+            s.queues[tier_index(tier)].remove(&(score, id.clone()));
+            let Some(agent) = s.agents.get_mut(&agent_id) else {
+                break;
+            };
+            agent.active.insert(id.clone());
+            agent.idle_since = now;
+            let agent_name = agent.profile.name.clone();
+            let Some(record) = s.conversations.get_mut(&id) else {
+                continue;
+            };
+            let c = &mut record.conversation;
+            c.status = ConversationStatus::Active;
+            c.agent = Some(agent_id);
+            c.agent_name = Some(agent_name);
+            let waited_ms = now - c.queued_at;
+            let conversation = c.clone();
+            let waits = &mut s.waits[tier_index(tier)];
+            waits.push_front(waited_ms);
+            waits.truncate(RECENT_WAITS);
+            out.push(Assignment {
+                conversation,
+                waited_ms,
+            });
+        }
+        Ok(out)
+    }
+
+    async fn queue_snapshot(&self, tier: Tier) -> StoreResult<QueueSnapshot> {
+        let s = self.lock();
+        let places = s.queues[tier_index(tier)]
+            .iter()
+            .enumerate()
+            .filter_map(|(i, (_, id))| {
+                let r = s.conversations.get(id)?;
+                Some(QueuePlace {
+                    conversation: id.clone(),
+                    cardholder: r.conversation.cardholder.clone(),
+                    position: i as u64 + 1,
+                })
+            })
+            .collect();
+        let waits: Vec<Millis> = s.waits[tier_index(tier)].iter().copied().collect();
+        Ok(QueueSnapshot {
+            places,
+            recent_wait_ms: average_wait(&waits),
+        })
+    }
+
+    async fn queue_stats(&self, now: Millis) -> StoreResult<Vec<QueueView>> {
+        let s = self.lock();
+        Ok(Tier::ALL
+            .iter()
+            .map(|&tier| {
+                let q = &s.queues[tier_index(tier)];
+                let oldest = q
+                    .iter()
+                    .filter_map(|(_, id)| s.conversations.get(id))
+                    .map(|r| r.conversation.queued_at)
+                    .min();
+                QueueView {
+                    tier,
+                    waiting: q.len() as u64,
+                    oldest_wait_s: oldest.map_or(0, |t| ((now - t).max(0) / 1000) as u64),
+                }
+            })
+            .collect())
+    }
+
+    async fn presence_up(&self, user: &UserId, side: Side) -> StoreResult<()> {
+        let mut s = self.lock();
+        *s.presence.entry((side, user.clone())).or_insert(0) += 1;
+        s.graces.remove(&(side, user.clone()));
+        Ok(())
+    }
+
+    async fn presence_down(
+        &self,
+        user: &UserId,
+        side: Side,
+        now: Millis,
+        grace_ms: Millis,
+    ) -> StoreResult<()> {
+        let mut s = self.lock();
+        let key = (side, user.clone());
+        let left = match s.presence.get_mut(&key) {
+            Some(n) => {
+                *n = n.saturating_sub(1);
+                *n
+            }
+            None => 0,
+        };
+        if left == 0 {
+            s.presence.remove(&key);
+            s.went_offline(side, user, now + grace_ms);
+        }
+        Ok(())
+    }
+
+    async fn expire_graces(&self, now: Millis) -> StoreResult<Vec<GraceOutcome>> {
+        let mut s = self.lock();
+        let due: Vec<(Side, UserId)> = s
+            .graces
+            .iter()
+            .filter(|(_, deadline)| **deadline <= now)
+            .map(|(k, _)| k.clone())
+            .collect();
+        let mut out = Vec::new();
+        for (side, user) in due {
+            s.graces.remove(&(side, user.clone()));
+            if s.is_present(side, &user) {
+                continue;
+            }
+            match side {
+                Side::Cardholder => {
+                    let Some(id) = s.open.get(&user).cloned() else {
+                        continue;
+                    };
+                    let queued = s
+                        .conversations
+                        .get(&id)
+                        .is_some_and(|r| r.conversation.status == ConversationStatus::Queued);
+                    if queued {
+                        if let Some(c) = s.end(&id) {
+                            out.push(GraceOutcome::Abandoned(c));
+                        }
+                    }
+                }
+                Side::Agent => {
+                    let ids: Vec<ConversationId> = match s.agents.get_mut(&user) {
+                        Some(a) => std::mem::take(&mut a.active).into_iter().collect(),
+                        None => continue,
+                    };
+                    for id in ids {
+                        let tier = match s.conversations.get(&id) {
+                            Some(r) if r.conversation.status == ConversationStatus::Active => {
+                                r.conversation.tier
+                            }
+                            _ => continue,
+                        };
+                        if let Some(conversation) = s.requeue_at_head(&id, tier, now) {
+                            out.push(GraceOutcome::Requeued {
+                                conversation,
+                                agent: user.clone(),
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    async fn heartbeat(&self, _now: Millis, _grace: &Graces) -> StoreResult<()> {
+        // One process, one node: nobody else can die with our users.
+        Ok(())
+    }
+}

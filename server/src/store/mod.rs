@@ -1,0 +1,396 @@
+//! The routing and transcript store: one trait, two engines.
+//!
+//! [`Store`] is every state change the hub makes, each one a single atomic
+//! step: in [`redis::RedisStore`] a Lua script (so several hub nodes on one
+//! Redis never race), in [`memory::MemoryStore`] one critical section (the
+//! embedded single-node engine). No caller ever reads, decides in Rust, and
+//! writes back. Both engines pass the same conformance suite
+//! (`tests/src/conformance.rs`).
+
+pub mod memory;
+pub mod redis;
+
+use std::fmt::Debug;
+
+use async_trait::async_trait;
+
+use crate::domain::{
+    AgentState, Author, ConversationId, ConversationStatus, EndReason, Millis, Role, Seq, Team,
+    Tier, TierBoosts, Topic, UserId,
+};
+use crate::protocol::{CardholderInfo, ConversationState, Entry, QueueView};
+
+/// Most transcript entries one `sync` or `assigned` returns.
+pub const MAX_TRANSCRIPT_PAGE: usize = 500;
+
+/// How many recent waits per tier feed the queue ETA.
+pub const RECENT_WAITS: usize = 20;
+
+/// Most assignments one routing step makes before it yields to other work.
+pub const ROUTE_BATCH: usize = 64;
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The backing store cannot be reached or answered badly; retry later.
+    #[error("the conversation store is unavailable")]
+    Unavailable(String),
+    /// The conversation does not exist, is over, or is not the caller's.
+    #[error("no such open conversation")]
+    NoConversation,
+    /// The caller may not do this to the conversation (e.g. not its agent).
+    #[error("not allowed")]
+    NotAllowed,
+}
+
+impl From<::redis::RedisError> for StoreError {
+    fn from(e: ::redis::RedisError) -> Self {
+        StoreError::Unavailable(e.to_string())
+    }
+}
+
+/// Shorthand for store results.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A conversation as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Conversation {
+    /// Its id.
+    pub id: ConversationId,
+    /// The cardholder's id.
+    pub cardholder: UserId,
+    /// The cardholder's display name.
+    pub cardholder_name: Option<String>,
+    /// The cardholder's card tier.
+    pub card_tier: Tier,
+    /// The queue it is in or was served from (differs after a transfer).
+    pub tier: Tier,
+    /// What it is about.
+    pub topic: Topic,
+    /// Queued, active or ended.
+    pub status: ConversationStatus,
+    /// The serving agent, when active.
+    pub agent: Option<UserId>,
+    /// The serving agent's display name.
+    pub agent_name: Option<String>,
+    /// When the cardholder opened it.
+    pub created_at: Millis,
+    /// When it (last) entered a queue; waits are measured from here.
+    pub queued_at: Millis,
+    /// Seq of the last transcript entry.
+    pub last_seq: Seq,
+}
+
+impl Conversation {
+    /// The state `welcome` reports to the cardholder.
+    pub fn state_for_cardholder(&self) -> ConversationState {
+        ConversationState {
+            id: self.id.clone(),
+            status: self.status,
+            tier: self.tier,
+            last_seq: self.last_seq,
+            topic: Some(self.topic),
+            cardholder: None,
+            agent: self
+                .agent_name
+                .clone()
+                .map(|name| crate::protocol::AgentInfo { name }),
+        }
+    }
+
+    /// The state `welcome` reports to the agent.
+    pub fn state_for_agent(&self) -> ConversationState {
+        ConversationState {
+            id: self.id.clone(),
+            status: self.status,
+            tier: self.tier,
+            last_seq: self.last_seq,
+            topic: Some(self.topic),
+            cardholder: Some(self.cardholder_info()),
+            agent: None,
+        }
+    }
+
+    /// The cardholder as the agent sees them.
+    pub fn cardholder_info(&self) -> CardholderInfo {
+        CardholderInfo {
+            sub: self.cardholder.clone(),
+            name: self.cardholder_name.clone(),
+            tier: self.card_tier,
+        }
+    }
+}
+
+/// What a cardholder asks for when opening a conversation.
+#[derive(Debug, Clone)]
+pub struct NewConversation {
+    /// The cardholder.
+    pub cardholder: UserId,
+    /// Display name.
+    pub name: Option<String>,
+    /// Card tier (the queue it waits in).
+    pub tier: Tier,
+    /// Topic.
+    pub topic: Topic,
+    /// Whether it enters the tier queue (false for chats that escalate at once).
+    pub enqueue: bool,
+    /// Now.
+    pub now: Millis,
+}
+
+/// The result of opening: the open conversation, new or existing.
+#[derive(Debug, Clone)]
+pub struct Opened {
+    /// The conversation.
+    pub conversation: Conversation,
+    /// False when the cardholder already had it open (idempotent `start`).
+    pub created: bool,
+}
+
+/// A transcript entry to append.
+#[derive(Debug, Clone)]
+pub struct NewEntry {
+    /// Who speaks.
+    pub author: Author,
+    /// The user id of the sender (None for system entries); checked against
+    /// the conversation's cardholder or agent.
+    pub sender: Option<UserId>,
+    /// The text, already masked.
+    pub text: String,
+    /// The sender's idempotency key.
+    pub client_id: Option<String>,
+    /// Now.
+    pub now: Millis,
+}
+
+/// The stored entry, and whether it was stored before under the same key.
+#[derive(Debug, Clone)]
+pub struct Appended {
+    /// The entry with its seq.
+    pub entry: Entry,
+    /// True when this is a resend of an entry already stored.
+    pub duplicate: bool,
+    /// The conversation's cardholder and agent, to deliver to.
+    pub cardholder: UserId,
+    /// The agent, when active.
+    pub agent: Option<UserId>,
+}
+
+/// An agent as the token describes it.
+#[derive(Debug, Clone)]
+pub struct AgentProfile {
+    /// Agent id.
+    pub sub: UserId,
+    /// Display name.
+    pub name: String,
+    /// Teams served.
+    pub teams: Vec<Team>,
+    /// Concurrent chat limit.
+    pub max_chats: u8,
+}
+
+/// What the store knows about an agent when it (re)connects.
+#[derive(Debug, Clone)]
+pub struct AgentSnapshot {
+    /// Current availability.
+    pub state: AgentState,
+    /// Chats it holds.
+    pub active: Vec<Conversation>,
+}
+
+/// One pairing made by [`Store::route`].
+#[derive(Debug, Clone)]
+pub struct Assignment {
+    /// The conversation, now active.
+    pub conversation: Conversation,
+    /// How long it waited in the queue.
+    pub waited_ms: Millis,
+}
+
+/// A conversation's place in its queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueuePlace {
+    /// The conversation.
+    pub conversation: ConversationId,
+    /// Its cardholder.
+    pub cardholder: UserId,
+    /// 1 = next.
+    pub position: u64,
+}
+
+/// One tier queue's order plus its recent waits, for `queued` updates.
+#[derive(Debug, Clone, Default)]
+pub struct QueueSnapshot {
+    /// In serving order.
+    pub places: Vec<QueuePlace>,
+    /// Average of recent waits in this tier, when known.
+    pub recent_wait_ms: Option<Millis>,
+}
+
+/// What happened when a grace period ran out.
+#[derive(Debug, Clone)]
+pub enum GraceOutcome {
+    /// A queued cardholder did not come back: the conversation ended.
+    Abandoned(Conversation),
+    /// An agent did not come back: its chat went back to the head of its queue.
+    Requeued {
+        /// The conversation, queued again.
+        conversation: Conversation,
+        /// The agent who dropped.
+        agent: UserId,
+    },
+}
+
+/// Which side of a conversation a presence change is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Side {
+    /// A cardholder.
+    Cardholder,
+    /// An agent (or supervisor).
+    Agent,
+}
+
+impl From<Role> for Side {
+    fn from(r: Role) -> Self {
+        match r {
+            Role::Cardholder => Side::Cardholder,
+            Role::Agent | Role::Supervisor => Side::Agent,
+        }
+    }
+}
+
+/// Every state change and query the hub makes, each atomic.
+#[async_trait]
+pub trait Store: Send + Sync + Debug + 'static {
+    /// Whether the store answers (for `/readyz`).
+    async fn ping(&self) -> StoreResult<()>;
+
+    /// Opens a conversation, or returns the cardholder's open one.
+    async fn open_conversation(&self, new: NewConversation) -> StoreResult<Opened>;
+
+    /// One conversation.
+    async fn conversation(&self, id: &ConversationId) -> StoreResult<Option<Conversation>>;
+
+    /// The cardholder's open (queued or active) conversation.
+    async fn open_conversation_of(&self, cardholder: &UserId) -> StoreResult<Option<Conversation>>;
+
+    /// Appends a transcript entry with the next seq; a resend with a known
+    /// `client_id` returns the stored entry. Fails with `NoConversation` when
+    /// the conversation is over or the sender is not part of it.
+    async fn append(&self, id: &ConversationId, entry: NewEntry) -> StoreResult<Appended>;
+
+    /// Entries with seq > `after`, at most `limit`.
+    async fn transcript(
+        &self,
+        id: &ConversationId,
+        after: Seq,
+        limit: usize,
+    ) -> StoreResult<Vec<Entry>>;
+
+    /// Ends a conversation (leaves the queue, frees the agent's slot).
+    /// `by_agent` must hold it when given. `None` when it was already over.
+    async fn end(
+        &self,
+        id: &ConversationId,
+        by_agent: Option<&UserId>,
+        reason: EndReason,
+        now: Millis,
+    ) -> StoreResult<Option<Conversation>>;
+
+    /// Moves an active conversation held by `agent` to the head of `tier`'s queue.
+    async fn transfer(
+        &self,
+        id: &ConversationId,
+        agent: &UserId,
+        tier: Tier,
+        now: Millis,
+    ) -> StoreResult<Conversation>;
+
+    /// Records an agent's profile on connect; returns its state and chats.
+    async fn register_agent(
+        &self,
+        profile: &AgentProfile,
+        now: Millis,
+    ) -> StoreResult<AgentSnapshot>;
+
+    /// Sets an agent's availability.
+    async fn set_agent_state(
+        &self,
+        agent: &UserId,
+        state: AgentState,
+        now: Millis,
+    ) -> StoreResult<()>;
+
+    /// Pairs queued conversations with available agents, at most
+    /// [`ROUTE_BATCH`] in one atomic step.
+    async fn route(&self, now: Millis, boosts: &TierBoosts) -> StoreResult<Vec<Assignment>>;
+
+    /// A tier queue in serving order, with recent waits.
+    async fn queue_snapshot(&self, tier: Tier) -> StoreResult<QueueSnapshot>;
+
+    /// Depth and oldest wait of every tier queue.
+    async fn queue_stats(&self, now: Millis) -> StoreResult<Vec<QueueView>>;
+
+    /// A connection of `user` opened on this node (cancels a running grace).
+    async fn presence_up(&self, user: &UserId, side: Side) -> StoreResult<()>;
+
+    /// A connection of `user` closed on this node. When it was the user's
+    /// last one anywhere: an agent goes away and its chats get `grace_ms` to
+    /// come back; a queued cardholder keeps its place for `grace_ms`.
+    async fn presence_down(
+        &self,
+        user: &UserId,
+        side: Side,
+        now: Millis,
+        grace_ms: Millis,
+    ) -> StoreResult<()>;
+
+    /// Applies every grace period that ran out by `now`.
+    async fn expire_graces(&self, now: Millis) -> StoreResult<Vec<GraceOutcome>>;
+
+    /// Marks this node alive, and hands the users of nodes that stopped
+    /// answering their grace periods.
+    async fn heartbeat(&self, now: Millis, grace: &Graces) -> StoreResult<()>;
+}
+
+/// The grace periods, in milliseconds.
+#[derive(Debug, Clone, Copy)]
+pub struct Graces {
+    /// A queued cardholder's place is kept this long after its last connection drops.
+    pub cardholder_ms: Millis,
+    /// An agent's chats are kept this long after its last connection drops.
+    pub agent_ms: Millis,
+}
+
+impl Default for Graces {
+    /// SPEC: 60 s for cardholders, 30 s for agents.
+    fn default() -> Self {
+        Graces {
+            cardholder_ms: 60_000,
+            agent_ms: 30_000,
+        }
+    }
+}
+
+impl Graces {
+    /// The grace for one side.
+    pub fn for_side(&self, side: Side) -> Millis {
+        match side {
+            Side::Cardholder => self.cardholder_ms,
+            Side::Agent => self.agent_ms,
+        }
+    }
+}
+
+/// Effective wait used to order queues: `now - enqueued_at + boost(tier)`.
+pub fn effective_wait(now: Millis, enqueued_at: Millis, tier: Tier, boosts: &TierBoosts) -> Millis {
+    now - enqueued_at + boosts.millis(tier)
+}
+
+/// Average of recent waits.
+pub fn average_wait(waits: &[Millis]) -> Option<Millis> {
+    if waits.is_empty() {
+        return None;
+    }
+    Some(waits.iter().sum::<Millis>() / waits.len() as Millis)
+}
