@@ -101,6 +101,7 @@ pub async fn build_hub(settings: Settings, shutdown: CancellationToken) -> Resul
         metrics,
         route_wakeup: Notify::new(),
         shutdown,
+        positions: Default::default(),
     }));
     hub::tasks::spawn(&hub);
     Ok(hub)

@@ -172,6 +172,10 @@ impl Hub {
             .iter()
             .find(|p| p.conversation == c.id)
             .map(|p| p.position);
+        if let Some(p) = position {
+            let mut sent = self.positions.lock().unwrap_or_else(|e| e.into_inner());
+            sent.insert(c.id.clone(), (p, std::time::Instant::now()));
+        }
         Ok(position
             .map(|position| ServerFrame::Queued {
                 conversation: c.id.clone(),

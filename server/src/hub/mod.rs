@@ -11,7 +11,9 @@ pub mod agent;
 pub mod cardholder;
 pub mod tasks;
 
+use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Instant;
 
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -95,6 +97,9 @@ pub struct Shared {
     pub route_wakeup: Notify,
     /// Cancelled when the hub shuts down.
     pub shutdown: CancellationToken,
+    /// The place each local waiting conversation was last told, and when:
+    /// `queued` updates go out only on a change, at most once a second.
+    pub positions: std::sync::Mutex<HashMap<ConversationId, (u64, Instant)>>,
 }
 
 /// A cheap handle on the hub.

@@ -3,7 +3,7 @@
 //! changed it) and the one-second ticker (grace periods, node heartbeat,
 //! `queued` position updates and queue metrics).
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use crate::domain::{now_millis, ConversationId, EndReason, Tier};
@@ -156,16 +156,9 @@ impl Hub {
     }
 }
 
-/// The last `queued` frame sent to each local waiting conversation.
-#[derive(Debug, Default)]
-struct Positions {
-    sent: HashMap<ConversationId, (u64, Instant)>,
-}
-
 async fn ticker(hub: Hub) {
     let mut interval = tokio::time::interval(TICK);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut positions = Positions::default();
     let mut last_heartbeat: Option<Instant> = None;
     loop {
         tokio::select! {
@@ -183,16 +176,18 @@ async fn ticker(hub: Hub) {
             last_heartbeat = Some(Instant::now());
         }
         hub.expire_graces().await;
-        hub.update_positions(&mut positions).await;
+        hub.update_positions().await;
         hub.update_queue_metrics().await;
     }
 }
 
 impl Hub {
     /// Sends `queued` to this node's waiting cardholders whose place changed
-    /// (at most once a second per conversation).
-    async fn update_positions(&self, positions: &mut Positions) {
-        let mut seen = HashMap::with_capacity(positions.sent.len());
+    /// (at most once a second per conversation; [`Shared::positions`] holds
+    /// what each was last told).
+    async fn update_positions(&self) {
+        let mut due = Vec::new();
+        let mut waiting = HashSet::new();
         for &tier in Tier::ALL {
             let snapshot = match self.store.queue_snapshot(tier).await {
                 Ok(s) => s,
@@ -201,32 +196,40 @@ impl Hub {
                     return;
                 }
             };
-            for place in &snapshot.places {
-                if !self.sessions.has(&place.cardholder) {
-                    continue;
-                }
-                // The first sight only records: whoever queued the conversation
-                // (start, welcome, transfer, requeue) sent its place already.
-                let last = positions.sent.get(&place.conversation).copied();
-                let changed =
-                    last.is_some_and(|(p, at)| p != place.position && at.elapsed() >= TICK);
-                let entry = if changed {
+            let mut sent = self.positions.lock().unwrap_or_else(|p| p.into_inner());
+            for place in snapshot
+                .places
+                .iter()
+                .filter(|p| self.sessions.has(&p.cardholder))
+            {
+                waiting.insert(place.conversation.clone());
+                let changed = match sent.get(&place.conversation) {
+                    Some((p, at)) => *p != place.position && at.elapsed() >= TICK,
+                    None => true,
+                };
+                if changed {
+                    sent.insert(place.conversation.clone(), (place.position, Instant::now()));
                     let frame = ServerFrame::Queued {
                         conversation: place.conversation.clone(),
                         tier,
                         position: place.position,
                         eta_s: eta_seconds(&snapshot, place.position),
                     };
-                    self.deliver(std::slice::from_ref(&place.cardholder), &frame)
-                        .await;
-                    (place.position, Instant::now())
-                } else {
-                    last.unwrap_or((place.position, Instant::now()))
-                };
-                seen.insert(place.conversation.clone(), entry);
+                    due.push((place.cardholder.clone(), frame));
+                }
             }
         }
-        positions.sent = seen;
+        self.prune_positions(&waiting);
+        for (cardholder, frame) in due {
+            self.deliver(std::slice::from_ref(&cardholder), &frame)
+                .await;
+        }
+    }
+
+    /// Forgets positions of conversations no longer waiting here.
+    fn prune_positions(&self, waiting: &HashSet<ConversationId>) {
+        let mut sent = self.positions.lock().unwrap_or_else(|p| p.into_inner());
+        sent.retain(|id, _| waiting.contains(id));
     }
 
     async fn update_queue_metrics(&self) {

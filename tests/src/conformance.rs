@@ -1,0 +1,453 @@
+//! The store conformance suite: every engine must pass every check here.
+//!
+//! Each check gets a fresh, empty store and drives it with explicit clock
+//! values, so routing order, aging and grace periods are tested without
+//! waiting for real time to pass.
+
+use switchboard::domain::{
+    AgentState, Author, ConversationId, ConversationStatus, EndReason, Millis, Team, Tier,
+    TierBoosts, Topic, UserId,
+};
+use switchboard::store::{
+    AgentProfile, GraceOutcome, NewConversation, NewEntry, Side, Store, StoreError,
+};
+
+/// A fixed start of time for the checks.
+const T0: Millis = 1_800_000_000_000;
+
+/// Every check, by name.
+pub const CHECKS: &[&str] = &[
+    "fifo_within_tier",
+    "premium_boost_and_aging",
+    "business_isolation",
+    "capacity_and_least_loaded",
+    "idle_longest_breaks_ties",
+    "positions_after_leave",
+    "gapless_seq_and_idempotent_append",
+    "open_is_idempotent",
+    "transfer_goes_to_head",
+    "cardholder_grace",
+    "agent_grace_requeues_at_head",
+    "sender_must_belong",
+];
+
+/// Runs one check by name against a store.
+pub async fn run(name: &str, s: &dyn Store) {
+    match name {
+        "fifo_within_tier" => fifo_within_tier(s).await,
+        "premium_boost_and_aging" => premium_boost_and_aging(s).await,
+        "business_isolation" => business_isolation(s).await,
+        "capacity_and_least_loaded" => capacity_and_least_loaded(s).await,
+        "idle_longest_breaks_ties" => idle_longest_breaks_ties(s).await,
+        "positions_after_leave" => positions_after_leave(s).await,
+        "gapless_seq_and_idempotent_append" => gapless_seq_and_idempotent_append(s).await,
+        "open_is_idempotent" => open_is_idempotent(s).await,
+        "transfer_goes_to_head" => transfer_goes_to_head(s).await,
+        "cardholder_grace" => cardholder_grace(s).await,
+        "agent_grace_requeues_at_head" => agent_grace_requeues_at_head(s).await,
+        "sender_must_belong" => sender_must_belong(s).await,
+        other => panic!("no conformance check named {other}"),
+    }
+}
+
+fn user(s: &str) -> UserId {
+    UserId(s.to_owned())
+}
+
+async fn open(s: &dyn Store, who: &str, tier: Tier, at: Millis) -> ConversationId {
+    s.open_conversation(NewConversation {
+        cardholder: user(who),
+        name: None,
+        tier,
+        topic: Topic::General,
+        enqueue: true,
+        now: at,
+    })
+    .await
+    .expect("open")
+    .conversation
+    .id
+}
+
+async fn agent(s: &dyn Store, who: &str, teams: &[Tier], max: u8, at: Millis) {
+    let profile = AgentProfile {
+        sub: user(who),
+        name: who.to_owned(),
+        teams: teams.iter().map(|t| Team::Tier(*t)).collect(),
+        max_chats: max,
+    };
+    s.register_agent(&profile, at).await.expect("register");
+    s.presence_up(&user(who), Side::Agent)
+        .await
+        .expect("presence");
+    s.set_agent_state(&user(who), AgentState::Available, at)
+        .await
+        .expect("available");
+}
+
+/// Routes once and returns (conversation, agent) pairs in order.
+async fn route(s: &dyn Store, at: Millis) -> Vec<(ConversationId, String)> {
+    s.route(at, &TierBoosts::default())
+        .await
+        .expect("route")
+        .into_iter()
+        .map(|a| {
+            let agent = a.conversation.agent.clone().expect("assigned has agent");
+            (a.conversation.id, agent.0)
+        })
+        .collect()
+}
+
+async fn fifo_within_tier(s: &dyn Store) {
+    let a = open(s, "c1", Tier::Standard, T0).await;
+    let b = open(s, "c2", Tier::Standard, T0).await;
+    let c = open(s, "c3", Tier::Standard, T0 + 5).await;
+    agent(s, "ag", &[Tier::Standard], 1, T0).await;
+    assert_eq!(route(s, T0 + 10).await, vec![(a.clone(), "ag".into())]);
+    s.end(&a, Some(&user("ag")), EndReason::AgentEnded, T0 + 20)
+        .await
+        .expect("end");
+    assert_eq!(route(s, T0 + 21).await, vec![(b.clone(), "ag".into())]);
+    s.end(&b, Some(&user("ag")), EndReason::AgentEnded, T0 + 30)
+        .await
+        .expect("end");
+    assert_eq!(route(s, T0 + 31).await, vec![(c, "ag".into())]);
+}
+
+async fn premium_boost_and_aging(s: &dyn Store) {
+    // A standard chat that waited 60 s loses to a premium one that just came (boost 120 s)…
+    let std_early = open(s, "s1", Tier::Standard, T0).await;
+    let premium = open(s, "p1", Tier::Premium, T0 + 60_000).await;
+    // …but one that waited longer than the boost wins over a fresh premium one.
+    let std_old = open(s, "s0", Tier::Standard, T0 - 200_000).await;
+    agent(s, "ag", &[Tier::Standard, Tier::Premium], 1, T0).await;
+    let now = T0 + 60_000;
+    assert_eq!(
+        route(s, now).await,
+        vec![(std_old.clone(), "ag".into())],
+        "aging: 260 s wait beats premium's 120 s boost"
+    );
+    s.end(&std_old, Some(&user("ag")), EndReason::AgentEnded, now)
+        .await
+        .expect("end");
+    assert_eq!(
+        route(s, now).await,
+        vec![(premium.clone(), "ag".into())],
+        "premium boost beats a 60 s standard wait"
+    );
+    s.end(&premium, Some(&user("ag")), EndReason::AgentEnded, now)
+        .await
+        .expect("end");
+    assert_eq!(route(s, now).await, vec![(std_early, "ag".into())]);
+}
+
+async fn business_isolation(s: &dyn Store) {
+    let biz = open(s, "b1", Tier::Business, T0).await;
+    agent(
+        s,
+        "general",
+        &[Tier::Standard, Tier::Premium, Tier::Prepaid],
+        3,
+        T0,
+    )
+    .await;
+    assert!(
+        route(s, T0 + 1).await.is_empty(),
+        "business chats never reach general agents"
+    );
+    agent(s, "specialist", &[Tier::Business], 3, T0).await;
+    assert_eq!(route(s, T0 + 2).await, vec![(biz, "specialist".into())]);
+}
+
+async fn capacity_and_least_loaded(s: &dyn Store) {
+    for i in 0..5 {
+        open(s, &format!("c{i}"), Tier::Standard, T0 + i).await;
+    }
+    agent(s, "a", &[Tier::Standard], 2, T0).await;
+    agent(s, "b", &[Tier::Standard], 2, T0 + 1).await;
+    let pairs = route(s, T0 + 100).await;
+    assert_eq!(pairs.len(), 4, "two agents with two slots each take four");
+    let per = |who: &str| pairs.iter().filter(|(_, a)| a == who).count();
+    assert_eq!((per("a"), per("b")), (2, 2), "no agent above max_chats");
+    // Least loaded first: the first two assignments went to different agents.
+    assert_ne!(
+        pairs[0].1, pairs[1].1,
+        "the second chat goes to the agent with fewer chats"
+    );
+    assert_eq!(
+        s.queue_snapshot(Tier::Standard)
+            .await
+            .expect("snapshot")
+            .places
+            .len(),
+        1
+    );
+    assert!(route(s, T0 + 101).await.is_empty());
+}
+
+async fn idle_longest_breaks_ties(s: &dyn Store) {
+    agent(s, "recent", &[Tier::Prepaid], 1, T0 + 50).await;
+    agent(s, "waiting", &[Tier::Prepaid], 1, T0).await;
+    let c = open(s, "c", Tier::Prepaid, T0 + 60).await;
+    assert_eq!(route(s, T0 + 70).await, vec![(c, "waiting".into())]);
+}
+
+async fn positions_after_leave(s: &dyn Store) {
+    let ids: Vec<_> = futures_join(s, 4).await;
+    let snap = s.queue_snapshot(Tier::Standard).await.expect("snapshot");
+    let pos: Vec<_> = snap
+        .places
+        .iter()
+        .map(|p| (p.conversation.clone(), p.position))
+        .collect();
+    assert_eq!(pos, ids.iter().cloned().zip(1..).collect::<Vec<_>>());
+    s.end(&ids[1], None, EndReason::CardholderLeft, T0 + 100)
+        .await
+        .expect("leave");
+    let snap = s.queue_snapshot(Tier::Standard).await.expect("snapshot");
+    let pos: Vec<_> = snap
+        .places
+        .iter()
+        .map(|p| (p.conversation.clone(), p.position))
+        .collect();
+    assert_eq!(
+        pos,
+        vec![
+            (ids[0].clone(), 1),
+            (ids[2].clone(), 2),
+            (ids[3].clone(), 3)
+        ]
+    );
+    let ended = s.conversation(&ids[1]).await.expect("get").expect("exists");
+    assert_eq!(ended.status, ConversationStatus::Ended);
+    assert!(s
+        .open_conversation_of(&user("c1"))
+        .await
+        .expect("get")
+        .is_none());
+}
+
+async fn futures_join(s: &dyn Store, n: i64) -> Vec<ConversationId> {
+    let mut ids = Vec::new();
+    for i in 0..n {
+        ids.push(open(s, &format!("c{i}"), Tier::Standard, T0 + i).await);
+    }
+    ids
+}
+
+fn entry(author: Author, sender: Option<&str>, text: &str, key: Option<&str>) -> NewEntry {
+    NewEntry {
+        author,
+        sender: sender.map(user),
+        text: text.to_owned(),
+        client_id: key.map(str::to_owned),
+        now: T0,
+    }
+}
+
+async fn gapless_seq_and_idempotent_append(s: &dyn Store) {
+    let c = open(s, "c", Tier::Standard, T0).await;
+    let mut seqs = Vec::new();
+    for i in 0..5 {
+        let text = format!("m{i}");
+        let a = s
+            .append(
+                &c,
+                entry(Author::Cardholder, Some("c"), &text, Some(&format!("k{i}"))),
+            )
+            .await
+            .expect("append");
+        assert!(!a.duplicate);
+        seqs.push(a.entry.seq);
+    }
+    assert_eq!(seqs, vec![1, 2, 3, 4, 5]);
+    let again = s
+        .append(
+            &c,
+            entry(Author::Cardholder, Some("c"), "m2 resent", Some("k2")),
+        )
+        .await
+        .expect("append");
+    assert!(
+        again.duplicate,
+        "a resend with the same id is not stored twice"
+    );
+    assert_eq!((again.entry.seq, again.entry.text.as_str()), (3, "m2"));
+    let sys = s
+        .append(&c, entry(Author::System, None, "note", None))
+        .await
+        .expect("append");
+    assert_eq!(sys.entry.seq, 6);
+    let tail = s.transcript(&c, 4, 100).await.expect("transcript");
+    assert_eq!(tail.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![5, 6]);
+    assert_eq!(tail[0].id.as_deref(), Some("k4"));
+    let conv = s.conversation(&c).await.expect("get").expect("exists");
+    assert_eq!(conv.last_seq, 6);
+}
+
+async fn open_is_idempotent(s: &dyn Store) {
+    let first = s
+        .open_conversation(NewConversation {
+            cardholder: user("c"),
+            name: Some("C".into()),
+            tier: Tier::Premium,
+            topic: Topic::Billing,
+            enqueue: true,
+            now: T0,
+        })
+        .await
+        .expect("open");
+    assert!(first.created);
+    let again = s
+        .open_conversation(NewConversation {
+            cardholder: user("c"),
+            name: None,
+            tier: Tier::Premium,
+            topic: Topic::General,
+            enqueue: true,
+            now: T0 + 1,
+        })
+        .await
+        .expect("open");
+    assert!(!again.created);
+    assert_eq!(again.conversation.id, first.conversation.id);
+    assert_eq!(again.conversation.topic, Topic::Billing);
+    assert_eq!(
+        s.queue_snapshot(Tier::Premium)
+            .await
+            .expect("snap")
+            .places
+            .len(),
+        1
+    );
+}
+
+async fn transfer_goes_to_head(s: &dyn Store) {
+    let waiting = open(s, "w", Tier::Business, T0).await;
+    let moving = open(s, "m", Tier::Standard, T0 + 10_000).await;
+    agent(s, "ag", &[Tier::Standard], 1, T0).await;
+    assert_eq!(
+        route(s, T0 + 10_001).await,
+        vec![(moving.clone(), "ag".into())]
+    );
+    let c = s
+        .transfer(&moving, &user("ag"), Tier::Business, T0 + 20_000)
+        .await
+        .expect("transfer");
+    assert_eq!(
+        (c.status, c.tier, c.card_tier),
+        (ConversationStatus::Queued, Tier::Business, Tier::Standard)
+    );
+    let snap = s.queue_snapshot(Tier::Business).await.expect("snap");
+    assert_eq!(
+        snap.places[0].conversation, moving,
+        "a transfer goes to the head of the queue"
+    );
+    assert_eq!(snap.places[1].conversation, waiting);
+    let other = s
+        .transfer(&moving, &user("ag"), Tier::Premium, T0 + 20_001)
+        .await;
+    assert!(
+        matches!(other, Err(StoreError::NoConversation)),
+        "only the holding agent transfers"
+    );
+}
+
+async fn cardholder_grace(s: &dyn Store) {
+    let kept = open(s, "kept", Tier::Standard, T0).await;
+    let lost = open(s, "lost", Tier::Standard, T0).await;
+    for who in ["kept", "lost"] {
+        s.presence_up(&user(who), Side::Cardholder)
+            .await
+            .expect("up");
+        s.presence_down(&user(who), Side::Cardholder, T0 + 1000, 60_000)
+            .await
+            .expect("down");
+    }
+    s.presence_up(&user("kept"), Side::Cardholder)
+        .await
+        .expect("back");
+    assert!(
+        s.expire_graces(T0 + 60_999)
+            .await
+            .expect("expire")
+            .is_empty(),
+        "not before 60 s"
+    );
+    let out = s.expire_graces(T0 + 61_000).await.expect("expire");
+    assert_eq!(out.len(), 1);
+    match &out[0] {
+        GraceOutcome::Abandoned(c) => assert_eq!(c.id, lost),
+        other => panic!("expected abandoned, got {other:?}"),
+    }
+    let snap = s.queue_snapshot(Tier::Standard).await.expect("snap");
+    assert_eq!(
+        snap.places
+            .iter()
+            .map(|p| p.conversation.clone())
+            .collect::<Vec<_>>(),
+        vec![kept]
+    );
+}
+
+async fn agent_grace_requeues_at_head(s: &dyn Store) {
+    let served = open(s, "served", Tier::Premium, T0).await;
+    agent(s, "ag", &[Tier::Premium], 1, T0).await;
+    assert_eq!(route(s, T0 + 1).await.len(), 1);
+    let later = open(s, "later", Tier::Premium, T0 + 5).await;
+    s.presence_down(&user("ag"), Side::Agent, T0 + 100, 30_000)
+        .await
+        .expect("down");
+    assert!(s
+        .expire_graces(T0 + 30_099)
+        .await
+        .expect("expire")
+        .is_empty());
+    let out = s.expire_graces(T0 + 30_100).await.expect("expire");
+    assert!(
+        matches!(&out[..], [GraceOutcome::Requeued { conversation, agent }] if conversation.id == served && agent.0 == "ag"),
+        "{out:?}"
+    );
+    let snap = s.queue_snapshot(Tier::Premium).await.expect("snap");
+    let order: Vec<_> = snap.places.iter().map(|p| p.conversation.clone()).collect();
+    assert_eq!(
+        order,
+        vec![served.clone(), later],
+        "back at the head, original place kept"
+    );
+    // The agent went away when its last connection dropped: no new chats for it.
+    assert!(route(s, T0 + 30_200).await.is_empty());
+    s.presence_up(&user("ag"), Side::Agent).await.expect("up");
+    s.set_agent_state(&user("ag"), AgentState::Available, T0 + 30_300)
+        .await
+        .expect("available");
+    assert_eq!(route(s, T0 + 30_301).await, vec![(served, "ag".into())]);
+}
+
+async fn sender_must_belong(s: &dyn Store) {
+    let c = open(s, "c", Tier::Standard, T0).await;
+    let stranger = s
+        .append(
+            &c,
+            entry(Author::Cardholder, Some("mallory"), "hi", Some("x")),
+        )
+        .await;
+    assert!(matches!(stranger, Err(StoreError::NoConversation)));
+    let not_agent = s
+        .append(&c, entry(Author::Agent, Some("ag"), "hi", Some("x")))
+        .await;
+    assert!(
+        matches!(not_agent, Err(StoreError::NoConversation)),
+        "an agent not holding it cannot write"
+    );
+    s.end(&c, None, EndReason::CardholderLeft, T0 + 1)
+        .await
+        .expect("end");
+    let late = s
+        .append(&c, entry(Author::Cardholder, Some("c"), "hi", Some("y")))
+        .await;
+    assert!(
+        matches!(late, Err(StoreError::NoConversation)),
+        "no writes after the end"
+    );
+}

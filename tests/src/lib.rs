@@ -1,0 +1,418 @@
+//! Test helpers for Switchboard: a throwaway `redis-server` on a free port,
+//! hubs served in-process on port 0, token minting, and a WebSocket client
+//! that waits for frames by type (never by sleeping).
+
+pub mod conformance;
+
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use switchboard::config::{Engine, Settings};
+use tokio::net::TcpStream;
+use tokio::sync::oneshot;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+/// The HS256 secret every test hub uses.
+pub const SECRET: &[u8] = b"switchboard-test-secret-0123456789";
+
+/// How long a test waits for any one expected event before failing.
+pub const EVENT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A `redis-server` started for the tests, stopped on drop.
+#[derive(Debug)]
+pub struct RedisServer {
+    child: Option<Child>,
+    /// Its port on 127.0.0.1.
+    pub port: u16,
+}
+
+impl RedisServer {
+    /// Starts `redis-server` on a free port, with nothing kept on disk.
+    pub fn start() -> RedisServer {
+        let port = free_port();
+        let mut server = RedisServer { child: None, port };
+        server.launch();
+        server
+    }
+
+    fn launch(&mut self) {
+        let child = Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no", "--protected-mode", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server must be on PATH (apt-get install redis-server)");
+        self.child = Some(child);
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while std::time::Instant::now() < deadline {
+            if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", self.port)) {
+                use std::io::{Read, Write};
+                let _ = s.write_all(b"PING\r\n");
+                let mut buf = [0u8; 7];
+                if s.read_exact(&mut buf).is_ok() && &buf == b"+PONG\r\n" {
+                    return;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("redis-server on port {} did not start", self.port);
+    }
+
+    /// Its URL.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Stops the server (to test faults).
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Starts it again on the same port.
+    pub fn restart(&mut self) {
+        self.stop();
+        self.launch();
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A free TCP port on 127.0.0.1.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// A unique Redis key prefix, so hubs of different tests never meet.
+pub fn unique_prefix() -> String {
+    format!("t{}", &uuid::Uuid::new_v4().simple().to_string()[..12])
+}
+
+/// Settings for a test hub on the memory engine.
+pub fn memory_settings() -> Settings {
+    Settings::for_secret(SECRET)
+}
+
+/// Settings for a test hub on Redis under `prefix`.
+pub fn redis_settings(url: &str, prefix: &str) -> Settings {
+    let mut s = Settings::for_secret(SECRET);
+    s.engine = Engine::Redis {
+        url: url.to_owned(),
+        prefix: prefix.to_owned(),
+    };
+    s
+}
+
+/// A hub served in-process; shut down on drop.
+#[derive(Debug)]
+pub struct TestHub {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl TestHub {
+    /// Serves a hub with these settings on a free port.
+    pub async fn spawn(settings: Settings) -> TestHub {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let shutdown = async {
+                let _ = stopped.await;
+            };
+            if let Err(e) = switchboard::run(listener, settings, shutdown).await {
+                panic!("hub failed: {e}");
+            }
+        });
+        TestHub {
+            addr,
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
+    /// `ws://` URL of its socket.
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}/ws", self.addr)
+    }
+
+    /// `http://` URL of a path.
+    pub fn http_url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Shuts it down and waits until it stopped.
+    pub async fn shutdown(mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.task.take() {
+            let _ = t.await;
+        }
+    }
+}
+
+impl Drop for TestHub {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+    }
+}
+
+/// Seconds since the epoch.
+pub fn now_s() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// Mints a token with these claims (an hour's `exp` added unless given).
+pub fn token(mut claims: Value) -> String {
+    if claims.get("exp").is_none() {
+        claims["exp"] = json!(now_s() + 3600);
+    }
+    switchboard::auth::mint_hs256(SECRET, &claims).expect("mint")
+}
+
+/// A cardholder's token.
+pub fn cardholder(sub: &str, tier: &str) -> String {
+    token(
+        json!({"sub": sub, "role": "cardholder", "tier": tier, "name": format!("Cardholder {sub}"), "phone_last4": "4321"}),
+    )
+}
+
+/// An agent's token.
+pub fn agent(sub: &str, teams: &[&str], max_chats: u8) -> String {
+    token(
+        json!({"sub": sub, "role": "agent", "teams": teams, "max_chats": max_chats, "name": format!("Agent {sub}")}),
+    )
+}
+
+type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// A WebSocket client speaking protocol v1.
+#[derive(Debug)]
+pub struct Client {
+    ws: Socket,
+    /// Frames received but not yet taken by an `expect`.
+    pending: Vec<Value>,
+}
+
+/// How a connection ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Closed {
+    /// A Close frame with this code.
+    Code(u16),
+    /// The socket ended without a Close frame.
+    Dropped,
+}
+
+impl Client {
+    /// Connects with `Authorization: Bearer` and waits for `welcome`.
+    pub async fn connect(url: &str, token: &str) -> (Client, Value) {
+        let mut c = Client::connect_raw(url, Some(token))
+            .await
+            .expect("upgrade accepted");
+        let welcome = c.expect("welcome").await;
+        (c, welcome)
+    }
+
+    /// Connects with an optional bearer token; returns the HTTP status on refusal.
+    pub async fn connect_raw(url: &str, token: Option<&str>) -> Result<Client, u16> {
+        let mut request = url.into_client_request().expect("request");
+        if let Some(t) = token {
+            request.headers_mut().insert(
+                "authorization",
+                format!("Bearer {t}").parse().expect("header"),
+            );
+        }
+        Self::connect_request(request).await
+    }
+
+    /// Connects with a prepared request.
+    pub async fn connect_request(
+        request: tokio_tungstenite::tungstenite::handshake::client::Request,
+    ) -> Result<Client, u16> {
+        match tokio_tungstenite::connect_async(request).await {
+            Ok((ws, _)) => Ok(Client {
+                ws,
+                pending: Vec::new(),
+            }),
+            Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => Err(resp.status().as_u16()),
+            Err(e) => panic!("connect failed: {e}"),
+        }
+    }
+
+    /// Sends a JSON frame.
+    pub async fn send(&mut self, frame: Value) {
+        self.ws
+            .send(Message::text(frame.to_string()))
+            .await
+            .expect("send");
+    }
+
+    /// Sends raw text.
+    pub async fn send_text(&mut self, text: String) {
+        self.ws.send(Message::text(text)).await.expect("send");
+    }
+
+    async fn read(&mut self) -> Result<Value, Closed> {
+        loop {
+            match self.ws.next().await {
+                Some(Ok(Message::Text(t))) => {
+                    return Ok(serde_json::from_str(&t).expect("the hub sends JSON"));
+                }
+                Some(Ok(Message::Close(Some(f)))) => return Err(Closed::Code(u16::from(f.code))),
+                Some(Ok(Message::Close(None))) => {
+                    return Err(Closed::Code(u16::from(CloseCode::Status)))
+                }
+                Some(Ok(_)) => {}
+                Some(Err(_)) | None => return Err(Closed::Dropped),
+            }
+        }
+    }
+
+    /// The next frame of this type (earlier frames of other types are kept
+    /// for later `expect`s); fails the test after [`EVENT_TIMEOUT`].
+    pub async fn expect(&mut self, kind: &str) -> Value {
+        self.expect_where(kind, |_| true).await
+    }
+
+    /// The next frame of this type for which `pred` holds.
+    pub async fn expect_where(&mut self, kind: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        if let Some(i) = self
+            .pending
+            .iter()
+            .position(|f| f["type"] == kind && pred(f))
+        {
+            return self.pending.remove(i);
+        }
+        let wait = async {
+            loop {
+                match self.read().await {
+                    Ok(f) if f["type"] == kind && pred(&f) => return f,
+                    Ok(f) => self.pending.push(f),
+                    Err(c) => panic!(
+                        "connection closed ({c:?}) while waiting for `{kind}`; had {:?}",
+                        self.pending
+                    ),
+                }
+            }
+        };
+        match tokio::time::timeout(EVENT_TIMEOUT, wait).await {
+            Ok(f) => f,
+            Err(_) => panic!(
+                "no `{kind}` frame within {EVENT_TIMEOUT:?}; had {:?}",
+                self.pending
+            ),
+        }
+    }
+
+    /// The `msg` with this seq.
+    pub async fn expect_msg(&mut self, seq: u64) -> Value {
+        self.expect_where("msg", |f| f["seq"] == seq).await
+    }
+
+    /// Waits for the connection to close; returns how.
+    pub async fn expect_close(&mut self) -> Closed {
+        let wait = async {
+            loop {
+                match self.read().await {
+                    Ok(f) => self.pending.push(f),
+                    Err(c) => return c,
+                }
+            }
+        };
+        tokio::time::timeout(EVENT_TIMEOUT, wait)
+            .await
+            .expect("the hub closes the connection")
+    }
+
+    /// Frames received and not yet taken.
+    pub fn pending(&self) -> &[Value] {
+        &self.pending
+    }
+
+    /// Takes every pending frame of a type.
+    pub fn take_pending(&mut self, kind: &str) -> Vec<Value> {
+        let (taken, kept) = std::mem::take(&mut self.pending)
+            .into_iter()
+            .partition(|f| f["type"] == kind);
+        self.pending = kept;
+        taken
+    }
+
+    /// Closes the socket politely.
+    pub async fn close(mut self) {
+        let _ = self.ws.close(None).await;
+    }
+
+    /// Drops the TCP connection without a Close frame (a network drop).
+    pub fn drop_connection(self) {
+        drop(self);
+    }
+}
+
+/// An agent connected and made available.
+pub async fn available_agent(url: &str, sub: &str, teams: &[&str], max_chats: u8) -> Client {
+    let (mut a, _) = Client::connect(url, &agent(sub, teams, max_chats)).await;
+    a.send(json!({"type": "status", "state": "available"}))
+        .await;
+    a
+}
+
+/// A plain HTTP GET: (status, body).
+pub async fn http_get(url: &str) -> (u16, String) {
+    http_request("GET", url, None).await
+}
+
+/// A minimal HTTP/1.1 request over a fresh connection: (status, body).
+pub async fn http_request(method: &str, url: &str, body: Option<&str>) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let rest = url.strip_prefix("http://").expect("http url");
+    let (host, path) = rest
+        .split_once('/')
+        .map_or((rest, "/".to_owned()), |(h, p)| (h, format!("/{p}")));
+    let mut s = TcpStream::connect(host).await.expect("connect");
+    let body = body.unwrap_or("");
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).await.expect("write");
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).await.expect("read");
+    let text = String::from_utf8_lossy(&out).to_string();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}

@@ -1,0 +1,8 @@
+//! Switchboard's integration tests: one binary, against real sockets and a
+//! real `redis-server` that each test starts on a free port.
+
+mod auth;
+mod chat;
+mod conformance;
+mod faults;
+mod nodes;
