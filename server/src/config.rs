@@ -77,6 +77,13 @@ pub struct Cli {
     pub log_json: bool,
 }
 
+/// Frames a connection may send in a burst before it is rate limited.
+pub const RATE_BURST: f64 = 30.0;
+
+/// Sustained frames per second a connection may send (a person types far
+/// slower; this leaves room for typing indicators and read receipts).
+pub const RATE_PER_SEC: f64 = 10.0;
+
 /// Where routing state lives.
 #[derive(Debug, Clone)]
 pub enum Engine {
@@ -118,6 +125,10 @@ pub struct Settings {
     pub max_connections: usize,
     /// How long shutdown waits for connections to close.
     pub drain_timeout: Duration,
+    /// Frames one connection may send at once, then `rate_per_sec` sustained.
+    pub rate_burst: f64,
+    /// Sustained frames per second one connection may send.
+    pub rate_per_sec: f64,
 }
 
 /// A configuration mistake, in one sentence.
@@ -224,6 +235,8 @@ impl Cli {
             heartbeat: Duration::from_secs(20),
             max_connections: self.max_connections,
             drain_timeout: Duration::from_secs(10),
+            rate_burst: RATE_BURST,
+            rate_per_sec: RATE_PER_SEC,
         })
     }
 }
@@ -253,6 +266,8 @@ impl Settings {
             heartbeat: Duration::from_secs(20),
             max_connections: 20_000,
             drain_timeout: Duration::from_secs(10),
+            rate_burst: RATE_BURST,
+            rate_per_sec: RATE_PER_SEC,
         }
     }
 }

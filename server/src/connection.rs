@@ -19,6 +19,7 @@ use tracing::Instrument;
 use crate::auth::Identity;
 use crate::bus::{Outbound, Session, OUTBOUND_QUEUE};
 use crate::domain::{now_millis, Role};
+use crate::hub::escalation::{desk_audience, desks_of};
 use crate::hub::{Hub, Replies};
 use crate::metrics::role_label;
 use crate::protocol::{close, ClientFrame, ErrorCode, ServerFrame};
@@ -26,12 +27,6 @@ use crate::store::Side;
 
 /// A write that takes longer than this means the client stopped reading.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Frames a connection may send in a burst before it is rate limited.
-const RATE_BURST: f64 = 30.0;
-
-/// Sustained frames per second a connection may send.
-const RATE_PER_SEC: f64 = 10.0;
 
 /// Frames refused for rate in a row before the connection is closed as a flood.
 const FLOOD_LIMIT: u32 = 100;
@@ -115,14 +110,18 @@ async fn run(conn: u64, hub: Hub, identity: Identity, mut sink: Sink, mut stream
     let side = Side::from(identity.role);
     let (tx, mut rx) = mpsc::channel(OUTBOUND_QUEUE);
     let kick = CancellationToken::new();
-    hub.sessions.add(
-        &identity.sub,
-        Session {
-            conn,
-            tx,
-            kick: kick.clone(),
-        },
-    );
+    let session = Session {
+        conn,
+        tx,
+        kick: kick.clone(),
+    };
+    // Desk agents also listen as their desks, for `callback` events.
+    let audiences: Vec<_> = std::iter::once(identity.sub.clone())
+        .chain(desks_of(&identity).into_iter().map(desk_audience))
+        .collect();
+    for a in &audiences {
+        hub.sessions.add(a, session.clone());
+    }
     let gauge = hub
         .metrics
         .connections
@@ -153,7 +152,9 @@ async fn run(conn: u64, hub: Hub, identity: Identity, mut sink: Sink, mut stream
         send_close(&mut sink, code, reason).await;
     }
 
-    hub.sessions.remove(&identity.sub, conn);
+    for a in &audiences {
+        hub.sessions.remove(a, conn);
+    }
     gauge.dec();
     let grace = hub.settings.graces.for_side(side);
     if let Err(e) = hub
@@ -166,17 +167,21 @@ async fn run(conn: u64, hub: Hub, identity: Identity, mut sink: Sink, mut stream
     tracing::info!("disconnected");
 }
 
-/// A token bucket: [`RATE_BURST`] frames at once, [`RATE_PER_SEC`] sustained.
+/// A token bucket: `rate_burst` frames at once, `rate_per_sec` sustained.
 struct RateLimit {
+    burst: f64,
+    per_sec: f64,
     tokens: f64,
     at: Instant,
     refused_in_a_row: u32,
 }
 
 impl RateLimit {
-    fn new() -> Self {
+    fn new(burst: f64, per_sec: f64) -> Self {
         RateLimit {
-            tokens: RATE_BURST,
+            burst,
+            per_sec,
+            tokens: burst,
             at: Instant::now(),
             refused_in_a_row: 0,
         }
@@ -184,8 +189,8 @@ impl RateLimit {
 
     fn allow(&mut self) -> bool {
         let now = Instant::now();
-        self.tokens = (self.tokens + now.duration_since(self.at).as_secs_f64() * RATE_PER_SEC)
-            .min(RATE_BURST);
+        self.tokens = (self.tokens + now.duration_since(self.at).as_secs_f64() * self.per_sec)
+            .min(self.burst);
         self.at = now;
         if self.tokens >= 1.0 {
             self.tokens -= 1.0;
@@ -209,7 +214,7 @@ async fn session_loop(
     let heartbeat = hub.settings.heartbeat;
     let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + heartbeat, heartbeat);
     let mut last_heard = Instant::now();
-    let mut rate = RateLimit::new();
+    let mut rate = RateLimit::new(hub.settings.rate_burst, hub.settings.rate_per_sec);
     let expires_in = Duration::from_millis(
         u64::try_from(
             identity

@@ -61,6 +61,7 @@ async fn open(s: &dyn Store, who: &str, tier: Tier, at: Millis) -> ConversationI
         tier,
         topic: Topic::General,
         enqueue: true,
+        phone_last4: None,
         now: at,
     })
     .await
@@ -293,6 +294,7 @@ async fn open_is_idempotent(s: &dyn Store) {
             tier: Tier::Premium,
             topic: Topic::Billing,
             enqueue: true,
+            phone_last4: None,
             now: T0,
         })
         .await
@@ -305,6 +307,7 @@ async fn open_is_idempotent(s: &dyn Store) {
             tier: Tier::Premium,
             topic: Topic::General,
             enqueue: true,
+            phone_last4: None,
             now: T0 + 1,
         })
         .await

@@ -133,12 +133,32 @@ impl Hub {
                     .map_err(|e| self.store_failed(e))?;
                 Ok(vec![ServerFrame::Queues { queues }])
             }
-            ClientFrame::Escalate { .. }
-            | ClientFrame::Callbacks { .. }
-            | ClientFrame::ClaimCallback { .. }
-            | ClientFrame::CompleteCallback { .. } => Err(CommandError::NotAllowed(
-                "callback desks are not enabled on this hub".into(),
-            )),
+            ClientFrame::Escalate {
+                conversation,
+                desk,
+                note,
+            } => {
+                let c = self.held_by(me, &conversation).await?;
+                let reason = match note {
+                    Some(n) if !n.trim().is_empty() => {
+                        let short: String = n.chars().take(500).collect();
+                        crate::masking::mask_sensitive(&short).into_owned()
+                    }
+                    _ => "escalated by the agent".to_owned(),
+                };
+                self.escalate(&c, desk, reason, "agent").await
+            }
+            ClientFrame::Callbacks { desk } => {
+                self.desk_command(identity, Some(desk), None, None).await
+            }
+            ClientFrame::ClaimCallback { reference } => {
+                self.desk_command(identity, None, Some(&reference), None)
+                    .await
+            }
+            ClientFrame::CompleteCallback { reference, outcome } => {
+                self.desk_command(identity, None, Some(&reference), Some(outcome))
+                    .await
+            }
             _ => Err(CommandError::NotAllowed(
                 "agents cannot send this frame".into(),
             )),

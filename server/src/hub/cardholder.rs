@@ -1,6 +1,7 @@
 //! What cardholders do: open a chat, talk, read, resume, leave.
 
 use crate::auth::{Identity, Principal};
+use crate::classifier::desk_for_topic;
 use crate::domain::{now_millis, Author, ConversationStatus, EndReason, Seq, Topic};
 use crate::protocol::{AgentInfo, ClientFrame, ServerFrame, PROTOCOL_VERSION};
 use crate::store::{Conversation, NewConversation, QueueSnapshot, MAX_TRANSCRIPT_PAGE};
@@ -37,7 +38,7 @@ impl Hub {
             max_chats: None,
             conversations: None,
             state: None,
-            callbacks: None,
+            callbacks: Some(self.callbacks_for_welcome(&identity.sub).await?),
         }];
         if let Some(c) = open.filter(|c| c.status == ConversationStatus::Queued) {
             replies.extend(self.queued_frame(&c).await?);
@@ -61,6 +62,9 @@ impl Hub {
                         Some(id),
                     )
                     .await?;
+                if !appended.duplicate && self.is_first_words(&c, appended.entry.seq).await? {
+                    self.classify_first_message(&c, &text).await?;
+                }
                 Ok(resend_echo(&c, appended))
             }
             ClientFrame::Typing { on, .. } => {
@@ -98,6 +102,24 @@ impl Hub {
         }
     }
 
+    /// Whether the entry at `seq` is the cardholder's first message in a
+    /// conversation still waiting for an agent (the one the classifier reads).
+    async fn is_first_words(&self, c: &Conversation, seq: Seq) -> Result<bool, CommandError> {
+        if c.status != ConversationStatus::Queued {
+            return Ok(false);
+        }
+        let before = self
+            .store
+            .transcript(
+                &c.id,
+                0,
+                usize::try_from(seq.saturating_sub(1)).unwrap_or(0),
+            )
+            .await
+            .map_err(|e| self.store_failed(e))?;
+        Ok(!before.iter().any(|e| e.from == Author::Cardholder))
+    }
+
     async fn open_of(&self, identity: &Identity) -> Result<Conversation, CommandError> {
         self.store
             .open_conversation_of(&identity.sub)
@@ -107,7 +129,7 @@ impl Hub {
     }
 
     async fn start(&self, identity: &Identity, topic: Topic, text: Option<String>) -> Replies {
-        let Principal::Cardholder { tier, .. } = &identity.principal else {
+        let Principal::Cardholder { tier, phone_last4 } = &identity.principal else {
             return Err(CommandError::NotAllowed(
                 "only cardholders start chats".into(),
             ));
@@ -122,7 +144,8 @@ impl Hub {
                 name: identity.name.clone(),
                 tier: *tier,
                 topic,
-                enqueue: true,
+                enqueue: desk_for_topic(topic).is_none(),
+                phone_last4: phone_last4.clone(),
                 now: now_millis(),
             })
             .await
@@ -131,6 +154,15 @@ impl Hub {
         if !opened.created {
             return self.current_state(&c).await;
         }
+        if let Some(desk) = desk_for_topic(topic) {
+            if let Some(t) = &text {
+                self.append(&c.id, Author::Cardholder, Some(&identity.sub), t, None)
+                    .await?;
+            }
+            return self
+                .escalate(&c, desk, format!("topic {topic}"), topic.as_str())
+                .await;
+        }
         tracing::info!(conversation = %c.id, tier = %c.tier, topic = %topic, "conversation queued");
         if topic == Topic::ForgotLogin {
             self.system_message(&c.id, FORGOT_LOGIN_HELP).await?;
@@ -138,6 +170,9 @@ impl Hub {
         if let Some(t) = text {
             self.append(&c.id, Author::Cardholder, Some(&identity.sub), &t, None)
                 .await?;
+            if self.classify_first_message(&c, &t).await? {
+                return Ok(Vec::new());
+            }
         }
         let replies = self.queued_frame(&c).await?;
         self.wake_router();

@@ -9,6 +9,7 @@
 
 pub mod agent;
 pub mod cardholder;
+pub mod escalation;
 pub mod tasks;
 
 use std::collections::HashMap;

@@ -11,15 +11,16 @@ use std::sync::{Mutex, MutexGuard};
 use async_trait::async_trait;
 
 use super::{
-    average_wait, effective_wait, AgentProfile, AgentSnapshot, Appended, Assignment, Conversation,
-    GraceOutcome, Graces, NewConversation, NewEntry, Opened, QueuePlace, QueueSnapshot, Side,
-    Store, StoreError, StoreResult, RECENT_WAITS, ROUTE_BATCH,
+    after_outcome, average_wait, desk_order, effective_wait, new_callback_ref, AgentProfile,
+    AgentSnapshot, Appended, Assignment, CallbackRequest, CallbackStatus, Conversation,
+    GraceOutcome, Graces, NewCallback, NewConversation, NewEntry, Opened, QueuePlace,
+    QueueSnapshot, Side, Store, StoreError, StoreResult, RECENT_WAITS, ROUTE_BATCH,
 };
 use crate::domain::{
-    rfc3339, tier_index, AgentState, ConversationId, ConversationStatus, EndReason, Millis, Seq,
-    Tier, TierBoosts, UserId,
+    rfc3339, tier_index, AgentState, CallbackRef, ConversationId, ConversationStatus, Desk,
+    EndReason, Millis, Seq, Tier, TierBoosts, UserId,
 };
-use crate::protocol::{Entry, QueueView};
+use crate::protocol::{CallbackOutcome, Entry, QueueView};
 
 /// Queue order key: enqueue time in ms times 1000 plus a tiebreak counter,
 /// so equal milliseconds stay FIFO (the Redis engine uses the same scores).
@@ -53,6 +54,8 @@ struct State {
     waits: [VecDeque<Millis>; 4],
     /// Tiebreak counter for queue scores.
     counter: i64,
+    /// Callback requests by reference.
+    callbacks: HashMap<CallbackRef, CallbackRequest>,
 }
 
 #[derive(Debug)]
@@ -243,6 +246,7 @@ impl Store for MemoryStore {
             created_at: new.now,
             queued_at: new.now,
             last_seq: 0,
+            phone_last4: new.phone_last4,
         };
         let score = s.next_score(new.now);
         s.conversations.insert(
@@ -600,5 +604,112 @@ impl Store for MemoryStore {
     async fn heartbeat(&self, _now: Millis, _grace: &Graces) -> StoreResult<()> {
         // One process, one node: nobody else can die with our users.
         Ok(())
+    }
+
+    async fn request_callback(&self, new: NewCallback) -> StoreResult<(CallbackRequest, bool)> {
+        let mut s = self.lock();
+        if let Some(open) = s
+            .callbacks
+            .values()
+            .find(|r| r.sub == new.sub && r.desk == new.desk && r.status.is_open())
+        {
+            return Ok((open.clone(), false));
+        }
+        let mut reference = new_callback_ref(new.desk);
+        while s.callbacks.contains_key(&reference) {
+            reference = new_callback_ref(new.desk);
+        }
+        let request = CallbackRequest {
+            reference: reference.clone(),
+            desk: new.desk,
+            sub: new.sub,
+            tier: new.tier,
+            reason: new.reason,
+            conversation: new.conversation,
+            created_at: new.now,
+            status: CallbackStatus::Requested,
+            attempts: 0,
+            claimed_by: None,
+            phone_last4: new.phone_last4,
+            history: Vec::new(),
+        };
+        s.callbacks.insert(reference, request.clone());
+        Ok((request, true))
+    }
+
+    async fn callbacks(&self, desk: Desk) -> StoreResult<Vec<CallbackRequest>> {
+        let s = self.lock();
+        let mut list: Vec<_> = s
+            .callbacks
+            .values()
+            .filter(|r| r.desk == desk && r.status.is_open())
+            .cloned()
+            .collect();
+        list.sort_by_key(desk_order);
+        Ok(list)
+    }
+
+    async fn callbacks_of(&self, sub: &UserId) -> StoreResult<Vec<CallbackRequest>> {
+        let s = self.lock();
+        let mut list: Vec<_> = s
+            .callbacks
+            .values()
+            .filter(|r| &r.sub == sub && r.status.is_open())
+            .cloned()
+            .collect();
+        list.sort_by_key(desk_order);
+        Ok(list)
+    }
+
+    async fn claim_callback(
+        &self,
+        reference: &CallbackRef,
+        agent: &UserId,
+    ) -> StoreResult<CallbackRequest> {
+        let mut s = self.lock();
+        let r = s
+            .callbacks
+            .get_mut(reference)
+            .ok_or(StoreError::NoConversation)?;
+        if !matches!(
+            r.status,
+            CallbackStatus::Requested | CallbackStatus::NoAnswer
+        ) {
+            return Err(StoreError::NotAllowed);
+        }
+        r.status = CallbackStatus::Claimed;
+        r.claimed_by = Some(agent.clone());
+        Ok(r.clone())
+    }
+
+    async fn complete_callback(
+        &self,
+        reference: &CallbackRef,
+        agent: &UserId,
+        outcome: CallbackOutcome,
+    ) -> StoreResult<CallbackRequest> {
+        let mut s = self.lock();
+        let r = s
+            .callbacks
+            .get_mut(reference)
+            .ok_or(StoreError::NoConversation)?;
+        if r.status != CallbackStatus::Claimed || r.claimed_by.as_ref() != Some(agent) {
+            return Err(StoreError::NotAllowed);
+        }
+        let (status, attempts) = after_outcome(r.attempts, outcome);
+        r.status = status;
+        r.attempts = attempts;
+        r.claimed_by = None;
+        r.history.push(outcome_name(outcome).to_owned());
+        Ok(r.clone())
+    }
+}
+
+/// The wire name of an outcome.
+pub(crate) fn outcome_name(o: CallbackOutcome) -> &'static str {
+    match o {
+        CallbackOutcome::Reached => "reached",
+        CallbackOutcome::NoAnswer => "no_answer",
+        CallbackOutcome::Failed => "failed",
     }
 }

@@ -15,9 +15,10 @@ use std::fmt::Debug;
 use async_trait::async_trait;
 
 use crate::domain::{
-    AgentState, Author, ConversationId, ConversationStatus, EndReason, Millis, Role, Seq, Team,
-    Tier, TierBoosts, Topic, UserId,
+    AgentState, Author, CallbackRef, ConversationId, ConversationStatus, Desk, EndReason, Millis,
+    Role, Seq, Team, Tier, TierBoosts, Topic, UserId,
 };
+use crate::protocol::CallbackOutcome;
 use crate::protocol::{CardholderInfo, ConversationState, Entry, QueueView};
 
 /// Most transcript entries one `sync` or `assigned` returns.
@@ -79,6 +80,8 @@ pub struct Conversation {
     pub queued_at: Millis,
     /// Seq of the last transcript entry.
     pub last_seq: Seq,
+    /// Last four digits of the cardholder's phone on file (for callbacks).
+    pub phone_last4: Option<String>,
 }
 
 impl Conversation {
@@ -134,6 +137,8 @@ pub struct NewConversation {
     pub topic: Topic,
     /// Whether it enters the tier queue (false for chats that escalate at once).
     pub enqueue: bool,
+    /// Last four digits of the phone on file.
+    pub phone_last4: Option<String>,
     /// Now.
     pub now: Millis,
 }
@@ -259,6 +264,110 @@ impl From<Role> for Side {
     }
 }
 
+/// Calls after which a callback request that nobody answered is `failed`.
+pub const MAX_CALLBACK_ATTEMPTS: u32 = 3;
+
+/// Where a callback request stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CallbackStatus {
+    /// Waiting for a desk agent.
+    Requested,
+    /// A desk agent is calling.
+    Claimed,
+    /// Done: the cardholder was reached.
+    Reached,
+    /// Nobody answered; back in the desk's list.
+    NoAnswer,
+    /// Given up (by the agent, or after [`MAX_CALLBACK_ATTEMPTS`]).
+    Failed,
+}
+
+impl CallbackStatus {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallbackStatus::Requested => "requested",
+            CallbackStatus::Claimed => "claimed",
+            CallbackStatus::Reached => "reached",
+            CallbackStatus::NoAnswer => "no_answer",
+            CallbackStatus::Failed => "failed",
+        }
+    }
+
+    /// Parses the wire name.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "requested" => CallbackStatus::Requested,
+            "claimed" => CallbackStatus::Claimed,
+            "reached" => CallbackStatus::Reached,
+            "no_answer" => CallbackStatus::NoAnswer,
+            "failed" => CallbackStatus::Failed,
+            _ => return None,
+        })
+    }
+
+    /// Still needs a call (listed for the desk).
+    pub fn is_open(self) -> bool {
+        matches!(
+            self,
+            CallbackStatus::Requested | CallbackStatus::Claimed | CallbackStatus::NoAnswer
+        )
+    }
+}
+
+/// A phone callback request for an identity or fraud desk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallbackRequest {
+    /// Reference read out to the cardholder.
+    pub reference: CallbackRef,
+    /// The desk that calls.
+    pub desk: Desk,
+    /// The cardholder.
+    pub sub: UserId,
+    /// The cardholder's tier (premium is called first).
+    pub tier: Tier,
+    /// Why (topic, classifier rule, or the agent's note).
+    pub reason: String,
+    /// The conversation it came from.
+    pub conversation: ConversationId,
+    /// When it was requested.
+    pub created_at: Millis,
+    /// Where it stands.
+    pub status: CallbackStatus,
+    /// Calls made so far.
+    pub attempts: u32,
+    /// The desk agent holding it.
+    pub claimed_by: Option<UserId>,
+    /// Last four digits of the phone on file.
+    pub phone_last4: Option<String>,
+    /// Outcomes so far, oldest first (`no_answer`, …).
+    pub history: Vec<String>,
+}
+
+/// What is needed to raise a callback request.
+#[derive(Debug, Clone)]
+pub struct NewCallback {
+    /// The desk.
+    pub desk: Desk,
+    /// The cardholder.
+    pub sub: UserId,
+    /// Their tier.
+    pub tier: Tier,
+    /// Why.
+    pub reason: String,
+    /// The conversation.
+    pub conversation: ConversationId,
+    /// Phone digits on file.
+    pub phone_last4: Option<String>,
+    /// Now.
+    pub now: Millis,
+}
+
+/// Orders a desk's list: premium first, then oldest first.
+pub fn desk_order(r: &CallbackRequest) -> (bool, Millis, String) {
+    (r.tier != Tier::Premium, r.created_at, r.reference.0.clone())
+}
+
 /// Every state change and query the hub makes, each atomic.
 #[async_trait]
 pub trait Store: Send + Sync + Debug + 'static {
@@ -351,6 +460,55 @@ pub trait Store: Send + Sync + Debug + 'static {
     /// Marks this node alive, and hands the users of nodes that stopped
     /// answering their grace periods.
     async fn heartbeat(&self, now: Millis, grace: &Graces) -> StoreResult<()>;
+
+    /// Raises a callback request, or returns the cardholder's open one at
+    /// that desk (`false` then).
+    async fn request_callback(&self, new: NewCallback) -> StoreResult<(CallbackRequest, bool)>;
+
+    /// A desk's open requests, premium first, then oldest first.
+    async fn callbacks(&self, desk: Desk) -> StoreResult<Vec<CallbackRequest>>;
+
+    /// A cardholder's open requests.
+    async fn callbacks_of(&self, sub: &UserId) -> StoreResult<Vec<CallbackRequest>>;
+
+    /// Claims an open, unclaimed request: exactly one claimer wins, the
+    /// others get `NotAllowed`.
+    async fn claim_callback(
+        &self,
+        reference: &CallbackRef,
+        agent: &UserId,
+    ) -> StoreResult<CallbackRequest>;
+
+    /// Records the outcome of a call by the agent holding the request.
+    async fn complete_callback(
+        &self,
+        reference: &CallbackRef,
+        agent: &UserId,
+        outcome: CallbackOutcome,
+    ) -> StoreResult<CallbackRequest>;
+}
+
+/// Applies a call's outcome: `no_answer` returns the request to the list
+/// until [`MAX_CALLBACK_ATTEMPTS`], then it is `failed`.
+pub fn after_outcome(attempts: u32, outcome: CallbackOutcome) -> (CallbackStatus, u32) {
+    let attempts = attempts + 1;
+    let status = match outcome {
+        CallbackOutcome::Reached => CallbackStatus::Reached,
+        CallbackOutcome::Failed => CallbackStatus::Failed,
+        CallbackOutcome::NoAnswer if attempts >= MAX_CALLBACK_ATTEMPTS => CallbackStatus::Failed,
+        CallbackOutcome::NoAnswer => CallbackStatus::NoAnswer,
+    };
+    (status, attempts)
+}
+
+/// A fresh callback reference: short enough to read out on the phone.
+pub fn new_callback_ref(desk: Desk) -> CallbackRef {
+    let prefix = match desk {
+        Desk::Identity => "ID",
+        Desk::Fraud => "FR",
+    };
+    let n: u32 = rand::random::<u32>() % 1_000_000;
+    CallbackRef(format!("{prefix}-{n:06}"))
 }
 
 /// The grace periods, in milliseconds.

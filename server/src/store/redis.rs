@@ -21,15 +21,16 @@ macro_rules! argv {
 }
 
 use super::{
-    average_wait, AgentProfile, AgentSnapshot, Appended, Assignment, Conversation, GraceOutcome,
-    Graces, NewConversation, NewEntry, Opened, QueuePlace, QueueSnapshot, Side, Store, StoreError,
-    StoreResult, RECENT_WAITS, ROUTE_BATCH,
+    average_wait, new_callback_ref, AgentProfile, AgentSnapshot, Appended, Assignment,
+    CallbackRequest, CallbackStatus, Conversation, GraceOutcome, Graces, NewCallback,
+    NewConversation, NewEntry, Opened, QueuePlace, QueueSnapshot, Side, Store, StoreError,
+    StoreResult, MAX_CALLBACK_ATTEMPTS, RECENT_WAITS, ROUTE_BATCH,
 };
 use crate::domain::{
-    rfc3339, AgentState, Author, ConversationId, ConversationStatus, EndReason, Millis, Seq, Tier,
-    TierBoosts, UserId,
+    rfc3339, AgentState, Author, CallbackRef, ConversationId, ConversationStatus, Desk, EndReason,
+    Millis, Seq, Tier, TierBoosts, UserId,
 };
-use crate::protocol::{Entry, QueueView};
+use crate::protocol::{CallbackOutcome, Entry, QueueView};
 
 /// How long a node may miss heartbeats before others take it for dead.
 pub const NODE_STALE_MS: Millis = 15_000;
@@ -56,6 +57,10 @@ struct Scripts {
     presence: Script,
     expire_graces: Script,
     heartbeat: Script,
+    request_callback: Script,
+    list_callbacks: Script,
+    claim_callback: Script,
+    complete_callback: Script,
 }
 
 impl Scripts {
@@ -75,6 +80,10 @@ impl Scripts {
             presence: s(include_str!("lua/presence.lua")),
             expire_graces: s(include_str!("lua/expire_graces.lua")),
             heartbeat: s(include_str!("lua/heartbeat.lua")),
+            request_callback: s(include_str!("lua/request_callback.lua")),
+            list_callbacks: s(include_str!("lua/list_callbacks.lua")),
+            claim_callback: s(include_str!("lua/claim_callback.lua")),
+            complete_callback: s(include_str!("lua/complete_callback.lua")),
         }
     }
 }
@@ -224,14 +233,56 @@ fn text(v: Value) -> StoreResult<String> {
     }
 }
 
-/// Parses a `HGETALL` of a conversation hash.
-fn conversation(v: Value) -> StoreResult<Conversation> {
+/// Parses a `HGETALL` reply into field → value.
+fn hash(v: Value) -> StoreResult<HashMap<String, String>> {
     let flat = items(v)?;
     let mut fields = HashMap::with_capacity(flat.len() / 2);
     let mut it = flat.into_iter();
     while let (Some(k), Some(v)) = (it.next(), it.next()) {
         fields.insert(text(k)?, text(v)?);
     }
+    Ok(fields)
+}
+
+/// Parses a `HGETALL` of a callback request hash.
+fn callback(v: Value) -> StoreResult<CallbackRequest> {
+    let mut f = hash(v)?;
+    let mut take = |name: &str| f.remove(name).ok_or_else(|| corrupt(name));
+    let reference = CallbackRef(take("ref")?);
+    let desk: Desk = take("desk")?.parse().map_err(|_| corrupt("desk"))?;
+    let sub = UserId(take("sub")?);
+    let tier: Tier = take("tier")?.parse().map_err(|_| corrupt("tier"))?;
+    let reason = take("reason")?;
+    let conversation = ConversationId(take("conversation")?);
+    let created_at = take("created_at")?
+        .parse()
+        .map_err(|_| corrupt("created_at"))?;
+    let status = CallbackStatus::parse(&take("status")?).ok_or_else(|| corrupt("status"))?;
+    let attempts = take("attempts")?.parse().map_err(|_| corrupt("attempts"))?;
+    let history = take("history").unwrap_or_default();
+    Ok(CallbackRequest {
+        reference,
+        desk,
+        sub,
+        tier,
+        reason,
+        conversation,
+        created_at,
+        status,
+        attempts,
+        claimed_by: take("claimed_by").ok().map(UserId),
+        phone_last4: take("phone_last4").ok(),
+        history: history
+            .split(',')
+            .filter(|h| !h.is_empty())
+            .map(str::to_owned)
+            .collect(),
+    })
+}
+
+/// Parses a `HGETALL` of a conversation hash.
+fn conversation(v: Value) -> StoreResult<Conversation> {
+    let fields = hash(v)?;
     let get = |name: &str| {
         fields
             .get(name)
@@ -255,6 +306,7 @@ fn conversation(v: Value) -> StoreResult<Conversation> {
         created_at: num("created_at")?,
         queued_at: num("queued_at")?,
         last_seq: u64::try_from(num("last_seq")?).map_err(|_| corrupt("last_seq"))?,
+        phone_last4: fields.get("phone").cloned(),
     })
 }
 
@@ -297,7 +349,8 @@ impl Store for RedisStore {
                     new.topic.as_str(),
                     if new.enqueue { "1" } else { "0" },
                     new.now,
-                    id.as_str()
+                    id.as_str(),
+                    new.phone_last4.as_deref().unwrap_or("")
                 ],
             )
             .await?;
@@ -619,5 +672,94 @@ impl Store for RedisStore {
 
     async fn heartbeat(&self, now: Millis, grace: &Graces) -> StoreResult<()> {
         self.heartbeat_inner(now, grace, false).await
+    }
+
+    async fn request_callback(&self, new: NewCallback) -> StoreResult<(CallbackRequest, bool)> {
+        loop {
+            let reference = new_callback_ref(new.desk);
+            let reply = self
+                .run(
+                    &self.scripts.request_callback,
+                    argv![
+                        new.desk.as_str(),
+                        new.sub.as_str(),
+                        new.tier.as_str(),
+                        new.reason,
+                        new.conversation.as_str(),
+                        new.phone_last4.as_deref().unwrap_or(""),
+                        new.now,
+                        reference.as_str()
+                    ],
+                )
+                .await?;
+            let (status, mut rest) = status_and_rest(reply)?;
+            if status >= 0 {
+                let request = callback(rest.next().ok_or_else(|| corrupt("callback"))?)?;
+                return Ok((request, status == 1));
+            }
+        }
+    }
+
+    async fn callbacks(&self, desk: Desk) -> StoreResult<Vec<CallbackRequest>> {
+        let reply = self
+            .run(&self.scripts.list_callbacks, argv!["desk", desk.as_str()])
+            .await?;
+        items(reply)?.into_iter().map(callback).collect()
+    }
+
+    async fn callbacks_of(&self, sub: &UserId) -> StoreResult<Vec<CallbackRequest>> {
+        let reply = self
+            .run(&self.scripts.list_callbacks, argv!["sub", sub.as_str()])
+            .await?;
+        let mut list = items(reply)?
+            .into_iter()
+            .map(callback)
+            .collect::<StoreResult<Vec<_>>>()?;
+        list.sort_by_key(super::desk_order);
+        Ok(list)
+    }
+
+    async fn claim_callback(
+        &self,
+        reference: &CallbackRef,
+        agent: &UserId,
+    ) -> StoreResult<CallbackRequest> {
+        let reply = self
+            .run(
+                &self.scripts.claim_callback,
+                argv![reference.as_str(), agent.as_str()],
+            )
+            .await?;
+        callback_outcome(reply)
+    }
+
+    async fn complete_callback(
+        &self,
+        reference: &CallbackRef,
+        agent: &UserId,
+        outcome: CallbackOutcome,
+    ) -> StoreResult<CallbackRequest> {
+        let reply = self
+            .run(
+                &self.scripts.complete_callback,
+                argv![
+                    reference.as_str(),
+                    agent.as_str(),
+                    super::memory::outcome_name(outcome),
+                    MAX_CALLBACK_ATTEMPTS
+                ],
+            )
+            .await?;
+        callback_outcome(reply)
+    }
+}
+
+/// `{1, request}` → the request; `{0}` → not allowed; `{-1}` → unknown.
+fn callback_outcome(reply: Value) -> StoreResult<CallbackRequest> {
+    let (status, mut rest) = status_and_rest(reply)?;
+    match status {
+        1 => callback(rest.next().ok_or_else(|| corrupt("callback"))?),
+        0 => Err(StoreError::NotAllowed),
+        _ => Err(StoreError::NoConversation),
     }
 }

@@ -4,5 +4,6 @@
 mod auth;
 mod chat;
 mod conformance;
+mod escalation;
 mod faults;
 mod nodes;

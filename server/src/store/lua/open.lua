@@ -1,6 +1,6 @@
--- ARGV: prefix, cardholder, name, tier, topic, enqueue (1|0), now, new id
-local sub, name, tier, topic, enqueue, now, id =
-  ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], tonumber(ARGV[7]), ARGV[8]
+-- ARGV: prefix, cardholder, name, tier, topic, enqueue (1|0), now, new id, phone last4 ('' none)
+local sub, name, tier, topic, enqueue, now, id, phone =
+  ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], tonumber(ARGV[7]), ARGV[8], ARGV[9]
 local open = redis.call('GET', k('open', sub))
 if open then
   local st = redis.call('HGET', k('conv', open), 'status')
@@ -19,6 +19,9 @@ redis.call('HSET', c, 'id', id, 'cardholder', sub, 'card_tier', tier, 'tier', ti
   'last_seq', 0, 'score', score)
 if name ~= '' then
   redis.call('HSET', c, 'name', name)
+end
+if phone ~= '' then
+  redis.call('HSET', c, 'phone', phone)
 end
 redis.call('SET', k('open', sub), id)
 if enqueue == '1' then

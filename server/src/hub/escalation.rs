@@ -1,0 +1,251 @@
+//! Identity-related lockouts become phone callback requests.
+//!
+//! A chat cannot unlock an account or lift a fraud hold: the cardholder's
+//! identity is verified by phone. Topic `locked_account` / `fraud_restriction`,
+//! a first message the [`crate::classifier`] recognises, or an agent's
+//! `escalate` turns the conversation into a [`CallbackRequest`] for the
+//! identity or fraud desk; desk agents list, claim and complete them.
+//! Policy: `docs/escalation.md`.
+
+use crate::auth::{Identity, Principal};
+use crate::classifier::LockoutClassifier;
+use crate::domain::{now_millis, rfc3339, CallbackRef, Desk, EndReason, Team, UserId};
+use crate::metrics::DeskLabel;
+use crate::protocol::{CallbackOutcome, CallbackView, ServerFrame};
+use crate::store::{CallbackRequest, Conversation, NewCallback};
+
+use super::{CommandError, Hub, Replies};
+
+/// The pseudo-user a desk's agents are registered under in
+/// [`crate::bus::Sessions`], so desk events reach all of them on every node.
+pub fn desk_audience(desk: Desk) -> UserId {
+    UserId(format!("#desk:{desk}"))
+}
+
+/// A request as the wire shows it (the phone digits only to the cardholder).
+pub fn view(r: &CallbackRequest, with_phone: bool) -> CallbackView {
+    CallbackView {
+        reference: r.reference.clone(),
+        desk: r.desk,
+        sub: r.sub.clone(),
+        tier: r.tier,
+        status: r.status.as_str().to_owned(),
+        attempts: r.attempts,
+        claimed_by: r.claimed_by.clone(),
+        created_at: rfc3339(r.created_at),
+        reason: Some(r.reason.clone()),
+        conversation: Some(r.conversation.clone()),
+        phone_last4: if with_phone {
+            r.phone_last4.clone()
+        } else {
+            None
+        },
+    }
+}
+
+/// The system message that tells the cardholder what happens next.
+pub fn callback_message(desk: Desk, r: &CallbackRequest) -> String {
+    let team = match desk {
+        Desk::Identity => "identity verification team",
+        Desk::Fraud => "fraud team",
+    };
+    let number = match &r.phone_last4 {
+        Some(d) => format!("the number on file ending {d}"),
+        None => "the number on file".to_owned(),
+    };
+    format!(
+        "For your security this can't be fixed in chat: we need to verify it's you by phone. \
+         Our {team} will call you on {number}. Your reference is {}.",
+        r.reference
+    )
+}
+
+impl Hub {
+    /// Turns the conversation into a callback request and ends the chat.
+    pub async fn escalate(
+        &self,
+        c: &Conversation,
+        desk: Desk,
+        reason: String,
+        trigger: &str,
+    ) -> Replies {
+        let (request, created) = self
+            .store
+            .request_callback(NewCallback {
+                desk,
+                sub: c.cardholder.clone(),
+                tier: c.card_tier,
+                reason,
+                conversation: c.id.clone(),
+                phone_last4: c.phone_last4.clone(),
+                now: now_millis(),
+            })
+            .await
+            .map_err(|e| self.store_failed(e))?;
+        tracing::info!(conversation = %c.id, desk = %desk, reference = %request.reference, trigger, "escalated to a callback desk");
+        let label = |what: &str| DeskLabel {
+            desk: desk.as_str().to_owned(),
+            what: what.to_owned(),
+        };
+        self.metrics
+            .escalations
+            .get_or_create(&label(trigger))
+            .inc();
+        if created {
+            self.metrics
+                .callbacks
+                .get_or_create(&label("created"))
+                .inc();
+        }
+        self.system_message(&c.id, &callback_message(desk, &request))
+            .await?;
+        let ended = self
+            .store
+            .end(&c.id, None, EndReason::Escalated, now_millis())
+            .await
+            .map_err(|e| self.store_failed(e))?;
+        let escalated = ServerFrame::Escalated {
+            conversation: c.id.clone(),
+            callback: view(&request, true),
+        };
+        self.deliver(std::slice::from_ref(&c.cardholder), &escalated)
+            .await;
+        let ended_frame = ServerFrame::Ended {
+            conversation: c.id.clone(),
+            reason: EndReason::Escalated,
+        };
+        let mut to = vec![c.cardholder.clone()];
+        to.extend(ended.and_then(|e| e.agent));
+        self.deliver(&to, &ended_frame).await;
+        self.announce_callback(&request).await;
+        self.wake_router();
+        Ok(Vec::new())
+    }
+
+    /// Escalates when the cardholder's message reads as a lockout.
+    pub async fn classify_first_message(
+        &self,
+        c: &Conversation,
+        text: &str,
+    ) -> Result<bool, CommandError> {
+        let Some(hit) = LockoutClassifier::builtin().classify(text) else {
+            return Ok(false);
+        };
+        self.escalate(
+            c,
+            hit.desk,
+            format!("first message matched `{}`", hit.rule),
+            hit.rule,
+        )
+        .await?;
+        Ok(true)
+    }
+
+    /// Sends a request's new state to its desk's agents.
+    async fn announce_callback(&self, r: &CallbackRequest) {
+        let frame = ServerFrame::Callback {
+            request: view(r, false),
+        };
+        self.deliver(&[desk_audience(r.desk)], &frame).await;
+    }
+
+    /// The cardholder's open requests, for `welcome`.
+    pub async fn callbacks_for_welcome(
+        &self,
+        sub: &UserId,
+    ) -> Result<Vec<CallbackView>, CommandError> {
+        let list = self
+            .store
+            .callbacks_of(sub)
+            .await
+            .map_err(|e| self.store_failed(e))?;
+        Ok(list.iter().map(|r| view(r, true)).collect())
+    }
+
+    /// `callbacks`, `claim_callback`, `complete_callback` from a desk agent.
+    pub async fn desk_command(
+        &self,
+        identity: &Identity,
+        desk: Option<Desk>,
+        reference: Option<&CallbackRef>,
+        outcome: Option<CallbackOutcome>,
+    ) -> Replies {
+        let desks = desks_of(identity);
+        if let Some(desk) = desk {
+            if !desks.contains(&desk) {
+                return Err(CommandError::NotAllowed(format!(
+                    "you are not on the {desk} desk"
+                )));
+            }
+            let items = self
+                .store
+                .callbacks(desk)
+                .await
+                .map_err(|e| self.store_failed(e))?;
+            return Ok(vec![ServerFrame::Callbacks {
+                desk,
+                items: items.iter().map(|r| view(r, false)).collect(),
+            }]);
+        }
+        let Some(reference) = reference else {
+            return Err(CommandError::BadField("`ref` is required".into()));
+        };
+        // The desk never changes, so checking it before the atomic claim is safe.
+        let mut on_my_desk = false;
+        for d in &desks {
+            let list = self
+                .store
+                .callbacks(*d)
+                .await
+                .map_err(|e| self.store_failed(e))?;
+            on_my_desk |= list.iter().any(|r| &r.reference == reference);
+        }
+        if !on_my_desk {
+            return Err(CommandError::NotAllowed(
+                "no such open request on your desks".into(),
+            ));
+        }
+        let me = &identity.sub;
+        let result = match outcome {
+            None => self.store.claim_callback(reference, me).await,
+            Some(o) => self.store.complete_callback(reference, me, o).await,
+        };
+        let request = result.map_err(|e| match e {
+            crate::store::StoreError::NotAllowed => CommandError::NotAllowed(match outcome {
+                None => "another agent claimed this request first".into(),
+                Some(_) => "only the agent who claimed the request completes it".into(),
+            }),
+            other => self.store_failed(other),
+        })?;
+        let what = match outcome {
+            None => "claimed",
+            Some(CallbackOutcome::Reached) => "reached",
+            Some(CallbackOutcome::NoAnswer) => "no_answer",
+            Some(CallbackOutcome::Failed) => "failed",
+        };
+        self.metrics
+            .callbacks
+            .get_or_create(&DeskLabel {
+                desk: request.desk.as_str().to_owned(),
+                what: what.to_owned(),
+            })
+            .inc();
+        tracing::info!(reference = %request.reference, status = request.status.as_str(), "callback request updated");
+        self.announce_callback(&request).await;
+        Ok(Vec::new())
+    }
+}
+
+/// The desks an agent's teams include.
+pub fn desks_of(identity: &Identity) -> Vec<Desk> {
+    match &identity.principal {
+        Principal::Agent { teams, .. } => teams
+            .iter()
+            .filter_map(|t| match t {
+                Team::Desk(d) => Some(*d),
+                Team::Tier(_) => None,
+            })
+            .collect(),
+        Principal::Cardholder { .. } => Vec::new(),
+    }
+}

@@ -1,0 +1,221 @@
+//! Identity-related lockouts become callback requests; desks work them.
+
+use serde_json::{json, Value};
+use switchboard_tests::*;
+
+fn desk_agent(sub: &str, desk: &str) -> String {
+    agent(sub, &["standard", desk], 2)
+}
+
+async fn escalate_by_topic(url: &str, sub: &str, tier: &str, topic: &str) -> (Client, Value) {
+    let (mut ch, _) = Client::connect(url, &cardholder(sub, tier)).await;
+    ch.send(json!({"type": "start", "topic": topic})).await;
+    let escalated = ch.expect("escalated").await;
+    (ch, escalated)
+}
+
+#[tokio::test]
+async fn lockout_topics_become_callbacks_not_chats() {
+    let redis = RedisServer::start();
+    let hub = TestHub::spawn(redis_settings(&redis.url(), &unique_prefix())).await;
+    let url = hub.ws_url();
+    let (mut ch, escalated) = escalate_by_topic(&url, "lock-1", "premium", "locked_account").await;
+    let cb = &escalated["callback"];
+    assert_eq!(
+        (cb["desk"].as_str(), cb["status"].as_str()),
+        (Some("identity"), Some("requested"))
+    );
+    assert_eq!(cb["phone_last4"], "4321");
+    let reference = cb["ref"].as_str().expect("ref").to_owned();
+    let m = ch.expect_where("msg", |f| f["from"] == "system").await;
+    assert!(
+        m["text"].as_str().unwrap_or("").contains("ending 4321"),
+        "{m}"
+    );
+    assert_eq!(ch.expect("ended").await["reason"], "escalated");
+    assert!(
+        ch.take_pending("queued").is_empty(),
+        "no chat queue is entered"
+    );
+
+    let (_f, fraud) = escalate_by_topic(&url, "lock-2", "standard", "fraud_restriction").await;
+    assert_eq!(fraud["callback"]["desk"], "fraud");
+
+    // Asking again returns the same open request; it shows in welcome.
+    let (_again, again) = escalate_by_topic(&url, "lock-1", "premium", "locked_account").await;
+    assert_eq!(again["callback"]["ref"], reference.as_str());
+    let (_w, welcome) = Client::connect(&url, &cardholder("lock-1", "premium")).await;
+    assert_eq!(welcome["callbacks"][0]["ref"], reference.as_str());
+}
+
+#[tokio::test]
+async fn first_message_classifier_escalates_but_not_look_alikes() {
+    let hub = TestHub::spawn(memory_settings()).await;
+    let url = hub.ws_url();
+    let (mut ch, _) = Client::connect(&url, &cardholder("cls-1", "standard")).await;
+    ch.send(
+        json!({"type": "start", "topic": "general", "text": "Hi, I'm locked out of my account"}),
+    )
+    .await;
+    assert_eq!(ch.expect("escalated").await["callback"]["desk"], "identity");
+    let (mut other, _) = Client::connect(&url, &cardholder("cls-2", "standard")).await;
+    other
+        .send(json!({"type": "start", "topic": "general"}))
+        .await;
+    other.expect("queued").await;
+    other
+        .send(json!({"type": "say", "id": "1", "text": "How do I lock my card in the app?"}))
+        .await;
+    other.expect_msg(1).await;
+    other
+        .send(json!({"type": "say", "id": "2", "text": "my account is locked"}))
+        .await;
+    other.expect_msg(2).await;
+    assert!(
+        other.take_pending("escalated").is_empty(),
+        "only the first message is classified"
+    );
+}
+
+#[tokio::test]
+async fn desks_list_premium_first_and_exactly_one_claim_wins() {
+    let redis = RedisServer::start();
+    let prefix = unique_prefix();
+    let mut settings = redis_settings(&redis.url(), &prefix);
+    settings.rate_per_sec = 1000.0;
+    let a = TestHub::spawn(settings.clone()).await;
+    settings.node_id = "node-b".into();
+    let b = TestHub::spawn(settings).await;
+    let (mut d1, _) = Client::connect(&a.ws_url(), &desk_agent("desk-1", "identity")).await;
+    let (mut d2, _) = Client::connect(&b.ws_url(), &desk_agent("desk-2", "identity")).await;
+    let mut refs = Vec::new();
+    for i in 0..50 {
+        let tier = if i == 49 { "premium" } else { "standard" };
+        let (_c, e) =
+            escalate_by_topic(&a.ws_url(), &format!("cb-{i}"), tier, "locked_account").await;
+        refs.push(e["callback"]["ref"].as_str().expect("ref").to_owned());
+    }
+    d1.send(json!({"type": "callbacks", "desk": "identity"}))
+        .await;
+    let list = d1.expect("callbacks").await;
+    let items = list["items"].as_array().cloned().unwrap_or_default();
+    assert_eq!(items.len(), 50);
+    assert_eq!(items[0]["ref"], refs[49].as_str(), "premium first");
+    assert_eq!(items[1]["ref"], refs[0].as_str(), "then oldest first");
+    d2.send(json!({"type": "callbacks", "desk": "fraud"})).await;
+    assert_eq!(
+        d2.expect("error").await["code"],
+        "not_allowed",
+        "only the desk's own agents"
+    );
+
+    // Both desk agents, on different nodes, claim every request at once.
+    let mut wins = std::collections::HashMap::new();
+    for r in &refs {
+        d1.send(json!({"type": "claim_callback", "ref": r})).await;
+        d2.send(json!({"type": "claim_callback", "ref": r})).await;
+        let claimed =
+            |f: &Value| f["request"]["ref"] == r.as_str() && f["request"]["status"] == "claimed";
+        let ev = d1.expect_where("callback", claimed).await;
+        d2.expect_where("callback", claimed).await;
+        let winner = ev["request"]["claimed_by"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned();
+        let loser = if winner == "desk-1" { &mut d2 } else { &mut d1 };
+        let e = loser.expect("error").await;
+        assert_eq!(e["code"], "not_allowed", "the other claimer is refused");
+        *wins.entry(winner).or_insert(0usize) += 1;
+    }
+    assert_eq!(
+        wins.values().sum::<usize>(),
+        refs.len(),
+        "every request claimed exactly once: {wins:?}"
+    );
+    assert!(
+        d1.take_pending("error").is_empty() && d2.take_pending("error").is_empty(),
+        "one refusal per request"
+    );
+}
+
+#[tokio::test]
+async fn no_answer_returns_to_the_list_then_fails_and_requests_survive_restart() {
+    let redis = RedisServer::start();
+    let prefix = unique_prefix();
+    let hub = TestHub::spawn(redis_settings(&redis.url(), &prefix)).await;
+    let (_c, e) = escalate_by_topic(&hub.ws_url(), "na-1", "business", "fraud_restriction").await;
+    let r = e["callback"]["ref"].as_str().expect("ref").to_owned();
+    hub.shutdown().await;
+    let hub = TestHub::spawn(redis_settings(&redis.url(), &prefix)).await;
+    let (mut d, _) = Client::connect(&hub.ws_url(), &desk_agent("fd", "fraud")).await;
+    d.send(json!({"type": "callbacks", "desk": "fraud"})).await;
+    assert_eq!(
+        d.expect("callbacks").await["items"][0]["ref"],
+        r.as_str(),
+        "survives a hub restart"
+    );
+    for attempt in 1..=3u64 {
+        d.send(json!({"type": "claim_callback", "ref": r})).await;
+        d.expect_where("callback", |f| f["request"]["status"] == "claimed")
+            .await;
+        d.send(json!({"type": "complete_callback", "ref": r, "outcome": "no_answer"}))
+            .await;
+        let want = if attempt == 3 { "failed" } else { "no_answer" };
+        let ev = d
+            .expect_where("callback", |f| f["request"]["status"] == want)
+            .await;
+        assert_eq!(ev["request"]["attempts"], attempt);
+    }
+    d.send(json!({"type": "callbacks", "desk": "fraud"})).await;
+    assert_eq!(
+        d.expect("callbacks").await["items"],
+        json!([]),
+        "failed requests leave the list"
+    );
+}
+
+#[tokio::test]
+async fn agent_escalates_and_card_numbers_never_reach_redis_unmasked() {
+    let redis = RedisServer::start();
+    let hub = TestHub::spawn(redis_settings(&redis.url(), &unique_prefix())).await;
+    let url = hub.ws_url();
+    let (mut ch, _) = Client::connect(&url, &cardholder("esc-ag", "standard")).await;
+    let mut ag = available_agent(&url, "ag-esc", &["standard"], 1).await;
+    ch.send(json!({"type": "start", "topic": "two_factor", "text": "My SSN is 123-45-6789 and card 4111-1111-1111-1111"})).await;
+    let assigned = ag.expect("assigned").await;
+    let id = assigned["conversation"].as_str().expect("id").to_owned();
+    let text = assigned["transcript"][0]["text"]
+        .as_str()
+        .unwrap_or("")
+        .to_owned();
+    assert!(
+        !text.contains("6789") && !text.contains("4111-1111"),
+        "{text}"
+    );
+    ag.send(json!({"type": "escalate", "conversation": id, "desk": "identity", "note": "2FA phone lost"})).await;
+    assert_eq!(ch.expect("escalated").await["callback"]["desk"], "identity");
+    assert_eq!(ag.expect("ended").await["reason"], "escalated");
+    let dump = std::process::Command::new("redis-cli")
+        .args(["-p", &redis.port.to_string(), "--scan"])
+        .output()
+        .expect("redis-cli");
+    let keys = String::from_utf8_lossy(&dump.stdout).to_string();
+    let mut all = String::new();
+    for key in keys.lines() {
+        let out = std::process::Command::new("redis-cli")
+            .args(["-p", &redis.port.to_string(), "--no-raw", "DUMP", key])
+            .output()
+            .expect("redis-cli");
+        all.push_str(&String::from_utf8_lossy(&out.stdout));
+        let out = std::process::Command::new("redis-cli")
+            .args(["-p", &redis.port.to_string(), "LRANGE", key, "0", "-1"])
+            .output()
+            .expect("redis-cli");
+        all.push_str(&String::from_utf8_lossy(&out.stdout));
+    }
+    assert!(all.contains("1111"), "the transcript is there");
+    assert!(
+        !all.contains("4111-1111-1111-1111") && !all.contains("123-45-6789"),
+        "nothing unmasked in Redis"
+    );
+}
