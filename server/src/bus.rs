@@ -155,16 +155,19 @@ impl Bus {
         let (tx, rx) = mpsc::channel(PUBLISH_QUEUE);
         let channel = store.events_channel();
         tokio::spawn(publisher(store, channel.clone(), rx, metrics.clone()));
+        // The origin names this process, not just the node id, so that a
+        // node never mistakes another process's events for its own.
+        let origin = format!("{node}/{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
         tokio::spawn(subscriber(
             url.to_owned(),
             channel,
-            node.to_owned(),
+            origin.clone(),
             sessions,
             metrics,
             shutdown,
         ));
         Bus {
-            node: node.into(),
+            node: origin.into(),
             publish_tx: Some(tx),
         }
     }

@@ -38,7 +38,7 @@ use std::sync::Arc;
 
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, Semaphore};
-use tokio_util::sync::CancellationToken;
+pub use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::auth::Verifier;
@@ -59,6 +59,11 @@ pub enum RunError {
     /// Redis could not be reached at start-up.
     #[error("cannot reach Redis: {0}")]
     Store(#[from] store::StoreError),
+    /// Another live process uses this node id on the same Redis.
+    #[error(
+        "another hub node with id `{0}` is running on this Redis; give each node its own --node-id"
+    )]
+    DuplicateNode(String),
     /// The listener failed.
     #[error("serving HTTP failed: {0}")]
     Io(#[from] std::io::Error),
@@ -77,6 +82,9 @@ pub async fn build_hub(settings: Settings, shutdown: CancellationToken) -> Resul
         }
         Engine::Redis { url, prefix } => {
             let store = RedisStore::connect(url, prefix, &settings.node_id).await?;
+            if store.node_alive(domain::now_millis()).await? {
+                return Err(RunError::DuplicateNode(settings.node_id.clone()));
+            }
             store
                 .reset_node(domain::now_millis(), &settings.graces)
                 .await?;
@@ -121,7 +129,7 @@ pub async fn run(
     let hub = build_hub(settings, cancel.clone()).await?;
     let tracker = TaskTracker::new();
     let app = http::App {
-        hub,
+        hub: hub.clone(),
         slots,
         tracker: tracker.clone(),
     };
@@ -140,6 +148,9 @@ pub async fn run(
             left = tracker.len(),
             "connections still open after the drain timeout"
         );
+    }
+    if let Err(e) = hub.store.retire().await {
+        tracing::warn!(error = %e, "could not deregister this node; its id is free again in 15 s");
     }
     Ok(())
 }

@@ -461,6 +461,12 @@ pub trait Store: Send + Sync + Debug + 'static {
     /// answering their grace periods.
     async fn heartbeat(&self, now: Millis, grace: &Graces) -> StoreResult<()>;
 
+    /// Takes this node out of the live set on a clean shutdown (after its
+    /// connections closed), so that its id may be used again at once.
+    async fn retire(&self) -> StoreResult<()> {
+        Ok(())
+    }
+
     /// Raises a callback request, or returns the cardholder's open one at
     /// that desk (`false` then).
     async fn request_callback(&self, new: NewCallback) -> StoreResult<(CallbackRequest, bool)>;

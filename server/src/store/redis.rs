@@ -170,6 +170,18 @@ impl RedisStore {
         Ok(invocation.invoke_async(&mut conn).await?)
     }
 
+    /// Whether a node with this id has sent a heartbeat recently: two live
+    /// processes must not share a node id.
+    pub async fn node_alive(&self, now: Millis) -> StoreResult<bool> {
+        let mut conn = self.conn.clone();
+        let last: Option<f64> = redis::cmd("ZSCORE")
+            .arg(format!("{}:nodes", self.prefix))
+            .arg(&*self.node)
+            .query_async(&mut conn)
+            .await?;
+        Ok(last.is_some_and(|t| t as Millis > now - NODE_STALE_MS))
+    }
+
     /// Marks this node's previous incarnation dead (call once at start-up
     /// when the node id is fixed by configuration).
     pub async fn reset_node(&self, now: Millis, grace: &Graces) -> StoreResult<()> {
@@ -672,6 +684,21 @@ impl Store for RedisStore {
 
     async fn heartbeat(&self, now: Millis, grace: &Graces) -> StoreResult<()> {
         self.heartbeat_inner(now, grace, false).await
+    }
+
+    async fn retire(&self) -> StoreResult<()> {
+        let mut conn = self.conn.clone();
+        redis::pipe()
+            .cmd("ZREM")
+            .arg(format!("{}:nodes", self.prefix))
+            .arg(&*self.node)
+            .ignore()
+            .cmd("DEL")
+            .arg(format!("{}:presence:{}", self.prefix, self.node))
+            .ignore()
+            .query_async::<()>(&mut conn)
+            .await?;
+        Ok(())
     }
 
     async fn request_callback(&self, new: NewCallback) -> StoreResult<(CallbackRequest, bool)> {

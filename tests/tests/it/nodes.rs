@@ -128,3 +128,26 @@ async fn three_nodes_200_cardholders_8_agents() {
         "every conversation assigned exactly once"
     );
 }
+
+#[tokio::test]
+async fn a_node_id_cannot_be_used_twice_but_is_free_after_shutdown() {
+    let redis = RedisServer::start();
+    let prefix = unique_prefix();
+    let mut settings = redis_settings(&redis.url(), &prefix);
+    settings.node_id = "node-one".into();
+    let first = TestHub::spawn(settings.clone()).await;
+    // Wait until the first node is up and registered.
+    let (_c, _) = Client::connect(&first.ws_url(), &cardholder("n1", "standard")).await;
+    let err = switchboard::build_hub(settings.clone(), switchboard::CancellationToken::new())
+        .await
+        .err();
+    assert!(
+        matches!(err, Some(switchboard::RunError::DuplicateNode(ref id)) if id == "node-one"),
+        "{err:?}"
+    );
+    drop(_c);
+    first.shutdown().await;
+    let second = TestHub::spawn(settings).await;
+    let (_c2, welcome) = Client::connect(&second.ws_url(), &cardholder("n2", "standard")).await;
+    assert_eq!(welcome["sub"], "n2");
+}
