@@ -380,3 +380,33 @@ async fn health_ready_and_metrics() {
         "no dev endpoints without --dev"
     );
 }
+
+#[tokio::test]
+async fn a_client_that_stops_reading_is_closed_and_stalls_nobody() {
+    let mut settings = memory_settings();
+    settings.rate_burst = 10_000.0;
+    settings.rate_per_sec = 10_000.0;
+    let hub = TestHub::spawn(settings).await;
+    let url = hub.ws_url();
+    let (mut stalled, _) = Client::connect(&url, &cardholder("slow", "standard")).await;
+    let mut ag = available_agent(&url, "ag-fast", &["standard"], 1).await;
+    let id = paired(&mut stalled, &mut ag, "general").await;
+    // The cardholder stops reading; the agent keeps talking and keeps getting
+    // its own lines back promptly.
+    let text = "z".repeat(4000);
+    let mut closed_at = None;
+    for i in 1..=3000u64 {
+        ag.send(json!({"type": "say", "conversation": id, "id": format!("s{i}"), "text": text})).await;
+        ag.expect_msg(i).await;
+        if i % 100 == 0 {
+            let (_, body) = http_get(&hub.http_url("/metrics")).await;
+            if body.contains("switchboard_slow_consumer_closes_total 1") {
+                closed_at = Some(i);
+                break;
+            }
+        }
+    }
+    assert!(closed_at.is_some(), "the stalled client was never closed");
+    // Its socket ends with 4429 once it reads again.
+    assert_eq!(stalled.expect_close().await, Closed::Code(4429));
+}

@@ -1,0 +1,401 @@
+// End-to-end browser test: the cardholder widget and the agent pane against a
+// real hub (`switchboard --dev`), driven in Debian's headless chromium.
+//
+//   SWITCHBOARD_BIN=target/debug/switchboard node --test tests/e2e/
+//
+// The hub is started on port 0; its bound URL is read from the
+// "listening on http://…" line it prints. Tokens come from POST /dev/token.
+// Every wait is on a DOM condition, never a fixed sleep.
+'use strict';
+
+const { test, before, after } = require('node:test');
+const assert = require('node:assert/strict');
+const { spawn } = require('node:child_process');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { chromium } = require('playwright-core');
+
+const REPO = path.resolve(__dirname, '..', '..');
+const BIN = path.resolve(REPO, process.env.SWITCHBOARD_BIN || 'target/debug/switchboard');
+const CHROMIUM = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
+const SHOTS = path.join(REPO, 'docs', 'screenshots');
+const HUB_LOG = path.join(os.tmpdir(), `switchboard-e2e-hub-${process.pid}.log`);
+const STEP_TIMEOUT_MS = 20000;
+const XSS = '<img src=x onerror=window.__xss=1>';
+
+let hub;
+let hubUrl;
+let browser;
+let agentContext;
+let agentPage;
+let cardholderContext;
+let cardholderPage;
+
+/** Starts the hub on port 0 and resolves with its base URL. */
+function startHub() {
+  if (!fs.existsSync(BIN)) {
+    throw new Error(`hub binary not found at ${BIN}: build it (cargo build) or set SWITCHBOARD_BIN`);
+  }
+  const log = fs.createWriteStream(HUB_LOG);
+  hub = spawn(BIN, ['--dev', '--listen', '127.0.0.1:0'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'info', NO_COLOR: '1' },
+  });
+  return new Promise((resolve, reject) => {
+    let seen = '';
+    const timer = setTimeout(() => reject(new Error(`hub printed no "listening on" line in 30 s; log: ${HUB_LOG}\n${seen.slice(-2000)}`)), 30000);
+    const scan = (chunk) => {
+      const text = chunk.toString();
+      log.write(text);
+      if (hubUrl) return;
+      seen += text;
+      // Strip ANSI colour codes a log formatter may add.
+      const m = seen.replace(/\x1b\[[0-9;]*m/g, '').match(/listening on (https?:\/\/[0-9.]+:\d+)/);
+      if (m) {
+        hubUrl = m[1];
+        clearTimeout(timer);
+        resolve(hubUrl);
+      }
+    };
+    hub.stdout.on('data', scan);
+    hub.stderr.on('data', scan); // some log setups write to stderr; the line is looked for on both
+    hub.on('exit', (code, signal) => {
+      if (!hubUrl) {
+        clearTimeout(timer);
+        reject(new Error(`hub exited early (code ${code}, signal ${signal}); log: ${HUB_LOG}\n${seen.slice(-2000)}`));
+      }
+    });
+  });
+}
+
+async function stopHub() {
+  if (!hub || hub.exitCode !== null) return;
+  const exited = new Promise((resolve) => hub.once('exit', resolve));
+  hub.kill('SIGTERM');
+  const timer = setTimeout(() => hub.kill('SIGKILL'), 5000);
+  await exited;
+  clearTimeout(timer);
+}
+
+async function mintToken(claims) {
+  const res = await fetch(`${hubUrl}/dev/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(claims),
+  });
+  assert.equal(res.status, 200, `POST /dev/token answered ${res.status}`);
+  const body = await res.json();
+  assert.equal(typeof body.token, 'string');
+  return body.token;
+}
+
+/** A page on the hub's origin standing in for the issuer's website: one script tag, one mount call. */
+const HOST_PAGE = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Card issuer - my account</title>
+<style>body{font-family:system-ui,sans-serif;margin:0;padding:16px;background:#f7f7f7}</style>
+</head><body>
+<h1>My card</h1><p>Balance and statements would be here.</p>
+<script src="/widget/switchboard-widget.js"></script>
+<script>
+  Switchboard.mount({
+    getToken: async () => {
+      const res = await fetch('/dev/token', {
+        method: 'POST', headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(window.__claims),
+      });
+      if (!res.ok) throw new Error('token ' + res.status);
+      return (await res.json()).token;
+    },
+  });
+</script>
+</body></html>`;
+
+/**
+ * Page init script: keeps a handle on every socket the page opens and, while
+ * window.__networkDown is set, points new ones at a closed port. Chromium's
+ * offline emulation neither closes open WebSockets nor stops new ones to
+ * 127.0.0.1, so this is what makes a network drop real for the sockets.
+ */
+function trackSockets() {
+  const Native = window.WebSocket;
+  window.__sockets = [];
+  window.__networkDown = false;
+  window.WebSocket = class extends Native {
+    constructor(url, ...rest) {
+      super(window.__networkDown ? 'ws://127.0.0.1:9/' : url, ...rest);
+      window.__sockets.push(this);
+    }
+  };
+}
+
+/** A network drop: the browser goes offline and its sockets die and cannot reconnect. */
+async function dropNetwork(context, page) {
+  await page.evaluate(() => {
+    window.__networkDown = true;
+    window.__sockets.forEach((s) => { try { s.close(); } catch (e) { /* closed */ } });
+  });
+  await context.setOffline(true);
+}
+
+async function restoreNetwork(context, page) {
+  await page.evaluate(() => { window.__networkDown = false; });
+  await context.setOffline(false);
+}
+
+/** Opens the host page as a cardholder with the given claims, on a 360 px wide phone screen. */
+async function openCardholder(claims) {
+  const context = await browser.newContext({
+    viewport: { width: 360, height: 720 },
+    deviceScaleFactor: 2,
+    hasTouch: true,
+  });
+  context.setDefaultTimeout(STEP_TIMEOUT_MS);
+  await context.addInitScript(trackSockets);
+  await context.addInitScript((c) => { window.__claims = c; }, claims);
+  const page = await context.newPage();
+  page.on('pageerror', (err) => console.error('[cardholder page error]', err.message));
+  // The host page must come from the hub's origin (same-origin /dev/token, and a
+  // real loopback response so chromium's local-network checks let the socket
+  // through): load a small hub page, then write the site into it.
+  await page.goto(`${hubUrl}/healthz`);
+  await page.setContent(HOST_PAGE);
+  return { context, page };
+}
+
+/** Seqs of transcript entries shown, in DOM order. */
+function seqs(page, selector) {
+  return page.locator(selector).evaluateAll((els) => els.map((e) => Number(e.getAttribute('data-seq'))));
+}
+
+function assertContiguous(list, label) {
+  assert.ok(list.length > 0, `${label}: empty transcript`);
+  assert.equal(new Set(list).size, list.length, `${label}: duplicate seq in ${JSON.stringify(list)}`);
+  const expected = Array.from({ length: list.length }, (_, i) => i + 1);
+  assert.deepEqual(list, expected, `${label}: transcript has a gap or is out of order`);
+}
+
+/** The hub's last log lines, attached to a failure so CI output explains it. */
+function hubLogTail(lines = 40) {
+  try {
+    return fs.readFileSync(HUB_LOG, 'utf8').replace(/\x1b\[[0-9;]*m/g, '').trim().split('\n').slice(-lines).join('\n');
+  } catch (e) {
+    return '(no hub log)';
+  }
+}
+
+/** test() whose failures carry the hub's log tail. */
+function e2e(name, options, body) {
+  test(name, options, async (t) => {
+    try {
+      await body(t);
+    } catch (err) {
+      err.message += `\n--- hub log (last lines of ${HUB_LOG}) ---\n${hubLogTail()}`;
+      throw err;
+    }
+  });
+}
+
+before(async () => {
+  await startHub();
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  fs.mkdirSync(SHOTS, { recursive: true });
+});
+
+after(async () => {
+  if (browser) await browser.close().catch(() => {});
+  await stopHub();
+});
+
+e2e('premium cardholder and agent chat both ways', { timeout: 90000 }, async () => {
+  // Agent pane: token handed over through sessionStorage, as the agent desktop would.
+  const agentToken = await mintToken({
+    role: 'agent', sub: 'e2e-agent', name: 'Alex Agent', max_chats: 3,
+    teams: ['standard', 'premium', 'business', 'prepaid', 'identity', 'fraud'],
+  });
+  agentContext = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  agentContext.setDefaultTimeout(STEP_TIMEOUT_MS);
+  await agentContext.addInitScript(trackSockets);
+  await agentContext.addInitScript((token) => {
+    try { sessionStorage.setItem('switchboard.agentToken', token); } catch (e) { /* about:blank */ }
+  }, agentToken);
+  agentPage = await agentContext.newPage();
+  agentPage.on('pageerror', (err) => console.error('[agent page error]', err.message));
+  await agentPage.goto(`${hubUrl}/agent/`);
+  await agentPage.locator('#sba-conn[data-state="connected"]').waitFor();
+  assert.ok(!agentPage.url().includes(agentToken), 'token must not be in the URL');
+  await agentPage.locator('#sba-availability').click();
+  await agentPage.locator('#sba-availability[aria-pressed="true"]').waitFor();
+  // The queue overview arrives (the pane asks every 5 s).
+  await agentPage.locator('#sba-queues tr[data-tier="premium"]').waitFor();
+
+  // Cardholder: launcher, topic picker, start.
+  ({ context: cardholderContext, page: cardholderPage } = await openCardholder({
+    role: 'cardholder', sub: 'e2e-premium', tier: 'premium', name: 'Pat Premium', phone_last4: '4321',
+  }));
+  const launcher = cardholderPage.locator('.sbw-launcher');
+  await launcher.click();
+  await cardholderPage.locator('.sbw-topic-screen').waitFor();
+  await cardholderPage.locator('.sbw-topic', { hasText: 'Dispute a charge' }).click();
+  await cardholderPage.locator('.sbw-start').click();
+
+  // The agent gets the chat in a tab with the premium badge and the topic.
+  const tab = agentPage.locator('.sba-tab', { hasText: 'Pat Premium' });
+  await tab.waitFor();
+  await tab.locator('.sba-tier-premium').waitFor();
+  await tab.locator('.sba-tab-meta', { hasText: 'Dispute a charge' }).waitFor();
+  await cardholderPage.locator('.sbw-status', { hasText: 'Chatting with Alex Agent' }).waitFor();
+
+  // Cardholder -> agent, with the typing indicator first.
+  const composer = cardholderPage.locator('.sbw-composer');
+  await composer.click();
+  await composer.pressSequentially('Hello, a charge I do not recognise');
+  await agentPage.locator('.sba-panel:not([hidden]) .sba-typing:not([hidden])').waitFor();
+  await composer.press('Enter');
+  await agentPage.locator('.sba-cardholder .sba-bubble', { hasText: 'Hello, a charge I do not recognise' }).waitFor();
+  await cardholderPage.locator('.sbw-own[data-seq] .sbw-bubble', { hasText: 'a charge I do not recognise' }).waitFor();
+
+  // Agent -> cardholder.
+  const reply = agentPage.locator('.sba-panel:not([hidden]) .sba-composer');
+  await reply.fill("Hi Pat, I'm Alex. Which charge is it?");
+  await reply.press('Enter');
+  await cardholderPage.locator('.sbw-agent .sbw-bubble', { hasText: 'Which charge is it?' }).waitFor();
+
+  // Read receipts both ways: the agent's open tab saw the cardholder's line,
+  // and the open widget saw the agent's.
+  await cardholderPage.locator('.sbw-own .sbw-seen').waitFor();
+  await agentPage.locator('.sba-own .sba-seen').waitFor();
+});
+
+e2e('network drop and return: no gap, no duplicate', { timeout: 90000 }, async () => {
+  assert.ok(cardholderPage, 'needs the chat from the first test');
+  await dropNetwork(cardholderContext, cardholderPage);
+  await cardholderPage.locator('.sbw-banner:not([hidden])').waitFor();
+
+  // The agent keeps talking while the cardholder is away.
+  const reply = agentPage.locator('.sba-panel:not([hidden]) .sba-composer');
+  for (const n of [1, 2, 3]) {
+    await reply.fill(`While you were away ${n}`);
+    await reply.press('Enter');
+    await agentPage.locator('.sba-own[data-seq] .sba-bubble', { hasText: `While you were away ${n}` }).waitFor();
+  }
+  // The cardholder writes while offline: held and sent after reconnecting.
+  const composer = cardholderPage.locator('.sbw-composer');
+  await composer.fill('Sent while offline');
+  await composer.press('Enter');
+  await cardholderPage.locator('.sbw-pending .sbw-bubble', { hasText: 'Sent while offline' }).waitFor();
+
+  // Really cut off meanwhile: none of the agent's lines got through.
+  assert.equal(await cardholderPage.locator('.sbw-bubble', { hasText: 'While you were away' }).count(), 0);
+  assert.ok(await cardholderPage.locator('.sbw-banner').isVisible(), 'the widget says it is offline');
+
+  await restoreNetwork(cardholderContext, cardholderPage);
+  await cardholderPage.locator('.sbw-agent[data-seq] .sbw-bubble', { hasText: 'While you were away 3' }).waitFor();
+  await cardholderPage.locator('.sbw-own[data-seq] .sbw-bubble', { hasText: 'Sent while offline' }).waitFor();
+  await agentPage.locator('.sba-cardholder .sba-bubble', { hasText: 'Sent while offline' }).waitFor();
+  await cardholderPage.locator('.sbw-banner').waitFor({ state: 'hidden' });
+  assert.equal(await cardholderPage.locator('.sbw-pending').count(), 0, 'nothing left pending');
+
+  const cardholderSeqs = await seqs(cardholderPage, '.sbw-transcript [data-seq]');
+  assertContiguous(cardholderSeqs, 'cardholder');
+  const agentSeqs = await seqs(agentPage, '.sba-panel:not([hidden]) .sba-transcript [data-seq]');
+  assertContiguous(agentSeqs, 'agent');
+  assert.deepEqual(cardholderSeqs, agentSeqs, 'both sides show the same transcript');
+  for (const text of ['While you were away 1', 'While you were away 2', 'While you were away 3', 'Sent while offline']) {
+    assert.equal(await cardholderPage.locator('.sbw-bubble', { hasText: text }).count(), 1, `"${text}" shown once`);
+  }
+
+  // Back online, the widget reports what it has now seen.
+  await agentPage.locator('.sba-own[data-seq]').last().locator('.sba-seen').waitFor();
+
+  await cardholderPage.screenshot({ path: path.join(SHOTS, 'widget.png') });
+  await agentPage.screenshot({ path: path.join(SHOTS, 'agent.png') });
+});
+
+e2e('an XSS attempt renders as text on both sides', { timeout: 60000 }, async () => {
+  assert.ok(cardholderPage, 'needs the chat from the first test');
+  const composer = cardholderPage.locator('.sbw-composer');
+  await composer.fill(XSS);
+  await composer.press('Enter');
+  const atAgent = agentPage.locator('.sba-cardholder .sba-bubble', { hasText: 'onerror' });
+  await atAgent.waitFor();
+  assert.equal(await atAgent.textContent(), XSS);
+
+  const reply = agentPage.locator('.sba-panel:not([hidden]) .sba-composer');
+  await reply.fill(`Echo: ${XSS}`);
+  await reply.press('Enter');
+  const atCardholder = cardholderPage.locator('.sbw-agent .sbw-bubble', { hasText: 'Echo:' });
+  await atCardholder.waitFor();
+  assert.equal(await atCardholder.textContent(), `Echo: ${XSS}`);
+
+  for (const page of [cardholderPage, agentPage]) {
+    assert.equal(await page.evaluate(() => window.__xss), undefined, 'the onerror handler never ran');
+    assert.equal(await page.locator('.sbw-transcript img, .sba-transcript img').count(), 0, 'no <img> was created');
+  }
+});
+
+e2e('the agent pane drops and resumes its chats without gaps', { timeout: 60000 }, async () => {
+  assert.ok(cardholderPage, 'needs the chat from the first test');
+  await dropNetwork(agentContext, agentPage);
+  await agentPage.locator('#sba-conn:not([data-state="connected"])').waitFor();
+  const composer = cardholderPage.locator('.sbw-composer');
+  await composer.fill('Are you still there?');
+  await composer.press('Enter');
+  await cardholderPage.locator('.sbw-own[data-seq] .sbw-bubble', { hasText: 'Are you still there?' }).waitFor();
+
+  assert.equal(await agentPage.locator('.sba-bubble', { hasText: 'Are you still there?' }).count(), 0, 'the pane was really cut off');
+  await restoreNetwork(agentContext, agentPage);
+  await agentPage.locator('#sba-conn[data-state="connected"]').waitFor();
+  await agentPage.locator('.sba-cardholder .sba-bubble', { hasText: 'Are you still there?' }).waitFor();
+  assert.equal(await agentPage.locator('.sba-tab').count(), 1, 'the chat is resumed in its tab, not duplicated');
+  // The hub sets a vanished agent away; the pane restores the agent's choice.
+  await agentPage.locator('#sba-availability[aria-pressed="true"]').waitFor();
+  const agentSeqs = await seqs(agentPage, '.sba-panel:not([hidden]) .sba-transcript [data-seq]');
+  assertContiguous(agentSeqs, 'agent after reconnect');
+  assert.deepEqual(agentSeqs, await seqs(cardholderPage, '.sbw-transcript [data-seq]'));
+});
+
+e2e('the agent ends the chat and the cardholder is offered a new one', { timeout: 60000 }, async () => {
+  assert.ok(cardholderPage, 'needs the chat from the first test');
+  await agentPage.locator('.sba-panel:not([hidden]) .sba-end-chat').click();
+  await agentPage.locator('.sba-panel:not([hidden]) .sba-ended:not([hidden])').waitFor();
+  await cardholderPage.locator('.sbw-ended:not([hidden])').waitFor();
+  await cardholderPage.locator('.sbw-new-chat:visible').click();
+  await cardholderPage.locator('.sbw-topic-screen').waitFor();
+  await cardholderPage.keyboard.press('Escape');
+  await cardholderPage.locator('.sbw-panel').waitFor({ state: 'hidden' });
+  assert.equal(await cardholderPage.locator('.sbw-launcher').getAttribute('aria-expanded'), 'false');
+});
+
+e2e('locked_account shows the callback screen with the reference', { timeout: 60000 }, async () => {
+  const { context, page } = await openCardholder({
+    role: 'cardholder', sub: 'e2e-locked', tier: 'standard', name: 'Lee Locked', phone_last4: '4321',
+  });
+  try {
+    await page.locator('.sbw-launcher').click();
+    await page.locator('.sbw-topic', { hasText: 'My account is locked' }).click();
+    await page.locator('.sbw-start').click();
+    await page.locator('.sbw-escalated').waitFor();
+    await page.locator('.sbw-esc-phone', { hasText: "We'll call the number ending 4321" }).waitFor();
+    const ref = (await page.locator('.sbw-ref').textContent()).trim();
+    assert.ok(ref.length > 0, 'a callback reference is shown');
+    await page.screenshot({ path: path.join(SHOTS, 'widget-callback.png') });
+
+    // The identity desk sees the request live, claims it and closes it.
+    const row = agentPage.locator(`.sba-desk[data-desk="identity"] .sba-callback[data-ref="${ref}"]`);
+    await row.waitFor();
+    await row.locator('.sba-claim').click();
+    await row.locator('.sba-outcome-reached').waitFor();
+    await agentPage.screenshot({ path: path.join(SHOTS, 'agent-callbacks.png') });
+    await row.locator('.sba-outcome-reached').click();
+    await row.waitFor({ state: 'detached' });
+  } finally {
+    await context.close();
+  }
+});

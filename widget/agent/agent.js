@@ -1,0 +1,1027 @@
+/*!
+ * Switchboard agent pane (protocol v1).
+ *
+ * Token: read from sessionStorage['switchboard.agentToken'], or handed over by
+ * the opener/parent (the issuer's agent desktop, or the demo page) with
+ * postMessage({ type: 'switchboard-token', token }). When it has none, or the
+ * hub rejects it (close 4401: expired), the pane posts
+ * { type: 'switchboard-token-request' } to its opener/parent and waits.
+ * Tokens never go in a URL (query or fragment).
+ *
+ * Built to run all day: each transcript keeps at most MAX_RENDERED_ENTRIES in
+ * the DOM, ended chats' tabs go away after ENDED_TAB_TTL_MS, callbacks and
+ * queues are replaced, not appended; a dropped connection comes back with
+ * backoff and `sync` per open chat.
+ */
+(function () {
+  'use strict';
+
+  var TOKEN_KEY = 'switchboard.agentToken';
+  var AVAILABILITY_KEY = 'switchboard.agentAvailability';
+  /** Transcript entries kept in the DOM per chat; older ones are trimmed. */
+  var MAX_RENDERED_ENTRIES = 200;
+  /** An ended chat's tab stays this long so the agent can read the close. */
+  var ENDED_TAB_TTL_MS = 30000;
+  /** Queue overview refresh while connected. */
+  var QUEUES_POLL_MS = 5000;
+  /** Callback lists are pushed live; a full refresh this often is a backstop. */
+  var CALLBACKS_REFRESH_MS = 60000;
+  var BACKOFF_BASE_MS = 500;
+  var BACKOFF_MAX_MS = 30000;
+  var TYPING_IDLE_MS = 3000;
+  var REMOTE_TYPING_TIMEOUT_MS = 10000;
+  var MAX_TEXT_CHARS = 4000;
+  /** While waiting for a token, ask the opener/parent again this often. */
+  var TOKEN_REQUEST_RETRY_MS = 5000;
+
+  var TIERS = ['standard', 'premium', 'business', 'prepaid'];
+  var DESKS = ['identity', 'fraud'];
+  var TIER_NAMES = { standard: 'Standard', premium: 'Premium', business: 'Business', prepaid: 'Prepaid' };
+  var DESK_NAMES = { identity: 'Identity desk', fraud: 'Fraud desk' };
+  var TOPIC_NAMES = {
+    general: 'General question',
+    billing: 'Billing / payment',
+    dispute: 'Dispute a charge',
+    lost_card: 'Lost or stolen card',
+    forgot_login: 'Forgot login',
+    locked_account: 'Locked account',
+    two_factor: 'Verification codes',
+    fraud_restriction: 'Fraud restriction',
+    update_contact: 'Update contact details',
+  };
+  var END_REASONS = {
+    agent_ended: 'You ended this chat.',
+    cardholder_left: 'The cardholder left the chat.',
+    escalated: 'Escalated to a callback desk.',
+    transferred: 'Transferred to another queue.',
+    abandoned: 'The cardholder lost connection; chat closed.',
+    reassigned: 'This chat is no longer assigned to you.',
+  };
+  var CALLBACK_STATUS = {
+    requested: 'Waiting', claimed: 'Claimed', reached: 'Reached', no_answer: 'No answer', failed: 'Failed',
+  };
+
+  // ---------------------------------------------------------------- helpers
+
+  /** Builds an element. Text goes in with textContent only, never as HTML. */
+  function h(tag, attrs, children) {
+    var el = document.createElement(tag);
+    if (attrs) {
+      Object.keys(attrs).forEach(function (key) {
+        var value = attrs[key];
+        if (value === null || value === undefined || value === false) return;
+        if (key === 'class') el.className = value;
+        else if (key === 'text') el.textContent = value;
+        else if (key.slice(0, 2) === 'on') el.addEventListener(key.slice(2), value);
+        else if (value === true) el.setAttribute(key, '');
+        else el.setAttribute(key, String(value));
+      });
+    }
+    (children || []).forEach(function (child) {
+      if (child === null || child === undefined || child === false) return;
+      el.appendChild(typeof child === 'string' ? document.createTextNode(child) : child);
+    });
+    return el;
+  }
+
+  function $(id) { return document.getElementById(id); }
+
+  function duration(seconds) {
+    seconds = Math.max(0, Math.floor(seconds));
+    if (seconds < 60) return seconds + 's';
+    var m = Math.floor(seconds / 60);
+    if (m < 60) return m + 'm ' + String(seconds % 60).padStart(2, '0') + 's';
+    return Math.floor(m / 60) + 'h ' + String(m % 60).padStart(2, '0') + 'm';
+  }
+
+  function clockTime(at) {
+    var d = at ? new Date(at) : new Date();
+    if (isNaN(d.getTime())) return '';
+    return d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+  }
+
+  function newId() {
+    if (window.crypto && typeof window.crypto.randomUUID === 'function') return window.crypto.randomUUID();
+    return 'a' + Date.now().toString(36) + Math.random().toString(36).slice(2, 10);
+  }
+
+  function tierBadge(tier) {
+    return h('span', { class: 'sba-tier sba-tier-' + (TIERS.indexOf(tier) >= 0 ? tier : 'unknown'), text: TIER_NAMES[tier] || String(tier || '?') });
+  }
+
+  /** Reads the (unverified) claims of a JWT, only to show the agent's own name. */
+  function tokenClaims(token) {
+    try {
+      var part = token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
+      while (part.length % 4) part += '=';
+      var json = decodeURIComponent(Array.prototype.map.call(atob(part), function (c) {
+        return '%' + ('00' + c.charCodeAt(0).toString(16)).slice(-2);
+      }).join(''));
+      return JSON.parse(json) || {};
+    } catch (e) {
+      return {};
+    }
+  }
+
+  // ------------------------------------------------------------------ token
+
+  var trustedOrigins = [location.origin].concat(
+    ((document.querySelector('meta[name="switchboard-trusted-origins"]') || {}).content || '')
+      .split(/\s+/).filter(Boolean)
+  );
+  var tokenWaiters = [];
+  var needFreshToken = false;
+  var awaitingToken = false;
+
+  function tokenHosts() {
+    var hosts = [];
+    if (window.parent && window.parent !== window) hosts.push(window.parent);
+    if (window.opener && !window.opener.closed) hosts.push(window.opener);
+    return hosts;
+  }
+
+  function storedToken() {
+    try { return sessionStorage.getItem(TOKEN_KEY); } catch (e) { return null; }
+  }
+
+  window.addEventListener('message', function (ev) {
+    var data = ev.data;
+    if (!data || data.type !== 'switchboard-token' || typeof data.token !== 'string' || !data.token) return;
+    if (tokenHosts().indexOf(ev.source) < 0 || trustedOrigins.indexOf(ev.origin) < 0) return;
+    try { sessionStorage.setItem(TOKEN_KEY, data.token); } catch (e) { /* storage disabled: keep in memory */ }
+    memoryToken = data.token;
+    needFreshToken = false;
+    var waiters = tokenWaiters;
+    tokenWaiters = [];
+    waiters.forEach(function (resolve) { resolve(data.token); });
+    // A new token while connected (e.g. the desktop switched agent): reconnect with it.
+    if (!waiters.length && conn && conn.isReady() && tokenClaims(data.token).sub !== (me && me.sub)) conn.restart();
+  });
+  var memoryToken = null;
+
+  /** The token to connect with: stored unless known stale, else asked for. */
+  function getToken() {
+    var t = storedToken() || memoryToken;
+    if (t && !needFreshToken) return Promise.resolve(t);
+    try { sessionStorage.removeItem(TOKEN_KEY); } catch (e) { /* ignore */ }
+    memoryToken = null;
+    awaitingToken = true;
+    return new Promise(function (resolve) {
+      var again = null;
+      tokenWaiters.push(function (token) { awaitingToken = false; clearInterval(again); resolve(token); });
+      function ask() {
+        var hosts = tokenHosts();
+        hosts.forEach(function (w) {
+          // The request carries no secret, so any origin may see it; the answer is origin-checked.
+          try { w.postMessage({ type: 'switchboard-token-request' }, '*'); } catch (e) { /* closed */ }
+        });
+        setConnView('token', hosts.length
+          ? 'Waiting for sign-in from the agent desktop\u2026'
+          : 'Not signed in. Open this pane from your agent desktop.');
+      }
+      ask();
+      again = setInterval(ask, TOKEN_REQUEST_RETRY_MS);
+    });
+  }
+
+  // ------------------------------------------------------------- connection
+
+  /** Reconnecting socket: backoff with jitter, fresh token each time, auth as first frame. */
+  function Connection(url, handlers) {
+    this.url = url;
+    this.handlers = handlers;
+    this.ws = null;
+    this.authed = false;
+    this.attempt = 0;
+    this.generation = 0;
+    this.timer = null;
+    var self = this;
+    window.addEventListener('online', function () {
+      if (self.ws) return;
+      self.attempt = 0;
+      self.connect();
+    });
+    window.addEventListener('offline', function () {
+      if (!self.ws) return;
+      self.drop();
+      self.retry(0);
+    });
+  }
+
+  Connection.prototype.isReady = function () {
+    return !!(this.ws && this.authed && this.ws.readyState === 1);
+  };
+
+  Connection.prototype.send = function (frame) {
+    if (!this.isReady()) return false;
+    this.ws.send(JSON.stringify(frame));
+    return true;
+  };
+
+  Connection.prototype.drop = function () {
+    var ws = this.ws;
+    this.ws = null;
+    this.authed = false;
+    if (!ws) return;
+    ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
+    try { ws.close(1000); } catch (e) { /* closing */ }
+    this.handlers.down();
+  };
+
+  Connection.prototype.restart = function () {
+    this.drop();
+    this.attempt = 0;
+    this.connect();
+  };
+
+  Connection.prototype.connect = function () {
+    var self = this;
+    clearTimeout(this.timer);
+    this.timer = null;
+    if (this.ws) return;
+    var generation = ++this.generation;
+    this.handlers.state('connecting');
+    getToken().then(function (token) {
+      if (generation !== self.generation || self.ws) return;
+      self.handlers.token(token);
+      self.handlers.state('connecting');
+      var ws = new WebSocket(self.url);
+      self.ws = ws;
+      ws.onopen = function () { ws.send(JSON.stringify({ type: 'auth', token: token })); };
+      ws.onmessage = function (ev) {
+        var frame;
+        try { frame = JSON.parse(ev.data); } catch (e) { return; }
+        if (!frame || typeof frame.type !== 'string') return;
+        if (frame.type === 'welcome') {
+          self.authed = true;
+          self.attempt = 0;
+          self.handlers.state('connected');
+        }
+        self.handlers.frame(frame);
+      };
+      ws.onerror = function () { /* close follows */ };
+      ws.onclose = function (ev) {
+        if (self.ws !== ws) return;
+        self.ws = null;
+        self.authed = false;
+        self.handlers.down();
+        if (ev.code === 4401) needFreshToken = true;
+        self.retry(ev.code);
+      };
+    }).catch(function () {
+      if (generation === self.generation) self.retry(0);
+    });
+  };
+
+  Connection.prototype.retry = function (code) {
+    var ceiling = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * Math.pow(2, this.attempt));
+    this.attempt = Math.min(this.attempt + 1, 20);
+    var delay = ceiling / 2 + Math.random() * (ceiling / 2);
+    if (code === 4401 && this.attempt === 1) delay = 0;
+    this.retryAt = Date.now() + delay;
+    this.handlers.state(navigator.onLine === false ? 'offline' : 'waiting');
+    var self = this;
+    this.timer = setTimeout(function () { self.connect(); }, delay);
+  };
+
+  // ------------------------------------------------------------------ state
+
+  var me = null;            // { sub, name, teams, max_chats }
+  var availability = 'away';
+  var chats = new Map();    // conversation id -> Chat
+  var selectedId = null;
+  var connState = 'connecting';
+  var queuesTimer = null;
+  var callbacksTimer = null;
+  var desks = new Map();    // desk -> Map(ref -> request)
+  var toastTimer = null;
+  var conn = null;
+  var lastBackground = {};     // frame type -> when a background frame of it was last sent
+  var lastUserAction = 0;      // when the agent last did something
+  var callbacksUnavailable = null; // the hub's reason, when it refuses callback lists
+
+  var els = {
+    conn: $('sba-conn'), me: $('sba-me'), load: $('sba-load'), availability: $('sba-availability'),
+    queues: $('sba-queues'), callbacks: $('sba-callbacks'), desks: $('sba-desks'),
+    tabs: $('sba-tabs'), panels: $('sba-panels'), empty: $('sba-empty'), emptyHint: $('sba-empty-hint'),
+    toast: $('sba-toast'), announcer: $('sba-announcer'),
+  };
+
+  function setConnView(state, text) {
+    els.conn.setAttribute('data-state', state);
+    els.conn.textContent = text;
+  }
+
+  function renderConn() {
+    if (connState === 'connected') setConnView('connected', 'Connected');
+    else if (connState === 'offline') setConnView('offline', 'Offline \u2013 waiting for network');
+    else if (connState === 'waiting') {
+      var s = Math.max(0, Math.ceil(((conn && conn.retryAt) || Date.now()) - Date.now()) / 1000);
+      setConnView('waiting', 'Disconnected \u2013 retrying in ' + Math.ceil(s) + 's');
+    } else if (!awaitingToken) setConnView('connecting', 'Connecting\u2026');
+    document.body.classList.toggle('sba-disconnected', connState !== 'connected');
+    els.availability.disabled = connState !== 'connected';
+  }
+
+  function announce(text) {
+    els.announcer.appendChild(h('p', { text: text }));
+    while (els.announcer.childNodes.length > 5) els.announcer.removeChild(els.announcer.firstChild);
+  }
+
+  function toast(text) {
+    els.toast.textContent = text;
+    els.toast.hidden = false;
+    clearTimeout(toastTimer);
+    toastTimer = setTimeout(function () { els.toast.hidden = true; }, 6000);
+  }
+
+  /**
+   * Sends a frame. failText false marks a background frame (polling, typing,
+   * read receipts): a refusal of one is not worth a toast (see onError).
+   */
+  function send(frame, failText) {
+    if (failText === false) lastBackground[frame.type] = Date.now();
+    else lastUserAction = Date.now();
+    if (conn.send(frame)) return true;
+    if (failText !== false) toast(failText || 'Not connected. Try again once the pane is reconnected.');
+    return false;
+  }
+
+  // ---------------------------------------------------------------- frames
+
+  function onFrame(f) {
+    switch (f.type) {
+      case 'welcome': return onWelcome(f);
+      case 'assigned': return onAssigned(f);
+      case 'msg': return onMsg(f);
+      case 'typing': return onTyping(f);
+      case 'read': return onRead(f);
+      case 'ended': return onEnded(f);
+      case 'queues': return renderQueues(f.queues || []);
+      case 'callbacks': return onCallbacks(f);
+      case 'callback': return onCallback(f.request);
+      case 'error': return onError(f);
+      default: return undefined;
+    }
+  }
+
+  function onWelcome(f) {
+    if (f.role && f.role !== 'agent' && f.role !== 'supervisor') {
+      setConnView('error', 'This token is not an agent token.');
+    }
+    me = {
+      sub: f.sub,
+      name: lastTokenClaims.sub === f.sub ? lastTokenClaims.name || null : null,
+      teams: Array.isArray(f.teams) ? f.teams : [],
+      max_chats: f.max_chats || 3,
+    };
+    els.me.textContent = (me.name ? me.name + ' \u00b7 ' : '') + me.teams.map(function (t) { return TIER_NAMES[t] || DESK_NAMES[t] || t; }).join(', ');
+    // The hub puts an agent whose connections all dropped `away` (so no chat
+    // is routed to a dead pane). After a blip, restore what the agent chose.
+    var wanted = wantedAvailability();
+    if (wanted === 'available' && f.state !== 'available') {
+      if (send({ type: 'status', state: 'available' }, false)) setAvailability('available', false);
+    } else if (f.state) {
+      setAvailability(f.state, false);
+    }
+
+    // Resume every chat the hub says is ours; anything else we show is no longer ours.
+    var open = new Set();
+    (f.conversations || []).forEach(function (c) {
+      if (c.status === 'ended') return;
+      open.add(c.id);
+      var chat = chats.get(c.id);
+      if (!chat || chat.status === 'ended') {
+        if (chat) removeChat(chat);
+        chat = createChat({ id: c.id, tier: c.tier, topic: c.topic, cardholder: c.cardholder, waited_s: null });
+      }
+      send({ type: 'sync', conversation: c.id, after: chat.maxSeq }, false);
+      chat.pending.forEach(function (p) { send({ type: 'say', conversation: c.id, id: p.id, text: p.text }, false); });
+      chat.lastReadSent = 0;
+    });
+    chats.forEach(function (chat) {
+      if (chat.status !== 'ended' && !open.has(chat.id)) endChat(chat, 'reassigned');
+    });
+
+    // Desks.
+    var myDesks = DESKS.filter(function (d) { return me.teams.indexOf(d) >= 0; });
+    callbacksUnavailable = null;
+    els.callbacks.hidden = myDesks.length === 0;
+    myDesks.forEach(function (d) {
+      if (!desks.has(d)) desks.set(d, new Map());
+      send({ type: 'callbacks', desk: d }, false);
+    });
+    renderCallbacks();
+    clearInterval(callbacksTimer);
+    if (myDesks.length) {
+      callbacksTimer = setInterval(function () {
+        myDesks.forEach(function (d) { send({ type: 'callbacks', desk: d }, false); });
+      }, CALLBACKS_REFRESH_MS);
+    }
+
+    // Queue overview.
+    clearInterval(queuesTimer);
+    send({ type: 'queues' }, false);
+    queuesTimer = setInterval(function () { send({ type: 'queues' }, false); }, QUEUES_POLL_MS);
+    renderLoad();
+    renderTabs();
+  }
+
+  function onDown() {
+    clearInterval(queuesTimer);
+    clearInterval(callbacksTimer);
+    chats.forEach(function (chat) { showTyping(chat, false); chat.typingOn = false; });
+  }
+
+  function onAssigned(f) {
+    var chat = chats.get(f.conversation);
+    if (chat && chat.status === 'ended') { removeChat(chat); chat = null; }
+    if (!chat) {
+      chat = createChat({ id: f.conversation, tier: f.cardholder && f.cardholder.tier, topic: f.topic, cardholder: f.cardholder, waited_s: f.waited_s });
+    } else {
+      chat.waitedS = f.waited_s;
+      renderChatHead(chat);
+    }
+    (f.transcript || []).forEach(function (entry) { addEntry(chat, entry, true); });
+    var who = (f.cardholder && (f.cardholder.name || f.cardholder.sub)) || 'a cardholder';
+    announce('New chat with ' + who + ', ' + (TIER_NAMES[chat.tier] || chat.tier) + ', ' + (TOPIC_NAMES[chat.topic] || chat.topic || 'no topic'));
+    var current = selectedId && chats.get(selectedId);
+    if (!current || current.status === 'ended') select(chat.id, false);
+    renderTabs();
+    renderLoad();
+  }
+
+  function onMsg(f) {
+    var chat = chats.get(f.conversation);
+    if (!chat) return;
+    addEntry(chat, f, false);
+  }
+
+  function onTyping(f) {
+    var chat = chats.get(f.conversation);
+    if (!chat || f.from === 'agent') return;
+    showTyping(chat, !!f.on);
+  }
+
+  function onRead(f) {
+    var chat = chats.get(f.conversation);
+    if (!chat || f.from === 'agent') return;
+    var seq = Number(f.seq) || 0;
+    if (seq > chat.cardholderReadSeq) { chat.cardholderReadSeq = seq; renderSeen(chat); }
+  }
+
+  function onEnded(f) {
+    var chat = chats.get(f.conversation);
+    if (!chat) return;
+    endChat(chat, f.reason);
+  }
+
+  function onError(f) {
+    var handled = false;
+    if (f.ref) {
+      chats.forEach(function (chat) {
+        var p = chat.pending.get(f.ref);
+        if (!p) return;
+        handled = true;
+        if (f.code === 'rate_limited' || f.code === 'unavailable') {
+          setTimeout(function () {
+            if (chat.pending.has(p.id)) send({ type: 'say', conversation: chat.id, id: p.id, text: p.text }, false);
+          }, 2000);
+        } else {
+          markFailed(chat, p, f.code === 'too_long' ? 'Too long' : 'Not sent');
+        }
+      });
+    }
+    if (handled) return;
+    // Errors carry no reference to frames without an `id`: one right after a
+    // background frame, with no user action since, is taken as its answer.
+    var now = Date.now();
+    var recent = Object.keys(lastBackground).filter(function (t) {
+      return now - lastBackground[t] < 3000 && lastBackground[t] > lastUserAction;
+    });
+    if (recent.length) {
+      if (recent.indexOf('callbacks') >= 0 && f.code === 'not_allowed') {
+        callbacksUnavailable = f.message || 'not available';
+        clearInterval(callbacksTimer);
+        renderCallbacks();
+      }
+      if (window.console) console.warn('switchboard: a background request was refused:', f.code, f.message);
+      return;
+    }
+    toast(errorText(f));
+  }
+
+  function errorText(f) {
+    switch (f.code) {
+      case 'not_allowed': return 'Not allowed: ' + (f.message || 'that action is not possible now') + '.';
+      case 'no_conversation': return 'That chat is no longer open.';
+      case 'rate_limited': return 'Slow down: too many actions at once.';
+      case 'unavailable': return 'The hub cannot reach its store right now; try again shortly.';
+      default: return 'Error: ' + (f.message || f.code || 'unknown');
+    }
+  }
+
+  // ------------------------------------------------------------------ chats
+
+  function createChat(info) {
+    var chat = {
+      id: info.id,
+      tier: info.tier || (info.cardholder && info.cardholder.tier) || null,
+      topic: info.topic || null,
+      cardholder: info.cardholder || null,
+      waitedS: typeof info.waited_s === 'number' ? info.waited_s : null,
+      startedAt: Date.now(),
+      status: 'active',
+      rendered: new Map(),
+      maxSeq: 0,
+      trimmedThrough: 0,
+      lastCardholderSeq: 0,
+      lastReadSent: 0,
+      cardholderReadSeq: 0,
+      ownSeqs: [],
+      pending: new Map(),
+      unread: 0,
+      typingOn: false,
+      typingTimer: null,
+      remoteTypingTimer: null,
+      removeTimer: null,
+    };
+    buildChat(chat);
+    chats.set(chat.id, chat);
+    els.empty.hidden = true;
+    return chat;
+  }
+
+  function buildChat(chat) {
+    var tabId = 'sba-tab-' + chats.size + '-' + Date.now().toString(36);
+    var panelId = tabId + '-panel';
+    chat.tabName = h('span', { class: 'sba-tab-name' });
+    chat.tabMeta = h('span', { class: 'sba-tab-meta' });
+    chat.tabUnread = h('span', { class: 'sba-tab-unread', hidden: true });
+    chat.tabTyping = h('span', { class: 'sba-tab-typing', hidden: true, text: 'typing\u2026' });
+    chat.tab = h('button', {
+      type: 'button', role: 'tab', id: tabId, class: 'sba-tab', 'aria-controls': panelId, 'aria-selected': 'false', tabindex: '-1',
+      'data-conversation': chat.id,
+      onclick: function () { select(chat.id, true); },
+      onkeydown: function (ev) { tabKeys(ev, chat); },
+    }, [h('span', { class: 'sba-tab-top' }, [tierBadge(chat.tier), chat.tabName, chat.tabUnread]), chat.tabMeta, chat.tabTyping]);
+
+    chat.headName = h('h2', { class: 'sba-chat-name' });
+    chat.headInfo = h('p', { class: 'sba-chat-info' });
+    chat.headTier = h('span', { class: 'sba-chat-tier' });
+
+    var endBtn = h('button', {
+      type: 'button', class: 'sba-btn sba-danger sba-end-chat',
+      onclick: function () { if (send({ type: 'end', conversation: chat.id })) endBtn.disabled = true; },
+    }, ['End chat']);
+    chat.endBtn = endBtn;
+
+    var transferSelect = h('select', { class: 'sba-transfer-tier', 'aria-label': 'Tier to transfer to' },
+      TIERS.map(function (t) { return h('option', { value: t, text: TIER_NAMES[t] }); }));
+    var transferForm = h('form', {
+      class: 'sba-inline-form sba-transfer',
+      onsubmit: function (ev) {
+        ev.preventDefault();
+        if (transferSelect.value === chat.tier) { toast('The chat is already in the ' + TIER_NAMES[chat.tier] + ' queue.'); return; }
+        send({ type: 'transfer', conversation: chat.id, tier: transferSelect.value });
+      },
+    }, [h('label', { class: 'sba-label' }, ['Transfer to ', transferSelect]), h('button', { type: 'submit', class: 'sba-btn' }, ['Transfer'])]);
+
+    var deskSelect = h('select', { class: 'sba-escalate-desk', 'aria-label': 'Desk to escalate to' },
+      DESKS.map(function (d) { return h('option', { value: d, text: DESK_NAMES[d] }); }));
+    var noteInput = h('input', { type: 'text', class: 'sba-escalate-note', maxlength: '500', placeholder: 'Note for the desk', 'aria-label': 'Note for the desk' });
+    var escalateForm = h('form', {
+      class: 'sba-inline-form sba-escalate',
+      onsubmit: function (ev) {
+        ev.preventDefault();
+        var frame = { type: 'escalate', conversation: chat.id, desk: deskSelect.value };
+        if (noteInput.value.trim()) frame.note = noteInput.value.trim();
+        send(frame);
+      },
+    }, [h('label', { class: 'sba-label' }, ['Escalate to ', deskSelect]), noteInput, h('button', { type: 'submit', class: 'sba-btn' }, ['Escalate'])]);
+
+    chat.actions = h('div', { class: 'sba-actions' }, [
+      endBtn,
+      h('details', { class: 'sba-more' }, [h('summary', { text: 'Transfer or escalate' }), transferForm, escalateForm]),
+    ]);
+
+    chat.transcript = h('ol', { class: 'sba-transcript', role: 'log', 'aria-live': 'off', 'aria-label': 'Transcript', tabindex: '0' });
+    chat.typingEl = h('p', { class: 'sba-typing', hidden: true, 'aria-hidden': 'true', text: 'Cardholder is typing\u2026' });
+    chat.composer = h('textarea', {
+      class: 'sba-composer', rows: '2', maxlength: String(MAX_TEXT_CHARS), 'aria-label': 'Reply', placeholder: 'Type a reply \u2013 Enter to send, Shift+Enter for a new line',
+      onkeydown: function (ev) {
+        if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing) { ev.preventDefault(); sendSay(chat); }
+      },
+      oninput: function () { composerInput(chat); },
+      onblur: function () { setTyping(chat, false); },
+    });
+    chat.composerForm = h('form', {
+      class: 'sba-composer-form',
+      onsubmit: function (ev) { ev.preventDefault(); sendSay(chat); },
+    }, [chat.composer, h('button', { type: 'submit', class: 'sba-btn sba-primary sba-send' }, ['Send'])]);
+    chat.endedText = h('p', { class: 'sba-ended-text' });
+    chat.endedBar = h('div', { class: 'sba-ended', hidden: true }, [
+      chat.endedText,
+      h('button', { type: 'button', class: 'sba-btn sba-close-tab', onclick: function () { removeChat(chat); } }, ['Close tab']),
+    ]);
+    chat.panel = h('section', { class: 'sba-panel', role: 'tabpanel', id: panelId, 'aria-labelledby': tabId, hidden: true }, [
+      h('div', { class: 'sba-chat-head' }, [h('div', { class: 'sba-chat-who' }, [chat.headName, chat.headInfo]), chat.actions]),
+      chat.transcript,
+      chat.typingEl,
+      chat.composerForm,
+      chat.endedBar,
+    ]);
+    els.tabs.appendChild(chat.tab);
+    els.panels.appendChild(chat.panel);
+    renderChatHead(chat);
+  }
+
+  function chatTitle(chat) {
+    var c = chat.cardholder || {};
+    return c.name || c.sub || 'Cardholder';
+  }
+
+  function renderChatHead(chat) {
+    chat.tabName.textContent = chatTitle(chat);
+    chat.headName.textContent = chatTitle(chat);
+    chat.headName.insertBefore(tierBadge(chat.tier), chat.headName.firstChild);
+    renderChatTimes(chat);
+  }
+
+  function renderChatTimes(chat) {
+    var topic = TOPIC_NAMES[chat.topic] || chat.topic || 'No topic';
+    var inChat = duration((Date.now() - chat.startedAt) / 1000);
+    var waited = chat.waitedS !== null ? 'waited ' + duration(chat.waitedS) : '';
+    chat.tabMeta.textContent = chat.status === 'ended' ? 'Ended' : topic + (waited ? ' \u00b7 ' + waited : '');
+    chat.headInfo.textContent = topic + (waited ? ' \u00b7 ' + waited + ' in queue' : '') + ' \u00b7 ' +
+      (chat.status === 'ended' ? 'ended' : 'in chat ' + inChat) +
+      (chat.cardholder && chat.cardholder.sub ? ' \u00b7 id ' + chat.cardholder.sub : '');
+  }
+
+  function tabKeys(ev, chat) {
+    var tabs = Array.prototype.slice.call(els.tabs.querySelectorAll('[role="tab"]'));
+    var i = tabs.indexOf(chat.tab);
+    var next = null;
+    if (ev.key === 'ArrowRight') next = tabs[(i + 1) % tabs.length];
+    else if (ev.key === 'ArrowLeft') next = tabs[(i - 1 + tabs.length) % tabs.length];
+    else if (ev.key === 'Home') next = tabs[0];
+    else if (ev.key === 'End') next = tabs[tabs.length - 1];
+    if (!next) return;
+    ev.preventDefault();
+    select(next.getAttribute('data-conversation'), false);
+    next.focus();
+  }
+
+  function select(id, focusComposer) {
+    selectedId = id;
+    chats.forEach(function (chat) {
+      var on = chat.id === id;
+      chat.tab.setAttribute('aria-selected', on ? 'true' : 'false');
+      chat.tab.tabIndex = on ? 0 : -1;
+      chat.panel.hidden = !on;
+      if (on) {
+        chat.unread = 0;
+        renderUnread(chat);
+        scrollToEnd(chat);
+        maybeSendRead(chat);
+        if (focusComposer && chat.status !== 'ended') chat.composer.focus();
+      }
+    });
+    renderTitle();
+  }
+
+  function renderTabs() {
+    els.empty.hidden = chats.size > 0;
+    if (!selectedId || !chats.has(selectedId)) {
+      var first = chats.keys().next();
+      if (!first.done) select(first.value, false);
+      else selectedId = null;
+    }
+  }
+
+  function renderLoad() {
+    var active = 0;
+    chats.forEach(function (c) { if (c.status !== 'ended') active++; });
+    els.load.textContent = active + ' / ' + (me ? me.max_chats : 0) + ' chats';
+    els.load.classList.toggle('sba-full', !!me && active >= me.max_chats);
+  }
+
+  function renderUnread(chat) {
+    chat.tabUnread.hidden = chat.unread === 0;
+    chat.tabUnread.textContent = String(chat.unread);
+    chat.tabUnread.setAttribute('aria-label', chat.unread + ' unread');
+  }
+
+  function renderTitle() {
+    var total = 0;
+    chats.forEach(function (c) { total += c.unread; });
+    document.title = (total ? '(' + total + ') ' : '') + 'Switchboard agent';
+  }
+
+  function addEntry(chat, f, replay) {
+    var seq = Number(f.seq);
+    if (!(seq > 0)) return;
+    if (f.from === 'agent' && f.id) settlePending(chat, f.id);
+    if (chat.rendered.has(seq) || seq <= chat.trimmedThrough) return;
+    var who = f.from === 'agent' ? 'own' : f.from === 'cardholder' ? 'cardholder' : 'system';
+    var label = who === 'own' ? 'You' : who === 'cardholder' ? chatTitle(chat) : 'System';
+    var li = h('li', { class: 'sba-msg sba-' + who, 'data-seq': seq, 'data-from': f.from }, [
+      h('div', { class: 'sba-meta' }, [h('span', { class: 'sba-author', text: label }), h('time', { datetime: f.at || null, text: clockTime(f.at) })]),
+      h('div', { class: 'sba-bubble', text: String(f.text) }),
+    ]);
+    // Insert in seq order, keeping unacknowledged own messages last.
+    var node = chat.transcript.lastElementChild;
+    while (node && (node.classList.contains('sba-pending') || Number(node.getAttribute('data-seq')) > seq)) node = node.previousElementSibling;
+    chat.transcript.insertBefore(li, node ? node.nextElementSibling : chat.transcript.firstElementChild);
+    chat.rendered.set(seq, li);
+    if (seq > chat.maxSeq) chat.maxSeq = seq;
+    if (who === 'own') { chat.ownSeqs.push(seq); renderSeen(chat); }
+    if (who === 'cardholder') {
+      showTyping(chat, false);
+      if (seq > chat.lastCardholderSeq) chat.lastCardholderSeq = seq;
+      if (!replay && (chat.id !== selectedId || document.visibilityState === 'hidden')) {
+        chat.unread++;
+        renderUnread(chat);
+        renderTitle();
+        announce('Message from ' + chatTitle(chat) + ': ' + f.text);
+      }
+    }
+    trim(chat);
+    scrollToEnd(chat);
+    maybeSendRead(chat);
+  }
+
+  /** Keeps the DOM bounded: only the last MAX_RENDERED_ENTRIES entries stay. */
+  function trim(chat) {
+    var t = chat.transcript;
+    while (t.childElementCount > MAX_RENDERED_ENTRIES) {
+      var first = t.firstElementChild;
+      if (first.classList.contains('sba-pending')) break;
+      var s = Number(first.getAttribute('data-seq'));
+      if (s) { chat.rendered.delete(s); if (s > chat.trimmedThrough) chat.trimmedThrough = s; }
+      t.removeChild(first);
+      if (!chat.trimNote) {
+        chat.trimNote = h('p', { class: 'sba-trimmed-note', text: 'Older messages are hidden to keep the pane fast.' });
+        t.parentNode.insertBefore(chat.trimNote, t);
+      }
+    }
+    chat.ownSeqs = chat.ownSeqs.filter(function (s) { return s > chat.trimmedThrough; });
+  }
+
+  function scrollToEnd(chat) {
+    if (chat.panel.hidden) return;
+    chat.transcript.scrollTop = chat.transcript.scrollHeight;
+  }
+
+  function renderSeen(chat) {
+    var target = 0;
+    chat.ownSeqs.forEach(function (s) { if (s <= chat.cardholderReadSeq && s > target) target = s; });
+    var old = chat.transcript.querySelector('.sba-seen');
+    if (old) old.parentNode.removeChild(old);
+    var li = target && chat.rendered.get(target);
+    if (li) li.querySelector('.sba-meta').appendChild(h('span', { class: 'sba-seen', text: 'Seen' }));
+  }
+
+  function maybeSendRead(chat) {
+    if (chat.id !== selectedId || document.visibilityState === 'hidden' || chat.status === 'ended') return;
+    if (chat.lastCardholderSeq <= chat.lastReadSent) return;
+    if (send({ type: 'read', conversation: chat.id, seq: chat.maxSeq }, false)) chat.lastReadSent = chat.maxSeq;
+  }
+
+  function showTyping(chat, on) {
+    clearTimeout(chat.remoteTypingTimer);
+    chat.typingEl.hidden = !on;
+    chat.tabTyping.hidden = !on;
+    if (on) {
+      chat.typingEl.textContent = chatTitle(chat) + ' is typing\u2026';
+      chat.remoteTypingTimer = setTimeout(function () { showTyping(chat, false); }, REMOTE_TYPING_TIMEOUT_MS);
+    }
+  }
+
+  function composerInput(chat) {
+    var hasText = chat.composer.value.trim().length > 0;
+    setTyping(chat, hasText);
+    clearTimeout(chat.typingTimer);
+    if (hasText) chat.typingTimer = setTimeout(function () { setTyping(chat, false); }, TYPING_IDLE_MS);
+  }
+
+  function setTyping(chat, on) {
+    if (on === chat.typingOn || (on && chat.status === 'ended')) return;
+    chat.typingOn = on;
+    if (!on) clearTimeout(chat.typingTimer);
+    send({ type: 'typing', conversation: chat.id, on: on }, false);
+  }
+
+  function sendSay(chat) {
+    var text = chat.composer.value.trim();
+    if (!text || chat.status === 'ended') return;
+    if (text.length > MAX_TEXT_CHARS) { toast('Messages can be up to 4000 characters.'); return; }
+    var id = newId();
+    var li = h('li', { class: 'sba-msg sba-own sba-pending' }, [
+      h('div', { class: 'sba-meta' }, [h('span', { class: 'sba-author', text: 'You' }), h('span', { class: 'sba-sending', text: 'sending\u2026' })]),
+      h('div', { class: 'sba-bubble', text: text }),
+    ]);
+    chat.transcript.appendChild(li);
+    chat.pending.set(id, { id: id, text: text, el: li });
+    chat.composer.value = '';
+    setTyping(chat, false);
+    send({ type: 'say', conversation: chat.id, id: id, text: text }, false);
+    scrollToEnd(chat);
+  }
+
+  function settlePending(chat, id) {
+    var p = chat.pending.get(id);
+    if (!p) return;
+    chat.pending.delete(id);
+    if (p.el.parentNode) p.el.parentNode.removeChild(p.el);
+  }
+
+  function markFailed(chat, p, why) {
+    chat.pending.delete(p.id);
+    p.el.classList.remove('sba-pending');
+    p.el.classList.add('sba-failed');
+    var meta = p.el.querySelector('.sba-meta');
+    meta.textContent = '';
+    meta.appendChild(h('span', { class: 'sba-author', text: 'You \u2013 ' + why }));
+  }
+
+  function endChat(chat, reason) {
+    if (chat.status === 'ended') return;
+    chat.status = 'ended';
+    chat.pending.forEach(function (p) { markFailed(chat, p, 'Not sent'); });
+    showTyping(chat, false);
+    clearTimeout(chat.typingTimer);
+    chat.typingOn = false;
+    chat.composerForm.hidden = true;
+    chat.actions.hidden = true;
+    chat.endedText.textContent = END_REASONS[reason] || 'This chat has ended.';
+    chat.endedBar.hidden = false;
+    chat.tab.classList.add('sba-tab-ended');
+    renderChatTimes(chat);
+    announce(chatTitle(chat) + ': ' + chat.endedText.textContent);
+    renderLoad();
+    chat.removeTimer = setTimeout(function () { removeChat(chat); }, ENDED_TAB_TTL_MS);
+  }
+
+  function removeChat(chat) {
+    clearTimeout(chat.removeTimer);
+    clearTimeout(chat.typingTimer);
+    clearTimeout(chat.remoteTypingTimer);
+    var hadFocus = chat.panel.contains(document.activeElement) || chat.tab === document.activeElement;
+    chat.tab.remove();
+    chat.panel.remove();
+    if (chats.get(chat.id) === chat) chats.delete(chat.id);
+    if (selectedId === chat.id) {
+      selectedId = null;
+      renderTabs();
+      if (hadFocus) {
+        var sel = selectedId && chats.get(selectedId);
+        if (sel) sel.tab.focus(); else $('sba-main').focus();
+      }
+    } else {
+      renderTabs();
+    }
+    renderLoad();
+    renderTitle();
+  }
+
+  // --------------------------------------------------------- availability
+
+  /** The availability the agent last picked in this tab (survives reloads and reconnects). */
+  function wantedAvailability() {
+    try { return sessionStorage.getItem(AVAILABILITY_KEY); } catch (e) { return null; }
+  }
+
+  function setAvailability(state, sendIt) {
+    if (sendIt) {
+      if (!send({ type: 'status', state: state })) return;
+      try { sessionStorage.setItem(AVAILABILITY_KEY, state); } catch (e) { /* storage disabled */ }
+    }
+    availability = state;
+    var on = state === 'available';
+    els.availability.setAttribute('aria-pressed', on ? 'true' : 'false');
+    els.availability.classList.toggle('sba-on', on);
+    els.availability.querySelector('.sba-availability-label').textContent = on ? 'Available' : 'Away';
+    els.availability.title = on ? 'You receive new chats. Click to go away.' : 'You receive no new chats. Click to become available.';
+    els.emptyHint.textContent = on ? 'Waiting for the next cardholder\u2026' : 'Set yourself Available to receive chats.';
+  }
+
+  els.availability.addEventListener('click', function () {
+    setAvailability(availability === 'available' ? 'away' : 'available', true);
+  });
+
+  // --------------------------------------------------------------- queues
+
+  function renderQueues(queues) {
+    var byTier = new Map();
+    queues.forEach(function (q) { byTier.set(q.tier, q); });
+    var tiers = TIERS.filter(function (t) { return byTier.has(t); });
+    byTier.forEach(function (q, t) { if (tiers.indexOf(t) < 0) tiers.push(t); });
+    var rows = tiers.map(function (t) {
+      var q = byTier.get(t);
+      var mine = me && me.teams.indexOf(t) >= 0;
+      return h('tr', { class: (mine ? 'sba-mine' : '') + (q.waiting > 0 ? ' sba-busy' : ''), 'data-tier': t }, [
+        h('th', { scope: 'row' }, [tierBadge(t)]),
+        h('td', { text: String(q.waiting) }),
+        h('td', { text: q.waiting > 0 ? duration(q.oldest_wait_s || 0) : '\u2013' }),
+      ]);
+    });
+    els.queues.replaceChildren.apply(els.queues, rows);
+  }
+
+  // ------------------------------------------------------------ callbacks
+
+  function deskOrder(a, b) {
+    var pa = a.tier === 'premium' ? 0 : 1;
+    var pb = b.tier === 'premium' ? 0 : 1;
+    if (pa !== pb) return pa - pb;
+    return String(a.created_at).localeCompare(String(b.created_at));
+  }
+
+  function isOpenRequest(r) {
+    return r.status !== 'reached' && r.status !== 'failed';
+  }
+
+  function onCallbacks(f) {
+    var list = new Map();
+    (f.items || []).forEach(function (r) { if (isOpenRequest(r)) list.set(r.ref, r); });
+    desks.set(f.desk, list);
+    renderCallbacks();
+  }
+
+  function onCallback(r) {
+    if (!r || !r.ref) return;
+    if (!desks.has(r.desk)) return;
+    var list = desks.get(r.desk);
+    var known = list.has(r.ref);
+    if (isOpenRequest(r)) list.set(r.ref, r); else list.delete(r.ref);
+    if (!known && isOpenRequest(r)) announce('New callback request ' + r.ref + ' for the ' + (DESK_NAMES[r.desk] || r.desk));
+    renderCallbacks();
+  }
+
+  function renderCallbacks() {
+    var sections = [];
+    if (callbacksUnavailable) {
+      els.desks.replaceChildren(h('p', { class: 'sba-muted', text: 'Callback lists are unavailable: ' + callbacksUnavailable }));
+      return;
+    }
+    desks.forEach(function (list, desk) {
+      var items = Array.from(list.values()).sort(deskOrder);
+      var rows = items.map(callbackRow);
+      sections.push(h('section', { class: 'sba-desk', 'data-desk': desk, 'aria-label': DESK_NAMES[desk] || desk }, [
+        h('h3', { text: (DESK_NAMES[desk] || desk) + ' (' + items.length + ')' }),
+        rows.length ? h('ul', { class: 'sba-callback-list' }, rows) : h('p', { class: 'sba-muted', text: 'No open requests.' }),
+      ]));
+    });
+    els.desks.replaceChildren.apply(els.desks, sections);
+  }
+
+  function callbackRow(r) {
+    var mine = me && r.claimed_by === me.sub;
+    var buttons = [];
+    if (r.status === 'requested' || r.status === 'no_answer' || !r.claimed_by) {
+      buttons.push(h('button', { type: 'button', class: 'sba-btn sba-primary sba-claim', onclick: function () { send({ type: 'claim_callback', ref: r.ref }); } }, ['Claim']));
+    } else if (mine) {
+      [['reached', 'Reached'], ['no_answer', 'No answer'], ['failed', 'Failed']].forEach(function (o) {
+        buttons.push(h('button', {
+          type: 'button', class: 'sba-btn sba-outcome sba-outcome-' + o[0], 'aria-label': o[1] + ' \u2013 ' + r.ref,
+          onclick: function () { send({ type: 'complete_callback', ref: r.ref, outcome: o[0] }); },
+        }, [o[1]]));
+      });
+    } else {
+      buttons.push(h('span', { class: 'sba-muted', text: 'Claimed by ' + r.claimed_by }));
+    }
+    var age = r.created_at ? duration((Date.now() - new Date(r.created_at).getTime()) / 1000) : '';
+    return h('li', { class: 'sba-callback sba-callback-' + r.status, 'data-ref': r.ref }, [
+      h('div', { class: 'sba-callback-top' }, [tierBadge(r.tier), h('code', { class: 'sba-ref', text: r.ref }), h('span', { class: 'sba-callback-status', text: CALLBACK_STATUS[r.status] || r.status })]),
+      h('p', { class: 'sba-callback-info', text: 'Cardholder ' + r.sub + (age ? ' \u00b7 ' + age + ' ago' : '') + (r.attempts ? ' \u00b7 ' + r.attempts + ' attempt' + (r.attempts > 1 ? 's' : '') : '') }),
+      r.reason ? h('p', { class: 'sba-callback-reason', text: r.reason }) : null,
+      h('div', { class: 'sba-callback-actions' }, buttons),
+    ]);
+  }
+
+  // ------------------------------------------------------------------ start
+
+  var lastTokenClaims = {};
+
+  document.addEventListener('visibilitychange', function () {
+    var chat = selectedId && chats.get(selectedId);
+    if (chat) maybeSendRead(chat);
+  });
+
+  setInterval(function () {
+    chats.forEach(function (chat) { if (chat.status !== 'ended') renderChatTimes(chat); });
+    if (connState === 'waiting') renderConn();
+  }, 1000);
+
+  var wsUrl = new URL('/ws', location.href);
+  wsUrl.protocol = wsUrl.protocol === 'https:' ? 'wss:' : 'ws:';
+  conn = new Connection(wsUrl.toString(), {
+    frame: onFrame,
+    state: function (s) { connState = s; renderConn(); },
+    down: onDown,
+    token: function (t) { lastTokenClaims = tokenClaims(t); },
+  });
+  renderConn();
+  conn.connect();
+})();

@@ -1,0 +1,1025 @@
+/*!
+ * Switchboard cardholder chat widget (protocol v1).
+ *
+ * Embed with one tag, then mount:
+ *
+ *   <script src="https://hub.example/widget/switchboard-widget.js"></script>
+ *   <script>
+ *     Switchboard.mount({ getToken: async () => fetchJwtFromYourBackend() });
+ *   </script>
+ *
+ * Options: hubUrl (default: this script's origin), getToken (required; called
+ * before every connect so an expired token is replaced), container (render
+ * inline in this element instead of a floating launcher), open (start open).
+ * mount() returns { open(), close(), destroy() }.
+ *
+ * Invariants:
+ * - The token only ever travels in the first WebSocket frame ({"type":"auth"}),
+ *   never in a URL.
+ * - User-supplied text is only ever put in the DOM with textContent.
+ * - Transcript entries are keyed by their per-conversation seq: a line is shown
+ *   once, and after every reconnect `sync` asks for everything after the highest
+ *   seq shown, so a network drop neither loses nor duplicates lines.
+ */
+(function () {
+  'use strict';
+
+  if (window.Switchboard && typeof window.Switchboard.mount === 'function') return;
+
+  var currentScript = document.currentScript;
+  var SCRIPT_ORIGIN = currentScript && currentScript.src
+    ? new URL(currentScript.src, location.href).origin
+    : location.origin;
+
+  /** Topics from SPEC, in the words a cardholder would use. */
+  var TOPICS = [
+    ['general', 'A general question'],
+    ['billing', 'My bill or a payment'],
+    ['dispute', 'Dispute a charge'],
+    ['lost_card', 'My card is lost or stolen'],
+    ['forgot_login', 'I forgot my login details'],
+    ['locked_account', 'My account is locked'],
+    ['two_factor', 'Trouble with verification codes'],
+    ['fraud_restriction', 'My card was blocked for suspected fraud'],
+    ['update_contact', 'Update my address, phone or email'],
+  ];
+
+  /** Reconnect backoff: first retry after 0.25-0.5 s, doubling, capped at 30 s. */
+  var BACKOFF_BASE_MS = 500;
+  var BACKOFF_MAX_MS = 30000;
+  /** After this much quiet in the composer, tell the agent we stopped typing. */
+  var TYPING_IDLE_MS = 3000;
+  /** Hide the agent's typing indicator if no update arrives for this long. */
+  var REMOTE_TYPING_TIMEOUT_MS = 10000;
+  /** Transcript entries kept in the DOM; older ones are trimmed. */
+  var MAX_RENDERED_ENTRIES = 300;
+  /** SPEC: message text is 1-4000 characters. */
+  var MAX_TEXT_CHARS = 4000;
+
+  // ---------------------------------------------------------------- helpers
+
+  /** Builds an element. Text goes in with textContent only, never as HTML. */
+  function h(tag, attrs, children) {
+    var el = document.createElement(tag);
+    if (attrs) {
+      Object.keys(attrs).forEach(function (key) {
+        var value = attrs[key];
+        if (value === null || value === undefined || value === false) return;
+        if (key === 'class') el.className = value;
+        else if (key === 'text') el.textContent = value;
+        else if (key.slice(0, 2) === 'on') el.addEventListener(key.slice(2), value);
+        else if (value === true) el.setAttribute(key, '');
+        else el.setAttribute(key, String(value));
+      });
+    }
+    (children || []).forEach(function (child) {
+      if (child === null || child === undefined || child === false) return;
+      el.appendChild(typeof child === 'string' ? document.createTextNode(child) : child);
+    });
+    return el;
+  }
+
+  function ordinal(n) {
+    var mod100 = n % 100;
+    if (mod100 >= 11 && mod100 <= 13) return n + 'th';
+    switch (n % 10) {
+      case 1: return n + 'st';
+      case 2: return n + 'nd';
+      case 3: return n + 'rd';
+      default: return n + 'th';
+    }
+  }
+
+  /** "You're 3rd in line, about 2 min" */
+  function queueText(position, etaS) {
+    var where = position <= 1 ? "You're next in line" : "You're " + ordinal(position) + ' in line';
+    if (etaS === null || etaS === undefined) return where;
+    if (etaS < 60) return where + ', less than a minute';
+    return where + ', about ' + Math.round(etaS / 60) + ' min';
+  }
+
+  function clockTime(at) {
+    var d = at ? new Date(at) : new Date();
+    if (isNaN(d.getTime())) return '';
+    return d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+  }
+
+  function newId() {
+    if (window.crypto && typeof window.crypto.randomUUID === 'function') return window.crypto.randomUUID();
+    return 'm' + Date.now().toString(36) + Math.random().toString(36).slice(2, 10);
+  }
+
+  function wsUrlFor(hubUrl) {
+    var u = new URL('/ws', hubUrl);
+    u.protocol = u.protocol === 'https:' ? 'wss:' : 'ws:';
+    return u.toString();
+  }
+
+  // ------------------------------------------------------------- connection
+
+  /**
+   * One logical connection to the hub that survives network drops: it
+   * reconnects with exponential backoff and full jitter, asks getToken() for a
+   * fresh token before every attempt, and authenticates with the first frame.
+   */
+  function Connection(url, getToken, handlers) {
+    this.url = url;
+    this.getToken = getToken;
+    this.handlers = handlers; // { frame(f), state(name, detail) }
+    this.ws = null;
+    this.authed = false;
+    this.attempt = 0;
+    this.generation = 0;
+    this.timer = null;
+    this.stopped = true;
+    this.onOnline = this.onOnline.bind(this);
+    this.onOffline = this.onOffline.bind(this);
+  }
+
+  Connection.prototype.start = function () {
+    if (!this.stopped) return;
+    this.stopped = false;
+    window.addEventListener('online', this.onOnline);
+    window.addEventListener('offline', this.onOffline);
+    this.connect();
+  };
+
+  Connection.prototype.stop = function () {
+    this.stopped = true;
+    this.generation++;
+    clearTimeout(this.timer);
+    window.removeEventListener('online', this.onOnline);
+    window.removeEventListener('offline', this.onOffline);
+    this.drop(1000);
+  };
+
+  /** Sends a frame if authenticated; returns whether it went out. */
+  Connection.prototype.send = function (frame) {
+    if (!this.ws || !this.authed || this.ws.readyState !== 1) return false;
+    this.ws.send(JSON.stringify(frame));
+    return true;
+  };
+
+  Connection.prototype.isReady = function () {
+    return !!(this.ws && this.authed && this.ws.readyState === 1);
+  };
+
+  /** Detaches and closes the current socket without waiting for its close event. */
+  Connection.prototype.drop = function (code) {
+    var ws = this.ws;
+    this.ws = null;
+    this.authed = false;
+    if (!ws) return;
+    ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
+    try { ws.close(code || 1000); } catch (e) { /* already closing */ }
+  };
+
+  Connection.prototype.connect = function () {
+    var self = this;
+    clearTimeout(this.timer);
+    this.timer = null;
+    if (this.stopped || this.ws) return;
+    var generation = ++this.generation;
+    this.handlers.state('connecting');
+    Promise.resolve()
+      .then(function () { return self.getToken(); })
+      .then(function (token) {
+        if (generation !== self.generation || self.stopped) return;
+        if (typeof token !== 'string' || !token) throw new Error('getToken gave no token');
+        var ws = new WebSocket(self.url);
+        self.ws = ws;
+        ws.onopen = function () { ws.send(JSON.stringify({ type: 'auth', token: token })); };
+        ws.onmessage = function (ev) {
+          var frame;
+          try { frame = JSON.parse(ev.data); } catch (e) { return; }
+          if (!frame || typeof frame.type !== 'string') return;
+          if (frame.type === 'welcome') {
+            self.authed = true;
+            self.attempt = 0;
+            self.handlers.state('connected');
+          }
+          self.handlers.frame(frame);
+        };
+        ws.onerror = function () { /* a close event follows */ };
+        ws.onclose = function (ev) {
+          if (self.ws !== ws) return;
+          self.ws = null;
+          self.authed = false;
+          self.retry(ev.code);
+        };
+      })
+      .catch(function () {
+        if (generation !== self.generation || self.stopped) return;
+        self.retry(0);
+      });
+  };
+
+  Connection.prototype.retry = function (closeCode) {
+    if (this.stopped) return;
+    var ceiling = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * Math.pow(2, this.attempt));
+    this.attempt = Math.min(this.attempt + 1, 20);
+    // Full jitter in the upper half, so a hub restart is not met by a stampede.
+    var delay = ceiling / 2 + Math.random() * (ceiling / 2);
+    // An expired token (4401) on a working link is fixed by a fresh token: retry at once.
+    if (closeCode === 4401 && this.attempt === 1) delay = 0;
+    this.handlers.state(navigator.onLine === false ? 'offline' : 'waiting', { delayMs: delay, code: closeCode });
+    var self = this;
+    this.timer = setTimeout(function () { self.connect(); }, delay);
+  };
+
+  Connection.prototype.onOnline = function () {
+    if (this.stopped || this.ws) return;
+    this.attempt = 0;
+    this.connect();
+  };
+
+  Connection.prototype.onOffline = function () {
+    // The browser says the network is gone: the socket is dead even if it
+    // has not noticed yet. Drop it and wait for `online` (or the backoff).
+    if (this.stopped || !this.ws) return;
+    this.drop(1000);
+    this.retry(0);
+  };
+
+  // ----------------------------------------------------------------- widget
+
+  function ensureStylesheet(root, hubUrl) {
+    var link = h('link', { rel: 'stylesheet', href: new URL('/widget/switchboard-widget.css', hubUrl).toString() });
+    root.appendChild(link);
+  }
+
+  function Widget(options) {
+    if (!options || typeof options.getToken !== 'function') {
+      throw new TypeError('Switchboard.mount: getToken must be a function returning a token');
+    }
+    this.hubUrl = options.hubUrl ? new URL(options.hubUrl, location.href).origin : SCRIPT_ORIGIN;
+    this.getToken = options.getToken;
+    this.inline = !!options.container;
+    this.isOpen = this.inline || !!options.open;
+    this.started = false;
+
+    this.screen = 'connecting'; // connecting | topics | chat | escalated
+    this.conv = null;           // { id, status, tier, agentName }
+    this.connState = 'idle';
+    this.everConnected = false;
+    this.pendingStart = null;   // { topic, text } sent once connected
+    this.pending = new Map();   // own unsent/unacknowledged says by id
+    this.rendered = new Map();  // seq -> li
+    this.maxSeq = 0;            // highest seq shown (for sync)
+    this.trimmedThrough = 0;    // seqs <= this were trimmed from the DOM
+    this.ownSeqs = [];          // seqs of own messages, for "Seen"
+    this.agentReadSeq = 0;
+    this.lastReadSent = 0;
+    this.lastOtherSeq = 0;      // highest seq written by the agent or the system
+    this.unread = 0;
+    this.typingOn = false;
+    this.typingTimer = null;
+    this.remoteTypingTimer = null;
+    this.readTimer = null;
+    this.callbacks = [];
+    this.dismissedRefs = new Set(); // callback refs whose screen the cardholder left
+
+    this.build(options.container);
+    this.conn = new Connection(wsUrlFor(this.hubUrl), this.getToken, {
+      frame: this.onFrame.bind(this),
+      state: this.onConnState.bind(this),
+    });
+    this.onVisibility = this.maybeSendRead.bind(this);
+    document.addEventListener('visibilitychange', this.onVisibility);
+    this.render();
+    if (this.isOpen || this.wasActive()) this.startConnection();
+    if (this.wasActive() && !this.inline) this.setOpen(true, false);
+  }
+
+  /** Whether this tab had a chat going (so a page navigation resumes it). */
+  Widget.prototype.wasActive = function () {
+    try { return sessionStorage.getItem('switchboard.widget.active') === '1'; } catch (e) { return false; }
+  };
+
+  Widget.prototype.markActive = function (active) {
+    try {
+      if (active) sessionStorage.setItem('switchboard.widget.active', '1');
+      else sessionStorage.removeItem('switchboard.widget.active');
+    } catch (e) { /* storage disabled */ }
+  };
+
+  Widget.prototype.startConnection = function () {
+    if (this.started) return;
+    this.started = true;
+    this.conn.start();
+  };
+
+  Widget.prototype.build = function (container) {
+    var self = this;
+    this.host = h('div', { class: 'switchboard-widget-host', 'data-switchboard': 'widget' });
+    var root = this.host.attachShadow ? this.host.attachShadow({ mode: 'open' }) : this.host;
+    this.root = root;
+    ensureStylesheet(root, this.hubUrl);
+
+    this.launcherBadge = h('span', { class: 'sbw-badge', hidden: true, 'aria-hidden': 'true' });
+    this.launcher = h('button', {
+      type: 'button', class: 'sbw-launcher', 'aria-expanded': 'false', 'aria-controls': 'sbw-panel',
+      'aria-label': 'Chat with customer service',
+      onclick: function () { self.setOpen(!self.isOpen, true); },
+    }, [h('span', { class: 'sbw-launcher-icon', 'aria-hidden': 'true' }), h('span', { class: 'sbw-launcher-text', text: 'Chat' }), this.launcherBadge]);
+
+    this.statusLine = h('p', { class: 'sbw-status', id: 'sbw-status' });
+    this.closeBtn = h('button', {
+      type: 'button', class: 'sbw-icon-btn sbw-close', 'aria-label': 'Minimise chat',
+      title: 'Minimise (Esc)', onclick: function () { self.setOpen(false, true); },
+    }, [h('span', { 'aria-hidden': 'true', text: '\u2013' })]);
+    this.endBtn = h('button', {
+      type: 'button', class: 'sbw-end', onclick: function () { self.askEnd(); },
+    }, ['End chat']);
+    this.confirmBar = h('div', { class: 'sbw-confirm', role: 'group', 'aria-label': 'Confirm ending the chat', hidden: true }, [
+      h('span', { text: 'End this chat?' }),
+      h('button', { type: 'button', class: 'sbw-btn sbw-danger sbw-confirm-yes', onclick: function () { self.leave(); } }, ['Yes, end it']),
+      h('button', { type: 'button', class: 'sbw-btn sbw-secondary sbw-confirm-no', onclick: function () { self.cancelEnd(); } }, ['Keep chatting']),
+    ]);
+    var header = h('header', { class: 'sbw-header' }, [
+      h('div', { class: 'sbw-title-wrap' }, [h('h2', { class: 'sbw-title', id: 'sbw-title', text: 'Customer service' }), this.statusLine]),
+      this.endBtn,
+      this.inline ? null : this.closeBtn,
+    ]);
+    this.banner = h('div', { class: 'sbw-banner', role: 'status', hidden: true });
+
+    // Topic picker.
+    var topicList = h('div', { class: 'sbw-topics' });
+    TOPICS.forEach(function (t, i) {
+      var id = 'sbw-topic-' + t[0];
+      topicList.appendChild(h('label', { class: 'sbw-topic', for: id }, [
+        h('input', { type: 'radio', name: 'sbw-topic', id: id, value: t[0], checked: i === 0 }),
+        h('span', { text: t[1] }),
+      ]));
+    });
+    this.topicText = h('textarea', {
+      class: 'sbw-input sbw-first-text', id: 'sbw-first-text', rows: '2', maxlength: String(MAX_TEXT_CHARS),
+      placeholder: 'Tell us a little more (optional)',
+    });
+    this.startBtn = h('button', { type: 'submit', class: 'sbw-btn sbw-primary sbw-start' }, ['Start chat']);
+    this.topicForm = h('form', {
+      class: 'sbw-screen sbw-topic-screen', 'aria-labelledby': 'sbw-topic-legend',
+      onsubmit: function (ev) { ev.preventDefault(); self.startChat(); },
+    }, [
+      h('fieldset', {}, [h('legend', { id: 'sbw-topic-legend', text: 'What can we help you with?' }), topicList]),
+      h('label', { class: 'sbw-visually-hidden', for: 'sbw-first-text', text: 'Your question (optional)' }),
+      this.topicText,
+      this.startBtn,
+    ]);
+
+    // Chat screen.
+    this.transcript = h('ol', { class: 'sbw-transcript', role: 'log', 'aria-live': 'off', 'aria-label': 'Conversation', tabindex: '0' });
+    this.typingEl = h('p', { class: 'sbw-typing', hidden: true, 'aria-hidden': 'true' });
+    this.composer = h('textarea', {
+      class: 'sbw-input sbw-composer', id: 'sbw-composer', rows: '1', maxlength: String(MAX_TEXT_CHARS),
+      placeholder: 'Type a message', 'aria-label': 'Message',
+      onkeydown: function (ev) {
+        if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing) { ev.preventDefault(); self.sendMessage(); }
+      },
+      oninput: function () { self.onComposerInput(); },
+      onblur: function () { self.setTyping(false); },
+    });
+    this.sendBtn = h('button', { type: 'submit', class: 'sbw-btn sbw-primary sbw-send', 'aria-label': 'Send message' }, ['Send']);
+    this.composerForm = h('form', {
+      class: 'sbw-composer-form',
+      onsubmit: function (ev) { ev.preventDefault(); self.sendMessage(); },
+    }, [this.composer, this.sendBtn]);
+    this.endedBar = h('div', { class: 'sbw-ended', hidden: true }, [
+      h('p', { class: 'sbw-ended-text', text: 'This chat has ended.' }),
+      h('button', { type: 'button', class: 'sbw-btn sbw-primary sbw-new-chat', onclick: function () { self.newChat(); } }, ['Start a new chat']),
+    ]);
+    this.chatScreen = h('div', { class: 'sbw-screen sbw-chat-screen' }, [this.transcript, this.typingEl, this.composerForm, this.endedBar]);
+
+    // Escalation (callback) screen.
+    this.escTitle = h('h3', { class: 'sbw-esc-title', tabindex: '-1', text: "We'll call you back" });
+    this.escReason = h('p', { class: 'sbw-esc-reason' });
+    this.escPhone = h('p', { class: 'sbw-esc-phone' });
+    this.escRef = h('strong', { class: 'sbw-ref' });
+    this.escScreen = h('section', { class: 'sbw-screen sbw-escalated', 'aria-labelledby': 'sbw-esc-title' }, [
+      h('div', { class: 'sbw-esc-icon', 'aria-hidden': 'true', text: '\u260E' }),
+      this.escTitle,
+      this.escReason,
+      this.escPhone,
+      h('p', { class: 'sbw-esc-ref-line' }, ['Your reference: ', this.escRef]),
+      this.escHint = h('p', { class: 'sbw-esc-hint' }),
+      h('button', { type: 'button', class: 'sbw-btn sbw-secondary sbw-new-chat', onclick: function () { self.newChat(); } }, ['Ask something else']),
+    ]);
+    this.escTitle.id = 'sbw-esc-title';
+
+    this.connectingScreen = h('div', { class: 'sbw-screen sbw-connecting' }, [
+      h('div', { class: 'sbw-spinner', 'aria-hidden': 'true' }),
+      h('p', { text: 'Connecting you securely\u2026' }),
+    ]);
+
+    this.announcer = h('div', { class: 'sbw-visually-hidden', 'aria-live': 'polite', 'aria-atomic': 'false' });
+    this.alertEl = h('div', { class: 'sbw-alert', role: 'alert', hidden: true });
+
+    this.panel = h('section', {
+      class: 'sbw-panel', id: 'sbw-panel', role: 'dialog', 'aria-modal': 'false', 'aria-labelledby': 'sbw-title',
+      'aria-describedby': 'sbw-status', hidden: !this.isOpen,
+      onkeydown: function (ev) {
+        if (ev.key === 'Escape' && !self.inline) { ev.stopPropagation(); self.setOpen(false, true); }
+      },
+    }, [header, this.confirmBar, this.banner, this.alertEl, this.connectingScreen, this.topicForm, this.chatScreen, this.escScreen]);
+
+    this.frame = h('div', { class: 'sbw-root' + (this.inline ? ' sbw-inline' : ' sbw-floating') }, [
+      this.inline ? null : this.launcher,
+      this.panel,
+      this.announcer,
+    ]);
+    root.appendChild(this.frame);
+    (container || document.body).appendChild(this.host);
+  };
+
+  // ------------------------------------------------------------ open/close
+
+  Widget.prototype.setOpen = function (open, moveFocus) {
+    if (this.inline) open = true;
+    this.isOpen = open;
+    this.panel.hidden = !open;
+    this.launcher.setAttribute('aria-expanded', open ? 'true' : 'false');
+    if (open) {
+      this.startConnection();
+      this.unread = 0;
+      this.renderBadge();
+      if (moveFocus) this.focusScreen();
+      this.maybeSendRead();
+    } else if (moveFocus) {
+      this.launcher.focus();
+    }
+  };
+
+  Widget.prototype.focusScreen = function () {
+    var target = null;
+    if (this.screen === 'topics') target = this.root.querySelector('input[name="sbw-topic"]:checked');
+    else if (this.screen === 'chat') target = this.composerForm.hidden ? this.endedBar.querySelector('button') : this.composer;
+    else if (this.screen === 'escalated') target = this.escTitle;
+    else target = this.closeBtn;
+    if (target && typeof target.focus === 'function') target.focus();
+  };
+
+  Widget.prototype.renderBadge = function () {
+    this.launcherBadge.hidden = this.unread === 0;
+    this.launcherBadge.textContent = this.unread > 9 ? '9+' : String(this.unread);
+    this.launcher.setAttribute('aria-label', this.unread
+      ? 'Chat with customer service, ' + this.unread + ' new message' + (this.unread > 1 ? 's' : '')
+      : 'Chat with customer service');
+  };
+
+  Widget.prototype.announce = function (text) {
+    var p = h('p', { text: text });
+    this.announcer.appendChild(p);
+    while (this.announcer.childNodes.length > 5) this.announcer.removeChild(this.announcer.firstChild);
+  };
+
+  Widget.prototype.showAlert = function (text) {
+    var self = this;
+    this.alertEl.textContent = text;
+    this.alertEl.hidden = !text;
+    clearTimeout(this.alertTimer);
+    if (text) this.alertTimer = setTimeout(function () { self.alertEl.hidden = true; }, 8000);
+  };
+
+  // ----------------------------------------------------------------- render
+
+  Widget.prototype.setScreen = function (screen, moveFocus) {
+    var changed = this.screen !== screen;
+    this.screen = screen;
+    this.render();
+    if (changed && moveFocus !== false && this.isOpen && this.panel.contains(this.root.activeElement || document.activeElement)) {
+      this.focusScreen();
+    }
+  };
+
+  Widget.prototype.render = function () {
+    var s = this.screen;
+    this.connectingScreen.hidden = s !== 'connecting';
+    this.topicForm.hidden = s !== 'topics';
+    this.chatScreen.hidden = s !== 'chat';
+    this.escScreen.hidden = s !== 'escalated';
+    var live = this.conv && (this.conv.status === 'queued' || this.conv.status === 'active');
+    this.endBtn.hidden = !(s === 'chat' && live);
+    this.endBtn.textContent = this.conv && this.conv.status === 'queued' ? 'Leave queue' : 'End chat';
+    if (!(s === 'chat' && live)) this.confirmBar.hidden = true;
+    var ended = s === 'chat' && this.conv && this.conv.status === 'ended';
+    this.composerForm.hidden = !!ended;
+    this.endedBar.hidden = !ended;
+    this.renderStatus();
+  };
+
+  Widget.prototype.renderStatus = function () {
+    var text = '';
+    if (this.screen === 'topics') text = "We're here to help";
+    else if (this.screen === 'escalated') text = 'Callback requested';
+    else if (this.screen === 'connecting') text = 'Connecting\u2026';
+    else if (this.conv) {
+      if (this.conv.status === 'active') text = this.conv.agentName ? 'Chatting with ' + this.conv.agentName : 'Chatting with an agent';
+      else if (this.conv.status === 'queued') text = this.queue ? queueText(this.queue.position, this.queue.eta_s) : 'Finding someone to help you\u2026';
+      else if (this.conv.status === 'ended') text = 'Chat ended';
+    }
+    this.statusLine.textContent = text;
+
+    var banner = '';
+    if (this.connState === 'offline') banner = "You're offline. We'll reconnect when your connection is back.";
+    else if ((this.connState === 'waiting' || this.connState === 'connecting') && this.everConnected) banner = 'Connection lost. Reconnecting\u2026';
+    this.banner.textContent = banner;
+    this.banner.hidden = !banner;
+    this.sendBtn.disabled = false;
+  };
+
+  // ------------------------------------------------------------ connection
+
+  Widget.prototype.onConnState = function (state) {
+    this.connState = state;
+    if (state === 'connected') this.everConnected = true;
+    this.renderStatus();
+  };
+
+  Widget.prototype.onFrame = function (f) {
+    switch (f.type) {
+      case 'welcome': return this.onWelcome(f);
+      case 'queued': return this.onQueued(f);
+      case 'assigned': return this.onAssigned(f);
+      case 'msg': return this.onMsg(f);
+      case 'typing': return this.onTyping(f);
+      case 'read': return this.onRead(f);
+      case 'escalated': return this.onEscalated(f);
+      case 'ended': return this.onEnded(f);
+      case 'error': return this.onError(f);
+      default: return undefined; // unknown frames are ignored (forward compatible)
+    }
+  };
+
+  Widget.prototype.onWelcome = function (f) {
+    this.callbacks = Array.isArray(f.callbacks) ? f.callbacks : [];
+    var c = f.conversation;
+    if (c && c.status !== 'ended') {
+      if (!this.conv || this.conv.id !== c.id) this.resetTranscript();
+      var agentName = c.agent && c.agent.name;
+      this.conv = { id: c.id, status: c.status, tier: c.tier, agentName: agentName || (this.conv && this.conv.agentName) || null };
+      this.markActive(true);
+      this.pendingStart = null;
+      this.setScreen('chat');
+      // Resume: everything after the highest seq shown, then resend what is still unacknowledged.
+      // Entries up to last_seq are history being replayed: shown, not announced.
+      this.replayThrough = Number(c.last_seq) || 0;
+      this.conn.send({ type: 'sync', after: this.maxSeq });
+      var self = this;
+      this.pending.forEach(function (p) { self.conn.send({ type: 'say', id: p.id, text: p.text }); });
+      if (this.leaveWhenConnected) { this.leaveWhenConnected = false; this.conn.send({ type: 'leave' }); }
+      this.maybeSendRead();
+      return;
+    }
+    // No open conversation on the hub.
+    if (this.conv && (this.conv.status === 'queued' || this.conv.status === 'active')) {
+      // It closed while we were away; keep the transcript and show it as ended.
+      this.conv.status = 'ended';
+      this.leaveWhenConnected = false;
+      this.markActive(false);
+      this.failPending();
+      this.addNote('This chat ended while you were offline.');
+      this.setScreen('chat');
+      return;
+    }
+    if (this.pendingStart) {
+      var start = this.pendingStart;
+      this.pendingStart = null;
+      this.sendStart(start);
+      return;
+    }
+    if (this.screen === 'escalated' || (this.conv && this.conv.status === 'ended' && this.screen === 'chat')) return;
+    var dismissed = this.dismissedRefs;
+    var open = this.callbacks.filter(function (cb) {
+      return (cb.status === 'requested' || cb.status === 'claimed' || cb.status === 'no_answer') && !dismissed.has(cb.ref);
+    });
+    if (open.length) {
+      this.showEscalation(open[0]);
+      return;
+    }
+    this.setScreen('topics');
+  };
+
+  /** Takes a frame's conversation on when we have none open (e.g. started from another device). */
+  Widget.prototype.adopt = function (f) {
+    if (!f.conversation) return false;
+    if (this.conv && this.conv.id === f.conversation) return true;
+    var starting = this.screen === 'connecting' || this.awaitingStart;
+    if (this.conv && !starting && this.conv.status !== 'ended') return false;
+    if (!starting && this.screen === 'escalated') return false;
+    this.resetTranscript();
+    this.awaitingStart = false;
+    this.conv = { id: f.conversation, status: 'queued', tier: f.tier || null, agentName: null };
+    this.markActive(true);
+    this.setScreen('chat');
+    return true;
+  };
+
+  Widget.prototype.onQueued = function (f) {
+    if (!this.adopt(f)) return;
+    // Back in a queue after being active means a transfer; the hub says so
+    // in a system message, the status line shows the new place.
+    this.conv.status = 'queued';
+    this.conv.agentName = null;
+    this.queue = { position: f.position, eta_s: f.eta_s };
+    var text = queueText(f.position, f.eta_s);
+    if (text !== this.lastQueueAnnounce) { this.announce(text); this.lastQueueAnnounce = text; }
+    this.render();
+  };
+
+  Widget.prototype.onAssigned = function (f) {
+    if (!this.adopt(f)) return;
+    var name = f.agent && f.agent.name ? f.agent.name : 'An agent';
+    var first = this.conv.status !== 'active' || this.conv.agentName !== name;
+    this.conv.status = 'active';
+    this.conv.agentName = name;
+    this.queue = null;
+    if (first) {
+      this.addNote(name + ' joined the chat');
+      this.announce(name + ' joined the chat');
+    }
+    this.render();
+  };
+
+  Widget.prototype.onMsg = function (f) {
+    if (!this.adopt(f)) return;
+    var seq = Number(f.seq);
+    if (!(seq > 0)) return;
+    if (this.rendered.has(seq) || seq <= this.trimmedThrough) {
+      if (f.id) this.settlePending(f.id);
+      return;
+    }
+    var own = f.from === 'cardholder';
+    if (own && f.id) this.settlePending(f.id);
+    var li = this.entryElement(f);
+    this.insertEntry(li, seq);
+    this.rendered.set(seq, li);
+    if (seq > this.maxSeq) this.maxSeq = seq;
+    if (own) {
+      this.ownSeqs.push(seq);
+      this.renderSeen();
+    } else {
+      if (seq > this.lastOtherSeq) this.lastOtherSeq = seq;
+      if (f.from === 'agent') this.showRemoteTyping(false);
+      if (seq > (this.replayThrough || 0)) {
+        this.announce((f.from === 'agent' ? (this.conv.agentName || 'Agent') : 'Notice') + ': ' + f.text);
+        if (!this.isOpen) { this.unread++; this.renderBadge(); }
+      }
+    }
+    this.trim();
+    this.scrollToEnd();
+    this.scheduleRead();
+  };
+
+  Widget.prototype.entryElement = function (f) {
+    var who = f.from === 'cardholder' ? 'own' : f.from === 'agent' ? 'agent' : 'system';
+    var label = who === 'own' ? 'You' : who === 'agent' ? (this.conv && this.conv.agentName) || 'Agent' : 'Notice';
+    return h('li', { class: 'sbw-msg sbw-' + who, 'data-seq': f.seq, 'data-from': f.from }, [
+      h('span', { class: 'sbw-visually-hidden', text: label + ': ' }),
+      h('div', { class: 'sbw-bubble', text: String(f.text) }),
+      h('div', { class: 'sbw-meta' }, [
+        who === 'agent' ? h('span', { class: 'sbw-author', text: label }) : null,
+        h('time', { datetime: f.at || null, text: clockTime(f.at) }),
+      ]),
+    ]);
+  };
+
+  /** Inserts by seq order, before any still-pending own messages; local notes are boundaries. */
+  Widget.prototype.insertEntry = function (li, seq) {
+    var node = this.transcript.lastElementChild;
+    while (node) {
+      if (node.classList.contains('sbw-pending')) { node = node.previousElementSibling; continue; }
+      var s = Number(node.getAttribute('data-seq'));
+      if (!node.hasAttribute('data-seq') || s < seq) break;
+      node = node.previousElementSibling;
+    }
+    this.transcript.insertBefore(li, node ? node.nextElementSibling : this.transcript.firstElementChild);
+  };
+
+  Widget.prototype.addNote = function (text) {
+    var li = h('li', { class: 'sbw-note' }, [h('span', { text: text })]);
+    var firstPending = this.transcript.querySelector('.sbw-pending');
+    this.transcript.insertBefore(li, firstPending);
+    this.trim();
+    this.scrollToEnd();
+  };
+
+  Widget.prototype.trim = function () {
+    while (this.transcript.childElementCount > MAX_RENDERED_ENTRIES) {
+      var first = this.transcript.firstElementChild;
+      if (first.classList.contains('sbw-pending')) break;
+      var s = Number(first.getAttribute('data-seq'));
+      if (s) { this.rendered.delete(s); if (s > this.trimmedThrough) this.trimmedThrough = s; }
+      this.transcript.removeChild(first);
+    }
+    var self = this;
+    this.ownSeqs = this.ownSeqs.filter(function (s) { return s > self.trimmedThrough; });
+  };
+
+  Widget.prototype.scrollToEnd = function () {
+    var t = this.transcript;
+    t.scrollTop = t.scrollHeight;
+  };
+
+  Widget.prototype.resetTranscript = function () {
+    this.transcript.textContent = '';
+    this.rendered.clear();
+    this.pending.clear();
+    this.maxSeq = 0;
+    this.trimmedThrough = 0;
+    this.ownSeqs = [];
+    this.agentReadSeq = 0;
+    this.lastReadSent = 0;
+    this.lastOtherSeq = 0;
+    this.queue = null;
+    this.replayThrough = 0;
+    this.showRemoteTyping(false);
+  };
+
+  Widget.prototype.onTyping = function (f) {
+    if (!this.conv || f.conversation !== this.conv.id || f.from === 'cardholder') return;
+    this.showRemoteTyping(!!f.on);
+  };
+
+  Widget.prototype.showRemoteTyping = function (on) {
+    var self = this;
+    clearTimeout(this.remoteTypingTimer);
+    this.typingEl.hidden = !on;
+    if (on) {
+      this.typingEl.textContent = ((this.conv && this.conv.agentName) || 'The agent') + ' is typing\u2026';
+      this.remoteTypingTimer = setTimeout(function () { self.typingEl.hidden = true; }, REMOTE_TYPING_TIMEOUT_MS);
+    }
+  };
+
+  Widget.prototype.onRead = function (f) {
+    if (!this.conv || f.conversation !== this.conv.id || f.from === 'cardholder') return;
+    var seq = Number(f.seq) || 0;
+    if (seq > this.agentReadSeq) { this.agentReadSeq = seq; this.renderSeen(); }
+  };
+
+  /** "Seen" goes under the latest own message the agent has read. */
+  Widget.prototype.renderSeen = function () {
+    var readSeq = this.agentReadSeq;
+    var target = 0;
+    this.ownSeqs.forEach(function (s) { if (s <= readSeq && s > target) target = s; });
+    var old = this.transcript.querySelector('.sbw-seen');
+    if (old) old.parentNode.removeChild(old);
+    if (!target) return;
+    var li = this.rendered.get(target);
+    if (!li) return;
+    var meta = li.querySelector('.sbw-meta');
+    meta.appendChild(h('span', { class: 'sbw-seen', text: 'Seen' }));
+  };
+
+  Widget.prototype.onEscalated = function (f) {
+    if (this.conv && f.conversation !== this.conv.id && !this.awaitingStart && this.conv.status !== 'ended') return;
+    this.awaitingStart = false;
+    if (!this.conv || this.conv.id !== f.conversation) {
+      this.resetTranscript();
+      this.conv = { id: f.conversation, status: 'ended', tier: null, agentName: null };
+    }
+    this.conv.status = 'ended';
+    this.failPending();
+    this.markActive(false);
+    this.showEscalation(f.callback || {});
+  };
+
+  Widget.prototype.showEscalation = function (cb) {
+    this.escRef.textContent = cb.ref || '';
+    this.escReason.textContent = cb.desk === 'fraud'
+      ? 'Our fraud team needs to speak with you to lift the restriction on your card.'
+      : 'To keep your account safe, we need to confirm your identity by phone.';
+    this.escHint.textContent = cb.desk === 'fraud'
+      ? 'Keep this reference handy. For your security, restrictions can only be lifted on the phone.'
+      : 'Keep this reference handy. Chat cannot unlock the account: the call is how we check it is really you.';
+    this.escPhone.textContent = cb.phone_last4
+      ? "We'll call the number ending " + cb.phone_last4 + '.'
+      : "We'll call the phone number we have on file.";
+    this.announce("Callback requested. " + this.escPhone.textContent + ' Your reference is ' + (cb.ref || '') + '.');
+    this.setScreen('escalated');
+  };
+
+  Widget.prototype.onEnded = function (f) {
+    if (!this.conv || f.conversation !== this.conv.id) return;
+    if (f.reason === 'transferred') {
+      // The chat moves to another team's queue; a `queued` frame follows.
+      this.conv.status = 'queued';
+      this.addNote("You're being transferred to another team. Please stay in the chat.");
+      this.render();
+      return;
+    }
+    if (f.reason === 'escalated') {
+      this.conv.status = 'ended';
+      this.markActive(false);
+      if (this.screen !== 'escalated') this.render();
+      return;
+    }
+    this.conv.status = 'ended';
+    this.markActive(false);
+    this.failPending();
+    this.showRemoteTyping(false);
+    this.setTyping(false);
+    var words = {
+      agent_ended: 'The agent ended the chat.',
+      cardholder_left: 'You ended the chat.',
+      abandoned: 'The chat was closed because the connection was lost for too long.',
+    };
+    this.addNote(words[f.reason] || 'This chat has ended.');
+    this.announce(words[f.reason] || 'This chat has ended.');
+    this.setScreen('chat');
+  };
+
+  Widget.prototype.onError = function (f) {
+    if (f.ref && this.pending.has(f.ref)) {
+      var p = this.pending.get(f.ref);
+      if (f.code === 'unavailable' || f.code === 'rate_limited') {
+        this.showAlert(f.code === 'rate_limited' ? "You're sending messages too fast. We'll retry in a moment." : "We couldn't send that just now. Retrying\u2026");
+        var self = this;
+        setTimeout(function () { if (self.pending.has(p.id)) self.conn.send({ type: 'say', id: p.id, text: p.text }); }, 2000);
+        return;
+      }
+      this.markFailed(p, f.code === 'too_long' ? 'Too long to send' : 'Not sent');
+      return;
+    }
+    if (f.code === 'no_conversation' && this.conv && this.conv.status !== 'ended') {
+      this.conv.status = 'ended';
+      this.markActive(false);
+      this.render();
+      return;
+    }
+    if (f.code === 'unavailable') {
+      if (this.awaitingStart) { this.awaitingStart = false; this.setScreen('topics'); }
+      this.showAlert("We're having trouble right now. Please try again in a moment.");
+    } else if (f.code === 'rate_limited') {
+      this.showAlert("You're going a little fast. Please wait a moment.");
+    } else if (this.awaitingStart) {
+      this.awaitingStart = false;
+      this.setScreen('topics');
+      this.showAlert("We couldn't start the chat. Please try again.");
+    }
+  };
+
+  // --------------------------------------------------------------- actions
+
+  Widget.prototype.startChat = function () {
+    var checked = this.topicForm.querySelector('input[name="sbw-topic"]:checked');
+    var topic = checked ? checked.value : 'general';
+    var text = this.topicText.value.trim();
+    var start = { topic: topic, text: text || null };
+    this.topicText.value = '';
+    if (!this.conn.isReady()) {
+      this.pendingStart = start;
+      this.startConnection();
+      this.setScreen('connecting');
+      return;
+    }
+    this.sendStart(start);
+  };
+
+  Widget.prototype.sendStart = function (start) {
+    var frame = { type: 'start', topic: start.topic };
+    if (start.text) frame.text = start.text.slice(0, MAX_TEXT_CHARS);
+    this.resetTranscript();
+    this.conv = null;
+    this.awaitingStart = true;
+    this.markActive(true);
+    this.screen = 'chat';
+    this.render();
+    this.statusLine.textContent = 'Starting your chat\u2026';
+    this.conn.send(frame);
+    this.focusScreen();
+  };
+
+  Widget.prototype.newChat = function () {
+    // A callback screen the cardholder moved on from is not forced back on reconnect.
+    if (this.screen === 'escalated' && this.escRef.textContent) this.dismissedRefs.add(this.escRef.textContent);
+    this.resetTranscript();
+    this.conv = null;
+    this.setScreen('topics');
+    this.focusScreen();
+  };
+
+  Widget.prototype.sendMessage = function () {
+    var text = this.composer.value.trim();
+    if (!text) return;
+    if (!this.conv || this.conv.status === 'ended') return;
+    if (text.length > MAX_TEXT_CHARS) { this.showAlert('Messages can be up to 4000 characters.'); return; }
+    var id = newId();
+    var li = h('li', { class: 'sbw-msg sbw-own sbw-pending', 'data-pending-id': id }, [
+      h('span', { class: 'sbw-visually-hidden', text: 'You: ' }),
+      h('div', { class: 'sbw-bubble', text: text }),
+      h('div', { class: 'sbw-meta' }, [h('span', { class: 'sbw-sending', text: 'Sending\u2026' })]),
+    ]);
+    this.transcript.appendChild(li);
+    var p = { id: id, text: text, el: li };
+    this.pending.set(id, p);
+    this.composer.value = '';
+    this.setTyping(false);
+    this.conn.send({ type: 'say', id: id, text: text });
+    this.scrollToEnd();
+  };
+
+  Widget.prototype.settlePending = function (id) {
+    var p = this.pending.get(id);
+    if (!p) return;
+    this.pending.delete(id);
+    if (p.el.parentNode) p.el.parentNode.removeChild(p.el);
+  };
+
+  Widget.prototype.markFailed = function (p, why) {
+    var self = this;
+    this.pending.delete(p.id);
+    p.el.classList.remove('sbw-pending');
+    p.el.classList.add('sbw-failed');
+    var meta = p.el.querySelector('.sbw-meta');
+    meta.textContent = '';
+    meta.appendChild(h('span', { text: why }));
+    if (this.conv && this.conv.status !== 'ended' && why !== 'Too long to send') {
+      meta.appendChild(h('button', {
+        type: 'button', class: 'sbw-link', onclick: function () {
+          if (p.el.parentNode) p.el.parentNode.removeChild(p.el);
+          self.composer.value = p.text;
+          self.sendMessage();
+        },
+      }, ['Retry']));
+    }
+  };
+
+  Widget.prototype.failPending = function () {
+    var self = this;
+    Array.from(this.pending.values()).forEach(function (p) { self.markFailed(p, 'Not sent'); });
+  };
+
+  Widget.prototype.onComposerInput = function () {
+    var self = this;
+    var hasText = this.composer.value.trim().length > 0;
+    this.setTyping(hasText);
+    clearTimeout(this.typingTimer);
+    if (hasText) this.typingTimer = setTimeout(function () { self.setTyping(false); }, TYPING_IDLE_MS);
+  };
+
+  /** Sends typing on/off only when the state changes. */
+  Widget.prototype.setTyping = function (on) {
+    if (on === this.typingOn) return;
+    if (on && (!this.conv || this.conv.status !== 'active')) return;
+    this.typingOn = on;
+    if (!on) clearTimeout(this.typingTimer);
+    this.conn.send({ type: 'typing', on: on });
+  };
+
+  Widget.prototype.scheduleRead = function () {
+    var self = this;
+    clearTimeout(this.readTimer);
+    this.readTimer = setTimeout(function () { self.maybeSendRead(); }, 250);
+  };
+
+  /** Sends `read` for the highest seq shown when the chat is actually visible. */
+  Widget.prototype.maybeSendRead = function () {
+    if (!this.isOpen || document.visibilityState === 'hidden' || this.screen !== 'chat') return;
+    if (!this.conv || this.lastOtherSeq <= this.lastReadSent) return;
+    if (this.conn.send({ type: 'read', seq: this.maxSeq })) this.lastReadSent = this.maxSeq;
+  };
+
+  Widget.prototype.askEnd = function () {
+    this.confirmBar.hidden = false;
+    this.confirmBar.querySelector('.sbw-confirm-no').focus();
+  };
+
+  Widget.prototype.cancelEnd = function () {
+    this.confirmBar.hidden = true;
+    this.composer.focus();
+  };
+
+  Widget.prototype.leave = function () {
+    this.confirmBar.hidden = true;
+    if (!this.conv) return;
+    this.setTyping(false);
+    if (!this.conn.send({ type: 'leave' })) {
+      this.showAlert("You're offline. We'll end the chat when the connection is back.");
+      this.leaveWhenConnected = true;
+      return;
+    }
+    this.endBtn.hidden = true;
+    this.composer.focus();
+  };
+
+  Widget.prototype.destroy = function () {
+    this.conn.stop();
+    document.removeEventListener('visibilitychange', this.onVisibility);
+    clearTimeout(this.typingTimer);
+    clearTimeout(this.remoteTypingTimer);
+    clearTimeout(this.readTimer);
+    if (this.host.parentNode) this.host.parentNode.removeChild(this.host);
+  };
+
+  window.Switchboard = {
+    version: '1',
+    mount: function (options) {
+      var w = new Widget(options || {});
+      return {
+        open: function () { w.setOpen(true, true); },
+        close: function () { w.setOpen(false, true); },
+        destroy: function () { w.destroy(); },
+      };
+    },
+  };
+})();
