@@ -19,7 +19,12 @@ const { chromium } = require('playwright-core');
 const REPO = path.resolve(__dirname, '..', '..');
 const BIN = path.resolve(REPO, process.env.SWITCHBOARD_BIN || 'target/debug/switchboard');
 const CHROMIUM = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
-const SHOTS = path.join(REPO, 'docs', 'screenshots');
+// Screenshots refresh the README's pictures only when asked
+// (SAVE_SCREENSHOTS=1); otherwise they go to a temporary folder so a test
+// run leaves the work tree clean.
+const SHOTS = process.env.SAVE_SCREENSHOTS === '1'
+  ? path.join(REPO, 'docs', 'screenshots')
+  : fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-shots-'));
 const HUB_LOG = path.join(os.tmpdir(), `switchboard-e2e-hub-${process.pid}.log`);
 const STEP_TIMEOUT_MS = 20000;
 const XSS = '<img src=x onerror=window.__xss=1>';
