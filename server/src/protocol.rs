@@ -355,6 +355,9 @@ pub struct CallbackView {
     /// Last four digits of the phone on file (cardholder view).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phone_last4: Option<String>,
+    /// Extension: outcomes of earlier calls, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<String>,
 }
 
 /// One tier's queue in the overview (extension frame `queues`).

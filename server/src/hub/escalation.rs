@@ -40,6 +40,7 @@ pub fn view(r: &CallbackRequest, with_phone: bool) -> CallbackView {
         } else {
             None
         },
+        history: r.history.clone(),
     }
 }
 

@@ -396,7 +396,8 @@ async fn a_client_that_stops_reading_is_closed_and_stalls_nobody() {
     let text = "z".repeat(4000);
     let mut closed_at = None;
     for i in 1..=3000u64 {
-        ag.send(json!({"type": "say", "conversation": id, "id": format!("s{i}"), "text": text})).await;
+        ag.send(json!({"type": "say", "conversation": id, "id": format!("s{i}"), "text": text}))
+            .await;
         ag.expect_msg(i).await;
         if i % 100 == 0 {
             let (_, body) = http_get(&hub.http_url("/metrics")).await;

@@ -165,6 +165,10 @@ async fn no_answer_returns_to_the_list_then_fails_and_requests_survive_restart()
             .expect_where("callback", |f| f["request"]["status"] == want)
             .await;
         assert_eq!(ev["request"]["attempts"], attempt);
+        assert_eq!(
+            ev["request"]["history"].as_array().map(Vec::len),
+            Some(attempt as usize)
+        );
     }
     d.send(json!({"type": "callbacks", "desk": "fraud"})).await;
     assert_eq!(
