@@ -411,3 +411,42 @@ async fn a_client_that_stops_reading_is_closed_and_stalls_nobody() {
     // Its socket ends with 4429 once it reads again.
     assert_eq!(stalled.expect_close().await, Closed::Code(4429));
 }
+
+#[tokio::test]
+async fn a_silent_peer_is_closed_after_three_missed_pings() {
+    let mut settings = memory_settings();
+    settings.heartbeat = std::time::Duration::from_millis(100);
+    let hub = TestHub::spawn(settings).await;
+    let (mut answering, _) = Client::connect(&hub.ws_url(), &cardholder("alive", "standard")).await;
+    let (silent, _) = Client::connect(&hub.ws_url(), &cardholder("silent", "standard")).await;
+    // The answering client keeps reading (so it answers pings); the silent
+    // one reads nothing. Only the silent one is closed.
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let reader = tokio::spawn(async move {
+        tokio::select! {
+            closed = answering.expect_close() => panic!("the answering client was closed: {closed:?}"),
+            _ = stopped => answering,
+        }
+    });
+    let mut gone = false;
+    for _ in 0..100 {
+        let (_, body) = http_get(&hub.http_url("/metrics")).await;
+        if body.contains("switchboard_connections{role=\"cardholder\"} 1") {
+            gone = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(gone, "the silent connection is still open");
+    let _ = stop.send(());
+    let mut answering = reader.await.expect("reader");
+    answering
+        .send(json!({"type": "start", "topic": "general"}))
+        .await;
+    assert_eq!(
+        answering.expect("queued").await["position"],
+        1,
+        "the answering client still works"
+    );
+    drop(silent);
+}
