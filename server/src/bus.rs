@@ -1,5 +1,5 @@
-//! Event delivery: to this node's connections at once, and to the other
-//! nodes through Redis pub/sub.
+//! Event delivery: to the connections of every node, through Redis pub/sub
+//! or, for a single node, directly.
 //!
 //! An event is a serialised [`crate::protocol::ServerFrame`] and the users it
 //! is for. [`Sessions`] holds, per user, the outbound queues of this node's
@@ -7,7 +7,8 @@
 //! means that client fell behind, and it is closed (it reconnects and `sync`s).
 //! Pub/sub is fire-and-forget, so a node that misses an event (Redis
 //! restarting) leaves a gap that the client's `sync` fills from the stored
-//! transcript: every `msg` is stored before it is published.
+//! transcript: every `msg` is stored before (in the same script as) it is
+//! published.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -116,36 +117,47 @@ impl Sessions {
     }
 }
 
-/// An event crossing nodes.
+/// An event on the Redis channel: the frame's JSON text and its recipients.
+/// The `append` script publishes `msg` events in this shape too.
 #[derive(Debug, Serialize, Deserialize)]
 struct Envelope {
-    /// The publishing node, which delivered it locally already.
-    o: String,
     /// Recipients.
     to: Vec<UserId>,
     /// The frame's JSON text.
     f: String,
 }
 
-/// Publishes events for other nodes and delivers theirs here.
+/// How events reach connections.
+///
+/// With Redis, every event (this node's too) goes through one pub/sub
+/// channel and each node delivers what it receives, in the order Redis
+/// received it; `msg` events are published by the `append` script itself,
+/// so every connection sees a conversation's entries in seq order. Alone,
+/// events are delivered to this node's sessions at once.
 #[derive(Debug, Clone)]
-pub struct Bus {
-    node: Arc<str>,
-    publish_tx: Option<mpsc::Sender<String>>,
+pub enum Bus {
+    /// One node, no Redis.
+    Local {
+        /// This node's connections.
+        sessions: Arc<Sessions>,
+        /// For slow-consumer counts.
+        metrics: Arc<Metrics>,
+    },
+    /// Redis pub/sub.
+    Redis {
+        /// Feeds the publisher task.
+        publish_tx: mpsc::Sender<String>,
+    },
 }
 
 impl Bus {
-    /// A bus for a single node: nothing leaves the process.
-    pub fn local(node: &str) -> Self {
-        Bus {
-            node: node.into(),
-            publish_tx: None,
-        }
+    /// Delivery within this process.
+    pub fn local(sessions: Arc<Sessions>, metrics: Arc<Metrics>) -> Self {
+        Bus::Local { sessions, metrics }
     }
 
-    /// A bus over Redis pub/sub; spawns the publisher and subscriber tasks.
+    /// Delivery over Redis pub/sub; spawns the publisher and subscriber tasks.
     pub fn redis(
-        node: &str,
         store: RedisStore,
         url: &str,
         sessions: Arc<Sessions>,
@@ -155,34 +167,30 @@ impl Bus {
         let (tx, rx) = mpsc::channel(PUBLISH_QUEUE);
         let channel = store.events_channel();
         tokio::spawn(publisher(store, channel.clone(), rx, metrics.clone()));
-        // The origin names this process, not just the node id, so that a
-        // node never mistakes another process's events for its own.
-        let origin = format!("{node}/{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
         tokio::spawn(subscriber(
             url.to_owned(),
             channel,
-            origin.clone(),
             sessions,
             metrics,
             shutdown,
         ));
-        Bus {
-            node: origin.into(),
-            publish_tx: Some(tx),
-        }
+        Bus::Redis { publish_tx: tx }
     }
 
-    /// Sends an already locally delivered event to the other nodes.
-    pub async fn publish(&self, to: &[UserId], text: &str) {
-        let Some(tx) = &self.publish_tx else { return };
-        let envelope = Envelope {
-            o: self.node.to_string(),
-            to: to.to_vec(),
-            f: text.to_owned(),
-        };
-        if let Ok(json) = serde_json::to_string(&envelope) {
-            // Only fails when the publisher stopped (shutdown).
-            let _ = tx.send(json).await;
+    /// Sends an event to every connection of the users, on every node.
+    pub async fn send(&self, to: &[UserId], text: Utf8Bytes) {
+        match self {
+            Bus::Local { sessions, metrics } => sessions.deliver(to, &text, metrics),
+            Bus::Redis { publish_tx } => {
+                let envelope = Envelope {
+                    to: to.to_vec(),
+                    f: text.as_str().to_owned(),
+                };
+                if let Ok(json) = serde_json::to_string(&envelope) {
+                    // Only fails when the publisher stopped (shutdown).
+                    let _ = publish_tx.send(json).await;
+                }
+            }
         }
     }
 }
@@ -197,7 +205,7 @@ async fn publisher(
     while rx.recv_many(&mut batch, PUBLISH_BATCH).await > 0 {
         if let Err(e) = store.publish_many(&channel, &batch).await {
             metrics.store_errors.inc();
-            tracing::warn!(error = %e, lost = batch.len(), "could not publish events to other nodes; their clients recover with sync");
+            tracing::warn!(error = %e, lost = batch.len(), "could not publish events; clients recover them with sync");
         }
         batch.clear();
     }
@@ -206,7 +214,6 @@ async fn publisher(
 async fn subscriber(
     url: String,
     channel: String,
-    node: String,
     sessions: Arc<Sessions>,
     metrics: Arc<Metrics>,
     shutdown: CancellationToken,
@@ -247,9 +254,6 @@ async fn subscriber(
             let Ok(envelope) = serde_json::from_str::<Envelope>(&payload) else {
                 continue;
             };
-            if envelope.o == node {
-                continue;
-            }
             let text = Utf8Bytes::from(envelope.f);
             sessions.deliver(&envelope.to, &text, &metrics);
         }

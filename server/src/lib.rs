@@ -78,7 +78,15 @@ pub async fn build_hub(settings: Settings, shutdown: CancellationToken) -> Resul
     let (store, bus): (Arc<dyn Store>, Bus) = match &settings.engine {
         Engine::Memory => {
             tracing::info!("using the built-in in-memory engine: one node only, nothing survives a restart (give --redis-url to share state)");
-            (Arc::new(MemoryStore::new()), Bus::local(&settings.node_id))
+            let (to_sessions, to_metrics) = (sessions.clone(), metrics.clone());
+            let announcer: store::Announcer =
+                Arc::new(move |to: &[domain::UserId], text: String| {
+                    to_sessions.deliver(to, &axum::extract::ws::Utf8Bytes::from(text), &to_metrics);
+                });
+            (
+                Arc::new(MemoryStore::with_announcer(announcer)),
+                Bus::local(sessions.clone(), metrics.clone()),
+            )
         }
         Engine::Redis { url, prefix } => {
             let store = RedisStore::connect(url, prefix, &settings.node_id).await?;
@@ -90,7 +98,6 @@ pub async fn build_hub(settings: Settings, shutdown: CancellationToken) -> Resul
                 .await?;
             tracing::info!(prefix = %prefix, node = %settings.node_id, "using Redis");
             let bus = Bus::redis(
-                &settings.node_id,
                 store.clone(),
                 url,
                 sessions.clone(),
@@ -134,6 +141,13 @@ pub async fn run(
         tracker: tracker.clone(),
     };
     let stop = cancel.clone();
+    // Chat frames are small and latency-bound: send them at once rather
+    // than wait for Nagle's algorithm to coalesce them (~40 ms tails).
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "could not set TCP_NODELAY");
+        }
+    });
     axum::serve(listener, http::router(app))
         .with_graceful_shutdown(async move {
             shutdown.await;

@@ -243,6 +243,7 @@ fn entry(author: Author, sender: Option<&str>, text: &str, key: Option<&str>) ->
         text: text.to_owned(),
         client_id: key.map(str::to_owned),
         now: T0,
+        announce: None,
     }
 }
 

@@ -4,7 +4,7 @@ use crate::auth::{Identity, Principal};
 use crate::classifier::desk_for_topic;
 use crate::domain::{now_millis, Author, ConversationStatus, EndReason, Seq, Topic};
 use crate::protocol::{AgentInfo, ClientFrame, ServerFrame, PROTOCOL_VERSION};
-use crate::store::{Conversation, NewConversation, QueueSnapshot, MAX_TRANSCRIPT_PAGE};
+use crate::store::{Conversation, NewConversation, MAX_TRANSCRIPT_PAGE};
 
 use super::{check_say, CommandError, Hub, Replies};
 
@@ -195,31 +195,25 @@ impl Hub {
         }
     }
 
-    /// A `queued` frame with the conversation's current place.
+    /// A `queued` frame with the conversation's current place (none when
+    /// it is no longer waiting, e.g. an agent took it already).
     pub async fn queued_frame(&self, c: &Conversation) -> Replies {
-        let snapshot = self
+        let standing = self
             .store
-            .queue_snapshot(c.tier)
+            .queue_standing(&c.id, c.tier)
             .await
             .map_err(|e| self.store_failed(e))?;
-        let position = snapshot
-            .places
-            .iter()
-            .find(|p| p.conversation == c.id)
-            .map(|p| p.position);
-        if let Some(p) = position {
-            let mut sent = self.positions.lock().unwrap_or_else(|e| e.into_inner());
-            sent.insert(c.id.clone(), (p, std::time::Instant::now()));
-        }
-        Ok(position
-            .map(|position| ServerFrame::Queued {
-                conversation: c.id.clone(),
-                tier: c.tier,
-                position,
-                eta_s: eta_seconds(&snapshot, position),
-            })
-            .into_iter()
-            .collect())
+        let Some(standing) = standing else {
+            return Ok(Vec::new());
+        };
+        let mut sent = self.positions.lock().unwrap_or_else(|e| e.into_inner());
+        sent.insert(c.id.clone(), (standing.position, std::time::Instant::now()));
+        Ok(vec![ServerFrame::Queued {
+            conversation: c.id.clone(),
+            tier: c.tier,
+            position: standing.position,
+            eta_s: standing.eta_seconds(),
+        }])
     }
 
     /// Transcript entries after `after`, for this connection only.
@@ -279,14 +273,4 @@ pub fn resend_echo(c: &Conversation, appended: crate::store::Appended) -> Vec<Se
     } else {
         Vec::new()
     }
-}
-
-/// Estimated wait: the tier's recent average wait, scaled by how far down
-/// the queue the conversation is (`avg × position / depth`); unknown until
-/// the tier has served somebody.
-pub fn eta_seconds(snapshot: &QueueSnapshot, position: u64) -> Option<u64> {
-    let avg = snapshot.recent_wait_ms?;
-    let depth = snapshot.places.len().max(1) as i64;
-    let pos = i64::try_from(position).unwrap_or(i64::MAX).min(depth);
-    Some(((avg.max(0) * pos / depth + 999) / 1000) as u64)
 }

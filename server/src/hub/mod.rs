@@ -22,11 +22,13 @@ use tokio_util::sync::CancellationToken;
 use crate::auth::{Identity, Verifier};
 use crate::bus::{Bus, Sessions};
 use crate::config::Settings;
+use crate::domain::rfc3339;
 use crate::domain::{now_millis, Author, ConversationId, UserId};
 use crate::masking::mask_sensitive;
 use crate::metrics::Metrics;
+use crate::protocol::Entry;
 use crate::protocol::{ErrorCode, ServerFrame, MAX_CLIENT_ID_LEN, MAX_TEXT_CHARS};
-use crate::store::{Appended, NewEntry, Store, StoreError};
+use crate::store::{Appended, MsgTemplate, NewEntry, Store, StoreError};
 
 /// Why a command was refused; each maps to a SPEC error code.
 #[derive(Debug, thiserror::Error)]
@@ -118,8 +120,7 @@ impl Hub {
     /// Sends a frame to every connection of the users, here and on other nodes.
     pub async fn deliver(&self, to: &[UserId], frame: &ServerFrame) {
         let text = axum::extract::ws::Utf8Bytes::from(frame.to_text());
-        self.sessions.deliver(to, &text, &self.metrics);
-        self.bus.publish(to, text.as_str()).await;
+        self.bus.send(to, text).await;
     }
 
     /// Asks the router to pair conversations with agents now.
@@ -146,13 +147,18 @@ impl Hub {
         text: &str,
         client_id: Option<String>,
     ) -> Result<Appended, CommandError> {
+        let now = now_millis();
+        let text = mask_sensitive(text).into_owned();
+        let announce = msg_template(conversation, author, &text, now, client_id.as_deref());
         let entry = NewEntry {
             author,
             sender: sender.cloned(),
-            text: mask_sensitive(text).into_owned(),
+            text,
             client_id,
-            now: now_millis(),
+            now,
+            announce,
         };
+        // The store announces the new `msg` to both sides, in seq order.
         let appended = self
             .store
             .append(conversation, entry)
@@ -160,13 +166,6 @@ impl Hub {
             .map_err(|e| self.store_failed(e))?;
         if !appended.duplicate {
             self.metrics.message(author);
-            let frame = ServerFrame::Msg {
-                conversation: conversation.clone(),
-                entry: appended.entry.clone(),
-            };
-            let mut to = vec![appended.cardholder.clone()];
-            to.extend(appended.agent.clone());
-            self.deliver(&to, &frame).await;
         }
         Ok(appended)
     }
@@ -186,6 +185,34 @@ impl Hub {
     pub fn authenticate(&self, token: &str) -> Result<Identity, crate::auth::AuthError> {
         self.verifier.verify(token)
     }
+}
+
+/// The `msg` frame for a new entry, with its seq left to the store.
+fn msg_template(
+    conversation: &ConversationId,
+    from: Author,
+    text: &str,
+    now: crate::domain::Millis,
+    id: Option<&str>,
+) -> Option<MsgTemplate> {
+    let frame = ServerFrame::Msg {
+        conversation: conversation.clone(),
+        entry: Entry {
+            seq: 0,
+            from,
+            text: text.to_owned(),
+            at: rfc3339(now),
+            id: id.map(str::to_owned),
+        },
+    };
+    // `seq` is serialised right after `conversation`, before any text a
+    // user wrote, so its first occurrence is the field itself.
+    let rendered = frame.to_text();
+    let (before, after) = rendered.split_once("\"seq\":0")?;
+    Some(MsgTemplate {
+        before: format!("{before}\"seq\":"),
+        after: after.to_owned(),
+    })
 }
 
 /// Checks a `say` frame's fields: text of 1–4000 characters, an `id` of

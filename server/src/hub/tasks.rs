@@ -9,9 +9,8 @@ use std::time::{Duration, Instant};
 use crate::domain::{now_millis, ConversationId, EndReason, Tier};
 use crate::metrics::tier_label;
 use crate::protocol::{AgentInfo, ServerFrame};
-use crate::store::{Assignment, GraceOutcome, MAX_TRANSCRIPT_PAGE, ROUTE_BATCH};
+use crate::store::{Assignment, GraceOutcome, QueueStanding, MAX_TRANSCRIPT_PAGE, ROUTE_BATCH};
 
-use super::cardholder::eta_seconds;
 use super::Hub;
 
 /// How often the router runs even without a local wake-up.
@@ -77,7 +76,12 @@ impl Hub {
             .get_or_create(&tier_label(c.tier))
             .observe(a.waited_ms as f64 / 1000.0);
         tracing::info!(conversation = %c.id, agent = %agent, waited_ms = a.waited_ms, "assigned");
-        let transcript = match self.store.transcript(&c.id, 0, MAX_TRANSCRIPT_PAGE).await {
+        // Only what was written before the assignment: later entries reach
+        // the agent as live `msg`s, so nothing arrives twice.
+        let limit = usize::try_from(c.last_seq)
+            .unwrap_or(0)
+            .min(MAX_TRANSCRIPT_PAGE);
+        let transcript = match self.store.transcript(&c.id, 0, limit).await {
             Ok(t) => t,
             Err(e) => {
                 // The agent still gets the chat; its pane `sync`s the transcript.
@@ -213,7 +217,12 @@ impl Hub {
                         conversation: place.conversation.clone(),
                         tier,
                         position: place.position,
-                        eta_s: eta_seconds(&snapshot, place.position),
+                        eta_s: QueueStanding {
+                            position: place.position,
+                            depth: snapshot.places.len() as u64,
+                            recent_wait_ms: snapshot.recent_wait_ms,
+                        }
+                        .eta_seconds(),
                     };
                     due.push((place.cardholder.clone(), frame));
                 }

@@ -12,9 +12,9 @@ use async_trait::async_trait;
 
 use super::{
     after_outcome, average_wait, desk_order, effective_wait, new_callback_ref, AgentProfile,
-    AgentSnapshot, Appended, Assignment, CallbackRequest, CallbackStatus, Conversation,
+    AgentSnapshot, Announcer, Appended, Assignment, CallbackRequest, CallbackStatus, Conversation,
     GraceOutcome, Graces, NewCallback, NewConversation, NewEntry, Opened, QueuePlace,
-    QueueSnapshot, Side, Store, StoreError, StoreResult, RECENT_WAITS, ROUTE_BATCH,
+    QueueSnapshot, QueueStanding, Side, Store, StoreError, StoreResult, RECENT_WAITS, ROUTE_BATCH,
 };
 use crate::domain::{
     rfc3339, tier_index, AgentState, CallbackRef, ConversationId, ConversationStatus, Desk,
@@ -32,10 +32,18 @@ pub(crate) fn score_millis(score: QueueScore) -> Millis {
 }
 
 /// The in-process engine.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct MemoryStore {
     /// All state; one lock so that every call is atomic.
     state: Mutex<State>,
+    /// Where `msg` frames go, in seq order (none: nowhere, as in tests).
+    announcer: Option<Announcer>,
+}
+
+impl std::fmt::Debug for MemoryStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryStore").finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, Default)]
@@ -92,6 +100,14 @@ impl MemoryStore {
     /// An empty engine.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty engine that announces `msg` frames to `announcer`.
+    pub fn with_announcer(announcer: Announcer) -> Self {
+        MemoryStore {
+            state: Mutex::default(),
+            announcer: Some(announcer),
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -327,6 +343,11 @@ impl Store for MemoryStore {
         if let Some(k) = key {
             record.client_ids.insert(k, seq);
         }
+        if let (Some(announcer), Some(template)) = (&self.announcer, &new.announce) {
+            let mut to = vec![cardholder.clone()];
+            to.extend(agent.clone());
+            announcer(&to, template.render(seq));
+        }
         Ok(Appended {
             entry,
             duplicate: false,
@@ -474,6 +495,24 @@ impl Store for MemoryStore {
             });
         }
         Ok(out)
+    }
+
+    async fn queue_standing(
+        &self,
+        id: &ConversationId,
+        tier: Tier,
+    ) -> StoreResult<Option<QueueStanding>> {
+        let s = self.lock();
+        let q = &s.queues[tier_index(tier)];
+        let Some(index) = q.iter().position(|(_, c)| c == id) else {
+            return Ok(None);
+        };
+        let waits: Vec<Millis> = s.waits[tier_index(tier)].iter().copied().collect();
+        Ok(Some(QueueStanding {
+            position: index as u64 + 1,
+            depth: q.len() as u64,
+            recent_wait_ms: average_wait(&waits),
+        }))
     }
 
     async fn queue_snapshot(&self, tier: Tier) -> StoreResult<QueueSnapshot> {

@@ -166,7 +166,31 @@ pub struct NewEntry {
     pub client_id: Option<String>,
     /// Now.
     pub now: Millis,
+    /// The `msg` frame to announce once the entry has its seq; the store
+    /// publishes it in seq order to the conversation's cardholder and agent.
+    pub announce: Option<MsgTemplate>,
 }
+
+/// A serialised `msg` frame with its seq left out: `before` + seq + `after`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MsgTemplate {
+    /// Text up to the seq.
+    pub before: String,
+    /// Text after the seq.
+    pub after: String,
+}
+
+impl MsgTemplate {
+    /// The frame with this seq.
+    pub fn render(&self, seq: Seq) -> String {
+        format!("{}{seq}{}", self.before, self.after)
+    }
+}
+
+/// Where the memory engine announces `msg` frames: the recipients and the
+/// frame's text, called inside its critical section so that frames go out
+/// in seq order.
+pub type Announcer = std::sync::Arc<dyn Fn(&[UserId], String) + Send + Sync>;
 
 /// The stored entry, and whether it was stored before under the same key.
 #[derive(Debug, Clone)]
@@ -230,6 +254,29 @@ pub struct QueueSnapshot {
     pub places: Vec<QueuePlace>,
     /// Average of recent waits in this tier, when known.
     pub recent_wait_ms: Option<Millis>,
+}
+
+/// One conversation's place in its queue, for a `queued` frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueStanding {
+    /// 1 = next.
+    pub position: u64,
+    /// Conversations in that queue.
+    pub depth: u64,
+    /// Average of recent waits in the tier, when known.
+    pub recent_wait_ms: Option<Millis>,
+}
+
+impl QueueStanding {
+    /// Estimated wait: the tier's recent average wait, scaled by how far
+    /// down the queue the conversation is (`avg × position / depth`);
+    /// unknown until the tier has served somebody.
+    pub fn eta_seconds(&self) -> Option<u64> {
+        let avg = self.recent_wait_ms?.max(0);
+        let depth = i64::try_from(self.depth.max(1)).unwrap_or(i64::MAX);
+        let pos = i64::try_from(self.position).unwrap_or(i64::MAX).min(depth);
+        Some(u64::try_from((avg * pos / depth + 999) / 1000).unwrap_or(0))
+    }
 }
 
 /// What happened when a grace period ran out.
@@ -436,6 +483,13 @@ pub trait Store: Send + Sync + Debug + 'static {
 
     /// A tier queue in serving order, with recent waits.
     async fn queue_snapshot(&self, tier: Tier) -> StoreResult<QueueSnapshot>;
+
+    /// Where one conversation stands in a tier queue (`None`: not queued there).
+    async fn queue_standing(
+        &self,
+        id: &ConversationId,
+        tier: Tier,
+    ) -> StoreResult<Option<QueueStanding>>;
 
     /// Depth and oldest wait of every tier queue.
     async fn queue_stats(&self, now: Millis) -> StoreResult<Vec<QueueView>>;

@@ -20,6 +20,7 @@ macro_rules! argv {
     ($($a:expr),* $(,)?) => { vec![$($a.to_string()),*] };
 }
 
+use super::QueueStanding;
 use super::{
     average_wait, new_callback_ref, AgentProfile, AgentSnapshot, Appended, Assignment,
     CallbackRequest, CallbackStatus, Conversation, GraceOutcome, Graces, NewCallback,
@@ -53,6 +54,7 @@ struct Scripts {
     set_state: Script,
     route: Script,
     queue_snapshot: Script,
+    queue_place: Script,
     queue_stats: Script,
     presence: Script,
     expire_graces: Script,
@@ -76,6 +78,7 @@ impl Scripts {
             set_state: s(include_str!("lua/set_state.lua")),
             route: s(include_str!("lua/route.lua")),
             queue_snapshot: s(include_str!("lua/queue_snapshot.lua")),
+            queue_place: s(include_str!("lua/queue_place.lua")),
             queue_stats: s(include_str!("lua/queue_stats.lua")),
             presence: s(include_str!("lua/presence.lua")),
             expire_graces: s(include_str!("lua/expire_graces.lua")),
@@ -421,7 +424,9 @@ impl Store for RedisStore {
                     new.author.as_str(),
                     sender,
                     new.client_id.as_deref().unwrap_or(""),
-                    json
+                    json,
+                    new.announce.as_ref().map_or("", |t| t.before.as_str()),
+                    new.announce.as_ref().map_or("", |t| t.after.as_str())
                 ],
             )
             .await?;
@@ -448,6 +453,9 @@ impl Store for RedisStore {
         after: Seq,
         limit: usize,
     ) -> StoreResult<Vec<Entry>> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
         let mut conn = self.conn.clone();
         let start = i64::try_from(after).unwrap_or(i64::MAX);
         let stop = start.saturating_add(limit as i64).saturating_sub(1);
@@ -581,6 +589,31 @@ impl Store for RedisStore {
                 })
             })
             .collect()
+    }
+
+    async fn queue_standing(
+        &self,
+        id: &ConversationId,
+        tier: Tier,
+    ) -> StoreResult<Option<QueueStanding>> {
+        let reply = self
+            .run(&self.scripts.queue_place, argv![tier.as_str(), id.as_str()])
+            .await?;
+        let mut it = items(reply)?.into_iter();
+        let position = int(&it.next().unwrap_or(Value::Int(0)))?;
+        let depth = int(&it.next().unwrap_or(Value::Int(0)))?;
+        let waits = items(it.next().unwrap_or(Value::Nil))?
+            .iter()
+            .map(int)
+            .collect::<StoreResult<Vec<_>>>()?;
+        if position <= 0 {
+            return Ok(None);
+        }
+        Ok(Some(QueueStanding {
+            position: position as u64,
+            depth: depth.max(0) as u64,
+            recent_wait_ms: average_wait(&waits),
+        }))
     }
 
     async fn queue_snapshot(&self, tier: Tier) -> StoreResult<QueueSnapshot> {

@@ -1,6 +1,10 @@
--- ARGV: prefix, conversation, author, sender ('' = system), client key ('' = none), entry JSON
+-- ARGV: prefix, conversation, author, sender ('' = system), client key ('' = none), entry JSON,
+--       msg frame before and after its seq ('' = do not announce)
 -- Returns {duplicate (0|1), seq, entry JSON, cardholder, agent or ''} or {-1}.
+-- A new entry's `msg` frame is published here, inside the same atomic step,
+-- so every node receives a conversation's entries in seq order.
 local id, author, sender, key, entry = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local before, after = ARGV[7], ARGV[8]
 local c = k('conv', id)
 local f = redis.call('HMGET', c, 'status', 'cardholder', 'agent')
 if not f[1] or f[1] == 'ended' then
@@ -21,5 +25,12 @@ local seq = redis.call('RPUSH', k('tx', id), entry)
 redis.call('HSET', c, 'last_seq', seq)
 if key ~= '' then
   redis.call('HSET', keys, author .. ':' .. key, seq)
+end
+if before ~= '' then
+  local to = {f[2]}
+  if agent ~= '' then
+    table.insert(to, agent)
+  end
+  redis.call('PUBLISH', k('events'), cjson.encode({to = to, f = before .. seq .. after}))
 end
 return {0, seq, entry, f[2], agent}
