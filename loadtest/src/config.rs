@@ -2,7 +2,7 @@
 //!
 //! Targets are checked here once: every hub URL must resolve to a loopback
 //! address (this tool only ever loads a hub on the same machine), and the
-//! client sockets bind to loopback too.
+//! client sockets therefore connect from loopback too.
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;

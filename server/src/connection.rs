@@ -14,6 +14,7 @@ use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::{mpsc, OwnedSemaphorePermit};
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
 use crate::auth::Identity;
@@ -47,7 +48,8 @@ pub async fn serve(
     socket: WebSocket,
     hub: Hub,
     identity: Option<Identity>,
-    _permit: OwnedSemaphorePermit,
+    permit: OwnedSemaphorePermit,
+    tracker: TaskTracker,
 ) {
     let conn = hub.sessions.next_conn_id();
     let span = tracing::info_span!(
@@ -69,9 +71,13 @@ pub async fn serve(
                 }
             },
         };
-        tracing::Span::current().record("sub", identity.sub.as_str());
-        tracing::Span::current().record("role", identity.role.as_str());
-        run(conn, hub, identity, sink, stream).await;
+        let span = tracing::Span::current();
+        span.record("sub", identity.sub.as_str());
+        span.record("role", identity.role.as_str());
+        // The session runs as a task of its own: this one's state (the
+        // unsplit socket, the auth deadline) would otherwise be carried,
+        // unused, by every idle connection for its whole life.
+        tracker.spawn(run(conn, hub, identity, sink, stream, permit).instrument(span));
     }
     .instrument(span)
     .await;
@@ -106,7 +112,14 @@ async fn first_frame_auth(hub: &Hub, stream: &mut Stream) -> Result<Identity, (u
     }
 }
 
-async fn run(conn: u64, hub: Hub, identity: Identity, mut sink: Sink, mut stream: Stream) {
+async fn run(
+    conn: u64,
+    hub: Hub,
+    identity: Identity,
+    mut sink: Sink,
+    mut stream: Stream,
+    _permit: OwnedSemaphorePermit,
+) {
     let side = Side::from(identity.role);
     let (tx, mut rx) = mpsc::channel(OUTBOUND_QUEUE);
     let kick = CancellationToken::new();
@@ -134,8 +147,8 @@ async fn run(conn: u64, hub: Hub, identity: Identity, mut sink: Sink, mut stream
     tracing::info!("connected");
 
     let welcome = match identity.role {
-        Role::Cardholder => hub.cardholder_welcome(&identity).await,
-        Role::Agent | Role::Supervisor => hub.agent_welcome(&identity).await,
+        Role::Cardholder => Box::pin(hub.cardholder_welcome(&identity)).await,
+        Role::Agent | Role::Supervisor => Box::pin(hub.agent_welcome(&identity)).await,
     };
     let exit = match welcome {
         Ok(frames) => match write_all(&mut sink, frames).await {
@@ -249,7 +262,9 @@ async fn session_loop(
                     if write_all(sink, vec![e]).await.is_err() { return Exit::Gone; }
                     continue;
                 }
-                let replies = handle(hub, identity, &text).await;
+                // Boxed: a command's future is large and short-lived; kept
+                // inline it would make every idle connection's task as big.
+                let replies = Box::pin(handle(hub, identity, &text)).await;
                 if write_all(sink, replies).await.is_err() {
                     return Exit::Gone;
                 }

@@ -20,8 +20,9 @@ use crate::hub::Hub;
 use crate::protocol::MAX_FRAME_BYTES;
 
 /// A socket's read buffer. tungstenite's default (128 KiB) would cost that
-/// much per idle connection; chat frames are small.
-const READ_BUFFER: usize = 4 * 1024;
+/// much per idle connection; chat frames are small (a 4,000-character
+/// message is at most 16 KiB and is simply read in several steps).
+const READ_BUFFER: usize = 512;
 
 /// Outbound frames are written at once rather than gathered in a buffer.
 const WRITE_BUFFER: usize = 0;
@@ -100,7 +101,13 @@ async fn ws_upgrade(
         .max_message_size(MAX_FRAME_BYTES)
         .max_frame_size(MAX_FRAME_BYTES)
         .on_upgrade(move |socket| {
-            tracker.track_future(connection::serve(socket, hub, identity, permit))
+            tracker.track_future(connection::serve(
+                socket,
+                hub,
+                identity,
+                permit,
+                tracker.clone(),
+            ))
         })
 }
 
