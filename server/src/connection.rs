@@ -20,6 +20,7 @@ use tracing::Instrument;
 use crate::auth::Identity;
 use crate::bus::{Outbound, Session, OUTBOUND_QUEUE};
 use crate::domain::{now_millis, Role};
+use crate::hub::cardholder::Memo;
 use crate::hub::escalation::{desk_audience, desks_of};
 use crate::hub::{Hub, Replies};
 use crate::metrics::role_label;
@@ -227,6 +228,7 @@ async fn session_loop(
     let heartbeat = hub.settings.heartbeat;
     let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + heartbeat, heartbeat);
     let mut last_heard = Instant::now();
+    let mut memo = Memo::default();
     let mut rate = RateLimit::new(hub.settings.rate_burst, hub.settings.rate_per_sec);
     let expires_in = Duration::from_millis(
         u64::try_from(
@@ -264,7 +266,7 @@ async fn session_loop(
                 }
                 // Boxed: a command's future is large and short-lived; kept
                 // inline it would make every idle connection's task as big.
-                let replies = Box::pin(handle(hub, identity, &text)).await;
+                let replies = Box::pin(handle(hub, identity, &mut memo, &text)).await;
                 if write_all(sink, replies).await.is_err() {
                     return Exit::Gone;
                 }
@@ -291,7 +293,7 @@ async fn session_loop(
 }
 
 /// Parses and carries out one text frame; every failure becomes an `error` frame.
-async fn handle(hub: &Hub, identity: &Identity, text: &str) -> Vec<ServerFrame> {
+async fn handle(hub: &Hub, identity: &Identity, memo: &mut Memo, text: &str) -> Vec<ServerFrame> {
     let frame = match ClientFrame::parse(text) {
         Ok(f) => f,
         Err(e) => return vec![e.into()],
@@ -302,7 +304,7 @@ async fn handle(hub: &Hub, identity: &Identity, text: &str) -> Vec<ServerFrame> 
     };
     let result: Replies = match (&frame, identity.role) {
         (ClientFrame::Auth { .. }, _) => Ok(Vec::new()),
-        (_, Role::Cardholder) => hub.cardholder_command(identity, frame).await,
+        (_, Role::Cardholder) => hub.cardholder_command(identity, frame, memo).await,
         (_, Role::Agent | Role::Supervisor) => hub.agent_command(identity, frame).await,
     };
     result.unwrap_or_else(|e| vec![e.to_frame(reference)])

@@ -69,11 +69,11 @@ impl Hub {
             } => {
                 let conversation = required(conversation)?;
                 check_say(&id, &text)?;
-                let c = self.held_by(me, &conversation).await?;
+                // The store checks that this agent holds the conversation.
                 let appended = self
                     .append(&conversation, Author::Agent, Some(me), &text, Some(id))
                     .await?;
-                Ok(resend_echo(&c, appended))
+                Ok(resend_echo(&conversation, appended))
             }
             ClientFrame::Typing { conversation, on } => {
                 let c = self.held_by(me, &required(conversation)?).await?;

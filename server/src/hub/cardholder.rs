@@ -2,9 +2,11 @@
 
 use crate::auth::{Identity, Principal};
 use crate::classifier::desk_for_topic;
-use crate::domain::{now_millis, Author, ConversationStatus, EndReason, Seq, Topic};
+use crate::domain::{
+    now_millis, Author, ConversationId, ConversationStatus, EndReason, Seq, Topic,
+};
 use crate::protocol::{AgentInfo, ClientFrame, ServerFrame, PROTOCOL_VERSION};
-use crate::store::{Conversation, NewConversation, MAX_TRANSCRIPT_PAGE};
+use crate::store::{Appended, Conversation, NewConversation, MAX_TRANSCRIPT_PAGE};
 
 use super::{check_say, CommandError, Hub, Replies};
 
@@ -14,11 +16,13 @@ pub const FORGOT_LOGIN_HELP: &str =
 choose \"Forgot username or password?\" on the sign-in screen and follow the steps. \
 An agent will still be with you shortly if you need more help.";
 
-/// The state a cardholder connection keeps between frames.
-#[derive(Debug)]
-pub struct CardholderSession {
-    /// Who.
-    pub identity: Identity,
+/// What a connection remembers between frames, to spare store lookups.
+#[derive(Debug, Default)]
+pub struct Memo {
+    /// The cardholder's open conversation as last seen. It may be stale (the
+    /// chat ended elsewhere): the store refuses writes to an ended
+    /// conversation, and the hub then looks the open one up again.
+    pub conversation: Option<ConversationId>,
 }
 
 impl Hub {
@@ -47,25 +51,33 @@ impl Hub {
     }
 
     /// Carries out one cardholder frame.
-    pub async fn cardholder_command(&self, identity: &Identity, frame: ClientFrame) -> Replies {
+    pub async fn cardholder_command(
+        &self,
+        identity: &Identity,
+        frame: ClientFrame,
+        memo: &mut Memo,
+    ) -> Replies {
         match frame {
-            ClientFrame::Start { topic, text } => self.start(identity, topic, text).await,
+            ClientFrame::Start { topic, text } => {
+                let (c, replies) = self.start(identity, topic, text).await?;
+                memo.conversation = Some(c);
+                Ok(replies)
+            }
             ClientFrame::Say { id, text, .. } => {
                 check_say(&id, &text)?;
-                let c = self.open_of(identity).await?;
-                let appended = self
-                    .append(
-                        &c.id,
-                        Author::Cardholder,
-                        Some(&identity.sub),
-                        &text,
-                        Some(id),
-                    )
-                    .await?;
-                if !appended.duplicate && self.is_first_words(&c, appended.entry.seq).await? {
-                    self.classify_first_message(&c, &text).await?;
+                let (conversation, appended) = self.say(identity, memo, &text, id).await?;
+                // Only the first message of a chat still waiting for an agent
+                // goes through the lockout classifier.
+                let first_words = !appended.duplicate
+                    && appended.first_from_author
+                    && appended.status == ConversationStatus::Queued;
+                if first_words {
+                    let c = self.store.conversation(&conversation).await;
+                    if let Some(c) = c.map_err(|e| self.store_failed(e))? {
+                        self.classify_first_message(&c, &text).await?;
+                    }
                 }
-                Ok(resend_echo(&c, appended))
+                Ok(resend_echo(&conversation, appended))
             }
             ClientFrame::Typing { on, .. } => {
                 let c = self.open_of(identity).await?;
@@ -102,22 +114,32 @@ impl Hub {
         }
     }
 
-    /// Whether the entry at `seq` is the cardholder's first message in a
-    /// conversation still waiting for an agent (the one the classifier reads).
-    async fn is_first_words(&self, c: &Conversation, seq: Seq) -> Result<bool, CommandError> {
-        if c.status != ConversationStatus::Queued {
-            return Ok(false);
+    /// Stores a cardholder's message in its open conversation: one store
+    /// call when the connection knows the conversation, two when it looks
+    /// it up (first message, or the remembered one has ended).
+    async fn say(
+        &self,
+        identity: &Identity,
+        memo: &mut Memo,
+        text: &str,
+        id: String,
+    ) -> Result<(ConversationId, Appended), CommandError> {
+        let me = Some(&identity.sub);
+        if let Some(c) = memo.conversation.clone() {
+            match self
+                .append(&c, Author::Cardholder, me, text, Some(id.clone()))
+                .await
+            {
+                Err(CommandError::NoConversation) => memo.conversation = None,
+                other => return other.map(|a| (c, a)),
+            }
         }
-        let before = self
-            .store
-            .transcript(
-                &c.id,
-                0,
-                usize::try_from(seq.saturating_sub(1)).unwrap_or(0),
-            )
-            .await
-            .map_err(|e| self.store_failed(e))?;
-        Ok(!before.iter().any(|e| e.from == Author::Cardholder))
+        let c = self.open_of(identity).await?.id;
+        memo.conversation = Some(c.clone());
+        let appended = self
+            .append(&c, Author::Cardholder, me, text, Some(id))
+            .await?;
+        Ok((c, appended))
     }
 
     async fn open_of(&self, identity: &Identity) -> Result<Conversation, CommandError> {
@@ -128,7 +150,13 @@ impl Hub {
             .ok_or(CommandError::NoConversation)
     }
 
-    async fn start(&self, identity: &Identity, topic: Topic, text: Option<String>) -> Replies {
+    /// Opens (or returns) the cardholder's conversation; its id and the replies.
+    async fn start(
+        &self,
+        identity: &Identity,
+        topic: Topic,
+        text: Option<String>,
+    ) -> Result<(ConversationId, Vec<ServerFrame>), CommandError> {
         let Principal::Cardholder { tier, phone_last4 } = &identity.principal else {
             return Err(CommandError::NotAllowed(
                 "only cardholders start chats".into(),
@@ -152,16 +180,17 @@ impl Hub {
             .map_err(|e| self.store_failed(e))?;
         let c = opened.conversation;
         if !opened.created {
-            return self.current_state(&c).await;
+            return Ok((c.id.clone(), self.current_state(&c).await?));
         }
         if let Some(desk) = desk_for_topic(topic) {
             if let Some(t) = &text {
                 self.append(&c.id, Author::Cardholder, Some(&identity.sub), t, None)
                     .await?;
             }
-            return self
+            let replies = self
                 .escalate(&c, desk, format!("topic {topic}"), topic.as_str())
-                .await;
+                .await?;
+            return Ok((c.id, replies));
         }
         tracing::info!(conversation = %c.id, tier = %c.tier, topic = %topic, "conversation queued");
         if topic == Topic::ForgotLogin {
@@ -171,12 +200,12 @@ impl Hub {
             self.append(&c.id, Author::Cardholder, Some(&identity.sub), &t, None)
                 .await?;
             if self.classify_first_message(&c, &t).await? {
-                return Ok(Vec::new());
+                return Ok((c.id, Vec::new()));
             }
         }
         let replies = self.queued_frame(&c).await?;
         self.wake_router();
-        Ok(replies)
+        Ok((c.id, replies))
     }
 
     /// Where an existing conversation stands, for an idempotent `start`.
@@ -264,10 +293,10 @@ impl Hub {
 
 /// A resent `say` (same `id`) is not stored again; the sender gets the
 /// stored entry back so it can mark its line as delivered.
-pub fn resend_echo(c: &Conversation, appended: crate::store::Appended) -> Vec<ServerFrame> {
+pub fn resend_echo(conversation: &ConversationId, appended: Appended) -> Vec<ServerFrame> {
     if appended.duplicate {
         vec![ServerFrame::Msg {
-            conversation: c.id.clone(),
+            conversation: conversation.clone(),
             entry: appended.entry,
         }]
     } else {

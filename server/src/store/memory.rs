@@ -320,7 +320,7 @@ impl Store for MemoryStore {
             .client_id
             .as_ref()
             .map(|k| format!("{}:{k}", new.author));
-        let (cardholder, agent) = (c.cardholder.clone(), c.agent.clone());
+        let (cardholder, agent, status) = (c.cardholder.clone(), c.agent.clone(), c.status);
         if let Some(seq) = key.as_ref().and_then(|k| record.client_ids.get(k)) {
             let entry = record.transcript[(*seq - 1) as usize].clone();
             return Ok(Appended {
@@ -328,9 +328,12 @@ impl Store for MemoryStore {
                 duplicate: true,
                 cardholder,
                 agent,
+                status,
+                first_from_author: false,
             });
         }
         let seq = record.transcript.len() as Seq + 1;
+        let first_from_author = !record.transcript.iter().any(|e| e.from == new.author);
         let entry = Entry {
             seq,
             from: new.author,
@@ -353,6 +356,8 @@ impl Store for MemoryStore {
             duplicate: false,
             cardholder,
             agent,
+            status,
+            first_from_author,
         })
     }
 

@@ -203,6 +203,10 @@ pub struct Appended {
     pub cardholder: UserId,
     /// The agent, when active.
     pub agent: Option<UserId>,
+    /// Where the conversation stands.
+    pub status: ConversationStatus,
+    /// True when this is the first entry of its author in the conversation.
+    pub first_from_author: bool,
 }
 
 /// An agent as the token describes it.

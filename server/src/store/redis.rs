@@ -439,11 +439,15 @@ impl Store for RedisStore {
         let entry = entry(seq, &text(next()?)?)?;
         let cardholder = UserId(text(next()?)?);
         let agent = Some(text(next()?)?).filter(|a| !a.is_empty()).map(UserId);
+        let status = text(next()?)?.parse().map_err(|_| corrupt("status"))?;
+        let first_from_author = int(&next()?)? == 1;
         Ok(Appended {
             entry,
             duplicate: duplicate == 1,
             cardholder,
             agent,
+            status,
+            first_from_author,
         })
     }
 

@@ -1,6 +1,7 @@
 -- ARGV: prefix, conversation, author, sender ('' = system), client key ('' = none), entry JSON,
 --       msg frame before and after its seq ('' = do not announce)
--- Returns {duplicate (0|1), seq, entry JSON, cardholder, agent or ''} or {-1}.
+-- Returns {duplicate (0|1), seq, entry JSON, cardholder, agent or '', status,
+-- first entry of this author (0|1)} or {-1}.
 -- A new entry's `msg` frame is published here, inside the same atomic step,
 -- so every node receives a conversation's entries in seq order.
 local id, author, sender, key, entry = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
@@ -18,10 +19,11 @@ local keys = k('tx', id) .. ':keys'
 if key ~= '' then
   local seq = redis.call('HGET', keys, author .. ':' .. key)
   if seq then
-    return {1, tonumber(seq), redis.call('LINDEX', k('tx', id), tonumber(seq) - 1), f[2], agent}
+    return {1, tonumber(seq), redis.call('LINDEX', k('tx', id), tonumber(seq) - 1), f[2], agent, f[1], 0}
   end
 end
 local seq = redis.call('RPUSH', k('tx', id), entry)
+local first = redis.call('HSETNX', c, 'spoke:' .. author, 1)
 redis.call('HSET', c, 'last_seq', seq)
 if key ~= '' then
   redis.call('HSET', keys, author .. ':' .. key, seq)
@@ -33,4 +35,4 @@ if before ~= '' then
   end
   redis.call('PUBLISH', k('events'), cjson.encode({to = to, f = before .. seq .. after}))
 end
-return {0, seq, entry, f[2], agent}
+return {0, seq, entry, f[2], agent, f[1], first}
