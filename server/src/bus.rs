@@ -147,6 +147,10 @@ pub enum Bus {
     Redis {
         /// Feeds the publisher task.
         publish_tx: mpsc::Sender<String>,
+        /// For publishing at once.
+        store: RedisStore,
+        /// The events channel.
+        channel: String,
     },
 }
 
@@ -166,33 +170,61 @@ impl Bus {
     ) -> Self {
         let (tx, rx) = mpsc::channel(PUBLISH_QUEUE);
         let channel = store.events_channel();
-        tokio::spawn(publisher(store, channel.clone(), rx, metrics.clone()));
+        tokio::spawn(publisher(
+            store.clone(),
+            channel.clone(),
+            rx,
+            metrics.clone(),
+        ));
         tokio::spawn(subscriber(
             url.to_owned(),
-            channel,
+            channel.clone(),
             sessions,
             metrics,
             shutdown,
         ));
-        Bus::Redis { publish_tx: tx }
+        Bus::Redis {
+            publish_tx: tx,
+            store,
+            channel,
+        }
     }
 
-    /// Sends an event to every connection of the users, on every node.
+    /// Sends an event to every connection of the users, on every node
+    /// (published in a batch by the publisher task).
     pub async fn send(&self, to: &[UserId], text: Utf8Bytes) {
         match self {
             Bus::Local { sessions, metrics } => sessions.deliver(to, &text, metrics),
-            Bus::Redis { publish_tx } => {
-                let envelope = Envelope {
-                    to: to.to_vec(),
-                    f: text.as_str().to_owned(),
-                };
-                if let Ok(json) = serde_json::to_string(&envelope) {
+            Bus::Redis { publish_tx, .. } => {
+                if let Some(json) = envelope(to, &text) {
                     // Only fails when the publisher stopped (shutdown).
                     let _ = publish_tx.send(json).await;
                 }
             }
         }
     }
+
+    /// Like [`Bus::send`], but publishes before returning.
+    pub async fn send_now(&self, to: &[UserId], text: Utf8Bytes) {
+        match self {
+            Bus::Local { sessions, metrics } => sessions.deliver(to, &text, metrics),
+            Bus::Redis { store, channel, .. } => {
+                if let Some(json) = envelope(to, &text) {
+                    if let Err(e) = store.publish_many(channel, &[json]).await {
+                        tracing::warn!(error = %e, "could not publish an event; clients recover it with sync");
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn envelope(to: &[UserId], text: &Utf8Bytes) -> Option<String> {
+    serde_json::to_string(&Envelope {
+        to: to.to_vec(),
+        f: text.as_str().to_owned(),
+    })
+    .ok()
 }
 
 async fn publisher(

@@ -110,14 +110,9 @@ impl Hub {
                     .end(&conversation, Some(me), EndReason::AgentEnded, now_millis())
                     .await
                     .map_err(|e| self.store_failed(e))?;
+                // The store announced `ended` to both sides.
                 if let Some(c) = ended {
                     tracing::info!(conversation = %c.id, "agent ended the chat");
-                    let frame = ServerFrame::Ended {
-                        conversation: c.id.clone(),
-                        reason: EndReason::AgentEnded,
-                    };
-                    self.deliver(&[c.cardholder.clone(), me.clone()], &frame)
-                        .await;
                     self.wake_router();
                 }
                 Ok(Vec::new())
@@ -195,12 +190,8 @@ impl Hub {
             .transfer(id, me, tier, now_millis())
             .await
             .map_err(|e| self.store_failed(e))?;
+        // The store announced `ended` (transferred) to the agent.
         tracing::info!(conversation = %c.id, to = %tier, "chat transferred");
-        let frame = ServerFrame::Ended {
-            conversation: c.id.clone(),
-            reason: EndReason::Transferred,
-        };
-        self.deliver(std::slice::from_ref(me), &frame).await;
         let note = format!(
             "You're being transferred to our {tier} team. You're at the front of their queue; \
              the conversation so far stays with you."

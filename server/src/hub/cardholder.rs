@@ -276,15 +276,9 @@ impl Hub {
             .end(&c.id, None, EndReason::CardholderLeft, now_millis())
             .await
             .map_err(|e| self.store_failed(e))?;
+        // The store announced `ended` to both sides.
         if let Some(ended) = ended {
             tracing::info!(conversation = %ended.id, "cardholder left");
-            let frame = ServerFrame::Ended {
-                conversation: ended.id.clone(),
-                reason: EndReason::CardholderLeft,
-            };
-            let mut to = vec![ended.cardholder.clone()];
-            to.extend(ended.agent.clone());
-            self.deliver(&to, &frame).await;
             self.wake_router();
         }
         Ok(Vec::new())

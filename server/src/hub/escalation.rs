@@ -100,24 +100,17 @@ impl Hub {
         }
         self.system_message(&c.id, &callback_message(desk, &request))
             .await?;
-        let ended = self
-            .store
-            .end(&c.id, None, EndReason::Escalated, now_millis())
-            .await
-            .map_err(|e| self.store_failed(e))?;
+        // `escalated` must be out before the store announces `ended`.
         let escalated = ServerFrame::Escalated {
             conversation: c.id.clone(),
             callback: view(&request, true),
         };
-        self.deliver(std::slice::from_ref(&c.cardholder), &escalated)
+        self.deliver_now(std::slice::from_ref(&c.cardholder), &escalated)
             .await;
-        let ended_frame = ServerFrame::Ended {
-            conversation: c.id.clone(),
-            reason: EndReason::Escalated,
-        };
-        let mut to = vec![c.cardholder.clone()];
-        to.extend(ended.and_then(|e| e.agent));
-        self.deliver(&to, &ended_frame).await;
+        self.store
+            .end(&c.id, None, EndReason::Escalated, now_millis())
+            .await
+            .map_err(|e| self.store_failed(e))?;
         self.announce_callback(&request).await;
         self.wake_router();
         Ok(Vec::new())

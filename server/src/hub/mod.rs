@@ -123,6 +123,13 @@ impl Hub {
         self.bus.send(to, text).await;
     }
 
+    /// Like [`Hub::deliver`], but returns only once the event is published,
+    /// so that an event the store announces next cannot overtake it.
+    pub async fn deliver_now(&self, to: &[UserId], frame: &ServerFrame) {
+        let text = axum::extract::ws::Utf8Bytes::from(frame.to_text());
+        self.bus.send_now(to, text).await;
+    }
+
     /// Asks the router to pair conversations with agents now.
     pub fn wake_router(&self) {
         self.route_wakeup.notify_one();

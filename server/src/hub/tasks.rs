@@ -6,10 +6,10 @@
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use crate::domain::{now_millis, ConversationId, EndReason, Tier};
+use crate::domain::{now_millis, ConversationId, Tier};
 use crate::metrics::tier_label;
-use crate::protocol::{AgentInfo, ServerFrame};
-use crate::store::{Assignment, GraceOutcome, QueueStanding, MAX_TRANSCRIPT_PAGE, ROUTE_BATCH};
+use crate::protocol::ServerFrame;
+use crate::store::{Assignment, GraceOutcome, QueueStanding, ROUTE_BATCH};
 
 use super::Hub;
 
@@ -53,7 +53,7 @@ impl Hub {
                 Ok(assignments) => {
                     let full = assignments.len() == ROUTE_BATCH;
                     for a in assignments {
-                        self.announce_assignment(a).await;
+                        self.record_assignment(a);
                     }
                     if !full {
                         return;
@@ -67,7 +67,8 @@ impl Hub {
         }
     }
 
-    async fn announce_assignment(&self, a: Assignment) {
+    /// Counts and logs a pairing.
+    fn record_assignment(&self, a: Assignment) {
         let c = a.conversation;
         let Some(agent) = c.agent.clone() else { return };
         self.metrics.assignments.inc();
@@ -76,40 +77,7 @@ impl Hub {
             .get_or_create(&tier_label(c.tier))
             .observe(a.waited_ms as f64 / 1000.0);
         tracing::info!(conversation = %c.id, agent = %agent, waited_ms = a.waited_ms, "assigned");
-        // Only what was written before the assignment: later entries reach
-        // the agent as live `msg`s, so nothing arrives twice.
-        let limit = usize::try_from(c.last_seq)
-            .unwrap_or(0)
-            .min(MAX_TRANSCRIPT_PAGE);
-        let transcript = match self.store.transcript(&c.id, 0, limit).await {
-            Ok(t) => t,
-            Err(e) => {
-                // The agent still gets the chat; its pane `sync`s the transcript.
-                self.store_failed(e);
-                Vec::new()
-            }
-        };
-        let to_agent = ServerFrame::Assigned {
-            conversation: c.id.clone(),
-            agent: None,
-            cardholder: Some(c.cardholder_info()),
-            topic: Some(c.topic),
-            waited_s: Some((a.waited_ms.max(0) / 1000) as u64),
-            transcript: Some(transcript),
-        };
-        let to_cardholder = ServerFrame::Assigned {
-            conversation: c.id.clone(),
-            agent: Some(AgentInfo {
-                name: c.agent_name.clone().unwrap_or_else(|| agent.to_string()),
-            }),
-            cardholder: None,
-            topic: None,
-            waited_s: None,
-            transcript: None,
-        };
-        self.deliver(std::slice::from_ref(&agent), &to_agent).await;
-        self.deliver(std::slice::from_ref(&c.cardholder), &to_cardholder)
-            .await;
+        // The store announced the `assigned` frames in the routing step itself.
     }
 
     /// Applies expired grace periods and tells those concerned.
@@ -125,13 +93,8 @@ impl Hub {
         for outcome in outcomes {
             match outcome {
                 GraceOutcome::Abandoned(c) => {
+                    // The store announced `ended` (abandoned).
                     tracing::info!(conversation = %c.id, "queued cardholder did not come back; abandoned");
-                    let frame = ServerFrame::Ended {
-                        conversation: c.id.clone(),
-                        reason: EndReason::Abandoned,
-                    };
-                    self.deliver(std::slice::from_ref(&c.cardholder), &frame)
-                        .await;
                 }
                 GraceOutcome::Requeued {
                     conversation: c,
@@ -139,11 +102,6 @@ impl Hub {
                 } => {
                     tracing::info!(conversation = %c.id, agent = %agent, "agent did not come back; chat requeued");
                     requeued = true;
-                    let frame = ServerFrame::Ended {
-                        conversation: c.id.clone(),
-                        reason: EndReason::Transferred,
-                    };
-                    self.deliver(std::slice::from_ref(&agent), &frame).await;
                     // The store keeps the requeue even if this message fails.
                     let _ = self.system_message(&c.id, AGENT_LOST).await;
                     if let Ok(frames) = self.queued_frame(&c).await {

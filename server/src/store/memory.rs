@@ -11,16 +11,17 @@ use std::sync::{Mutex, MutexGuard};
 use async_trait::async_trait;
 
 use super::{
-    after_outcome, average_wait, desk_order, effective_wait, new_callback_ref, AgentProfile,
-    AgentSnapshot, Announcer, Appended, Assignment, CallbackRequest, CallbackStatus, Conversation,
-    GraceOutcome, Graces, NewCallback, NewConversation, NewEntry, Opened, QueuePlace,
-    QueueSnapshot, QueueStanding, Side, Store, StoreError, StoreResult, RECENT_WAITS, ROUTE_BATCH,
+    after_outcome, assigned_frames, average_wait, desk_order, effective_wait, ended_frame,
+    new_callback_ref, AgentProfile, AgentSnapshot, Announcer, Appended, Assignment,
+    CallbackRequest, CallbackStatus, Conversation, GraceOutcome, Graces, NewCallback,
+    NewConversation, NewEntry, Opened, QueuePlace, QueueSnapshot, QueueStanding, Side, Store,
+    StoreError, StoreResult, MAX_TRANSCRIPT_PAGE, RECENT_WAITS, ROUTE_BATCH,
 };
 use crate::domain::{
     rfc3339, tier_index, AgentState, CallbackRef, ConversationId, ConversationStatus, Desk,
     EndReason, Millis, Seq, Tier, TierBoosts, UserId,
 };
-use crate::protocol::{CallbackOutcome, Entry, QueueView};
+use crate::protocol::{CallbackOutcome, Entry, QueueView, ServerFrame};
 
 /// Queue order key: enqueue time in ms times 1000 plus a tiebreak counter,
 /// so equal milliseconds stay FIFO (the Redis engine uses the same scores).
@@ -100,6 +101,20 @@ impl MemoryStore {
     /// An empty engine.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Announces a frame (inside the caller's critical section).
+    fn announce(&self, to: &[UserId], frame: &ServerFrame) {
+        if let Some(announce) = &self.announcer {
+            announce(to, frame.to_text());
+        }
+    }
+
+    /// Announces `ended` to both sides of a conversation that just ended.
+    fn announce_ended(&self, c: &Conversation, reason: EndReason) {
+        let mut to = vec![c.cardholder.clone()];
+        to.extend(c.agent.clone());
+        self.announce(&to, &ended_frame(&c.id, reason));
     }
 
     /// An empty engine that announces `msg` frames to `announcer`.
@@ -383,7 +398,7 @@ impl Store for MemoryStore {
         &self,
         id: &ConversationId,
         by_agent: Option<&UserId>,
-        _reason: EndReason,
+        reason: EndReason,
         _now: Millis,
     ) -> StoreResult<Option<Conversation>> {
         let mut s = self.lock();
@@ -395,7 +410,11 @@ impl Store for MemoryStore {
                 return Err(StoreError::NoConversation);
             }
         }
-        Ok(s.end(id))
+        let ended = s.end(id);
+        if let Some(c) = &ended {
+            self.announce_ended(c, reason);
+        }
+        Ok(ended)
     }
 
     async fn transfer(
@@ -414,8 +433,14 @@ impl Store for MemoryStore {
             return Err(StoreError::NoConversation);
         }
         s.release_agent(agent, id);
-        s.requeue_at_head(id, tier, now)
-            .ok_or(StoreError::NoConversation)
+        let c = s
+            .requeue_at_head(id, tier, now)
+            .ok_or(StoreError::NoConversation)?;
+        self.announce(
+            std::slice::from_ref(agent),
+            &ended_frame(id, EndReason::Transferred),
+        );
+        Ok(c)
     }
 
     async fn register_agent(
@@ -491,6 +516,22 @@ impl Store for MemoryStore {
             c.agent_name = Some(agent_name);
             let waited_ms = now - c.queued_at;
             let conversation = c.clone();
+            if let Some(announce) = &self.announcer {
+                let shown = usize::try_from(conversation.last_seq)
+                    .unwrap_or(0)
+                    .min(MAX_TRANSCRIPT_PAGE)
+                    .min(record.transcript.len());
+                let transcript = record.transcript[..shown].to_vec();
+                let (to_agent, to_cardholder) =
+                    assigned_frames(&conversation, waited_ms, transcript);
+                if let Some(agent) = &conversation.agent {
+                    announce(std::slice::from_ref(agent), to_agent.to_text());
+                }
+                announce(
+                    std::slice::from_ref(&conversation.cardholder),
+                    to_cardholder.to_text(),
+                );
+            }
             let waits = &mut s.waits[tier_index(tier)];
             waits.push_front(waited_ms);
             waits.truncate(RECENT_WAITS);
@@ -616,6 +657,7 @@ impl Store for MemoryStore {
                         .is_some_and(|r| r.conversation.status == ConversationStatus::Queued);
                     if queued {
                         if let Some(c) = s.end(&id) {
+                            self.announce_ended(&c, EndReason::Abandoned);
                             out.push(GraceOutcome::Abandoned(c));
                         }
                     }
@@ -633,6 +675,8 @@ impl Store for MemoryStore {
                             _ => continue,
                         };
                         if let Some(conversation) = s.requeue_at_head(&id, tier, now) {
+                            let ended = ended_frame(&id, EndReason::Transferred);
+                            self.announce(std::slice::from_ref(&user), &ended);
                             out.push(GraceOutcome::Requeued {
                                 conversation,
                                 agent: user.clone(),

@@ -19,7 +19,7 @@ use crate::domain::{
     Role, Seq, Team, Tier, TierBoosts, Topic, UserId,
 };
 use crate::protocol::CallbackOutcome;
-use crate::protocol::{CardholderInfo, ConversationState, Entry, QueueView};
+use crate::protocol::{CardholderInfo, ConversationState, Entry, QueueView, ServerFrame};
 
 /// Most transcript entries one `sync` or `assigned` returns.
 pub const MAX_TRANSCRIPT_PAGE: usize = 500;
@@ -601,6 +601,45 @@ impl Graces {
             Side::Cardholder => self.cardholder_ms,
             Side::Agent => self.agent_ms,
         }
+    }
+}
+
+/// The `assigned` frames of a new pairing: to the agent (cardholder, topic,
+/// wait and the transcript so far) and to the cardholder (the agent's name).
+/// Both engines announce them inside the routing step (`route.lua` builds
+/// the same JSON).
+pub fn assigned_frames(
+    c: &Conversation,
+    waited_ms: Millis,
+    transcript: Vec<Entry>,
+) -> (ServerFrame, ServerFrame) {
+    let to_agent = ServerFrame::Assigned {
+        conversation: c.id.clone(),
+        agent: None,
+        cardholder: Some(c.cardholder_info()),
+        topic: Some(c.topic),
+        waited_s: Some(u64::try_from(waited_ms.max(0) / 1000).unwrap_or(0)),
+        transcript: Some(transcript),
+    };
+    let to_cardholder = ServerFrame::Assigned {
+        conversation: c.id.clone(),
+        agent: c
+            .agent_name
+            .clone()
+            .map(|name| crate::protocol::AgentInfo { name }),
+        cardholder: None,
+        topic: None,
+        waited_s: None,
+        transcript: None,
+    };
+    (to_agent, to_cardholder)
+}
+
+/// The `ended` frame (`prelude.lua`'s `ended_frame` builds the same JSON).
+pub fn ended_frame(id: &ConversationId, reason: EndReason) -> ServerFrame {
+    ServerFrame::Ended {
+        conversation: id.clone(),
+        reason,
     }
 }
 

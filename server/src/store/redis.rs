@@ -25,7 +25,7 @@ use super::{
     average_wait, new_callback_ref, AgentProfile, AgentSnapshot, Appended, Assignment,
     CallbackRequest, CallbackStatus, Conversation, GraceOutcome, Graces, NewCallback,
     NewConversation, NewEntry, Opened, QueuePlace, QueueSnapshot, Side, Store, StoreError,
-    StoreResult, MAX_CALLBACK_ATTEMPTS, RECENT_WAITS, ROUTE_BATCH,
+    StoreResult, MAX_CALLBACK_ATTEMPTS, MAX_TRANSCRIPT_PAGE, RECENT_WAITS, ROUTE_BATCH,
 };
 use crate::domain::{
     rfc3339, AgentState, Author, CallbackRef, ConversationId, ConversationStatus, Desk, EndReason,
@@ -479,11 +479,13 @@ impl Store for RedisStore {
         &self,
         id: &ConversationId,
         by_agent: Option<&UserId>,
-        _reason: EndReason,
+        reason: EndReason,
         _now: Millis,
     ) -> StoreResult<Option<Conversation>> {
         let by = by_agent.map_or("", UserId::as_str);
-        let reply = self.run(&self.scripts.end, argv![id.as_str(), by]).await?;
+        let reply = self
+            .run(&self.scripts.end, argv![id.as_str(), by, reason.as_str()])
+            .await?;
         let (status, mut rest) = status_and_rest(reply)?;
         match status {
             1 => Ok(Some(conversation(
@@ -577,7 +579,8 @@ impl Store for RedisStore {
                     boosts.millis(Tier::Business),
                     boosts.millis(Tier::Prepaid),
                     ROUTE_BATCH,
-                    RECENT_WAITS
+                    RECENT_WAITS,
+                    MAX_TRANSCRIPT_PAGE
                 ],
             )
             .await?;

@@ -33,6 +33,6 @@ if before ~= '' then
   if agent ~= '' then
     table.insert(to, agent)
   end
-  redis.call('PUBLISH', k('events'), cjson.encode({to = to, f = before .. seq .. after}))
+  announce(to, before .. seq .. after)
 end
 return {0, seq, entry, f[2], agent, f[1], first}

@@ -10,7 +10,7 @@ for _, member in ipairs(redis.call('ZRANGEBYSCORE', k('grace'), '-inf', now, 'LI
     local side, user = string.sub(member, 1, 1), string.sub(member, 3)
     if side == 'c' then
       local id = redis.call('GET', k('open', user))
-      if id and redis.call('HGET', k('conv', id), 'status') == 'queued' and end_conv(id) then
+      if id and redis.call('HGET', k('conv', id), 'status') == 'queued' and end_conv(id, 'abandoned') then
         table.insert(out, {'abandoned', redis.call('HGETALL', k('conv', id))})
       end
     else
@@ -20,6 +20,7 @@ for _, member in ipairs(redis.call('ZRANGEBYSCORE', k('grace'), '-inf', now, 'LI
         local f = redis.call('HMGET', k('conv', id), 'status', 'agent', 'tier')
         if f[1] == 'active' and f[2] == user then
           requeue_at_head(id, f[3], now)
+          announce({user}, ended_frame(id, 'transferred'))
           table.insert(out, {'requeued', user, redis.call('HGETALL', k('conv', id))})
         end
       end

@@ -60,14 +60,31 @@ local function went_offline(member, deadline)
   end
 end
 
--- Ends a conversation wherever it stands; false when it was already over.
-local function end_conv(id)
+-- Publishes an event (a frame's JSON text) to users, on every node.
+local function announce(to, frame)
+  redis.call('PUBLISH', k('events'), cjson.encode({to = to, f = frame}))
+end
+
+-- The `ended` frame (ServerFrame::Ended).
+local function ended_frame(id, reason)
+  return '{"type":"ended","conversation":' .. cjson.encode(id) .. ',"reason":"' .. reason .. '"}'
+end
+
+-- Ends a conversation wherever it stands and announces `ended` to both
+-- sides, in the same step (so a new `assigned` for the freed slot can never
+-- reach the agent first); false when it was already over.
+local function end_conv(id, reason)
   local c = k('conv', id)
   local f = redis.call('HMGET', c, 'status', 'agent', 'cardholder', 'tier')
   if not f[1] or f[1] == 'ended' then
     return false
   end
   redis.call('HSET', c, 'status', 'ended')
+  local to = {f[3]}
+  if f[1] == 'active' and f[2] then
+    table.insert(to, f[2])
+  end
+  announce(to, ended_frame(id, reason))
   if f[1] == 'queued' then
     redis.call('ZREM', k('q', f[4]), id)
   elseif f[2] then

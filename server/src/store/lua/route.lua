@@ -1,14 +1,19 @@
--- ARGV: prefix, now, boost ms for standard, premium, business, prepaid, batch size, recent waits kept
+-- ARGV: prefix, now, boost ms for standard, premium, business, prepaid, batch size, recent waits
+--       kept, most transcript entries in an `assigned` frame
 -- Pairs queued conversations with agents in one atomic step: repeatedly the
 -- queue head with the greatest effective wait (now - enqueued + boost) that
 -- some available agent serves goes to that tier's best agent (fewest active
--- chats, then idle longest). Returns {{waited ms, conversation}, ...}.
+-- chats, then idle longest). Each pairing's `assigned` frames are published
+-- here, in the same atomic step, so that no later event about the
+-- conversation (a `msg`, an `ended`) can reach a client before them; their
+-- shape is `ServerFrame::Assigned` (see `store::assigned_frames`, which the
+-- memory engine uses). Returns {{waited ms, conversation}, ...}.
 local now = tonumber(ARGV[2])
 local boost = {
   standard = tonumber(ARGV[3]), premium = tonumber(ARGV[4]),
   business = tonumber(ARGV[5]), prepaid = tonumber(ARGV[6]),
 }
-local batch, keep = tonumber(ARGV[7]), tonumber(ARGV[8])
+local batch, keep, page = tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9])
 local out = {}
 for _ = 1, batch do
   local best
@@ -38,6 +43,28 @@ for _ = 1, batch do
   local waited = now - tonumber(redis.call('HGET', c, 'queued_at') or now)
   redis.call('LPUSH', k('waits', best.tier), waited)
   redis.call('LTRIM', k('waits', best.tier), 0, keep - 1)
+  local f = redis.call('HMGET', c, 'cardholder', 'name', 'card_tier', 'topic', 'last_seq', 'agent_name')
+  -- The transcript so far: stored entries carry no seq; it is their place.
+  local shown = math.min(tonumber(f[5] or '0'), page)
+  local entries = {}
+  if shown > 0 then
+    for i, e in ipairs(redis.call('LRANGE', k('tx', best.id), 0, shown - 1)) do
+      entries[i] = '{"seq":' .. i .. ',' .. string.sub(e, 2)
+    end
+  end
+  local name = 'null'
+  if f[2] then
+    name = cjson.encode(f[2])
+  end
+  local id = cjson.encode(best.id)
+  local to_agent = '{"type":"assigned","conversation":' .. id
+    .. ',"cardholder":{"sub":' .. cjson.encode(f[1]) .. ',"name":' .. name
+    .. ',"tier":"' .. f[3] .. '"},"topic":"' .. f[4] .. '","waited_s":' .. math.floor(math.max(waited, 0) / 1000)
+    .. ',"transcript":[' .. table.concat(entries, ',') .. ']}'
+  local to_cardholder = '{"type":"assigned","conversation":' .. id
+    .. ',"agent":{"name":' .. cjson.encode(f[6]) .. '}}'
+  announce({best.agent}, to_agent)
+  announce({f[1]}, to_cardholder)
   table.insert(out, {waited, redis.call('HGETALL', c)})
 end
 return out
