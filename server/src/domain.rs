@@ -33,7 +33,11 @@ macro_rules! named_enum {
             fn from_str(s: &str) -> Result<Self, Self::Err> {
                 match s {
                     $($text => Ok($name::$variant),)+
-                    _ => Err(UnknownName { kind: stringify!($name), value: s.to_owned() }),
+                    _ => Err(UnknownName {
+                        kind: stringify!($name),
+                        value: s.to_owned(),
+                        expected: concat!($($text, ", "),+),
+                    }),
                 }
             }
         }
@@ -48,12 +52,14 @@ macro_rules! named_enum {
 
 /// A name that is not one of the values of a closed set.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("unknown {kind} `{value}`")]
+#[error("unknown {kind} `{value}` (known: {})", .expected.trim_end_matches([' ', ',']))]
 pub struct UnknownName {
     /// Which set was asked (e.g. `Tier`).
     pub kind: &'static str,
     /// What was given.
     pub value: String,
+    /// The known names, space-separated.
+    pub expected: &'static str,
 }
 
 named_enum!(
@@ -176,6 +182,7 @@ impl FromStr for Team {
         s.parse().map(Team::Desk).map_err(|_| UnknownName {
             kind: "Team",
             value: s.to_owned(),
+            expected: "standard, premium, business, prepaid, identity, fraud",
         })
     }
 }

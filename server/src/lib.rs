@@ -57,7 +57,7 @@ pub enum RunError {
     #[error("token configuration: {0}")]
     Auth(#[from] auth::AuthConfigError),
     /// Redis could not be reached at start-up.
-    #[error("cannot reach Redis: {0}")]
+    #[error("cannot reach Redis: {}", .0.detail())]
     Store(#[from] store::StoreError),
     /// Another live process uses this node id on the same Redis.
     #[error(
@@ -131,9 +131,20 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), RunError> {
     let cancel = CancellationToken::new();
-    let drain = settings.drain_timeout;
-    let slots = Arc::new(Semaphore::new(settings.max_connections));
     let hub = build_hub(settings, cancel.clone()).await?;
+    serve(listener, hub, cancel, shutdown).await
+}
+
+/// Serves an already built hub (see [`build_hub`]; `cancel` is the token it
+/// was built with) until `shutdown` completes, then drains as [`run`] does.
+pub async fn serve(
+    listener: TcpListener,
+    hub: Hub,
+    cancel: CancellationToken,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), RunError> {
+    let drain = hub.settings.drain_timeout;
+    let slots = Arc::new(Semaphore::new(hub.settings.max_connections));
     let tracker = TaskTracker::new();
     let app = http::App {
         hub: hub.clone(),

@@ -26,12 +26,23 @@ async fn main() -> std::process::ExitCode {
         .local_addr()
         .map(|a| format!("http://{a}"))
         .unwrap_or_else(|_| addr.to_string());
-    if settings.dev {
+    // Connect the store before saying we listen: a hub that cannot reach
+    // Redis stops here with one line.
+    let cancel = switchboard::CancellationToken::new();
+    let hub = match switchboard::build_hub(settings, cancel.clone()).await {
+        Ok(hub) => hub,
+        Err(e) => {
+            eprintln!("switchboard: {e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    let dev = hub.settings.dev;
+    if dev {
         println!("Switchboard listening on {url} (dev mode: open {url}/ to chat with yourself)");
     } else {
         println!("Switchboard listening on {url}");
     }
-    match switchboard::run(listener, settings, shutdown_signal()).await {
+    match switchboard::serve(listener, hub, cancel, shutdown_signal()).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("switchboard: {e}");
@@ -43,8 +54,11 @@ async fn main() -> std::process::ExitCode {
 fn init_tracing(json: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // Colours only for a person at a terminal, not for log files.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
         .with_writer(std::io::stderr);
     if json {
         builder.json().init();

@@ -50,6 +50,16 @@ impl From<::redis::RedisError> for StoreError {
     }
 }
 
+impl StoreError {
+    /// What went wrong, for operators' logs (client messages stay generic).
+    pub fn detail(&self) -> String {
+        match self {
+            StoreError::Unavailable(why) => why.clone(),
+            other => other.to_string(),
+        }
+    }
+}
+
 /// Shorthand for store results.
 pub type StoreResult<T> = Result<T, StoreError>;
 
