@@ -5,11 +5,13 @@
 //! waiting for real time to pass.
 
 use switchboard::domain::{
-    AgentState, Author, ConversationId, ConversationStatus, EndReason, Millis, Team, Tier,
+    AgentState, Author, ConversationId, ConversationStatus, Desk, EndReason, Millis, Team, Tier,
     TierBoosts, Topic, UserId,
 };
+use switchboard::protocol::CallbackOutcome;
 use switchboard::store::{
-    AgentProfile, GraceOutcome, NewConversation, NewEntry, Side, Store, StoreError,
+    AgentProfile, CallbackStatus, GraceOutcome, NewCallback, NewConversation, NewEntry, Side,
+    Store, StoreError,
 };
 
 /// A fixed start of time for the checks.
@@ -29,6 +31,8 @@ pub const CHECKS: &[&str] = &[
     "cardholder_grace",
     "agent_grace_requeues_at_head",
     "sender_must_belong",
+    "callbacks_one_open_per_desk_premium_first",
+    "callback_claims_and_outcomes",
 ];
 
 /// Runs one check by name against a store.
@@ -46,6 +50,10 @@ pub async fn run(name: &str, s: &dyn Store) {
         "cardholder_grace" => cardholder_grace(s).await,
         "agent_grace_requeues_at_head" => agent_grace_requeues_at_head(s).await,
         "sender_must_belong" => sender_must_belong(s).await,
+        "callbacks_one_open_per_desk_premium_first" => {
+            callbacks_one_open_per_desk_premium_first(s).await
+        }
+        "callback_claims_and_outcomes" => callback_claims_and_outcomes(s).await,
         other => panic!("no conformance check named {other}"),
     }
 }
@@ -454,4 +462,137 @@ async fn sender_must_belong(s: &dyn Store) {
         matches!(late, Err(StoreError::NoConversation)),
         "no writes after the end"
     );
+}
+
+fn callback(who: &str, tier: Tier, desk: Desk, at: Millis) -> NewCallback {
+    NewCallback {
+        desk,
+        sub: user(who),
+        tier,
+        reason: "topic locked_account".into(),
+        conversation: ConversationId(format!("c-{who}")),
+        phone_last4: Some("4321".into()),
+        now: at,
+    }
+}
+
+async fn callbacks_one_open_per_desk_premium_first(s: &dyn Store) {
+    let (old, created) = s
+        .request_callback(callback("old", Tier::Standard, Desk::Identity, T0))
+        .await
+        .expect("request");
+    assert!(created);
+    assert_eq!(old.status, CallbackStatus::Requested);
+    let (again, created) = s
+        .request_callback(callback("old", Tier::Standard, Desk::Identity, T0 + 5))
+        .await
+        .expect("request");
+    assert!(!created, "one open request per cardholder and desk");
+    assert_eq!(again.reference, old.reference);
+    let (fraud, created) = s
+        .request_callback(callback("old", Tier::Standard, Desk::Fraud, T0 + 6))
+        .await
+        .expect("request");
+    assert!(created, "another desk is another request");
+    let (newer, _) = s
+        .request_callback(callback("newer", Tier::Business, Desk::Identity, T0 + 10))
+        .await
+        .expect("request");
+    let (premium, _) = s
+        .request_callback(callback("vip", Tier::Premium, Desk::Identity, T0 + 20))
+        .await
+        .expect("request");
+    let order: Vec<_> = s
+        .callbacks(Desk::Identity)
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|r| r.reference)
+        .collect();
+    assert_eq!(
+        order,
+        vec![premium.reference, old.reference.clone(), newer.reference]
+    );
+    let mine: Vec<_> = s
+        .callbacks_of(&user("old"))
+        .await
+        .expect("mine")
+        .into_iter()
+        .map(|r| r.reference)
+        .collect();
+    assert_eq!(mine.len(), 2);
+    assert!(mine.contains(&old.reference) && mine.contains(&fraud.reference));
+}
+
+async fn callback_claims_and_outcomes(s: &dyn Store) {
+    let (r, _) = s
+        .request_callback(callback("c", Tier::Standard, Desk::Fraud, T0))
+        .await
+        .expect("request");
+    let claimed = s
+        .claim_callback(&r.reference, &user("d1"))
+        .await
+        .expect("claim");
+    assert_eq!(
+        (claimed.status, claimed.claimed_by),
+        (CallbackStatus::Claimed, Some(user("d1")))
+    );
+    assert!(
+        matches!(
+            s.claim_callback(&r.reference, &user("d2")).await,
+            Err(StoreError::NotAllowed)
+        ),
+        "exactly one claimer wins"
+    );
+    assert!(
+        matches!(
+            s.complete_callback(&r.reference, &user("d2"), CallbackOutcome::Reached)
+                .await,
+            Err(StoreError::NotAllowed)
+        ),
+        "only the claimer completes"
+    );
+    for attempt in 1..=3u32 {
+        if attempt > 1 {
+            s.claim_callback(&r.reference, &user("d2"))
+                .await
+                .expect("claim again");
+        }
+        let who = if attempt == 1 { "d1" } else { "d2" };
+        let done = s
+            .complete_callback(&r.reference, &user(who), CallbackOutcome::NoAnswer)
+            .await
+            .expect("complete");
+        assert_eq!(done.attempts, attempt);
+        assert_eq!(done.history.len(), attempt as usize);
+        let want = if attempt < 3 {
+            CallbackStatus::NoAnswer
+        } else {
+            CallbackStatus::Failed
+        };
+        assert_eq!(done.status, want);
+        let listed = s.callbacks(Desk::Fraud).await.expect("list").len();
+        assert_eq!(
+            listed,
+            usize::from(attempt < 3),
+            "no_answer stays listed, failed leaves"
+        );
+    }
+    // A closed request frees the desk for a new one.
+    let (fresh, created) = s
+        .request_callback(callback("c", Tier::Standard, Desk::Fraud, T0 + 100))
+        .await
+        .expect("request");
+    assert!(created);
+    assert_ne!(fresh.reference, r.reference);
+    let reached = {
+        s.claim_callback(&fresh.reference, &user("d1"))
+            .await
+            .expect("claim");
+        s.complete_callback(&fresh.reference, &user("d1"), CallbackOutcome::Reached)
+            .await
+            .expect("complete")
+    };
+    assert_eq!(reached.status, CallbackStatus::Reached);
+    assert!(s.callbacks(Desk::Fraud).await.expect("list").is_empty());
 }
