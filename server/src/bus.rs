@@ -100,7 +100,13 @@ impl Sessions {
                 continue;
             };
             for s in list.iter() {
-                if s.tx.try_send(Outbound::Frame(text.clone())).is_err() && !s.kick.is_cancelled() {
+                // A closed queue is a connection on its way out; only a full
+                // one means the client stopped reading.
+                let full = matches!(
+                    s.tx.try_send(Outbound::Frame(text.clone())),
+                    Err(mpsc::error::TrySendError::Full(_))
+                );
+                if full && !s.kick.is_cancelled() {
                     metrics.slow_consumers.inc();
                     s.kick.cancel();
                 }
