@@ -16,6 +16,10 @@
 (function () {
   'use strict';
 
+  var core = window.SwitchboardCore; // switchboard-core.js, loaded first
+  var h = core.h;
+  var clockTime = core.clockTime;
+
   var TOKEN_KEY = 'switchboard.agentToken';
   var AVAILABILITY_KEY = 'switchboard.agentAvailability';
   /** Transcript entries kept in the DOM per chat; older ones are trimmed. */
@@ -26,11 +30,6 @@
   var QUEUES_POLL_MS = 5000;
   /** Callback lists are pushed live; a full refresh this often is a backstop. */
   var CALLBACKS_REFRESH_MS = 60000;
-  var BACKOFF_BASE_MS = 500;
-  var BACKOFF_MAX_MS = 30000;
-  var TYPING_IDLE_MS = 3000;
-  var REMOTE_TYPING_TIMEOUT_MS = 10000;
-  var MAX_TEXT_CHARS = 4000;
   /** While waiting for a token, ask the opener/parent again this often. */
   var TOKEN_REQUEST_RETRY_MS = 5000;
 
@@ -63,27 +62,6 @@
 
   // ---------------------------------------------------------------- helpers
 
-  /** Builds an element. Text goes in with textContent only, never as HTML. */
-  function h(tag, attrs, children) {
-    var el = document.createElement(tag);
-    if (attrs) {
-      Object.keys(attrs).forEach(function (key) {
-        var value = attrs[key];
-        if (value === null || value === undefined || value === false) return;
-        if (key === 'class') el.className = value;
-        else if (key === 'text') el.textContent = value;
-        else if (key.slice(0, 2) === 'on') el.addEventListener(key.slice(2), value);
-        else if (value === true) el.setAttribute(key, '');
-        else el.setAttribute(key, String(value));
-      });
-    }
-    (children || []).forEach(function (child) {
-      if (child === null || child === undefined || child === false) return;
-      el.appendChild(typeof child === 'string' ? document.createTextNode(child) : child);
-    });
-    return el;
-  }
-
   function $(id) { return document.getElementById(id); }
 
   function duration(seconds) {
@@ -92,17 +70,6 @@
     var m = Math.floor(seconds / 60);
     if (m < 60) return m + 'm ' + String(seconds % 60).padStart(2, '0') + 's';
     return Math.floor(m / 60) + 'h ' + String(m % 60).padStart(2, '0') + 'm';
-  }
-
-  function clockTime(at) {
-    var d = at ? new Date(at) : new Date();
-    if (isNaN(d.getTime())) return '';
-    return d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
-  }
-
-  function newId() {
-    if (window.crypto && typeof window.crypto.randomUUID === 'function') return window.crypto.randomUUID();
-    return 'a' + Date.now().toString(36) + Math.random().toString(36).slice(2, 10);
   }
 
   function tierBadge(tier) {
@@ -184,106 +151,6 @@
     });
   }
 
-  // ------------------------------------------------------------- connection
-
-  /** Reconnecting socket: backoff with jitter, fresh token each time, auth as first frame. */
-  function Connection(url, handlers) {
-    this.url = url;
-    this.handlers = handlers;
-    this.ws = null;
-    this.authed = false;
-    this.attempt = 0;
-    this.generation = 0;
-    this.timer = null;
-    var self = this;
-    window.addEventListener('online', function () {
-      if (self.ws) return;
-      self.attempt = 0;
-      self.connect();
-    });
-    window.addEventListener('offline', function () {
-      if (!self.ws) return;
-      self.drop();
-      self.retry(0);
-    });
-  }
-
-  Connection.prototype.isReady = function () {
-    return !!(this.ws && this.authed && this.ws.readyState === 1);
-  };
-
-  Connection.prototype.send = function (frame) {
-    if (!this.isReady()) return false;
-    this.ws.send(JSON.stringify(frame));
-    return true;
-  };
-
-  Connection.prototype.drop = function () {
-    var ws = this.ws;
-    this.ws = null;
-    this.authed = false;
-    if (!ws) return;
-    ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
-    try { ws.close(1000); } catch (e) { /* closing */ }
-    this.handlers.down();
-  };
-
-  Connection.prototype.restart = function () {
-    this.drop();
-    this.attempt = 0;
-    this.connect();
-  };
-
-  Connection.prototype.connect = function () {
-    var self = this;
-    clearTimeout(this.timer);
-    this.timer = null;
-    if (this.ws) return;
-    var generation = ++this.generation;
-    this.handlers.state('connecting');
-    getToken().then(function (token) {
-      if (generation !== self.generation || self.ws) return;
-      self.handlers.token(token);
-      self.handlers.state('connecting');
-      var ws = new WebSocket(self.url);
-      self.ws = ws;
-      ws.onopen = function () { ws.send(JSON.stringify({ type: 'auth', token: token })); };
-      ws.onmessage = function (ev) {
-        var frame;
-        try { frame = JSON.parse(ev.data); } catch (e) { return; }
-        if (!frame || typeof frame.type !== 'string') return;
-        if (frame.type === 'welcome') {
-          self.authed = true;
-          self.attempt = 0;
-          self.handlers.state('connected');
-        }
-        self.handlers.frame(frame);
-      };
-      ws.onerror = function () { /* close follows */ };
-      ws.onclose = function (ev) {
-        if (self.ws !== ws) return;
-        self.ws = null;
-        self.authed = false;
-        self.handlers.down();
-        if (ev.code === 4401) needFreshToken = true;
-        self.retry(ev.code);
-      };
-    }).catch(function () {
-      if (generation === self.generation) self.retry(0);
-    });
-  };
-
-  Connection.prototype.retry = function (code) {
-    var ceiling = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * Math.pow(2, this.attempt));
-    this.attempt = Math.min(this.attempt + 1, 20);
-    var delay = ceiling / 2 + Math.random() * (ceiling / 2);
-    if (code === 4401 && this.attempt === 1) delay = 0;
-    this.retryAt = Date.now() + delay;
-    this.handlers.state(navigator.onLine === false ? 'offline' : 'waiting');
-    var self = this;
-    this.timer = setTimeout(function () { self.connect(); }, delay);
-  };
-
   // ------------------------------------------------------------------ state
 
   var me = null;            // { sub, name, teams, max_chats }
@@ -324,8 +191,7 @@
   }
 
   function announce(text) {
-    els.announcer.appendChild(h('p', { text: text }));
-    while (els.announcer.childNodes.length > 5) els.announcer.removeChild(els.announcer.firstChild);
+    core.announce(els.announcer, text);
   }
 
   function toast(text) {
@@ -427,7 +293,9 @@
     renderTabs();
   }
 
-  function onDown() {
+  /** The socket went away; code is its close code (4401: the token expired). */
+  function onDown(code) {
+    if (code === 4401) needFreshToken = true;
     clearInterval(queuesTimer);
     clearInterval(callbacksTimer);
     chats.forEach(function (chat) { showTyping(chat, false); chat.typingOn = false; });
@@ -608,7 +476,7 @@
     chat.transcript = h('ol', { class: 'sba-transcript', role: 'log', 'aria-live': 'off', 'aria-label': 'Transcript', tabindex: '0' });
     chat.typingEl = h('p', { class: 'sba-typing', hidden: true, 'aria-hidden': 'true', text: 'Cardholder is typing\u2026' });
     chat.composer = h('textarea', {
-      class: 'sba-composer', rows: '2', maxlength: String(MAX_TEXT_CHARS), 'aria-label': 'Reply', placeholder: 'Type a reply \u2013 Enter to send, Shift+Enter for a new line',
+      class: 'sba-composer', rows: '2', maxlength: String(core.MAX_TEXT_CHARS), 'aria-label': 'Reply', placeholder: 'Type a reply \u2013 Enter to send, Shift+Enter for a new line',
       onkeydown: function (ev) {
         if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing) { ev.preventDefault(); sendSay(chat); }
       },
@@ -721,7 +589,7 @@
   function addEntry(chat, f, replay) {
     var seq = Number(f.seq);
     if (!(seq > 0)) return;
-    if (f.from === 'agent' && f.id) settlePending(chat, f.id);
+    if (f.from === 'agent' && f.id) core.settlePending(chat.pending, f.id);
     if (chat.rendered.has(seq) || seq <= chat.trimmedThrough) return;
     var who = f.from === 'agent' ? 'own' : f.from === 'cardholder' ? 'cardholder' : 'system';
     var label = who === 'own' ? 'You' : who === 'cardholder' ? chatTitle(chat) : 'System';
@@ -774,12 +642,7 @@
   }
 
   function renderSeen(chat) {
-    var target = 0;
-    chat.ownSeqs.forEach(function (s) { if (s <= chat.cardholderReadSeq && s > target) target = s; });
-    var old = chat.transcript.querySelector('.sba-seen');
-    if (old) old.parentNode.removeChild(old);
-    var li = target && chat.rendered.get(target);
-    if (li) li.querySelector('.sba-meta').appendChild(h('span', { class: 'sba-seen', text: 'Seen' }));
+    core.renderSeen(chat.transcript, chat.rendered, chat.ownSeqs, chat.cardholderReadSeq, 'sba-');
   }
 
   function maybeSendRead(chat) {
@@ -794,7 +657,7 @@
     chat.tabTyping.hidden = !on;
     if (on) {
       chat.typingEl.textContent = chatTitle(chat) + ' is typing\u2026';
-      chat.remoteTypingTimer = setTimeout(function () { showTyping(chat, false); }, REMOTE_TYPING_TIMEOUT_MS);
+      chat.remoteTypingTimer = setTimeout(function () { showTyping(chat, false); }, core.REMOTE_TYPING_TIMEOUT_MS);
     }
   }
 
@@ -802,7 +665,7 @@
     var hasText = chat.composer.value.trim().length > 0;
     setTyping(chat, hasText);
     clearTimeout(chat.typingTimer);
-    if (hasText) chat.typingTimer = setTimeout(function () { setTyping(chat, false); }, TYPING_IDLE_MS);
+    if (hasText) chat.typingTimer = setTimeout(function () { setTyping(chat, false); }, core.TYPING_IDLE_MS);
   }
 
   function setTyping(chat, on) {
@@ -815,8 +678,8 @@
   function sendSay(chat) {
     var text = chat.composer.value.trim();
     if (!text || chat.status === 'ended') return;
-    if (text.length > MAX_TEXT_CHARS) { toast('Messages can be up to 4000 characters.'); return; }
-    var id = newId();
+    if (text.length > core.MAX_TEXT_CHARS) { toast('Messages can be up to 4000 characters.'); return; }
+    var id = core.newId('a');
     var li = h('li', { class: 'sba-msg sba-own sba-pending' }, [
       h('div', { class: 'sba-meta' }, [h('span', { class: 'sba-author', text: 'You' }), h('span', { class: 'sba-sending', text: 'sending\u2026' })]),
       h('div', { class: 'sba-bubble', text: text }),
@@ -829,20 +692,8 @@
     scrollToEnd(chat);
   }
 
-  function settlePending(chat, id) {
-    var p = chat.pending.get(id);
-    if (!p) return;
-    chat.pending.delete(id);
-    if (p.el.parentNode) p.el.parentNode.removeChild(p.el);
-  }
-
   function markFailed(chat, p, why) {
-    chat.pending.delete(p.id);
-    p.el.classList.remove('sba-pending');
-    p.el.classList.add('sba-failed');
-    var meta = p.el.querySelector('.sba-meta');
-    meta.textContent = '';
-    meta.appendChild(h('span', { class: 'sba-author', text: 'You \u2013 ' + why }));
+    core.markFailed(chat.pending, p, 'sba-').appendChild(h('span', { class: 'sba-author', text: 'You \u2013 ' + why }));
   }
 
   function endChat(chat, reason) {
@@ -1014,14 +865,12 @@
     if (connState === 'waiting') renderConn();
   }, 1000);
 
-  var wsUrl = new URL('/ws', location.href);
-  wsUrl.protocol = wsUrl.protocol === 'https:' ? 'wss:' : 'ws:';
-  conn = new Connection(wsUrl.toString(), {
+  conn = new core.Connection(core.wsUrl(location.href), getToken, {
     frame: onFrame,
     state: function (s) { connState = s; renderConn(); },
     down: onDown,
     token: function (t) { lastTokenClaims = tokenClaims(t); },
   });
   renderConn();
-  conn.connect();
+  conn.start();
 })();

@@ -13,6 +13,10 @@
  * inline in this element instead of a floating launcher), open (start open).
  * mount() returns { open(), close(), destroy() }.
  *
+ * The hub serves this file together with switchboard-core.js (the helpers and
+ * the reconnecting Connection shared with the agent pane), core first, as one
+ * response, so embedding sites still need just the one tag.
+ *
  * Invariants:
  * - The token only ever travels in the first WebSocket frame ({"type":"auth"}),
  *   never in a URL.
@@ -25,6 +29,12 @@
   'use strict';
 
   if (window.Switchboard && typeof window.Switchboard.mount === 'function') return;
+
+  // switchboard-core.js: the hub serves it ahead of this file, in the same response.
+  var core = window.SwitchboardCore;
+  if (!core) throw new Error('Switchboard: switchboard-core.js is missing; load /widget/switchboard-widget.js from the hub');
+  var h = core.h;
+  var clockTime = core.clockTime;
 
   var currentScript = document.currentScript;
   var SCRIPT_ORIGIN = currentScript && currentScript.src
@@ -44,40 +54,10 @@
     ['update_contact', 'Update my address, phone or email'],
   ];
 
-  /** Reconnect backoff: first retry after 0.25-0.5 s, doubling, capped at 30 s. */
-  var BACKOFF_BASE_MS = 500;
-  var BACKOFF_MAX_MS = 30000;
-  /** After this much quiet in the composer, tell the agent we stopped typing. */
-  var TYPING_IDLE_MS = 3000;
-  /** Hide the agent's typing indicator if no update arrives for this long. */
-  var REMOTE_TYPING_TIMEOUT_MS = 10000;
   /** Transcript entries kept in the DOM; older ones are trimmed. */
   var MAX_RENDERED_ENTRIES = 300;
-  /** SPEC: message text is 1-4000 characters. */
-  var MAX_TEXT_CHARS = 4000;
 
   // ---------------------------------------------------------------- helpers
-
-  /** Builds an element. Text goes in with textContent only, never as HTML. */
-  function h(tag, attrs, children) {
-    var el = document.createElement(tag);
-    if (attrs) {
-      Object.keys(attrs).forEach(function (key) {
-        var value = attrs[key];
-        if (value === null || value === undefined || value === false) return;
-        if (key === 'class') el.className = value;
-        else if (key === 'text') el.textContent = value;
-        else if (key.slice(0, 2) === 'on') el.addEventListener(key.slice(2), value);
-        else if (value === true) el.setAttribute(key, '');
-        else el.setAttribute(key, String(value));
-      });
-    }
-    (children || []).forEach(function (child) {
-      if (child === null || child === undefined || child === false) return;
-      el.appendChild(typeof child === 'string' ? document.createTextNode(child) : child);
-    });
-    return el;
-  }
 
   function ordinal(n) {
     var mod100 = n % 100;
@@ -97,149 +77,6 @@
     if (etaS < 60) return where + ', less than a minute';
     return where + ', about ' + Math.round(etaS / 60) + ' min';
   }
-
-  function clockTime(at) {
-    var d = at ? new Date(at) : new Date();
-    if (isNaN(d.getTime())) return '';
-    return d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
-  }
-
-  function newId() {
-    if (window.crypto && typeof window.crypto.randomUUID === 'function') return window.crypto.randomUUID();
-    return 'm' + Date.now().toString(36) + Math.random().toString(36).slice(2, 10);
-  }
-
-  function wsUrlFor(hubUrl) {
-    var u = new URL('/ws', hubUrl);
-    u.protocol = u.protocol === 'https:' ? 'wss:' : 'ws:';
-    return u.toString();
-  }
-
-  // ------------------------------------------------------------- connection
-
-  /**
-   * One logical connection to the hub that survives network drops: it
-   * reconnects with exponential backoff and full jitter, asks getToken() for a
-   * fresh token before every attempt, and authenticates with the first frame.
-   */
-  function Connection(url, getToken, handlers) {
-    this.url = url;
-    this.getToken = getToken;
-    this.handlers = handlers; // { frame(f), state(name, detail) }
-    this.ws = null;
-    this.authed = false;
-    this.attempt = 0;
-    this.generation = 0;
-    this.timer = null;
-    this.stopped = true;
-    this.onOnline = this.onOnline.bind(this);
-    this.onOffline = this.onOffline.bind(this);
-  }
-
-  Connection.prototype.start = function () {
-    if (!this.stopped) return;
-    this.stopped = false;
-    window.addEventListener('online', this.onOnline);
-    window.addEventListener('offline', this.onOffline);
-    this.connect();
-  };
-
-  Connection.prototype.stop = function () {
-    this.stopped = true;
-    this.generation++;
-    clearTimeout(this.timer);
-    window.removeEventListener('online', this.onOnline);
-    window.removeEventListener('offline', this.onOffline);
-    this.drop(1000);
-  };
-
-  /** Sends a frame if authenticated; returns whether it went out. */
-  Connection.prototype.send = function (frame) {
-    if (!this.ws || !this.authed || this.ws.readyState !== 1) return false;
-    this.ws.send(JSON.stringify(frame));
-    return true;
-  };
-
-  Connection.prototype.isReady = function () {
-    return !!(this.ws && this.authed && this.ws.readyState === 1);
-  };
-
-  /** Detaches and closes the current socket without waiting for its close event. */
-  Connection.prototype.drop = function (code) {
-    var ws = this.ws;
-    this.ws = null;
-    this.authed = false;
-    if (!ws) return;
-    ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
-    try { ws.close(code || 1000); } catch (e) { /* already closing */ }
-  };
-
-  Connection.prototype.connect = function () {
-    var self = this;
-    clearTimeout(this.timer);
-    this.timer = null;
-    if (this.stopped || this.ws) return;
-    var generation = ++this.generation;
-    this.handlers.state('connecting');
-    Promise.resolve()
-      .then(function () { return self.getToken(); })
-      .then(function (token) {
-        if (generation !== self.generation || self.stopped) return;
-        if (typeof token !== 'string' || !token) throw new Error('getToken gave no token');
-        var ws = new WebSocket(self.url);
-        self.ws = ws;
-        ws.onopen = function () { ws.send(JSON.stringify({ type: 'auth', token: token })); };
-        ws.onmessage = function (ev) {
-          var frame;
-          try { frame = JSON.parse(ev.data); } catch (e) { return; }
-          if (!frame || typeof frame.type !== 'string') return;
-          if (frame.type === 'welcome') {
-            self.authed = true;
-            self.attempt = 0;
-            self.handlers.state('connected');
-          }
-          self.handlers.frame(frame);
-        };
-        ws.onerror = function () { /* a close event follows */ };
-        ws.onclose = function (ev) {
-          if (self.ws !== ws) return;
-          self.ws = null;
-          self.authed = false;
-          self.retry(ev.code);
-        };
-      })
-      .catch(function () {
-        if (generation !== self.generation || self.stopped) return;
-        self.retry(0);
-      });
-  };
-
-  Connection.prototype.retry = function (closeCode) {
-    if (this.stopped) return;
-    var ceiling = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * Math.pow(2, this.attempt));
-    this.attempt = Math.min(this.attempt + 1, 20);
-    // Full jitter in the upper half, so a hub restart is not met by a stampede.
-    var delay = ceiling / 2 + Math.random() * (ceiling / 2);
-    // An expired token (4401) on a working link is fixed by a fresh token: retry at once.
-    if (closeCode === 4401 && this.attempt === 1) delay = 0;
-    this.handlers.state(navigator.onLine === false ? 'offline' : 'waiting', { delayMs: delay, code: closeCode });
-    var self = this;
-    this.timer = setTimeout(function () { self.connect(); }, delay);
-  };
-
-  Connection.prototype.onOnline = function () {
-    if (this.stopped || this.ws) return;
-    this.attempt = 0;
-    this.connect();
-  };
-
-  Connection.prototype.onOffline = function () {
-    // The browser says the network is gone: the socket is dead even if it
-    // has not noticed yet. Drop it and wait for `online` (or the backoff).
-    if (this.stopped || !this.ws) return;
-    this.drop(1000);
-    this.retry(0);
-  };
 
   // ----------------------------------------------------------------- widget
 
@@ -280,7 +117,7 @@
     this.dismissedRefs = new Set(); // callback refs whose screen the cardholder left
 
     this.build(options.container);
-    this.conn = new Connection(wsUrlFor(this.hubUrl), this.getToken, {
+    this.conn = new core.Connection(core.wsUrl(this.hubUrl), this.getToken, {
       frame: this.onFrame.bind(this),
       state: this.onConnState.bind(this),
     });
@@ -353,7 +190,7 @@
       ]));
     });
     this.topicText = h('textarea', {
-      class: 'sbw-input sbw-first-text', id: 'sbw-first-text', rows: '2', maxlength: String(MAX_TEXT_CHARS),
+      class: 'sbw-input sbw-first-text', id: 'sbw-first-text', rows: '2', maxlength: String(core.MAX_TEXT_CHARS),
       placeholder: 'Tell us a little more (optional)',
     });
     this.startBtn = h('button', { type: 'submit', class: 'sbw-btn sbw-primary sbw-start' }, ['Start chat']);
@@ -371,7 +208,7 @@
     this.transcript = h('ol', { class: 'sbw-transcript', role: 'log', 'aria-live': 'off', 'aria-label': 'Conversation', tabindex: '0' });
     this.typingEl = h('p', { class: 'sbw-typing', hidden: true, 'aria-hidden': 'true' });
     this.composer = h('textarea', {
-      class: 'sbw-input sbw-composer', id: 'sbw-composer', rows: '1', maxlength: String(MAX_TEXT_CHARS),
+      class: 'sbw-input sbw-composer', id: 'sbw-composer', rows: '1', maxlength: String(core.MAX_TEXT_CHARS),
       placeholder: 'Type a message', 'aria-label': 'Message',
       onkeydown: function (ev) {
         if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing) { ev.preventDefault(); self.sendMessage(); }
@@ -467,9 +304,7 @@
   };
 
   Widget.prototype.announce = function (text) {
-    var p = h('p', { text: text });
-    this.announcer.appendChild(p);
-    while (this.announcer.childNodes.length > 5) this.announcer.removeChild(this.announcer.firstChild);
+    core.announce(this.announcer, text);
   };
 
   Widget.prototype.showAlert = function (text) {
@@ -746,7 +581,7 @@
     this.typingEl.hidden = !on;
     if (on) {
       this.typingEl.textContent = ((this.conv && this.conv.agentName) || 'The agent') + ' is typing\u2026';
-      this.remoteTypingTimer = setTimeout(function () { self.typingEl.hidden = true; }, REMOTE_TYPING_TIMEOUT_MS);
+      this.remoteTypingTimer = setTimeout(function () { self.typingEl.hidden = true; }, core.REMOTE_TYPING_TIMEOUT_MS);
     }
   };
 
@@ -758,16 +593,7 @@
 
   /** "Seen" goes under the latest own message the agent has read. */
   Widget.prototype.renderSeen = function () {
-    var readSeq = this.agentReadSeq;
-    var target = 0;
-    this.ownSeqs.forEach(function (s) { if (s <= readSeq && s > target) target = s; });
-    var old = this.transcript.querySelector('.sbw-seen');
-    if (old) old.parentNode.removeChild(old);
-    if (!target) return;
-    var li = this.rendered.get(target);
-    if (!li) return;
-    var meta = li.querySelector('.sbw-meta');
-    meta.appendChild(h('span', { class: 'sbw-seen', text: 'Seen' }));
+    core.renderSeen(this.transcript, this.rendered, this.ownSeqs, this.agentReadSeq, 'sbw-');
   };
 
   Widget.prototype.onEscalated = function (f) {
@@ -877,7 +703,7 @@
 
   Widget.prototype.sendStart = function (start) {
     var frame = { type: 'start', topic: start.topic };
-    if (start.text) frame.text = start.text.slice(0, MAX_TEXT_CHARS);
+    if (start.text) frame.text = start.text.slice(0, core.MAX_TEXT_CHARS);
     this.resetTranscript();
     this.conv = null;
     this.awaitingStart = true;
@@ -902,8 +728,8 @@
     var text = this.composer.value.trim();
     if (!text) return;
     if (!this.conv || this.conv.status === 'ended') return;
-    if (text.length > MAX_TEXT_CHARS) { this.showAlert('Messages can be up to 4000 characters.'); return; }
-    var id = newId();
+    if (text.length > core.MAX_TEXT_CHARS) { this.showAlert('Messages can be up to 4000 characters.'); return; }
+    var id = core.newId('m');
     var li = h('li', { class: 'sbw-msg sbw-own sbw-pending', 'data-pending-id': id }, [
       h('span', { class: 'sbw-visually-hidden', text: 'You: ' }),
       h('div', { class: 'sbw-bubble', text: text }),
@@ -919,19 +745,12 @@
   };
 
   Widget.prototype.settlePending = function (id) {
-    var p = this.pending.get(id);
-    if (!p) return;
-    this.pending.delete(id);
-    if (p.el.parentNode) p.el.parentNode.removeChild(p.el);
+    core.settlePending(this.pending, id);
   };
 
   Widget.prototype.markFailed = function (p, why) {
     var self = this;
-    this.pending.delete(p.id);
-    p.el.classList.remove('sbw-pending');
-    p.el.classList.add('sbw-failed');
-    var meta = p.el.querySelector('.sbw-meta');
-    meta.textContent = '';
+    var meta = core.markFailed(this.pending, p, 'sbw-');
     meta.appendChild(h('span', { text: why }));
     if (this.conv && this.conv.status !== 'ended' && why !== 'Too long to send') {
       meta.appendChild(h('button', {
@@ -954,7 +773,7 @@
     var hasText = this.composer.value.trim().length > 0;
     this.setTyping(hasText);
     clearTimeout(this.typingTimer);
-    if (hasText) this.typingTimer = setTimeout(function () { self.setTyping(false); }, TYPING_IDLE_MS);
+    if (hasText) this.typingTimer = setTimeout(function () { self.setTyping(false); }, core.TYPING_IDLE_MS);
   };
 
   /** Sends typing on/off only when the state changes. */
