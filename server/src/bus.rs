@@ -60,9 +60,27 @@ pub struct Session {
 pub struct Sessions {
     by_user: DashMap<UserId, Vec<Session>>,
     next_conn: AtomicU64,
+    /// Cancelled (and replaced) when this node may have missed events:
+    /// every connection open at that moment is asked to reconnect and `sync`.
+    resync: std::sync::Mutex<CancellationToken>,
 }
 
 impl Sessions {
+    /// The token a new connection watches for [`Sessions::resync_all`].
+    pub fn resync_token(&self) -> CancellationToken {
+        self.resync
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Asks every connection open now to reconnect and `sync` (the node's
+    /// event subscription was interrupted, so they may have missed events).
+    pub fn resync_all(&self) {
+        let old = std::mem::take(&mut *self.resync.lock().unwrap_or_else(|p| p.into_inner()));
+        old.cancel();
+    }
+
     /// A fresh connection id.
     pub fn next_conn_id(&self) -> u64 {
         self.next_conn.fetch_add(1, Ordering::Relaxed) + 1
@@ -257,6 +275,8 @@ async fn subscriber(
     shutdown: CancellationToken,
 ) {
     let mut backoff = Duration::from_millis(100);
+    // After the first subscription, any new one follows a gap.
+    let mut resubscribing = false;
     while !shutdown.is_cancelled() {
         let connected = async {
             let client = redis::Client::open(url.as_str())?;
@@ -279,6 +299,13 @@ async fn subscriber(
             }
         };
         backoff = Duration::from_millis(100);
+        if resubscribing {
+            tracing::warn!(
+                "hub events resubscribed; asking clients to reconnect and sync what they missed"
+            );
+            sessions.resync_all();
+        }
+        resubscribing = true;
         let mut stream = pubsub.into_on_message();
         loop {
             let msg = tokio::select! {

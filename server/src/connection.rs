@@ -229,6 +229,7 @@ async fn session_loop(
     let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + heartbeat, heartbeat);
     let mut last_heard = Instant::now();
     let mut memo = Memo::default();
+    let resync = hub.sessions.resync_token();
     let mut rate = RateLimit::new(hub.settings.rate_burst, hub.settings.rate_per_sec);
     let expires_in = Duration::from_millis(
         u64::try_from(
@@ -287,6 +288,7 @@ async fn session_loop(
             }
             _ = &mut expiry => return Exit::Close(close::AUTH_FAILED, "token expired; reconnect with a fresh token"),
             _ = kick.cancelled() => return Exit::Close(close::TOO_SLOW, "too many unread events; reconnect and sync"),
+            _ = resync.cancelled() => return Exit::Close(close::RESYNC, "events were interrupted; reconnect and sync"),
             _ = hub.shutdown.cancelled() => return Exit::Close(close::GOING_AWAY, "the hub is restarting; reconnect"),
         }
     }

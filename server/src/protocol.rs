@@ -40,6 +40,8 @@ pub mod close {
     pub const TOO_BIG: u16 = 1009;
     /// The peer stopped answering pings.
     pub const IDLE: u16 = 4000;
+    /// The node's event feed was interrupted: reconnect and `sync`.
+    pub const RESYNC: u16 = 1012;
 }
 
 /// A frame a client sends. Cardholders and agents share the type names

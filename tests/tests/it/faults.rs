@@ -26,8 +26,13 @@ async fn readyz_reports_redis_down_and_recovers() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     assert!(ready, "ready again after Redis came back");
-    ch.send(json!({"type": "start", "topic": "general"})).await;
-    assert_eq!(ch.expect("queued").await["position"], 1);
+    // Events published while the node was resubscribing are lost to it, so
+    // its clients are asked to reconnect and sync.
+    assert_eq!(ch.expect_close().await, Closed::Code(1012));
+    let (mut back, _) = Client::connect(&hub.ws_url(), &cardholder("f1", "standard")).await;
+    back.send(json!({"type": "start", "topic": "general"}))
+        .await;
+    assert_eq!(back.expect("queued").await["position"], 1);
 }
 
 #[tokio::test]
