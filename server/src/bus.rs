@@ -200,9 +200,10 @@ impl Bus {
             rx,
             metrics.clone(),
         ));
+        let channels = vec![channel.clone(), store.node_channel()];
         tokio::spawn(subscriber(
             url.to_owned(),
-            channel.clone(),
+            channels,
             sessions,
             metrics,
             shutdown,
@@ -269,7 +270,7 @@ async fn publisher(
 
 async fn subscriber(
     url: String,
-    channel: String,
+    channels: Vec<String>,
     sessions: Arc<Sessions>,
     metrics: Arc<Metrics>,
     shutdown: CancellationToken,
@@ -281,7 +282,9 @@ async fn subscriber(
         let connected = async {
             let client = redis::Client::open(url.as_str())?;
             let mut pubsub = client.get_async_pubsub().await?;
-            pubsub.subscribe(&channel).await?;
+            for channel in &channels {
+                pubsub.subscribe(channel).await?;
+            }
             Ok::<_, redis::RedisError>(pubsub)
         }
         .await;

@@ -146,9 +146,15 @@ impl RedisStore {
         &self.prefix
     }
 
-    /// The pub/sub channel the hub's nodes exchange events on.
+    /// The pub/sub channel for events every node delivers.
     pub fn events_channel(&self) -> String {
         format!("{}:events", self.prefix)
+    }
+
+    /// This node's own pub/sub channel: the store scripts publish an event
+    /// only to the nodes where its recipients are connected.
+    pub fn node_channel(&self) -> String {
+        format!("{}:events:{}", self.prefix, self.node)
     }
 
     /// Publishes messages on a channel in one pipelined round trip.

@@ -29,9 +29,9 @@ if key ~= '' then
   redis.call('HSET', keys, author .. ':' .. key, seq)
 end
 if before ~= '' then
-  local to = {f[2]}
+  local to = {'c:' .. f[2]}
   if agent ~= '' then
-    table.insert(to, agent)
+    table.insert(to, 'a:' .. agent)
   end
   announce(to, before .. seq .. after)
 end

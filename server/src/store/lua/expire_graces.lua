@@ -20,7 +20,7 @@ for _, member in ipairs(redis.call('ZRANGEBYSCORE', k('grace'), '-inf', now, 'LI
         local f = redis.call('HMGET', k('conv', id), 'status', 'agent', 'tier')
         if f[1] == 'active' and f[2] == user then
           requeue_at_head(id, f[3], now)
-          announce({user}, ended_frame(id, 'transferred'))
+          announce({'a:' .. user}, ended_frame(id, 'transferred'))
           table.insert(out, {'requeued', user, redis.call('HGETALL', k('conv', id))})
         end
       end

@@ -60,9 +60,25 @@ local function went_offline(member, deadline)
   end
 end
 
--- Publishes an event (a frame's JSON text) to users, on every node.
-local function announce(to, frame)
-  redis.call('PUBLISH', k('events'), cjson.encode({to = to, f = frame}))
+-- Publishes an event (a frame's JSON text) to users: on the event channel
+-- of each node where one of them is connected. Members are 'c:<sub>' or
+-- 'a:<sub>', as in the presence hashes, so a node only receives the events
+-- of its own connections.
+local function announce(members, frame)
+  local to = {}
+  for i, m in ipairs(members) do
+    to[i] = string.sub(m, 3)
+  end
+  local payload = cjson.encode({to = to, f = frame})
+  for _, n in ipairs(redis.call('ZRANGE', k('nodes'), 0, -1)) do
+    local h = k('presence', n)
+    for _, m in ipairs(members) do
+      if redis.call('HEXISTS', h, m) == 1 then
+        redis.call('PUBLISH', k('events', n), payload)
+        break
+      end
+    end
+  end
 end
 
 -- The `ended` frame (ServerFrame::Ended).
@@ -80,9 +96,9 @@ local function end_conv(id, reason)
     return false
   end
   redis.call('HSET', c, 'status', 'ended')
-  local to = {f[3]}
+  local to = {'c:' .. f[3]}
   if f[1] == 'active' and f[2] then
-    table.insert(to, f[2])
+    table.insert(to, 'a:' .. f[2])
   end
   announce(to, ended_frame(id, reason))
   if f[1] == 'queued' then

@@ -63,8 +63,8 @@ for _ = 1, batch do
     .. ',"transcript":[' .. table.concat(entries, ',') .. ']}'
   local to_cardholder = '{"type":"assigned","conversation":' .. id
     .. ',"agent":{"name":' .. cjson.encode(f[6]) .. '}}'
-  announce({best.agent}, to_agent)
-  announce({f[1]}, to_cardholder)
+  announce({'a:' .. best.agent}, to_agent)
+  announce({'c:' .. f[1]}, to_cardholder)
   table.insert(out, {waited, redis.call('HGETALL', c)})
 end
 return out

@@ -8,5 +8,5 @@ end
 redis.call('SREM', k('agent', agent) .. ':convs', id)
 agent_refresh(agent)
 requeue_at_head(id, tier, now)
-announce({agent}, ended_frame(id, 'transferred'))
+announce({'a:' .. agent}, ended_frame(id, 'transferred'))
 return {1, redis.call('HGETALL', c)}
