@@ -170,6 +170,17 @@ pub enum CallbackOutcome {
     Failed,
 }
 
+impl CallbackOutcome {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallbackOutcome::Reached => "reached",
+            CallbackOutcome::NoAnswer => "no_answer",
+            CallbackOutcome::Failed => "failed",
+        }
+    }
+}
+
 /// Why an inbound frame was refused, with the `id` it carried (for `ref`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FrameError {

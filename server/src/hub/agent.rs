@@ -6,6 +6,7 @@ use crate::protocol::{ClientFrame, ServerFrame, PROTOCOL_VERSION};
 use crate::store::{AgentProfile, Conversation};
 
 use super::cardholder::resend_echo;
+use super::escalation::DeskAction;
 use super::{check_say, CommandError, Hub, Replies};
 
 impl Hub {
@@ -143,15 +144,13 @@ impl Hub {
                 };
                 self.escalate(&c, desk, reason, "agent").await
             }
-            ClientFrame::Callbacks { desk } => {
-                self.desk_command(identity, Some(desk), None, None).await
-            }
+            ClientFrame::Callbacks { desk } => self.list_callbacks(identity, desk).await,
             ClientFrame::ClaimCallback { reference } => {
-                self.desk_command(identity, None, Some(&reference), None)
+                self.work_callback(identity, &reference, DeskAction::Claim)
                     .await
             }
             ClientFrame::CompleteCallback { reference, outcome } => {
-                self.desk_command(identity, None, Some(&reference), Some(outcome))
+                self.work_callback(identity, &reference, DeskAction::Complete(outcome))
                     .await
             }
             _ => Err(CommandError::NotAllowed(

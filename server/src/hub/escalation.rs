@@ -12,7 +12,7 @@ use crate::classifier::LockoutClassifier;
 use crate::domain::{now_millis, rfc3339, CallbackRef, Desk, EndReason, Team, UserId};
 use crate::metrics::DeskLabel;
 use crate::protocol::{CallbackOutcome, CallbackView, ServerFrame};
-use crate::store::{CallbackRequest, Conversation, NewCallback};
+use crate::store::{CallbackRequest, Conversation, NewCallback, StoreError};
 
 use super::{CommandError, Hub, Replies};
 
@@ -156,40 +156,38 @@ impl Hub {
         Ok(list.iter().map(|r| view(r, true)).collect())
     }
 
-    /// `callbacks`, `claim_callback`, `complete_callback` from a desk agent.
-    pub async fn desk_command(
+    /// `callbacks`: a desk's open requests, for an agent on that desk.
+    pub async fn list_callbacks(&self, identity: &Identity, desk: Desk) -> Replies {
+        if !desks_of(identity).contains(&desk) {
+            return Err(CommandError::NotAllowed(format!(
+                "you are not on the {desk} desk"
+            )));
+        }
+        let items = self
+            .store
+            .callbacks(desk)
+            .await
+            .map_err(|e| self.store_failed(e))?;
+        Ok(vec![ServerFrame::Callbacks {
+            desk,
+            items: items.iter().map(|r| view(r, false)).collect(),
+        }])
+    }
+
+    /// `claim_callback` and `complete_callback` from a desk agent; the new
+    /// state goes to every agent of the desk as a `callback` event.
+    pub async fn work_callback(
         &self,
         identity: &Identity,
-        desk: Option<Desk>,
-        reference: Option<&CallbackRef>,
-        outcome: Option<CallbackOutcome>,
+        reference: &CallbackRef,
+        action: DeskAction,
     ) -> Replies {
-        let desks = desks_of(identity);
-        if let Some(desk) = desk {
-            if !desks.contains(&desk) {
-                return Err(CommandError::NotAllowed(format!(
-                    "you are not on the {desk} desk"
-                )));
-            }
-            let items = self
-                .store
-                .callbacks(desk)
-                .await
-                .map_err(|e| self.store_failed(e))?;
-            return Ok(vec![ServerFrame::Callbacks {
-                desk,
-                items: items.iter().map(|r| view(r, false)).collect(),
-            }]);
-        }
-        let Some(reference) = reference else {
-            return Err(CommandError::BadField("`ref` is required".into()));
-        };
-        // The desk never changes, so checking it before the atomic claim is safe.
+        // The desk never changes, so checking it before the atomic step is safe.
         let mut on_my_desk = false;
-        for d in &desks {
+        for desk in desks_of(identity) {
             let list = self
                 .store
-                .callbacks(*d)
+                .callbacks(desk)
                 .await
                 .map_err(|e| self.store_failed(e))?;
             on_my_desk |= list.iter().any(|r| &r.reference == reference);
@@ -200,22 +198,22 @@ impl Hub {
             ));
         }
         let me = &identity.sub;
-        let result = match outcome {
-            None => self.store.claim_callback(reference, me).await,
-            Some(o) => self.store.complete_callback(reference, me, o).await,
+        let result = match action {
+            DeskAction::Claim => self.store.claim_callback(reference, me).await,
+            DeskAction::Complete(o) => self.store.complete_callback(reference, me, o).await,
         };
         let request = result.map_err(|e| match e {
-            crate::store::StoreError::NotAllowed => CommandError::NotAllowed(match outcome {
-                None => "another agent claimed this request first".into(),
-                Some(_) => "only the agent who claimed the request completes it".into(),
+            StoreError::NotAllowed => CommandError::NotAllowed(match action {
+                DeskAction::Claim => "another agent claimed this request first".into(),
+                DeskAction::Complete(_) => {
+                    "only the agent who claimed the request completes it".into()
+                }
             }),
             other => self.store_failed(other),
         })?;
-        let what = match outcome {
-            None => "claimed",
-            Some(CallbackOutcome::Reached) => "reached",
-            Some(CallbackOutcome::NoAnswer) => "no_answer",
-            Some(CallbackOutcome::Failed) => "failed",
+        let what = match action {
+            DeskAction::Claim => "claimed",
+            DeskAction::Complete(o) => o.as_str(),
         };
         self.metrics
             .callbacks
@@ -228,6 +226,15 @@ impl Hub {
         self.announce_callback(&request).await;
         Ok(Vec::new())
     }
+}
+
+/// What a desk agent does with a callback request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeskAction {
+    /// Take it (atomic: one agent wins).
+    Claim,
+    /// Record how the call went.
+    Complete(CallbackOutcome),
 }
 
 /// The desks an agent's teams include.

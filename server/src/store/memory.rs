@@ -788,16 +788,7 @@ impl Store for MemoryStore {
         r.status = status;
         r.attempts = attempts;
         r.claimed_by = None;
-        r.history.push(outcome_name(outcome).to_owned());
+        r.history.push(outcome.as_str().to_owned());
         Ok(r.clone())
-    }
-}
-
-/// The wire name of an outcome.
-pub(crate) fn outcome_name(o: CallbackOutcome) -> &'static str {
-    match o {
-        CallbackOutcome::Reached => "reached",
-        CallbackOutcome::NoAnswer => "no_answer",
-        CallbackOutcome::Failed => "failed",
     }
 }

@@ -818,7 +818,7 @@ impl Store for RedisStore {
                 argv![
                     reference.as_str(),
                     agent.as_str(),
-                    super::memory::outcome_name(outcome),
+                    outcome.as_str(),
                     MAX_CALLBACK_ATTEMPTS
                 ],
             )
