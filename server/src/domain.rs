@@ -139,6 +139,44 @@ named_enum!(
 );
 
 named_enum!(
+    /// Where a callback request stands.
+    CallbackStatus {
+        /// Waiting for a desk agent.
+        Requested = "requested",
+        /// A desk agent is calling.
+        Claimed = "claimed",
+        /// Done: the cardholder was reached.
+        Reached = "reached",
+        /// Nobody answered; back in the desk's list.
+        NoAnswer = "no_answer",
+        /// Given up (by the agent, or after the last attempt).
+        Failed = "failed",
+    }
+);
+
+impl CallbackStatus {
+    /// Still needs a call (listed for the desk).
+    pub fn is_open(self) -> bool {
+        matches!(
+            self,
+            CallbackStatus::Requested | CallbackStatus::Claimed | CallbackStatus::NoAnswer
+        )
+    }
+}
+
+named_enum!(
+    /// How a callback attempt ended.
+    CallbackOutcome {
+        /// The cardholder was reached and verified.
+        Reached = "reached",
+        /// Nobody answered; the request returns to the desk.
+        NoAnswer = "no_answer",
+        /// The call cannot be completed.
+        Failed = "failed",
+    }
+);
+
+named_enum!(
     /// An agent's own availability toggle.
     AgentState {
         Available = "available",

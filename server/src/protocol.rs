@@ -158,28 +158,7 @@ impl ClientFrame {
     }
 }
 
-/// How a callback attempt ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CallbackOutcome {
-    /// The cardholder was reached and verified.
-    Reached,
-    /// Nobody answered; the request returns to the desk.
-    NoAnswer,
-    /// The call cannot be completed.
-    Failed,
-}
-
-impl CallbackOutcome {
-    /// The wire name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CallbackOutcome::Reached => "reached",
-            CallbackOutcome::NoAnswer => "no_answer",
-            CallbackOutcome::Failed => "failed",
-        }
-    }
-}
+pub use crate::domain::CallbackOutcome;
 
 /// Why an inbound frame was refused, with the `id` it carried (for `ref`).
 #[derive(Debug, Clone, PartialEq, Eq)]

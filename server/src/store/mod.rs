@@ -14,11 +14,11 @@ use std::fmt::Debug;
 
 use async_trait::async_trait;
 
+use crate::domain::CallbackOutcome;
 use crate::domain::{
     AgentState, Author, CallbackRef, ConversationId, ConversationStatus, Desk, EndReason, Millis,
     Role, Seq, Team, Tier, TierBoosts, Topic, UserId,
 };
-use crate::protocol::CallbackOutcome;
 use crate::protocol::{CardholderInfo, ConversationState, Entry, QueueView, ServerFrame};
 
 /// Most transcript entries one `sync` or `assigned` returns.
@@ -328,53 +328,7 @@ impl From<Role> for Side {
 /// Calls after which a callback request that nobody answered is `failed`.
 pub const MAX_CALLBACK_ATTEMPTS: u32 = 3;
 
-/// Where a callback request stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum CallbackStatus {
-    /// Waiting for a desk agent.
-    Requested,
-    /// A desk agent is calling.
-    Claimed,
-    /// Done: the cardholder was reached.
-    Reached,
-    /// Nobody answered; back in the desk's list.
-    NoAnswer,
-    /// Given up (by the agent, or after [`MAX_CALLBACK_ATTEMPTS`]).
-    Failed,
-}
-
-impl CallbackStatus {
-    /// The wire name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CallbackStatus::Requested => "requested",
-            CallbackStatus::Claimed => "claimed",
-            CallbackStatus::Reached => "reached",
-            CallbackStatus::NoAnswer => "no_answer",
-            CallbackStatus::Failed => "failed",
-        }
-    }
-
-    /// Parses the wire name.
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "requested" => CallbackStatus::Requested,
-            "claimed" => CallbackStatus::Claimed,
-            "reached" => CallbackStatus::Reached,
-            "no_answer" => CallbackStatus::NoAnswer,
-            "failed" => CallbackStatus::Failed,
-            _ => return None,
-        })
-    }
-
-    /// Still needs a call (listed for the desk).
-    pub fn is_open(self) -> bool {
-        matches!(
-            self,
-            CallbackStatus::Requested | CallbackStatus::Claimed | CallbackStatus::NoAnswer
-        )
-    }
-}
+pub use crate::domain::CallbackStatus;
 
 /// A phone callback request for an identity or fraud desk.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -23,9 +23,9 @@ macro_rules! argv {
 use super::QueueStanding;
 use super::{
     average_wait, new_callback_ref, AgentProfile, AgentSnapshot, Appended, Assignment,
-    CallbackRequest, CallbackStatus, Conversation, GraceOutcome, Graces, NewCallback,
-    NewConversation, NewEntry, Opened, QueuePlace, QueueSnapshot, Side, Store, StoreError,
-    StoreResult, MAX_CALLBACK_ATTEMPTS, MAX_TRANSCRIPT_PAGE, RECENT_WAITS, ROUTE_BATCH,
+    CallbackRequest, Conversation, GraceOutcome, Graces, NewCallback, NewConversation, NewEntry,
+    Opened, QueuePlace, QueueSnapshot, Side, Store, StoreError, StoreResult, MAX_CALLBACK_ATTEMPTS,
+    MAX_TRANSCRIPT_PAGE, RECENT_WAITS, ROUTE_BATCH,
 };
 use crate::domain::{
     rfc3339, AgentState, Author, CallbackRef, ConversationId, ConversationStatus, Desk, EndReason,
@@ -278,7 +278,7 @@ fn callback(v: Value) -> StoreResult<CallbackRequest> {
     let created_at = take("created_at")?
         .parse()
         .map_err(|_| corrupt("created_at"))?;
-    let status = CallbackStatus::parse(&take("status")?).ok_or_else(|| corrupt("status"))?;
+    let status = take("status")?.parse().map_err(|_| corrupt("status"))?;
     let attempts = take("attempts")?.parse().map_err(|_| corrupt("attempts"))?;
     let history = take("history").unwrap_or_default();
     Ok(CallbackRequest {
