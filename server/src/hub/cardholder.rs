@@ -5,10 +5,12 @@ use crate::classifier::desk_for_topic;
 use crate::domain::{
     now_millis, Author, ConversationId, ConversationStatus, EndReason, Seq, Topic,
 };
-use crate::protocol::{AgentInfo, ClientFrame, ServerFrame, PROTOCOL_VERSION};
-use crate::store::{Appended, Conversation, NewConversation, MAX_TRANSCRIPT_PAGE};
+use crate::protocol::{ClientFrame, ServerFrame, PROTOCOL_VERSION};
+use crate::store::{
+    assigned_to_cardholder, Appended, Conversation, NewConversation, MAX_TRANSCRIPT_PAGE,
+};
 
-use super::{check_say, CommandError, Hub, Replies};
+use super::{check_say, check_text, CommandError, Hub, Replies};
 
 /// System message for `forgot_login`: self-service comes first.
 pub const FORGOT_LOGIN_HELP: &str =
@@ -163,7 +165,7 @@ impl Hub {
             ));
         };
         if let Some(t) = &text {
-            check_say("start", t)?;
+            check_text(t)?;
         }
         let opened = self
             .store
@@ -212,14 +214,7 @@ impl Hub {
     async fn current_state(&self, c: &Conversation) -> Replies {
         match c.status {
             ConversationStatus::Queued => self.queued_frame(c).await,
-            ConversationStatus::Active => Ok(vec![ServerFrame::Assigned {
-                conversation: c.id.clone(),
-                agent: c.agent_name.clone().map(|name| AgentInfo { name }),
-                cardholder: None,
-                topic: None,
-                waited_s: None,
-                transcript: None,
-            }]),
+            ConversationStatus::Active => Ok(vec![assigned_to_cardholder(c)]),
             ConversationStatus::Ended => Ok(Vec::new()),
         }
     }

@@ -230,6 +230,11 @@ pub fn check_say(id: &str, text: &str) -> Result<(), CommandError> {
             "`id` must be 1 to {MAX_CLIENT_ID_LEN} bytes"
         )));
     }
+    check_text(text)
+}
+
+/// Checks message text: not blank, at most 4000 characters.
+pub fn check_text(text: &str) -> Result<(), CommandError> {
     if text.trim().is_empty() {
         return Err(CommandError::BadField("`text` is empty".into()));
     }

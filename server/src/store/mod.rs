@@ -585,7 +585,12 @@ pub fn assigned_frames(
         waited_s: Some(u64::try_from(waited_ms.max(0) / 1000).unwrap_or(0)),
         transcript: Some(transcript),
     };
-    let to_cardholder = ServerFrame::Assigned {
+    (to_agent, assigned_to_cardholder(c))
+}
+
+/// The cardholder's `assigned` frame: who serves the chat.
+pub fn assigned_to_cardholder(c: &Conversation) -> ServerFrame {
+    ServerFrame::Assigned {
         conversation: c.id.clone(),
         agent: c
             .agent_name
@@ -595,8 +600,7 @@ pub fn assigned_frames(
         topic: None,
         waited_s: None,
         transcript: None,
-    };
-    (to_agent, to_cardholder)
+    }
 }
 
 /// The `ended` frame (`prelude.lua`'s `ended_frame` builds the same JSON).
