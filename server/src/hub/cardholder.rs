@@ -82,7 +82,7 @@ impl Hub {
                 Ok(resend_echo(&conversation, appended))
             }
             ClientFrame::Typing { on, .. } => {
-                let c = self.open_of(identity).await?;
+                let c = self.open_of(identity, memo).await?;
                 if let Some(agent) = &c.agent {
                     let frame = ServerFrame::Typing {
                         conversation: c.id.clone(),
@@ -94,7 +94,7 @@ impl Hub {
                 Ok(Vec::new())
             }
             ClientFrame::Read { seq, .. } => {
-                let c = self.open_of(identity).await?;
+                let c = self.open_of(identity, memo).await?;
                 let frame = ServerFrame::Read {
                     conversation: c.id.clone(),
                     from: Author::Cardholder,
@@ -106,10 +106,10 @@ impl Hub {
                 Ok(Vec::new())
             }
             ClientFrame::Sync { after, .. } => {
-                let c = self.open_of(identity).await?;
+                let c = self.open_of(identity, memo).await?;
                 self.replay(&c.id, after).await
             }
-            ClientFrame::Leave => self.leave(identity).await,
+            ClientFrame::Leave => self.leave(identity, memo).await,
             _ => Err(CommandError::NotAllowed(
                 "cardholders cannot send this frame".into(),
             )),
@@ -136,20 +136,38 @@ impl Hub {
                 other => return other.map(|a| (c, a)),
             }
         }
-        let c = self.open_of(identity).await?.id;
-        memo.conversation = Some(c.clone());
+        let c = self.open_of(identity, memo).await?.id;
         let appended = self
             .append(&c, Author::Cardholder, me, text, Some(id))
             .await?;
         Ok((c, appended))
     }
 
-    async fn open_of(&self, identity: &Identity) -> Result<Conversation, CommandError> {
-        self.store
+    /// The cardholder's open conversation: the remembered one while it is
+    /// still open (one read), else looked up (and remembered).
+    async fn open_of(
+        &self,
+        identity: &Identity,
+        memo: &mut Memo,
+    ) -> Result<Conversation, CommandError> {
+        if let Some(id) = &memo.conversation {
+            let known = self
+                .store
+                .conversation(id)
+                .await
+                .map_err(|e| self.store_failed(e))?;
+            if let Some(c) = known.filter(|c| c.status != ConversationStatus::Ended) {
+                return Ok(c);
+            }
+        }
+        let c = self
+            .store
             .open_conversation_of(&identity.sub)
             .await
             .map_err(|e| self.store_failed(e))?
-            .ok_or(CommandError::NoConversation)
+            .ok_or(CommandError::NoConversation)?;
+        memo.conversation = Some(c.id.clone());
+        Ok(c)
     }
 
     /// Opens (or returns) the cardholder's conversation; its id and the replies.
@@ -264,8 +282,8 @@ impl Hub {
         }
     }
 
-    async fn leave(&self, identity: &Identity) -> Replies {
-        let c = self.open_of(identity).await?;
+    async fn leave(&self, identity: &Identity, memo: &mut Memo) -> Replies {
+        let c = self.open_of(identity, memo).await?;
         let ended = self
             .store
             .end(&c.id, None, EndReason::CardholderLeft, now_millis())
