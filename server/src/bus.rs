@@ -131,14 +131,6 @@ impl Sessions {
             }
         }
     }
-
-    /// Every local connection (for shutdown).
-    pub fn all(&self) -> Vec<Session> {
-        self.by_user
-            .iter()
-            .flat_map(|e| e.value().clone())
-            .collect()
-    }
 }
 
 /// An event on the Redis channel: the frame's JSON text and its recipients.

@@ -511,20 +511,6 @@ impl ServerFrame {
             reference,
         }
     }
-
-    /// The conversation this frame is about, if any.
-    pub fn conversation(&self) -> Option<&ConversationId> {
-        match self {
-            ServerFrame::Queued { conversation, .. }
-            | ServerFrame::Assigned { conversation, .. }
-            | ServerFrame::Msg { conversation, .. }
-            | ServerFrame::Typing { conversation, .. }
-            | ServerFrame::Read { conversation, .. }
-            | ServerFrame::Escalated { conversation, .. }
-            | ServerFrame::Ended { conversation, .. } => Some(conversation),
-            _ => None,
-        }
-    }
 }
 
 impl From<FrameError> for ServerFrame {

@@ -141,11 +141,6 @@ impl RedisStore {
         })
     }
 
-    /// The key prefix.
-    pub fn prefix(&self) -> &str {
-        &self.prefix
-    }
-
     /// The pub/sub channel for events every node delivers.
     pub fn events_channel(&self) -> String {
         format!("{}:events", self.prefix)
