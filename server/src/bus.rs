@@ -34,6 +34,9 @@ pub const OUTBOUND_QUEUE: usize = 256;
 /// senders wait here (backpressure) rather than growing memory.
 pub const PUBLISH_QUEUE: usize = 8192;
 
+/// How long start-up waits for the event subscription.
+const SUBSCRIBE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Most events published in one pipelined round trip.
 const PUBLISH_BATCH: usize = 256;
 
@@ -177,13 +180,16 @@ impl Bus {
     }
 
     /// Delivery over Redis pub/sub; spawns the publisher and subscriber tasks.
-    pub fn redis(
+    ///
+    /// Returns once the node is subscribed: a node that served connections
+    /// before it could hear events would drop the first ones.
+    pub async fn redis(
         store: RedisStore,
         url: &str,
         sessions: Arc<Sessions>,
         metrics: Arc<Metrics>,
         shutdown: CancellationToken,
-    ) -> Self {
+    ) -> Result<Self, crate::store::StoreError> {
         let (tx, rx) = mpsc::channel(PUBLISH_QUEUE);
         let channel = store.events_channel();
         tokio::spawn(publisher(
@@ -193,18 +199,28 @@ impl Bus {
             metrics.clone(),
         ));
         let channels = vec![channel.clone(), store.node_channel()];
+        let (subscribed_tx, subscribed) = tokio::sync::oneshot::channel();
         tokio::spawn(subscriber(
             url.to_owned(),
             channels,
             sessions,
             metrics,
             shutdown,
+            subscribed_tx,
         ));
-        Bus::Redis {
+        match tokio::time::timeout(SUBSCRIBE_TIMEOUT, subscribed).await {
+            Ok(Ok(())) => {}
+            _ => {
+                return Err(crate::store::StoreError::Unavailable(
+                    "could not subscribe to the hub's event channels".into(),
+                ))
+            }
+        }
+        Ok(Bus::Redis {
             publish_tx: tx,
             store,
             channel,
-        }
+        })
     }
 
     /// Sends an event to every connection of the users, on every node
@@ -266,7 +282,9 @@ async fn subscriber(
     sessions: Arc<Sessions>,
     metrics: Arc<Metrics>,
     shutdown: CancellationToken,
+    subscribed: tokio::sync::oneshot::Sender<()>,
 ) {
+    let mut subscribed = Some(subscribed);
     let mut backoff = Duration::from_millis(100);
     // After the first subscription, any new one follows a gap.
     let mut resubscribing = false;
@@ -294,6 +312,9 @@ async fn subscriber(
             }
         };
         backoff = Duration::from_millis(100);
+        if let Some(tx) = subscribed.take() {
+            let _ = tx.send(());
+        }
         if resubscribing {
             tracing::warn!(
                 "hub events resubscribed; asking clients to reconnect and sync what they missed"

@@ -103,7 +103,8 @@ pub async fn build_hub(settings: Settings, shutdown: CancellationToken) -> Resul
                 sessions.clone(),
                 metrics.clone(),
                 shutdown.clone(),
-            );
+            )
+            .await?;
             (Arc::new(store), bus)
         }
     };
