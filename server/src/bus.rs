@@ -1,29 +1,31 @@
-//! Event delivery: to the connections of every node, through Redis pub/sub
-//! or, for a single node, directly.
+//! Event delivery: to the connections of every node, through an
+//! [`EventFeed`] (Redis pub/sub) or, for a single node, directly.
 //!
-//! An event is a serialised [`crate::protocol::ServerFrame`] and the users it
-//! is for. [`Sessions`] holds, per user, the outbound queues of this node's
-//! connections; delivering never waits on a client: a queue that is full
-//! means that client fell behind, and it is closed (it reconnects and `sync`s).
+//! [`Sessions`] holds, per [`Audience`], the outbound queues of this node's
+//! connections. Delivering an [`Envelope`] renders its event into frames
+//! once per view (cardholder, staff) and queues the same bytes to every
+//! local recipient; it never waits on a client: a queue that is full means
+//! that client fell behind, and it is closed (it reconnects and `sync`s).
 //! Pub/sub is fire-and-forget, so a node that misses an event (Redis
 //! restarting) leaves a gap that the client's `sync` fills from the stored
-//! transcript: every `msg` is stored before (in the same script as) it is
+//! transcript: every `msg` is stored before (in the same step as) it is
 //! published.
+//!
+//! `bus` knows nothing about Redis: the feed is a trait object.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use axum::extract::ws::Utf8Bytes;
 use dashmap::DashMap;
 use futures_util::StreamExt;
-use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::domain::UserId;
+use crate::events::{Audience, Envelope, EventFeed, View};
 use crate::metrics::Metrics;
-use crate::store::redis::RedisStore;
+use crate::store::StoreError;
 
 /// Frames waiting to be written to one connection. 256 frames is minutes
 /// of a busy chat for a human; a client this far behind is stuck, so it is
@@ -40,28 +42,60 @@ const SUBSCRIBE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Most events published in one pipelined round trip.
 const PUBLISH_BATCH: usize = 256;
 
-/// What a connection task is asked to write.
-#[derive(Debug, Clone)]
-pub enum Outbound {
-    /// A serialised frame, shared by every recipient.
-    Frame(Utf8Bytes),
+/// Why a connection is told to close by someone else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KickReason {
+    /// Its outbound queue filled up: the client stopped reading.
+    TooSlow,
+    /// The user opened more connections than allowed; this is the oldest.
+    Replaced,
+}
+
+/// Tells a connection task to close, saying why (the first reason wins).
+#[derive(Debug, Clone, Default)]
+pub struct Kick {
+    /// Cancelled when the connection must close.
+    token: CancellationToken,
+    /// The reason, set once before the token is cancelled.
+    why: Arc<OnceLock<KickReason>>,
+}
+
+impl Kick {
+    /// Asks the connection to close.
+    pub fn kick(&self, why: KickReason) {
+        if self.why.set(why).is_ok() {
+            self.token.cancel();
+        }
+    }
+
+    /// Whether it was asked already.
+    pub fn is_kicked(&self) -> bool {
+        self.why.get().is_some()
+    }
+
+    /// Waits until the connection is asked to close.
+    pub async fn kicked(&self) -> KickReason {
+        self.token.cancelled().await;
+        self.why.get().copied().unwrap_or(KickReason::TooSlow)
+    }
 }
 
 /// One connection's entry in [`Sessions`].
 #[derive(Debug, Clone)]
 pub struct Session {
-    /// Connection id, unique within this node.
+    /// Connection id, unique within this node (increasing: older is smaller).
     pub conn: u64,
-    /// Its outbound queue.
-    pub tx: mpsc::Sender<Outbound>,
-    /// Cancelled when the connection must close because it fell behind.
-    pub kick: CancellationToken,
+    /// Its outbound queue of serialised frames.
+    pub tx: mpsc::Sender<Utf8Bytes>,
+    /// Closes it from outside (fell behind, or replaced).
+    pub kick: Kick,
 }
 
-/// This node's connections, by user (a user may have several: app and web).
+/// This node's connections, by audience (a user may have several: app and
+/// web; a desk agent is also in its desks' audiences).
 #[derive(Debug, Default)]
 pub struct Sessions {
-    by_user: DashMap<UserId, Vec<Session>>,
+    by_audience: DashMap<Audience, Vec<Session>>,
     next_conn: AtomicU64,
     /// Cancelled (and replaced) when this node may have missed events:
     /// every connection open at that moment is asked to reconnect and `sync`.
@@ -89,14 +123,23 @@ impl Sessions {
         self.next_conn.fetch_add(1, Ordering::Relaxed) + 1
     }
 
-    /// Adds a connection of `user`.
-    pub fn add(&self, user: &UserId, session: Session) {
-        self.by_user.entry(user.clone()).or_default().push(session);
+    /// Adds a connection to an audience; when that leaves more than `limit`
+    /// connections there, the oldest are kicked as replaced.
+    pub fn add(&self, audience: &Audience, session: Session, limit: usize) {
+        let mut list = self.by_audience.entry(audience.clone()).or_default();
+        list.push(session);
+        let live: Vec<&Session> = list.iter().filter(|s| !s.kick.is_kicked()).collect();
+        let excess = live.len().saturating_sub(limit.max(1));
+        let mut oldest: Vec<&Session> = live;
+        oldest.sort_by_key(|s| s.conn);
+        for s in oldest.into_iter().take(excess) {
+            s.kick.kick(KickReason::Replaced);
+        }
     }
 
-    /// Removes a connection of `user`.
-    pub fn remove(&self, user: &UserId, conn: u64) {
-        let now_empty = match self.by_user.get_mut(user) {
+    /// Removes a connection from an audience.
+    pub fn remove(&self, audience: &Audience, conn: u64) {
+        let now_empty = match self.by_audience.get_mut(audience) {
             Some(mut list) => {
                 list.retain(|s| s.conn != conn);
                 list.is_empty()
@@ -104,72 +147,74 @@ impl Sessions {
             None => false,
         };
         if now_empty {
-            self.by_user.remove_if(user, |_, list| list.is_empty());
+            self.by_audience
+                .remove_if(audience, |_, list| list.is_empty());
         }
     }
 
-    /// Whether `user` has a connection on this node.
-    pub fn has(&self, user: &UserId) -> bool {
-        self.by_user.get(user).is_some_and(|l| !l.is_empty())
+    /// Whether the audience has a connection on this node.
+    pub fn has(&self, audience: &Audience) -> bool {
+        self.by_audience
+            .get(audience)
+            .is_some_and(|l| !l.is_empty())
     }
 
-    /// Queues `text` to every local connection of the users; connections
-    /// whose queue is full are kicked.
-    pub fn deliver(&self, to: &[UserId], text: &Utf8Bytes, metrics: &Metrics) {
-        for user in to {
-            let Some(list) = self.by_user.get(user) else {
+    /// Queues an event to every local connection of its audiences, rendered
+    /// once per view; connections whose queue is full are kicked.
+    pub fn deliver(&self, envelope: &Envelope, metrics: &Metrics) {
+        let mut rendered: [Option<Option<Utf8Bytes>>; 2] = [None, None];
+        for audience in &envelope.to {
+            let Some(list) = self.by_audience.get(audience) else {
                 continue;
             };
+            let view = audience.view();
+            let slot = &mut rendered[match view {
+                View::Cardholder => 0,
+                View::Staff => 1,
+            }];
+            let frame = slot.get_or_insert_with(|| {
+                envelope
+                    .event
+                    .frame_for(view)
+                    .map(|f| Utf8Bytes::from(f.to_text()))
+            });
+            let Some(text) = frame else { continue };
             for s in list.iter() {
                 // A closed queue is a connection on its way out; only a full
                 // one means the client stopped reading.
                 let full = matches!(
-                    s.tx.try_send(Outbound::Frame(text.clone())),
+                    s.tx.try_send(text.clone()),
                     Err(mpsc::error::TrySendError::Full(_))
                 );
-                if full && !s.kick.is_cancelled() {
+                if full && !s.kick.is_kicked() {
                     metrics.slow_consumers.inc();
-                    s.kick.cancel();
+                    s.kick.kick(KickReason::TooSlow);
                 }
             }
         }
     }
 }
 
-/// An event on the Redis channel: the frame's JSON text and its recipients.
-/// The `append` script publishes `msg` events in this shape too.
-#[derive(Debug, Serialize, Deserialize)]
-struct Envelope {
-    /// Recipients.
-    to: Vec<UserId>,
-    /// The frame's JSON text.
-    f: String,
-}
-
 /// How events reach connections.
 ///
-/// With Redis, every event (this node's too) goes through one pub/sub
-/// channel and each node delivers what it receives, in the order Redis
-/// received it; `msg` events are published by the `append` script itself,
-/// so every connection sees a conversation's entries in seq order. Alone,
-/// events are delivered to this node's sessions at once.
+/// Through a feed, every event the hub announces (this node's too) is
+/// published and each node delivers what it receives, in the order the
+/// feed received it; the store publishes its own events from inside its
+/// atomic steps, so every connection sees a conversation's entries in seq
+/// order. Alone, events are delivered to this node's sessions at once.
 #[derive(Debug, Clone)]
 pub enum Bus {
-    /// One node, no Redis.
+    /// One node: the memory engine announces straight into `sessions`.
     Local {
         /// This node's connections.
         sessions: Arc<Sessions>,
         /// For slow-consumer counts.
         metrics: Arc<Metrics>,
     },
-    /// Redis pub/sub.
-    Redis {
+    /// Several nodes, through a feed.
+    Remote {
         /// Feeds the publisher task.
-        publish_tx: mpsc::Sender<String>,
-        /// For publishing at once.
-        store: RedisStore,
-        /// The events channel.
-        channel: String,
+        publish_tx: mpsc::Sender<Envelope>,
     },
 }
 
@@ -179,96 +224,49 @@ impl Bus {
         Bus::Local { sessions, metrics }
     }
 
-    /// Delivery over Redis pub/sub; spawns the publisher and subscriber tasks.
+    /// Delivery through a feed; spawns the publisher and subscriber tasks.
     ///
     /// Returns once the node is subscribed: a node that served connections
     /// before it could hear events would drop the first ones.
-    pub async fn redis(
-        store: RedisStore,
-        url: &str,
+    pub async fn remote(
+        feed: Arc<dyn EventFeed>,
         sessions: Arc<Sessions>,
         metrics: Arc<Metrics>,
         shutdown: CancellationToken,
-    ) -> Result<Self, crate::store::StoreError> {
+    ) -> Result<Self, StoreError> {
         let (tx, rx) = mpsc::channel(PUBLISH_QUEUE);
-        let channel = store.events_channel();
-        tokio::spawn(publisher(
-            store.clone(),
-            channel.clone(),
-            rx,
-            metrics.clone(),
-        ));
-        let channels = vec![channel.clone(), store.node_channel()];
+        tokio::spawn(publisher(feed.clone(), rx, metrics.clone()));
         let (subscribed_tx, subscribed) = tokio::sync::oneshot::channel();
-        tokio::spawn(subscriber(
-            url.to_owned(),
-            channels,
-            sessions,
-            metrics,
-            shutdown,
-            subscribed_tx,
-        ));
+        tokio::spawn(subscriber(feed, sessions, metrics, shutdown, subscribed_tx));
         match tokio::time::timeout(SUBSCRIBE_TIMEOUT, subscribed).await {
-            Ok(Ok(())) => {}
-            _ => {
-                return Err(crate::store::StoreError::Unavailable(
-                    "could not subscribe to the hub's event channels".into(),
-                ))
-            }
+            Ok(Ok(())) => Ok(Bus::Remote { publish_tx: tx }),
+            _ => Err(StoreError::Unavailable(
+                "could not subscribe to the hub's event channels".into(),
+            )),
         }
-        Ok(Bus::Redis {
-            publish_tx: tx,
-            store,
-            channel,
-        })
     }
 
-    /// Sends an event to every connection of the users, on every node
+    /// Sends an event to every connection of its audiences, on every node
     /// (published in a batch by the publisher task).
-    pub async fn send(&self, to: &[UserId], text: Utf8Bytes) {
+    pub async fn send(&self, envelope: Envelope) {
         match self {
-            Bus::Local { sessions, metrics } => sessions.deliver(to, &text, metrics),
-            Bus::Redis { publish_tx, .. } => {
-                if let Some(json) = envelope(to, &text) {
-                    // Only fails when the publisher stopped (shutdown).
-                    let _ = publish_tx.send(json).await;
-                }
+            Bus::Local { sessions, metrics } => sessions.deliver(&envelope, metrics),
+            Bus::Remote { publish_tx } => {
+                // Only fails when the publisher stopped (shutdown).
+                let _ = publish_tx.send(envelope).await;
             }
         }
     }
-
-    /// Like [`Bus::send`], but publishes before returning.
-    pub async fn send_now(&self, to: &[UserId], text: Utf8Bytes) {
-        match self {
-            Bus::Local { sessions, metrics } => sessions.deliver(to, &text, metrics),
-            Bus::Redis { store, channel, .. } => {
-                if let Some(json) = envelope(to, &text) {
-                    if let Err(e) = store.publish_many(channel, &[json]).await {
-                        tracing::warn!(error = %e, "could not publish an event; clients recover it with sync");
-                    }
-                }
-            }
-        }
-    }
-}
-
-fn envelope(to: &[UserId], text: &Utf8Bytes) -> Option<String> {
-    serde_json::to_string(&Envelope {
-        to: to.to_vec(),
-        f: text.as_str().to_owned(),
-    })
-    .ok()
 }
 
 async fn publisher(
-    store: RedisStore,
-    channel: String,
-    mut rx: mpsc::Receiver<String>,
+    feed: Arc<dyn EventFeed>,
+    mut rx: mpsc::Receiver<Envelope>,
     metrics: Arc<Metrics>,
 ) {
     let mut batch = Vec::with_capacity(PUBLISH_BATCH);
     while rx.recv_many(&mut batch, PUBLISH_BATCH).await > 0 {
-        if let Err(e) = store.publish_many(&channel, &batch).await {
+        if let Err(e) = feed.publish(&batch).await {
             metrics.store_errors.inc();
             tracing::warn!(error = %e, lost = batch.len(), "could not publish events; clients recover them with sync");
         }
@@ -277,8 +275,7 @@ async fn publisher(
 }
 
 async fn subscriber(
-    url: String,
-    channels: Vec<String>,
+    feed: Arc<dyn EventFeed>,
     sessions: Arc<Sessions>,
     metrics: Arc<Metrics>,
     shutdown: CancellationToken,
@@ -289,20 +286,11 @@ async fn subscriber(
     // After the first subscription, any new one follows a gap.
     let mut resubscribing = false;
     while !shutdown.is_cancelled() {
-        let connected = async {
-            let client = redis::Client::open(url.as_str())?;
-            let mut pubsub = client.get_async_pubsub().await?;
-            for channel in &channels {
-                pubsub.subscribe(channel).await?;
-            }
-            Ok::<_, redis::RedisError>(pubsub)
-        }
-        .await;
-        let pubsub = match connected {
-            Ok(p) => p,
+        let mut stream = match feed.subscribe().await {
+            Ok(s) => s,
             Err(e) => {
                 metrics.store_errors.inc();
-                tracing::warn!(error = %e, "cannot subscribe to hub events; retrying");
+                tracing::warn!(error = %e.detail(), "cannot subscribe to hub events; retrying");
                 tokio::select! {
                     _ = tokio::time::sleep(backoff) => {}
                     _ = shutdown.cancelled() => return,
@@ -322,21 +310,13 @@ async fn subscriber(
             sessions.resync_all();
         }
         resubscribing = true;
-        let mut stream = pubsub.into_on_message();
         loop {
-            let msg = tokio::select! {
-                m = stream.next() => m,
+            let envelope = tokio::select! {
+                e = stream.next() => e,
                 _ = shutdown.cancelled() => return,
             };
-            let Some(msg) = msg else { break };
-            let Ok(payload) = msg.get_payload::<String>() else {
-                continue;
-            };
-            let Ok(envelope) = serde_json::from_str::<Envelope>(&payload) else {
-                continue;
-            };
-            let text = Utf8Bytes::from(envelope.f);
-            sessions.deliver(&envelope.to, &text, &metrics);
+            let Some(envelope) = envelope else { break };
+            sessions.deliver(&envelope, &metrics);
         }
         tracing::warn!("lost the hub event subscription; resubscribing");
     }

@@ -72,10 +72,17 @@ pub struct Cli {
     /// Most simultaneous WebSocket connections this node accepts.
     #[arg(long, env = "SWITCHBOARD_MAX_CONNECTIONS", default_value_t = 20_000)]
     pub max_connections: usize,
+    /// Most simultaneous connections of one user (app, website, tabs); one
+    /// more closes the oldest with 4409.
+    #[arg(long, env = "SWITCHBOARD_MAX_CONNECTIONS_PER_USER", default_value_t = MAX_CONNECTIONS_PER_USER)]
+    pub max_connections_per_user: usize,
     /// Log as JSON lines instead of text.
     #[arg(long, env = "SWITCHBOARD_LOG_JSON")]
     pub log_json: bool,
 }
+
+/// SPEC's default for `--max-connections-per-user`.
+pub const MAX_CONNECTIONS_PER_USER: usize = 5;
 
 /// Frames a connection may send in a burst before it is rate limited.
 pub const RATE_BURST: f64 = 30.0;
@@ -123,6 +130,8 @@ pub struct Settings {
     pub heartbeat: Duration,
     /// Most simultaneous connections.
     pub max_connections: usize,
+    /// Most simultaneous connections of one user.
+    pub max_connections_per_user: usize,
     /// How long shutdown waits for connections to close.
     pub drain_timeout: Duration,
     /// Frames one connection may send at once, then `rate_per_sec` sustained.
@@ -210,6 +219,11 @@ impl Cli {
             },
             None => Engine::Memory,
         };
+        if self.max_connections_per_user == 0 {
+            return Err(ConfigError(
+                "--max-connections-per-user must be at least 1".into(),
+            ));
+        }
         if self.max_connections == 0 {
             return Err(ConfigError("--max-connections must be at least 1".into()));
         }
@@ -234,6 +248,7 @@ impl Cli {
             auth_timeout: Duration::from_secs(10),
             heartbeat: Duration::from_secs(20),
             max_connections: self.max_connections,
+            max_connections_per_user: self.max_connections_per_user,
             drain_timeout: Duration::from_secs(10),
             rate_burst: RATE_BURST,
             rate_per_sec: RATE_PER_SEC,
@@ -265,6 +280,7 @@ impl Settings {
             auth_timeout: Duration::from_secs(10),
             heartbeat: Duration::from_secs(20),
             max_connections: 20_000,
+            max_connections_per_user: MAX_CONNECTIONS_PER_USER,
             drain_timeout: Duration::from_secs(10),
             rate_burst: RATE_BURST,
             rate_per_sec: RATE_PER_SEC,

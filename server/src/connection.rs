@@ -13,19 +13,14 @@ use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::{mpsc, OwnedSemaphorePermit};
-use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
 use crate::auth::Identity;
-use crate::bus::{Outbound, Session, OUTBOUND_QUEUE};
-use crate::domain::{now_millis, Role};
-use crate::hub::cardholder::Memo;
-use crate::hub::escalation::{desk_audience, desks_of};
-use crate::hub::{Hub, Replies};
-use crate::metrics::role_label;
+use crate::bus::{Kick, KickReason, OUTBOUND_QUEUE};
+use crate::domain::now_millis;
+use crate::hub::{Caller, Hub};
 use crate::protocol::{close, ClientFrame, ErrorCode, ServerFrame};
-use crate::store::Side;
 
 /// A write that takes longer than this means the client stopped reading.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -52,7 +47,7 @@ pub async fn serve(
     permit: OwnedSemaphorePermit,
     tracker: TaskTracker,
 ) {
-    let conn = hub.sessions.next_conn_id();
+    let conn = hub.next_conn_id();
     let span = tracing::info_span!(
         "conn",
         conn,
@@ -86,7 +81,7 @@ pub async fn serve(
 
 /// Waits for `{"type":"auth","token":…}` within the auth deadline.
 async fn first_frame_auth(hub: &Hub, stream: &mut Stream) -> Result<Identity, (u16, &'static str)> {
-    let deadline = tokio::time::sleep(hub.settings.auth_timeout);
+    let deadline = tokio::time::sleep(hub.settings().auth_timeout);
     tokio::pin!(deadline);
     loop {
         let msg = tokio::select! {
@@ -121,39 +116,13 @@ async fn run(
     mut stream: Stream,
     _permit: OwnedSemaphorePermit,
 ) {
-    let side = Side::from(identity.role);
     let (tx, mut rx) = mpsc::channel(OUTBOUND_QUEUE);
-    let kick = CancellationToken::new();
-    let session = Session {
-        conn,
-        tx,
-        kick: kick.clone(),
-    };
-    // Desk agents also listen as their desks, for `callback` events.
-    let audiences: Vec<_> = std::iter::once(identity.sub.clone())
-        .chain(desks_of(&identity).into_iter().map(desk_audience))
-        .collect();
-    for a in &audiences {
-        hub.sessions.add(a, session.clone());
-    }
-    let gauge = hub
-        .metrics
-        .connections
-        .get_or_create(&role_label(identity.role))
-        .clone();
-    gauge.inc();
-    if let Err(e) = hub.store.presence_up(&identity.sub, side).await {
-        hub.store_failed(e);
-    }
+    let kick = Kick::default();
+    let (mut caller, welcome) = hub.join(identity, conn, tx, kick.clone()).await;
     tracing::info!("connected");
-
-    let welcome = match identity.role {
-        Role::Cardholder => Box::pin(hub.cardholder_welcome(&identity)).await,
-        Role::Agent | Role::Supervisor => Box::pin(hub.agent_welcome(&identity)).await,
-    };
     let exit = match welcome {
         Ok(frames) => match write_all(&mut sink, frames).await {
-            Ok(()) => session_loop(&hub, &identity, &mut sink, &mut stream, &mut rx, &kick).await,
+            Ok(()) => session_loop(&hub, &mut caller, &mut sink, &mut stream, &mut rx, &kick).await,
             Err(()) => Exit::Gone,
         },
         Err(e) => {
@@ -165,19 +134,7 @@ async fn run(
         tracing::info!(code, reason, "closing");
         send_close(&mut sink, code, reason).await;
     }
-
-    for a in &audiences {
-        hub.sessions.remove(a, conn);
-    }
-    gauge.dec();
-    let grace = hub.settings.graces.for_side(side);
-    if let Err(e) = hub
-        .store
-        .presence_down(&identity.sub, side, now_millis(), grace)
-        .await
-    {
-        hub.store_failed(e);
-    }
+    hub.disconnect(caller).await;
     tracing::info!("disconnected");
 }
 
@@ -219,21 +176,22 @@ impl RateLimit {
 
 async fn session_loop(
     hub: &Hub,
-    identity: &Identity,
+    caller: &mut Caller,
     sink: &mut Sink,
     stream: &mut Stream,
-    rx: &mut mpsc::Receiver<Outbound>,
-    kick: &CancellationToken,
+    rx: &mut mpsc::Receiver<Utf8Bytes>,
+    kick: &Kick,
 ) -> Exit {
-    let heartbeat = hub.settings.heartbeat;
+    let settings = hub.settings();
+    let heartbeat = settings.heartbeat;
     let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + heartbeat, heartbeat);
     let mut last_heard = Instant::now();
-    let mut memo = Memo::default();
-    let resync = hub.sessions.resync_token();
-    let mut rate = RateLimit::new(hub.settings.rate_burst, hub.settings.rate_per_sec);
+    let resync = hub.resync_token();
+    let mut rate = RateLimit::new(settings.rate_burst, settings.rate_per_sec);
     let expires_in = Duration::from_millis(
         u64::try_from(
-            identity
+            caller
+                .identity()
                 .expires_at
                 .saturating_mul(1000)
                 .saturating_sub(now_millis()),
@@ -267,13 +225,13 @@ async fn session_loop(
                 }
                 // Boxed: a command's future is large and short-lived; kept
                 // inline it would make every idle connection's task as big.
-                let replies = Box::pin(handle(hub, identity, &mut memo, &text)).await;
+                let replies = Box::pin(hub.handle(caller, &text)).await;
                 if write_all(sink, replies).await.is_err() {
                     return Exit::Gone;
                 }
             }
             out = rx.recv() => {
-                let Some(Outbound::Frame(text)) = out else { return Exit::Gone };
+                let Some(text) = out else { return Exit::Gone };
                 if write(sink, Message::Text(text)).await.is_err() {
                     return Exit::Gone;
                 }
@@ -287,29 +245,14 @@ async fn session_loop(
                 }
             }
             _ = &mut expiry => return Exit::Close(close::AUTH_FAILED, "token expired; reconnect with a fresh token"),
-            _ = kick.cancelled() => return Exit::Close(close::TOO_SLOW, "too many unread events; reconnect and sync"),
+            why = kick.kicked() => return match why {
+                KickReason::TooSlow => Exit::Close(close::TOO_SLOW, "too many unread events; reconnect and sync"),
+                KickReason::Replaced => Exit::Close(close::REPLACED, "too many connections for this user; the oldest was closed"),
+            },
             _ = resync.cancelled() => return Exit::Close(close::RESYNC, "events were interrupted; reconnect and sync"),
-            _ = hub.shutdown.cancelled() => return Exit::Close(close::GOING_AWAY, "the hub is restarting; reconnect"),
+            _ = hub.shutdown_token().cancelled() => return Exit::Close(close::GOING_AWAY, "the hub is restarting; reconnect"),
         }
     }
-}
-
-/// Parses and carries out one text frame; every failure becomes an `error` frame.
-async fn handle(hub: &Hub, identity: &Identity, memo: &mut Memo, text: &str) -> Vec<ServerFrame> {
-    let frame = match ClientFrame::parse(text) {
-        Ok(f) => f,
-        Err(e) => return vec![e.into()],
-    };
-    let reference = match &frame {
-        ClientFrame::Say { id, .. } => Some(id.clone()),
-        _ => None,
-    };
-    let result: Replies = match (&frame, identity.role) {
-        (ClientFrame::Auth { .. }, _) => Ok(Vec::new()),
-        (_, Role::Cardholder) => hub.cardholder_command(identity, frame, memo).await,
-        (_, Role::Agent | Role::Supervisor) => hub.agent_command(identity, frame).await,
-    };
-    result.unwrap_or_else(|e| vec![e.to_frame(reference)])
 }
 
 fn read_error(e: axum::Error) -> Exit {

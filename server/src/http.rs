@@ -51,8 +51,8 @@ pub fn router(app: App) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics));
-    r = crate::assets::routes(r, app.hub.settings.dev);
-    if app.hub.settings.dev {
+    r = crate::assets::routes(r, app.hub.settings().dev);
+    if app.hub.settings().dev {
         r = r.route("/dev/token", post(dev_token));
     }
     r.with_state(app)
@@ -132,7 +132,7 @@ fn origin_allowed(app: &App, headers: &HeaderMap) -> bool {
     let Some(origin) = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) else {
         return true;
     };
-    let allowed = &app.hub.settings.allowed_origins;
+    let allowed = &app.hub.settings().allowed_origins;
     if !allowed.is_empty() {
         return allowed.iter().any(|a| a == origin);
     }
@@ -144,7 +144,7 @@ fn origin_allowed(app: &App, headers: &HeaderMap) -> bool {
 }
 
 async fn readyz(State(app): State<App>) -> Response {
-    match tokio::time::timeout(Duration::from_secs(2), app.hub.store.ping()).await {
+    match tokio::time::timeout(Duration::from_secs(2), app.hub.ready()).await {
         Ok(Ok(())) => Json(json!({ "status": "ready" })).into_response(),
         Ok(Err(e)) => (
             StatusCode::SERVICE_UNAVAILABLE,
@@ -167,7 +167,7 @@ async fn metrics(State(app): State<App>) -> Response {
             header::CONTENT_TYPE,
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
         )],
-        app.hub.metrics.render(),
+        app.hub.metrics().render(),
     )
         .into_response()
 }
@@ -175,7 +175,7 @@ async fn metrics(State(app): State<App>) -> Response {
 /// `POST /dev/token` (only with `--dev`): mints a token from the claims
 /// given, after checking them exactly as a connection would.
 async fn dev_token(State(app): State<App>, body: axum::body::Bytes) -> Response {
-    let Some(secret) = app.hub.settings.dev_secret.as_deref() else {
+    let Some(secret) = app.hub.settings().dev_secret.as_deref() else {
         return refuse(
             StatusCode::NOT_FOUND,
             "this hub verifies public-key tokens; it cannot mint them",
@@ -192,10 +192,10 @@ async fn dev_token(State(app): State<App>, body: axum::body::Bytes) -> Response 
         .unwrap_or(0);
     claims.insert("iat".into(), json!(now));
     claims.insert("exp".into(), json!(now + DEV_TOKEN_TTL_S));
-    if let Some(iss) = &app.hub.settings.jwt.issuer {
+    if let Some(iss) = &app.hub.settings().jwt.issuer {
         claims.insert("iss".into(), json!(iss));
     }
-    if let Some(aud) = &app.hub.settings.jwt.audience {
+    if let Some(aud) = &app.hub.settings().jwt.audience {
         claims.insert("aud".into(), json!(aud));
     }
     let token = match mint_hs256(secret, &serde_json::Value::Object(claims)) {

@@ -10,6 +10,7 @@
 //! - [`protocol`]: wire protocol v1, the only module that knows the wire JSON.
 //! - [`auth`]: JWT verification into an [`auth::Identity`].
 //! - [`config`]: flags and environment into validated [`config::Settings`].
+//! - [`events`]: domain events and their audiences; rendered into frames on delivery.
 //! - [`store`]: the [`store::Store`] trait with its in-memory and Redis engines.
 //! - [`hub`]: what cardholders and agents can do, and the background tasks.
 //! - [`bus`]: delivery to this node's connections and to other nodes.
@@ -26,6 +27,7 @@ pub mod classifier;
 pub mod config;
 pub mod connection;
 pub mod domain;
+pub mod events;
 pub mod http;
 pub mod hub;
 pub mod masking;
@@ -37,14 +39,14 @@ use std::future::Future;
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::Semaphore;
 pub use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::auth::Verifier;
 use crate::bus::{Bus, Sessions};
 use crate::config::{Engine, Settings};
-use crate::hub::{Hub, Shared};
+use crate::hub::Hub;
 use crate::metrics::Metrics;
 use crate::store::memory::MemoryStore;
 use crate::store::redis::RedisStore;
@@ -79,10 +81,9 @@ pub async fn build_hub(settings: Settings, shutdown: CancellationToken) -> Resul
         Engine::Memory => {
             tracing::info!("using the built-in in-memory engine: one node only, nothing survives a restart (give --redis-url to share state)");
             let (to_sessions, to_metrics) = (sessions.clone(), metrics.clone());
-            let announcer: store::Announcer =
-                Arc::new(move |to: &[domain::UserId], text: String| {
-                    to_sessions.deliver(to, &axum::extract::ws::Utf8Bytes::from(text), &to_metrics);
-                });
+            let announcer: store::Announcer = Arc::new(move |envelope: events::Envelope| {
+                to_sessions.deliver(&envelope, &to_metrics);
+            });
             (
                 Arc::new(MemoryStore::with_announcer(announcer)),
                 Bus::local(sessions.clone(), metrics.clone()),
@@ -97,30 +98,20 @@ pub async fn build_hub(settings: Settings, shutdown: CancellationToken) -> Resul
                 .reset_node(domain::now_millis(), &settings.graces)
                 .await?;
             tracing::info!(prefix = %prefix, node = %settings.node_id, "using Redis");
-            let bus = Bus::redis(
+            let store = Arc::new(store);
+            let bus = Bus::remote(
                 store.clone(),
-                url,
                 sessions.clone(),
                 metrics.clone(),
                 shutdown.clone(),
             )
             .await?;
-            (Arc::new(store), bus)
+            (store, bus)
         }
     };
-    let hub = Hub(Arc::new(Shared {
-        store,
-        sessions,
-        bus,
-        settings,
-        verifier,
-        metrics,
-        route_wakeup: Notify::new(),
-        shutdown,
-        positions: Default::default(),
-    }));
-    hub::tasks::spawn(&hub);
-    Ok(hub)
+    Ok(Hub::new(
+        store, sessions, bus, settings, verifier, metrics, shutdown,
+    ))
 }
 
 /// Serves the hub on an already bound listener until `shutdown` completes,
@@ -144,8 +135,8 @@ pub async fn serve(
     cancel: CancellationToken,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), RunError> {
-    let drain = hub.settings.drain_timeout;
-    let slots = Arc::new(Semaphore::new(hub.settings.max_connections));
+    let drain = hub.settings().drain_timeout;
+    let slots = Arc::new(Semaphore::new(hub.settings().max_connections));
     let tracker = TaskTracker::new();
     let app = http::App {
         hub: hub.clone(),
@@ -175,7 +166,7 @@ pub async fn serve(
             "connections still open after the drain timeout"
         );
     }
-    if let Err(e) = hub.store.retire().await {
+    if let Err(e) = hub.retire().await {
         tracing::warn!(error = %e, "could not deregister this node; its id is free again in 15 s");
     }
     Ok(())

@@ -36,7 +36,7 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
     };
-    let dev = hub.settings.dev;
+    let dev = hub.settings().dev;
     if dev {
         println!("Switchboard listening on {url} (dev mode: open {url}/ to chat with yourself)");
     } else {

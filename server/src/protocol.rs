@@ -34,6 +34,8 @@ pub mod close {
     pub const TOO_SLOW: u16 = 4429;
     /// The client sent too much for too long.
     pub const FLOODING: u16 = 4430;
+    /// The user opened more connections than allowed; this, the oldest, was closed.
+    pub const REPLACED: u16 = 4409;
     /// The hub is shutting down; reconnect (to another node).
     pub const GOING_AWAY: u16 = 1001;
     /// A frame was larger than [`super::MAX_FRAME_BYTES`].

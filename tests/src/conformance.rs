@@ -17,47 +17,6 @@ use switchboard::store::{
 /// A fixed start of time for the checks.
 const T0: Millis = 1_800_000_000_000;
 
-/// Every check, by name.
-pub const CHECKS: &[&str] = &[
-    "fifo_within_tier",
-    "premium_boost_and_aging",
-    "business_isolation",
-    "capacity_and_least_loaded",
-    "idle_longest_breaks_ties",
-    "positions_after_leave",
-    "gapless_seq_and_idempotent_append",
-    "open_is_idempotent",
-    "transfer_goes_to_head",
-    "cardholder_grace",
-    "agent_grace_requeues_at_head",
-    "sender_must_belong",
-    "callbacks_one_open_per_desk_premium_first",
-    "callback_claims_and_outcomes",
-];
-
-/// Runs one check by name against a store.
-pub async fn run(name: &str, s: &dyn Store) {
-    match name {
-        "fifo_within_tier" => fifo_within_tier(s).await,
-        "premium_boost_and_aging" => premium_boost_and_aging(s).await,
-        "business_isolation" => business_isolation(s).await,
-        "capacity_and_least_loaded" => capacity_and_least_loaded(s).await,
-        "idle_longest_breaks_ties" => idle_longest_breaks_ties(s).await,
-        "positions_after_leave" => positions_after_leave(s).await,
-        "gapless_seq_and_idempotent_append" => gapless_seq_and_idempotent_append(s).await,
-        "open_is_idempotent" => open_is_idempotent(s).await,
-        "transfer_goes_to_head" => transfer_goes_to_head(s).await,
-        "cardholder_grace" => cardholder_grace(s).await,
-        "agent_grace_requeues_at_head" => agent_grace_requeues_at_head(s).await,
-        "sender_must_belong" => sender_must_belong(s).await,
-        "callbacks_one_open_per_desk_premium_first" => {
-            callbacks_one_open_per_desk_premium_first(s).await
-        }
-        "callback_claims_and_outcomes" => callback_claims_and_outcomes(s).await,
-        other => panic!("no conformance check named {other}"),
-    }
-}
-
 fn user(s: &str) -> UserId {
     UserId(s.to_owned())
 }
@@ -107,7 +66,7 @@ async fn route(s: &dyn Store, at: Millis) -> Vec<(ConversationId, String)> {
         .collect()
 }
 
-async fn fifo_within_tier(s: &dyn Store) {
+pub async fn fifo_within_tier(s: &dyn Store) {
     let a = open(s, "c1", Tier::Standard, T0).await;
     let b = open(s, "c2", Tier::Standard, T0).await;
     let c = open(s, "c3", Tier::Standard, T0 + 5).await;
@@ -123,7 +82,7 @@ async fn fifo_within_tier(s: &dyn Store) {
     assert_eq!(route(s, T0 + 31).await, vec![(c, "ag".into())]);
 }
 
-async fn premium_boost_and_aging(s: &dyn Store) {
+pub async fn premium_boost_and_aging(s: &dyn Store) {
     // A standard chat that waited 60 s loses to a premium one that just came (boost 120 s)…
     let std_early = open(s, "s1", Tier::Standard, T0).await;
     let premium = open(s, "p1", Tier::Premium, T0 + 60_000).await;
@@ -150,7 +109,7 @@ async fn premium_boost_and_aging(s: &dyn Store) {
     assert_eq!(route(s, now).await, vec![(std_early, "ag".into())]);
 }
 
-async fn business_isolation(s: &dyn Store) {
+pub async fn business_isolation(s: &dyn Store) {
     let biz = open(s, "b1", Tier::Business, T0).await;
     agent(
         s,
@@ -168,7 +127,7 @@ async fn business_isolation(s: &dyn Store) {
     assert_eq!(route(s, T0 + 2).await, vec![(biz, "specialist".into())]);
 }
 
-async fn capacity_and_least_loaded(s: &dyn Store) {
+pub async fn capacity_and_least_loaded(s: &dyn Store) {
     for i in 0..5 {
         open(s, &format!("c{i}"), Tier::Standard, T0 + i).await;
     }
@@ -194,14 +153,14 @@ async fn capacity_and_least_loaded(s: &dyn Store) {
     assert!(route(s, T0 + 101).await.is_empty());
 }
 
-async fn idle_longest_breaks_ties(s: &dyn Store) {
+pub async fn idle_longest_breaks_ties(s: &dyn Store) {
     agent(s, "recent", &[Tier::Prepaid], 1, T0 + 50).await;
     agent(s, "waiting", &[Tier::Prepaid], 1, T0).await;
     let c = open(s, "c", Tier::Prepaid, T0 + 60).await;
     assert_eq!(route(s, T0 + 70).await, vec![(c, "waiting".into())]);
 }
 
-async fn positions_after_leave(s: &dyn Store) {
+pub async fn positions_after_leave(s: &dyn Store) {
     let ids: Vec<_> = futures_join(s, 4).await;
     let snap = s.queue_snapshot(Tier::Standard).await.expect("snapshot");
     let pos: Vec<_> = snap
@@ -251,11 +210,10 @@ fn entry(author: Author, sender: Option<&str>, text: &str, key: Option<&str>) ->
         text: text.to_owned(),
         client_id: key.map(str::to_owned),
         now: T0,
-        announce: None,
     }
 }
 
-async fn gapless_seq_and_idempotent_append(s: &dyn Store) {
+pub async fn gapless_seq_and_idempotent_append(s: &dyn Store) {
     let c = open(s, "c", Tier::Standard, T0).await;
     let mut seqs = Vec::new();
     for i in 0..5 {
@@ -295,7 +253,7 @@ async fn gapless_seq_and_idempotent_append(s: &dyn Store) {
     assert_eq!(conv.last_seq, 6);
 }
 
-async fn open_is_idempotent(s: &dyn Store) {
+pub async fn open_is_idempotent(s: &dyn Store) {
     let first = s
         .open_conversation(NewConversation {
             cardholder: user("c"),
@@ -334,7 +292,7 @@ async fn open_is_idempotent(s: &dyn Store) {
     );
 }
 
-async fn transfer_goes_to_head(s: &dyn Store) {
+pub async fn transfer_goes_to_head(s: &dyn Store) {
     let waiting = open(s, "w", Tier::Business, T0).await;
     let moving = open(s, "m", Tier::Standard, T0 + 10_000).await;
     agent(s, "ag", &[Tier::Standard], 1, T0).await;
@@ -365,7 +323,7 @@ async fn transfer_goes_to_head(s: &dyn Store) {
     );
 }
 
-async fn cardholder_grace(s: &dyn Store) {
+pub async fn cardholder_grace(s: &dyn Store) {
     let kept = open(s, "kept", Tier::Standard, T0).await;
     let lost = open(s, "lost", Tier::Standard, T0).await;
     for who in ["kept", "lost"] {
@@ -402,7 +360,7 @@ async fn cardholder_grace(s: &dyn Store) {
     );
 }
 
-async fn agent_grace_requeues_at_head(s: &dyn Store) {
+pub async fn agent_grace_requeues_at_head(s: &dyn Store) {
     let served = open(s, "served", Tier::Premium, T0).await;
     agent(s, "ag", &[Tier::Premium], 1, T0).await;
     assert_eq!(route(s, T0 + 1).await.len(), 1);
@@ -436,7 +394,7 @@ async fn agent_grace_requeues_at_head(s: &dyn Store) {
     assert_eq!(route(s, T0 + 30_301).await, vec![(served, "ag".into())]);
 }
 
-async fn sender_must_belong(s: &dyn Store) {
+pub async fn sender_must_belong(s: &dyn Store) {
     let c = open(s, "c", Tier::Standard, T0).await;
     let stranger = s
         .append(
@@ -452,6 +410,27 @@ async fn sender_must_belong(s: &dyn Store) {
         matches!(not_agent, Err(StoreError::NoConversation)),
         "an agent not holding it cannot write"
     );
+    // A user is (role, sub): with agent bob holding her chat, an agent whose
+    // sub is the cardholder's cannot write as agent, nor bob as cardholder.
+    agent(s, "bob", &[Tier::Standard], 1, T0).await;
+    assert_eq!(route(s, T0 + 1).await, vec![(c.clone(), "bob".into())]);
+    let agent_c = s
+        .append(&c, entry(Author::Agent, Some("c"), "hi", Some("z")))
+        .await;
+    assert!(
+        matches!(agent_c, Err(StoreError::NoConversation)),
+        "the cardholder's sub never makes an agent of anyone"
+    );
+    let cardholder_bob = s
+        .append(&c, entry(Author::Cardholder, Some("bob"), "hi", Some("z")))
+        .await;
+    assert!(
+        matches!(cardholder_bob, Err(StoreError::NoConversation)),
+        "the agent's sub never makes a cardholder of anyone"
+    );
+    s.append(&c, entry(Author::Agent, Some("bob"), "hi", Some("z")))
+        .await
+        .expect("the holding agent writes");
     s.end(&c, None, EndReason::CardholderLeft, T0 + 1)
         .await
         .expect("end");
@@ -476,7 +455,7 @@ fn callback(who: &str, tier: Tier, desk: Desk, at: Millis) -> NewCallback {
     }
 }
 
-async fn callbacks_one_open_per_desk_premium_first(s: &dyn Store) {
+pub async fn callbacks_one_open_per_desk_premium_first(s: &dyn Store) {
     let (old, created) = s
         .request_callback(callback("old", Tier::Standard, Desk::Identity, T0))
         .await
@@ -524,13 +503,21 @@ async fn callbacks_one_open_per_desk_premium_first(s: &dyn Store) {
     assert!(mine.contains(&old.reference) && mine.contains(&fraud.reference));
 }
 
-async fn callback_claims_and_outcomes(s: &dyn Store) {
+pub async fn callback_claims_and_outcomes(s: &dyn Store) {
     let (r, _) = s
         .request_callback(callback("c", Tier::Standard, Desk::Fraud, T0))
         .await
         .expect("request");
+    assert!(
+        matches!(
+            s.claim_callback(&r.reference, &user("d0"), &[Desk::Identity])
+                .await,
+            Err(StoreError::NoConversation)
+        ),
+        "an agent of another desk cannot claim"
+    );
     let claimed = s
-        .claim_callback(&r.reference, &user("d1"))
+        .claim_callback(&r.reference, &user("d1"), &[Desk::Fraud])
         .await
         .expect("claim");
     assert_eq!(
@@ -539,7 +526,8 @@ async fn callback_claims_and_outcomes(s: &dyn Store) {
     );
     assert!(
         matches!(
-            s.claim_callback(&r.reference, &user("d2")).await,
+            s.claim_callback(&r.reference, &user("d2"), &[Desk::Fraud])
+                .await,
             Err(StoreError::NotAllowed)
         ),
         "exactly one claimer wins"
@@ -554,7 +542,7 @@ async fn callback_claims_and_outcomes(s: &dyn Store) {
     );
     for attempt in 1..=3u32 {
         if attempt > 1 {
-            s.claim_callback(&r.reference, &user("d2"))
+            s.claim_callback(&r.reference, &user("d2"), &[Desk::Fraud])
                 .await
                 .expect("claim again");
         }
@@ -586,7 +574,7 @@ async fn callback_claims_and_outcomes(s: &dyn Store) {
     assert!(created);
     assert_ne!(fresh.reference, r.reference);
     let reached = {
-        s.claim_callback(&fresh.reference, &user("d1"))
+        s.claim_callback(&fresh.reference, &user("d1"), &[Desk::Fraud])
             .await
             .expect("claim");
         s.complete_callback(&fresh.reference, &user("d1"), CallbackOutcome::Reached)
@@ -595,4 +583,122 @@ async fn callback_claims_and_outcomes(s: &dyn Store) {
     };
     assert_eq!(reached.status, CallbackStatus::Reached);
     assert!(s.callbacks(Desk::Fraud).await.expect("list").is_empty());
+}
+
+/// Subs full of key syntax reach no other user's keys: agent `x:convs` and
+/// agent `x` are two agents with two chat sets, and routing keeps working.
+pub async fn crafted_subs_stay_apart(s: &dyn Store) {
+    agent(s, "agv-x", &[Tier::Standard], 1, T0).await;
+    agent(s, "agv-x:convs", &[Tier::Standard], 1, T0 + 1).await;
+    for (i, who) in ["c*", "c:{1}", "c 1"].iter().enumerate() {
+        open(s, who, Tier::Standard, T0 + i as Millis).await;
+    }
+    let pairs = route(s, T0 + 10).await;
+    assert_eq!(pairs.len(), 2, "both agents take one chat each");
+    let agents: std::collections::BTreeSet<_> = pairs.iter().map(|(_, a)| a.clone()).collect();
+    assert_eq!(
+        agents,
+        ["agv-x".to_owned(), "agv-x:convs".to_owned()]
+            .into_iter()
+            .collect()
+    );
+    for who in ["agv-x", "agv-x:convs"] {
+        let profile = AgentProfile {
+            sub: user(who),
+            name: who.to_owned(),
+            teams: vec![Team::Tier(Tier::Standard)],
+            max_chats: 1,
+        };
+        let snapshot = s.register_agent(&profile, T0 + 20).await.expect("register");
+        assert_eq!(snapshot.active.len(), 1, "{who} holds exactly its own chat");
+        assert_eq!(snapshot.active[0].agent, Some(user(who)));
+    }
+    let open_of = s
+        .open_conversation_of(&user("c:{1}"))
+        .await
+        .expect("get")
+        .expect("open");
+    assert_eq!(open_of.cardholder, user("c:{1}"));
+}
+
+/// Many agents claim one request at once: exactly one wins.
+pub async fn concurrent_claims_have_one_winner(s: std::sync::Arc<dyn Store>) {
+    let (r, _) = s
+        .request_callback(callback("c", Tier::Standard, Desk::Identity, T0))
+        .await
+        .expect("request");
+    let claims = (0..16).map(|i| {
+        let (s, reference) = (s.clone(), r.reference.clone());
+        tokio::spawn(async move {
+            s.claim_callback(&reference, &user(&format!("d{i}")), &[Desk::Identity])
+                .await
+        })
+    });
+    let mut winners = Vec::new();
+    for claim in claims {
+        match claim.await.expect("task") {
+            Ok(won) => winners.push(won.claimed_by),
+            Err(StoreError::NotAllowed) => {}
+            Err(e) => panic!("unexpected {e:?}"),
+        }
+    }
+    assert_eq!(winners.len(), 1, "exactly one winner: {winners:?}");
+}
+
+/// The same steps on any engine announce the same events to the same
+/// audiences, in the same order: drives a chat from queue to escalation.
+/// `announced` returns what the engine announced so far.
+pub async fn scenario_for_events(s: &dyn Store) -> Vec<ConversationId> {
+    s.presence_up(&user("ann"), Side::Cardholder)
+        .await
+        .expect("presence");
+    agent(s, "bob", &[Tier::Premium], 2, T0).await;
+    let c = s
+        .open_conversation(NewConversation {
+            cardholder: user("ann"),
+            name: Some("Ann".into()),
+            tier: Tier::Premium,
+            topic: Topic::Billing,
+            enqueue: true,
+            phone_last4: Some("4321".into()),
+            now: T0,
+        })
+        .await
+        .expect("open")
+        .conversation
+        .id;
+    s.append(
+        &c,
+        entry(Author::Cardholder, Some("ann"), "hello", Some("k1")),
+    )
+    .await
+    .expect("say");
+    assert_eq!(route(s, T0 + 5).await.len(), 1);
+    s.append(&c, entry(Author::Agent, Some("bob"), "hi Ann", Some("k1")))
+        .await
+        .expect("reply");
+    s.transfer(&c, &user("bob"), Tier::Premium, T0 + 6)
+        .await
+        .expect("transfer");
+    assert_eq!(route(s, T0 + 7).await.len(), 1);
+    let (request, _) = s
+        .request_callback(NewCallback {
+            desk: Desk::Identity,
+            sub: user("ann"),
+            tier: Tier::Premium,
+            reason: "agent".into(),
+            conversation: c.clone(),
+            phone_last4: Some("4321".into()),
+            now: T0 + 8,
+        })
+        .await
+        .expect("request");
+    s.escalate(&c, &request, "We will call you.".into(), T0 + 9)
+        .await
+        .expect("escalate");
+    let c2 = open(s, "ann", Tier::Premium, T0 + 10).await;
+    s.end(&c2, None, EndReason::CardholderLeft, T0 + 11)
+        .await
+        .expect("leave");
+    vec![c, c2]
 }

@@ -2,6 +2,7 @@
 
 use crate::auth::{Identity, Principal};
 use crate::domain::{now_millis, AgentState, Author, ConversationId, EndReason, Tier};
+use crate::events::{conversation_state, Audience, Event, View};
 use crate::protocol::{ClientFrame, ServerFrame, PROTOCOL_VERSION};
 use crate::store::{AgentProfile, Conversation};
 
@@ -11,7 +12,7 @@ use super::{check_say, CommandError, Hub, Replies};
 
 impl Hub {
     /// Registers the agent and builds its `welcome`.
-    pub async fn agent_welcome(&self, identity: &Identity) -> Replies {
+    pub(super) async fn agent_welcome(&self, identity: &Identity) -> Replies {
         let Principal::Agent { teams, max_chats } = &identity.principal else {
             return Err(CommandError::NotAllowed("not an agent".into()));
         };
@@ -40,7 +41,7 @@ impl Hub {
                 snapshot
                     .active
                     .iter()
-                    .map(Conversation::state_for_agent)
+                    .map(|c| conversation_state(c, View::Staff))
                     .collect(),
             ),
             state: Some(snapshot.state),
@@ -48,8 +49,51 @@ impl Hub {
         }])
     }
 
+    /// A supervisor's `welcome`: supervisors watch and help, they are not
+    /// routed chats, so nothing is registered in the store.
+    pub(super) fn supervisor_welcome(&self, identity: &Identity) -> Replies {
+        let Principal::Agent { teams, .. } = &identity.principal else {
+            return Err(CommandError::NotAllowed("not a supervisor".into()));
+        };
+        Ok(vec![ServerFrame::Welcome {
+            role: identity.role,
+            sub: identity.sub.clone(),
+            protocol: PROTOCOL_VERSION,
+            conversation: None,
+            teams: Some(teams.clone()),
+            max_chats: None,
+            conversations: Some(Vec::new()),
+            state: None,
+            callbacks: None,
+        }])
+    }
+
+    /// Carries out one supervisor frame: the queue overview and desk lists.
+    pub(super) async fn supervisor_command(
+        &self,
+        identity: &Identity,
+        frame: ClientFrame,
+    ) -> Replies {
+        match frame {
+            ClientFrame::Queues => self.queues().await,
+            ClientFrame::Callbacks { desk } => self.list_callbacks(identity, desk).await,
+            _ => Err(CommandError::NotAllowed(
+                "supervisors cannot send this frame".into(),
+            )),
+        }
+    }
+
+    async fn queues(&self) -> Replies {
+        let queues = self
+            .store
+            .queue_stats(now_millis())
+            .await
+            .map_err(|e| self.store_failed(e))?;
+        Ok(vec![ServerFrame::Queues { queues }])
+    }
+
     /// Carries out one agent frame.
-    pub async fn agent_command(&self, identity: &Identity, frame: ClientFrame) -> Replies {
+    pub(super) async fn agent_command(&self, identity: &Identity, frame: ClientFrame) -> Replies {
         let me = &identity.sub;
         match frame {
             ClientFrame::Status { state } => {
@@ -78,24 +122,27 @@ impl Hub {
             }
             ClientFrame::Typing { conversation, on } => {
                 let c = self.held_by(me, &required(conversation)?).await?;
-                let frame = ServerFrame::Typing {
-                    conversation: c.id.clone(),
+                let event = Event::Typing {
+                    conversation: c.id,
                     from: Author::Agent,
                     on,
                 };
-                self.deliver(std::slice::from_ref(&c.cardholder), &frame)
+                self.deliver(vec![Audience::Cardholder(c.cardholder)], event)
                     .await;
                 Ok(Vec::new())
             }
             ClientFrame::Read { conversation, seq } => {
                 let c = self.held_by(me, &required(conversation)?).await?;
-                let frame = ServerFrame::Read {
+                let event = Event::Read {
                     conversation: c.id.clone(),
                     from: Author::Agent,
                     seq: seq.min(c.last_seq),
                 };
-                self.deliver(&[c.cardholder.clone(), me.clone()], &frame)
-                    .await;
+                let to = vec![
+                    Audience::Cardholder(c.cardholder),
+                    Audience::Agent(me.clone()),
+                ];
+                self.deliver(to, event).await;
                 Ok(Vec::new())
             }
             ClientFrame::Sync {
@@ -121,14 +168,7 @@ impl Hub {
             ClientFrame::Transfer { conversation, tier } => {
                 self.transfer(me, &conversation, tier).await
             }
-            ClientFrame::Queues => {
-                let queues = self
-                    .store
-                    .queue_stats(now_millis())
-                    .await
-                    .map_err(|e| self.store_failed(e))?;
-                Ok(vec![ServerFrame::Queues { queues }])
-            }
+            ClientFrame::Queues => self.queues().await,
             ClientFrame::Escalate {
                 conversation,
                 desk,
@@ -196,10 +236,7 @@ impl Hub {
              the conversation so far stays with you."
         );
         self.system_message(&c.id, &note).await?;
-        let queued = self.queued_frame(&c).await?;
-        for q in &queued {
-            self.deliver(std::slice::from_ref(&c.cardholder), q).await;
-        }
+        self.tell_place(&c).await?;
         self.wake_router();
         Ok(Vec::new())
     }

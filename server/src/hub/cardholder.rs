@@ -5,10 +5,9 @@ use crate::classifier::desk_for_topic;
 use crate::domain::{
     now_millis, Author, ConversationId, ConversationStatus, EndReason, Seq, Topic,
 };
+use crate::events::{assigned_to_cardholder, conversation_state, Audience, Event, View};
 use crate::protocol::{ClientFrame, ServerFrame, PROTOCOL_VERSION};
-use crate::store::{
-    assigned_to_cardholder, Appended, Conversation, NewConversation, MAX_TRANSCRIPT_PAGE,
-};
+use crate::store::{Appended, Conversation, NewConversation, MAX_TRANSCRIPT_PAGE};
 
 use super::{check_say, check_text, CommandError, Hub, Replies};
 
@@ -20,7 +19,7 @@ An agent will still be with you shortly if you need more help.";
 
 /// What a connection remembers between frames, to spare store lookups.
 #[derive(Debug, Default)]
-pub struct Memo {
+pub(super) struct Memo {
     /// The cardholder's open conversation as last seen. It may be stale (the
     /// chat ended elsewhere): the store refuses writes to an ended
     /// conversation, and the hub then looks the open one up again.
@@ -29,7 +28,7 @@ pub struct Memo {
 
 impl Hub {
     /// `welcome` for a cardholder, plus its place in the queue when waiting.
-    pub async fn cardholder_welcome(&self, identity: &Identity) -> Replies {
+    pub(super) async fn cardholder_welcome(&self, identity: &Identity) -> Replies {
         let open = self
             .store
             .open_conversation_of(&identity.sub)
@@ -39,7 +38,9 @@ impl Hub {
             role: identity.role,
             sub: identity.sub.clone(),
             protocol: PROTOCOL_VERSION,
-            conversation: open.as_ref().map(Conversation::state_for_cardholder),
+            conversation: open
+                .as_ref()
+                .map(|c| conversation_state(c, View::Cardholder)),
             teams: None,
             max_chats: None,
             conversations: None,
@@ -53,7 +54,7 @@ impl Hub {
     }
 
     /// Carries out one cardholder frame.
-    pub async fn cardholder_command(
+    pub(super) async fn cardholder_command(
         &self,
         identity: &Identity,
         frame: ClientFrame,
@@ -83,26 +84,26 @@ impl Hub {
             }
             ClientFrame::Typing { on, .. } => {
                 let c = self.open_of(identity, memo).await?;
-                if let Some(agent) = &c.agent {
-                    let frame = ServerFrame::Typing {
-                        conversation: c.id.clone(),
+                if let Some(agent) = c.agent {
+                    let event = Event::Typing {
+                        conversation: c.id,
                         from: Author::Cardholder,
                         on,
                     };
-                    self.deliver(std::slice::from_ref(agent), &frame).await;
+                    self.deliver(vec![Audience::Agent(agent)], event).await;
                 }
                 Ok(Vec::new())
             }
             ClientFrame::Read { seq, .. } => {
                 let c = self.open_of(identity, memo).await?;
-                let frame = ServerFrame::Read {
+                let event = Event::Read {
                     conversation: c.id.clone(),
                     from: Author::Cardholder,
                     seq: seq.min(c.last_seq),
                 };
-                let mut to = vec![identity.sub.clone()];
-                to.extend(c.agent.clone());
-                self.deliver(&to, &frame).await;
+                let mut to = vec![Audience::Cardholder(identity.sub.clone())];
+                to.extend(c.agent.map(Audience::Agent));
+                self.deliver(to, event).await;
                 Ok(Vec::new())
             }
             ClientFrame::Sync { after, .. } => {
@@ -237,29 +238,47 @@ impl Hub {
         }
     }
 
-    /// A `queued` frame with the conversation's current place (none when
-    /// it is no longer waiting, e.g. an agent took it already).
-    pub async fn queued_frame(&self, c: &Conversation) -> Replies {
+    /// The conversation's current place as a `queued` event (none when it
+    /// is no longer waiting, e.g. an agent took it already).
+    async fn place(&self, c: &Conversation) -> Result<Option<Event>, CommandError> {
         let standing = self
             .store
             .queue_standing(&c.id, c.tier)
             .await
             .map_err(|e| self.store_failed(e))?;
         let Some(standing) = standing else {
-            return Ok(Vec::new());
+            return Ok(None);
         };
         let mut sent = self.positions.lock().unwrap_or_else(|e| e.into_inner());
         sent.insert(c.id.clone(), (standing.position, std::time::Instant::now()));
-        Ok(vec![ServerFrame::Queued {
+        Ok(Some(Event::Queued {
             conversation: c.id.clone(),
             tier: c.tier,
             position: standing.position,
             eta_s: standing.eta_seconds(),
-        }])
+        }))
+    }
+
+    /// A `queued` frame for the calling cardholder.
+    pub(super) async fn queued_frame(&self, c: &Conversation) -> Replies {
+        let place = self.place(c).await?;
+        Ok(place
+            .and_then(|e| e.frame_for(View::Cardholder))
+            .into_iter()
+            .collect())
+    }
+
+    /// Tells every connection of the cardholder its place in the queue.
+    pub(super) async fn tell_place(&self, c: &Conversation) -> Result<(), CommandError> {
+        if let Some(event) = self.place(c).await? {
+            let to = vec![Audience::Cardholder(c.cardholder.clone())];
+            self.deliver(to, event).await;
+        }
+        Ok(())
     }
 
     /// Transcript entries after `after`, for this connection only.
-    pub async fn replay(&self, id: &crate::domain::ConversationId, after: Seq) -> Replies {
+    pub(super) async fn replay(&self, id: &crate::domain::ConversationId, after: Seq) -> Replies {
         let mut out = Vec::new();
         let mut after = after;
         loop {

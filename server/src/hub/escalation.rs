@@ -9,40 +9,13 @@
 
 use crate::auth::{Identity, Principal};
 use crate::classifier::LockoutClassifier;
-use crate::domain::{now_millis, rfc3339, CallbackRef, Desk, EndReason, Team, UserId};
+use crate::domain::{now_millis, CallbackRef, Desk, Team, UserId};
+use crate::events::{callback_view, Audience, Event, View};
 use crate::metrics::DeskLabel;
 use crate::protocol::{CallbackOutcome, CallbackView, ServerFrame};
 use crate::store::{CallbackRequest, Conversation, NewCallback, StoreError};
 
 use super::{CommandError, Hub, Replies};
-
-/// The pseudo-user a desk's agents are registered under in
-/// [`crate::bus::Sessions`], so desk events reach all of them on every node.
-pub fn desk_audience(desk: Desk) -> UserId {
-    UserId(format!("#desk:{desk}"))
-}
-
-/// A request as the wire shows it (the phone digits only to the cardholder).
-pub fn view(r: &CallbackRequest, with_phone: bool) -> CallbackView {
-    CallbackView {
-        reference: r.reference.clone(),
-        desk: r.desk,
-        sub: r.sub.clone(),
-        tier: r.tier,
-        status: r.status.as_str().to_owned(),
-        attempts: r.attempts,
-        claimed_by: r.claimed_by.clone(),
-        created_at: rfc3339(r.created_at),
-        reason: Some(r.reason.clone()),
-        conversation: Some(r.conversation.clone()),
-        phone_last4: if with_phone {
-            r.phone_last4.clone()
-        } else {
-            None
-        },
-        history: r.history.clone(),
-    }
-}
 
 /// The system message that tells the cardholder what happens next.
 pub fn callback_message(desk: Desk, r: &CallbackRequest) -> String {
@@ -98,17 +71,14 @@ impl Hub {
                 .get_or_create(&label("created"))
                 .inc();
         }
-        self.system_message(&c.id, &callback_message(desk, &request))
-            .await?;
-        // `escalated` must be out before the store announces `ended`.
-        let escalated = ServerFrame::Escalated {
-            conversation: c.id.clone(),
-            callback: view(&request, true),
-        };
-        self.deliver_now(std::slice::from_ref(&c.cardholder), &escalated)
-            .await;
+        // One atomic step: the system message, `escalated`, `ended`.
         self.store
-            .end(&c.id, None, EndReason::Escalated, now_millis())
+            .escalate(
+                &c.id,
+                &request,
+                callback_message(desk, &request),
+                now_millis(),
+            )
             .await
             .map_err(|e| self.store_failed(e))?;
         self.announce_callback(&request).await;
@@ -137,10 +107,10 @@ impl Hub {
 
     /// Sends a request's new state to its desk's agents.
     async fn announce_callback(&self, r: &CallbackRequest) {
-        let frame = ServerFrame::Callback {
-            request: view(r, false),
+        let event = Event::Callback {
+            request: Box::new(r.clone()),
         };
-        self.deliver(&[desk_audience(r.desk)], &frame).await;
+        self.deliver(vec![Audience::Desk(r.desk)], event).await;
     }
 
     /// The cardholder's open requests, for `welcome`.
@@ -153,7 +123,10 @@ impl Hub {
             .callbacks_of(sub)
             .await
             .map_err(|e| self.store_failed(e))?;
-        Ok(list.iter().map(|r| view(r, true)).collect())
+        Ok(list
+            .iter()
+            .map(|r| callback_view(r, View::Cardholder))
+            .collect())
     }
 
     /// `callbacks`: a desk's open requests, for an agent on that desk.
@@ -170,7 +143,10 @@ impl Hub {
             .map_err(|e| self.store_failed(e))?;
         Ok(vec![ServerFrame::Callbacks {
             desk,
-            items: items.iter().map(|r| view(r, false)).collect(),
+            items: items
+                .iter()
+                .map(|r| callback_view(r, View::Staff))
+                .collect(),
         }])
     }
 
@@ -182,27 +158,19 @@ impl Hub {
         reference: &CallbackRef,
         action: DeskAction,
     ) -> Replies {
-        // The desk never changes, so checking it before the atomic step is safe.
-        let mut on_my_desk = false;
-        for desk in desks_of(identity) {
-            let list = self
-                .store
-                .callbacks(desk)
-                .await
-                .map_err(|e| self.store_failed(e))?;
-            on_my_desk |= list.iter().any(|r| &r.reference == reference);
-        }
-        if !on_my_desk {
-            return Err(CommandError::NotAllowed(
-                "no such open request on your desks".into(),
-            ));
-        }
         let me = &identity.sub;
         let result = match action {
-            DeskAction::Claim => self.store.claim_callback(reference, me).await,
+            // The store checks the request is open on one of these desks.
+            DeskAction::Claim => {
+                let desks = desks_of(identity);
+                self.store.claim_callback(reference, me, &desks).await
+            }
             DeskAction::Complete(o) => self.store.complete_callback(reference, me, o).await,
         };
         let request = result.map_err(|e| match e {
+            StoreError::NoConversation => {
+                CommandError::NotAllowed("no such open request on your desks".into())
+            }
             StoreError::NotAllowed => CommandError::NotAllowed(match action {
                 DeskAction::Claim => "another agent claimed this request first".into(),
                 DeskAction::Complete(_) => {

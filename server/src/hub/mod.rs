@@ -9,6 +9,7 @@
 
 pub mod agent;
 pub mod cardholder;
+mod connect;
 pub mod escalation;
 pub mod tasks;
 
@@ -22,13 +23,14 @@ use tokio_util::sync::CancellationToken;
 use crate::auth::{Identity, Verifier};
 use crate::bus::{Bus, Sessions};
 use crate::config::Settings;
-use crate::domain::rfc3339;
 use crate::domain::{now_millis, Author, ConversationId, UserId};
+use crate::events::{Audience, Envelope, Event};
 use crate::masking::mask_sensitive;
 use crate::metrics::Metrics;
-use crate::protocol::Entry;
 use crate::protocol::{ErrorCode, ServerFrame, MAX_CLIENT_ID_LEN, MAX_TEXT_CHARS};
-use crate::store::{Appended, MsgTemplate, NewEntry, Store, StoreError};
+use crate::store::{Appended, NewEntry, Store, StoreError};
+
+pub use connect::Caller;
 
 /// Why a command was refused; each maps to a SPEC error code.
 #[derive(Debug, thiserror::Error)]
@@ -81,33 +83,33 @@ impl From<StoreError> for CommandError {
 /// Result of a command: frames for the calling connection only.
 pub type Replies = Result<Vec<ServerFrame>, CommandError>;
 
-/// The shared parts of the hub.
+/// The shared parts of the hub; only `hub` sees inside.
 #[derive(Debug)]
 pub struct Shared {
     /// Routing state and transcripts.
-    pub store: Arc<dyn Store>,
+    store: Arc<dyn Store>,
     /// This node's connections.
-    pub sessions: Arc<Sessions>,
+    sessions: Arc<Sessions>,
     /// Delivery to other nodes.
-    pub bus: Bus,
+    bus: Bus,
     /// Validated configuration.
-    pub settings: Settings,
+    settings: Settings,
     /// Token verification.
-    pub verifier: Verifier,
+    verifier: Verifier,
     /// Metrics.
-    pub metrics: Arc<Metrics>,
+    metrics: Arc<Metrics>,
     /// Wakes the router when a queue or an agent changed.
-    pub route_wakeup: Notify,
+    route_wakeup: Notify,
     /// Cancelled when the hub shuts down.
-    pub shutdown: CancellationToken,
+    shutdown: CancellationToken,
     /// The place each local waiting conversation was last told, and when:
     /// `queued` updates go out only on a change, at most once a second.
-    pub positions: std::sync::Mutex<HashMap<ConversationId, (u64, Instant)>>,
+    positions: std::sync::Mutex<HashMap<ConversationId, (u64, Instant)>>,
 }
 
 /// A cheap handle on the hub.
 #[derive(Debug, Clone)]
-pub struct Hub(pub Arc<Shared>);
+pub struct Hub(Arc<Shared>);
 
 impl std::ops::Deref for Hub {
     type Target = Shared;
@@ -117,17 +119,61 @@ impl std::ops::Deref for Hub {
 }
 
 impl Hub {
-    /// Sends a frame to every connection of the users, here and on other nodes.
-    pub async fn deliver(&self, to: &[UserId], frame: &ServerFrame) {
-        let text = axum::extract::ws::Utf8Bytes::from(frame.to_text());
-        self.bus.send(to, text).await;
+    /// Assembles a hub from its parts and starts its background tasks
+    /// (they stop with `shutdown`).
+    pub fn new(
+        store: Arc<dyn Store>,
+        sessions: Arc<Sessions>,
+        bus: Bus,
+        settings: Settings,
+        verifier: Verifier,
+        metrics: Arc<Metrics>,
+        shutdown: CancellationToken,
+    ) -> Hub {
+        let hub = Hub(Arc::new(Shared {
+            store,
+            sessions,
+            bus,
+            settings,
+            verifier,
+            metrics,
+            route_wakeup: Notify::new(),
+            shutdown,
+            positions: Default::default(),
+        }));
+        tasks::spawn(&hub);
+        hub
     }
 
-    /// Like [`Hub::deliver`], but returns only once the event is published,
-    /// so that an event the store announces next cannot overtake it.
-    pub async fn deliver_now(&self, to: &[UserId], frame: &ServerFrame) {
-        let text = axum::extract::ws::Utf8Bytes::from(frame.to_text());
-        self.bus.send_now(to, text).await;
+    /// The validated configuration.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// The metrics registry (for `/metrics`).
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// Whether the store answers (for `/readyz`).
+    pub async fn ready(&self) -> Result<(), StoreError> {
+        self.store.ping().await
+    }
+
+    /// Takes this node out of the live set after its connections closed.
+    pub async fn retire(&self) -> Result<(), StoreError> {
+        self.store.retire().await
+    }
+
+    /// Whether the hub is shutting down, as a token to wait on.
+    pub fn shutdown_token(&self) -> &CancellationToken {
+        &self.shutdown
+    }
+
+    /// Sends an event to every connection of its audiences, here and on
+    /// other nodes.
+    pub async fn deliver(&self, to: Vec<Audience>, event: Event) {
+        self.bus.send(Envelope::now(to, event)).await;
     }
 
     /// Asks the router to pair conversations with agents now.
@@ -139,13 +185,13 @@ impl Hub {
     pub fn store_failed(&self, e: StoreError) -> CommandError {
         if matches!(e, StoreError::Unavailable(_)) {
             self.metrics.store_errors.inc();
-            tracing::warn!(error = %e, "store call failed");
+            tracing::warn!(error = %e.detail(), "store call failed");
         }
         e.into()
     }
 
-    /// Stores a transcript entry and delivers it to both sides; a resend of a
-    /// known `id` is answered to the sender only.
+    /// Stores a transcript entry; the store announces it to both sides. A
+    /// resend of a known `id` is answered to the sender only.
     pub async fn append(
         &self,
         conversation: &ConversationId,
@@ -154,18 +200,13 @@ impl Hub {
         text: &str,
         client_id: Option<String>,
     ) -> Result<Appended, CommandError> {
-        let now = now_millis();
-        let text = mask_sensitive(text).into_owned();
-        let announce = msg_template(conversation, author, &text, now, client_id.as_deref());
         let entry = NewEntry {
             author,
             sender: sender.cloned(),
-            text,
+            text: mask_sensitive(text).into_owned(),
             client_id,
-            now,
-            announce,
+            now: now_millis(),
         };
-        // The store announces the new `msg` to both sides, in seq order.
         let appended = self
             .store
             .append(conversation, entry)
@@ -192,34 +233,6 @@ impl Hub {
     pub fn authenticate(&self, token: &str) -> Result<Identity, crate::auth::AuthError> {
         self.verifier.verify(token)
     }
-}
-
-/// The `msg` frame for a new entry, with its seq left to the store.
-fn msg_template(
-    conversation: &ConversationId,
-    from: Author,
-    text: &str,
-    now: crate::domain::Millis,
-    id: Option<&str>,
-) -> Option<MsgTemplate> {
-    let frame = ServerFrame::Msg {
-        conversation: conversation.clone(),
-        entry: Entry {
-            seq: 0,
-            from,
-            text: text.to_owned(),
-            at: rfc3339(now),
-            id: id.map(str::to_owned),
-        },
-    };
-    // `seq` is serialised right after `conversation`, before any text a
-    // user wrote, so its first occurrence is the field itself.
-    let rendered = frame.to_text();
-    let (before, after) = rendered.split_once("\"seq\":0")?;
-    Some(MsgTemplate {
-        before: format!("{before}\"seq\":"),
-        after: after.to_owned(),
-    })
 }
 
 /// Checks a `say` frame's fields: text of 1–4000 characters, an `id` of

@@ -7,8 +7,8 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use crate::domain::{now_millis, ConversationId, Tier};
+use crate::events::{Audience, Event};
 use crate::metrics::tier_label;
-use crate::protocol::ServerFrame;
 use crate::store::{Assignment, GraceOutcome, QueueStanding, ROUTE_BATCH};
 
 use super::Hub;
@@ -104,11 +104,7 @@ impl Hub {
                     requeued = true;
                     // The store keeps the requeue even if this message fails.
                     let _ = self.system_message(&c.id, AGENT_LOST).await;
-                    if let Ok(frames) = self.queued_frame(&c).await {
-                        for f in &frames {
-                            self.deliver(std::slice::from_ref(&c.cardholder), f).await;
-                        }
-                    }
+                    let _ = self.tell_place(&c).await;
                 }
             }
         }
@@ -159,11 +155,10 @@ impl Hub {
                 }
             };
             let mut sent = self.positions.lock().unwrap_or_else(|p| p.into_inner());
-            for place in snapshot
-                .places
-                .iter()
-                .filter(|p| self.sessions.has(&p.cardholder))
-            {
+            for place in snapshot.places.iter().filter(|p| {
+                self.sessions
+                    .has(&Audience::Cardholder(p.cardholder.clone()))
+            }) {
                 waiting.insert(place.conversation.clone());
                 let changed = match sent.get(&place.conversation) {
                     Some((p, at)) => *p != place.position && at.elapsed() >= TICK,
@@ -171,7 +166,7 @@ impl Hub {
                 };
                 if changed {
                     sent.insert(place.conversation.clone(), (place.position, Instant::now()));
-                    let frame = ServerFrame::Queued {
+                    let event = Event::Queued {
                         conversation: place.conversation.clone(),
                         tier,
                         position: place.position,
@@ -182,13 +177,13 @@ impl Hub {
                         }
                         .eta_seconds(),
                     };
-                    due.push((place.cardholder.clone(), frame));
+                    due.push((place.cardholder.clone(), event));
                 }
             }
         }
         self.prune_positions(&waiting);
-        for (cardholder, frame) in due {
-            self.deliver(std::slice::from_ref(&cardholder), &frame)
+        for (cardholder, event) in due {
+            self.deliver(vec![Audience::Cardholder(cardholder)], event)
                 .await;
         }
     }

@@ -11,33 +11,28 @@ use std::sync::{Mutex, MutexGuard};
 use async_trait::async_trait;
 
 use super::{
-    after_outcome, assigned_frames, average_wait, desk_order, effective_wait, ended_frame,
-    new_callback_ref, AgentProfile, AgentSnapshot, Announcer, Appended, Assignment,
+    after_outcome, average_wait, desk_order, idempotency_key, new_callback_ref, queue_score,
+    routing_priority, AgentProfile, AgentSnapshot, Announcer, Appended, Assignment,
     CallbackRequest, CallbackStatus, Conversation, GraceOutcome, Graces, NewCallback,
     NewConversation, NewEntry, Opened, QueuePlace, QueueSnapshot, QueueStanding, Side, Store,
     StoreError, StoreResult, MAX_TRANSCRIPT_PAGE, RECENT_WAITS, ROUTE_BATCH,
 };
 use crate::domain::{
-    rfc3339, tier_index, AgentState, CallbackRef, ConversationId, ConversationStatus, Desk,
+    rfc3339, tier_index, AgentState, Author, CallbackRef, ConversationId, ConversationStatus, Desk,
     EndReason, Millis, Seq, Tier, TierBoosts, UserId,
 };
-use crate::protocol::{CallbackOutcome, Entry, QueueView, ServerFrame};
+use crate::events::{Audience, Envelope, Event};
+use crate::protocol::{CallbackOutcome, Entry, QueueView};
 
-/// Queue order key: enqueue time in ms times 1000 plus a tiebreak counter,
-/// so equal milliseconds stay FIFO (the Redis engine uses the same scores).
-pub(crate) type QueueScore = i64;
-
-/// Converts a queue score back to milliseconds.
-pub(crate) fn score_millis(score: QueueScore) -> Millis {
-    score.div_euclid(1000)
-}
+/// Queue order key ([`super::queue_score`]).
+type QueueScore = i64;
 
 /// The in-process engine.
 #[derive(Default)]
 pub struct MemoryStore {
     /// All state; one lock so that every call is atomic.
     state: Mutex<State>,
-    /// Where `msg` frames go, in seq order (none: nowhere, as in tests).
+    /// Where events go, in the order of the changes (none: nowhere, as in tests).
     announcer: Option<Announcer>,
 }
 
@@ -62,7 +57,7 @@ struct State {
     /// Recent waits per tier, newest first, for ETAs.
     waits: [VecDeque<Millis>; 4],
     /// Tiebreak counter for queue scores.
-    counter: i64,
+    counter: u64,
     /// Callback requests by reference.
     callbacks: HashMap<CallbackRef, CallbackRequest>,
 }
@@ -103,26 +98,96 @@ impl MemoryStore {
         Self::default()
     }
 
-    /// Announces a frame (inside the caller's critical section).
-    fn announce(&self, to: &[UserId], frame: &ServerFrame) {
+    /// Announces an event (inside the caller's critical section, so that
+    /// events leave in the order of the changes).
+    fn announce(&self, to: Vec<Audience>, event: Event) {
         if let Some(announce) = &self.announcer {
-            announce(to, frame.to_text());
+            announce(Envelope::now(to, event));
         }
     }
 
     /// Announces `ended` to both sides of a conversation that just ended.
     fn announce_ended(&self, c: &Conversation, reason: EndReason) {
-        let mut to = vec![c.cardholder.clone()];
-        to.extend(c.agent.clone());
-        self.announce(&to, &ended_frame(&c.id, reason));
+        self.announce(
+            both_sides(c),
+            Event::Ended {
+                conversation: c.id.clone(),
+                reason,
+            },
+        );
     }
 
-    /// An empty engine that announces `msg` frames to `announcer`.
+    /// An empty engine that announces events to `announcer`.
     pub fn with_announcer(announcer: Announcer) -> Self {
         MemoryStore {
             state: Mutex::default(),
             announcer: Some(announcer),
         }
+    }
+
+    /// Appends an entry inside the caller's critical section and announces it.
+    fn append_locked(
+        &self,
+        s: &mut State,
+        id: &ConversationId,
+        new: NewEntry,
+    ) -> StoreResult<Appended> {
+        let record = s
+            .conversations
+            .get_mut(id)
+            .ok_or(StoreError::NoConversation)?;
+        let c = &record.conversation;
+        if c.status == ConversationStatus::Ended {
+            return Err(StoreError::NoConversation);
+        }
+        if !may_write(c, new.author, new.sender.as_ref()) {
+            return Err(StoreError::NoConversation);
+        }
+        let key = new
+            .client_id
+            .as_ref()
+            .map(|k| idempotency_key(new.author, k));
+        let (cardholder, agent, status) = (c.cardholder.clone(), c.agent.clone(), c.status);
+        if let Some(seq) = key.as_ref().and_then(|k| record.client_ids.get(k)) {
+            let entry = record.transcript[(*seq - 1) as usize].clone();
+            return Ok(Appended {
+                entry,
+                duplicate: true,
+                cardholder,
+                agent,
+                status,
+                first_from_author: false,
+            });
+        }
+        let seq = record.transcript.len() as Seq + 1;
+        let first_from_author = !record.transcript.iter().any(|e| e.from == new.author);
+        let entry = Entry {
+            seq,
+            from: new.author,
+            text: new.text,
+            at: rfc3339(new.now),
+            id: new.client_id,
+        };
+        record.transcript.push(entry.clone());
+        record.conversation.last_seq = seq;
+        if let Some(k) = key {
+            record.client_ids.insert(k, seq);
+        }
+        self.announce(
+            both_sides(&record.conversation),
+            Event::Msg {
+                conversation: id.clone(),
+                entry: entry.clone(),
+            },
+        );
+        Ok(Appended {
+            entry,
+            duplicate: false,
+            cardholder,
+            agent,
+            status,
+            first_from_author,
+        })
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -134,8 +199,8 @@ impl MemoryStore {
 
 impl State {
     fn next_score(&mut self, now: Millis) -> QueueScore {
-        self.counter = (self.counter + 1) % 1000;
-        now * 1000 + self.counter
+        self.counter = self.counter.wrapping_add(1);
+        queue_score(now, self.counter)
     }
 
     fn enqueue(&mut self, id: &ConversationId, tier: Tier, score: QueueScore) {
@@ -317,63 +382,7 @@ impl Store for MemoryStore {
 
     async fn append(&self, id: &ConversationId, new: NewEntry) -> StoreResult<Appended> {
         let mut s = self.lock();
-        let record = s
-            .conversations
-            .get_mut(id)
-            .ok_or(StoreError::NoConversation)?;
-        let c = &record.conversation;
-        if c.status == ConversationStatus::Ended {
-            return Err(StoreError::NoConversation);
-        }
-        if let Some(sender) = &new.sender {
-            let allowed = *sender == c.cardholder || c.agent.as_ref() == Some(sender);
-            if !allowed {
-                return Err(StoreError::NoConversation);
-            }
-        }
-        let key = new
-            .client_id
-            .as_ref()
-            .map(|k| format!("{}:{k}", new.author));
-        let (cardholder, agent, status) = (c.cardholder.clone(), c.agent.clone(), c.status);
-        if let Some(seq) = key.as_ref().and_then(|k| record.client_ids.get(k)) {
-            let entry = record.transcript[(*seq - 1) as usize].clone();
-            return Ok(Appended {
-                entry,
-                duplicate: true,
-                cardholder,
-                agent,
-                status,
-                first_from_author: false,
-            });
-        }
-        let seq = record.transcript.len() as Seq + 1;
-        let first_from_author = !record.transcript.iter().any(|e| e.from == new.author);
-        let entry = Entry {
-            seq,
-            from: new.author,
-            text: new.text,
-            at: rfc3339(new.now),
-            id: new.client_id,
-        };
-        record.transcript.push(entry.clone());
-        record.conversation.last_seq = seq;
-        if let Some(k) = key {
-            record.client_ids.insert(k, seq);
-        }
-        if let (Some(announcer), Some(template)) = (&self.announcer, &new.announce) {
-            let mut to = vec![cardholder.clone()];
-            to.extend(agent.clone());
-            announcer(&to, template.render(seq));
-        }
-        Ok(Appended {
-            entry,
-            duplicate: false,
-            cardholder,
-            agent,
-            status,
-            first_from_author,
-        })
+        self.append_locked(&mut s, id, new)
     }
 
     async fn transcript(
@@ -437,8 +446,11 @@ impl Store for MemoryStore {
             .requeue_at_head(id, tier, now)
             .ok_or(StoreError::NoConversation)?;
         self.announce(
-            std::slice::from_ref(agent),
-            &ended_frame(id, EndReason::Transferred),
+            vec![Audience::Agent(agent.clone())],
+            Event::Ended {
+                conversation: id.clone(),
+                reason: EndReason::Transferred,
+            },
         );
         Ok(c)
     }
@@ -493,10 +505,15 @@ impl Store for MemoryStore {
                 .filter_map(|&tier| {
                     let (score, id) = s.queues[tier_index(tier)].first()?.clone();
                     let agent = s.best_agent(tier)?;
-                    let wait = effective_wait(now, score_millis(score), tier, boosts);
-                    Some((wait, tier, score, id, agent))
+                    Some((
+                        routing_priority(score, tier, boosts),
+                        tier,
+                        score,
+                        id,
+                        agent,
+                    ))
                 })
-                .max_by_key(|(wait, ..)| *wait);
+                .min_by_key(|(priority, ..)| *priority);
             let Some((_, tier, score, id, agent_id)) = pick else {
                 break;
             };
@@ -516,20 +533,19 @@ impl Store for MemoryStore {
             c.agent_name = Some(agent_name);
             let waited_ms = now - c.queued_at;
             let conversation = c.clone();
-            if let Some(announce) = &self.announcer {
+            if self.announcer.is_some() {
                 let shown = usize::try_from(conversation.last_seq)
                     .unwrap_or(0)
                     .min(MAX_TRANSCRIPT_PAGE)
                     .min(record.transcript.len());
                 let transcript = record.transcript[..shown].to_vec();
-                let (to_agent, to_cardholder) =
-                    assigned_frames(&conversation, waited_ms, transcript);
-                if let Some(agent) = &conversation.agent {
-                    announce(std::slice::from_ref(agent), to_agent.to_text());
-                }
-                announce(
-                    std::slice::from_ref(&conversation.cardholder),
-                    to_cardholder.to_text(),
+                self.announce(
+                    both_sides(&conversation),
+                    Event::Assigned {
+                        conversation: Box::new(conversation.clone()),
+                        waited_ms,
+                        transcript,
+                    },
                 );
             }
             let waits = &mut s.waits[tier_index(tier)];
@@ -675,8 +691,13 @@ impl Store for MemoryStore {
                             _ => continue,
                         };
                         if let Some(conversation) = s.requeue_at_head(&id, tier, now) {
-                            let ended = ended_frame(&id, EndReason::Transferred);
-                            self.announce(std::slice::from_ref(&user), &ended);
+                            self.announce(
+                                vec![Audience::Agent(user.clone())],
+                                Event::Ended {
+                                    conversation: id.clone(),
+                                    reason: EndReason::Transferred,
+                                },
+                            );
                             out.push(GraceOutcome::Requeued {
                                 conversation,
                                 agent: user.clone(),
@@ -749,15 +770,48 @@ impl Store for MemoryStore {
         Ok(list)
     }
 
+    async fn escalate(
+        &self,
+        id: &ConversationId,
+        request: &CallbackRequest,
+        message: String,
+        now: Millis,
+    ) -> StoreResult<Option<Conversation>> {
+        let mut s = self.lock();
+        let open = s
+            .conversations
+            .get(id)
+            .is_some_and(|r| r.conversation.status != ConversationStatus::Ended);
+        if !open {
+            return Ok(None);
+        }
+        self.append_locked(&mut s, id, system_entry(message, now))?;
+        let cardholder = Audience::Cardholder(request.sub.clone());
+        self.announce(
+            vec![cardholder],
+            Event::Escalated {
+                conversation: id.clone(),
+                request: Box::new(request.clone()),
+            },
+        );
+        let ended = s.end(id);
+        if let Some(c) = &ended {
+            self.announce_ended(c, EndReason::Escalated);
+        }
+        Ok(ended)
+    }
+
     async fn claim_callback(
         &self,
         reference: &CallbackRef,
         agent: &UserId,
+        desks: &[Desk],
     ) -> StoreResult<CallbackRequest> {
         let mut s = self.lock();
         let r = s
             .callbacks
             .get_mut(reference)
+            .filter(|r| desks.contains(&r.desk))
             .ok_or(StoreError::NoConversation)?;
         if !matches!(
             r.status,
@@ -784,11 +838,37 @@ impl Store for MemoryStore {
         if r.status != CallbackStatus::Claimed || r.claimed_by.as_ref() != Some(agent) {
             return Err(StoreError::NotAllowed);
         }
-        let (status, attempts) = after_outcome(r.attempts, outcome);
-        r.status = status;
-        r.attempts = attempts;
-        r.claimed_by = None;
-        r.history.push(outcome.as_str().to_owned());
+        *r = after_outcome(r, outcome);
         Ok(r.clone())
+    }
+}
+
+/// Both sides of a conversation: its cardholder and, when served, its agent.
+fn both_sides(c: &Conversation) -> Vec<Audience> {
+    let mut to = vec![Audience::Cardholder(c.cardholder.clone())];
+    to.extend(c.agent.clone().map(Audience::Agent));
+    to
+}
+
+/// Whether `sender` may write as `author` in the conversation: a
+/// cardholder only in their own, an agent only in one it holds, the hub
+/// (no sender) as `system` only.
+fn may_write(c: &Conversation, author: Author, sender: Option<&UserId>) -> bool {
+    match (author, sender) {
+        (Author::Cardholder, Some(s)) => *s == c.cardholder,
+        (Author::Agent, Some(s)) => c.agent.as_ref() == Some(s),
+        (Author::System, None) => true,
+        _ => false,
+    }
+}
+
+/// A system message entry.
+fn system_entry(text: String, now: Millis) -> NewEntry {
+    NewEntry {
+        author: Author::System,
+        sender: None,
+        text,
+        client_id: None,
+        now,
     }
 }

@@ -19,7 +19,8 @@ use crate::domain::{
     AgentState, Author, CallbackRef, ConversationId, ConversationStatus, Desk, EndReason, Millis,
     Role, Seq, Team, Tier, TierBoosts, Topic, UserId,
 };
-use crate::protocol::{CardholderInfo, ConversationState, Entry, QueueView, ServerFrame};
+use crate::events::Envelope;
+use crate::protocol::{Entry, QueueView};
 
 /// Most transcript entries one `sync` or `assigned` returns.
 pub const MAX_TRANSCRIPT_PAGE: usize = 500;
@@ -42,12 +43,6 @@ pub enum StoreError {
     /// The caller may not do this to the conversation (e.g. not its agent).
     #[error("not allowed")]
     NotAllowed,
-}
-
-impl From<::redis::RedisError> for StoreError {
-    fn from(e: ::redis::RedisError) -> Self {
-        StoreError::Unavailable(e.to_string())
-    }
 }
 
 impl StoreError {
@@ -94,46 +89,6 @@ pub struct Conversation {
     pub phone_last4: Option<String>,
 }
 
-impl Conversation {
-    /// The state `welcome` reports to the cardholder.
-    pub fn state_for_cardholder(&self) -> ConversationState {
-        ConversationState {
-            id: self.id.clone(),
-            status: self.status,
-            tier: self.tier,
-            last_seq: self.last_seq,
-            topic: Some(self.topic),
-            cardholder: None,
-            agent: self
-                .agent_name
-                .clone()
-                .map(|name| crate::protocol::AgentInfo { name }),
-        }
-    }
-
-    /// The state `welcome` reports to the agent.
-    pub fn state_for_agent(&self) -> ConversationState {
-        ConversationState {
-            id: self.id.clone(),
-            status: self.status,
-            tier: self.tier,
-            last_seq: self.last_seq,
-            topic: Some(self.topic),
-            cardholder: Some(self.cardholder_info()),
-            agent: None,
-        }
-    }
-
-    /// The cardholder as the agent sees them.
-    pub fn cardholder_info(&self) -> CardholderInfo {
-        CardholderInfo {
-            sub: self.cardholder.clone(),
-            name: self.cardholder_name.clone(),
-            tier: self.card_tier,
-        }
-    }
-}
-
 /// What a cardholder asks for when opening a conversation.
 #[derive(Debug, Clone)]
 pub struct NewConversation {
@@ -176,31 +131,11 @@ pub struct NewEntry {
     pub client_id: Option<String>,
     /// Now.
     pub now: Millis,
-    /// The `msg` frame to announce once the entry has its seq; the store
-    /// publishes it in seq order to the conversation's cardholder and agent.
-    pub announce: Option<MsgTemplate>,
 }
 
-/// A serialised `msg` frame with its seq left out: `before` + seq + `after`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MsgTemplate {
-    /// Text up to the seq.
-    pub before: String,
-    /// Text after the seq.
-    pub after: String,
-}
-
-impl MsgTemplate {
-    /// The frame with this seq.
-    pub fn render(&self, seq: Seq) -> String {
-        format!("{}{seq}{}", self.before, self.after)
-    }
-}
-
-/// Where the memory engine announces `msg` frames: the recipients and the
-/// frame's text, called inside its critical section so that frames go out
-/// in seq order.
-pub type Announcer = std::sync::Arc<dyn Fn(&[UserId], String) + Send + Sync>;
+/// Where the memory engine announces events: called inside its critical
+/// section, so that events go out in the order the state changed.
+pub type Announcer = std::sync::Arc<dyn Fn(Envelope) + Send + Sync>;
 
 /// The stored entry, and whether it was stored before under the same key.
 #[derive(Debug, Clone)]
@@ -331,7 +266,7 @@ pub const MAX_CALLBACK_ATTEMPTS: u32 = 3;
 pub use crate::domain::CallbackStatus;
 
 /// A phone callback request for an identity or fraud desk.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CallbackRequest {
     /// Reference read out to the cardholder.
     pub reference: CallbackRef,
@@ -378,9 +313,47 @@ pub struct NewCallback {
     pub now: Millis,
 }
 
-/// Orders a desk's list: premium first, then oldest first.
-pub fn desk_order(r: &CallbackRequest) -> (bool, Millis, String) {
-    (r.tier != Tier::Premium, r.created_at, r.reference.0.clone())
+/// A desk's order: premium first, then oldest first. The Redis engine
+/// stores this rank as the score of the desk's index.
+pub fn desk_rank(tier: Tier, created_at: Millis) -> i64 {
+    let premium_first = if tier == Tier::Premium { 0 } else { 1 };
+    premium_first * 10_000_000_000_000 + created_at
+}
+
+/// Orders a desk's list by [`desk_rank`], then by reference.
+pub fn desk_order(r: &CallbackRequest) -> (i64, String) {
+    (desk_rank(r.tier, r.created_at), r.reference.0.clone())
+}
+
+/// The queue score of a conversation entering a queue at `now`: enqueue
+/// time in ms times [`SCORE_SCALE`] plus a tiebreak, so that equal
+/// milliseconds stay first come, first served. Both engines order queues
+/// by it.
+pub fn queue_score(now: Millis, tiebreak: u64) -> i64 {
+    now * SCORE_SCALE + i64::try_from(tiebreak % SCORE_SCALE as u64).unwrap_or(0)
+}
+
+/// Queue scores are milliseconds times this (room for a tiebreak).
+pub const SCORE_SCALE: i64 = 1000;
+
+/// Routing priority of a queue head: the lower, the sooner it is served.
+/// Serving the greatest effective wait (`now - enqueued_at + boost(tier)`,
+/// SPEC) is serving the lowest `enqueued_at - boost(tier)`; in score units
+/// that is the head's score minus [`boost_score`].
+pub fn routing_priority(score: i64, tier: Tier, boosts: &TierBoosts) -> i64 {
+    score - boost_score(tier, boosts)
+}
+
+/// A tier's boost in queue-score units (the Redis engine's `route.lua`
+/// subtracts it from the head's score, as [`routing_priority`] does).
+pub fn boost_score(tier: Tier, boosts: &TierBoosts) -> i64 {
+    boosts.millis(tier) * SCORE_SCALE
+}
+
+/// The idempotency key of a message: the sender's side and its client id,
+/// so a cardholder's `k1` and the agent's `k1` are different messages.
+pub fn idempotency_key(author: Author, client_id: &str) -> String {
+    format!("{author}:{client_id}")
 }
 
 /// Every state change and query the hub makes, each atomic.
@@ -499,12 +472,26 @@ pub trait Store: Send + Sync + Debug + 'static {
     /// A cardholder's open requests.
     async fn callbacks_of(&self, sub: &UserId) -> StoreResult<Vec<CallbackRequest>>;
 
-    /// Claims an open, unclaimed request: exactly one claimer wins, the
-    /// others get `NotAllowed`.
+    /// Ends a chat as escalated, in one step: appends the system message
+    /// that tells the cardholder what happens next, announces `escalated`
+    /// (with the request) and `ended` to the cardholder. `None` when the
+    /// conversation was already over.
+    async fn escalate(
+        &self,
+        id: &ConversationId,
+        request: &CallbackRequest,
+        message: String,
+        now: Millis,
+    ) -> StoreResult<Option<Conversation>>;
+
+    /// Claims an open, unclaimed request of one of `desks`: exactly one
+    /// claimer wins, the others get `NotAllowed`; a request of another desk
+    /// is `NoConversation`, as if it did not exist.
     async fn claim_callback(
         &self,
         reference: &CallbackRef,
         agent: &UserId,
+        desks: &[Desk],
     ) -> StoreResult<CallbackRequest>;
 
     /// Records the outcome of a call by the agent holding the request.
@@ -516,17 +503,23 @@ pub trait Store: Send + Sync + Debug + 'static {
     ) -> StoreResult<CallbackRequest>;
 }
 
-/// Applies a call's outcome: `no_answer` returns the request to the list
-/// until [`MAX_CALLBACK_ATTEMPTS`], then it is `failed`.
-pub fn after_outcome(attempts: u32, outcome: CallbackOutcome) -> (CallbackStatus, u32) {
-    let attempts = attempts + 1;
+/// Applies a call's outcome to a claimed request: `no_answer` returns it to
+/// the desk's list until [`MAX_CALLBACK_ATTEMPTS`], then it is `failed`.
+/// The one definition of callback outcomes: both engines call it.
+pub fn after_outcome(r: &CallbackRequest, outcome: CallbackOutcome) -> CallbackRequest {
+    let attempts = r.attempts + 1;
     let status = match outcome {
         CallbackOutcome::Reached => CallbackStatus::Reached,
         CallbackOutcome::Failed => CallbackStatus::Failed,
         CallbackOutcome::NoAnswer if attempts >= MAX_CALLBACK_ATTEMPTS => CallbackStatus::Failed,
         CallbackOutcome::NoAnswer => CallbackStatus::NoAnswer,
     };
-    (status, attempts)
+    let mut next = r.clone();
+    next.status = status;
+    next.attempts = attempts;
+    next.claimed_by = None;
+    next.history.push(outcome.as_str().to_owned());
+    next
 }
 
 /// A fresh callback reference: short enough to read out on the phone.
@@ -566,54 +559,6 @@ impl Graces {
             Side::Agent => self.agent_ms,
         }
     }
-}
-
-/// The `assigned` frames of a new pairing: to the agent (cardholder, topic,
-/// wait and the transcript so far) and to the cardholder (the agent's name).
-/// Both engines announce them inside the routing step (`route.lua` builds
-/// the same JSON).
-pub fn assigned_frames(
-    c: &Conversation,
-    waited_ms: Millis,
-    transcript: Vec<Entry>,
-) -> (ServerFrame, ServerFrame) {
-    let to_agent = ServerFrame::Assigned {
-        conversation: c.id.clone(),
-        agent: None,
-        cardholder: Some(c.cardholder_info()),
-        topic: Some(c.topic),
-        waited_s: Some(u64::try_from(waited_ms.max(0) / 1000).unwrap_or(0)),
-        transcript: Some(transcript),
-    };
-    (to_agent, assigned_to_cardholder(c))
-}
-
-/// The cardholder's `assigned` frame: who serves the chat.
-pub fn assigned_to_cardholder(c: &Conversation) -> ServerFrame {
-    ServerFrame::Assigned {
-        conversation: c.id.clone(),
-        agent: c
-            .agent_name
-            .clone()
-            .map(|name| crate::protocol::AgentInfo { name }),
-        cardholder: None,
-        topic: None,
-        waited_s: None,
-        transcript: None,
-    }
-}
-
-/// The `ended` frame (`prelude.lua`'s `ended_frame` builds the same JSON).
-pub fn ended_frame(id: &ConversationId, reason: EndReason) -> ServerFrame {
-    ServerFrame::Ended {
-        conversation: id.clone(),
-        reason,
-    }
-}
-
-/// Effective wait used to order queues: `now - enqueued_at + boost(tier)`.
-pub fn effective_wait(now: Millis, enqueued_at: Millis, tier: Tier, boosts: &TierBoosts) -> Millis {
-    now - enqueued_at + boosts.millis(tier)
 }
 
 /// Average of recent waits.

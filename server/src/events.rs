@@ -1,0 +1,328 @@
+//! Domain events: what happened, and to whom it must be told.
+//!
+//! The store announces the events that must stay in step with its state
+//! (`msg`, `assigned`, `ended`, `escalated`) from inside the atomic step that
+//! makes the change; the hub announces the rest (typing, read receipts,
+//! queue places, callback changes). Either way an event travels as an
+//! [`Envelope`]: the [`Audience`]s it is for, its publish time, and a typed
+//! [`Event`] — never a serialised frame. The node that delivers it renders
+//! it into [`ServerFrame`]s with [`Event::frame_for`], once per view (the
+//! cardholder's and the staff's), not once per recipient.
+//!
+//! This module knows nothing about Redis, sockets or JSON text: the Redis
+//! engine encodes envelopes for pub/sub, `bus` delivers them, `protocol`
+//! serialises the frames.
+
+use crate::domain::{
+    rfc3339, Author, ConversationId, Desk, EndReason, Millis, Role, Seq, Tier, UserId,
+};
+use crate::protocol::{
+    AgentInfo, CallbackView, CardholderInfo, ConversationState, Entry, ServerFrame,
+};
+use crate::store::{CallbackRequest, Conversation};
+
+/// Who an event is for: a user is the pair (role, `sub`), and a desk is an
+/// audience of its own that no user id can name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Audience {
+    /// Every connection of this cardholder.
+    Cardholder(UserId),
+    /// Every connection of this agent.
+    Agent(UserId),
+    /// Every connection of this supervisor.
+    Supervisor(UserId),
+    /// Every connected agent of this callback desk.
+    Desk(Desk),
+}
+
+impl Audience {
+    /// The audience of a user.
+    pub fn user(role: Role, sub: UserId) -> Audience {
+        match role {
+            Role::Cardholder => Audience::Cardholder(sub),
+            Role::Agent => Audience::Agent(sub),
+            Role::Supervisor => Audience::Supervisor(sub),
+        }
+    }
+
+    /// Which rendering of an event this audience gets.
+    pub fn view(&self) -> View {
+        match self {
+            Audience::Cardholder(_) => View::Cardholder,
+            Audience::Agent(_) | Audience::Supervisor(_) | Audience::Desk(_) => View::Staff,
+        }
+    }
+}
+
+/// The two ways an event is shown: to the cardholder, or to the bank's staff.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum View {
+    /// The cardholder's own view (their phone digits, the agent's name).
+    Cardholder,
+    /// Agents, desks and supervisors (the cardholder's profile, the transcript).
+    Staff,
+}
+
+/// Something that happened that connections must hear about.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// A transcript entry was stored.
+    Msg {
+        /// Its conversation.
+        conversation: ConversationId,
+        /// The entry, with its seq.
+        entry: Entry,
+    },
+    /// A conversation was paired with an agent.
+    Assigned {
+        /// The conversation, now active.
+        conversation: Box<Conversation>,
+        /// How long it waited in the queue.
+        waited_ms: Millis,
+        /// The transcript up to the assignment (later entries come as `Msg`).
+        transcript: Vec<Entry>,
+    },
+    /// A conversation ended, or left an agent (transfer, agent lost).
+    Ended {
+        /// The conversation.
+        conversation: ConversationId,
+        /// Why.
+        reason: EndReason,
+    },
+    /// A chat became a callback request.
+    Escalated {
+        /// The conversation.
+        conversation: ConversationId,
+        /// The request.
+        request: Box<CallbackRequest>,
+    },
+    /// A callback request appeared or changed.
+    Callback {
+        /// The request.
+        request: Box<CallbackRequest>,
+    },
+    /// Someone started or stopped typing.
+    Typing {
+        /// The conversation.
+        conversation: ConversationId,
+        /// Who.
+        from: Author,
+        /// Typing or stopped.
+        on: bool,
+    },
+    /// Someone read up to an entry.
+    Read {
+        /// The conversation.
+        conversation: ConversationId,
+        /// Who.
+        from: Author,
+        /// Up to which entry.
+        seq: Seq,
+    },
+    /// A waiting conversation's place in its queue.
+    Queued {
+        /// The conversation.
+        conversation: ConversationId,
+        /// Its queue.
+        tier: Tier,
+        /// 1 = next.
+        position: u64,
+        /// Estimated seconds to wait.
+        eta_s: Option<u64>,
+    },
+}
+
+/// An event on its way: for whom, when it was published, what.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Envelope {
+    /// The recipients.
+    pub to: Vec<Audience>,
+    /// When it was published (Unix ms), to measure delivery lag.
+    pub at: Millis,
+    /// What happened.
+    pub event: Event,
+}
+
+impl Envelope {
+    /// An envelope published now.
+    pub fn now(to: Vec<Audience>, event: Event) -> Envelope {
+        Envelope {
+            to,
+            at: crate::domain::now_millis(),
+            event,
+        }
+    }
+}
+
+impl Event {
+    /// The frame this event becomes for a view; `None` when that view is
+    /// not told of it.
+    pub fn frame_for(&self, view: View) -> Option<ServerFrame> {
+        Some(match (self, view) {
+            (
+                Event::Msg {
+                    conversation,
+                    entry,
+                },
+                _,
+            ) => ServerFrame::Msg {
+                conversation: conversation.clone(),
+                entry: entry.clone(),
+            },
+            (
+                Event::Assigned {
+                    conversation,
+                    waited_ms,
+                    transcript,
+                },
+                View::Staff,
+            ) => ServerFrame::Assigned {
+                conversation: conversation.id.clone(),
+                agent: None,
+                cardholder: Some(cardholder_info(conversation)),
+                topic: Some(conversation.topic),
+                waited_s: Some(u64::try_from(waited_ms.max(&0) / 1000).unwrap_or(0)),
+                transcript: Some(transcript.clone()),
+            },
+            (Event::Assigned { conversation, .. }, View::Cardholder) => {
+                assigned_to_cardholder(conversation)
+            }
+            (
+                Event::Ended {
+                    conversation,
+                    reason,
+                },
+                _,
+            ) => ServerFrame::Ended {
+                conversation: conversation.clone(),
+                reason: *reason,
+            },
+            (
+                Event::Escalated {
+                    conversation,
+                    request,
+                },
+                View::Cardholder,
+            ) => ServerFrame::Escalated {
+                conversation: conversation.clone(),
+                callback: callback_view(request, View::Cardholder),
+            },
+            (Event::Escalated { .. }, View::Staff) => return None,
+            (Event::Callback { request }, view) => ServerFrame::Callback {
+                request: callback_view(request, view),
+            },
+            (
+                Event::Typing {
+                    conversation,
+                    from,
+                    on,
+                },
+                _,
+            ) => ServerFrame::Typing {
+                conversation: conversation.clone(),
+                from: *from,
+                on: *on,
+            },
+            (
+                Event::Read {
+                    conversation,
+                    from,
+                    seq,
+                },
+                _,
+            ) => ServerFrame::Read {
+                conversation: conversation.clone(),
+                from: *from,
+                seq: *seq,
+            },
+            (
+                Event::Queued {
+                    conversation,
+                    tier,
+                    position,
+                    eta_s,
+                },
+                _,
+            ) => ServerFrame::Queued {
+                conversation: conversation.clone(),
+                tier: *tier,
+                position: *position,
+                eta_s: *eta_s,
+            },
+        })
+    }
+}
+
+/// The cardholder as staff see them.
+pub fn cardholder_info(c: &Conversation) -> CardholderInfo {
+    CardholderInfo {
+        sub: c.cardholder.clone(),
+        name: c.cardholder_name.clone(),
+        tier: c.card_tier,
+    }
+}
+
+/// The cardholder's `assigned` frame: who serves the chat.
+pub fn assigned_to_cardholder(c: &Conversation) -> ServerFrame {
+    ServerFrame::Assigned {
+        conversation: c.id.clone(),
+        agent: c.agent_name.clone().map(|name| AgentInfo { name }),
+        cardholder: None,
+        topic: None,
+        waited_s: None,
+        transcript: None,
+    }
+}
+
+/// A conversation's state as `welcome` reports it to one view.
+pub fn conversation_state(c: &Conversation, view: View) -> ConversationState {
+    ConversationState {
+        id: c.id.clone(),
+        status: c.status,
+        tier: c.tier,
+        last_seq: c.last_seq,
+        topic: Some(c.topic),
+        cardholder: (view == View::Staff).then(|| cardholder_info(c)),
+        agent: match view {
+            View::Cardholder => c.agent_name.clone().map(|name| AgentInfo { name }),
+            View::Staff => None,
+        },
+    }
+}
+
+/// A callback request as a view sees it (the phone digits only to the
+/// cardholder).
+pub fn callback_view(r: &CallbackRequest, view: View) -> CallbackView {
+    CallbackView {
+        reference: r.reference.clone(),
+        desk: r.desk,
+        sub: r.sub.clone(),
+        tier: r.tier,
+        status: r.status.as_str().to_owned(),
+        attempts: r.attempts,
+        claimed_by: r.claimed_by.clone(),
+        created_at: rfc3339(r.created_at),
+        reason: Some(r.reason.clone()),
+        conversation: Some(r.conversation.clone()),
+        phone_last4: match view {
+            View::Cardholder => r.phone_last4.clone(),
+            View::Staff => None,
+        },
+        history: r.history.clone(),
+    }
+}
+
+/// A stream of envelopes received from other nodes (and this one).
+pub type EventStream = std::pin::Pin<Box<dyn futures_util::Stream<Item = Envelope> + Send>>;
+
+/// How events reach other nodes: published for every node, received on this
+/// node's subscription. The Redis engine is one; `bus` needs nothing else.
+#[async_trait::async_trait]
+pub trait EventFeed: Send + Sync + std::fmt::Debug + 'static {
+    /// Publishes events the hub announces (in one round trip).
+    async fn publish(&self, batch: &[Envelope]) -> Result<(), crate::store::StoreError>;
+
+    /// Subscribes to this node's events; the stream ends when the
+    /// subscription is lost.
+    async fn subscribe(&self) -> Result<EventStream, crate::store::StoreError>;
+}

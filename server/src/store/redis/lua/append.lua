@@ -1,0 +1,24 @@
+-- ARGV: prefix, now, conversation, author, field of the conversation the sender must
+--       match ('cardholder' | 'agent' | '' for the hub), sender, idempotency key ('' none),
+--       entry JSON
+-- Reply: {ok, duplicate, seq, entry, cardholder, agent, status, first}; ok is false
+-- when the conversation is over or the sender is not its cardholder/agent.
+-- The new entry's `msg` event is published here, inside the same atomic
+-- step, so every node receives a conversation's entries in seq order.
+local id, author, field, sender, key, entry = ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8]
+local c = k('conv', id)
+local f = redis.call('HMGET', c, 'status', 'cardholder', 'agent')
+if not f[1] or f[1] == 'ended' then
+  return cjson.encode({ok = false})
+end
+if field ~= '' and redis.call('HGET', c, field) ~= sender then
+  return cjson.encode({ok = false})
+end
+local r = append_entry(id, f, author, key, entry)
+r.ok = true
+r.cardholder = f[2]
+if f[3] then
+  r.agent = f[3]
+end
+r.status = f[1]
+return cjson.encode(r)

@@ -1,0 +1,25 @@
+-- ARGV: prefix, now, ref, agent, attempts before (as read), new status, new attempts,
+--       new history, still open (1|0)
+-- Writes an outcome Rust computed (`store::after_outcome`) if the request is
+-- still claimed by this agent and unchanged since it was read.
+-- Reply: {outcome = 'done', request} | {outcome = 'not_yours'} | {outcome = 'unknown'}.
+local ref, agent, before, status, attempts, history, open =
+  ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9]
+local h = k('cb', ref)
+local f = redis.call('HMGET', h, 'claimed_by', 'attempts', 'desk', 'sub')
+if not f[3] then
+  return cjson.encode({outcome = 'unknown'})
+end
+if f[1] ~= agent or f[2] ~= before then
+  return cjson.encode({outcome = 'not_yours'})
+end
+redis.call('HSET', h, 'status', status, 'attempts', attempts, 'history', history)
+redis.call('HDEL', h, 'claimed_by')
+if open ~= '1' then
+  redis.call('ZREM', k('cbdesk', f[3]), ref)
+  redis.call('SREM', k('cbof', f[4]), ref)
+  if redis.call('GET', k('cbopen', f[4], f[3])) == ref then
+    redis.call('DEL', k('cbopen', f[4], f[3]))
+  end
+end
+return cjson.encode({outcome = 'done', request = redis.call('HGETALL', h)})

@@ -1,0 +1,157 @@
+-- Shared helpers for every Switchboard script. ARGV[1] is the key prefix,
+-- ARGV[2] the time of the call (Unix ms); scripts read their own arguments
+-- from ARGV[3] on. Keys are built here rather than passed as KEYS because
+-- routing touches keys it only discovers while it runs (single Redis or a
+-- primary with replicas; not Redis Cluster).
+--
+-- User ids reach the scripts already encoded by Rust (`store::redis::keys`):
+-- an encoded id holds no ':', '*', '{' or space, so no id can name another
+-- key. Every rule (queue scores, boosts, desk ranks, idempotency keys,
+-- callback outcomes, end reasons) is computed in Rust and passed in; the
+-- scripts check, write and announce. Each script checks everything it
+-- needs before its first write, so a refused call leaves nothing behind.
+-- Replies are JSON documents decoded by named structs
+-- (`store::redis::replies`); events are typed domain events
+-- (`store::redis::wire`), never client frames.
+local P = ARGV[1]
+local NOW = tonumber(ARGV[2])
+local function k(...)
+  return P .. ':' .. table.concat({...}, ':')
+end
+
+-- Recomputes an agent's place in the availability sets of its tier teams:
+-- present only while available with a free slot, scored so that the lowest
+-- score is the fewest active chats, then the longest idle.
+local function agent_refresh(agent)
+  local a = k('agent', agent)
+  local f = redis.call('HMGET', a, 'state', 'max_chats', 'teams', 'idle_since')
+  local active = redis.call('SCARD', a .. ':convs')
+  local free = f[1] == 'available' and active < tonumber(f[2] or '0')
+  for team in string.gmatch(f[3] or '', '[^,]+') do
+    if free then
+      redis.call('ZADD', k('avail', team), active * 1e13 + tonumber(f[4] or '0'), agent)
+    else
+      redis.call('ZREM', k('avail', team), agent)
+    end
+  end
+end
+
+-- Whether any live node holds a connection of this presence member
+-- ('c:<id>' for cardholders, 'a:<id>' for agents).
+local function present(member)
+  for _, n in ipairs(redis.call('ZRANGE', k('nodes'), 0, -1)) do
+    local c = tonumber(redis.call('HGET', k('presence', n), member) or '0')
+    if c > 0 then
+      return true
+    end
+  end
+  return false
+end
+
+-- The last connection of a user is gone: an agent goes away (and its chats
+-- get a grace period), a queued cardholder keeps the place for a while.
+local function went_offline(member, deadline)
+  local side, user = string.sub(member, 1, 1), string.sub(member, 3)
+  if side == 'a' then
+    local a = k('agent', user)
+    if redis.call('EXISTS', a) == 0 then
+      return
+    end
+    redis.call('HSET', a, 'state', 'away')
+    agent_refresh(user)
+    if redis.call('SCARD', a .. ':convs') > 0 then
+      redis.call('ZADD', k('grace'), deadline, member)
+    end
+  else
+    local id = redis.call('GET', k('open', user))
+    if id and redis.call('HGET', k('conv', id), 'status') == 'queued' then
+      redis.call('ZADD', k('grace'), deadline, member)
+    end
+  end
+end
+
+-- Publishes a domain event to its recipients (presence members), on the
+-- event channel of each node where one of them is connected, so a node
+-- only receives the events of its own connections. The envelope is
+-- `store::redis::wire::Published`: {to, at, e}.
+local function announce(members, event)
+  local payload = cjson.encode({to = members, at = NOW, e = event})
+  for _, n in ipairs(redis.call('ZRANGE', k('nodes'), 0, -1)) do
+    local h = k('presence', n)
+    for _, m in ipairs(members) do
+      if redis.call('HEXISTS', h, m) == 1 then
+        redis.call('PUBLISH', k('events', n), payload)
+        break
+      end
+    end
+  end
+end
+
+-- The presence members of both sides of a conversation (from its hash fields).
+local function both_sides(status, cardholder, agent)
+  local to = {'c:' .. cardholder}
+  if status == 'active' and agent then
+    table.insert(to, 'a:' .. agent)
+  end
+  return to
+end
+
+-- Appends a transcript entry (JSON built by Rust, its seq is its place in
+-- the list) and announces it to both sides; a known idempotency key returns
+-- the stored entry instead. `f` is {status, cardholder, agent} of the
+-- conversation, already checked by the caller.
+local function append_entry(id, f, author, key, entry)
+  local keys = k('tx', id) .. ':keys'
+  if key ~= '' then
+    local seq = redis.call('HGET', keys, key)
+    if seq then
+      return {duplicate = true, seq = tonumber(seq), entry = redis.call('LINDEX', k('tx', id), tonumber(seq) - 1), first = false}
+    end
+  end
+  local seq = redis.call('RPUSH', k('tx', id), entry)
+  local first = redis.call('HSETNX', k('conv', id), 'spoke:' .. author, 1) == 1
+  redis.call('HSET', k('conv', id), 'last_seq', seq)
+  if key ~= '' then
+    redis.call('HSET', keys, key, seq)
+  end
+  announce(both_sides(f[1], f[2], f[3]), {k = 'msg', conversation = id, seq = seq, entry = entry})
+  return {duplicate = false, seq = seq, entry = entry, first = first}
+end
+
+-- Ends a conversation wherever it stands and announces `ended` to both
+-- sides, in the same step (so a new `assigned` for the freed slot can never
+-- reach the agent first); false when it was already over.
+local function end_conv(id, reason)
+  local c = k('conv', id)
+  local f = redis.call('HMGET', c, 'status', 'cardholder', 'agent', 'tier')
+  if not f[1] or f[1] == 'ended' then
+    return false
+  end
+  redis.call('HSET', c, 'status', 'ended')
+  announce(both_sides(f[1], f[2], f[3]), {k = 'ended', conversation = id, reason = reason})
+  if f[1] == 'queued' then
+    redis.call('ZREM', k('q', f[4]), id)
+  elseif f[3] then
+    redis.call('SREM', k('agent', f[3]) .. ':convs', id)
+    agent_refresh(f[3])
+  end
+  if redis.call('GET', k('open', f[2])) == id then
+    redis.call('DEL', k('open', f[2]))
+  end
+  redis.call('ZREM', k('grace'), 'c:' .. f[2])
+  return true
+end
+
+-- Puts a conversation at the head of a tier queue, keeping its original
+-- place when that is earlier still.
+local function requeue_at_head(id, tier)
+  local c = k('conv', id)
+  local score = tonumber(redis.call('HGET', c, 'score'))
+  local head = redis.call('ZRANGE', k('q', tier), 0, 0, 'WITHSCORES')
+  if head[2] then
+    score = math.min(score, tonumber(head[2]) - 1)
+  end
+  redis.call('HSET', c, 'status', 'queued', 'tier', tier, 'queued_at', NOW)
+  redis.call('HDEL', c, 'agent', 'agent_name')
+  redis.call('ZADD', k('q', tier), score, id)
+end

@@ -1,0 +1,66 @@
+-- ARGV: prefix, now, batch size, recent waits kept, most transcript entries in an
+--       `assigned` event, then pairs of (tier, boost in queue-score units)
+-- Pairs queued conversations with agents in one atomic step: repeatedly the
+-- queue head with the lowest routing priority (score - boost, Rust's
+-- `store::routing_priority`: the greatest effective wait) that some
+-- available agent serves goes to that tier's best agent (fewest active
+-- chats, then idle longest). Each pairing's `assigned` event is published
+-- here, in the same atomic step, so that no later event about the
+-- conversation (a `msg`, an `ended`) can reach a client before it.
+-- Reply: [{waited_ms, conversation}, ...].
+local batch, keep, page = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local tiers = {}
+for i = 6, #ARGV, 2 do
+  table.insert(tiers, {name = ARGV[i], boost = tonumber(ARGV[i + 1])})
+end
+local out = {}
+local steps = 0
+while #out < batch and steps < batch * 4 do
+  steps = steps + 1
+  local best
+  for _, t in ipairs(tiers) do
+    local head = redis.call('ZRANGE', k('q', t.name), 0, 0, 'WITHSCORES')
+    if head[1] then
+      local agent = redis.call('ZRANGE', k('avail', t.name), 0, 0)
+      if agent[1] then
+        local priority = tonumber(head[2]) - t.boost
+        if not best or priority < best.priority then
+          best = {priority = priority, tier = t.name, id = head[1], agent = agent[1]}
+        end
+      end
+    end
+  end
+  if not best then
+    break
+  end
+  local c = k('conv', best.id)
+  local a = k('agent', best.agent)
+  if redis.call('HGET', c, 'status') ~= 'queued' then
+    -- Not waiting any more (a stale queue entry): drop it and look again.
+    redis.call('ZREM', k('q', best.tier), best.id)
+  elseif redis.call('EXISTS', a) == 0 then
+    redis.call('ZREM', k('avail', best.tier), best.agent)
+  else
+    redis.call('ZREM', k('q', best.tier), best.id)
+    redis.call('HSET', c, 'status', 'active', 'agent', best.agent,
+      'agent_name', redis.call('HGET', a, 'name') or best.agent)
+    redis.call('SADD', a .. ':convs', best.id)
+    redis.call('HSET', a, 'idle_since', NOW)
+    agent_refresh(best.agent)
+    local f = redis.call('HMGET', c, 'queued_at', 'last_seq', 'cardholder')
+    local waited = NOW - tonumber(f[1] or NOW)
+    redis.call('LPUSH', k('waits', best.tier), waited)
+    redis.call('LTRIM', k('waits', best.tier), 0, keep - 1)
+    -- The transcript so far: stored entries carry no seq; it is their place.
+    local shown = math.min(tonumber(f[2] or '0'), page)
+    local transcript = {}
+    if shown > 0 then
+      transcript = redis.call('LRANGE', k('tx', best.id), 0, shown - 1)
+    end
+    local conversation = redis.call('HGETALL', c)
+    announce({'a:' .. best.agent, 'c:' .. f[3]},
+      {k = 'assigned', conversation = conversation, waited_ms = waited, transcript = transcript})
+    table.insert(out, {waited_ms = waited, conversation = conversation})
+  end
+end
+return cjson.encode(out)

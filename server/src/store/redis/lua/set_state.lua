@@ -1,0 +1,13 @@
+-- ARGV: prefix, now, agent, state (available|away)
+-- Reply: {ok}: false for an agent that never registered.
+local sub, state = ARGV[3], ARGV[4]
+local a = k('agent', sub)
+if redis.call('EXISTS', a) == 0 then
+  return cjson.encode({ok = false})
+end
+if state == 'available' and redis.call('HGET', a, 'state') ~= 'available' then
+  redis.call('HSET', a, 'idle_since', NOW)
+end
+redis.call('HSET', a, 'state', state)
+agent_refresh(sub)
+return cjson.encode({ok = true})

@@ -1,0 +1,13 @@
+-- ARGV: prefix, now, conversation, agent, target tier, end reason for the agent
+-- Reply: {ok, conversation}.
+local id, agent, tier, reason = ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local c = k('conv', id)
+local f = redis.call('HMGET', c, 'status', 'agent')
+if f[1] ~= 'active' or f[2] ~= agent then
+  return cjson.encode({ok = false})
+end
+redis.call('SREM', k('agent', agent) .. ':convs', id)
+agent_refresh(agent)
+requeue_at_head(id, tier)
+announce({'a:' .. agent}, {k = 'ended', conversation = id, reason = reason})
+return cjson.encode({ok = true, conversation = redis.call('HGETALL', c)})

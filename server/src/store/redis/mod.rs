@@ -1,0 +1,786 @@
+//! The Redis engine: routing state shared by every hub node on one Redis.
+//!
+//! Each [`Store`] call is one Lua script (`store/lua/*.lua`, all sharing
+//! `prelude.lua`), so a decision such as "this conversation goes to that
+//! agent" is made and written in one atomic step however many nodes route at
+//! once. Keys live under a configurable prefix (`<prefix>:conv:<id>`,
+//! `<prefix>:q:<tier>`, `<prefix>:agent:<sub>`, …, see ARCHITECTURE.md).
+
+mod keys;
+mod replies;
+mod wire;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures_util::StreamExt;
+use redis::aio::ConnectionManager;
+use redis::Script;
+
+use self::replies::{
+    decode, AgentReply, AppendReply, DeskReply, EndReply, EscalateReply, Fields, GraceItem,
+    OkReply, OpenReply, PlaceReply, RequestReply, RouteItem, SnapshotReply, StatsItem, StoredEntry,
+};
+use super::{
+    after_outcome, average_wait, boost_score, desk_rank, idempotency_key, new_callback_ref,
+    queue_score, AgentProfile, AgentSnapshot, Appended, Assignment, CallbackRequest, Conversation,
+    GraceOutcome, Graces, NewCallback, NewConversation, NewEntry, Opened, QueuePlace,
+    QueueSnapshot, QueueStanding, Side, Store, StoreError, StoreResult, MAX_TRANSCRIPT_PAGE,
+    RECENT_WAITS, ROUTE_BATCH,
+};
+use crate::domain::{
+    AgentState, Author, CallbackRef, CallbackStatus, ConversationId, ConversationStatus, Desk,
+    EndReason, Millis, Seq, Tier, TierBoosts, UserId,
+};
+use crate::events::{Audience, Envelope, EventFeed, EventStream};
+use crate::protocol::{CallbackOutcome, Entry, QueueView};
+
+impl From<::redis::RedisError> for StoreError {
+    fn from(e: ::redis::RedisError) -> Self {
+        StoreError::Unavailable(e.to_string())
+    }
+}
+
+/// How long a node may miss heartbeats before others take it for dead.
+pub const NODE_STALE_MS: Millis = 15_000;
+
+/// Most grace expiries applied in one step.
+const GRACE_BATCH: usize = 100;
+
+/// How long one Redis call may take before the hub answers `unavailable`.
+const RESPONSE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// The scripts, compiled once (their SHA1 is computed up front; Redis loads
+/// them on first use and after a restart).
+#[derive(Debug)]
+struct Scripts {
+    open: Script,
+    append: Script,
+    end: Script,
+    escalate: Script,
+    transfer: Script,
+    register_agent: Script,
+    set_state: Script,
+    route: Script,
+    queue_snapshot: Script,
+    queue_place: Script,
+    queue_stats: Script,
+    presence: Script,
+    expire_graces: Script,
+    heartbeat: Script,
+    request_callback: Script,
+    list_callbacks: Script,
+    claim_callback: Script,
+    complete_callback: Script,
+}
+
+impl Scripts {
+    fn load() -> Self {
+        let prelude = include_str!("lua/prelude.lua");
+        let s = |body: &str| Script::new(&format!("{prelude}\n{body}"));
+        Scripts {
+            open: s(include_str!("lua/open.lua")),
+            append: s(include_str!("lua/append.lua")),
+            end: s(include_str!("lua/end.lua")),
+            escalate: s(include_str!("lua/escalate.lua")),
+            transfer: s(include_str!("lua/transfer.lua")),
+            register_agent: s(include_str!("lua/register_agent.lua")),
+            set_state: s(include_str!("lua/set_state.lua")),
+            route: s(include_str!("lua/route.lua")),
+            queue_snapshot: s(include_str!("lua/queue_snapshot.lua")),
+            queue_place: s(include_str!("lua/queue_place.lua")),
+            queue_stats: s(include_str!("lua/queue_stats.lua")),
+            presence: s(include_str!("lua/presence.lua")),
+            expire_graces: s(include_str!("lua/expire_graces.lua")),
+            heartbeat: s(include_str!("lua/heartbeat.lua")),
+            request_callback: s(include_str!("lua/request_callback.lua")),
+            list_callbacks: s(include_str!("lua/list_callbacks.lua")),
+            claim_callback: s(include_str!("lua/claim_callback.lua")),
+            complete_callback: s(include_str!("lua/complete_callback.lua")),
+        }
+    }
+}
+
+/// The Redis engine; cheap to clone.
+#[derive(Clone)]
+pub struct RedisStore {
+    /// Multiplexed connection that reconnects by itself.
+    conn: ConnectionManager,
+    /// For the event subscription, which needs a connection of its own.
+    client: redis::Client,
+    /// Key prefix, so that several hubs (or tests) can share one Redis.
+    prefix: Arc<str>,
+    /// This node's id, for presence bookkeeping.
+    node: Arc<str>,
+    /// The compiled scripts.
+    scripts: Arc<Scripts>,
+    /// Tiebreak for queue scores within one millisecond.
+    tiebreak: Arc<AtomicU64>,
+}
+
+impl std::fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisStore")
+            .field("prefix", &self.prefix)
+            .field("node", &self.node)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a script's argument list from displayable values.
+macro_rules! argv {
+    ($($a:expr),* $(,)?) => { vec![$($a.to_string()),*] };
+}
+
+impl RedisStore {
+    /// Connects to Redis at `url`; keys go under `prefix`, presence under `node`.
+    pub async fn connect(url: &str, prefix: &str, node: &str) -> StoreResult<Self> {
+        let client =
+            redis::Client::open(url).map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let config = redis::aio::ConnectionManagerConfig::new()
+            .set_response_timeout(Some(RESPONSE_TIMEOUT))
+            .set_connection_timeout(Some(RESPONSE_TIMEOUT))
+            .set_max_delay(Duration::from_secs(2))
+            .set_number_of_retries(2);
+        let conn = client
+            .get_connection_manager_with_config(config.clone())
+            .await?;
+        Ok(RedisStore {
+            conn,
+            client,
+            prefix: prefix.into(),
+            node: node.into(),
+            scripts: Arc::new(Scripts::load()),
+            tiebreak: Arc::new(AtomicU64::new(0)),
+        })
+    }
+
+    /// The pub/sub channel for events every node delivers.
+    fn events_channel(&self) -> String {
+        format!("{}:events", self.prefix)
+    }
+
+    /// This node's own pub/sub channel: the store scripts publish an event
+    /// only to the nodes where its recipients are connected.
+    fn node_channel(&self) -> String {
+        format!("{}:events:{}", self.prefix, self.node)
+    }
+
+    fn key(&self, parts: &[&str]) -> String {
+        let mut k = String::from(&*self.prefix);
+        for p in parts {
+            k.push(':');
+            k.push_str(p);
+        }
+        k
+    }
+
+    /// Runs a script with the prefix and the time as ARGV[1..2], then
+    /// `args`; the reply is the script's JSON document.
+    async fn run(&self, script: &Script, now: Millis, args: Vec<String>) -> StoreResult<String> {
+        let mut invocation = script.prepare_invoke();
+        invocation.arg(&*self.prefix).arg(now);
+        for a in args {
+            invocation.arg(a);
+        }
+        let mut conn = self.conn.clone();
+        Ok(invocation.invoke_async(&mut conn).await?)
+    }
+
+    /// Whether a node with this id has sent a heartbeat recently: two live
+    /// processes must not share a node id.
+    pub async fn node_alive(&self, now: Millis) -> StoreResult<bool> {
+        let mut conn = self.conn.clone();
+        let last: Option<f64> = redis::cmd("ZSCORE")
+            .arg(self.key(&["nodes"]))
+            .arg(&*self.node)
+            .query_async(&mut conn)
+            .await?;
+        Ok(last.is_some_and(|t| t as Millis > now - NODE_STALE_MS))
+    }
+
+    /// Marks this node's previous incarnation dead (call once at start-up
+    /// when the node id is fixed by configuration).
+    pub async fn reset_node(&self, now: Millis, grace: &Graces) -> StoreResult<()> {
+        self.heartbeat_inner(now, grace, true).await
+    }
+
+    async fn heartbeat_inner(&self, now: Millis, grace: &Graces, reset: bool) -> StoreResult<()> {
+        self.run(
+            &self.scripts.heartbeat,
+            now,
+            argv![
+                &*self.node,
+                NODE_STALE_MS,
+                grace.cardholder_ms,
+                grace.agent_ms,
+                if reset { "1" } else { "0" }
+            ],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn fetch_callback(
+        &self,
+        reference: &CallbackRef,
+    ) -> StoreResult<Option<CallbackRequest>> {
+        let mut conn = self.conn.clone();
+        let flat: Vec<String> = redis::cmd("HGETALL")
+            .arg(self.key(&["cb", reference.as_str()]))
+            .query_async(&mut conn)
+            .await?;
+        let fields = Fields::from_flat(flat);
+        if fields.is_empty() {
+            return Ok(None);
+        }
+        replies::callback(&fields).map(Some)
+    }
+}
+
+fn presence_member(side: Side, user: &UserId) -> String {
+    keys::member(&match side {
+        Side::Cardholder => Audience::Cardholder(user.clone()),
+        Side::Agent => Audience::Agent(user.clone()),
+    })
+}
+
+/// The conversation field a sender must match to write as `author`.
+fn sender_field(author: Author) -> &'static str {
+    match author {
+        Author::Cardholder => "cardholder",
+        Author::Agent => "agent",
+        Author::System => "",
+    }
+}
+
+#[async_trait]
+impl Store for RedisStore {
+    async fn ping(&self) -> StoreResult<()> {
+        let mut conn = self.conn.clone();
+        redis::cmd("PING").query_async::<()>(&mut conn).await?;
+        Ok(())
+    }
+
+    async fn open_conversation(&self, new: NewConversation) -> StoreResult<Opened> {
+        let id = ConversationId::generate();
+        let score = queue_score(new.now, self.tiebreak.fetch_add(1, Ordering::Relaxed));
+        let reply = self
+            .run(
+                &self.scripts.open,
+                new.now,
+                argv![
+                    keys::encode(&new.cardholder),
+                    new.name.as_deref().unwrap_or(""),
+                    new.tier,
+                    new.topic,
+                    if new.enqueue { "1" } else { "0" },
+                    id,
+                    new.phone_last4.as_deref().unwrap_or(""),
+                    score
+                ],
+            )
+            .await?;
+        let r: OpenReply = decode(&reply, "open")?;
+        Ok(Opened {
+            conversation: replies::conversation(&r.conversation)?,
+            created: r.created,
+        })
+    }
+
+    async fn conversation(&self, id: &ConversationId) -> StoreResult<Option<Conversation>> {
+        let mut conn = self.conn.clone();
+        let flat: Vec<String> = redis::cmd("HGETALL")
+            .arg(self.key(&["conv", id.as_str()]))
+            .query_async(&mut conn)
+            .await?;
+        let fields = Fields::from_flat(flat);
+        if fields.is_empty() {
+            return Ok(None);
+        }
+        replies::conversation(&fields).map(Some)
+    }
+
+    async fn open_conversation_of(&self, cardholder: &UserId) -> StoreResult<Option<Conversation>> {
+        let mut conn = self.conn.clone();
+        let id: Option<String> = redis::cmd("GET")
+            .arg(self.key(&["open", &keys::encode(cardholder)]))
+            .query_async(&mut conn)
+            .await?;
+        match id {
+            Some(id) => Ok(self
+                .conversation(&ConversationId(id))
+                .await?
+                .filter(|c| c.status != ConversationStatus::Ended)),
+            None => Ok(None),
+        }
+    }
+
+    async fn append(&self, id: &ConversationId, new: NewEntry) -> StoreResult<Appended> {
+        let json = StoredEntry::encode(new.author, &new.text, new.now, new.client_id.as_deref())?;
+        let sender = new.sender.as_ref().map(keys::encode).unwrap_or_default();
+        let key = new
+            .client_id
+            .as_deref()
+            .map(|k| idempotency_key(new.author, k))
+            .unwrap_or_default();
+        let reply = self
+            .run(
+                &self.scripts.append,
+                new.now,
+                argv![id, new.author, sender_field(new.author), sender, key, json],
+            )
+            .await?;
+        let r: AppendReply = decode(&reply, "append")?;
+        if !r.ok {
+            return Err(StoreError::NoConversation);
+        }
+        Ok(Appended {
+            entry: replies::entry(r.seq, &r.entry)?,
+            duplicate: r.duplicate,
+            cardholder: replies::user(&r.cardholder),
+            agent: r.agent.as_deref().map(replies::user),
+            status: r
+                .status
+                .parse()
+                .map_err(|_| replies::corrupt("append status"))?,
+            first_from_author: r.first,
+        })
+    }
+
+    async fn transcript(
+        &self,
+        id: &ConversationId,
+        after: Seq,
+        limit: usize,
+    ) -> StoreResult<Vec<Entry>> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let mut conn = self.conn.clone();
+        let start = i64::try_from(after).unwrap_or(i64::MAX);
+        let stop = start
+            .saturating_add(i64::try_from(limit).unwrap_or(i64::MAX))
+            .saturating_sub(1);
+        let raw: Vec<String> = redis::cmd("LRANGE")
+            .arg(self.key(&["tx", id.as_str()]))
+            .arg(start)
+            .arg(stop)
+            .query_async(&mut conn)
+            .await?;
+        replies::entries_from(after + 1, &raw)
+    }
+
+    async fn end(
+        &self,
+        id: &ConversationId,
+        by_agent: Option<&UserId>,
+        reason: EndReason,
+        now: Millis,
+    ) -> StoreResult<Option<Conversation>> {
+        let by = by_agent.map(keys::encode).unwrap_or_default();
+        let reply = self
+            .run(&self.scripts.end, now, argv![id, by, reason])
+            .await?;
+        let r: EndReply = decode(&reply, "end")?;
+        match (r.found, r.ended) {
+            (false, _) => Err(StoreError::NoConversation),
+            (true, false) => Ok(None),
+            (true, true) => replies::conversation(&r.conversation).map(Some),
+        }
+    }
+
+    async fn transfer(
+        &self,
+        id: &ConversationId,
+        agent: &UserId,
+        tier: Tier,
+        now: Millis,
+    ) -> StoreResult<Conversation> {
+        let reply = self
+            .run(
+                &self.scripts.transfer,
+                now,
+                argv![id, keys::encode(agent), tier, EndReason::Transferred],
+            )
+            .await?;
+        let r: OkReply = decode(&reply, "transfer")?;
+        if !r.ok {
+            return Err(StoreError::NoConversation);
+        }
+        replies::conversation(&r.conversation)
+    }
+
+    async fn register_agent(
+        &self,
+        profile: &AgentProfile,
+        now: Millis,
+    ) -> StoreResult<AgentSnapshot> {
+        let teams = profile
+            .teams
+            .iter()
+            .map(|t| t.as_str())
+            .collect::<Vec<_>>()
+            .join(",");
+        let reply = self
+            .run(
+                &self.scripts.register_agent,
+                now,
+                argv![
+                    keys::encode(&profile.sub),
+                    profile.name,
+                    teams,
+                    profile.max_chats
+                ],
+            )
+            .await?;
+        let r: AgentReply = decode(&reply, "register agent")?;
+        Ok(AgentSnapshot {
+            state: r
+                .state
+                .parse()
+                .map_err(|_| replies::corrupt("agent state"))?,
+            active: r
+                .conversations
+                .iter()
+                .map(replies::conversation)
+                .collect::<StoreResult<_>>()?,
+        })
+    }
+
+    async fn set_agent_state(
+        &self,
+        agent: &UserId,
+        state: AgentState,
+        now: Millis,
+    ) -> StoreResult<()> {
+        let reply = self
+            .run(
+                &self.scripts.set_state,
+                now,
+                argv![keys::encode(agent), state],
+            )
+            .await?;
+        let r: OkReply = decode(&reply, "set state")?;
+        if !r.ok {
+            return Err(StoreError::NotAllowed);
+        }
+        Ok(())
+    }
+
+    async fn route(&self, now: Millis, boosts: &TierBoosts) -> StoreResult<Vec<Assignment>> {
+        let mut args = argv![ROUTE_BATCH, RECENT_WAITS, MAX_TRANSCRIPT_PAGE];
+        for &tier in Tier::ALL {
+            args.push(tier.to_string());
+            args.push(boost_score(tier, boosts).to_string());
+        }
+        let reply = self.run(&self.scripts.route, now, args).await?;
+        let items: Vec<RouteItem> = replies::decode_list(&reply, "route")?;
+        items
+            .iter()
+            .map(|i| {
+                Ok(Assignment {
+                    conversation: replies::conversation(&i.conversation)?,
+                    waited_ms: i.waited_ms,
+                })
+            })
+            .collect()
+    }
+
+    async fn queue_standing(
+        &self,
+        id: &ConversationId,
+        tier: Tier,
+    ) -> StoreResult<Option<QueueStanding>> {
+        let now = crate::domain::now_millis();
+        let reply = self
+            .run(&self.scripts.queue_place, now, argv![tier, id])
+            .await?;
+        let r: PlaceReply = decode(&reply, "queue place")?;
+        if r.position == 0 {
+            return Ok(None);
+        }
+        Ok(Some(QueueStanding {
+            position: r.position,
+            depth: r.depth,
+            recent_wait_ms: average_wait(&replies::waits(&r.waits)),
+        }))
+    }
+
+    async fn queue_snapshot(&self, tier: Tier) -> StoreResult<QueueSnapshot> {
+        let now = crate::domain::now_millis();
+        let reply = self
+            .run(&self.scripts.queue_snapshot, now, argv![tier])
+            .await?;
+        let r: SnapshotReply = decode(&reply, "queue snapshot")?;
+        Ok(QueueSnapshot {
+            places: r
+                .places
+                .iter()
+                .enumerate()
+                .map(|(i, p)| QueuePlace {
+                    conversation: ConversationId(p.conversation.clone()),
+                    cardholder: replies::user(&p.cardholder),
+                    position: i as u64 + 1,
+                })
+                .collect(),
+            recent_wait_ms: average_wait(&replies::waits(&r.waits)),
+        })
+    }
+
+    async fn queue_stats(&self, now: Millis) -> StoreResult<Vec<QueueView>> {
+        let tiers = Tier::ALL.iter().map(ToString::to_string).collect();
+        let reply = self.run(&self.scripts.queue_stats, now, tiers).await?;
+        let rows: Vec<StatsItem> = replies::decode_list(&reply, "queue stats")?;
+        rows.iter()
+            .map(|row| {
+                let oldest_wait_s = row
+                    .since
+                    .parse::<Millis>()
+                    .map_or(0, |t| u64::try_from((now - t).max(0) / 1000).unwrap_or(0));
+                Ok(QueueView {
+                    tier: row
+                        .tier
+                        .parse()
+                        .map_err(|_| replies::corrupt("queue stats tier"))?,
+                    waiting: row.depth,
+                    oldest_wait_s,
+                })
+            })
+            .collect()
+    }
+
+    async fn presence_up(&self, user: &UserId, side: Side) -> StoreResult<()> {
+        let now = crate::domain::now_millis();
+        self.run(
+            &self.scripts.presence,
+            now,
+            argv![&*self.node, presence_member(side, user), 1, 0],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn presence_down(
+        &self,
+        user: &UserId,
+        side: Side,
+        now: Millis,
+        grace_ms: Millis,
+    ) -> StoreResult<()> {
+        self.run(
+            &self.scripts.presence,
+            now,
+            argv![
+                &*self.node,
+                presence_member(side, user),
+                -1,
+                (now + grace_ms)
+            ],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn expire_graces(&self, now: Millis) -> StoreResult<Vec<GraceOutcome>> {
+        let reply = self
+            .run(
+                &self.scripts.expire_graces,
+                now,
+                argv![GRACE_BATCH, EndReason::Abandoned, EndReason::Transferred],
+            )
+            .await?;
+        let items: Vec<GraceItem> = replies::decode_list(&reply, "expire graces")?;
+        items
+            .iter()
+            .map(
+                |item| match (&item.abandoned, &item.requeued, &item.agent) {
+                    (Some(c), _, _) => Ok(GraceOutcome::Abandoned(replies::conversation(c)?)),
+                    (None, Some(c), Some(agent)) => Ok(GraceOutcome::Requeued {
+                        conversation: replies::conversation(c)?,
+                        agent: replies::user(agent),
+                    }),
+                    _ => Err(replies::corrupt("grace outcome")),
+                },
+            )
+            .collect()
+    }
+
+    async fn heartbeat(&self, now: Millis, grace: &Graces) -> StoreResult<()> {
+        self.heartbeat_inner(now, grace, false).await
+    }
+
+    async fn retire(&self) -> StoreResult<()> {
+        let mut conn = self.conn.clone();
+        redis::pipe()
+            .cmd("ZREM")
+            .arg(self.key(&["nodes"]))
+            .arg(&*self.node)
+            .ignore()
+            .cmd("DEL")
+            .arg(self.key(&["presence", &self.node]))
+            .ignore()
+            .query_async::<()>(&mut conn)
+            .await?;
+        Ok(())
+    }
+
+    async fn request_callback(&self, new: NewCallback) -> StoreResult<(CallbackRequest, bool)> {
+        loop {
+            let reference = new_callback_ref(new.desk);
+            let reply = self
+                .run(
+                    &self.scripts.request_callback,
+                    new.now,
+                    argv![
+                        new.desk,
+                        keys::encode(&new.sub),
+                        new.tier,
+                        new.reason,
+                        new.conversation,
+                        new.phone_last4.as_deref().unwrap_or(""),
+                        reference,
+                        desk_rank(new.tier, new.now)
+                    ],
+                )
+                .await?;
+            let r: RequestReply = decode(&reply, "request callback")?;
+            if !r.taken {
+                return Ok((replies::callback(&r.request)?, r.created));
+            }
+        }
+    }
+
+    async fn callbacks(&self, desk: Desk) -> StoreResult<Vec<CallbackRequest>> {
+        let now = crate::domain::now_millis();
+        let reply = self
+            .run(&self.scripts.list_callbacks, now, argv!["desk", desk])
+            .await?;
+        let list: Vec<Fields> = replies::decode_list(&reply, "callbacks")?;
+        list.iter().map(replies::callback).collect()
+    }
+
+    async fn callbacks_of(&self, sub: &UserId) -> StoreResult<Vec<CallbackRequest>> {
+        let now = crate::domain::now_millis();
+        let reply = self
+            .run(
+                &self.scripts.list_callbacks,
+                now,
+                argv!["sub", keys::encode(sub)],
+            )
+            .await?;
+        let list: Vec<Fields> = replies::decode_list(&reply, "callbacks")?;
+        let mut list = list
+            .iter()
+            .map(replies::callback)
+            .collect::<StoreResult<Vec<_>>>()?;
+        list.sort_by_key(super::desk_order);
+        Ok(list)
+    }
+
+    async fn escalate(
+        &self,
+        id: &ConversationId,
+        request: &CallbackRequest,
+        message: String,
+        now: Millis,
+    ) -> StoreResult<Option<Conversation>> {
+        let entry = StoredEntry::encode(Author::System, &message, now, None)?;
+        let reply = self
+            .run(
+                &self.scripts.escalate,
+                now,
+                argv![id, request.reference, entry, EndReason::Escalated],
+            )
+            .await?;
+        let r: EscalateReply = decode(&reply, "escalate")?;
+        if !r.ended {
+            return Ok(None);
+        }
+        replies::conversation(&r.conversation).map(Some)
+    }
+
+    async fn claim_callback(
+        &self,
+        reference: &CallbackRef,
+        agent: &UserId,
+        desks: &[Desk],
+    ) -> StoreResult<CallbackRequest> {
+        let now = crate::domain::now_millis();
+        let mut args = argv![reference, keys::encode(agent), CallbackStatus::Claimed];
+        args.extend(desks.iter().map(ToString::to_string));
+        let reply = self.run(&self.scripts.claim_callback, now, args).await?;
+        desk_outcome(decode(&reply, "claim callback")?)
+    }
+
+    async fn complete_callback(
+        &self,
+        reference: &CallbackRef,
+        agent: &UserId,
+        outcome: CallbackOutcome,
+    ) -> StoreResult<CallbackRequest> {
+        // Rust decides the outcome; the script writes it only if the request
+        // is still this agent's and unchanged since it was read.
+        let current = self
+            .fetch_callback(reference)
+            .await?
+            .ok_or(StoreError::NoConversation)?;
+        if current.claimed_by.as_ref() != Some(agent) {
+            return Err(StoreError::NotAllowed);
+        }
+        let next = after_outcome(&current, outcome);
+        let now = crate::domain::now_millis();
+        let reply = self
+            .run(
+                &self.scripts.complete_callback,
+                now,
+                argv![
+                    reference,
+                    keys::encode(agent),
+                    current.attempts,
+                    next.status,
+                    next.attempts,
+                    next.history.join(","),
+                    if next.status.is_open() { "1" } else { "0" }
+                ],
+            )
+            .await?;
+        desk_outcome(decode(&reply, "complete callback")?)
+    }
+}
+
+/// A desk script's outcome: the request, `NotAllowed` (another agent's), or
+/// `NoConversation` (no such open request on the agent's desks).
+fn desk_outcome(r: DeskReply) -> StoreResult<CallbackRequest> {
+    match r.outcome.as_str() {
+        "won" | "done" => replies::callback(&r.request),
+        "taken" | "not_yours" => Err(StoreError::NotAllowed),
+        _ => Err(StoreError::NoConversation),
+    }
+}
+
+#[async_trait]
+impl EventFeed for RedisStore {
+    async fn publish(&self, batch: &[Envelope]) -> StoreResult<()> {
+        let channel = self.events_channel();
+        let mut pipe = redis::pipe();
+        for payload in batch.iter().filter_map(wire::encode) {
+            pipe.cmd("PUBLISH").arg(&channel).arg(payload).ignore();
+        }
+        let mut conn = self.conn.clone();
+        pipe.query_async::<()>(&mut conn).await?;
+        Ok(())
+    }
+
+    async fn subscribe(&self) -> StoreResult<EventStream> {
+        let mut pubsub = self.client.get_async_pubsub().await?;
+        pubsub.subscribe(self.events_channel()).await?;
+        pubsub.subscribe(self.node_channel()).await?;
+        let stream = pubsub
+            .into_on_message()
+            .filter_map(|msg| async move { wire::decode(msg.get_payload_bytes()) });
+        Ok(Box::pin(stream))
+    }
+}

@@ -1,0 +1,269 @@
+//! The envelope events travel in between nodes, over Redis pub/sub.
+//!
+//! `{"to": [member…], "at": ms, "e": {"k": kind, …}}`: the recipients as
+//! presence members ([`super::keys::member`]), the publish time, and the
+//! domain event. The scripts publish the events that must stay in step with
+//! their state change (`msg`, `assigned`, `ended`, `escalated`) and pass
+//! stored records through untouched (a `HGETALL` list, a stored entry's
+//! JSON); the hub publishes the rest. This is the one definition of the
+//! envelope: [`decode`] reads both, [`encode`] writes the hub's.
+
+use serde::{Deserialize, Serialize, Serializer};
+
+use super::keys;
+use super::replies::{self, lua_list, Fields};
+use crate::domain::{Author, ConversationId, EndReason, Millis, Seq, Tier};
+use crate::events::{Envelope, Event};
+use crate::store::CallbackRequest;
+
+/// An envelope as published.
+#[derive(Serialize, Deserialize)]
+struct Published {
+    /// Presence members of the recipients.
+    #[serde(deserialize_with = "lua_list")]
+    to: Vec<String>,
+    /// Publish time, Unix ms.
+    at: Millis,
+    /// The event.
+    e: WireEvent,
+}
+
+/// A domain event as published.
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "k", rename_all = "snake_case")]
+enum WireEvent {
+    /// From `append.lua` / `escalate.lua`.
+    Msg {
+        conversation: ConversationId,
+        seq: Seq,
+        /// The stored entry's JSON.
+        entry: String,
+    },
+    /// From `route.lua`.
+    Assigned {
+        conversation: Fields,
+        waited_ms: Millis,
+        /// Stored entries' JSON, from seq 1.
+        #[serde(deserialize_with = "lua_list")]
+        transcript: Vec<String>,
+    },
+    /// From `end_conv`, `transfer.lua`, `expire_graces.lua`.
+    Ended {
+        conversation: ConversationId,
+        reason: EndReason,
+    },
+    /// From `escalate.lua`.
+    Escalated {
+        conversation: ConversationId,
+        request: Fields,
+    },
+    /// From the hub.
+    Callback { request: Box<CallbackRequest> },
+    /// From the hub.
+    Typing {
+        conversation: ConversationId,
+        from: Author,
+        on: bool,
+    },
+    /// From the hub.
+    Read {
+        conversation: ConversationId,
+        from: Author,
+        seq: Seq,
+    },
+    /// From the hub.
+    Queued {
+        conversation: ConversationId,
+        tier: Tier,
+        position: u64,
+        eta_s: Option<u64>,
+    },
+}
+
+impl Serialize for Fields {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        // Only the scripts publish records; the hub never sends one back.
+        s.collect_seq(std::iter::empty::<&str>())
+    }
+}
+
+/// Reads a published envelope; `None` (and a log line) for one this node
+/// cannot read, which then reaches nobody rather than the wrong people.
+pub fn decode(payload: &[u8]) -> Option<Envelope> {
+    let published: Published = match serde_json::from_slice(payload) {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::warn!(error = %e, "dropped an unreadable hub event");
+            return None;
+        }
+    };
+    let event = match published.e {
+        WireEvent::Msg {
+            conversation,
+            seq,
+            entry,
+        } => Event::Msg {
+            conversation,
+            entry: replies::entry(seq, &entry).ok()?,
+        },
+        WireEvent::Assigned {
+            conversation,
+            waited_ms,
+            transcript,
+        } => Event::Assigned {
+            conversation: Box::new(replies::conversation(&conversation).ok()?),
+            waited_ms,
+            transcript: replies::entries_from(1, &transcript).ok()?,
+        },
+        WireEvent::Ended {
+            conversation,
+            reason,
+        } => Event::Ended {
+            conversation,
+            reason,
+        },
+        WireEvent::Escalated {
+            conversation,
+            request,
+        } => Event::Escalated {
+            conversation,
+            request: Box::new(replies::callback(&request).ok()?),
+        },
+        WireEvent::Callback { request } => Event::Callback { request },
+        WireEvent::Typing {
+            conversation,
+            from,
+            on,
+        } => Event::Typing {
+            conversation,
+            from,
+            on,
+        },
+        WireEvent::Read {
+            conversation,
+            from,
+            seq,
+        } => Event::Read {
+            conversation,
+            from,
+            seq,
+        },
+        WireEvent::Queued {
+            conversation,
+            tier,
+            position,
+            eta_s,
+        } => Event::Queued {
+            conversation,
+            tier,
+            position,
+            eta_s,
+        },
+    };
+    Some(Envelope {
+        to: published
+            .to
+            .iter()
+            .filter_map(|m| keys::audience(m))
+            .collect(),
+        at: published.at,
+        event,
+    })
+}
+
+/// Writes an envelope the hub publishes; `None` for the events only the
+/// store announces (they need the state change they describe).
+pub fn encode(envelope: &Envelope) -> Option<String> {
+    let e = match &envelope.event {
+        Event::Callback { request } => WireEvent::Callback {
+            request: request.clone(),
+        },
+        Event::Typing {
+            conversation,
+            from,
+            on,
+        } => WireEvent::Typing {
+            conversation: conversation.clone(),
+            from: *from,
+            on: *on,
+        },
+        Event::Read {
+            conversation,
+            from,
+            seq,
+        } => WireEvent::Read {
+            conversation: conversation.clone(),
+            from: *from,
+            seq: *seq,
+        },
+        Event::Queued {
+            conversation,
+            tier,
+            position,
+            eta_s,
+        } => WireEvent::Queued {
+            conversation: conversation.clone(),
+            tier: *tier,
+            position: *position,
+            eta_s: *eta_s,
+        },
+        Event::Msg { .. }
+        | Event::Assigned { .. }
+        | Event::Ended { .. }
+        | Event::Escalated { .. } => return None,
+    };
+    serde_json::to_string(&Published {
+        to: envelope.to.iter().map(keys::member).collect(),
+        at: envelope.at,
+        e,
+    })
+    .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::Audience;
+
+    #[test]
+    fn hub_events_round_trip() {
+        let env = Envelope {
+            to: vec![
+                Audience::Cardholder("x:y".into()),
+                Audience::Agent("x:y".into()),
+            ],
+            at: 1_800_000_000_000,
+            event: Event::Typing {
+                conversation: ConversationId::from("c-1"),
+                from: Author::Agent,
+                on: true,
+            },
+        };
+        let text = encode(&env).expect("encodes");
+        assert_eq!(decode(text.as_bytes()), Some(env));
+    }
+
+    #[test]
+    fn reads_what_scripts_publish() {
+        // As `append.lua` encodes it (cjson writes no spaces).
+        let lua = r#"{"to":["c:ann","a:bob%3Ax"],"at":1800000000000,"e":{"k":"msg","conversation":"c-1","seq":7,"entry":"{\"from\":\"cardholder\",\"text\":\"hi\",\"at\":\"2027-01-15T08:00:00Z\",\"id\":\"k1\"}"}}"#;
+        let env = decode(lua.as_bytes()).expect("decodes");
+        assert_eq!(
+            env.to,
+            vec![
+                Audience::Cardholder("ann".into()),
+                Audience::Agent("bob:x".into())
+            ]
+        );
+        let Event::Msg { entry, .. } = env.event else {
+            panic!("a msg event")
+        };
+        assert_eq!((entry.seq, entry.text.as_str()), (7, "hi"));
+        // An empty transcript is `{}` in Lua's JSON.
+        let assigned = r#"{"to":{},"at":1,"e":{"k":"assigned","conversation":["id","c-1","cardholder","ann","card_tier","premium","tier","premium","topic","billing","status","active","agent","bob","agent_name","Bob","created_at","1","queued_at","1","last_seq","0"],"waited_ms":5,"transcript":{}}}"#;
+        assert!(matches!(
+            decode(assigned.as_bytes()).map(|e| e.event),
+            Some(Event::Assigned { .. })
+        ));
+    }
+}
