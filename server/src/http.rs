@@ -292,3 +292,239 @@ async fn dev_token(State(app): State<App>, body: axum::body::Bytes) -> Response 
         Err(e) => refuse(StatusCode::BAD_REQUEST, &e.client_message()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::{HeaderValue, Request};
+    use tower::ServiceExt;
+
+    use super::*;
+    use crate::config::Settings;
+
+    const SECRET: &[u8] = b"http-unit-test-secret-0123456789";
+    /// Where the test router pretends to listen.
+    const LOCAL: &str = "127.0.0.1:8080";
+
+    async fn router_with(settings: Settings) -> Router {
+        let hub = crate::build_hub(settings, crate::CancellationToken::new())
+            .await
+            .expect("hub");
+        let local = LOCAL.parse().expect("address");
+        router(App::new(hub, TaskTracker::new(), local))
+    }
+
+    /// A complete WebSocket upgrade request (oneshot cannot upgrade, so
+    /// one that passes every check is answered 426 by the extractor).
+    fn upgrade(uri: &str) -> axum::http::request::Builder {
+        Request::get(uri)
+            .header(header::HOST, LOCAL)
+            .header(header::CONNECTION, "upgrade")
+            .header(header::UPGRADE, "websocket")
+            .header(header::SEC_WEBSOCKET_VERSION, "13")
+            .header(header::SEC_WEBSOCKET_KEY, "dGhlIHNhbXBsZSBub25jZQ==")
+    }
+
+    async fn status(router: &Router, request: Request<Body>) -> StatusCode {
+        router.clone().oneshot(request).await.expect("answer").status()
+    }
+
+    async fn with_origin(router: &Router, origin: &str) -> StatusCode {
+        let request = upgrade("/ws")
+            .header(header::ORIGIN, origin)
+            .body(Body::empty())
+            .expect("request");
+        status(router, request).await
+    }
+
+    #[test]
+    fn query_credentials_are_found_whatever_their_spelling() {
+        for query in [
+            "token=x",
+            "Token=x",
+            "TOKEN=x",
+            "access_token=x",
+            "id_token=x",
+            "ID_Token=x",
+            "auth_token=x",
+            "%74oken=x",
+            "id%5Ftoken=x",
+            "jwt=x",
+            "JWT=x",
+            "auth=x",
+            "Authorization=Bearer+x",
+            "a=1&token=x",
+            "session=eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln",
+        ] {
+            let uri: Uri = format!("/ws?{query}").parse().expect("uri");
+            assert!(query_has_token(&uri), "{query}");
+        }
+        for query in ["", "v=1", "lang=en&theme=dark", "author=x", "eyJ=1"] {
+            let uri: Uri = format!("/ws?{query}").parse().expect("uri");
+            assert!(!query_has_token(&uri), "{query}");
+        }
+        assert!(!query_has_token(&Uri::from_static("/ws")));
+    }
+
+    #[tokio::test]
+    async fn query_tokens_are_refused_before_the_upgrade() {
+        let router = router_with(Settings::for_secret(SECRET)).await;
+        for uri in ["/ws?Token=x", "/ws?id_token=x", "/ws?%54OKEN=x"] {
+            let request = upgrade(uri).body(Body::empty()).expect("request");
+            assert_eq!(status(&router, request).await, StatusCode::UNAUTHORIZED, "{uri}");
+        }
+    }
+
+    #[test]
+    fn own_origins_come_from_configuration() {
+        let loopback = "127.0.0.1:8080".parse().expect("address");
+        assert_eq!(
+            own_origins(None, loopback),
+            ["http://127.0.0.1:8080", "http://localhost:8080"]
+        );
+        let v6 = "[::1]:9000".parse().expect("address");
+        assert_eq!(
+            own_origins(None, v6),
+            ["http://[::1]:9000", "http://localhost:9000"]
+        );
+        let lan = "10.1.2.3:8080".parse().expect("address");
+        assert_eq!(own_origins(None, lan), ["http://10.1.2.3:8080"]);
+        assert_eq!(
+            own_origins(Some("https://chat.example.com"), loopback),
+            ["https://chat.example.com"]
+        );
+    }
+
+    #[tokio::test]
+    async fn the_host_header_never_makes_an_origin_allowed() {
+        let router = router_with(Settings::for_secret(SECRET)).await;
+        // DNS rebinding: the page and the Host header agree, on the attacker's name.
+        let mut request = upgrade("/ws")
+            .header(header::ORIGIN, "http://evil.example")
+            .body(Body::empty())
+            .expect("request");
+        request
+            .headers_mut()
+            .insert(header::HOST, HeaderValue::from_static("evil.example"));
+        assert_eq!(status(&router, request).await, StatusCode::FORBIDDEN);
+        for own in ["http://127.0.0.1:8080", "http://localhost:8080"] {
+            assert_eq!(with_origin(&router, own).await, StatusCode::UPGRADE_REQUIRED, "{own}");
+        }
+        for other in ["https://127.0.0.1:8080", "http://127.0.0.1:8081", "http://evil.example"] {
+            assert_eq!(with_origin(&router, other).await, StatusCode::FORBIDDEN, "{other}");
+        }
+        // No Origin: not a browser (native apps), judged by its token alone.
+        let request = upgrade("/ws").body(Body::empty()).expect("request");
+        assert_eq!(status(&router, request).await, StatusCode::UPGRADE_REQUIRED);
+    }
+
+    #[tokio::test]
+    async fn public_url_and_allowed_origins_are_the_only_origins() {
+        let mut settings = Settings::for_secret(SECRET);
+        settings.public_origin = Some("https://chat.example.com".into());
+        settings.allowed_origins = vec!["https://bank.example".into()];
+        let router = router_with(settings).await;
+        for ok in ["https://chat.example.com", "https://bank.example"] {
+            assert_eq!(with_origin(&router, ok).await, StatusCode::UPGRADE_REQUIRED, "{ok}");
+        }
+        for refused in ["http://127.0.0.1:8080", "http://localhost:8080", "http://chat.example.com"] {
+            assert_eq!(with_origin(&router, refused).await, StatusCode::FORBIDDEN, "{refused}");
+        }
+    }
+
+    #[tokio::test]
+    async fn malformed_or_repeated_origins_are_refused() {
+        let router = router_with(Settings::for_secret(SECRET)).await;
+        for bad in [
+            "null",
+            "",
+            "127.0.0.1:8080",
+            "http://127.0.0.1:8080/",
+            "http://127.0.0.1:8080/ws",
+            "HTTP://127.0.0.1:8080",
+            "http://user@127.0.0.1:8080",
+            "http://127.0.0.1:8080 http://evil.example",
+        ] {
+            assert_eq!(with_origin(&router, bad).await, StatusCode::FORBIDDEN, "{bad:?}");
+        }
+        let mut request = upgrade("/ws").body(Body::empty()).expect("request");
+        let headers = request.headers_mut();
+        headers.append(header::ORIGIN, HeaderValue::from_static("http://127.0.0.1:8080"));
+        headers.append(header::ORIGIN, HeaderValue::from_static("http://127.0.0.1:8080"));
+        assert_eq!(status(&router, request).await, StatusCode::FORBIDDEN);
+        let mut request = upgrade("/ws").body(Body::empty()).expect("request");
+        request.headers_mut().insert(
+            header::ORIGIN,
+            HeaderValue::from_bytes(b"http://\xe9vil.example").expect("opaque bytes"),
+        );
+        assert_eq!(status(&router, request).await, StatusCode::FORBIDDEN);
+    }
+
+    async fn headers_of(router: &Router, uri: &str) -> HeaderMap {
+        let request = Request::get(uri).body(Body::empty()).expect("request");
+        let response = router.clone().oneshot(request).await.expect("answer");
+        assert_eq!(response.status(), StatusCode::OK, "{uri}");
+        response.headers().clone()
+    }
+
+    fn csp(headers: &HeaderMap) -> &str {
+        headers[header::CONTENT_SECURITY_POLICY]
+            .to_str()
+            .expect("ascii")
+    }
+
+    #[tokio::test]
+    async fn pages_cannot_be_framed_and_send_no_referrer() {
+        let router = router_with(Settings::for_secret(SECRET)).await;
+        for page in ["/agent/", "/agent/index.html"] {
+            let headers = headers_of(&router, page).await;
+            assert_eq!(headers[header::X_FRAME_OPTIONS], "DENY", "{page}");
+            assert!(csp(&headers).contains("frame-ancestors 'none'"), "{page}");
+            assert!(csp(&headers).contains("script-src 'self';"), "{page}");
+            assert!(!csp(&headers).contains("unsafe-inline"), "{page}");
+            assert_eq!(headers[header::REFERRER_POLICY], "no-referrer", "{page}");
+        }
+        // Without --dev there is no demo page.
+        let request = Request::get("/").body(Body::empty()).expect("request");
+        assert_eq!(status(&router, request).await, StatusCode::NOT_FOUND);
+    }
+
+    #[tokio::test]
+    async fn the_widget_stays_loadable_cross_site() {
+        let router = router_with(Settings::for_secret(SECRET)).await;
+        for file in ["/widget/switchboard-widget.js", "/widget/switchboard-widget.css"] {
+            let headers = headers_of(&router, file).await;
+            assert_eq!(headers["cross-origin-resource-policy"], "cross-origin", "{file}");
+            assert!(headers.get(header::X_FRAME_OPTIONS).is_none(), "{file}");
+            assert!(headers.get(header::CONTENT_SECURITY_POLICY).is_none(), "{file}");
+            assert_eq!(headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff", "{file}");
+        }
+    }
+
+    #[tokio::test]
+    async fn dev_demo_frames_the_pane_and_nobody_frames_the_demo() {
+        let mut settings = Settings::for_secret(SECRET);
+        settings.dev = true;
+        let router = router_with(settings).await;
+        let demo = headers_of(&router, "/").await;
+        assert_eq!(demo[header::X_FRAME_OPTIONS], "DENY");
+        assert!(csp(&demo).contains("frame-ancestors 'none'"));
+        assert_eq!(demo[header::REFERRER_POLICY], "no-referrer");
+        let pane = headers_of(&router, "/agent/").await;
+        assert_eq!(pane[header::X_FRAME_OPTIONS], "SAMEORIGIN");
+        assert!(csp(&pane).contains("frame-ancestors 'self'"));
+    }
+
+    #[tokio::test]
+    async fn frame_ancestors_let_the_agent_desktop_frame_the_pane() {
+        let mut settings = Settings::for_secret(SECRET);
+        settings.frame_ancestors = vec!["https://desk.bank.example".into()];
+        let router = router_with(settings).await;
+        let pane = headers_of(&router, "/agent/").await;
+        assert!(csp(&pane).contains("frame-ancestors https://desk.bank.example"));
+        // X-Frame-Options cannot name another site; CSP governs.
+        assert!(pane.get(header::X_FRAME_OPTIONS).is_none());
+        let script = headers_of(&router, "/agent/agent.js").await;
+        assert!(script.get(header::X_FRAME_OPTIONS).is_none());
+    }
+}
