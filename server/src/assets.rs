@@ -101,9 +101,8 @@ impl PagePolicy {
 /// should one slip through, the page is framed by nobody rather than served
 /// without a policy.
 fn csp_value(csp: String) -> HeaderValue {
-    HeaderValue::try_from(csp).unwrap_or_else(|_| {
-        HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'")
-    })
+    HeaderValue::try_from(csp)
+        .unwrap_or_else(|_| HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"))
 }
 
 /// Who may frame the agent pane: `--frame-ancestors`, plus the hub's own
@@ -117,31 +116,35 @@ fn pane_ancestors(settings: &Settings) -> Vec<String> {
 }
 
 /// Adds the asset routes.
-pub fn routes<S: Clone + Send + Sync + 'static>(router: Router<S>, settings: &Settings) -> Router<S> {
+pub fn routes<S: Clone + Send + Sync + 'static>(
+    router: Router<S>,
+    settings: &Settings,
+) -> Router<S> {
     let pane = Arc::new(PagePolicy::framed_by(&pane_ancestors(settings)));
     let unframed = Arc::new(PagePolicy::framed_by(&[]));
     let (pane_index, pane_files) = (pane.clone(), pane);
-    let router = router
-        .route(
-            "/widget/{*path}",
-            get(move |Path(p): Path<String>| async move {
-                serve(&format!("widget/{p}"), &unframed)
-            }),
-        )
-        .route(
-            "/agent",
-            get(|| async { axum::response::Redirect::permanent("/agent/") }),
-        )
-        .route(
-            "/agent/",
-            get(move || async move { serve("agent/index.html", &pane_index) }),
-        )
-        .route(
-            "/agent/{*path}",
-            get(move |Path(p): Path<String>| async move {
-                serve(&format!("agent/{p}"), &pane_files)
-            }),
-        );
+    let router =
+        router
+            .route(
+                "/widget/{*path}",
+                get(move |Path(p): Path<String>| async move {
+                    serve(&format!("widget/{p}"), &unframed)
+                }),
+            )
+            .route(
+                "/agent",
+                get(|| async { axum::response::Redirect::permanent("/agent/") }),
+            )
+            .route(
+                "/agent/",
+                get(move || async move { serve("agent/index.html", &pane_index) }),
+            )
+            .route(
+                "/agent/{*path}",
+                get(move |Path(p): Path<String>| async move {
+                    serve(&format!("agent/{p}"), &pane_files)
+                }),
+            );
     if settings.dev {
         let demo = Arc::new(PagePolicy::demo());
         router.route(

@@ -439,7 +439,10 @@ mod tests {
         assert_eq!(from_flags.public_origin, embedded.public_origin);
         assert_eq!(from_flags.frame_ancestors, embedded.frame_ancestors);
         assert_eq!(from_flags.dev, embedded.dev);
-        assert_eq!(cli(&[]).listen_addr().expect("addr").to_string(), DEFAULT_LISTEN);
+        assert_eq!(
+            cli(&[]).listen_addr().expect("addr").to_string(),
+            DEFAULT_LISTEN
+        );
     }
 
     #[test]
@@ -486,7 +489,10 @@ mod tests {
             .expect("valid");
         assert_eq!(s.public_origin.as_deref(), Some("https://chat.example.com"));
         for bad in ["chat.example.com", "ws://chat.example.com", "https://"] {
-            assert!(refused(&["--public-url", bad]).contains("--public-url"), "{bad}");
+            assert!(
+                refused(&["--public-url", bad]).contains("--public-url"),
+                "{bad}"
+            );
         }
     }
 

@@ -89,7 +89,10 @@ pub async fn serve(socket: WebSocket, hub: Hub, admission: Admission, tracker: T
                     .await
                     .and_then(|identity| match slots.try_acquire_owned() {
                         Ok(permit) => Ok((identity, permit)),
-                        Err(_) => Err((NODE_FULL, "this hub node is full; try another or retry shortly")),
+                        Err(_) => Err((
+                            NODE_FULL,
+                            "this hub node is full; try another or retry shortly",
+                        )),
                     });
                 drop(pending);
                 match admitted {

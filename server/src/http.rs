@@ -326,7 +326,12 @@ mod tests {
     }
 
     async fn status(router: &Router, request: Request<Body>) -> StatusCode {
-        router.clone().oneshot(request).await.expect("answer").status()
+        router
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("answer")
+            .status()
     }
 
     async fn with_origin(router: &Router, origin: &str) -> StatusCode {
@@ -371,7 +376,11 @@ mod tests {
         let router = router_with(Settings::for_secret(SECRET)).await;
         for uri in ["/ws?Token=x", "/ws?id_token=x", "/ws?%54OKEN=x"] {
             let request = upgrade(uri).body(Body::empty()).expect("request");
-            assert_eq!(status(&router, request).await, StatusCode::UNAUTHORIZED, "{uri}");
+            assert_eq!(
+                status(&router, request).await,
+                StatusCode::UNAUTHORIZED,
+                "{uri}"
+            );
         }
     }
 
@@ -408,10 +417,22 @@ mod tests {
             .insert(header::HOST, HeaderValue::from_static("evil.example"));
         assert_eq!(status(&router, request).await, StatusCode::FORBIDDEN);
         for own in ["http://127.0.0.1:8080", "http://localhost:8080"] {
-            assert_eq!(with_origin(&router, own).await, StatusCode::UPGRADE_REQUIRED, "{own}");
+            assert_eq!(
+                with_origin(&router, own).await,
+                StatusCode::UPGRADE_REQUIRED,
+                "{own}"
+            );
         }
-        for other in ["https://127.0.0.1:8080", "http://127.0.0.1:8081", "http://evil.example"] {
-            assert_eq!(with_origin(&router, other).await, StatusCode::FORBIDDEN, "{other}");
+        for other in [
+            "https://127.0.0.1:8080",
+            "http://127.0.0.1:8081",
+            "http://evil.example",
+        ] {
+            assert_eq!(
+                with_origin(&router, other).await,
+                StatusCode::FORBIDDEN,
+                "{other}"
+            );
         }
         // No Origin: not a browser (native apps), judged by its token alone.
         let request = upgrade("/ws").body(Body::empty()).expect("request");
@@ -425,10 +446,22 @@ mod tests {
         settings.allowed_origins = vec!["https://bank.example".into()];
         let router = router_with(settings).await;
         for ok in ["https://chat.example.com", "https://bank.example"] {
-            assert_eq!(with_origin(&router, ok).await, StatusCode::UPGRADE_REQUIRED, "{ok}");
+            assert_eq!(
+                with_origin(&router, ok).await,
+                StatusCode::UPGRADE_REQUIRED,
+                "{ok}"
+            );
         }
-        for refused in ["http://127.0.0.1:8080", "http://localhost:8080", "http://chat.example.com"] {
-            assert_eq!(with_origin(&router, refused).await, StatusCode::FORBIDDEN, "{refused}");
+        for refused in [
+            "http://127.0.0.1:8080",
+            "http://localhost:8080",
+            "http://chat.example.com",
+        ] {
+            assert_eq!(
+                with_origin(&router, refused).await,
+                StatusCode::FORBIDDEN,
+                "{refused}"
+            );
         }
     }
 
@@ -445,12 +478,22 @@ mod tests {
             "http://user@127.0.0.1:8080",
             "http://127.0.0.1:8080 http://evil.example",
         ] {
-            assert_eq!(with_origin(&router, bad).await, StatusCode::FORBIDDEN, "{bad:?}");
+            assert_eq!(
+                with_origin(&router, bad).await,
+                StatusCode::FORBIDDEN,
+                "{bad:?}"
+            );
         }
         let mut request = upgrade("/ws").body(Body::empty()).expect("request");
         let headers = request.headers_mut();
-        headers.append(header::ORIGIN, HeaderValue::from_static("http://127.0.0.1:8080"));
-        headers.append(header::ORIGIN, HeaderValue::from_static("http://127.0.0.1:8080"));
+        headers.append(
+            header::ORIGIN,
+            HeaderValue::from_static("http://127.0.0.1:8080"),
+        );
+        headers.append(
+            header::ORIGIN,
+            HeaderValue::from_static("http://127.0.0.1:8080"),
+        );
         assert_eq!(status(&router, request).await, StatusCode::FORBIDDEN);
         let mut request = upgrade("/ws").body(Body::empty()).expect("request");
         request.headers_mut().insert(
@@ -492,11 +535,20 @@ mod tests {
     #[tokio::test]
     async fn the_widget_stays_loadable_cross_site() {
         let router = router_with(Settings::for_secret(SECRET)).await;
-        for file in ["/widget/switchboard-widget.js", "/widget/switchboard-widget.css"] {
+        for file in [
+            "/widget/switchboard-widget.js",
+            "/widget/switchboard-widget.css",
+        ] {
             let headers = headers_of(&router, file).await;
-            assert_eq!(headers["cross-origin-resource-policy"], "cross-origin", "{file}");
+            assert_eq!(
+                headers["cross-origin-resource-policy"], "cross-origin",
+                "{file}"
+            );
             assert!(headers.get(header::X_FRAME_OPTIONS).is_none(), "{file}");
-            assert!(headers.get(header::CONTENT_SECURITY_POLICY).is_none(), "{file}");
+            assert!(
+                headers.get(header::CONTENT_SECURITY_POLICY).is_none(),
+                "{file}"
+            );
             assert_eq!(headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff", "{file}");
         }
     }

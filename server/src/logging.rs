@@ -97,7 +97,12 @@ mod tests {
             assert!(!is_payload_dump(target, &Level::INFO), "{target}");
             assert!(!is_payload_dump(target, &Level::WARN), "{target}");
         }
-        for target in ["switchboard::connection", "hyperion", "axum::routing", "h2o"] {
+        for target in [
+            "switchboard::connection",
+            "hyperion",
+            "axum::routing",
+            "h2o",
+        ] {
             assert!(!is_payload_dump(target, &Level::TRACE), "{target}");
         }
     }

@@ -163,9 +163,11 @@ async fn dns_rebinding_pages_are_refused() {
     let malformed = request_with(&hub, &[("origin", &format!("{own}/page"))], false);
     assert_eq!(Client::connect_request(malformed).await.err(), Some(403));
     let localhost = format!("http://localhost:{}", hub.addr.port());
-    assert!(Client::connect_request(request_with(&hub, &[("origin", &own)], false))
-        .await
-        .is_ok());
+    assert!(
+        Client::connect_request(request_with(&hub, &[("origin", &own)], false))
+            .await
+            .is_ok()
+    );
     assert!(
         Client::connect_request(request_with(&hub, &[("origin", &localhost)], false))
             .await
@@ -189,7 +191,14 @@ async fn public_url_is_the_hubs_origin() {
 async fn url_tokens_are_refused_whatever_their_spelling() {
     let hub = TestHub::spawn(memory_settings()).await;
     let t = cardholder("q", "standard");
-    for key in ["Token", "TOKEN", "id_token", "ID_TOKEN", "%74oken", "access%5Ftoken"] {
+    for key in [
+        "Token",
+        "TOKEN",
+        "id_token",
+        "ID_TOKEN",
+        "%74oken",
+        "access%5Ftoken",
+    ] {
         let url = format!("{}?{key}={t}", hub.ws_url());
         assert_eq!(
             Client::connect_raw(&url, None).await.err(),
@@ -218,7 +227,11 @@ async fn pages_refuse_framing_and_the_widget_stays_embeddable() {
             .unwrap_or_else(|| panic!("{page} has a CSP"));
         assert!(csp.contains("frame-ancestors"), "{page}: {csp}");
         assert!(reply.header("x-frame-options").is_some(), "{page}");
-        assert_eq!(reply.header("referrer-policy"), Some("no-referrer"), "{page}");
+        assert_eq!(
+            reply.header("referrer-policy"),
+            Some("no-referrer"),
+            "{page}"
+        );
     }
     let demo = http_exchange("GET", &hub.http_url("/"), None).await;
     assert_eq!(demo.header("x-frame-options"), Some("DENY"));
