@@ -23,8 +23,13 @@ use crate::store::Graces;
 )]
 pub struct Cli {
     /// Address to listen on.
-    #[arg(long, env = "SWITCHBOARD_LISTEN", default_value = "127.0.0.1:8080")]
+    #[arg(long, env = "SWITCHBOARD_LISTEN", default_value = DEFAULT_LISTEN)]
     pub listen: String,
+    /// The URL browsers reach the hub at (e.g. https://chat.example.com), whose
+    /// origin may open browser WebSockets. Absent: http://<listen address>
+    /// (and http://localhost:<port> when listening on a loopback address).
+    #[arg(long, env = "SWITCHBOARD_PUBLIC_URL")]
+    pub public_url: Option<String>,
     /// Redis URL (e.g. redis://127.0.0.1:6379). Absent: the built-in in-memory engine, one node only.
     #[arg(long, env = "SWITCHBOARD_REDIS_URL")]
     pub redis_url: Option<String>,
@@ -46,10 +51,15 @@ pub struct Cli {
     /// Required `aud` claim.
     #[arg(long, env = "SWITCHBOARD_JWT_AUDIENCE")]
     pub jwt_audience: Option<String>,
-    /// Exact origins allowed to open browser WebSockets, comma-separated.
-    /// Absent: only the hub's own origin.
+    /// Exact origins allowed to open browser WebSockets besides the hub's
+    /// own (see --public-url), comma-separated.
     #[arg(long, env = "SWITCHBOARD_ALLOWED_ORIGINS", value_delimiter = ',')]
     pub allowed_origins: Vec<String>,
+    /// Origins allowed to show the agent pane in a frame (the issuer's agent
+    /// desktop), comma-separated; `self` for the hub's own pages. Absent:
+    /// nobody (with --dev: the hub's own demo page).
+    #[arg(long, env = "SWITCHBOARD_FRAME_ANCESTORS", value_delimiter = ',')]
+    pub frame_ancestors: Vec<String>,
     /// Developer mode: demo page at `/`, `POST /dev/token`, a made-up secret when none is given.
     #[arg(long, env = "SWITCHBOARD_DEV")]
     pub dev: bool,
@@ -60,22 +70,26 @@ pub struct Cli {
     #[arg(
         long,
         env = "SWITCHBOARD_TIER_BOOST",
-        default_value = "premium=120,business=60"
+        default_value = DEFAULT_TIER_BOOST
     )]
     pub tier_boost: String,
     /// Seconds a queued cardholder who disconnected keeps the place.
-    #[arg(long, env = "SWITCHBOARD_CARDHOLDER_GRACE", default_value_t = 60)]
+    #[arg(long, env = "SWITCHBOARD_CARDHOLDER_GRACE", default_value_t = DEFAULT_CARDHOLDER_GRACE_S)]
     pub cardholder_grace: u64,
     /// Seconds an agent who disconnected keeps its chats.
-    #[arg(long, env = "SWITCHBOARD_AGENT_GRACE", default_value_t = 30)]
+    #[arg(long, env = "SWITCHBOARD_AGENT_GRACE", default_value_t = DEFAULT_AGENT_GRACE_S)]
     pub agent_grace: u64,
-    /// Most simultaneous WebSocket connections this node accepts.
-    #[arg(long, env = "SWITCHBOARD_MAX_CONNECTIONS", default_value_t = 20_000)]
+    /// Most simultaneous authenticated WebSocket connections this node accepts.
+    #[arg(long, env = "SWITCHBOARD_MAX_CONNECTIONS", default_value_t = DEFAULT_MAX_CONNECTIONS)]
     pub max_connections: usize,
     /// Most simultaneous connections of one user (app, website, tabs); one
     /// more closes the oldest with 4409.
     #[arg(long, env = "SWITCHBOARD_MAX_CONNECTIONS_PER_USER", default_value_t = MAX_CONNECTIONS_PER_USER)]
     pub max_connections_per_user: usize,
+    /// Most simultaneous WebSocket connections still waiting for their `auth`
+    /// frame (a budget of their own, so they never take real users' slots).
+    #[arg(long, env = "SWITCHBOARD_MAX_PENDING_AUTH", default_value_t = DEFAULT_MAX_PENDING_AUTH)]
+    pub max_pending_auth: usize,
     /// Log as JSON lines instead of text.
     #[arg(long, env = "SWITCHBOARD_LOG_JSON")]
     pub log_json: bool,
@@ -83,6 +97,38 @@ pub struct Cli {
 
 /// SPEC's default for `--max-connections-per-user`.
 pub const MAX_CONNECTIONS_PER_USER: usize = 5;
+
+/// `--listen`'s default.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+
+/// `--tier-boost`'s default (SPEC: premium 120 s, business 60 s).
+pub const DEFAULT_TIER_BOOST: &str = "premium=120,business=60";
+
+/// `--cardholder-grace`'s default, in seconds (SPEC).
+pub const DEFAULT_CARDHOLDER_GRACE_S: u64 = 60;
+
+/// `--agent-grace`'s default, in seconds (SPEC).
+pub const DEFAULT_AGENT_GRACE_S: u64 = 30;
+
+/// `--max-connections`' default: authenticated connections one node carries
+/// (an idle connection costs a few KiB; see docs/memory.md).
+pub const DEFAULT_MAX_CONNECTIONS: usize = 20_000;
+
+/// `--max-pending-auth`'s default (SPEC): connections still authenticating.
+pub const DEFAULT_MAX_PENDING_AUTH: usize = 1_000;
+
+/// An HTTP request whose headers are not complete within this is dropped
+/// (SPEC), so half-sent requests cannot hold sockets open (slowloris).
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A browser must send its `auth` frame within this of the upgrade (SPEC).
+pub const AUTH_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Ping interval; a peer silent for three of them is closed.
+pub const HEARTBEAT: Duration = Duration::from_secs(20);
+
+/// How long shutdown waits for connections to close.
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Frames a connection may send in a burst before it is rate limited.
 pub const RATE_BURST: f64 = 30.0;
@@ -116,8 +162,17 @@ pub struct Settings {
     pub dev_secret: Option<Vec<u8>>,
     /// Developer mode.
     pub dev: bool,
-    /// Allowed browser origins (empty: the hub's own origin only).
+    /// Browser origins allowed to open WebSockets besides the hub's own,
+    /// normalised (`scheme://host[:port]`): pages of the issuer's sites.
     pub allowed_origins: Vec<String>,
+    /// The hub's own origin, normalised, from `--public-url`: browsers
+    /// judge pages by it, so must we (never by the request's `Host`, which
+    /// a DNS-rebinding page controls). `None`: `http://<listener address>`,
+    /// resolved when serving (see [`crate::http::own_origins`]).
+    pub public_origin: Option<String>,
+    /// Who may frame the agent pane: normalised origins or `'self'`
+    /// (empty: nobody), so another site cannot overlay it (clickjacking).
+    pub frame_ancestors: Vec<String>,
     /// This node's id.
     pub node_id: String,
     /// Routing boosts.
@@ -128,10 +183,16 @@ pub struct Settings {
     pub auth_timeout: Duration,
     /// Ping interval; a peer silent for three of them is closed.
     pub heartbeat: Duration,
-    /// Most simultaneous connections.
+    /// Most simultaneous authenticated connections: what a node can carry.
     pub max_connections: usize,
     /// Most simultaneous connections of one user.
     pub max_connections_per_user: usize,
+    /// Most simultaneous connections still authenticating; their own budget,
+    /// so sockets that never authenticate cannot lock real users out.
+    pub max_pending_auth: usize,
+    /// Requests whose headers are not complete within this are dropped, so
+    /// half-sent requests cannot hold sockets open.
+    pub header_read_timeout: Duration,
     /// How long shutdown waits for connections to close.
     pub drain_timeout: Duration,
     /// Frames one connection may send at once, then `rate_per_sec` sustained.
@@ -203,15 +264,40 @@ impl Cli {
             .tier_boost
             .parse()
             .map_err(|e| ConfigError(format!("--tier-boost: {e}")))?;
-        for origin in &self.allowed_origins {
-            if !(origin.starts_with("http://") || origin.starts_with("https://"))
-                || origin.ends_with('/')
-            {
-                return Err(ConfigError(format!(
-                    "--allowed-origins: `{origin}` is not an exact origin like https://bank.example"
-                )));
-            }
-        }
+        let allowed_origins = self
+            .allowed_origins
+            .iter()
+            .map(|o| {
+                exact_origin(o).ok_or_else(|| {
+                    ConfigError(format!(
+                        "--allowed-origins: `{o}` is not an exact origin like https://bank.example"
+                    ))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let public_origin = self
+            .public_url
+            .as_deref()
+            .map(|u| {
+                origin_of_url(u).ok_or_else(|| {
+                    ConfigError(format!(
+                        "--public-url: `{u}` is not an http(s) URL like https://chat.example.com"
+                    ))
+                })
+            })
+            .transpose()?;
+        let frame_ancestors = self
+            .frame_ancestors
+            .iter()
+            .map(|o| match o.as_str() {
+                "self" | "'self'" => Ok(SELF_ANCESTOR.to_owned()),
+                _ => exact_origin(o).ok_or_else(|| {
+                    ConfigError(format!(
+                        "--frame-ancestors: `{o}` is neither `self` nor an exact origin like https://desk.bank.example"
+                    ))
+                }),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         let engine = match &self.redis_url {
             Some(url) => Engine::Redis {
                 url: url.clone(),
@@ -227,33 +313,57 @@ impl Cli {
         if self.max_connections == 0 {
             return Err(ConfigError("--max-connections must be at least 1".into()));
         }
-        Ok(Settings {
-            engine,
-            jwt: JwtSettings {
-                keys,
-                issuer: self.jwt_issuer.clone(),
-                audience: self.jwt_audience.clone(),
-            },
-            dev_secret: if self.dev { dev_secret } else { None },
-            dev: self.dev,
-            allowed_origins: self.allowed_origins.clone(),
-            node_id: self.node_id.clone().unwrap_or_else(|| {
-                format!("node-{}", &uuid::Uuid::new_v4().simple().to_string()[..8])
-            }),
-            boosts,
-            graces: Graces {
-                cardholder_ms: secs_to_ms(self.cardholder_grace),
-                agent_ms: secs_to_ms(self.agent_grace),
-            },
-            auth_timeout: Duration::from_secs(10),
-            heartbeat: Duration::from_secs(20),
-            max_connections: self.max_connections,
-            max_connections_per_user: self.max_connections_per_user,
-            drain_timeout: Duration::from_secs(10),
-            rate_burst: RATE_BURST,
-            rate_per_sec: RATE_PER_SEC,
-        })
+        if self.max_pending_auth == 0 {
+            return Err(ConfigError("--max-pending-auth must be at least 1".into()));
+        }
+        let mut settings = Settings::with_keys(keys);
+        settings.engine = engine;
+        settings.jwt.issuer = self.jwt_issuer.clone();
+        settings.jwt.audience = self.jwt_audience.clone();
+        settings.dev_secret = if self.dev { dev_secret } else { None };
+        settings.dev = self.dev;
+        settings.allowed_origins = allowed_origins;
+        settings.public_origin = public_origin;
+        settings.frame_ancestors = frame_ancestors;
+        if let Some(id) = &self.node_id {
+            settings.node_id = id.clone();
+        }
+        settings.boosts = boosts;
+        settings.graces = Graces {
+            cardholder_ms: secs_to_ms(self.cardholder_grace),
+            agent_ms: secs_to_ms(self.agent_grace),
+        };
+        settings.max_connections = self.max_connections;
+        settings.max_pending_auth = self.max_pending_auth;
+        settings.max_connections_per_user = self.max_connections_per_user;
+        Ok(settings)
     }
+}
+
+/// How `--frame-ancestors self` is kept: the CSP source expression.
+pub const SELF_ANCESTOR: &str = "'self'";
+
+/// `text` if it is exactly an origin as browsers write it in `Origin`
+/// (`scheme://host[:port]`, lower case, default port left out), else the
+/// normalised origin when `text` only differs by case, a default port or a
+/// trailing `/`; `None` when it is no http(s) origin at all.
+pub fn exact_origin(text: &str) -> Option<String> {
+    let url = url::Url::parse(text).ok()?;
+    let bare = url.path() == "/" && url.query().is_none() && url.fragment().is_none();
+    let plain = url.username().is_empty() && url.password().is_none();
+    (bare && plain).then(|| origin_of_url(text)).flatten()
+}
+
+/// The origin (`scheme://host[:port]`) of an http(s) URL, which may have a path.
+pub fn origin_of_url(text: &str) -> Option<String> {
+    let url = url::Url::parse(text).ok()?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return None;
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return None;
+    }
+    Some(url.origin().ascii_serialization())
 }
 
 fn secs_to_ms(s: u64) -> i64 {
@@ -262,28 +372,156 @@ fn secs_to_ms(s: u64) -> i64 {
 
 impl Settings {
     /// Settings for tests and embedding: HS256 with `secret`, in-memory
-    /// engine, SPEC defaults otherwise.
+    /// engine, the defaults of the flags otherwise.
     pub fn for_secret(secret: &[u8]) -> Settings {
+        Settings::with_keys(KeySource::Hs256Secret(secret.to_vec()))
+    }
+
+    /// Every setting at its default (the flags' defaults, from the same
+    /// constants), with these token keys.
+    fn with_keys(keys: KeySource) -> Settings {
         Settings {
             engine: Engine::Memory,
             jwt: JwtSettings {
-                keys: KeySource::Hs256Secret(secret.to_vec()),
+                keys,
                 issuer: None,
                 audience: None,
             },
             dev_secret: None,
             dev: false,
             allowed_origins: Vec::new(),
+            public_origin: None,
+            frame_ancestors: Vec::new(),
             node_id: format!("node-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]),
-            boosts: TierBoosts::default(),
-            graces: Graces::default(),
-            auth_timeout: Duration::from_secs(10),
-            heartbeat: Duration::from_secs(20),
-            max_connections: 20_000,
+            boosts: DEFAULT_TIER_BOOST.parse().unwrap_or_default(),
+            graces: Graces {
+                cardholder_ms: secs_to_ms(DEFAULT_CARDHOLDER_GRACE_S),
+                agent_ms: secs_to_ms(DEFAULT_AGENT_GRACE_S),
+            },
+            auth_timeout: AUTH_TIMEOUT,
+            heartbeat: HEARTBEAT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_pending_auth: DEFAULT_MAX_PENDING_AUTH,
             max_connections_per_user: MAX_CONNECTIONS_PER_USER,
-            drain_timeout: Duration::from_secs(10),
+            header_read_timeout: HEADER_READ_TIMEOUT,
+            drain_timeout: DRAIN_TIMEOUT,
             rate_burst: RATE_BURST,
             rate_per_sec: RATE_PER_SEC,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cli(args: &[&str]) -> Cli {
+        let mut all = vec!["switchboard", "--jwt-secret", "a-secret-of-sixteen-plus"];
+        all.extend_from_slice(args);
+        Cli::try_parse_from(all).expect("flags parse")
+    }
+
+    fn refused(args: &[&str]) -> String {
+        match cli(args).settings() {
+            Ok(_) => panic!("{args:?} must be refused"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn flag_defaults_and_for_secret_agree() {
+        let from_flags = cli(&[]).settings().expect("valid");
+        let embedded = Settings::for_secret(b"a-secret-of-sixteen-plus");
+        assert_eq!(from_flags.boosts, embedded.boosts);
+        assert_eq!(from_flags.boosts, TierBoosts::default());
+        assert_eq!(
+            (from_flags.graces.cardholder_ms, from_flags.graces.agent_ms),
+            (embedded.graces.cardholder_ms, embedded.graces.agent_ms)
+        );
+        let store_default = Graces::default();
+        assert_eq!(
+            (store_default.cardholder_ms, store_default.agent_ms),
+            (embedded.graces.cardholder_ms, embedded.graces.agent_ms)
+        );
+        assert_eq!(from_flags.max_connections, embedded.max_connections);
+        assert_eq!(from_flags.max_pending_auth, embedded.max_pending_auth);
+        assert_eq!(from_flags.max_pending_auth, 1_000);
+        assert_eq!(from_flags.header_read_timeout, Duration::from_secs(10));
+        assert_eq!(from_flags.header_read_timeout, embedded.header_read_timeout);
+        assert_eq!(from_flags.auth_timeout, embedded.auth_timeout);
+        assert_eq!(from_flags.heartbeat, embedded.heartbeat);
+        assert_eq!(from_flags.drain_timeout, embedded.drain_timeout);
+        assert_eq!(from_flags.allowed_origins, embedded.allowed_origins);
+        assert_eq!(from_flags.public_origin, embedded.public_origin);
+        assert_eq!(from_flags.frame_ancestors, embedded.frame_ancestors);
+        assert_eq!(from_flags.dev, embedded.dev);
+        assert_eq!(
+            cli(&[]).listen_addr().expect("addr").to_string(),
+            DEFAULT_LISTEN
+        );
+    }
+
+    #[test]
+    fn limits_must_be_positive() {
+        assert!(refused(&["--max-connections", "0"]).contains("--max-connections"));
+        assert!(refused(&["--max-pending-auth", "0"]).contains("--max-pending-auth"));
+        let s = cli(&["--max-connections", "5", "--max-pending-auth", "7"])
+            .settings()
+            .expect("valid");
+        assert_eq!((s.max_connections, s.max_pending_auth), (5, 7));
+    }
+
+    #[test]
+    fn origins_are_normalised_or_refused() {
+        let s = cli(&[
+            "--allowed-origins",
+            "https://Bank.Example:443,http://shop.example:8080/",
+        ])
+        .settings()
+        .expect("valid");
+        assert_eq!(
+            s.allowed_origins,
+            ["https://bank.example", "http://shop.example:8080"]
+        );
+        for bad in [
+            "bank.example",
+            "https://bank.example/chat",
+            "https://bank.example?x=1",
+            "ftp://bank.example",
+            "https://user@bank.example",
+            "null",
+        ] {
+            assert!(
+                refused(&["--allowed-origins", bad]).contains("--allowed-origins"),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn public_url_gives_the_hubs_origin() {
+        let s = cli(&["--public-url", "https://chat.example.com/hub/"])
+            .settings()
+            .expect("valid");
+        assert_eq!(s.public_origin.as_deref(), Some("https://chat.example.com"));
+        for bad in ["chat.example.com", "ws://chat.example.com", "https://"] {
+            assert!(
+                refused(&["--public-url", bad]).contains("--public-url"),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn frame_ancestors_take_origins_and_self() {
+        let s = cli(&["--frame-ancestors", "self,https://desk.bank.example"])
+            .settings()
+            .expect("valid");
+        assert_eq!(s.frame_ancestors, ["'self'", "https://desk.bank.example"]);
+        assert!(refused(&["--frame-ancestors", "*"]).contains("--frame-ancestors"));
+        assert!(
+            refused(&["--frame-ancestors", "https://a.example; script-src *"])
+                .contains("--frame-ancestors")
+        );
     }
 }

@@ -7,12 +7,13 @@
 //! Replies to the caller are written straight to the socket; events for
 //! others go through [`Hub::deliver`].
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
-use tokio::sync::{mpsc, OwnedSemaphorePermit};
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
@@ -39,14 +40,34 @@ enum Exit {
     Gone,
 }
 
+/// Close code 1013 "try again later": authenticated, but this node has no
+/// free connection slot.
+const NODE_FULL: u16 = 1013;
+
+/// Which budget an upgraded socket is counted in.
+#[derive(Debug)]
+pub enum Admission {
+    /// Authenticated at the upgrade (`Authorization` header).
+    Authenticated {
+        /// Who it is.
+        identity: Identity,
+        /// Its `--max-connections` slot, given back when the socket closes.
+        permit: OwnedSemaphorePermit,
+    },
+    /// Still to send its `auth` frame.
+    Pending {
+        /// Its `--max-pending-auth` slot, given back once authentication is
+        /// over (either way), so sockets that never authenticate cannot take
+        /// the slots of real users.
+        pending: OwnedSemaphorePermit,
+        /// The `--max-connections` slots, one of which it takes once it has
+        /// authenticated.
+        slots: Arc<Semaphore>,
+    },
+}
+
 /// Serves one upgraded socket until it closes.
-pub async fn serve(
-    socket: WebSocket,
-    hub: Hub,
-    identity: Option<Identity>,
-    permit: OwnedSemaphorePermit,
-    tracker: TaskTracker,
-) {
+pub async fn serve(socket: WebSocket, hub: Hub, admission: Admission, tracker: TaskTracker) {
     let conn = hub.next_conn_id();
     let span = tracing::info_span!(
         "conn",
@@ -56,16 +77,28 @@ pub async fn serve(
     );
     async move {
         let (mut sink, mut stream) = socket.split();
-        let identity = match identity {
-            Some(i) => i,
-            None => match first_frame_auth(&hub, &mut stream).await {
-                Ok(i) => i,
-                Err((code, reason)) => {
-                    tracing::info!(code, reason, "authentication failed");
-                    send_close(&mut sink, code, reason).await;
-                    return;
+        let (identity, permit) = match admission {
+            Admission::Authenticated { identity, permit } => (identity, permit),
+            Admission::Pending { pending, slots } => {
+                let admitted = first_frame_auth(&hub, &mut stream)
+                    .await
+                    .and_then(|identity| match slots.try_acquire_owned() {
+                        Ok(permit) => Ok((identity, permit)),
+                        Err(_) => Err((
+                            NODE_FULL,
+                            "this hub node is full; try another or retry shortly",
+                        )),
+                    });
+                drop(pending);
+                match admitted {
+                    Ok(admitted) => admitted,
+                    Err((code, reason)) => {
+                        tracing::info!(code, reason, "not admitted");
+                        send_close(&mut sink, code, reason).await;
+                        return;
+                    }
                 }
-            },
+            }
         };
         let span = tracing::Span::current();
         span.record("sub", identity.sub.as_str());
@@ -101,7 +134,13 @@ async fn first_frame_auth(hub: &Hub, stream: &mut Stream) -> Result<Identity, (u
             Some(Ok(Message::Binary(_))) => {
                 return Err((close::AUTH_FAILED, "the first frame must be auth"))
             }
-            Some(Ok(Message::Close(_))) | Some(Err(_)) | None => {
+            Some(Err(e)) => {
+                return Err(match read_error(e) {
+                    Exit::Close(code, reason) => (code, reason),
+                    Exit::Gone => (close::AUTH_FAILED, "closed before authentication"),
+                })
+            }
+            Some(Ok(Message::Close(_))) | None => {
                 return Err((close::AUTH_FAILED, "closed before authentication"))
             }
         }

@@ -1,9 +1,17 @@
 //! The HTTP side: the `/ws` upgrade (with handshake-time checks), health,
 //! readiness, metrics, the browser assets and the `--dev` endpoints.
+//!
+//! Handshake checks, in order: no token in the URL, an allowed `Origin`
+//! (judged against configuration, never the request's `Host`), a valid
+//! bearer token when one is given, then a free slot in the right budget
+//! (authenticated connections, or connections still authenticating).
+//! This module knows nothing of the session that follows the upgrade.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode, Uri};
@@ -15,7 +23,8 @@ use tokio::sync::Semaphore;
 use tokio_util::task::TaskTracker;
 
 use crate::auth::mint_hs256;
-use crate::connection;
+use crate::config::exact_origin;
+use crate::connection::{self, Admission};
 use crate::hub::Hub;
 use crate::protocol::MAX_FRAME_BYTES;
 
@@ -33,15 +42,58 @@ const MAX_WRITE_BUFFER: usize = 1024 * 1024;
 /// How long a `--dev` token lives.
 const DEV_TOKEN_TTL_S: u64 = 8 * 3600;
 
+/// Query keys that name a credential (compared case-insensitively, after
+/// percent-decoding), besides any key containing `token`.
+const CREDENTIAL_KEYS: &[&str] = &["jwt", "auth", "authorization", "bearer"];
+
 /// What the HTTP handlers share.
 #[derive(Debug, Clone)]
 pub struct App {
-    /// The hub.
+    /// The hub the upgraded connections join.
     pub hub: Hub,
-    /// Connection slots; an upgrade without a free slot gets 503.
+    /// `--max-connections` slots, held by authenticated connections; an
+    /// upgrade with a bearer token and no free slot gets 503.
     pub slots: Arc<Semaphore>,
+    /// `--max-pending-auth` slots, held by connections until their `auth`
+    /// frame is checked; an upgrade without a token and no free one gets 503.
+    pub pending: Arc<Semaphore>,
     /// Tracks connection tasks so shutdown can wait for them.
     pub tracker: TaskTracker,
+    /// Origins whose pages may open WebSockets: the hub's own and
+    /// `--allowed-origins`, normalised.
+    pub origins: Arc<[String]>,
+}
+
+impl App {
+    /// The handlers' state for `hub`, served at `local` (the listener's
+    /// address, the hub's origin when `--public-url` is not given).
+    pub fn new(hub: Hub, tracker: TaskTracker, local: SocketAddr) -> App {
+        let settings = hub.settings();
+        let mut origins = own_origins(settings.public_origin.as_deref(), local);
+        origins.extend(settings.allowed_origins.iter().cloned());
+        App {
+            slots: Arc::new(Semaphore::new(settings.max_connections)),
+            pending: Arc::new(Semaphore::new(settings.max_pending_auth)),
+            tracker,
+            origins: origins.into(),
+            hub,
+        }
+    }
+}
+
+/// The hub's own origins: `--public-url`'s, or else `http://<local>`, plus
+/// `http://localhost:<port>` when `local` is a loopback address (a browser
+/// on this machine; no DNS-rebinding page can have that origin, since
+/// browsers resolve `localhost` themselves).
+pub fn own_origins(public: Option<&str>, local: SocketAddr) -> Vec<String> {
+    if let Some(public) = public {
+        return vec![public.to_owned()];
+    }
+    let mut own = vec![format!("http://{local}")];
+    if local.ip().is_loopback() {
+        own.push(format!("http://localhost:{}", local.port()));
+    }
+    own
 }
 
 /// Builds the router.
@@ -51,7 +103,7 @@ pub fn router(app: App) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics));
-    r = crate::assets::routes(r, app.hub.settings().dev);
+    r = crate::assets::routes(r, &app.hub.settings());
     if app.hub.settings().dev {
         r = r.route("/dev/token", post(dev_token));
     }
@@ -62,11 +114,13 @@ fn refuse(status: StatusCode, message: &str) -> Response {
     (status, Json(json!({ "error": message }))).into_response()
 }
 
+/// `GET /ws`. The checks run before the upgrade headers are looked at, so
+/// a refusal never depends on whether the request could have been upgraded.
 async fn ws_upgrade(
     State(app): State<App>,
     headers: HeaderMap,
     uri: Uri,
-    ws: WebSocketUpgrade,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
     if query_has_token(&uri) {
         return refuse(
@@ -74,7 +128,7 @@ async fn ws_upgrade(
             "tokens in the URL are refused (they leak into logs): use the Authorization header or an auth frame",
         );
     }
-    if !origin_allowed(&app, &headers) {
+    if !origin_allowed(&app.origins, &headers) {
         return refuse(
             StatusCode::FORBIDDEN,
             "this origin may not open a chat connection",
@@ -87,11 +141,32 @@ async fn ws_upgrade(
         },
         None => None,
     };
-    let Ok(permit) = app.slots.clone().try_acquire_owned() else {
-        return refuse(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "this hub node is full; try another or retry shortly",
-        );
+    let ws = match ws {
+        Ok(ws) => ws,
+        Err(rejection) => return rejection.into_response(),
+    };
+    let admission = match identity {
+        Some(identity) => match app.slots.clone().try_acquire_owned() {
+            Ok(permit) => Admission::Authenticated { identity, permit },
+            Err(_) => {
+                return refuse(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "this hub node is full; try another or retry shortly",
+                )
+            }
+        },
+        None => match app.pending.clone().try_acquire_owned() {
+            Ok(pending) => Admission::Pending {
+                pending,
+                slots: app.slots.clone(),
+            },
+            Err(_) => {
+                return refuse(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "too many connections are authenticating at this hub node; retry shortly",
+                )
+            }
+        },
     };
     let hub = app.hub.clone();
     let tracker = app.tracker.clone();
@@ -101,23 +176,31 @@ async fn ws_upgrade(
         .max_message_size(MAX_FRAME_BYTES)
         .max_frame_size(MAX_FRAME_BYTES)
         .on_upgrade(move |socket| {
-            tracker.track_future(connection::serve(
-                socket,
-                hub,
-                identity,
-                permit,
-                tracker.clone(),
-            ))
+            tracker.track_future(connection::serve(socket, hub, admission, tracker.clone()))
         })
 }
 
+/// Whether the query carries a credential: a key naming one (`token`,
+/// `access_token`, `id_token`, `jwt`, … in any case, percent-encoded or not)
+/// or a value that looks like a JWT, whatever its key.
 fn query_has_token(uri: &Uri) -> bool {
-    uri.query().is_some_and(|q| {
-        q.split('&').any(|kv| {
-            let key = kv.split('=').next().unwrap_or("");
-            matches!(key, "token" | "access_token" | "jwt" | "auth")
-        })
+    let Some(query) = uri.query() else {
+        return false;
+    };
+    form_urlencoded::parse(query.as_bytes()).any(|(key, value)| {
+        let key = key.to_ascii_lowercase();
+        key.contains("token") || CREDENTIAL_KEYS.contains(&key.as_str()) || looks_like_jwt(&value)
     })
+}
+
+/// Three base64url segments, the first a JSON object (`eyJ` is `{"`).
+fn looks_like_jwt(value: &str) -> bool {
+    let value = value.trim();
+    value.starts_with("eyJ")
+        && value.split('.').count() == 3
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'='))
 }
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {
@@ -126,21 +209,23 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
-/// Browsers send `Origin`; native apps don't. Without `--allowed-origins`,
-/// only the hub's own origin may open browser connections.
-fn origin_allowed(app: &App, headers: &HeaderMap) -> bool {
-    let Some(origin) = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) else {
+/// Browsers send `Origin`; native apps don't. A browser's page may open a
+/// connection when its origin is one of `allowed` (the hub's own and
+/// `--allowed-origins`). The request's `Host` plays no part: a DNS-rebinding
+/// page controls it. Several `Origin` headers, or one that is not exactly
+/// an origin as browsers write it (`null` included), are refused.
+fn origin_allowed(allowed: &[String], headers: &HeaderMap) -> bool {
+    let mut values = headers.get_all(header::ORIGIN).iter();
+    let Some(value) = values.next() else {
         return true;
     };
-    let allowed = &app.hub.settings().allowed_origins;
-    if !allowed.is_empty() {
-        return allowed.iter().any(|a| a == origin);
+    if values.next().is_some() {
+        return false;
     }
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("");
-    origin == format!("http://{host}") || origin == format!("https://{host}")
+    let Ok(origin) = value.to_str() else {
+        return false;
+    };
+    exact_origin(origin).is_some_and(|o| o == origin) && allowed.iter().any(|a| a == origin)
 }
 
 async fn readyz(State(app): State<App>) -> Response {
@@ -205,5 +290,293 @@ async fn dev_token(State(app): State<App>, body: axum::body::Bytes) -> Response 
     match app.hub.authenticate(&token) {
         Ok(_) => Json(json!({ "token": token })).into_response(),
         Err(e) => refuse(StatusCode::BAD_REQUEST, &e.client_message()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::{HeaderValue, Request};
+    use tower::ServiceExt;
+
+    use super::*;
+    use crate::config::Settings;
+
+    const SECRET: &[u8] = b"http-unit-test-secret-0123456789";
+    /// Where the test router pretends to listen.
+    const LOCAL: &str = "127.0.0.1:8080";
+
+    async fn router_with(settings: Settings) -> Router {
+        let hub = crate::build_hub(settings, crate::CancellationToken::new())
+            .await
+            .expect("hub");
+        let local = LOCAL.parse().expect("address");
+        router(App::new(hub, TaskTracker::new(), local))
+    }
+
+    /// A complete WebSocket upgrade request (oneshot cannot upgrade, so
+    /// one that passes every check is answered 426 by the extractor).
+    fn upgrade(uri: &str) -> axum::http::request::Builder {
+        Request::get(uri)
+            .header(header::HOST, LOCAL)
+            .header(header::CONNECTION, "upgrade")
+            .header(header::UPGRADE, "websocket")
+            .header(header::SEC_WEBSOCKET_VERSION, "13")
+            .header(header::SEC_WEBSOCKET_KEY, "dGhlIHNhbXBsZSBub25jZQ==")
+    }
+
+    async fn status(router: &Router, request: Request<Body>) -> StatusCode {
+        router
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("answer")
+            .status()
+    }
+
+    async fn with_origin(router: &Router, origin: &str) -> StatusCode {
+        let request = upgrade("/ws")
+            .header(header::ORIGIN, origin)
+            .body(Body::empty())
+            .expect("request");
+        status(router, request).await
+    }
+
+    #[test]
+    fn query_credentials_are_found_whatever_their_spelling() {
+        for query in [
+            "token=x",
+            "Token=x",
+            "TOKEN=x",
+            "access_token=x",
+            "id_token=x",
+            "ID_Token=x",
+            "auth_token=x",
+            "%74oken=x",
+            "id%5Ftoken=x",
+            "jwt=x",
+            "JWT=x",
+            "auth=x",
+            "Authorization=Bearer+x",
+            "a=1&token=x",
+            "session=eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln",
+        ] {
+            let uri: Uri = format!("/ws?{query}").parse().expect("uri");
+            assert!(query_has_token(&uri), "{query}");
+        }
+        for query in ["", "v=1", "lang=en&theme=dark", "author=x", "eyJ=1"] {
+            let uri: Uri = format!("/ws?{query}").parse().expect("uri");
+            assert!(!query_has_token(&uri), "{query}");
+        }
+        assert!(!query_has_token(&Uri::from_static("/ws")));
+    }
+
+    #[tokio::test]
+    async fn query_tokens_are_refused_before_the_upgrade() {
+        let router = router_with(Settings::for_secret(SECRET)).await;
+        for uri in ["/ws?Token=x", "/ws?id_token=x", "/ws?%54OKEN=x"] {
+            let request = upgrade(uri).body(Body::empty()).expect("request");
+            assert_eq!(
+                status(&router, request).await,
+                StatusCode::UNAUTHORIZED,
+                "{uri}"
+            );
+        }
+    }
+
+    #[test]
+    fn own_origins_come_from_configuration() {
+        let loopback = "127.0.0.1:8080".parse().expect("address");
+        assert_eq!(
+            own_origins(None, loopback),
+            ["http://127.0.0.1:8080", "http://localhost:8080"]
+        );
+        let v6 = "[::1]:9000".parse().expect("address");
+        assert_eq!(
+            own_origins(None, v6),
+            ["http://[::1]:9000", "http://localhost:9000"]
+        );
+        let lan = "10.1.2.3:8080".parse().expect("address");
+        assert_eq!(own_origins(None, lan), ["http://10.1.2.3:8080"]);
+        assert_eq!(
+            own_origins(Some("https://chat.example.com"), loopback),
+            ["https://chat.example.com"]
+        );
+    }
+
+    #[tokio::test]
+    async fn the_host_header_never_makes_an_origin_allowed() {
+        let router = router_with(Settings::for_secret(SECRET)).await;
+        // DNS rebinding: the page and the Host header agree, on the attacker's name.
+        let mut request = upgrade("/ws")
+            .header(header::ORIGIN, "http://evil.example")
+            .body(Body::empty())
+            .expect("request");
+        request
+            .headers_mut()
+            .insert(header::HOST, HeaderValue::from_static("evil.example"));
+        assert_eq!(status(&router, request).await, StatusCode::FORBIDDEN);
+        for own in ["http://127.0.0.1:8080", "http://localhost:8080"] {
+            assert_eq!(
+                with_origin(&router, own).await,
+                StatusCode::UPGRADE_REQUIRED,
+                "{own}"
+            );
+        }
+        for other in [
+            "https://127.0.0.1:8080",
+            "http://127.0.0.1:8081",
+            "http://evil.example",
+        ] {
+            assert_eq!(
+                with_origin(&router, other).await,
+                StatusCode::FORBIDDEN,
+                "{other}"
+            );
+        }
+        // No Origin: not a browser (native apps), judged by its token alone.
+        let request = upgrade("/ws").body(Body::empty()).expect("request");
+        assert_eq!(status(&router, request).await, StatusCode::UPGRADE_REQUIRED);
+    }
+
+    #[tokio::test]
+    async fn public_url_and_allowed_origins_are_the_only_origins() {
+        let mut settings = Settings::for_secret(SECRET);
+        settings.public_origin = Some("https://chat.example.com".into());
+        settings.allowed_origins = vec!["https://bank.example".into()];
+        let router = router_with(settings).await;
+        for ok in ["https://chat.example.com", "https://bank.example"] {
+            assert_eq!(
+                with_origin(&router, ok).await,
+                StatusCode::UPGRADE_REQUIRED,
+                "{ok}"
+            );
+        }
+        for refused in [
+            "http://127.0.0.1:8080",
+            "http://localhost:8080",
+            "http://chat.example.com",
+        ] {
+            assert_eq!(
+                with_origin(&router, refused).await,
+                StatusCode::FORBIDDEN,
+                "{refused}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn malformed_or_repeated_origins_are_refused() {
+        let router = router_with(Settings::for_secret(SECRET)).await;
+        for bad in [
+            "null",
+            "",
+            "127.0.0.1:8080",
+            "http://127.0.0.1:8080/",
+            "http://127.0.0.1:8080/ws",
+            "HTTP://127.0.0.1:8080",
+            "http://user@127.0.0.1:8080",
+            "http://127.0.0.1:8080 http://evil.example",
+        ] {
+            assert_eq!(
+                with_origin(&router, bad).await,
+                StatusCode::FORBIDDEN,
+                "{bad:?}"
+            );
+        }
+        let mut request = upgrade("/ws").body(Body::empty()).expect("request");
+        let headers = request.headers_mut();
+        headers.append(
+            header::ORIGIN,
+            HeaderValue::from_static("http://127.0.0.1:8080"),
+        );
+        headers.append(
+            header::ORIGIN,
+            HeaderValue::from_static("http://127.0.0.1:8080"),
+        );
+        assert_eq!(status(&router, request).await, StatusCode::FORBIDDEN);
+        let mut request = upgrade("/ws").body(Body::empty()).expect("request");
+        request.headers_mut().insert(
+            header::ORIGIN,
+            HeaderValue::from_bytes(b"http://\xe9vil.example").expect("opaque bytes"),
+        );
+        assert_eq!(status(&router, request).await, StatusCode::FORBIDDEN);
+    }
+
+    async fn headers_of(router: &Router, uri: &str) -> HeaderMap {
+        let request = Request::get(uri).body(Body::empty()).expect("request");
+        let response = router.clone().oneshot(request).await.expect("answer");
+        assert_eq!(response.status(), StatusCode::OK, "{uri}");
+        response.headers().clone()
+    }
+
+    fn csp(headers: &HeaderMap) -> &str {
+        headers[header::CONTENT_SECURITY_POLICY]
+            .to_str()
+            .expect("ascii")
+    }
+
+    #[tokio::test]
+    async fn pages_cannot_be_framed_and_send_no_referrer() {
+        let router = router_with(Settings::for_secret(SECRET)).await;
+        for page in ["/agent/", "/agent/index.html"] {
+            let headers = headers_of(&router, page).await;
+            assert_eq!(headers[header::X_FRAME_OPTIONS], "DENY", "{page}");
+            assert!(csp(&headers).contains("frame-ancestors 'none'"), "{page}");
+            assert!(csp(&headers).contains("script-src 'self';"), "{page}");
+            assert!(!csp(&headers).contains("unsafe-inline"), "{page}");
+            assert_eq!(headers[header::REFERRER_POLICY], "no-referrer", "{page}");
+        }
+        // Without --dev there is no demo page.
+        let request = Request::get("/").body(Body::empty()).expect("request");
+        assert_eq!(status(&router, request).await, StatusCode::NOT_FOUND);
+    }
+
+    #[tokio::test]
+    async fn the_widget_stays_loadable_cross_site() {
+        let router = router_with(Settings::for_secret(SECRET)).await;
+        for file in [
+            "/widget/switchboard-widget.js",
+            "/widget/switchboard-widget.css",
+        ] {
+            let headers = headers_of(&router, file).await;
+            assert_eq!(
+                headers["cross-origin-resource-policy"], "cross-origin",
+                "{file}"
+            );
+            assert!(headers.get(header::X_FRAME_OPTIONS).is_none(), "{file}");
+            assert!(
+                headers.get(header::CONTENT_SECURITY_POLICY).is_none(),
+                "{file}"
+            );
+            assert_eq!(headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff", "{file}");
+        }
+    }
+
+    #[tokio::test]
+    async fn dev_demo_frames_the_pane_and_nobody_frames_the_demo() {
+        let mut settings = Settings::for_secret(SECRET);
+        settings.dev = true;
+        let router = router_with(settings).await;
+        let demo = headers_of(&router, "/").await;
+        assert_eq!(demo[header::X_FRAME_OPTIONS], "DENY");
+        assert!(csp(&demo).contains("frame-ancestors 'none'"));
+        assert_eq!(demo[header::REFERRER_POLICY], "no-referrer");
+        let pane = headers_of(&router, "/agent/").await;
+        assert_eq!(pane[header::X_FRAME_OPTIONS], "SAMEORIGIN");
+        assert!(csp(&pane).contains("frame-ancestors 'self'"));
+    }
+
+    #[tokio::test]
+    async fn frame_ancestors_let_the_agent_desktop_frame_the_pane() {
+        let mut settings = Settings::for_secret(SECRET);
+        settings.frame_ancestors = vec!["https://desk.bank.example".into()];
+        let router = router_with(settings).await;
+        let pane = headers_of(&router, "/agent/").await;
+        assert!(csp(&pane).contains("frame-ancestors https://desk.bank.example"));
+        // X-Frame-Options cannot name another site; CSP governs.
+        assert!(pane.get(header::X_FRAME_OPTIONS).is_none());
+        let script = headers_of(&router, "/agent/agent.js").await;
+        assert!(script.get(header::X_FRAME_OPTIONS).is_none());
     }
 }

@@ -19,6 +19,8 @@
 //! - [`assets`]: the embedded widget, agent pane and demo page.
 //! - [`masking`], [`classifier`]: sensitive-data masking and the lockout classifier.
 //! - [`metrics`]: Prometheus metrics.
+//! - [`logging`]: the log subscriber, which keeps payload-dumping
+//!   dependencies below debug whatever `RUST_LOG` says.
 
 pub mod assets;
 pub mod auth;
@@ -30,6 +32,7 @@ pub mod domain;
 pub mod events;
 pub mod http;
 pub mod hub;
+pub mod logging;
 pub mod masking;
 pub mod metrics;
 pub mod protocol;
@@ -38,8 +41,9 @@ pub mod store;
 use std::future::Future;
 use std::sync::Arc;
 
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
 pub use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -51,6 +55,10 @@ use crate::metrics::Metrics;
 use crate::store::memory::MemoryStore;
 use crate::store::redis::RedisStore;
 use crate::store::Store;
+
+/// How long accepting pauses after an accept error such as running out of
+/// file descriptors (retrying at once would spin while nothing frees up).
+const ACCEPT_PAUSE: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// Why the hub could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -129,6 +137,10 @@ pub async fn run(
 
 /// Serves an already built hub (see [`build_hub`]; `cancel` is the token it
 /// was built with) until `shutdown` completes, then drains as [`run`] does.
+///
+/// HTTP/1.1 only (WebSocket upgrades need it); a connection whose request
+/// headers are not complete within [`Settings::header_read_timeout`] is
+/// dropped, and so is a keep-alive connection idle that long.
 pub async fn serve(
     listener: TcpListener,
     hub: Hub,
@@ -136,33 +148,71 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), RunError> {
     let drain = hub.settings().drain_timeout;
-    let slots = Arc::new(Semaphore::new(hub.settings().max_connections));
+    let local = listener.local_addr()?;
+    if local.ip().is_unspecified() && hub.settings().public_origin.is_none() {
+        tracing::info!(
+            "listening on every interface without --public-url: browser pages must come from --allowed-origins"
+        );
+    }
     let tracker = TaskTracker::new();
-    let app = http::App {
-        hub: hub.clone(),
-        slots,
-        tracker: tracker.clone(),
-    };
-    let stop = cancel.clone();
-    // Chat frames are small and latency-bound: send them at once rather
-    // than wait for Nagle's algorithm to coalesce them (~40 ms tails).
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+    let router = http::router(http::App::new(hub.clone(), tracker.clone(), local));
+    let mut http1 = hyper::server::conn::http1::Builder::new();
+    http1
+        .timer(TokioTimer::new())
+        .header_read_timeout(hub.settings().header_read_timeout);
+    // HTTP connections (before any upgrade), and the signal that asks them
+    // to finish their request and close.
+    let requests = TaskTracker::new();
+    let close_requests = CancellationToken::new();
+    tokio::pin!(shutdown);
+    loop {
+        let tcp = tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok((tcp, _)) => tcp,
+                Err(e) => {
+                    accept_failed(e).await;
+                    continue;
+                }
+            },
+        };
+        // Chat frames are small and latency-bound: send them at once rather
+        // than wait for Nagle's algorithm to coalesce them (~40 ms tails).
         if let Err(e) = tcp.set_nodelay(true) {
             tracing::debug!(error = %e, "could not set TCP_NODELAY");
         }
-    });
-    axum::serve(listener, http::router(app))
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            tracing::info!("shutting down: closing connections");
-            stop.cancel();
-        })
-        .await?;
+        let connection = http1
+            .serve_connection(TokioIo::new(tcp), TowerToHyperService::new(router.clone()))
+            .with_upgrades();
+        let close = close_requests.clone();
+        requests.spawn(async move {
+            tokio::pin!(connection);
+            let ended = tokio::select! {
+                ended = connection.as_mut() => ended,
+                () = close.cancelled() => {
+                    connection.as_mut().graceful_shutdown();
+                    connection.await
+                }
+            };
+            if let Err(e) = ended {
+                tracing::debug!(error = %e, "HTTP connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    tracing::info!("shutting down: closing connections");
     cancel.cancel();
+    close_requests.cancel();
+    requests.close();
     tracker.close();
-    if tokio::time::timeout(drain, tracker.wait()).await.is_err() {
+    let drained = tokio::time::timeout(drain, async {
+        requests.wait().await;
+        tracker.wait().await;
+    })
+    .await;
+    if drained.is_err() {
         tracing::warn!(
-            left = tracker.len(),
+            left = tracker.len() + requests.len(),
             "connections still open after the drain timeout"
         );
     }
@@ -170,4 +220,19 @@ pub async fn serve(
         tracing::warn!(error = %e, "could not deregister this node; its id is free again in 15 s");
     }
     Ok(())
+}
+
+/// After an accept error: a connection that failed before we took it is
+/// none of our business; anything else (out of file descriptors) is
+/// logged, and accepting pauses a moment rather than spinning.
+async fn accept_failed(e: std::io::Error) {
+    use std::io::ErrorKind;
+    if matches!(
+        e.kind(),
+        ErrorKind::ConnectionAborted | ErrorKind::ConnectionRefused | ErrorKind::ConnectionReset
+    ) {
+        return;
+    }
+    tracing::warn!(error = %e, "accepting a connection failed");
+    tokio::time::sleep(ACCEPT_PAUSE).await;
 }

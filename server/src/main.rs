@@ -52,18 +52,15 @@ async fn main() -> std::process::ExitCode {
 }
 
 fn init_tracing(json: bool) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let spec = std::env::var("RUST_LOG").ok();
     // Colours only for a person at a terminal, not for log files.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(ansi)
-        .with_writer(std::io::stderr);
-    if json {
-        builder.json().init();
-    } else {
-        builder.init();
+    let subscriber = switchboard::logging::subscriber(spec.as_deref(), json, ansi, std::io::stderr);
+    if let Err(e) = tracing_subscriber::util::SubscriberInitExt::try_init(subscriber) {
+        eprintln!("switchboard: cannot set up logging: {e}");
+    }
+    if let Some(spec) = spec.filter(|s| tracing_subscriber::EnvFilter::try_new(s).is_err()) {
+        tracing::warn!(filter = %spec, default = switchboard::logging::DEFAULT_FILTER, "RUST_LOG is not a valid filter; using the default");
     }
 }
 

@@ -388,8 +388,36 @@ pub async fn http_get(url: &str) -> (u16, String) {
     http_request("GET", url, None).await
 }
 
+/// An HTTP answer as [`http_exchange`] read it.
+#[derive(Debug, Clone)]
+pub struct HttpReply {
+    /// The status code (0 when the answer was not HTTP).
+    pub status: u16,
+    /// Header names (lower case) and values, in order.
+    pub headers: Vec<(String, String)>,
+    /// The body as text.
+    pub body: String,
+}
+
+impl HttpReply {
+    /// The first value of a header (`name` in lower case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
 /// A minimal HTTP/1.1 request over a fresh connection: (status, body).
 pub async fn http_request(method: &str, url: &str, body: Option<&str>) -> (u16, String) {
+    let reply = http_exchange(method, url, body).await;
+    (reply.status, reply.body)
+}
+
+/// A minimal HTTP/1.1 request over a fresh connection, with the headers of
+/// the answer.
+pub async fn http_exchange(method: &str, url: &str, body: Option<&str>) -> HttpReply {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let rest = url.strip_prefix("http://").expect("http url");
     let (host, path) = rest
@@ -410,9 +438,16 @@ pub async fn http_request(method: &str, url: &str, body: Option<&str>) -> (u16, 
         .nth(1)
         .and_then(|c| c.parse().ok())
         .unwrap_or(0);
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    (status, body)
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let headers = head
+        .lines()
+        .skip(1)
+        .filter_map(|line| line.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    HttpReply {
+        status,
+        headers,
+        body: body.to_owned(),
+    }
 }

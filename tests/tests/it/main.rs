@@ -6,4 +6,6 @@ mod chat;
 mod conformance;
 mod escalation;
 mod faults;
+mod limits;
+mod logging;
 mod nodes;

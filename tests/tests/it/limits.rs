@@ -1,0 +1,257 @@
+//! Limits and checks that protect the hub at the HTTP edge: connection
+//! budgets, the request-header deadline, origins, URL tokens, framing
+//! headers, oversized first frames.
+
+use std::time::Duration;
+
+use serde_json::json;
+use switchboard_tests::*;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::handshake::client::Request;
+
+/// An upgrade request to `hub` with extra headers (a later one replaces an
+/// earlier one of the same name unless `append`).
+fn request_with(hub: &TestHub, headers: &[(&'static str, &str)], append: bool) -> Request {
+    let mut r = hub.ws_url().into_client_request().expect("request");
+    for (name, value) in headers {
+        let value = value.parse().expect("header value");
+        if append {
+            r.headers_mut().append(*name, value);
+        } else {
+            r.headers_mut().insert(*name, value);
+        }
+    }
+    r
+}
+
+#[tokio::test]
+async fn sockets_that_never_authenticate_do_not_take_users_slots() {
+    let mut settings = memory_settings();
+    settings.max_connections = 5;
+    let hub = TestHub::spawn(settings).await;
+    let mut idle = Vec::new();
+    for _ in 0..5 {
+        idle.push(
+            Client::connect_raw(&hub.ws_url(), None)
+                .await
+                .expect("a bare upgrade is let in to authenticate"),
+        );
+    }
+    // Five sockets still authenticating: real users get in regardless.
+    let (_header, welcome) = Client::connect(&hub.ws_url(), &cardholder("lim-1", "standard")).await;
+    assert_eq!(welcome["sub"], "lim-1");
+    let mut framed = Client::connect_raw(&hub.ws_url(), None)
+        .await
+        .expect("upgrade");
+    framed
+        .send(json!({"type": "auth", "token": cardholder("lim-2", "standard")}))
+        .await;
+    assert_eq!(framed.expect("welcome").await["sub"], "lim-2");
+}
+
+#[tokio::test]
+async fn connections_still_authenticating_have_their_own_budget() {
+    let mut settings = memory_settings();
+    settings.max_pending_auth = 2;
+    let hub = TestHub::spawn(settings).await;
+    let mut first = Client::connect_raw(&hub.ws_url(), None)
+        .await
+        .expect("upgrade");
+    let _second = Client::connect_raw(&hub.ws_url(), None)
+        .await
+        .expect("upgrade");
+    assert_eq!(
+        Client::connect_raw(&hub.ws_url(), None).await.err(),
+        Some(503),
+        "a third socket still authenticating is refused"
+    );
+    // Header authentication needs no pending slot.
+    let (_c, _) = Client::connect(&hub.ws_url(), &cardholder("pend-0", "standard")).await;
+    // Authenticating gives the pending slot back.
+    first
+        .send(json!({"type": "auth", "token": cardholder("pend-1", "standard")}))
+        .await;
+    first.expect("welcome").await;
+    assert!(Client::connect_raw(&hub.ws_url(), None).await.is_ok());
+}
+
+#[tokio::test]
+async fn a_full_node_refuses_authenticated_connections() {
+    let mut settings = memory_settings();
+    settings.max_connections = 1;
+    let hub = TestHub::spawn(settings).await;
+    let (_in, _) = Client::connect(&hub.ws_url(), &cardholder("full-1", "standard")).await;
+    assert_eq!(
+        Client::connect_raw(&hub.ws_url(), Some(&cardholder("full-2", "standard")))
+            .await
+            .err(),
+        Some(503),
+        "header path: 503 without upgrading"
+    );
+    let mut late = Client::connect_raw(&hub.ws_url(), None)
+        .await
+        .expect("a socket may still come in to authenticate");
+    late.send(json!({"type": "auth", "token": cardholder("full-3", "standard")}))
+        .await;
+    assert_eq!(
+        late.expect_close().await,
+        Closed::Code(1013),
+        "first-frame path: try again later"
+    );
+}
+
+/// Reads until the hub closes the connection; `None` when it is still open
+/// after `bound`.
+async fn closed_within(stream: &mut TcpStream, bound: Duration) -> Option<Vec<u8>> {
+    let mut got = Vec::new();
+    match tokio::time::timeout(bound, stream.read_to_end(&mut got)).await {
+        Ok(_) => Some(got),
+        Err(_) => None,
+    }
+}
+
+#[tokio::test]
+async fn requests_whose_headers_do_not_arrive_in_time_are_dropped() {
+    let mut settings = memory_settings();
+    settings.header_read_timeout = Duration::from_millis(300);
+    let hub = TestHub::spawn(settings).await;
+    let mut half_sent = TcpStream::connect(hub.addr).await.expect("connect");
+    half_sent
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: hub\r\nX-Slow: ")
+        .await
+        .expect("write");
+    let mut silent = TcpStream::connect(hub.addr).await.expect("connect");
+    assert!(
+        closed_within(&mut half_sent, Duration::from_secs(5))
+            .await
+            .is_some(),
+        "a half-sent request is dropped"
+    );
+    assert!(
+        closed_within(&mut silent, Duration::from_secs(5))
+            .await
+            .is_some(),
+        "a connection that sends nothing is dropped"
+    );
+    // Complete requests are served as before, WebSockets live on.
+    assert_eq!(http_get(&hub.http_url("/healthz")).await.0, 200);
+    let (mut c, _) = Client::connect(&hub.ws_url(), &cardholder("slow-1", "standard")).await;
+    c.send(json!({"type": "start", "topic": "general"})).await;
+    c.expect("queued").await;
+}
+
+#[tokio::test]
+async fn dns_rebinding_pages_are_refused() {
+    // No --allowed-origins: only the hub's own origin, which the request's
+    // Host cannot change.
+    let hub = TestHub::spawn(memory_settings()).await;
+    let rebinding = request_with(
+        &hub,
+        &[("host", "evil.example"), ("origin", "http://evil.example")],
+        false,
+    );
+    assert_eq!(Client::connect_request(rebinding).await.err(), Some(403));
+    let own = format!("http://{}", hub.addr);
+    let twice = request_with(&hub, &[("origin", &own), ("origin", &own)], true);
+    assert_eq!(
+        Client::connect_request(twice).await.err(),
+        Some(403),
+        "a repeated Origin is refused"
+    );
+    let malformed = request_with(&hub, &[("origin", &format!("{own}/page"))], false);
+    assert_eq!(Client::connect_request(malformed).await.err(), Some(403));
+    let localhost = format!("http://localhost:{}", hub.addr.port());
+    assert!(
+        Client::connect_request(request_with(&hub, &[("origin", &own)], false))
+            .await
+            .is_ok()
+    );
+    assert!(
+        Client::connect_request(request_with(&hub, &[("origin", &localhost)], false))
+            .await
+            .is_ok()
+    );
+}
+
+#[tokio::test]
+async fn public_url_is_the_hubs_origin() {
+    let mut settings = memory_settings();
+    settings.public_origin = Some("https://chat.example.com".into());
+    let hub = TestHub::spawn(settings).await;
+    let public = request_with(&hub, &[("origin", "https://chat.example.com")], false);
+    assert!(Client::connect_request(public).await.is_ok());
+    let own = format!("http://{}", hub.addr);
+    let listener = request_with(&hub, &[("origin", &own)], false);
+    assert_eq!(Client::connect_request(listener).await.err(), Some(403));
+}
+
+#[tokio::test]
+async fn url_tokens_are_refused_whatever_their_spelling() {
+    let hub = TestHub::spawn(memory_settings()).await;
+    let t = cardholder("q", "standard");
+    for key in [
+        "Token",
+        "TOKEN",
+        "id_token",
+        "ID_TOKEN",
+        "%74oken",
+        "access%5Ftoken",
+    ] {
+        let url = format!("{}?{key}={t}", hub.ws_url());
+        assert_eq!(
+            Client::connect_raw(&url, None).await.err(),
+            Some(401),
+            "?{key}= must be refused"
+        );
+    }
+    let url = format!("{}?session={t}", hub.ws_url());
+    assert_eq!(
+        Client::connect_raw(&url, None).await.err(),
+        Some(401),
+        "a JWT under any key"
+    );
+}
+
+#[tokio::test]
+async fn pages_refuse_framing_and_the_widget_stays_embeddable() {
+    let mut settings = memory_settings();
+    settings.dev = true;
+    let hub = TestHub::spawn(settings).await;
+    for page in ["/", "/agent/"] {
+        let reply = http_exchange("GET", &hub.http_url(page), None).await;
+        assert_eq!(reply.status, 200, "{page}");
+        let csp = reply
+            .header("content-security-policy")
+            .unwrap_or_else(|| panic!("{page} has a CSP"));
+        assert!(csp.contains("frame-ancestors"), "{page}: {csp}");
+        assert!(reply.header("x-frame-options").is_some(), "{page}");
+        assert_eq!(
+            reply.header("referrer-policy"),
+            Some("no-referrer"),
+            "{page}"
+        );
+    }
+    let demo = http_exchange("GET", &hub.http_url("/"), None).await;
+    assert_eq!(demo.header("x-frame-options"), Some("DENY"));
+    let widget = http_exchange("GET", &hub.http_url("/widget/switchboard-widget.js"), None).await;
+    assert_eq!(widget.status, 200);
+    assert_eq!(
+        widget.header("cross-origin-resource-policy"),
+        Some("cross-origin")
+    );
+    assert_eq!(widget.header("x-frame-options"), None);
+}
+
+#[tokio::test]
+async fn an_oversized_first_frame_closes_1009() {
+    let hub = TestHub::spawn(memory_settings()).await;
+    let mut c = Client::connect_raw(&hub.ws_url(), None)
+        .await
+        .expect("upgrade");
+    let big = "x".repeat(70 * 1024);
+    c.send_text(format!(r#"{{"type":"auth","token":"{big}"}}"#))
+        .await;
+    assert_eq!(c.expect_close().await, Closed::Code(1009));
+}
