@@ -103,7 +103,7 @@ pub fn router(app: App) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics));
-    r = crate::assets::routes(r, &app.hub.settings());
+    r = crate::assets::routes(r, app.hub.settings());
     if app.hub.settings().dev {
         r = r.route("/dev/token", post(dev_token));
     }
