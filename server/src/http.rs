@@ -81,7 +81,7 @@ async fn ws_upgrade(
         );
     }
     let identity = match bearer(&headers) {
-        Some(token) => match app.hub.authenticate(token) {
+        Some(token) => match app.hub.authenticate(token).await {
             Ok(i) => Some(i),
             Err(e) => return refuse(StatusCode::UNAUTHORIZED, &e.client_message()),
         },
@@ -143,25 +143,43 @@ fn origin_allowed(app: &App, headers: &HeaderMap) -> bool {
     origin == format!("http://{host}") || origin == format!("https://{host}")
 }
 
+/// `/readyz`: 200 while the store answers, 503 otherwise. With rotating signing keys the
+/// answer also carries a `keys` detail (`fresh` or `stale`, age, last failure). Stale keys
+/// do not make the node unready: they are the last good keys, every node shares the same
+/// issuer, and taking them all out of service because the issuer hiccups would turn its
+/// outage into ours. `/metrics` carries the same facts for alerting.
 async fn readyz(State(app): State<App>) -> Response {
-    match tokio::time::timeout(Duration::from_secs(2), app.hub.store.ping()).await {
-        Ok(Ok(())) => Json(json!({ "status": "ready" })).into_response(),
-        Ok(Err(e)) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({ "status": "unavailable", "reason": e.to_string() })),
-        )
-            .into_response(),
-        Err(_) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(
+    let keys = app.hub.verifier.key_status().map(|k| {
+        json!({
+            "status": if k.stale { "stale" } else { "fresh" },
+            "source": k.origin,
+            "keys": k.keys,
+            "age_s": k.age.as_secs(),
+            "last_error": k.last_error,
+        })
+    });
+    let (status, mut body) =
+        match tokio::time::timeout(Duration::from_secs(2), app.hub.store.ping()).await {
+            Ok(Ok(())) => (StatusCode::OK, json!({ "status": "ready" })),
+            Ok(Err(e)) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                json!({ "status": "unavailable", "reason": e.to_string() }),
+            ),
+            Err(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
                 json!({ "status": "unavailable", "reason": "the store did not answer within 2 s" }),
             ),
-        )
-            .into_response(),
+        };
+    if let Some(keys) = keys {
+        body["keys"] = keys;
     }
+    (status, Json(body)).into_response()
 }
 
 async fn metrics(State(app): State<App>) -> Response {
+    if let Some(keys) = app.hub.verifier.key_status() {
+        app.hub.metrics.signing_keys_age.set(keys.age.as_secs_f64());
+    }
     (
         [(
             header::CONTENT_TYPE,
@@ -202,7 +220,7 @@ async fn dev_token(State(app): State<App>, body: axum::body::Bytes) -> Response 
         Ok(t) => t,
         Err(e) => return refuse(StatusCode::BAD_REQUEST, &e.client_message()),
     };
-    match app.hub.authenticate(&token) {
+    match app.hub.authenticate(&token).await {
         Ok(_) => Json(json!({ "token": token })).into_response(),
         Err(e) => refuse(StatusCode::BAD_REQUEST, &e.client_message()),
     }

@@ -188,9 +188,14 @@ impl Hub {
             .map(|_| ())
     }
 
-    /// Verifies a token.
-    pub fn authenticate(&self, token: &str) -> Result<Identity, crate::auth::AuthError> {
-        self.verifier.verify(token)
+    /// Verifies a token; an unknown `kid` may wait for one bounded key refresh (see
+    /// [`crate::auth::Verifier::verify_refreshing`]) and is counted when still refused.
+    pub async fn authenticate(&self, token: &str) -> Result<Identity, crate::auth::AuthError> {
+        let result = self.verifier.verify_refreshing(token).await;
+        if result == Err(crate::auth::AuthError::UnknownKey) {
+            self.metrics.tokens_unknown_kid.inc();
+        }
+        result
     }
 }
 
