@@ -339,12 +339,7 @@ impl KeyRing {
     fn delay_after_success(&self, max_age: Option<Duration>) -> Duration {
         match self.origin {
             Origin::File(_) => self.file_poll,
-            Origin::Url(_) | Origin::Issuer(_) => match max_age {
-                Some(age) => age
-                    .max(MIN_CACHE_REFRESH.min(self.refresh))
-                    .min(self.refresh),
-                None => self.refresh,
-            },
+            Origin::Url(_) | Origin::Issuer(_) => refresh_delay(self.refresh, max_age),
         }
     }
 
@@ -352,6 +347,15 @@ impl KeyRing {
     fn load_ends(&self) {
         lock(&self.kid_refresh).running = false;
         self.loads.send_modify(|n| *n = n.wrapping_add(1));
+    }
+}
+
+/// When to fetch a URL again after a good answer: its `max-age`, raised to
+/// [`MIN_CACHE_REFRESH`] and bounded by `refresh` (`--jwks-refresh`); `refresh` without one.
+pub fn refresh_delay(refresh: Duration, max_age: Option<Duration>) -> Duration {
+    match max_age {
+        Some(age) => age.max(MIN_CACHE_REFRESH.min(refresh)).min(refresh),
+        None => refresh,
     }
 }
 
@@ -683,6 +687,30 @@ mod tests {
         assert_eq!(cache_max_age(&h), Some(Duration::ZERO));
         h.insert(CACHE_CONTROL, HeaderValue::from_static("max-age=soon"));
         assert_eq!(cache_max_age(&h), None);
+    }
+
+    #[test]
+    fn refresh_honours_max_age_within_bounds() {
+        let five_min = Duration::from_secs(300);
+        assert_eq!(refresh_delay(five_min, None), five_min);
+        // A shorter max-age brings the refresh forward…
+        assert_eq!(
+            refresh_delay(five_min, Some(Duration::from_secs(60))),
+            Duration::from_secs(60)
+        );
+        // …a longer one never pushes it past --jwks-refresh…
+        assert_eq!(
+            refresh_delay(five_min, Some(Duration::from_secs(86_400))),
+            five_min
+        );
+        // …and max-age=0 (or no-store) does not make the hub fetch in a loop.
+        assert_eq!(
+            refresh_delay(five_min, Some(Duration::ZERO)),
+            MIN_CACHE_REFRESH
+        );
+        // Unless the operator asked for a shorter interval than the floor.
+        let one_s = Duration::from_secs(1);
+        assert_eq!(refresh_delay(one_s, Some(Duration::ZERO)), one_s);
     }
 
     #[test]

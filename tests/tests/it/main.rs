@@ -6,4 +6,5 @@ mod chat;
 mod conformance;
 mod escalation;
 mod faults;
+mod keys;
 mod nodes;
