@@ -499,10 +499,15 @@ impl Loader {
                     (None, None) => return Err("no JWKS endpoint is configured".into()),
                 };
                 let fetched = get(client, &url).await;
-                if fetched.is_err() && issuer.is_some() {
-                    *jwks_url = None;
-                }
-                let (text, max_age) = fetched?;
+                let (text, max_age) = match (fetched, issuer.is_some()) {
+                    (Ok(answer), _) => answer,
+                    (Err(e), false) => return Err(e),
+                    // Named, as it is not the configured URL; found again next time.
+                    (Err(e), true) => {
+                        *jwks_url = None;
+                        return Err(format!("the issuer's JWKS endpoint {url}: {e}"));
+                    }
+                };
                 Ok(Fetched {
                     document: Some(text),
                     max_age,
@@ -535,7 +540,9 @@ async fn discover(client: &reqwest::Client, issuer: &str) -> Result<String, Stri
         "{}/.well-known/openid-configuration",
         issuer.trim_end_matches('/')
     );
-    let (text, _) = get(client, &url).await?;
+    let (text, _) = get(client, &url)
+        .await
+        .map_err(|e| format!("OpenID discovery at {url}: {e}"))?;
     let doc: Value = serde_json::from_str(&text)
         .map_err(|_| format!("the OpenID configuration at {url} is not JSON"))?;
     if let Some(named) = doc.get("issuer").and_then(Value::as_str) {
@@ -553,44 +560,40 @@ async fn discover(client: &reqwest::Client, issuer: &str) -> Result<String, Stri
     Ok(jwks_uri.to_owned())
 }
 
-/// GETs a JSON document: its text and `Cache-Control: max-age`.
+/// GETs a JSON document: its text and `Cache-Control: max-age`. Errors do not repeat the
+/// URL (the caller names it).
 async fn get(client: &reqwest::Client, url: &str) -> Result<(String, Option<Duration>), String> {
+    let too_large = || {
+        format!(
+            "the answer is larger than {} KiB",
+            MAX_DOCUMENT_BYTES / 1024
+        )
+    };
     let mut response = client
         .get(url)
         .header(ACCEPT, "application/json")
         .send()
         .await
-        .map_err(|e| format!("{url}: {}", describe(&e)))?;
+        .map_err(|e| describe(&e))?;
     let status = response.status();
     if !status.is_success() {
-        return Err(format!("{url} answered HTTP {}", status.as_u16()));
+        return Err(format!("the server answered HTTP {}", status.as_u16()));
     }
     let max_age = cache_max_age(response.headers());
     if response
         .content_length()
         .is_some_and(|n| n > MAX_DOCUMENT_BYTES as u64)
     {
-        return Err(format!(
-            "{url} sent more than {} KiB",
-            MAX_DOCUMENT_BYTES / 1024
-        ));
+        return Err(too_large());
     }
     let mut body = Vec::new();
-    while let Some(chunk) = response
-        .chunk()
-        .await
-        .map_err(|e| format!("{url}: {}", describe(&e)))?
-    {
+    while let Some(chunk) = response.chunk().await.map_err(|e| describe(&e))? {
         if body.len() + chunk.len() > MAX_DOCUMENT_BYTES {
-            return Err(format!(
-                "{url} sent more than {} KiB",
-                MAX_DOCUMENT_BYTES / 1024
-            ));
+            return Err(too_large());
         }
         body.extend_from_slice(&chunk);
     }
-    let text =
-        String::from_utf8(body).map_err(|_| format!("{url} sent a body that is not UTF-8"))?;
+    let text = String::from_utf8(body).map_err(|_| "the answer is not UTF-8 text".to_owned())?;
     Ok((text, max_age))
 }
 
