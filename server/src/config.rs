@@ -302,3 +302,71 @@ impl Settings {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(args: &[&str]) -> Result<Settings, ConfigError> {
+        let mut argv = vec!["switchboard"];
+        argv.extend_from_slice(args);
+        Cli::try_parse_from(argv).expect("flags parse").settings()
+    }
+
+    fn refused(args: &[&str]) -> String {
+        settings(args).expect_err("must be refused").0
+    }
+
+    #[test]
+    fn key_urls_and_their_defaults() {
+        let s = settings(&["--jwks-url", "https://login.example/jwks"]).expect("valid");
+        assert!(matches!(s.jwt.keys, KeySource::JwksUrl(_)));
+        assert_eq!(s.jwt.refresh, Duration::from_secs(300));
+        assert_eq!(s.jwt.max_lifetime, Duration::from_secs(86_400));
+        assert_eq!(s.jwt.issuer, None);
+        // An OpenID issuer is also the required `iss`, unless --jwt-issuer says otherwise.
+        let s = settings(&["--oidc-issuer", "https://accounts.google.com"]).expect("valid");
+        assert_eq!(s.jwt.issuer.as_deref(), Some("https://accounts.google.com"));
+        let s = settings(&[
+            "--oidc-issuer",
+            "https://accounts.google.com",
+            "--jwt-issuer",
+            "accounts.google.com",
+        ])
+        .expect("valid");
+        assert_eq!(s.jwt.issuer.as_deref(), Some("accounts.google.com"));
+        let s = settings(&[
+            "--jwks-url",
+            "http://127.0.0.1:9000/jwks",
+            "--jwks-refresh",
+            "60",
+            "--jwt-max-lifetime",
+            "3600",
+        ])
+        .expect("loopback http is allowed");
+        assert_eq!(s.jwt.refresh, Duration::from_secs(60));
+        assert_eq!(s.jwt.max_lifetime, Duration::from_secs(3600));
+    }
+
+    #[test]
+    fn bad_key_flags_are_one_sentence_naming_the_flag() {
+        assert!(refused(&["--jwks-url", "http://login.example/jwks"]).starts_with("--jwks-url"));
+        assert!(refused(&["--oidc-issuer", "login.example"]).starts_with("--oidc-issuer"));
+        assert!(refused(&[
+            "--jwks-url",
+            "https://login.example/jwks",
+            "--jwt-secret",
+            "0123456789abcdef0123"
+        ])
+        .contains("only one of"));
+        assert!(refused(&[
+            "--jwks-url",
+            "https://login.example/jwks",
+            "--jwks-refresh",
+            "0"
+        ])
+        .starts_with("--jwks-refresh"));
+        assert!(refused(&["--dev", "--jwt-max-lifetime", "0"]).starts_with("--jwt-max-lifetime"));
+        assert!(refused(&[]).contains("--jwks-url"));
+    }
+}

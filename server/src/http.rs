@@ -209,7 +209,9 @@ async fn dev_token(State(app): State<App>, body: axum::body::Bytes) -> Response 
         .map(|d| d.as_secs())
         .unwrap_or(0);
     claims.insert("iat".into(), json!(now));
-    claims.insert("exp".into(), json!(now + DEV_TOKEN_TTL_S));
+    // Never longer than the hub itself accepts (--jwt-max-lifetime).
+    let ttl = DEV_TOKEN_TTL_S.min(app.hub.settings.jwt.max_lifetime.as_secs());
+    claims.insert("exp".into(), json!(now + ttl));
     if let Some(iss) = &app.hub.settings.jwt.issuer {
         claims.insert("iss".into(), json!(iss));
     }

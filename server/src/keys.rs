@@ -648,6 +648,12 @@ fn describe(err: &reqwest::Error) -> String {
 /// would let anyone on the path swap the keys.
 pub fn check_key_url(text: &str) -> Result<(), String> {
     let url = reqwest::Url::parse(text).map_err(|_| format!("`{text}` is not a URL"))?;
+    if !url.username().is_empty() || url.password().is_some() {
+        // The URL is shown in logs, errors and /readyz; credentials do not belong there.
+        return Err(
+            "the URL carries credentials (user:password@); they would end up in logs".into(),
+        );
+    }
     match url.scheme() {
         "https" if url.host_str().is_some() => Ok(()),
         "http" if is_loopback(&url) => Ok(()),
@@ -733,6 +739,7 @@ mod tests {
             "ftp://login.example/jwks",
             "not a url",
             "file:///etc/jwks.json",
+            "https://user:secret@login.example/jwks",
         ] {
             assert!(check_key_url(bad).is_err(), "{bad}");
         }

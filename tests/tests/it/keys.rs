@@ -508,3 +508,24 @@ async fn start_up_without_reachable_keys_fails_with_one_clear_line() {
     .await;
     assert!(line.contains("not usable"), "{line}");
 }
+
+#[tokio::test]
+async fn refresh_task_stops_with_the_hub() {
+    let idp = Idp::start(&[KEY_A]).await;
+    let hub = TestHub::spawn(settings_with(
+        KeySource::JwksUrl(idp.jwks_url()),
+        Duration::from_secs(1),
+    ))
+    .await;
+    assert!(accepted(&hub, &KEY_A.token("ch-a")).await);
+    // It does refresh periodically while the hub runs…
+    let running = idp.fetches();
+    idp.wait_for_fetches(running + 1).await;
+    hub.shutdown().await;
+    // …and no more once the hub has stopped (two refresh intervals and a half).
+    let stopped = idp.fetches();
+    let mut rx = idp.state.fetches.subscribe();
+    let more =
+        tokio::time::timeout(Duration::from_millis(2500), rx.wait_for(|c| *c > stopped)).await;
+    assert!(more.is_err(), "the keys were fetched after the hub stopped");
+}
