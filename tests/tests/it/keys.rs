@@ -112,8 +112,11 @@ struct IdpState {
 
 /// An issuer the test controls: `GET /jwks` and `GET /.well-known/openid-configuration`.
 struct Idp {
+    /// Shared with the handlers: what to serve, and the fetch count the tests assert on.
     state: Arc<IdpState>,
+    /// `http://127.0.0.1:<port>`, the issuer URL for discovery.
     base: String,
+    /// The server task; it ends with the test's runtime.
     _server: tokio::task::JoinHandle<()>,
 }
 
@@ -368,7 +371,9 @@ async fn made_up_kids_cause_at_most_one_fetch_per_ten_seconds() {
 
 /// A JWKS file in a fresh temporary folder, removed on drop.
 struct JwksFile {
+    /// The folder, removed with everything in it on drop.
     dir: PathBuf,
+    /// The JWKS file the hub watches.
     path: PathBuf,
 }
 
