@@ -12,6 +12,7 @@ use clap::Parser;
 
 use crate::auth::{JwtSettings, KeySource};
 use crate::domain::TierBoosts;
+use crate::keys::check_key_url;
 use crate::store::Graces;
 
 /// Command-line flags (and their environment equivalents).
@@ -42,9 +43,24 @@ pub struct Cli {
     /// PEM public key file (RSA => RS256, EC P-256 => ES256).
     #[arg(long, env = "SWITCHBOARD_JWT_PUBLIC_KEY")]
     pub jwt_public_key: Option<PathBuf>,
-    /// JWKS file (keys picked by `kid`).
+    /// JWKS file (keys picked by `kid`); re-read when it changes.
     #[arg(long, env = "SWITCHBOARD_JWKS_FILE")]
     pub jwks_file: Option<PathBuf>,
+    /// The issuer's JWKS endpoint (https://; http:// only to this machine), fetched at
+    /// start-up and kept fresh.
+    #[arg(long, env = "SWITCHBOARD_JWKS_URL")]
+    pub jwks_url: Option<String>,
+    /// OpenID issuer URL: its `/.well-known/openid-configuration` names the JWKS endpoint;
+    /// also the required `iss` unless --jwt-issuer says otherwise.
+    #[arg(long, env = "SWITCHBOARD_OIDC_ISSUER")]
+    pub oidc_issuer: Option<String>,
+    /// Seconds between refreshes of --jwks-url / --oidc-issuer keys at most (sooner when the
+    /// issuer's Cache-Control max-age says so).
+    #[arg(long, env = "SWITCHBOARD_JWKS_REFRESH", default_value_t = crate::auth::DEFAULT_REFRESH_SECS)]
+    pub jwks_refresh: u64,
+    /// Longest token lifetime accepted, in seconds (`exp - iat`, or `exp - now` without `iat`).
+    #[arg(long, env = "SWITCHBOARD_JWT_MAX_LIFETIME", default_value_t = crate::auth::DEFAULT_MAX_LIFETIME_SECS)]
+    pub jwt_max_lifetime: u64,
     /// Required `iss` claim.
     #[arg(long, env = "SWITCHBOARD_JWT_ISSUER")]
     pub jwt_issuer: Option<String>,
@@ -223,13 +239,15 @@ impl Cli {
             self.jwt_secret.is_some(),
             self.jwt_public_key.is_some(),
             self.jwks_file.is_some(),
+            self.jwks_url.is_some(),
+            self.oidc_issuer.is_some(),
         ]
         .iter()
         .filter(|g| **g)
         .count();
         if keys_given > 1 {
             return Err(ConfigError(
-                "give only one of --jwt-secret, --jwt-public-key and --jwks-file".into(),
+                "give only one of --jwt-secret, --jwt-public-key, --jwks-file, --jwks-url and --oidc-issuer".into(),
             ));
         }
         let read = |path: &PathBuf, flag: &str| {
@@ -247,17 +265,20 @@ impl Cli {
         } else if let Some(path) = &self.jwt_public_key {
             KeySource::PublicKeyPem(read(path, "--jwt-public-key")?)
         } else if let Some(path) = &self.jwks_file {
-            let text = String::from_utf8(read(path, "--jwks-file")?).map_err(|_| {
-                ConfigError(format!("--jwks-file {} is not UTF-8 text", path.display()))
-            })?;
-            KeySource::Jwks(text)
+            KeySource::JwksFile(path.clone())
+        } else if let Some(url) = &self.jwks_url {
+            check_key_url(url).map_err(|e| ConfigError(format!("--jwks-url: {e}")))?;
+            KeySource::JwksUrl(url.clone())
+        } else if let Some(url) = &self.oidc_issuer {
+            check_key_url(url).map_err(|e| ConfigError(format!("--oidc-issuer: {e}")))?;
+            KeySource::OidcIssuer(url.clone())
         } else if self.dev {
             let secret: [u8; 32] = rand::random();
             dev_secret = Some(secret.to_vec());
             KeySource::Hs256Secret(secret.to_vec())
         } else {
             return Err(ConfigError(
-                "no token key: give --jwt-secret, --jwt-public-key or --jwks-file (or --dev to try the hub)".into(),
+                "no token key: give --jwt-secret, --jwt-public-key, --jwks-file, --jwks-url or --oidc-issuer (or --dev to try the hub)".into(),
             ));
         };
         let boosts: TierBoosts = self
@@ -313,12 +334,26 @@ impl Cli {
         if self.max_connections == 0 {
             return Err(ConfigError("--max-connections must be at least 1".into()));
         }
+        if self.jwks_refresh == 0 {
+            return Err(ConfigError(
+                "--jwks-refresh must be at least 1 second".into(),
+            ));
+        }
+        if self.jwt_max_lifetime == 0 {
+            return Err(ConfigError(
+                "--jwt-max-lifetime must be at least 1 second".into(),
+            ));
+        }
+        // An OpenID issuer's tokens name it in `iss`; checking that is what one expects.
+        let issuer = self.jwt_issuer.clone().or_else(|| self.oidc_issuer.clone());
         if self.max_pending_auth == 0 {
             return Err(ConfigError("--max-pending-auth must be at least 1".into()));
         }
         let mut settings = Settings::with_keys(keys);
         settings.engine = engine;
-        settings.jwt.issuer = self.jwt_issuer.clone();
+        settings.jwt.issuer = issuer;
+        settings.jwt.max_lifetime = Duration::from_secs(self.jwt_max_lifetime);
+        settings.jwt.refresh = Duration::from_secs(self.jwks_refresh);
         settings.jwt.audience = self.jwt_audience.clone();
         settings.dev_secret = if self.dev { dev_secret } else { None };
         settings.dev = self.dev;
@@ -382,11 +417,7 @@ impl Settings {
     fn with_keys(keys: KeySource) -> Settings {
         Settings {
             engine: Engine::Memory,
-            jwt: JwtSettings {
-                keys,
-                issuer: None,
-                audience: None,
-            },
+            jwt: JwtSettings::new(keys),
             dev_secret: None,
             dev: false,
             allowed_origins: Vec::new(),
@@ -523,5 +554,72 @@ mod tests {
             refused(&["--frame-ancestors", "https://a.example; script-src *"])
                 .contains("--frame-ancestors")
         );
+    }
+
+    fn settings(args: &[&str]) -> Result<Settings, ConfigError> {
+        let mut argv = vec!["switchboard"];
+        argv.extend_from_slice(args);
+        Cli::try_parse_from(argv).expect("flags parse").settings()
+    }
+
+    fn refused_bare(args: &[&str]) -> String {
+        settings(args).expect_err("must be refused").0
+    }
+
+    #[test]
+    fn key_urls_and_their_defaults() {
+        let s = settings(&["--jwks-url", "https://login.example/jwks"]).expect("valid");
+        assert!(matches!(s.jwt.keys, KeySource::JwksUrl(_)));
+        assert_eq!(s.jwt.refresh, Duration::from_secs(300));
+        assert_eq!(s.jwt.max_lifetime, Duration::from_secs(86_400));
+        assert_eq!(s.jwt.issuer, None);
+        // An OpenID issuer is also the required `iss`, unless --jwt-issuer says otherwise.
+        let s = settings(&["--oidc-issuer", "https://accounts.google.com"]).expect("valid");
+        assert_eq!(s.jwt.issuer.as_deref(), Some("https://accounts.google.com"));
+        let s = settings(&[
+            "--oidc-issuer",
+            "https://accounts.google.com",
+            "--jwt-issuer",
+            "accounts.google.com",
+        ])
+        .expect("valid");
+        assert_eq!(s.jwt.issuer.as_deref(), Some("accounts.google.com"));
+        let s = settings(&[
+            "--jwks-url",
+            "http://127.0.0.1:9000/jwks",
+            "--jwks-refresh",
+            "60",
+            "--jwt-max-lifetime",
+            "3600",
+        ])
+        .expect("loopback http is allowed");
+        assert_eq!(s.jwt.refresh, Duration::from_secs(60));
+        assert_eq!(s.jwt.max_lifetime, Duration::from_secs(3600));
+    }
+
+    #[test]
+    fn bad_key_flags_are_one_sentence_naming_the_flag() {
+        assert!(
+            refused_bare(&["--jwks-url", "http://login.example/jwks"]).starts_with("--jwks-url")
+        );
+        assert!(refused_bare(&["--oidc-issuer", "login.example"]).starts_with("--oidc-issuer"));
+        assert!(refused_bare(&[
+            "--jwks-url",
+            "https://login.example/jwks",
+            "--jwt-secret",
+            "0123456789abcdef0123"
+        ])
+        .contains("only one of"));
+        assert!(refused_bare(&[
+            "--jwks-url",
+            "https://login.example/jwks",
+            "--jwks-refresh",
+            "0"
+        ])
+        .starts_with("--jwks-refresh"));
+        assert!(
+            refused_bare(&["--dev", "--jwt-max-lifetime", "0"]).starts_with("--jwt-max-lifetime")
+        );
+        assert!(refused_bare(&[]).contains("--jwks-url"));
     }
 }

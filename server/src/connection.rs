@@ -126,6 +126,7 @@ async fn first_frame_auth(hub: &Hub, stream: &mut Stream) -> Result<Identity, (u
                 return match ClientFrame::parse(&text) {
                     Ok(ClientFrame::Auth { token }) => hub
                         .authenticate(&token)
+                        .await
                         .map_err(|_| (close::AUTH_FAILED, "authentication failed")),
                     _ => Err((close::AUTH_FAILED, "the first frame must be auth")),
                 };

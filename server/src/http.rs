@@ -135,7 +135,7 @@ async fn ws_upgrade(
         );
     }
     let identity = match bearer(&headers) {
-        Some(token) => match app.hub.authenticate(token) {
+        Some(token) => match app.hub.authenticate(token).await {
             Ok(i) => Some(i),
             Err(e) => return refuse(StatusCode::UNAUTHORIZED, &e.client_message()),
         },
@@ -228,25 +228,46 @@ fn origin_allowed(allowed: &[String], headers: &HeaderMap) -> bool {
     exact_origin(origin).is_some_and(|o| o == origin) && allowed.iter().any(|a| a == origin)
 }
 
+/// `/readyz`: 200 while the store answers, 503 otherwise. With rotating signing keys the
+/// answer also carries a `keys` detail (`fresh` or `stale`, age, last failure). Stale keys
+/// do not make the node unready: they are the last good keys, every node shares the same
+/// issuer, and taking them all out of service because the issuer hiccups would turn its
+/// outage into ours. `/metrics` carries the same facts for alerting.
 async fn readyz(State(app): State<App>) -> Response {
-    match tokio::time::timeout(Duration::from_secs(2), app.hub.ready()).await {
-        Ok(Ok(())) => Json(json!({ "status": "ready" })).into_response(),
-        Ok(Err(e)) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({ "status": "unavailable", "reason": e.to_string() })),
-        )
-            .into_response(),
-        Err(_) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(
+    let keys = app.hub.key_status().map(|k| {
+        json!({
+            "status": if k.stale { "stale" } else { "fresh" },
+            "source": k.origin,
+            "keys": k.keys,
+            "age_s": k.age.as_secs(),
+            "last_error": k.last_error,
+        })
+    });
+    let (status, mut body) =
+        match tokio::time::timeout(Duration::from_secs(2), app.hub.ready()).await {
+            Ok(Ok(())) => (StatusCode::OK, json!({ "status": "ready" })),
+            Ok(Err(e)) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                json!({ "status": "unavailable", "reason": e.to_string() }),
+            ),
+            Err(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
                 json!({ "status": "unavailable", "reason": "the store did not answer within 2 s" }),
             ),
-        )
-            .into_response(),
+        };
+    if let Some(keys) = keys {
+        body["keys"] = keys;
     }
+    (status, Json(body)).into_response()
 }
 
 async fn metrics(State(app): State<App>) -> Response {
+    if let Some(keys) = app.hub.key_status() {
+        app.hub
+            .metrics()
+            .signing_keys_age
+            .set(keys.age.as_secs_f64());
+    }
     (
         [(
             header::CONTENT_TYPE,
@@ -276,7 +297,9 @@ async fn dev_token(State(app): State<App>, body: axum::body::Bytes) -> Response 
         .map(|d| d.as_secs())
         .unwrap_or(0);
     claims.insert("iat".into(), json!(now));
-    claims.insert("exp".into(), json!(now + DEV_TOKEN_TTL_S));
+    // Never longer than the hub itself accepts (--jwt-max-lifetime).
+    let ttl = DEV_TOKEN_TTL_S.min(app.hub.settings().jwt.max_lifetime.as_secs());
+    claims.insert("exp".into(), json!(now + ttl));
     if let Some(iss) = &app.hub.settings().jwt.issuer {
         claims.insert("iss".into(), json!(iss));
     }
@@ -287,7 +310,7 @@ async fn dev_token(State(app): State<App>, body: axum::body::Bytes) -> Response 
         Ok(t) => t,
         Err(e) => return refuse(StatusCode::BAD_REQUEST, &e.client_message()),
     };
-    match app.hub.authenticate(&token) {
+    match app.hub.authenticate(&token).await {
         Ok(_) => Json(json!({ "token": token })).into_response(),
         Err(e) => refuse(StatusCode::BAD_REQUEST, &e.client_message()),
     }

@@ -9,6 +9,7 @@
 //! - [`domain`]: the vocabulary (tiers, teams, topics, ids).
 //! - [`protocol`]: wire protocol v1, the only module that knows the wire JSON.
 //! - [`auth`]: JWT verification into an [`auth::Identity`].
+//! - [`keys`]: signing keys that rotate (JWKS URL, OpenID issuer, JWKS file) and their refresh task.
 //! - [`config`]: flags and environment into validated [`config::Settings`].
 //! - [`events`]: domain events and their audiences; rendered into frames on delivery.
 //! - [`store`]: the [`store::Store`] trait with its in-memory and Redis engines.
@@ -32,6 +33,7 @@ pub mod domain;
 pub mod events;
 pub mod http;
 pub mod hub;
+pub mod keys;
 pub mod logging;
 pub mod masking;
 pub mod metrics;
@@ -82,8 +84,8 @@ pub enum RunError {
 /// Builds the hub from settings: connects the store, starts the background
 /// tasks. `shutdown` is cancelled to stop them.
 pub async fn build_hub(settings: Settings, shutdown: CancellationToken) -> Result<Hub, RunError> {
-    let verifier = Verifier::new(settings.jwt.clone())?;
     let metrics = Metrics::new();
+    let verifier = Verifier::start(settings.jwt.clone(), metrics.clone(), shutdown.clone()).await?;
     let sessions = Arc::new(Sessions::default());
     let (store, bus): (Arc<dyn Store>, Bus) = match &settings.engine {
         Engine::Memory => {

@@ -69,6 +69,17 @@ pub struct Metrics {
     pub callbacks: Family<DeskLabel, Counter>,
     /// Connections closed because the client read too slowly.
     pub slow_consumers: Counter,
+    /// Signing keys in force, for rotating key sources (0 when keys are given inline): a
+    /// drop to an unexpected count shows a rotation at a glance.
+    pub signing_keys: Gauge,
+    /// Seconds since rotating signing keys were last loaded successfully, set at scrape time:
+    /// an alert on it catches an issuer that has been unreachable for too long.
+    pub signing_keys_age: Gauge<f64, AtomicU64>,
+    /// Loads of rotating signing keys that failed (the last good keys stayed in force).
+    pub signing_keys_refresh_failures: Counter,
+    /// Tokens refused because no key held (even after a refresh) has their `kid`: a spike
+    /// means a rotation the hub missed, or someone trying made-up keys.
+    pub tokens_unknown_kid: Counter,
 }
 
 fn wait_histogram() -> Histogram {
@@ -141,6 +152,30 @@ impl Metrics {
             "Connections closed because the client fell behind",
             slow_consumers.clone(),
         );
+        let signing_keys = Gauge::default();
+        registry.register(
+            "signing_keys",
+            "Signing keys in force (rotating key sources)",
+            signing_keys.clone(),
+        );
+        let signing_keys_age = Gauge::<f64, AtomicU64>::default();
+        registry.register(
+            "signing_keys_age_seconds",
+            "Seconds since the rotating signing keys were last loaded successfully",
+            signing_keys_age.clone(),
+        );
+        let signing_keys_refresh_failures = Counter::default();
+        registry.register(
+            "signing_keys_refresh_failures",
+            "Loads of rotating signing keys that failed; the last good keys stayed in force",
+            signing_keys_refresh_failures.clone(),
+        );
+        let tokens_unknown_kid = Counter::default();
+        registry.register(
+            "tokens_refused_unknown_kid",
+            "Tokens refused because no signing key has their kid",
+            tokens_unknown_kid.clone(),
+        );
         for tier in Tier::ALL {
             queue_depth.get_or_create(&tier_label(*tier)).set(0);
         }
@@ -159,6 +194,10 @@ impl Metrics {
             escalations,
             callbacks,
             slow_consumers,
+            signing_keys,
+            signing_keys_age,
+            signing_keys_refresh_failures,
+            tokens_unknown_kid,
         })
     }
 

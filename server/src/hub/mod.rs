@@ -160,6 +160,11 @@ impl Hub {
         self.store.ping().await
     }
 
+    /// Where rotating signing keys stand (`None` for fixed keys).
+    pub fn key_status(&self) -> Option<crate::keys::KeyStatus> {
+        self.verifier.key_status()
+    }
+
     /// Takes this node out of the live set after its connections closed.
     pub async fn retire(&self) -> Result<(), StoreError> {
         self.store.retire().await
@@ -229,9 +234,14 @@ impl Hub {
             .map(|_| ())
     }
 
-    /// Verifies a token.
-    pub fn authenticate(&self, token: &str) -> Result<Identity, crate::auth::AuthError> {
-        self.verifier.verify(token)
+    /// Verifies a token; an unknown `kid` may wait for one bounded key refresh (see
+    /// [`crate::auth::Verifier::verify_refreshing`]) and is counted when still refused.
+    pub async fn authenticate(&self, token: &str) -> Result<Identity, crate::auth::AuthError> {
+        let result = self.verifier.verify_refreshing(token).await;
+        if result == Err(crate::auth::AuthError::UnknownKey) {
+            self.metrics.tokens_unknown_kid.inc();
+        }
+        result
     }
 }
 

@@ -157,6 +157,76 @@ async fn origins_are_enforced() {
 }
 
 #[tokio::test]
+async fn long_lived_and_future_tokens_are_refused_at_the_socket() {
+    let hub = TestHub::spawn(memory_settings()).await;
+    let url = hub.ws_url();
+    let century = 100 * 365 * 24 * 3600;
+    for (name, claims) in [
+        (
+            "100-year token",
+            json!({"sub": "x", "role": "cardholder", "tier": "standard", "iat": now_s(), "exp": now_s() + century}),
+        ),
+        (
+            "100-year token without iat",
+            json!({"sub": "x", "role": "cardholder", "tier": "standard", "exp": now_s() + century}),
+        ),
+        (
+            "issued in the future",
+            json!({"sub": "x", "role": "cardholder", "tier": "standard", "iat": now_s() + 600}),
+        ),
+    ] {
+        let status = Client::connect_raw(&url, Some(&token(claims))).await.err();
+        assert_eq!(status, Some(401), "{name} must be refused with 401");
+    }
+    // The refusal says why (the message never quotes the token).
+    let (status, body) = refused_body(
+        &hub,
+        &token(json!({"sub": "x", "role": "cardholder", "tier": "standard", "iat": now_s(), "exp": now_s() + century})),
+    )
+    .await;
+    assert_eq!(status, 401);
+    assert!(body.contains("lives longer"), "{body}");
+    // A token of a day is fine.
+    let day = token(
+        json!({"sub": "d", "role": "cardholder", "tier": "standard", "iat": now_s(), "exp": now_s() + 24 * 3600}),
+    );
+    assert!(Client::connect_raw(&url, Some(&day)).await.is_ok());
+}
+
+#[tokio::test]
+async fn type_confused_exp_is_named_as_such() {
+    let hub = TestHub::spawn(memory_settings()).await;
+    let confused =
+        token(json!({"sub": "x", "role": "cardholder", "tier": "standard", "exp": "tomorrow"}));
+    let (status, body) = refused_body(&hub, &confused).await;
+    assert_eq!(status, 401);
+    assert!(body.contains("`exp` must be a number"), "{body}");
+    assert!(!body.contains("required"), "{body}");
+}
+
+/// A WebSocket upgrade with a bearer token, over plain HTTP: the refusal's status and body.
+async fn refused_body(hub: &TestHub, token: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(hub.addr)
+        .await
+        .expect("connect");
+    let req = format!(
+        "GET /ws HTTP/1.1\r\nHost: {}\r\nConnection: Upgrade, close\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nAuthorization: Bearer {token}\r\n\r\n",
+        hub.addr
+    );
+    s.write_all(req.as_bytes()).await.expect("write");
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(EVENT_TIMEOUT, s.read_to_end(&mut out)).await;
+    let text = String::from_utf8_lossy(&out).to_string();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (status, text)
+}
+
+#[tokio::test]
 async fn expiring_token_closes_4401() {
     let hub = TestHub::spawn(memory_settings()).await;
     let t = token(

@@ -6,6 +6,7 @@ mod chat;
 mod conformance;
 mod escalation;
 mod faults;
+mod keys;
 mod limits;
 mod logging;
 mod nodes;
