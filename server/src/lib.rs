@@ -17,6 +17,8 @@
 //! - [`http`]: the axum router (upgrade checks, health, metrics, dev token).
 //! - [`assets`]: the embedded widget, agent pane and demo page.
 //! - [`masking`], [`classifier`]: sensitive-data masking and the lockout classifier.
+//! - [`text`]: text hygiene for names and typed text (invisible and control
+//!   characters); the hub cleans a text, then masks it.
 //! - [`metrics`]: Prometheus metrics.
 
 pub mod assets;
@@ -32,6 +34,7 @@ pub mod masking;
 pub mod metrics;
 pub mod protocol;
 pub mod store;
+pub mod text;
 
 use std::future::Future;
 use std::sync::Arc;
