@@ -34,11 +34,16 @@
 //!   after the window and taking at least 3 into it (an expiry date or CVV
 //!   typed straight after the card: `4111111111111111123`).
 //!
-//! Overlapping card windows are merged, so every digit of every window is
-//! masked. The masked stretch, from its first digit to its last, becomes
-//! [`CARD_MASK`] followed by the stretch's last four digits, as typed:
-//! `4111.1111.1111.1111` → `**** **** **** 1111`. The mask has the same shape
-//! for every length and grouping.
+//! Overlapping card windows are merged into one stretch, so every digit of
+//! every window is masked. The card shown for a stretch is its most card-like
+//! window: whole groups first, then a card with a glued tail, then one inside
+//! a long number; the longer, then the leftmost, among equals. The stretch
+//! becomes [`CARD_MASK`] followed by that card's last four digits, as typed,
+//! then one `*` per digit of the stretch after the card (a space before
+//! them): `4111.1111.1111.1111` → `**** **** **** 1111`, and
+//! `4111 1111 1111 1111 0127` → `**** **** **** 1111 ****` because
+//! `1111 1111 1111 0127` passes the Luhn check too. The mask has the same
+//! shape for every card length and grouping.
 //!
 //! # SSNs
 //!
@@ -926,9 +931,13 @@ mod tests {
             ("4111 1111 1111 1111 0127", "**** **** **** 1111 ****"),
             ("4111 1111 1111 1111 0128", "**** **** **** 1111 0128"),
             ("41111111111111111225", "**** **** **** 1111 ***5"),
+            ("4111/1111/1111/1111", "**** **** **** 1111"),
             ("123-45-6789", "***-**-****"),
             ("123 45 6789", "***-**-****"),
+            ("123.45.6789", "***-**-****"),
             ("ssn 123456789", "ssn ***-**-****"),
+            ("12/25", "12/25"),
+            ("10:30", "10:30"),
             ("555-123-4567", "555-123-4567"),
             ("+1 (555) 123-4567", "+1 (555) 123-4567"),
             ("order 123456789012", "order 123456789012"),
