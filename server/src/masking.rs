@@ -242,7 +242,7 @@ fn luhn_ok(values: &[u8]) -> bool {
             }
         })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// The value of `c` as a decimal digit: `c`'s NFKC form must be a single
