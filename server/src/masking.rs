@@ -157,8 +157,9 @@ pub fn mask_sensitive(text: &str) -> Cow<'_, str> {
 /// What [`mask_across`] found: the texts both entries must hold from now on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SplitMasking {
-    /// The earlier entry's new text, when it changes: the hub redacts the
-    /// stored entry and sends `redact`. `None` when only the new text changes.
+    /// The earlier entry's new text, when it differs from the `previous`
+    /// given: the hub redacts the stored entry and sends `redact`. `None`
+    /// when the earlier entry keeps its text.
     pub previous: Option<String>,
     /// The new entry's text, to store and deliver in place of
     /// `mask_sensitive(current)`.
@@ -197,7 +198,7 @@ pub fn mask_across(previous: &str, current: &str) -> Option<SplitMasking> {
         return None;
     }
     Some(SplitMasking {
-        previous: (together.0 != alone.0).then(|| together.0.into_owned()),
+        previous: (together.0 != previous).then(|| together.0.into_owned()),
         current: together.1.into_owned(),
     })
 }
