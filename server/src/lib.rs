@@ -19,6 +19,8 @@
 //! - [`http`]: the axum router (upgrade checks, health, metrics, dev token).
 //! - [`assets`]: the embedded widget, agent pane and demo page.
 //! - [`masking`], [`classifier`]: sensitive-data masking and the lockout classifier.
+//! - [`text`]: text hygiene for names and typed text (invisible and control
+//!   characters); the hub cleans a text, then masks it.
 //! - [`metrics`]: Prometheus metrics.
 //! - [`logging`]: the log subscriber, which keeps payload-dumping
 //!   dependencies below debug whatever `RUST_LOG` says.
@@ -39,6 +41,7 @@ pub mod masking;
 pub mod metrics;
 pub mod protocol;
 pub mod store;
+pub mod text;
 
 use std::future::Future;
 use std::sync::Arc;

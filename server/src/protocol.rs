@@ -190,10 +190,20 @@ impl FrameError {
                 reference,
             };
         };
-        match object.get("type").and_then(|t| t.as_str()) {
+        let kind = match object.get("type") {
+            None => {
+                return FrameError {
+                    code: ErrorCode::UnknownType,
+                    message: "the frame has no `type`".into(),
+                    reference,
+                }
+            }
+            Some(kind) => kind.as_str(),
+        };
+        match kind {
             None => FrameError {
                 code: ErrorCode::UnknownType,
-                message: "the frame has no `type`".into(),
+                message: "the frame's `type` must be a string".into(),
                 reference,
             },
             Some(kind) if !KNOWN_CLIENT_TYPES.contains(&kind) => FrameError {
@@ -545,6 +555,164 @@ mod tests {
         assert_eq!(e.code, ErrorCode::BadField);
         assert_eq!(e.reference.as_deref(), Some("k1"));
         assert!(e.message.contains("text"), "{}", e.message);
+    }
+
+    #[test]
+    fn type_that_is_not_a_string_is_named() {
+        for text in [r#"{"type":42}"#, r#"{"type":null}"#, r#"{"type":["say"]}"#] {
+            let e = ClientFrame::parse(text).expect_err("must fail");
+            assert_eq!(e.code, ErrorCode::UnknownType, "{text}");
+            assert_eq!(e.message, "the frame's `type` must be a string", "{text}");
+        }
+        let e = ClientFrame::parse(r#"{"id":"k"}"#).expect_err("must fail");
+        assert_eq!(e.message, "the frame has no `type`");
+        assert_eq!(e.reference.as_deref(), Some("k"));
+    }
+
+    /// One valid frame of every type a client sends.
+    const VALID_FRAMES: &[&str] = &[
+        r#"{"type":"auth","token":"eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2ln"}"#,
+        r#"{"type":"start","topic":"billing","text":"hi, my card 4111 1111 1111 1111"}"#,
+        r#"{"type":"start","topic":"locked_account"}"#,
+        r#"{"type":"say","id":"k1","text":"hello"}"#,
+        r#"{"type":"say","conversation":"c-1","id":"k2","text":"héllo \u00e9 \n"}"#,
+        r#"{"type":"typing","on":true}"#,
+        r#"{"type":"typing","conversation":"c-1","on":false}"#,
+        r#"{"type":"read","seq":3}"#,
+        r#"{"type":"sync","conversation":"c-1","after":0}"#,
+        r#"{"type":"leave"}"#,
+        r#"{"type":"status","state":"available"}"#,
+        r#"{"type":"end","conversation":"c-1"}"#,
+        r#"{"type":"transfer","conversation":"c-1","tier":"premium"}"#,
+        r#"{"type":"escalate","conversation":"c-1","desk":"fraud","note":"card stolen"}"#,
+        r#"{"type":"callbacks","desk":"identity"}"#,
+        r#"{"type":"claim_callback","ref":"CB-1"}"#,
+        r#"{"type":"complete_callback","ref":"CB-1","outcome":"no_answer"}"#,
+        r#"{"type":"queues"}"#,
+    ];
+
+    /// Values of every JSON type, including ones parsers get wrong.
+    const ODD_VALUES: &[&str] = &[
+        "null",
+        "true",
+        "0",
+        "-1",
+        "1.5",
+        "1e999999",
+        "-1e-999999",
+        "18446744073709551616",
+        "-9223372036854775809",
+        "123456789012345678901234567890123456789",
+        "\"\"",
+        "\"\\ud800\"",
+        "\"\\u0000\"",
+        "\"say\"",
+        "[]",
+        "{}",
+        "[1,\"a\",null]",
+        "{\"type\":\"say\"}",
+    ];
+
+    /// A mutation of `frame`, driven by `rng`.
+    fn mutate(rng: &mut impl rand::Rng, frame: &str) -> String {
+        let mut bytes = frame.as_bytes().to_vec();
+        match rng.random_range(0..9) {
+            // Flip, replace, insert or delete bytes.
+            0 => {
+                for _ in 0..rng.random_range(1..4) {
+                    if let Some(i) = (!bytes.is_empty()).then(|| rng.random_range(0..bytes.len())) {
+                        bytes[i] ^= 1 << rng.random_range(0..8);
+                    }
+                }
+            }
+            1 => {
+                let i = rng.random_range(0..=bytes.len());
+                let inserted = *b"{}[]\":,0-e.\\ \"";
+                bytes.insert(i, inserted[rng.random_range(0..inserted.len())]);
+            }
+            2 if !bytes.is_empty() => {
+                let i = rng.random_range(0..bytes.len());
+                bytes.remove(i);
+            }
+            // Truncate.
+            3 => bytes.truncate(rng.random_range(0..=bytes.len())),
+            // Swap a field's value for a value of another type.
+            4 | 5 => {
+                if let Ok(serde_json::Value::Object(mut object)) = serde_json::from_slice(&bytes) {
+                    let keys: Vec<String> = object.keys().cloned().collect();
+                    let key = keys[rng.random_range(0..keys.len())].clone();
+                    let odd = ODD_VALUES[rng.random_range(0..ODD_VALUES.len())];
+                    object.remove(&key);
+                    let rest = serde_json::Value::Object(object).to_string();
+                    let rest = rest.trim_start_matches('{').trim_end_matches('}');
+                    let comma = if rest.is_empty() { "" } else { "," };
+                    return format!("{{{rest}{comma}\"{key}\":{odd}}}");
+                }
+            }
+            // Deep nesting inside a field, or around the whole frame.
+            6 => {
+                let depth = rng.random_range(1..400);
+                let (open, close) = if rng.random_bool(0.5) {
+                    ("[", "]")
+                } else {
+                    ("{\"a\":", "}")
+                };
+                let nested = format!("{}1{}", open.repeat(depth), close.repeat(depth));
+                return if rng.random_bool(0.5) {
+                    frame.replacen("}", &format!(",\"deep\":{nested}}}"), 1)
+                } else {
+                    nested
+                };
+            }
+            // Huge strings and numbers.
+            7 => {
+                let n = rng.random_range(0..4_000);
+                return frame.replacen(":", &format!(":{}", "9".repeat(n)), 1);
+            }
+            // Duplicate keys and unknown fields.
+            _ => {
+                return frame.replacen("{", "{\"type\":\"say\",\"id\":7,", 1);
+            }
+        }
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+
+    #[test]
+    fn frame_parser_fuzz() {
+        use rand::{Rng, SeedableRng};
+        const FRAMES: usize = 100_000;
+        for frame in VALID_FRAMES {
+            assert!(ClientFrame::parse(frame).is_ok(), "{frame}");
+        }
+        let mut rng = rand::rngs::StdRng::seed_from_u64(0x5b0a_4d00);
+        let (mut panics, mut accepted) = (0usize, 0usize);
+        for n in 0..FRAMES {
+            let frame = match n % 10 {
+                // Random bytes now and then; mutations of valid frames mostly,
+                // sometimes mutated again.
+                0 => {
+                    let len = rng.random_range(0..64);
+                    let bytes: Vec<u8> = (0..len).map(|_| rng.random()).collect();
+                    String::from_utf8_lossy(&bytes).into_owned()
+                }
+                _ => {
+                    let seed = VALID_FRAMES[rng.random_range(0..VALID_FRAMES.len())];
+                    let once = mutate(&mut rng, seed);
+                    if rng.random_bool(0.3) {
+                        mutate(&mut rng, &once)
+                    } else {
+                        once
+                    }
+                }
+            };
+            match std::panic::catch_unwind(|| ClientFrame::parse(&frame)) {
+                Ok(Ok(_)) => accepted += 1,
+                Ok(Err(e)) => assert!(!e.message.is_empty()),
+                Err(_) => panics += 1,
+            }
+        }
+        println!("frame parser fuzz: {FRAMES} frames, {panics} panics ({accepted} accepted)");
+        assert_eq!(panics, 0);
     }
 
     #[test]
