@@ -784,14 +784,16 @@ fn identity_from_claims(
     let name = match claims.get("name") {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) => {
-            let s = s.trim();
             if s.chars().count() > MAX_NAME_CHARS {
                 return Err(bad("`name` is too long"));
             }
-            if s.chars().any(char::is_control) {
-                return Err(bad("`name` contains control characters"));
+            // Bidirectional overrides and invisible characters go; a name
+            // made only of them is no name.
+            match crate::text::clean_name(s) {
+                Ok(name) => (!name.is_empty()).then(|| name.into_owned()),
+                Err(crate::text::TextError::Empty) => None,
+                Err(_) => return Err(bad("`name` contains control characters")),
             }
-            (!s.is_empty()).then(|| s.to_owned())
         }
         Some(_) => return Err(bad("`name` must be a string")),
     };

@@ -119,6 +119,16 @@ pub enum Event {
         /// Up to which entry.
         seq: Seq,
     },
+    /// An earlier entry's text was masked anew (a card number typed over
+    /// two messages).
+    Redact {
+        /// The conversation.
+        conversation: ConversationId,
+        /// The entry.
+        seq: Seq,
+        /// Its new text.
+        text: String,
+    },
     /// A waiting conversation's place in its queue.
     Queued {
         /// The conversation.
@@ -234,6 +244,18 @@ impl Event {
                 conversation: conversation.clone(),
                 from: *from,
                 seq: *seq,
+            },
+            (
+                Event::Redact {
+                    conversation,
+                    seq,
+                    text,
+                },
+                _,
+            ) => ServerFrame::Redact {
+                conversation: conversation.clone(),
+                seq: *seq,
+                text: text.clone(),
             },
             (
                 Event::Queued {

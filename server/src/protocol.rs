@@ -476,6 +476,16 @@ pub enum ServerFrame {
         /// Why.
         reason: EndReason,
     },
+    /// Both: an earlier entry's text, now masked (a card number typed over
+    /// two messages): replace the shown text of entry `seq`.
+    Redact {
+        /// The conversation.
+        conversation: ConversationId,
+        /// The entry.
+        seq: Seq,
+        /// Its new text.
+        text: String,
+    },
     /// Desk agent: a desk's open requests, in desk order.
     Callbacks {
         /// The desk.

@@ -10,8 +10,8 @@ use switchboard::domain::{
 };
 use switchboard::protocol::CallbackOutcome;
 use switchboard::store::{
-    AgentProfile, CallbackStatus, GraceOutcome, NewCallback, NewConversation, NewEntry, Side,
-    Store, StoreError,
+    AgentProfile, CallbackStatus, GraceOutcome, NewCallback, NewConversation, NewEntry, Redaction,
+    Side, Store, StoreError,
 };
 
 /// A fixed start of time for the checks.
@@ -210,6 +210,7 @@ fn entry(author: Author, sender: Option<&str>, text: &str, key: Option<&str>) ->
         text: text.to_owned(),
         client_id: key.map(str::to_owned),
         now: T0,
+        redact: None,
     }
 }
 
@@ -674,9 +675,22 @@ pub async fn scenario_for_events(s: &dyn Store) -> Vec<ConversationId> {
     .await
     .expect("say");
     assert_eq!(route(s, T0 + 5).await.len(), 1);
-    s.append(&c, entry(Author::Agent, Some("bob"), "hi Ann", Some("k1")))
+    let reply = s
+        .append(
+            &c,
+            entry(Author::Agent, Some("bob"), "card 4111 1111", Some("k1")),
+        )
         .await
         .expect("reply");
+    let mut more = entry(Author::Agent, Some("bob"), "**** 1111", Some("k2"));
+    more.redact = Some(Redaction {
+        seq: reply.entry.seq,
+        entry: switchboard::protocol::Entry {
+            text: "card **** ****".into(),
+            ..reply.entry
+        },
+    });
+    s.append(&c, more).await.expect("second half");
     s.transfer(&c, &user("bob"), Tier::Premium, T0 + 6)
         .await
         .expect("transfer");
@@ -701,4 +715,45 @@ pub async fn scenario_for_events(s: &dyn Store) -> Vec<ConversationId> {
         .await
         .expect("leave");
     vec![c, c2]
+}
+
+/// A redaction of the author's previous entry applies in the same step as
+/// the new entry, and only while that entry is still the last one.
+pub async fn redaction_applies_only_to_the_last_entry(s: &dyn Store) {
+    let c = open(s, "c", Tier::Standard, T0).await;
+    let first = s
+        .append(
+            &c,
+            entry(Author::Cardholder, Some("c"), "4111 1111", Some("k1")),
+        )
+        .await
+        .expect("first half");
+    let redact = |e: &switchboard::protocol::Entry| Redaction {
+        seq: e.seq,
+        entry: switchboard::protocol::Entry {
+            text: "**** ****".into(),
+            ..e.clone()
+        },
+    };
+    let mut second = entry(Author::Cardholder, Some("c"), "**** 1111", Some("k2"));
+    second.redact = Some(redact(&first.entry));
+    s.append(&c, second).await.expect("second half");
+    let tx = s.transcript(&c, 0, 10).await.expect("transcript");
+    let texts: Vec<_> = tx.iter().map(|e| e.text.as_str()).collect();
+    assert_eq!(texts, ["**** ****", "**** 1111"]);
+    assert_eq!(tx[0].id.as_deref(), Some("k1"), "only the text changes");
+    let last = s.last_entry(&c).await.expect("last").expect("an entry");
+    assert_eq!((last.seq, last.text.as_str()), (2, "**** 1111"));
+    // Stale: entry 1 is no longer the last, so it is left alone.
+    let mut stale = entry(Author::Cardholder, Some("c"), "third", Some("k3"));
+    stale.redact = Some(Redaction {
+        seq: 1,
+        entry: switchboard::protocol::Entry {
+            text: "changed".into(),
+            ..tx[0].clone()
+        },
+    });
+    s.append(&c, stale).await.expect("third");
+    let tx = s.transcript(&c, 0, 10).await.expect("transcript");
+    assert_eq!(tx[0].text, "**** ****");
 }

@@ -8,7 +8,10 @@ use crate::store::{AgentProfile, Conversation};
 
 use super::cardholder::resend_echo;
 use super::escalation::DeskAction;
-use super::{check_say, CommandError, Hub, Replies};
+use super::{check_say, typed_text, CommandError, Hub, Replies};
+
+/// Longest escalation note kept, in characters.
+const MAX_NOTE_CHARS: usize = 500;
 
 impl Hub {
     /// Registers the agent and builds its `welcome`.
@@ -113,10 +116,10 @@ impl Hub {
                 text,
             } => {
                 let conversation = required(conversation)?;
-                check_say(&id, &text)?;
+                let text = check_say(&id, &text)?;
                 // The store checks that this agent holds the conversation.
                 let appended = self
-                    .append(&conversation, Author::Agent, Some(me), &text, Some(id))
+                    .append(&conversation, Author::Agent, Some(me), text, Some(id))
                     .await?;
                 Ok(resend_echo(&conversation, appended))
             }
@@ -177,8 +180,8 @@ impl Hub {
                 let c = self.held_by(me, &conversation).await?;
                 let reason = match note {
                     Some(n) if !n.trim().is_empty() => {
-                        let short: String = n.chars().take(500).collect();
-                        crate::masking::mask_sensitive(&short).into_owned()
+                        let short: String = n.chars().take(MAX_NOTE_CHARS).collect();
+                        typed_text(&short)?
                     }
                     _ => "escalated by the agent".to_owned(),
                 };

@@ -9,7 +9,7 @@ use crate::events::{assigned_to_cardholder, conversation_state, Audience, Event,
 use crate::protocol::{ClientFrame, ServerFrame, PROTOCOL_VERSION};
 use crate::store::{Appended, Conversation, NewConversation, MAX_TRANSCRIPT_PAGE};
 
-use super::{check_say, check_text, CommandError, Hub, Replies};
+use super::{check_say, typed_text, CommandError, Hub, Replies};
 
 /// System message for `forgot_login`: self-service comes first.
 pub const FORGOT_LOGIN_HELP: &str =
@@ -67,7 +67,7 @@ impl Hub {
                 Ok(replies)
             }
             ClientFrame::Say { id, text, .. } => {
-                check_say(&id, &text)?;
+                let text = check_say(&id, &text)?;
                 let (conversation, appended) = self.say(identity, memo, &text, id).await?;
                 // Only the first message of a chat still waiting for an agent
                 // goes through the lockout classifier.
@@ -130,7 +130,13 @@ impl Hub {
         let me = Some(&identity.sub);
         if let Some(c) = memo.conversation.clone() {
             match self
-                .append(&c, Author::Cardholder, me, text, Some(id.clone()))
+                .append(
+                    &c,
+                    Author::Cardholder,
+                    me,
+                    text.to_owned(),
+                    Some(id.clone()),
+                )
                 .await
             {
                 Err(CommandError::NoConversation) => memo.conversation = None,
@@ -139,7 +145,7 @@ impl Hub {
         }
         let c = self.open_of(identity, memo).await?.id;
         let appended = self
-            .append(&c, Author::Cardholder, me, text, Some(id))
+            .append(&c, Author::Cardholder, me, text.to_owned(), Some(id))
             .await?;
         Ok((c, appended))
     }
@@ -183,9 +189,7 @@ impl Hub {
                 "only cardholders start chats".into(),
             ));
         };
-        if let Some(t) = &text {
-            check_text(t)?;
-        }
+        let text = text.as_deref().map(typed_text).transpose()?;
         let opened = self
             .store
             .open_conversation(NewConversation {
@@ -205,8 +209,14 @@ impl Hub {
         }
         if let Some(desk) = desk_for_topic(topic) {
             if let Some(t) = &text {
-                self.append(&c.id, Author::Cardholder, Some(&identity.sub), t, None)
-                    .await?;
+                self.append(
+                    &c.id,
+                    Author::Cardholder,
+                    Some(&identity.sub),
+                    t.clone(),
+                    None,
+                )
+                .await?;
             }
             let replies = self
                 .escalate(&c, desk, format!("topic {topic}"), topic.as_str())
@@ -218,8 +228,14 @@ impl Hub {
             self.system_message(&c.id, FORGOT_LOGIN_HELP).await?;
         }
         if let Some(t) = text {
-            self.append(&c.id, Author::Cardholder, Some(&identity.sub), &t, None)
-                .await?;
+            self.append(
+                &c.id,
+                Author::Cardholder,
+                Some(&identity.sub),
+                t.clone(),
+                None,
+            )
+            .await?;
             if self.classify_first_message(&c, &t).await? {
                 return Ok((c.id, Vec::new()));
             }

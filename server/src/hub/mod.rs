@@ -25,10 +25,12 @@ use crate::bus::{Bus, Sessions};
 use crate::config::Settings;
 use crate::domain::{now_millis, Author, ConversationId, UserId};
 use crate::events::{Audience, Envelope, Event};
-use crate::masking::mask_sensitive;
+use crate::masking::{mask_across, mask_sensitive};
 use crate::metrics::Metrics;
+use crate::protocol::Entry;
 use crate::protocol::{ErrorCode, ServerFrame, MAX_CLIENT_ID_LEN, MAX_TEXT_CHARS};
-use crate::store::{Appended, NewEntry, Store, StoreError};
+use crate::store::{Appended, NewEntry, Redaction, Store, StoreError};
+use crate::text::clean_text;
 
 pub use connect::Caller;
 
@@ -195,22 +197,27 @@ impl Hub {
         e.into()
     }
 
-    /// Stores a transcript entry; the store announces it to both sides. A
-    /// resend of a known `id` is answered to the sender only.
+    /// Stores a transcript entry (text already through [`typed_text`], or
+    /// the hub's own); the store announces it to both sides. A resend of a
+    /// known `id` is answered to the sender only. A card number or SSN
+    /// typed over this and the author's previous message is masked in both:
+    /// the earlier entry is redacted in the same store step.
     pub async fn append(
         &self,
         conversation: &ConversationId,
         author: Author,
         sender: Option<&UserId>,
-        text: &str,
+        text: String,
         client_id: Option<String>,
     ) -> Result<Appended, CommandError> {
+        let (text, redact) = self.split_masking(conversation, author, text).await?;
         let entry = NewEntry {
             author,
             sender: sender.cloned(),
-            text: mask_sensitive(text).into_owned(),
+            text,
             client_id,
             now: now_millis(),
+            redact,
         };
         let appended = self
             .store
@@ -223,13 +230,46 @@ impl Hub {
         Ok(appended)
     }
 
+    /// Looks back at the conversation's last entry when the new text holds
+    /// digits: if it is the same author's and the two texts together hold a
+    /// card number or SSN, both are masked as one.
+    async fn split_masking(
+        &self,
+        conversation: &ConversationId,
+        author: Author,
+        text: String,
+    ) -> Result<(String, Option<Redaction>), CommandError> {
+        if author == Author::System || !text.chars().any(char::is_numeric) {
+            return Ok((text, None));
+        }
+        let last = self
+            .store
+            .last_entry(conversation)
+            .await
+            .map_err(|e| self.store_failed(e))?;
+        let Some(previous) = last.filter(|e| e.from == author) else {
+            return Ok((text, None));
+        };
+        let Some(split) = mask_across(&previous.text, &text) else {
+            return Ok((text, None));
+        };
+        let redact = split.previous.map(|masked| Redaction {
+            seq: previous.seq,
+            entry: Entry {
+                text: masked,
+                ..previous
+            },
+        });
+        Ok((split.current, redact))
+    }
+
     /// Appends a system message to a conversation.
     pub async fn system_message(
         &self,
         conversation: &ConversationId,
         text: &str,
     ) -> Result<(), CommandError> {
-        self.append(conversation, Author::System, None, text, None)
+        self.append(conversation, Author::System, None, text.to_owned(), None)
             .await
             .map(|_| ())
     }
@@ -245,24 +285,27 @@ impl Hub {
     }
 }
 
-/// Checks a `say` frame's fields: text of 1–4000 characters, an `id` of
-/// 1–128 bytes.
-pub fn check_say(id: &str, text: &str) -> Result<(), CommandError> {
+/// Checks a `say` frame's fields: an `id` of 1–128 bytes and its text
+/// (see [`typed_text`]), which it returns ready to store.
+pub fn check_say(id: &str, text: &str) -> Result<String, CommandError> {
     if id.is_empty() || id.len() > MAX_CLIENT_ID_LEN {
         return Err(CommandError::BadField(format!(
             "`id` must be 1 to {MAX_CLIENT_ID_LEN} bytes"
         )));
     }
-    check_text(text)
+    typed_text(text)
 }
 
-/// Checks message text: not blank, at most 4000 characters.
-pub fn check_text(text: &str) -> Result<(), CommandError> {
-    if text.trim().is_empty() {
+/// Text a person typed, made ready to store: invisible and bidirectional
+/// characters removed, control characters refused, 1–4000 characters left,
+/// card numbers and SSNs masked. Every typed text goes through here.
+pub fn typed_text(text: &str) -> Result<String, CommandError> {
+    let cleaned = clean_text(text).map_err(|e| CommandError::BadField(format!("`text`: {e}")))?;
+    if cleaned.trim().is_empty() {
         return Err(CommandError::BadField("`text` is empty".into()));
     }
-    if text.chars().count() > MAX_TEXT_CHARS {
+    if cleaned.chars().count() > MAX_TEXT_CHARS {
         return Err(CommandError::TooLong);
     }
-    Ok(())
+    Ok(mask_sensitive(&cleaned).into_owned())
 }

@@ -159,6 +159,24 @@ impl MemoryStore {
                 first_from_author: false,
             });
         }
+        // A split card number: the author's previous entry, if it is still
+        // the last one, is masked anew before the new entry goes out.
+        if let Some(r) = &new.redact {
+            let last = record.transcript.len() as Seq;
+            if r.seq == last {
+                if let Some(e) = record.transcript.last_mut() {
+                    e.text = r.entry.text.clone();
+                    self.announce(
+                        both_sides(&record.conversation),
+                        Event::Redact {
+                            conversation: id.clone(),
+                            seq: r.seq,
+                            text: r.entry.text.clone(),
+                        },
+                    );
+                }
+            }
+        }
         let seq = record.transcript.len() as Seq + 1;
         let first_from_author = !record.transcript.iter().any(|e| e.from == new.author);
         let entry = Entry {
@@ -383,6 +401,12 @@ impl Store for MemoryStore {
     async fn append(&self, id: &ConversationId, new: NewEntry) -> StoreResult<Appended> {
         let mut s = self.lock();
         self.append_locked(&mut s, id, new)
+    }
+
+    async fn last_entry(&self, id: &ConversationId) -> StoreResult<Option<Entry>> {
+        let s = self.lock();
+        let record = s.conversations.get(id).ok_or(StoreError::NoConversation)?;
+        Ok(record.transcript.last().cloned())
     }
 
     async fn transcript(
@@ -870,5 +894,6 @@ fn system_entry(text: String, now: Millis) -> NewEntry {
         text,
         client_id: None,
         now,
+        redact: None,
     }
 }

@@ -131,6 +131,19 @@ pub struct NewEntry {
     pub client_id: Option<String>,
     /// Now.
     pub now: Millis,
+    /// The author's previous entry, masked anew because the two together
+    /// hold a card number or SSN: applied in the same step, only while that
+    /// entry is still the conversation's last one.
+    pub redact: Option<Redaction>,
+}
+
+/// An earlier entry's new, masked text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Redaction {
+    /// The entry's seq.
+    pub seq: Seq,
+    /// The entry as it must read from now on.
+    pub entry: Entry,
 }
 
 /// Where the memory engine announces events: called inside its critical
@@ -375,6 +388,9 @@ pub trait Store: Send + Sync + Debug + 'static {
     /// `client_id` returns the stored entry. Fails with `NoConversation` when
     /// the conversation is over or the sender is not part of it.
     async fn append(&self, id: &ConversationId, entry: NewEntry) -> StoreResult<Appended>;
+
+    /// The conversation's last entry, if any.
+    async fn last_entry(&self, id: &ConversationId) -> StoreResult<Option<Entry>>;
 
     /// Entries with seq > `after`, at most `limit`.
     async fn transcript(

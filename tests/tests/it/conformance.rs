@@ -55,6 +55,7 @@ conformance!(
     callbacks_one_open_per_desk_premium_first,
     callback_claims_and_outcomes,
     crafted_subs_stay_apart,
+    redaction_applies_only_to_the_last_entry,
 );
 
 #[tokio::test]

@@ -10,3 +10,4 @@ mod keys;
 mod limits;
 mod logging;
 mod nodes;
+mod security;

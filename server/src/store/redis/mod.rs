@@ -326,11 +326,29 @@ impl Store for RedisStore {
             .as_deref()
             .map(|k| idempotency_key(new.author, k))
             .unwrap_or_default();
+        let (redact_seq, redact_entry, redact_text) = match &new.redact {
+            Some(r) => (
+                r.seq.to_string(),
+                StoredEntry::of(&r.entry)?,
+                r.entry.text.clone(),
+            ),
+            None => (String::new(), String::new(), String::new()),
+        };
         let reply = self
             .run(
                 &self.scripts.append,
                 new.now,
-                argv![id, new.author, sender_field(new.author), sender, key, json],
+                argv![
+                    id,
+                    new.author,
+                    sender_field(new.author),
+                    sender,
+                    key,
+                    json,
+                    redact_seq,
+                    redact_entry,
+                    redact_text
+                ],
             )
             .await?;
         let r: AppendReply = decode(&reply, "append")?;
@@ -348,6 +366,20 @@ impl Store for RedisStore {
                 .map_err(|_| replies::corrupt("append status"))?,
             first_from_author: r.first,
         })
+    }
+
+    async fn last_entry(&self, id: &ConversationId) -> StoreResult<Option<Entry>> {
+        let mut conn = self.conn.clone();
+        let key = self.key(&["tx", id.as_str()]);
+        let (len, last): (u64, Option<String>) = redis::pipe()
+            .cmd("LLEN")
+            .arg(&key)
+            .cmd("LINDEX")
+            .arg(&key)
+            .arg(-1)
+            .query_async(&mut conn)
+            .await?;
+        last.map(|json| replies::entry(len, &json)).transpose()
     }
 
     async fn transcript(

@@ -187,6 +187,19 @@ impl StoredEntry {
     }
 }
 
+impl StoredEntry {
+    /// The JSON stored for an entry that exists (its seq is its place).
+    pub fn of(e: &Entry) -> StoreResult<String> {
+        serde_json::to_string(&StoredEntry {
+            from: e.from,
+            text: e.text.clone(),
+            at: e.at.clone(),
+            id: e.id.clone(),
+        })
+        .map_err(|_| corrupt("encoding an entry"))
+    }
+}
+
 /// A stored entry with its seq.
 pub fn entry(seq: Seq, json: &str) -> StoreResult<Entry> {
     let stored: StoredEntry =

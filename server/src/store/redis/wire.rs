@@ -57,6 +57,12 @@ enum WireEvent {
         conversation: ConversationId,
         request: Fields,
     },
+    /// From `append.lua`: an earlier entry masked anew.
+    Redact {
+        conversation: ConversationId,
+        seq: Seq,
+        text: String,
+    },
     /// From the hub.
     Callback { request: Box<CallbackRequest> },
     /// From the hub.
@@ -128,6 +134,15 @@ pub fn decode(payload: &[u8]) -> Option<Envelope> {
         } => Event::Escalated {
             conversation,
             request: Box::new(replies::callback(&request).ok()?),
+        },
+        WireEvent::Redact {
+            conversation,
+            seq,
+            text,
+        } => Event::Redact {
+            conversation,
+            seq,
+            text,
         },
         WireEvent::Callback { request } => Event::Callback { request },
         WireEvent::Typing {
@@ -210,6 +225,7 @@ pub fn encode(envelope: &Envelope) -> Option<String> {
         Event::Msg { .. }
         | Event::Assigned { .. }
         | Event::Ended { .. }
+        | Event::Redact { .. }
         | Event::Escalated { .. } => return None,
     };
     serde_json::to_string(&Published {

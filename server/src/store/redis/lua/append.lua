@@ -1,11 +1,13 @@
 -- ARGV: prefix, now, conversation, author, field of the conversation the sender must
 --       match ('cardholder' | 'agent' | '' for the hub), sender, idempotency key ('' none),
---       entry JSON
+--       entry JSON, then a redaction of the author's previous entry ('' none): its seq,
+--       its new stored JSON, its new text
 -- Reply: {ok, duplicate, seq, entry, cardholder, agent, status, first}; ok is false
 -- when the conversation is over or the sender is not its cardholder/agent.
 -- The new entry's `msg` event is published here, inside the same atomic
 -- step, so every node receives a conversation's entries in seq order.
 local id, author, field, sender, key, entry = ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8]
+local redact_seq, redact_entry, redact_text = ARGV[9], ARGV[10], ARGV[11]
 local c = k('conv', id)
 local f = redis.call('HMGET', c, 'status', 'cardholder', 'agent')
 if not f[1] or f[1] == 'ended' then
@@ -13,6 +15,14 @@ if not f[1] or f[1] == 'ended' then
 end
 if field ~= '' and redis.call('HGET', c, field) ~= sender then
   return cjson.encode({ok = false})
+end
+-- A card number typed over two messages: the previous entry is masked anew,
+-- while it is still the last one, before the new entry goes out.
+if redact_seq ~= '' and (key == '' or redis.call('HEXISTS', k('tx', id) .. ':keys', key) == 0)
+    and redis.call('HGET', c, 'last_seq') == redact_seq then
+  redis.call('LSET', k('tx', id), tonumber(redact_seq) - 1, redact_entry)
+  announce(both_sides(f[1], f[2], f[3]),
+    {k = 'redact', conversation = id, seq = tonumber(redact_seq), text = redact_text})
 end
 local r = append_entry(id, f, author, key, entry)
 r.ok = true

@@ -1,0 +1,160 @@
+//! Identity, masking and text rules an attacker would try: users are
+//! (role, sub), card numbers are masked even over two messages, invisible
+//! and control characters never reach anyone, one user holds a bounded
+//! number of connections.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use switchboard_tests::*;
+
+/// How long an absence is waited for.
+const QUIET: Duration = Duration::from_millis(500);
+
+/// Fails if a frame of this kind matching `pred` arrives within [`QUIET`].
+async fn none_within(c: &mut Client, kind: &str, pred: impl Fn(&Value) -> bool) {
+    let arrived = tokio::time::timeout(QUIET, c.expect_where(kind, pred)).await;
+    assert!(arrived.is_err(), "unexpected {kind}: {:?}", arrived.ok());
+}
+
+async fn redis_hub(redis: &RedisServer) -> TestHub {
+    TestHub::spawn(redis_settings(&redis.url(), &unique_prefix())).await
+}
+
+#[tokio::test]
+async fn a_cardholder_with_an_agents_sub_hears_nothing_of_the_agent() {
+    let redis = RedisServer::start();
+    let hub = redis_hub(&redis).await;
+    let url = hub.ws_url();
+    let mut agent = available_agent(&url, "alice", &["standard"], 3).await;
+    let (mut namesake, _) = Client::connect(&url, &cardholder("alice", "standard")).await;
+    let (mut bob, _) = Client::connect(&url, &cardholder("bob", "standard")).await;
+    bob.send(json!({"type": "start", "topic": "billing"})).await;
+    let id = bob.expect("assigned").await["conversation"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    agent.expect("assigned").await;
+    agent
+        .send(json!({"type": "say", "conversation": id, "id": "a1", "text": "Hello Bob"}))
+        .await;
+    assert_eq!(bob.expect_msg(1).await["text"], "Hello Bob");
+    // The agent's own echo goes to agent alice only, never to cardholder alice.
+    agent.expect_msg(1).await;
+    none_within(&mut namesake, "msg", |_| true).await;
+    none_within(&mut namesake, "assigned", |_| true).await;
+    // Cardholder alice's own start is hers, not the agent's.
+    namesake
+        .send(json!({"type": "start", "topic": "billing"}))
+        .await;
+    let hers = namesake.expect("assigned").await;
+    assert_ne!(hers["conversation"], id.as_str());
+}
+
+#[tokio::test]
+async fn a_sub_naming_a_desk_hears_no_desk_events() {
+    let redis = RedisServer::start();
+    let hub = redis_hub(&redis).await;
+    let url = hub.ws_url();
+    let (mut fraud_agent, _) = Client::connect(&url, &agent("fa", &["fraud"], 3)).await;
+    let (mut pretender, _) = Client::connect(&url, &cardholder("#desk:fraud", "standard")).await;
+    let (mut victim, _) = Client::connect(&url, &cardholder("vic", "premium")).await;
+    victim
+        .send(json!({"type": "start", "topic": "fraud_restriction"}))
+        .await;
+    victim.expect("escalated").await;
+    let event = fraud_agent.expect("callback").await;
+    assert_eq!(event["request"]["sub"], "vic");
+    none_within(&mut pretender, "callback", |_| true).await;
+}
+
+#[tokio::test]
+async fn a_card_number_split_over_two_messages_is_redacted() {
+    for engine in ["memory", "redis"] {
+        let redis = RedisServer::start();
+        let settings = match engine {
+            "memory" => memory_settings(),
+            _ => redis_settings(&redis.url(), &unique_prefix()),
+        };
+        let hub = TestHub::spawn(settings).await;
+        let url = hub.ws_url();
+        let mut ag = available_agent(&url, "ag", &["standard"], 3).await;
+        let (mut ch, _) = Client::connect(&url, &cardholder("ch", "standard")).await;
+        ch.send(json!({"type": "start", "topic": "billing"})).await;
+        let id = ch.expect("assigned").await["conversation"]
+            .as_str()
+            .expect("id")
+            .to_owned();
+        ag.expect("assigned").await;
+        ch.send(json!({"type": "say", "id": "k1", "text": "my card is 4111 1111"}))
+            .await;
+        assert_eq!(ag.expect_msg(1).await["text"], "my card is 4111 1111");
+        ch.send(json!({"type": "say", "id": "k2", "text": "1111 1111"}))
+            .await;
+        for side in [&mut ag, &mut ch] {
+            let redact = side.expect("redact").await;
+            assert_eq!(redact["conversation"], id.as_str(), "{engine}");
+            assert_eq!(redact["seq"], 1);
+            let text = redact["text"].as_str().expect("text");
+            assert!(!text.contains("4111"), "{engine}: {text}");
+            let second = side.expect_msg(2).await;
+            let second = second["text"].as_str().expect("text");
+            assert!(
+                second.ends_with("1111") && !second.contains("1111 1111"),
+                "{engine}: {second}"
+            );
+        }
+        // The store holds the masked texts: a sync shows them.
+        let (mut again, _) = Client::connect(&url, &cardholder("ch", "standard")).await;
+        again.send(json!({"type": "sync", "after": 0})).await;
+        let first = again.expect_msg(1).await;
+        assert!(
+            !first["text"].as_str().expect("text").contains("4111"),
+            "{engine}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn invisible_and_control_characters_never_reach_the_agent() {
+    let hub = TestHub::spawn(memory_settings()).await;
+    let url = hub.ws_url();
+    let mut ag = available_agent(&url, "ag", &["standard"], 3).await;
+    let (mut ch, _) = Client::connect(&url, &cardholder("ch", "standard")).await;
+    ch.send(json!({"type": "start", "topic": "billing"})).await;
+    ch.expect("assigned").await;
+    ag.expect("assigned").await;
+    ch.send(json!({"type": "say", "id": "k1", "text": "pay \u{202E}evil\u{202C} now\u{200B}"}))
+        .await;
+    assert_eq!(ag.expect_msg(1).await["text"], "pay evil now");
+    for (id, text) in [
+        ("k2", "\u{200B}\u{FEFF}\u{2060}"),
+        ("k3", "a\u{0}b"),
+        ("k4", "\u{1b}[31mred"),
+    ] {
+        ch.send(json!({"type": "say", "id": id, "text": text}))
+            .await;
+        let e = ch.expect("error").await;
+        assert_eq!(
+            (e["code"].as_str(), e["ref"].as_str()),
+            (Some("bad_field"), Some(id))
+        );
+    }
+    none_within(&mut ag, "msg", |_| true).await;
+}
+
+#[tokio::test]
+async fn one_more_connection_than_allowed_closes_the_oldest_with_4409() {
+    let mut settings = memory_settings();
+    settings.max_connections_per_user = 2;
+    let hub = TestHub::spawn(settings).await;
+    let url = hub.ws_url();
+    let (mut first, _) = Client::connect(&url, &cardholder("ch", "standard")).await;
+    let (mut second, _) = Client::connect(&url, &cardholder("ch", "standard")).await;
+    // An agent with the same sub is another user: it does not count.
+    let (_agent, _) = Client::connect(&url, &agent("ch", &["standard"], 1)).await;
+    none_within(&mut first, "error", |_| true).await;
+    let (_third, _) = Client::connect(&url, &cardholder("ch", "standard")).await;
+    assert!(matches!(first.expect_close().await, Closed::Code(4409)));
+    none_within(&mut second, "error", |_| true).await;
+}
