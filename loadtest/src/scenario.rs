@@ -470,6 +470,18 @@ async fn conversation(
                         }
                         shared.deliver(&conversation, Side::Cardholder, &entry);
                     }
+                    ServerFrame::Transcript { conversation, entries, more } => {
+                        let last = entries.last().map(|e| e.seq);
+                        for entry in &entries {
+                            shared.deliver(&conversation, Side::Cardholder, entry);
+                        }
+                        if let (true, Some(after)) = (more, last) {
+                            let next = ClientFrame::Sync { conversation: None, after };
+                            if let Err(e) = send(ws, &next).await {
+                                shared.rec.error(e);
+                            }
+                        }
+                    }
                     ServerFrame::Escalated { conversation, .. } => {
                         if !escalate {
                             shared.rec.error("escalation:unexpected");

@@ -21,6 +21,11 @@ pub const MAX_TEXT_CHARS: usize = 4000;
 /// Longest client idempotency key we store, in bytes.
 pub const MAX_CLIENT_ID_LEN: usize = 128;
 
+/// Most transcript entries one reply frame carries (SPEC: 200); a client
+/// asks again for the rest, so no request makes the hub hold a whole
+/// transcript for it.
+pub const TRANSCRIPT_PAGE: usize = 200;
+
 /// Longest inbound frame in bytes; larger ones close the socket with 1009.
 pub const MAX_FRAME_BYTES: usize = 64 * 1024;
 
@@ -475,6 +480,17 @@ pub enum ServerFrame {
         conversation: ConversationId,
         /// Why.
         reason: EndReason,
+    },
+    /// Both: a page of transcript entries, the reply to `sync` (and to
+    /// `transcript` requests): at most [`TRANSCRIPT_PAGE`] entries; `more`
+    /// when the client must ask again after the last one.
+    Transcript {
+        /// The conversation.
+        conversation: ConversationId,
+        /// Entries in seq order.
+        entries: Vec<Entry>,
+        /// Whether entries follow the last one given.
+        more: bool,
     },
     /// Both: an earlier entry's text, now masked (a card number typed over
     /// two messages): replace the shown text of entry `seq`.

@@ -220,6 +220,8 @@
       case 'welcome': return onWelcome(f);
       case 'assigned': return onAssigned(f);
       case 'msg': return onMsg(f);
+      case 'transcript': return onTranscript(f);
+      case 'redact': return onRedact(f);
       case 'typing': return onTyping(f);
       case 'read': return onRead(f);
       case 'ended': return onEnded(f);
@@ -323,6 +325,26 @@
     var chat = chats.get(f.conversation);
     if (!chat) return;
     addEntry(chat, f, false);
+  }
+
+  // A page of a chat's transcript (the reply to `sync`); `more`: ask again.
+  function onTranscript(f) {
+    var chat = chats.get(f.conversation);
+    if (!chat) return;
+    var last = 0;
+    (f.entries || []).forEach(function (e) {
+      addEntry(chat, e, true);
+      last = Math.max(last, Number(e.seq) || 0);
+    });
+    if (f.more && last > 0) send({ type: 'sync', conversation: chat.id, after: last }, false);
+  }
+
+  // An earlier entry, masked anew (a card number typed over two messages).
+  function onRedact(f) {
+    var chat = chats.get(f.conversation);
+    var li = chat && chat.rendered.get(Number(f.seq));
+    var bubble = li && li.querySelector('.sba-bubble');
+    if (bubble) bubble.textContent = String(f.text);
   }
 
   function onTyping(f) {

@@ -376,6 +376,8 @@
       case 'queued': return this.onQueued(f);
       case 'assigned': return this.onAssigned(f);
       case 'msg': return this.onMsg(f);
+      case 'transcript': return this.onTranscript(f);
+      case 'redact': return this.onRedact(f);
       case 'typing': return this.onTyping(f);
       case 'read': return this.onRead(f);
       case 'escalated': return this.onEscalated(f);
@@ -503,6 +505,28 @@
     this.trim();
     this.scrollToEnd();
     this.scheduleRead();
+  };
+
+  // A page of the transcript (the reply to `sync`): shown entry by entry;
+  // `more` means ask for the next page.
+  Widget.prototype.onTranscript = function (f) {
+    var self = this;
+    var last = 0;
+    (f.entries || []).forEach(function (e) {
+      self.onMsg(Object.assign({ type: 'msg', conversation: f.conversation }, e));
+      last = Math.max(last, Number(e.seq) || 0);
+    });
+    if (f.more && last > 0 && this.conv && this.conv.id === f.conversation) {
+      this.conn.send({ type: 'sync', after: last });
+    }
+  };
+
+  // An earlier entry, masked anew (a card number typed over two messages).
+  Widget.prototype.onRedact = function (f) {
+    if (!this.conv || this.conv.id !== f.conversation) return;
+    var li = this.rendered.get(Number(f.seq));
+    var bubble = li && li.querySelector('.sbw-bubble');
+    if (bubble) bubble.textContent = String(f.text);
   };
 
   Widget.prototype.entryElement = function (f) {

@@ -6,8 +6,8 @@ use crate::domain::{
     now_millis, Author, ConversationId, ConversationStatus, EndReason, Seq, Topic,
 };
 use crate::events::{assigned_to_cardholder, conversation_state, Audience, Event, View};
-use crate::protocol::{ClientFrame, ServerFrame, PROTOCOL_VERSION};
-use crate::store::{Appended, Conversation, NewConversation, MAX_TRANSCRIPT_PAGE};
+use crate::protocol::{ClientFrame, ServerFrame, PROTOCOL_VERSION, TRANSCRIPT_PAGE};
+use crate::store::{Appended, Conversation, NewConversation};
 
 use super::{check_say, typed_text, CommandError, Hub, Replies};
 
@@ -293,28 +293,22 @@ impl Hub {
         Ok(())
     }
 
-    /// Transcript entries after `after`, for this connection only.
-    pub(super) async fn replay(&self, id: &crate::domain::ConversationId, after: Seq) -> Replies {
-        let mut out = Vec::new();
-        let mut after = after;
-        loop {
-            let page = self
-                .store
-                .transcript(id, after, MAX_TRANSCRIPT_PAGE)
-                .await
-                .map_err(|e| self.store_failed(e))?;
-            let full = page.len() == MAX_TRANSCRIPT_PAGE;
-            for entry in page {
-                after = entry.seq;
-                out.push(ServerFrame::Msg {
-                    conversation: id.clone(),
-                    entry,
-                });
-            }
-            if !full {
-                return Ok(out);
-            }
-        }
+    /// One page of transcript entries after `after`, for this connection
+    /// only; `more` tells the client to ask again.
+    pub(super) async fn replay(&self, id: &ConversationId, after: Seq) -> Replies {
+        // One entry past the page says whether there is more.
+        let mut entries = self
+            .store
+            .transcript(id, after, TRANSCRIPT_PAGE + 1)
+            .await
+            .map_err(|e| self.store_failed(e))?;
+        let more = entries.len() > TRANSCRIPT_PAGE;
+        entries.truncate(TRANSCRIPT_PAGE);
+        Ok(vec![ServerFrame::Transcript {
+            conversation: id.clone(),
+            entries,
+            more,
+        }])
     }
 
     async fn leave(&self, identity: &Identity, memo: &mut Memo) -> Replies {

@@ -22,7 +22,8 @@ use crate::domain::{
 use crate::events::Envelope;
 use crate::protocol::{Entry, QueueView};
 
-/// Most transcript entries one `sync` or `assigned` returns.
+/// Most transcript entries an `assigned` event carries; an agent `sync`s
+/// the rest (a chat that long is rare).
 pub const MAX_TRANSCRIPT_PAGE: usize = 500;
 
 /// How many recent waits per tier feed the queue ETA.

@@ -107,7 +107,9 @@ async fn a_card_number_split_over_two_messages_is_redacted() {
         // The store holds the masked texts: a sync shows them.
         let (mut again, _) = Client::connect(&url, &cardholder("ch", "standard")).await;
         again.send(json!({"type": "sync", "after": 0})).await;
-        let first = again.expect_msg(1).await;
+        let page = again.expect("transcript").await;
+        let first = &page["entries"][0];
+        assert_eq!(first["seq"], 1);
         assert!(
             !first["text"].as_str().expect("text").contains("4111"),
             "{engine}"
@@ -157,4 +159,42 @@ async fn one_more_connection_than_allowed_closes_the_oldest_with_4409() {
     let (_third, _) = Client::connect(&url, &cardholder("ch", "standard")).await;
     assert!(matches!(first.expect_close().await, Closed::Code(4409)));
     none_within(&mut second, "error", |_| true).await;
+}
+
+#[tokio::test]
+async fn sync_is_paged_at_200_entries() {
+    let mut settings = memory_settings();
+    settings.rate_burst = 1_000.0;
+    settings.rate_per_sec = 1_000.0;
+    let hub = TestHub::spawn(settings).await;
+    let url = hub.ws_url();
+    let (mut ch, _) = Client::connect(&url, &cardholder("long", "standard")).await;
+    ch.send(json!({"type": "start", "topic": "billing"})).await;
+    ch.expect("queued").await;
+    // Each echo is read as it comes, as a client does (one that stops
+    // reading is closed as too slow).
+    for i in 1..=450u64 {
+        ch.send(json!({"type": "say", "id": format!("k{i}"), "text": format!("line {i}")}))
+            .await;
+        ch.expect_msg(i).await;
+    }
+    let mut after = 0u64;
+    let mut pages = Vec::new();
+    loop {
+        ch.send(json!({"type": "sync", "after": after})).await;
+        let page = ch.expect("transcript").await;
+        let entries = page["entries"].as_array().expect("entries");
+        let seqs: Vec<u64> = entries
+            .iter()
+            .map(|e| e["seq"].as_u64().expect("seq"))
+            .collect();
+        assert_eq!(seqs.first(), Some(&(after + 1)), "pages follow on");
+        pages.push(seqs.len());
+        after = *seqs.last().expect("a page has entries");
+        if page["more"] == false {
+            break;
+        }
+    }
+    assert_eq!(pages, vec![200, 200, 50]);
+    assert_eq!(after, 450);
 }
