@@ -256,14 +256,6 @@ impl Identity {
             Principal::Agent { .. } => None,
         }
     }
-
-    /// The agent's teams; empty for cardholders.
-    pub fn teams(&self) -> &[Team] {
-        match &self.principal {
-            Principal::Cardholder { .. } => &[],
-            Principal::Agent { teams, .. } => teams,
-        }
-    }
 }
 
 /// The role-specific part of an [`Identity`].

@@ -345,6 +345,24 @@ e2e('an XSS attempt renders as text on both sides', { timeout: 60000 }, async ()
   }
 });
 
+e2e('a card number typed over two messages is masked on both sides', { timeout: 60000 }, async () => {
+  assert.ok(cardholderPage, 'needs the chat from the first test');
+  const composer = cardholderPage.locator('.sbw-composer');
+  await composer.fill('my card is 4111 1111');
+  await composer.press('Enter');
+  const firstAtAgent = agentPage.locator('.sba-cardholder .sba-bubble', { hasText: 'my card is' });
+  await firstAtAgent.waitFor();
+  await composer.fill('1111 1111');
+  await composer.press('Enter');
+  // The earlier line is redacted in place on both sides; the new one arrives masked.
+  await agentPage.locator('.sba-cardholder .sba-bubble', { hasText: 'my card is **** **** ****' }).waitFor();
+  await cardholderPage.locator('.sbw-own .sbw-bubble', { hasText: 'my card is **** **** ****' }).waitFor();
+  for (const page of [cardholderPage, agentPage]) {
+    const shown = await page.locator('.sbw-bubble, .sba-bubble').allTextContents();
+    assert.ok(!shown.some((t) => t.includes('4111 1111') || t.includes('1111 1111')), shown.join(' | '));
+  }
+});
+
 e2e('the agent pane drops and resumes its chats without gaps', { timeout: 60000 }, async () => {
   assert.ok(cardholderPage, 'needs the chat from the first test');
   await dropNetwork(agentContext, agentPage);
