@@ -558,7 +558,7 @@ impl From<FrameError> for ServerFrame {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -596,7 +596,7 @@ mod tests {
     }
 
     /// One valid frame of every type a client sends.
-    const VALID_FRAMES: &[&str] = &[
+    pub(crate) const VALID_FRAMES: &[&str] = &[
         r#"{"type":"auth","token":"eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2ln"}"#,
         r#"{"type":"start","topic":"billing","text":"hi, my card 4111 1111 1111 1111"}"#,
         r#"{"type":"start","topic":"locked_account"}"#,
@@ -640,7 +640,7 @@ mod tests {
     ];
 
     /// A mutation of `frame`, driven by `rng`.
-    fn mutate(rng: &mut impl rand::Rng, frame: &str) -> String {
+    pub(crate) fn mutate(rng: &mut impl rand::Rng, frame: &str) -> String {
         let mut bytes = frame.as_bytes().to_vec();
         match rng.random_range(0..9) {
             // Flip, replace, insert or delete bytes.
