@@ -273,6 +273,21 @@ fn compile(pattern: &str) -> Result<Regex, String> {
     Regex::new(pattern).map_err(|e| format!("bad pattern: {e}"))
 }
 
+/// Precision and recall of a detector over a labelled corpus (1.0 when
+/// nothing was expected); shared by the classifier's and masking's corpus
+/// tests so both report the same way.
+#[cfg(test)]
+pub(crate) fn precision_recall(hits: usize, false_alarms: usize, misses: usize) -> (f64, f64) {
+    let ratio = |num: usize, den: usize| {
+        if den == 0 {
+            1.0
+        } else {
+            num as f64 / den as f64
+        }
+    };
+    (ratio(hits, hits + false_alarms), ratio(hits, hits + misses))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -341,15 +356,7 @@ mod tests {
                 }
             }
         }
-        let ratio = |num: usize, den: usize| {
-            if den == 0 {
-                1.0
-            } else {
-                num as f64 / den as f64
-            }
-        };
-        let precision = ratio(hits, hits + false_alarms);
-        let recall = ratio(hits, hits + misses);
+        let (precision, recall) = crate::classifier::precision_recall(hits, false_alarms, misses);
         println!(
             "lockout classifier: precision {precision:.2} recall {recall:.2} on {positives}+{negatives} sentences"
         );

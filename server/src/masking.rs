@@ -1182,15 +1182,7 @@ mod tests {
                 (label, _) => panic!("corpus line {}: bad label `{label}`", line.line),
             }
         }
-        let ratio = |num: usize, den: usize| {
-            if den == 0 {
-                1.0
-            } else {
-                num as f64 / den as f64
-            }
-        };
-        let precision = ratio(hits, hits + false_alarms);
-        let recall = ratio(hits, hits + misses);
+        let (precision, recall) = crate::classifier::precision_recall(hits, false_alarms, misses);
         println!(
             "masking: {sensitive} sensitive, {lookalikes} look-alikes, precision {precision:.2} recall {recall:.2}"
         );

@@ -207,35 +207,23 @@ impl Hub {
         if !opened.created {
             return Ok((c.id.clone(), self.current_state(&c).await?));
         }
-        if let Some(desk) = desk_for_topic(topic) {
-            if let Some(t) = &text {
-                self.append(
-                    &c.id,
-                    Author::Cardholder,
-                    Some(&identity.sub),
-                    t.clone(),
-                    None,
-                )
+        let desk = desk_for_topic(topic);
+        if desk.is_none() && topic == Topic::ForgotLogin {
+            self.system_message(&c.id, FORGOT_LOGIN_HELP).await?;
+        }
+        if let Some(t) = &text {
+            let me = Some(&identity.sub);
+            self.append(&c.id, Author::Cardholder, me, t.clone(), None)
                 .await?;
-            }
+        }
+        if let Some(desk) = desk {
             let replies = self
                 .escalate(&c, desk, format!("topic {topic}"), topic.as_str())
                 .await?;
             return Ok((c.id, replies));
         }
         tracing::info!(conversation = %c.id, tier = %c.tier, topic = %topic, "conversation queued");
-        if topic == Topic::ForgotLogin {
-            self.system_message(&c.id, FORGOT_LOGIN_HELP).await?;
-        }
         if let Some(t) = text {
-            self.append(
-                &c.id,
-                Author::Cardholder,
-                Some(&identity.sub),
-                t.clone(),
-                None,
-            )
-            .await?;
             if self.classify_first_message(&c, &t).await? {
                 return Ok((c.id, Vec::new()));
             }
