@@ -364,6 +364,15 @@ impl Client {
         }
     }
 
+    /// The next frame of any type, pending ones first. No deadline of its
+    /// own: meant for a `select!` that has one (or that stops on a signal).
+    pub async fn next_frame(&mut self) -> Result<Value, Closed> {
+        if !self.pending.is_empty() {
+            return Ok(self.pending.remove(0));
+        }
+        self.read().await
+    }
+
     /// The `msg` with this seq.
     pub async fn expect_msg(&mut self, seq: u64) -> Value {
         self.expect_where("msg", |f| f["seq"] == seq).await
