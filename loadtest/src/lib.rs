@@ -341,11 +341,7 @@ async fn metrics_rss(target: &Target) -> Result<u64, String> {
         .and_then(reqwest::Response::error_for_status)
         .map_err(metrics_error)?;
     let mut body = Vec::new();
-    while let Some(chunk) = response
-        .chunk()
-        .await
-        .map_err(metrics_error)?
-    {
+    while let Some(chunk) = response.chunk().await.map_err(metrics_error)? {
         if body.len() + chunk.len() > METRICS_MAX_BYTES {
             return Err("metrics_too_large".to_owned());
         }

@@ -394,7 +394,10 @@ mod tests {
             "the connection loop closes 4430 past this"
         );
         assert!(limit.allow(t0 + Duration::from_secs(1)));
-        assert_eq!(limit.refused_in_a_row, 0, "one allowed frame resets the run");
+        assert_eq!(
+            limit.refused_in_a_row, 0,
+            "one allowed frame resets the run"
+        );
     }
 
     #[test]
