@@ -143,7 +143,7 @@ async fn three_nodes_200_cardholders_8_agents() {
     let mut nodes = Vec::new();
     for n in 0..3 {
         let mut node = settings.clone();
-        node.node_id = format!("{prefix}-node-{n}").into();
+        node.node_id = format!("{prefix}-node-{n}");
         nodes.push(TestHub::spawn(node).await);
     }
     let urls: Vec<String> = nodes.iter().map(TestHub::ws_url).collect();
