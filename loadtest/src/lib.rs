@@ -32,7 +32,6 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use report::IdleFigures;
 pub use report::Report;
 use scenario::Shared;
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 /// Why a run could not happen at all (faults found while running are in the
 /// [`Report`], not here).
@@ -323,34 +322,45 @@ fn own_rss() -> Result<u64, String> {
 /// Longest wait for `/metrics`.
 const METRICS_TIMEOUT: Duration = Duration::from_secs(5);
 /// Largest `/metrics` body read.
-const METRICS_MAX_BYTES: u64 = 4 * 1024 * 1024;
+const METRICS_MAX_BYTES: usize = 4 * 1024 * 1024;
 
-/// `GET /metrics` over a plain HTTP/1.1 connection and pick out
+/// `GET /metrics` from the target (targets are loopback `ws://` URLs, so
+/// plain `http://` on the same authority) and pick out
 /// `process_resident_memory_bytes`.
 async fn metrics_rss(target: &Target) -> Result<u64, String> {
-    let body = tokio::time::timeout(METRICS_TIMEOUT, async {
-        let mut stream = tokio::net::TcpStream::connect(target.addr)
-            .await
-            .map_err(|e| e.to_string())?;
-        let req = format!(
-            "GET /metrics HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
-            target.authority
-        );
-        stream
-            .write_all(req.as_bytes())
-            .await
-            .map_err(|e| e.to_string())?;
-        let mut buf = Vec::new();
-        stream
-            .take(METRICS_MAX_BYTES)
-            .read_to_end(&mut buf)
-            .await
-            .map_err(|e| e.to_string())?;
-        Ok::<_, String>(String::from_utf8_lossy(&buf).into_owned())
-    })
-    .await
-    .map_err(|_| "metrics_timeout".to_owned())??;
-    parse_rss(&body).ok_or_else(|| "metrics_without_process_resident_memory_bytes".to_owned())
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(METRICS_TIMEOUT)
+        .build()
+        .map_err(|e| format!("metrics_client:{e}"))?;
+    let url = format!("http://{}/metrics", target.authority);
+    let mut response = client
+        .get(&url)
+        .send()
+        .await
+        .and_then(reqwest::Response::error_for_status)
+        .map_err(metrics_error)?;
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(metrics_error)? {
+        if body.len() + chunk.len() > METRICS_MAX_BYTES {
+            return Err("metrics_too_large".to_owned());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    parse_rss(&String::from_utf8_lossy(&body))
+        .ok_or_else(|| "metrics_without_process_resident_memory_bytes".to_owned())
+}
+
+/// A short label for a failed `/metrics` fetch (it ends up in the report's
+/// error counts).
+fn metrics_error(e: reqwest::Error) -> String {
+    if e.is_timeout() {
+        "metrics_timeout".to_owned()
+    } else if let Some(status) = e.status() {
+        format!("metrics_status_{}", status.as_u16())
+    } else {
+        "metrics_unreachable".to_owned()
+    }
 }
 
 /// The value of `process_resident_memory_bytes` in Prometheus text.

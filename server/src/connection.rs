@@ -188,18 +188,19 @@ struct RateLimit {
 }
 
 impl RateLimit {
-    fn new(burst: f64, per_sec: f64) -> Self {
+    fn new(burst: f64, per_sec: f64, now: Instant) -> Self {
         RateLimit {
             burst,
             per_sec,
             tokens: burst,
-            at: Instant::now(),
+            at: now,
             refused_in_a_row: 0,
         }
     }
 
-    fn allow(&mut self) -> bool {
-        let now = Instant::now();
+    /// Takes one token if there is one at `now` (passed in so the bucket is
+    /// a pure function of time, tested without sleeping).
+    fn allow(&mut self, now: Instant) -> bool {
         self.tokens = (self.tokens + now.duration_since(self.at).as_secs_f64() * self.per_sec)
             .min(self.burst);
         self.at = now;
@@ -227,7 +228,7 @@ async fn session_loop(
     let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + heartbeat, heartbeat);
     let mut last_heard = Instant::now();
     let resync = hub.resync_token();
-    let mut rate = RateLimit::new(settings.rate_burst, settings.rate_per_sec);
+    let mut rate = RateLimit::new(settings.rate_burst, settings.rate_per_sec, Instant::now());
     let expires_in = Duration::from_millis(
         u64::try_from(
             caller
@@ -255,7 +256,7 @@ async fn session_loop(
                     Some(Ok(Message::Close(_))) | None => return Exit::Gone,
                     Some(Err(e)) => return read_error(e),
                 };
-                if !rate.allow() {
+                if !rate.allow(Instant::now()) {
                     if rate.refused_in_a_row > FLOOD_LIMIT {
                         return Exit::Close(close::FLOODING, "too many frames");
                     }
@@ -330,4 +331,83 @@ async fn send_close(sink: &mut Sink, code: u16, reason: &'static str) {
     };
     let _ = write(sink, Message::Close(Some(frame))).await;
     let _ = tokio::time::timeout(Duration::from_secs(1), sink.close()).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Frames `limit` lets through at `now`, asking `n` times.
+    fn allowed(limit: &mut RateLimit, now: Instant, n: u32) -> u32 {
+        (0..n).filter(|_| limit.allow(now)).count() as u32
+    }
+
+    #[test]
+    fn a_full_bucket_lets_the_burst_through_then_refuses() {
+        let t0 = Instant::now();
+        let mut limit = RateLimit::new(30.0, 10.0, t0);
+        assert_eq!(allowed(&mut limit, t0, 30), 30, "the whole burst at once");
+        assert!(!limit.allow(t0), "the 31st frame at the same instant");
+        assert_eq!(limit.refused_in_a_row, 1);
+    }
+
+    #[test]
+    fn tokens_refill_at_the_sustained_rate() {
+        let t0 = Instant::now();
+        let mut limit = RateLimit::new(30.0, 10.0, t0);
+        assert_eq!(allowed(&mut limit, t0, 30), 30);
+        // 10 frames/s: one token every 100 ms.
+        let t1 = t0 + Duration::from_millis(50);
+        assert!(!limit.allow(t1), "half a token is not a frame");
+        let t2 = t0 + Duration::from_millis(100);
+        assert!(limit.allow(t2), "a whole token after 100 ms");
+        assert!(!limit.allow(t2), "and only one");
+        let t3 = t2 + Duration::from_millis(500);
+        assert_eq!(allowed(&mut limit, t3, 10), 5, "five tokens after 500 ms");
+    }
+
+    #[test]
+    fn refill_never_exceeds_the_burst() {
+        let t0 = Instant::now();
+        let mut limit = RateLimit::new(30.0, 10.0, t0);
+        assert_eq!(allowed(&mut limit, t0, 30), 30);
+        let later = t0 + Duration::from_secs(3600);
+        assert_eq!(
+            allowed(&mut limit, later, 100),
+            30,
+            "an hour of silence buys one burst, not 36 000 frames"
+        );
+    }
+
+    #[test]
+    fn refused_in_a_row_counts_until_a_frame_is_allowed() {
+        let t0 = Instant::now();
+        let mut limit = RateLimit::new(2.0, 1.0, t0);
+        assert_eq!(allowed(&mut limit, t0, 2), 2);
+        assert_eq!(limit.refused_in_a_row, 0);
+        for n in 1..=FLOOD_LIMIT + 1 {
+            assert!(!limit.allow(t0));
+            assert_eq!(limit.refused_in_a_row, n);
+        }
+        assert!(
+            limit.refused_in_a_row > FLOOD_LIMIT,
+            "the connection loop closes 4430 past this"
+        );
+        assert!(limit.allow(t0 + Duration::from_secs(1)));
+        assert_eq!(
+            limit.refused_in_a_row, 0,
+            "one allowed frame resets the run"
+        );
+    }
+
+    #[test]
+    fn time_going_backwards_adds_no_tokens() {
+        // `Instant` is monotonic, but an older `now` (e.g. taken before a
+        // later one was used) must not panic or mint tokens.
+        let t0 = Instant::now();
+        let t1 = t0 + Duration::from_secs(1);
+        let mut limit = RateLimit::new(1.0, 1.0, t1);
+        assert!(limit.allow(t1));
+        assert!(!limit.allow(t0));
+    }
 }

@@ -24,6 +24,11 @@ pub const SECRET: &[u8] = b"switchboard-test-secret-0123456789";
 /// How long a test waits for any one expected event before failing.
 pub const EVENT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How long [`Client::expect_none`] callers usually listen before they
+/// conclude that a frame is not coming: far above a local round trip (a few
+/// milliseconds), short enough to keep the suite quick.
+pub const QUIET_PERIOD: Duration = Duration::from_millis(500);
+
 /// A `redis-server` started for the tests, stopped on drop.
 #[derive(Debug)]
 pub struct RedisServer {
@@ -330,6 +335,44 @@ impl Client {
         }
     }
 
+    /// Fails the test if a frame of this type is pending or arrives within
+    /// `within`; frames of other types are kept for later `expect`s.
+    ///
+    /// Absence is only shown by waiting (mini-redis asserts
+    /// `timeout(…).await.is_err()`): looking at what already arrived proves
+    /// nothing about what is still on its way.
+    pub async fn expect_none(&mut self, kind: &str, within: Duration) {
+        if let Some(f) = self.pending.iter().find(|f| f["type"] == kind) {
+            panic!("expected no `{kind}` frame, but one had arrived: {f}");
+        }
+        let wait = async {
+            loop {
+                match self.read().await {
+                    Ok(f) if f["type"] == kind => return Ok(f),
+                    Ok(f) => self.pending.push(f),
+                    Err(c) => return Err(c),
+                }
+            }
+        };
+        match tokio::time::timeout(within, wait).await {
+            Err(_elapsed) => {}
+            Ok(Ok(f)) => panic!("expected no `{kind}` frame within {within:?}, got {f}"),
+            Ok(Err(c)) => panic!(
+                "connection closed ({c:?}) while checking that no `{kind}` arrives; had {:?}",
+                self.pending
+            ),
+        }
+    }
+
+    /// The next frame of any type, pending ones first. No deadline of its
+    /// own: meant for a `select!` that has one (or that stops on a signal).
+    pub async fn next_frame(&mut self) -> Result<Value, Closed> {
+        if !self.pending.is_empty() {
+            return Ok(self.pending.remove(0));
+        }
+        self.read().await
+    }
+
     /// The `msg` with this seq.
     pub async fn expect_msg(&mut self, seq: u64) -> Value {
         self.expect_where("msg", |f| f["seq"] == seq).await
@@ -391,7 +434,7 @@ pub async fn http_get(url: &str) -> (u16, String) {
 /// An HTTP answer as [`http_exchange`] read it.
 #[derive(Debug, Clone)]
 pub struct HttpReply {
-    /// The status code (0 when the answer was not HTTP).
+    /// The status code.
     pub status: u16,
     /// Header names (lower case) and values, in order.
     pub headers: Vec<(String, String)>,
@@ -409,45 +452,54 @@ impl HttpReply {
     }
 }
 
-/// A minimal HTTP/1.1 request over a fresh connection: (status, body).
+/// An HTTP request (a JSON body when given): (status, body).
 pub async fn http_request(method: &str, url: &str, body: Option<&str>) -> (u16, String) {
     let reply = http_exchange(method, url, body).await;
     (reply.status, reply.body)
 }
 
-/// A minimal HTTP/1.1 request over a fresh connection, with the headers of
-/// the answer.
+/// A client for the hub's HTTP endpoints. One per request: a pooled
+/// connection would outlive the test's runtime, and each `#[tokio::test]`
+/// has its own. No proxy, whatever the environment says: the hub is local.
+pub fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .timeout(EVENT_TIMEOUT)
+        .build()
+        .expect("an HTTP client")
+}
+
+/// An HTTP request (a JSON body when given), with the headers of the answer.
 pub async fn http_exchange(method: &str, url: &str, body: Option<&str>) -> HttpReply {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let rest = url.strip_prefix("http://").expect("http url");
-    let (host, path) = rest
-        .split_once('/')
-        .map_or((rest, "/".to_owned()), |(h, p)| (h, format!("/{p}")));
-    let mut s = TcpStream::connect(host).await.expect("connect");
-    let body = body.unwrap_or("");
-    let req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    s.write_all(req.as_bytes()).await.expect("write");
-    let mut out = Vec::new();
-    s.read_to_end(&mut out).await.expect("read");
-    let text = String::from_utf8_lossy(&out).to_string();
-    let status = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let headers = head
-        .lines()
-        .skip(1)
-        .filter_map(|line| line.split_once(':'))
-        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
+    let method = reqwest::Method::from_bytes(method.as_bytes()).expect("an HTTP method");
+    let mut request = http_client().request(method, url);
+    if let Some(body) = body {
+        request = request
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body.to_owned());
+    }
+    let response = request
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{url}: {e}"));
+    let status = response.status().as_u16();
+    let headers = response
+        .headers()
+        .iter()
+        .map(|(n, v)| {
+            (
+                n.as_str().to_owned(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
         .collect();
+    let body = response
+        .text()
+        .await
+        .unwrap_or_else(|e| panic!("{url}: body: {e}"));
     HttpReply {
         status,
         headers,
-        body: body.to_owned(),
+        body,
     }
 }

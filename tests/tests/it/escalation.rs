@@ -33,10 +33,8 @@ async fn lockout_topics_become_callbacks_not_chats() {
         "{m}"
     );
     assert_eq!(ch.expect("ended").await["reason"], "escalated");
-    assert!(
-        ch.take_pending("queued").is_empty(),
-        "no chat queue is entered"
-    );
+    // No chat queue is entered.
+    ch.expect_none("queued", QUIET_PERIOD).await;
 
     let (_f, fraud) = escalate_by_topic(&url, "lock-2", "standard", "fraud_restriction").await;
     assert_eq!(fraud["callback"]["desk"], "fraud");
@@ -71,10 +69,8 @@ async fn first_message_classifier_escalates_but_not_look_alikes() {
         .send(json!({"type": "say", "id": "2", "text": "my account is locked"}))
         .await;
     other.expect_msg(2).await;
-    assert!(
-        other.take_pending("escalated").is_empty(),
-        "only the first message is classified"
-    );
+    // Only the first message is classified.
+    other.expect_none("escalated", QUIET_PERIOD).await;
 }
 
 #[tokio::test]
@@ -132,9 +128,10 @@ async fn desks_list_premium_first_and_exactly_one_claim_wins() {
         refs.len(),
         "every request claimed exactly once: {wins:?}"
     );
-    assert!(
-        d1.take_pending("error").is_empty() && d2.take_pending("error").is_empty(),
-        "one refusal per request"
+    // One refusal per request: no further error for either claimer.
+    tokio::join!(
+        d1.expect_none("error", QUIET_PERIOD),
+        d2.expect_none("error", QUIET_PERIOD)
     );
 }
 

@@ -117,6 +117,9 @@ async fn requests_whose_headers_do_not_arrive_in_time_are_dropped() {
     let mut settings = memory_settings();
     settings.header_read_timeout = Duration::from_millis(300);
     let hub = TestHub::spawn(settings).await;
+    // Raw TCP on purpose: no HTTP client can be made to send half a request
+    // and then stall, or to connect and send nothing. Every well-formed
+    // request in the suite goes through `http_get`/`http_exchange` (reqwest).
     let mut half_sent = TcpStream::connect(hub.addr).await.expect("connect");
     half_sent
         .write_all(b"GET /healthz HTTP/1.1\r\nHost: hub\r\nX-Slow: ")
