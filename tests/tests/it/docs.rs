@@ -100,6 +100,8 @@ const SERVER_TYPES: &[&str] = &[
     "callback",
     "queues",
     "error",
+    "transcript",
+    "redact",
 ];
 
 /// Every example in the document; the count of skipped invalid blocks.
