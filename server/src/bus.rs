@@ -163,12 +163,14 @@ impl Sessions {
     /// once per view; connections whose queue is full are kicked.
     pub fn deliver(&self, envelope: &Envelope, metrics: &Metrics) {
         let mut rendered: [Option<Option<Utf8Bytes>>; 2] = [None, None];
+        let shared = envelope.event.same_for_every_view();
         for audience in &envelope.to {
             let Some(list) = self.by_audience.get(audience) else {
                 continue;
             };
             let view = audience.view();
             let slot = &mut rendered[match view {
+                _ if shared => 0,
                 View::Cardholder => 0,
                 View::Staff => 1,
             }];

@@ -165,6 +165,15 @@ impl Envelope {
 }
 
 impl Event {
+    /// Whether every view gets the same frame (most events), so a node
+    /// renders it once for all its recipients.
+    pub fn same_for_every_view(&self) -> bool {
+        !matches!(
+            self,
+            Event::Assigned { .. } | Event::Escalated { .. } | Event::Callback { .. }
+        )
+    }
+
     /// The frame this event becomes for a view; `None` when that view is
     /// not told of it.
     pub fn frame_for(&self, view: View) -> Option<ServerFrame> {
@@ -347,4 +356,56 @@ pub trait EventFeed: Send + Sync + std::fmt::Debug + 'static {
     /// Subscribes to this node's events; the stream ends when the
     /// subscription is lost.
     async fn subscribe(&self) -> Result<EventStream, crate::store::StoreError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::EndReason;
+
+    #[test]
+    fn events_shared_by_every_view_render_alike() {
+        let id = ConversationId::from("c-1");
+        let events = [
+            Event::Msg {
+                conversation: id.clone(),
+                entry: Entry {
+                    seq: 1,
+                    from: Author::Agent,
+                    text: "hi".into(),
+                    at: "2027-01-01T00:00:00Z".into(),
+                    id: None,
+                },
+            },
+            Event::Ended {
+                conversation: id.clone(),
+                reason: EndReason::AgentEnded,
+            },
+            Event::Typing {
+                conversation: id.clone(),
+                from: Author::Cardholder,
+                on: true,
+            },
+            Event::Read {
+                conversation: id.clone(),
+                from: Author::Cardholder,
+                seq: 1,
+            },
+            Event::Redact {
+                conversation: id.clone(),
+                seq: 1,
+                text: "****".into(),
+            },
+            Event::Queued {
+                conversation: id,
+                tier: Tier::Premium,
+                position: 1,
+                eta_s: None,
+            },
+        ];
+        for e in events {
+            assert!(e.same_for_every_view(), "{e:?}");
+            assert_eq!(e.frame_for(View::Cardholder), e.frame_for(View::Staff));
+        }
+    }
 }

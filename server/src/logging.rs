@@ -49,9 +49,13 @@ where
     let chosen = spec
         .and_then(|s| EnvFilter::try_new(s).ok())
         .unwrap_or_else(|| EnvFilter::new(DEFAULT_FILTER));
-    chosen.and(filter_fn(|meta: &Metadata<'_>| {
-        !is_payload_dump(meta.target(), meta.level())
-    }))
+    // The cap narrows what the chosen filter lets through and never widens
+    // it: saying so (a TRACE hint) keeps the combined hint the chosen
+    // filter's own, so disabled call sites (tungstenite's per-frame `trace!`)
+    // stay disabled statically instead of being evaluated on every frame.
+    let cap = filter_fn(|meta: &Metadata<'_>| !is_payload_dump(meta.target(), meta.level()))
+        .with_max_level_hint(tracing::level_filters::LevelFilter::TRACE);
+    chosen.and(cap)
 }
 
 /// The subscriber: text (or JSON lines) to `writer` filtered by
@@ -80,6 +84,18 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_cap_keeps_the_chosen_level_as_the_static_hint() {
+        use tracing_subscriber::registry::Registry;
+        let hint = |spec| Filter::<Registry>::max_level_hint(&filter::<Registry>(spec));
+        // Disabled call sites stay disabled without being evaluated per event.
+        assert_eq!(hint(None), Some(tracing::level_filters::LevelFilter::INFO));
+        assert_eq!(
+            hint(Some("warn")),
+            Some(tracing::level_filters::LevelFilter::WARN)
+        );
+    }
 
     #[test]
     fn payload_dumps_are_recognised_by_crate_and_module() {

@@ -184,7 +184,9 @@ pub struct SplitMasking {
 /// assert_eq!(mask_across("my order", "is 12345"), None);
 /// ```
 pub fn mask_across(previous: &str, current: &str) -> Option<SplitMasking> {
-    if !has_digits(current, 1) && !has_digits(previous, 1) {
+    // Nothing sensitive has fewer digits than an SSN; most pairs of
+    // messages stop here without building anything.
+    if digit_count(previous) + digit_count(current) < SSN_DIGITS {
         return None;
     }
     let joined = [previous, MESSAGE_JOIN, current].concat();
@@ -308,6 +310,15 @@ fn is_separator(c: char) -> bool {
 }
 
 /// Whether `text` holds at least `at_least` digits.
+/// How many decimal digits (any script) the text holds.
+fn digit_count(text: &str) -> usize {
+    if text.is_ascii() {
+        text.bytes().filter(u8::is_ascii_digit).count()
+    } else {
+        text.chars().filter_map(digit_value).count()
+    }
+}
+
 fn has_digits(text: &str, at_least: usize) -> bool {
     if text.is_ascii() {
         text.bytes()

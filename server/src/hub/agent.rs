@@ -6,7 +6,7 @@ use crate::events::{conversation_state, Audience, Event, View};
 use crate::protocol::{ClientFrame, ServerFrame, PROTOCOL_VERSION};
 use crate::store::{AgentProfile, Conversation};
 
-use super::cardholder::resend_echo;
+use super::cardholder::{resend_echo, Memo};
 use super::escalation::DeskAction;
 use super::{check_say, typed_text, CommandError, Hub, Replies};
 
@@ -96,7 +96,12 @@ impl Hub {
     }
 
     /// Carries out one agent frame.
-    pub(super) async fn agent_command(&self, identity: &Identity, frame: ClientFrame) -> Replies {
+    pub(super) async fn agent_command(
+        &self,
+        identity: &Identity,
+        frame: ClientFrame,
+        memo: &mut Memo,
+    ) -> Replies {
         let me = &identity.sub;
         match frame {
             ClientFrame::Status { state } => {
@@ -118,9 +123,18 @@ impl Hub {
                 let conversation = required(conversation)?;
                 let text = check_say(&id, &text)?;
                 // The store checks that this agent holds the conversation.
+                let previous = memo.last_said_in(&conversation);
                 let appended = self
-                    .append(&conversation, Author::Agent, Some(me), text, Some(id))
+                    .append(
+                        &conversation,
+                        Author::Agent,
+                        Some(me),
+                        text,
+                        Some(id),
+                        previous,
+                    )
                     .await?;
+                memo.said(&conversation, &appended);
                 Ok(resend_echo(&conversation, appended))
             }
             ClientFrame::Typing { conversation, on } => {

@@ -6,7 +6,7 @@ use crate::domain::{
     now_millis, Author, ConversationId, ConversationStatus, EndReason, Seq, Topic,
 };
 use crate::events::{assigned_to_cardholder, conversation_state, Audience, Event, View};
-use crate::protocol::{ClientFrame, ServerFrame, PROTOCOL_VERSION, TRANSCRIPT_PAGE};
+use crate::protocol::{ClientFrame, Entry, ServerFrame, PROTOCOL_VERSION, TRANSCRIPT_PAGE};
 use crate::store::{Appended, Conversation, NewConversation};
 
 use super::{check_say, typed_text, CommandError, Hub, Replies};
@@ -24,6 +24,26 @@ pub(super) struct Memo {
     /// chat ended elsewhere): the store refuses writes to an ended
     /// conversation, and the hub then looks the open one up again.
     pub conversation: Option<ConversationId>,
+    /// The caller's own last message as stored, and where: a card number
+    /// typed over it and the next message is masked as one.
+    pub last_said: Option<(ConversationId, Entry)>,
+}
+
+impl Memo {
+    /// The caller's last message, if it was in this conversation.
+    pub fn last_said_in(&self, conversation: &ConversationId) -> Option<&Entry> {
+        self.last_said
+            .as_ref()
+            .filter(|(c, _)| c == conversation)
+            .map(|(_, e)| e)
+    }
+
+    /// Remembers a message just stored.
+    pub fn said(&mut self, conversation: &ConversationId, appended: &Appended) {
+        if !appended.duplicate {
+            self.last_said = Some((conversation.clone(), appended.entry.clone()));
+        }
+    }
 }
 
 impl Hub {
@@ -62,7 +82,7 @@ impl Hub {
     ) -> Replies {
         match frame {
             ClientFrame::Start { topic, text } => {
-                let (c, replies) = self.start(identity, topic, text).await?;
+                let (c, replies) = self.start(identity, topic, text, memo).await?;
                 memo.conversation = Some(c);
                 Ok(replies)
             }
@@ -129,24 +149,39 @@ impl Hub {
     ) -> Result<(ConversationId, Appended), CommandError> {
         let me = Some(&identity.sub);
         if let Some(c) = memo.conversation.clone() {
-            match self
+            let previous = memo.last_said_in(&c);
+            let result = self
                 .append(
                     &c,
                     Author::Cardholder,
                     me,
                     text.to_owned(),
                     Some(id.clone()),
+                    previous,
                 )
-                .await
-            {
+                .await;
+            match result {
                 Err(CommandError::NoConversation) => memo.conversation = None,
-                other => return other.map(|a| (c, a)),
+                other => {
+                    let appended = other?;
+                    memo.said(&c, &appended);
+                    return Ok((c, appended));
+                }
             }
         }
         let c = self.open_of(identity, memo).await?.id;
+        let previous = memo.last_said_in(&c);
         let appended = self
-            .append(&c, Author::Cardholder, me, text.to_owned(), Some(id))
+            .append(
+                &c,
+                Author::Cardholder,
+                me,
+                text.to_owned(),
+                Some(id),
+                previous,
+            )
             .await?;
+        memo.said(&c, &appended);
         Ok((c, appended))
     }
 
@@ -183,6 +218,7 @@ impl Hub {
         identity: &Identity,
         topic: Topic,
         text: Option<String>,
+        memo: &mut Memo,
     ) -> Result<(ConversationId, Vec<ServerFrame>), CommandError> {
         let Principal::Cardholder { tier, phone_last4 } = &identity.principal else {
             return Err(CommandError::NotAllowed(
@@ -213,8 +249,10 @@ impl Hub {
         }
         if let Some(t) = &text {
             let me = Some(&identity.sub);
-            self.append(&c.id, Author::Cardholder, me, t.clone(), None)
+            let first = self
+                .append(&c.id, Author::Cardholder, me, t.clone(), None, None)
                 .await?;
+            memo.said(&c.id, &first);
         }
         if let Some(desk) = desk {
             let replies = self

@@ -27,7 +27,8 @@ pub struct Caller {
     conn: u64,
     /// Where its events come from: the user, and a desk agent's desks.
     audiences: Vec<Audience>,
-    /// A cardholder's open conversation, to spare store lookups.
+    /// What the connection remembers between frames (a cardholder's open
+    /// conversation, the caller's last message).
     memo: Memo,
 }
 
@@ -122,7 +123,7 @@ impl Hub {
                 self.cardholder_command(identity, frame, &mut caller.memo)
                     .await
             }
-            (_, Role::Agent) => self.agent_command(identity, frame).await,
+            (_, Role::Agent) => self.agent_command(identity, frame, &mut caller.memo).await,
             (_, Role::Supervisor) => self.supervisor_command(identity, frame).await,
         };
         result.unwrap_or_else(|e| vec![e.to_frame(reference)])

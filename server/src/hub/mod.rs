@@ -199,9 +199,11 @@ impl Hub {
 
     /// Stores a transcript entry (text already through [`typed_text`], or
     /// the hub's own); the store announces it to both sides. A resend of a
-    /// known `id` is answered to the sender only. A card number or SSN
-    /// typed over this and the author's previous message is masked in both:
-    /// the earlier entry is redacted in the same store step.
+    /// known `id` is answered to the sender only. `previous` is the sender's
+    /// own last entry in this conversation, when the connection knows it: a
+    /// card number or SSN typed over it and this text is masked in both, the
+    /// earlier entry redacted in the same store step (which checks it is
+    /// still the conversation's last entry).
     pub async fn append(
         &self,
         conversation: &ConversationId,
@@ -209,8 +211,9 @@ impl Hub {
         sender: Option<&UserId>,
         text: String,
         client_id: Option<String>,
+        previous: Option<&Entry>,
     ) -> Result<Appended, CommandError> {
-        let (text, redact) = self.split_masking(conversation, author, text).await?;
+        let (text, redact) = split_masking(previous.filter(|e| e.from == author), text);
         let entry = NewEntry {
             author,
             sender: sender.cloned(),
@@ -230,48 +233,22 @@ impl Hub {
         Ok(appended)
     }
 
-    /// Looks back at the conversation's last entry when the new text holds
-    /// digits: if it is the same author's and the two texts together hold a
-    /// card number or SSN, both are masked as one.
-    async fn split_masking(
-        &self,
-        conversation: &ConversationId,
-        author: Author,
-        text: String,
-    ) -> Result<(String, Option<Redaction>), CommandError> {
-        if author == Author::System || !text.chars().any(char::is_numeric) {
-            return Ok((text, None));
-        }
-        let last = self
-            .store
-            .last_entry(conversation)
-            .await
-            .map_err(|e| self.store_failed(e))?;
-        let Some(previous) = last.filter(|e| e.from == author) else {
-            return Ok((text, None));
-        };
-        let Some(split) = mask_across(&previous.text, &text) else {
-            return Ok((text, None));
-        };
-        let redact = split.previous.map(|masked| Redaction {
-            seq: previous.seq,
-            entry: Entry {
-                text: masked,
-                ..previous
-            },
-        });
-        Ok((split.current, redact))
-    }
-
     /// Appends a system message to a conversation.
     pub async fn system_message(
         &self,
         conversation: &ConversationId,
         text: &str,
     ) -> Result<(), CommandError> {
-        self.append(conversation, Author::System, None, text.to_owned(), None)
-            .await
-            .map(|_| ())
+        self.append(
+            conversation,
+            Author::System,
+            None,
+            text.to_owned(),
+            None,
+            None,
+        )
+        .await
+        .map(|_| ())
     }
 
     /// Verifies a token; an unknown `kid` may wait for one bounded key refresh (see
@@ -283,6 +260,26 @@ impl Hub {
         }
         result
     }
+}
+
+/// When the author's previous entry and the new text hold a card number or
+/// SSN only together, both masked as one: the new text, and the redaction of
+/// the previous entry.
+fn split_masking(previous: Option<&Entry>, text: String) -> (String, Option<Redaction>) {
+    let Some(previous) = previous else {
+        return (text, None);
+    };
+    let Some(split) = mask_across(&previous.text, &text) else {
+        return (text, None);
+    };
+    let redact = split.previous.map(|masked| Redaction {
+        seq: previous.seq,
+        entry: Entry {
+            text: masked,
+            ..previous.clone()
+        },
+    });
+    (split.current, redact)
 }
 
 /// Checks a `say` frame's fields: an `id` of 1–128 bytes and its text

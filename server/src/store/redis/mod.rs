@@ -31,8 +31,8 @@ use super::{
     RECENT_WAITS, ROUTE_BATCH,
 };
 use crate::domain::{
-    AgentState, Author, CallbackRef, CallbackStatus, ConversationId, ConversationStatus, Desk,
-    EndReason, Millis, Seq, Tier, TierBoosts, UserId,
+    rfc3339, AgentState, Author, CallbackRef, CallbackStatus, ConversationId, ConversationStatus,
+    Desk, EndReason, Millis, Seq, Tier, TierBoosts, UserId,
 };
 use crate::events::{Audience, Envelope, EventFeed, EventStream};
 use crate::protocol::{CallbackOutcome, Entry, QueueView};
@@ -319,7 +319,8 @@ impl Store for RedisStore {
     }
 
     async fn append(&self, id: &ConversationId, new: NewEntry) -> StoreResult<Appended> {
-        let json = StoredEntry::encode(new.author, &new.text, new.now, new.client_id.as_deref())?;
+        let at = rfc3339(new.now);
+        let json = StoredEntry::encode(new.author, &new.text, &at, new.client_id.as_deref())?;
         let sender = new.sender.as_ref().map(keys::encode).unwrap_or_default();
         let key = new
             .client_id
@@ -355,8 +356,19 @@ impl Store for RedisStore {
         if !r.ok {
             return Err(StoreError::NoConversation);
         }
+        let entry = if r.duplicate {
+            replies::entry(r.seq, &r.entry)?
+        } else {
+            Entry {
+                seq: r.seq,
+                from: new.author,
+                text: new.text,
+                at,
+                id: new.client_id,
+            }
+        };
         Ok(Appended {
-            entry: replies::entry(r.seq, &r.entry)?,
+            entry,
             duplicate: r.duplicate,
             cardholder: replies::user(&r.cardholder),
             agent: r.agent.as_deref().map(replies::user),
@@ -719,7 +731,7 @@ impl Store for RedisStore {
         message: String,
         now: Millis,
     ) -> StoreResult<Option<Conversation>> {
-        let entry = StoredEntry::encode(Author::System, &message, now, None)?;
+        let entry = StoredEntry::encode(Author::System, &message, &rfc3339(now), None)?;
         let reply = self
             .run(
                 &self.scripts.escalate,

@@ -13,7 +13,7 @@ use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
 use super::keys;
-use crate::domain::{rfc3339, Author, CallbackRef, ConversationId, Millis, Seq, UserId};
+use crate::domain::{Author, CallbackRef, ConversationId, Millis, Seq, UserId};
 use crate::protocol::Entry;
 use crate::store::{CallbackRequest, Conversation, StoreError, StoreResult};
 
@@ -168,26 +168,32 @@ pub struct StoredEntry {
 
 impl StoredEntry {
     /// The JSON stored for a new entry.
-    pub fn encode(from: Author, text: &str, now: Millis, id: Option<&str>) -> StoreResult<String> {
+    pub fn encode(from: Author, text: &str, at: &str, id: Option<&str>) -> StoreResult<String> {
         #[derive(Serialize)]
         struct Borrowed<'a> {
             from: Author,
             text: &'a str,
-            at: String,
+            at: &'a str,
             #[serde(skip_serializing_if = "Option::is_none")]
             id: Option<&'a str>,
         }
-        serde_json::to_string(&Borrowed {
-            from,
-            text,
-            at: rfc3339(now),
-            id,
-        })
-        .map_err(|_| corrupt("encoding an entry"))
+        serde_json::to_string(&Borrowed { from, text, at, id })
+            .map_err(|_| corrupt("encoding an entry"))
     }
 }
 
 impl StoredEntry {
+    /// The entry with its seq (its place in the list).
+    pub fn with_seq(self, seq: Seq) -> Entry {
+        Entry {
+            seq,
+            from: self.from,
+            text: self.text,
+            at: self.at,
+            id: self.id,
+        }
+    }
+
     /// The JSON stored for an entry that exists (its seq is its place).
     pub fn of(e: &Entry) -> StoreResult<String> {
         serde_json::to_string(&StoredEntry {

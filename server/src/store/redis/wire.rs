@@ -11,7 +11,7 @@
 use serde::{Deserialize, Serialize, Serializer};
 
 use super::keys;
-use super::replies::{self, lua_list, Fields};
+use super::replies::{self, lua_list, Fields, StoredEntry};
 use crate::domain::{Author, ConversationId, EndReason, Millis, Seq, Tier};
 use crate::events::{Envelope, Event};
 use crate::store::CallbackRequest;
@@ -36,16 +36,15 @@ enum WireEvent {
     Msg {
         conversation: ConversationId,
         seq: Seq,
-        /// The stored entry's JSON.
-        entry: String,
+        /// The stored entry, passed through by the script.
+        entry: StoredEntry,
     },
     /// From `route.lua`.
     Assigned {
         conversation: Fields,
         waited_ms: Millis,
-        /// Stored entries' JSON, from seq 1.
-        #[serde(deserialize_with = "lua_list")]
-        transcript: Vec<String>,
+        /// Stored entries, from seq 1.
+        transcript: Vec<StoredEntry>,
     },
     /// From `end_conv`, `transfer.lua`, `expire_graces.lua`.
     Ended {
@@ -110,7 +109,7 @@ pub fn decode(payload: &[u8]) -> Option<Envelope> {
             entry,
         } => Event::Msg {
             conversation,
-            entry: replies::entry(seq, &entry).ok()?,
+            entry: entry.with_seq(seq),
         },
         WireEvent::Assigned {
             conversation,
@@ -119,7 +118,11 @@ pub fn decode(payload: &[u8]) -> Option<Envelope> {
         } => Event::Assigned {
             conversation: Box::new(replies::conversation(&conversation).ok()?),
             waited_ms,
-            transcript: replies::entries_from(1, &transcript).ok()?,
+            transcript: transcript
+                .into_iter()
+                .zip(1..)
+                .map(|(e, seq)| e.with_seq(seq))
+                .collect(),
         },
         WireEvent::Ended {
             conversation,
@@ -262,7 +265,7 @@ mod tests {
     #[test]
     fn reads_what_scripts_publish() {
         // As `append.lua` encodes it (cjson writes no spaces).
-        let lua = r#"{"to":["c:ann","a:bob%3Ax"],"at":1800000000000,"e":{"k":"msg","conversation":"c-1","seq":7,"entry":"{\"from\":\"cardholder\",\"text\":\"hi\",\"at\":\"2027-01-15T08:00:00Z\",\"id\":\"k1\"}"}}"#;
+        let lua = r#"{"to":["c:ann","a:bob%3Ax"],"at":1800000000000,"e":{"k":"msg","conversation":"c-1","seq":7,"entry":{"from":"cardholder","text":"hi","at":"2027-01-15T08:00:00Z","id":"k1"}}}"#;
         let env = decode(lua.as_bytes()).expect("decodes");
         assert_eq!(
             env.to,
@@ -276,7 +279,7 @@ mod tests {
         };
         assert_eq!((entry.seq, entry.text.as_str()), (7, "hi"));
         // An empty transcript is `{}` in Lua's JSON.
-        let assigned = r#"{"to":{},"at":1,"e":{"k":"assigned","conversation":["id","c-1","cardholder","ann","card_tier","premium","tier","premium","topic","billing","status","active","agent","bob","agent_name","Bob","created_at","1","queued_at","1","last_seq","0"],"waited_ms":5,"transcript":{}}}"#;
+        let assigned = r#"{"to":{},"at":1,"e":{"k":"assigned","conversation":["id","c-1","cardholder","ann","card_tier","premium","tier","premium","topic","billing","status","active","agent","bob","agent_name","Bob","created_at","1","queued_at","1","last_seq","0"],"waited_ms":5,"transcript":[]}}"#;
         assert!(matches!(
             decode(assigned.as_bytes()).map(|e| e.event),
             Some(Event::Assigned { .. })

@@ -70,12 +70,11 @@ local function went_offline(member, deadline)
   end
 end
 
--- Publishes a domain event to its recipients (presence members), on the
--- event channel of each node where one of them is connected, so a node
--- only receives the events of its own connections. The envelope is
--- `store::redis::wire::Published`: {to, at, e}.
-local function announce(members, event)
-  local payload = cjson.encode({to = members, at = NOW, e = event})
+-- Publishes an envelope (`store::redis::wire::Published`: {to, at, e}) to
+-- its recipients (presence members), on the event channel of each node where
+-- one of them is connected, so a node only receives the events of its own
+-- connections.
+local function publish(members, payload)
   for _, n in ipairs(redis.call('ZRANGE', k('nodes'), 0, -1)) do
     local h = k('presence', n)
     for _, m in ipairs(members) do
@@ -85,6 +84,23 @@ local function announce(members, event)
       end
     end
   end
+end
+
+-- Announces a domain event given as a table.
+local function announce(members, event)
+  publish(members, cjson.encode({to = members, at = NOW, e = event}))
+end
+
+-- Announces a domain event whose stored parts (entries' JSON, built by
+-- Rust) go in untouched rather than encoded again as strings: `fields` is
+-- a table of plain values, `raw` a table of name -> JSON text.
+local function announce_raw(members, fields, raw)
+  local parts = {string.sub(cjson.encode(fields), 1, -2)}
+  for name, json in pairs(raw) do
+    table.insert(parts, ',' .. cjson.encode(name) .. ':' .. json)
+  end
+  publish(members, '{"to":' .. cjson.encode(members) .. ',"at":' .. string.format('%d', NOW)
+    .. ',"e":' .. table.concat(parts) .. '}}')
 end
 
 -- The presence members of both sides of a conversation (from its hash fields).
@@ -114,8 +130,9 @@ local function append_entry(id, f, author, key, entry)
   if key ~= '' then
     redis.call('HSET', keys, key, seq)
   end
-  announce(both_sides(f[1], f[2], f[3]), {k = 'msg', conversation = id, seq = seq, entry = entry})
-  return {duplicate = false, seq = seq, entry = entry, first = first}
+  announce_raw(both_sides(f[1], f[2], f[3]), {k = 'msg', conversation = id, seq = seq}, {entry = entry})
+  -- The caller has the new entry already: only a resend's stored one is sent back.
+  return {duplicate = false, seq = seq, first = first}
 end
 
 -- Ends a conversation wherever it stands and announces `ended` to both

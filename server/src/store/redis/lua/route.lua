@@ -58,8 +58,9 @@ while #out < batch and steps < batch * 4 do
       transcript = redis.call('LRANGE', k('tx', best.id), 0, shown - 1)
     end
     local conversation = redis.call('HGETALL', c)
-    announce({'a:' .. best.agent, 'c:' .. f[3]},
-      {k = 'assigned', conversation = conversation, waited_ms = waited, transcript = transcript})
+    announce_raw({'a:' .. best.agent, 'c:' .. f[3]},
+      {k = 'assigned', conversation = conversation, waited_ms = waited},
+      {transcript = '[' .. table.concat(transcript, ',') .. ']'})
     table.insert(out, {waited_ms = waited, conversation = conversation})
   end
 end
