@@ -403,12 +403,6 @@ impl Store for MemoryStore {
         self.append_locked(&mut s, id, new)
     }
 
-    async fn last_entry(&self, id: &ConversationId) -> StoreResult<Option<Entry>> {
-        let s = self.lock();
-        let record = s.conversations.get(id).ok_or(StoreError::NoConversation)?;
-        Ok(record.transcript.last().cloned())
-    }
-
     async fn transcript(
         &self,
         id: &ConversationId,

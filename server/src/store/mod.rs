@@ -390,9 +390,6 @@ pub trait Store: Send + Sync + Debug + 'static {
     /// the conversation is over or the sender is not part of it.
     async fn append(&self, id: &ConversationId, entry: NewEntry) -> StoreResult<Appended>;
 
-    /// The conversation's last entry, if any.
-    async fn last_entry(&self, id: &ConversationId) -> StoreResult<Option<Entry>>;
-
     /// Entries with seq > `after`, at most `limit`.
     async fn transcript(
         &self,

@@ -380,20 +380,6 @@ impl Store for RedisStore {
         })
     }
 
-    async fn last_entry(&self, id: &ConversationId) -> StoreResult<Option<Entry>> {
-        let mut conn = self.conn.clone();
-        let key = self.key(&["tx", id.as_str()]);
-        let (len, last): (u64, Option<String>) = redis::pipe()
-            .cmd("LLEN")
-            .arg(&key)
-            .cmd("LINDEX")
-            .arg(&key)
-            .arg(-1)
-            .query_async(&mut conn)
-            .await?;
-        last.map(|json| replies::entry(len, &json)).transpose()
-    }
-
     async fn transcript(
         &self,
         id: &ConversationId,
