@@ -11,7 +11,7 @@ use std::time::Duration;
 use clap::Parser;
 
 use crate::auth::{JwtSettings, KeySource};
-use crate::domain::TierBoosts;
+use crate::domain::{Millis, TierBoosts};
 use crate::keys::check_key_url;
 use crate::store::Graces;
 
@@ -95,6 +95,10 @@ pub struct Cli {
     /// Seconds an agent who disconnected keeps its chats.
     #[arg(long, env = "SWITCHBOARD_AGENT_GRACE", default_value_t = DEFAULT_AGENT_GRACE_S)]
     pub agent_grace: u64,
+    /// Seconds an ended conversation (record, transcript, idempotency keys)
+    /// and a closed callback request stay in the store before they expire.
+    #[arg(long, env = "SWITCHBOARD_HOT_RETENTION", default_value_t = DEFAULT_HOT_RETENTION_S)]
+    pub hot_retention: u64,
     /// Most simultaneous authenticated WebSocket connections this node accepts.
     #[arg(long, env = "SWITCHBOARD_MAX_CONNECTIONS", default_value_t = DEFAULT_MAX_CONNECTIONS)]
     pub max_connections: usize,
@@ -125,6 +129,9 @@ pub const DEFAULT_CARDHOLDER_GRACE_S: u64 = 60;
 
 /// `--agent-grace`'s default, in seconds (SPEC).
 pub const DEFAULT_AGENT_GRACE_S: u64 = 30;
+
+/// `--hot-retention`'s default, in seconds (SPEC: 24 h).
+pub const DEFAULT_HOT_RETENTION_S: u64 = 86_400;
 
 /// `--max-connections`' default: authenticated connections one node carries
 /// (an idle connection costs a few KiB; see docs/memory.md).
@@ -195,6 +202,9 @@ pub struct Settings {
     pub boosts: TierBoosts,
     /// Grace periods.
     pub graces: Graces,
+    /// How long an ended conversation or a closed callback request stays
+    /// in the store (ms, `--hot-retention`), then expires.
+    pub hot_retention_ms: Millis,
     /// First-frame authentication deadline.
     pub auth_timeout: Duration,
     /// Ping interval; a peer silent for three of them is closed.
@@ -368,6 +378,7 @@ impl Cli {
             cardholder_ms: secs_to_ms(self.cardholder_grace),
             agent_ms: secs_to_ms(self.agent_grace),
         };
+        settings.hot_retention_ms = secs_to_ms(self.hot_retention).max(1);
         settings.max_connections = self.max_connections;
         settings.max_pending_auth = self.max_pending_auth;
         settings.max_connections_per_user = self.max_connections_per_user;
@@ -429,6 +440,7 @@ impl Settings {
                 cardholder_ms: secs_to_ms(DEFAULT_CARDHOLDER_GRACE_S),
                 agent_ms: secs_to_ms(DEFAULT_AGENT_GRACE_S),
             },
+            hot_retention_ms: secs_to_ms(DEFAULT_HOT_RETENTION_S),
             auth_timeout: AUTH_TIMEOUT,
             heartbeat: HEARTBEAT,
             max_connections: DEFAULT_MAX_CONNECTIONS,

@@ -15,7 +15,8 @@ use super::{
     routing_priority, AgentProfile, AgentSnapshot, Announcer, Appended, Assignment,
     CallbackRequest, CallbackStatus, Conversation, GraceOutcome, Graces, NewCallback,
     NewConversation, NewEntry, Opened, QueuePlace, QueueSnapshot, QueueStanding, Side, Store,
-    StoreError, StoreResult, MAX_TRANSCRIPT_PAGE, RECENT_WAITS, ROUTE_BATCH,
+    StoreError, StoreResult, DEFAULT_HOT_RETENTION_MS, MAX_TRANSCRIPT_PAGE, RECENT_WAITS,
+    ROUTE_BATCH,
 };
 use crate::domain::{
     rfc3339, tier_index, AgentState, Author, CallbackRef, ConversationId, ConversationStatus, Desk,
@@ -28,12 +29,24 @@ use crate::protocol::{CallbackOutcome, Entry, QueueView};
 type QueueScore = i64;
 
 /// The in-process engine.
-#[derive(Default)]
 pub struct MemoryStore {
     /// All state; one lock so that every call is atomic.
     state: Mutex<State>,
     /// Where events go, in the order of the changes (none: nowhere, as in tests).
     announcer: Option<Announcer>,
+    /// How long an ended conversation or a closed callback request is kept
+    /// (ms, `--hot-retention`).
+    retention: Millis,
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        MemoryStore {
+            state: Mutex::default(),
+            announcer: None,
+            retention: DEFAULT_HOT_RETENTION_MS,
+        }
+    }
 }
 
 impl std::fmt::Debug for MemoryStore {
@@ -60,6 +73,10 @@ struct State {
     counter: u64,
     /// Callback requests by reference.
     callbacks: HashMap<CallbackRef, CallbackRequest>,
+    /// Ended conversations by the time they are forgotten.
+    ended: BTreeSet<(Millis, ConversationId)>,
+    /// Closed callback requests by the time they are forgotten.
+    closed: BTreeSet<(Millis, CallbackRef)>,
 }
 
 #[derive(Debug)]
@@ -120,9 +137,24 @@ impl MemoryStore {
     /// An empty engine that announces events to `announcer`.
     pub fn with_announcer(announcer: Announcer) -> Self {
         MemoryStore {
-            state: Mutex::default(),
             announcer: Some(announcer),
+            ..Self::default()
         }
+    }
+
+    /// This engine, keeping ended conversations and closed callback
+    /// requests for `retention` ms (`--hot-retention`) instead of the default.
+    pub fn retaining(mut self, retention: Millis) -> Self {
+        self.retention = retention.max(1);
+        self
+    }
+
+    /// Forgets the ended conversations and closed callback requests whose
+    /// retention ran out by `now`. The store does it itself on
+    /// `expire_graces` (the hub's ticker calls it every second) and when a
+    /// conversation opens.
+    pub fn forget_expired(&self, now: Millis) {
+        self.lock().forget_expired(now);
     }
 
     /// Appends an entry inside the caller's critical section and announces it.
@@ -268,7 +300,8 @@ impl State {
         Some(conversation)
     }
 
-    fn end(&mut self, id: &ConversationId) -> Option<Conversation> {
+    /// Ends a conversation; it is forgotten at `forget_at`.
+    fn end(&mut self, id: &ConversationId, forget_at: Millis) -> Option<Conversation> {
         let record = self.conversations.get_mut(id)?;
         if record.conversation.status == ConversationStatus::Ended {
             return None;
@@ -276,6 +309,7 @@ impl State {
         let previous = record.conversation.status;
         record.conversation.status = ConversationStatus::Ended;
         let conversation = record.conversation.clone();
+        self.ended.insert((forget_at, id.clone()));
         if self.open.get(&conversation.cardholder) == Some(id) {
             self.open.remove(&conversation.cardholder);
         }
@@ -289,6 +323,24 @@ impl State {
             ConversationStatus::Ended => {}
         }
         Some(conversation)
+    }
+
+    /// Drops what ended or closed longer than the retention ago.
+    fn forget_expired(&mut self, now: Millis) {
+        while let Some((at, id)) = self.ended.first().cloned() {
+            if at > now {
+                break;
+            }
+            self.ended.pop_first();
+            self.conversations.remove(&id);
+        }
+        while let Some((at, reference)) = self.closed.first().cloned() {
+            if at > now {
+                break;
+            }
+            self.closed.pop_first();
+            self.callbacks.remove(&reference);
+        }
     }
 
     /// The best agent for a tier: fewest active chats, then idle longest.
@@ -333,6 +385,7 @@ impl Store for MemoryStore {
 
     async fn open_conversation(&self, new: NewConversation) -> StoreResult<Opened> {
         let mut s = self.lock();
+        s.forget_expired(new.now);
         if let Some(id) = s.open.get(&new.cardholder) {
             if let Some(r) = s.conversations.get(id) {
                 return Ok(Opened {
@@ -432,7 +485,7 @@ impl Store for MemoryStore {
         id: &ConversationId,
         by_agent: Option<&UserId>,
         reason: EndReason,
-        _now: Millis,
+        now: Millis,
     ) -> StoreResult<Option<Conversation>> {
         let mut s = self.lock();
         let Some(record) = s.conversations.get(id) else {
@@ -443,7 +496,7 @@ impl Store for MemoryStore {
                 return Err(StoreError::NoConversation);
             }
         }
-        let ended = s.end(id);
+        let ended = s.end(id, now + self.retention);
         if let Some(c) = &ended {
             self.announce_ended(c, reason);
         }
@@ -674,6 +727,7 @@ impl Store for MemoryStore {
 
     async fn expire_graces(&self, now: Millis) -> StoreResult<Vec<GraceOutcome>> {
         let mut s = self.lock();
+        s.forget_expired(now);
         let due: Vec<(Side, UserId)> = s
             .graces
             .iter()
@@ -696,7 +750,7 @@ impl Store for MemoryStore {
                         .get(&id)
                         .is_some_and(|r| r.conversation.status == ConversationStatus::Queued);
                     if queued {
-                        if let Some(c) = s.end(&id) {
+                        if let Some(c) = s.end(&id, now + self.retention) {
                             self.announce_ended(&c, EndReason::Abandoned);
                             out.push(GraceOutcome::Abandoned(c));
                         }
@@ -818,7 +872,7 @@ impl Store for MemoryStore {
                 request: Box::new(request.clone()),
             },
         );
-        let ended = s.end(id);
+        let ended = s.end(id, now + self.retention);
         if let Some(c) = &ended {
             self.announce_ended(c, EndReason::Escalated);
         }
@@ -863,7 +917,13 @@ impl Store for MemoryStore {
             return Err(StoreError::NotAllowed);
         }
         *r = after_outcome(r, outcome);
-        Ok(r.clone())
+        let closed = r.clone();
+        if !closed.status.is_open() {
+            // Same clock as the Redis engine's script call.
+            let forget_at = crate::domain::now_millis() + self.retention;
+            s.closed.insert((forget_at, reference.clone()));
+        }
+        Ok(closed)
     }
 }
 

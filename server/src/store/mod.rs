@@ -334,6 +334,10 @@ pub fn desk_rank(tier: Tier, created_at: Millis) -> i64 {
     premium_first * 10_000_000_000_000 + created_at
 }
 
+/// How long an ended conversation or a closed callback request stays in
+/// the store unless configured otherwise (`--hot-retention`, SPEC: 24 h), ms.
+pub const DEFAULT_HOT_RETENTION_MS: Millis = 86_400_000;
+
 /// Orders a desk's list by [`desk_rank`], then by reference.
 pub fn desk_order(r: &CallbackRequest) -> (i64, String) {
     (desk_rank(r.tier, r.created_at), r.reference.0.clone())

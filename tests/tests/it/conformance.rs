@@ -6,13 +6,19 @@ use std::sync::{Arc, Mutex};
 use switchboard::events::{Envelope, EventFeed};
 use switchboard::store::memory::MemoryStore;
 use switchboard::store::redis::RedisStore;
+use switchboard::store::DEFAULT_HOT_RETENTION_MS;
 use switchboard_tests::conformance;
 use switchboard_tests::{unique_prefix, RedisServer};
 
 async fn redis_store(redis: &RedisServer) -> RedisStore {
-    RedisStore::connect(&redis.url(), &unique_prefix(), "node-conformance")
-        .await
-        .expect("connect")
+    RedisStore::connect(
+        &redis.url(),
+        &unique_prefix(),
+        "node-conformance",
+        DEFAULT_HOT_RETENTION_MS,
+    )
+    .await
+    .expect("connect")
 }
 
 macro_rules! conformance {
