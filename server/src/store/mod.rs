@@ -257,7 +257,7 @@ pub enum GraceOutcome {
 }
 
 /// Which side of a conversation a presence change is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Side {
     /// A cardholder.
     Cardholder,
