@@ -344,6 +344,11 @@ impl Cli {
         if self.max_connections == 0 {
             return Err(ConfigError("--max-connections must be at least 1".into()));
         }
+        if self.hot_retention == 0 {
+            return Err(ConfigError(
+                "--hot-retention must be at least 1 second".into(),
+            ));
+        }
         if self.jwks_refresh == 0 {
             return Err(ConfigError(
                 "--jwks-refresh must be at least 1 second".into(),
@@ -378,7 +383,7 @@ impl Cli {
             cardholder_ms: secs_to_ms(self.cardholder_grace),
             agent_ms: secs_to_ms(self.agent_grace),
         };
-        settings.hot_retention_ms = secs_to_ms(self.hot_retention).max(1);
+        settings.hot_retention_ms = secs_to_ms(self.hot_retention);
         settings.max_connections = self.max_connections;
         settings.max_pending_auth = self.max_pending_auth;
         settings.max_connections_per_user = self.max_connections_per_user;
@@ -498,6 +503,11 @@ mod tests {
         assert_eq!(from_flags.public_origin, embedded.public_origin);
         assert_eq!(from_flags.frame_ancestors, embedded.frame_ancestors);
         assert_eq!(from_flags.dev, embedded.dev);
+        assert_eq!(from_flags.hot_retention_ms, embedded.hot_retention_ms);
+        assert_eq!(
+            from_flags.hot_retention_ms,
+            crate::store::DEFAULT_HOT_RETENTION_MS
+        );
         assert_eq!(
             cli(&[]).listen_addr().expect("addr").to_string(),
             DEFAULT_LISTEN
@@ -512,6 +522,9 @@ mod tests {
             .settings()
             .expect("valid");
         assert_eq!((s.max_connections, s.max_pending_auth), (5, 7));
+        assert!(refused(&["--hot-retention", "0"]).contains("--hot-retention"));
+        let s = cli(&["--hot-retention", "90"]).settings().expect("valid");
+        assert_eq!(s.hot_retention_ms, 90_000);
     }
 
     #[test]
