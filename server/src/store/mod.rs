@@ -383,7 +383,8 @@ pub trait Store: Send + Sync + Debug + 'static {
     /// Opens a conversation, or returns the cardholder's open one.
     async fn open_conversation(&self, new: NewConversation) -> StoreResult<Opened>;
 
-    /// One conversation.
+    /// One conversation; `None` for an unknown one or one whose hot
+    /// retention ran out after it ended.
     async fn conversation(&self, id: &ConversationId) -> StoreResult<Option<Conversation>>;
 
     /// The cardholder's open (queued or active) conversation.
@@ -405,8 +406,10 @@ pub trait Store: Send + Sync + Debug + 'static {
         limit: usize,
     ) -> StoreResult<Vec<Entry>>;
 
-    /// Ends a conversation (leaves the queue, frees the agent's slot).
-    /// `by_agent` must hold it when given. `None` when it was already over.
+    /// Ends a conversation (leaves the queue, frees the agent's slot); it is
+    /// forgotten (record, transcript, idempotency keys) after the engine's
+    /// hot retention. `by_agent` must hold it when given. `None` when it was
+    /// already over.
     async fn end(
         &self,
         id: &ConversationId,
@@ -470,7 +473,9 @@ pub trait Store: Send + Sync + Debug + 'static {
         grace_ms: Millis,
     ) -> StoreResult<()>;
 
-    /// Applies every grace period that ran out by `now`.
+    /// Applies every grace period that ran out by `now` (the hub's ticker
+    /// calls it every second; the memory engine also forgets then what
+    /// outlived its retention, Redis expires keys by itself).
     async fn expire_graces(&self, now: Millis) -> StoreResult<Vec<GraceOutcome>>;
 
     /// Marks this node alive, and hands the users of nodes that stopped
@@ -515,7 +520,9 @@ pub trait Store: Send + Sync + Debug + 'static {
         desks: &[Desk],
     ) -> StoreResult<CallbackRequest>;
 
-    /// Records the outcome of a call by the agent holding the request.
+    /// Records the outcome of a call by the agent holding the request; a
+    /// closed request leaves the open indexes and is forgotten after the
+    /// engine's hot retention.
     async fn complete_callback(
         &self,
         reference: &CallbackRef,
