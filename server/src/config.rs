@@ -11,7 +11,7 @@ use std::time::Duration;
 use clap::Parser;
 
 use crate::auth::{JwtSettings, KeySource};
-use crate::domain::TierBoosts;
+use crate::domain::{Millis, TierBoosts};
 use crate::keys::check_key_url;
 use crate::store::Graces;
 
@@ -95,6 +95,10 @@ pub struct Cli {
     /// Seconds an agent who disconnected keeps its chats.
     #[arg(long, env = "SWITCHBOARD_AGENT_GRACE", default_value_t = DEFAULT_AGENT_GRACE_S)]
     pub agent_grace: u64,
+    /// Seconds an ended conversation (record, transcript, idempotency keys)
+    /// and a closed callback request stay in the store before they expire.
+    #[arg(long, env = "SWITCHBOARD_HOT_RETENTION", default_value_t = DEFAULT_HOT_RETENTION_S)]
+    pub hot_retention: u64,
     /// Most simultaneous authenticated WebSocket connections this node accepts.
     #[arg(long, env = "SWITCHBOARD_MAX_CONNECTIONS", default_value_t = DEFAULT_MAX_CONNECTIONS)]
     pub max_connections: usize,
@@ -125,6 +129,9 @@ pub const DEFAULT_CARDHOLDER_GRACE_S: u64 = 60;
 
 /// `--agent-grace`'s default, in seconds (SPEC).
 pub const DEFAULT_AGENT_GRACE_S: u64 = 30;
+
+/// `--hot-retention`'s default, in seconds (SPEC: 24 h).
+pub const DEFAULT_HOT_RETENTION_S: u64 = 86_400;
 
 /// `--max-connections`' default: authenticated connections one node carries
 /// (an idle connection costs a few KiB; see docs/memory.md).
@@ -195,6 +202,9 @@ pub struct Settings {
     pub boosts: TierBoosts,
     /// Grace periods.
     pub graces: Graces,
+    /// How long an ended conversation or a closed callback request stays
+    /// in the store (ms, `--hot-retention`), then expires.
+    pub hot_retention_ms: Millis,
     /// First-frame authentication deadline.
     pub auth_timeout: Duration,
     /// Ping interval; a peer silent for three of them is closed.
@@ -334,6 +344,11 @@ impl Cli {
         if self.max_connections == 0 {
             return Err(ConfigError("--max-connections must be at least 1".into()));
         }
+        if self.hot_retention == 0 {
+            return Err(ConfigError(
+                "--hot-retention must be at least 1 second".into(),
+            ));
+        }
         if self.jwks_refresh == 0 {
             return Err(ConfigError(
                 "--jwks-refresh must be at least 1 second".into(),
@@ -368,6 +383,7 @@ impl Cli {
             cardholder_ms: secs_to_ms(self.cardholder_grace),
             agent_ms: secs_to_ms(self.agent_grace),
         };
+        settings.hot_retention_ms = secs_to_ms(self.hot_retention);
         settings.max_connections = self.max_connections;
         settings.max_pending_auth = self.max_pending_auth;
         settings.max_connections_per_user = self.max_connections_per_user;
@@ -429,6 +445,7 @@ impl Settings {
                 cardholder_ms: secs_to_ms(DEFAULT_CARDHOLDER_GRACE_S),
                 agent_ms: secs_to_ms(DEFAULT_AGENT_GRACE_S),
             },
+            hot_retention_ms: secs_to_ms(DEFAULT_HOT_RETENTION_S),
             auth_timeout: AUTH_TIMEOUT,
             heartbeat: HEARTBEAT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
@@ -486,6 +503,11 @@ mod tests {
         assert_eq!(from_flags.public_origin, embedded.public_origin);
         assert_eq!(from_flags.frame_ancestors, embedded.frame_ancestors);
         assert_eq!(from_flags.dev, embedded.dev);
+        assert_eq!(from_flags.hot_retention_ms, embedded.hot_retention_ms);
+        assert_eq!(
+            from_flags.hot_retention_ms,
+            crate::store::DEFAULT_HOT_RETENTION_MS
+        );
         assert_eq!(
             cli(&[]).listen_addr().expect("addr").to_string(),
             DEFAULT_LISTEN
@@ -500,6 +522,9 @@ mod tests {
             .settings()
             .expect("valid");
         assert_eq!((s.max_connections, s.max_pending_auth), (5, 7));
+        assert!(refused(&["--hot-retention", "0"]).contains("--hot-retention"));
+        let s = cli(&["--hot-retention", "90"]).settings().expect("valid");
+        assert_eq!(s.hot_retention_ms, 90_000);
     }
 
     #[test]

@@ -98,12 +98,16 @@ pub async fn build_hub(settings: Settings, shutdown: CancellationToken) -> Resul
                 to_sessions.deliver(&envelope, &to_metrics);
             });
             (
-                Arc::new(MemoryStore::with_announcer(announcer)),
+                Arc::new(
+                    MemoryStore::with_announcer(announcer).retaining(settings.hot_retention_ms),
+                ),
                 Bus::local(sessions.clone(), metrics.clone()),
             )
         }
         Engine::Redis { url, prefix } => {
-            let store = RedisStore::connect(url, prefix, &settings.node_id).await?;
+            let store =
+                RedisStore::connect(url, prefix, &settings.node_id, settings.hot_retention_ms)
+                    .await?;
             if store.node_alive(domain::now_millis()).await? {
                 return Err(RunError::DuplicateNode(settings.node_id.clone()));
             }

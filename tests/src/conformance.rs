@@ -756,3 +756,106 @@ pub async fn redaction_applies_only_to_the_last_entry(s: &dyn Store) {
     let tx = s.transcript(&c, 0, 10).await.expect("transcript");
     assert_eq!(tx[0].text, "**** ****");
 }
+
+/// The retention the runner gives the stores of
+/// [`ended_conversations_and_closed_requests_expire`] (ms).
+pub const SHORT_RETENTION_MS: Millis = 200;
+
+/// Polls `gone` (with real time passing) until it holds; fails after 10 s.
+async fn eventually<F, Fut>(what: &str, mut gone: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !gone().await {
+        assert!(std::time::Instant::now() < deadline, "{what}");
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+}
+
+/// With a store built to keep ended things [`SHORT_RETENTION_MS`]: an
+/// ended conversation (record, transcript, idempotency keys) and a closed
+/// callback request are gone once the retention passed, and what is still
+/// open stays. Driven by real time, since Redis expires keys on its own
+/// clock; `expire_graces` stands in for the hub's one-second ticker.
+pub async fn ended_conversations_and_closed_requests_expire(s: &dyn Store) {
+    let now = switchboard::domain::now_millis();
+    let id = open(s, "gone", Tier::Standard, now).await;
+    let kept = open(s, "stays", Tier::Standard, now).await;
+    let say = |text: &str, now: Millis| NewEntry {
+        author: Author::Cardholder,
+        sender: Some(user("gone")),
+        text: text.into(),
+        client_id: Some("k1".into()),
+        now,
+        redact: None,
+    };
+    s.append(&id, say("hello", now)).await.expect("append");
+    let (r, _) = s
+        .request_callback(callback("gone", Tier::Standard, Desk::Fraud, now))
+        .await
+        .expect("request");
+    s.claim_callback(&r.reference, &user("d1"), &[Desk::Fraud])
+        .await
+        .expect("claim");
+    let closed = s
+        .complete_callback(&r.reference, &user("d1"), CallbackOutcome::Reached)
+        .await
+        .expect("complete");
+    assert!(!closed.status.is_open());
+    s.end(&id, None, EndReason::CardholderLeft, now)
+        .await
+        .expect("end")
+        .expect("it was open");
+    let ended = s.conversation(&id).await.expect("read");
+    assert_eq!(
+        ended.map(|c| c.status),
+        Some(ConversationStatus::Ended),
+        "kept for the retention first"
+    );
+
+    eventually("the ended conversation expires", || async {
+        s.expire_graces(switchboard::domain::now_millis())
+            .await
+            .expect("tick");
+        let record = s.conversation(&id).await.expect("read");
+        let transcript = match s.transcript(&id, 0, 10).await {
+            Ok(t) => t,
+            Err(StoreError::NoConversation) => Vec::new(),
+            Err(e) => panic!("transcript: {e:?}"),
+        };
+        record.is_none() && transcript.is_empty()
+    })
+    .await;
+    eventually("the closed request expires", || async {
+        s.expire_graces(switchboard::domain::now_millis())
+            .await
+            .expect("tick");
+        matches!(
+            s.claim_callback(&r.reference, &user("d1"), &[Desk::Fraud])
+                .await,
+            Err(StoreError::NoConversation)
+        )
+    })
+    .await;
+
+    // Nothing writes it back: a late append (even a resend of a known key)
+    // is refused and leaves nothing behind.
+    let later = switchboard::domain::now_millis();
+    assert!(matches!(
+        s.append(&id, say("hello", later)).await,
+        Err(StoreError::NoConversation)
+    ));
+    assert!(s.conversation(&id).await.expect("read").is_none());
+    assert!(s.last_entry(&id).await.map_or(true, |e| e.is_none()));
+    assert!(matches!(
+        s.end(&id, None, EndReason::CardholderLeft, later).await,
+        Err(StoreError::NoConversation)
+    ));
+    // The open one stays, and the cardholder whose chat expired starts anew.
+    let open_one = s.conversation(&kept).await.expect("read").expect("kept");
+    assert_eq!(open_one.status, ConversationStatus::Queued);
+    let again = open(s, "gone", Tier::Standard, later).await;
+    assert_ne!(again, id);
+}

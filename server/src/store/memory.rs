@@ -11,11 +11,12 @@ use std::sync::{Mutex, MutexGuard};
 use async_trait::async_trait;
 
 use super::{
-    after_outcome, average_wait, desk_order, idempotency_key, new_callback_ref, queue_score,
+    after_outcome, average_wait, desk_rank, idempotency_key, new_callback_ref, queue_score,
     routing_priority, AgentProfile, AgentSnapshot, Announcer, Appended, Assignment,
     CallbackRequest, CallbackStatus, Conversation, GraceOutcome, Graces, NewCallback,
     NewConversation, NewEntry, Opened, QueuePlace, QueueSnapshot, QueueStanding, Side, Store,
-    StoreError, StoreResult, MAX_TRANSCRIPT_PAGE, RECENT_WAITS, ROUTE_BATCH,
+    StoreError, StoreResult, DEFAULT_HOT_RETENTION_MS, MAX_TRANSCRIPT_PAGE, RECENT_WAITS,
+    ROUTE_BATCH,
 };
 use crate::domain::{
     rfc3339, tier_index, AgentState, Author, CallbackRef, ConversationId, ConversationStatus, Desk,
@@ -28,12 +29,24 @@ use crate::protocol::{CallbackOutcome, Entry, QueueView};
 type QueueScore = i64;
 
 /// The in-process engine.
-#[derive(Default)]
 pub struct MemoryStore {
     /// All state; one lock so that every call is atomic.
     state: Mutex<State>,
     /// Where events go, in the order of the changes (none: nowhere, as in tests).
     announcer: Option<Announcer>,
+    /// How long an ended conversation or a closed callback request is kept
+    /// (ms, `--hot-retention`).
+    retention: Millis,
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        MemoryStore {
+            state: Mutex::default(),
+            announcer: None,
+            retention: DEFAULT_HOT_RETENTION_MS,
+        }
+    }
 }
 
 impl std::fmt::Debug for MemoryStore {
@@ -52,14 +65,27 @@ struct State {
     agents: HashMap<UserId, AgentRecord>,
     /// Open connections per user and side.
     presence: HashMap<(Side, UserId), u32>,
-    /// Running grace periods: deadline per user and side.
+    /// Running grace periods: deadline per user and side …
     graces: HashMap<(Side, UserId), Millis>,
+    /// … and the same by deadline, so expiring them reads only the due ones.
+    grace_order: BTreeSet<(Millis, Side, UserId)>,
     /// Recent waits per tier, newest first, for ETAs.
     waits: [VecDeque<Millis>; 4],
     /// Tiebreak counter for queue scores.
     counter: u64,
-    /// Callback requests by reference.
+    /// Callback requests by reference (open ones and closed ones kept for
+    /// the retention).
     callbacks: HashMap<CallbackRef, CallbackRequest>,
+    /// The open request of each cardholder per desk.
+    open_request: HashMap<(UserId, Desk), CallbackRef>,
+    /// Each desk's open requests in desk order ([`super::desk_order`]).
+    desk_requests: HashMap<Desk, BTreeSet<(i64, CallbackRef)>>,
+    /// Each cardholder's open requests in desk order.
+    requests_of: HashMap<UserId, BTreeSet<(i64, CallbackRef)>>,
+    /// Ended conversations by the time they are forgotten.
+    ended: BTreeSet<(Millis, ConversationId)>,
+    /// Closed callback requests by the time they are forgotten.
+    closed: BTreeSet<(Millis, CallbackRef)>,
 }
 
 #[derive(Debug)]
@@ -120,9 +146,24 @@ impl MemoryStore {
     /// An empty engine that announces events to `announcer`.
     pub fn with_announcer(announcer: Announcer) -> Self {
         MemoryStore {
-            state: Mutex::default(),
             announcer: Some(announcer),
+            ..Self::default()
         }
+    }
+
+    /// This engine, keeping ended conversations and closed callback
+    /// requests for `retention` ms (`--hot-retention`) instead of the default.
+    pub fn retaining(mut self, retention: Millis) -> Self {
+        self.retention = retention.max(1);
+        self
+    }
+
+    /// Forgets the ended conversations and closed callback requests whose
+    /// retention ran out by `now`. The store does it itself on
+    /// `expire_graces` (the hub's ticker calls it every second) and when a
+    /// conversation opens.
+    pub fn forget_expired(&self, now: Millis) {
+        self.lock().forget_expired(now);
     }
 
     /// Appends an entry inside the caller's critical section and announces it.
@@ -268,7 +309,8 @@ impl State {
         Some(conversation)
     }
 
-    fn end(&mut self, id: &ConversationId) -> Option<Conversation> {
+    /// Ends a conversation; it is forgotten at `forget_at`.
+    fn end(&mut self, id: &ConversationId, forget_at: Millis) -> Option<Conversation> {
         let record = self.conversations.get_mut(id)?;
         if record.conversation.status == ConversationStatus::Ended {
             return None;
@@ -276,6 +318,7 @@ impl State {
         let previous = record.conversation.status;
         record.conversation.status = ConversationStatus::Ended;
         let conversation = record.conversation.clone();
+        self.ended.insert((forget_at, id.clone()));
         if self.open.get(&conversation.cardholder) == Some(id) {
             self.open.remove(&conversation.cardholder);
         }
@@ -289,6 +332,97 @@ impl State {
             ConversationStatus::Ended => {}
         }
         Some(conversation)
+    }
+
+    /// Starts (or moves) a user's grace period.
+    fn set_grace(&mut self, key: (Side, UserId), deadline: Millis) {
+        self.clear_grace(&key);
+        self.grace_order.insert((deadline, key.0, key.1.clone()));
+        self.graces.insert(key, deadline);
+    }
+
+    /// Cancels a user's grace period, if any.
+    fn clear_grace(&mut self, key: &(Side, UserId)) {
+        if let Some(deadline) = self.graces.remove(key) {
+            self.grace_order.remove(&(deadline, key.0, key.1.clone()));
+        }
+    }
+
+    /// Takes the grace periods due by `now`, earliest first.
+    fn take_due_graces(&mut self, now: Millis) -> Vec<(Side, UserId)> {
+        let mut due = Vec::new();
+        while let Some((deadline, side, user)) = self.grace_order.first().cloned() {
+            if deadline > now {
+                break;
+            }
+            self.grace_order.pop_first();
+            self.graces.remove(&(side, user.clone()));
+            due.push((side, user));
+        }
+        due
+    }
+
+    /// Indexes a new open callback request.
+    fn index_request(&mut self, r: &CallbackRequest) {
+        let key = (desk_rank(r.tier, r.created_at), r.reference.clone());
+        self.open_request
+            .insert((r.sub.clone(), r.desk), r.reference.clone());
+        self.desk_requests
+            .entry(r.desk)
+            .or_default()
+            .insert(key.clone());
+        self.requests_of
+            .entry(r.sub.clone())
+            .or_default()
+            .insert(key);
+    }
+
+    /// Takes a closed callback request out of the open indexes.
+    fn unindex_request(&mut self, r: &CallbackRequest) {
+        let key = (desk_rank(r.tier, r.created_at), r.reference.clone());
+        let open_key = (r.sub.clone(), r.desk);
+        if self.open_request.get(&open_key) == Some(&r.reference) {
+            self.open_request.remove(&open_key);
+        }
+        if let Some(set) = self.desk_requests.get_mut(&r.desk) {
+            set.remove(&key);
+            if set.is_empty() {
+                self.desk_requests.remove(&r.desk);
+            }
+        }
+        if let Some(set) = self.requests_of.get_mut(&r.sub) {
+            set.remove(&key);
+            if set.is_empty() {
+                self.requests_of.remove(&r.sub);
+            }
+        }
+    }
+
+    /// The requests an index names, in its order.
+    fn requests_in(&self, index: Option<&BTreeSet<(i64, CallbackRef)>>) -> Vec<CallbackRequest> {
+        index
+            .into_iter()
+            .flatten()
+            .filter_map(|(_, reference)| self.callbacks.get(reference).cloned())
+            .collect()
+    }
+
+    /// Drops what ended or closed longer than the retention ago.
+    fn forget_expired(&mut self, now: Millis) {
+        while let Some((at, id)) = self.ended.first().cloned() {
+            if at > now {
+                break;
+            }
+            self.ended.pop_first();
+            self.conversations.remove(&id);
+        }
+        while let Some((at, reference)) = self.closed.first().cloned() {
+            if at > now {
+                break;
+            }
+            self.closed.pop_first();
+            self.callbacks.remove(&reference);
+        }
     }
 
     /// The best agent for a tier: fewest active chats, then idle longest.
@@ -308,7 +442,7 @@ impl State {
                 };
                 agent.state = AgentState::Away;
                 if !agent.active.is_empty() {
-                    self.graces.insert((side, user.clone()), deadline);
+                    self.set_grace((side, user.clone()), deadline);
                 }
             }
             Side::Cardholder => {
@@ -318,7 +452,7 @@ impl State {
                     .and_then(|id| self.conversations.get(id))
                     .is_some_and(|r| r.conversation.status == ConversationStatus::Queued);
                 if queued {
-                    self.graces.insert((side, user.clone()), deadline);
+                    self.set_grace((side, user.clone()), deadline);
                 }
             }
         }
@@ -333,6 +467,7 @@ impl Store for MemoryStore {
 
     async fn open_conversation(&self, new: NewConversation) -> StoreResult<Opened> {
         let mut s = self.lock();
+        s.forget_expired(new.now);
         if let Some(id) = s.open.get(&new.cardholder) {
             if let Some(r) = s.conversations.get(id) {
                 return Ok(Opened {
@@ -426,7 +561,7 @@ impl Store for MemoryStore {
         id: &ConversationId,
         by_agent: Option<&UserId>,
         reason: EndReason,
-        _now: Millis,
+        now: Millis,
     ) -> StoreResult<Option<Conversation>> {
         let mut s = self.lock();
         let Some(record) = s.conversations.get(id) else {
@@ -437,7 +572,7 @@ impl Store for MemoryStore {
                 return Err(StoreError::NoConversation);
             }
         }
-        let ended = s.end(id);
+        let ended = s.end(id, now + self.retention);
         if let Some(c) = &ended {
             self.announce_ended(c, reason);
         }
@@ -639,7 +774,7 @@ impl Store for MemoryStore {
     async fn presence_up(&self, user: &UserId, side: Side) -> StoreResult<()> {
         let mut s = self.lock();
         *s.presence.entry((side, user.clone())).or_insert(0) += 1;
-        s.graces.remove(&(side, user.clone()));
+        s.clear_grace(&(side, user.clone()));
         Ok(())
     }
 
@@ -668,15 +803,10 @@ impl Store for MemoryStore {
 
     async fn expire_graces(&self, now: Millis) -> StoreResult<Vec<GraceOutcome>> {
         let mut s = self.lock();
-        let due: Vec<(Side, UserId)> = s
-            .graces
-            .iter()
-            .filter(|(_, deadline)| **deadline <= now)
-            .map(|(k, _)| k.clone())
-            .collect();
+        s.forget_expired(now);
+        let due = s.take_due_graces(now);
         let mut out = Vec::new();
         for (side, user) in due {
-            s.graces.remove(&(side, user.clone()));
             if s.is_present(side, &user) {
                 continue;
             }
@@ -690,7 +820,7 @@ impl Store for MemoryStore {
                         .get(&id)
                         .is_some_and(|r| r.conversation.status == ConversationStatus::Queued);
                     if queued {
-                        if let Some(c) = s.end(&id) {
+                        if let Some(c) = s.end(&id, now + self.retention) {
                             self.announce_ended(&c, EndReason::Abandoned);
                             out.push(GraceOutcome::Abandoned(c));
                         }
@@ -736,9 +866,9 @@ impl Store for MemoryStore {
     async fn request_callback(&self, new: NewCallback) -> StoreResult<(CallbackRequest, bool)> {
         let mut s = self.lock();
         if let Some(open) = s
-            .callbacks
-            .values()
-            .find(|r| r.sub == new.sub && r.desk == new.desk && r.status.is_open())
+            .open_request
+            .get(&(new.sub.clone(), new.desk))
+            .and_then(|reference| s.callbacks.get(reference))
         {
             return Ok((open.clone(), false));
         }
@@ -760,32 +890,19 @@ impl Store for MemoryStore {
             phone_last4: new.phone_last4,
             history: Vec::new(),
         };
+        s.index_request(&request);
         s.callbacks.insert(reference, request.clone());
         Ok((request, true))
     }
 
     async fn callbacks(&self, desk: Desk) -> StoreResult<Vec<CallbackRequest>> {
         let s = self.lock();
-        let mut list: Vec<_> = s
-            .callbacks
-            .values()
-            .filter(|r| r.desk == desk && r.status.is_open())
-            .cloned()
-            .collect();
-        list.sort_by_key(desk_order);
-        Ok(list)
+        Ok(s.requests_in(s.desk_requests.get(&desk)))
     }
 
     async fn callbacks_of(&self, sub: &UserId) -> StoreResult<Vec<CallbackRequest>> {
         let s = self.lock();
-        let mut list: Vec<_> = s
-            .callbacks
-            .values()
-            .filter(|r| &r.sub == sub && r.status.is_open())
-            .cloned()
-            .collect();
-        list.sort_by_key(desk_order);
-        Ok(list)
+        Ok(s.requests_in(s.requests_of.get(sub)))
     }
 
     async fn escalate(
@@ -812,7 +929,7 @@ impl Store for MemoryStore {
                 request: Box::new(request.clone()),
             },
         );
-        let ended = s.end(id);
+        let ended = s.end(id, now + self.retention);
         if let Some(c) = &ended {
             self.announce_ended(c, EndReason::Escalated);
         }
@@ -857,7 +974,14 @@ impl Store for MemoryStore {
             return Err(StoreError::NotAllowed);
         }
         *r = after_outcome(r, outcome);
-        Ok(r.clone())
+        let done = r.clone();
+        if !done.status.is_open() {
+            s.unindex_request(&done);
+            // Same clock as the Redis engine's script call.
+            let forget_at = crate::domain::now_millis() + self.retention;
+            s.closed.insert((forget_at, reference.clone()));
+        }
+        Ok(done)
     }
 }
 
@@ -889,5 +1013,142 @@ fn system_entry(text: String, now: Millis) -> NewEntry {
         client_id: None,
         now,
         redact: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{now_millis, Topic};
+
+    const T: Millis = 1_800_000_000_000;
+
+    async fn open(s: &MemoryStore, who: &str, now: Millis) -> ConversationId {
+        s.open_conversation(NewConversation {
+            cardholder: UserId(who.into()),
+            name: None,
+            tier: Tier::Standard,
+            topic: Topic::General,
+            enqueue: true,
+            phone_last4: None,
+            now,
+        })
+        .await
+        .expect("open")
+        .conversation
+        .id
+    }
+
+    fn request(who: &str, desk: Desk, tier: Tier, now: Millis) -> NewCallback {
+        NewCallback {
+            desk,
+            sub: UserId(who.into()),
+            tier,
+            reason: "topic locked_account".into(),
+            conversation: ConversationId(format!("c-{who}")),
+            phone_last4: None,
+            now,
+        }
+    }
+
+    #[tokio::test]
+    async fn an_ended_conversation_is_forgotten_after_the_retention_exactly() {
+        let s = MemoryStore::new().retaining(1_000);
+        let id = open(&s, "a", T).await;
+        let live = open(&s, "b", T).await;
+        s.end(&id, None, EndReason::CardholderLeft, T + 10)
+            .await
+            .expect("end");
+        s.forget_expired(T + 1_009);
+        assert!(s.conversation(&id).await.expect("read").is_some());
+        s.forget_expired(T + 1_010);
+        assert!(s.conversation(&id).await.expect("read").is_none());
+        assert!(s.conversation(&live).await.expect("read").is_some());
+        let st = s.lock();
+        assert!(st.ended.is_empty() && st.open.len() == 1);
+    }
+
+    #[tokio::test]
+    async fn a_closed_request_leaves_the_indexes_then_the_store() {
+        let s = MemoryStore::new().retaining(1_000);
+        let agent = UserId("d1".into());
+        let (old, _) = s
+            .request_callback(request("a", Desk::Fraud, Tier::Standard, T))
+            .await
+            .expect("request");
+        let (premium, _) = s
+            .request_callback(request("b", Desk::Fraud, Tier::Premium, T + 5))
+            .await
+            .expect("request");
+        let (again, created) = s
+            .request_callback(request("a", Desk::Fraud, Tier::Standard, T + 9))
+            .await
+            .expect("request");
+        assert_eq!(
+            (again.reference.clone(), created),
+            (old.reference.clone(), false)
+        );
+        let refs = |l: Vec<CallbackRequest>| l.into_iter().map(|r| r.reference).collect::<Vec<_>>();
+        assert_eq!(
+            refs(s.callbacks(Desk::Fraud).await.expect("list")),
+            vec![premium.reference.clone(), old.reference.clone()]
+        );
+        s.claim_callback(&old.reference, &agent, &[Desk::Fraud])
+            .await
+            .expect("claim");
+        s.complete_callback(&old.reference, &agent, CallbackOutcome::Reached)
+            .await
+            .expect("complete");
+        assert_eq!(
+            refs(s.callbacks(Desk::Fraud).await.expect("list")),
+            vec![premium.reference.clone()]
+        );
+        assert!(s
+            .callbacks_of(&UserId("a".into()))
+            .await
+            .expect("list")
+            .is_empty());
+        assert!(matches!(
+            s.claim_callback(&old.reference, &agent, &[Desk::Fraud])
+                .await,
+            Err(StoreError::NotAllowed)
+        ));
+        let (fresh, created) = s
+            .request_callback(request("a", Desk::Fraud, Tier::Standard, T + 20))
+            .await
+            .expect("request");
+        assert!(created && fresh.reference != old.reference);
+        s.forget_expired(now_millis() + 1_000);
+        assert!(matches!(
+            s.claim_callback(&old.reference, &agent, &[Desk::Fraud])
+                .await,
+            Err(StoreError::NoConversation)
+        ));
+        let st = s.lock();
+        assert!(st.closed.is_empty() && st.callbacks.len() == 2);
+        assert_eq!(st.requests_of.len(), 2);
+    }
+
+    #[tokio::test]
+    async fn graces_expire_by_deadline_and_reconnecting_cancels() {
+        let s = MemoryStore::new();
+        let (a, b) = (UserId("a".into()), UserId("b".into()));
+        open(&s, "a", T).await;
+        open(&s, "b", T).await;
+        for who in [&a, &b] {
+            s.presence_up(who, Side::Cardholder).await.expect("up");
+        }
+        s.presence_down(&a, Side::Cardholder, T, 100)
+            .await
+            .expect("down");
+        s.presence_down(&b, Side::Cardholder, T, 50)
+            .await
+            .expect("down");
+        assert!(s.expire_graces(T + 49).await.expect("tick").is_empty());
+        s.presence_up(&a, Side::Cardholder).await.expect("back");
+        let out = s.expire_graces(T + 100).await.expect("tick");
+        assert!(matches!(&out[..], [GraceOutcome::Abandoned(c)] if c.cardholder == b));
+        let st = s.lock();
+        assert!(st.graces.is_empty() && st.grace_order.is_empty());
     }
 }

@@ -257,7 +257,7 @@ pub enum GraceOutcome {
 }
 
 /// Which side of a conversation a presence change is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Side {
     /// A cardholder.
     Cardholder,
@@ -334,6 +334,10 @@ pub fn desk_rank(tier: Tier, created_at: Millis) -> i64 {
     premium_first * 10_000_000_000_000 + created_at
 }
 
+/// How long an ended conversation or a closed callback request stays in
+/// the store unless configured otherwise (`--hot-retention`, SPEC: 24 h), ms.
+pub const DEFAULT_HOT_RETENTION_MS: Millis = 86_400_000;
+
 /// Orders a desk's list by [`desk_rank`], then by reference.
 pub fn desk_order(r: &CallbackRequest) -> (i64, String) {
     (desk_rank(r.tier, r.created_at), r.reference.0.clone())
@@ -379,7 +383,8 @@ pub trait Store: Send + Sync + Debug + 'static {
     /// Opens a conversation, or returns the cardholder's open one.
     async fn open_conversation(&self, new: NewConversation) -> StoreResult<Opened>;
 
-    /// One conversation.
+    /// One conversation; `None` for an unknown one or one whose hot
+    /// retention ran out after it ended.
     async fn conversation(&self, id: &ConversationId) -> StoreResult<Option<Conversation>>;
 
     /// The cardholder's open (queued or active) conversation.
@@ -398,8 +403,10 @@ pub trait Store: Send + Sync + Debug + 'static {
         limit: usize,
     ) -> StoreResult<Vec<Entry>>;
 
-    /// Ends a conversation (leaves the queue, frees the agent's slot).
-    /// `by_agent` must hold it when given. `None` when it was already over.
+    /// Ends a conversation (leaves the queue, frees the agent's slot); it is
+    /// forgotten (record, transcript, idempotency keys) after the engine's
+    /// hot retention. `by_agent` must hold it when given. `None` when it was
+    /// already over.
     async fn end(
         &self,
         id: &ConversationId,
@@ -463,7 +470,9 @@ pub trait Store: Send + Sync + Debug + 'static {
         grace_ms: Millis,
     ) -> StoreResult<()>;
 
-    /// Applies every grace period that ran out by `now`.
+    /// Applies every grace period that ran out by `now` (the hub's ticker
+    /// calls it every second; the memory engine also forgets then what
+    /// outlived its retention, Redis expires keys by itself).
     async fn expire_graces(&self, now: Millis) -> StoreResult<Vec<GraceOutcome>>;
 
     /// Marks this node alive, and hands the users of nodes that stopped
@@ -508,7 +517,9 @@ pub trait Store: Send + Sync + Debug + 'static {
         desks: &[Desk],
     ) -> StoreResult<CallbackRequest>;
 
-    /// Records the outcome of a call by the agent holding the request.
+    /// Records the outcome of a call by the agent holding the request; a
+    /// closed request leaves the open indexes and is forgotten after the
+    /// engine's hot retention.
     async fn complete_callback(
         &self,
         reference: &CallbackRef,

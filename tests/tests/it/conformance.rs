@@ -3,36 +3,43 @@
 
 use std::sync::{Arc, Mutex};
 
+use switchboard::domain::Millis;
 use switchboard::events::{Envelope, EventFeed};
 use switchboard::store::memory::MemoryStore;
 use switchboard::store::redis::RedisStore;
+use switchboard::store::DEFAULT_HOT_RETENTION_MS;
 use switchboard_tests::conformance;
 use switchboard_tests::{unique_prefix, RedisServer};
 
-async fn redis_store(redis: &RedisServer) -> RedisStore {
-    RedisStore::connect(&redis.url(), &unique_prefix(), "node-conformance")
-        .await
-        .expect("connect")
+async fn redis_store(redis: &RedisServer, retention: Millis) -> RedisStore {
+    RedisStore::connect(
+        &redis.url(),
+        &unique_prefix(),
+        "node-conformance",
+        retention,
+    )
+    .await
+    .expect("connect")
 }
 
 macro_rules! conformance {
-    ($($check:ident),* $(,)?) => {
-        mod memory {
+    ($memory:ident, $redis:ident, $retention:expr; $($check:ident),* $(,)?) => {
+        mod $memory {
             use super::*;
             $(
                 #[tokio::test]
                 async fn $check() {
-                    conformance::$check(&MemoryStore::new()).await;
+                    conformance::$check(&MemoryStore::new().retaining($retention)).await;
                 }
             )*
         }
-        mod redis {
+        mod $redis {
             use super::*;
             $(
                 #[tokio::test]
                 async fn $check() {
                     let redis = RedisServer::start();
-                    conformance::$check(&redis_store(&redis).await).await;
+                    conformance::$check(&redis_store(&redis, $retention).await).await;
                 }
             )*
         }
@@ -40,6 +47,9 @@ macro_rules! conformance {
 }
 
 conformance!(
+    memory,
+    redis,
+    DEFAULT_HOT_RETENTION_MS;
     fifo_within_tier,
     premium_boost_and_aging,
     business_isolation,
@@ -58,6 +68,14 @@ conformance!(
     redaction_applies_only_to_the_last_entry,
 );
 
+// Checks that need ended things to expire while they run.
+conformance!(
+    memory_short_retention,
+    redis_short_retention,
+    conformance::SHORT_RETENTION_MS;
+    ended_conversations_and_closed_requests_expire,
+);
+
 #[tokio::test]
 async fn memory_claims_race_to_one_winner() {
     conformance::concurrent_claims_have_one_winner(Arc::new(MemoryStore::new())).await;
@@ -66,7 +84,10 @@ async fn memory_claims_race_to_one_winner() {
 #[tokio::test]
 async fn redis_claims_race_to_one_winner() {
     let redis = RedisServer::start();
-    conformance::concurrent_claims_have_one_winner(Arc::new(redis_store(&redis).await)).await;
+    conformance::concurrent_claims_have_one_winner(Arc::new(
+        redis_store(&redis, DEFAULT_HOT_RETENTION_MS).await,
+    ))
+    .await;
 }
 
 /// An envelope with what differs between runs (ids, refs, publish time)
@@ -112,7 +133,7 @@ async fn both_engines_announce_the_same_events() {
         .collect();
 
     let redis = RedisServer::start();
-    let store = redis_store(&redis).await;
+    let store = redis_store(&redis, DEFAULT_HOT_RETENTION_MS).await;
     let mut events = store.subscribe().await.expect("subscribe");
     // The scripts announce only to nodes holding a recipient: this node.
     let ids = conformance::scenario_for_events(&store).await;

@@ -11,4 +11,5 @@ mod keys;
 mod limits;
 mod logging;
 mod nodes;
+mod retention;
 mod security;

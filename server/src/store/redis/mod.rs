@@ -118,6 +118,10 @@ pub struct RedisStore {
     scripts: Arc<Scripts>,
     /// Tiebreak for queue scores within one millisecond.
     tiebreak: Arc<AtomicU64>,
+    /// How long an ended conversation or a closed callback request stays
+    /// (`--hot-retention`, ms): the scripts that end or close set it as the
+    /// keys' expiry.
+    retention: Millis,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -135,8 +139,15 @@ macro_rules! argv {
 }
 
 impl RedisStore {
-    /// Connects to Redis at `url`; keys go under `prefix`, presence under `node`.
-    pub async fn connect(url: &str, prefix: &str, node: &str) -> StoreResult<Self> {
+    /// Connects to Redis at `url`; keys go under `prefix`, presence under
+    /// `node`; ended conversations and closed callback requests expire
+    /// `retention` ms after they end or close.
+    pub async fn connect(
+        url: &str,
+        prefix: &str,
+        node: &str,
+        retention: Millis,
+    ) -> StoreResult<Self> {
         let client =
             redis::Client::open(url).map_err(|e| StoreError::Unavailable(e.to_string()))?;
         let config = redis::aio::ConnectionManagerConfig::new()
@@ -154,6 +165,7 @@ impl RedisStore {
             node: node.into(),
             scripts: Arc::new(Scripts::load()),
             tiebreak: Arc::new(AtomicU64::new(0)),
+            retention: retention.max(1),
         })
     }
 
@@ -412,7 +424,11 @@ impl Store for RedisStore {
     ) -> StoreResult<Option<Conversation>> {
         let by = by_agent.map(keys::encode).unwrap_or_default();
         let reply = self
-            .run(&self.scripts.end, now, argv![id, by, reason])
+            .run(
+                &self.scripts.end,
+                now,
+                argv![id, by, reason, self.retention],
+            )
             .await?;
         let r: EndReply = decode(&reply, "end")?;
         match (r.found, r.ended) {
@@ -619,7 +635,12 @@ impl Store for RedisStore {
             .run(
                 &self.scripts.expire_graces,
                 now,
-                argv![GRACE_BATCH, EndReason::Abandoned, EndReason::Transferred],
+                argv![
+                    GRACE_BATCH,
+                    EndReason::Abandoned,
+                    EndReason::Transferred,
+                    self.retention
+                ],
             )
             .await?;
         let items: Vec<GraceItem> = replies::decode_list(&reply, "expire graces")?;
@@ -722,7 +743,13 @@ impl Store for RedisStore {
             .run(
                 &self.scripts.escalate,
                 now,
-                argv![id, request.reference, entry, EndReason::Escalated],
+                argv![
+                    id,
+                    request.reference,
+                    entry,
+                    EndReason::Escalated,
+                    self.retention
+                ],
             )
             .await?;
         let r: EscalateReply = decode(&reply, "escalate")?;
@@ -773,7 +800,8 @@ impl Store for RedisStore {
                     next.status,
                     next.attempts,
                     next.history.join(","),
-                    if next.status.is_open() { "1" } else { "0" }
+                    if next.status.is_open() { "1" } else { "0" },
+                    self.retention
                 ],
             )
             .await?;

@@ -1,10 +1,10 @@
 -- ARGV: prefix, now, ref, agent, attempts before (as read), new status, new attempts,
---       new history, still open (1|0)
+--       new history, still open (1|0), retention of a closed request (ms)
 -- Writes an outcome Rust computed (`store::after_outcome`) if the request is
 -- still claimed by this agent and unchanged since it was read.
 -- Reply: {outcome = 'done', request} | {outcome = 'not_yours'} | {outcome = 'unknown'}.
-local ref, agent, before, status, attempts, history, open =
-  ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9]
+local ref, agent, before, status, attempts, history, open, retention =
+  ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10]
 local h = k('cb', ref)
 local f = redis.call('HMGET', h, 'claimed_by', 'attempts', 'desk', 'sub')
 if not f[3] then
@@ -21,5 +21,7 @@ if open ~= '1' then
   if redis.call('GET', k('cbopen', f[4], f[3])) == ref then
     redis.call('DEL', k('cbopen', f[4], f[3]))
   end
+  -- Closed: out of every index, kept for the retention, then gone.
+  redis.call('PEXPIRE', h, retention)
 end
 return cjson.encode({outcome = 'done', request = redis.call('HGETALL', h)})

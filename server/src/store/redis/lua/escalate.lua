@@ -1,8 +1,9 @@
--- ARGV: prefix, now, conversation, callback ref, system message entry JSON, end reason
+-- ARGV: prefix, now, conversation, callback ref, system message entry JSON, end reason,
+--       retention of the ended conversation (ms)
 -- Ends a chat as escalated in one step: the system message, `escalated`
 -- (with the request) to the cardholder, `ended` to both sides.
 -- Reply: {ended, conversation}; ended is false when it was already over.
-local id, ref, entry, reason = ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local id, ref, entry, reason, retention = ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
 local c = k('conv', id)
 local f = redis.call('HMGET', c, 'status', 'cardholder', 'agent')
 if not f[1] or f[1] == 'ended' or redis.call('EXISTS', k('cb', ref)) == 0 then
@@ -10,5 +11,5 @@ if not f[1] or f[1] == 'ended' or redis.call('EXISTS', k('cb', ref)) == 0 then
 end
 append_entry(id, f, 'system', '', entry)
 announce({'c:' .. f[2]}, {k = 'escalated', conversation = id, request = redis.call('HGETALL', k('cb', ref))})
-end_conv(id, reason)
+end_conv(id, reason, retention)
 return cjson.encode({ended = true, conversation = redis.call('HGETALL', c)})

@@ -1,9 +1,9 @@
 -- ARGV: prefix, now, batch, end reason for an abandoned queue place, end reason for
---       the agent whose chats go back to the queue
+--       the agent whose chats go back to the queue, retention of an ended conversation (ms)
 -- Applies grace periods that ran out. ZREM makes each expiry happen on
 -- exactly one node.
 -- Reply: [{abandoned = conversation} | {requeued = conversation, agent}].
-local batch, abandoned, transferred = tonumber(ARGV[3]), ARGV[4], ARGV[5]
+local batch, abandoned, transferred, retention = tonumber(ARGV[3]), ARGV[4], ARGV[5], ARGV[6]
 local out = {}
 for _, member in ipairs(redis.call('ZRANGEBYSCORE', k('grace'), '-inf', NOW, 'LIMIT', 0, batch)) do
   redis.call('ZREM', k('grace'), member)
@@ -11,7 +11,7 @@ for _, member in ipairs(redis.call('ZRANGEBYSCORE', k('grace'), '-inf', NOW, 'LI
     local side, user = string.sub(member, 1, 1), string.sub(member, 3)
     if side == 'c' then
       local id = redis.call('GET', k('open', user))
-      if id and redis.call('HGET', k('conv', id), 'status') == 'queued' and end_conv(id, abandoned) then
+      if id and redis.call('HGET', k('conv', id), 'status') == 'queued' and end_conv(id, abandoned, retention) then
         table.insert(out, {abandoned = redis.call('HGETALL', k('conv', id))})
       end
     else

@@ -137,8 +137,10 @@ end
 
 -- Ends a conversation wherever it stands and announces `ended` to both
 -- sides, in the same step (so a new `assigned` for the freed slot can never
--- reach the agent first); false when it was already over.
-local function end_conv(id, reason)
+-- reach the agent first); false when it was already over. Its record,
+-- transcript and idempotency keys expire after `retention` ms (Rust's
+-- `--hot-retention`); no script writes to an ended conversation.
+local function end_conv(id, reason, retention)
   local c = k('conv', id)
   local f = redis.call('HMGET', c, 'status', 'cardholder', 'agent', 'tier')
   if not f[1] or f[1] == 'ended' then
@@ -156,6 +158,9 @@ local function end_conv(id, reason)
     redis.call('DEL', k('open', f[2]))
   end
   redis.call('ZREM', k('grace'), 'c:' .. f[2])
+  redis.call('PEXPIRE', c, retention)
+  redis.call('PEXPIRE', k('tx', id), retention)
+  redis.call('PEXPIRE', k('tx', id) .. ':keys', retention)
   return true
 end
 
