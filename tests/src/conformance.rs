@@ -848,7 +848,10 @@ pub async fn ended_conversations_and_closed_requests_expire(s: &dyn Store) {
         Err(StoreError::NoConversation)
     ));
     assert!(s.conversation(&id).await.expect("read").is_none());
-    assert!(s.last_entry(&id).await.map_or(true, |e| e.is_none()));
+    assert!(s
+        .transcript(&id, 0, 10)
+        .await
+        .map_or(true, |t| t.is_empty()));
     assert!(matches!(
         s.end(&id, None, EndReason::CardholderLeft, later).await,
         Err(StoreError::NoConversation)
