@@ -13,9 +13,9 @@ use async_trait::async_trait;
 use super::{
     after_outcome, average_wait, desk_order, idempotency_key, new_callback_ref, queue_score,
     routing_priority, AgentProfile, AgentSnapshot, Announcer, Appended, Assignment,
-    CallbackRequest, CallbackStatus, Conversation, GraceOutcome, Graces, NewCallback,
+    Beat, CallbackRequest, CallbackStatus, Conversation, GraceOutcome, NewCallback,
     NewConversation, NewEntry, Opened, QueuePlace, QueueSnapshot, QueueStanding, Side, Store,
-    StoreError, StoreResult, MAX_TRANSCRIPT_PAGE, RECENT_WAITS, ROUTE_BATCH,
+    StoreError, StoreResult, Sweep, MAX_TRANSCRIPT_PAGE, RECENT_WAITS, ROUTE_BATCH,
 };
 use crate::domain::{
     rfc3339, tier_index, AgentState, Author, CallbackRef, ConversationId, ConversationStatus, Desk,
@@ -23,6 +23,9 @@ use crate::domain::{
 };
 use crate::events::{Audience, Envelope, Event};
 use crate::protocol::{CallbackOutcome, Entry, QueueView};
+
+/// The memory engine's epoch: its state lives and dies with the process.
+const MEMORY_EPOCH: &str = "memory";
 
 /// Queue order key ([`super::queue_score`]).
 type QueueScore = i64;
@@ -734,9 +737,13 @@ impl Store for MemoryStore {
         Ok(out)
     }
 
-    async fn heartbeat(&self, _now: Millis, _grace: &Graces) -> StoreResult<()> {
-        // One process, one node: nobody else can die with our users.
-        Ok(())
+    async fn heartbeat(&self, _now: Millis, _sweep: &Sweep) -> StoreResult<Beat> {
+        // One process, one node: nobody else can die with our users, and
+        // the store lives exactly as long as the node.
+        Ok(Beat {
+            epoch: MEMORY_EPOCH.to_owned(),
+            told: Vec::new(),
+        })
     }
 
     async fn request_callback(&self, new: NewCallback) -> StoreResult<(CallbackRequest, bool)> {
