@@ -78,6 +78,12 @@ async fn heartbeat(hub: Hub) {
                 hub.metrics.store_errors.inc();
                 hub.sessions.resync_all();
             }
+            _ if beat.revived => {
+                tracing::warn!(
+                    "other nodes took this node for dead (heartbeats were late); asking every client to reconnect"
+                );
+                hub.sessions.resync_all();
+            }
             _ => {}
         }
         epoch = Some(beat.epoch);

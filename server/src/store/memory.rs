@@ -743,6 +743,7 @@ impl Store for MemoryStore {
         Ok(Beat {
             epoch: MEMORY_EPOCH.to_owned(),
             told: Vec::new(),
+            revived: false,
         })
     }
 

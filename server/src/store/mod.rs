@@ -572,6 +572,10 @@ pub struct Beat {
     pub epoch: String,
     /// Conversations whose agent went with a dead node (told `notice`).
     pub told: Vec<ConversationId>,
+    /// This node had been taken for dead while alive (it missed heartbeats
+    /// for longer than the timeout): its presence was dropped, so its
+    /// connections must reconnect to be known again.
+    pub revived: bool,
 }
 
 /// The grace periods, in milliseconds.

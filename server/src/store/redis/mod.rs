@@ -228,6 +228,7 @@ impl RedisStore {
         Ok(Beat {
             epoch: r.epoch,
             told: r.told.into_iter().map(ConversationId).collect(),
+            revived: r.revived,
         })
     }
 

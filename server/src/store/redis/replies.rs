@@ -272,6 +272,8 @@ pub struct HeartbeatReply {
     /// Conversations whose agent went with a dead node, told so.
     #[serde(deserialize_with = "lua_list")]
     pub told: Vec<String>,
+    /// This node had been taken for dead (its presence is gone).
+    pub revived: bool,
 }
 
 /// `end.lua`.

@@ -6,7 +6,7 @@
 -- connection anywhere get their grace periods as if they had disconnected,
 -- and every active chat of such an agent gets the notice entry (announced
 -- to its cardholder) in this same step.
--- Reply: {epoch, told = [conversation]}.
+-- Reply: {epoch, told = [conversation], revived = this node had been swept}.
 local node, stale = ARGV[3], tonumber(ARGV[4])
 local grace = {c = tonumber(ARGV[5]), a = tonumber(ARGV[6])}
 local candidate, notice = ARGV[8], ARGV[9]
@@ -21,6 +21,8 @@ end
 if ARGV[7] == '1' then
   table.insert(dead, node)
 end
+-- A live node that others took for dead has lost its presence: it says so.
+local revived = ARGV[7] ~= '1' and not redis.call('ZSCORE', k('nodes'), node)
 redis.call('ZADD', k('nodes'), NOW, node)
 local told = {}
 for _, d in ipairs(dead) do
@@ -46,4 +48,4 @@ for _, d in ipairs(dead) do
     end
   end
 end
-return cjson.encode({epoch = epoch, told = told})
+return cjson.encode({epoch = epoch, told = told, revived = revived})
