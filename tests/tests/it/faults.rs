@@ -103,3 +103,42 @@ async fn dead_node_agents_cardholders_are_told_at_once_then_requeued() {
     assert_eq!(other.expect("assigned").await["conversation"], id.as_str());
     drop(ag);
 }
+
+#[tokio::test]
+async fn redis_losing_its_data_ends_chats_as_lost_before_resync() {
+    let mut redis = RedisServer::start();
+    let prefix = unique_prefix();
+    let hub = TestHub::spawn(quick_nodes(&redis.url(), &prefix)).await;
+    let (mut ch, _) = Client::connect(&hub.ws_url(), &cardholder("lost-ch", "standard")).await;
+    let mut ag = available_agent(&hub.ws_url(), "lost-ag", &["standard"], 1).await;
+    ch.send(json!({"type": "start", "topic": "general"})).await;
+    let id = ch.expect("assigned").await["conversation"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    ag.expect("assigned").await;
+    // A queued chat of a second cardholder, known only from its `start`.
+    let (mut waiting, _) = Client::connect(&hub.ws_url(), &cardholder("lost-q", "standard")).await;
+    waiting
+        .send(json!({"type": "start", "topic": "general"}))
+        .await;
+    let queued = waiting.expect("queued").await["conversation"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+
+    // Redis restarts with nothing kept.
+    redis.restart();
+    for (client, conversation) in [(&mut ch, &id), (&mut ag, &id), (&mut waiting, &queued)] {
+        let ended = client
+            .expect_where("ended", |f| f["conversation"] == conversation.as_str())
+            .await;
+        assert_eq!(ended["reason"], "lost");
+        assert_eq!(client.expect_close().await, Closed::Code(1012));
+    }
+    // Back again: nothing is open, and a new chat can start.
+    let (mut back, welcome) = Client::connect(&hub.ws_url(), &cardholder("lost-ch", "standard")).await;
+    assert!(welcome["conversation"].is_null(), "{welcome}");
+    back.send(json!({"type": "start", "topic": "general"})).await;
+    assert_eq!(back.expect("queued").await["position"], 1);
+}
