@@ -196,7 +196,8 @@ impl TestHub {
     /// task of the node is dropped where it stands (no close frames, no
     /// presence cleanup, no retire, no further heartbeat); its sockets close.
     pub fn kill(&mut self) {
-        self.stop.take();
+        // The runtime goes first: dropping `stop` before it would start a
+        // clean shutdown (close frames, presence cleanup, retire).
         if let Some(rt) = self.runtime.take() {
             rt.shutdown_background();
         }
