@@ -105,12 +105,13 @@ pub async fn build_hub(settings: Settings, shutdown: CancellationToken) -> Resul
         Engine::Redis { url, prefix } => {
             let store = RedisStore::connect(url, prefix, &settings.node_id).await?;
             let sweep = hub::tasks::node_sweep(&settings);
-            if store.node_alive(domain::now_millis(), sweep.stale_ms).await? {
+            if store
+                .node_alive(domain::now_millis(), sweep.stale_ms)
+                .await?
+            {
                 return Err(RunError::DuplicateNode(settings.node_id.clone()));
             }
-            store
-                .reset_node(domain::now_millis(), &sweep)
-                .await?;
+            store.reset_node(domain::now_millis(), &sweep).await?;
             tracing::info!(prefix = %prefix, node = %settings.node_id, "using Redis");
             let store = Arc::new(store);
             let bus = Bus::remote(

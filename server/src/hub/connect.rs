@@ -11,8 +11,8 @@ use super::escalation::desks_of;
 use super::{Hub, Replies};
 use crate::auth::Identity;
 use crate::bus::{Held, Kick, Session};
-use crate::domain::{now_millis, Role};
 use crate::domain::EndReason;
+use crate::domain::{now_millis, Role};
 use crate::events::{Audience, Event};
 
 /// How long a connection asked to resync waits for the store to say which

@@ -28,7 +28,8 @@ and the next available agent will continue with you.";
 /// System message when an agent's node stopped answering: the agent's
 /// grace period has started, and the chat goes back to the queue if they do
 /// not come back.
-pub const AGENT_DROPPED: &str = "Your agent was disconnected. If they don't come back in a moment, \
+pub const AGENT_DROPPED: &str =
+    "Your agent was disconnected. If they don't come back in a moment, \
 the next available agent will continue with you.";
 
 /// What this node's heartbeat needs to sweep dead nodes.

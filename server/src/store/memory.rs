@@ -12,10 +12,10 @@ use async_trait::async_trait;
 
 use super::{
     after_outcome, average_wait, desk_order, idempotency_key, new_callback_ref, queue_score,
-    routing_priority, AgentProfile, AgentSnapshot, Announcer, Appended, Assignment,
-    Beat, CallbackRequest, CallbackStatus, Conversation, GraceOutcome, NewCallback,
-    NewConversation, NewEntry, Opened, QueuePlace, QueueSnapshot, QueueStanding, Side, Store,
-    StoreError, StoreResult, Sweep, MAX_TRANSCRIPT_PAGE, RECENT_WAITS, ROUTE_BATCH,
+    routing_priority, AgentProfile, AgentSnapshot, Announcer, Appended, Assignment, Beat,
+    CallbackRequest, CallbackStatus, Conversation, GraceOutcome, NewCallback, NewConversation,
+    NewEntry, Opened, QueuePlace, QueueSnapshot, QueueStanding, Side, Store, StoreError,
+    StoreResult, Sweep, MAX_TRANSCRIPT_PAGE, RECENT_WAITS, ROUTE_BATCH,
 };
 use crate::domain::{
     rfc3339, tier_index, AgentState, Author, CallbackRef, ConversationId, ConversationStatus, Desk,

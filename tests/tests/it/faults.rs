@@ -79,7 +79,10 @@ async fn dead_node_agents_cardholders_are_told_at_once_then_requeued() {
     b.kill();
     let told = ch
         .expect_where("msg", |f| {
-            f["from"] == "system" && f["text"].as_str().is_some_and(|t| t.contains("disconnected"))
+            f["from"] == "system"
+                && f["text"]
+                    .as_str()
+                    .is_some_and(|t| t.contains("disconnected"))
         })
         .await;
     let took = killed.elapsed();
@@ -93,7 +96,10 @@ async fn dead_node_agents_cardholders_are_told_at_once_then_requeued() {
     // Only the agent's grace remains: then the chat is requeued.
     let back = ch
         .expect_where("msg", |f| {
-            f["from"] == "system" && f["text"].as_str().is_some_and(|t| t.contains("front of the queue"))
+            f["from"] == "system"
+                && f["text"]
+                    .as_str()
+                    .is_some_and(|t| t.contains("front of the queue"))
         })
         .await;
     assert_eq!(back["conversation"], id.as_str());
@@ -137,8 +143,10 @@ async fn redis_losing_its_data_ends_chats_as_lost_before_resync() {
         assert_eq!(client.expect_close().await, Closed::Code(1012));
     }
     // Back again: nothing is open, and a new chat can start.
-    let (mut back, welcome) = Client::connect(&hub.ws_url(), &cardholder("lost-ch", "standard")).await;
+    let (mut back, welcome) =
+        Client::connect(&hub.ws_url(), &cardholder("lost-ch", "standard")).await;
     assert!(welcome["conversation"].is_null(), "{welcome}");
-    back.send(json!({"type": "start", "topic": "general"})).await;
+    back.send(json!({"type": "start", "topic": "general"}))
+        .await;
     assert_eq!(back.expect("queued").await["position"], 1);
 }

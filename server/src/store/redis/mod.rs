@@ -20,13 +20,14 @@ use redis::aio::ConnectionManager;
 use redis::Script;
 
 use self::replies::{
-    decode, AgentReply, AppendReply, DeskReply, EndReply, EscalateReply, Fields, GraceItem, HeartbeatReply,
-    OkReply, OpenReply, PlaceReply, RequestReply, RouteItem, SnapshotReply, StatsItem, StoredEntry,
+    decode, AgentReply, AppendReply, DeskReply, EndReply, EscalateReply, Fields, GraceItem,
+    HeartbeatReply, OkReply, OpenReply, PlaceReply, RequestReply, RouteItem, SnapshotReply,
+    StatsItem, StoredEntry,
 };
 use super::{
     after_outcome, average_wait, boost_score, desk_rank, idempotency_key, new_callback_ref,
-    queue_score, AgentProfile, AgentSnapshot, Appended, Assignment, Beat, CallbackRequest, Conversation,
-    GraceOutcome, NewCallback, NewConversation, NewEntry, Opened, QueuePlace,
+    queue_score, AgentProfile, AgentSnapshot, Appended, Assignment, Beat, CallbackRequest,
+    Conversation, GraceOutcome, NewCallback, NewConversation, NewEntry, Opened, QueuePlace,
     QueueSnapshot, QueueStanding, Side, Store, StoreError, StoreResult, Sweep, MAX_TRANSCRIPT_PAGE,
     RECENT_WAITS, ROUTE_BATCH,
 };
