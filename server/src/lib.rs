@@ -224,7 +224,11 @@ pub async fn serve(
         );
     }
     if let Err(e) = hub.retire().await {
-        tracing::warn!(error = %e, "could not deregister this node; its id is free again in 15 s");
+        tracing::warn!(
+            error = %e,
+            timeout_ms = u64::try_from(hub.settings().node_timeout.as_millis()).unwrap_or(u64::MAX),
+            "could not deregister this node; its id is free again after --node-timeout"
+        );
     }
     Ok(())
 }
