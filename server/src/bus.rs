@@ -13,6 +13,7 @@
 //!
 //! `bus` knows nothing about Redis: the feed is a trait object.
 
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -23,7 +24,8 @@ use futures_util::StreamExt;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::events::{Audience, Envelope, EventFeed, View};
+use crate::domain::ConversationId;
+use crate::events::{Audience, Envelope, Event, EventFeed, View};
 use crate::metrics::Metrics;
 use crate::store::StoreError;
 
@@ -80,6 +82,34 @@ impl Kick {
     }
 }
 
+/// The conversations a connection was told it takes part in (from its
+/// `welcome`, its own `start`, and every `assigned` delivered to it; an
+/// `ended` delivered to it forgets one), so that when the store loses its
+/// data the hub can tell it which of them are gone.
+#[derive(Debug, Clone, Default)]
+pub struct Held(Arc<std::sync::Mutex<HashSet<ConversationId>>>);
+
+impl Held {
+    /// Remembers a conversation.
+    pub fn insert(&self, id: ConversationId) {
+        self.lock().insert(id);
+    }
+
+    /// Forgets a conversation.
+    pub fn remove(&self, id: &ConversationId) {
+        self.lock().remove(id);
+    }
+
+    /// The conversations remembered now.
+    pub fn snapshot(&self) -> Vec<ConversationId> {
+        self.lock().iter().cloned().collect()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashSet<ConversationId>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
 /// One connection's entry in [`Sessions`].
 #[derive(Debug, Clone)]
 pub struct Session {
@@ -89,6 +119,8 @@ pub struct Session {
     pub tx: mpsc::Sender<Utf8Bytes>,
     /// Closes it from outside (fell behind, or replaced).
     pub kick: Kick,
+    /// The conversations it takes part in.
+    pub held: Held,
 }
 
 /// This node's connections, by audience (a user may have several: app and
@@ -181,7 +213,19 @@ impl Sessions {
                     .map(|f| Utf8Bytes::from(f.to_text()))
             });
             let Some(text) = frame else { continue };
+            // Only a user's own audience takes part (not a desk's).
+            let membership = match (&envelope.event, audience) {
+                (_, Audience::Desk(_)) => None,
+                (Event::Assigned { conversation, .. }, _) => Some((&conversation.id, true)),
+                (Event::Ended { conversation, .. }, _) => Some((conversation, false)),
+                _ => None,
+            };
             for s in list.iter() {
+                match membership {
+                    Some((id, true)) => s.held.insert(id.clone()),
+                    Some((id, false)) => s.held.remove(id),
+                    None => {}
+                }
                 // A closed queue is a connection on its way out; only a full
                 // one means the client stopped reading.
                 let full = matches!(

@@ -99,6 +99,14 @@ pub struct Cli {
     /// and a closed callback request stay in the store before they expire.
     #[arg(long, env = "SWITCHBOARD_HOT_RETENTION", default_value_t = DEFAULT_HOT_RETENTION_S)]
     pub hot_retention: u64,
+    /// How often this node tells the others on its Redis that it is alive
+    /// (seconds, or e.g. `500ms`).
+    #[arg(long, env = "SWITCHBOARD_NODE_HEARTBEAT", default_value = DEFAULT_NODE_HEARTBEAT)]
+    pub node_heartbeat: String,
+    /// A node silent for this long is declared dead by the others, and its
+    /// users' grace periods start (seconds, or e.g. `2500ms`).
+    #[arg(long, env = "SWITCHBOARD_NODE_TIMEOUT", default_value = DEFAULT_NODE_TIMEOUT)]
+    pub node_timeout: String,
     /// Most simultaneous authenticated WebSocket connections this node accepts.
     #[arg(long, env = "SWITCHBOARD_MAX_CONNECTIONS", default_value_t = DEFAULT_MAX_CONNECTIONS)]
     pub max_connections: usize,
@@ -132,6 +140,12 @@ pub const DEFAULT_AGENT_GRACE_S: u64 = 30;
 
 /// `--hot-retention`'s default, in seconds (SPEC: 24 h).
 pub const DEFAULT_HOT_RETENTION_S: u64 = 86_400;
+
+/// `--node-heartbeat`'s default (1 s).
+pub const DEFAULT_NODE_HEARTBEAT: &str = "1";
+
+/// `--node-timeout`'s default (SPEC: a silent node is declared dead within 5 s).
+pub const DEFAULT_NODE_TIMEOUT: &str = "5";
 
 /// `--max-connections`' default: authenticated connections one node carries
 /// (an idle connection costs a few KiB; see docs/memory.md).
@@ -205,6 +219,10 @@ pub struct Settings {
     /// How long an ended conversation or a closed callback request stays
     /// in the store (ms, `--hot-retention`), then expires.
     pub hot_retention_ms: Millis,
+    /// How often this node heartbeats in the store.
+    pub node_heartbeat: Duration,
+    /// A node silent for this long is declared dead by the others.
+    pub node_timeout: Duration,
     /// First-frame authentication deadline.
     pub auth_timeout: Duration,
     /// Ping interval; a peer silent for three of them is closed.
@@ -384,6 +402,13 @@ impl Cli {
             agent_ms: secs_to_ms(self.agent_grace),
         };
         settings.hot_retention_ms = secs_to_ms(self.hot_retention);
+        settings.node_heartbeat = parse_duration("--node-heartbeat", &self.node_heartbeat)?;
+        settings.node_timeout = parse_duration("--node-timeout", &self.node_timeout)?;
+        if settings.node_timeout < settings.node_heartbeat * 2 {
+            return Err(ConfigError(
+                "--node-timeout must be at least twice --node-heartbeat, or a live node could be declared dead".into(),
+            ));
+        }
         settings.max_connections = self.max_connections;
         settings.max_pending_auth = self.max_pending_auth;
         settings.max_connections_per_user = self.max_connections_per_user;
@@ -417,6 +442,29 @@ pub fn origin_of_url(text: &str) -> Option<String> {
     Some(url.origin().ascii_serialization())
 }
 
+/// A duration flag: seconds (`5`, `0.5`) or milliseconds (`500ms`), more
+/// than zero and at most an hour.
+fn parse_duration(flag: &str, text: &str) -> Result<Duration, ConfigError> {
+    let t = text.trim();
+    let parsed = if let Some(ms) = t.strip_suffix("ms") {
+        ms.trim().parse::<u64>().ok().map(Duration::from_millis)
+    } else {
+        t.strip_suffix('s')
+            .unwrap_or(t)
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|s| s.is_finite() && *s >= 0.0 && *s <= 3600.0)
+            .map(Duration::from_secs_f64)
+    };
+    match parsed {
+        Some(d) if d >= Duration::from_millis(10) && d <= Duration::from_secs(3600) => Ok(d),
+        _ => Err(ConfigError(format!(
+            "{flag} `{text}` is not a duration like 5, 0.5 or 500ms (10ms to 3600s)"
+        ))),
+    }
+}
+
 fn secs_to_ms(s: u64) -> i64 {
     i64::try_from(s.saturating_mul(1000)).unwrap_or(i64::MAX)
 }
@@ -446,6 +494,8 @@ impl Settings {
                 agent_ms: secs_to_ms(DEFAULT_AGENT_GRACE_S),
             },
             hot_retention_ms: secs_to_ms(DEFAULT_HOT_RETENTION_S),
+            node_heartbeat: Duration::from_secs(1),
+            node_timeout: Duration::from_secs(5),
             auth_timeout: AUTH_TIMEOUT,
             heartbeat: HEARTBEAT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
@@ -477,9 +527,24 @@ mod tests {
     }
 
     #[test]
+    fn node_timing_flags() {
+        let s = cli(&["--node-heartbeat", "200ms", "--node-timeout", "1.5"])
+            .settings()
+            .expect("valid");
+        assert_eq!(s.node_heartbeat, Duration::from_millis(200));
+        assert_eq!(s.node_timeout, Duration::from_millis(1500));
+        assert!(refused(&["--node-heartbeat", "2", "--node-timeout", "3"]).contains("twice"));
+        assert!(refused(&["--node-timeout", "soon"]).contains("--node-timeout"));
+        assert!(refused(&["--node-heartbeat", "0"]).contains("--node-heartbeat"));
+    }
+
+    #[test]
     fn flag_defaults_and_for_secret_agree() {
         let from_flags = cli(&[]).settings().expect("valid");
         let embedded = Settings::for_secret(b"a-secret-of-sixteen-plus");
+        assert_eq!(from_flags.node_heartbeat, embedded.node_heartbeat);
+        assert_eq!(from_flags.node_timeout, embedded.node_timeout);
+        assert_eq!(from_flags.node_timeout, Duration::from_secs(5));
         assert_eq!(from_flags.boosts, embedded.boosts);
         assert_eq!(from_flags.boosts, TierBoosts::default());
         assert_eq!(

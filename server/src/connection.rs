@@ -290,7 +290,15 @@ async fn session_loop(
                 KickReason::TooSlow => Exit::Close(close::TOO_SLOW, "too many unread events; reconnect and sync"),
                 KickReason::Replaced => Exit::Close(close::REPLACED, "too many connections for this user; the oldest was closed"),
             },
-            _ = resync.cancelled() => return Exit::Close(close::RESYNC, "events were interrupted; reconnect and sync"),
+            _ = resync.cancelled() => {
+                // The store may have lost conversations (Redis restarted
+                // without its data): say so before asking for a reconnect.
+                let lost = hub.lost_conversations(caller).await;
+                if !lost.is_empty() && write_all(sink, lost).await.is_err() {
+                    return Exit::Gone;
+                }
+                return Exit::Close(close::RESYNC, "events were interrupted; reconnect and sync");
+            }
             _ = hub.shutdown_token().cancelled() => return Exit::Close(close::GOING_AWAY, "the hub is restarting; reconnect"),
         }
     }

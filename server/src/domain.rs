@@ -126,6 +126,8 @@ named_enum!(
         Escalated = "escalated",
         Transferred = "transferred",
         Abandoned = "abandoned",
+        /// The store lost it (Redis restarted without its data).
+        Lost = "lost",
     }
 );
 

@@ -108,12 +108,14 @@ pub async fn build_hub(settings: Settings, shutdown: CancellationToken) -> Resul
             let store =
                 RedisStore::connect(url, prefix, &settings.node_id, settings.hot_retention_ms)
                     .await?;
-            if store.node_alive(domain::now_millis()).await? {
+            let sweep = hub::tasks::node_sweep(&settings);
+            if store
+                .node_alive(domain::now_millis(), sweep.stale_ms)
+                .await?
+            {
                 return Err(RunError::DuplicateNode(settings.node_id.clone()));
             }
-            store
-                .reset_node(domain::now_millis(), &settings.graces)
-                .await?;
+            store.reset_node(domain::now_millis(), &sweep).await?;
             tracing::info!(prefix = %prefix, node = %settings.node_id, "using Redis");
             let store = Arc::new(store);
             let bus = Bus::remote(
@@ -226,7 +228,11 @@ pub async fn serve(
         );
     }
     if let Err(e) = hub.retire().await {
-        tracing::warn!(error = %e, "could not deregister this node; its id is free again in 15 s");
+        tracing::warn!(
+            error = %e,
+            timeout_ms = u64::try_from(hub.settings().node_timeout.as_millis()).unwrap_or(u64::MAX),
+            "could not deregister this node; its id is free again after --node-timeout"
+        );
     }
     Ok(())
 }

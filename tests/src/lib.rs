@@ -131,6 +131,9 @@ pub struct TestHub {
     pub addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
+    /// The hub's own runtime, for a hub that [`TestHub::kill`] can stop
+    /// dead (every task of the node, background ones too, goes with it).
+    runtime: Option<tokio::runtime::Runtime>,
 }
 
 impl TestHub {
@@ -153,6 +156,50 @@ impl TestHub {
             addr,
             stop: Some(stop),
             task: Some(task),
+            runtime: None,
+        }
+    }
+
+    /// Serves a hub on a runtime of its own, so that [`TestHub::kill`] can
+    /// stop it as a crash would.
+    pub async fn spawn_killable(settings: Settings) -> TestHub {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let addr = listener.local_addr().expect("addr");
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let (stop, stopped) = oneshot::channel::<()>();
+        let (up_tx, up) = oneshot::channel::<()>();
+        runtime.spawn(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
+            let shutdown = async {
+                let _ = stopped.await;
+            };
+            let _ = up_tx.send(());
+            if let Err(e) = switchboard::run(listener, settings, shutdown).await {
+                panic!("hub failed: {e}");
+            }
+        });
+        up.await.expect("hub runtime started");
+        TestHub {
+            addr,
+            stop: Some(stop),
+            task: None,
+            runtime: Some(runtime),
+        }
+    }
+
+    /// Stops a hub from [`TestHub::spawn_killable`] as a crash would: every
+    /// task of the node is dropped where it stands (no close frames, no
+    /// presence cleanup, no retire, no further heartbeat); its sockets close.
+    pub fn kill(&mut self) {
+        // The runtime goes first: dropping `stop` before it would start a
+        // clean shutdown (close frames, presence cleanup, retire).
+        if let Some(rt) = self.runtime.take() {
+            rt.shutdown_background();
         }
     }
 
@@ -181,6 +228,9 @@ impl Drop for TestHub {
     fn drop(&mut self) {
         if let Some(s) = self.stop.take() {
             let _ = s.send(());
+        }
+        if let Some(rt) = self.runtime.take() {
+            rt.shutdown_background();
         }
     }
 }

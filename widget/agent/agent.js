@@ -55,6 +55,7 @@
     transferred: 'Transferred to another queue.',
     abandoned: 'The cardholder lost connection; chat closed.',
     reassigned: 'This chat is no longer assigned to you.',
+    lost: 'This chat was lost because of a system problem; the cardholder was asked to start a new one.',
   };
   var CALLBACK_STATUS = {
     requested: 'Waiting', claimed: 'Claimed', reached: 'Reached', no_answer: 'No answer', failed: 'Failed',

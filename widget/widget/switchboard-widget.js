@@ -672,6 +672,7 @@
       agent_ended: 'The agent ended the chat.',
       cardholder_left: 'You ended the chat.',
       abandoned: 'The chat was closed because the connection was lost for too long.',
+      lost: 'This chat was lost because of a system problem; please start a new one.',
     };
     this.addNote(words[f.reason] || 'This chat has ended.');
     this.announce(words[f.reason] || 'This chat has ended.');

@@ -10,9 +10,17 @@ use super::cardholder::Memo;
 use super::escalation::desks_of;
 use super::{Hub, Replies};
 use crate::auth::Identity;
-use crate::bus::{Kick, Session};
+use crate::bus::{Held, Kick, Session};
+use crate::domain::EndReason;
 use crate::domain::{now_millis, Role};
-use crate::events::Audience;
+use crate::events::{Audience, Event};
+
+/// How long a connection asked to resync waits for the store to say which
+/// of its conversations are gone.
+const LOST_CHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// How soon a store that did not answer is asked again during that check.
+const LOST_CHECK_RETRY: std::time::Duration = std::time::Duration::from_millis(100);
 use crate::metrics::role_label;
 use crate::protocol::{ClientFrame, ServerFrame};
 use crate::store::Side;
@@ -30,6 +38,8 @@ pub struct Caller {
     /// What the connection remembers between frames (a cardholder's open
     /// conversation, the caller's last message).
     memo: Memo,
+    /// The conversations it takes part in (shared with its session).
+    held: Held,
 }
 
 impl Caller {
@@ -75,7 +85,13 @@ impl Hub {
         if identity.role == Role::Agent {
             audiences.extend(desks_of(&identity).into_iter().map(Audience::Desk));
         }
-        let session = Session { conn, tx, kick };
+        let held = Held::default();
+        let session = Session {
+            conn,
+            tx,
+            kick,
+            held: held.clone(),
+        };
         let per_user = self.settings.max_connections_per_user;
         for (i, a) in audiences.iter().enumerate() {
             // Only the user's own audience counts against the per-user limit.
@@ -96,11 +112,26 @@ impl Hub {
             Role::Agent => Box::pin(self.agent_welcome(&identity)).await,
             Role::Supervisor => self.supervisor_welcome(&identity),
         };
+        if let Ok(frames) = &welcome {
+            for f in frames {
+                if let ServerFrame::Welcome {
+                    conversation,
+                    conversations,
+                    ..
+                } = f
+                {
+                    for c in conversation.iter().chain(conversations.iter().flatten()) {
+                        held.insert(c.id.clone());
+                    }
+                }
+            }
+        }
         let caller = Caller {
             identity,
             conn,
             audiences,
             memo: Memo::default(),
+            held,
         };
         (caller, welcome)
     }
@@ -117,6 +148,7 @@ impl Hub {
             _ => None,
         };
         let identity = &caller.identity;
+        let before = caller.memo.conversation.clone();
         let result: Replies = match (&frame, identity.role) {
             (ClientFrame::Auth { .. }, _) => Ok(Vec::new()),
             (_, Role::Cardholder) => {
@@ -126,7 +158,45 @@ impl Hub {
             (_, Role::Agent) => self.agent_command(identity, frame, &mut caller.memo).await,
             (_, Role::Supervisor) => self.supervisor_command(identity, frame).await,
         };
+        if caller.memo.conversation != before {
+            if let Some(id) = &caller.memo.conversation {
+                caller.held.insert(id.clone());
+            }
+        }
         result.unwrap_or_else(|e| vec![e.to_frame(reference)])
+    }
+
+    /// `ended` (reason `lost`) for each conversation the caller takes part
+    /// in that the store no longer knows (it lost its data), sent before the
+    /// connection is asked to reconnect. Bounded: a store that does not
+    /// answer in time tells nothing.
+    pub async fn lost_conversations(&self, caller: &Caller) -> Vec<ServerFrame> {
+        let view = caller.audiences[0].view();
+        let check = async {
+            let mut frames = Vec::new();
+            for id in caller.held.snapshot() {
+                // The store may be coming back (reconnecting): ask again.
+                let found = loop {
+                    match self.store.conversation(&id).await {
+                        Ok(c) => break c.is_some(),
+                        Err(_) => tokio::time::sleep(LOST_CHECK_RETRY).await,
+                    }
+                };
+                if !found {
+                    caller.held.remove(&id);
+                    tracing::warn!(conversation = %id, "the store lost this conversation");
+                    let event = Event::Ended {
+                        conversation: id,
+                        reason: EndReason::Lost,
+                    };
+                    frames.extend(event.frame_for(view));
+                }
+            }
+            frames
+        };
+        tokio::time::timeout(LOST_CHECK_TIMEOUT, check)
+            .await
+            .unwrap_or_default()
     }
 
     /// The connection closed: forget it, and start the user's grace period

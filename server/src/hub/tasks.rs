@@ -1,15 +1,17 @@
 //! The hub's background work: the router (pairs conversations with agents
 //! whenever something changed, and once a second in case another node
-//! changed it) and the one-second ticker (grace periods, node heartbeat,
-//! `queued` position updates and queue metrics).
+//! changed it), the one-second ticker (grace periods, `queued` position
+//! updates and queue metrics) and the node heartbeat (`--node-heartbeat`:
+//! sweeps dead nodes, watches the store epoch).
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use crate::domain::{now_millis, ConversationId, Tier};
+use crate::config::Settings;
+use crate::domain::{now_millis, ConversationId, Millis, Tier};
 use crate::events::{Audience, Event};
 use crate::metrics::tier_label;
-use crate::store::{Assignment, GraceOutcome, QueueStanding, ROUTE_BATCH};
+use crate::store::{Assignment, GraceOutcome, QueueStanding, Sweep, ROUTE_BATCH};
 
 use super::Hub;
 
@@ -19,17 +21,74 @@ const ROUTE_INTERVAL: Duration = Duration::from_secs(1);
 /// How often grace periods, positions and queue metrics are refreshed.
 const TICK: Duration = Duration::from_secs(1);
 
-/// How often this node tells the others it is alive.
-const HEARTBEAT_EVERY: Duration = Duration::from_secs(5);
-
 /// System message when an agent dropped and the chat went back to the queue.
 pub const AGENT_LOST: &str = "Your agent was disconnected. You're back at the front of the queue, \
 and the next available agent will continue with you.";
+
+/// System message when an agent's node stopped answering: the agent's
+/// grace period has started, and the chat goes back to the queue if they do
+/// not come back.
+pub const AGENT_DROPPED: &str =
+    "Your agent was disconnected. If they don't come back in a moment, \
+the next available agent will continue with you.";
+
+/// What this node's heartbeat needs to sweep dead nodes.
+pub fn node_sweep(settings: &Settings) -> Sweep {
+    Sweep {
+        graces: settings.graces,
+        stale_ms: Millis::try_from(settings.node_timeout.as_millis()).unwrap_or(Millis::MAX),
+        notice: AGENT_DROPPED.to_owned(),
+    }
+}
 
 /// Starts the background tasks; they stop with the hub's shutdown token.
 pub fn spawn(hub: &Hub) {
     tokio::spawn(router(hub.clone()));
     tokio::spawn(ticker(hub.clone()));
+    tokio::spawn(heartbeat(hub.clone()));
+}
+
+/// Tells the other nodes this one is alive every `--node-heartbeat`,
+/// declaring dead the nodes silent for `--node-timeout` (in the store step),
+/// and watches the store epoch: a new one means the store lost its data.
+async fn heartbeat(hub: Hub) {
+    let mut interval = tokio::time::interval(hub.settings.node_heartbeat);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let sweep = node_sweep(&hub.settings);
+    let mut epoch: Option<String> = None;
+    loop {
+        tokio::select! {
+            _ = interval.tick() => {}
+            _ = hub.shutdown.cancelled() => return,
+        }
+        let beat = match hub.store.heartbeat(now_millis(), &sweep).await {
+            Ok(b) => b,
+            Err(e) => {
+                hub.store_failed(e);
+                continue;
+            }
+        };
+        for c in &beat.told {
+            tracing::info!(conversation = %c, "the agent's node stopped answering; cardholder told, grace started");
+        }
+        match &epoch {
+            Some(seen) if *seen != beat.epoch => {
+                tracing::error!(
+                    "the store lost its data (new epoch); ending the vanished chats and asking every client to reconnect"
+                );
+                hub.metrics.store_errors.inc();
+                hub.sessions.resync_all();
+            }
+            _ if beat.revived => {
+                tracing::warn!(
+                    "other nodes took this node for dead (heartbeats were late); asking every client to reconnect"
+                );
+                hub.sessions.resync_all();
+            }
+            _ => {}
+        }
+        epoch = Some(beat.epoch);
+    }
 }
 
 async fn router(hub: Hub) {
@@ -117,21 +176,10 @@ impl Hub {
 async fn ticker(hub: Hub) {
     let mut interval = tokio::time::interval(TICK);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut last_heartbeat: Option<Instant> = None;
     loop {
         tokio::select! {
             _ = interval.tick() => {}
             _ = hub.shutdown.cancelled() => return,
-        }
-        if last_heartbeat.is_none_or(|t| t.elapsed() >= HEARTBEAT_EVERY) {
-            if let Err(e) = hub
-                .store
-                .heartbeat(now_millis(), &hub.settings.graces)
-                .await
-            {
-                hub.store_failed(e);
-            }
-            last_heartbeat = Some(Instant::now());
         }
         hub.expire_graces().await;
         hub.update_positions().await;

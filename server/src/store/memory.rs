@@ -12,11 +12,10 @@ use async_trait::async_trait;
 
 use super::{
     after_outcome, average_wait, desk_rank, idempotency_key, new_callback_ref, queue_score,
-    routing_priority, AgentProfile, AgentSnapshot, Announcer, Appended, Assignment,
-    CallbackRequest, CallbackStatus, Conversation, GraceOutcome, Graces, NewCallback,
-    NewConversation, NewEntry, Opened, QueuePlace, QueueSnapshot, QueueStanding, Side, Store,
-    StoreError, StoreResult, DEFAULT_HOT_RETENTION_MS, MAX_TRANSCRIPT_PAGE, RECENT_WAITS,
-    ROUTE_BATCH,
+    routing_priority, AgentProfile, AgentSnapshot, Announcer, Appended, Assignment, Beat,
+    CallbackRequest, CallbackStatus, Conversation, GraceOutcome, NewCallback, NewConversation,
+    NewEntry, Opened, QueuePlace, QueueSnapshot, QueueStanding, Side, Store, StoreError,
+    StoreResult, Sweep, DEFAULT_HOT_RETENTION_MS, MAX_TRANSCRIPT_PAGE, RECENT_WAITS, ROUTE_BATCH,
 };
 use crate::domain::{
     rfc3339, tier_index, AgentState, Author, CallbackRef, ConversationId, ConversationStatus, Desk,
@@ -24,6 +23,9 @@ use crate::domain::{
 };
 use crate::events::{Audience, Envelope, Event};
 use crate::protocol::{CallbackOutcome, Entry, QueueView};
+
+/// The memory engine's epoch: its state lives and dies with the process.
+const MEMORY_EPOCH: &str = "memory";
 
 /// Queue order key ([`super::queue_score`]).
 type QueueScore = i64;
@@ -858,9 +860,14 @@ impl Store for MemoryStore {
         Ok(out)
     }
 
-    async fn heartbeat(&self, _now: Millis, _grace: &Graces) -> StoreResult<()> {
-        // One process, one node: nobody else can die with our users.
-        Ok(())
+    async fn heartbeat(&self, _now: Millis, _sweep: &Sweep) -> StoreResult<Beat> {
+        // One process, one node: nobody else can die with our users, and
+        // the store lives exactly as long as the node.
+        Ok(Beat {
+            epoch: MEMORY_EPOCH.to_owned(),
+            told: Vec::new(),
+            revived: false,
+        })
     }
 
     async fn request_callback(&self, new: NewCallback) -> StoreResult<(CallbackRequest, bool)> {

@@ -475,9 +475,13 @@ pub trait Store: Send + Sync + Debug + 'static {
     /// outlived its retention, Redis expires keys by itself).
     async fn expire_graces(&self, now: Millis) -> StoreResult<Vec<GraceOutcome>>;
 
-    /// Marks this node alive, and hands the users of nodes that stopped
-    /// answering their grace periods.
-    async fn heartbeat(&self, now: Millis, grace: &Graces) -> StoreResult<()>;
+    /// Marks this node alive, and hands the users of nodes silent for
+    /// longer than `sweep.stale_ms` their grace periods; in the same step,
+    /// every active chat of an agent left with no connection anywhere gets
+    /// `sweep.notice` (a system message) so its cardholder knows at once.
+    /// Returns the store's epoch, which changes only when the store lost its
+    /// data.
+    async fn heartbeat(&self, now: Millis, sweep: &Sweep) -> StoreResult<Beat>;
 
     /// Takes this node out of the live set on a clean shutdown (after its
     /// connections closed), so that its id may be used again at once.
@@ -555,6 +559,31 @@ pub fn new_callback_ref(desk: Desk) -> CallbackRef {
     };
     let n: u32 = rand::random::<u32>() % 1_000_000;
     CallbackRef(format!("{prefix}-{n:06}"))
+}
+
+/// What a heartbeat needs to sweep dead nodes.
+#[derive(Debug, Clone)]
+pub struct Sweep {
+    /// The grace periods the users of a dead node get.
+    pub graces: Graces,
+    /// A node silent for longer than this is dead.
+    pub stale_ms: Millis,
+    /// The system message each chat of a dead node's agent gets at once.
+    pub notice: String,
+}
+
+/// What a heartbeat learnt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Beat {
+    /// The store's epoch: a random id set once per store lifetime; a new one
+    /// means the store lost its data (Redis restarted without persistence).
+    pub epoch: String,
+    /// Conversations whose agent went with a dead node (told `notice`).
+    pub told: Vec<ConversationId>,
+    /// This node had been taken for dead while alive (it missed heartbeats
+    /// for longer than the timeout): its presence was dropped, so its
+    /// connections must reconnect to be known again.
+    pub revived: bool,
 }
 
 /// The grace periods, in milliseconds.

@@ -43,3 +43,110 @@ async fn shutdown_sends_going_away() {
     assert_eq!(ch.expect_close().await, Closed::Code(1001));
     stopping.await.expect("hub stopped");
 }
+
+/// Settings for a node that is declared dead quickly (short heartbeat,
+/// timeout and agent grace).
+fn quick_nodes(url: &str, prefix: &str) -> switchboard::config::Settings {
+    let mut s = redis_settings(url, prefix);
+    s.node_heartbeat = std::time::Duration::from_millis(100);
+    s.node_timeout = std::time::Duration::from_millis(1000);
+    s.graces.agent_ms = 1000;
+    s
+}
+
+#[tokio::test]
+async fn dead_node_agents_cardholders_are_told_at_once_then_requeued() {
+    let redis = RedisServer::start();
+    let prefix = unique_prefix();
+    let settings = quick_nodes(&redis.url(), &prefix);
+    let timeout = settings.node_timeout;
+    let a = TestHub::spawn(settings).await;
+    let mut b = TestHub::spawn_killable(quick_nodes(&redis.url(), &prefix)).await;
+    let (mut ch, _) = Client::connect(&a.ws_url(), &cardholder("dn-ch", "standard")).await;
+    let mut ag = available_agent(&b.ws_url(), "dn-ag", &["standard"], 1).await;
+    ch.send(json!({"type": "start", "topic": "general"})).await;
+    let id = ch.expect("assigned").await["conversation"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    ag.expect("assigned").await;
+    ch.send(json!({"type": "say", "id": "1", "text": "hello"}))
+        .await;
+    assert_eq!(ag.expect_msg(1).await["text"], "hello");
+
+    // Node B dies: no close, no presence cleanup, no more heartbeats.
+    let killed = std::time::Instant::now();
+    b.kill();
+    let told = ch
+        .expect_where("msg", |f| {
+            f["from"] == "system"
+                && f["text"]
+                    .as_str()
+                    .is_some_and(|t| t.contains("disconnected"))
+        })
+        .await;
+    let took = killed.elapsed();
+    assert_eq!(told["conversation"], id.as_str());
+    // Declared dead within the timeout plus one heartbeat of the survivor
+    // (and a margin for a loaded machine), not after the agent's grace.
+    assert!(
+        took < timeout + std::time::Duration::from_millis(1500),
+        "told after {took:?}"
+    );
+    // Only the agent's grace remains: then the chat is requeued.
+    let back = ch
+        .expect_where("msg", |f| {
+            f["from"] == "system"
+                && f["text"]
+                    .as_str()
+                    .is_some_and(|t| t.contains("front of the queue"))
+        })
+        .await;
+    assert_eq!(back["conversation"], id.as_str());
+    assert_eq!(ch.expect("queued").await["position"], 1);
+    // Another agent picks it up.
+    let mut other = available_agent(&a.ws_url(), "dn-ag2", &["standard"], 1).await;
+    assert_eq!(other.expect("assigned").await["conversation"], id.as_str());
+    drop(ag);
+}
+
+#[tokio::test]
+async fn redis_losing_its_data_ends_chats_as_lost_before_resync() {
+    let mut redis = RedisServer::start();
+    let prefix = unique_prefix();
+    let hub = TestHub::spawn(quick_nodes(&redis.url(), &prefix)).await;
+    let (mut ch, _) = Client::connect(&hub.ws_url(), &cardholder("lost-ch", "standard")).await;
+    let mut ag = available_agent(&hub.ws_url(), "lost-ag", &["standard"], 1).await;
+    ch.send(json!({"type": "start", "topic": "general"})).await;
+    let id = ch.expect("assigned").await["conversation"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    ag.expect("assigned").await;
+    // A queued chat of a second cardholder, known only from its `start`.
+    let (mut waiting, _) = Client::connect(&hub.ws_url(), &cardholder("lost-q", "standard")).await;
+    waiting
+        .send(json!({"type": "start", "topic": "general"}))
+        .await;
+    let queued = waiting.expect("queued").await["conversation"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+
+    // Redis restarts with nothing kept.
+    redis.restart();
+    for (client, conversation) in [(&mut ch, &id), (&mut ag, &id), (&mut waiting, &queued)] {
+        let ended = client
+            .expect_where("ended", |f| f["conversation"] == conversation.as_str())
+            .await;
+        assert_eq!(ended["reason"], "lost");
+        assert_eq!(client.expect_close().await, Closed::Code(1012));
+    }
+    // Back again: nothing is open, and a new chat can start.
+    let (mut back, welcome) =
+        Client::connect(&hub.ws_url(), &cardholder("lost-ch", "standard")).await;
+    assert!(welcome["conversation"].is_null(), "{welcome}");
+    back.send(json!({"type": "start", "topic": "general"}))
+        .await;
+    assert_eq!(back.expect("queued").await["position"], 1);
+}

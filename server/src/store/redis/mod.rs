@@ -21,13 +21,14 @@ use redis::Script;
 
 use self::replies::{
     decode, AgentReply, AppendReply, DeskReply, EndReply, EscalateReply, Fields, GraceItem,
-    OkReply, OpenReply, PlaceReply, RequestReply, RouteItem, SnapshotReply, StatsItem, StoredEntry,
+    HeartbeatReply, OkReply, OpenReply, PlaceReply, RequestReply, RouteItem, SnapshotReply,
+    StatsItem, StoredEntry,
 };
 use super::{
     after_outcome, average_wait, boost_score, desk_rank, idempotency_key, new_callback_ref,
-    queue_score, AgentProfile, AgentSnapshot, Appended, Assignment, CallbackRequest, Conversation,
-    GraceOutcome, Graces, NewCallback, NewConversation, NewEntry, Opened, QueuePlace,
-    QueueSnapshot, QueueStanding, Side, Store, StoreError, StoreResult, MAX_TRANSCRIPT_PAGE,
+    queue_score, AgentProfile, AgentSnapshot, Appended, Assignment, Beat, CallbackRequest,
+    Conversation, GraceOutcome, NewCallback, NewConversation, NewEntry, Opened, QueuePlace,
+    QueueSnapshot, QueueStanding, Side, Store, StoreError, StoreResult, Sweep, MAX_TRANSCRIPT_PAGE,
     RECENT_WAITS, ROUTE_BATCH,
 };
 use crate::domain::{
@@ -42,9 +43,6 @@ impl From<::redis::RedisError> for StoreError {
         StoreError::Unavailable(e.to_string())
     }
 }
-
-/// How long a node may miss heartbeats before others take it for dead.
-pub const NODE_STALE_MS: Millis = 15_000;
 
 /// Most grace expiries applied in one step.
 const GRACE_BATCH: usize = 100;
@@ -203,36 +201,48 @@ impl RedisStore {
 
     /// Whether a node with this id has sent a heartbeat recently: two live
     /// processes must not share a node id.
-    pub async fn node_alive(&self, now: Millis) -> StoreResult<bool> {
+    pub async fn node_alive(&self, now: Millis, stale_ms: Millis) -> StoreResult<bool> {
         let mut conn = self.conn.clone();
         let last: Option<f64> = redis::cmd("ZSCORE")
             .arg(self.key(&["nodes"]))
             .arg(&*self.node)
             .query_async(&mut conn)
             .await?;
-        Ok(last.is_some_and(|t| t as Millis > now - NODE_STALE_MS))
+        Ok(last.is_some_and(|t| t as Millis > now - stale_ms))
     }
 
     /// Marks this node's previous incarnation dead (call once at start-up
     /// when the node id is fixed by configuration).
-    pub async fn reset_node(&self, now: Millis, grace: &Graces) -> StoreResult<()> {
-        self.heartbeat_inner(now, grace, true).await
+    pub async fn reset_node(&self, now: Millis, sweep: &Sweep) -> StoreResult<Beat> {
+        self.heartbeat_inner(now, sweep, true).await
     }
 
-    async fn heartbeat_inner(&self, now: Millis, grace: &Graces, reset: bool) -> StoreResult<()> {
-        self.run(
-            &self.scripts.heartbeat,
-            now,
-            argv![
-                &*self.node,
-                NODE_STALE_MS,
-                grace.cardholder_ms,
-                grace.agent_ms,
-                if reset { "1" } else { "0" }
-            ],
-        )
-        .await?;
-        Ok(())
+    async fn heartbeat_inner(&self, now: Millis, sweep: &Sweep, reset: bool) -> StoreResult<Beat> {
+        // A fresh candidate each time: after a wipe, whichever node beats
+        // first sets an epoch no node has seen.
+        let candidate = uuid::Uuid::new_v4().simple().to_string();
+        let notice = StoredEntry::encode(Author::System, &sweep.notice, &rfc3339(now), None)?;
+        let reply = self
+            .run(
+                &self.scripts.heartbeat,
+                now,
+                argv![
+                    &*self.node,
+                    sweep.stale_ms,
+                    sweep.graces.cardholder_ms,
+                    sweep.graces.agent_ms,
+                    if reset { "1" } else { "0" },
+                    candidate,
+                    notice
+                ],
+            )
+            .await?;
+        let r: HeartbeatReply = decode(&reply, "heartbeat")?;
+        Ok(Beat {
+            epoch: r.epoch,
+            told: r.told.into_iter().map(ConversationId).collect(),
+            revived: r.revived,
+        })
     }
 
     async fn fetch_callback(
@@ -659,8 +669,8 @@ impl Store for RedisStore {
             .collect()
     }
 
-    async fn heartbeat(&self, now: Millis, grace: &Graces) -> StoreResult<()> {
-        self.heartbeat_inner(now, grace, false).await
+    async fn heartbeat(&self, now: Millis, sweep: &Sweep) -> StoreResult<Beat> {
+        self.heartbeat_inner(now, sweep, false).await
     }
 
     async fn retire(&self) -> StoreResult<()> {

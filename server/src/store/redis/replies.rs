@@ -264,6 +264,18 @@ pub struct AppendReply {
     pub first: bool,
 }
 
+/// `heartbeat.lua`.
+#[derive(Deserialize)]
+pub struct HeartbeatReply {
+    /// The store's epoch after the step.
+    pub epoch: String,
+    /// Conversations whose agent went with a dead node, told so.
+    #[serde(deserialize_with = "lua_list")]
+    pub told: Vec<String>,
+    /// This node had been taken for dead (its presence is gone).
+    pub revived: bool,
+}
+
 /// `end.lua`.
 #[derive(Deserialize)]
 pub struct EndReply {
