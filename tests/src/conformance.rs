@@ -21,7 +21,8 @@ fn user(s: &str) -> UserId {
     UserId(s.to_owned())
 }
 
-async fn open(s: &dyn Store, who: &str, tier: Tier, at: Millis) -> ConversationId {
+/// Opens a queued conversation for cardholder `who` (shared with other suites).
+pub async fn open(s: &dyn Store, who: &str, tier: Tier, at: Millis) -> ConversationId {
     s.open_conversation(NewConversation {
         cardholder: user(who),
         name: None,

@@ -96,6 +96,17 @@ impl Drop for RedisServer {
     }
 }
 
+/// Starts a chat as the cardholder and waits until both sides are
+/// assigned; returns the conversation id.
+pub async fn paired(ch: &mut Client, ag: &mut Client, topic: &str) -> String {
+    ch.send(json!({"type": "start", "topic": topic})).await;
+    let assigned = ch.expect("assigned").await;
+    let id = assigned["conversation"].as_str().expect("id").to_owned();
+    ag.expect_where("assigned", |f| f["conversation"] == id.as_str())
+        .await;
+    id
+}
+
 /// A free TCP port on 127.0.0.1.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

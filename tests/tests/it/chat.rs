@@ -8,16 +8,6 @@ async fn redis_hub(redis: &RedisServer) -> TestHub {
     TestHub::spawn(redis_settings(&redis.url(), &unique_prefix())).await
 }
 
-/// Starts a chat and waits until both sides are assigned; returns the conversation id.
-async fn paired(ch: &mut Client, ag: &mut Client, topic: &str) -> String {
-    ch.send(json!({"type": "start", "topic": topic})).await;
-    let assigned = ch.expect("assigned").await;
-    let id = assigned["conversation"].as_str().expect("id").to_owned();
-    ag.expect_where("assigned", |f| f["conversation"] == id.as_str())
-        .await;
-    id
-}
-
 #[tokio::test]
 async fn cardholder_and_agent_chat_both_ways() {
     let redis = RedisServer::start();

@@ -64,12 +64,7 @@ async fn dead_node_agents_cardholders_are_told_at_once_then_requeued() {
     let mut b = TestHub::spawn_killable(quick_nodes(&redis.url(), &prefix)).await;
     let (mut ch, _) = Client::connect(&a.ws_url(), &cardholder("dn-ch", "standard")).await;
     let mut ag = available_agent(&b.ws_url(), "dn-ag", &["standard"], 1).await;
-    ch.send(json!({"type": "start", "topic": "general"})).await;
-    let id = ch.expect("assigned").await["conversation"]
-        .as_str()
-        .expect("id")
-        .to_owned();
-    ag.expect("assigned").await;
+    let id = paired(&mut ch, &mut ag, "general").await;
     ch.send(json!({"type": "say", "id": "1", "text": "hello"}))
         .await;
     assert_eq!(ag.expect_msg(1).await["text"], "hello");
@@ -117,12 +112,7 @@ async fn redis_losing_its_data_ends_chats_as_lost_before_resync() {
     let hub = TestHub::spawn(quick_nodes(&redis.url(), &prefix)).await;
     let (mut ch, _) = Client::connect(&hub.ws_url(), &cardholder("lost-ch", "standard")).await;
     let mut ag = available_agent(&hub.ws_url(), "lost-ag", &["standard"], 1).await;
-    ch.send(json!({"type": "start", "topic": "general"})).await;
-    let id = ch.expect("assigned").await["conversation"]
-        .as_str()
-        .expect("id")
-        .to_owned();
-    ag.expect("assigned").await;
+    let id = paired(&mut ch, &mut ag, "general").await;
     // A queued chat of a second cardholder, known only from its `start`.
     let (mut waiting, _) = Client::connect(&hub.ws_url(), &cardholder("lost-q", "standard")).await;
     waiting

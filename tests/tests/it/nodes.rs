@@ -16,12 +16,7 @@ async fn cardholder_on_one_node_chats_with_agent_on_another() {
     let token = cardholder("x-ch", "standard");
     let (mut ch, _) = Client::connect(&a.ws_url(), &token).await;
     let mut ag = available_agent(&b.ws_url(), "x-ag", &["standard"], 1).await;
-    ch.send(json!({"type": "start", "topic": "general"})).await;
-    let id = ch.expect("assigned").await["conversation"]
-        .as_str()
-        .expect("id")
-        .to_owned();
-    ag.expect("assigned").await;
+    let id = paired(&mut ch, &mut ag, "general").await;
     ch.send(json!({"type": "say", "id": "1", "text": "from node A"}))
         .await;
     assert_eq!(ag.expect_msg(1).await["text"], "from node A");

@@ -6,11 +6,11 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use switchboard::domain::{
-    now_millis, Author, ConversationId, Desk, EndReason, Millis, Tier, Topic, UserId,
+    now_millis, Author, ConversationId, Desk, EndReason, Millis, Tier, UserId,
 };
 use switchboard::protocol::CallbackOutcome;
 use switchboard::store::redis::RedisStore;
-use switchboard::store::{NewCallback, NewConversation, NewEntry, Side, Store};
+use switchboard::store::{NewCallback, NewEntry, Side, Store};
 use switchboard_tests::*;
 
 async fn raw(redis: &RedisServer) -> redis::aio::ConnectionManager {
@@ -61,19 +61,7 @@ async fn keys_under(conn: &mut redis::aio::ConnectionManager, prefix: &str) -> V
 }
 
 async fn open(s: &dyn Store, who: &str, now: Millis) -> ConversationId {
-    s.open_conversation(NewConversation {
-        cardholder: UserId(who.into()),
-        name: None,
-        tier: Tier::Standard,
-        topic: Topic::General,
-        enqueue: true,
-        phone_last4: None,
-        now,
-    })
-    .await
-    .expect("open")
-    .conversation
-    .id
+    switchboard_tests::conformance::open(s, who, Tier::Standard, now).await
 }
 
 async fn say(s: &dyn Store, id: &ConversationId, who: &str, now: Millis) {

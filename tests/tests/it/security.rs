@@ -29,12 +29,7 @@ async fn a_cardholder_with_an_agents_sub_hears_nothing_of_the_agent() {
     let mut agent = available_agent(&url, "alice", &["standard"], 3).await;
     let (mut namesake, _) = Client::connect(&url, &cardholder("alice", "standard")).await;
     let (mut bob, _) = Client::connect(&url, &cardholder("bob", "standard")).await;
-    bob.send(json!({"type": "start", "topic": "billing"})).await;
-    let id = bob.expect("assigned").await["conversation"]
-        .as_str()
-        .expect("id")
-        .to_owned();
-    agent.expect("assigned").await;
+    let id = paired(&mut bob, &mut agent, "billing").await;
     agent
         .send(json!({"type": "say", "conversation": id, "id": "a1", "text": "Hello Bob"}))
         .await;
@@ -80,12 +75,7 @@ async fn a_card_number_split_over_two_messages_is_redacted() {
         let url = hub.ws_url();
         let mut ag = available_agent(&url, "ag", &["standard"], 3).await;
         let (mut ch, _) = Client::connect(&url, &cardholder("ch", "standard")).await;
-        ch.send(json!({"type": "start", "topic": "billing"})).await;
-        let id = ch.expect("assigned").await["conversation"]
-            .as_str()
-            .expect("id")
-            .to_owned();
-        ag.expect("assigned").await;
+        let id = paired(&mut ch, &mut ag, "billing").await;
         ch.send(json!({"type": "say", "id": "k1", "text": "my card is 4111 1111"}))
             .await;
         assert_eq!(ag.expect_msg(1).await["text"], "my card is 4111 1111");
