@@ -8,7 +8,7 @@
 //! JSON); the hub publishes the rest. This is the one definition of the
 //! envelope: [`decode`] reads both, [`encode`] writes the hub's.
 
-use serde::{Deserialize, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 
 use super::keys;
 use super::replies::{self, lua_list, Fields, StoredEntry};
@@ -39,7 +39,8 @@ enum WireEvent {
         /// The stored entry, passed through by the script.
         entry: StoredEntry,
     },
-    /// From `route.lua`.
+    /// From `route.lua` (only scripts publish records: never serialised).
+    #[serde(skip_serializing)]
     Assigned {
         conversation: Fields,
         waited_ms: Millis,
@@ -51,7 +52,8 @@ enum WireEvent {
         conversation: ConversationId,
         reason: EndReason,
     },
-    /// From `escalate.lua`.
+    /// From `escalate.lua` (only scripts publish records: never serialised).
+    #[serde(skip_serializing)]
     Escalated {
         conversation: ConversationId,
         request: Fields,
@@ -83,13 +85,6 @@ enum WireEvent {
         position: u64,
         eta_s: Option<u64>,
     },
-}
-
-impl Serialize for Fields {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        // Only the scripts publish records; the hub never sends one back.
-        s.collect_seq(std::iter::empty::<&str>())
-    }
 }
 
 /// Reads a published envelope; `None` (and a log line) for one this node
