@@ -196,13 +196,7 @@ impl StoredEntry {
 
     /// The JSON stored for an entry that exists (its seq is its place).
     pub fn of(e: &Entry) -> StoreResult<String> {
-        serde_json::to_string(&StoredEntry {
-            from: e.from,
-            text: e.text.clone(),
-            at: e.at.clone(),
-            id: e.id.clone(),
-        })
-        .map_err(|_| corrupt("encoding an entry"))
+        StoredEntry::encode(e.from, &e.text, &e.at, e.id.as_deref())
     }
 }
 
