@@ -121,6 +121,42 @@ pub struct Cli {
     /// Log as JSON lines instead of text.
     #[arg(long, env = "SWITCHBOARD_LOG_JSON")]
     pub log_json: bool,
+    /// PostgreSQL URL of the archive (e.g. postgres://switchboard@db/switchboard): every
+    /// ended conversation and closed callback request is kept there; needs --redis-url.
+    /// Absent: nothing outlives --hot-retention (the in-memory engine keeps history in memory).
+    #[arg(
+        long,
+        env = "SWITCHBOARD_ARCHIVE_URL",
+        global = true,
+        hide_env_values = true
+    )]
+    pub archive_url: Option<String>,
+    /// Days archived conversations and callback requests are kept before they are purged.
+    #[arg(long, env = "SWITCHBOARD_ARCHIVE_RETENTION_DAYS", default_value_t = crate::archive::DEFAULT_RETENTION_DAYS)]
+    pub archive_retention_days: u64,
+    /// Something other than serving the hub.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// `switchboard <command>`: tools beside the hub itself.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum Command {
+    /// The archive (needs --archive-url).
+    #[command(subcommand)]
+    Archive(ArchiveCommand),
+}
+
+/// `switchboard archive <command>`.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum ArchiveCommand {
+    /// Print one cardholder's archived conversations (with transcripts) and
+    /// callback requests as JSON on stdout (a right-of-access request).
+    Export {
+        /// The cardholder's id (the token's `sub`).
+        #[arg(long)]
+        sub: String,
+    },
 }
 
 /// SPEC's default for `--max-connections-per-user`.
@@ -174,6 +210,22 @@ pub const RATE_BURST: f64 = 30.0;
 /// slower; this leaves room for typing indicators and read receipts).
 pub const RATE_PER_SEC: f64 = 10.0;
 
+/// How long an archiver's entry may sit unacknowledged before another node
+/// takes it over (the archiver died between commit and acknowledgement).
+pub const ARCHIVE_CLAIM_IDLE: Duration = Duration::from_secs(60);
+
+/// The durable archive (`--archive-url`).
+#[derive(Debug, Clone)]
+pub struct ArchiveSettings {
+    /// PostgreSQL URL.
+    pub url: String,
+    /// Archived rows older than this many days are purged.
+    pub retention_days: u64,
+    /// Stream entries idle this long in another node's pending list are
+    /// taken over.
+    pub claim_idle: Duration,
+}
+
 /// Where routing state lives.
 #[derive(Debug, Clone)]
 pub enum Engine {
@@ -219,6 +271,13 @@ pub struct Settings {
     /// How long an ended conversation or a closed callback request stays
     /// in the store (ms, `--hot-retention`), then expires.
     pub hot_retention_ms: Millis,
+    /// The PostgreSQL archive (`--archive-url`); none: Redis keeps ended
+    /// conversations for the hot retention only, the memory engine keeps
+    /// history in memory.
+    pub archive: Option<ArchiveSettings>,
+    /// Days the archive keeps what it holds (`--archive-retention-days`;
+    /// the memory engine's history too).
+    pub archive_retention_days: u64,
     /// How often this node heartbeats in the store.
     pub node_heartbeat: Duration,
     /// A node silent for this long is declared dead by the others.
@@ -409,6 +468,20 @@ impl Cli {
                 "--node-timeout must be at least twice --node-heartbeat, or a live node could be declared dead".into(),
             ));
         }
+        if self.archive_retention_days == 0 {
+            return Err(ConfigError(
+                "--archive-retention-days must be at least 1".into(),
+            ));
+        }
+        settings.archive_retention_days = self.archive_retention_days;
+        if let Some(url) = &self.archive_url {
+            if self.redis_url.is_none() {
+                return Err(ConfigError(
+                    "--archive-url needs --redis-url (the in-memory engine keeps history in memory)".into(),
+                ));
+            }
+            settings.archive = Some(archive_settings(url, self.archive_retention_days)?);
+        }
         settings.max_connections = self.max_connections;
         settings.max_pending_auth = self.max_pending_auth;
         settings.max_connections_per_user = self.max_connections_per_user;
@@ -465,6 +538,21 @@ fn parse_duration(flag: &str, text: &str) -> Result<Duration, ConfigError> {
     }
 }
 
+/// Checks `--archive-url` (a `postgres://` or `postgresql://` URL).
+pub fn archive_settings(url: &str, retention_days: u64) -> Result<ArchiveSettings, ConfigError> {
+    let scheme_ok = url.starts_with("postgres://") || url.starts_with("postgresql://");
+    if !scheme_ok || url.parse::<tokio_postgres::Config>().is_err() {
+        return Err(ConfigError(
+            "--archive-url is not a PostgreSQL URL like postgres://user@host:5432/database".into(),
+        ));
+    }
+    Ok(ArchiveSettings {
+        url: url.to_owned(),
+        retention_days,
+        claim_idle: ARCHIVE_CLAIM_IDLE,
+    })
+}
+
 fn secs_to_ms(s: u64) -> i64 {
     i64::try_from(s.saturating_mul(1000)).unwrap_or(i64::MAX)
 }
@@ -494,6 +582,8 @@ impl Settings {
                 agent_ms: secs_to_ms(DEFAULT_AGENT_GRACE_S),
             },
             hot_retention_ms: secs_to_ms(DEFAULT_HOT_RETENTION_S),
+            archive: None,
+            archive_retention_days: crate::archive::DEFAULT_RETENTION_DAYS,
             node_heartbeat: Duration::from_secs(1),
             node_timeout: Duration::from_secs(5),
             auth_timeout: AUTH_TIMEOUT,

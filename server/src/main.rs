@@ -2,12 +2,18 @@
 //! and hand over to [`switchboard::run`].
 
 use clap::Parser;
-use switchboard::config::Cli;
+use switchboard::archive::postgres::PgArchive;
+use switchboard::archive::Archive;
+use switchboard::config::{ArchiveCommand, Cli, Command};
+use switchboard::domain::UserId;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     init_tracing(cli.log_json);
+    if let Some(Command::Archive(ArchiveCommand::Export { sub })) = &cli.command {
+        return export(cli.archive_url.as_deref(), sub).await;
+    }
     let (settings, addr) = match cli.settings().and_then(|s| Ok((s, cli.listen_addr()?))) {
         Ok(v) => v,
         Err(e) => {
@@ -44,6 +50,43 @@ async fn main() -> std::process::ExitCode {
     }
     match switchboard::serve(listener, hub, cancel, shutdown_signal()).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("switchboard: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// `switchboard archive export --sub S`: one cardholder's archived
+/// conversations and callback requests as JSON on stdout.
+async fn export(url: Option<&str>, sub: &str) -> std::process::ExitCode {
+    let Some(url) = url else {
+        eprintln!("switchboard: archive export needs --archive-url (or SWITCHBOARD_ARCHIVE_URL)");
+        return std::process::ExitCode::from(2);
+    };
+    let archive = match switchboard::config::archive_settings(url, 1)
+        .map_err(|e| e.to_string())
+        .and_then(|a| PgArchive::new(&a.url).map_err(|e| e.to_string()))
+    {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("switchboard: {e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    let exported = match archive.migrate().await {
+        Ok(()) => archive.export(&UserId(sub.to_owned())).await,
+        Err(e) => Err(e),
+    };
+    match exported.map(|e| serde_json::to_string_pretty(&e)) {
+        Ok(Ok(json)) => {
+            println!("{json}");
+            std::process::ExitCode::SUCCESS
+        }
+        Ok(Err(e)) => {
+            eprintln!("switchboard: cannot write the export: {e}");
+            std::process::ExitCode::FAILURE
+        }
         Err(e) => {
             eprintln!("switchboard: {e}");
             std::process::ExitCode::FAILURE

@@ -30,6 +30,7 @@ pub async fn open(s: &dyn Store, who: &str, tier: Tier, at: Millis) -> Conversat
         topic: Topic::General,
         enqueue: true,
         phone_last4: None,
+        history: Vec::new(),
         now: at,
     })
     .await
@@ -264,6 +265,7 @@ pub async fn open_is_idempotent(s: &dyn Store) {
             topic: Topic::Billing,
             enqueue: true,
             phone_last4: None,
+            history: Vec::new(),
             now: T0,
         })
         .await
@@ -277,6 +279,7 @@ pub async fn open_is_idempotent(s: &dyn Store) {
             topic: Topic::General,
             enqueue: true,
             phone_last4: None,
+            history: Vec::new(),
             now: T0 + 1,
         })
         .await
@@ -663,6 +666,7 @@ pub async fn scenario_for_events(s: &dyn Store) -> Vec<ConversationId> {
             topic: Topic::Billing,
             enqueue: true,
             phone_last4: Some("4321".into()),
+            history: Vec::new(),
             now: T0,
         })
         .await
