@@ -137,6 +137,12 @@ pub async fn build_hub(settings: Settings, shutdown: CancellationToken) -> Resul
             let archive: Arc<dyn Archive> = match &settings.archive {
                 Some(a) => {
                     let pg = PgArchive::new(&a.url).map_err(RunError::Archive)?;
+                    // Migrate before serving, so history works from the
+                    // first request; a database that is down does not stop
+                    // live chat (the archiver migrates once it answers).
+                    if let Err(e) = pg.migrate().await {
+                        tracing::warn!(error = %e, "archive not reachable at start-up; archiving waits for it");
+                    }
                     let archiver =
                         Archiver::new(store.clone(), pg.clone(), metrics.clone(), a.claim_idle);
                     archive_health = Some(archiver.health());

@@ -2,8 +2,6 @@
 //! and hand over to [`switchboard::run`].
 
 use clap::Parser;
-use switchboard::archive::postgres::PgArchive;
-use switchboard::archive::Archive;
 use switchboard::config::{ArchiveCommand, Cli, Command};
 use switchboard::domain::UserId;
 
@@ -64,28 +62,10 @@ async fn export(url: Option<&str>, sub: &str) -> std::process::ExitCode {
         eprintln!("switchboard: archive export needs --archive-url (or SWITCHBOARD_ARCHIVE_URL)");
         return std::process::ExitCode::from(2);
     };
-    let archive = match switchboard::config::archive_settings(url, 1)
-        .map_err(|e| e.to_string())
-        .and_then(|a| PgArchive::new(&a.url).map_err(|e| e.to_string()))
-    {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("switchboard: {e}");
-            return std::process::ExitCode::from(2);
-        }
-    };
-    let exported = match archive.migrate().await {
-        Ok(()) => archive.export(&UserId(sub.to_owned())).await,
-        Err(e) => Err(e),
-    };
-    match exported.map(|e| serde_json::to_string_pretty(&e)) {
-        Ok(Ok(json)) => {
+    match switchboard::archive::postgres::export_json(url, &UserId(sub.to_owned())).await {
+        Ok(json) => {
             println!("{json}");
             std::process::ExitCode::SUCCESS
-        }
-        Ok(Err(e)) => {
-            eprintln!("switchboard: cannot write the export: {e}");
-            std::process::ExitCode::FAILURE
         }
         Err(e) => {
             eprintln!("switchboard: {e}");

@@ -3,6 +3,7 @@
 //! that waits for frames by type (never by sleeping).
 
 pub mod conformance;
+pub mod postgres;
 
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
@@ -105,6 +106,31 @@ pub async fn paired(ch: &mut Client, ag: &mut Client, topic: &str) -> String {
     ag.expect_where("assigned", |f| f["conversation"] == id.as_str())
         .await;
     id
+}
+
+/// Polls `check` until it holds, failing the test after `within` (state
+/// the test cannot wait on as a frame: rows, keys, metrics).
+pub async fn eventually<F, Fut>(what: &str, within: Duration, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + within;
+    while !check().await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what}: not within {within:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The value of the metric line starting with `name ` in a hub's `/metrics`.
+pub async fn metric(hub: &TestHub, name: &str) -> f64 {
+    let (_, text) = http_get(&hub.http_url("/metrics")).await;
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("no metric {name} in:\n{text}"))
 }
 
 /// A free TCP port on 127.0.0.1.

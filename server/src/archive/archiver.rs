@@ -128,6 +128,7 @@ impl Archiver {
     /// rounds of archiving.
     pub async fn run(self, shutdown: CancellationToken) {
         let mut backoff = BACKOFF_MIN;
+        // Migrating again is one cheap transaction that changes nothing.
         let mut migrated = false;
         loop {
             let pause = if !migrated {

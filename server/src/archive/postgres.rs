@@ -55,6 +55,14 @@ fn unavailable(e: impl std::fmt::Display) -> ArchiveError {
     ArchiveError::Unavailable(e.to_string())
 }
 
+/// A database error with PostgreSQL's own message (tokio-postgres says only "db error").
+fn db(e: tokio_postgres::Error) -> ArchiveError {
+    match e.as_db_error() {
+        Some(d) => ArchiveError::Unavailable(format!("{}: {}", d.code().code(), d.message())),
+        None => unavailable(e),
+    }
+}
+
 /// Runs one archive call with [`CALL_TIMEOUT`].
 async fn bounded<T>(call: impl std::future::Future<Output = ArchiveResult<T>>) -> ArchiveResult<T> {
     tokio::time::timeout(CALL_TIMEOUT, call)
@@ -97,10 +105,10 @@ impl PgArchive {
     pub async fn migrate(&self) -> ArchiveResult<()> {
         bounded(async {
             let mut client = self.client().await?;
-            let tx = client.transaction().await.map_err(unavailable)?;
+            let tx = client.transaction().await.map_err(db)?;
             tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
                 .await
-                .map_err(unavailable)?;
+                .map_err(db)?;
             tx.batch_execute(
                 "CREATE TABLE IF NOT EXISTS switchboard_migrations (
                      version integer PRIMARY KEY,
@@ -108,11 +116,11 @@ impl PgArchive {
                      applied_at timestamptz NOT NULL DEFAULT now())",
             )
             .await
-            .map_err(unavailable)?;
+            .map_err(db)?;
             let applied: Vec<i32> = tx
                 .query("SELECT version FROM switchboard_migrations", &[])
                 .await
-                .map_err(unavailable)?
+                .map_err(db)?
                 .iter()
                 .map(|r| r.get(0))
                 .collect();
@@ -120,16 +128,16 @@ impl PgArchive {
                 if applied.contains(version) {
                     continue;
                 }
-                tx.batch_execute(sql).await.map_err(unavailable)?;
+                tx.batch_execute(sql).await.map_err(db)?;
                 tx.execute(
                     "INSERT INTO switchboard_migrations (version, name) VALUES ($1, $2)",
                     &[version, name],
                 )
                 .await
-                .map_err(unavailable)?;
+                .map_err(db)?;
                 tracing::info!(version, name, "archive migration applied");
             }
-            tx.commit().await.map_err(unavailable)
+            tx.commit().await.map_err(db)
         })
         .await
     }
@@ -180,7 +188,7 @@ impl Archive for PgArchive {
         let end_reason = c.end_reason.map(|r| r.to_string()).unwrap_or_default();
         bounded(async {
             let mut client = self.client().await?;
-            let tx = client.transaction().await.map_err(unavailable)?;
+            let tx = client.transaction().await.map_err(db)?;
             let inserted = tx
                 .execute(
                     &format!(
@@ -208,7 +216,7 @@ impl Archive for PgArchive {
                     ],
                 )
                 .await
-                .map_err(unavailable)?;
+                .map_err(db)?;
             if inserted == 1 {
                 let insert = tx
                     .prepare(
@@ -216,7 +224,7 @@ impl Archive for PgArchive {
                          VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
                     )
                     .await
-                    .map_err(unavailable)?;
+                    .map_err(db)?;
                 for e in &a.entries {
                     let seq = i32::try_from(e.seq).map_err(unavailable)?;
                     tx.execute(
@@ -224,10 +232,10 @@ impl Archive for PgArchive {
                         &[&c.id.as_str(), &seq, &e.from.as_str(), &e.text, &e.at, &e.id],
                     )
                     .await
-                    .map_err(unavailable)?;
+                    .map_err(db)?;
                 }
             }
-            tx.commit().await.map_err(unavailable)
+            tx.commit().await.map_err(db)
         })
         .await
     }
@@ -260,7 +268,7 @@ impl Archive for PgArchive {
                     ],
                 )
                 .await
-                .map_err(unavailable)?;
+                .map_err(db)?;
             Ok(())
         })
         .await
@@ -316,7 +324,7 @@ impl Archive for PgArchive {
                     &[&id.as_str()],
                 )
                 .await
-                .map_err(unavailable)?;
+                .map_err(db)?;
             Ok(row.map(|r| UserId(r.get(0))))
         })
         .await
@@ -339,7 +347,7 @@ impl Archive for PgArchive {
                     &[&id.as_str(), &after, &limit],
                 )
                 .await
-                .map_err(unavailable)?;
+                .map_err(db)?;
             rows.iter().map(entry).collect()
         })
         .await
@@ -358,7 +366,7 @@ impl Archive for PgArchive {
                 &[&sub.as_str()],
             )
             .await
-            .map_err(unavailable)?;
+            .map_err(db)?;
         let mut conversations = Vec::with_capacity(rows.len());
         for row in &rows {
             let id = ConversationId(row.try_get("id").map_err(unavailable)?);
@@ -369,7 +377,7 @@ impl Archive for PgArchive {
                     &[&id.as_str()],
                 )
                 .await
-                .map_err(unavailable)?
+                .map_err(db)?
                 .iter()
                 .map(entry)
                 .collect::<ArchiveResult<Vec<_>>>()?;
@@ -415,7 +423,7 @@ impl Archive for PgArchive {
                 &[&sub.as_str()],
             )
             .await
-            .map_err(unavailable)?;
+            .map_err(db)?;
         let mut callbacks = Vec::with_capacity(rows.len());
         for row in &rows {
             let history: serde_json::Value = row.try_get("history").map_err(unavailable)?;
@@ -472,7 +480,7 @@ impl Archive for PgArchive {
                             &[&cutoff, &PURGE_BATCH],
                         )
                         .await
-                        .map_err(unavailable)
+                        .map_err(db)
                 })
                 .await?;
                 total += deleted;
@@ -483,4 +491,15 @@ impl Archive for PgArchive {
         }
         Ok(total)
     }
+}
+
+/// `switchboard archive export`: one cardholder's archive at `url` as
+/// pretty JSON, or what went wrong in one sentence.
+pub async fn export_json(url: &str, sub: &UserId) -> Result<String, String> {
+    let settings = crate::config::archive_settings(url, super::DEFAULT_RETENTION_DAYS)
+        .map_err(|e| e.to_string())?;
+    let archive = PgArchive::new(&settings.url).map_err(|e| e.to_string())?;
+    archive.migrate().await.map_err(|e| e.to_string())?;
+    let export = archive.export(sub).await.map_err(|e| e.to_string())?;
+    serde_json::to_string_pretty(&export).map_err(|e| format!("cannot write the export: {e}"))
 }

@@ -31,10 +31,6 @@ const EC_A: &str = include_str!("../../keys/ec-a.pem");
 /// How long a test waits for the hub to notice a change before failing.
 const NOTICE_DEADLINE: Duration = Duration::from_secs(10);
 
-/// Between two polls of the hub's state (a poll interval, not synchronisation: every wait
-/// below ends on the awaited condition or fails at its deadline).
-const POLL_EVERY: Duration = Duration::from_millis(25);
-
 /// A signing key of the test issuer.
 #[derive(Clone, Copy)]
 struct TestKey {
@@ -211,30 +207,6 @@ async fn accepted(hub: &TestHub, token: &str) -> bool {
     }
 }
 
-/// Polls until `check` holds, failing the test after [`NOTICE_DEADLINE`].
-async fn eventually<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + NOTICE_DEADLINE;
-    while !check().await {
-        assert!(
-            Instant::now() < deadline,
-            "{what}: not within {NOTICE_DEADLINE:?}"
-        );
-        tokio::time::sleep(POLL_EVERY).await;
-    }
-}
-
-/// The value of a metric line starting with `name ` in `/metrics`.
-async fn metric(hub: &TestHub, name: &str) -> f64 {
-    let (_, text) = http_get(&hub.http_url("/metrics")).await;
-    text.lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
-        .unwrap_or_else(|| panic!("no metric {name} in:\n{text}"))
-}
-
 async fn readyz(hub: &TestHub) -> (u16, Value) {
     let (status, body) = http_get(&hub.http_url("/readyz")).await;
     (status, serde_json::from_str(&body).expect("readyz JSON"))
@@ -276,7 +248,7 @@ async fn removed_key_stops_working_after_the_next_refresh() {
     idp.publish(&[KEY_A]);
     let seen = idp.fetches();
     idp.wait_for_fetches(seen + 1).await;
-    eventually("the removed key is refused", || async {
+    eventually("the removed key is refused", NOTICE_DEADLINE, || async {
         !accepted(&hub, &b).await
     })
     .await;
@@ -300,7 +272,7 @@ async fn failing_issuer_keeps_the_last_good_keys() {
     idp.fail(true);
     let seen = idp.fetches();
     idp.wait_for_fetches(seen + 2).await;
-    eventually("failures are counted", || async {
+    eventually("failures are counted", NOTICE_DEADLINE, || async {
         metric(&hub, "switchboard_signing_keys_refresh_failures_total").await >= 1.0
     })
     .await;
@@ -319,7 +291,7 @@ async fn failing_issuer_keeps_the_last_good_keys() {
     assert!(metric(&hub, "switchboard_signing_keys_age_seconds").await >= 0.0);
     // The issuer comes back: the set is fresh again.
     idp.fail(false);
-    eventually("the key set is fresh again", || async {
+    eventually("the key set is fresh again", NOTICE_DEADLINE, || async {
         readyz(&hub).await.1["keys"]["status"] == "fresh"
     })
     .await;
@@ -415,13 +387,13 @@ async fn changed_jwks_file_is_picked_up_without_a_restart() {
     assert!(accepted(&hub, &a).await);
     assert!(!accepted(&hub, &b).await);
     file.write(&jwks(&[KEY_A, KEY_B]).to_string());
-    eventually("the added key is accepted", || async {
+    eventually("the added key is accepted", NOTICE_DEADLINE, || async {
         accepted(&hub, &b).await
     })
     .await;
     // A broken file keeps the keys in force, and says so.
     file.write("{ this is not JSON");
-    eventually("the broken file is reported", || async {
+    eventually("the broken file is reported", NOTICE_DEADLINE, || async {
         readyz(&hub).await.1["keys"]["status"] == "stale"
     })
     .await;
@@ -429,7 +401,7 @@ async fn changed_jwks_file_is_picked_up_without_a_restart() {
     assert!(accepted(&hub, &b).await);
     // A removed key stops working once the file says so.
     file.write(&jwks(&[KEY_B]).to_string());
-    eventually("the removed key is refused", || async {
+    eventually("the removed key is refused", NOTICE_DEADLINE, || async {
         !accepted(&hub, &a).await
     })
     .await;
