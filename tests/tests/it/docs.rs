@@ -75,6 +75,8 @@ fn client_types() -> Vec<String> {
         r#"{"type":"claim_callback","ref":"r"}"#,
         r#"{"type":"complete_callback","ref":"r","outcome":"reached"}"#,
         r#"{"type":"queues"}"#,
+        r#"{"type":"history"}"#,
+        r#"{"type":"transcript","conversation":"c"}"#,
     ];
     samples
         .iter()
@@ -102,6 +104,7 @@ const SERVER_TYPES: &[&str] = &[
     "error",
     "transcript",
     "redact",
+    "history",
 ];
 
 /// Every example in the document; the count of skipped invalid blocks.
