@@ -667,6 +667,42 @@ mod tests {
             cli(&[]).listen_addr().expect("addr").to_string(),
             DEFAULT_LISTEN
         );
+        assert_eq!(
+            from_flags.archive_retention_days,
+            embedded.archive_retention_days
+        );
+        assert_eq!(from_flags.archive_retention_days, 2555);
+        assert!(from_flags.archive.is_none() && embedded.archive.is_none());
+    }
+
+    #[test]
+    fn archive_flags_and_the_export_command() {
+        let redis = ["--redis-url", "redis://127.0.0.1:6379"];
+        let url = "postgres://postgres@127.0.0.1:5432/switchboard";
+        let s = cli(&[
+            &redis[..],
+            &["--archive-url", url, "--archive-retention-days", "30"],
+        ]
+        .concat())
+        .settings()
+        .expect("valid");
+        let a = s.archive.expect("an archive");
+        assert_eq!((a.url.as_str(), a.retention_days), (url, 30));
+        assert_eq!(a.claim_idle, ARCHIVE_CLAIM_IDLE);
+        assert!(refused(&["--archive-url", url]).contains("--archive-url needs --redis-url"));
+        assert!(
+            refused(&[&redis[..], &["--archive-url", "mysql://db/x"]].concat())
+                .contains("--archive-url is not a PostgreSQL URL")
+        );
+        assert!(refused(&["--archive-retention-days", "0"]).contains("at least 1"));
+        // The hub's own start stays `switchboard [flags]`; the export is a subcommand.
+        assert!(cli(&[]).command.is_none());
+        let export = cli(&["archive", "export", "--sub", "ada", "--archive-url", url]);
+        assert_eq!(export.archive_url.as_deref(), Some(url));
+        match export.command {
+            Some(Command::Archive(ArchiveCommand::Export { sub })) => assert_eq!(sub, "ada"),
+            other => panic!("not the export: {other:?}"),
+        }
     }
 
     #[test]
