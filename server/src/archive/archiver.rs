@@ -146,13 +146,14 @@ impl Archiver {
                 }
             } else {
                 match self.round().await {
-                    Ok(0) => {
+                    Ok(archived) => {
                         backoff = BACKOFF_MIN;
-                        IDLE_POLL
-                    }
-                    Ok(_) => {
-                        backoff = BACKOFF_MIN;
-                        Duration::ZERO
+                        self.health.failing.store(false, Ordering::Relaxed);
+                        if archived == 0 {
+                            IDLE_POLL
+                        } else {
+                            Duration::ZERO
+                        }
                     }
                     Err(why) => {
                         self.health.failed(why);
@@ -193,9 +194,6 @@ impl Archiver {
             .handed_over(&done, now_millis())
             .await
             .map_err(|e| format!("acknowledging archived records: {}", e.detail()))?;
-        if !done.is_empty() {
-            self.health.failing.store(false, Ordering::Relaxed);
-        }
         match failure {
             Some(why) => Err(why),
             None => Ok(done.len()),

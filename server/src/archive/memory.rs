@@ -177,3 +177,80 @@ impl Archive for MemoryArchive {
         Ok((old.len() + before - k.callbacks.len()) as u64)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{ConversationStatus, EndReason, Tier, Topic};
+    use crate::store::Conversation;
+
+    fn ended(id: &str, sub: &str, started: Millis, ended: Millis) -> ArchivedConversation {
+        ArchivedConversation {
+            conversation: Conversation {
+                id: ConversationId(id.into()),
+                cardholder: UserId(sub.into()),
+                cardholder_name: None,
+                card_tier: Tier::Standard,
+                tier: Tier::Standard,
+                topic: Topic::Billing,
+                status: ConversationStatus::Ended,
+                agent: None,
+                agent_name: None,
+                created_at: started,
+                queued_at: started,
+                last_seq: 0,
+                phone_last4: None,
+                ended_at: Some(ended),
+                end_reason: Some(EndReason::CardholderLeft),
+                history: Vec::new(),
+            },
+            transfers: Vec::new(),
+            callback: None,
+            entries: Vec::new(),
+        }
+    }
+
+    fn ids(list: &[Summary]) -> Vec<&str> {
+        list.iter().map(|s| s.id.as_str()).collect()
+    }
+
+    #[tokio::test]
+    async fn history_pages_newest_first_and_stays_with_its_owner() {
+        let a = MemoryArchive::new();
+        for (id, at) in [("c1", 10), ("c2", 20), ("c3", 30)] {
+            a.keep_conversation(ended(id, "ann", at, at + 5));
+        }
+        a.keep_conversation(ended("c1", "ann", 99, 99));
+        a.keep_conversation(ended("b1", "bob", 15, 16));
+        let ann = UserId("ann".into());
+        let page = a.history(&ann, None, 2).await.expect("history");
+        assert_eq!(ids(&page), ["c3", "c2"]);
+        let before = ConversationId("c2".into());
+        let rest = a.history(&ann, Some(&before), 2).await.expect("history");
+        assert_eq!(ids(&rest), ["c1"], "older than c2; c1 kept once");
+        let theirs = ConversationId("b1".into());
+        assert!(a
+            .history(&ann, Some(&theirs), 2)
+            .await
+            .expect("history")
+            .is_empty());
+        assert_eq!(
+            a.owner(&theirs).await.expect("owner"),
+            Some(UserId("bob".into()))
+        );
+    }
+
+    #[tokio::test]
+    async fn purge_removes_only_what_ended_before_the_cutoff() {
+        let a = MemoryArchive::new();
+        a.keep_conversation(ended("old", "ann", 10, 20));
+        a.keep_conversation(ended("young", "ann", 30, 40));
+        assert_eq!(a.purge(30).await.expect("purge"), 1);
+        let ann = UserId("ann".into());
+        assert_eq!(
+            ids(&a.history(&ann, None, 10).await.expect("history")),
+            ["young"]
+        );
+        assert_eq!(a.purge(30).await.expect("purge"), 0);
+    }
+}
