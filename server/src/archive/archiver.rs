@@ -204,7 +204,18 @@ impl Archiver {
     /// is the step after which a crash leaves the entry pending: the node
     /// that takes it over writes it again, which changes nothing.
     pub async fn commit(&self, h: &Handover) -> Result<(), String> {
-        match h.decode().map_err(|e| e.detail())? {
+        let handed = match h.decode() {
+            Ok(handed) => handed,
+            Err(e) => {
+                // Retrying cannot help a record that does not decode, and
+                // keeping it pending would hold up every record behind it:
+                // it is let go (it expires like an unarchived one), loudly.
+                self.metrics.archive_failures.inc();
+                tracing::error!(record = %h.describe(), error = %e.detail(), "a record in Redis cannot be read; it is not archived");
+                return Ok(());
+            }
+        };
+        match handed {
             Handed::Conversation(c) => {
                 self.archive
                     .put_conversation(&c)
