@@ -17,7 +17,9 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use super::postgres::PgArchive;
+use futures_util::stream::{self, StreamExt};
+
+use super::postgres::{PgArchive, POOL_SIZE};
 use super::{retention_cutoff, Archive};
 use crate::domain::{now_millis, Millis};
 use crate::metrics::Metrics;
@@ -177,16 +179,34 @@ impl Archiver {
             .await
             .map_err(|e| format!("reading the archive stream: {}", e.detail()))?;
         self.show(batch.backlog, batch.oldest_ms());
-        let mut done: Vec<&Handover> = Vec::with_capacity(batch.items.len());
+        let Some((first, others)) = batch.items.split_first() else {
+            return Ok(0);
+        };
+        // The first alone: while the archive is down a round costs one
+        // attempt, not one per record.
+        let mut results = vec![(first, self.commit(first).await)];
+        if results[0].1.is_ok() {
+            // The rest are independent: written side by side, a connection each.
+            let written: Vec<(usize, Result<(), String>)> = stream::iter(0..others.len())
+                .map(|i| self.commit_nth(others, i))
+                .buffer_unordered(POOL_SIZE)
+                .collect()
+                .await;
+            results.extend(
+                written
+                    .into_iter()
+                    .filter_map(|(i, r)| Some((others.get(i)?, r))),
+            );
+        }
+        let mut done: Vec<&Handover> = Vec::with_capacity(results.len());
         let mut failure = None;
-        for h in &batch.items {
-            match self.commit(h).await {
+        for (h, result) in results {
+            match result {
                 Ok(()) => done.push(h),
                 Err(why) => {
                     self.metrics.archive_failures.inc();
                     tracing::warn!(record = %h.describe(), error = %why, "archiving failed; retrying later");
                     failure = Some(why);
-                    break;
                 }
             }
         }
@@ -198,6 +218,15 @@ impl Archiver {
             Some(why) => Err(why),
             None => Ok(done.len()),
         }
+    }
+
+    /// [`Archiver::commit`] of `items[i]`, with its index.
+    async fn commit_nth(&self, items: &[Handover], i: usize) -> (usize, Result<(), String>) {
+        let result = match items.get(i) {
+            Some(h) => self.commit(h).await,
+            None => Ok(()),
+        };
+        (i, result)
     }
 
     /// Writes one stream entry's record to the archive (idempotent). This

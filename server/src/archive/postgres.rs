@@ -34,7 +34,7 @@ const MIGRATION_LOCK: i64 = 0x5357_4254_4152_4348;
 const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Connections each node keeps to the archive at most.
-const POOL_SIZE: usize = 4;
+pub const POOL_SIZE: usize = 4;
 
 /// A ms time as SQL reads it from a bigint parameter.
 const TS: &str = "to_timestamp($1::bigint / 1000.0)";
@@ -217,23 +217,30 @@ impl Archive for PgArchive {
                 )
                 .await
                 .map_err(db)?;
-            if inserted == 1 {
-                let insert = tx
-                    .prepare(
-                        "INSERT INTO transcript_entries (conversation, seq, author, text, at, client_id) \
-                         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
-                    )
-                    .await
-                    .map_err(db)?;
+            if inserted == 1 && !a.entries.is_empty() {
+                // The whole transcript in one statement.
+                let mut seqs = Vec::with_capacity(a.entries.len());
+                let (mut authors, mut texts, mut ats, mut ids) = (
+                    Vec::with_capacity(a.entries.len()),
+                    Vec::with_capacity(a.entries.len()),
+                    Vec::with_capacity(a.entries.len()),
+                    Vec::with_capacity(a.entries.len()),
+                );
                 for e in &a.entries {
-                    let seq = i32::try_from(e.seq).map_err(unavailable)?;
-                    tx.execute(
-                        &insert,
-                        &[&c.id.as_str(), &seq, &e.from.as_str(), &e.text, &e.at, &e.id],
-                    )
-                    .await
-                    .map_err(db)?;
+                    seqs.push(i32::try_from(e.seq).map_err(unavailable)?);
+                    authors.push(e.from.as_str());
+                    texts.push(e.text.as_str());
+                    ats.push(e.at.as_str());
+                    ids.push(e.id.as_deref());
                 }
+                tx.execute(
+                    "INSERT INTO transcript_entries (conversation, seq, author, text, at, client_id) \
+                     SELECT $1, * FROM unnest($2::integer[], $3::text[], $4::text[], $5::text[], $6::text[]) \
+                     ON CONFLICT DO NOTHING",
+                    &[&c.id.as_str(), &seqs, &authors, &texts, &ats, &ids],
+                )
+                .await
+                .map_err(db)?;
             }
             tx.commit().await.map_err(db)
         })
