@@ -28,6 +28,8 @@ const SHOTS = process.env.SAVE_SCREENSHOTS === '1'
 const HUB_LOG = path.join(os.tmpdir(), `switchboard-e2e-hub-${process.pid}.log`);
 const STEP_TIMEOUT_MS = 20000;
 const XSS = '<img src=x onerror=window.__xss=1>';
+// axe-core, evaluated in the page (DevTools evaluation is not subject to the pages' CSP).
+const AXE_SOURCE = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 
 let hub;
 let hubUrl;
@@ -420,5 +422,88 @@ e2e('locked_account shows the callback screen with the reference', { timeout: 60
     await row.waitFor({ state: 'detached' });
   } finally {
     await context.close();
+  }
+});
+
+/** axe-core's serious and critical violations on the page, one line each (widget's shadow DOM included). */
+async function axeViolations(page) {
+  await page.evaluate(AXE_SOURCE);
+  return page.evaluate(async () => {
+    const { violations } = await window.axe.run(document, { resultTypes: ['violations'] });
+    return violations
+      .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+      .map((v) => `${v.id} (${v.impact}) ×${v.nodes.length}: ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(' | ')}`);
+  });
+}
+
+e2e('axe finds no serious or critical violation in the widget and the pane', { timeout: 90000 }, async () => {
+  // The first test's agent serves every team: set it away so this chat reaches the new agent.
+  if (agentPage) {
+    const available = agentPage.locator('#sba-availability[aria-pressed="true"]');
+    if (await available.count()) {
+      await available.click();
+      await agentPage.locator('#sba-availability[aria-pressed="false"]').waitFor();
+    }
+  }
+  // An agent of one team, so the queue table also shows tiers it does not serve.
+  const token = await mintToken({ role: 'agent', sub: 'e2e-axe-agent', name: 'Ada Axe', max_chats: 2, teams: ['standard'] });
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  context.setDefaultTimeout(STEP_TIMEOUT_MS);
+  await context.addInitScript((t) => {
+    try { sessionStorage.setItem('switchboard.agentToken', t); } catch (e) { /* about:blank */ }
+  }, token);
+  const pane = await context.newPage();
+  const ch = await openCardholder({ role: 'cardholder', sub: 'e2e-axe-cardholder', tier: 'standard', name: 'Sam Standard' });
+  try {
+    await pane.goto(`${hubUrl}/agent/`);
+    await pane.locator('#sba-conn[data-state="connected"]').waitFor();
+    await pane.locator('#sba-availability').click();
+    await pane.locator('#sba-queues tr[data-tier="prepaid"]').waitFor();
+    assert.deepEqual(await axeViolations(pane), [], 'agent pane, no chat');
+
+    await ch.page.locator('.sbw-launcher').click();
+    await ch.page.locator('.sbw-topic-screen').waitFor();
+    assert.deepEqual(await axeViolations(ch.page), [], 'widget, topic screen');
+    await ch.page.locator('.sbw-topic', { hasText: 'My bill or a payment' }).click();
+    await ch.page.locator('.sbw-start').click();
+    await pane.locator('.sba-tab', { hasText: 'Sam Standard' }).waitFor();
+    const composer = ch.page.locator('.sbw-composer');
+    await composer.fill('Why was I charged twice?');
+    await composer.press('Enter');
+    await pane.locator('.sba-cardholder .sba-bubble', { hasText: 'charged twice' }).waitFor();
+    const reply = pane.locator('.sba-panel:not([hidden]) .sba-composer');
+    await reply.fill('Let me look at your statement.');
+    await reply.press('Enter');
+    await ch.page.locator('.sbw-agent .sbw-bubble', { hasText: 'your statement' }).waitFor();
+    assert.deepEqual(await axeViolations(ch.page), [], 'widget, chat');
+    assert.deepEqual(await axeViolations(pane), [], 'agent pane, with a chat');
+  } finally {
+    await ch.context.close();
+    await context.close();
+  }
+});
+
+e2e('the demo page: Start in sight on a laptop, the widget never over the agent on a phone', { timeout: 60000 }, async () => {
+  for (const [width, height] of [[1366, 900], [390, 844]]) {
+    const context = await browser.newContext({ viewport: { width, height } });
+    context.setDefaultTimeout(STEP_TIMEOUT_MS);
+    try {
+      const page = await context.newPage();
+      await page.goto(`${hubUrl}/`);
+      const start = page.locator('.sbw-start');
+      await start.waitFor();
+      const slot = await page.locator('#widget-slot').boundingBox();
+      const agentHeading = await page.locator('#agent-h').boundingBox();
+      const button = await start.boundingBox();
+      if (width > 820) {
+        assert.ok(button.y + button.height <= height, `${width}×${height}: Start ends at ${button.y + button.height}, below the fold`);
+        assert.deepEqual(await axeViolations(page), [], 'demo page');
+      } else {
+        assert.ok(slot.y + slot.height <= agentHeading.y, `${width}×${height}: the widget (to ${slot.y + slot.height}) runs into the agent section (${agentHeading.y})`);
+        assert.ok(button.y + button.height <= slot.y + slot.height, `${width}×${height}: Start is outside the widget`);
+      }
+    } finally {
+      await context.close();
+    }
   }
 });

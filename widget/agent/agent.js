@@ -496,7 +496,10 @@
       h('details', { class: 'sba-more' }, [h('summary', { text: 'Transfer or escalate' }), transferForm, escalateForm]),
     ]);
 
-    chat.transcript = h('ol', { class: 'sba-transcript', role: 'log', 'aria-live': 'off', 'aria-label': 'Transcript', tabindex: '0' });
+    // A plain ordered list ("Transcript, list, n items"): new lines are spoken
+    // through the pane's own announcer, so no live region (and no role that
+    // would take the list semantics away from its items).
+    chat.transcript = h('ol', { class: 'sba-transcript', 'aria-label': 'Transcript', tabindex: '0' });
     chat.typingEl = h('p', { class: 'sba-typing', hidden: true, 'aria-hidden': 'true', text: 'Cardholder is typing\u2026' });
     chat.composer = h('textarea', {
       class: 'sba-composer', rows: '2', maxlength: String(core.MAX_TEXT_CHARS), 'aria-label': 'Reply', placeholder: 'Type a reply \u2013 Enter to send, Shift+Enter for a new line',

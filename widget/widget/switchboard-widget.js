@@ -198,14 +198,20 @@
       class: 'sbw-screen sbw-topic-screen', 'aria-labelledby': 'sbw-topic-legend',
       onsubmit: function (ev) { ev.preventDefault(); self.startChat(); },
     }, [
-      h('fieldset', {}, [h('legend', { id: 'sbw-topic-legend', text: 'What can we help you with?' }), topicList]),
-      h('label', { class: 'sbw-visually-hidden', for: 'sbw-first-text', text: 'Your question (optional)' }),
-      this.topicText,
-      this.startBtn,
+      // The topics scroll; the Start button stays in sight below them, on
+      // a short laptop screen as on a phone.
+      h('div', { class: 'sbw-topic-body' }, [
+        h('fieldset', {}, [h('legend', { id: 'sbw-topic-legend', text: 'What can we help you with?' }), topicList]),
+        h('label', { class: 'sbw-visually-hidden', for: 'sbw-first-text', text: 'Your question (optional)' }),
+        this.topicText,
+      ]),
+      h('div', { class: 'sbw-topic-foot' }, [this.startBtn]),
     ]);
 
     // Chat screen.
-    this.transcript = h('ol', { class: 'sbw-transcript', role: 'log', 'aria-live': 'off', 'aria-label': 'Conversation', tabindex: '0' });
+    // A plain ordered list: new lines are spoken through `announcer`, so no
+    // live region (and no role that would take the list semantics away).
+    this.transcript = h('ol', { class: 'sbw-transcript', 'aria-label': 'Conversation', tabindex: '0' });
     this.typingEl = h('p', { class: 'sbw-typing', hidden: true, 'aria-hidden': 'true' });
     this.composer = h('textarea', {
       class: 'sbw-input sbw-composer', id: 'sbw-composer', rows: '1', maxlength: String(core.MAX_TEXT_CHARS),
