@@ -332,6 +332,7 @@ impl State {
             conversations: None,
             state: None,
             callbacks: None,
+            canned: None,
         }
     }
 

@@ -107,6 +107,10 @@ pub struct Cli {
     /// users' grace periods start (seconds, or e.g. `2500ms`).
     #[arg(long, env = "SWITCHBOARD_NODE_TIMEOUT", default_value = DEFAULT_NODE_TIMEOUT)]
     pub node_timeout: String,
+    /// JSON file of canned replies per team (`{"standard": [{"shortcut", "title", "text"}], …}`),
+    /// sent to agents in their `welcome`.
+    #[arg(long, env = "SWITCHBOARD_CANNED_REPLIES")]
+    pub canned_replies: Option<PathBuf>,
     /// Most simultaneous authenticated WebSocket connections this node accepts.
     #[arg(long, env = "SWITCHBOARD_MAX_CONNECTIONS", default_value_t = DEFAULT_MAX_CONNECTIONS)]
     pub max_connections: usize,
@@ -239,6 +243,8 @@ pub struct Settings {
     pub header_read_timeout: Duration,
     /// How long shutdown waits for connections to close.
     pub drain_timeout: Duration,
+    /// Canned replies per team (`--canned-replies`), for agents' `welcome`.
+    pub canned: std::sync::Arc<crate::canned::CannedReplies>,
     /// Frames one connection may send at once, then `rate_per_sec` sustained.
     pub rate_burst: f64,
     /// Sustained frames per second one connection may send.
@@ -412,6 +418,10 @@ impl Cli {
         settings.max_connections = self.max_connections;
         settings.max_pending_auth = self.max_pending_auth;
         settings.max_connections_per_user = self.max_connections_per_user;
+        if let Some(path) = &self.canned_replies {
+            settings.canned =
+                std::sync::Arc::new(crate::canned::CannedReplies::load(path).map_err(ConfigError)?);
+        }
         Ok(settings)
     }
 }
@@ -503,6 +513,7 @@ impl Settings {
             max_connections_per_user: MAX_CONNECTIONS_PER_USER,
             header_read_timeout: HEADER_READ_TIMEOUT,
             drain_timeout: DRAIN_TIMEOUT,
+            canned: Default::default(),
             rate_burst: RATE_BURST,
             rate_per_sec: RATE_PER_SEC,
         }
@@ -711,5 +722,33 @@ mod tests {
             refused_bare(&["--dev", "--jwt-max-lifetime", "0"]).starts_with("--jwt-max-lifetime")
         );
         assert!(refused_bare(&[]).contains("--jwks-url"));
+    }
+
+    #[test]
+    fn canned_replies_are_read_from_their_file_and_a_bad_one_stops_start_up() {
+        let dir = std::env::temp_dir().join(format!("sb-canned-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let good = dir.join("good.json");
+        std::fs::write(
+            &good,
+            r#"{"standard": [{"shortcut": "hi", "title": "Hi", "text": "Hello!"}]}"#,
+        )
+        .expect("write");
+        let bad = dir.join("bad.json");
+        std::fs::write(&bad, r#"{"gold": []}"#).expect("write");
+
+        let settings = cli(&["--canned-replies", good.to_str().unwrap_or_default()])
+            .settings()
+            .expect("valid");
+        assert_eq!(settings.canned.len(), 1);
+        assert!(cli(&[]).settings().expect("valid").canned.is_empty());
+        let err = cli(&["--canned-replies", bad.to_str().unwrap_or_default()])
+            .settings()
+            .expect_err("unknown team");
+        assert!(
+            err.0.starts_with("--canned-replies ") && err.0.contains("gold"),
+            "{err}"
+        );
+        let _ = std::fs::remove_dir_all(dir);
     }
 }

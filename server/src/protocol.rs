@@ -165,6 +165,7 @@ impl ClientFrame {
     }
 }
 
+pub use crate::canned::CannedReply;
 pub use crate::domain::CallbackOutcome;
 
 /// Why an inbound frame was refused, with the `id` it carried (for `ref`).
@@ -409,6 +410,9 @@ pub enum ServerFrame {
         /// Cardholder: open callback requests.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         callbacks: Option<Vec<CallbackView>>,
+        /// Agent: the canned replies of its teams (`--canned-replies`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        canned: Option<Vec<CannedReply>>,
     },
     /// Cardholder: place in the queue.
     Queued {

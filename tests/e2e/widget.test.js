@@ -45,7 +45,7 @@ function startHub() {
     throw new Error(`hub binary not found at ${BIN}: build it (cargo build) or set SWITCHBOARD_BIN`);
   }
   const log = fs.createWriteStream(HUB_LOG);
-  hub = spawn(BIN, ['--dev', '--listen', '127.0.0.1:0'], {
+  hub = spawn(BIN, ['--dev', '--listen', '127.0.0.1:0', '--canned-replies', path.join(__dirname, 'fixtures', 'canned.json')], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'info', NO_COLOR: '1' },
   });
@@ -389,6 +389,7 @@ e2e('the agent pane drops and resumes its chats without gaps', { timeout: 60000 
 e2e('the agent ends the chat and the cardholder is offered a new one', { timeout: 60000 }, async () => {
   assert.ok(cardholderPage, 'needs the chat from the first test');
   await agentPage.locator('.sba-panel:not([hidden]) .sba-end-chat').click();
+  await agentPage.locator('.sba-panel:not([hidden]) .sba-confirm-end').click();
   await agentPage.locator('.sba-panel:not([hidden]) .sba-ended:not([hidden])').waitFor();
   await cardholderPage.locator('.sbw-ended:not([hidden])').waitFor();
   await cardholderPage.locator('.sbw-new-chat:visible').click();
@@ -436,27 +437,39 @@ async function axeViolations(page) {
   });
 }
 
-e2e('axe finds no serious or critical violation in the widget and the pane', { timeout: 90000 }, async () => {
-  // The first test's agent serves every team: set it away so this chat reaches the new agent.
-  if (agentPage) {
-    const available = agentPage.locator('#sba-availability[aria-pressed="true"]');
-    if (await available.count()) {
-      await available.click();
-      await agentPage.locator('#sba-availability[aria-pressed="false"]').waitFor();
-    }
+/** Sets the pane's agent away, if it is available, so new chats go to another agent. */
+async function setAway(page) {
+  if (!page || page.isClosed()) return;
+  const available = page.locator('#sba-availability[aria-pressed="true"]');
+  if (await available.count()) {
+    await available.click();
+    await page.locator('#sba-availability[aria-pressed="false"]').waitFor();
   }
-  // An agent of one team, so the queue table also shows tiers it does not serve.
-  const token = await mintToken({ role: 'agent', sub: 'e2e-axe-agent', name: 'Ada Axe', max_chats: 2, teams: ['standard'] });
+}
+
+/** A new agent's pane (1280×800), signed in, not yet available. */
+async function openAgent(claims) {
+  const token = await mintToken({ role: 'agent', ...claims });
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
   context.setDefaultTimeout(STEP_TIMEOUT_MS);
+  await context.addInitScript(trackSockets);
   await context.addInitScript((t) => {
     try { sessionStorage.setItem('switchboard.agentToken', t); } catch (e) { /* about:blank */ }
   }, token);
-  const pane = await context.newPage();
+  const page = await context.newPage();
+  page.on('pageerror', (err) => console.error('[agent page error]', err.message));
+  await page.goto(`${hubUrl}/agent/`);
+  await page.locator('#sba-conn[data-state="connected"]').waitFor();
+  return { context, page };
+}
+
+e2e('axe finds no serious or critical violation in the widget and the pane', { timeout: 90000 }, async () => {
+  // The first test's agent serves every team: set it away so this chat reaches the new agent.
+  await setAway(agentPage);
+  // An agent of one team, so the queue table also shows tiers it does not serve.
+  const { context, page: pane } = await openAgent({ sub: 'e2e-axe-agent', name: 'Ada Axe', max_chats: 2, teams: ['standard'] });
   const ch = await openCardholder({ role: 'cardholder', sub: 'e2e-axe-cardholder', tier: 'standard', name: 'Sam Standard' });
   try {
-    await pane.goto(`${hubUrl}/agent/`);
-    await pane.locator('#sba-conn[data-state="connected"]').waitFor();
     await pane.locator('#sba-availability').click();
     await pane.locator('#sba-queues tr[data-tier="prepaid"]').waitFor();
     assert.deepEqual(await axeViolations(pane), [], 'agent pane, no chat');
@@ -505,5 +518,85 @@ e2e('the demo page: Start in sight on a laptop, the widget never over the agent 
     } finally {
       await context.close();
     }
+  }
+});
+
+e2e('the agent desk: canned replies by /, safe links, a confirmed end, transfer to other tiers', { timeout: 90000 }, async () => {
+  await setAway(agentPage);
+  const { context, page: pane } = await openAgent({ sub: 'e2e-desk-agent', name: 'Dee Desk', max_chats: 3, teams: ['standard', 'premium'] });
+  const ch = await openCardholder({ role: 'cardholder', sub: 'e2e-desk-cardholder', tier: 'standard', name: 'Robin Standard' });
+  try {
+    await pane.locator('#sba-alerts').click();
+    await pane.locator('#sba-alerts[aria-pressed="true"]').waitFor();
+    await pane.locator('#sba-availability').click();
+    await ch.page.locator('.sbw-launcher').click();
+    await ch.page.locator('.sbw-topic', { hasText: 'A general question' }).click();
+    await ch.page.locator('.sbw-start').click();
+    const tab = pane.locator('.sba-tab', { hasText: 'Robin Standard' });
+    await tab.waitFor();
+
+    // `/hel` lists the standard team's greeting (not premium's); Enter puts it in the composer to edit.
+    const composer = pane.locator('.sba-panel:not([hidden]) .sba-composer');
+    await composer.pressSequentially('/hel');
+    const picker = pane.locator('.sba-panel:not([hidden]) .sba-canned');
+    await picker.locator('[role="option"][aria-selected="true"]', { hasText: '/hello' }).waitFor();
+    assert.equal(await picker.locator('[role="option"]').count(), 1, 'only the chat tier team\'s /hello');
+    await composer.press('Enter');
+    await picker.waitFor({ state: 'hidden' });
+    assert.equal(await composer.inputValue(), 'Hi, thanks for contacting us. How can I help today?');
+    await composer.press('End');
+    await composer.pressSequentially(' Robin');
+    await composer.press('Enter');
+    await ch.page.locator('.sbw-agent .sbw-bubble', { hasText: 'How can I help today? Robin' }).waitFor();
+
+    // Links: http(s) only, opened with no opener and no referrer; text direction follows the text.
+    await composer.fill('See https://example.com/help?x=1. Not javascript:alert(1) nor data:text/html,hi');
+    await composer.press('Enter');
+    const bubble = ch.page.locator('.sbw-agent .sbw-bubble', { hasText: 'See https://example.com/help' });
+    await bubble.waitFor();
+    const links = await bubble.locator('a').evaluateAll((as) => as.map((a) => [a.getAttribute('href'), a.getAttribute('rel'), a.getAttribute('target'), a.textContent]));
+    assert.deepEqual(links, [['https://example.com/help?x=1', 'noopener noreferrer', '_blank', 'https://example.com/help?x=1']]);
+    assert.equal(await bubble.getAttribute('dir'), 'auto');
+    await pane.locator('.sba-own .sba-bubble a[href="https://example.com/help?x=1"]').waitFor();
+
+    // A message from the cardholder while the pane is in a background tab raises an alert.
+    // (Headless Chromium has no background tabs: the page is told it is hidden, as a browser would.)
+    const alertsBefore = await pane.evaluate(() => {
+      Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => 'hidden' });
+      return window.__sbaAlerts || 0;
+    });
+    const chComposer = ch.page.locator('.sbw-composer');
+    await chComposer.fill('Thanks, one more thing');
+    await chComposer.press('Enter');
+    await pane.locator('.sba-cardholder .sba-bubble', { hasText: 'one more thing' }).waitFor();
+    await pane.waitForFunction((n) => (window.__sbaAlerts || 0) > n, alertsBefore);
+    await tab.locator('.sba-tab-unread:not([hidden])').waitFor();
+    await pane.evaluate(() => { delete document.visibilityState; });
+
+    // The counter appears near the limit.
+    await composer.fill('x'.repeat(3600));
+    await pane.locator('.sba-panel:not([hidden]) .sba-counter', { hasText: '3,600 / 4,000' }).waitFor();
+    await composer.fill('');
+
+    // Transfer offers the other tiers only.
+    const options = await pane.locator('.sba-panel:not([hidden]) .sba-transfer-tier option').evaluateAll((os) => os.map((o) => o.value));
+    assert.deepEqual(options, ['premium', 'business', 'prepaid']);
+
+    // Ending asks first; "Keep chatting" keeps it.
+    await pane.locator('.sba-panel:not([hidden]) .sba-end-chat').click();
+    const confirm = pane.locator('.sba-panel:not([hidden]) .sba-confirm');
+    await confirm.waitFor();
+    await confirm.locator('.sba-cancel-end').click();
+    await confirm.waitFor({ state: 'hidden' });
+    await composer.fill('Still here');
+    await composer.press('Enter');
+    await ch.page.locator('.sbw-agent .sbw-bubble', { hasText: 'Still here' }).waitFor();
+    await pane.locator('.sba-panel:not([hidden]) .sba-end-chat').click();
+    await confirm.locator('.sba-confirm-end').click();
+    await ch.page.locator('.sbw-ended:not([hidden])').waitFor();
+    await pane.locator('.sba-panel:not([hidden]) .sba-ended:not([hidden])').waitFor();
+  } finally {
+    await ch.context.close();
+    await context.close();
   }
 });

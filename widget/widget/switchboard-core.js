@@ -49,6 +49,34 @@
     return el;
   }
 
+  /** Web addresses in a message: http(s) only, up to the first space or quote. */
+  var LINK_RE = /\bhttps?:\/\/[^\s<>"']+/gi;
+  /** Punctuation that ends a sentence rather than the address it follows. */
+  var LINK_TRAILER_RE = /[.,;:!?)\]}]+$/;
+
+  /**
+   * A message's text as nodes for `h`: plain strings, and links for http(s)
+   * addresses (opened in a new tab, with no opener and no referrer). Other
+   * schemes (javascript:, data:, …) stay text.
+   */
+  function linkify(text) {
+    var s = String(text);
+    var out = [];
+    var last = 0;
+    s.replace(LINK_RE, function (match, offset) {
+      var url = match.replace(LINK_TRAILER_RE, '');
+      var parsed = null;
+      try { parsed = new URL(url); } catch (e) { parsed = null; }
+      if (!parsed || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')) return match;
+      if (offset > last) out.push(s.slice(last, offset));
+      out.push(h('a', { href: parsed.href, target: '_blank', rel: 'noopener noreferrer' }, [url]));
+      last = offset + url.length;
+      return match;
+    });
+    if (last < s.length) out.push(s.slice(last));
+    return out;
+  }
+
   /** "14:05" in the browser's locale; '' for an unreadable time, now for none. */
   function clockTime(at) {
     var d = at ? new Date(at) : new Date();
@@ -264,6 +292,7 @@
     REMOTE_TYPING_TIMEOUT_MS: REMOTE_TYPING_TIMEOUT_MS,
     h: h,
     clockTime: clockTime,
+    linkify: linkify,
     newId: newId,
     wsUrl: wsUrl,
     announce: announce,

@@ -532,7 +532,7 @@
     if (!this.conv || this.conv.id !== f.conversation) return;
     var li = this.rendered.get(Number(f.seq));
     var bubble = li && li.querySelector('.sbw-bubble');
-    if (bubble) bubble.textContent = String(f.text);
+    if (bubble) bubble.replaceChildren.apply(bubble, core.linkify(f.text));
   };
 
   Widget.prototype.entryElement = function (f) {
@@ -540,7 +540,7 @@
     var label = who === 'own' ? 'You' : who === 'agent' ? (this.conv && this.conv.agentName) || 'Agent' : 'Notice';
     return h('li', { class: 'sbw-msg sbw-' + who, 'data-seq': f.seq, 'data-from': f.from }, [
       h('span', { class: 'sbw-visually-hidden', text: label + ': ' }),
-      h('div', { class: 'sbw-bubble', text: String(f.text) }),
+      h('div', { class: 'sbw-bubble', dir: 'auto' }, core.linkify(f.text)),
       h('div', { class: 'sbw-meta' }, [
         who === 'agent' ? h('span', { class: 'sbw-author', text: label }) : null,
         h('time', { datetime: f.at || null, text: clockTime(f.at) }),
@@ -763,7 +763,7 @@
     var id = core.newId('m');
     var li = h('li', { class: 'sbw-msg sbw-own sbw-pending', 'data-pending-id': id }, [
       h('span', { class: 'sbw-visually-hidden', text: 'You: ' }),
-      h('div', { class: 'sbw-bubble', text: text }),
+      h('div', { class: 'sbw-bubble', dir: 'auto', text: text }),
       h('div', { class: 'sbw-meta' }, [h('span', { class: 'sbw-sending', text: 'Sending\u2026' })]),
     ]);
     this.transcript.appendChild(li);

@@ -49,6 +49,7 @@ impl Hub {
             ),
             state: Some(snapshot.state),
             callbacks: None,
+            canned: Some(self.settings().canned.for_teams(teams)),
         }])
     }
 
@@ -68,6 +69,7 @@ impl Hub {
             conversations: Some(Vec::new()),
             state: None,
             callbacks: None,
+            canned: None,
         }])
     }
 

@@ -4,6 +4,7 @@
 mod auth;
 mod chat;
 mod conformance;
+mod desk;
 mod docs;
 mod escalation;
 mod faults;
