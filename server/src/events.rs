@@ -321,8 +321,8 @@ pub fn conversation_state(c: &Conversation, view: View) -> ConversationState {
     }
 }
 
-/// A callback request as a view sees it (the phone digits only to the
-/// cardholder).
+/// A callback request as a view sees it: the phone digits only to the
+/// cardholder, the reason (which may be the agent's note) only to staff.
 pub fn callback_view(r: &CallbackRequest, view: View) -> CallbackView {
     CallbackView {
         reference: r.reference.clone(),
@@ -333,7 +333,10 @@ pub fn callback_view(r: &CallbackRequest, view: View) -> CallbackView {
         attempts: r.attempts,
         claimed_by: r.claimed_by.clone(),
         created_at: rfc3339(r.created_at),
-        reason: Some(r.reason.clone()),
+        reason: match view {
+            View::Cardholder => None,
+            View::Staff => Some(r.reason.clone()),
+        },
         conversation: Some(r.conversation.clone()),
         phone_last4: match view {
             View::Cardholder => r.phone_last4.clone(),
