@@ -12,14 +12,15 @@ use async_trait::async_trait;
 
 use super::{
     after_outcome, average_wait, desk_rank, idempotency_key, new_callback_ref, queue_score,
-    routing_priority, AgentProfile, AgentSnapshot, Announcer, Appended, Assignment, Beat,
-    CallbackRequest, CallbackStatus, Conversation, GraceOutcome, NewCallback, NewConversation,
-    NewEntry, Opened, QueuePlace, QueueSnapshot, QueueStanding, Side, Store, StoreError,
-    StoreResult, Sweep, DEFAULT_HOT_RETENTION_MS, MAX_TRANSCRIPT_PAGE, RECENT_WAITS, ROUTE_BATCH,
+    routing_priority, AgentOverview, AgentProfile, AgentSnapshot, Announcer, Appended, Assignment,
+    AuditEntry, Beat, CallbackRequest, CallbackStatus, Conversation, DeskOverview, GraceOutcome,
+    NewCallback, NewConversation, NewEntry, Opened, Overview, QueueOverview, QueuePlace,
+    QueueSnapshot, QueueStanding, Side, Store, StoreError, StoreResult, Sweep,
+    DEFAULT_HOT_RETENTION_MS, MAX_TRANSCRIPT_PAGE, RECENT_WAITS, ROUTE_BATCH,
 };
 use crate::domain::{
     rfc3339, tier_index, AgentState, Author, CallbackRef, ConversationId, ConversationStatus, Desk,
-    EndReason, Millis, Seq, Tier, TierBoosts, UserId,
+    EndReason, Millis, Seq, Team, Tier, TierBoosts, UserId,
 };
 use crate::events::{Audience, Envelope, Event};
 use crate::protocol::{CallbackOutcome, Entry, QueueView};
@@ -88,6 +89,8 @@ struct State {
     ended: BTreeSet<(Millis, ConversationId)>,
     /// Closed callback requests by the time they are forgotten.
     closed: BTreeSet<(Millis, CallbackRef)>,
+    /// The last supervisor actions, newest first.
+    audit: VecDeque<AuditEntry>,
 }
 
 #[derive(Debug)]
@@ -107,12 +110,24 @@ struct AgentRecord {
     state: AgentState,
     active: BTreeSet<ConversationId>,
     idle_since: Millis,
+    /// When `state` last changed.
+    state_since: Millis,
 }
 
 impl AgentRecord {
     fn has_free_slot(&self) -> bool {
         self.state == AgentState::Available
             && self.active.len() < usize::from(self.profile.max_chats)
+    }
+
+    fn set_state(&mut self, state: AgentState, now: Millis) {
+        if self.state != state {
+            self.state_since = now;
+            if state == AgentState::Available {
+                self.idle_since = now;
+            }
+        }
+        self.state = state;
     }
 
     fn serves(&self, tier: Tier) -> bool {
@@ -436,13 +451,13 @@ impl State {
             .map(|a| a.profile.sub.clone())
     }
 
-    fn went_offline(&mut self, side: Side, user: &UserId, deadline: Millis) {
+    fn went_offline(&mut self, side: Side, user: &UserId, now: Millis, deadline: Millis) {
         match side {
             Side::Agent => {
                 let Some(agent) = self.agents.get_mut(user) else {
                     return;
                 };
-                agent.state = AgentState::Away;
+                agent.set_state(AgentState::Away, now);
                 if !agent.active.is_empty() {
                     self.set_grace((side, user.clone()), deadline);
                 }
@@ -624,6 +639,7 @@ impl Store for MemoryStore {
                 state: AgentState::Away,
                 active: BTreeSet::new(),
                 idle_since: now,
+                state_since: now,
             });
         agent.profile = profile.clone();
         let state = agent.state;
@@ -643,10 +659,7 @@ impl Store for MemoryStore {
     ) -> StoreResult<()> {
         let mut s = self.lock();
         let a = s.agents.get_mut(agent).ok_or(StoreError::NotAllowed)?;
-        if a.state != state && state == AgentState::Available {
-            a.idle_since = now;
-        }
-        a.state = state;
+        a.set_state(state, now);
         Ok(())
     }
 
@@ -773,6 +786,69 @@ impl Store for MemoryStore {
             .collect())
     }
 
+    async fn overview(&self, teams: &[Team]) -> StoreResult<Overview> {
+        let s = self.lock();
+        let queues = teams
+            .iter()
+            .filter_map(|t| t.tier())
+            .map(|tier| {
+                let q = &s.queues[tier_index(tier)];
+                QueueOverview {
+                    tier,
+                    depth: q.len() as u64,
+                    oldest_queued_at: q
+                        .first()
+                        .and_then(|(_, id)| s.conversations.get(id))
+                        .map(|r| r.conversation.queued_at),
+                    recent_waits: s.waits[tier_index(tier)].iter().copied().collect(),
+                }
+            })
+            .collect();
+        let mut agents: Vec<AgentOverview> = s
+            .agents
+            .values()
+            .filter(|a| a.profile.teams.iter().any(|t| teams.contains(t)))
+            .map(|a| AgentOverview {
+                sub: a.profile.sub.clone(),
+                name: a.profile.name.clone(),
+                state: a.state,
+                online: s.is_present(Side::Agent, &a.profile.sub),
+                conversations: a.active.iter().cloned().collect(),
+                max_chats: a.profile.max_chats,
+                teams: a.profile.teams.clone(),
+                state_since: a.state_since,
+            })
+            .collect();
+        agents.sort_by(|a, b| a.sub.cmp(&b.sub));
+        let desks = teams
+            .iter()
+            .filter_map(|t| match t {
+                Team::Desk(d) => Some(*d),
+                Team::Tier(_) => None,
+            })
+            .map(|desk| DeskOverview {
+                desk,
+                open: s.desk_requests.get(&desk).map_or(0, |r| r.len() as u64),
+            })
+            .collect();
+        Ok(Overview {
+            queues,
+            agents,
+            desks,
+        })
+    }
+
+    async fn audit(&self, entry: AuditEntry) -> StoreResult<()> {
+        let mut s = self.lock();
+        s.audit.push_front(entry);
+        s.audit.truncate(super::AUDIT_KEPT);
+        Ok(())
+    }
+
+    async fn recent_audit(&self, limit: usize) -> StoreResult<Vec<AuditEntry>> {
+        Ok(self.lock().audit.iter().take(limit).cloned().collect())
+    }
+
     async fn presence_up(&self, user: &UserId, side: Side) -> StoreResult<()> {
         let mut s = self.lock();
         *s.presence.entry((side, user.clone())).or_insert(0) += 1;
@@ -798,7 +874,7 @@ impl Store for MemoryStore {
         };
         if left == 0 {
             s.presence.remove(&key);
-            s.went_offline(side, user, now + grace_ms);
+            s.went_offline(side, user, now, now + grace_ms);
         }
         Ok(())
     }

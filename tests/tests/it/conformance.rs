@@ -66,6 +66,7 @@ conformance!(
     callback_claims_and_outcomes,
     crafted_subs_stay_apart,
     redaction_applies_only_to_the_last_entry,
+    overview_and_audit,
 );
 
 // Checks that need ended things to expire while they run.

@@ -57,7 +57,9 @@ local function went_offline(member, deadline)
     if redis.call('EXISTS', a) == 0 then
       return
     end
-    redis.call('HSET', a, 'state', 'away')
+    if redis.call('HGET', a, 'state') ~= 'away' then
+      redis.call('HSET', a, 'state', 'away', 'state_since', NOW)
+    end
     agent_refresh(user)
     if redis.call('SCARD', a .. ':convs') > 0 then
       redis.call('ZADD', k('grace'), deadline, member)
