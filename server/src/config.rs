@@ -107,6 +107,10 @@ pub struct Cli {
     /// users' grace periods start (seconds, or e.g. `2500ms`).
     #[arg(long, env = "SWITCHBOARD_NODE_TIMEOUT", default_value = DEFAULT_NODE_TIMEOUT)]
     pub node_timeout: String,
+    /// Service-level target in seconds: a supervisor's overview shows the share
+    /// of recently answered chats that waited at most this long.
+    #[arg(long, env = "SWITCHBOARD_SLA_SECONDS", default_value_t = DEFAULT_SLA_SECONDS)]
+    pub sla_seconds: u64,
     /// JSON file of canned replies per team (`{"standard": [{"shortcut", "title", "text"}], …}`),
     /// sent to agents in their `welcome`.
     #[arg(long, env = "SWITCHBOARD_CANNED_REPLIES")]
@@ -144,6 +148,9 @@ pub const DEFAULT_AGENT_GRACE_S: u64 = 30;
 
 /// `--hot-retention`'s default, in seconds (SPEC: 24 h).
 pub const DEFAULT_HOT_RETENTION_S: u64 = 86_400;
+
+/// `--sla-seconds` default (SPEC: 60).
+pub const DEFAULT_SLA_SECONDS: u64 = 60;
 
 /// `--node-heartbeat`'s default (1 s).
 pub const DEFAULT_NODE_HEARTBEAT: &str = "1";
@@ -243,6 +250,8 @@ pub struct Settings {
     pub header_read_timeout: Duration,
     /// How long shutdown waits for connections to close.
     pub drain_timeout: Duration,
+    /// The service-level target (`--sla-seconds`), for supervisors' `overview`.
+    pub sla_seconds: u64,
     /// Canned replies per team (`--canned-replies`), for agents' `welcome`.
     pub canned: std::sync::Arc<crate::canned::CannedReplies>,
     /// Frames one connection may send at once, then `rate_per_sec` sustained.
@@ -418,6 +427,10 @@ impl Cli {
         settings.max_connections = self.max_connections;
         settings.max_pending_auth = self.max_pending_auth;
         settings.max_connections_per_user = self.max_connections_per_user;
+        if self.sla_seconds == 0 {
+            return Err(ConfigError("--sla-seconds must be at least 1".into()));
+        }
+        settings.sla_seconds = self.sla_seconds;
         if let Some(path) = &self.canned_replies {
             settings.canned =
                 std::sync::Arc::new(crate::canned::CannedReplies::load(path).map_err(ConfigError)?);
@@ -513,6 +526,7 @@ impl Settings {
             max_connections_per_user: MAX_CONNECTIONS_PER_USER,
             header_read_timeout: HEADER_READ_TIMEOUT,
             drain_timeout: DRAIN_TIMEOUT,
+            sla_seconds: DEFAULT_SLA_SECONDS,
             canned: Default::default(),
             rate_burst: RATE_BURST,
             rate_per_sec: RATE_PER_SEC,

@@ -14,7 +14,7 @@
 //! serialises the frames.
 
 use crate::domain::{
-    rfc3339, Author, ConversationId, Desk, EndReason, Millis, Role, Seq, Tier, UserId,
+    rfc3339, AgentState, Author, ConversationId, Desk, EndReason, Millis, Role, Seq, Tier, UserId,
 };
 use crate::protocol::{
     AgentInfo, CallbackView, CardholderInfo, ConversationState, Entry, ServerFrame,
@@ -128,6 +128,13 @@ pub enum Event {
         seq: Seq,
         /// Its new text.
         text: String,
+    },
+    /// A supervisor set an agent's availability.
+    AgentStatus {
+        /// The new state.
+        state: AgentState,
+        /// The supervisor's name.
+        by: String,
     },
     /// A waiting conversation's place in its queue.
     Queued {
@@ -280,6 +287,10 @@ impl Event {
                 position: *position,
                 eta_s: *eta_s,
             },
+            (Event::AgentStatus { state, by }, _) => ServerFrame::Status {
+                state: *state,
+                by: by.clone(),
+            },
         })
     }
 }
@@ -404,6 +415,10 @@ mod tests {
                 tier: Tier::Premium,
                 position: 1,
                 eta_s: None,
+            },
+            Event::AgentStatus {
+                state: AgentState::Away,
+                by: "Sam Supervisor".into(),
             },
         ];
         for e in events {

@@ -153,6 +153,25 @@ pub enum ClientFrame {
     },
     /// Agent or supervisor: ask for the queue overview (extension).
     Queues,
+    /// Supervisor: send me `overview` frames (at most one a second) while
+    /// this connection lasts.
+    Watch,
+    /// Supervisor: set an agent of a supervised team available or away.
+    SetAgentState {
+        /// The agent.
+        agent: UserId,
+        /// The new state.
+        state: AgentState,
+    },
+    /// Supervisor: take an active chat of a supervised tier from its agent
+    /// and put it at the head of a queue (its own tier's by default).
+    Reassign {
+        /// The conversation.
+        conversation: ConversationId,
+        /// The queue to put it in.
+        #[serde(default)]
+        tier: Option<Tier>,
+    },
 }
 
 impl ClientFrame {
@@ -381,6 +400,80 @@ pub struct QueueView {
     pub oldest_wait_s: u64,
 }
 
+/// One tier queue in a supervisor's `overview`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QueueLine {
+    /// Which queue.
+    pub tier: Tier,
+    /// Conversations waiting.
+    pub waiting: u64,
+    /// Seconds the oldest has waited (0 when empty).
+    pub oldest_wait_s: u64,
+    /// Share of the recently answered conversations (`answered`) that
+    /// waited at most `sla_s`; `null` before anyone was answered.
+    pub service_level: Option<f64>,
+    /// How many recently answered conversations the service level counts.
+    pub answered: usize,
+}
+
+/// One agent in a supervisor's `overview`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentLine {
+    /// Agent id.
+    pub sub: UserId,
+    /// Display name.
+    pub name: String,
+    /// `available` or `away`.
+    pub state: AgentState,
+    /// Whether the agent has a connection open.
+    pub online: bool,
+    /// Chats it holds.
+    pub chats: usize,
+    /// Its limit.
+    pub max_chats: u8,
+    /// Its teams.
+    pub teams: Vec<Team>,
+    /// Seconds since its state last changed.
+    pub in_state_s: u64,
+    /// The chats it holds.
+    pub conversations: Vec<ConversationId>,
+}
+
+/// One desk in a supervisor's `overview`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeskLine {
+    /// The desk.
+    pub desk: Desk,
+    /// Open callback requests.
+    pub open: u64,
+}
+
+/// One team's secure-message inbox in a supervisor's `overview`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InboxLine {
+    /// The team.
+    pub team: Team,
+    /// Threads waiting for an answer.
+    pub depth: u64,
+    /// Seconds the oldest unanswered thread has waited.
+    pub oldest_wait_s: u64,
+}
+
+/// One supervisor action in the console's audit list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditLine {
+    /// RFC 3339.
+    pub at: String,
+    /// The supervisor.
+    pub by: UserId,
+    /// `set_agent_state`, `reassign`.
+    pub action: String,
+    /// The agent or conversation acted on.
+    pub target: String,
+    /// The details.
+    pub detail: String,
+}
+
 /// A frame the hub sends.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -522,6 +615,30 @@ pub enum ServerFrame {
     Queues {
         /// One row per tier.
         queues: Vec<QueueView>,
+    },
+    /// Supervisor: the live picture of the supervised teams, after `watch`
+    /// and then at most once a second.
+    Overview {
+        /// The service-level target, seconds (`--sla-seconds`).
+        sla_s: u64,
+        /// The supervised tiers' queues.
+        queues: Vec<QueueLine>,
+        /// The supervised teams' agents.
+        agents: Vec<AgentLine>,
+        /// The supervised desks.
+        desks: Vec<DeskLine>,
+        /// The supervised teams' secure-message inboxes (empty until secure
+        /// messaging exists).
+        inboxes: Vec<InboxLine>,
+        /// The latest supervisor actions, newest first.
+        audit: Vec<AuditLine>,
+    },
+    /// Agent: a supervisor changed its availability.
+    Status {
+        /// The new state.
+        state: AgentState,
+        /// Who changed it.
+        by: String,
     },
     /// Both: a refused frame or failed operation.
     Error {

@@ -11,6 +11,7 @@ pub mod agent;
 pub mod cardholder;
 mod connect;
 pub mod escalation;
+pub mod supervisor;
 pub mod tasks;
 
 use std::collections::HashMap;

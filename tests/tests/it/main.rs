@@ -14,3 +14,4 @@ mod logging;
 mod nodes;
 mod retention;
 mod security;
+mod supervisor;

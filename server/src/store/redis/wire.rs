@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::keys;
 use super::replies::{self, lua_list, Fields, StoredEntry};
-use crate::domain::{Author, ConversationId, EndReason, Millis, Seq, Tier};
+use crate::domain::{AgentState, Author, ConversationId, EndReason, Millis, Seq, Tier};
 use crate::events::{Envelope, Event};
 use crate::store::CallbackRequest;
 
@@ -85,6 +85,8 @@ enum WireEvent {
         position: u64,
         eta_s: Option<u64>,
     },
+    /// From the hub.
+    AgentStatus { state: AgentState, by: String },
 }
 
 /// Reads a published envelope; `None` (and a log line) for one this node
@@ -172,6 +174,7 @@ pub fn decode(payload: &[u8]) -> Option<Envelope> {
             position,
             eta_s,
         },
+        WireEvent::AgentStatus { state, by } => Event::AgentStatus { state, by },
     };
     Some(Envelope {
         to: published
@@ -219,6 +222,10 @@ pub fn encode(envelope: &Envelope) -> Option<String> {
             tier: *tier,
             position: *position,
             eta_s: *eta_s,
+        },
+        Event::AgentStatus { state, by } => WireEvent::AgentStatus {
+            state: *state,
+            by: by.clone(),
         },
         Event::Msg { .. }
         | Event::Assigned { .. }
