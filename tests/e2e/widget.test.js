@@ -600,3 +600,56 @@ e2e('the agent desk: canned replies by /, safe links, a confirmed end, transfer 
     await context.close();
   }
 });
+
+e2e('the supervisor console: live agents and queues, set an agent away, reassign a chat', { timeout: 90000 }, async () => {
+  await setAway(agentPage);
+  const { context, page: pane } = await openAgent({ sub: 'e2e-sv-agent', name: 'Vic Visible', max_chats: 2, teams: ['prepaid'] });
+  const other = await openAgent({ sub: 'e2e-sv-agent2', name: 'Wen Waiting', max_chats: 2, teams: ['prepaid'] });
+  const ch = await openCardholder({ role: 'cardholder', sub: 'e2e-sv-cardholder', tier: 'prepaid', name: 'Pia Prepaid' });
+  const svToken = await mintToken({ role: 'supervisor', sub: 'e2e-sv', name: 'Sam Supervisor', teams: ['prepaid', 'fraud'] });
+  const svContext = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  svContext.setDefaultTimeout(STEP_TIMEOUT_MS);
+  await svContext.addInitScript((t) => {
+    try { sessionStorage.setItem('switchboard.supervisorToken', t); } catch (e) { /* about:blank */ }
+  }, svToken);
+  const console_ = await svContext.newPage();
+  console_.on('pageerror', (err) => console.error('[supervisor page error]', err.message));
+  try {
+    await pane.locator('#sba-availability').click();
+    await pane.locator('#sba-availability[aria-pressed="true"]').waitFor();
+    await ch.page.locator('.sbw-launcher').click();
+    await ch.page.locator('.sbw-topic', { hasText: 'A general question' }).click();
+    await ch.page.locator('.sbw-start').click();
+    await pane.locator('.sba-tab', { hasText: 'Pia Prepaid' }).waitFor();
+
+    await console_.goto(`${hubUrl}/supervisor/`);
+    await console_.locator('#sbs-conn[data-state="connected"]').waitFor();
+    const row = console_.locator('#sbs-agents tr[data-agent="e2e-sv-agent"]');
+    await row.locator('.sbs-state-available').waitFor();
+    await row.locator('li[data-conversation]').waitFor();
+    await console_.locator('#sbs-queues tr[data-tier="prepaid"]').waitFor();
+    assert.equal(await console_.locator('#sbs-queues tr').count(), 1, 'only the supervised tier');
+    await console_.locator('#sbs-desks li[data-desk="fraud"]').waitFor();
+    assert.deepEqual(await axeViolations(console_), [], 'supervisor console');
+
+    // Set away: the agent's pane follows and says who did it.
+    await row.locator('.sbs-set-state[data-state="away"]').click();
+    await pane.locator('#sba-availability[aria-pressed="false"]').waitFor();
+    await pane.locator('#sba-toast', { hasText: 'Sam Supervisor set you Away' }).waitFor();
+    await row.locator('.sbs-state-away').waitFor();
+    await console_.locator('#sbs-audit li', { hasText: 'set the state of' }).waitFor();
+
+    // Reassign: the chat goes to the other agent, transcript kept.
+    await other.page.locator('#sba-availability').click();
+    await other.page.locator('#sba-availability[aria-pressed="true"]').waitFor();
+    await row.locator('.sbs-reassign').click();
+    await other.page.locator('.sba-tab', { hasText: 'Pia Prepaid' }).waitFor();
+    await ch.page.locator('.sbw-bubble', { hasText: 'another agent' }).waitFor();
+    await console_.locator('#sbs-audit li', { hasText: 'reassigned' }).waitFor();
+  } finally {
+    await svContext.close();
+    await ch.context.close();
+    await other.context.close();
+    await context.close();
+  }
+});

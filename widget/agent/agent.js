@@ -30,8 +30,6 @@
   var QUEUES_POLL_MS = 5000;
   /** Callback lists are pushed live; a full refresh this often is a backstop. */
   var CALLBACKS_REFRESH_MS = 60000;
-  /** While waiting for a token, ask the opener/parent again this often. */
-  var TOKEN_REQUEST_RETRY_MS = 5000;
   /** The character counter shows from this length on (the limit is core.MAX_TEXT_CHARS). */
   var COUNTER_FROM_CHARS = 3500;
   /** Canned replies the `/` picker lists at most. */
@@ -82,80 +80,23 @@
     return h('span', { class: 'sba-tier sba-tier-' + (TIERS.indexOf(tier) >= 0 ? tier : 'unknown'), text: TIER_NAMES[tier] || String(tier || '?') });
   }
 
-  /** Reads the (unverified) claims of a JWT, only to show the agent's own name. */
-  function tokenClaims(token) {
-    try {
-      var part = token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
-      while (part.length % 4) part += '=';
-      var json = decodeURIComponent(Array.prototype.map.call(atob(part), function (c) {
-        return '%' + ('00' + c.charCodeAt(0).toString(16)).slice(-2);
-      }).join(''));
-      return JSON.parse(json) || {};
-    } catch (e) {
-      return {};
-    }
-  }
+  var tokenClaims = core.tokenClaims;
 
   // ------------------------------------------------------------------ token
 
-  var trustedOrigins = [location.origin].concat(
-    ((document.querySelector('meta[name="switchboard-trusted-origins"]') || {}).content || '')
-      .split(/\s+/).filter(Boolean)
-  );
-  var tokenWaiters = [];
-  var needFreshToken = false;
-  var awaitingToken = false;
-
-  function tokenHosts() {
-    var hosts = [];
-    if (window.parent && window.parent !== window) hosts.push(window.parent);
-    if (window.opener && !window.opener.closed) hosts.push(window.opener);
-    return hosts;
-  }
-
-  function storedToken() {
-    try { return sessionStorage.getItem(TOKEN_KEY); } catch (e) { return null; }
-  }
-
-  window.addEventListener('message', function (ev) {
-    var data = ev.data;
-    if (!data || data.type !== 'switchboard-token' || typeof data.token !== 'string' || !data.token) return;
-    if (tokenHosts().indexOf(ev.source) < 0 || trustedOrigins.indexOf(ev.origin) < 0) return;
-    try { sessionStorage.setItem(TOKEN_KEY, data.token); } catch (e) { /* storage disabled: keep in memory */ }
-    memoryToken = data.token;
-    needFreshToken = false;
-    var waiters = tokenWaiters;
-    tokenWaiters = [];
-    waiters.forEach(function (resolve) { resolve(data.token); });
+  var staffToken = new core.StaffToken(TOKEN_KEY, {
+    waiting: function (hasHosts) {
+      setConnView('token', hasHosts
+        ? 'Waiting for sign-in from the agent desktop\u2026'
+        : 'Not signed in. Open this pane from your agent desktop.');
+    },
     // A new token while connected (e.g. the desktop switched agent): reconnect with it.
-    if (!waiters.length && conn && conn.isReady() && tokenClaims(data.token).sub !== (me && me.sub)) conn.restart();
+    handedOver: function (token) {
+      if (conn && conn.isReady() && tokenClaims(token).sub !== (me && me.sub)) conn.restart();
+    },
   });
-  var memoryToken = null;
 
-  /** The token to connect with: stored unless known stale, else asked for. */
-  function getToken() {
-    var t = storedToken() || memoryToken;
-    if (t && !needFreshToken) return Promise.resolve(t);
-    try { sessionStorage.removeItem(TOKEN_KEY); } catch (e) { /* ignore */ }
-    memoryToken = null;
-    awaitingToken = true;
-    return new Promise(function (resolve) {
-      var again = null;
-      tokenWaiters.push(function (token) { awaitingToken = false; clearInterval(again); resolve(token); });
-      function ask() {
-        var hosts = tokenHosts();
-        hosts.forEach(function (w) {
-          // The request carries no secret, so any origin may see it; the answer is origin-checked.
-          try { w.postMessage({ type: 'switchboard-token-request' }, '*'); } catch (e) { /* closed */ }
-        });
-        setConnView('token', hosts.length
-          ? 'Waiting for sign-in from the agent desktop\u2026'
-          : 'Not signed in. Open this pane from your agent desktop.');
-      }
-      ask();
-      again = setInterval(ask, TOKEN_REQUEST_RETRY_MS);
-    });
-  }
+  function getToken() { return staffToken.get(); }
 
   // ------------------------------------------------------------------ state
 
@@ -193,7 +134,7 @@
     else if (connState === 'waiting') {
       var s = Math.max(0, Math.ceil(((conn && conn.retryAt) || Date.now()) - Date.now()) / 1000);
       setConnView('waiting', 'Disconnected \u2013 retrying in ' + Math.ceil(s) + 's');
-    } else if (!awaitingToken) setConnView('connecting', 'Connecting\u2026');
+    } else if (!staffToken.awaiting) setConnView('connecting', 'Connecting\u2026');
     document.body.classList.toggle('sba-disconnected', connState !== 'connected');
     els.availability.disabled = connState !== 'connected';
   }
@@ -236,6 +177,7 @@
       case 'queues': return renderQueues(f.queues || []);
       case 'callbacks': return onCallbacks(f);
       case 'callback': return onCallback(f.request);
+      case 'status': return onStatus(f);
       case 'error': return onError(f);
       default: return undefined;
     }
@@ -306,7 +248,7 @@
 
   /** The socket went away; code is its close code (4401: the token expired). */
   function onDown(code) {
-    if (code === 4401) needFreshToken = true;
+    if (code === 4401) staffToken.invalidate();
     clearInterval(queuesTimer);
     clearInterval(callbacksTimer);
     chats.forEach(function (chat) { showTyping(chat, false); chat.typingOn = false; });
@@ -943,6 +885,14 @@
     els.availability.querySelector('.sba-availability-label').textContent = on ? 'Available' : 'Away';
     els.availability.title = on ? 'You receive new chats. Click to go away.' : 'You receive no new chats. Click to become available.';
     els.emptyHint.textContent = on ? 'Waiting for the next cardholder\u2026' : 'Set yourself Available to receive chats.';
+  }
+
+  /** A supervisor set this agent available or away: that is now the agent's choice too. */
+  function onStatus(f) {
+    if (f.state !== 'available' && f.state !== 'away') return;
+    try { sessionStorage.setItem(AVAILABILITY_KEY, f.state); } catch (e) { /* storage disabled */ }
+    setAvailability(f.state, false);
+    toast((f.by || 'A supervisor') + ' set you ' + (f.state === 'available' ? 'Available' : 'Away') + '.');
   }
 
   els.availability.addEventListener('click', function () {

@@ -75,6 +75,9 @@ fn client_types() -> Vec<String> {
         r#"{"type":"claim_callback","ref":"r"}"#,
         r#"{"type":"complete_callback","ref":"r","outcome":"reached"}"#,
         r#"{"type":"queues"}"#,
+        r#"{"type":"watch"}"#,
+        r#"{"type":"set_agent_state","agent":"a","state":"away"}"#,
+        r#"{"type":"reassign","conversation":"c"}"#,
     ];
     samples
         .iter()
@@ -102,6 +105,8 @@ const SERVER_TYPES: &[&str] = &[
     "error",
     "transcript",
     "redact",
+    "overview",
+    "status",
 ];
 
 /// Every example in the document; the count of skipped invalid blocks.
