@@ -14,7 +14,8 @@
 //! serialises the frames.
 
 use crate::domain::{
-    rfc3339, AgentState, Author, ConversationId, Desk, EndReason, Millis, Role, Seq, Tier, UserId,
+    rfc3339, AgentState, Author, CardholderPresence, ConversationId, Desk, EndReason, Millis, Role,
+    Seq, Tier, UserId,
 };
 use crate::protocol::{
     AgentInfo, CallbackView, CardholderInfo, ConversationState, Entry, ServerFrame,
@@ -128,6 +129,13 @@ pub enum Event {
         seq: Seq,
         /// Its new text.
         text: String,
+    },
+    /// Whether a chat's cardholder is connected, for its agent.
+    Presence {
+        /// The conversation.
+        conversation: ConversationId,
+        /// Online, away or gone.
+        cardholder: CardholderPresence,
     },
     /// A supervisor set an agent's availability.
     AgentStatus {
@@ -287,6 +295,16 @@ impl Event {
                 position: *position,
                 eta_s: *eta_s,
             },
+            (
+                Event::Presence {
+                    conversation,
+                    cardholder,
+                },
+                _,
+            ) => ServerFrame::Presence {
+                conversation: conversation.clone(),
+                cardholder: *cardholder,
+            },
             (Event::AgentStatus { state, by }, _) => ServerFrame::Status {
                 state: *state,
                 by: by.clone(),
@@ -419,6 +437,10 @@ mod tests {
             Event::AgentStatus {
                 state: AgentState::Away,
                 by: "Sam Supervisor".into(),
+            },
+            Event::Presence {
+                conversation: "c-1".into(),
+                cardholder: CardholderPresence::Away,
             },
         ];
         for e in events {

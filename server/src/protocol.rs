@@ -8,8 +8,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{
-    AgentState, Author, CallbackRef, ConversationId, ConversationStatus, Desk, EndReason, Role,
-    Seq, Team, Tier, Topic, UserId,
+    AgentState, Author, CallbackRef, CardholderPresence, ConversationId, ConversationStatus, Desk,
+    EndReason, Role, Seq, Team, Tier, Topic, UserId,
 };
 
 /// The protocol version announced in `welcome`.
@@ -632,6 +632,13 @@ pub enum ServerFrame {
         inboxes: Vec<InboxLine>,
         /// The latest supervisor actions, newest first.
         audit: Vec<AuditLine>,
+    },
+    /// Agent: whether a chat's cardholder is connected.
+    Presence {
+        /// The conversation.
+        conversation: ConversationId,
+        /// `online`, `away` (disconnected, within the grace period) or `gone`.
+        cardholder: CardholderPresence,
     },
     /// Agent: a supervisor changed its availability.
     Status {

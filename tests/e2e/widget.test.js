@@ -284,6 +284,9 @@ e2e('network drop and return: no gap, no duplicate', { timeout: 90000 }, async (
   assert.ok(cardholderPage, 'needs the chat from the first test');
   await dropNetwork(cardholderContext, cardholderPage);
   await cardholderPage.locator('.sbw-banner:not([hidden])').waitFor();
+  // The agent sees the cardholder is gone for now.
+  await agentPage.locator('.sba-panel:not([hidden]) .sba-presence[data-presence="away"]').waitFor();
+  await agentPage.locator('.sba-tab[aria-selected="true"] .sba-tab-presence[data-presence="away"]').waitFor();
 
   // The agent keeps talking while the cardholder is away.
   const reply = agentPage.locator('.sba-panel:not([hidden]) .sba-composer');
@@ -308,6 +311,7 @@ e2e('network drop and return: no gap, no duplicate', { timeout: 90000 }, async (
   await agentPage.locator('.sba-cardholder .sba-bubble', { hasText: 'Sent while offline' }).waitFor();
   await cardholderPage.locator('.sbw-banner').waitFor({ state: 'hidden' });
   assert.equal(await cardholderPage.locator('.sbw-pending').count(), 0, 'nothing left pending');
+  await agentPage.locator('.sba-panel:not([hidden]) .sba-presence[data-presence="online"]').waitFor();
 
   const cardholderSeqs = await seqs(cardholderPage, '.sbw-transcript [data-seq]');
   assertContiguous(cardholderSeqs, 'cardholder');

@@ -676,6 +676,14 @@ pub async fn scenario_for_events(s: &dyn Store) -> Vec<ConversationId> {
     .await
     .expect("say");
     assert_eq!(route(s, T0 + 5).await.len(), 1);
+    // The cardholder drops (away), stays away past the grace (gone), comes back (online).
+    s.presence_down(&user("ann"), Side::Cardholder, T0 + 5, 1_000)
+        .await
+        .expect("drop");
+    s.expire_graces(T0 + 2_000).await.expect("graces");
+    s.presence_up(&user("ann"), Side::Cardholder)
+        .await
+        .expect("back");
     let reply = s
         .append(
             &c,
@@ -994,4 +1002,41 @@ pub async fn overview_and_audit(s: &dyn Store) {
         vec!["reassign", "set_agent_state"]
     );
     assert_eq!(s.recent_audit(1).await.expect("one").len(), 1);
+}
+
+/// A queued conversation whose cardholder is disconnected keeps its place
+/// but is served after the connected ones of its tier; with nobody else
+/// waiting, it is served.
+pub async fn disconnected_cardholders_are_served_after_connected_ones(s: &dyn Store) {
+    for who in ["dc-1", "dc-2"] {
+        s.presence_up(&user(who), Side::Cardholder)
+            .await
+            .expect("presence");
+    }
+    let first = open(s, "dc-1", Tier::Standard, T0).await;
+    let second = open(s, "dc-2", Tier::Standard, T0 + 100).await;
+    s.presence_down(&user("dc-1"), Side::Cardholder, T0 + 200, 60_000)
+        .await
+        .expect("dc-1 drops");
+    let standing = s
+        .queue_standing(&first, Tier::Standard)
+        .await
+        .expect("standing")
+        .expect("still queued");
+    assert_eq!(
+        standing.position, 1,
+        "the disconnected cardholder keeps the place"
+    );
+    agent(s, "dc-ag1", &[Tier::Standard], 1, T0 + 300).await;
+    assert_eq!(
+        route(s, T0 + 400).await,
+        vec![(second, "dc-ag1".to_owned())],
+        "the connected cardholder is served first"
+    );
+    agent(s, "dc-ag2", &[Tier::Standard], 1, T0 + 500).await;
+    assert_eq!(
+        route(s, T0 + 600).await,
+        vec![(first, "dc-ag2".to_owned())],
+        "alone in the queue, the disconnected one is served"
+    );
 }

@@ -51,6 +51,11 @@
     fraud_restriction: 'Fraud restriction',
     update_contact: 'Update contact details',
   };
+  var PRESENCE = {
+    online: 'Online',
+    away: 'Disconnected \u2013 may come back',
+    gone: 'Gone \u2013 left the page',
+  };
   var END_REASONS = {
     agent_ended: 'You ended this chat.',
     cardholder_left: 'The cardholder left the chat.',
@@ -178,6 +183,7 @@
       case 'callbacks': return onCallbacks(f);
       case 'callback': return onCallback(f.request);
       case 'status': return onStatus(f);
+      case 'presence': return onPresence(f);
       case 'error': return onError(f);
       default: return undefined;
     }
@@ -403,6 +409,9 @@
   function buildChat(chat) {
     var tabId = 'sba-tab-' + chats.size + '-' + Date.now().toString(36);
     var panelId = tabId + '-panel';
+    chat.presence = 'online';
+    chat.presenceEl = h('span', { class: 'sba-presence', 'data-presence': 'online' });
+    chat.tabPresence = h('span', { class: 'sba-tab-presence', 'data-presence': 'online', role: 'img' });
     chat.tabName = h('span', { class: 'sba-tab-name' });
     chat.tabMeta = h('span', { class: 'sba-tab-meta' });
     chat.tabUnread = h('span', { class: 'sba-tab-unread', hidden: true });
@@ -412,7 +421,7 @@
       'data-conversation': chat.id,
       onclick: function () { select(chat.id, true); },
       onkeydown: function (ev) { tabKeys(ev, chat); },
-    }, [h('span', { class: 'sba-tab-top' }, [tierBadge(chat.tier), chat.tabName, chat.tabUnread]), chat.tabMeta, chat.tabTyping]);
+    }, [h('span', { class: 'sba-tab-top' }, [chat.tabPresence, tierBadge(chat.tier), chat.tabName, chat.tabUnread]), chat.tabMeta, chat.tabTyping]);
 
     chat.headName = h('h2', { class: 'sba-chat-name' });
     chat.headInfo = h('p', { class: 'sba-chat-info' });
@@ -505,7 +514,7 @@
       h('button', { type: 'button', class: 'sba-btn sba-close-tab', onclick: function () { removeChat(chat); } }, ['Close tab']),
     ]);
     chat.panel = h('section', { class: 'sba-panel', role: 'tabpanel', id: panelId, 'aria-labelledby': tabId, hidden: true }, [
-      h('div', { class: 'sba-chat-head' }, [h('div', { class: 'sba-chat-who' }, [chat.headName, chat.headInfo]), chat.actions]),
+      h('div', { class: 'sba-chat-head' }, [h('div', { class: 'sba-chat-who' }, [chat.headName, chat.presenceEl, chat.headInfo]), chat.actions]),
       chat.transcript,
       chat.typingEl,
       chat.composerForm,
@@ -514,6 +523,7 @@
     els.tabs.appendChild(chat.tab);
     els.panels.appendChild(chat.panel);
     renderChatHead(chat);
+    renderPresence(chat);
   }
 
   /** The transfer choices: every tier but the one the chat is in. */
@@ -521,6 +531,25 @@
     chat.transferSelect.replaceChildren.apply(chat.transferSelect, TIERS
       .filter(function (t) { return t !== chat.tier; })
       .map(function (t) { return h('option', { value: t, text: TIER_NAMES[t] }); }));
+  }
+
+  /** Whether the cardholder is there: in the tab (a dot) and the chat's head (words). */
+  function renderPresence(chat) {
+    var text = PRESENCE[chat.presence] || PRESENCE.online;
+    chat.presenceEl.setAttribute('data-presence', chat.presence);
+    chat.presenceEl.textContent = text;
+    chat.tabPresence.setAttribute('data-presence', chat.presence);
+    chat.tabPresence.setAttribute('aria-label', 'Cardholder: ' + text);
+    chat.tabPresence.title = 'Cardholder: ' + text;
+  }
+
+  function onPresence(f) {
+    var chat = chats.get(f.conversation);
+    if (!chat || !PRESENCE[f.cardholder] || chat.status === 'ended') return;
+    var was = chat.presence;
+    chat.presence = f.cardholder;
+    renderPresence(chat);
+    if (was !== chat.presence && chat.presence !== 'online') announce(chatTitle(chat) + ': ' + PRESENCE[chat.presence]);
   }
 
   function chatTitle(chat) {

@@ -16,11 +16,11 @@ use super::{
     AuditEntry, Beat, CallbackRequest, CallbackStatus, Conversation, DeskOverview, GraceOutcome,
     NewCallback, NewConversation, NewEntry, Opened, Overview, QueueOverview, QueuePlace,
     QueueSnapshot, QueueStanding, Side, Store, StoreError, StoreResult, Sweep,
-    DEFAULT_HOT_RETENTION_MS, MAX_TRANSCRIPT_PAGE, RECENT_WAITS, ROUTE_BATCH,
+    DEFAULT_HOT_RETENTION_MS, MAX_TRANSCRIPT_PAGE, RECENT_WAITS, ROUTE_BATCH, ROUTE_SCAN,
 };
 use crate::domain::{
-    rfc3339, tier_index, AgentState, Author, CallbackRef, ConversationId, ConversationStatus, Desk,
-    EndReason, Millis, Seq, Team, Tier, TierBoosts, UserId,
+    rfc3339, tier_index, AgentState, Author, CallbackRef, CardholderPresence, ConversationId,
+    ConversationStatus, Desk, EndReason, Millis, Seq, Team, Tier, TierBoosts, UserId,
 };
 use crate::events::{Audience, Envelope, Event};
 use crate::protocol::{CallbackOutcome, Entry, QueueView};
@@ -147,6 +147,17 @@ impl MemoryStore {
         if let Some(announce) = &self.announcer {
             announce(Envelope::now(to, event));
         }
+    }
+
+    /// Tells the agent of a chat whether its cardholder is there.
+    fn announce_presence(&self, agent: &UserId, id: &ConversationId, p: CardholderPresence) {
+        self.announce(
+            vec![Audience::Agent(agent.clone())],
+            Event::Presence {
+                conversation: id.clone(),
+                cardholder: p,
+            },
+        );
     }
 
     /// Announces `ended` to both sides of a conversation that just ended.
@@ -451,28 +462,69 @@ impl State {
             .map(|a| a.profile.sub.clone())
     }
 
-    fn went_offline(&mut self, side: Side, user: &UserId, now: Millis, deadline: Millis) {
+    /// The user's last connection closed: an agent goes away (its chats get
+    /// a grace period); a cardholder's queue place, or active chat, gets one.
+    /// Returns the active chat whose agent must hear the cardholder is away.
+    fn went_offline(
+        &mut self,
+        side: Side,
+        user: &UserId,
+        now: Millis,
+        deadline: Millis,
+    ) -> Option<(ConversationId, UserId)> {
         match side {
             Side::Agent => {
-                let Some(agent) = self.agents.get_mut(user) else {
-                    return;
-                };
+                let agent = self.agents.get_mut(user)?;
                 agent.set_state(AgentState::Away, now);
                 if !agent.active.is_empty() {
                     self.set_grace((side, user.clone()), deadline);
                 }
+                None
             }
             Side::Cardholder => {
-                let queued = self
-                    .open
-                    .get(user)
-                    .and_then(|id| self.conversations.get(id))
-                    .is_some_and(|r| r.conversation.status == ConversationStatus::Queued);
-                if queued {
-                    self.set_grace((side, user.clone()), deadline);
-                }
+                let c = &self.conversations.get(self.open.get(user)?)?.conversation;
+                let chat = match (c.status, &c.agent) {
+                    (ConversationStatus::Queued, _) => None,
+                    (ConversationStatus::Active, Some(agent)) => {
+                        Some((c.id.clone(), agent.clone()))
+                    }
+                    _ => return None,
+                };
+                self.set_grace((side, user.clone()), deadline);
+                chat
             }
         }
+    }
+
+    /// The active chat of a cardholder and its agent, if any.
+    fn active_chat_of(&self, cardholder: &UserId) -> Option<(ConversationId, UserId)> {
+        let c = &self
+            .conversations
+            .get(self.open.get(cardholder)?)?
+            .conversation;
+        match (c.status, &c.agent) {
+            (ConversationStatus::Active, Some(agent)) => Some((c.id.clone(), agent.clone())),
+            _ => None,
+        }
+    }
+
+    /// Whether a queued conversation's cardholder is disconnected (in its grace period).
+    fn cardholder_away(&self, id: &ConversationId) -> bool {
+        self.conversations.get(id).is_some_and(|r| {
+            self.graces
+                .contains_key(&(Side::Cardholder, r.conversation.cardholder.clone()))
+        })
+    }
+
+    /// A tier's first queued conversation whose cardholder is connected
+    /// (among the first [`ROUTE_SCAN`]), or else its first one.
+    fn routing_head(&self, tier: Tier) -> Option<(QueueScore, ConversationId)> {
+        let q = &self.queues[tier_index(tier)];
+        q.iter()
+            .take(ROUTE_SCAN)
+            .find(|(_, id)| !self.cardholder_away(id))
+            .or_else(|| q.first())
+            .cloned()
     }
 }
 
@@ -671,8 +723,8 @@ impl Store for MemoryStore {
             let pick = Tier::ALL
                 .iter()
                 .filter_map(|&tier| {
-                    let (score, id) = s.queues[tier_index(tier)].first()?.clone();
                     let agent = s.best_agent(tier)?;
+                    let (score, id) = s.routing_head(tier)?;
                     Some((
                         routing_priority(score, tier, boosts),
                         tier,
@@ -715,6 +767,13 @@ impl Store for MemoryStore {
                         transcript,
                     },
                 );
+            }
+            if let (true, Some(agent)) = (
+                s.graces
+                    .contains_key(&(Side::Cardholder, conversation.cardholder.clone())),
+                &conversation.agent,
+            ) {
+                self.announce_presence(agent, &conversation.id, CardholderPresence::Away);
             }
             let waits = &mut s.waits[tier_index(tier)];
             waits.push_front(waited_ms);
@@ -851,8 +910,14 @@ impl Store for MemoryStore {
 
     async fn presence_up(&self, user: &UserId, side: Side) -> StoreResult<()> {
         let mut s = self.lock();
+        let was_present = s.is_present(side, user);
         *s.presence.entry((side, user.clone())).or_insert(0) += 1;
         s.clear_grace(&(side, user.clone()));
+        if side == Side::Cardholder && !was_present {
+            if let Some((id, agent)) = s.active_chat_of(user) {
+                self.announce_presence(&agent, &id, CardholderPresence::Online);
+            }
+        }
         Ok(())
     }
 
@@ -874,7 +939,9 @@ impl Store for MemoryStore {
         };
         if left == 0 {
             s.presence.remove(&key);
-            s.went_offline(side, user, now, now + grace_ms);
+            if let Some((id, agent)) = s.went_offline(side, user, now, now + grace_ms) {
+                self.announce_presence(&agent, &id, CardholderPresence::Away);
+            }
         }
         Ok(())
     }
@@ -890,6 +957,10 @@ impl Store for MemoryStore {
             }
             match side {
                 Side::Cardholder => {
+                    if let Some((id, agent)) = s.active_chat_of(&user) {
+                        self.announce_presence(&agent, &id, CardholderPresence::Gone);
+                        continue;
+                    }
                     let Some(id) = s.open.get(&user).cloned() else {
                         continue;
                     };

@@ -32,6 +32,10 @@ pub const RECENT_WAITS: usize = 20;
 /// Most assignments one routing step makes before it yields to other work.
 pub const ROUTE_BATCH: usize = 64;
 
+/// Queue places routing looks at for a conversation whose cardholder is
+/// connected before it serves a disconnected one at the head.
+pub const ROUTE_SCAN: usize = 32;
+
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -67,6 +67,7 @@ conformance!(
     crafted_subs_stay_apart,
     redaction_applies_only_to_the_last_entry,
     overview_and_audit,
+    disconnected_cardholders_are_served_after_connected_ones,
 );
 
 // Checks that need ended things to expire while they run.
@@ -148,5 +149,24 @@ async fn both_engines_announce_the_same_events() {
         from_redis.push(normalised(&next, &ids));
     }
     assert!(from_memory.len() >= 8, "{from_memory:#?}");
+    let presence: Vec<&str> = from_memory
+        .iter()
+        .filter(|e| e.contains("Presence"))
+        .map(|e| {
+            ["Online", "Away", "Gone"]
+                .into_iter()
+                .find(|p| e.contains(p))
+                .unwrap_or("?")
+        })
+        .collect();
+    assert_eq!(
+        presence,
+        vec!["Away", "Gone", "Online"],
+        "the agent hears the cardholder drop, stay away, come back: {from_memory:#?}"
+    );
+    assert!(from_memory
+        .iter()
+        .filter(|e| e.contains("Presence"))
+        .all(|e| e.starts_with("[Agent(UserId(\"bob\"))]")));
     assert_eq!(from_memory, from_redis);
 }

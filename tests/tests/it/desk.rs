@@ -46,3 +46,38 @@ async fn an_agent_welcome_carries_the_canned_replies_of_its_teams_only() {
     );
     hub.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_agent_sees_whether_the_cardholder_is_there() {
+    let redis = RedisServer::start();
+    let mut settings = redis_settings(&redis.url(), &unique_prefix());
+    settings.graces.cardholder_ms = 800;
+    let hub = TestHub::spawn(settings).await;
+    let url = hub.ws_url();
+    let mut ag = available_agent(&url, "pr-ag", &["standard"], 2).await;
+    let (mut ch, _) = Client::connect(&url, &cardholder("pr-ch", "standard")).await;
+    let id = paired(&mut ch, &mut ag, "billing").await;
+
+    ch.drop_connection();
+    let p = ag.expect("presence").await;
+    assert_eq!(
+        p,
+        json!({"type": "presence", "conversation": id, "cardholder": "away"})
+    );
+    let p = ag.expect("presence").await;
+    assert_eq!(
+        p["cardholder"], "gone",
+        "away for longer than the grace: {p}"
+    );
+    assert_eq!(
+        ag.pending().iter().filter(|f| f["type"] == "ended").count(),
+        0,
+        "an active chat is not ended by the cardholder's absence"
+    );
+
+    let (_ch, welcome) = Client::connect(&url, &cardholder("pr-ch", "standard")).await;
+    assert_eq!(welcome["conversation"]["id"], id.as_str());
+    let p = ag.expect("presence").await;
+    assert_eq!(p["cardholder"], "online");
+    hub.shutdown().await;
+}

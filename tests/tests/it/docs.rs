@@ -107,6 +107,7 @@ const SERVER_TYPES: &[&str] = &[
     "redact",
     "overview",
     "status",
+    "presence",
 ];
 
 /// Every example in the document; the count of skipped invalid blocks.

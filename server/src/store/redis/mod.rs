@@ -30,7 +30,7 @@ use super::{
     Beat, CallbackRequest, Conversation, DeskOverview, GraceOutcome, NewCallback, NewConversation,
     NewEntry, Opened, Overview, QueueOverview, QueuePlace, QueueSnapshot, QueueStanding, Side,
     Store, StoreError, StoreResult, Sweep, AUDIT_KEPT, MAX_TRANSCRIPT_PAGE, RECENT_WAITS,
-    ROUTE_BATCH,
+    ROUTE_BATCH, ROUTE_SCAN,
 };
 use crate::domain::{
     now_millis, rfc3339, AgentState, Author, CallbackRef, CallbackStatus, ConversationId,
@@ -530,7 +530,7 @@ impl Store for RedisStore {
     }
 
     async fn route(&self, now: Millis, boosts: &TierBoosts) -> StoreResult<Vec<Assignment>> {
-        let mut args = argv![ROUTE_BATCH, RECENT_WAITS, MAX_TRANSCRIPT_PAGE];
+        let mut args = argv![ROUTE_BATCH, RECENT_WAITS, MAX_TRANSCRIPT_PAGE, ROUTE_SCAN];
         for &tier in Tier::ALL {
             args.push(tier.to_string());
             args.push(boost_score(tier, boosts).to_string());

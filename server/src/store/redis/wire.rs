@@ -12,7 +12,9 @@ use serde::{Deserialize, Serialize};
 
 use super::keys;
 use super::replies::{self, lua_list, Fields, StoredEntry};
-use crate::domain::{AgentState, Author, ConversationId, EndReason, Millis, Seq, Tier};
+use crate::domain::{
+    AgentState, Author, CardholderPresence, ConversationId, EndReason, Millis, Seq, Tier,
+};
 use crate::events::{Envelope, Event};
 use crate::store::CallbackRequest;
 
@@ -87,6 +89,11 @@ enum WireEvent {
     },
     /// From the hub.
     AgentStatus { state: AgentState, by: String },
+    /// From `presence.lua`, `expire_graces.lua`, `route.lua`.
+    Presence {
+        conversation: ConversationId,
+        cardholder: CardholderPresence,
+    },
 }
 
 /// Reads a published envelope; `None` (and a log line) for one this node
@@ -175,6 +182,13 @@ pub fn decode(payload: &[u8]) -> Option<Envelope> {
             eta_s,
         },
         WireEvent::AgentStatus { state, by } => Event::AgentStatus { state, by },
+        WireEvent::Presence {
+            conversation,
+            cardholder,
+        } => Event::Presence {
+            conversation,
+            cardholder,
+        },
     };
     Some(Envelope {
         to: published
@@ -228,6 +242,7 @@ pub fn encode(envelope: &Envelope) -> Option<String> {
             by: by.clone(),
         },
         Event::Msg { .. }
+        | Event::Presence { .. }
         | Event::Assigned { .. }
         | Event::Ended { .. }
         | Event::Redact { .. }
