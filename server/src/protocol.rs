@@ -163,6 +163,18 @@ pub enum ClientFrame {
         /// The new state.
         state: AgentState,
     },
+    /// Supervisor: follow a chat of a supervised tier read-only: its
+    /// transcript now (a `transcript` page, then `sync` for more), its
+    /// entries and end as they happen. Invisible to the cardholder.
+    Monitor {
+        /// The conversation.
+        conversation: ConversationId,
+    },
+    /// Supervisor: stop following a chat.
+    Unmonitor {
+        /// The conversation.
+        conversation: ConversationId,
+    },
     /// Supervisor: take an active chat of a supervised tier from its agent
     /// and put it at the head of a queue (its own tier's by default).
     Reassign {

@@ -636,6 +636,21 @@ e2e('the supervisor console: live agents and queues, set an agent away, reassign
     await console_.locator('#sbs-desks li[data-desk="fraud"]').waitFor();
     assert.deepEqual(await axeViolations(console_), [], 'supervisor console');
 
+    // Monitor: the chat so far and live, read-only, unseen by the cardholder.
+    const chComposer = ch.page.locator('.sbw-composer');
+    await chComposer.fill('Is my top-up through yet?');
+    await chComposer.press('Enter');
+    await pane.locator('.sba-cardholder .sba-bubble', { hasText: 'top-up' }).waitFor();
+    await row.locator('.sbs-monitor').click();
+    const monitor = console_.locator('.sbs-monitored');
+    await monitor.locator('.sbs-entry-text', { hasText: 'Is my top-up through yet?' }).waitFor();
+    const reply = pane.locator('.sba-panel:not([hidden]) .sba-composer');
+    await reply.fill('Checking your top-up now');
+    await reply.press('Enter');
+    await monitor.locator('.sbs-from-agent .sbs-entry-text', { hasText: 'Checking your top-up now' }).waitFor();
+    await console_.locator('#sbs-audit li', { hasText: 'monitored' }).waitFor();
+    assert.deepEqual(await axeViolations(console_), [], 'supervisor console, monitoring');
+
     // Set away: the agent's pane follows and says who did it.
     await row.locator('.sbs-set-state[data-state="away"]').click();
     await pane.locator('#sba-availability[aria-pressed="false"]').waitFor();

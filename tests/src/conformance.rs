@@ -684,6 +684,20 @@ pub async fn scenario_for_events(s: &dyn Store) -> Vec<ConversationId> {
     s.presence_up(&user("ann"), Side::Cardholder)
         .await
         .expect("back");
+    // A supervisor monitors the chat: its entries and end reach her too.
+    s.presence_up(&user("sue"), Side::Supervisor)
+        .await
+        .expect("supervisor");
+    assert!(s
+        .monitor(&c, &user("sue"), true)
+        .await
+        .expect("monitor")
+        .is_some());
+    assert!(s
+        .monitor(&ConversationId("c-unknown".into()), &user("sue"), true)
+        .await
+        .expect("monitor unknown")
+        .is_none());
     let reply = s
         .append(
             &c,

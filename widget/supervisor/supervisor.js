@@ -19,14 +19,17 @@
   var TIERS = ['standard', 'premium', 'business', 'prepaid'];
   var TIER_NAMES = { standard: 'Standard', premium: 'Premium', business: 'Business', prepaid: 'Prepaid' };
   var TEAM_NAMES = { standard: 'Standard', premium: 'Premium', business: 'Business', prepaid: 'Prepaid', identity: 'Identity desk', fraud: 'Fraud desk' };
-  var ACTIONS = { set_agent_state: 'set the state of', reassign: 'reassigned' };
+  var ACTIONS = { set_agent_state: 'set the state of', reassign: 'reassigned', monitor: 'monitored' };
+  var FROM = { cardholder: 'Cardholder', agent: 'Agent', system: 'System' };
 
   function $(id) { return document.getElementById(id); }
 
   var els = {
     conn: $('sbs-conn'), me: $('sbs-me'), updated: $('sbs-updated'), queues: $('sbs-queues'), sla: $('sbs-sla'),
     desks: $('sbs-desks'), agents: $('sbs-agents'), agentCount: $('sbs-agent-count'), audit: $('sbs-audit'), toast: $('sbs-toast'),
+    monitor: $('sbs-monitor'), monitors: $('sbs-monitors'),
   };
+  var monitored = new Map(); // conversation -> { panel, list, seqs: Map(seq -> li), maxSeq }
   var me = null;        // { sub, teams }
   var conn = null;
   var toastTimer = null;
@@ -74,6 +77,10 @@
     switch (f.type) {
       case 'welcome': return onWelcome(f);
       case 'overview': return renderOverview(f);
+      case 'transcript': return onTranscript(f);
+      case 'msg': return addEntry(f);
+      case 'redact': return onRedact(f);
+      case 'ended': return onEnded(f);
       case 'error': return toast(f.message || 'The hub refused that.');
       default: return undefined;
     }
@@ -88,6 +95,72 @@
     var name = lastTokenClaims.sub === f.sub ? lastTokenClaims.name : null;
     els.me.textContent = (name ? name + ' \u00b7 ' : '') + me.teams.map(function (t) { return TEAM_NAMES[t] || t; }).join(', ');
     send({ type: 'watch' });
+    // After a reconnect, monitoring starts again (the hub forgets it with the connection).
+    monitored.forEach(function (m, id) { send({ type: 'monitor', conversation: id }); });
+  }
+
+  // ------------------------------------------------------------- monitoring
+
+  function startMonitor(id, who) {
+    if (!monitored.has(id)) {
+      var list = h('ol', { class: 'sbs-transcript', 'aria-label': 'Transcript of ' + who });
+      var state = h('p', { class: 'sbs-note sbs-monitor-state', text: 'Live' });
+      var panel = h('section', { class: 'sbs-monitored', 'data-conversation': id, 'aria-label': 'Chat ' + who }, [
+        h('div', { class: 'sbs-monitored-head' }, [
+          h('strong', { text: who }), ' ', h('code', { text: id.slice(0, 10) + '\u2026', title: id }), state,
+          h('button', { type: 'button', class: 'sbs-btn sbs-stop-monitor', onclick: function () { stopMonitor(id); } }, ['Stop']),
+        ]),
+        list,
+      ]);
+      monitored.set(id, { panel: panel, list: list, state: state, seqs: new Map(), maxSeq: 0 });
+      els.monitors.appendChild(panel);
+      els.monitor.hidden = false;
+    }
+    send({ type: 'monitor', conversation: id });
+  }
+
+  function stopMonitor(id) {
+    var m = monitored.get(id);
+    if (!m) return;
+    send({ type: 'unmonitor', conversation: id });
+    m.panel.remove();
+    monitored.delete(id);
+    els.monitor.hidden = monitored.size === 0;
+  }
+
+  function onTranscript(f) {
+    var m = monitored.get(f.conversation);
+    if (!m) return;
+    (f.entries || []).forEach(function (e) { addEntry({ conversation: f.conversation, seq: e.seq, from: e.from, text: e.text, at: e.at }); });
+    if (f.more) send({ type: 'sync', conversation: f.conversation, after: m.maxSeq });
+  }
+
+  function addEntry(f) {
+    var m = monitored.get(f.conversation);
+    var seq = Number(f.seq);
+    if (!m || !(seq > 0) || m.seqs.has(seq)) return;
+    var li = h('li', { class: 'sbs-entry sbs-from-' + f.from, 'data-seq': seq }, [
+      h('span', { class: 'sbs-entry-meta' }, [FROM[f.from] || f.from, ' ', h('time', { datetime: f.at || null, text: core.clockTime(f.at) })]),
+      h('span', { class: 'sbs-entry-text', dir: 'auto' }, core.linkify(f.text)),
+    ]);
+    var after = null;
+    m.seqs.forEach(function (el, s) { if (s > seq && (!after || s < Number(after.getAttribute('data-seq')))) after = el; });
+    m.list.insertBefore(li, after);
+    m.seqs.set(seq, li);
+    if (seq > m.maxSeq) m.maxSeq = seq;
+    m.list.scrollTop = m.list.scrollHeight;
+  }
+
+  function onRedact(f) {
+    var m = monitored.get(f.conversation);
+    var li = m && m.seqs.get(Number(f.seq));
+    var text = li && li.querySelector('.sbs-entry-text');
+    if (text) text.replaceChildren.apply(text, core.linkify(f.text));
+  }
+
+  function onEnded(f) {
+    var m = monitored.get(f.conversation);
+    if (m) m.state.textContent = 'Ended (' + String(f.reason).replace(/_/g, ' ') + ')';
   }
 
   function renderOverview(f) {
@@ -109,7 +182,17 @@
     var agents = f.agents || [];
     var online = agents.filter(function (a) { return a.online; }).length;
     els.agentCount.textContent = '(' + online + ' online, ' + agents.filter(function (a) { return a.online && a.state === 'available'; }).length + ' available)';
-    els.agents.replaceChildren.apply(els.agents, agents.map(agentRow));
+    // Not while the supervisor is choosing a queue in it (a re-render would
+    // reset the choice); a focused button keeps its focus across the update.
+    var active = document.activeElement;
+    if (!(active && active.tagName === 'SELECT' && els.agents.contains(active))) {
+      var focusKey = active && els.agents.contains(active) ? focusKeyOf(active) : null;
+      els.agents.replaceChildren.apply(els.agents, agents.map(agentRow));
+      if (focusKey) {
+        var again = els.agents.querySelector(focusKey);
+        if (again) again.focus();
+      }
+    }
     els.audit.replaceChildren.apply(els.audit, (f.audit || []).map(function (e) {
       return h('li', {}, [
         h('time', { datetime: e.at, text: core.clockTime(e.at) }), ' ',
@@ -120,6 +203,16 @@
     if (!(f.audit || []).length) els.audit.replaceChildren(h('li', { class: 'sbs-note', text: 'No actions yet.' }));
   }
 
+  /** A selector that finds the same control in the re-rendered agents table. */
+  function focusKeyOf(el) {
+    var row = el.closest('tr[data-agent]');
+    var chat = el.closest('li[data-conversation]');
+    if (!row) return null;
+    var key = 'tr[data-agent="' + CSS.escape(row.getAttribute('data-agent')) + '"]';
+    if (chat) key += ' li[data-conversation="' + CSS.escape(chat.getAttribute('data-conversation')) + '"]';
+    return key + ' .' + el.className.split(' ').filter(function (c) { return c !== 'sbs-btn'; })[0];
+  }
+
   function agentRow(a) {
     var next = a.state === 'available' ? 'away' : 'available';
     var stateText = !a.online ? 'Offline' : a.state === 'available' ? 'Available' : 'Away';
@@ -128,7 +221,11 @@
         TIERS.filter(function (t) { return me.teams.indexOf(t) >= 0; }).map(function (t) { return h('option', { value: t, text: TIER_NAMES[t] }); }));
       tier.insertBefore(h('option', { value: '', text: 'Same queue', selected: true }), tier.firstChild);
       return h('li', { 'data-conversation': id }, [
-        h('code', { text: id.slice(0, 10) + '\u2026', title: id }), ' ', tier, ' ',
+        h('code', { text: id.slice(0, 10) + '\u2026', title: id }), ' ',
+        h('button', {
+          type: 'button', class: 'sbs-btn sbs-monitor',
+          onclick: function () { startMonitor(id, a.name + '\u2019s chat'); },
+        }, ['Monitor']), ' ', tier, ' ',
         h('button', {
           type: 'button', class: 'sbs-btn sbs-reassign',
           onclick: function () {

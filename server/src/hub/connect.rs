@@ -60,7 +60,7 @@ fn side(role: Role) -> Option<Side> {
     match role {
         Role::Cardholder => Some(Side::Cardholder),
         Role::Agent => Some(Side::Agent),
-        Role::Supervisor => None,
+        Role::Supervisor => Some(Side::Supervisor),
     }
 }
 
@@ -216,6 +216,7 @@ impl Hub {
         for a in &caller.audiences {
             self.sessions.remove(a, caller.conn);
         }
+        self.stop_monitoring(&caller.identity, &caller.watch).await;
         let identity = caller.identity;
         self.metrics
             .connections

@@ -31,11 +31,16 @@ pub const OVERVIEW_INTERVAL: Duration = Duration::from_secs(1);
 /// Audit entries an `overview` lists.
 pub const AUDIT_SHOWN: usize = 20;
 
+/// Chats one supervisor connection may monitor at once.
+pub const MAX_MONITORED: usize = 20;
+
 /// What a supervisor connection keeps between frames.
 #[derive(Debug, Default)]
 pub struct Watch {
     /// Stops the `overview` pushes when the connection closes.
     pushing: Option<CancellationToken>,
+    /// The chats it monitors (stopped when it disconnects).
+    monitoring: std::collections::BTreeSet<ConversationId>,
 }
 
 impl Drop for Watch {
@@ -102,6 +107,24 @@ impl Hub {
             }
             ClientFrame::Reassign { conversation, tier } => {
                 self.reassign(identity, &conversation, tier).await
+            }
+            ClientFrame::Monitor { conversation } => {
+                self.monitor(identity, &conversation, watch).await
+            }
+            ClientFrame::Unmonitor { conversation } => {
+                if watch.monitoring.remove(&conversation) {
+                    self.store
+                        .monitor(&conversation, &identity.sub, false)
+                        .await
+                        .map_err(|e| self.store_failed(e))?;
+                }
+                Ok(Vec::new())
+            }
+            ClientFrame::Sync {
+                conversation: Some(conversation),
+                after,
+            } if watch.monitoring.contains(&conversation) => {
+                self.replay(&conversation, after).await
             }
             _ => Err(CommandError::NotAllowed(
                 "supervisors cannot send this frame".into(),
@@ -216,6 +239,55 @@ impl Hub {
         )
         .await?;
         Ok(vec![self.overview_frame(teams).await?])
+    }
+
+    /// `monitor`: a chat of a supervised tier, read-only; its transcript so
+    /// far comes back as a `transcript` page.
+    async fn monitor(
+        &self,
+        identity: &Identity,
+        id: &ConversationId,
+        watch: &mut Watch,
+    ) -> Replies {
+        let teams = teams_of(identity)?;
+        if !watch.monitoring.contains(id) && watch.monitoring.len() >= MAX_MONITORED {
+            return Err(CommandError::NotAllowed(format!(
+                "you can monitor at most {MAX_MONITORED} chats at once; stop one first"
+            )));
+        }
+        let c = self
+            .store
+            .conversation(id)
+            .await
+            .map_err(|e| self.store_failed(e))?
+            .filter(|c| c.status != ConversationStatus::Ended)
+            .ok_or(CommandError::NoConversation)?;
+        if !teams.contains(&Team::Tier(c.tier)) {
+            return Err(CommandError::NotAllowed(
+                "you can only monitor chats of queues you supervise".into(),
+            ));
+        }
+        self.store
+            .monitor(id, &identity.sub, true)
+            .await
+            .map_err(|e| self.store_failed(e))?
+            .ok_or(CommandError::NoConversation)?;
+        if watch.monitoring.insert(id.clone()) {
+            tracing::info!(supervisor = %identity.sub, conversation = %id, "supervisor monitors a chat");
+            let agent = c.agent.as_ref().map_or("(queued)", |a| a.as_str());
+            self.record(identity, "monitor", id.as_str(), &format!("agent {agent}"))
+                .await?;
+        }
+        self.replay(id, 0).await
+    }
+
+    /// Stops a departing supervisor connection's monitoring.
+    pub(super) async fn stop_monitoring(&self, identity: &Identity, watch: &Watch) {
+        for id in &watch.monitoring {
+            if let Err(e) = self.store.monitor(id, &identity.sub, false).await {
+                self.store_failed(e);
+            }
+        }
     }
 
     async fn record(

@@ -102,6 +102,17 @@ struct Record {
     transcript: Vec<Entry>,
     /// Idempotency keys already stored, per author side, to their seq.
     client_ids: HashMap<String, Seq>,
+    /// Supervisors monitoring it.
+    monitors: BTreeSet<UserId>,
+}
+
+impl Record {
+    /// Who hears its entries, redactions and end: both sides and its monitors.
+    fn audiences(&self) -> Vec<Audience> {
+        let mut to = both_sides(&self.conversation);
+        to.extend(self.monitors.iter().cloned().map(Audience::Supervisor));
+        to
+    }
 }
 
 #[derive(Debug)]
@@ -161,9 +172,11 @@ impl MemoryStore {
     }
 
     /// Announces `ended` to both sides of a conversation that just ended.
-    fn announce_ended(&self, c: &Conversation, reason: EndReason) {
+    fn announce_ended(&self, s: &State, c: &Conversation, reason: EndReason) {
         self.announce(
-            both_sides(c),
+            s.conversations
+                .get(&c.id)
+                .map_or_else(|| both_sides(c), Record::audiences),
             Event::Ended {
                 conversation: c.id.clone(),
                 reason,
@@ -236,7 +249,7 @@ impl MemoryStore {
                 if let Some(e) = record.transcript.last_mut() {
                     e.text = r.entry.text.clone();
                     self.announce(
-                        both_sides(&record.conversation),
+                        record.audiences(),
                         Event::Redact {
                             conversation: id.clone(),
                             seq: r.seq,
@@ -261,7 +274,7 @@ impl MemoryStore {
             record.client_ids.insert(k, seq);
         }
         self.announce(
-            both_sides(&record.conversation),
+            record.audiences(),
             Event::Msg {
                 conversation: id.clone(),
                 entry: entry.clone(),
@@ -481,6 +494,7 @@ impl State {
                 }
                 None
             }
+            Side::Supervisor => None,
             Side::Cardholder => {
                 let c = &self.conversations.get(self.open.get(user)?)?.conversation;
                 let chat = match (c.status, &c.agent) {
@@ -574,6 +588,7 @@ impl Store for MemoryStore {
                 score,
                 transcript: Vec::new(),
                 client_ids: HashMap::new(),
+                monitors: BTreeSet::new(),
             },
         );
         s.open.insert(new.cardholder, id.clone());
@@ -643,7 +658,7 @@ impl Store for MemoryStore {
         }
         let ended = s.end(id, now + self.retention);
         if let Some(c) = &ended {
-            self.announce_ended(c, reason);
+            self.announce_ended(&s, c, reason);
         }
         Ok(ended)
     }
@@ -897,6 +912,27 @@ impl Store for MemoryStore {
         })
     }
 
+    async fn monitor(
+        &self,
+        id: &ConversationId,
+        supervisor: &UserId,
+        on: bool,
+    ) -> StoreResult<Option<Conversation>> {
+        let mut s = self.lock();
+        let Some(record) = s.conversations.get_mut(id) else {
+            return Ok(None);
+        };
+        if on {
+            if record.conversation.status == ConversationStatus::Ended {
+                return Ok(None);
+            }
+            record.monitors.insert(supervisor.clone());
+        } else {
+            record.monitors.remove(supervisor);
+        }
+        Ok(Some(record.conversation.clone()))
+    }
+
     async fn audit(&self, entry: AuditEntry) -> StoreResult<()> {
         let mut s = self.lock();
         s.audit.push_front(entry);
@@ -956,6 +992,7 @@ impl Store for MemoryStore {
                 continue;
             }
             match side {
+                Side::Supervisor => {}
                 Side::Cardholder => {
                     if let Some((id, agent)) = s.active_chat_of(&user) {
                         self.announce_presence(&agent, &id, CardholderPresence::Gone);
@@ -970,7 +1007,7 @@ impl Store for MemoryStore {
                         .is_some_and(|r| r.conversation.status == ConversationStatus::Queued);
                     if queued {
                         if let Some(c) = s.end(&id, now + self.retention) {
-                            self.announce_ended(&c, EndReason::Abandoned);
+                            self.announce_ended(&s, &c, EndReason::Abandoned);
                             out.push(GraceOutcome::Abandoned(c));
                         }
                     }
@@ -1085,7 +1122,7 @@ impl Store for MemoryStore {
         );
         let ended = s.end(id, now + self.retention);
         if let Some(c) = &ended {
-            self.announce_ended(c, EndReason::Escalated);
+            self.announce_ended(&s, c, EndReason::Escalated);
         }
         Ok(ended)
     }

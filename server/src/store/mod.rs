@@ -350,15 +350,19 @@ pub enum GraceOutcome {
 pub enum Side {
     /// A cardholder.
     Cardholder,
-    /// An agent (or supervisor).
+    /// An agent.
     Agent,
+    /// A supervisor: present only so that the chats it monitors reach it;
+    /// it holds no chats and has no grace period.
+    Supervisor,
 }
 
 impl From<Role> for Side {
     fn from(r: Role) -> Self {
         match r {
             Role::Cardholder => Side::Cardholder,
-            Role::Agent | Role::Supervisor => Side::Agent,
+            Role::Agent => Side::Agent,
+            Role::Supervisor => Side::Supervisor,
         }
     }
 }
@@ -549,6 +553,17 @@ pub trait Store: Send + Sync + Debug + 'static {
     /// and desks.
     async fn overview(&self, teams: &[Team]) -> StoreResult<Overview>;
 
+    /// Starts (`on`) or stops a supervisor's monitoring of an open
+    /// conversation: while on, its entries, redactions and end reach the
+    /// supervisor too (never the other way). `None` when the conversation
+    /// is unknown or over.
+    async fn monitor(
+        &self,
+        id: &ConversationId,
+        supervisor: &UserId,
+        on: bool,
+    ) -> StoreResult<Option<Conversation>>;
+
     /// Appends a supervisor action to the audit log (the last
     /// [`AUDIT_KEPT`] stay in the store).
     async fn audit(&self, entry: AuditEntry) -> StoreResult<()>;
@@ -711,6 +726,7 @@ impl Graces {
         match side {
             Side::Cardholder => self.cardholder_ms,
             Side::Agent => self.agent_ms,
+            Side::Supervisor => 0,
         }
     }
 }

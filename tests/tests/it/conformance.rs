@@ -168,5 +168,15 @@ async fn both_engines_announce_the_same_events() {
         .iter()
         .filter(|e| e.contains("Presence"))
         .all(|e| e.starts_with("[Agent(UserId(\"bob\"))]")));
+    let to_monitor: Vec<&String> = from_memory
+        .iter()
+        .filter(|e| e.contains("Supervisor(UserId(\"sue\"))"))
+        .collect();
+    assert!(
+        to_monitor.iter().any(|e| e.contains("Msg"))
+            && to_monitor.iter().any(|e| e.contains("Redact"))
+            && to_monitor.iter().any(|e| e.contains("Ended")),
+        "the monitoring supervisor hears entries, redactions and the end: {from_memory:#?}"
+    );
     assert_eq!(from_memory, from_redis);
 }

@@ -78,6 +78,8 @@ fn client_types() -> Vec<String> {
         r#"{"type":"watch"}"#,
         r#"{"type":"set_agent_state","agent":"a","state":"away"}"#,
         r#"{"type":"reassign","conversation":"c"}"#,
+        r#"{"type":"monitor","conversation":"c"}"#,
+        r#"{"type":"unmonitor","conversation":"c"}"#,
     ];
     samples
         .iter()

@@ -150,3 +150,81 @@ async fn a_supervisor_cannot_reach_chats_of_teams_it_does_not_supervise() {
     assert_eq!(ag.expect("error").await["code"], "not_allowed");
     hub.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_supervisor_on_another_node_monitors_a_chat_unseen_by_the_cardholder() {
+    let redis = RedisServer::start();
+    let prefix = unique_prefix();
+    let a = TestHub::spawn(redis_settings(&redis.url(), &prefix)).await;
+    let b = TestHub::spawn(redis_settings(&redis.url(), &prefix)).await;
+    let mut ag = available_agent(&a.ws_url(), "mo-ag", &["premium"], 2).await;
+    let (mut ch, _) = Client::connect(&a.ws_url(), &cardholder("mo-ch", "premium")).await;
+    let id = paired(&mut ch, &mut ag, "dispute").await;
+    ch.send(
+        json!({"type": "say", "id": "c1", "text": "The charge is from a shop I never visited"}),
+    )
+    .await;
+    ag.expect_where("msg", |m| m["id"] == "c1").await;
+
+    let (mut sup, _) = Client::connect(&b.ws_url(), &supervisor("mo-sup", &["premium"])).await;
+    sup.send(json!({"type": "monitor", "conversation": id}))
+        .await;
+    let page = sup.expect("transcript").await;
+    assert_eq!(page["conversation"], id.as_str());
+    let texts: Vec<&str> = page["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .filter_map(|e| e["text"].as_str())
+        .collect();
+    assert!(
+        texts.contains(&"The charge is from a shop I never visited"),
+        "the transcript so far: {page}"
+    );
+    assert_eq!(page["more"], false);
+
+    // Live, both ways, from the other node.
+    ag.send(
+        json!({"type": "say", "conversation": id, "id": "a1", "text": "Let me check that charge"}),
+    )
+    .await;
+    let m = sup.expect_where("msg", |m| m["id"] == "a1").await;
+    assert_eq!(
+        (&m["from"], &m["conversation"]),
+        (&json!("agent"), &json!(id))
+    );
+    ch.send(json!({"type": "say", "id": "c2", "text": "Thank you"}))
+        .await;
+    sup.expect_where("msg", |m| m["id"] == "c2").await;
+    // Read-only: a supervisor cannot write in the chat.
+    sup.send(json!({"type": "say", "conversation": id, "id": "s1", "text": "hello"}))
+        .await;
+    assert_eq!(sup.expect("error").await["code"], "not_allowed");
+
+    // The end reaches the monitor too; the cardholder never heard of it.
+    ag.send(json!({"type": "end", "conversation": id})).await;
+    let ended = sup.expect("ended").await;
+    assert_eq!(ended["conversation"], id.as_str());
+    ch.expect("ended").await;
+    assert!(
+        ch.pending()
+            .iter()
+            .all(|f| f.to_string().find("mo-sup").is_none()),
+        "nothing about the supervisor reaches the cardholder: {:?}",
+        ch.pending()
+    );
+
+    // Audited; and a chat of another tier is out of reach.
+    sup.send(json!({"type": "watch"})).await;
+    let o = sup.expect("overview").await;
+    assert_eq!(o["audit"][0]["action"], "monitor");
+    assert_eq!(o["audit"][0]["target"], id.as_str());
+    let mut ag2 = available_agent(&a.ws_url(), "mo-ag2", &["standard"], 1).await;
+    let (mut ch2, _) = Client::connect(&a.ws_url(), &cardholder("mo-ch2", "standard")).await;
+    let other = paired(&mut ch2, &mut ag2, "general").await;
+    sup.send(json!({"type": "monitor", "conversation": other}))
+        .await;
+    assert_eq!(sup.expect("error").await["code"], "not_allowed");
+    a.shutdown().await;
+    b.shutdown().await;
+}

@@ -67,6 +67,7 @@ struct Scripts {
     queue_place: Script,
     queue_stats: Script,
     overview: Script,
+    monitor: Script,
     presence: Script,
     expire_graces: Script,
     heartbeat: Script,
@@ -93,6 +94,7 @@ impl Scripts {
             queue_place: s(include_str!("lua/queue_place.lua")),
             queue_stats: s(include_str!("lua/queue_stats.lua")),
             overview: s(include_str!("lua/overview.lua")),
+            monitor: s(include_str!("lua/monitor.lua")),
             presence: s(include_str!("lua/presence.lua")),
             expire_graces: s(include_str!("lua/expire_graces.lua")),
             heartbeat: s(include_str!("lua/heartbeat.lua")),
@@ -269,6 +271,7 @@ fn presence_member(side: Side, user: &UserId) -> String {
     keys::member(&match side {
         Side::Cardholder => Audience::Cardholder(user.clone()),
         Side::Agent => Audience::Agent(user.clone()),
+        Side::Supervisor => Audience::Supervisor(user.clone()),
     })
 }
 
@@ -676,6 +679,30 @@ impl Store for RedisStore {
             agents,
             desks,
         })
+    }
+
+    async fn monitor(
+        &self,
+        id: &ConversationId,
+        supervisor: &UserId,
+        on: bool,
+    ) -> StoreResult<Option<Conversation>> {
+        let reply = self
+            .run(
+                &self.scripts.monitor,
+                now_millis(),
+                argv![
+                    id,
+                    presence_member(Side::Supervisor, supervisor),
+                    if on { "1" } else { "0" }
+                ],
+            )
+            .await?;
+        let r: OkReply = decode(&reply, "monitor")?;
+        if !r.ok {
+            return Ok(None);
+        }
+        replies::conversation(&r.conversation).map(Some)
     }
 
     async fn audit(&self, entry: AuditEntry) -> StoreResult<()> {

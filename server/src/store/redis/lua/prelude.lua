@@ -97,7 +97,7 @@ local function went_offline(member, deadline)
     if redis.call('SCARD', a .. ':convs') > 0 then
       redis.call('ZADD', k('grace'), deadline, member)
     end
-  else
+  elseif side == 'c' then
     -- A queued cardholder keeps the place for the grace period; an active
     -- chat's agent hears `away` now (and `gone` when the grace runs out).
     local id = redis.call('GET', k('open', user))
@@ -123,6 +123,15 @@ local function came_online(user)
       announce({'a:' .. f[2]}, {k = 'presence', conversation = id, cardholder = 'online'})
     end
   end
+end
+
+-- The members to announce a conversation's entries and end to: `to`, plus the
+-- supervisors monitoring it.
+local function with_monitors(id, to)
+  for _, m in ipairs(redis.call('SMEMBERS', k('conv', id) .. ':monitors')) do
+    table.insert(to, m)
+  end
+  return to
 end
 
 -- The presence members of both sides of a conversation (from its hash fields).
@@ -152,7 +161,7 @@ local function append_entry(id, f, author, key, entry)
   if key ~= '' then
     redis.call('HSET', keys, key, seq)
   end
-  announce_raw(both_sides(f[1], f[2], f[3]), {k = 'msg', conversation = id, seq = seq}, {entry = entry})
+  announce_raw(with_monitors(id, both_sides(f[1], f[2], f[3])), {k = 'msg', conversation = id, seq = seq}, {entry = entry})
   -- The caller has the new entry already: only a resend's stored one is sent back.
   return {duplicate = false, seq = seq, first = first}
 end
@@ -169,7 +178,8 @@ local function end_conv(id, reason, retention)
     return false
   end
   redis.call('HSET', c, 'status', 'ended')
-  announce(both_sides(f[1], f[2], f[3]), {k = 'ended', conversation = id, reason = reason})
+  announce(with_monitors(id, both_sides(f[1], f[2], f[3])), {k = 'ended', conversation = id, reason = reason})
+  redis.call('DEL', c .. ':monitors')
   if f[1] == 'queued' then
     redis.call('ZREM', k('q', f[4]), id)
   elseif f[3] then
