@@ -334,6 +334,7 @@ impl State {
             conversations: None,
             state: None,
             callbacks: None,
+            canned: None,
         }
     }
 

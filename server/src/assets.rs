@@ -122,29 +122,14 @@ pub fn routes<S: Clone + Send + Sync + 'static>(
 ) -> Router<S> {
     let pane = Arc::new(PagePolicy::framed_by(&pane_ancestors(settings)));
     let unframed = Arc::new(PagePolicy::framed_by(&[]));
-    let (pane_index, pane_files) = (pane.clone(), pane);
-    let router =
-        router
-            .route(
-                "/widget/{*path}",
-                get(move |Path(p): Path<String>| async move {
-                    serve(&format!("widget/{p}"), &unframed)
-                }),
-            )
-            .route(
-                "/agent",
-                get(|| async { axum::response::Redirect::permanent("/agent/") }),
-            )
-            .route(
-                "/agent/",
-                get(move || async move { serve("agent/index.html", &pane_index) }),
-            )
-            .route(
-                "/agent/{*path}",
-                get(move |Path(p): Path<String>| async move {
-                    serve(&format!("agent/{p}"), &pane_files)
-                }),
-            );
+    let router = router.route(
+        "/widget/{*path}",
+        get(move |Path(p): Path<String>| async move { serve(&format!("widget/{p}"), &unframed) }),
+    );
+    // The staff apps: the agent pane and the supervisor console, framed
+    // only by the issuer's agent desktop.
+    let router = app_routes(router, "agent", pane.clone());
+    let router = app_routes(router, "supervisor", pane);
     if settings.dev {
         let demo = Arc::new(PagePolicy::demo());
         router.route(
@@ -154,6 +139,29 @@ pub fn routes<S: Clone + Send + Sync + 'static>(
     } else {
         router
     }
+}
+
+/// `/<app>` (a redirect), `/<app>/` (its page) and `/<app>/<file>`, all
+/// with `page`'s headers.
+fn app_routes<S: Clone + Send + Sync + 'static>(
+    router: Router<S>,
+    app: &'static str,
+    page: Arc<PagePolicy>,
+) -> Router<S> {
+    let index = page.clone();
+    router
+        .route(
+            &format!("/{app}"),
+            get(move || async move { axum::response::Redirect::permanent(&format!("/{app}/")) }),
+        )
+        .route(
+            &format!("/{app}/"),
+            get(move || async move { serve(&format!("{app}/index.html"), &index) }),
+        )
+        .route(
+            &format!("/{app}/{{*path}}"),
+            get(move |Path(p): Path<String>| async move { serve(&format!("{app}/{p}"), &page) }),
+        )
 }
 
 /// The embedded file at `path`; an HTML page gets `page`'s headers.

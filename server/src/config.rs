@@ -107,6 +107,14 @@ pub struct Cli {
     /// users' grace periods start (seconds, or e.g. `2500ms`).
     #[arg(long, env = "SWITCHBOARD_NODE_TIMEOUT", default_value = DEFAULT_NODE_TIMEOUT)]
     pub node_timeout: String,
+    /// Service-level target in seconds: a supervisor's overview shows the share
+    /// of recently answered chats that waited at most this long.
+    #[arg(long, env = "SWITCHBOARD_SLA_SECONDS", default_value_t = DEFAULT_SLA_SECONDS)]
+    pub sla_seconds: u64,
+    /// JSON file of canned replies per team (`{"standard": [{"shortcut", "title", "text"}], …}`),
+    /// sent to agents in their `welcome`.
+    #[arg(long, env = "SWITCHBOARD_CANNED_REPLIES")]
+    pub canned_replies: Option<PathBuf>,
     /// Most simultaneous authenticated WebSocket connections this node accepts.
     #[arg(long, env = "SWITCHBOARD_MAX_CONNECTIONS", default_value_t = DEFAULT_MAX_CONNECTIONS)]
     pub max_connections: usize,
@@ -176,6 +184,9 @@ pub const DEFAULT_AGENT_GRACE_S: u64 = 30;
 
 /// `--hot-retention`'s default, in seconds (SPEC: 24 h).
 pub const DEFAULT_HOT_RETENTION_S: u64 = 86_400;
+
+/// `--sla-seconds` default (SPEC: 60).
+pub const DEFAULT_SLA_SECONDS: u64 = 60;
 
 /// `--node-heartbeat`'s default (1 s).
 pub const DEFAULT_NODE_HEARTBEAT: &str = "1";
@@ -298,6 +309,10 @@ pub struct Settings {
     pub header_read_timeout: Duration,
     /// How long shutdown waits for connections to close.
     pub drain_timeout: Duration,
+    /// The service-level target (`--sla-seconds`), for supervisors' `overview`.
+    pub sla_seconds: u64,
+    /// Canned replies per team (`--canned-replies`), for agents' `welcome`.
+    pub canned: std::sync::Arc<crate::canned::CannedReplies>,
     /// Frames one connection may send at once, then `rate_per_sec` sustained.
     pub rate_burst: f64,
     /// Sustained frames per second one connection may send.
@@ -485,6 +500,14 @@ impl Cli {
         settings.max_connections = self.max_connections;
         settings.max_pending_auth = self.max_pending_auth;
         settings.max_connections_per_user = self.max_connections_per_user;
+        if self.sla_seconds == 0 {
+            return Err(ConfigError("--sla-seconds must be at least 1".into()));
+        }
+        settings.sla_seconds = self.sla_seconds;
+        if let Some(path) = &self.canned_replies {
+            settings.canned =
+                std::sync::Arc::new(crate::canned::CannedReplies::load(path).map_err(ConfigError)?);
+        }
         Ok(settings)
     }
 }
@@ -593,6 +616,8 @@ impl Settings {
             max_connections_per_user: MAX_CONNECTIONS_PER_USER,
             header_read_timeout: HEADER_READ_TIMEOUT,
             drain_timeout: DRAIN_TIMEOUT,
+            sla_seconds: DEFAULT_SLA_SECONDS,
+            canned: Default::default(),
             rate_burst: RATE_BURST,
             rate_per_sec: RATE_PER_SEC,
         }
@@ -837,5 +862,33 @@ mod tests {
             refused_bare(&["--dev", "--jwt-max-lifetime", "0"]).starts_with("--jwt-max-lifetime")
         );
         assert!(refused_bare(&[]).contains("--jwks-url"));
+    }
+
+    #[test]
+    fn canned_replies_are_read_from_their_file_and_a_bad_one_stops_start_up() {
+        let dir = std::env::temp_dir().join(format!("sb-canned-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let good = dir.join("good.json");
+        std::fs::write(
+            &good,
+            r#"{"standard": [{"shortcut": "hi", "title": "Hi", "text": "Hello!"}]}"#,
+        )
+        .expect("write");
+        let bad = dir.join("bad.json");
+        std::fs::write(&bad, r#"{"gold": []}"#).expect("write");
+
+        let settings = cli(&["--canned-replies", good.to_str().unwrap_or_default()])
+            .settings()
+            .expect("valid");
+        assert_eq!(settings.canned.len(), 1);
+        assert!(cli(&[]).settings().expect("valid").canned.is_empty());
+        let err = cli(&["--canned-replies", bad.to_str().unwrap_or_default()])
+            .settings()
+            .expect_err("unknown team");
+        assert!(
+            err.0.starts_with("--canned-replies ") && err.0.contains("gold"),
+            "{err}"
+        );
+        let _ = std::fs::remove_dir_all(dir);
     }
 }

@@ -179,6 +179,18 @@ named_enum!(
 );
 
 named_enum!(
+    /// Whether the cardholder of a chat is there, as its agent sees it.
+    CardholderPresence {
+        /// A connection of the cardholder is open.
+        Online = "online",
+        /// The cardholder's last connection closed, within the grace period.
+        Away = "away",
+        /// Away for longer than the grace period.
+        Gone = "gone",
+    }
+);
+
+named_enum!(
     /// An agent's own availability toggle.
     AgentState {
         Available = "available",

@@ -15,7 +15,8 @@
 
 use crate::archive::Summary;
 use crate::domain::{
-    rfc3339, Author, ConversationId, Desk, EndReason, Millis, Role, Seq, Tier, UserId,
+    rfc3339, AgentState, Author, CardholderPresence, ConversationId, Desk, EndReason, Millis, Role,
+    Seq, Tier, UserId,
 };
 use crate::protocol::{
     AgentInfo, CallbackView, CardholderInfo, ConversationState, Entry, HistoryItem, ServerFrame,
@@ -129,6 +130,20 @@ pub enum Event {
         seq: Seq,
         /// Its new text.
         text: String,
+    },
+    /// Whether a chat's cardholder is connected, for its agent.
+    Presence {
+        /// The conversation.
+        conversation: ConversationId,
+        /// Online, away or gone.
+        cardholder: CardholderPresence,
+    },
+    /// A supervisor set an agent's availability.
+    AgentStatus {
+        /// The new state.
+        state: AgentState,
+        /// The supervisor's name.
+        by: String,
     },
     /// A waiting conversation's place in its queue.
     Queued {
@@ -282,6 +297,20 @@ impl Event {
                 position: *position,
                 eta_s: *eta_s,
             },
+            (
+                Event::Presence {
+                    conversation,
+                    cardholder,
+                },
+                _,
+            ) => ServerFrame::Presence {
+                conversation: conversation.clone(),
+                cardholder: *cardholder,
+            },
+            (Event::AgentStatus { state, by }, _) => ServerFrame::Status {
+                state: *state,
+                by: by.clone(),
+            },
         })
     }
 }
@@ -338,8 +367,8 @@ pub fn conversation_state(c: &Conversation, view: View) -> ConversationState {
     }
 }
 
-/// A callback request as a view sees it (the phone digits only to the
-/// cardholder).
+/// A callback request as a view sees it: the phone digits only to the
+/// cardholder, the reason (which may be the agent's note) only to staff.
 pub fn callback_view(r: &CallbackRequest, view: View) -> CallbackView {
     CallbackView {
         reference: r.reference.clone(),
@@ -350,7 +379,10 @@ pub fn callback_view(r: &CallbackRequest, view: View) -> CallbackView {
         attempts: r.attempts,
         claimed_by: r.claimed_by.clone(),
         created_at: rfc3339(r.created_at),
-        reason: Some(r.reason.clone()),
+        reason: match view {
+            View::Cardholder => None,
+            View::Staff => Some(r.reason.clone()),
+        },
         conversation: Some(r.conversation.clone()),
         phone_last4: match view {
             View::Cardholder => r.phone_last4.clone(),
@@ -418,6 +450,14 @@ mod tests {
                 tier: Tier::Premium,
                 position: 1,
                 eta_s: None,
+            },
+            Event::AgentStatus {
+                state: AgentState::Away,
+                by: "Sam Supervisor".into(),
+            },
+            Event::Presence {
+                conversation: "c-1".into(),
+                cardholder: CardholderPresence::Away,
             },
         ];
         for e in events {

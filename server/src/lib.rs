@@ -30,6 +30,7 @@ pub mod archive;
 pub mod assets;
 pub mod auth;
 pub mod bus;
+pub mod canned;
 pub mod classifier;
 pub mod config;
 pub mod connection;

@@ -8,8 +8,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{
-    AgentState, Author, CallbackRef, ConversationId, ConversationStatus, Desk, EndReason, Role,
-    Seq, Team, Tier, Topic, UserId,
+    AgentState, Author, CallbackRef, CardholderPresence, ConversationId, ConversationStatus, Desk,
+    EndReason, Role, Seq, Team, Tier, Topic, UserId,
 };
 
 /// The protocol version announced in `welcome`.
@@ -179,6 +179,37 @@ pub enum ClientFrame {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         after: Option<Seq>,
     },
+    /// Supervisor: send me `overview` frames (at most one a second) while
+    /// this connection lasts.
+    Watch,
+    /// Supervisor: set an agent of a supervised team available or away.
+    SetAgentState {
+        /// The agent.
+        agent: UserId,
+        /// The new state.
+        state: AgentState,
+    },
+    /// Supervisor: follow a chat of a supervised tier read-only: its
+    /// transcript now (a `transcript` page, then `sync` for more), its
+    /// entries and end as they happen. Invisible to the cardholder.
+    Monitor {
+        /// The conversation.
+        conversation: ConversationId,
+    },
+    /// Supervisor: stop following a chat.
+    Unmonitor {
+        /// The conversation.
+        conversation: ConversationId,
+    },
+    /// Supervisor: take an active chat of a supervised tier from its agent
+    /// and put it at the head of a queue (its own tier's by default).
+    Reassign {
+        /// The conversation.
+        conversation: ConversationId,
+        /// The queue to put it in.
+        #[serde(default)]
+        tier: Option<Tier>,
+    },
 }
 
 impl ClientFrame {
@@ -191,6 +222,7 @@ impl ClientFrame {
     }
 }
 
+pub use crate::canned::CannedReply;
 pub use crate::domain::CallbackOutcome;
 
 /// Why an inbound frame was refused, with the `id` it carried (for `ref`).
@@ -429,6 +461,80 @@ pub struct QueueView {
     pub oldest_wait_s: u64,
 }
 
+/// One tier queue in a supervisor's `overview`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QueueLine {
+    /// Which queue.
+    pub tier: Tier,
+    /// Conversations waiting.
+    pub waiting: u64,
+    /// Seconds the oldest has waited (0 when empty).
+    pub oldest_wait_s: u64,
+    /// Share of the recently answered conversations (`answered`) that
+    /// waited at most `sla_s`; `null` before anyone was answered.
+    pub service_level: Option<f64>,
+    /// How many recently answered conversations the service level counts.
+    pub answered: usize,
+}
+
+/// One agent in a supervisor's `overview`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentLine {
+    /// Agent id.
+    pub sub: UserId,
+    /// Display name.
+    pub name: String,
+    /// `available` or `away`.
+    pub state: AgentState,
+    /// Whether the agent has a connection open.
+    pub online: bool,
+    /// Chats it holds.
+    pub chats: usize,
+    /// Its limit.
+    pub max_chats: u8,
+    /// Its teams.
+    pub teams: Vec<Team>,
+    /// Seconds since its state last changed.
+    pub in_state_s: u64,
+    /// The chats it holds.
+    pub conversations: Vec<ConversationId>,
+}
+
+/// One desk in a supervisor's `overview`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeskLine {
+    /// The desk.
+    pub desk: Desk,
+    /// Open callback requests.
+    pub open: u64,
+}
+
+/// One team's secure-message inbox in a supervisor's `overview`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InboxLine {
+    /// The team.
+    pub team: Team,
+    /// Threads waiting for an answer.
+    pub depth: u64,
+    /// Seconds the oldest unanswered thread has waited.
+    pub oldest_wait_s: u64,
+}
+
+/// One supervisor action in the console's audit list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditLine {
+    /// RFC 3339.
+    pub at: String,
+    /// The supervisor.
+    pub by: UserId,
+    /// `set_agent_state`, `reassign`.
+    pub action: String,
+    /// The agent or conversation acted on.
+    pub target: String,
+    /// The details.
+    pub detail: String,
+}
+
 /// A frame the hub sends.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -458,6 +564,9 @@ pub enum ServerFrame {
         /// Cardholder: open callback requests.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         callbacks: Option<Vec<CallbackView>>,
+        /// Agent: the canned replies of its teams (`--canned-replies`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        canned: Option<Vec<CannedReply>>,
     },
     /// Cardholder: place in the queue.
     Queued {
@@ -580,6 +689,37 @@ pub enum ServerFrame {
         conversations: Vec<HistoryItem>,
         /// Whether older ones follow (ask with `before` = the last id).
         more: bool,
+    },
+    /// Supervisor: the live picture of the supervised teams, after `watch`
+    /// and then at most once a second.
+    Overview {
+        /// The service-level target, seconds (`--sla-seconds`).
+        sla_s: u64,
+        /// The supervised tiers' queues.
+        queues: Vec<QueueLine>,
+        /// The supervised teams' agents.
+        agents: Vec<AgentLine>,
+        /// The supervised desks.
+        desks: Vec<DeskLine>,
+        /// The supervised teams' secure-message inboxes (empty until secure
+        /// messaging exists).
+        inboxes: Vec<InboxLine>,
+        /// The latest supervisor actions, newest first.
+        audit: Vec<AuditLine>,
+    },
+    /// Agent: whether a chat's cardholder is connected.
+    Presence {
+        /// The conversation.
+        conversation: ConversationId,
+        /// `online`, `away` (disconnected, within the grace period) or `gone`.
+        cardholder: CardholderPresence,
+    },
+    /// Agent: a supervisor changed its availability.
+    Status {
+        /// The new state.
+        state: AgentState,
+        /// Who changed it.
+        by: String,
     },
     /// Both: a refused frame or failed operation.
     Error {

@@ -28,6 +28,8 @@ const SHOTS = process.env.SAVE_SCREENSHOTS === '1'
 const HUB_LOG = path.join(os.tmpdir(), `switchboard-e2e-hub-${process.pid}.log`);
 const STEP_TIMEOUT_MS = 20000;
 const XSS = '<img src=x onerror=window.__xss=1>';
+// axe-core, evaluated in the page (DevTools evaluation is not subject to the pages' CSP).
+const AXE_SOURCE = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 
 let hub;
 let hubUrl;
@@ -43,7 +45,7 @@ function startHub() {
     throw new Error(`hub binary not found at ${BIN}: build it (cargo build) or set SWITCHBOARD_BIN`);
   }
   const log = fs.createWriteStream(HUB_LOG);
-  hub = spawn(BIN, ['--dev', '--listen', '127.0.0.1:0'], {
+  hub = spawn(BIN, ['--dev', '--listen', '127.0.0.1:0', '--canned-replies', path.join(__dirname, 'fixtures', 'canned.json')], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'info', NO_COLOR: '1' },
   });
@@ -282,6 +284,9 @@ e2e('network drop and return: no gap, no duplicate', { timeout: 90000 }, async (
   assert.ok(cardholderPage, 'needs the chat from the first test');
   await dropNetwork(cardholderContext, cardholderPage);
   await cardholderPage.locator('.sbw-banner:not([hidden])').waitFor();
+  // The agent sees the cardholder is gone for now.
+  await agentPage.locator('.sba-panel:not([hidden]) .sba-presence[data-presence="away"]').waitFor();
+  await agentPage.locator('.sba-tab[aria-selected="true"] .sba-tab-presence[data-presence="away"]').waitFor();
 
   // The agent keeps talking while the cardholder is away.
   const reply = agentPage.locator('.sba-panel:not([hidden]) .sba-composer');
@@ -306,6 +311,7 @@ e2e('network drop and return: no gap, no duplicate', { timeout: 90000 }, async (
   await agentPage.locator('.sba-cardholder .sba-bubble', { hasText: 'Sent while offline' }).waitFor();
   await cardholderPage.locator('.sbw-banner').waitFor({ state: 'hidden' });
   assert.equal(await cardholderPage.locator('.sbw-pending').count(), 0, 'nothing left pending');
+  await agentPage.locator('.sba-panel:not([hidden]) .sba-presence[data-presence="online"]').waitFor();
 
   const cardholderSeqs = await seqs(cardholderPage, '.sbw-transcript [data-seq]');
   assertContiguous(cardholderSeqs, 'cardholder');
@@ -387,6 +393,7 @@ e2e('the agent pane drops and resumes its chats without gaps', { timeout: 60000 
 e2e('the agent ends the chat and the cardholder is offered a new one', { timeout: 60000 }, async () => {
   assert.ok(cardholderPage, 'needs the chat from the first test');
   await agentPage.locator('.sba-panel:not([hidden]) .sba-end-chat').click();
+  await agentPage.locator('.sba-panel:not([hidden]) .sba-confirm-end').click();
   await agentPage.locator('.sba-panel:not([hidden]) .sba-ended:not([hidden])').waitFor();
   await cardholderPage.locator('.sbw-ended:not([hidden])').waitFor();
   await cardholderPage.locator('.sbw-new-chat:visible').click();
@@ -426,6 +433,7 @@ e2e('earlier conversations: the cardholder reads a past chat, the agent sees it 
   await panel.locator('.sba-past .sba-bubble', { hasText: 'Which charge is it?' }).waitFor();
   await cardholderPage.locator('.sbw-status', { hasText: 'Chatting with Alex Agent' }).waitFor();
   await panel.locator('.sba-end-chat').click();
+  await panel.locator('.sba-confirm-end').click();
   await cardholderPage.locator('.sbw-ended:not([hidden])').waitFor();
   await cardholderPage.keyboard.press('Escape');
 });
@@ -453,6 +461,249 @@ e2e('locked_account shows the callback screen with the reference', { timeout: 60
     await row.locator('.sba-outcome-reached').click();
     await row.waitFor({ state: 'detached' });
   } finally {
+    await context.close();
+  }
+});
+
+/** axe-core's serious and critical violations on the page, one line each (widget's shadow DOM included). */
+async function axeViolations(page) {
+  await page.evaluate(AXE_SOURCE);
+  return page.evaluate(async () => {
+    const { violations } = await window.axe.run(document, { resultTypes: ['violations'] });
+    return violations
+      .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+      .map((v) => `${v.id} (${v.impact}) ×${v.nodes.length}: ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(' | ')}`);
+  });
+}
+
+/** Sets the pane's agent away, if it is available, so new chats go to another agent. */
+async function setAway(page) {
+  if (!page || page.isClosed()) return;
+  const available = page.locator('#sba-availability[aria-pressed="true"]');
+  if (await available.count()) {
+    await available.click();
+    await page.locator('#sba-availability[aria-pressed="false"]').waitFor();
+  }
+}
+
+/** A new agent's pane (1280×800), signed in, not yet available. */
+async function openAgent(claims) {
+  const token = await mintToken({ role: 'agent', ...claims });
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  context.setDefaultTimeout(STEP_TIMEOUT_MS);
+  await context.addInitScript(trackSockets);
+  await context.addInitScript((t) => {
+    try { sessionStorage.setItem('switchboard.agentToken', t); } catch (e) { /* about:blank */ }
+  }, token);
+  const page = await context.newPage();
+  page.on('pageerror', (err) => console.error('[agent page error]', err.message));
+  await page.goto(`${hubUrl}/agent/`);
+  await page.locator('#sba-conn[data-state="connected"]').waitFor();
+  return { context, page };
+}
+
+e2e('axe finds no serious or critical violation in the widget and the pane', { timeout: 90000 }, async () => {
+  // The first test's agent serves every team: set it away so this chat reaches the new agent.
+  await setAway(agentPage);
+  // An agent of one team, so the queue table also shows tiers it does not serve.
+  const { context, page: pane } = await openAgent({ sub: 'e2e-axe-agent', name: 'Ada Axe', max_chats: 2, teams: ['standard'] });
+  const ch = await openCardholder({ role: 'cardholder', sub: 'e2e-axe-cardholder', tier: 'standard', name: 'Sam Standard' });
+  try {
+    await pane.locator('#sba-availability').click();
+    await pane.locator('#sba-queues tr[data-tier="prepaid"]').waitFor();
+    assert.deepEqual(await axeViolations(pane), [], 'agent pane, no chat');
+
+    await ch.page.locator('.sbw-launcher').click();
+    await ch.page.locator('.sbw-topic-screen').waitFor();
+    assert.deepEqual(await axeViolations(ch.page), [], 'widget, topic screen');
+    await ch.page.locator('.sbw-topic', { hasText: 'My bill or a payment' }).click();
+    await ch.page.locator('.sbw-start').click();
+    await pane.locator('.sba-tab', { hasText: 'Sam Standard' }).waitFor();
+    const composer = ch.page.locator('.sbw-composer');
+    await composer.fill('Why was I charged twice?');
+    await composer.press('Enter');
+    await pane.locator('.sba-cardholder .sba-bubble', { hasText: 'charged twice' }).waitFor();
+    const reply = pane.locator('.sba-panel:not([hidden]) .sba-composer');
+    await reply.fill('Let me look at your statement.');
+    await reply.press('Enter');
+    await ch.page.locator('.sbw-agent .sbw-bubble', { hasText: 'your statement' }).waitFor();
+    assert.deepEqual(await axeViolations(ch.page), [], 'widget, chat');
+    assert.deepEqual(await axeViolations(pane), [], 'agent pane, with a chat');
+  } finally {
+    await ch.context.close();
+    await context.close();
+  }
+});
+
+e2e('the demo page: Start in sight on a laptop, the widget never over the agent on a phone', { timeout: 60000 }, async () => {
+  for (const [width, height] of [[1366, 900], [390, 844]]) {
+    const context = await browser.newContext({ viewport: { width, height } });
+    context.setDefaultTimeout(STEP_TIMEOUT_MS);
+    try {
+      const page = await context.newPage();
+      await page.goto(`${hubUrl}/`);
+      const start = page.locator('.sbw-start');
+      await start.waitFor();
+      const slot = await page.locator('#widget-slot').boundingBox();
+      const agentHeading = await page.locator('#agent-h').boundingBox();
+      const button = await start.boundingBox();
+      if (width > 820) {
+        assert.ok(button.y + button.height <= height, `${width}×${height}: Start ends at ${button.y + button.height}, below the fold`);
+        assert.deepEqual(await axeViolations(page), [], 'demo page');
+      } else {
+        assert.ok(slot.y + slot.height <= agentHeading.y, `${width}×${height}: the widget (to ${slot.y + slot.height}) runs into the agent section (${agentHeading.y})`);
+        assert.ok(button.y + button.height <= slot.y + slot.height, `${width}×${height}: Start is outside the widget`);
+      }
+    } finally {
+      await context.close();
+    }
+  }
+});
+
+e2e('the agent desk: canned replies by /, safe links, a confirmed end, transfer to other tiers', { timeout: 90000 }, async () => {
+  await setAway(agentPage);
+  const { context, page: pane } = await openAgent({ sub: 'e2e-desk-agent', name: 'Dee Desk', max_chats: 3, teams: ['standard', 'premium'] });
+  const ch = await openCardholder({ role: 'cardholder', sub: 'e2e-desk-cardholder', tier: 'standard', name: 'Robin Standard' });
+  try {
+    await pane.locator('#sba-alerts').click();
+    await pane.locator('#sba-alerts[aria-pressed="true"]').waitFor();
+    await pane.locator('#sba-availability').click();
+    await ch.page.locator('.sbw-launcher').click();
+    await ch.page.locator('.sbw-topic', { hasText: 'A general question' }).click();
+    await ch.page.locator('.sbw-start').click();
+    const tab = pane.locator('.sba-tab', { hasText: 'Robin Standard' });
+    await tab.waitFor();
+
+    // `/hel` lists the standard team's greeting (not premium's); Enter puts it in the composer to edit.
+    const composer = pane.locator('.sba-panel:not([hidden]) .sba-composer');
+    await composer.pressSequentially('/hel');
+    const picker = pane.locator('.sba-panel:not([hidden]) .sba-canned');
+    await picker.locator('[role="option"][aria-selected="true"]', { hasText: '/hello' }).waitFor();
+    assert.equal(await picker.locator('[role="option"]').count(), 1, 'only the chat tier team\'s /hello');
+    await composer.press('Enter');
+    await picker.waitFor({ state: 'hidden' });
+    assert.equal(await composer.inputValue(), 'Hi, thanks for contacting us. How can I help today?');
+    await composer.press('End');
+    await composer.pressSequentially(' Robin');
+    await composer.press('Enter');
+    await ch.page.locator('.sbw-agent .sbw-bubble', { hasText: 'How can I help today? Robin' }).waitFor();
+
+    // Links: http(s) only, opened with no opener and no referrer; text direction follows the text.
+    await composer.fill('See https://example.com/help?x=1. Not javascript:alert(1) nor data:text/html,hi');
+    await composer.press('Enter');
+    const bubble = ch.page.locator('.sbw-agent .sbw-bubble', { hasText: 'See https://example.com/help' });
+    await bubble.waitFor();
+    const links = await bubble.locator('a').evaluateAll((as) => as.map((a) => [a.getAttribute('href'), a.getAttribute('rel'), a.getAttribute('target'), a.textContent]));
+    assert.deepEqual(links, [['https://example.com/help?x=1', 'noopener noreferrer', '_blank', 'https://example.com/help?x=1']]);
+    assert.equal(await bubble.getAttribute('dir'), 'auto');
+    await pane.locator('.sba-own .sba-bubble a[href="https://example.com/help?x=1"]').waitFor();
+
+    // A message from the cardholder while the pane is in a background tab raises an alert.
+    // (Headless Chromium has no background tabs: the page is told it is hidden, as a browser would.)
+    const alertsBefore = await pane.evaluate(() => {
+      Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => 'hidden' });
+      return window.__sbaAlerts || 0;
+    });
+    const chComposer = ch.page.locator('.sbw-composer');
+    await chComposer.fill('Thanks, one more thing');
+    await chComposer.press('Enter');
+    await pane.locator('.sba-cardholder .sba-bubble', { hasText: 'one more thing' }).waitFor();
+    await pane.waitForFunction((n) => (window.__sbaAlerts || 0) > n, alertsBefore);
+    await tab.locator('.sba-tab-unread:not([hidden])').waitFor();
+    await pane.evaluate(() => { delete document.visibilityState; });
+
+    // The counter appears near the limit.
+    await composer.fill('x'.repeat(3600));
+    await pane.locator('.sba-panel:not([hidden]) .sba-counter', { hasText: '3,600 / 4,000' }).waitFor();
+    await composer.fill('');
+
+    // Transfer offers the other tiers only.
+    const options = await pane.locator('.sba-panel:not([hidden]) .sba-transfer-tier option').evaluateAll((os) => os.map((o) => o.value));
+    assert.deepEqual(options, ['premium', 'business', 'prepaid']);
+
+    // Ending asks first; "Keep chatting" keeps it.
+    await pane.locator('.sba-panel:not([hidden]) .sba-end-chat').click();
+    const confirm = pane.locator('.sba-panel:not([hidden]) .sba-confirm');
+    await confirm.waitFor();
+    await confirm.locator('.sba-cancel-end').click();
+    await confirm.waitFor({ state: 'hidden' });
+    await composer.fill('Still here');
+    await composer.press('Enter');
+    await ch.page.locator('.sbw-agent .sbw-bubble', { hasText: 'Still here' }).waitFor();
+    await pane.locator('.sba-panel:not([hidden]) .sba-end-chat').click();
+    await confirm.locator('.sba-confirm-end').click();
+    await ch.page.locator('.sbw-ended:not([hidden])').waitFor();
+    await pane.locator('.sba-panel:not([hidden]) .sba-ended:not([hidden])').waitFor();
+  } finally {
+    await ch.context.close();
+    await context.close();
+  }
+});
+
+e2e('the supervisor console: live agents and queues, set an agent away, reassign a chat', { timeout: 90000 }, async () => {
+  await setAway(agentPage);
+  const { context, page: pane } = await openAgent({ sub: 'e2e-sv-agent', name: 'Vic Visible', max_chats: 2, teams: ['prepaid'] });
+  const other = await openAgent({ sub: 'e2e-sv-agent2', name: 'Wen Waiting', max_chats: 2, teams: ['prepaid'] });
+  const ch = await openCardholder({ role: 'cardholder', sub: 'e2e-sv-cardholder', tier: 'prepaid', name: 'Pia Prepaid' });
+  const svToken = await mintToken({ role: 'supervisor', sub: 'e2e-sv', name: 'Sam Supervisor', teams: ['prepaid', 'fraud'] });
+  const svContext = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  svContext.setDefaultTimeout(STEP_TIMEOUT_MS);
+  await svContext.addInitScript((t) => {
+    try { sessionStorage.setItem('switchboard.supervisorToken', t); } catch (e) { /* about:blank */ }
+  }, svToken);
+  const console_ = await svContext.newPage();
+  console_.on('pageerror', (err) => console.error('[supervisor page error]', err.message));
+  try {
+    await pane.locator('#sba-availability').click();
+    await pane.locator('#sba-availability[aria-pressed="true"]').waitFor();
+    await ch.page.locator('.sbw-launcher').click();
+    await ch.page.locator('.sbw-topic', { hasText: 'A general question' }).click();
+    await ch.page.locator('.sbw-start').click();
+    await pane.locator('.sba-tab', { hasText: 'Pia Prepaid' }).waitFor();
+
+    await console_.goto(`${hubUrl}/supervisor/`);
+    await console_.locator('#sbs-conn[data-state="connected"]').waitFor();
+    const row = console_.locator('#sbs-agents tr[data-agent="e2e-sv-agent"]');
+    await row.locator('.sbs-state-available').waitFor();
+    await row.locator('li[data-conversation]').waitFor();
+    await console_.locator('#sbs-queues tr[data-tier="prepaid"]').waitFor();
+    assert.equal(await console_.locator('#sbs-queues tr').count(), 1, 'only the supervised tier');
+    await console_.locator('#sbs-desks li[data-desk="fraud"]').waitFor();
+    assert.deepEqual(await axeViolations(console_), [], 'supervisor console');
+
+    // Monitor: the chat so far and live, read-only, unseen by the cardholder.
+    const chComposer = ch.page.locator('.sbw-composer');
+    await chComposer.fill('Is my top-up through yet?');
+    await chComposer.press('Enter');
+    await pane.locator('.sba-cardholder .sba-bubble', { hasText: 'top-up' }).waitFor();
+    await row.locator('.sbs-monitor').click();
+    const monitor = console_.locator('.sbs-monitored');
+    await monitor.locator('.sbs-entry-text', { hasText: 'Is my top-up through yet?' }).waitFor();
+    const reply = pane.locator('.sba-panel:not([hidden]) .sba-composer');
+    await reply.fill('Checking your top-up now');
+    await reply.press('Enter');
+    await monitor.locator('.sbs-from-agent .sbs-entry-text', { hasText: 'Checking your top-up now' }).waitFor();
+    await console_.locator('#sbs-audit li', { hasText: 'monitored' }).waitFor();
+    assert.deepEqual(await axeViolations(console_), [], 'supervisor console, monitoring');
+
+    // Set away: the agent's pane follows and says who did it.
+    await row.locator('.sbs-set-state[data-state="away"]').click();
+    await pane.locator('#sba-availability[aria-pressed="false"]').waitFor();
+    await pane.locator('#sba-toast', { hasText: 'Sam Supervisor set you Away' }).waitFor();
+    await row.locator('.sbs-state-away').waitFor();
+    await console_.locator('#sbs-audit li', { hasText: 'set the state of' }).waitFor();
+
+    // Reassign: the chat goes to the other agent, transcript kept.
+    await other.page.locator('#sba-availability').click();
+    await other.page.locator('#sba-availability[aria-pressed="true"]').waitFor();
+    await row.locator('.sbs-reassign').click();
+    await other.page.locator('.sba-tab', { hasText: 'Pia Prepaid' }).waitFor();
+    await ch.page.locator('.sbw-bubble', { hasText: 'another agent' }).waitFor();
+    await console_.locator('#sbs-audit li', { hasText: 'reassigned' }).waitFor();
+  } finally {
+    await svContext.close();
+    await ch.context.close();
+    await other.context.close();
     await context.close();
   }
 });

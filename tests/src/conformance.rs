@@ -681,6 +681,28 @@ pub async fn scenario_for_events(s: &dyn Store) -> Vec<ConversationId> {
     .await
     .expect("say");
     assert_eq!(route(s, T0 + 5).await.len(), 1);
+    // The cardholder drops (away), stays away past the grace (gone), comes back (online).
+    s.presence_down(&user("ann"), Side::Cardholder, T0 + 5, 1_000)
+        .await
+        .expect("drop");
+    s.expire_graces(T0 + 2_000).await.expect("graces");
+    s.presence_up(&user("ann"), Side::Cardholder)
+        .await
+        .expect("back");
+    // A supervisor monitors the chat: its entries and end reach her too.
+    s.presence_up(&user("sue"), Side::Supervisor)
+        .await
+        .expect("supervisor");
+    assert!(s
+        .monitor(&c, &user("sue"), true)
+        .await
+        .expect("monitor")
+        .is_some());
+    assert!(s
+        .monitor(&ConversationId("c-unknown".into()), &user("sue"), true)
+        .await
+        .expect("monitor unknown")
+        .is_none());
     let reply = s
         .append(
             &c,
@@ -922,5 +944,174 @@ pub async fn ended_conversations_keep_when_and_why(s: &dyn Store) {
             Some(EndReason::AgentEnded),
             Some("why-ag")
         )
+    );
+}
+
+/// The supervisor console's overview: queues with recent waits, the agents
+/// of the teams asked for (online or not, with their chats), desks' open
+/// requests; nothing of teams not asked for. And the audit log, newest first.
+pub async fn overview_and_audit(s: &dyn Store) {
+    use switchboard::store::{AuditEntry, DeskOverview};
+    agent(s, "ov-a1", &[Tier::Standard, Tier::Premium], 2, T0).await;
+    agent(s, "ov-a2", &[Tier::Business], 2, T0).await;
+    s.set_agent_state(&user("ov-a2"), AgentState::Away, T0 + 100)
+        .await
+        .expect("away");
+    agent(s, "ov-a3", &[Tier::Standard], 1, T0).await;
+    s.presence_down(&user("ov-a3"), Side::Agent, T0 + 200, 30_000)
+        .await
+        .expect("gone");
+    let first = open(s, "ov-c1", Tier::Standard, T0 + 300).await;
+    let second = open(s, "ov-c2", Tier::Standard, T0 + 1_300).await;
+    open(s, "ov-c3", Tier::Business, T0 + 2_000).await;
+    assert_eq!(route(s, T0 + 5_300).await.len(), 2);
+    let (request, _) = s
+        .request_callback(NewCallback {
+            desk: Desk::Identity,
+            sub: user("ov-c4"),
+            tier: Tier::Standard,
+            reason: "topic locked_account".into(),
+            conversation: ConversationId("c-ov4".into()),
+            phone_last4: None,
+            now: T0 + 5_400,
+        })
+        .await
+        .expect("request");
+
+    let teams = [
+        Team::Tier(Tier::Standard),
+        Team::Tier(Tier::Premium),
+        Team::Tier(Tier::Business),
+        Team::Desk(Desk::Identity),
+    ];
+    let o = s.overview(&teams).await.expect("overview");
+    let queues: Vec<(Tier, u64, Option<Millis>, Vec<Millis>)> = o
+        .queues
+        .iter()
+        .map(|q| {
+            let mut waits = q.recent_waits.clone();
+            waits.sort_unstable();
+            (q.tier, q.depth, q.oldest_queued_at, waits)
+        })
+        .collect();
+    assert_eq!(
+        queues,
+        vec![
+            (Tier::Standard, 0, None, vec![4_000, 5_000]),
+            (Tier::Premium, 0, None, vec![]),
+            (Tier::Business, 1, Some(T0 + 2_000), vec![]),
+        ]
+    );
+    let agents: Vec<(&str, AgentState, bool, usize, Millis)> = o
+        .agents
+        .iter()
+        .map(|a| {
+            (
+                a.sub.as_str(),
+                a.state,
+                a.online,
+                a.conversations.len(),
+                a.state_since,
+            )
+        })
+        .collect();
+    assert_eq!(
+        agents,
+        vec![
+            ("ov-a1", AgentState::Available, true, 2, T0),
+            ("ov-a2", AgentState::Away, true, 0, T0 + 100),
+            ("ov-a3", AgentState::Away, false, 0, T0 + 200),
+        ]
+    );
+    let mut chats = o.agents[0].conversations.clone();
+    chats.sort();
+    let mut expected = vec![first, second];
+    expected.sort();
+    assert_eq!(chats, expected);
+    assert_eq!(o.agents[0].max_chats, 2);
+    assert_eq!(
+        o.agents[0].teams,
+        vec![Team::Tier(Tier::Standard), Team::Tier(Tier::Premium)]
+    );
+    assert_eq!(
+        o.desks,
+        vec![DeskOverview {
+            desk: Desk::Identity,
+            open: 1
+        }]
+    );
+    s.complete_callback(
+        &request.reference,
+        &user("nobody"),
+        CallbackOutcome::Reached,
+    )
+    .await
+    .expect_err("not claimed by that agent");
+
+    // A business supervisor sees business only.
+    let o = s
+        .overview(&[Team::Tier(Tier::Business)])
+        .await
+        .expect("overview");
+    assert_eq!(o.queues.len(), 1);
+    assert_eq!(
+        o.agents.iter().map(|a| a.sub.as_str()).collect::<Vec<_>>(),
+        vec!["ov-a2"]
+    );
+    assert!(o.desks.is_empty());
+
+    for (i, action) in ["set_agent_state", "reassign"].iter().enumerate() {
+        s.audit(AuditEntry {
+            at: T0 + i as Millis,
+            by: user("sup-1"),
+            action: (*action).to_owned(),
+            target: "ov-a1".into(),
+            detail: "away".into(),
+        })
+        .await
+        .expect("audit");
+    }
+    let recent = s.recent_audit(10).await.expect("recent audit");
+    assert_eq!(
+        recent.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(),
+        vec!["reassign", "set_agent_state"]
+    );
+    assert_eq!(s.recent_audit(1).await.expect("one").len(), 1);
+}
+
+/// A queued conversation whose cardholder is disconnected keeps its place
+/// but is served after the connected ones of its tier; with nobody else
+/// waiting, it is served.
+pub async fn disconnected_cardholders_are_served_after_connected_ones(s: &dyn Store) {
+    for who in ["dc-1", "dc-2"] {
+        s.presence_up(&user(who), Side::Cardholder)
+            .await
+            .expect("presence");
+    }
+    let first = open(s, "dc-1", Tier::Standard, T0).await;
+    let second = open(s, "dc-2", Tier::Standard, T0 + 100).await;
+    s.presence_down(&user("dc-1"), Side::Cardholder, T0 + 200, 60_000)
+        .await
+        .expect("dc-1 drops");
+    let standing = s
+        .queue_standing(&first, Tier::Standard)
+        .await
+        .expect("standing")
+        .expect("still queued");
+    assert_eq!(
+        standing.position, 1,
+        "the disconnected cardholder keeps the place"
+    );
+    agent(s, "dc-ag1", &[Tier::Standard], 1, T0 + 300).await;
+    assert_eq!(
+        route(s, T0 + 400).await,
+        vec![(second, "dc-ag1".to_owned())],
+        "the connected cardholder is served first"
+    );
+    agent(s, "dc-ag2", &[Tier::Standard], 1, T0 + 500).await;
+    assert_eq!(
+        route(s, T0 + 600).await,
+        vec![(first, "dc-ag2".to_owned())],
+        "alone in the queue, the disconnected one is served"
     );
 }

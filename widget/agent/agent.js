@@ -30,8 +30,11 @@
   var QUEUES_POLL_MS = 5000;
   /** Callback lists are pushed live; a full refresh this often is a backstop. */
   var CALLBACKS_REFRESH_MS = 60000;
-  /** While waiting for a token, ask the opener/parent again this often. */
-  var TOKEN_REQUEST_RETRY_MS = 5000;
+  /** The character counter shows from this length on (the limit is core.MAX_TEXT_CHARS). */
+  var COUNTER_FROM_CHARS = 3500;
+  /** Canned replies the `/` picker lists at most. */
+  var MAX_PICKER_ITEMS = 8;
+  var ALERTS_KEY = 'switchboard.agentAlerts';
 
   var TIERS = ['standard', 'premium', 'business', 'prepaid'];
   var DESKS = ['identity', 'fraud'];
@@ -47,6 +50,11 @@
     two_factor: 'Verification codes',
     fraud_restriction: 'Fraud restriction',
     update_contact: 'Update contact details',
+  };
+  var PRESENCE = {
+    online: 'Online',
+    away: 'Disconnected \u2013 may come back',
+    gone: 'Gone \u2013 left the page',
   };
   var END_REASONS = {
     agent_ended: 'You ended this chat.',
@@ -77,80 +85,23 @@
     return h('span', { class: 'sba-tier sba-tier-' + (TIERS.indexOf(tier) >= 0 ? tier : 'unknown'), text: TIER_NAMES[tier] || String(tier || '?') });
   }
 
-  /** Reads the (unverified) claims of a JWT, only to show the agent's own name. */
-  function tokenClaims(token) {
-    try {
-      var part = token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
-      while (part.length % 4) part += '=';
-      var json = decodeURIComponent(Array.prototype.map.call(atob(part), function (c) {
-        return '%' + ('00' + c.charCodeAt(0).toString(16)).slice(-2);
-      }).join(''));
-      return JSON.parse(json) || {};
-    } catch (e) {
-      return {};
-    }
-  }
+  var tokenClaims = core.tokenClaims;
 
   // ------------------------------------------------------------------ token
 
-  var trustedOrigins = [location.origin].concat(
-    ((document.querySelector('meta[name="switchboard-trusted-origins"]') || {}).content || '')
-      .split(/\s+/).filter(Boolean)
-  );
-  var tokenWaiters = [];
-  var needFreshToken = false;
-  var awaitingToken = false;
-
-  function tokenHosts() {
-    var hosts = [];
-    if (window.parent && window.parent !== window) hosts.push(window.parent);
-    if (window.opener && !window.opener.closed) hosts.push(window.opener);
-    return hosts;
-  }
-
-  function storedToken() {
-    try { return sessionStorage.getItem(TOKEN_KEY); } catch (e) { return null; }
-  }
-
-  window.addEventListener('message', function (ev) {
-    var data = ev.data;
-    if (!data || data.type !== 'switchboard-token' || typeof data.token !== 'string' || !data.token) return;
-    if (tokenHosts().indexOf(ev.source) < 0 || trustedOrigins.indexOf(ev.origin) < 0) return;
-    try { sessionStorage.setItem(TOKEN_KEY, data.token); } catch (e) { /* storage disabled: keep in memory */ }
-    memoryToken = data.token;
-    needFreshToken = false;
-    var waiters = tokenWaiters;
-    tokenWaiters = [];
-    waiters.forEach(function (resolve) { resolve(data.token); });
+  var staffToken = new core.StaffToken(TOKEN_KEY, {
+    waiting: function (hasHosts) {
+      setConnView('token', hasHosts
+        ? 'Waiting for sign-in from the agent desktop\u2026'
+        : 'Not signed in. Open this pane from your agent desktop.');
+    },
     // A new token while connected (e.g. the desktop switched agent): reconnect with it.
-    if (!waiters.length && conn && conn.isReady() && tokenClaims(data.token).sub !== (me && me.sub)) conn.restart();
+    handedOver: function (token) {
+      if (conn && conn.isReady() && tokenClaims(token).sub !== (me && me.sub)) conn.restart();
+    },
   });
-  var memoryToken = null;
 
-  /** The token to connect with: stored unless known stale, else asked for. */
-  function getToken() {
-    var t = storedToken() || memoryToken;
-    if (t && !needFreshToken) return Promise.resolve(t);
-    try { sessionStorage.removeItem(TOKEN_KEY); } catch (e) { /* ignore */ }
-    memoryToken = null;
-    awaitingToken = true;
-    return new Promise(function (resolve) {
-      var again = null;
-      tokenWaiters.push(function (token) { awaitingToken = false; clearInterval(again); resolve(token); });
-      function ask() {
-        var hosts = tokenHosts();
-        hosts.forEach(function (w) {
-          // The request carries no secret, so any origin may see it; the answer is origin-checked.
-          try { w.postMessage({ type: 'switchboard-token-request' }, '*'); } catch (e) { /* closed */ }
-        });
-        setConnView('token', hosts.length
-          ? 'Waiting for sign-in from the agent desktop\u2026'
-          : 'Not signed in. Open this pane from your agent desktop.');
-      }
-      ask();
-      again = setInterval(ask, TOKEN_REQUEST_RETRY_MS);
-    });
-  }
+  function getToken() { return staffToken.get(); }
 
   // ------------------------------------------------------------------ state
 
@@ -168,12 +119,14 @@
   var lastBackground = {};     // frame type -> when a background frame of it was last sent
   var lastUserAction = 0;      // when the agent last did something
   var callbacksUnavailable = null; // the hub's reason, when it refuses callback lists
+  var canned = [];             // this agent's canned replies, from `welcome`
+  var audio = null;            // AudioContext for the alert sound, made on the agent's click
 
   var els = {
     conn: $('sba-conn'), me: $('sba-me'), load: $('sba-load'), availability: $('sba-availability'),
     queues: $('sba-queues'), callbacks: $('sba-callbacks'), desks: $('sba-desks'),
     tabs: $('sba-tabs'), panels: $('sba-panels'), empty: $('sba-empty'), emptyHint: $('sba-empty-hint'),
-    toast: $('sba-toast'), announcer: $('sba-announcer'),
+    toast: $('sba-toast'), announcer: $('sba-announcer'), alerts: $('sba-alerts'),
   };
 
   function setConnView(state, text) {
@@ -187,7 +140,7 @@
     else if (connState === 'waiting') {
       var s = Math.max(0, Math.ceil(((conn && conn.retryAt) || Date.now()) - Date.now()) / 1000);
       setConnView('waiting', 'Disconnected \u2013 retrying in ' + Math.ceil(s) + 's');
-    } else if (!awaitingToken) setConnView('connecting', 'Connecting\u2026');
+    } else if (!staffToken.awaiting) setConnView('connecting', 'Connecting\u2026');
     document.body.classList.toggle('sba-disconnected', connState !== 'connected');
     els.availability.disabled = connState !== 'connected';
   }
@@ -231,6 +184,8 @@
       case 'queues': return renderQueues(f.queues || []);
       case 'callbacks': return onCallbacks(f);
       case 'callback': return onCallback(f.request);
+      case 'status': return onStatus(f);
+      case 'presence': return onPresence(f);
       case 'error': return onError(f);
       default: return undefined;
     }
@@ -246,6 +201,7 @@
       teams: Array.isArray(f.teams) ? f.teams : [],
       max_chats: f.max_chats || 3,
     };
+    canned = Array.isArray(f.canned) ? f.canned : [];
     els.me.textContent = (me.name ? me.name + ' \u00b7 ' : '') + me.teams.map(function (t) { return TIER_NAMES[t] || DESK_NAMES[t] || t; }).join(', ');
     // The hub puts an agent whose connections all dropped `away` (so no chat
     // is routed to a dead pane). After a blip, restore what the agent chose.
@@ -301,7 +257,7 @@
 
   /** The socket went away; code is its close code (4401: the token expired). */
   function onDown(code) {
-    if (code === 4401) needFreshToken = true;
+    if (code === 4401) staffToken.invalidate();
     clearInterval(queuesTimer);
     clearInterval(callbacksTimer);
     chats.forEach(function (chat) { showTyping(chat, false); chat.typingOn = false; });
@@ -322,6 +278,13 @@
     announce('New chat with ' + who + ', ' + (TIER_NAMES[chat.tier] || chat.tier) + ', ' + (TOPIC_NAMES[chat.topic] || chat.topic || 'no topic'));
     var current = selectedId && chats.get(selectedId);
     if (!current || current.status === 'ended') select(chat.id, false);
+    // A new chat the agent is not looking at counts as unread, like a message.
+    if (chat.id !== selectedId || document.visibilityState === 'hidden') {
+      chat.unread = Math.max(chat.unread, 1);
+      renderUnread(chat);
+      renderTitle();
+    }
+    alertAgent('New chat', who + ' \u00b7 ' + (TOPIC_NAMES[chat.topic] || chat.topic || 'no topic'), chat.id);
     renderTabs();
     renderLoad();
   }
@@ -405,7 +368,7 @@
     var chat = chats.get(f.conversation);
     var li = chat && chat.rendered.get(Number(f.seq));
     var bubble = li && li.querySelector('.sba-bubble');
-    if (bubble) bubble.textContent = String(f.text);
+    if (bubble) bubble.replaceChildren.apply(bubble, core.linkify(f.text));
   }
 
   function onTyping(f) {
@@ -506,6 +469,9 @@
   function buildChat(chat) {
     var tabId = 'sba-tab-' + chats.size + '-' + Date.now().toString(36);
     var panelId = tabId + '-panel';
+    chat.presence = 'online';
+    chat.presenceEl = h('span', { class: 'sba-presence', 'data-presence': 'online' });
+    chat.tabPresence = h('span', { class: 'sba-tab-presence', 'data-presence': 'online', role: 'img' });
     chat.tabName = h('span', { class: 'sba-tab-name' });
     chat.tabMeta = h('span', { class: 'sba-tab-meta' });
     chat.tabUnread = h('span', { class: 'sba-tab-unread', hidden: true });
@@ -515,28 +481,46 @@
       'data-conversation': chat.id,
       onclick: function () { select(chat.id, true); },
       onkeydown: function (ev) { tabKeys(ev, chat); },
-    }, [h('span', { class: 'sba-tab-top' }, [tierBadge(chat.tier), chat.tabName, chat.tabUnread]), chat.tabMeta, chat.tabTyping]);
+    }, [h('span', { class: 'sba-tab-top' }, [chat.tabPresence, tierBadge(chat.tier), chat.tabName, chat.tabUnread]), chat.tabMeta, chat.tabTyping]);
 
     chat.headName = h('h2', { class: 'sba-chat-name' });
     chat.headInfo = h('p', { class: 'sba-chat-info' });
     chat.headTier = h('span', { class: 'sba-chat-tier' });
 
+    // Ending is asked twice: a chat ended by mistake cannot be taken back.
+    var confirmEnd = h('div', { class: 'sba-confirm', role: 'group', 'aria-label': 'Confirm ending the chat', hidden: true }, [
+      h('span', { class: 'sba-confirm-text', text: 'End this chat for the cardholder?' }),
+      h('button', {
+        type: 'button', class: 'sba-btn sba-danger sba-confirm-end',
+        onclick: function () {
+          if (send({ type: 'end', conversation: chat.id })) { endBtn.disabled = true; confirmEnd.hidden = true; }
+        },
+      }, ['Yes, end chat']),
+      h('button', {
+        type: 'button', class: 'sba-btn sba-cancel-end',
+        onclick: function () { confirmEnd.hidden = true; endBtn.hidden = false; endBtn.focus(); },
+      }, ['Keep chatting']),
+    ]);
     var endBtn = h('button', {
       type: 'button', class: 'sba-btn sba-danger sba-end-chat',
-      onclick: function () { if (send({ type: 'end', conversation: chat.id })) endBtn.disabled = true; },
+      onclick: function () {
+        endBtn.hidden = true;
+        confirmEnd.hidden = false;
+        confirmEnd.querySelector('.sba-cancel-end').focus();
+      },
     }, ['End chat']);
     chat.endBtn = endBtn;
 
-    var transferSelect = h('select', { class: 'sba-transfer-tier', 'aria-label': 'Tier to transfer to' },
-      TIERS.map(function (t) { return h('option', { value: t, text: TIER_NAMES[t] }); }));
+    chat.transferSelect = h('select', { class: 'sba-transfer-tier', 'aria-label': 'Tier to transfer to' });
+    renderTransferTiers(chat);
     var transferForm = h('form', {
       class: 'sba-inline-form sba-transfer',
       onsubmit: function (ev) {
         ev.preventDefault();
-        if (transferSelect.value === chat.tier) { toast('The chat is already in the ' + TIER_NAMES[chat.tier] + ' queue.'); return; }
-        send({ type: 'transfer', conversation: chat.id, tier: transferSelect.value });
+        if (!chat.transferSelect.value) return;
+        send({ type: 'transfer', conversation: chat.id, tier: chat.transferSelect.value });
       },
-    }, [h('label', { class: 'sba-label' }, ['Transfer to ', transferSelect]), h('button', { type: 'submit', class: 'sba-btn' }, ['Transfer'])]);
+    }, [h('label', { class: 'sba-label' }, ['Transfer to ', chat.transferSelect]), h('button', { type: 'submit', class: 'sba-btn' }, ['Transfer'])]);
 
     var deskSelect = h('select', { class: 'sba-escalate-desk', 'aria-label': 'Desk to escalate to' },
       DESKS.map(function (d) { return h('option', { value: d, text: DESK_NAMES[d] }); }));
@@ -553,14 +537,26 @@
 
     chat.actions = h('div', { class: 'sba-actions' }, [
       endBtn,
+      confirmEnd,
       h('details', { class: 'sba-more' }, [h('summary', { text: 'Transfer or escalate' }), transferForm, escalateForm]),
     ]);
 
-    chat.transcript = h('ol', { class: 'sba-transcript', role: 'log', 'aria-live': 'off', 'aria-label': 'Transcript', tabindex: '0' });
+    // A plain ordered list ("Transcript, list, n items"): new lines are spoken
+    // through the pane's own announcer, so no live region (and no role that
+    // would take the list semantics away from its items).
+    chat.transcript = h('ol', { class: 'sba-transcript', 'aria-label': 'Transcript', tabindex: '0' });
     chat.typingEl = h('p', { class: 'sba-typing', hidden: true, 'aria-hidden': 'true', text: 'Cardholder is typing\u2026' });
+    var pickerId = panelId + '-canned';
+    chat.picker = h('ul', { class: 'sba-canned', id: pickerId, role: 'listbox', 'aria-label': 'Canned replies', hidden: true });
+    chat.pickerItems = [];
+    chat.pickerIndex = 0;
+    chat.counter = h('span', { class: 'sba-counter', hidden: true });
     chat.composer = h('textarea', {
-      class: 'sba-composer', rows: '2', maxlength: String(core.MAX_TEXT_CHARS), 'aria-label': 'Reply', placeholder: 'Type a reply \u2013 Enter to send, Shift+Enter for a new line',
+      class: 'sba-composer', rows: '2', maxlength: String(core.MAX_TEXT_CHARS), 'aria-label': 'Reply',
+      placeholder: 'Type a reply \u2013 Enter to send, Shift+Enter for a new line, / for canned replies',
+      'aria-autocomplete': 'list', 'aria-controls': pickerId,
       onkeydown: function (ev) {
+        if (pickerKeys(ev, chat)) return;
         if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing) { ev.preventDefault(); sendSay(chat); }
       },
       oninput: function () { composerInput(chat); },
@@ -569,7 +565,9 @@
     chat.composerForm = h('form', {
       class: 'sba-composer-form',
       onsubmit: function (ev) { ev.preventDefault(); sendSay(chat); },
-    }, [chat.composer, h('button', { type: 'submit', class: 'sba-btn sba-primary sba-send' }, ['Send'])]);
+    }, [chat.picker, chat.composer, h('div', { class: 'sba-composer-side' }, [
+      h('button', { type: 'submit', class: 'sba-btn sba-primary sba-send' }, ['Send']), chat.counter,
+    ])]);
     chat.endedText = h('p', { class: 'sba-ended-text' });
     chat.endedBar = h('div', { class: 'sba-ended', hidden: true }, [
       chat.endedText,
@@ -580,7 +578,7 @@
     chat.pastList = h('ol', { class: 'sba-past', hidden: true, tabindex: '0' });
     chat.historyBox = h('details', { class: 'sba-history', open: true }, [chat.historySummary, chat.historyList, chat.pastList]);
     chat.panel = h('section', { class: 'sba-panel', role: 'tabpanel', id: panelId, 'aria-labelledby': tabId, hidden: true }, [
-      h('div', { class: 'sba-chat-head' }, [h('div', { class: 'sba-chat-who' }, [chat.headName, chat.headInfo]), chat.actions]),
+      h('div', { class: 'sba-chat-head' }, [h('div', { class: 'sba-chat-who' }, [chat.headName, chat.presenceEl, chat.headInfo]), chat.actions]),
       chat.historyBox,
       chat.transcript,
       chat.typingEl,
@@ -590,6 +588,33 @@
     els.tabs.appendChild(chat.tab);
     els.panels.appendChild(chat.panel);
     renderChatHead(chat);
+    renderPresence(chat);
+  }
+
+  /** The transfer choices: every tier but the one the chat is in. */
+  function renderTransferTiers(chat) {
+    chat.transferSelect.replaceChildren.apply(chat.transferSelect, TIERS
+      .filter(function (t) { return t !== chat.tier; })
+      .map(function (t) { return h('option', { value: t, text: TIER_NAMES[t] }); }));
+  }
+
+  /** Whether the cardholder is there: in the tab (a dot) and the chat's head (words). */
+  function renderPresence(chat) {
+    var text = PRESENCE[chat.presence] || PRESENCE.online;
+    chat.presenceEl.setAttribute('data-presence', chat.presence);
+    chat.presenceEl.textContent = text;
+    chat.tabPresence.setAttribute('data-presence', chat.presence);
+    chat.tabPresence.setAttribute('aria-label', 'Cardholder: ' + text);
+    chat.tabPresence.title = 'Cardholder: ' + text;
+  }
+
+  function onPresence(f) {
+    var chat = chats.get(f.conversation);
+    if (!chat || !PRESENCE[f.cardholder] || chat.status === 'ended') return;
+    var was = chat.presence;
+    chat.presence = f.cardholder;
+    renderPresence(chat);
+    if (was !== chat.presence && chat.presence !== 'online') announce(chatTitle(chat) + ': ' + PRESENCE[chat.presence]);
   }
 
   function chatTitle(chat) {
@@ -683,7 +708,7 @@
     var label = who === 'own' ? 'You' : who === 'cardholder' ? chatTitle(chat) : 'System';
     var li = h('li', { class: 'sba-msg sba-' + who, 'data-seq': seq, 'data-from': f.from }, [
       h('div', { class: 'sba-meta' }, [h('span', { class: 'sba-author', text: label }), h('time', { datetime: f.at || null, text: clockTime(f.at) })]),
-      h('div', { class: 'sba-bubble', text: String(f.text) }),
+      h('div', { class: 'sba-bubble', dir: 'auto' }, core.linkify(f.text)),
     ]);
     // Insert in seq order, keeping unacknowledged own messages last.
     var node = chat.transcript.lastElementChild;
@@ -700,6 +725,7 @@
         renderUnread(chat);
         renderTitle();
         announce('Message from ' + chatTitle(chat) + ': ' + f.text);
+        alertAgent('New message', chatTitle(chat), chat.id);
       }
     }
     trim(chat);
@@ -750,10 +776,119 @@
   }
 
   function composerInput(chat) {
-    var hasText = chat.composer.value.trim().length > 0;
+    renderPicker(chat);
+    renderCounter(chat);
+    var hasText = chat.composer.value.trim().length > 0 && chat.picker.hidden;
     setTyping(chat, hasText);
     clearTimeout(chat.typingTimer);
     if (hasText) chat.typingTimer = setTimeout(function () { setTyping(chat, false); }, core.TYPING_IDLE_MS);
+  }
+
+  /** Near the 4,000-character limit, how much room is left. */
+  function renderCounter(chat) {
+    var n = chat.composer.value.length;
+    chat.counter.hidden = n < COUNTER_FROM_CHARS;
+    chat.counter.textContent = n.toLocaleString() + ' / ' + core.MAX_TEXT_CHARS.toLocaleString();
+    chat.counter.classList.toggle('sba-counter-full', n >= core.MAX_TEXT_CHARS);
+  }
+
+  /** Canned replies for a chat: its tier's team's, else every one of the agent's. */
+  function cannedFor(chat) {
+    var mine = canned.filter(function (r) { return r.team === chat.tier; });
+    return mine.length ? mine : canned;
+  }
+
+  /** `/` followed by a shortcut (the whole composer) lists the matching canned replies. */
+  function renderPicker(chat) {
+    var m = /^\/([^\s]*)$/.exec(chat.composer.value);
+    var q = m ? m[1].toLowerCase() : null;
+    chat.pickerItems = q === null ? [] : cannedFor(chat).filter(function (r) {
+      return r.shortcut.indexOf(q) === 0 || r.title.toLowerCase().indexOf(q) >= 0;
+    }).slice(0, MAX_PICKER_ITEMS);
+    chat.pickerIndex = Math.min(chat.pickerIndex, Math.max(0, chat.pickerItems.length - 1));
+    chat.picker.hidden = chat.pickerItems.length === 0;
+    chat.picker.replaceChildren.apply(chat.picker, chat.pickerItems.map(function (r, i) {
+      return h('li', {
+        id: chat.picker.id + '-' + i, role: 'option', class: 'sba-canned-item',
+        'aria-selected': i === chat.pickerIndex ? 'true' : 'false',
+        onmousedown: function (ev) { ev.preventDefault(); insertCanned(chat, r); },
+      }, [h('span', { class: 'sba-canned-shortcut', text: '/' + r.shortcut }), h('span', { class: 'sba-canned-title', text: r.title })]);
+    }));
+    if (chat.picker.hidden) chat.composer.removeAttribute('aria-activedescendant');
+    else chat.composer.setAttribute('aria-activedescendant', chat.picker.id + '-' + chat.pickerIndex);
+  }
+
+  /** Arrow keys move in the open picker, Enter or Tab take the reply, Escape closes it. */
+  function pickerKeys(ev, chat) {
+    if (chat.picker.hidden) return false;
+    var n = chat.pickerItems.length;
+    if (ev.key === 'ArrowDown' || ev.key === 'ArrowUp') {
+      chat.pickerIndex = (chat.pickerIndex + (ev.key === 'ArrowDown' ? 1 : n - 1)) % n;
+      renderPicker(chat);
+    } else if ((ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing) || ev.key === 'Tab') {
+      insertCanned(chat, chat.pickerItems[chat.pickerIndex]);
+    } else if (ev.key === 'Escape') {
+      chat.picker.hidden = true;
+      chat.composer.removeAttribute('aria-activedescendant');
+    } else {
+      return false;
+    }
+    ev.preventDefault();
+    ev.stopPropagation();
+    return true;
+  }
+
+  /** Puts a canned reply into the composer, to edit before sending. */
+  function insertCanned(chat, reply) {
+    chat.composer.value = reply.text;
+    chat.composer.focus();
+    chat.composer.setSelectionRange(reply.text.length, reply.text.length);
+    composerInput(chat);
+  }
+
+  // ---------------------------------------------------------------- alerts
+
+  function alertsOn() {
+    try { return localStorage.getItem(ALERTS_KEY) === 'on'; } catch (e) { return false; }
+  }
+
+  function renderAlerts() {
+    var on = alertsOn();
+    els.alerts.setAttribute('aria-pressed', on ? 'true' : 'false');
+    els.alerts.textContent = on ? 'Alerts on' : 'Alerts off';
+  }
+
+  /** The agent's opt-in: a sound and, when the browser allows it, a desktop notification. */
+  function toggleAlerts() {
+    var on = !alertsOn();
+    try { localStorage.setItem(ALERTS_KEY, on ? 'on' : 'off'); } catch (e) { /* private mode */ }
+    if (on) {
+      try { audio = audio || new (window.AudioContext || window.webkitAudioContext)(); } catch (e) { audio = null; }
+      if (window.Notification && Notification.permission === 'default') Notification.requestPermission();
+    }
+    renderAlerts();
+  }
+
+  /** A new chat or message while the pane is in a background tab (alerts on). */
+  function alertAgent(title, body, conversation) {
+    if (!alertsOn() || (document.visibilityState === 'visible' && document.hasFocus())) return;
+    window.__sbaAlerts = (window.__sbaAlerts || 0) + 1; // for the browser suite
+    if (audio) {
+      try {
+        var osc = audio.createOscillator();
+        var gain = audio.createGain();
+        osc.frequency.value = 880;
+        gain.gain.value = 0.08;
+        osc.connect(gain).connect(audio.destination);
+        osc.start();
+        osc.stop(audio.currentTime + 0.15);
+      } catch (e) { /* no sound device */ }
+    }
+    if (window.Notification && Notification.permission === 'granted') {
+      // Never the message text: a desktop notification can be seen by anyone near the screen.
+      var n = new Notification('Switchboard: ' + title, { body: body, tag: conversation });
+      n.onclick = function () { window.focus(); select(conversation, true); n.close(); };
+    }
   }
 
   function setTyping(chat, on) {
@@ -770,11 +905,12 @@
     var id = core.newId('a');
     var li = h('li', { class: 'sba-msg sba-own sba-pending' }, [
       h('div', { class: 'sba-meta' }, [h('span', { class: 'sba-author', text: 'You' }), h('span', { class: 'sba-sending', text: 'sending\u2026' })]),
-      h('div', { class: 'sba-bubble', text: text }),
+      h('div', { class: 'sba-bubble', dir: 'auto', text: text }),
     ]);
     chat.transcript.appendChild(li);
     chat.pending.set(id, { id: id, text: text, el: li });
     chat.composer.value = '';
+    renderCounter(chat);
     setTyping(chat, false);
     send({ type: 'say', conversation: chat.id, id: id, text: text }, false);
     scrollToEnd(chat);
@@ -846,9 +982,19 @@
     els.emptyHint.textContent = on ? 'Waiting for the next cardholder\u2026' : 'Set yourself Available to receive chats.';
   }
 
+  /** A supervisor set this agent available or away: that is now the agent's choice too. */
+  function onStatus(f) {
+    if (f.state !== 'available' && f.state !== 'away') return;
+    try { sessionStorage.setItem(AVAILABILITY_KEY, f.state); } catch (e) { /* storage disabled */ }
+    setAvailability(f.state, false);
+    toast((f.by || 'A supervisor') + ' set you ' + (f.state === 'available' ? 'Available' : 'Away') + '.');
+  }
+
   els.availability.addEventListener('click', function () {
     setAvailability(availability === 'available' ? 'away' : 'available', true);
   });
+  els.alerts.addEventListener('click', toggleAlerts);
+  renderAlerts();
 
   // --------------------------------------------------------------- queues
 

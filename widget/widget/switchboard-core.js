@@ -49,6 +49,34 @@
     return el;
   }
 
+  /** Web addresses in a message: http(s) only, up to the first space or quote. */
+  var LINK_RE = /\bhttps?:\/\/[^\s<>"']+/gi;
+  /** Punctuation that ends a sentence rather than the address it follows. */
+  var LINK_TRAILER_RE = /[.,;:!?)\]}]+$/;
+
+  /**
+   * A message's text as nodes for `h`: plain strings, and links for http(s)
+   * addresses (opened in a new tab, with no opener and no referrer). Other
+   * schemes (javascript:, data:, …) stay text.
+   */
+  function linkify(text) {
+    var s = String(text);
+    var out = [];
+    var last = 0;
+    s.replace(LINK_RE, function (match, offset) {
+      var url = match.replace(LINK_TRAILER_RE, '');
+      var parsed = null;
+      try { parsed = new URL(url); } catch (e) { parsed = null; }
+      if (!parsed || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')) return match;
+      if (offset > last) out.push(s.slice(last, offset));
+      out.push(h('a', { href: parsed.href, target: '_blank', rel: 'noopener noreferrer' }, [url]));
+      last = offset + url.length;
+      return match;
+    });
+    if (last < s.length) out.push(s.slice(last));
+    return out;
+  }
+
   /** "14:05" in the browser's locale; '' for an unreadable time, now for none. */
   function clockTime(at) {
     var d = at ? new Date(at) : new Date();
@@ -257,6 +285,103 @@
     this.retry(0);
   };
 
+  // ------------------------------------------------------------ staff token
+
+  /** While waiting for a token, ask the opener/parent again this often. */
+  var TOKEN_REQUEST_RETRY_MS = 5000;
+
+  /** Reads the (unverified) claims of a JWT, only to show the user's own name. */
+  function tokenClaims(token) {
+    try {
+      var part = token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
+      while (part.length % 4) part += '=';
+      var json = decodeURIComponent(Array.prototype.map.call(atob(part), function (c) {
+        return '%' + ('00' + c.charCodeAt(0).toString(16)).slice(-2);
+      }).join(''));
+      return JSON.parse(json) || {};
+    } catch (e) {
+      return {};
+    }
+  }
+
+  /**
+   * The token of a staff app (agent pane, supervisor console): kept in
+   * sessionStorage[storageKey], or handed over by the opener/parent (the
+   * issuer's agent desktop, or the demo page) with
+   * postMessage({ type: 'switchboard-token', token }) from a trusted origin
+   * (this page's own and those in <meta name="switchboard-trusted-origins">).
+   * Without one, it posts { type: 'switchboard-token-request' } to its
+   * opener/parent until one comes. Tokens never go in a URL.
+   *
+   * hooks.waiting(hasHosts): asking for a token (hasHosts: someone to ask);
+   * hooks.handedOver(token): a new token arrived while none was awaited.
+   */
+  function StaffToken(storageKey, hooks) {
+    this.key = storageKey;
+    this.hooks = hooks;
+    this.memory = null;
+    this.stale = false;
+    this.awaiting = false;
+    this.waiters = [];
+    this.trusted = [location.origin].concat(
+      ((document.querySelector('meta[name="switchboard-trusted-origins"]') || {}).content || '')
+        .split(/\s+/).filter(Boolean)
+    );
+    var self = this;
+    window.addEventListener('message', function (ev) { self.onMessage(ev); });
+  }
+
+  StaffToken.prototype.hosts = function () {
+    var hosts = [];
+    if (window.parent && window.parent !== window) hosts.push(window.parent);
+    if (window.opener && !window.opener.closed) hosts.push(window.opener);
+    return hosts;
+  };
+
+  StaffToken.prototype.stored = function () {
+    try { return sessionStorage.getItem(this.key); } catch (e) { return null; }
+  };
+
+  StaffToken.prototype.onMessage = function (ev) {
+    var data = ev.data;
+    if (!data || data.type !== 'switchboard-token' || typeof data.token !== 'string' || !data.token) return;
+    if (this.hosts().indexOf(ev.source) < 0 || this.trusted.indexOf(ev.origin) < 0) return;
+    try { sessionStorage.setItem(this.key, data.token); } catch (e) { /* storage disabled: keep in memory */ }
+    this.memory = data.token;
+    this.stale = false;
+    var waiters = this.waiters;
+    this.waiters = [];
+    waiters.forEach(function (resolve) { resolve(data.token); });
+    if (!waiters.length) this.hooks.handedOver(data.token);
+  };
+
+  /** The hub refused the token (expired): the next `get` asks for a fresh one. */
+  StaffToken.prototype.invalidate = function () { this.stale = true; };
+
+  /** The token to connect with: stored unless known stale, else asked for. */
+  StaffToken.prototype.get = function () {
+    var self = this;
+    var t = this.stored() || this.memory;
+    if (t && !this.stale) return Promise.resolve(t);
+    try { sessionStorage.removeItem(this.key); } catch (e) { /* ignore */ }
+    this.memory = null;
+    this.awaiting = true;
+    return new Promise(function (resolve) {
+      var again = null;
+      self.waiters.push(function (token) { self.awaiting = false; clearInterval(again); resolve(token); });
+      function ask() {
+        var hosts = self.hosts();
+        hosts.forEach(function (w) {
+          // The request carries no secret, so any origin may see it; the answer is origin-checked.
+          try { w.postMessage({ type: 'switchboard-token-request' }, '*'); } catch (e) { /* closed */ }
+        });
+        self.hooks.waiting(hosts.length > 0);
+      }
+      ask();
+      again = setInterval(ask, TOKEN_REQUEST_RETRY_MS);
+    });
+  };
+
   window.SwitchboardCore = {
     version: '1',
     MAX_TEXT_CHARS: MAX_TEXT_CHARS,
@@ -264,6 +389,9 @@
     REMOTE_TYPING_TIMEOUT_MS: REMOTE_TYPING_TIMEOUT_MS,
     h: h,
     clockTime: clockTime,
+    linkify: linkify,
+    tokenClaims: tokenClaims,
+    StaffToken: StaffToken,
     newId: newId,
     wsUrl: wsUrl,
     announce: announce,

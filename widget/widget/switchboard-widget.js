@@ -209,11 +209,17 @@
       class: 'sbw-screen sbw-topic-screen', 'aria-labelledby': 'sbw-topic-legend',
       onsubmit: function (ev) { ev.preventDefault(); self.startChat(); },
     }, [
-      h('fieldset', {}, [h('legend', { id: 'sbw-topic-legend', text: 'What can we help you with?' }), topicList]),
-      h('label', { class: 'sbw-visually-hidden', for: 'sbw-first-text', text: 'Your question (optional)' }),
-      this.topicText,
-      this.startBtn,
-      h('button', { type: 'button', class: 'sbw-link sbw-history-open', onclick: function () { self.openHistory(); } }, ['Earlier conversations']),
+      // The topics scroll; the Start button stays in sight below them, on
+      // a short laptop screen as on a phone.
+      h('div', { class: 'sbw-topic-body' }, [
+        h('fieldset', {}, [h('legend', { id: 'sbw-topic-legend', text: 'What can we help you with?' }), topicList]),
+        h('label', { class: 'sbw-visually-hidden', for: 'sbw-first-text', text: 'Your question (optional)' }),
+        this.topicText,
+      ]),
+      h('div', { class: 'sbw-topic-foot' }, [
+        this.startBtn,
+        h('button', { type: 'button', class: 'sbw-link sbw-history-open', onclick: function () { self.openHistory(); } }, ['Earlier conversations']),
+      ]),
     ]);
 
     // Earlier conversations, and one of them read back.
@@ -235,7 +241,9 @@
     ]);
 
     // Chat screen.
-    this.transcript = h('ol', { class: 'sbw-transcript', role: 'log', 'aria-live': 'off', 'aria-label': 'Conversation', tabindex: '0' });
+    // A plain ordered list: new lines are spoken through `announcer`, so no
+    // live region (and no role that would take the list semantics away).
+    this.transcript = h('ol', { class: 'sbw-transcript', 'aria-label': 'Conversation', tabindex: '0' });
     this.typingEl = h('p', { class: 'sbw-typing', hidden: true, 'aria-hidden': 'true' });
     this.composer = h('textarea', {
       class: 'sbw-input sbw-composer', id: 'sbw-composer', rows: '1', maxlength: String(core.MAX_TEXT_CHARS),
@@ -630,7 +638,7 @@
     if (!this.conv || this.conv.id !== f.conversation) return;
     var li = this.rendered.get(Number(f.seq));
     var bubble = li && li.querySelector('.sbw-bubble');
-    if (bubble) bubble.textContent = String(f.text);
+    if (bubble) bubble.replaceChildren.apply(bubble, core.linkify(f.text));
   };
 
   Widget.prototype.entryElement = function (f) {
@@ -638,7 +646,7 @@
     var label = who === 'own' ? 'You' : who === 'agent' ? (this.conv && this.conv.agentName) || 'Agent' : 'Notice';
     return h('li', { class: 'sbw-msg sbw-' + who, 'data-seq': f.seq, 'data-from': f.from }, [
       h('span', { class: 'sbw-visually-hidden', text: label + ': ' }),
-      h('div', { class: 'sbw-bubble', text: String(f.text) }),
+      h('div', { class: 'sbw-bubble', dir: 'auto' }, core.linkify(f.text)),
       h('div', { class: 'sbw-meta' }, [
         who === 'agent' ? h('span', { class: 'sbw-author', text: label }) : null,
         h('time', { datetime: f.at || null, text: clockTime(f.at) }),
@@ -861,7 +869,7 @@
     var id = core.newId('m');
     var li = h('li', { class: 'sbw-msg sbw-own sbw-pending', 'data-pending-id': id }, [
       h('span', { class: 'sbw-visually-hidden', text: 'You: ' }),
-      h('div', { class: 'sbw-bubble', text: text }),
+      h('div', { class: 'sbw-bubble', dir: 'auto', text: text }),
       h('div', { class: 'sbw-meta' }, [h('span', { class: 'sbw-sending', text: 'Sending\u2026' })]),
     ]);
     this.transcript.appendChild(li);

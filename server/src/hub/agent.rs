@@ -49,44 +49,11 @@ impl Hub {
             ),
             state: Some(snapshot.state),
             callbacks: None,
+            canned: Some(self.settings().canned.for_teams(teams)),
         }])
     }
 
-    /// A supervisor's `welcome`: supervisors watch and help, they are not
-    /// routed chats, so nothing is registered in the store.
-    pub(super) fn supervisor_welcome(&self, identity: &Identity) -> Replies {
-        let Principal::Agent { teams, .. } = &identity.principal else {
-            return Err(CommandError::NotAllowed("not a supervisor".into()));
-        };
-        Ok(vec![ServerFrame::Welcome {
-            role: identity.role,
-            sub: identity.sub.clone(),
-            protocol: PROTOCOL_VERSION,
-            conversation: None,
-            teams: Some(teams.clone()),
-            max_chats: None,
-            conversations: Some(Vec::new()),
-            state: None,
-            callbacks: None,
-        }])
-    }
-
-    /// Carries out one supervisor frame: the queue overview and desk lists.
-    pub(super) async fn supervisor_command(
-        &self,
-        identity: &Identity,
-        frame: ClientFrame,
-    ) -> Replies {
-        match frame {
-            ClientFrame::Queues => self.queues().await,
-            ClientFrame::Callbacks { desk } => self.list_callbacks(identity, desk).await,
-            _ => Err(CommandError::NotAllowed(
-                "supervisors cannot send this frame".into(),
-            )),
-        }
-    }
-
-    async fn queues(&self) -> Replies {
+    pub(super) async fn queues(&self) -> Replies {
         let queues = self
             .store
             .queue_stats(now_millis())
@@ -250,21 +217,34 @@ impl Hub {
         id: &ConversationId,
         tier: Tier,
     ) -> Replies {
-        let c = self
-            .store
-            .transfer(id, me, tier, now_millis())
-            .await
-            .map_err(|e| self.store_failed(e))?;
-        // The store announced `ended` (transferred) to the agent.
-        tracing::info!(conversation = %c.id, to = %tier, "chat transferred");
         let note = format!(
             "You're being transferred to our {tier} team. You're at the front of their queue; \
              the conversation so far stays with you."
         );
-        self.system_message(&c.id, &note).await?;
+        self.move_to_queue(me, id, tier, &note).await?;
+        Ok(Vec::new())
+    }
+
+    /// Moves an active chat from the agent holding it to the head of `tier`'s
+    /// queue (the store tells the agent `ended`, transferred), tells the
+    /// cardholder `note` and its place, and wakes the router.
+    pub(super) async fn move_to_queue(
+        &self,
+        holder: &crate::domain::UserId,
+        id: &ConversationId,
+        tier: Tier,
+        note: &str,
+    ) -> Result<(), CommandError> {
+        let c = self
+            .store
+            .transfer(id, holder, tier, now_millis())
+            .await
+            .map_err(|e| self.store_failed(e))?;
+        tracing::info!(conversation = %c.id, to = %tier, "chat transferred");
+        self.system_message(&c.id, note).await?;
         self.tell_place(&c).await?;
         self.wake_router();
-        Ok(Vec::new())
+        Ok(())
     }
 }
 

@@ -66,6 +66,7 @@ impl Hub {
             conversations: None,
             state: None,
             callbacks: Some(self.callbacks_for_welcome(&identity.sub).await?),
+            canned: None,
         }];
         if let Some(c) = open.filter(|c| c.status == ConversationStatus::Queued) {
             replies.extend(self.queued_frame(&c).await?);

@@ -8,6 +8,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::cardholder::Memo;
 use super::escalation::desks_of;
+use super::supervisor::Watch;
 use super::{Hub, Replies};
 use crate::auth::Identity;
 use crate::bus::{Held, Kick, Session};
@@ -40,6 +41,10 @@ pub struct Caller {
     memo: Memo,
     /// The conversations it takes part in (shared with its session).
     held: Held,
+    /// Its outbound queue (a supervisor's `overview`s are pushed into it).
+    outbound: mpsc::Sender<Utf8Bytes>,
+    /// A supervisor's live `overview`s, stopped when the caller goes.
+    watch: Watch,
 }
 
 impl Caller {
@@ -55,7 +60,7 @@ fn side(role: Role) -> Option<Side> {
     match role {
         Role::Cardholder => Some(Side::Cardholder),
         Role::Agent => Some(Side::Agent),
-        Role::Supervisor => None,
+        Role::Supervisor => Some(Side::Supervisor),
     }
 }
 
@@ -86,6 +91,7 @@ impl Hub {
             audiences.extend(desks_of(&identity).into_iter().map(Audience::Desk));
         }
         let held = Held::default();
+        let outbound = tx.clone();
         let session = Session {
             conn,
             tx,
@@ -132,6 +138,8 @@ impl Hub {
             audiences,
             memo: Memo::default(),
             held,
+            outbound,
+            watch: Watch::default(),
         };
         (caller, welcome)
     }
@@ -156,7 +164,10 @@ impl Hub {
                     .await
             }
             (_, Role::Agent) => self.agent_command(identity, frame, &mut caller.memo).await,
-            (_, Role::Supervisor) => self.supervisor_command(identity, frame).await,
+            (_, Role::Supervisor) => {
+                self.supervisor_command(identity, frame, &mut caller.watch, &caller.outbound)
+                    .await
+            }
         };
         if caller.memo.conversation != before {
             if let Some(id) = &caller.memo.conversation {
@@ -205,6 +216,7 @@ impl Hub {
         for a in &caller.audiences {
             self.sessions.remove(a, caller.conn);
         }
+        self.stop_monitoring(&caller.identity, &caller.watch).await;
         let identity = caller.identity;
         self.metrics
             .connections

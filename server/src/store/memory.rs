@@ -12,16 +12,17 @@ use async_trait::async_trait;
 
 use super::{
     after_outcome, average_wait, desk_rank, idempotency_key, new_callback_ref, queue_score,
-    routing_priority, AgentProfile, AgentSnapshot, Announcer, Appended, Assignment, Beat,
-    CallbackRequest, CallbackStatus, Conversation, GraceOutcome, NewCallback, NewConversation,
-    NewEntry, Opened, QueuePlace, QueueSnapshot, QueueStanding, Side, Store, StoreError,
-    StoreResult, Sweep, DEFAULT_HOT_RETENTION_MS, MAX_TRANSCRIPT_PAGE, RECENT_WAITS, ROUTE_BATCH,
+    routing_priority, AgentOverview, AgentProfile, AgentSnapshot, Announcer, Appended, Assignment,
+    AuditEntry, Beat, CallbackRequest, CallbackStatus, Conversation, DeskOverview, GraceOutcome,
+    NewCallback, NewConversation, NewEntry, Opened, Overview, QueueOverview, QueuePlace,
+    QueueSnapshot, QueueStanding, Side, Store, StoreError, StoreResult, Sweep,
+    DEFAULT_HOT_RETENTION_MS, MAX_TRANSCRIPT_PAGE, RECENT_WAITS, ROUTE_BATCH, ROUTE_SCAN,
 };
 use crate::archive::memory::MemoryArchive;
 use crate::archive::{ArchivedCallback, ArchivedConversation, Transfer};
 use crate::domain::{
-    rfc3339, tier_index, AgentState, Author, CallbackRef, ConversationId, ConversationStatus, Desk,
-    EndReason, Millis, Seq, Tier, TierBoosts, UserId,
+    rfc3339, tier_index, AgentState, Author, CallbackRef, CardholderPresence, ConversationId,
+    ConversationStatus, Desk, EndReason, Millis, Seq, Team, Tier, TierBoosts, UserId,
 };
 use crate::events::{Audience, Envelope, Event};
 use crate::protocol::{CallbackOutcome, Entry, QueueView};
@@ -94,6 +95,8 @@ struct State {
     ended: BTreeSet<(Millis, ConversationId)>,
     /// Closed callback requests by the time they are forgotten.
     closed: BTreeSet<(Millis, CallbackRef)>,
+    /// The last supervisor actions, newest first.
+    audit: VecDeque<AuditEntry>,
 }
 
 #[derive(Debug)]
@@ -109,6 +112,17 @@ struct Record {
     transfers: Vec<Transfer>,
     /// The callback request it was escalated to.
     callback: Option<CallbackRef>,
+    /// Supervisors monitoring it.
+    monitors: BTreeSet<UserId>,
+}
+
+impl Record {
+    /// Who hears its entries, redactions and end: both sides and its monitors.
+    fn audiences(&self) -> Vec<Audience> {
+        let mut to = both_sides(&self.conversation);
+        to.extend(self.monitors.iter().cloned().map(Audience::Supervisor));
+        to
+    }
 }
 
 #[derive(Debug)]
@@ -117,12 +131,24 @@ struct AgentRecord {
     state: AgentState,
     active: BTreeSet<ConversationId>,
     idle_since: Millis,
+    /// When `state` last changed.
+    state_since: Millis,
 }
 
 impl AgentRecord {
     fn has_free_slot(&self) -> bool {
         self.state == AgentState::Available
             && self.active.len() < usize::from(self.profile.max_chats)
+    }
+
+    fn set_state(&mut self, state: AgentState, now: Millis) {
+        if self.state != state {
+            self.state_since = now;
+            if state == AgentState::Available {
+                self.idle_since = now;
+            }
+        }
+        self.state = state;
     }
 
     fn serves(&self, tier: Tier) -> bool {
@@ -144,8 +170,19 @@ impl MemoryStore {
         }
     }
 
+    /// Tells the agent of a chat whether its cardholder is there.
+    fn announce_presence(&self, agent: &UserId, id: &ConversationId, p: CardholderPresence) {
+        self.announce(
+            vec![Audience::Agent(agent.clone())],
+            Event::Presence {
+                conversation: id.clone(),
+                cardholder: p,
+            },
+        );
+    }
+
     /// Ends a conversation inside the caller's critical section: announces
-    /// `ended` to both sides, hands it to the archive, and forgets it after
+    /// `ended` to both sides and its monitors, hands it to the archive, and forgets it after
     /// the retention. `None` when it was already over.
     fn finish(
         &self,
@@ -156,7 +193,9 @@ impl MemoryStore {
     ) -> Option<Conversation> {
         let c = s.end(id, reason, now, now + self.retention)?;
         self.announce(
-            both_sides(&c),
+            s.conversations
+                .get(&c.id)
+                .map_or_else(|| both_sides(&c), Record::audiences),
             Event::Ended {
                 conversation: c.id.clone(),
                 reason,
@@ -245,7 +284,7 @@ impl MemoryStore {
                 if let Some(e) = record.transcript.last_mut() {
                     e.text = r.entry.text.clone();
                     self.announce(
-                        both_sides(&record.conversation),
+                        record.audiences(),
                         Event::Redact {
                             conversation: id.clone(),
                             seq: r.seq,
@@ -270,7 +309,7 @@ impl MemoryStore {
             record.client_ids.insert(k, seq);
         }
         self.announce(
-            both_sides(&record.conversation),
+            record.audiences(),
             Event::Msg {
                 conversation: id.clone(),
                 entry: entry.clone(),
@@ -486,28 +525,70 @@ impl State {
             .map(|a| a.profile.sub.clone())
     }
 
-    fn went_offline(&mut self, side: Side, user: &UserId, deadline: Millis) {
+    /// The user's last connection closed: an agent goes away (its chats get
+    /// a grace period); a cardholder's queue place, or active chat, gets one.
+    /// Returns the active chat whose agent must hear the cardholder is away.
+    fn went_offline(
+        &mut self,
+        side: Side,
+        user: &UserId,
+        now: Millis,
+        deadline: Millis,
+    ) -> Option<(ConversationId, UserId)> {
         match side {
             Side::Agent => {
-                let Some(agent) = self.agents.get_mut(user) else {
-                    return;
-                };
-                agent.state = AgentState::Away;
+                let agent = self.agents.get_mut(user)?;
+                agent.set_state(AgentState::Away, now);
                 if !agent.active.is_empty() {
                     self.set_grace((side, user.clone()), deadline);
                 }
+                None
             }
+            Side::Supervisor => None,
             Side::Cardholder => {
-                let queued = self
-                    .open
-                    .get(user)
-                    .and_then(|id| self.conversations.get(id))
-                    .is_some_and(|r| r.conversation.status == ConversationStatus::Queued);
-                if queued {
-                    self.set_grace((side, user.clone()), deadline);
-                }
+                let c = &self.conversations.get(self.open.get(user)?)?.conversation;
+                let chat = match (c.status, &c.agent) {
+                    (ConversationStatus::Queued, _) => None,
+                    (ConversationStatus::Active, Some(agent)) => {
+                        Some((c.id.clone(), agent.clone()))
+                    }
+                    _ => return None,
+                };
+                self.set_grace((side, user.clone()), deadline);
+                chat
             }
         }
+    }
+
+    /// The active chat of a cardholder and its agent, if any.
+    fn active_chat_of(&self, cardholder: &UserId) -> Option<(ConversationId, UserId)> {
+        let c = &self
+            .conversations
+            .get(self.open.get(cardholder)?)?
+            .conversation;
+        match (c.status, &c.agent) {
+            (ConversationStatus::Active, Some(agent)) => Some((c.id.clone(), agent.clone())),
+            _ => None,
+        }
+    }
+
+    /// Whether a queued conversation's cardholder is disconnected (in its grace period).
+    fn cardholder_away(&self, id: &ConversationId) -> bool {
+        self.conversations.get(id).is_some_and(|r| {
+            self.graces
+                .contains_key(&(Side::Cardholder, r.conversation.cardholder.clone()))
+        })
+    }
+
+    /// A tier's first queued conversation whose cardholder is connected
+    /// (among the first [`ROUTE_SCAN`]), or else its first one.
+    fn routing_head(&self, tier: Tier) -> Option<(QueueScore, ConversationId)> {
+        let q = &self.queues[tier_index(tier)];
+        q.iter()
+            .take(ROUTE_SCAN)
+            .find(|(_, id)| !self.cardholder_away(id))
+            .or_else(|| q.first())
+            .cloned()
     }
 }
 
@@ -562,6 +643,7 @@ impl Store for MemoryStore {
                 client_ids: HashMap::new(),
                 transfers: Vec::new(),
                 callback: None,
+                monitors: BTreeSet::new(),
             },
         );
         s.open.insert(new.cardholder, id.clone());
@@ -675,6 +757,7 @@ impl Store for MemoryStore {
                 state: AgentState::Away,
                 active: BTreeSet::new(),
                 idle_since: now,
+                state_since: now,
             });
         agent.profile = profile.clone();
         let state = agent.state;
@@ -694,10 +777,7 @@ impl Store for MemoryStore {
     ) -> StoreResult<()> {
         let mut s = self.lock();
         let a = s.agents.get_mut(agent).ok_or(StoreError::NotAllowed)?;
-        if a.state != state && state == AgentState::Available {
-            a.idle_since = now;
-        }
-        a.state = state;
+        a.set_state(state, now);
         Ok(())
     }
 
@@ -709,8 +789,8 @@ impl Store for MemoryStore {
             let pick = Tier::ALL
                 .iter()
                 .filter_map(|&tier| {
-                    let (score, id) = s.queues[tier_index(tier)].first()?.clone();
                     let agent = s.best_agent(tier)?;
+                    let (score, id) = s.routing_head(tier)?;
                     Some((
                         routing_priority(score, tier, boosts),
                         tier,
@@ -753,6 +833,13 @@ impl Store for MemoryStore {
                         transcript,
                     },
                 );
+            }
+            if let (true, Some(agent)) = (
+                s.graces
+                    .contains_key(&(Side::Cardholder, conversation.cardholder.clone())),
+                &conversation.agent,
+            ) {
+                self.announce_presence(agent, &conversation.id, CardholderPresence::Away);
             }
             let waits = &mut s.waits[tier_index(tier)];
             waits.push_front(waited_ms);
@@ -824,10 +911,100 @@ impl Store for MemoryStore {
             .collect())
     }
 
+    async fn overview(&self, teams: &[Team]) -> StoreResult<Overview> {
+        let s = self.lock();
+        let queues = teams
+            .iter()
+            .filter_map(|t| t.tier())
+            .map(|tier| {
+                let q = &s.queues[tier_index(tier)];
+                QueueOverview {
+                    tier,
+                    depth: q.len() as u64,
+                    oldest_queued_at: q
+                        .first()
+                        .and_then(|(_, id)| s.conversations.get(id))
+                        .map(|r| r.conversation.queued_at),
+                    recent_waits: s.waits[tier_index(tier)].iter().copied().collect(),
+                }
+            })
+            .collect();
+        let mut agents: Vec<AgentOverview> = s
+            .agents
+            .values()
+            .filter(|a| a.profile.teams.iter().any(|t| teams.contains(t)))
+            .map(|a| AgentOverview {
+                sub: a.profile.sub.clone(),
+                name: a.profile.name.clone(),
+                state: a.state,
+                online: s.is_present(Side::Agent, &a.profile.sub),
+                conversations: a.active.iter().cloned().collect(),
+                max_chats: a.profile.max_chats,
+                teams: a.profile.teams.clone(),
+                state_since: a.state_since,
+            })
+            .collect();
+        agents.sort_by(|a, b| a.sub.cmp(&b.sub));
+        let desks = teams
+            .iter()
+            .filter_map(|t| match t {
+                Team::Desk(d) => Some(*d),
+                Team::Tier(_) => None,
+            })
+            .map(|desk| DeskOverview {
+                desk,
+                open: s.desk_requests.get(&desk).map_or(0, |r| r.len() as u64),
+            })
+            .collect();
+        Ok(Overview {
+            queues,
+            agents,
+            desks,
+        })
+    }
+
+    async fn monitor(
+        &self,
+        id: &ConversationId,
+        supervisor: &UserId,
+        on: bool,
+    ) -> StoreResult<Option<Conversation>> {
+        let mut s = self.lock();
+        let Some(record) = s.conversations.get_mut(id) else {
+            return Ok(None);
+        };
+        if on {
+            if record.conversation.status == ConversationStatus::Ended {
+                return Ok(None);
+            }
+            record.monitors.insert(supervisor.clone());
+        } else {
+            record.monitors.remove(supervisor);
+        }
+        Ok(Some(record.conversation.clone()))
+    }
+
+    async fn audit(&self, entry: AuditEntry) -> StoreResult<()> {
+        let mut s = self.lock();
+        s.audit.push_front(entry);
+        s.audit.truncate(super::AUDIT_KEPT);
+        Ok(())
+    }
+
+    async fn recent_audit(&self, limit: usize) -> StoreResult<Vec<AuditEntry>> {
+        Ok(self.lock().audit.iter().take(limit).cloned().collect())
+    }
+
     async fn presence_up(&self, user: &UserId, side: Side) -> StoreResult<()> {
         let mut s = self.lock();
+        let was_present = s.is_present(side, user);
         *s.presence.entry((side, user.clone())).or_insert(0) += 1;
         s.clear_grace(&(side, user.clone()));
+        if side == Side::Cardholder && !was_present {
+            if let Some((id, agent)) = s.active_chat_of(user) {
+                self.announce_presence(&agent, &id, CardholderPresence::Online);
+            }
+        }
         Ok(())
     }
 
@@ -849,7 +1026,9 @@ impl Store for MemoryStore {
         };
         if left == 0 {
             s.presence.remove(&key);
-            s.went_offline(side, user, now + grace_ms);
+            if let Some((id, agent)) = s.went_offline(side, user, now, now + grace_ms) {
+                self.announce_presence(&agent, &id, CardholderPresence::Away);
+            }
         }
         Ok(())
     }
@@ -864,7 +1043,12 @@ impl Store for MemoryStore {
                 continue;
             }
             match side {
+                Side::Supervisor => {}
                 Side::Cardholder => {
+                    if let Some((id, agent)) = s.active_chat_of(&user) {
+                        self.announce_presence(&agent, &id, CardholderPresence::Gone);
+                        continue;
+                    }
                     let Some(id) = s.open.get(&user).cloned() else {
                         continue;
                     };

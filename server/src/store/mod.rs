@@ -32,6 +32,10 @@ pub const RECENT_WAITS: usize = 20;
 /// Most assignments one routing step makes before it yields to other work.
 pub const ROUTE_BATCH: usize = 64;
 
+/// Queue places routing looks at for a conversation whose cardholder is
+/// connected before it serves a disconnected one at the head.
+pub const ROUTE_SCAN: usize = 32;
+
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -252,6 +256,91 @@ impl QueueStanding {
     }
 }
 
+/// What a supervisor's console shows of the teams it supervises, read
+/// from the store's indexes (never by scanning every key).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Overview {
+    /// The tier queues among the teams, in tier order.
+    pub queues: Vec<QueueOverview>,
+    /// The agents of the teams, by id.
+    pub agents: Vec<AgentOverview>,
+    /// The callback desks among the teams.
+    pub desks: Vec<DeskOverview>,
+}
+
+/// One tier queue in an [`Overview`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueOverview {
+    /// The tier.
+    pub tier: Tier,
+    /// Conversations waiting.
+    pub depth: u64,
+    /// When the head of the queue started waiting.
+    pub oldest_queued_at: Option<Millis>,
+    /// The waits of the most recently answered conversations, newest first
+    /// (at most [`RECENT_WAITS`]): the service level is read from them.
+    pub recent_waits: Vec<Millis>,
+}
+
+/// One agent in an [`Overview`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentOverview {
+    /// Agent id.
+    pub sub: UserId,
+    /// Display name.
+    pub name: String,
+    /// Availability.
+    pub state: AgentState,
+    /// Whether a connection of the agent is open on a live node.
+    pub online: bool,
+    /// The chats it holds.
+    pub conversations: Vec<ConversationId>,
+    /// Its concurrent chat limit.
+    pub max_chats: u8,
+    /// Its teams.
+    pub teams: Vec<Team>,
+    /// When its availability last changed.
+    pub state_since: Millis,
+}
+
+/// One callback desk in an [`Overview`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeskOverview {
+    /// The desk.
+    pub desk: Desk,
+    /// Its open requests.
+    pub open: u64,
+}
+
+/// The service level of a queue: the share of `waits` (the recently
+/// answered conversations) answered within `sla_ms`; `None` before anyone
+/// was answered.
+pub fn service_level(waits: &[Millis], sla_ms: Millis) -> Option<f64> {
+    if waits.is_empty() {
+        return None;
+    }
+    let within = waits.iter().filter(|&&w| w <= sla_ms).count();
+    Some(within as f64 / waits.len() as f64)
+}
+
+/// One supervisor action, as the audit log keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct AuditEntry {
+    /// When.
+    pub at: Millis,
+    /// The supervisor.
+    pub by: UserId,
+    /// What: `set_agent_state`, `reassign`, `monitor`.
+    pub action: String,
+    /// On whom or what: an agent or a conversation id.
+    pub target: String,
+    /// The details (`away`, the new tier, …).
+    pub detail: String,
+}
+
+/// Audit entries the store keeps for the console (the archive keeps all).
+pub const AUDIT_KEPT: usize = 200;
+
 /// What happened when a grace period ran out.
 #[derive(Debug, Clone)]
 pub enum GraceOutcome {
@@ -271,15 +360,19 @@ pub enum GraceOutcome {
 pub enum Side {
     /// A cardholder.
     Cardholder,
-    /// An agent (or supervisor).
+    /// An agent.
     Agent,
+    /// A supervisor: present only so that the chats it monitors reach it;
+    /// it holds no chats and has no grace period.
+    Supervisor,
 }
 
 impl From<Role> for Side {
     fn from(r: Role) -> Self {
         match r {
             Role::Cardholder => Side::Cardholder,
-            Role::Agent | Role::Supervisor => Side::Agent,
+            Role::Agent => Side::Agent,
+            Role::Supervisor => Side::Supervisor,
         }
     }
 }
@@ -466,6 +559,28 @@ pub trait Store: Send + Sync + Debug + 'static {
     /// Depth and oldest wait of every tier queue.
     async fn queue_stats(&self, now: Millis) -> StoreResult<Vec<QueueView>>;
 
+    /// The supervisor console's picture of `teams`: their queues, agents
+    /// and desks.
+    async fn overview(&self, teams: &[Team]) -> StoreResult<Overview>;
+
+    /// Starts (`on`) or stops a supervisor's monitoring of an open
+    /// conversation: while on, its entries, redactions and end reach the
+    /// supervisor too (never the other way). `None` when the conversation
+    /// is unknown or over.
+    async fn monitor(
+        &self,
+        id: &ConversationId,
+        supervisor: &UserId,
+        on: bool,
+    ) -> StoreResult<Option<Conversation>>;
+
+    /// Appends a supervisor action to the audit log (the last
+    /// [`AUDIT_KEPT`] stay in the store).
+    async fn audit(&self, entry: AuditEntry) -> StoreResult<()>;
+
+    /// The most recent audit entries, newest first, at most `limit`.
+    async fn recent_audit(&self, limit: usize) -> StoreResult<Vec<AuditEntry>>;
+
     /// A connection of `user` opened on this node (cancels a running grace).
     async fn presence_up(&self, user: &UserId, side: Side) -> StoreResult<()>;
 
@@ -621,6 +736,7 @@ impl Graces {
         match side {
             Side::Cardholder => self.cardholder_ms,
             Side::Agent => self.agent_ms,
+            Side::Supervisor => 0,
         }
     }
 }

@@ -67,6 +67,8 @@ conformance!(
     crafted_subs_stay_apart,
     redaction_applies_only_to_the_last_entry,
     ended_conversations_keep_when_and_why,
+    overview_and_audit,
+    disconnected_cardholders_are_served_after_connected_ones,
 );
 
 // Checks that need ended things to expire while they run.
@@ -148,5 +150,34 @@ async fn both_engines_announce_the_same_events() {
         from_redis.push(normalised(&next, &ids));
     }
     assert!(from_memory.len() >= 8, "{from_memory:#?}");
+    let presence: Vec<&str> = from_memory
+        .iter()
+        .filter(|e| e.contains("Presence"))
+        .map(|e| {
+            ["Online", "Away", "Gone"]
+                .into_iter()
+                .find(|p| e.contains(p))
+                .unwrap_or("?")
+        })
+        .collect();
+    assert_eq!(
+        presence,
+        vec!["Away", "Gone", "Online"],
+        "the agent hears the cardholder drop, stay away, come back: {from_memory:#?}"
+    );
+    assert!(from_memory
+        .iter()
+        .filter(|e| e.contains("Presence"))
+        .all(|e| e.starts_with("[Agent(UserId(\"bob\"))]")));
+    let to_monitor: Vec<&String> = from_memory
+        .iter()
+        .filter(|e| e.contains("Supervisor(UserId(\"sue\"))"))
+        .collect();
+    assert!(
+        to_monitor.iter().any(|e| e.contains("Msg"))
+            && to_monitor.iter().any(|e| e.contains("Redact"))
+            && to_monitor.iter().any(|e| e.contains("Ended")),
+        "the monitoring supervisor hears entries, redactions and the end: {from_memory:#?}"
+    );
     assert_eq!(from_memory, from_redis);
 }

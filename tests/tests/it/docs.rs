@@ -77,6 +77,11 @@ fn client_types() -> Vec<String> {
         r#"{"type":"queues"}"#,
         r#"{"type":"history"}"#,
         r#"{"type":"transcript","conversation":"c"}"#,
+        r#"{"type":"watch"}"#,
+        r#"{"type":"set_agent_state","agent":"a","state":"away"}"#,
+        r#"{"type":"reassign","conversation":"c"}"#,
+        r#"{"type":"monitor","conversation":"c"}"#,
+        r#"{"type":"unmonitor","conversation":"c"}"#,
     ];
     samples
         .iter()
@@ -105,6 +110,9 @@ const SERVER_TYPES: &[&str] = &[
     "transcript",
     "redact",
     "history",
+    "overview",
+    "status",
+    "presence",
 ];
 
 /// Every example in the document; the count of skipped invalid blocks.

@@ -194,7 +194,13 @@ async fn agent_escalates_and_card_numbers_never_reach_redis_unmasked() {
         "{text}"
     );
     ag.send(json!({"type": "escalate", "conversation": id, "desk": "identity", "note": "2FA phone lost"})).await;
-    assert_eq!(ch.expect("escalated").await["callback"]["desk"], "identity");
+    let escalated = ch.expect("escalated").await;
+    assert_eq!(escalated["callback"]["desk"], "identity");
+    assert_eq!(
+        escalated["callback"].get("reason"),
+        None,
+        "the agent's note is for the desk, never shown to the cardholder: {escalated}"
+    );
     assert_eq!(ag.expect("ended").await["reason"], "escalated");
     let dump = std::process::Command::new("redis-cli")
         .args(["-p", &redis.port.to_string(), "--scan"])

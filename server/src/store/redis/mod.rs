@@ -29,14 +29,15 @@ use self::replies::{
 };
 use super::{
     after_outcome, average_wait, boost_score, desk_rank, idempotency_key, new_callback_ref,
-    queue_score, AgentProfile, AgentSnapshot, Appended, Assignment, Beat, CallbackRequest,
-    Conversation, GraceOutcome, NewCallback, NewConversation, NewEntry, Opened, QueuePlace,
-    QueueSnapshot, QueueStanding, Side, Store, StoreError, StoreResult, Sweep, MAX_TRANSCRIPT_PAGE,
-    RECENT_WAITS, ROUTE_BATCH,
+    queue_score, AgentOverview, AgentProfile, AgentSnapshot, Appended, Assignment, AuditEntry,
+    Beat, CallbackRequest, Conversation, DeskOverview, GraceOutcome, NewCallback, NewConversation,
+    NewEntry, Opened, Overview, QueueOverview, QueuePlace, QueueSnapshot, QueueStanding, Side,
+    Store, StoreError, StoreResult, Sweep, AUDIT_KEPT, MAX_TRANSCRIPT_PAGE, RECENT_WAITS,
+    ROUTE_BATCH, ROUTE_SCAN,
 };
 use crate::domain::{
-    rfc3339, AgentState, Author, CallbackRef, CallbackStatus, ConversationId, ConversationStatus,
-    Desk, EndReason, Millis, Seq, Tier, TierBoosts, UserId,
+    now_millis, rfc3339, AgentState, Author, CallbackRef, CallbackStatus, ConversationId,
+    ConversationStatus, Desk, EndReason, Millis, Seq, Team, Tier, TierBoosts, UserId,
 };
 use crate::events::{Audience, Envelope, EventFeed, EventStream};
 use crate::protocol::{CallbackOutcome, Entry, QueueView};
@@ -68,6 +69,8 @@ struct Scripts {
     queue_snapshot: Script,
     queue_place: Script,
     queue_stats: Script,
+    overview: Script,
+    monitor: Script,
     presence: Script,
     expire_graces: Script,
     heartbeat: Script,
@@ -95,6 +98,8 @@ impl Scripts {
             queue_snapshot: s(include_str!("lua/queue_snapshot.lua")),
             queue_place: s(include_str!("lua/queue_place.lua")),
             queue_stats: s(include_str!("lua/queue_stats.lua")),
+            overview: s(include_str!("lua/overview.lua")),
+            monitor: s(include_str!("lua/monitor.lua")),
             presence: s(include_str!("lua/presence.lua")),
             expire_graces: s(include_str!("lua/expire_graces.lua")),
             heartbeat: s(include_str!("lua/heartbeat.lua")),
@@ -295,6 +300,7 @@ fn presence_member(side: Side, user: &UserId) -> String {
     keys::member(&match side {
         Side::Cardholder => Audience::Cardholder(user.clone()),
         Side::Agent => Audience::Agent(user.clone()),
+        Side::Supervisor => Audience::Supervisor(user.clone()),
     })
 }
 
@@ -557,7 +563,7 @@ impl Store for RedisStore {
     }
 
     async fn route(&self, now: Millis, boosts: &TierBoosts) -> StoreResult<Vec<Assignment>> {
-        let mut args = argv![ROUTE_BATCH, RECENT_WAITS, MAX_TRANSCRIPT_PAGE];
+        let mut args = argv![ROUTE_BATCH, RECENT_WAITS, MAX_TRANSCRIPT_PAGE, ROUTE_SCAN];
         for &tier in Tier::ALL {
             args.push(tier.to_string());
             args.push(boost_score(tier, boosts).to_string());
@@ -635,6 +641,124 @@ impl Store for RedisStore {
                     oldest_wait_s,
                 })
             })
+            .collect()
+    }
+
+    async fn overview(&self, teams: &[Team]) -> StoreResult<Overview> {
+        let names = |pick: fn(&Team) -> bool| {
+            teams
+                .iter()
+                .filter(|t| pick(t))
+                .map(|t| t.as_str())
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        let tiers = names(|t| t.tier().is_some());
+        let desks = names(|t| t.tier().is_none());
+        let all = names(|_| true);
+        let reply = self
+            .run(
+                &self.scripts.overview,
+                now_millis(),
+                argv![tiers, desks, all],
+            )
+            .await?;
+        let r: replies::OverviewReply = replies::decode(&reply, "overview")?;
+        let bad = |what: &str| replies::corrupt(&format!("overview {what}"));
+        let queues = r
+            .queues
+            .into_iter()
+            .map(|q| {
+                Ok(QueueOverview {
+                    tier: q.tier.parse().map_err(|_| bad("tier"))?,
+                    depth: q.depth,
+                    oldest_queued_at: q.since.parse().ok(),
+                    recent_waits: replies::waits(&q.waits),
+                })
+            })
+            .collect::<StoreResult<_>>()?;
+        let mut agents = r
+            .agents
+            .into_iter()
+            .map(|a| {
+                Ok(AgentOverview {
+                    sub: replies::user(&a.sub),
+                    name: a.name,
+                    state: a.state.parse().map_err(|_| bad("agent state"))?,
+                    online: a.online,
+                    conversations: a.conversations.into_iter().map(ConversationId).collect(),
+                    max_chats: u8::try_from(a.max_chats.0).unwrap_or(u8::MAX),
+                    teams: a.teams.split(',').filter_map(|t| t.parse().ok()).collect(),
+                    state_since: a.since.0,
+                })
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        agents.sort_by(|a, b| a.sub.cmp(&b.sub));
+        let desks = r
+            .desks
+            .into_iter()
+            .map(|d| {
+                Ok(DeskOverview {
+                    desk: d.desk.parse().map_err(|_| bad("desk"))?,
+                    open: d.open,
+                })
+            })
+            .collect::<StoreResult<_>>()?;
+        Ok(Overview {
+            queues,
+            agents,
+            desks,
+        })
+    }
+
+    async fn monitor(
+        &self,
+        id: &ConversationId,
+        supervisor: &UserId,
+        on: bool,
+    ) -> StoreResult<Option<Conversation>> {
+        let reply = self
+            .run(
+                &self.scripts.monitor,
+                now_millis(),
+                argv![
+                    id,
+                    presence_member(Side::Supervisor, supervisor),
+                    if on { "1" } else { "0" }
+                ],
+            )
+            .await?;
+        let r: OkReply = decode(&reply, "monitor")?;
+        if !r.ok {
+            return Ok(None);
+        }
+        replies::conversation(&r.conversation).map(Some)
+    }
+
+    async fn audit(&self, entry: AuditEntry) -> StoreResult<()> {
+        let json = serde_json::to_string(&entry)
+            .map_err(|e| StoreError::Unavailable(format!("audit entry: {e}")))?;
+        let key = self.key(&["audit"]);
+        let mut conn = self.conn.clone();
+        redis::pipe()
+            .atomic()
+            .lpush(&key, json)
+            .ltrim(&key, 0, AUDIT_KEPT as isize - 1)
+            .query_async::<()>(&mut conn)
+            .await?;
+        Ok(())
+    }
+
+    async fn recent_audit(&self, limit: usize) -> StoreResult<Vec<AuditEntry>> {
+        let mut conn = self.conn.clone();
+        let rows: Vec<String> = redis::cmd("LRANGE")
+            .arg(self.key(&["audit"]))
+            .arg(0)
+            .arg(limit.saturating_sub(1))
+            .query_async(&mut conn)
+            .await?;
+        rows.iter()
+            .map(|r| replies::decode(r, "audit entry"))
             .collect()
     }
 

@@ -398,6 +398,65 @@ pub struct StatsItem {
     pub since: String,
 }
 
+/// `overview.lua`.
+#[derive(Deserialize)]
+pub struct OverviewReply {
+    /// The tier queues asked for.
+    #[serde(deserialize_with = "lua_list")]
+    pub queues: Vec<OverviewQueue>,
+    /// The agents of the teams asked for.
+    #[serde(deserialize_with = "lua_list")]
+    pub agents: Vec<OverviewAgent>,
+    /// The desks asked for.
+    #[serde(deserialize_with = "lua_list")]
+    pub desks: Vec<OverviewDesk>,
+}
+
+/// One queue of [`OverviewReply`].
+#[derive(Deserialize)]
+pub struct OverviewQueue {
+    /// The tier.
+    pub tier: String,
+    /// Conversations waiting.
+    pub depth: u64,
+    /// The head's `queued_at`, '' when empty.
+    pub since: String,
+    /// Recent waits (ms), newest first.
+    #[serde(deserialize_with = "lua_list")]
+    pub waits: Vec<Num>,
+}
+
+/// One agent of [`OverviewReply`].
+#[derive(Deserialize)]
+pub struct OverviewAgent {
+    /// Encoded agent id.
+    pub sub: String,
+    /// Display name.
+    pub name: String,
+    /// `available` or `away`.
+    pub state: String,
+    /// When the state last changed (ms).
+    pub since: Num,
+    /// Concurrent chat limit.
+    pub max_chats: Num,
+    /// Teams, comma-separated.
+    pub teams: String,
+    /// Whether a live node holds a connection of the agent.
+    pub online: bool,
+    /// The chats it holds.
+    #[serde(deserialize_with = "lua_list")]
+    pub conversations: Vec<String>,
+}
+
+/// One desk of [`OverviewReply`].
+#[derive(Deserialize)]
+pub struct OverviewDesk {
+    /// The desk.
+    pub desk: String,
+    /// Its open requests.
+    pub open: u64,
+}
+
 /// One outcome in `expire_graces.lua`'s reply.
 #[derive(Deserialize)]
 pub struct GraceItem {

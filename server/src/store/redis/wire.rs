@@ -12,7 +12,9 @@ use serde::{Deserialize, Serialize};
 
 use super::keys;
 use super::replies::{self, lua_list, Fields, StoredEntry};
-use crate::domain::{Author, ConversationId, EndReason, Millis, Seq, Tier};
+use crate::domain::{
+    AgentState, Author, CardholderPresence, ConversationId, EndReason, Millis, Seq, Tier,
+};
 use crate::events::{Envelope, Event};
 use crate::store::CallbackRequest;
 
@@ -84,6 +86,13 @@ enum WireEvent {
         tier: Tier,
         position: u64,
         eta_s: Option<u64>,
+    },
+    /// From the hub.
+    AgentStatus { state: AgentState, by: String },
+    /// From `presence.lua`, `expire_graces.lua`, `route.lua`.
+    Presence {
+        conversation: ConversationId,
+        cardholder: CardholderPresence,
     },
 }
 
@@ -172,6 +181,14 @@ pub fn decode(payload: &[u8]) -> Option<Envelope> {
             position,
             eta_s,
         },
+        WireEvent::AgentStatus { state, by } => Event::AgentStatus { state, by },
+        WireEvent::Presence {
+            conversation,
+            cardholder,
+        } => Event::Presence {
+            conversation,
+            cardholder,
+        },
     };
     Some(Envelope {
         to: published
@@ -220,7 +237,12 @@ pub fn encode(envelope: &Envelope) -> Option<String> {
             position: *position,
             eta_s: *eta_s,
         },
+        Event::AgentStatus { state, by } => WireEvent::AgentStatus {
+            state: *state,
+            by: by.clone(),
+        },
         Event::Msg { .. }
+        | Event::Presence { .. }
         | Event::Assigned { .. }
         | Event::Ended { .. }
         | Event::Redact { .. }

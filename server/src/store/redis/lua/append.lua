@@ -21,7 +21,7 @@ end
 if redact_seq ~= '' and (key == '' or redis.call('HEXISTS', k('tx', id) .. ':keys', key) == 0)
     and redis.call('HGET', c, 'last_seq') == redact_seq then
   redis.call('LSET', k('tx', id), tonumber(redact_seq) - 1, redact_entry)
-  announce(both_sides(f[1], f[2], f[3]),
+  announce(with_monitors(id, both_sides(f[1], f[2], f[3])),
     {k = 'redact', conversation = id, seq = tonumber(redact_seq), text = redact_text})
 end
 local r = append_entry(id, f, author, key, entry)

@@ -11,8 +11,11 @@ for _, member in ipairs(redis.call('ZRANGEBYSCORE', k('grace'), '-inf', NOW, 'LI
     local side, user = string.sub(member, 1, 1), string.sub(member, 3)
     if side == 'c' then
       local id = redis.call('GET', k('open', user))
-      if id and redis.call('HGET', k('conv', id), 'status') == 'queued' and end_conv(id, abandoned, retention) then
+      local f = id and redis.call('HMGET', k('conv', id), 'status', 'agent') or {}
+      if f[1] == 'queued' and end_conv(id, abandoned, retention) then
         table.insert(out, {abandoned = redis.call('HGETALL', k('conv', id))})
+      elseif f[1] == 'active' and f[2] then
+        announce({'a:' .. f[2]}, {k = 'presence', conversation = id, cardholder = 'gone'})
       end
     else
       local a = k('agent', user)

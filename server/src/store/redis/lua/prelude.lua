@@ -48,28 +48,6 @@ local function present(member)
   return false
 end
 
--- The last connection of a user is gone: an agent goes away (and its chats
--- get a grace period), a queued cardholder keeps the place for a while.
-local function went_offline(member, deadline)
-  local side, user = string.sub(member, 1, 1), string.sub(member, 3)
-  if side == 'a' then
-    local a = k('agent', user)
-    if redis.call('EXISTS', a) == 0 then
-      return
-    end
-    redis.call('HSET', a, 'state', 'away')
-    agent_refresh(user)
-    if redis.call('SCARD', a .. ':convs') > 0 then
-      redis.call('ZADD', k('grace'), deadline, member)
-    end
-  else
-    local id = redis.call('GET', k('open', user))
-    if id and redis.call('HGET', k('conv', id), 'status') == 'queued' then
-      redis.call('ZADD', k('grace'), deadline, member)
-    end
-  end
-end
-
 -- Publishes an envelope (`store::redis::wire::Published`: {to, at, e}) to
 -- its recipients (presence members), on the event channel of each node where
 -- one of them is connected, so a node only receives the events of its own
@@ -103,6 +81,59 @@ local function announce_raw(members, fields, raw)
     .. ',"e":' .. table.concat(parts) .. '}}')
 end
 
+-- The last connection of a user is gone: an agent goes away (and its chats
+-- get a grace period), a queued cardholder keeps the place for a while.
+local function went_offline(member, deadline)
+  local side, user = string.sub(member, 1, 1), string.sub(member, 3)
+  if side == 'a' then
+    local a = k('agent', user)
+    if redis.call('EXISTS', a) == 0 then
+      return
+    end
+    if redis.call('HGET', a, 'state') ~= 'away' then
+      redis.call('HSET', a, 'state', 'away', 'state_since', NOW)
+    end
+    agent_refresh(user)
+    if redis.call('SCARD', a .. ':convs') > 0 then
+      redis.call('ZADD', k('grace'), deadline, member)
+    end
+  elseif side == 'c' then
+    -- A queued cardholder keeps the place for the grace period; an active
+    -- chat's agent hears `away` now (and `gone` when the grace runs out).
+    local id = redis.call('GET', k('open', user))
+    if id then
+      local f = redis.call('HMGET', k('conv', id), 'status', 'agent')
+      if f[1] == 'queued' then
+        redis.call('ZADD', k('grace'), deadline, member)
+      elseif f[1] == 'active' and f[2] then
+        redis.call('ZADD', k('grace'), deadline, member)
+        announce({'a:' .. f[2]}, {k = 'presence', conversation = id, cardholder = 'away'})
+      end
+    end
+  end
+end
+
+-- A cardholder's first connection anywhere opened: an active chat's agent
+-- hears `online`.
+local function came_online(user)
+  local id = redis.call('GET', k('open', user))
+  if id then
+    local f = redis.call('HMGET', k('conv', id), 'status', 'agent')
+    if f[1] == 'active' and f[2] then
+      announce({'a:' .. f[2]}, {k = 'presence', conversation = id, cardholder = 'online'})
+    end
+  end
+end
+
+-- The members to announce a conversation's entries and end to: `to`, plus the
+-- supervisors monitoring it.
+local function with_monitors(id, to)
+  for _, m in ipairs(redis.call('SMEMBERS', k('conv', id) .. ':monitors')) do
+    table.insert(to, m)
+  end
+  return to
+end
+
 -- The presence members of both sides of a conversation (from its hash fields).
 local function both_sides(status, cardholder, agent)
   local to = {'c:' .. cardholder}
@@ -130,7 +161,7 @@ local function append_entry(id, f, author, key, entry)
   if key ~= '' then
     redis.call('HSET', keys, key, seq)
   end
-  announce_raw(both_sides(f[1], f[2], f[3]), {k = 'msg', conversation = id, seq = seq}, {entry = entry})
+  announce_raw(with_monitors(id, both_sides(f[1], f[2], f[3])), {k = 'msg', conversation = id, seq = seq}, {entry = entry})
   -- The caller has the new entry already: only a resend's stored one is sent back.
   return {duplicate = false, seq = seq, first = first}
 end
@@ -161,7 +192,8 @@ local function end_conv(id, reason, retention)
     return false
   end
   redis.call('HSET', c, 'status', 'ended', 'ended_at', NOW, 'end_reason', reason)
-  announce(both_sides(f[1], f[2], f[3]), {k = 'ended', conversation = id, reason = reason})
+  announce(with_monitors(id, both_sides(f[1], f[2], f[3])), {k = 'ended', conversation = id, reason = reason})
+  redis.call('DEL', c .. ':monitors')
   if f[1] == 'queued' then
     redis.call('ZREM', k('q', f[4]), id)
   elseif f[3] then

@@ -2,6 +2,7 @@
 -- Reply: the member's connections left on this node.
 local node, member, delta, deadline = ARGV[3], ARGV[4], tonumber(ARGV[5]), ARGV[6]
 redis.call('ZADD', k('nodes'), NOW, node)
+local was_present = delta > 0 and present(member)
 local h = k('presence', node)
 local n = redis.call('HINCRBY', h, member, delta)
 if n <= 0 then
@@ -9,6 +10,9 @@ if n <= 0 then
 end
 if delta > 0 then
   redis.call('ZREM', k('grace'), member)
+  if not was_present and string.sub(member, 1, 1) == 'c' then
+    came_online(string.sub(member, 3))
+  end
 elseif not present(member) then
   went_offline(member, deadline)
 end

@@ -3,11 +3,15 @@
 local sub, name, teams, max = ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local a = k('agent', sub)
 if redis.call('EXISTS', a) == 0 then
-  redis.call('HSET', a, 'state', 'away', 'idle_since', NOW)
+  redis.call('HSET', a, 'state', 'away', 'idle_since', NOW, 'state_since', NOW)
 end
 local old = redis.call('HGET', a, 'teams') or ''
 for team in string.gmatch(old, '[^,]+') do
   redis.call('ZREM', k('avail', team), sub)
+  redis.call('SREM', k('team', team), sub)
+end
+for team in string.gmatch(teams, '[^,]+') do
+  redis.call('SADD', k('team', team), sub)
 end
 redis.call('HSET', a, 'name', name, 'teams', teams, 'max_chats', max)
 agent_refresh(sub)

@@ -5,8 +5,12 @@ local a = k('agent', sub)
 if redis.call('EXISTS', a) == 0 then
   return cjson.encode({ok = false})
 end
-if state == 'available' and redis.call('HGET', a, 'state') ~= 'available' then
-  redis.call('HSET', a, 'idle_since', NOW)
+local was = redis.call('HGET', a, 'state')
+if was ~= state then
+  redis.call('HSET', a, 'state_since', NOW)
+  if state == 'available' then
+    redis.call('HSET', a, 'idle_since', NOW)
+  end
 end
 redis.call('HSET', a, 'state', state)
 agent_refresh(sub)

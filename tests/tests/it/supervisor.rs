@@ -1,0 +1,230 @@
+//! The supervisor console: a live overview of the supervised teams, agent
+//! states set by a supervisor, chats reassigned, every action audited; all
+//! bounded by the teams the supervisor's token names.
+
+use serde_json::{json, Value};
+use switchboard_tests::*;
+
+fn supervisor(sub: &str, teams: &[&str]) -> String {
+    token(
+        json!({"sub": sub, "role": "supervisor", "teams": teams, "name": format!("Supervisor {sub}")}),
+    )
+}
+
+fn agent_line<'a>(overview: &'a Value, sub: &str) -> &'a Value {
+    overview["agents"]
+        .as_array()
+        .and_then(|a| a.iter().find(|a| a["sub"] == sub))
+        .unwrap_or_else(|| panic!("{sub} in the overview: {overview}"))
+}
+
+#[tokio::test]
+async fn a_supervisor_watches_sets_agents_away_and_reassigns_chats_all_audited() {
+    let redis = RedisServer::start();
+    let hub = TestHub::spawn(redis_settings(&redis.url(), &unique_prefix())).await;
+    let url = hub.ws_url();
+    let mut ag1 = available_agent(&url, "sv-ag1", &["standard"], 2).await;
+    let (mut ch, _) = Client::connect(&url, &cardholder("sv-ch", "standard")).await;
+    let id = paired(&mut ch, &mut ag1, "billing").await;
+    let (_biz, _) = Client::connect(&url, &agent("sv-biz", &["business"], 2)).await;
+
+    let (mut sup, welcome) = Client::connect(
+        &url,
+        &supervisor("sv-1", &["standard", "premium", "identity"]),
+    )
+    .await;
+    assert_eq!(welcome["role"], "supervisor");
+    sup.send(json!({"type": "watch"})).await;
+    let overview = sup.expect("overview").await;
+    assert_eq!(overview["sla_s"], 60);
+    let tiers: Vec<&str> = overview["queues"]
+        .as_array()
+        .expect("queues")
+        .iter()
+        .filter_map(|q| q["tier"].as_str())
+        .collect();
+    assert_eq!(tiers, vec!["standard", "premium"], "only supervised tiers");
+    assert_eq!(overview["queues"][0]["answered"], 1);
+    assert_eq!(overview["queues"][0]["service_level"], 1.0);
+    let line = agent_line(&overview, "sv-ag1");
+    assert_eq!(
+        (
+            &line["state"],
+            &line["online"],
+            &line["chats"],
+            &line["max_chats"]
+        ),
+        (&json!("available"), &json!(true), &json!(1), &json!(2))
+    );
+    assert_eq!(line["conversations"], json!([id]));
+    assert!(
+        overview["agents"]
+            .as_array()
+            .expect("agents")
+            .iter()
+            .all(|a| a["sub"] != "sv-biz"),
+        "a business agent is not in a standard supervisor's overview"
+    );
+    assert_eq!(overview["desks"], json!([{"desk": "identity", "open": 0}]));
+    // The console keeps getting fresh overviews without asking.
+    sup.expect("overview").await;
+
+    // Away: the agent's pane is told who did it; the overview says so.
+    sup.send(json!({"type": "set_agent_state", "agent": "sv-ag1", "state": "away"}))
+        .await;
+    let status = ag1.expect("status").await;
+    assert_eq!(
+        (&status["state"], &status["by"]),
+        (&json!("away"), &json!("Supervisor sv-1"))
+    );
+    let after = sup
+        .expect_where("overview", |o| agent_line(o, "sv-ag1")["state"] == "away")
+        .await;
+    assert_eq!(after["audit"][0]["action"], "set_agent_state");
+    assert_eq!(after["audit"][0]["target"], "sv-ag1");
+    assert_eq!(after["audit"][0]["by"], "sv-1");
+
+    // Not a supervised team: refused, nothing changes.
+    sup.send(json!({"type": "set_agent_state", "agent": "sv-biz", "state": "available"}))
+        .await;
+    assert_eq!(sup.expect("error").await["code"], "not_allowed");
+
+    // Reassign: the chat leaves its agent for the head of the queue and the
+    // next free agent gets it, transcript kept.
+    let mut ag2 = available_agent(&url, "sv-ag2", &["standard"], 2).await;
+    sup.send(json!({"type": "reassign", "conversation": id}))
+        .await;
+    let ended = ag1.expect("ended").await;
+    assert_eq!(
+        (&ended["conversation"], &ended["reason"]),
+        (&json!(id), &json!("transferred"))
+    );
+    let assigned = ag2.expect("assigned").await;
+    assert_eq!(assigned["conversation"], id.as_str());
+    let note = ch.expect_where("msg", |m| m["from"] == "system").await;
+    assert!(
+        note["text"]
+            .as_str()
+            .unwrap_or("")
+            .contains("another agent"),
+        "{note}"
+    );
+    let after = sup
+        .expect_where("overview", |o| o["audit"][0]["action"] == "reassign")
+        .await;
+    assert_eq!(after["audit"][0]["target"], id.as_str());
+    assert_eq!(after["audit"][1]["action"], "set_agent_state");
+    assert!(
+        ch.pending()
+            .iter()
+            .all(|f| f["type"] != "overview" && f["type"] != "status"),
+        "the cardholder hears nothing of the supervisor: {:?}",
+        ch.pending()
+    );
+    hub.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_supervisor_cannot_reach_chats_of_teams_it_does_not_supervise() {
+    let hub = TestHub::spawn(memory_settings()).await;
+    let url = hub.ws_url();
+    let mut ag = available_agent(&url, "sv2-ag", &["standard"], 1).await;
+    let (mut ch, _) = Client::connect(&url, &cardholder("sv2-ch", "standard")).await;
+    let id = paired(&mut ch, &mut ag, "general").await;
+
+    let (mut biz, _) = Client::connect(&url, &supervisor("sv2-biz", &["business"])).await;
+    biz.send(json!({"type": "reassign", "conversation": id}))
+        .await;
+    assert_eq!(biz.expect("error").await["code"], "not_allowed");
+    // Moving a standard chat into a queue the supervisor does not oversee is refused too.
+    let (mut std_sup, _) = Client::connect(&url, &supervisor("sv2-std", &["standard"])).await;
+    std_sup
+        .send(json!({"type": "reassign", "conversation": id, "tier": "business"}))
+        .await;
+    assert_eq!(std_sup.expect("error").await["code"], "not_allowed");
+    ag.expect_none("ended", std::time::Duration::from_millis(300))
+        .await;
+    // Agents cannot use the supervisor's frames.
+    ag.send(json!({"type": "set_agent_state", "agent": "sv2-ag", "state": "away"}))
+        .await;
+    assert_eq!(ag.expect("error").await["code"], "not_allowed");
+    hub.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_supervisor_on_another_node_monitors_a_chat_unseen_by_the_cardholder() {
+    let redis = RedisServer::start();
+    let prefix = unique_prefix();
+    let a = TestHub::spawn(redis_settings(&redis.url(), &prefix)).await;
+    let b = TestHub::spawn(redis_settings(&redis.url(), &prefix)).await;
+    let mut ag = available_agent(&a.ws_url(), "mo-ag", &["premium"], 2).await;
+    let (mut ch, _) = Client::connect(&a.ws_url(), &cardholder("mo-ch", "premium")).await;
+    let id = paired(&mut ch, &mut ag, "dispute").await;
+    ch.send(
+        json!({"type": "say", "id": "c1", "text": "The charge is from a shop I never visited"}),
+    )
+    .await;
+    ag.expect_where("msg", |m| m["id"] == "c1").await;
+
+    let (mut sup, _) = Client::connect(&b.ws_url(), &supervisor("mo-sup", &["premium"])).await;
+    sup.send(json!({"type": "monitor", "conversation": id}))
+        .await;
+    let page = sup.expect("transcript").await;
+    assert_eq!(page["conversation"], id.as_str());
+    let texts: Vec<&str> = page["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .filter_map(|e| e["text"].as_str())
+        .collect();
+    assert!(
+        texts.contains(&"The charge is from a shop I never visited"),
+        "the transcript so far: {page}"
+    );
+    assert_eq!(page["more"], false);
+
+    // Live, both ways, from the other node.
+    ag.send(
+        json!({"type": "say", "conversation": id, "id": "a1", "text": "Let me check that charge"}),
+    )
+    .await;
+    let m = sup.expect_where("msg", |m| m["id"] == "a1").await;
+    assert_eq!(
+        (&m["from"], &m["conversation"]),
+        (&json!("agent"), &json!(id))
+    );
+    ch.send(json!({"type": "say", "id": "c2", "text": "Thank you"}))
+        .await;
+    sup.expect_where("msg", |m| m["id"] == "c2").await;
+    // Read-only: a supervisor cannot write in the chat.
+    sup.send(json!({"type": "say", "conversation": id, "id": "s1", "text": "hello"}))
+        .await;
+    assert_eq!(sup.expect("error").await["code"], "not_allowed");
+
+    // The end reaches the monitor too; the cardholder never heard of it.
+    ag.send(json!({"type": "end", "conversation": id})).await;
+    let ended = sup.expect("ended").await;
+    assert_eq!(ended["conversation"], id.as_str());
+    ch.expect("ended").await;
+    assert!(
+        ch.pending()
+            .iter()
+            .all(|f| f.to_string().find("mo-sup").is_none()),
+        "nothing about the supervisor reaches the cardholder: {:?}",
+        ch.pending()
+    );
+
+    // Audited; and a chat of another tier is out of reach.
+    sup.send(json!({"type": "watch"})).await;
+    let o = sup.expect("overview").await;
+    assert_eq!(o["audit"][0]["action"], "monitor");
+    assert_eq!(o["audit"][0]["target"], id.as_str());
+    let mut ag2 = available_agent(&a.ws_url(), "mo-ag2", &["standard"], 1).await;
+    let (mut ch2, _) = Client::connect(&a.ws_url(), &cardholder("mo-ch2", "standard")).await;
+    let other = paired(&mut ch2, &mut ag2, "general").await;
+    sup.send(json!({"type": "monitor", "conversation": other}))
+        .await;
+    assert_eq!(sup.expect("error").await["code"], "not_allowed");
+    a.shutdown().await;
+    b.shutdown().await;
+}
