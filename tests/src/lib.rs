@@ -133,6 +133,24 @@ pub async fn metric(hub: &TestHub, name: &str) -> f64 {
         .unwrap_or_else(|| panic!("no metric {name} in:\n{text}"))
 }
 
+/// A connection to a test Redis, to look at its keys directly.
+pub async fn redis_conn(redis: &RedisServer) -> redis::aio::ConnectionManager {
+    redis::Client::open(redis.url())
+        .expect("client")
+        .get_connection_manager()
+        .await
+        .expect("connect")
+}
+
+/// A key's time to live in ms (-1: none, -2: no such key).
+pub async fn pttl(conn: &mut redis::aio::ConnectionManager, key: &str) -> i64 {
+    redis::cmd("PTTL")
+        .arg(key)
+        .query_async(conn)
+        .await
+        .expect("PTTL")
+}
+
 /// A free TCP port on 127.0.0.1.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

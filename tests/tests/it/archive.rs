@@ -34,22 +34,6 @@ fn archived_settings(redis: &RedisServer, prefix: &str, url: &str) -> Settings {
 /// pending count per consumer.
 type PendingSummary = (i64, Option<String>, Option<String>, Vec<(String, String)>);
 
-async fn raw(redis: &RedisServer) -> redis::aio::ConnectionManager {
-    redis::Client::open(redis.url())
-        .expect("client")
-        .get_connection_manager()
-        .await
-        .expect("connect")
-}
-
-async fn pttl(conn: &mut redis::aio::ConnectionManager, key: &str) -> i64 {
-    redis::cmd("PTTL")
-        .arg(key)
-        .query_async(conn)
-        .await
-        .expect("PTTL")
-}
-
 async fn stream_len(conn: &mut redis::aio::ConnectionManager, prefix: &str) -> i64 {
     redis::cmd("XLEN")
         .arg(format!("{prefix}:archive"))
@@ -138,7 +122,7 @@ async fn ended_chat_and_closed_callback_are_archived_once_then_expire() {
     assert_eq!(texts[1], "Thanks, looking.");
 
     // Archived, the keys expire after the hot retention; the stream is empty.
-    let mut conn = raw(&redis).await;
+    let mut conn = redis_conn(&redis).await;
     eventually("the stream is drained", ARCHIVED_WITHIN, || async {
         stream_len(&mut conn.clone(), &prefix).await == 0
     })
@@ -229,7 +213,7 @@ async fn postgres_outage_loses_nothing_and_the_backlog_drains() {
     assert_eq!(body["archive"]["status"], "degraded", "{body}");
     assert_eq!(body["archive"]["backlog"], 3, "{body}");
     // Nothing expires before it is archived.
-    let mut conn = raw(&redis).await;
+    let mut conn = redis_conn(&redis).await;
     for id in &ids {
         assert_eq!(
             pttl(&mut conn, &format!("{prefix}:conv:{id}")).await,
@@ -285,7 +269,7 @@ async fn an_archiver_that_died_before_acknowledging_is_taken_over_and_archived_o
     // The node's archiver takes the next chat but cannot write it.
     proxy.cut();
     let id = chat_ended_by_agent(&dying.ws_url(), "die-1", "die-agent-1").await;
-    let mut conn = raw(&redis).await;
+    let mut conn = redis_conn(&redis).await;
     eventually(
         "the entry is pending for the node",
         ARCHIVED_WITHIN,
@@ -580,7 +564,7 @@ async fn without_an_archive_redis_keeps_no_history() {
             .map(Vec::len),
         Some(2)
     );
-    let mut conn = raw(&redis).await;
+    let mut conn = redis_conn(&redis).await;
     assert_eq!(stream_len(&mut conn, &prefix).await, 0, "no archive stream");
     assert!(pttl(&mut conn, &format!("{prefix}:conv:{id}")).await > 0);
 }

@@ -13,22 +13,6 @@ use switchboard::store::redis::RedisStore;
 use switchboard::store::{NewCallback, NewEntry, Side, Store};
 use switchboard_tests::*;
 
-async fn raw(redis: &RedisServer) -> redis::aio::ConnectionManager {
-    redis::Client::open(redis.url())
-        .expect("client")
-        .get_connection_manager()
-        .await
-        .expect("connect")
-}
-
-async fn pttl(conn: &mut redis::aio::ConnectionManager, key: &str) -> i64 {
-    redis::cmd("PTTL")
-        .arg(key)
-        .query_async(conn)
-        .await
-        .expect("PTTL")
-}
-
 async fn exists(conn: &mut redis::aio::ConnectionManager, key: &str) -> bool {
     let n: i64 = redis::cmd("EXISTS")
         .arg(key)
@@ -104,7 +88,7 @@ async fn every_end_and_close_sets_the_retention() {
     let s = RedisStore::connect(&redis.url(), &prefix, "node-retention", RETENTION_MS)
         .await
         .expect("connect");
-    let mut conn = raw(&redis).await;
+    let mut conn = redis_conn(&redis).await;
     let now = now_millis();
 
     // Ended by the cardholder or an agent.
@@ -197,7 +181,7 @@ async fn churn_leaves_redis_as_small_as_it_found_it() {
     settings.rate_per_sec = 10_000.0;
     let hub = TestHub::spawn(settings).await;
     let url = hub.ws_url();
-    let mut conn = raw(&redis).await;
+    let mut conn = redis_conn(&redis).await;
 
     // One agent serves about half of them, so routing, agents and waits are used too.
     let mut ag = available_agent(&url, "churn-agent", &["standard"], 1).await;
