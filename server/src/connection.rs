@@ -356,6 +356,11 @@ enum Outgoing {
 /// share a batch; frames keep their order. Queued frames stop counting
 /// against the connection's unsent bytes once the batch is written.
 async fn write_batch(sink: &mut Sink, inbox: &mut Inbox, first: Outgoing) -> Result<(), ()> {
+    if matches!(&first, Outgoing::Replies(frames) if frames.is_empty()) {
+        // A command with nothing to say back (most `say`s: the echo is an
+        // event); anything queued is picked up by the loop.
+        return Ok(());
+    }
     let mut queued = 0;
     let batch = async {
         match first {
