@@ -456,3 +456,60 @@ async fn subscriber(
         tracing::warn!("lost the hub event subscription; resubscribing");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(bytes: usize) -> Utf8Bytes {
+        Utf8Bytes::from("x".repeat(bytes))
+    }
+
+    #[test]
+    fn the_outbox_refuses_past_its_bytes_until_they_are_written() {
+        let (outbox, mut inbox) = outbound_queue();
+        let quarter = OUTBOUND_BYTES / 4;
+        for _ in 0..4 {
+            assert_eq!(outbox.push(frame(quarter)), Ok(()));
+        }
+        assert_eq!(
+            outbox.push(frame(1)),
+            Err(Refused::Full),
+            "one byte past the bound"
+        );
+        let taken = inbox.try_recv().expect("a queued frame");
+        assert_eq!(
+            outbox.push(frame(1)),
+            Err(Refused::Full),
+            "taken from the queue is not yet written"
+        );
+        inbox.written(taken.len());
+        assert_eq!(outbox.push(frame(quarter)), Ok(()), "room once written");
+    }
+
+    #[test]
+    fn an_empty_outbox_takes_one_frame_of_any_size() {
+        let (outbox, mut inbox) = outbound_queue();
+        assert_eq!(outbox.push(frame(OUTBOUND_BYTES * 2)), Ok(()));
+        assert_eq!(outbox.push(frame(1)), Err(Refused::Full));
+        let big = inbox.try_recv().expect("the large frame");
+        inbox.written(big.len());
+        assert_eq!(outbox.push(frame(1)), Ok(()));
+    }
+
+    #[test]
+    fn the_outbox_refuses_past_its_frames() {
+        let (outbox, _inbox) = outbound_queue();
+        for _ in 0..OUTBOUND_QUEUE {
+            assert_eq!(outbox.push(frame(1)), Ok(()));
+        }
+        assert_eq!(outbox.push(frame(1)), Err(Refused::Full));
+    }
+
+    #[test]
+    fn a_closed_inbox_is_not_a_slow_client() {
+        let (outbox, inbox) = outbound_queue();
+        drop(inbox);
+        assert_eq!(outbox.push(frame(1)), Err(Refused::Closed));
+    }
+}
