@@ -4,6 +4,17 @@
 use clap::Parser;
 use switchboard::config::Cli;
 
+// The allocator is chosen at build time (`--features mimalloc` or
+// `--features jemalloc`; glibc's malloc otherwise). docs/benchmarks.md has
+// the throughput and idle-memory figures behind the choice.
+#[cfg(all(feature = "mimalloc", not(feature = "jemalloc")))]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+#[cfg(feature = "jemalloc")]
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();

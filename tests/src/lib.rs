@@ -317,6 +317,39 @@ impl Client {
         Self::connect_request(request).await
     }
 
+    /// Connects with `Authorization: Bearer` over a socket whose kernel
+    /// receive buffer is `receive_buffer` bytes (`SO_RCVBUF`), and waits for
+    /// `welcome`: a client that stops reading then holds little in its own
+    /// kernel, so what piles up is the hub's.
+    pub async fn connect_small_buffer(
+        url: &str,
+        token: &str,
+        receive_buffer: u32,
+    ) -> (Client, Value) {
+        let mut request = url.into_client_request().expect("request");
+        request.headers_mut().insert(
+            "authorization",
+            format!("Bearer {token}").parse().expect("header"),
+        );
+        let host = request.uri().host().expect("host").to_owned();
+        let port = request.uri().port_u16().expect("port");
+        let addr: SocketAddr = format!("{host}:{port}").parse().expect("a numeric address");
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        socket
+            .set_recv_buffer_size(receive_buffer)
+            .expect("SO_RCVBUF");
+        let tcp = socket.connect(addr).await.expect("connect");
+        let (ws, _) = tokio_tungstenite::client_async(request, MaybeTlsStream::Plain(tcp))
+            .await
+            .expect("upgrade accepted");
+        let mut c = Client {
+            ws,
+            pending: Vec::new(),
+        };
+        let welcome = c.expect("welcome").await;
+        (c, welcome)
+    }
+
     /// Connects with a prepared request.
     pub async fn connect_request(
         request: tokio_tungstenite::tungstenite::handshake::client::Request,

@@ -14,6 +14,7 @@ pub mod escalation;
 pub mod supervisor;
 pub mod tasks;
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
@@ -285,7 +286,7 @@ fn split_masking(previous: Option<&Entry>, text: String) -> (String, Option<Reda
 
 /// Checks a `say` frame's fields: an `id` of 1–128 bytes and its text
 /// (see [`typed_text`]), which it returns ready to store.
-pub fn check_say(id: &str, text: &str) -> Result<String, CommandError> {
+pub fn check_say(id: &str, text: String) -> Result<String, CommandError> {
     if id.is_empty() || id.len() > MAX_CLIENT_ID_LEN {
         return Err(CommandError::BadField(format!(
             "`id` must be 1 to {MAX_CLIENT_ID_LEN} bytes"
@@ -296,14 +297,34 @@ pub fn check_say(id: &str, text: &str) -> Result<String, CommandError> {
 
 /// Text a person typed, made ready to store: invisible and bidirectional
 /// characters removed, control characters refused, 1–4000 characters left,
-/// card numbers and SSNs masked. Every typed text goes through here.
-pub fn typed_text(text: &str) -> Result<String, CommandError> {
-    let cleaned = clean_text(text).map_err(|e| CommandError::BadField(format!("`text`: {e}")))?;
+/// card numbers and SSNs masked. Every typed text goes through here. Most
+/// texts need none of it and are returned as they came, not copied.
+pub fn typed_text(text: String) -> Result<String, CommandError> {
+    let cleaned = clean_text(&text)
+        .map_err(|e| CommandError::BadField(format!("`text`: {e}")))?
+        .into_owned_if_changed();
+    let cleaned = cleaned.unwrap_or(text);
     if cleaned.trim().is_empty() {
         return Err(CommandError::BadField("`text` is empty".into()));
     }
     if cleaned.chars().count() > MAX_TEXT_CHARS {
         return Err(CommandError::TooLong);
     }
-    Ok(mask_sensitive(&cleaned).into_owned())
+    let masked = mask_sensitive(&cleaned).into_owned_if_changed();
+    Ok(masked.unwrap_or(cleaned))
+}
+
+/// A [`Cow`] that owns its text only when it had to change it.
+trait Changed {
+    /// The changed text, or `None` when it is the original.
+    fn into_owned_if_changed(self) -> Option<String>;
+}
+
+impl Changed for Cow<'_, str> {
+    fn into_owned_if_changed(self) -> Option<String> {
+        match self {
+            Cow::Borrowed(_) => None,
+            Cow::Owned(changed) => Some(changed),
+        }
+    }
 }

@@ -367,16 +367,18 @@ impl Store for RedisStore {
             .run(
                 &self.scripts.append,
                 new.now,
-                argv![
-                    id,
-                    new.author,
-                    sender_field(new.author),
+                // Built by hand, not with `argv!`: the entry's JSON and the
+                // keys move in rather than being copied once more per message.
+                vec![
+                    id.to_string(),
+                    new.author.to_string(),
+                    sender_field(new.author).to_string(),
                     sender,
                     key,
                     json,
                     redact_seq,
                     redact_entry,
-                    redact_text
+                    redact_text,
                 ],
             )
             .await?;
