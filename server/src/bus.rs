@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use axum::extract::ws::Utf8Bytes;
 use dashmap::DashMap;
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -43,6 +43,44 @@ const SUBSCRIBE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Most events published in one pipelined round trip.
 const PUBLISH_BATCH: usize = 256;
+
+/// When the subscription has had nothing to read for this long, the node
+/// has delivered everything published so far: its lag is zero.
+const CAUGHT_UP_AFTER: Duration = Duration::from_millis(100);
+
+/// How far behind this node delivers events: the age (now − publish time)
+/// of the last event it delivered, back to zero once nothing is left to
+/// read. The hub refuses new work while it is high (`busy`) and reports
+/// not ready above `--max-event-lag`.
+#[derive(Debug, Default)]
+pub struct EventLag {
+    /// Milliseconds, as last measured.
+    current_ms: AtomicU64,
+}
+
+impl EventLag {
+    /// The lag now.
+    pub fn current(&self) -> Duration {
+        Duration::from_millis(self.current_ms.load(Ordering::Relaxed))
+    }
+
+    /// Measures one delivered event published at `at` (Unix ms; a clock
+    /// behind the publisher's counts as no lag).
+    fn delivered(&self, at: crate::domain::Millis, metrics: &Metrics) {
+        let ms = u64::try_from(crate::domain::now_millis() - at).unwrap_or(0);
+        self.current_ms.store(ms, Ordering::Relaxed);
+        let seconds = ms as f64 / 1000.0;
+        metrics.event_lag.observe(seconds);
+        metrics.event_lag_now.set(seconds);
+    }
+
+    /// Nothing is waiting to be delivered.
+    fn caught_up(&self, metrics: &Metrics) {
+        if self.current_ms.swap(0, Ordering::Relaxed) != 0 {
+            metrics.event_lag_now.set(0.0);
+        }
+    }
+}
 
 /// Why a connection is told to close by someone else.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -132,6 +170,8 @@ pub struct Sessions {
     /// Cancelled (and replaced) when this node may have missed events:
     /// every connection open at that moment is asked to reconnect and `sync`.
     resync: std::sync::Mutex<CancellationToken>,
+    /// How far behind delivery runs.
+    lag: EventLag,
 }
 
 impl Sessions {
@@ -148,6 +188,11 @@ impl Sessions {
     pub fn resync_all(&self) {
         let old = std::mem::take(&mut *self.resync.lock().unwrap_or_else(|p| p.into_inner()));
         old.cancel();
+    }
+
+    /// How far behind this node delivers events.
+    pub fn lag(&self) -> &EventLag {
+        &self.lag
     }
 
     /// A fresh connection id.
@@ -194,6 +239,7 @@ impl Sessions {
     /// Queues an event to every local connection of its audiences, rendered
     /// once per view; connections whose queue is full are kicked.
     pub fn deliver(&self, envelope: &Envelope, metrics: &Metrics) {
+        self.lag.delivered(envelope.at, metrics);
         let mut rendered: [Option<Option<Utf8Bytes>>; 2] = [None, None];
         let shared = envelope.event.same_for_every_view();
         for audience in &envelope.to {
@@ -357,13 +403,26 @@ async fn subscriber(
         }
         resubscribing = true;
         loop {
-            let envelope = tokio::select! {
-                e = stream.next() => e,
-                _ = shutdown.cancelled() => return,
+            if shutdown.is_cancelled() {
+                return;
+            }
+            // The stream reads Redis only when asked (backpressure), so an
+            // event not ready at once means nothing is left to deliver.
+            let envelope = match stream.next().now_or_never() {
+                Some(e) => e,
+                None => tokio::select! {
+                    e = stream.next() => e,
+                    _ = tokio::time::sleep(CAUGHT_UP_AFTER) => {
+                        sessions.lag.caught_up(&metrics);
+                        continue;
+                    }
+                    _ = shutdown.cancelled() => return,
+                },
             };
             let Some(envelope) = envelope else { break };
             sessions.deliver(&envelope, &metrics);
         }
+        sessions.lag.caught_up(&metrics);
         tracing::warn!("lost the hub event subscription; resubscribing");
     }
 }

@@ -107,6 +107,11 @@ pub struct Cli {
     /// users' grace periods start (seconds, or e.g. `2500ms`).
     #[arg(long, env = "SWITCHBOARD_NODE_TIMEOUT", default_value = DEFAULT_NODE_TIMEOUT)]
     pub node_timeout: String,
+    /// Delivery lag above which this node reports not ready (`/readyz` 503);
+    /// from half of it, it refuses new `start`s and `say`s with `busy`
+    /// (seconds, or e.g. `1500ms`).
+    #[arg(long, env = "SWITCHBOARD_MAX_EVENT_LAG", default_value = DEFAULT_MAX_EVENT_LAG)]
+    pub max_event_lag: String,
     /// Most simultaneous authenticated WebSocket connections this node accepts.
     #[arg(long, env = "SWITCHBOARD_MAX_CONNECTIONS", default_value_t = DEFAULT_MAX_CONNECTIONS)]
     pub max_connections: usize,
@@ -146,6 +151,9 @@ pub const DEFAULT_NODE_HEARTBEAT: &str = "1";
 
 /// `--node-timeout`'s default (SPEC: a silent node is declared dead within 5 s).
 pub const DEFAULT_NODE_TIMEOUT: &str = "5";
+
+/// `--max-event-lag`'s default (SPEC: 2 s).
+pub const DEFAULT_MAX_EVENT_LAG: &str = "2";
 
 /// `--max-connections`' default: authenticated connections one node carries
 /// (an idle connection costs a few KiB; see docs/memory.md).
@@ -223,6 +231,9 @@ pub struct Settings {
     pub node_heartbeat: Duration,
     /// A node silent for this long is declared dead by the others.
     pub node_timeout: Duration,
+    /// Delivery lag above which the node is not ready; from half of it, new
+    /// work is refused with `busy`.
+    pub max_event_lag: Duration,
     /// First-frame authentication deadline.
     pub auth_timeout: Duration,
     /// Ping interval; a peer silent for three of them is closed.
@@ -409,6 +420,7 @@ impl Cli {
                 "--node-timeout must be at least twice --node-heartbeat, or a live node could be declared dead".into(),
             ));
         }
+        settings.max_event_lag = parse_duration("--max-event-lag", &self.max_event_lag)?;
         settings.max_connections = self.max_connections;
         settings.max_pending_auth = self.max_pending_auth;
         settings.max_connections_per_user = self.max_connections_per_user;
@@ -496,6 +508,7 @@ impl Settings {
             hot_retention_ms: secs_to_ms(DEFAULT_HOT_RETENTION_S),
             node_heartbeat: Duration::from_secs(1),
             node_timeout: Duration::from_secs(5),
+            max_event_lag: Duration::from_secs(2),
             auth_timeout: AUTH_TIMEOUT,
             heartbeat: HEARTBEAT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
@@ -545,6 +558,8 @@ mod tests {
         assert_eq!(from_flags.node_heartbeat, embedded.node_heartbeat);
         assert_eq!(from_flags.node_timeout, embedded.node_timeout);
         assert_eq!(from_flags.node_timeout, Duration::from_secs(5));
+        assert_eq!(from_flags.max_event_lag, embedded.max_event_lag);
+        assert_eq!(from_flags.max_event_lag, Duration::from_secs(2));
         assert_eq!(from_flags.boosts, embedded.boosts);
         assert_eq!(from_flags.boosts, TierBoosts::default());
         assert_eq!(

@@ -564,3 +564,40 @@ pub async fn http_exchange(method: &str, url: &str, body: Option<&str>) -> HttpR
         body,
     }
 }
+
+/// Polls `check` every 25 ms until it holds; fails the test after
+/// [`EVENT_TIMEOUT`] naming `what`. For state only visible by asking
+/// (`/readyz`, `/metrics`, Redis), never as a pause.
+pub async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + EVENT_TIMEOUT;
+    while !check().await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what}: not within {EVENT_TIMEOUT:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// The sum of the `/metrics` samples whose line starts with `name` (a
+/// metric name, optionally with a `{label="…"}` set); 0 when none.
+pub async fn metric(hub: &TestHub, name: &str) -> f64 {
+    let (_, text) = http_get(&hub.http_url("/metrics")).await;
+    text.lines()
+        .filter_map(|l| l.strip_prefix(name))
+        .filter_map(|rest| rest.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+/// A plain connection to a test Redis, for a test to look inside or poke.
+pub async fn redis_conn(url: &str) -> redis::aio::MultiplexedConnection {
+    redis::Client::open(url)
+        .expect("a Redis URL")
+        .get_multiplexed_async_connection()
+        .await
+        .expect("connect to the test redis-server")
+}

@@ -147,6 +147,14 @@ impl Hub {
             ClientFrame::Say { id, .. } => Some(id.clone()),
             _ => None,
         };
+        let admitted = match &frame {
+            ClientFrame::Start { .. } => self.admit("start"),
+            ClientFrame::Say { .. } => self.admit("say"),
+            _ => Ok(()),
+        };
+        if let Err(e) = admitted {
+            return vec![e.to_frame(reference)];
+        }
         let identity = &caller.identity;
         let before = caller.memo.conversation.clone();
         let result: Replies = match (&frame, identity.role) {

@@ -49,9 +49,12 @@ pub enum CommandError {
     /// No such open conversation for the caller.
     #[error("no open conversation")]
     NoConversation,
-    /// The store failed.
-    #[error("the hub cannot reach its store right now; try again shortly")]
+    /// The store failed or did not answer in time: the outcome is unknown.
+    #[error("the hub could not confirm the outcome; send it again (a message resent with the same id is never stored twice)")]
     Unavailable,
+    /// This node is behind and refused new work; nothing was done.
+    #[error("this node is overloaded; try again shortly")]
+    Busy,
 }
 
 impl CommandError {
@@ -63,6 +66,7 @@ impl CommandError {
             CommandError::NotAllowed(_) => ErrorCode::NotAllowed,
             CommandError::NoConversation => ErrorCode::NoConversation,
             CommandError::Unavailable => ErrorCode::Unavailable,
+            CommandError::Busy => ErrorCode::Busy,
         }
     }
 
@@ -155,6 +159,30 @@ impl Hub {
     /// The metrics registry (for `/metrics`).
     pub fn metrics(&self) -> &Metrics {
         &self.metrics
+    }
+
+    /// Refuses new work (`start`, `say`) while this node delivers events
+    /// more than half of `--max-event-lag` late: work accepted now would
+    /// reach people later still, so it is turned away (`busy`) instead of
+    /// queued. Everything else (`sync`, `end`, `read`, …) still runs.
+    pub fn admit(&self, frame: &'static str) -> Result<(), CommandError> {
+        if self.sessions.lag().current() > self.settings.max_event_lag / 2 {
+            self.metrics
+                .busy_refusals
+                .get_or_create(&crate::metrics::FrameLabel {
+                    frame: frame.to_owned(),
+                })
+                .inc();
+            return Err(CommandError::Busy);
+        }
+        Ok(())
+    }
+
+    /// The delivery lag when it is above `--max-event-lag` (the node then
+    /// reports not ready), else `None`.
+    pub fn behind(&self) -> Option<std::time::Duration> {
+        let lag = self.sessions.lag().current();
+        (lag > self.settings.max_event_lag).then_some(lag)
     }
 
     /// Whether the store answers (for `/readyz`).

@@ -11,5 +11,6 @@ mod keys;
 mod limits;
 mod logging;
 mod nodes;
+mod overload;
 mod retention;
 mod security;

@@ -8,6 +8,7 @@
 
 mod keys;
 mod replies;
+mod subscription;
 mod wire;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -842,13 +843,17 @@ impl EventFeed for RedisStore {
         Ok(())
     }
 
+    /// Read with backpressure (see [`subscription`]): the next event is
+    /// read from Redis only when the bus asks for it.
     async fn subscribe(&self) -> StoreResult<EventStream> {
-        let mut pubsub = self.client.get_async_pubsub().await?;
-        pubsub.subscribe(self.events_channel()).await?;
-        pubsub.subscribe(self.node_channel()).await?;
-        let stream = pubsub
-            .into_on_message()
-            .filter_map(|msg| async move { wire::decode(msg.get_payload_bytes()) });
+        let channels = [self.events_channel(), self.node_channel()];
+        let subscription =
+            subscription::Subscription::open(self.client.get_connection_info(), &channels).await?;
+        let stream = futures_util::stream::unfold(subscription, |mut s| async move {
+            let payload = s.next_message().await?;
+            Some((payload, s))
+        })
+        .filter_map(|payload| async move { wire::decode(&payload) });
         Ok(Box::pin(stream))
     }
 }
