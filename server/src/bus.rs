@@ -26,6 +26,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::domain::ConversationId;
 use crate::events::{Audience, Envelope, Event, EventFeed, View};
+use crate::lag::Lag;
 use crate::metrics::Metrics;
 use crate::store::StoreError;
 
@@ -45,42 +46,8 @@ const SUBSCRIBE_TIMEOUT: Duration = Duration::from_secs(10);
 const PUBLISH_BATCH: usize = 256;
 
 /// When the subscription has had nothing to read for this long, the node
-/// has delivered everything published so far: its lag is zero.
+/// has delivered everything published so far: its event lag is zero.
 const CAUGHT_UP_AFTER: Duration = Duration::from_millis(100);
-
-/// How far behind this node delivers events: the age (now − publish time)
-/// of the last event it delivered, back to zero once nothing is left to
-/// read. The hub refuses new work while it is high (`busy`) and reports
-/// not ready above `--max-event-lag`.
-#[derive(Debug, Default)]
-pub struct EventLag {
-    /// Milliseconds, as last measured.
-    current_ms: AtomicU64,
-}
-
-impl EventLag {
-    /// The lag now.
-    pub fn current(&self) -> Duration {
-        Duration::from_millis(self.current_ms.load(Ordering::Relaxed))
-    }
-
-    /// Measures one delivered event published at `at` (Unix ms; a clock
-    /// behind the publisher's counts as no lag).
-    fn delivered(&self, at: crate::domain::Millis, metrics: &Metrics) {
-        let ms = u64::try_from(crate::domain::now_millis() - at).unwrap_or(0);
-        self.current_ms.store(ms, Ordering::Relaxed);
-        let seconds = ms as f64 / 1000.0;
-        metrics.event_lag.observe(seconds);
-        metrics.event_lag_now.set(seconds);
-    }
-
-    /// Nothing is waiting to be delivered.
-    fn caught_up(&self, metrics: &Metrics) {
-        if self.current_ms.swap(0, Ordering::Relaxed) != 0 {
-            metrics.event_lag_now.set(0.0);
-        }
-    }
-}
 
 /// Why a connection is told to close by someone else.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -170,8 +137,8 @@ pub struct Sessions {
     /// Cancelled (and replaced) when this node may have missed events:
     /// every connection open at that moment is asked to reconnect and `sync`.
     resync: std::sync::Mutex<CancellationToken>,
-    /// How far behind delivery runs.
-    lag: EventLag,
+    /// How far behind this node runs.
+    lag: Lag,
 }
 
 impl Sessions {
@@ -190,8 +157,8 @@ impl Sessions {
         old.cancel();
     }
 
-    /// How far behind this node delivers events.
-    pub fn lag(&self) -> &EventLag {
+    /// How far behind this node runs.
+    pub fn lag(&self) -> &Lag {
         &self.lag
     }
 

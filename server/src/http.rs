@@ -254,11 +254,11 @@ async fn readyz(State(app): State<App>) -> Response {
                 json!({
                     "status": "behind",
                     "reason": format!(
-                        "event delivery is {:.1} s behind (limit {:.1} s); new chats and messages are refused with busy",
+                        "this node runs {:.1} s behind: events delivered late or tasks waiting for a core (limit {:.1} s); new chats and messages are refused with busy",
                         lag.as_secs_f64(),
                         app.hub.settings().max_event_lag.as_secs_f64()
                     ),
-                    "event_lag_s": lag.as_secs_f64(),
+                    "lag_s": lag.as_secs_f64(),
                 }),
             ),
         },

@@ -80,6 +80,8 @@ pub struct Metrics {
     pub event_lag: Histogram,
     /// Delivery lag now (0 once nothing is left to deliver), seconds.
     pub event_lag_now: Gauge<f64, AtomicU64>,
+    /// How late a 50 ms timer fired last, seconds (tasks waiting for a core).
+    pub scheduling_delay: Gauge<f64, AtomicU64>,
     /// Frames refused with `busy` because this node was behind, by frame.
     pub busy_refusals: Family<FrameLabel, Counter>,
     /// Signing keys in force, for rotating key sources (0 when keys are given inline): a
@@ -179,6 +181,12 @@ impl Metrics {
             "Delivery lag now; 0 once nothing is left to deliver",
             event_lag_now.clone(),
         );
+        let scheduling_delay = Gauge::<f64, AtomicU64>::default();
+        registry.register(
+            "scheduling_delay_seconds",
+            "How late a 50 ms timer fired last: how long tasks wait for a core",
+            scheduling_delay.clone(),
+        );
         let busy_refusals = Family::<FrameLabel, Counter>::default();
         registry.register(
             "busy_refusals",
@@ -229,6 +237,7 @@ impl Metrics {
             slow_consumers,
             event_lag,
             event_lag_now,
+            scheduling_delay,
             busy_refusals,
             signing_keys,
             signing_keys_age,

@@ -34,6 +34,13 @@ use crate::text::clean_text;
 
 pub use connect::Caller;
 
+/// New `start`s and `say`s one node has waiting on the store at once;
+/// one more is refused with `busy`. Each costs Redis one script of well
+/// under a millisecond, so 256 are a few tens of ms of Redis work even when
+/// Redis is slowed down; past that, a message would only wait in Redis's
+/// queue while the client's next frames wait unread behind it.
+pub const WORK_IN_FLIGHT: usize = 256;
+
 /// Why a command was refused; each maps to a SPEC error code.
 #[derive(Debug, thiserror::Error)]
 pub enum CommandError {
@@ -108,6 +115,8 @@ pub struct Shared {
     route_wakeup: Notify,
     /// Cancelled when the hub shuts down.
     shutdown: CancellationToken,
+    /// Permits for new work (`start`, `say`) waiting on the store.
+    work: tokio::sync::Semaphore,
     /// The place each local waiting conversation was last told, and when:
     /// `queued` updates go out only on a change, at most once a second.
     positions: std::sync::Mutex<HashMap<ConversationId, (u64, Instant)>>,
@@ -144,6 +153,7 @@ impl Hub {
             verifier,
             metrics,
             route_wakeup: Notify::new(),
+            work: tokio::sync::Semaphore::new(WORK_IN_FLIGHT),
             shutdown,
             positions: Default::default(),
         }));
@@ -161,28 +171,43 @@ impl Hub {
         &self.metrics
     }
 
-    /// Refuses new work (`start`, `say`) while this node delivers events
-    /// more than half of `--max-event-lag` late: work accepted now would
-    /// reach people later still, so it is turned away (`busy`) instead of
-    /// queued. Everything else (`sync`, `end`, `read`, …) still runs.
-    pub fn admit(&self, frame: &'static str) -> Result<(), CommandError> {
-        if self.sessions.lag().current() > self.settings.max_event_lag / 2 {
+    /// Admits new work (`start`, `say`), or refuses it with `busy` when
+    /// this node cannot do it in time: [`WORK_IN_FLIGHT`] of them are
+    /// already waiting on the store, events are delivered more than half of
+    /// `--max-event-lag` late, or tasks wait more than an eighth of it for
+    /// a core (see [`crate::lag`]). Work accepted then would reach people
+    /// later still, so it is turned away instead of queued; a refusal costs
+    /// the node next to nothing. Everything else (`sync`, `end`, `read`, …)
+    /// still runs. The permit is held until the work is done.
+    pub fn admit(
+        &self,
+        frame: &'static str,
+    ) -> Result<tokio::sync::SemaphorePermit<'_>, CommandError> {
+        let lag = self.sessions.lag();
+        let max = self.settings.max_event_lag;
+        let permit = if lag.event() > max / 2 || lag.scheduling() > max / 8 {
+            None
+        } else {
+            self.work.try_acquire().ok()
+        };
+        permit.ok_or_else(|| {
             self.metrics
                 .busy_refusals
                 .get_or_create(&crate::metrics::FrameLabel {
                     frame: frame.to_owned(),
                 })
                 .inc();
-            return Err(CommandError::Busy);
-        }
-        Ok(())
+            CommandError::Busy
+        })
     }
 
-    /// The delivery lag when it is above `--max-event-lag` (the node then
-    /// reports not ready), else `None`.
+    /// How far behind this node runs when it is too far to take new
+    /// connections (event lag above `--max-event-lag`, or tasks waiting
+    /// more than a quarter of it for a core), else `None`.
     pub fn behind(&self) -> Option<std::time::Duration> {
-        let lag = self.sessions.lag().current();
-        (lag > self.settings.max_event_lag).then_some(lag)
+        let lag = self.sessions.lag();
+        let max = self.settings.max_event_lag;
+        (lag.event() > max || lag.scheduling() > max / 4).then(|| lag.event().max(lag.scheduling()))
     }
 
     /// Whether the store answers (for `/readyz`).
