@@ -4,7 +4,8 @@
 //! - **event lag**: how late it delivers events (now − the envelope's
 //!   publish time), back to zero once nothing is left to read. It grows
 //!   when the node cannot keep up with what Redis sends it.
-//! - **scheduling delay**: how late a 50 ms timer fires. When every core is
+//! - **scheduling delay**: how late a 50 ms timer fires (a moving average
+//!   over about a quarter second). When every core is
 //!   busy, connection tasks wait in the runtime's queue for their turn and
 //!   clients' frames wait unread in the kernel meanwhile; this is how long
 //!   one turn takes, and frames wait a few turns.
@@ -24,6 +25,12 @@ use crate::metrics::Metrics;
 
 /// How often the scheduling delay is sampled.
 const PROBE_EVERY: Duration = Duration::from_millis(50);
+
+/// Weight of the newest sample in the scheduling delay's moving average:
+/// about the last quarter second counts, so one stall of the machine (a
+/// burst of other processes, a CPU quota period) does not refuse work, a
+/// lasting shortage of CPU does.
+const PROBE_WEIGHT: f64 = 0.2;
 
 /// This node's delays; shared by the bus (event lag), the probe task
 /// (scheduling delay) and the hub (admission, readiness).
@@ -71,10 +78,12 @@ impl Lag {
                 _ = tokio::time::sleep(PROBE_EVERY) => {}
                 _ = shutdown.cancelled() => return,
             }
-            let late = asked.elapsed().saturating_sub(PROBE_EVERY);
-            let ms = u64::try_from(late.as_millis()).unwrap_or(u64::MAX);
-            self.scheduling_ms.store(ms, Ordering::Relaxed);
-            metrics.scheduling_delay.set(late.as_secs_f64());
+            let late = asked.elapsed().saturating_sub(PROBE_EVERY).as_secs_f64() * 1000.0;
+            let before = self.scheduling_ms.load(Ordering::Relaxed) as f64;
+            let average = before + PROBE_WEIGHT * (late - before);
+            self.scheduling_ms
+                .store(average.round() as u64, Ordering::Relaxed);
+            metrics.scheduling_delay.set(average / 1000.0);
         }
     }
 }

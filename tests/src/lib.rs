@@ -434,6 +434,38 @@ impl Client {
         self.read().await
     }
 
+    /// Sends a `say` and, as the widget does, resends it with the same
+    /// `id` after a short pause while it is answered `unavailable` or
+    /// `busy`, until its `msg` arrives (returned). Other frames are kept
+    /// for later `expect`s. Fails the test after [`EVENT_TIMEOUT`].
+    pub async fn say_confirmed(&mut self, say: Value) -> Value {
+        let id = say["id"].clone();
+        let deadline = tokio::time::Instant::now() + EVENT_TIMEOUT;
+        let mut kept = Vec::new();
+        self.send(say.clone()).await;
+        loop {
+            let frame = match tokio::time::timeout_at(deadline, self.next_frame()).await {
+                Ok(Ok(f)) => f,
+                Ok(Err(c)) => panic!("connection closed ({c:?}) before `say` {id} was confirmed"),
+                Err(_) => panic!("`say` {id} not confirmed within {EVENT_TIMEOUT:?}; had {kept:?}"),
+            };
+            let retry = frame["type"] == "error"
+                && frame["ref"] == id
+                && matches!(frame["code"].as_str(), Some("busy" | "unavailable"));
+            if frame["type"] == "msg" && frame["id"] == id {
+                kept.append(&mut self.pending);
+                self.pending = kept;
+                return frame;
+            } else if retry {
+                // A client's retry pause, not a wait for something to happen.
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                self.send(say.clone()).await;
+            } else {
+                kept.push(frame);
+            }
+        }
+    }
+
     /// The `msg` with this seq.
     pub async fn expect_msg(&mut self, seq: u64) -> Value {
         self.expect_where("msg", |f| f["seq"] == seq).await
