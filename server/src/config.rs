@@ -34,6 +34,13 @@ pub struct Cli {
     /// Redis URL (e.g. redis://127.0.0.1:6379). Absent: the built-in in-memory engine, one node only.
     #[arg(long, env = "SWITCHBOARD_REDIS_URL")]
     pub redis_url: Option<String>,
+    /// Redis Sentinels (`host:port,host:port,…`), instead of --redis-url:
+    /// the hub uses the primary they name and follows it across a failover.
+    #[arg(long, env = "SWITCHBOARD_REDIS_SENTINEL", conflicts_with = "redis_url")]
+    pub redis_sentinel: Option<String>,
+    /// The master name the Sentinels monitor (with --redis-sentinel).
+    #[arg(long, env = "SWITCHBOARD_REDIS_SENTINEL_MASTER")]
+    pub redis_sentinel_master: Option<String>,
     /// Prefix of every Redis key, so several hubs can share one Redis.
     #[arg(long, env = "SWITCHBOARD_REDIS_PREFIX", default_value = "sb")]
     pub redis_prefix: String,
@@ -189,7 +196,8 @@ pub enum Engine {
     Memory,
     /// In Redis, shared by every node.
     Redis {
-        /// Connection URL.
+        /// Connection URL: `redis://…`, or `redis+sentinel://host:port,…/NAME`
+        /// (from --redis-sentinel and --redis-sentinel-master).
         url: String,
         /// Key prefix.
         prefix: String,
@@ -358,9 +366,26 @@ impl Cli {
                 }),
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let engine = match &self.redis_url {
+        let url = match (&self.redis_url, &self.redis_sentinel, &self.redis_sentinel_master) {
+            (Some(url), None, None) => Some(url.clone()),
+            (None, Some(sentinels), Some(master)) if !sentinels.trim().is_empty() && !master.trim().is_empty() => {
+                Some(format!("redis+sentinel://{}/{}", sentinels.trim(), master.trim()))
+            }
+            (None, Some(_), _) => {
+                return Err(ConfigError(
+                    "--redis-sentinel needs --redis-sentinel-master NAME (the master the Sentinels monitor)".into(),
+                ))
+            }
+            (_, _, Some(_)) => {
+                return Err(ConfigError(
+                    "--redis-sentinel-master goes with --redis-sentinel host:port,…".into(),
+                ))
+            }
+            (_, _, None) => None,
+        };
+        let engine = match url {
             Some(url) => Engine::Redis {
-                url: url.clone(),
+                url,
                 prefix: self.redis_prefix.clone(),
             },
             None => Engine::Memory,
@@ -537,6 +562,24 @@ mod tests {
             Ok(_) => panic!("{args:?} must be refused"),
             Err(e) => e.to_string(),
         }
+    }
+
+    #[test]
+    fn sentinel_flags_become_a_sentinel_address() {
+        let s = cli(&[
+            "--redis-sentinel",
+            "a:26379,b:26379",
+            "--redis-sentinel-master",
+            "main",
+        ])
+        .settings()
+        .expect("valid");
+        assert!(matches!(
+            s.engine,
+            Engine::Redis { ref url, .. } if url == "redis+sentinel://a:26379,b:26379/main"
+        ));
+        assert!(refused(&["--redis-sentinel", "a:26379"]).contains("--redis-sentinel-master"));
+        assert!(refused(&["--redis-sentinel-master", "main"]).contains("--redis-sentinel"));
     }
 
     #[test]

@@ -36,13 +36,14 @@ pub use connect::Caller;
 
 /// New `start`s and `say`s one node has waiting on the store at once;
 /// one more is refused with `busy`. By Little's law this bounds how long
-/// they wait: at the few thousand scripts a second a Redis slowed down by a
-/// busy machine still runs, 1,024 in flight wait a few hundred ms, well
-/// inside `--max-event-lag`; past that a message would only queue in Redis
-/// while the client's next frames wait unread behind it. (Each connection
-/// has at most one frame in progress, so only a node with more than 1,024
-/// connections sending at once ever reaches it.)
-pub const WORK_IN_FLIGHT: usize = 1024;
+/// they wait: even at the ~3,000 scripts a second a Redis starved by a busy
+/// machine still runs, 256 in flight wait under 100 ms; past that a message
+/// would only queue in Redis while the client's next frames wait unread
+/// behind it. (Each connection has at most one frame in progress, so only
+/// a node with more than 256 connections sending at once ever reaches it;
+/// 1,024 measured worse at twice a node's capacity: see
+/// docs/benchmarks.md.)
+pub const WORK_IN_FLIGHT: usize = 256;
 
 /// Why a command was refused; each maps to a SPEC error code.
 #[derive(Debug, thiserror::Error)]

@@ -14,3 +14,4 @@ mod nodes;
 mod overload;
 mod retention;
 mod security;
+mod sentinel;
