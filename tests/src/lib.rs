@@ -633,3 +633,15 @@ pub async fn redis_conn(url: &str) -> redis::aio::MultiplexedConnection {
         .await
         .expect("connect to the test redis-server")
 }
+
+/// Makes the test Redis hold every client's commands for `ms` ms
+/// (`CLIENT PAUSE … ALL`), as a stalled or overloaded Redis would.
+pub async fn pause_redis(url: &str, ms: u64) {
+    redis::cmd("CLIENT")
+        .arg("PAUSE")
+        .arg(ms)
+        .arg("ALL")
+        .query_async::<()>(&mut redis_conn(url).await)
+        .await
+        .expect("CLIENT PAUSE");
+}

@@ -158,14 +158,7 @@ async fn unavailable_say_resent_with_the_same_id_is_stored_once() {
 
     // Redis stops answering for longer than the hub waits (3 s) while the
     // message is in flight: its outcome is unknown.
-    let mut conn = redis_conn(&redis.url()).await;
-    redis::cmd("CLIENT")
-        .arg("PAUSE")
-        .arg(4_500)
-        .arg("ALL")
-        .query_async::<()>(&mut conn)
-        .await
-        .expect("CLIENT PAUSE");
+    pause_redis(&redis.url(), 4_500).await;
     ch.send(json!({"type": "say", "id": "paused", "text": "are you there?"}))
         .await;
     let error = ch.expect("error").await;

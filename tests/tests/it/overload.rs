@@ -134,6 +134,20 @@ async fn a_node_behind_refuses_new_work_with_busy_and_is_not_ready_until_it_caug
     newcomer.expect("assigned").await;
 }
 
+/// Publishes `payload` on `channel` `n` times, in one round trip.
+async fn publish_many(
+    conn: &mut redis::aio::MultiplexedConnection,
+    channel: &str,
+    payload: &str,
+    n: usize,
+) {
+    let mut pipe = redis::pipe();
+    for _ in 0..n {
+        pipe.cmd("PUBLISH").arg(channel).arg(payload).ignore();
+    }
+    pipe.query_async::<()>(conn).await.expect("published");
+}
+
 #[tokio::test]
 async fn unread_events_wait_in_redis_whose_limit_cuts_the_subscription() {
     let redis = RedisServer::start();
@@ -150,14 +164,8 @@ async fn unread_events_wait_in_redis_whose_limit_cuts_the_subscription() {
         "e": {"k": "typing", "conversation": "c-x".repeat(2000), "from": "agent", "on": true}
     })
     .to_string();
-    let mut pipe = redis::pipe();
-    for _ in 0..2_500 {
-        pipe.cmd("PUBLISH")
-            .arg(format!("{prefix}:events"))
-            .arg(&payload)
-            .ignore();
-    }
-    pipe.query_async::<()>(&mut conn).await.expect("published");
+    let channel = format!("{prefix}:events");
+    publish_many(&mut conn, &channel, &payload, 2_500).await;
     // What the node has not read is held by Redis, for this client.
     let list: String = redis::cmd("CLIENT")
         .arg("LIST")
@@ -186,14 +194,7 @@ async fn unread_events_wait_in_redis_whose_limit_cuts_the_subscription() {
         .expect("CONFIG SET");
     // Redis checks the limit when a client's output needs a new block: a
     // few more events, published before the node reads anything, do that.
-    let mut more = redis::pipe();
-    for _ in 0..10 {
-        more.cmd("PUBLISH")
-            .arg(format!("{prefix}:events"))
-            .arg(&payload)
-            .ignore();
-    }
-    more.query_async::<()>(&mut conn).await.expect("published");
+    publish_many(&mut conn, &channel, &payload, 10).await;
     let read = tokio::time::timeout(EVENT_TIMEOUT, async {
         let mut n = 0usize;
         while events.next().await.is_some() {
@@ -241,14 +242,7 @@ async fn past_the_work_in_flight_a_new_start_is_refused_at_once() {
     // Redis holds every script for 2 s (under the hub's 3 s wait): each
     // `start` keeps its permit meanwhile, and one more than there are
     // permits is one too many.
-    let mut conn = redis_conn(&redis.url()).await;
-    redis::cmd("CLIENT")
-        .arg("PAUSE")
-        .arg(2_000)
-        .arg("ALL")
-        .query_async::<()>(&mut conn)
-        .await
-        .expect("CLIENT PAUSE");
+    pause_redis(&redis.url(), 2_000).await;
     for c in &mut clients {
         c.send(json!({"type": "start", "topic": "general"})).await;
     }
