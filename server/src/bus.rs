@@ -20,12 +20,13 @@ use std::time::Duration;
 
 use axum::extract::ws::Utf8Bytes;
 use dashmap::DashMap;
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::domain::ConversationId;
 use crate::events::{Audience, Envelope, Event, EventFeed, View};
+use crate::lag::Lag;
 use crate::metrics::Metrics;
 use crate::store::StoreError;
 
@@ -56,6 +57,10 @@ const SUBSCRIBE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Most events published in one pipelined round trip.
 const PUBLISH_BATCH: usize = 256;
+
+/// When the subscription has had nothing to read for this long, the node
+/// has delivered everything published so far: its event lag is zero.
+const CAUGHT_UP_AFTER: Duration = Duration::from_millis(100);
 
 /// Why a connection is told to close by someone else.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -229,6 +234,8 @@ pub struct Sessions {
     /// Cancelled (and replaced) when this node may have missed events:
     /// every connection open at that moment is asked to reconnect and `sync`.
     resync: std::sync::Mutex<CancellationToken>,
+    /// How far behind this node runs.
+    lag: Lag,
 }
 
 impl Sessions {
@@ -245,6 +252,11 @@ impl Sessions {
     pub fn resync_all(&self) {
         let old = std::mem::take(&mut *self.resync.lock().unwrap_or_else(|p| p.into_inner()));
         old.cancel();
+    }
+
+    /// How far behind this node runs.
+    pub fn lag(&self) -> &Lag {
+        &self.lag
     }
 
     /// A fresh connection id.
@@ -291,6 +303,7 @@ impl Sessions {
     /// Queues an event to every local connection of its audiences, rendered
     /// once per view; connections whose queue is full are kicked.
     pub fn deliver(&self, envelope: &Envelope, metrics: &Metrics) {
+        self.lag.delivered(envelope.at, metrics);
         let mut rendered: [Option<Option<Utf8Bytes>>; 2] = [None, None];
         let shared = envelope.event.same_for_every_view();
         for audience in &envelope.to {
@@ -451,13 +464,26 @@ async fn subscriber(
         }
         resubscribing = true;
         loop {
-            let envelope = tokio::select! {
-                e = stream.next() => e,
-                _ = shutdown.cancelled() => return,
+            if shutdown.is_cancelled() {
+                return;
+            }
+            // The stream reads Redis only when asked (backpressure), so an
+            // event not ready at once means nothing is left to deliver.
+            let envelope = match stream.next().now_or_never() {
+                Some(e) => e,
+                None => tokio::select! {
+                    e = stream.next() => e,
+                    _ = tokio::time::sleep(CAUGHT_UP_AFTER) => {
+                        sessions.lag.caught_up(&metrics);
+                        continue;
+                    }
+                    _ = shutdown.cancelled() => return,
+                },
             };
             let Some(envelope) = envelope else { break };
             sessions.deliver(&envelope, &metrics);
         }
+        sessions.lag.caught_up(&metrics);
         tracing::warn!("lost the hub event subscription; resubscribing");
     }
 }

@@ -37,6 +37,7 @@ pub mod events;
 pub mod http;
 pub mod hub;
 pub mod keys;
+pub mod lag;
 pub mod logging;
 pub mod masking;
 pub mod metrics;

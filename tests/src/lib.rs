@@ -467,6 +467,38 @@ impl Client {
         self.read().await
     }
 
+    /// Sends a `say` and, as the widget does, resends it with the same
+    /// `id` after a short pause while it is answered `unavailable` or
+    /// `busy`, until its `msg` arrives (returned). Other frames are kept
+    /// for later `expect`s. Fails the test after [`EVENT_TIMEOUT`].
+    pub async fn say_confirmed(&mut self, say: Value) -> Value {
+        let id = say["id"].clone();
+        let deadline = tokio::time::Instant::now() + EVENT_TIMEOUT;
+        let mut kept = Vec::new();
+        self.send(say.clone()).await;
+        loop {
+            let frame = match tokio::time::timeout_at(deadline, self.next_frame()).await {
+                Ok(Ok(f)) => f,
+                Ok(Err(c)) => panic!("connection closed ({c:?}) before `say` {id} was confirmed"),
+                Err(_) => panic!("`say` {id} not confirmed within {EVENT_TIMEOUT:?}; had {kept:?}"),
+            };
+            let retry = frame["type"] == "error"
+                && frame["ref"] == id
+                && matches!(frame["code"].as_str(), Some("busy" | "unavailable"));
+            if frame["type"] == "msg" && frame["id"] == id {
+                kept.append(&mut self.pending);
+                self.pending = kept;
+                return frame;
+            } else if retry {
+                // A client's retry pause, not a wait for something to happen.
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                self.send(say.clone()).await;
+            } else {
+                kept.push(frame);
+            }
+        }
+    }
+
     /// The `msg` with this seq.
     pub async fn expect_msg(&mut self, seq: u64) -> Value {
         self.expect_where("msg", |f| f["seq"] == seq).await
@@ -596,4 +628,53 @@ pub async fn http_exchange(method: &str, url: &str, body: Option<&str>) -> HttpR
         headers,
         body,
     }
+}
+
+/// Polls `check` every 25 ms until it holds; fails the test after
+/// [`EVENT_TIMEOUT`] naming `what`. For state only visible by asking
+/// (`/readyz`, `/metrics`, Redis), never as a pause.
+pub async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + EVENT_TIMEOUT;
+    while !check().await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what}: not within {EVENT_TIMEOUT:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// The sum of the `/metrics` samples whose line starts with `name` (a
+/// metric name, optionally with a `{label="…"}` set); 0 when none.
+pub async fn metric(hub: &TestHub, name: &str) -> f64 {
+    let (_, text) = http_get(&hub.http_url("/metrics")).await;
+    text.lines()
+        .filter_map(|l| l.strip_prefix(name))
+        .filter_map(|rest| rest.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+/// A plain connection to a test Redis, for a test to look inside or poke.
+pub async fn redis_conn(url: &str) -> redis::aio::MultiplexedConnection {
+    redis::Client::open(url)
+        .expect("a Redis URL")
+        .get_multiplexed_async_connection()
+        .await
+        .expect("connect to the test redis-server")
+}
+
+/// Makes the test Redis hold every client's commands for `ms` ms
+/// (`CLIENT PAUSE … ALL`), as a stalled or overloaded Redis would.
+pub async fn pause_redis(url: &str, ms: u64) {
+    redis::cmd("CLIENT")
+        .arg("PAUSE")
+        .arg(ms)
+        .arg("ALL")
+        .query_async::<()>(&mut redis_conn(url).await)
+        .await
+        .expect("CLIENT PAUSE");
 }

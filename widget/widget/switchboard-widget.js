@@ -688,10 +688,15 @@
   Widget.prototype.onError = function (f) {
     if (f.ref && this.pending.has(f.ref)) {
       var p = this.pending.get(f.ref);
-      if (f.code === 'unavailable' || f.code === 'rate_limited') {
-        this.showAlert(f.code === 'rate_limited' ? "You're sending messages too fast. We'll retry in a moment." : "We couldn't send that just now. Retrying\u2026");
+      if (core.isRetryable(f.code)) {
+        // Same id: the hub never stores a message twice, so a resend is safe
+        // even when the first one was stored after all.
+        this.showAlert(f.code === 'rate_limited' ? "You're sending messages too fast. We'll retry in a moment."
+          : f.code === 'busy' ? "We're very busy right now. Your message will be sent in a moment\u2026"
+          : "We couldn't confirm that message. Retrying\u2026");
         var self = this;
-        setTimeout(function () { if (self.pending.has(p.id)) self.conn.send({ type: 'say', id: p.id, text: p.text }); }, 2000);
+        p.attempts = (p.attempts || 0) + 1;
+        setTimeout(function () { if (self.pending.has(p.id)) self.conn.send({ type: 'say', id: p.id, text: p.text }); }, core.retryDelay(p.attempts - 1));
         return;
       }
       this.markFailed(p, f.code === 'too_long' ? 'Too long to send' : 'Not sent');
@@ -701,6 +706,15 @@
       this.conv.status = 'ended';
       this.markActive(false);
       this.render();
+      return;
+    }
+    if (f.code === 'busy' && this.awaitingStart && this.lastStart) {
+      // The node refused the new chat without starting it: ask again shortly.
+      var again = this.lastStart;
+      var widget = this;
+      this.startAttempts = (this.startAttempts || 0) + 1;
+      this.statusLine.textContent = "We're very busy right now. Starting your chat in a moment\u2026";
+      setTimeout(function () { if (widget.awaitingStart && widget.conn.isReady()) widget.conn.send(again.frame); }, core.retryDelay(this.startAttempts - 1));
       return;
     }
     if (f.code === 'unavailable') {
@@ -742,6 +756,8 @@
     this.screen = 'chat';
     this.render();
     this.statusLine.textContent = 'Starting your chat\u2026';
+    this.lastStart = { frame: frame };
+    this.startAttempts = 0;
     this.conn.send(frame);
     this.focusScreen();
   };

@@ -153,6 +153,17 @@ impl Hub {
             ClientFrame::Say { id, .. } => Some(id.clone()),
             _ => None,
         };
+        // Held until the frame is carried out.
+        let admitted = match &frame {
+            ClientFrame::Start { .. } => Some(self.admit("start")),
+            ClientFrame::Say { .. } => Some(self.admit("say")),
+            _ => None,
+        }
+        .transpose();
+        let _permit = match admitted {
+            Ok(permit) => permit,
+            Err(e) => return vec![e.to_frame(reference)],
+        };
         let identity = &caller.identity;
         let before = caller.memo.conversation.clone();
         let result: Replies = match (&frame, identity.role) {
