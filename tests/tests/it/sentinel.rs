@@ -40,7 +40,12 @@ impl Processes {
     /// A replica of the Redis on `primary`; returns its port.
     fn replica(&mut self, primary: u16) -> u16 {
         let port = free_port();
+        // Its copy of the primary's data goes to the temp folder, not the
+        // work tree.
+        let dir = self.dir.to_string_lossy().into_owned();
         self.spawn(&[
+            "--dir",
+            &dir,
             "--port",
             &port.to_string(),
             "--bind",
