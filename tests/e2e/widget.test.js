@@ -661,6 +661,7 @@ e2e('the supervisor console: live agents and queues, set an agent away, reassign
     await monitor.locator('.sbs-from-agent .sbs-entry-text', { hasText: 'Checking your top-up now' }).waitFor();
     await console_.locator('#sbs-audit li', { hasText: 'monitored' }).waitFor();
     assert.deepEqual(await axeViolations(console_), [], 'supervisor console, monitoring');
+    await console_.screenshot({ path: path.join(SHOTS, 'supervisor.png'), fullPage: true });
 
     // Set away: the agent's pane follows and says who did it.
     await row.locator('.sbs-set-state[data-state="away"]').click();
