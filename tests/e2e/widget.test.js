@@ -43,12 +43,12 @@ let cardholderPage;
  * Starts a hub on port 0 with these arguments, its output going to `logPath`;
  * resolves with { proc, url } once it printed its "listening on" line.
  */
-function launchHub(args, logPath) {
+function launchHub(args, logPath, listen = '127.0.0.1:0') {
   if (!fs.existsSync(BIN)) {
     throw new Error(`hub binary not found at ${BIN}: build it (cargo build) or set SWITCHBOARD_BIN`);
   }
   const log = fs.createWriteStream(logPath);
-  const proc = spawn(BIN, ['--dev', '--listen', '127.0.0.1:0', ...args], {
+  const proc = spawn(BIN, ['--dev', '--listen', listen, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'info', NO_COLOR: '1' },
   });
@@ -772,5 +772,59 @@ e2e('a message sent while Redis is paused arrives once', { timeout: 90000 }, asy
     for (const c of contexts) await c.close().catch(() => {});
     node.proc.kill('SIGTERM');
     redis.proc.kill('SIGTERM');
+  }
+});
+
+e2e('a chat lost in a hub restart: the widget says so and carries what was typed into a new chat', { timeout: 90000 }, async () => {
+  // The built-in engine keeps nothing across a restart: the chat is gone when the hub comes back.
+  const port = await freePort();
+  const listen = `127.0.0.1:${port}`;
+  const secret = 'e2e-restart-secret-0123456789abcdef';
+  const log = path.join(os.tmpdir(), `switchboard-e2e-restart-hub-${process.pid}.log`);
+  let node = await launchHub(['--jwt-secret', secret], log, listen);
+  const contexts = [];
+  try {
+    const agentToken = await mintToken({ role: 'agent', sub: 'e2e-restart-agent', name: 'Rene Agent', max_chats: 2, teams: ['standard'] }, node.url);
+    const agentCtx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    contexts.push(agentCtx);
+    agentCtx.setDefaultTimeout(STEP_TIMEOUT_MS);
+    await agentCtx.addInitScript((token) => {
+      try { sessionStorage.setItem('switchboard.agentToken', token); } catch (e) { /* about:blank */ }
+    }, agentToken);
+    const agent = await agentCtx.newPage();
+    await agent.goto(`${node.url}/agent/`);
+    await agent.locator('#sba-availability').click();
+    await agent.locator('#sba-availability[aria-pressed="true"]').waitFor();
+    const { context, page } = await openCardholder({
+      role: 'cardholder', sub: 'e2e-restart', tier: 'standard', name: 'Rita Restart',
+    }, node.url);
+    contexts.push(context);
+    await page.locator('.sbw-launcher').click();
+    await page.locator('.sbw-topic', { hasText: 'A general question' }).click();
+    await page.locator('.sbw-start').click();
+    await page.locator('.sbw-status', { hasText: 'Chatting with Rene Agent' }).waitFor();
+
+    // The hub goes away; the cardholder keeps typing.
+    const exited = new Promise((resolve) => node.proc.once('exit', resolve));
+    node.proc.kill('SIGKILL');
+    await exited;
+    await page.locator('.sbw-banner:not([hidden])').waitFor();
+    const composer = page.locator('.sbw-composer');
+    await composer.fill('Typed while you were restarting');
+    await composer.press('Enter');
+    await page.locator('.sbw-pending .sbw-bubble', { hasText: 'Typed while you were restarting' }).waitFor();
+
+    // It comes back on the same address (same secret: the widget's token still verifies), without the chat.
+    node = await launchHub(['--jwt-secret', secret], log, listen);
+    await page.locator('.sbw-note', { hasText: 'We lost the connection to this chat on our side' }).waitFor();
+    await page.locator('.sbw-note', { hasText: 'ready to send in a new chat' }).waitFor();
+    assert.equal(await page.locator('.sbw-note', { hasText: 'while you were offline' }).count(), 0,
+      'the cardholder never went offline: the hub did');
+    await page.locator('.sbw-new-chat:visible').click();
+    await page.locator('.sbw-topic-screen').waitFor();
+    assert.equal(await page.locator('#sbw-first-text').inputValue(), 'Typed while you were restarting');
+  } finally {
+    for (const c of contexts) await c.close().catch(() => {});
+    node.proc.kill('SIGTERM');
   }
 });

@@ -121,6 +121,8 @@
       frame: this.onFrame.bind(this),
       state: this.onConnState.bind(this),
     });
+    this.wasOffline = false; // the browser lost its network since the last connection
+    this.carryOver = '';     // unsent text of a chat that ended while reconnecting
     this.onVisibility = this.maybeSendRead.bind(this);
     document.addEventListener('visibilitychange', this.onVisibility);
     this.render();
@@ -372,6 +374,7 @@
 
   Widget.prototype.onConnState = function (state) {
     this.connState = state;
+    if (state === 'offline') this.wasOffline = true;
     if (state === 'connected') this.everConnected = true;
     this.renderStatus();
   };
@@ -416,14 +419,23 @@
     // No open conversation on the hub.
     if (this.conv && (this.conv.status === 'queued' || this.conv.status === 'active')) {
       // It closed while we were away; keep the transcript and show it as ended.
+      // Say why in the cardholder's terms: their network, or ours. What they
+      // wrote meanwhile goes into the next chat's first message.
       this.conv.status = 'ended';
       this.leaveWhenConnected = false;
       this.markActive(false);
+      var unsent = Array.from(this.pending.values()).map(function (p) { return p.text; });
       this.failPending();
-      this.addNote('This chat ended while you were offline.');
+      this.carryOver = unsent.join('\n');
+      this.addNote(this.wasOffline
+        ? 'This chat ended while you were offline.'
+        : 'We lost the connection to this chat on our side, and it has ended. Sorry about that.');
+      if (unsent.length) this.addNote('What you wrote after that was not delivered; it is ready to send in a new chat.');
+      this.wasOffline = false;
       this.setScreen('chat');
       return;
     }
+    this.wasOffline = false;
     if (this.pendingStart) {
       var start = this.pendingStart;
       this.pendingStart = null;
@@ -767,6 +779,10 @@
     if (this.screen === 'escalated' && this.escRef.textContent) this.dismissedRefs.add(this.escRef.textContent);
     this.resetTranscript();
     this.conv = null;
+    if (this.carryOver) {
+      this.topicText.value = this.carryOver.slice(0, core.MAX_TEXT_CHARS);
+      this.carryOver = '';
+    }
     this.setScreen('topics');
     this.focusScreen();
   };
