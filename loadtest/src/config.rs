@@ -28,6 +28,11 @@ pub enum Scenario {
     /// Holds authenticated connections and reports the hub's RSS per
     /// connection from `/metrics`.
     Idle,
+    /// Like steady, meant to be paced (`--rate`) at about twice what one
+    /// node carries: also samples the hubs' RSS from `/metrics` through the
+    /// run and reports its growth. `busy` refusals are counted apart
+    /// (refused, not lost); a refused `start` is tried again after a pause.
+    Overload,
 }
 
 /// Command-line arguments of `switchboard-loadtest`.

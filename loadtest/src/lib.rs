@@ -195,9 +195,10 @@ async fn run_against(
     let started = Instant::now();
     let total = (population.cardholders.len() + population.agents.len()) as u64;
     let rss_before = match config.scenario {
-        Scenario::Idle => read_rss(rss, &targets).await,
+        Scenario::Idle | Scenario::Overload => read_rss(rss, &targets).await,
         _ => Ok(0),
     };
+    let mut rss_peak = 0;
     let shared = Arc::new(Shared::new(config.clone(), targets.clone()));
     let bar = progress_bar(config, label);
     let driver = tokio::spawn(scenario::drive(shared.clone(), population));
@@ -218,6 +219,11 @@ async fn run_against(
                     c.messages_relayed.load(Ordering::Relaxed),
                     shared.rec.error_count(),
                 ));
+                if config.scenario == Scenario::Overload {
+                    if let Ok(now) = read_rss(rss, &targets).await {
+                        rss_peak = rss_peak.max(now);
+                    }
+                }
                 let settled = c.open.load(Ordering::Relaxed) >= total
                     || started.elapsed() >= config.ramp + Duration::from_secs(5);
                 if config.scenario == Scenario::Idle && !measured && settled
@@ -242,9 +248,28 @@ async fn run_against(
                 .error("idle:not_measured (--duration too short?)"),
         }
     }
+    let overload = match (config.scenario, &rss_before) {
+        (Scenario::Overload, Ok(before)) => match read_rss(rss, &targets).await {
+            Ok(after) => Some(report::OverloadFigures {
+                rss_before_bytes: *before,
+                rss_peak_bytes: rss_peak.max(after),
+                rss_after_bytes: after,
+            }),
+            Err(e) => {
+                shared.rec.error(format!("overload:{e}"));
+                None
+            }
+        },
+        (Scenario::Overload, Err(e)) => {
+            shared.rec.error(format!("overload:{e}"));
+            None
+        }
+        _ => None,
+    };
     let mut report = shared
         .rec
         .report(label, config.scenario, shared.faults(), started.elapsed());
+    report.overload = overload;
     report.drain_s = drain.map(|d| d.as_secs_f64());
     report.offered_msgs_per_s = config.rate;
     report.idle = idle.and_then(Result::ok);

@@ -75,6 +75,10 @@ pub struct Counters {
     pub double_assigned: AtomicU64,
     /// An agent given more than its `max_chats`.
     pub over_max_chats: AtomicU64,
+    /// `say`s the hub refused with `busy` (never stored: not lost).
+    pub says_refused_busy: AtomicU64,
+    /// `start`s the hub refused with `busy` (tried again after a pause).
+    pub starts_refused_busy: AtomicU64,
 }
 
 /// Where a run's figures accumulate while it runs; shared by every task.
@@ -239,11 +243,14 @@ impl Recorder {
             seq_gaps: faults.seq_gaps,
             double_assigned: get(&c.double_assigned),
             over_max_chats: get(&c.over_max_chats),
+            refused_busy: get(&c.says_refused_busy),
+            starts_refused_busy: get(&c.starts_refused_busy),
             offered_msgs_per_s: None,
             throughput_msgs_per_s: throughput,
             latency_ms,
             drain_s: None,
             idle: None,
+            overload: None,
             baseline: None,
             ratio_to_baseline: None,
         }
@@ -309,6 +316,18 @@ pub struct IdleFigures {
     pub source: String,
 }
 
+/// Memory figures of the overload scenario: the hubs' RSS (summed) from
+/// `/metrics`, before the run, at its highest, and after it.
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq)]
+pub struct OverloadFigures {
+    /// Before any connection, bytes.
+    pub rss_before_bytes: u64,
+    /// Highest sample during the run (every 250 ms), bytes.
+    pub rss_peak_bytes: u64,
+    /// When the run ended, bytes.
+    pub rss_after_bytes: u64,
+}
+
 /// Hub figures divided by the bare stack's (same run, same pattern).
 #[derive(Debug, Clone, Copy, Serialize, PartialEq)]
 pub struct Ratios {
@@ -369,6 +388,10 @@ pub struct Report {
     pub double_assigned: u64,
     /// Assignments beyond an agent's `max_chats`.
     pub over_max_chats: u64,
+    /// `say`s refused with `busy` (not stored, so not lost; not errors).
+    pub refused_busy: u64,
+    /// `start`s refused with `busy`.
+    pub starts_refused_busy: u64,
     /// The `--rate` offered, when paced.
     pub offered_msgs_per_s: Option<f64>,
     /// Messages relayed per second between the first send and the last delivery.
@@ -379,6 +402,8 @@ pub struct Report {
     pub drain_s: Option<f64>,
     /// Idle: memory per connection.
     pub idle: Option<IdleFigures>,
+    /// Overload: the hubs' memory through the run.
+    pub overload: Option<OverloadFigures>,
     /// The bare stack measured in the same run.
     pub baseline: Option<Box<Report>>,
     /// Hub / baseline.
@@ -463,7 +488,7 @@ impl Report {
             self.scenario, self.target
         )?;
         head(s)?;
-        let counts: [CountRow; 15] = [
+        let counts: [CountRow; 17] = [
             ("connections", |r| r.connections),
             ("peak connections", |r| r.peak_connections),
             ("reconnects", |r| r.reconnects),
@@ -475,6 +500,8 @@ impl Report {
             ("messages sent", |r| r.messages_sent),
             ("messages relayed", |r| r.messages),
             ("errors", |r| r.errors),
+            ("refused busy: says", |r| r.refused_busy),
+            ("refused busy: starts", |r| r.starts_refused_busy),
             ("lost", |r| r.lost),
             ("duplicated", |r| r.duplicated),
             ("reordered / seq gaps", |r| r.reordered + r.seq_gaps),
@@ -522,6 +549,17 @@ impl Report {
                 i.rss_after_bytes,
                 i.bytes_per_connection,
                 i.source
+            )?;
+        }
+        if let Some(o) = &self.overload {
+            let mb = |b: u64| b as f64 / (1 << 20) as f64;
+            writeln!(
+                s,
+                "overload: hub RSS {:.1} MB before, {:.1} MB peak, {:.1} MB after (growth {:+.1} MB)",
+                mb(o.rss_before_bytes),
+                mb(o.rss_peak_bytes),
+                mb(o.rss_after_bytes),
+                mb(o.rss_peak_bytes) - mb(o.rss_before_bytes)
             )?;
         }
         for (kind, n) in &self.error_kinds {

@@ -48,6 +48,10 @@ const RECONNECT_PAUSE: Duration = Duration::from_millis(200);
 /// Longest wait for a polite close at the end.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 
+/// Pause before a `start` the hub refused with `busy` is sent again (the
+/// hub stays behind for at least a few hundred ms once it is).
+const BUSY_PAUSE: Duration = Duration::from_millis(500);
+
 /// Topics of ordinary conversations, cycled.
 const TOPICS: [Topic; 7] = [
     Topic::General,
@@ -438,8 +442,10 @@ async fn conversation(
     let mut next_send: Option<Instant> = None;
     let mut dropped = false;
     let conn_pacer = Pacer::new(shared.config.conn_rate);
+    // When to send `start` again after the hub refused it with `busy`.
+    let mut retry_start: Option<Instant> = None;
     loop {
-        let queued_too_long = !assigned && !left && !escalate;
+        let queued_too_long = !assigned && !left && !escalate && retry_start.is_none();
         tokio::select! {
             frame = read_frame(ws) => {
                 let frame = match frame {
@@ -509,8 +515,21 @@ async fn conversation(
                         return Outcome::Done;
                     }
                     ServerFrame::Error { code, reference, .. } => {
-                        shared.rec.error(error_kind(code));
-                        if let (Some(c), Some(k)) = (&conv, reference.as_deref().and_then(MessageKey::parse)) {
+                        let key = reference.as_deref().and_then(MessageKey::parse);
+                        let counters = &shared.rec.counters;
+                        match (code, key) {
+                            (ErrorCode::Busy, Some(_)) => {
+                                counters.says_refused_busy.fetch_add(1, Ordering::Relaxed);
+                            }
+                            (ErrorCode::Busy, None) => {
+                                counters.starts_refused_busy.fetch_add(1, Ordering::Relaxed);
+                                if conv.is_none() && !assigned {
+                                    retry_start = Some(Instant::now() + BUSY_PAUSE);
+                                }
+                            }
+                            _ => shared.rec.error(error_kind(code)),
+                        }
+                        if let (Some(c), Some(k)) = (&conv, key) {
                             shared.ledger(c, |l| l.refused(k.side, k.n));
                         }
                     }
@@ -545,6 +564,16 @@ async fn conversation(
                         Ok(()) => {}
                         Err(e) => { shared.rec.error(e); return Outcome::Gone; }
                     }
+                }
+            }
+            _ = sleep_opt(retry_start) => {
+                retry_start = None;
+                if Instant::now() >= shared.stop_sending {
+                    return Outcome::Done;
+                }
+                if let Err(e) = send(ws, &ClientFrame::Start { topic, text: None }).await {
+                    shared.rec.error(e);
+                    return Outcome::Gone;
                 }
             }
             _ = sleep_until(shared.stop_sending.into()), if queued_too_long => {
@@ -763,7 +792,9 @@ pub async fn agent(shared: Arc<Shared>, who: Identity, index: usize, start_at: I
                         // After the deadline a queued cardholder may leave just as it
                         // is assigned: a say to that chat is refused, as it should be.
                         let late = code == ErrorCode::NoConversation && Instant::now() >= shared.stop_sending;
-                        if !late {
+                        if code == ErrorCode::Busy {
+                            shared.rec.counters.says_refused_busy.fetch_add(1, Ordering::Relaxed);
+                        } else if !late {
                             shared.rec.error(error_kind(code));
                         }
                         let refused = reference.as_deref().and_then(|r| Some((unechoed.remove(r)?, MessageKey::parse(r)?)));

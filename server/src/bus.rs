@@ -14,18 +14,19 @@
 //! `bus` knows nothing about Redis: the feed is a trait object.
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use axum::extract::ws::Utf8Bytes;
 use dashmap::DashMap;
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::domain::ConversationId;
 use crate::events::{Audience, Envelope, Event, EventFeed, View};
+use crate::lag::Lag;
 use crate::metrics::Metrics;
 use crate::store::StoreError;
 
@@ -33,6 +34,19 @@ use crate::store::StoreError;
 /// of a busy chat for a human; a client this far behind is stuck, so it is
 /// closed rather than allowed to hold memory or slow anyone else.
 pub const OUTBOUND_QUEUE: usize = 256;
+
+/// Bytes of frames one connection may have unsent in the hub: its queue
+/// plus the batch being written. With [`OUTBOUND_QUEUE`] it bounds what a
+/// client that stopped reading costs (the kernel's share is bounded by
+/// [`SEND_BUFFER`]); past it the client is closed with 4429. An empty queue
+/// always takes one frame, however large (an `assigned` with a long
+/// transcript), so no single event can close a reading client.
+pub const OUTBOUND_BYTES: usize = 256 * 1024;
+
+/// The kernel send buffer asked for each accepted socket (`SO_SNDBUF`; Linux
+/// doubles it for its bookkeeping). Left to autotuning, a socket whose peer
+/// stopped reading holds ~4 MB before a write blocks.
+pub const SEND_BUFFER: usize = 64 * 1024;
 
 /// Events waiting to be published to other nodes. When Redis is slow the
 /// senders wait here (backpressure) rather than growing memory.
@@ -43,6 +57,10 @@ const SUBSCRIBE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Most events published in one pipelined round trip.
 const PUBLISH_BATCH: usize = 256;
+
+/// When the subscription has had nothing to read for this long, the node
+/// has delivered everything published so far: its event lag is zero.
+const CAUGHT_UP_AFTER: Duration = Duration::from_millis(100);
 
 /// Why a connection is told to close by someone else.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,10 +93,94 @@ impl Kick {
         self.why.get().is_some()
     }
 
+    /// Why it was asked to close, if it was.
+    pub fn reason(&self) -> Option<KickReason> {
+        self.why.get().copied()
+    }
+
     /// Waits until the connection is asked to close.
     pub async fn kicked(&self) -> KickReason {
         self.token.cancelled().await;
         self.why.get().copied().unwrap_or(KickReason::TooSlow)
+    }
+}
+
+/// A connection's outbound queue, sending side: serialised frames, bounded
+/// by [`OUTBOUND_QUEUE`] frames and [`OUTBOUND_BYTES`] bytes.
+#[derive(Debug, Clone)]
+pub struct Outbox {
+    tx: mpsc::Sender<Utf8Bytes>,
+    unsent: Arc<AtomicUsize>,
+}
+
+/// The receiving side of an [`Outbox`], read by the connection's task.
+#[derive(Debug)]
+pub struct Inbox {
+    rx: mpsc::Receiver<Utf8Bytes>,
+    unsent: Arc<AtomicUsize>,
+}
+
+/// Why a frame was not queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    /// Too much is unsent: the client stopped reading.
+    Full,
+    /// The connection is closing.
+    Closed,
+}
+
+/// A fresh, empty outbound queue.
+pub fn outbound_queue() -> (Outbox, Inbox) {
+    let (tx, rx) = mpsc::channel(OUTBOUND_QUEUE);
+    let unsent = Arc::new(AtomicUsize::new(0));
+    (
+        Outbox {
+            tx,
+            unsent: unsent.clone(),
+        },
+        Inbox { rx, unsent },
+    )
+}
+
+impl Outbox {
+    /// Whether the connection's task is gone (nothing will be read).
+    pub fn is_closed(&self) -> bool {
+        self.tx.is_closed()
+    }
+
+    /// Queues a frame without waiting.
+    pub fn push(&self, text: Utf8Bytes) -> Result<(), Refused> {
+        let len = text.len();
+        let before = self.unsent.fetch_add(len, Ordering::Relaxed);
+        if before > 0 && before + len > OUTBOUND_BYTES {
+            self.unsent.fetch_sub(len, Ordering::Relaxed);
+            return Err(Refused::Full);
+        }
+        self.tx.try_send(text).map_err(|e| {
+            self.unsent.fetch_sub(len, Ordering::Relaxed);
+            match e {
+                mpsc::error::TrySendError::Full(_) => Refused::Full,
+                mpsc::error::TrySendError::Closed(_) => Refused::Closed,
+            }
+        })
+    }
+}
+
+impl Inbox {
+    /// The next queued frame; `None` once every [`Outbox`] is gone.
+    pub async fn recv(&mut self) -> Option<Utf8Bytes> {
+        self.rx.recv().await
+    }
+
+    /// A queued frame if there is one now.
+    pub fn try_recv(&mut self) -> Option<Utf8Bytes> {
+        self.rx.try_recv().ok()
+    }
+
+    /// Counts frames of `bytes` bytes as written: they no longer count
+    /// against [`OUTBOUND_BYTES`].
+    pub fn written(&self, bytes: usize) {
+        self.unsent.fetch_sub(bytes, Ordering::Relaxed);
     }
 }
 
@@ -116,7 +218,7 @@ pub struct Session {
     /// Connection id, unique within this node (increasing: older is smaller).
     pub conn: u64,
     /// Its outbound queue of serialised frames.
-    pub tx: mpsc::Sender<Utf8Bytes>,
+    pub outbox: Outbox,
     /// Closes it from outside (fell behind, or replaced).
     pub kick: Kick,
     /// The conversations it takes part in.
@@ -132,6 +234,8 @@ pub struct Sessions {
     /// Cancelled (and replaced) when this node may have missed events:
     /// every connection open at that moment is asked to reconnect and `sync`.
     resync: std::sync::Mutex<CancellationToken>,
+    /// How far behind this node runs.
+    lag: Lag,
 }
 
 impl Sessions {
@@ -148,6 +252,11 @@ impl Sessions {
     pub fn resync_all(&self) {
         let old = std::mem::take(&mut *self.resync.lock().unwrap_or_else(|p| p.into_inner()));
         old.cancel();
+    }
+
+    /// How far behind this node runs.
+    pub fn lag(&self) -> &Lag {
+        &self.lag
     }
 
     /// A fresh connection id.
@@ -194,6 +303,7 @@ impl Sessions {
     /// Queues an event to every local connection of its audiences, rendered
     /// once per view; connections whose queue is full are kicked.
     pub fn deliver(&self, envelope: &Envelope, metrics: &Metrics) {
+        self.lag.delivered(envelope.at, metrics);
         let mut rendered: [Option<Option<Utf8Bytes>>; 2] = [None, None];
         let shared = envelope.event.same_for_every_view();
         for audience in &envelope.to {
@@ -228,10 +338,7 @@ impl Sessions {
                 }
                 // A closed queue is a connection on its way out; only a full
                 // one means the client stopped reading.
-                let full = matches!(
-                    s.tx.try_send(text.clone()),
-                    Err(mpsc::error::TrySendError::Full(_))
-                );
+                let full = s.outbox.push(text.clone()) == Err(Refused::Full);
                 if full && !s.kick.is_kicked() {
                     metrics.slow_consumers.inc();
                     s.kick.kick(KickReason::TooSlow);
@@ -357,13 +464,83 @@ async fn subscriber(
         }
         resubscribing = true;
         loop {
-            let envelope = tokio::select! {
-                e = stream.next() => e,
-                _ = shutdown.cancelled() => return,
+            if shutdown.is_cancelled() {
+                return;
+            }
+            // The stream reads Redis only when asked (backpressure), so an
+            // event not ready at once means nothing is left to deliver.
+            let envelope = match stream.next().now_or_never() {
+                Some(e) => e,
+                None => tokio::select! {
+                    e = stream.next() => e,
+                    _ = tokio::time::sleep(CAUGHT_UP_AFTER) => {
+                        sessions.lag.caught_up(&metrics);
+                        continue;
+                    }
+                    _ = shutdown.cancelled() => return,
+                },
             };
             let Some(envelope) = envelope else { break };
             sessions.deliver(&envelope, &metrics);
         }
+        sessions.lag.caught_up(&metrics);
         tracing::warn!("lost the hub event subscription; resubscribing");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(bytes: usize) -> Utf8Bytes {
+        Utf8Bytes::from("x".repeat(bytes))
+    }
+
+    #[test]
+    fn the_outbox_refuses_past_its_bytes_until_they_are_written() {
+        let (outbox, mut inbox) = outbound_queue();
+        let quarter = OUTBOUND_BYTES / 4;
+        for _ in 0..4 {
+            assert_eq!(outbox.push(frame(quarter)), Ok(()));
+        }
+        assert_eq!(
+            outbox.push(frame(1)),
+            Err(Refused::Full),
+            "one byte past the bound"
+        );
+        let taken = inbox.try_recv().expect("a queued frame");
+        assert_eq!(
+            outbox.push(frame(1)),
+            Err(Refused::Full),
+            "taken from the queue is not yet written"
+        );
+        inbox.written(taken.len());
+        assert_eq!(outbox.push(frame(quarter)), Ok(()), "room once written");
+    }
+
+    #[test]
+    fn an_empty_outbox_takes_one_frame_of_any_size() {
+        let (outbox, mut inbox) = outbound_queue();
+        assert_eq!(outbox.push(frame(OUTBOUND_BYTES * 2)), Ok(()));
+        assert_eq!(outbox.push(frame(1)), Err(Refused::Full));
+        let big = inbox.try_recv().expect("the large frame");
+        inbox.written(big.len());
+        assert_eq!(outbox.push(frame(1)), Ok(()));
+    }
+
+    #[test]
+    fn the_outbox_refuses_past_its_frames() {
+        let (outbox, _inbox) = outbound_queue();
+        for _ in 0..OUTBOUND_QUEUE {
+            assert_eq!(outbox.push(frame(1)), Ok(()));
+        }
+        assert_eq!(outbox.push(frame(1)), Err(Refused::Full));
+    }
+
+    #[test]
+    fn a_closed_inbox_is_not_a_slow_client() {
+        let (outbox, inbox) = outbound_queue();
+        drop(inbox);
+        assert_eq!(outbox.push(frame(1)), Err(Refused::Closed));
     }
 }

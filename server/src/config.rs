@@ -34,6 +34,13 @@ pub struct Cli {
     /// Redis URL (e.g. redis://127.0.0.1:6379). Absent: the built-in in-memory engine, one node only.
     #[arg(long, env = "SWITCHBOARD_REDIS_URL")]
     pub redis_url: Option<String>,
+    /// Redis Sentinels (`host:port,host:port,…`), instead of --redis-url:
+    /// the hub uses the primary they name and follows it across a failover.
+    #[arg(long, env = "SWITCHBOARD_REDIS_SENTINEL", conflicts_with = "redis_url")]
+    pub redis_sentinel: Option<String>,
+    /// The master name the Sentinels monitor (with --redis-sentinel).
+    #[arg(long, env = "SWITCHBOARD_REDIS_SENTINEL_MASTER")]
+    pub redis_sentinel_master: Option<String>,
     /// Prefix of every Redis key, so several hubs can share one Redis.
     #[arg(long, env = "SWITCHBOARD_REDIS_PREFIX", default_value = "sb")]
     pub redis_prefix: String,
@@ -107,6 +114,11 @@ pub struct Cli {
     /// users' grace periods start (seconds, or e.g. `2500ms`).
     #[arg(long, env = "SWITCHBOARD_NODE_TIMEOUT", default_value = DEFAULT_NODE_TIMEOUT)]
     pub node_timeout: String,
+    /// Delivery lag above which this node reports not ready (`/readyz` 503);
+    /// from half of it, it refuses new `start`s and `say`s with `busy`
+    /// (seconds, or e.g. `1500ms`).
+    #[arg(long, env = "SWITCHBOARD_MAX_EVENT_LAG", default_value = DEFAULT_MAX_EVENT_LAG)]
+    pub max_event_lag: String,
     /// Service-level target in seconds: a supervisor's overview shows the share
     /// of recently answered chats that waited at most this long.
     #[arg(long, env = "SWITCHBOARD_SLA_SECONDS", default_value_t = DEFAULT_SLA_SECONDS)]
@@ -194,6 +206,9 @@ pub const DEFAULT_NODE_HEARTBEAT: &str = "1";
 /// `--node-timeout`'s default (SPEC: a silent node is declared dead within 5 s).
 pub const DEFAULT_NODE_TIMEOUT: &str = "5";
 
+/// `--max-event-lag`'s default (SPEC: 2 s).
+pub const DEFAULT_MAX_EVENT_LAG: &str = "2";
+
 /// `--max-connections`' default: authenticated connections one node carries
 /// (an idle connection costs a few KiB; see docs/memory.md).
 pub const DEFAULT_MAX_CONNECTIONS: usize = 20_000;
@@ -244,7 +259,8 @@ pub enum Engine {
     Memory,
     /// In Redis, shared by every node.
     Redis {
-        /// Connection URL.
+        /// Connection URL: `redis://…`, or `redis+sentinel://host:port,…/NAME`
+        /// (from --redis-sentinel and --redis-sentinel-master).
         url: String,
         /// Key prefix.
         prefix: String,
@@ -293,6 +309,9 @@ pub struct Settings {
     pub node_heartbeat: Duration,
     /// A node silent for this long is declared dead by the others.
     pub node_timeout: Duration,
+    /// Delivery lag above which the node is not ready; from half of it, new
+    /// work is refused with `busy`.
+    pub max_event_lag: Duration,
     /// First-frame authentication deadline.
     pub auth_timeout: Duration,
     /// Ping interval; a peer silent for three of them is closed.
@@ -421,9 +440,26 @@ impl Cli {
                 }),
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let engine = match &self.redis_url {
+        let url = match (&self.redis_url, &self.redis_sentinel, &self.redis_sentinel_master) {
+            (Some(url), None, None) => Some(url.clone()),
+            (None, Some(sentinels), Some(master)) if !sentinels.trim().is_empty() && !master.trim().is_empty() => {
+                Some(format!("redis+sentinel://{}/{}", sentinels.trim(), master.trim()))
+            }
+            (None, Some(_), _) => {
+                return Err(ConfigError(
+                    "--redis-sentinel needs --redis-sentinel-master NAME (the master the Sentinels monitor)".into(),
+                ))
+            }
+            (_, _, Some(_)) => {
+                return Err(ConfigError(
+                    "--redis-sentinel-master goes with --redis-sentinel host:port,…".into(),
+                ))
+            }
+            (_, _, None) => None,
+        };
+        let engine = match url {
             Some(url) => Engine::Redis {
-                url: url.clone(),
+                url,
                 prefix: self.redis_prefix.clone(),
             },
             None => Engine::Memory,
@@ -497,6 +533,7 @@ impl Cli {
             }
             settings.archive = Some(archive_settings(url, self.archive_retention_days)?);
         }
+        settings.max_event_lag = parse_duration("--max-event-lag", &self.max_event_lag)?;
         settings.max_connections = self.max_connections;
         settings.max_pending_auth = self.max_pending_auth;
         settings.max_connections_per_user = self.max_connections_per_user;
@@ -609,6 +646,7 @@ impl Settings {
             archive_retention_days: crate::archive::DEFAULT_RETENTION_DAYS,
             node_heartbeat: Duration::from_secs(1),
             node_timeout: Duration::from_secs(5),
+            max_event_lag: Duration::from_secs(2),
             auth_timeout: AUTH_TIMEOUT,
             heartbeat: HEARTBEAT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
@@ -642,6 +680,24 @@ mod tests {
     }
 
     #[test]
+    fn sentinel_flags_become_a_sentinel_address() {
+        let s = cli(&[
+            "--redis-sentinel",
+            "a:26379,b:26379",
+            "--redis-sentinel-master",
+            "main",
+        ])
+        .settings()
+        .expect("valid");
+        assert!(matches!(
+            s.engine,
+            Engine::Redis { ref url, .. } if url == "redis+sentinel://a:26379,b:26379/main"
+        ));
+        assert!(refused(&["--redis-sentinel", "a:26379"]).contains("--redis-sentinel-master"));
+        assert!(refused(&["--redis-sentinel-master", "main"]).contains("--redis-sentinel"));
+    }
+
+    #[test]
     fn node_timing_flags() {
         let s = cli(&["--node-heartbeat", "200ms", "--node-timeout", "1.5"])
             .settings()
@@ -660,6 +716,8 @@ mod tests {
         assert_eq!(from_flags.node_heartbeat, embedded.node_heartbeat);
         assert_eq!(from_flags.node_timeout, embedded.node_timeout);
         assert_eq!(from_flags.node_timeout, Duration::from_secs(5));
+        assert_eq!(from_flags.max_event_lag, embedded.max_event_lag);
+        assert_eq!(from_flags.max_event_lag, Duration::from_secs(2));
         assert_eq!(from_flags.boosts, embedded.boosts);
         assert_eq!(from_flags.boosts, TierBoosts::default());
         assert_eq!(

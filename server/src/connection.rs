@@ -13,18 +13,21 @@ use std::time::{Duration, Instant};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
-use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
 use crate::auth::Identity;
-use crate::bus::{Kick, KickReason, OUTBOUND_QUEUE};
+use crate::bus::{outbound_queue, Inbox, Kick, KickReason};
 use crate::domain::now_millis;
 use crate::hub::{Caller, Hub};
 use crate::protocol::{close, ClientFrame, ErrorCode, ServerFrame};
 
 /// A write that takes longer than this means the client stopped reading.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Most bytes of queued frames taken into one write batch (one flush).
+const BATCH_BYTES: usize = 64 * 1024;
 
 /// Frames refused for rate in a row before the connection is closed as a flood.
 const FLOOD_LIMIT: u32 = 100;
@@ -156,17 +159,24 @@ async fn run(
     mut stream: Stream,
     _permit: OwnedSemaphorePermit,
 ) {
-    let (tx, mut rx) = mpsc::channel(OUTBOUND_QUEUE);
+    let (outbox, mut inbox) = outbound_queue();
     let kick = Kick::default();
-    let (mut caller, welcome) = hub.join(identity, conn, tx, kick.clone()).await;
+    let (mut caller, welcome) = hub.join(identity, conn, outbox, kick.clone()).await;
     tracing::info!("connected");
     let exit = match welcome {
-        Ok(frames) => match write_all(&mut sink, frames).await {
-            Ok(()) => session_loop(&hub, &mut caller, &mut sink, &mut stream, &mut rx, &kick).await,
+        Ok(frames) => match write_batch(&mut sink, &mut inbox, Outgoing::Replies(frames)).await {
+            Ok(()) => {
+                session_loop(&hub, &mut caller, &mut sink, &mut stream, &mut inbox, &kick).await
+            }
             Err(()) => Exit::Gone,
         },
         Err(e) => {
-            let _ = write_all(&mut sink, vec![e.to_frame(None)]).await;
+            let _ = write_batch(
+                &mut sink,
+                &mut inbox,
+                Outgoing::Replies(vec![e.to_frame(None)]),
+            )
+            .await;
             Exit::Close(1013, "the hub cannot reach its store; try again shortly")
         }
     };
@@ -220,7 +230,7 @@ async fn session_loop(
     caller: &mut Caller,
     sink: &mut Sink,
     stream: &mut Stream,
-    rx: &mut mpsc::Receiver<Utf8Bytes>,
+    inbox: &mut Inbox,
     kick: &Kick,
 ) -> Exit {
     let settings = hub.settings();
@@ -242,65 +252,77 @@ async fn session_loop(
     let expiry = tokio::time::sleep(expires_in);
     tokio::pin!(expiry);
     loop {
-        tokio::select! {
+        // What to write now; queued events join it in one batch.
+        let first = tokio::select! {
             inbound = stream.next() => {
                 last_heard = Instant::now();
-                let text = match inbound {
-                    Some(Ok(Message::Text(text))) => text,
+                match inbound {
+                    Some(Ok(Message::Text(text))) => {
+                        if rate.allow(Instant::now()) {
+                            // Boxed: a command's future is large and short-lived; kept
+                            // inline it would make every idle connection's task as big.
+                            Outgoing::Replies(Box::pin(hub.handle(caller, &text)).await)
+                        } else if rate.refused_in_a_row > FLOOD_LIMIT {
+                            return Exit::Close(close::FLOODING, "too many frames");
+                        } else {
+                            let e = ServerFrame::error(ErrorCode::RateLimited, "slow down: too many frames", None);
+                            Outgoing::Replies(vec![e])
+                        }
+                    }
                     Some(Ok(Message::Binary(_))) => {
                         let e = ServerFrame::error(ErrorCode::BadJson, "frames must be UTF-8 JSON text", None);
-                        if write_all(sink, vec![e]).await.is_err() { return Exit::Gone; }
-                        continue;
+                        Outgoing::Replies(vec![e])
                     }
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
                     Some(Ok(Message::Close(_))) | None => return Exit::Gone,
                     Some(Err(e)) => return read_error(e),
-                };
-                if !rate.allow(Instant::now()) {
-                    if rate.refused_in_a_row > FLOOD_LIMIT {
-                        return Exit::Close(close::FLOODING, "too many frames");
-                    }
-                    let e = ServerFrame::error(ErrorCode::RateLimited, "slow down: too many frames", None);
-                    if write_all(sink, vec![e]).await.is_err() { return Exit::Gone; }
-                    continue;
-                }
-                // Boxed: a command's future is large and short-lived; kept
-                // inline it would make every idle connection's task as big.
-                let replies = Box::pin(hub.handle(caller, &text)).await;
-                if write_all(sink, replies).await.is_err() {
-                    return Exit::Gone;
                 }
             }
-            out = rx.recv() => {
+            out = inbox.recv() => {
                 let Some(text) = out else { return Exit::Gone };
-                if write(sink, Message::Text(text)).await.is_err() {
-                    return Exit::Gone;
-                }
+                Outgoing::Queued(text)
             }
             _ = ping.tick() => {
                 if last_heard.elapsed() > heartbeat * 3 {
                     return Exit::Close(close::IDLE, "no answer to pings");
                 }
-                if write(sink, Message::Ping(Default::default())).await.is_err() {
-                    return Exit::Gone;
-                }
+                Outgoing::Ping
             }
             _ = &mut expiry => return Exit::Close(close::AUTH_FAILED, "token expired; reconnect with a fresh token"),
-            why = kick.kicked() => return match why {
-                KickReason::TooSlow => Exit::Close(close::TOO_SLOW, "too many unread events; reconnect and sync"),
-                KickReason::Replaced => Exit::Close(close::REPLACED, "too many connections for this user; the oldest was closed"),
-            },
+            why = kick.kicked() => return kicked(why),
             _ = resync.cancelled() => {
                 // The store may have lost conversations (Redis restarted
                 // without its data): say so before asking for a reconnect.
                 let lost = hub.lost_conversations(caller).await;
-                if !lost.is_empty() && write_all(sink, lost).await.is_err() {
+                if !lost.is_empty() && write_batch(sink, inbox, Outgoing::Replies(lost)).await.is_err() {
                     return Exit::Gone;
                 }
                 return Exit::Close(close::RESYNC, "events were interrupted; reconnect and sync");
             }
             _ = hub.shutdown_token().cancelled() => return Exit::Close(close::GOING_AWAY, "the hub is restarting; reconnect"),
+        };
+        if write_batch(sink, inbox, first).await.is_err() {
+            // A write that could not finish while the client was being
+            // closed for falling behind: say why, if it ever reads again.
+            return match kick.reason() {
+                Some(why) => kicked(why),
+                None => Exit::Gone,
+            };
         }
+    }
+}
+
+/// How a kicked connection closes.
+fn kicked(why: KickReason) -> Exit {
+    match why {
+        KickReason::TooSlow => Exit::Close(
+            close::TOO_SLOW,
+            "too many unread events; reconnect and sync",
+        ),
+        KickReason::Replaced => Exit::Close(
+            close::REPLACED,
+            "too many connections for this user; the oldest was closed",
+        ),
     }
 }
 
@@ -318,18 +340,55 @@ fn read_error(e: axum::Error) -> Exit {
     }
 }
 
-async fn write(sink: &mut Sink, msg: Message) -> Result<(), ()> {
-    match tokio::time::timeout(WRITE_TIMEOUT, sink.send(msg)).await {
+/// What starts a write batch.
+enum Outgoing {
+    /// Frames for this connection only (replies to a command, `welcome`).
+    Replies(Vec<ServerFrame>),
+    /// A frame taken from the outbound queue.
+    Queued(Utf8Bytes),
+    /// The heartbeat.
+    Ping,
+}
+
+/// Writes `first`, then whatever else is queued now, up to [`BATCH_BYTES`],
+/// and flushes once: one deadline for the batch, and one `send` to the
+/// kernel rather than one per frame. Replies to a command and queued events
+/// share a batch; frames keep their order. Queued frames stop counting
+/// against the connection's unsent bytes once the batch is written.
+async fn write_batch(sink: &mut Sink, inbox: &mut Inbox, first: Outgoing) -> Result<(), ()> {
+    if matches!(&first, Outgoing::Replies(frames) if frames.is_empty()) {
+        // A command with nothing to say back (most `say`s: the echo is an
+        // event); anything queued is picked up by the loop.
+        return Ok(());
+    }
+    let mut queued = 0;
+    let batch = async {
+        match first {
+            Outgoing::Replies(frames) => {
+                for f in frames {
+                    sink.feed(Message::Text(Utf8Bytes::from(f.to_text())))
+                        .await?;
+                }
+            }
+            Outgoing::Queued(text) => {
+                queued += text.len();
+                sink.feed(Message::Text(text)).await?;
+            }
+            Outgoing::Ping => sink.feed(Message::Ping(Default::default())).await?,
+        }
+        while queued < BATCH_BYTES {
+            let Some(text) = inbox.try_recv() else { break };
+            queued += text.len();
+            sink.feed(Message::Text(text)).await?;
+        }
+        sink.flush().await
+    };
+    let done = tokio::time::timeout(WRITE_TIMEOUT, batch).await;
+    inbox.written(queued);
+    match done {
         Ok(Ok(())) => Ok(()),
         _ => Err(()),
     }
-}
-
-async fn write_all(sink: &mut Sink, frames: Vec<ServerFrame>) -> Result<(), ()> {
-    for f in frames {
-        write(sink, Message::Text(Utf8Bytes::from(f.to_text()))).await?;
-    }
-    Ok(())
 }
 
 async fn send_close(sink: &mut Sink, code: u16, reason: &'static str) {
@@ -337,7 +396,7 @@ async fn send_close(sink: &mut Sink, code: u16, reason: &'static str) {
         code,
         reason: Utf8Bytes::from_static(reason),
     };
-    let _ = write(sink, Message::Close(Some(frame))).await;
+    let _ = tokio::time::timeout(WRITE_TIMEOUT, sink.send(Message::Close(Some(frame)))).await;
     let _ = tokio::time::timeout(Duration::from_secs(1), sink.close()).await;
 }
 

@@ -228,10 +228,12 @@ fn origin_allowed(allowed: &[String], headers: &HeaderMap) -> bool {
     exact_origin(origin).is_some_and(|o| o == origin) && allowed.iter().any(|a| a == origin)
 }
 
-/// `/readyz`: 200 while the store answers, 503 otherwise. With an archive
-/// the body carries `archive` (`ok`, `degraded` while writes fail,
-/// `overloaded` past [`crate::archive::archiver::BACKLOG_LIMIT`], which
-/// alone answers 503), its backlog and lag. With rotating signing keys the
+/// `/readyz`: 200 while the store answers and events are delivered within
+/// `--max-event-lag`, 503 otherwise (`status` `unavailable` or `behind`).
+/// With an archive the body carries `archive` (`ok`, `degraded` while
+/// writes fail, `overloaded` past
+/// [`crate::archive::archiver::BACKLOG_LIMIT`], which alone answers 503),
+/// its backlog and lag. With rotating signing keys the
 /// answer also carries a `keys` detail (`fresh` or `stale`, age, last failure). Stale keys
 /// do not make the node unready: they are the last good keys, every node shares the same
 /// issuer, and taking them all out of service because the issuer hiccups would turn its
@@ -246,18 +248,33 @@ async fn readyz(State(app): State<App>) -> Response {
             "last_error": k.last_error,
         })
     });
-    let (status, mut body) =
-        match tokio::time::timeout(Duration::from_secs(2), app.hub.ready()).await {
-            Ok(Ok(())) => (StatusCode::OK, json!({ "status": "ready" })),
-            Ok(Err(e)) => (
+    let (status, mut body) = match tokio::time::timeout(Duration::from_secs(2), app.hub.ready())
+        .await
+    {
+        Ok(Ok(())) => match app.hub.behind() {
+            None => (StatusCode::OK, json!({ "status": "ready" })),
+            Some(lag) => (
                 StatusCode::SERVICE_UNAVAILABLE,
-                json!({ "status": "unavailable", "reason": e.to_string() }),
+                json!({
+                    "status": "behind",
+                    "reason": format!(
+                        "this node runs {:.1} s behind: events delivered late or tasks waiting for a core (limit {:.1} s); new chats and messages are refused with busy",
+                        lag.as_secs_f64(),
+                        app.hub.settings().max_event_lag.as_secs_f64()
+                    ),
+                    "lag_s": lag.as_secs_f64(),
+                }),
             ),
-            Err(_) => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                json!({ "status": "unavailable", "reason": "the store did not answer within 2 s" }),
-            ),
-        };
+        },
+        Ok(Err(e)) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            json!({ "status": "unavailable", "reason": e.to_string() }),
+        ),
+        Err(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            json!({ "status": "unavailable", "reason": "the store did not answer within 2 s" }),
+        ),
+    };
     if let Some(keys) = keys {
         body["keys"] = keys;
     }

@@ -39,6 +39,7 @@ pub mod events;
 pub mod http;
 pub mod hub;
 pub mod keys;
+pub mod lag;
 pub mod logging;
 pub mod masking;
 pub mod metrics;
@@ -246,6 +247,12 @@ pub async fn serve(
         // than wait for Nagle's algorithm to coalesce them (~40 ms tails).
         if let Err(e) = tcp.set_nodelay(true) {
             tracing::debug!(error = %e, "could not set TCP_NODELAY");
+        }
+        // A client that stops reading may cost the kernel only this much
+        // (autotuned, it would hold ~4 MB before a write blocks); past it
+        // the connection's own bounded queue fills and it is closed 4429.
+        if let Err(e) = socket2::SockRef::from(&tcp).set_send_buffer_size(bus::SEND_BUFFER) {
+            tracing::debug!(error = %e, "could not set SO_SNDBUF");
         }
         let connection = http1
             .serve_connection(TokioIo::new(tcp), TowerToHyperService::new(router.clone()))

@@ -5,6 +5,17 @@ use clap::Parser;
 use switchboard::config::{ArchiveCommand, Cli, Command};
 use switchboard::domain::UserId;
 
+// The allocator is chosen at build time (`--features mimalloc` or
+// `--features jemalloc`; glibc's malloc otherwise). docs/benchmarks.md has
+// the throughput and idle-memory figures behind the choice.
+#[cfg(all(feature = "mimalloc", not(feature = "jemalloc")))]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+#[cfg(feature = "jemalloc")]
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();

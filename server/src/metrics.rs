@@ -45,6 +45,13 @@ pub struct DeskLabel {
     pub what: String,
 }
 
+/// Label set naming a client frame type.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub struct FrameLabel {
+    /// `start` or `say`.
+    pub frame: String,
+}
+
 /// Every metric the hub exports.
 #[derive(Debug)]
 pub struct Metrics {
@@ -69,6 +76,14 @@ pub struct Metrics {
     pub callbacks: Family<DeskLabel, Counter>,
     /// Connections closed because the client read too slowly.
     pub slow_consumers: Counter,
+    /// Delivery lag of each event (now − publish time), seconds.
+    pub event_lag: Histogram,
+    /// Delivery lag now (0 once nothing is left to deliver), seconds.
+    pub event_lag_now: Gauge<f64, AtomicU64>,
+    /// How late a 50 ms timer fired last, seconds (tasks waiting for a core).
+    pub scheduling_delay: Gauge<f64, AtomicU64>,
+    /// Frames refused with `busy` because this node was behind, by frame.
+    pub busy_refusals: Family<FrameLabel, Counter>,
     /// Signing keys in force, for rotating key sources (0 when keys are given inline): a
     /// drop to an unexpected count shows a rotation at a glance.
     pub signing_keys: Gauge,
@@ -170,6 +185,32 @@ impl Metrics {
             "Connections closed because the client fell behind",
             slow_consumers.clone(),
         );
+        let event_lag = Histogram::new([
+            0.001, 0.005, 0.025, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0,
+        ]);
+        registry.register(
+            "event_lag_seconds",
+            "Delivery lag of each event this node delivered (now minus publish time)",
+            event_lag.clone(),
+        );
+        let event_lag_now = Gauge::<f64, AtomicU64>::default();
+        registry.register(
+            "event_lag_current_seconds",
+            "Delivery lag now; 0 once nothing is left to deliver",
+            event_lag_now.clone(),
+        );
+        let scheduling_delay = Gauge::<f64, AtomicU64>::default();
+        registry.register(
+            "scheduling_delay_seconds",
+            "How late a 50 ms timer fired last: how long tasks wait for a core",
+            scheduling_delay.clone(),
+        );
+        let busy_refusals = Family::<FrameLabel, Counter>::default();
+        registry.register(
+            "busy_refusals",
+            "Frames refused with busy because this node was behind, by frame",
+            busy_refusals.clone(),
+        );
         let signing_keys = Gauge::default();
         registry.register(
             "signing_keys",
@@ -242,6 +283,10 @@ impl Metrics {
             escalations,
             callbacks,
             slow_consumers,
+            event_lag,
+            event_lag_now,
+            scheduling_delay,
+            busy_refusals,
             signing_keys,
             signing_keys_age,
             signing_keys_refresh_failures,

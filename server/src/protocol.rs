@@ -334,8 +334,12 @@ pub enum ErrorCode {
     NotAllowed,
     /// There is no such conversation for the caller.
     NoConversation,
-    /// The store is down; retry later.
+    /// The outcome is unknown (the store did not answer in time): resend
+    /// with the same `id`; a message is never stored twice.
     Unavailable,
+    /// This node is behind (overloaded) and refused new work: retry
+    /// shortly, or on another node. Nothing was done.
+    Busy,
 }
 
 /// A conversation's state as `welcome` reports it.

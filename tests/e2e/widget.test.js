@@ -39,41 +39,52 @@ let agentPage;
 let cardholderContext;
 let cardholderPage;
 
-/** Starts the hub on port 0 and resolves with its base URL. */
-function startHub() {
+/**
+ * Starts a hub on port 0 with these arguments, its output going to `logPath`;
+ * resolves with { proc, url } once it printed its "listening on" line.
+ */
+function launchHub(args, logPath, listen = '127.0.0.1:0') {
   if (!fs.existsSync(BIN)) {
     throw new Error(`hub binary not found at ${BIN}: build it (cargo build) or set SWITCHBOARD_BIN`);
   }
-  const log = fs.createWriteStream(HUB_LOG);
-  hub = spawn(BIN, ['--dev', '--listen', '127.0.0.1:0', '--canned-replies', path.join(__dirname, 'fixtures', 'canned.json')], {
+  const log = fs.createWriteStream(logPath);
+  const proc = spawn(BIN, ['--dev', '--listen', listen, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'info', NO_COLOR: '1' },
   });
   return new Promise((resolve, reject) => {
     let seen = '';
-    const timer = setTimeout(() => reject(new Error(`hub printed no "listening on" line in 30 s; log: ${HUB_LOG}\n${seen.slice(-2000)}`)), 30000);
+    let url;
+    const timer = setTimeout(() => reject(new Error(`hub printed no "listening on" line in 30 s; log: ${logPath}\n${seen.slice(-2000)}`)), 30000);
     const scan = (chunk) => {
       const text = chunk.toString();
       log.write(text);
-      if (hubUrl) return;
+      if (url) return;
       seen += text;
       // Strip ANSI colour codes a log formatter may add.
       const m = seen.replace(/\x1b\[[0-9;]*m/g, '').match(/listening on (https?:\/\/[0-9.]+:\d+)/);
       if (m) {
-        hubUrl = m[1];
+        url = m[1];
         clearTimeout(timer);
-        resolve(hubUrl);
+        resolve({ proc, url });
       }
     };
-    hub.stdout.on('data', scan);
-    hub.stderr.on('data', scan); // some log setups write to stderr; the line is looked for on both
-    hub.on('exit', (code, signal) => {
-      if (!hubUrl) {
+    proc.stdout.on('data', scan);
+    proc.stderr.on('data', scan); // some log setups write to stderr; the line is looked for on both
+    proc.on('exit', (code, signal) => {
+      if (!url) {
         clearTimeout(timer);
-        reject(new Error(`hub exited early (code ${code}, signal ${signal}); log: ${HUB_LOG}\n${seen.slice(-2000)}`));
+        reject(new Error(`hub exited early (code ${code}, signal ${signal}); log: ${logPath}\n${seen.slice(-2000)}`));
       }
     });
   });
+}
+
+/** Starts the suite's hub (memory engine) and resolves with its base URL. */
+async function startHub() {
+  ({ proc: hub, url: hubUrl } = await launchHub(
+    ['--canned-replies', path.join(__dirname, 'fixtures', 'canned.json')], HUB_LOG));
+  return hubUrl;
 }
 
 async function stopHub() {
@@ -85,8 +96,8 @@ async function stopHub() {
   clearTimeout(timer);
 }
 
-async function mintToken(claims) {
-  const res = await fetch(`${hubUrl}/dev/token`, {
+async function mintToken(claims, base = hubUrl) {
+  const res = await fetch(`${base}/dev/token`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify(claims),
@@ -153,7 +164,7 @@ async function restoreNetwork(context, page) {
 }
 
 /** Opens the host page as a cardholder with the given claims, on a 360 px wide phone screen. */
-async function openCardholder(claims) {
+async function openCardholder(claims, base = hubUrl) {
   const context = await browser.newContext({
     viewport: { width: 360, height: 720 },
     deviceScaleFactor: 2,
@@ -167,7 +178,7 @@ async function openCardholder(claims) {
   // The host page must come from the hub's origin (same-origin /dev/token, and a
   // real loopback response so chromium's local-network checks let the socket
   // through): load a small hub page, then write the site into it.
-  await page.goto(`${hubUrl}/healthz`);
+  await page.goto(`${base}/healthz`);
   await page.setContent(HOST_PAGE);
   return { context, page };
 }
@@ -685,6 +696,7 @@ e2e('the supervisor console: live agents and queues, set an agent away, reassign
     await monitor.locator('.sbs-from-agent .sbs-entry-text', { hasText: 'Checking your top-up now' }).waitFor();
     await console_.locator('#sbs-audit li', { hasText: 'monitored' }).waitFor();
     assert.deepEqual(await axeViolations(console_), [], 'supervisor console, monitoring');
+    await console_.screenshot({ path: path.join(SHOTS, 'supervisor.png'), fullPage: true });
 
     // Set away: the agent's pane follows and says who did it.
     await row.locator('.sbs-set-state[data-state="away"]').click();
@@ -705,5 +717,149 @@ e2e('the supervisor console: live agents and queues, set an agent away, reassign
     await ch.context.close();
     await other.context.close();
     await context.close();
+  }
+});
+
+/** A free TCP port on 127.0.0.1. */
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = require('node:net').createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** A throwaway redis-server on a free port; resolves once it answers PING. */
+async function startRedis() {
+  const port = await freePort();
+  const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  const deadline = Date.now() + 10000;
+  while (Date.now() < deadline) {
+    if (redisCli(port, ['PING']) === 'PONG') return { proc, port };
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  proc.kill('SIGKILL');
+  throw new Error(`redis-server on port ${port} did not start`);
+}
+
+function redisCli(port, args) {
+  const r = require('node:child_process').spawnSync('redis-cli', ['-p', String(port), ...args], { encoding: 'utf8' });
+  return (r.stdout || '').trim();
+}
+
+e2e('a message sent while Redis is paused arrives once', { timeout: 90000 }, async () => {
+  const redis = await startRedis();
+  const log = path.join(os.tmpdir(), `switchboard-e2e-redis-hub-${process.pid}.log`);
+  // A node timeout above the pause, so the node is not taken for dead meanwhile.
+  const node = await launchHub(['--redis-url', `redis://127.0.0.1:${redis.port}`, '--node-timeout', '15'], log);
+  const contexts = [];
+  try {
+    const agentToken = await mintToken({ role: 'agent', sub: 'e2e-pause-agent', name: 'Robin Agent', max_chats: 2, teams: ['standard'] }, node.url);
+    const agentCtx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    contexts.push(agentCtx);
+    agentCtx.setDefaultTimeout(STEP_TIMEOUT_MS);
+    await agentCtx.addInitScript((token) => {
+      try { sessionStorage.setItem('switchboard.agentToken', token); } catch (e) { /* about:blank */ }
+    }, agentToken);
+    const agent = await agentCtx.newPage();
+    await agent.goto(`${node.url}/agent/`);
+    await agent.locator('#sba-conn[data-state="connected"]').waitFor();
+    await agent.locator('#sba-availability').click();
+    await agent.locator('#sba-availability[aria-pressed="true"]').waitFor();
+
+    const { context, page } = await openCardholder({
+      role: 'cardholder', sub: 'e2e-pause', tier: 'standard', name: 'Sam Paused', phone_last4: '4321',
+    }, node.url);
+    contexts.push(context);
+    await page.locator('.sbw-launcher').click();
+    await page.locator('.sbw-topic', { hasText: 'Dispute a charge' }).click();
+    await page.locator('.sbw-start').click();
+    await agent.locator('.sba-tab', { hasText: 'Sam Paused' }).waitFor();
+    await page.locator('.sbw-status', { hasText: 'Chatting with Robin Agent' }).waitFor();
+
+    // Redis stops answering for longer than the hub waits (3 s), with room
+    // for one frame ahead of the message on the connection (a read
+    // receipt): the hub cannot tell whether the message was stored and says
+    // `unavailable`. The text is set without typing events, so no typing
+    // indicator goes ahead of it too.
+    assert.equal(redisCli(redis.port, ['CLIENT', 'PAUSE', '8000', 'ALL']), 'OK');
+    const composer = page.locator('.sbw-composer');
+    await composer.evaluate((el) => { el.value = 'Typed while the store was paused'; });
+    await composer.press('Enter');
+    await page.locator('.sbw-alert:not([hidden])', { hasText: "couldn't confirm" }).waitFor();
+
+    // The widget resends it with the same id by itself; it is stored once.
+    await agent.locator('.sba-cardholder .sba-bubble', { hasText: 'Typed while the store was paused' }).waitFor();
+    await page.locator('.sbw-own[data-seq] .sbw-bubble', { hasText: 'Typed while the store was paused' }).waitFor();
+    await page.locator('.sbw-pending').waitFor({ state: 'detached' });
+    // One more line from the agent after it: every resend has been answered by then.
+    const reply = agent.locator('.sba-panel:not([hidden]) .sba-composer');
+    await reply.fill('Got it, thanks');
+    await reply.press('Enter');
+    await page.locator('.sbw-agent .sbw-bubble', { hasText: 'Got it, thanks' }).waitFor();
+    assert.equal(await agent.locator('.sba-bubble', { hasText: 'Typed while the store was paused' }).count(), 1);
+    assert.equal(await page.locator('.sbw-bubble', { hasText: 'Typed while the store was paused' }).count(), 1);
+    assertContiguous(await seqs(page, '.sbw-transcript [data-seq]'), 'cardholder transcript');
+  } finally {
+    for (const c of contexts) await c.close().catch(() => {});
+    node.proc.kill('SIGTERM');
+    redis.proc.kill('SIGTERM');
+  }
+});
+
+e2e('a chat lost in a hub restart: the widget says so and carries what was typed into a new chat', { timeout: 90000 }, async () => {
+  // The built-in engine keeps nothing across a restart: the chat is gone when the hub comes back.
+  const port = await freePort();
+  const listen = `127.0.0.1:${port}`;
+  const secret = 'e2e-restart-secret-0123456789abcdef';
+  const log = path.join(os.tmpdir(), `switchboard-e2e-restart-hub-${process.pid}.log`);
+  let node = await launchHub(['--jwt-secret', secret], log, listen);
+  const contexts = [];
+  try {
+    const agentToken = await mintToken({ role: 'agent', sub: 'e2e-restart-agent', name: 'Rene Agent', max_chats: 2, teams: ['standard'] }, node.url);
+    const agentCtx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    contexts.push(agentCtx);
+    agentCtx.setDefaultTimeout(STEP_TIMEOUT_MS);
+    await agentCtx.addInitScript((token) => {
+      try { sessionStorage.setItem('switchboard.agentToken', token); } catch (e) { /* about:blank */ }
+    }, agentToken);
+    const agent = await agentCtx.newPage();
+    await agent.goto(`${node.url}/agent/`);
+    await agent.locator('#sba-availability').click();
+    await agent.locator('#sba-availability[aria-pressed="true"]').waitFor();
+    const { context, page } = await openCardholder({
+      role: 'cardholder', sub: 'e2e-restart', tier: 'standard', name: 'Rita Restart',
+    }, node.url);
+    contexts.push(context);
+    await page.locator('.sbw-launcher').click();
+    await page.locator('.sbw-topic', { hasText: 'A general question' }).click();
+    await page.locator('.sbw-start').click();
+    await page.locator('.sbw-status', { hasText: 'Chatting with Rene Agent' }).waitFor();
+
+    // The hub goes away; the cardholder keeps typing.
+    const exited = new Promise((resolve) => node.proc.once('exit', resolve));
+    node.proc.kill('SIGKILL');
+    await exited;
+    await page.locator('.sbw-banner:not([hidden])').waitFor();
+    const composer = page.locator('.sbw-composer');
+    await composer.fill('Typed while you were restarting');
+    await composer.press('Enter');
+    await page.locator('.sbw-pending .sbw-bubble', { hasText: 'Typed while you were restarting' }).waitFor();
+
+    // It comes back on the same address (same secret: the widget's token still verifies), without the chat.
+    node = await launchHub(['--jwt-secret', secret], log, listen);
+    await page.locator('.sbw-note', { hasText: 'We lost the connection to this chat on our side' }).waitFor();
+    await page.locator('.sbw-note', { hasText: 'ready to send in a new chat' }).waitFor();
+    assert.equal(await page.locator('.sbw-note', { hasText: 'while you were offline' }).count(), 0,
+      'the cardholder never went offline: the hub did');
+    await page.locator('.sbw-new-chat:visible').click();
+    await page.locator('.sbw-topic-screen').waitFor();
+    assert.equal(await page.locator('#sbw-first-text').inputValue(), 'Typed while you were restarting');
+  } finally {
+    for (const c of contexts) await c.close().catch(() => {});
+    node.proc.kill('SIGTERM');
   }
 });

@@ -108,42 +108,8 @@ pub async fn paired(ch: &mut Client, ag: &mut Client, topic: &str) -> String {
     id
 }
 
-/// Polls `check` until it holds, failing the test after `within` (state
-/// the test cannot wait on as a frame: rows, keys, metrics).
-pub async fn eventually<F, Fut>(what: &str, within: Duration, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = std::time::Instant::now() + within;
-    while !check().await {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{what}: not within {within:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-/// The value of the metric line starting with `name ` in a hub's `/metrics`.
-pub async fn metric(hub: &TestHub, name: &str) -> f64 {
-    let (_, text) = http_get(&hub.http_url("/metrics")).await;
-    text.lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
-        .unwrap_or_else(|| panic!("no metric {name} in:\n{text}"))
-}
-
-/// A connection to a test Redis, to look at its keys directly.
-pub async fn redis_conn(redis: &RedisServer) -> redis::aio::ConnectionManager {
-    redis::Client::open(redis.url())
-        .expect("client")
-        .get_connection_manager()
-        .await
-        .expect("connect")
-}
-
 /// A key's time to live in ms (-1: none, -2: no such key).
-pub async fn pttl(conn: &mut redis::aio::ConnectionManager, key: &str) -> i64 {
+pub async fn pttl(conn: &mut impl redis::aio::ConnectionLike, key: &str) -> i64 {
     redis::cmd("PTTL")
         .arg(key)
         .query_async(conn)
@@ -361,6 +327,39 @@ impl Client {
         Self::connect_request(request).await
     }
 
+    /// Connects with `Authorization: Bearer` over a socket whose kernel
+    /// receive buffer is `receive_buffer` bytes (`SO_RCVBUF`), and waits for
+    /// `welcome`: a client that stops reading then holds little in its own
+    /// kernel, so what piles up is the hub's.
+    pub async fn connect_small_buffer(
+        url: &str,
+        token: &str,
+        receive_buffer: u32,
+    ) -> (Client, Value) {
+        let mut request = url.into_client_request().expect("request");
+        request.headers_mut().insert(
+            "authorization",
+            format!("Bearer {token}").parse().expect("header"),
+        );
+        let host = request.uri().host().expect("host").to_owned();
+        let port = request.uri().port_u16().expect("port");
+        let addr: SocketAddr = format!("{host}:{port}").parse().expect("a numeric address");
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        socket
+            .set_recv_buffer_size(receive_buffer)
+            .expect("SO_RCVBUF");
+        let tcp = socket.connect(addr).await.expect("connect");
+        let (ws, _) = tokio_tungstenite::client_async(request, MaybeTlsStream::Plain(tcp))
+            .await
+            .expect("upgrade accepted");
+        let mut c = Client {
+            ws,
+            pending: Vec::new(),
+        };
+        let welcome = c.expect("welcome").await;
+        (c, welcome)
+    }
+
     /// Connects with a prepared request.
     pub async fn connect_request(
         request: tokio_tungstenite::tungstenite::handshake::client::Request,
@@ -476,6 +475,38 @@ impl Client {
             return Ok(self.pending.remove(0));
         }
         self.read().await
+    }
+
+    /// Sends a `say` and, as the widget does, resends it with the same
+    /// `id` after a short pause while it is answered `unavailable` or
+    /// `busy`, until its `msg` arrives (returned). Other frames are kept
+    /// for later `expect`s. Fails the test after [`EVENT_TIMEOUT`].
+    pub async fn say_confirmed(&mut self, say: Value) -> Value {
+        let id = say["id"].clone();
+        let deadline = tokio::time::Instant::now() + EVENT_TIMEOUT;
+        let mut kept = Vec::new();
+        self.send(say.clone()).await;
+        loop {
+            let frame = match tokio::time::timeout_at(deadline, self.next_frame()).await {
+                Ok(Ok(f)) => f,
+                Ok(Err(c)) => panic!("connection closed ({c:?}) before `say` {id} was confirmed"),
+                Err(_) => panic!("`say` {id} not confirmed within {EVENT_TIMEOUT:?}; had {kept:?}"),
+            };
+            let retry = frame["type"] == "error"
+                && frame["ref"] == id
+                && matches!(frame["code"].as_str(), Some("busy" | "unavailable"));
+            if frame["type"] == "msg" && frame["id"] == id {
+                kept.append(&mut self.pending);
+                self.pending = kept;
+                return frame;
+            } else if retry {
+                // A client's retry pause, not a wait for something to happen.
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                self.send(say.clone()).await;
+            } else {
+                kept.push(frame);
+            }
+        }
     }
 
     /// The `msg` with this seq.
@@ -607,4 +638,53 @@ pub async fn http_exchange(method: &str, url: &str, body: Option<&str>) -> HttpR
         headers,
         body,
     }
+}
+
+/// Polls `check` every 25 ms until it holds; fails the test after
+/// [`EVENT_TIMEOUT`] naming `what`. For state only visible by asking
+/// (`/readyz`, `/metrics`, Redis), never as a pause.
+pub async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + EVENT_TIMEOUT;
+    while !check().await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what}: not within {EVENT_TIMEOUT:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// The sum of the `/metrics` samples whose line starts with `name` (a
+/// metric name, optionally with a `{label="…"}` set); 0 when none.
+pub async fn metric(hub: &TestHub, name: &str) -> f64 {
+    let (_, text) = http_get(&hub.http_url("/metrics")).await;
+    text.lines()
+        .filter_map(|l| l.strip_prefix(name))
+        .filter_map(|rest| rest.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+/// A plain connection to a test Redis, for a test to look inside or poke.
+pub async fn redis_conn(url: &str) -> redis::aio::MultiplexedConnection {
+    redis::Client::open(url)
+        .expect("a Redis URL")
+        .get_multiplexed_async_connection()
+        .await
+        .expect("connect to the test redis-server")
+}
+
+/// Makes the test Redis hold every client's commands for `ms` ms
+/// (`CLIENT PAUSE … ALL`), as a stalled or overloaded Redis would.
+pub async fn pause_redis(url: &str, ms: u64) {
+    redis::cmd("CLIENT")
+        .arg("PAUSE")
+        .arg(ms)
+        .arg("ALL")
+        .query_async::<()>(&mut redis_conn(url).await)
+        .await
+        .expect("CLIENT PAUSE");
 }

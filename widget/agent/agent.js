@@ -397,10 +397,12 @@
         var p = chat.pending.get(f.ref);
         if (!p) return;
         handled = true;
-        if (f.code === 'rate_limited' || f.code === 'unavailable') {
+        if (core.isRetryable(f.code)) {
+          // Same id: a message is never stored twice, so resending is safe.
+          p.attempts = (p.attempts || 0) + 1;
           setTimeout(function () {
             if (chat.pending.has(p.id)) send({ type: 'say', conversation: chat.id, id: p.id, text: p.text }, false);
-          }, 2000);
+          }, core.retryDelay(p.attempts - 1));
         } else {
           markFailed(chat, p, f.code === 'too_long' ? 'Too long' : 'Not sent');
         }
@@ -430,7 +432,8 @@
       case 'not_allowed': return 'Not allowed: ' + (f.message || 'that action is not possible now') + '.';
       case 'no_conversation': return 'That chat is no longer open.';
       case 'rate_limited': return 'Slow down: too many actions at once.';
-      case 'unavailable': return 'The hub cannot reach its store right now; try again shortly.';
+      case 'unavailable': return 'The hub could not confirm that; try again shortly.';
+      case 'busy': return 'The hub is very busy; try again shortly.';
       default: return 'Error: ' + (f.message || f.code || 'unknown');
     }
   }

@@ -179,7 +179,8 @@
       return h('li', { 'data-desk': d.desk }, [h('strong', { text: TEAM_NAMES[d.desk] || d.desk }), ': ' + d.open + ' open request' + (d.open === 1 ? '' : 's')]);
     }));
     if (!(f.desks || []).length) els.desks.replaceChildren(h('li', { class: 'sbs-note', text: 'No desk among your teams.' }));
-    var agents = f.agents || [];
+    // Online agents first (those a supervisor can act on), then the signed-out ones.
+    var agents = (f.agents || []).slice().sort(function (a, b) { return (b.online ? 1 : 0) - (a.online ? 1 : 0); });
     var online = agents.filter(function (a) { return a.online; }).length;
     els.agentCount.textContent = '(' + online + ' online, ' + agents.filter(function (a) { return a.online && a.state === 'available'; }).length + ' available)';
     // Not while the supervisor is choosing a queue in it (a re-render would
@@ -242,10 +243,11 @@
         h('span', { class: 'sbs-note', text: ' for ' + duration(a.in_state_s) })]),
       h('td', {}, [a.chats + ' / ' + a.max_chats, chats]),
       h('td', { text: (a.teams || []).map(function (t) { return TEAM_NAMES[t] || t; }).join(', ') }),
-      h('td', {}, [h('button', {
+      // A signed-out agent has nothing to set: it starts away when it signs in.
+      h('td', {}, [a.online ? h('button', {
         type: 'button', class: 'sbs-btn sbs-set-state', 'data-state': next,
         onclick: function () { send({ type: 'set_agent_state', agent: a.sub, state: next }); },
-      }, [next === 'away' ? 'Set away' : 'Set available'])]),
+      }, [next === 'away' ? 'Set away' : 'Set available']) : h('span', { class: 'sbs-note', text: 'Signed out' })]),
     ]);
   }
 

@@ -112,6 +112,25 @@
   }
 
   /**
+   * Whether an `error` code means "send the same frame again later": the
+   * outcome is unknown (`unavailable`: resending the same `id` never stores
+   * it twice), the node is overloaded (`busy`), or we went too fast.
+   */
+  function isRetryable(code) {
+    return code === 'unavailable' || code === 'busy' || code === 'rate_limited';
+  }
+
+  /**
+   * Milliseconds before retry number `attempt` (0, 1, …): 1 s doubling up to
+   * 15 s, with jitter so that many clients refused together do not come
+   * back together.
+   */
+  function retryDelay(attempt) {
+    var base = Math.min(15000, 1000 * Math.pow(2, Math.min(attempt || 0, 4)));
+    return Math.round(base * (0.5 + Math.random() / 2));
+  }
+
+  /**
    * A pending own message that will not go out: forgets it and marks its
    * entry failed (class prefix + 'failed'). Returns the entry's emptied meta
    * line (prefix + 'meta') for the caller's words.
@@ -397,6 +416,8 @@
     announce: announce,
     settlePending: settlePending,
     markFailed: markFailed,
+    isRetryable: isRetryable,
+    retryDelay: retryDelay,
     renderSeen: renderSeen,
     Connection: Connection,
   };

@@ -132,6 +132,8 @@
       frame: this.onFrame.bind(this),
       state: this.onConnState.bind(this),
     });
+    this.wasOffline = false; // the browser lost its network since the last connection
+    this.carryOver = '';     // unsent text of a chat that ended while reconnecting
     this.onVisibility = this.maybeSendRead.bind(this);
     document.addEventListener('visibilitychange', this.onVisibility);
     this.render();
@@ -409,6 +411,7 @@
 
   Widget.prototype.onConnState = function (state) {
     this.connState = state;
+    if (state === 'offline') this.wasOffline = true;
     if (state === 'connected') this.everConnected = true;
     this.renderStatus();
   };
@@ -454,14 +457,23 @@
     // No open conversation on the hub.
     if (this.conv && (this.conv.status === 'queued' || this.conv.status === 'active')) {
       // It closed while we were away; keep the transcript and show it as ended.
+      // Say why in the cardholder's terms: their network, or ours. What they
+      // wrote meanwhile goes into the next chat's first message.
       this.conv.status = 'ended';
       this.leaveWhenConnected = false;
       this.markActive(false);
+      var unsent = Array.from(this.pending.values()).map(function (p) { return p.text; });
       this.failPending();
-      this.addNote('This chat ended while you were offline.');
+      this.carryOver = unsent.join('\n');
+      this.addNote(this.wasOffline
+        ? 'This chat ended while you were offline.'
+        : 'We lost the connection to this chat on our side, and it has ended. Sorry about that.');
+      if (unsent.length) this.addNote('What you wrote after that was not delivered; it is ready to send in a new chat.');
+      this.wasOffline = false;
       this.setScreen('chat');
       return;
     }
+    this.wasOffline = false;
     if (this.pendingHistory) {
       this.pendingHistory = false;
       this.requestHistory(null);
@@ -794,10 +806,15 @@
   Widget.prototype.onError = function (f) {
     if (f.ref && this.pending.has(f.ref)) {
       var p = this.pending.get(f.ref);
-      if (f.code === 'unavailable' || f.code === 'rate_limited') {
-        this.showAlert(f.code === 'rate_limited' ? "You're sending messages too fast. We'll retry in a moment." : "We couldn't send that just now. Retrying\u2026");
+      if (core.isRetryable(f.code)) {
+        // Same id: the hub never stores a message twice, so a resend is safe
+        // even when the first one was stored after all.
+        this.showAlert(f.code === 'rate_limited' ? "You're sending messages too fast. We'll retry in a moment."
+          : f.code === 'busy' ? "We're very busy right now. Your message will be sent in a moment\u2026"
+          : "We couldn't confirm that message. Retrying\u2026");
         var self = this;
-        setTimeout(function () { if (self.pending.has(p.id)) self.conn.send({ type: 'say', id: p.id, text: p.text }); }, 2000);
+        p.attempts = (p.attempts || 0) + 1;
+        setTimeout(function () { if (self.pending.has(p.id)) self.conn.send({ type: 'say', id: p.id, text: p.text }); }, core.retryDelay(p.attempts - 1));
         return;
       }
       this.markFailed(p, f.code === 'too_long' ? 'Too long to send' : 'Not sent');
@@ -807,6 +824,15 @@
       this.conv.status = 'ended';
       this.markActive(false);
       this.render();
+      return;
+    }
+    if (f.code === 'busy' && this.awaitingStart && this.lastStart) {
+      // The node refused the new chat without starting it: ask again shortly.
+      var again = this.lastStart;
+      var widget = this;
+      this.startAttempts = (this.startAttempts || 0) + 1;
+      this.statusLine.textContent = "We're very busy right now. Starting your chat in a moment\u2026";
+      setTimeout(function () { if (widget.awaitingStart && widget.conn.isReady()) widget.conn.send(again.frame); }, core.retryDelay(this.startAttempts - 1));
       return;
     }
     if (f.code === 'unavailable') {
@@ -848,6 +874,8 @@
     this.screen = 'chat';
     this.render();
     this.statusLine.textContent = 'Starting your chat\u2026';
+    this.lastStart = { frame: frame };
+    this.startAttempts = 0;
     this.conn.send(frame);
     this.focusScreen();
   };
@@ -857,6 +885,10 @@
     if (this.screen === 'escalated' && this.escRef.textContent) this.dismissedRefs.add(this.escRef.textContent);
     this.resetTranscript();
     this.conv = null;
+    if (this.carryOver) {
+      this.topicText.value = this.carryOver.slice(0, core.MAX_TEXT_CHARS);
+      this.carryOver = '';
+    }
     this.setScreen('topics');
     this.focusScreen();
   };

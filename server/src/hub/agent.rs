@@ -88,7 +88,7 @@ impl Hub {
                 text,
             } => {
                 let conversation = required(conversation)?;
-                let text = check_say(&id, &text)?;
+                let text = check_say(&id, text)?;
                 // The store checks that this agent holds the conversation.
                 let previous = memo.last_said_in(&conversation);
                 let appended = self
@@ -162,7 +162,7 @@ impl Hub {
                 let reason = match note {
                     Some(n) if !n.trim().is_empty() => {
                         let short: String = n.chars().take(MAX_NOTE_CHARS).collect();
-                        typed_text(&short)?
+                        typed_text(short)?
                     }
                     _ => "escalated by the agent".to_owned(),
                 };

@@ -88,8 +88,8 @@ impl Hub {
                 Ok(replies)
             }
             ClientFrame::Say { id, text, .. } => {
-                let text = check_say(&id, &text)?;
-                let (conversation, appended) = self.say(identity, memo, &text, id).await?;
+                let text = check_say(&id, text)?;
+                let (conversation, appended) = self.say(identity, memo, text, id).await?;
                 // Only the first message of a chat still waiting for an agent
                 // goes through the lockout classifier.
                 let first_words = !appended.duplicate
@@ -98,7 +98,10 @@ impl Hub {
                 if first_words {
                     let c = self.store.conversation(&conversation).await;
                     if let Some(c) = c.map_err(|e| self.store_failed(e))? {
-                        self.classify_first_message(&c, &text).await?;
+                        // The author's first entry: stored as typed (no
+                        // earlier entry to mask it together with).
+                        self.classify_first_message(&c, &appended.entry.text)
+                            .await?;
                     }
                 }
                 Ok(resend_echo(&conversation, appended))
@@ -152,7 +155,7 @@ impl Hub {
         &self,
         identity: &Identity,
         memo: &mut Memo,
-        text: &str,
+        text: String,
         id: String,
     ) -> Result<(ConversationId, Appended), CommandError> {
         let me = Some(&identity.sub);
@@ -163,7 +166,9 @@ impl Hub {
                     &c,
                     Author::Cardholder,
                     me,
-                    text.to_owned(),
+                    // Kept for the look-up below, in case the remembered
+                    // conversation has ended.
+                    text.clone(),
                     Some(id.clone()),
                     previous,
                 )
@@ -180,14 +185,7 @@ impl Hub {
         let c = self.open_of(identity, memo).await?.id;
         let previous = memo.last_said_in(&c);
         let appended = self
-            .append(
-                &c,
-                Author::Cardholder,
-                me,
-                text.to_owned(),
-                Some(id),
-                previous,
-            )
+            .append(&c, Author::Cardholder, me, text, Some(id), previous)
             .await?;
         memo.said(&c, &appended);
         Ok((c, appended))
@@ -233,7 +231,7 @@ impl Hub {
                 "only cardholders start chats".into(),
             ));
         };
-        let text = text.as_deref().map(typed_text).transpose()?;
+        let text = text.map(typed_text).transpose()?;
         let history = self.recent_history(&identity.sub).await;
         let opened = self
             .store

@@ -2,8 +2,6 @@
 //! out one frame at a time, and to leave. `connection` knows sockets and
 //! timers; this is all it knows of the hub.
 
-use axum::extract::ws::Utf8Bytes;
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::cardholder::Memo;
@@ -11,7 +9,7 @@ use super::escalation::desks_of;
 use super::supervisor::Watch;
 use super::{Hub, Replies};
 use crate::auth::Identity;
-use crate::bus::{Held, Kick, Session};
+use crate::bus::{Held, Kick, Outbox, Session};
 use crate::domain::EndReason;
 use crate::domain::{now_millis, Role};
 use crate::events::{Audience, Event};
@@ -42,7 +40,7 @@ pub struct Caller {
     /// The conversations it takes part in (shared with its session).
     held: Held,
     /// Its outbound queue (a supervisor's `overview`s are pushed into it).
-    outbound: mpsc::Sender<Utf8Bytes>,
+    outbound: Outbox,
     /// A supervisor's live `overview`s, stopped when the caller goes.
     watch: Watch,
 }
@@ -83,7 +81,7 @@ impl Hub {
         &self,
         identity: Identity,
         conn: u64,
-        tx: mpsc::Sender<Utf8Bytes>,
+        outbox: Outbox,
         kick: Kick,
     ) -> (Caller, Replies) {
         let mut audiences = vec![Audience::user(identity.role, identity.sub.clone())];
@@ -91,10 +89,10 @@ impl Hub {
             audiences.extend(desks_of(&identity).into_iter().map(Audience::Desk));
         }
         let held = Held::default();
-        let outbound = tx.clone();
+        let outbound = outbox.clone();
         let session = Session {
             conn,
-            tx,
+            outbox,
             kick,
             held: held.clone(),
         };
@@ -154,6 +152,17 @@ impl Hub {
         let reference = match &frame {
             ClientFrame::Say { id, .. } => Some(id.clone()),
             _ => None,
+        };
+        // Held until the frame is carried out.
+        let admitted = match &frame {
+            ClientFrame::Start { .. } => Some(self.admit("start")),
+            ClientFrame::Say { .. } => Some(self.admit("say")),
+            _ => None,
+        }
+        .transpose();
+        let _permit = match admitted {
+            Ok(permit) => permit,
+            Err(e) => return vec![e.to_frame(reference)],
         };
         let identity = &caller.identity;
         let before = caller.memo.conversation.clone();
@@ -254,11 +263,11 @@ mod tests {
         hub: &Hub,
         claims: serde_json::Value,
         conn: u64,
-    ) -> (Caller, mpsc::Receiver<Utf8Bytes>) {
+    ) -> (Caller, crate::bus::Inbox) {
         let token = mint_hs256(SECRET, &claims).expect("mint");
         let identity = hub.authenticate(&token).await.expect("valid token");
-        let (tx, rx) = mpsc::channel(crate::bus::OUTBOUND_QUEUE);
-        let (caller, welcome) = hub.join(identity, conn, tx, Kick::default()).await;
+        let (outbox, rx) = crate::bus::outbound_queue();
+        let (caller, welcome) = hub.join(identity, conn, outbox, Kick::default()).await;
         assert!(welcome.is_ok());
         (caller, rx)
     }
@@ -331,7 +340,7 @@ mod tests {
                 Err(_) => panics += 1,
             }
             for rx in [&mut ch_rx, &mut ag_rx, &mut sv_rx] {
-                while rx.try_recv().is_ok() {}
+                while rx.try_recv().is_some() {}
             }
         }
         println!("command handler fuzz: {FRAMES} frames, {panics} panics ({answered} answered with frames)");

@@ -15,6 +15,7 @@ pub mod history;
 pub mod supervisor;
 pub mod tasks;
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
@@ -38,6 +39,17 @@ use crate::text::clean_text;
 
 pub use connect::Caller;
 
+/// New `start`s and `say`s one node has waiting on the store at once;
+/// one more is refused with `busy`. By Little's law this bounds how long
+/// they wait: even at the ~3,000 scripts a second a Redis starved by a busy
+/// machine still runs, 256 in flight wait under 100 ms; past that a message
+/// would only queue in Redis while the client's next frames wait unread
+/// behind it. (Each connection has at most one frame in progress, so only
+/// a node with more than 256 connections sending at once ever reaches it;
+/// 1,024 measured worse at twice a node's capacity: see
+/// docs/benchmarks.md.)
+pub const WORK_IN_FLIGHT: usize = 256;
+
 /// Why a command was refused; each maps to a SPEC error code.
 #[derive(Debug, thiserror::Error)]
 pub enum CommandError {
@@ -53,9 +65,12 @@ pub enum CommandError {
     /// No such open conversation for the caller.
     #[error("no open conversation")]
     NoConversation,
-    /// The store failed.
-    #[error("the hub cannot reach its store right now; try again shortly")]
+    /// The store failed or did not answer in time: the outcome is unknown.
+    #[error("the hub could not confirm the outcome; send it again (a message resent with the same id is never stored twice)")]
     Unavailable,
+    /// This node is behind and refused new work; nothing was done.
+    #[error("this node is overloaded; try again shortly")]
+    Busy,
 }
 
 impl CommandError {
@@ -67,6 +82,7 @@ impl CommandError {
             CommandError::NotAllowed(_) => ErrorCode::NotAllowed,
             CommandError::NoConversation => ErrorCode::NoConversation,
             CommandError::Unavailable => ErrorCode::Unavailable,
+            CommandError::Busy => ErrorCode::Busy,
         }
     }
 
@@ -112,6 +128,8 @@ pub struct Shared {
     route_wakeup: Notify,
     /// Cancelled when the hub shuts down.
     shutdown: CancellationToken,
+    /// Permits for new work (`start`, `say`) waiting on the store.
+    work: tokio::sync::Semaphore,
     /// The place each local waiting conversation was last told, and when:
     /// `queued` updates go out only on a change, at most once a second.
     positions: std::sync::Mutex<HashMap<ConversationId, (u64, Instant)>>,
@@ -170,6 +188,7 @@ impl Hub {
             verifier,
             metrics,
             route_wakeup: Notify::new(),
+            work: tokio::sync::Semaphore::new(WORK_IN_FLIGHT),
             shutdown,
             positions: Default::default(),
         }));
@@ -185,6 +204,45 @@ impl Hub {
     /// The metrics registry (for `/metrics`).
     pub fn metrics(&self) -> &Metrics {
         &self.metrics
+    }
+
+    /// Admits new work (`start`, `say`), or refuses it with `busy` when
+    /// this node cannot do it in time: [`WORK_IN_FLIGHT`] of them are
+    /// already waiting on the store, events are delivered more than half of
+    /// `--max-event-lag` late, or tasks wait more than an eighth of it for
+    /// a core (see [`crate::lag`]). Work accepted then would reach people
+    /// later still, so it is turned away instead of queued; a refusal costs
+    /// the node next to nothing. Everything else (`sync`, `end`, `read`, …)
+    /// still runs. The permit is held until the work is done.
+    pub fn admit(
+        &self,
+        frame: &'static str,
+    ) -> Result<tokio::sync::SemaphorePermit<'_>, CommandError> {
+        let lag = self.sessions.lag();
+        let max = self.settings.max_event_lag;
+        let permit = if lag.event() > max / 2 || lag.scheduling() > max / 8 {
+            None
+        } else {
+            self.work.try_acquire().ok()
+        };
+        permit.ok_or_else(|| {
+            self.metrics
+                .busy_refusals
+                .get_or_create(&crate::metrics::FrameLabel {
+                    frame: frame.to_owned(),
+                })
+                .inc();
+            CommandError::Busy
+        })
+    }
+
+    /// How far behind this node runs when it is too far to take new
+    /// connections (event lag above `--max-event-lag`, or tasks waiting
+    /// more than a quarter of it for a core), else `None`.
+    pub fn behind(&self) -> Option<std::time::Duration> {
+        let lag = self.sessions.lag();
+        let max = self.settings.max_event_lag;
+        (lag.event() > max || lag.scheduling() > max / 4).then(|| lag.event().max(lag.scheduling()))
     }
 
     /// Whether the store answers (for `/readyz`).
@@ -319,7 +377,7 @@ fn split_masking(previous: Option<&Entry>, text: String) -> (String, Option<Reda
 
 /// Checks a `say` frame's fields: an `id` of 1–128 bytes and its text
 /// (see [`typed_text`]), which it returns ready to store.
-pub fn check_say(id: &str, text: &str) -> Result<String, CommandError> {
+pub fn check_say(id: &str, text: String) -> Result<String, CommandError> {
     if id.is_empty() || id.len() > MAX_CLIENT_ID_LEN {
         return Err(CommandError::BadField(format!(
             "`id` must be 1 to {MAX_CLIENT_ID_LEN} bytes"
@@ -330,14 +388,34 @@ pub fn check_say(id: &str, text: &str) -> Result<String, CommandError> {
 
 /// Text a person typed, made ready to store: invisible and bidirectional
 /// characters removed, control characters refused, 1–4000 characters left,
-/// card numbers and SSNs masked. Every typed text goes through here.
-pub fn typed_text(text: &str) -> Result<String, CommandError> {
-    let cleaned = clean_text(text).map_err(|e| CommandError::BadField(format!("`text`: {e}")))?;
+/// card numbers and SSNs masked. Every typed text goes through here. Most
+/// texts need none of it and are returned as they came, not copied.
+pub fn typed_text(text: String) -> Result<String, CommandError> {
+    let cleaned = clean_text(&text)
+        .map_err(|e| CommandError::BadField(format!("`text`: {e}")))?
+        .into_owned_if_changed();
+    let cleaned = cleaned.unwrap_or(text);
     if cleaned.trim().is_empty() {
         return Err(CommandError::BadField("`text` is empty".into()));
     }
     if cleaned.chars().count() > MAX_TEXT_CHARS {
         return Err(CommandError::TooLong);
     }
-    Ok(mask_sensitive(&cleaned).into_owned())
+    let masked = mask_sensitive(&cleaned).into_owned_if_changed();
+    Ok(masked.unwrap_or(cleaned))
+}
+
+/// A [`Cow`] that owns its text only when it had to change it.
+trait Changed {
+    /// The changed text, or `None` when it is the original.
+    fn into_owned_if_changed(self) -> Option<String>;
+}
+
+impl Changed for Cow<'_, str> {
+    fn into_owned_if_changed(self) -> Option<String> {
+        match self {
+            Cow::Borrowed(_) => None,
+            Cow::Owned(changed) => Some(changed),
+        }
+    }
 }

@@ -8,11 +8,10 @@
 
 use std::time::Duration;
 
-use axum::extract::ws::Utf8Bytes;
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::{Identity, Principal};
+use crate::bus::Outbox;
 use crate::domain::{
     now_millis, rfc3339, AgentState, ConversationId, ConversationStatus, Millis, Team, Tier, UserId,
 };
@@ -84,7 +83,7 @@ impl Hub {
         identity: &Identity,
         frame: ClientFrame,
         watch: &mut Watch,
-        outbound: &mpsc::Sender<Utf8Bytes>,
+        outbound: &Outbox,
     ) -> Replies {
         match frame {
             ClientFrame::Queues => self.queues().await,
@@ -313,12 +312,7 @@ impl Hub {
 /// Sends a fresh `overview` every [`OVERVIEW_INTERVAL`] until the connection
 /// closes (its queue is closed) or the token is cancelled. A full queue
 /// skips a beat: the next overview replaces it anyway.
-async fn push_overviews(
-    hub: Hub,
-    teams: Vec<Team>,
-    outbound: mpsc::Sender<Utf8Bytes>,
-    stop: CancellationToken,
-) {
+async fn push_overviews(hub: Hub, teams: Vec<Team>, outbound: Outbox, stop: CancellationToken) {
     let mut interval = tokio::time::interval(OVERVIEW_INTERVAL);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     interval.tick().await; // the first one went out as the reply to `watch`
@@ -331,7 +325,7 @@ async fn push_overviews(
             return;
         }
         if let Ok(frame) = hub.overview_frame(&teams).await {
-            let _ = outbound.try_send(frame.to_text().into());
+            let _ = outbound.push(frame.to_text().into());
         }
     }
 }

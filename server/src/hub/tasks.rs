@@ -46,6 +46,14 @@ pub fn spawn(hub: &Hub) {
     tokio::spawn(router(hub.clone()));
     tokio::spawn(ticker(hub.clone()));
     tokio::spawn(heartbeat(hub.clone()));
+    let probe = hub.clone();
+    tokio::spawn(async move {
+        probe
+            .sessions
+            .lag()
+            .probe_scheduling(&probe.metrics, &probe.shutdown)
+            .await;
+    });
 }
 
 /// Tells the other nodes this one is alive every `--node-heartbeat`,

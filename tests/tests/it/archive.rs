@@ -34,7 +34,7 @@ fn archived_settings(redis: &RedisServer, prefix: &str, url: &str) -> Settings {
 /// pending count per consumer.
 type PendingSummary = (i64, Option<String>, Option<String>, Vec<(String, String)>);
 
-async fn stream_len(conn: &mut redis::aio::ConnectionManager, prefix: &str) -> i64 {
+async fn stream_len(conn: &mut redis::aio::MultiplexedConnection, prefix: &str) -> i64 {
     redis::cmd("XLEN")
         .arg(format!("{prefix}:archive"))
         .query_async(conn)
@@ -82,7 +82,7 @@ async fn ended_chat_and_closed_callback_are_archived_once_then_expire() {
     let url = hub.ws_url();
     let id = chat_ended_by_agent(&url, "arc-1", "arc-agent").await;
 
-    eventually("the chat is archived", ARCHIVED_WITHIN, || async {
+    eventually("the chat is archived", || async {
         rows(&db, &id).await == (1, 2)
     })
     .await;
@@ -122,8 +122,8 @@ async fn ended_chat_and_closed_callback_are_archived_once_then_expire() {
     assert_eq!(texts[1], "Thanks, looking.");
 
     // Archived, the keys expire after the hot retention; the stream is empty.
-    let mut conn = redis_conn(&redis).await;
-    eventually("the stream is drained", ARCHIVED_WITHIN, || async {
+    let mut conn = redis_conn(&redis.url()).await;
+    eventually("the stream is drained", || async {
         stream_len(&mut conn.clone(), &prefix).await == 0
     })
     .await;
@@ -150,7 +150,7 @@ async fn ended_chat_and_closed_callback_are_archived_once_then_expire() {
         .await;
     desk.expect_where("callback", |f| f["request"]["status"] == "reached")
         .await;
-    eventually("the request is archived", ARCHIVED_WITHIN, || async {
+    eventually("the request is archived", || async {
         db.count(
             "SELECT 1 FROM callback_requests WHERE ref = $1 AND status = 'reached' AND sub = 'arc-2'",
             &[&reference],
@@ -160,7 +160,7 @@ async fn ended_chat_and_closed_callback_are_archived_once_then_expire() {
     })
     .await;
     // The escalated chat names its request.
-    eventually("the escalated chat is archived", ARCHIVED_WITHIN, || async {
+    eventually("the escalated chat is archived", || async {
         db.count(
             "SELECT 1 FROM conversations WHERE sub = 'arc-2' AND end_reason = 'escalated' AND callback_ref = $1",
             &[&reference],
@@ -187,11 +187,9 @@ async fn postgres_outage_loses_nothing_and_the_backlog_drains() {
     let hub = TestHub::spawn(archived_settings(&redis, &prefix, &db.url_via(proxy.port))).await;
     let url = hub.ws_url();
     let first = chat_ended_by_agent(&url, "out-0", "out-agent-0").await;
-    eventually(
-        "archiving works before the outage",
-        ARCHIVED_WITHIN,
-        || async { rows(&db, &first).await == (1, 2) },
-    )
+    eventually("archiving works before the outage", || async {
+        rows(&db, &first).await == (1, 2)
+    })
     .await;
 
     proxy.cut();
@@ -199,11 +197,11 @@ async fn postgres_outage_loses_nothing_and_the_backlog_drains() {
     for i in 1..=3 {
         ids.push(chat_ended_by_agent(&url, &format!("out-{i}"), &format!("out-agent-{i}")).await);
     }
-    eventually("the backlog shows in /metrics", ARCHIVED_WITHIN, || async {
+    eventually("the backlog shows in /metrics", || async {
         metric(&hub, "switchboard_archive_backlog").await == 3.0
     })
     .await;
-    eventually("a failed write is counted", ARCHIVED_WITHIN, || async {
+    eventually("a failed write is counted", || async {
         metric(&hub, "switchboard_archive_write_failures_total").await >= 1.0
     })
     .await;
@@ -213,7 +211,7 @@ async fn postgres_outage_loses_nothing_and_the_backlog_drains() {
     assert_eq!(body["archive"]["status"], "degraded", "{body}");
     assert_eq!(body["archive"]["backlog"], 3, "{body}");
     // Nothing expires before it is archived.
-    let mut conn = redis_conn(&redis).await;
+    let mut conn = redis_conn(&redis.url()).await;
     for id in &ids {
         assert_eq!(
             pttl(&mut conn, &format!("{prefix}:conv:{id}")).await,
@@ -230,12 +228,12 @@ async fn postgres_outage_loses_nothing_and_the_backlog_drains() {
 
     proxy.restore();
     for id in &ids {
-        eventually("the backlog drains", ARCHIVED_WITHIN, || async {
+        eventually("the backlog drains", || async {
             rows(&db, id).await == (1, 2)
         })
         .await;
     }
-    eventually("the backlog is empty", ARCHIVED_WITHIN, || async {
+    eventually("the backlog is empty", || async {
         metric(&hub, "switchboard_archive_backlog").await == 0.0
             && stream_len(&mut conn.clone(), &prefix).await == 0
     })
@@ -261,7 +259,7 @@ async fn an_archiver_that_died_before_acknowledging_is_taken_over_and_archived_o
     let dying_node = settings.node_id.clone();
     let mut dying = TestHub::spawn_killable(settings.clone()).await;
     let warm = chat_ended_by_agent(&dying.ws_url(), "die-0", "die-agent-0").await;
-    eventually("archiving works", ARCHIVED_WITHIN, || async {
+    eventually("archiving works", || async {
         rows(&db, &warm).await == (1, 2)
     })
     .await;
@@ -269,22 +267,18 @@ async fn an_archiver_that_died_before_acknowledging_is_taken_over_and_archived_o
     // The node's archiver takes the next chat but cannot write it.
     proxy.cut();
     let id = chat_ended_by_agent(&dying.ws_url(), "die-1", "die-agent-1").await;
-    let mut conn = redis_conn(&redis).await;
-    eventually(
-        "the entry is pending for the node",
-        ARCHIVED_WITHIN,
-        || async {
-            let pending: Vec<Value> = Vec::new();
-            let _ = pending;
-            let summary: PendingSummary = redis::cmd("XPENDING")
-                .arg(format!("{prefix}:archive"))
-                .arg(switchboard::store::redis::ARCHIVE_GROUP)
-                .query_async(&mut conn.clone())
-                .await
-                .unwrap_or((0, None, None, Vec::new()));
-            summary.3.iter().any(|(c, _)| c == &dying_node)
-        },
-    )
+    let mut conn = redis_conn(&redis.url()).await;
+    eventually("the entry is pending for the node", || async {
+        let pending: Vec<Value> = Vec::new();
+        let _ = pending;
+        let summary: PendingSummary = redis::cmd("XPENDING")
+            .arg(format!("{prefix}:archive"))
+            .arg(switchboard::store::redis::ARCHIVE_GROUP)
+            .query_async(&mut conn.clone())
+            .await
+            .unwrap_or((0, None, None, Vec::new()));
+        summary.3.iter().any(|(c, _)| c == &dying_node)
+    })
     .await;
 
     // Its commit step runs (the database has the chat), then it dies
@@ -317,11 +311,9 @@ async fn an_archiver_that_died_before_acknowledging_is_taken_over_and_archived_o
         claim_idle: Duration::from_millis(300),
     });
     let heir = TestHub::spawn(settings).await;
-    eventually(
-        "the heir acknowledges the entry",
-        ARCHIVED_WITHIN,
-        || async { stream_len(&mut conn.clone(), &prefix).await == 0 },
-    )
+    eventually("the heir acknowledges the entry", || async {
+        stream_len(&mut conn.clone(), &prefix).await == 0
+    })
     .await;
     assert_eq!(rows(&db, &id).await, (1, 2), "archived exactly once");
     assert!(pttl(&mut conn, &format!("{prefix}:conv:{id}")).await > 0);
@@ -338,10 +330,7 @@ async fn purge_removes_only_rows_past_the_retention_and_export_tells_everything(
     let old = chat_ended_by_agent(&url, "exp-1", "exp-agent").await;
     let young = chat_ended_by_agent(&url, "exp-1", "exp-agent").await;
     for id in [&old, &young] {
-        eventually("archived", ARCHIVED_WITHIN, || async {
-            rows(&db, id).await == (1, 2)
-        })
-        .await;
+        eventually("archived", || async { rows(&db, id).await == (1, 2) }).await;
     }
 
     let json = export_json(&db.url(), &UserId("exp-1".into()))
@@ -564,7 +553,7 @@ async fn without_an_archive_redis_keeps_no_history() {
             .map(Vec::len),
         Some(2)
     );
-    let mut conn = redis_conn(&redis).await;
+    let mut conn = redis_conn(&redis.url()).await;
     assert_eq!(stream_len(&mut conn, &prefix).await, 0, "no archive stream");
     assert!(pttl(&mut conn, &format!("{prefix}:conv:{id}")).await > 0);
 }

@@ -411,6 +411,60 @@ async fn a_client_that_stops_reading_is_closed_and_stalls_nobody() {
 }
 
 #[tokio::test]
+async fn a_client_that_stops_reading_is_closed_after_a_bounded_amount() {
+    let mut settings = memory_settings();
+    settings.rate_burst = 10_000.0;
+    settings.rate_per_sec = 10_000.0;
+    let hub = TestHub::spawn(settings).await;
+    let url = hub.ws_url();
+    // The stalled cardholder's own kernel takes a few KB, so nearly all that
+    // piles up for it is the hub's: its queue and its socket's send buffer.
+    let (mut stalled, _) =
+        Client::connect_small_buffer(&url, &cardholder("stall", "standard"), 4096).await;
+    let mut ag = available_agent(&url, "ag-stall", &["standard"], 1).await;
+    let id = paired(&mut stalled, &mut ag, "general").await;
+    // Another conversation on the same hub, to show it is not held up.
+    let (mut steady, _) = Client::connect(&url, &cardholder("steady", "standard")).await;
+    let mut ag2 = available_agent(&url, "ag-steady", &["standard"], 1).await;
+    let other = paired(&mut steady, &mut ag2, "general").await;
+
+    let text = "y".repeat(4000);
+    let mut sent_bytes = 0usize;
+    let mut closed = false;
+    for i in 1..=1000u64 {
+        ag.send(json!({"type": "say", "conversation": id, "id": format!("s{i}"), "text": text}))
+            .await;
+        ag.expect_msg(i).await;
+        sent_bytes += text.len();
+        // The other pair keeps talking, and hears every line in order.
+        ag2.send(json!({"type": "say", "conversation": other, "id": format!("o{i}"), "text": "still here"}))
+            .await;
+        ag2.expect_msg(i).await;
+        steady.expect_msg(i).await;
+        if i % 5 == 0 {
+            let (_, body) = http_get(&hub.http_url("/metrics")).await;
+            if body.contains("switchboard_slow_consumer_closes_total 1") {
+                closed = true;
+                break;
+            }
+        }
+    }
+    assert!(closed, "the stalled client was never closed");
+    // Unsent bytes are bounded in the hub (256 KiB queued, one 64 KiB batch
+    // being written, a 64 KiB SO_SNDBUF that Linux doubles): the client is
+    // closed long before the ~4 MB an autotuned kernel buffer would hold.
+    assert!(
+        sent_bytes <= 1024 * 1024,
+        "closed only after {sent_bytes} bytes were sent its way"
+    );
+    assert_eq!(stalled.expect_close().await, Closed::Code(4429));
+    // The other pair is still connected and talking.
+    ag2.send(json!({"type": "say", "conversation": other, "id": "after", "text": "done"}))
+        .await;
+    steady.expect_where("msg", |f| f["text"] == "done").await;
+}
+
+#[tokio::test]
 async fn a_silent_peer_is_closed_after_three_missed_pings() {
     let mut settings = memory_settings();
     settings.heartbeat = std::time::Duration::from_millis(100);

@@ -140,3 +140,67 @@ async fn redis_losing_its_data_ends_chats_as_lost_before_resync() {
         .await;
     assert_eq!(back.expect("queued").await["position"], 1);
 }
+
+#[tokio::test]
+async fn unavailable_say_resent_with_the_same_id_is_stored_once() {
+    let redis = RedisServer::start();
+    let prefix = unique_prefix();
+    // A node timeout above the pause, so the node is not swept meanwhile.
+    let mut settings = redis_settings(&redis.url(), &prefix);
+    settings.node_timeout = std::time::Duration::from_secs(15);
+    let hub = TestHub::spawn(settings).await;
+    let mut ag = available_agent(&hub.ws_url(), "ua-ag", &["standard"], 1).await;
+    let (mut ch, _) = Client::connect(&hub.ws_url(), &cardholder("ua-1", "standard")).await;
+    let conversation = paired(&mut ch, &mut ag, "general").await;
+    ch.send(json!({"type": "say", "id": "before", "text": "first"}))
+        .await;
+    ch.expect_where("msg", |f| f["id"] == "before").await;
+
+    // Redis stops answering for longer than the hub waits (3 s) while the
+    // message is in flight: its outcome is unknown.
+    pause_redis(&redis.url(), 4_500).await;
+    ch.send(json!({"type": "say", "id": "paused", "text": "are you there?"}))
+        .await;
+    let error = ch.expect("error").await;
+    assert_eq!(
+        (error["code"].as_str(), error["ref"].as_str()),
+        (Some("unavailable"), Some("paused")),
+        "{error}"
+    );
+    // Resent with the same id until it is confirmed: the first copy may
+    // have been stored when Redis came back; either way it is stored once.
+    let confirmed = ch
+        .say_confirmed(json!({"type": "say", "id": "paused", "text": "are you there?"}))
+        .await;
+    // Right after the pause the node may still be catching up (`busy`).
+    ch.say_confirmed(json!({"type": "say", "id": "after", "text": "and then"}))
+        .await;
+    ch.send(json!({"type": "sync", "after": 0})).await;
+    let page = ch.expect("transcript").await;
+    let entries = page["entries"].as_array().expect("entries").clone();
+    let seqs: Vec<u64> = entries.iter().filter_map(|e| e["seq"].as_u64()).collect();
+    assert_eq!(
+        seqs,
+        (1..=seqs.len() as u64).collect::<Vec<_>>(),
+        "no gap: {page}"
+    );
+    let copies = entries.iter().filter(|e| e["id"] == "paused").count();
+    assert_eq!(copies, 1, "stored once: {page}");
+    assert_eq!(
+        entries
+            .iter()
+            .find(|e| e["id"] == "paused")
+            .map(|e| &e["seq"]),
+        Some(&confirmed["seq"])
+    );
+    // The agent heard it once.
+    ag.expect_where("msg", |f| {
+        f["id"] == "paused" && f["conversation"] == conversation.as_str()
+    })
+    .await;
+    ag.expect_where("msg", |f| f["id"] == "after").await;
+    assert!(
+        ag.take_pending("msg").iter().all(|f| f["id"] != "paused"),
+        "no second copy reached the agent"
+    );
+}

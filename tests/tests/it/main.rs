@@ -13,6 +13,8 @@ mod keys;
 mod limits;
 mod logging;
 mod nodes;
+mod overload;
 mod retention;
 mod security;
+mod sentinel;
 mod supervisor;

@@ -8,7 +8,9 @@
 
 mod handover;
 mod keys;
+mod primary;
 mod replies;
+mod subscription;
 mod wire;
 
 pub use handover::{Handed, Handover, HandoverBatch, ARCHIVE_GROUP};
@@ -116,10 +118,12 @@ impl Scripts {
 /// The Redis engine; cheap to clone.
 #[derive(Clone)]
 pub struct RedisStore {
-    /// Multiplexed connection that reconnects by itself.
-    conn: ConnectionManager,
-    /// For the event subscription, which needs a connection of its own.
-    client: redis::Client,
+    /// Multiplexed connection that reconnects by itself, to the primary;
+    /// replaced when a Sentinel failover names another one.
+    conn: Arc<arc_swap::ArcSwap<ConnectionManager>>,
+    /// Where the primary is (asked again by the event subscription before
+    /// each connect, and every second under Sentinel).
+    primary: Arc<primary::Primary>,
     /// Key prefix, so that several hubs (or tests) can share one Redis.
     prefix: Arc<str>,
     /// This node's id, for presence bookkeeping.
@@ -152,28 +156,26 @@ macro_rules! argv {
 }
 
 impl RedisStore {
-    /// Connects to Redis at `url`; keys go under `prefix`, presence under
-    /// `node`; ended conversations and closed callback requests expire
-    /// `retention` ms after they end or close.
+    /// Connects to Redis at `url` (`redis://…`, or
+    /// `redis+sentinel://host:port,…/NAME` to follow the primary the
+    /// Sentinels name); keys go under `prefix`, presence under `node`; ended
+    /// conversations and closed callback requests expire `retention` ms
+    /// after they end or close.
     pub async fn connect(
         url: &str,
         prefix: &str,
         node: &str,
         retention: Millis,
     ) -> StoreResult<Self> {
-        let client =
-            redis::Client::open(url).map_err(|e| StoreError::Unavailable(e.to_string()))?;
-        let config = redis::aio::ConnectionManagerConfig::new()
-            .set_response_timeout(Some(RESPONSE_TIMEOUT))
-            .set_connection_timeout(Some(RESPONSE_TIMEOUT))
-            .set_max_delay(Duration::from_secs(2))
-            .set_number_of_retries(2);
-        let conn = client
-            .get_connection_manager_with_config(config.clone())
-            .await?;
+        let primary = Arc::new(primary::Primary::parse(url)?);
+        let at = primary.resolve().await?;
+        let conn = Arc::new(arc_swap::ArcSwap::from_pointee(manager_for(&at).await?));
+        if matches!(*primary, primary::Primary::Sentinel { .. }) {
+            tokio::spawn(follow_failovers(primary.clone(), Arc::downgrade(&conn), at));
+        }
         Ok(RedisStore {
             conn,
-            client,
+            primary,
             prefix: prefix.into(),
             node: node.into(),
             scripts: Arc::new(Scripts::load()),
@@ -199,6 +201,11 @@ impl RedisStore {
         } else {
             self.retention.to_string()
         }
+    }
+
+    /// The connection to the primary now.
+    fn conn(&self) -> ConnectionManager {
+        ConnectionManager::clone(&self.conn.load())
     }
 
     /// The pub/sub channel for events every node delivers.
@@ -229,14 +236,14 @@ impl RedisStore {
         for a in args {
             invocation.arg(a);
         }
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn();
         Ok(invocation.invoke_async(&mut conn).await?)
     }
 
     /// Whether a node with this id has sent a heartbeat recently: two live
     /// processes must not share a node id.
     pub async fn node_alive(&self, now: Millis, stale_ms: Millis) -> StoreResult<bool> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn();
         let last: Option<f64> = redis::cmd("ZSCORE")
             .arg(self.key(&["nodes"]))
             .arg(&*self.node)
@@ -283,7 +290,7 @@ impl RedisStore {
         &self,
         reference: &CallbackRef,
     ) -> StoreResult<Option<CallbackRequest>> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn();
         let flat: Vec<String> = redis::cmd("HGETALL")
             .arg(self.key(&["cb", reference.as_str()]))
             .query_async(&mut conn)
@@ -293,6 +300,56 @@ impl RedisStore {
             return Ok(None);
         }
         replies::callback(&fields).map(Some)
+    }
+}
+
+/// A connection manager for the Redis at `at`.
+async fn manager_for(at: &redis::ConnectionInfo) -> StoreResult<ConnectionManager> {
+    let client = redis::Client::open(at.clone())?;
+    let config = redis::aio::ConnectionManagerConfig::new()
+        .set_response_timeout(Some(RESPONSE_TIMEOUT))
+        .set_connection_timeout(Some(RESPONSE_TIMEOUT))
+        .set_max_delay(Duration::from_secs(2))
+        .set_number_of_retries(2);
+    Ok(client.get_connection_manager_with_config(config).await?)
+}
+
+/// How often the Sentinels are asked where the primary is.
+const FOLLOW_EVERY: Duration = Duration::from_secs(1);
+
+/// Under Sentinel: asks every [`FOLLOW_EVERY`] where the primary is and,
+/// after a failover, moves the store's connection there (the event
+/// subscription, cut when the old primary went, resolves it by itself).
+/// Ends when the store is dropped.
+async fn follow_failovers(
+    primary: Arc<primary::Primary>,
+    cell: std::sync::Weak<arc_swap::ArcSwap<ConnectionManager>>,
+    mut current: redis::ConnectionInfo,
+) {
+    let mut tick = tokio::time::interval(FOLLOW_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if cell.strong_count() == 0 {
+            return;
+        }
+        let Ok(at) = primary.resolve().await else {
+            continue;
+        };
+        if at.addr() == current.addr() {
+            continue;
+        }
+        match manager_for(&at).await {
+            Ok(manager) => {
+                let Some(cell) = cell.upgrade() else { return };
+                cell.store(Arc::new(manager));
+                tracing::warn!(primary = %at.addr(), "the Sentinels name a new Redis primary; now using it");
+                current = at;
+            }
+            Err(e) => {
+                tracing::warn!(primary = %at.addr(), error = %e.detail(), "cannot reach the new Redis primary yet");
+            }
+        }
     }
 }
 
@@ -316,7 +373,7 @@ fn sender_field(author: Author) -> &'static str {
 #[async_trait]
 impl Store for RedisStore {
     async fn ping(&self) -> StoreResult<()> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn();
         redis::cmd("PING").query_async::<()>(&mut conn).await?;
         Ok(())
     }
@@ -349,7 +406,7 @@ impl Store for RedisStore {
     }
 
     async fn conversation(&self, id: &ConversationId) -> StoreResult<Option<Conversation>> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn();
         let flat: Vec<String> = redis::cmd("HGETALL")
             .arg(self.key(&["conv", id.as_str()]))
             .query_async(&mut conn)
@@ -362,7 +419,7 @@ impl Store for RedisStore {
     }
 
     async fn open_conversation_of(&self, cardholder: &UserId) -> StoreResult<Option<Conversation>> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn();
         let id: Option<String> = redis::cmd("GET")
             .arg(self.key(&["open", &keys::encode(cardholder)]))
             .query_async(&mut conn)
@@ -397,16 +454,18 @@ impl Store for RedisStore {
             .run(
                 &self.scripts.append,
                 new.now,
-                argv![
-                    id,
-                    new.author,
-                    sender_field(new.author),
+                // Built by hand, not with `argv!`: the entry's JSON and the
+                // keys move in rather than being copied once more per message.
+                vec![
+                    id.to_string(),
+                    new.author.to_string(),
+                    sender_field(new.author).to_string(),
                     sender,
                     key,
                     json,
                     redact_seq,
                     redact_entry,
-                    redact_text
+                    redact_text,
                 ],
             )
             .await?;
@@ -447,7 +506,7 @@ impl Store for RedisStore {
         if limit == 0 {
             return Ok(Vec::new());
         }
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn();
         let start = i64::try_from(after).unwrap_or(i64::MAX);
         let stop = start
             .saturating_add(i64::try_from(limit).unwrap_or(i64::MAX))
@@ -739,7 +798,7 @@ impl Store for RedisStore {
         let json = serde_json::to_string(&entry)
             .map_err(|e| StoreError::Unavailable(format!("audit entry: {e}")))?;
         let key = self.key(&["audit"]);
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn();
         redis::pipe()
             .atomic()
             .lpush(&key, json)
@@ -750,7 +809,7 @@ impl Store for RedisStore {
     }
 
     async fn recent_audit(&self, limit: usize) -> StoreResult<Vec<AuditEntry>> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn();
         let rows: Vec<String> = redis::cmd("LRANGE")
             .arg(self.key(&["audit"]))
             .arg(0)
@@ -828,7 +887,7 @@ impl Store for RedisStore {
     }
 
     async fn retire(&self) -> StoreResult<()> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn();
         redis::pipe()
             .cmd("ZREM")
             .arg(self.key(&["nodes"]))
@@ -991,18 +1050,22 @@ impl EventFeed for RedisStore {
         for payload in batch.iter().filter_map(wire::encode) {
             pipe.cmd("PUBLISH").arg(&channel).arg(payload).ignore();
         }
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn();
         pipe.query_async::<()>(&mut conn).await?;
         Ok(())
     }
 
+    /// Read with backpressure (see [`subscription`]): the next event is
+    /// read from Redis only when the bus asks for it.
     async fn subscribe(&self) -> StoreResult<EventStream> {
-        let mut pubsub = self.client.get_async_pubsub().await?;
-        pubsub.subscribe(self.events_channel()).await?;
-        pubsub.subscribe(self.node_channel()).await?;
-        let stream = pubsub
-            .into_on_message()
-            .filter_map(|msg| async move { wire::decode(msg.get_payload_bytes()) });
+        let channels = [self.events_channel(), self.node_channel()];
+        let at = self.primary.resolve().await?;
+        let subscription = subscription::Subscription::open(&at, &channels).await?;
+        let stream = futures_util::stream::unfold(subscription, |mut s| async move {
+            let payload = s.next_message().await?;
+            Some((payload, s))
+        })
+        .filter_map(|payload| async move { wire::decode(&payload) });
         Ok(Box::pin(stream))
     }
 }

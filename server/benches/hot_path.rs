@@ -1,0 +1,63 @@
+//! The pure parts of the message path, so a regression shows without a
+//! load test: parsing a client frame, cleaning and masking a typed text, and
+//! rendering an event into the bytes every recipient is sent.
+//!
+//! `cargo bench -p switchboard --bench hot_path`
+
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use switchboard::domain::{Author, ConversationId};
+use switchboard::events::{Event, View};
+use switchboard::hub::typed_text;
+use switchboard::masking::mask_sensitive;
+use switchboard::protocol::{ClientFrame, Entry};
+
+const SAY: &str = r#"{"type":"say","conversation":"c-9f1c2e7a4b5d4e0f8a6b3c2d1e0f9a8b","id":"m-7f3a","text":"Hi, my card was declined at the supermarket this morning, can you check?"}"#;
+const PLAIN: &str = "Hi, my card was declined at the supermarket this morning, can you check?";
+const WITH_DIGITS: &str = "It's the one ending 4242, the charge was 12.50 on the 3rd of May";
+const WITH_CARD: &str = "My card is 4111 1111 1111 1111, expiry 12/29";
+
+fn parse(c: &mut Criterion) {
+    c.bench_function("parse say frame", |b| {
+        b.iter(|| ClientFrame::parse(black_box(SAY)))
+    });
+}
+
+fn masking(c: &mut Criterion) {
+    let mut g = c.benchmark_group("mask");
+    for (name, text) in [
+        ("no digits", PLAIN),
+        ("digits, nothing to mask", WITH_DIGITS),
+        ("card number", WITH_CARD),
+    ] {
+        g.bench_function(name, |b| b.iter(|| mask_sensitive(black_box(text))));
+    }
+    g.finish();
+    c.bench_function("typed_text (clean, check, mask)", |b| {
+        b.iter(|| typed_text(black_box(PLAIN).to_owned()))
+    });
+}
+
+fn render(c: &mut Criterion) {
+    let event = Event::Msg {
+        conversation: ConversationId::from("c-9f1c2e7a4b5d4e0f8a6b3c2d1e0f9a8b"),
+        entry: Entry {
+            seq: 42,
+            from: Author::Cardholder,
+            text: PLAIN.to_owned(),
+            at: "2025-05-12T09:31:10.204Z".to_owned(),
+            id: Some("m-7f3a".to_owned()),
+        },
+    };
+    c.bench_function("render msg event", |b| {
+        b.iter(|| {
+            black_box(&event)
+                .frame_for(View::Cardholder)
+                .map(|f| f.to_text())
+        })
+    });
+}
+
+criterion_group!(hot_path, parse, masking, render);
+criterion_main!(hot_path);
