@@ -189,6 +189,7 @@ impl State {
             topic: Some(conv.topic),
             waited_s: Some(waited_s),
             transcript: Some(conv.transcript.clone()),
+            history: Some(Vec::new()),
         };
         let to_cardholder = ServerFrame::Assigned {
             conversation: conv_id.clone(),
@@ -197,6 +198,7 @@ impl State {
             topic: None,
             waited_s: None,
             transcript: None,
+            history: None,
         };
         let cardholder = conv.cardholder.clone();
         self.send(agent_id, &to_agent);

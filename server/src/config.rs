@@ -141,6 +141,42 @@ pub struct Cli {
     /// Log as JSON lines instead of text.
     #[arg(long, env = "SWITCHBOARD_LOG_JSON")]
     pub log_json: bool,
+    /// PostgreSQL URL of the archive (e.g. postgres://switchboard@db/switchboard): every
+    /// ended conversation and closed callback request is kept there; needs --redis-url.
+    /// Absent: nothing outlives --hot-retention (the in-memory engine keeps history in memory).
+    #[arg(
+        long,
+        env = "SWITCHBOARD_ARCHIVE_URL",
+        global = true,
+        hide_env_values = true
+    )]
+    pub archive_url: Option<String>,
+    /// Days archived conversations and callback requests are kept before they are purged.
+    #[arg(long, env = "SWITCHBOARD_ARCHIVE_RETENTION_DAYS", default_value_t = crate::archive::DEFAULT_RETENTION_DAYS)]
+    pub archive_retention_days: u64,
+    /// Something other than serving the hub.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// `switchboard <command>`: tools beside the hub itself.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum Command {
+    /// The archive (needs --archive-url).
+    #[command(subcommand)]
+    Archive(ArchiveCommand),
+}
+
+/// `switchboard archive <command>`.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum ArchiveCommand {
+    /// Print one cardholder's archived conversations (with transcripts) and
+    /// callback requests as JSON on stdout (a right-of-access request).
+    Export {
+        /// The cardholder's id (the token's `sub`).
+        #[arg(long)]
+        sub: String,
+    },
 }
 
 /// SPEC's default for `--max-connections-per-user`.
@@ -200,6 +236,22 @@ pub const RATE_BURST: f64 = 30.0;
 /// slower; this leaves room for typing indicators and read receipts).
 pub const RATE_PER_SEC: f64 = 10.0;
 
+/// How long an archiver's entry may sit unacknowledged before another node
+/// takes it over (the archiver died between commit and acknowledgement).
+pub const ARCHIVE_CLAIM_IDLE: Duration = Duration::from_secs(60);
+
+/// The durable archive (`--archive-url`).
+#[derive(Debug, Clone)]
+pub struct ArchiveSettings {
+    /// PostgreSQL URL.
+    pub url: String,
+    /// Archived rows older than this many days are purged.
+    pub retention_days: u64,
+    /// Stream entries idle this long in another node's pending list are
+    /// taken over.
+    pub claim_idle: Duration,
+}
+
 /// Where routing state lives.
 #[derive(Debug, Clone)]
 pub enum Engine {
@@ -246,6 +298,13 @@ pub struct Settings {
     /// How long an ended conversation or a closed callback request stays
     /// in the store (ms, `--hot-retention`), then expires.
     pub hot_retention_ms: Millis,
+    /// The PostgreSQL archive (`--archive-url`); none: Redis keeps ended
+    /// conversations for the hot retention only, the memory engine keeps
+    /// history in memory.
+    pub archive: Option<ArchiveSettings>,
+    /// Days the archive keeps what it holds (`--archive-retention-days`;
+    /// the memory engine's history too).
+    pub archive_retention_days: u64,
     /// How often this node heartbeats in the store.
     pub node_heartbeat: Duration,
     /// A node silent for this long is declared dead by the others.
@@ -460,6 +519,20 @@ impl Cli {
                 "--node-timeout must be at least twice --node-heartbeat, or a live node could be declared dead".into(),
             ));
         }
+        if self.archive_retention_days == 0 {
+            return Err(ConfigError(
+                "--archive-retention-days must be at least 1".into(),
+            ));
+        }
+        settings.archive_retention_days = self.archive_retention_days;
+        if let Some(url) = &self.archive_url {
+            if self.redis_url.is_none() {
+                return Err(ConfigError(
+                    "--archive-url needs --redis-url (the in-memory engine keeps history in memory)".into(),
+                ));
+            }
+            settings.archive = Some(archive_settings(url, self.archive_retention_days)?);
+        }
         settings.max_event_lag = parse_duration("--max-event-lag", &self.max_event_lag)?;
         settings.max_connections = self.max_connections;
         settings.max_pending_auth = self.max_pending_auth;
@@ -525,6 +598,21 @@ fn parse_duration(flag: &str, text: &str) -> Result<Duration, ConfigError> {
     }
 }
 
+/// Checks `--archive-url` (a `postgres://` or `postgresql://` URL).
+pub fn archive_settings(url: &str, retention_days: u64) -> Result<ArchiveSettings, ConfigError> {
+    let scheme_ok = url.starts_with("postgres://") || url.starts_with("postgresql://");
+    if !scheme_ok || url.parse::<tokio_postgres::Config>().is_err() {
+        return Err(ConfigError(
+            "--archive-url is not a PostgreSQL URL like postgres://user@host:5432/database".into(),
+        ));
+    }
+    Ok(ArchiveSettings {
+        url: url.to_owned(),
+        retention_days,
+        claim_idle: ARCHIVE_CLAIM_IDLE,
+    })
+}
+
 fn secs_to_ms(s: u64) -> i64 {
     i64::try_from(s.saturating_mul(1000)).unwrap_or(i64::MAX)
 }
@@ -554,6 +642,8 @@ impl Settings {
                 agent_ms: secs_to_ms(DEFAULT_AGENT_GRACE_S),
             },
             hot_retention_ms: secs_to_ms(DEFAULT_HOT_RETENTION_S),
+            archive: None,
+            archive_retention_days: crate::archive::DEFAULT_RETENTION_DAYS,
             node_heartbeat: Duration::from_secs(1),
             node_timeout: Duration::from_secs(5),
             max_event_lag: Duration::from_secs(2),
@@ -660,6 +750,42 @@ mod tests {
             cli(&[]).listen_addr().expect("addr").to_string(),
             DEFAULT_LISTEN
         );
+        assert_eq!(
+            from_flags.archive_retention_days,
+            embedded.archive_retention_days
+        );
+        assert_eq!(from_flags.archive_retention_days, 2555);
+        assert!(from_flags.archive.is_none() && embedded.archive.is_none());
+    }
+
+    #[test]
+    fn archive_flags_and_the_export_command() {
+        let redis = ["--redis-url", "redis://127.0.0.1:6379"];
+        let url = "postgres://postgres@127.0.0.1:5432/switchboard";
+        let s = cli(&[
+            &redis[..],
+            &["--archive-url", url, "--archive-retention-days", "30"],
+        ]
+        .concat())
+        .settings()
+        .expect("valid");
+        let a = s.archive.expect("an archive");
+        assert_eq!((a.url.as_str(), a.retention_days), (url, 30));
+        assert_eq!(a.claim_idle, ARCHIVE_CLAIM_IDLE);
+        assert!(refused(&["--archive-url", url]).contains("--archive-url needs --redis-url"));
+        assert!(
+            refused(&[&redis[..], &["--archive-url", "mysql://db/x"]].concat())
+                .contains("--archive-url is not a PostgreSQL URL")
+        );
+        assert!(refused(&["--archive-retention-days", "0"]).contains("at least 1"));
+        // The hub's own start stays `switchboard [flags]`; the export is a subcommand.
+        assert!(cli(&[]).command.is_none());
+        let export = cli(&["archive", "export", "--sub", "ada", "--archive-url", url]);
+        assert_eq!(export.archive_url.as_deref(), Some(url));
+        match export.command {
+            Some(Command::Archive(ArchiveCommand::Export { sub })) => assert_eq!(sub, "ada"),
+            other => panic!("not the export: {other:?}"),
+        }
     }
 
     #[test]

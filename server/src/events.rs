@@ -13,12 +13,13 @@
 //! engine encodes envelopes for pub/sub, `bus` delivers them, `protocol`
 //! serialises the frames.
 
+use crate::archive::Summary;
 use crate::domain::{
     rfc3339, AgentState, Author, CardholderPresence, ConversationId, Desk, EndReason, Millis, Role,
     Seq, Tier, UserId,
 };
 use crate::protocol::{
-    AgentInfo, CallbackView, CardholderInfo, ConversationState, Entry, ServerFrame,
+    AgentInfo, CallbackView, CardholderInfo, ConversationState, Entry, HistoryItem, ServerFrame,
 };
 use crate::store::{CallbackRequest, Conversation};
 
@@ -217,6 +218,7 @@ impl Event {
                 topic: Some(conversation.topic),
                 waited_s: Some(u64::try_from(waited_ms.max(&0) / 1000).unwrap_or(0)),
                 transcript: Some(transcript.clone()),
+                history: Some(conversation.history.iter().map(history_item).collect()),
             },
             (Event::Assigned { conversation, .. }, View::Cardholder) => {
                 assigned_to_cardholder(conversation)
@@ -331,6 +333,21 @@ pub fn assigned_to_cardholder(c: &Conversation) -> ServerFrame {
         topic: None,
         waited_s: None,
         transcript: None,
+        history: None,
+    }
+}
+
+/// A past conversation as `history` and `assigned` show it.
+pub fn history_item(s: &Summary) -> HistoryItem {
+    HistoryItem {
+        id: s.id.clone(),
+        kind: "chat".to_owned(),
+        tier: s.tier,
+        topic: s.topic,
+        started_at: rfc3339(s.started_at),
+        ended_at: rfc3339(s.ended_at),
+        end_reason: s.end_reason,
+        agent_name: s.agent_name.clone(),
     }
 }
 

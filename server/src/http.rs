@@ -229,7 +229,11 @@ fn origin_allowed(allowed: &[String], headers: &HeaderMap) -> bool {
 }
 
 /// `/readyz`: 200 while the store answers and events are delivered within
-/// `--max-event-lag`, 503 otherwise (`status` `unavailable` or `behind`). With rotating signing keys the
+/// `--max-event-lag`, 503 otherwise (`status` `unavailable` or `behind`).
+/// With an archive the body carries `archive` (`ok`, `degraded` while
+/// writes fail, `overloaded` past
+/// [`crate::archive::archiver::BACKLOG_LIMIT`], which alone answers 503),
+/// its backlog and lag. With rotating signing keys the
 /// answer also carries a `keys` detail (`fresh` or `stale`, age, last failure). Stale keys
 /// do not make the node unready: they are the last good keys, every node shares the same
 /// issuer, and taking them all out of service because the issuer hiccups would turn its
@@ -273,6 +277,29 @@ async fn readyz(State(app): State<App>) -> Response {
     };
     if let Some(keys) = keys {
         body["keys"] = keys;
+    }
+    let mut status = status;
+    if let Some(a) = app.hub.archive_state() {
+        // A failing archive does not stop live chat: the backlog waits in
+        // Redis. Only a backlog large enough to threaten Redis memory makes
+        // the node not ready.
+        let over = a.backlog > crate::archive::archiver::BACKLOG_LIMIT;
+        let state = match (over, a.failing) {
+            (true, _) => "overloaded",
+            (false, true) => "degraded",
+            (false, false) => "ok",
+        };
+        body["archive"] = json!({
+            "status": state,
+            "backlog": a.backlog,
+            "lag_s": a.lag_s,
+            "last_error": a.last_error,
+        });
+        if over && status == StatusCode::OK {
+            status = StatusCode::SERVICE_UNAVAILABLE;
+            body["status"] = json!("unavailable");
+            body["reason"] = json!("the archive backlog threatens Redis memory");
+        }
     }
     (status, Json(body)).into_response()
 }

@@ -13,6 +13,7 @@
 //! - [`config`]: flags and environment into validated [`config::Settings`].
 //! - [`events`]: domain events and their audiences; rendered into frames on delivery.
 //! - [`store`]: the [`store::Store`] trait with its in-memory and Redis engines.
+//! - [`archive`]: the durable archive (PostgreSQL, or in memory) and the history read from it.
 //! - [`hub`]: what cardholders and agents can do, and the background tasks.
 //! - [`bus`]: delivery to this node's connections and to other nodes.
 //! - [`connection`]: one task per WebSocket.
@@ -25,6 +26,7 @@
 //! - [`logging`]: the log subscriber, which keeps payload-dumping
 //!   dependencies below debug whatever `RUST_LOG` says.
 
+pub mod archive;
 pub mod assets;
 pub mod auth;
 pub mod bus;
@@ -54,6 +56,10 @@ use tokio::net::TcpListener;
 pub use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::archive::archiver::Archiver;
+use crate::archive::memory::MemoryArchive;
+use crate::archive::postgres::PgArchive;
+use crate::archive::{Archive, NoArchive};
 use crate::auth::Verifier;
 use crate::bus::{Bus, Sessions};
 use crate::config::{Engine, Settings};
@@ -81,6 +87,9 @@ pub enum RunError {
         "another hub node with id `{0}` is running on this Redis; give each node its own --node-id"
     )]
     DuplicateNode(String),
+    /// The archive settings are unusable.
+    #[error("archive: {0}")]
+    Archive(archive::ArchiveError),
     /// The listener failed.
     #[error("serving HTTP failed: {0}")]
     Io(#[from] std::io::Error),
@@ -92,24 +101,32 @@ pub async fn build_hub(settings: Settings, shutdown: CancellationToken) -> Resul
     let metrics = Metrics::new();
     let verifier = Verifier::start(settings.jwt.clone(), metrics.clone(), shutdown.clone()).await?;
     let sessions = Arc::new(Sessions::default());
-    let (store, bus): (Arc<dyn Store>, Bus) = match &settings.engine {
+    let mut archive_health = None;
+    let (store, bus, archive): (Arc<dyn Store>, Bus, Arc<dyn Archive>) = match &settings.engine {
         Engine::Memory => {
             tracing::info!("using the built-in in-memory engine: one node only, nothing survives a restart (give --redis-url to share state)");
             let (to_sessions, to_metrics) = (sessions.clone(), metrics.clone());
             let announcer: store::Announcer = Arc::new(move |envelope: events::Envelope| {
                 to_sessions.deliver(&envelope, &to_metrics);
             });
+            let history = Arc::new(MemoryArchive::new());
             (
                 Arc::new(
-                    MemoryStore::with_announcer(announcer).retaining(settings.hot_retention_ms),
+                    MemoryStore::with_announcer(announcer)
+                        .retaining(settings.hot_retention_ms)
+                        .archiving(history.clone()),
                 ),
                 Bus::local(sessions.clone(), metrics.clone()),
+                history,
             )
         }
         Engine::Redis { url, prefix } => {
-            let store =
+            let mut store =
                 RedisStore::connect(url, prefix, &settings.node_id, settings.hot_retention_ms)
                     .await?;
+            if settings.archive.is_some() {
+                store = store.archiving();
+            }
             let sweep = hub::tasks::node_sweep(&settings);
             if store
                 .node_alive(domain::now_millis(), sweep.stale_ms)
@@ -119,6 +136,27 @@ pub async fn build_hub(settings: Settings, shutdown: CancellationToken) -> Resul
             }
             store.reset_node(domain::now_millis(), &sweep).await?;
             tracing::info!(prefix = %prefix, node = %settings.node_id, "using Redis");
+            let archive: Arc<dyn Archive> = match &settings.archive {
+                Some(a) => {
+                    let pg = PgArchive::new(&a.url).map_err(RunError::Archive)?;
+                    // Migrate before serving, so history works from the
+                    // first request; a database that is down does not stop
+                    // live chat (the archiver migrates once it answers).
+                    if let Err(e) = pg.migrate().await {
+                        tracing::warn!(error = %e, "archive not reachable at start-up; archiving waits for it");
+                    }
+                    let archiver =
+                        Archiver::new(store.clone(), pg.clone(), metrics.clone(), a.claim_idle);
+                    archive_health = Some(archiver.health());
+                    tokio::spawn(archiver.run(shutdown.clone()));
+                    tracing::info!("archiving ended conversations to PostgreSQL");
+                    Arc::new(pg)
+                }
+                None => {
+                    tracing::info!("no --archive-url: ended conversations expire after --hot-retention and history is empty");
+                    Arc::new(NoArchive)
+                }
+            };
             let store = Arc::new(store);
             let bus = Bus::remote(
                 store.clone(),
@@ -127,11 +165,27 @@ pub async fn build_hub(settings: Settings, shutdown: CancellationToken) -> Resul
                 shutdown.clone(),
             )
             .await?;
-            (store, bus)
+            (store, bus, archive)
         }
     };
+    tokio::spawn(archive::archiver::purge_periodically(
+        archive.clone(),
+        settings.archive_retention_days,
+        metrics.clone(),
+        shutdown.clone(),
+    ));
     Ok(Hub::new(
-        store, sessions, bus, settings, verifier, metrics, shutdown,
+        hub::Parts {
+            store,
+            archive,
+            archive_health,
+            sessions,
+            bus,
+        },
+        settings,
+        verifier,
+        metrics,
+        shutdown,
     ))
 }
 

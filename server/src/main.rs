@@ -2,7 +2,8 @@
 //! and hand over to [`switchboard::run`].
 
 use clap::Parser;
-use switchboard::config::Cli;
+use switchboard::config::{ArchiveCommand, Cli, Command};
+use switchboard::domain::UserId;
 
 // The allocator is chosen at build time (`--features mimalloc` or
 // `--features jemalloc`; glibc's malloc otherwise). docs/benchmarks.md has
@@ -19,6 +20,9 @@ static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     init_tracing(cli.log_json);
+    if let Some(Command::Archive(ArchiveCommand::Export { sub })) = &cli.command {
+        return export(cli.archive_url.as_deref(), sub).await;
+    }
     let (settings, addr) = match cli.settings().and_then(|s| Ok((s, cli.listen_addr()?))) {
         Ok(v) => v,
         Err(e) => {
@@ -55,6 +59,25 @@ async fn main() -> std::process::ExitCode {
     }
     match switchboard::serve(listener, hub, cancel, shutdown_signal()).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("switchboard: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// `switchboard archive export --sub S`: one cardholder's archived
+/// conversations and callback requests as JSON on stdout.
+async fn export(url: Option<&str>, sub: &str) -> std::process::ExitCode {
+    let Some(url) = url else {
+        eprintln!("switchboard: archive export needs --archive-url (or SWITCHBOARD_ARCHIVE_URL)");
+        return std::process::ExitCode::from(2);
+    };
+    match switchboard::archive::postgres::export_json(url, &UserId(sub.to_owned())).await {
+        Ok(json) => {
+            println!("{json}");
+            std::process::ExitCode::SUCCESS
+        }
         Err(e) => {
             eprintln!("switchboard: {e}");
             std::process::ExitCode::FAILURE

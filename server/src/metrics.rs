@@ -95,6 +95,24 @@ pub struct Metrics {
     /// Tokens refused because no key held (even after a refresh) has their `kid`: a spike
     /// means a rotation the hub missed, or someone trying made-up keys.
     pub tokens_unknown_kid: Counter,
+    /// Ended conversations and closed callback requests not archived yet
+    /// (the archive stream's pending and unread entries).
+    pub archive_backlog: Gauge,
+    /// Seconds since the oldest entry not archived yet was handed over.
+    pub archive_lag: Gauge<f64, AtomicU64>,
+    /// Records written to the archive, by kind (`conversation`, `callback`).
+    pub archived: Family<KindLabel, Counter>,
+    /// Archive writes that failed (retried with backoff; nothing is lost).
+    pub archive_failures: Counter,
+    /// Archived records deleted by the retention purge.
+    pub archive_purged: Counter,
+}
+
+/// Label set naming what was archived.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub struct KindLabel {
+    /// `conversation` or `callback`.
+    pub kind: String,
 }
 
 fn wait_histogram() -> Histogram {
@@ -217,6 +235,36 @@ impl Metrics {
             "Tokens refused because no signing key has their kid",
             tokens_unknown_kid.clone(),
         );
+        let archive_backlog = Gauge::default();
+        registry.register(
+            "archive_backlog",
+            "Ended conversations and closed callback requests not archived yet",
+            archive_backlog.clone(),
+        );
+        let archive_lag = Gauge::<f64, AtomicU64>::default();
+        registry.register(
+            "archive_lag_seconds",
+            "Seconds since the oldest record not archived yet was handed over",
+            archive_lag.clone(),
+        );
+        let archived = Family::<KindLabel, Counter>::default();
+        registry.register(
+            "archived",
+            "Records written to the archive, by kind",
+            archived.clone(),
+        );
+        let archive_failures = Counter::default();
+        registry.register(
+            "archive_write_failures",
+            "Archive writes that failed; retried with backoff, nothing is lost",
+            archive_failures.clone(),
+        );
+        let archive_purged = Counter::default();
+        registry.register(
+            "archive_purged",
+            "Archived records deleted by the retention purge",
+            archive_purged.clone(),
+        );
         for tier in Tier::ALL {
             queue_depth.get_or_create(&tier_label(*tier)).set(0);
         }
@@ -243,6 +291,11 @@ impl Metrics {
             signing_keys_age,
             signing_keys_refresh_failures,
             tokens_unknown_kid,
+            archive_backlog,
+            archive_lag,
+            archived,
+            archive_failures,
+            archive_purged,
         })
     }
 
@@ -266,6 +319,15 @@ impl Metrics {
         self.messages
             .get_or_create(&AuthorLabel {
                 from: from.as_str().to_owned(),
+            })
+            .inc();
+    }
+
+    /// Counts one archived record of `kind`.
+    pub fn archived_one(&self, kind: &str) {
+        self.archived
+            .get_or_create(&KindLabel {
+                kind: kind.to_owned(),
             })
             .inc();
     }

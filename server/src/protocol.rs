@@ -26,6 +26,10 @@ pub const MAX_CLIENT_ID_LEN: usize = 128;
 /// transcript for it.
 pub const TRANSCRIPT_PAGE: usize = 200;
 
+/// Past conversations a `history` reply lists unless asked for fewer or
+/// more (at most [`TRANSCRIPT_PAGE`]).
+pub const HISTORY_PAGE: usize = 20;
+
 /// Longest inbound frame in bytes; larger ones close the socket with 1009.
 pub const MAX_FRAME_BYTES: usize = 64 * 1024;
 
@@ -153,6 +157,28 @@ pub enum ClientFrame {
     },
     /// Agent or supervisor: ask for the queue overview (extension).
     Queues,
+    /// Past conversations, newest first: the cardholder's own, or (agents)
+    /// those of the cardholder of `conversation`, a chat assigned to them now.
+    History {
+        /// Agent only: the chat whose cardholder's history is asked for.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        conversation: Option<ConversationId>,
+        /// The oldest conversation of the previous page: older ones follow.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        before: Option<ConversationId>,
+        /// How many at most (default [`HISTORY_PAGE`], at most [`TRANSCRIPT_PAGE`]).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        limit: Option<usize>,
+    },
+    /// One page of a past conversation's transcript (the caller's own, or
+    /// for agents one of the cardholder they serve now).
+    Transcript {
+        /// The conversation.
+        conversation: ConversationId,
+        /// Entries with a greater seq (default 0).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        after: Option<Seq>,
+    },
     /// Supervisor: send me `overview` frames (at most one a second) while
     /// this connection lasts.
     Watch,
@@ -275,6 +301,8 @@ const KNOWN_CLIENT_TYPES: &[&str] = &[
     "claim_callback",
     "complete_callback",
     "queues",
+    "history",
+    "transcript",
 ];
 
 fn truncate(s: &str, max_chars: usize) -> String {
@@ -369,6 +397,27 @@ pub struct Entry {
     /// The sender's idempotency key, when it had one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
+}
+
+/// One past conversation in `history` (and in an agent's `assigned`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryItem {
+    /// The conversation.
+    pub id: ConversationId,
+    /// `chat` (secure-message threads will be `message`).
+    pub kind: String,
+    /// The queue it was served from.
+    pub tier: Tier,
+    /// What it was about.
+    pub topic: Topic,
+    /// RFC 3339.
+    pub started_at: String,
+    /// RFC 3339.
+    pub ended_at: String,
+    /// Why it ended.
+    pub end_reason: EndReason,
+    /// The agent who served it last (null when nobody did).
+    pub agent_name: Option<String>,
 }
 
 /// A callback request as desks and cardholders see it.
@@ -553,6 +602,9 @@ pub enum ServerFrame {
         /// To the agent: the transcript so far.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         transcript: Option<Vec<Entry>>,
+        /// To the agent: the cardholder's last conversations, newest first.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        history: Option<Vec<HistoryItem>>,
     },
     /// Both: a transcript entry.
     Msg {
@@ -631,6 +683,16 @@ pub enum ServerFrame {
     Queues {
         /// One row per tier.
         queues: Vec<QueueView>,
+    },
+    /// Past conversations, newest first, the reply to `history`.
+    History {
+        /// To an agent: the chat whose cardholder this is.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        conversation: Option<ConversationId>,
+        /// One page.
+        conversations: Vec<HistoryItem>,
+        /// Whether older ones follow (ask with `before` = the last id).
+        more: bool,
     },
     /// Supervisor: the live picture of the supervised teams, after `watch`
     /// and then at most once a second.

@@ -414,6 +414,41 @@ e2e('the agent ends the chat and the cardholder is offered a new one', { timeout
   assert.equal(await cardholderPage.locator('.sbw-launcher').getAttribute('aria-expanded'), 'false');
 });
 
+e2e('earlier conversations: the cardholder reads a past chat, the agent sees it beside a new one', { timeout: 60000 }, async () => {
+  assert.ok(cardholderPage, 'needs the ended chat from the tests above');
+  // The cardholder opens the list from the topic screen and reads the chat back.
+  await cardholderPage.locator('.sbw-launcher').click();
+  await cardholderPage.locator('.sbw-topic-screen').waitFor();
+  await cardholderPage.locator('.sbw-history-open').click();
+  const item = cardholderPage.locator('.sbw-history-item', { hasText: 'Dispute a charge' });
+  await item.waitFor();
+  assert.equal(await cardholderPage.locator('.sbw-history-item').count(), 1, 'one earlier conversation');
+  await item.locator('.sbw-history-when', { hasText: 'Alex Agent' }).waitFor();
+  await item.click();
+  await cardholderPage.locator('.sbw-past-transcript .sbw-bubble', { hasText: 'Which charge is it?' }).waitFor();
+  await cardholderPage.locator('.sbw-past-transcript .sbw-bubble', { hasText: 'my card is **** **** ****' }).waitFor();
+  const shown = await cardholderPage.locator('.sbw-past-transcript .sbw-bubble').allTextContents();
+  assert.ok(!shown.some((t) => t.includes('4111 1111')), 'the past transcript is masked');
+  await cardholderPage.locator('.sbw-past-back').click();
+  await cardholderPage.locator('.sbw-history-back').click();
+
+  // A new chat: its agent sees the cardholder's history beside it and reads the old chat.
+  await cardholderPage.locator('.sbw-topic', { hasText: 'A general question' }).click();
+  await cardholderPage.locator('.sbw-start').click();
+  const tab = agentPage.locator('.sba-tab', { hasText: 'General question' });
+  await tab.waitFor();
+  await tab.click();
+  const panel = agentPage.locator('.sba-panel:not([hidden])');
+  await panel.locator('.sba-history-summary', { hasText: 'Earlier conversations (1)' }).waitFor();
+  await panel.locator('.sba-history-item', { hasText: 'Dispute a charge' }).click();
+  await panel.locator('.sba-past .sba-bubble', { hasText: 'Which charge is it?' }).waitFor();
+  await cardholderPage.locator('.sbw-status', { hasText: 'Chatting with Alex Agent' }).waitFor();
+  await panel.locator('.sba-end-chat').click();
+  await panel.locator('.sba-confirm-end').click();
+  await cardholderPage.locator('.sbw-ended:not([hidden])').waitFor();
+  await cardholderPage.keyboard.press('Escape');
+});
+
 e2e('locked_account shows the callback screen with the reference', { timeout: 60000 }, async () => {
   const { context, page } = await openCardholder({
     role: 'cardholder', sub: 'e2e-locked', tier: 'standard', name: 'Lee Locked', phone_last4: '4321',

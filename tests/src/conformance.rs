@@ -4,6 +4,7 @@
 //! values, so routing order, aging and grace periods are tested without
 //! waiting for real time to pass.
 
+use switchboard::archive::Summary;
 use switchboard::domain::{
     AgentState, Author, ConversationId, ConversationStatus, Desk, EndReason, Millis, Team, Tier,
     TierBoosts, Topic, UserId,
@@ -30,6 +31,7 @@ pub async fn open(s: &dyn Store, who: &str, tier: Tier, at: Millis) -> Conversat
         topic: Topic::General,
         enqueue: true,
         phone_last4: None,
+        history: Vec::new(),
         now: at,
     })
     .await
@@ -264,6 +266,7 @@ pub async fn open_is_idempotent(s: &dyn Store) {
             topic: Topic::Billing,
             enqueue: true,
             phone_last4: None,
+            history: Vec::new(),
             now: T0,
         })
         .await
@@ -277,6 +280,7 @@ pub async fn open_is_idempotent(s: &dyn Store) {
             topic: Topic::General,
             enqueue: true,
             phone_last4: None,
+            history: Vec::new(),
             now: T0 + 1,
         })
         .await
@@ -663,6 +667,7 @@ pub async fn scenario_for_events(s: &dyn Store) -> Vec<ConversationId> {
             topic: Topic::Billing,
             enqueue: true,
             phone_last4: Some("4321".into()),
+            history: Vec::new(),
             now: T0,
         })
         .await
@@ -884,6 +889,62 @@ pub async fn ended_conversations_and_closed_requests_expire(s: &dyn Store) {
     assert_eq!(open_one.status, ConversationStatus::Queued);
     let again = open(s, "gone", Tier::Standard, later).await;
     assert_ne!(again, id);
+}
+
+/// An ended conversation keeps when and why it ended, and who served it;
+/// the history a chat was opened with comes back with it (for `assigned`).
+pub async fn ended_conversations_keep_when_and_why(s: &dyn Store) {
+    let earlier = Summary {
+        id: ConversationId("c-earlier".into()),
+        tier: Tier::Standard,
+        topic: Topic::Billing,
+        started_at: T0 - 86_400_000,
+        ended_at: T0 - 86_000_000,
+        end_reason: EndReason::AgentEnded,
+        agent_name: Some("Sam".into()),
+    };
+    let id = s
+        .open_conversation(NewConversation {
+            cardholder: user("kept-why"),
+            name: None,
+            tier: Tier::Standard,
+            topic: Topic::General,
+            enqueue: true,
+            phone_last4: None,
+            history: vec![earlier.clone()],
+            now: T0,
+        })
+        .await
+        .expect("open")
+        .conversation
+        .id;
+    agent(s, "why-ag", &[Tier::Standard], 1, T0).await;
+    route(s, T0 + 1).await;
+    let live = s.conversation(&id).await.expect("read").expect("known");
+    assert_eq!((live.ended_at, live.end_reason), (None, None));
+    assert_eq!(live.history, vec![earlier]);
+    s.end(
+        &id,
+        Some(&user("why-ag")),
+        EndReason::AgentEnded,
+        T0 + 5_000,
+    )
+    .await
+    .expect("end")
+    .expect("ended");
+    let ended = s.conversation(&id).await.expect("read").expect("kept");
+    assert_eq!(
+        (
+            ended.ended_at,
+            ended.end_reason,
+            ended.agent_name.as_deref()
+        ),
+        (
+            Some(T0 + 5_000),
+            Some(EndReason::AgentEnded),
+            Some("why-ag")
+        )
+    );
 }
 
 /// The supervisor console's overview: queues with recent waits, the agents

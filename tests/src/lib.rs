@@ -3,6 +3,7 @@
 //! that waits for frames by type (never by sleeping).
 
 pub mod conformance;
+pub mod postgres;
 
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
@@ -105,6 +106,15 @@ pub async fn paired(ch: &mut Client, ag: &mut Client, topic: &str) -> String {
     ag.expect_where("assigned", |f| f["conversation"] == id.as_str())
         .await;
     id
+}
+
+/// A key's time to live in ms (-1: none, -2: no such key).
+pub async fn pttl(conn: &mut impl redis::aio::ConnectionLike, key: &str) -> i64 {
+    redis::cmd("PTTL")
+        .arg(key)
+        .query_async(conn)
+        .await
+        .expect("PTTL")
 }
 
 /// A free TCP port on 127.0.0.1.

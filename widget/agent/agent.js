@@ -109,6 +109,7 @@
   var availability = 'away';
   var chats = new Map();    // conversation id -> Chat
   var selectedId = null;
+  var pastReaders = new Map(); // an earlier conversation being read -> the chat it is shown in
   var connState = 'connecting';
   var queuesTimer = null;
   var callbacksTimer = null;
@@ -175,6 +176,7 @@
       case 'assigned': return onAssigned(f);
       case 'msg': return onMsg(f);
       case 'transcript': return onTranscript(f);
+      case 'history': return onHistory(f);
       case 'redact': return onRedact(f);
       case 'typing': return onTyping(f);
       case 'read': return onRead(f);
@@ -221,6 +223,7 @@
         chat = createChat({ id: c.id, tier: c.tier, topic: c.topic, cardholder: c.cardholder, waited_s: null });
       }
       send({ type: 'sync', conversation: c.id, after: chat.maxSeq }, false);
+      send({ type: 'history', conversation: c.id }, false);
       chat.pending.forEach(function (p) { send({ type: 'say', conversation: c.id, id: p.id, text: p.text }, false); });
       chat.lastReadSent = 0;
     });
@@ -270,6 +273,7 @@
       renderChatHead(chat);
     }
     (f.transcript || []).forEach(function (entry) { addEntry(chat, entry, true); });
+    if (Array.isArray(f.history)) renderHistory(chat, f.history);
     var who = (f.cardholder && (f.cardholder.name || f.cardholder.sub)) || 'a cardholder';
     announce('New chat with ' + who + ', ' + (TIER_NAMES[chat.tier] || chat.tier) + ', ' + (TOPIC_NAMES[chat.topic] || chat.topic || 'no topic'));
     var current = selectedId && chats.get(selectedId);
@@ -293,6 +297,13 @@
 
   // A page of a chat's transcript (the reply to `sync`); `more`: ask again.
   function onTranscript(f) {
+    // An earlier conversation being read (its own tab may still be open, ended).
+    var reader = pastReaders.get(f.conversation);
+    if (reader) {
+      if (!f.more) pastReaders.delete(f.conversation);
+      onPastTranscript(reader, f);
+      return;
+    }
     var chat = chats.get(f.conversation);
     if (!chat) return;
     var last = 0;
@@ -301,6 +312,55 @@
       last = Math.max(last, Number(e.seq) || 0);
     });
     if (f.more && last > 0) send({ type: 'sync', conversation: chat.id, after: last }, false);
+  }
+
+  // The cardholder's earlier conversations, beside the chat.
+  function onHistory(f) {
+    var chat = chats.get(f.conversation);
+    if (chat) renderHistory(chat, f.conversations || []);
+  }
+
+  function renderHistory(chat, items) {
+    chat.historyList.textContent = '';
+    chat.historySummary.textContent = 'Earlier conversations (' + items.length + ')';
+    if (!items.length) {
+      chat.historyList.appendChild(h('li', { class: 'sba-history-none', text: 'None: a first contact.' }));
+      return;
+    }
+    items.forEach(function (c) {
+      var day = new Date(c.started_at);
+      var when = isNaN(day.getTime()) ? '' : day.toLocaleDateString();
+      chat.historyList.appendChild(h('li', {}, [h('button', {
+        type: 'button', class: 'sba-history-item', 'data-conversation': c.id,
+        onclick: function () { readPast(chat, c); },
+      }, [
+        h('span', { class: 'sba-history-topic', text: TOPIC_NAMES[c.topic] || c.topic }),
+        h('span', { class: 'sba-history-when', text: when + (c.agent_name ? ' \u00b7 ' + c.agent_name : '') + ' \u00b7 ' + String(c.end_reason).replace(/_/g, ' ') }),
+      ])]));
+    });
+  }
+
+  /** Shows one earlier conversation of the chat's cardholder, read-only, page by page. */
+  function readPast(chat, c) {
+    pastReaders.set(c.id, chat);
+    chat.pastList.textContent = '';
+    chat.pastList.hidden = false;
+    chat.pastList.setAttribute('aria-label', 'Earlier conversation: ' + (TOPIC_NAMES[c.topic] || c.topic));
+    send({ type: 'transcript', conversation: c.id });
+  }
+
+  function onPastTranscript(chat, f) {
+    var last = 0;
+    (f.entries || []).forEach(function (e) {
+      var who = e.from === 'agent' ? 'own' : e.from === 'cardholder' ? 'cardholder' : 'system';
+      var label = who === 'own' ? 'Agent' : who === 'cardholder' ? chatTitle(chat) : 'System';
+      chat.pastList.appendChild(h('li', { class: 'sba-msg sba-' + who, 'data-past-seq': e.seq }, [
+        h('div', { class: 'sba-meta' }, [h('span', { class: 'sba-author', text: label }), h('time', { datetime: e.at || null, text: clockTime(e.at) })]),
+        h('div', { class: 'sba-bubble', text: String(e.text) }),
+      ]));
+      last = Math.max(last, Number(e.seq) || 0);
+    });
+    if (f.more && last > 0) send({ type: 'transcript', conversation: f.conversation, after: last }, false);
   }
 
   // An earlier entry, masked anew (a card number typed over two messages).
@@ -516,8 +576,13 @@
       chat.endedText,
       h('button', { type: 'button', class: 'sba-btn sba-close-tab', onclick: function () { removeChat(chat); } }, ['Close tab']),
     ]);
+    chat.historySummary = h('summary', { class: 'sba-history-summary', text: 'Earlier conversations' });
+    chat.historyList = h('ul', { class: 'sba-history-list' });
+    chat.pastList = h('ol', { class: 'sba-past', hidden: true, tabindex: '0' });
+    chat.historyBox = h('details', { class: 'sba-history', open: true }, [chat.historySummary, chat.historyList, chat.pastList]);
     chat.panel = h('section', { class: 'sba-panel', role: 'tabpanel', id: panelId, 'aria-labelledby': tabId, hidden: true }, [
       h('div', { class: 'sba-chat-head' }, [h('div', { class: 'sba-chat-who' }, [chat.headName, chat.presenceEl, chat.headInfo]), chat.actions]),
+      chat.historyBox,
       chat.transcript,
       chat.typingEl,
       chat.composerForm,
@@ -877,6 +942,7 @@
   }
 
   function removeChat(chat) {
+    pastReaders.forEach(function (reader, id) { if (reader === chat) pastReaders.delete(id); });
     clearTimeout(chat.removeTimer);
     clearTimeout(chat.typingTimer);
     clearTimeout(chat.remoteTypingTimer);

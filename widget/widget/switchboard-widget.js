@@ -54,6 +54,17 @@
     ['update_contact', 'Update my address, phone or email'],
   ];
 
+  function topicLabel(topic) {
+    for (var i = 0; i < TOPICS.length; i++) if (TOPICS[i][0] === topic) return TOPICS[i][1];
+    return String(topic || 'A chat');
+  }
+
+  /** A day as people read it: "2 Dec 2026". */
+  function dayText(iso) {
+    var d = new Date(iso);
+    return isNaN(d.getTime()) ? '' : d.toLocaleDateString(undefined, { day: 'numeric', month: 'short', year: 'numeric' });
+  }
+
   /** Transcript entries kept in the DOM; older ones are trimmed. */
   var MAX_RENDERED_ENTRIES = 300;
 
@@ -207,7 +218,28 @@
         h('label', { class: 'sbw-visually-hidden', for: 'sbw-first-text', text: 'Your question (optional)' }),
         this.topicText,
       ]),
-      h('div', { class: 'sbw-topic-foot' }, [this.startBtn]),
+      h('div', { class: 'sbw-topic-foot' }, [
+        this.startBtn,
+        h('button', { type: 'button', class: 'sbw-link sbw-history-open', onclick: function () { self.openHistory(); } }, ['Earlier conversations']),
+      ]),
+    ]);
+
+    // Earlier conversations, and one of them read back.
+    this.historyList = h('ul', { class: 'sbw-history-list' });
+    this.historyEmpty = h('p', { class: 'sbw-history-empty', hidden: true, text: 'No earlier conversations yet.' });
+    this.historyMoreBtn = h('button', {
+      type: 'button', class: 'sbw-btn sbw-secondary sbw-history-more', hidden: true, onclick: function () { self.moreHistory(); },
+    }, ['Show older']);
+    this.historyTitle = h('h3', { class: 'sbw-history-title', id: 'sbw-history-title', tabindex: '-1', text: 'Earlier conversations' });
+    this.historyScreen = h('section', { class: 'sbw-screen sbw-history', 'aria-labelledby': 'sbw-history-title' }, [
+      this.historyTitle, this.historyList, this.historyEmpty, this.historyMoreBtn,
+      h('button', { type: 'button', class: 'sbw-btn sbw-secondary sbw-history-back', onclick: function () { self.setScreen('topics'); } }, ['Back']),
+    ]);
+    this.pastTitle = h('h3', { class: 'sbw-past-title', id: 'sbw-past-title', tabindex: '-1' });
+    this.pastTranscript = h('ol', { class: 'sbw-past-transcript', 'aria-label': 'Earlier conversation', tabindex: '0' });
+    this.pastScreen = h('section', { class: 'sbw-screen sbw-past', 'aria-labelledby': 'sbw-past-title' }, [
+      this.pastTitle, this.pastTranscript,
+      h('button', { type: 'button', class: 'sbw-btn sbw-secondary sbw-past-back', onclick: function () { self.past = null; self.setScreen('history'); } }, ['Back to the list']),
     ]);
 
     // Chat screen.
@@ -265,7 +297,8 @@
       onkeydown: function (ev) {
         if (ev.key === 'Escape' && !self.inline) { ev.stopPropagation(); self.setOpen(false, true); }
       },
-    }, [header, this.confirmBar, this.banner, this.alertEl, this.connectingScreen, this.topicForm, this.chatScreen, this.escScreen]);
+    }, [header, this.confirmBar, this.banner, this.alertEl, this.connectingScreen, this.topicForm, this.chatScreen, this.escScreen,
+      this.historyScreen, this.pastScreen]);
 
     this.frame = h('div', { class: 'sbw-root' + (this.inline ? ' sbw-inline' : ' sbw-floating') }, [
       this.inline ? null : this.launcher,
@@ -299,6 +332,8 @@
     if (this.screen === 'topics') target = this.root.querySelector('input[name="sbw-topic"]:checked');
     else if (this.screen === 'chat') target = this.composerForm.hidden ? this.endedBar.querySelector('button') : this.composer;
     else if (this.screen === 'escalated') target = this.escTitle;
+    else if (this.screen === 'history') target = this.historyTitle;
+    else if (this.screen === 'past') target = this.pastTitle;
     else target = this.closeBtn;
     if (target && typeof target.focus === 'function') target.focus();
   };
@@ -340,6 +375,8 @@
     this.topicForm.hidden = s !== 'topics';
     this.chatScreen.hidden = s !== 'chat';
     this.escScreen.hidden = s !== 'escalated';
+    this.historyScreen.hidden = s !== 'history';
+    this.pastScreen.hidden = s !== 'past';
     var live = this.conv && (this.conv.status === 'queued' || this.conv.status === 'active');
     this.endBtn.hidden = !(s === 'chat' && live);
     this.endBtn.textContent = this.conv && this.conv.status === 'queued' ? 'Leave queue' : 'End chat';
@@ -386,6 +423,7 @@
       case 'assigned': return this.onAssigned(f);
       case 'msg': return this.onMsg(f);
       case 'transcript': return this.onTranscript(f);
+      case 'history': return this.onHistory(f);
       case 'redact': return this.onRedact(f);
       case 'typing': return this.onTyping(f);
       case 'read': return this.onRead(f);
@@ -436,6 +474,13 @@
       return;
     }
     this.wasOffline = false;
+    if (this.pendingHistory) {
+      this.pendingHistory = false;
+      this.requestHistory(null);
+      this.setScreen('history');
+      return;
+    }
+    if (this.screen === 'history' || this.screen === 'past') return;
     if (this.pendingStart) {
       var start = this.pendingStart;
       this.pendingStart = null;
@@ -528,6 +573,7 @@
   // A page of the transcript (the reply to `sync`): shown entry by entry;
   // `more` means ask for the next page.
   Widget.prototype.onTranscript = function (f) {
+    if (this.past && this.past.id === f.conversation) return this.onPastTranscript(f);
     var self = this;
     var last = 0;
     (f.entries || []).forEach(function (e) {
@@ -537,6 +583,66 @@
     if (f.more && last > 0 && this.conv && this.conv.id === f.conversation) {
       this.conn.send({ type: 'sync', after: last });
     }
+  };
+
+  // ------------------------------------------------ earlier conversations
+
+  Widget.prototype.openHistory = function () {
+    if (!this.conn.isReady()) {
+      this.pendingHistory = true;
+      this.startConnection();
+      this.setScreen('connecting');
+      return;
+    }
+    this.requestHistory(null);
+    this.setScreen('history');
+  };
+
+  /** Asks for a page of history: the newest, or those older than `before`. */
+  Widget.prototype.requestHistory = function (before) {
+    if (!before) {
+      this.historyList.textContent = '';
+      this.historyLast = null;
+    }
+    var frame = { type: 'history' };
+    if (before) frame.before = before;
+    this.conn.send(frame);
+  };
+
+  Widget.prototype.moreHistory = function () {
+    if (this.historyLast) this.requestHistory(this.historyLast);
+  };
+
+  Widget.prototype.onHistory = function (f) {
+    var self = this;
+    (f.conversations || []).forEach(function (c) {
+      self.historyLast = c.id;
+      var when = dayText(c.started_at) + (c.agent_name ? ' \u00b7 ' + c.agent_name : '');
+      self.historyList.appendChild(h('li', {}, [h('button', {
+        type: 'button', class: 'sbw-history-item', 'data-conversation': c.id, onclick: function () { self.openPast(c); },
+      }, [h('span', { class: 'sbw-history-topic', text: topicLabel(c.topic) }), h('span', { class: 'sbw-history-when', text: when })])]));
+    });
+    this.historyEmpty.hidden = this.historyList.childElementCount > 0;
+    this.historyMoreBtn.hidden = !f.more;
+  };
+
+  /** Reads one earlier conversation back, page by page. */
+  Widget.prototype.openPast = function (c) {
+    this.past = { id: c.id };
+    this.pastTitle.textContent = topicLabel(c.topic) + ', ' + dayText(c.started_at);
+    this.pastTranscript.textContent = '';
+    this.conn.send({ type: 'transcript', conversation: c.id });
+    this.setScreen('past');
+  };
+
+  Widget.prototype.onPastTranscript = function (f) {
+    var self = this;
+    var last = 0;
+    (f.entries || []).forEach(function (e) {
+      self.pastTranscript.appendChild(self.entryElement(e));
+      last = Math.max(last, Number(e.seq) || 0);
+    });
+    if (f.more && last > 0) this.conn.send({ type: 'transcript', conversation: f.conversation, after: last });
   };
 
   // An earlier entry, masked anew (a card number typed over two messages).

@@ -177,6 +177,15 @@ impl Hub {
                 self.work_callback(identity, &reference, DeskAction::Complete(outcome))
                     .await
             }
+            ClientFrame::History {
+                conversation,
+                before,
+                limit,
+            } => self.history(identity, conversation, before, limit).await,
+            ClientFrame::Transcript {
+                conversation,
+                after,
+            } => self.past_transcript(identity, conversation, after).await,
             _ => Err(CommandError::NotAllowed(
                 "agents cannot send this frame".into(),
             )),

@@ -135,6 +135,13 @@ impl Hub {
                 self.replay(&c.id, after).await
             }
             ClientFrame::Leave => self.leave(identity, memo).await,
+            ClientFrame::History { before, limit, .. } => {
+                self.history(identity, None, before, limit).await
+            }
+            ClientFrame::Transcript {
+                conversation,
+                after,
+            } => self.past_transcript(identity, conversation, after).await,
             _ => Err(CommandError::NotAllowed(
                 "cardholders cannot send this frame".into(),
             )),
@@ -225,6 +232,7 @@ impl Hub {
             ));
         };
         let text = text.map(typed_text).transpose()?;
+        let history = self.recent_history(&identity.sub).await;
         let opened = self
             .store
             .open_conversation(NewConversation {
@@ -234,6 +242,7 @@ impl Hub {
                 topic,
                 enqueue: desk_for_topic(topic).is_none(),
                 phone_last4: phone_last4.clone(),
+                history,
                 now: now_millis(),
             })
             .await

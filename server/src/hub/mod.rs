@@ -11,6 +11,7 @@ pub mod agent;
 pub mod cardholder;
 mod connect;
 pub mod escalation;
+pub mod history;
 pub mod supervisor;
 pub mod tasks;
 
@@ -22,6 +23,8 @@ use std::time::Instant;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+use crate::archive::archiver::{ArchiveHealth, ArchiveState};
+use crate::archive::Archive;
 use crate::auth::{Identity, Verifier};
 use crate::bus::{Bus, Sessions};
 use crate::config::Settings;
@@ -107,6 +110,10 @@ pub type Replies = Result<Vec<ServerFrame>, CommandError>;
 pub struct Shared {
     /// Routing state and transcripts.
     store: Arc<dyn Store>,
+    /// Ended conversations: history.
+    archive: Arc<dyn Archive>,
+    /// Where archiving stands (with `--archive-url`).
+    archive_health: Option<Arc<ArchiveHealth>>,
     /// This node's connections.
     sessions: Arc<Sessions>,
     /// Delivery to other nodes.
@@ -128,6 +135,21 @@ pub struct Shared {
     positions: std::sync::Mutex<HashMap<ConversationId, (u64, Instant)>>,
 }
 
+/// What a hub is built on, besides its configuration.
+#[derive(Debug)]
+pub struct Parts {
+    /// Routing state and transcripts.
+    pub store: Arc<dyn Store>,
+    /// Ended conversations: history.
+    pub archive: Arc<dyn Archive>,
+    /// Where archiving stands (with `--archive-url`).
+    pub archive_health: Option<Arc<ArchiveHealth>>,
+    /// This node's connections.
+    pub sessions: Arc<Sessions>,
+    /// Delivery to other nodes.
+    pub bus: Bus,
+}
+
 /// A cheap handle on the hub.
 #[derive(Debug, Clone)]
 pub struct Hub(Arc<Shared>);
@@ -143,16 +165,23 @@ impl Hub {
     /// Assembles a hub from its parts and starts its background tasks
     /// (they stop with `shutdown`).
     pub fn new(
-        store: Arc<dyn Store>,
-        sessions: Arc<Sessions>,
-        bus: Bus,
+        parts: Parts,
         settings: Settings,
         verifier: Verifier,
         metrics: Arc<Metrics>,
         shutdown: CancellationToken,
     ) -> Hub {
+        let Parts {
+            store,
+            archive,
+            archive_health,
+            sessions,
+            bus,
+        } = parts;
         let hub = Hub(Arc::new(Shared {
             store,
+            archive,
+            archive_health,
             sessions,
             bus,
             settings,
@@ -219,6 +248,11 @@ impl Hub {
     /// Whether the store answers (for `/readyz`).
     pub async fn ready(&self) -> Result<(), StoreError> {
         self.store.ping().await
+    }
+
+    /// Where archiving stands (`None` without `--archive-url`).
+    pub fn archive_state(&self) -> Option<ArchiveState> {
+        self.archive_health.as_ref().map(|h| h.state(now_millis()))
     }
 
     /// Where rotating signing keys stand (`None` for fixed keys).

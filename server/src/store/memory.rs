@@ -6,7 +6,7 @@
 //! call atomic exactly as the Redis engine's scripts are.
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
 
@@ -18,6 +18,8 @@ use super::{
     QueueSnapshot, QueueStanding, Side, Store, StoreError, StoreResult, Sweep,
     DEFAULT_HOT_RETENTION_MS, MAX_TRANSCRIPT_PAGE, RECENT_WAITS, ROUTE_BATCH, ROUTE_SCAN,
 };
+use crate::archive::memory::MemoryArchive;
+use crate::archive::{ArchivedCallback, ArchivedConversation, Transfer};
 use crate::domain::{
     rfc3339, tier_index, AgentState, Author, CallbackRef, CardholderPresence, ConversationId,
     ConversationStatus, Desk, EndReason, Millis, Seq, Team, Tier, TierBoosts, UserId,
@@ -40,6 +42,9 @@ pub struct MemoryStore {
     /// How long an ended conversation or a closed callback request is kept
     /// (ms, `--hot-retention`).
     retention: Millis,
+    /// Where ended conversations and closed requests go for history (none:
+    /// nowhere, as in tests that do not need it).
+    archive: Option<Arc<MemoryArchive>>,
 }
 
 impl Default for MemoryStore {
@@ -48,6 +53,7 @@ impl Default for MemoryStore {
             state: Mutex::default(),
             announcer: None,
             retention: DEFAULT_HOT_RETENTION_MS,
+            archive: None,
         }
     }
 }
@@ -102,6 +108,10 @@ struct Record {
     transcript: Vec<Entry>,
     /// Idempotency keys already stored, per author side, to their seq.
     client_ids: HashMap<String, Seq>,
+    /// Hand-overs between agents, for the archive.
+    transfers: Vec<Transfer>,
+    /// The callback request it was escalated to.
+    callback: Option<CallbackRef>,
     /// Supervisors monitoring it.
     monitors: BTreeSet<UserId>,
 }
@@ -171,17 +181,35 @@ impl MemoryStore {
         );
     }
 
-    /// Announces `ended` to both sides of a conversation that just ended.
-    fn announce_ended(&self, s: &State, c: &Conversation, reason: EndReason) {
+    /// Ends a conversation inside the caller's critical section: announces
+    /// `ended` to both sides and its monitors, hands it to the archive, and forgets it after
+    /// the retention. `None` when it was already over.
+    fn finish(
+        &self,
+        s: &mut State,
+        id: &ConversationId,
+        reason: EndReason,
+        now: Millis,
+    ) -> Option<Conversation> {
+        let c = s.end(id, reason, now, now + self.retention)?;
         self.announce(
             s.conversations
                 .get(&c.id)
-                .map_or_else(|| both_sides(c), Record::audiences),
+                .map_or_else(|| both_sides(&c), Record::audiences),
             Event::Ended {
                 conversation: c.id.clone(),
                 reason,
             },
         );
+        if let (Some(archive), Some(record)) = (&self.archive, s.conversations.get(id)) {
+            archive.keep_conversation(ArchivedConversation {
+                conversation: c.clone(),
+                transfers: record.transfers.clone(),
+                callback: record.callback.clone(),
+                entries: record.transcript.clone(),
+            });
+        }
+        Some(c)
     }
 
     /// An empty engine that announces events to `announcer`.
@@ -196,6 +224,13 @@ impl MemoryStore {
     /// requests for `retention` ms (`--hot-retention`) instead of the default.
     pub fn retaining(mut self, retention: Millis) -> Self {
         self.retention = retention.max(1);
+        self
+    }
+
+    /// This engine, handing every ended conversation and closed callback
+    /// request to `archive` (the embedded engine's history).
+    pub fn archiving(mut self, archive: Arc<MemoryArchive>) -> Self {
+        self.archive = Some(archive);
         self
     }
 
@@ -339,6 +374,13 @@ impl State {
             Some(h) => record.score.min(h - 1),
             None => record.score,
         };
+        if let Some(from) = record.conversation.agent.clone() {
+            record.transfers.push(Transfer {
+                at: now,
+                from,
+                tier,
+            });
+        }
         let c = &mut record.conversation;
         c.status = ConversationStatus::Queued;
         c.tier = tier;
@@ -351,13 +393,21 @@ impl State {
     }
 
     /// Ends a conversation; it is forgotten at `forget_at`.
-    fn end(&mut self, id: &ConversationId, forget_at: Millis) -> Option<Conversation> {
+    fn end(
+        &mut self,
+        id: &ConversationId,
+        reason: EndReason,
+        now: Millis,
+        forget_at: Millis,
+    ) -> Option<Conversation> {
         let record = self.conversations.get_mut(id)?;
         if record.conversation.status == ConversationStatus::Ended {
             return None;
         }
         let previous = record.conversation.status;
         record.conversation.status = ConversationStatus::Ended;
+        record.conversation.ended_at = Some(now);
+        record.conversation.end_reason = Some(reason);
         let conversation = record.conversation.clone();
         self.ended.insert((forget_at, id.clone()));
         if self.open.get(&conversation.cardholder) == Some(id) {
@@ -579,6 +629,9 @@ impl Store for MemoryStore {
             queued_at: new.now,
             last_seq: 0,
             phone_last4: new.phone_last4,
+            ended_at: None,
+            end_reason: None,
+            history: new.history,
         };
         let score = s.next_score(new.now);
         s.conversations.insert(
@@ -588,6 +641,8 @@ impl Store for MemoryStore {
                 score,
                 transcript: Vec::new(),
                 client_ids: HashMap::new(),
+                transfers: Vec::new(),
+                callback: None,
                 monitors: BTreeSet::new(),
             },
         );
@@ -656,11 +711,7 @@ impl Store for MemoryStore {
                 return Err(StoreError::NoConversation);
             }
         }
-        let ended = s.end(id, now + self.retention);
-        if let Some(c) = &ended {
-            self.announce_ended(&s, c, reason);
-        }
-        Ok(ended)
+        Ok(self.finish(&mut s, id, reason, now))
     }
 
     async fn transfer(
@@ -1006,8 +1057,7 @@ impl Store for MemoryStore {
                         .get(&id)
                         .is_some_and(|r| r.conversation.status == ConversationStatus::Queued);
                     if queued {
-                        if let Some(c) = s.end(&id, now + self.retention) {
-                            self.announce_ended(&s, &c, EndReason::Abandoned);
+                        if let Some(c) = self.finish(&mut s, &id, EndReason::Abandoned, now) {
                             out.push(GraceOutcome::Abandoned(c));
                         }
                     }
@@ -1120,11 +1170,10 @@ impl Store for MemoryStore {
                 request: Box::new(request.clone()),
             },
         );
-        let ended = s.end(id, now + self.retention);
-        if let Some(c) = &ended {
-            self.announce_ended(&s, c, EndReason::Escalated);
+        if let Some(record) = s.conversations.get_mut(id) {
+            record.callback = Some(request.reference.clone());
         }
-        Ok(ended)
+        Ok(self.finish(&mut s, id, EndReason::Escalated, now))
     }
 
     async fn claim_callback(
@@ -1169,8 +1218,14 @@ impl Store for MemoryStore {
         if !done.status.is_open() {
             s.unindex_request(&done);
             // Same clock as the Redis engine's script call.
-            let forget_at = crate::domain::now_millis() + self.retention;
-            s.closed.insert((forget_at, reference.clone()));
+            let now = crate::domain::now_millis();
+            s.closed.insert((now + self.retention, reference.clone()));
+            if let Some(archive) = &self.archive {
+                archive.keep_callback(ArchivedCallback {
+                    request: done.clone(),
+                    closed_at: now,
+                });
+            }
         }
         Ok(done)
     }
@@ -1222,6 +1277,7 @@ mod tests {
             topic: Topic::General,
             enqueue: true,
             phone_last4: None,
+            history: Vec::new(),
             now,
         })
         .await

@@ -92,6 +92,13 @@ pub struct Conversation {
     pub last_seq: Seq,
     /// Last four digits of the cardholder's phone on file (for callbacks).
     pub phone_last4: Option<String>,
+    /// When it ended (ms), once it has.
+    pub ended_at: Option<Millis>,
+    /// Why it ended, once it has.
+    pub end_reason: Option<EndReason>,
+    /// The cardholder's last conversations before this one, newest first,
+    /// as the archive knew them at opening (for the agent's `assigned`).
+    pub history: Vec<crate::archive::Summary>,
 }
 
 /// What a cardholder asks for when opening a conversation.
@@ -109,6 +116,9 @@ pub struct NewConversation {
     pub enqueue: bool,
     /// Last four digits of the phone on file.
     pub phone_last4: Option<String>,
+    /// The cardholder's last conversations (at most
+    /// [`crate::archive::ASSIGNED_HISTORY`]), kept on the record for the agent.
+    pub history: Vec<crate::archive::Summary>,
     /// Now.
     pub now: Millis,
 }

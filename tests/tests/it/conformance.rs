@@ -66,6 +66,7 @@ conformance!(
     callback_claims_and_outcomes,
     crafted_subs_stay_apart,
     redaction_applies_only_to_the_last_entry,
+    ended_conversations_keep_when_and_why,
     overview_and_audit,
     disconnected_cardholders_are_served_after_connected_ones,
 );

@@ -31,10 +31,6 @@ const EC_A: &str = include_str!("../../keys/ec-a.pem");
 /// How long a test waits for the hub to notice a change before failing.
 const NOTICE_DEADLINE: Duration = Duration::from_secs(10);
 
-/// Between two polls of the hub's state (a poll interval, not synchronisation: every wait
-/// below ends on the awaited condition or fails at its deadline).
-const POLL_EVERY: Duration = Duration::from_millis(25);
-
 /// A signing key of the test issuer.
 #[derive(Clone, Copy)]
 struct TestKey {
@@ -209,30 +205,6 @@ async fn accepted(hub: &TestHub, token: &str) -> bool {
         Err(401) => false,
         Err(other) => panic!("unexpected HTTP {other}"),
     }
-}
-
-/// Polls until `check` holds, failing the test after [`NOTICE_DEADLINE`].
-async fn eventually<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + NOTICE_DEADLINE;
-    while !check().await {
-        assert!(
-            Instant::now() < deadline,
-            "{what}: not within {NOTICE_DEADLINE:?}"
-        );
-        tokio::time::sleep(POLL_EVERY).await;
-    }
-}
-
-/// The value of a metric line starting with `name ` in `/metrics`.
-async fn metric(hub: &TestHub, name: &str) -> f64 {
-    let (_, text) = http_get(&hub.http_url("/metrics")).await;
-    text.lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
-        .unwrap_or_else(|| panic!("no metric {name} in:\n{text}"))
 }
 
 async fn readyz(hub: &TestHub) -> (u16, Value) {

@@ -1,6 +1,7 @@
 //! Switchboard's integration tests: one binary, against real sockets and a
 //! real `redis-server` that each test starts on a free port.
 
+mod archive;
 mod auth;
 mod chat;
 mod conformance;

@@ -13,23 +13,7 @@ use switchboard::store::redis::RedisStore;
 use switchboard::store::{NewCallback, NewEntry, Side, Store};
 use switchboard_tests::*;
 
-async fn raw(redis: &RedisServer) -> redis::aio::ConnectionManager {
-    redis::Client::open(redis.url())
-        .expect("client")
-        .get_connection_manager()
-        .await
-        .expect("connect")
-}
-
-async fn pttl(conn: &mut redis::aio::ConnectionManager, key: &str) -> i64 {
-    redis::cmd("PTTL")
-        .arg(key)
-        .query_async(conn)
-        .await
-        .expect("PTTL")
-}
-
-async fn exists(conn: &mut redis::aio::ConnectionManager, key: &str) -> bool {
+async fn exists(conn: &mut redis::aio::MultiplexedConnection, key: &str) -> bool {
     let n: i64 = redis::cmd("EXISTS")
         .arg(key)
         .query_async(conn)
@@ -39,7 +23,7 @@ async fn exists(conn: &mut redis::aio::ConnectionManager, key: &str) -> bool {
 }
 
 /// Every key under `prefix`, by SCAN (never KEYS).
-async fn keys_under(conn: &mut redis::aio::ConnectionManager, prefix: &str) -> Vec<String> {
+async fn keys_under(conn: &mut redis::aio::MultiplexedConnection, prefix: &str) -> Vec<String> {
     let mut cursor = 0u64;
     let mut out = Vec::new();
     loop {
@@ -83,7 +67,7 @@ async fn say(s: &dyn Store, id: &ConversationId, who: &str, now: Millis) {
 const RETENTION_MS: Millis = 600_000;
 
 /// The three keys of a conversation carry the retention as their expiry.
-async fn expires(conn: &mut redis::aio::ConnectionManager, prefix: &str, id: &ConversationId) {
+async fn expires(conn: &mut redis::aio::MultiplexedConnection, prefix: &str, id: &ConversationId) {
     for key in [
         format!("{prefix}:conv:{id}"),
         format!("{prefix}:tx:{id}"),
@@ -104,7 +88,7 @@ async fn every_end_and_close_sets_the_retention() {
     let s = RedisStore::connect(&redis.url(), &prefix, "node-retention", RETENTION_MS)
         .await
         .expect("connect");
-    let mut conn = raw(&redis).await;
+    let mut conn = redis_conn(&redis.url()).await;
     let now = now_millis();
 
     // Ended by the cardholder or an agent.
@@ -197,7 +181,7 @@ async fn churn_leaves_redis_as_small_as_it_found_it() {
     settings.rate_per_sec = 10_000.0;
     let hub = TestHub::spawn(settings).await;
     let url = hub.ws_url();
-    let mut conn = raw(&redis).await;
+    let mut conn = redis_conn(&redis.url()).await;
 
     // One agent serves about half of them, so routing, agents and waits are used too.
     let mut ag = available_agent(&url, "churn-agent", &["standard"], 1).await;

@@ -6,11 +6,14 @@
 //! once. Keys live under a configurable prefix (`<prefix>:conv:<id>`,
 //! `<prefix>:q:<tier>`, `<prefix>:agent:<sub>`, …, see ARCHITECTURE.md).
 
+mod handover;
 mod keys;
 mod primary;
 mod replies;
 mod subscription;
 mod wire;
+
+pub use handover::{Handed, Handover, HandoverBatch, ARCHIVE_GROUP};
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -77,6 +80,8 @@ struct Scripts {
     list_callbacks: Script,
     claim_callback: Script,
     complete_callback: Script,
+    handover_take: Script,
+    handed_over: Script,
 }
 
 impl Scripts {
@@ -104,6 +109,8 @@ impl Scripts {
             list_callbacks: s(include_str!("lua/list_callbacks.lua")),
             claim_callback: s(include_str!("lua/claim_callback.lua")),
             complete_callback: s(include_str!("lua/complete_callback.lua")),
+            handover_take: s(include_str!("lua/handover_take.lua")),
+            handed_over: s(include_str!("lua/handed_over.lua")),
         }
     }
 }
@@ -127,8 +134,11 @@ pub struct RedisStore {
     tiebreak: Arc<AtomicU64>,
     /// How long an ended conversation or a closed callback request stays
     /// (`--hot-retention`, ms): the scripts that end or close set it as the
-    /// keys' expiry.
+    /// keys' expiry, or the archivers do once it is archived.
     retention: Millis,
+    /// Whether ended conversations and closed requests go to the archive
+    /// stream (`--archive-url`) instead of expiring at once.
+    archive: bool,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -171,7 +181,26 @@ impl RedisStore {
             scripts: Arc::new(Scripts::load()),
             tiebreak: Arc::new(AtomicU64::new(0)),
             retention: retention.max(1),
+            archive: false,
         })
+    }
+
+    /// This engine, handing every ended conversation and closed callback
+    /// request to the archive stream (`<prefix>:archive`) instead of setting
+    /// their expiry: the archivers expire them once archived.
+    pub fn archiving(mut self) -> Self {
+        self.archive = true;
+        self
+    }
+
+    /// What the scripts that end or close do with the keys (`hand_over` in
+    /// `prelude.lua`): `archive`, or expire after the retention in ms.
+    fn hand_over(&self) -> String {
+        if self.archive {
+            "archive".to_owned()
+        } else {
+            self.retention.to_string()
+        }
     }
 
     /// The connection to the primary now.
@@ -364,7 +393,8 @@ impl Store for RedisStore {
                     if new.enqueue { "1" } else { "0" },
                     id,
                     new.phone_last4.as_deref().unwrap_or(""),
-                    score
+                    score,
+                    replies::encode_history(&new.history)?
                 ],
             )
             .await?;
@@ -502,7 +532,7 @@ impl Store for RedisStore {
             .run(
                 &self.scripts.end,
                 now,
-                argv![id, by, reason, self.retention],
+                argv![id, by, reason, self.hand_over()],
             )
             .await?;
         let r: EndReply = decode(&reply, "end")?;
@@ -832,7 +862,7 @@ impl Store for RedisStore {
                     GRACE_BATCH,
                     EndReason::Abandoned,
                     EndReason::Transferred,
-                    self.retention
+                    self.hand_over()
                 ],
             )
             .await?;
@@ -941,7 +971,7 @@ impl Store for RedisStore {
                     request.reference,
                     entry,
                     EndReason::Escalated,
-                    self.retention
+                    self.hand_over()
                 ],
             )
             .await?;
@@ -994,7 +1024,7 @@ impl Store for RedisStore {
                     next.attempts,
                     next.history.join(","),
                     if next.status.is_open() { "1" } else { "0" },
-                    self.retention
+                    self.hand_over()
                 ],
             )
             .await?;

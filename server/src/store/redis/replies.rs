@@ -13,6 +13,7 @@ use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
 use super::keys;
+use crate::archive::{Summary, Transfer};
 use crate::domain::{Author, CallbackRef, ConversationId, Millis, Seq, UserId};
 use crate::protocol::Entry;
 use crate::store::{CallbackRequest, Conversation, StoreError, StoreResult};
@@ -128,7 +129,40 @@ pub fn conversation(f: &Fields) -> StoreResult<Conversation> {
         queued_at: f.parsed("queued_at")?,
         last_seq: f.parsed("last_seq")?,
         phone_last4: f.optional("phone"),
+        ended_at: f.optional("ended_at").and_then(|t| t.parse().ok()),
+        end_reason: f.optional("end_reason").and_then(|r| r.parse().ok()),
+        history: f
+            .optional("history")
+            .and_then(|h| serde_json::from_str(&h).ok())
+            .unwrap_or_default(),
     })
+}
+
+/// The cardholder's last conversations as `open.lua` keeps them on the
+/// record ('' when there are none).
+pub fn encode_history(history: &[Summary]) -> StoreResult<String> {
+    if history.is_empty() {
+        return Ok(String::new());
+    }
+    serde_json::to_string(history).map_err(|e| corrupt(&format!("history: {e}")))
+}
+
+/// The agents a conversation was transferred away from (`requeue_at_head`
+/// in `prelude.lua`), ids decoded.
+pub fn transfers(f: &Fields) -> Vec<Transfer> {
+    let mut list: Vec<Transfer> = f
+        .optional("transfers")
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default();
+    for t in &mut list {
+        t.from = keys::decode(t.from.as_str());
+    }
+    list
+}
+
+/// The callback request a conversation was escalated to.
+pub fn escalated_to(f: &Fields) -> Option<CallbackRef> {
+    f.optional("callback").map(CallbackRef)
 }
 
 /// A callback request hash as a record (user ids decoded).

@@ -1,5 +1,5 @@
 -- ARGV: prefix, now, ref, agent, attempts before (as read), new status, new attempts,
---       new history, still open (1|0), retention of a closed request (ms)
+--       new history, still open (1|0), retention of a closed request (ms, or 'archive')
 -- Writes an outcome Rust computed (`store::after_outcome`) if the request is
 -- still claimed by this agent and unchanged since it was read.
 -- Reply: {outcome = 'done', request} | {outcome = 'not_yours'} | {outcome = 'unknown'}.
@@ -21,7 +21,8 @@ if open ~= '1' then
   if redis.call('GET', k('cbopen', f[4], f[3])) == ref then
     redis.call('DEL', k('cbopen', f[4], f[3]))
   end
-  -- Closed: out of every index, kept for the retention, then gone.
-  redis.call('PEXPIRE', h, retention)
+  -- Closed: out of every index, handed over (archived, or kept for the
+  -- retention), then gone.
+  hand_over('cb', ref, {h}, retention)
 end
 return cjson.encode({outcome = 'done', request = redis.call('HGETALL', h)})

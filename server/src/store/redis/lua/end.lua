@@ -1,5 +1,5 @@
 -- ARGV: prefix, now, conversation, agent who ends it ('' = the cardholder or the hub), reason,
---       retention of the ended conversation (ms)
+--       retention of the ended conversation (ms, or 'archive')
 -- Reply: {found, ended, conversation}: found is false when there is no such
 -- conversation or it is not the agent's; ended is false when it was already over.
 local id, by, reason, retention = ARGV[3], ARGV[4], ARGV[5], ARGV[6]

@@ -1,5 +1,5 @@
 -- ARGV: prefix, now, conversation, callback ref, system message entry JSON, end reason,
---       retention of the ended conversation (ms)
+--       retention of the ended conversation (ms, or 'archive')
 -- Ends a chat as escalated in one step: the system message, `escalated`
 -- (with the request) to the cardholder, `ended` to both sides.
 -- Reply: {ended, conversation}; ended is false when it was already over.
@@ -10,6 +10,7 @@ if not f[1] or f[1] == 'ended' or redis.call('EXISTS', k('cb', ref)) == 0 then
   return cjson.encode({ended = false})
 end
 append_entry(id, f, 'system', '', entry)
+redis.call('HSET', c, 'callback', ref)
 announce({'c:' .. f[2]}, {k = 'escalated', conversation = id, request = redis.call('HGETALL', k('cb', ref))})
 end_conv(id, reason, retention)
 return cjson.encode({ended = true, conversation = redis.call('HGETALL', c)})

@@ -1,5 +1,5 @@
 -- ARGV: prefix, now, batch, end reason for an abandoned queue place, end reason for
---       the agent whose chats go back to the queue, retention of an ended conversation (ms)
+--       the agent whose chats go back to the queue, retention of an ended conversation (ms, or 'archive')
 -- Applies grace periods that ran out. ZREM makes each expiry happen on
 -- exactly one node.
 -- Reply: [{abandoned = conversation} | {requeued = conversation, agent}].

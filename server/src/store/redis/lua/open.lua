@@ -1,8 +1,9 @@
 -- ARGV: prefix, now, cardholder, name ('' none), tier, topic, enqueue (1|0), new id,
---       phone last4 ('' none), queue score
+--       phone last4 ('' none), queue score, the cardholder's last conversations
+--       (JSON list of summaries, '' none; kept for the agent's `assigned`)
 -- Reply: {created, conversation} (the cardholder's open one when there is one).
-local sub, name, tier, topic, enqueue, id, phone, score =
-  ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10]
+local sub, name, tier, topic, enqueue, id, phone, score, history =
+  ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10], ARGV[11]
 local open = redis.call('GET', k('open', sub))
 if open then
   local st = redis.call('HGET', k('conv', open), 'status')
@@ -23,6 +24,9 @@ if name ~= '' then
 end
 if phone ~= '' then
   redis.call('HSET', c, 'phone', phone)
+end
+if history ~= '' then
+  redis.call('HSET', c, 'history', history)
 end
 redis.call('SET', k('open', sub), id)
 if enqueue == '1' then

@@ -166,18 +166,32 @@ local function append_entry(id, f, author, key, entry)
   return {duplicate = false, seq = seq, first = first}
 end
 
+-- Hands an ended conversation ('conv') or a closed callback request ('cb')
+-- over. `retention` is Rust's decision: 'archive' appends it to the archive
+-- stream, whose archivers expire its keys once PostgreSQL holds it
+-- (`handed_over.lua`); a number of ms expires `keys` after that long.
+local function hand_over(kind, id, keys, retention)
+  if retention == 'archive' then
+    redis.call('XADD', k('archive'), '*', 'kind', kind, 'id', id)
+  else
+    for _, key in ipairs(keys) do
+      redis.call('PEXPIRE', key, retention)
+    end
+  end
+end
+
 -- Ends a conversation wherever it stands and announces `ended` to both
 -- sides, in the same step (so a new `assigned` for the freed slot can never
 -- reach the agent first); false when it was already over. Its record,
--- transcript and idempotency keys expire after `retention` ms (Rust's
--- `--hot-retention`); no script writes to an ended conversation.
+-- transcript and idempotency keys are handed over (`hand_over`); no script
+-- writes to an ended conversation.
 local function end_conv(id, reason, retention)
   local c = k('conv', id)
   local f = redis.call('HMGET', c, 'status', 'cardholder', 'agent', 'tier')
   if not f[1] or f[1] == 'ended' then
     return false
   end
-  redis.call('HSET', c, 'status', 'ended')
+  redis.call('HSET', c, 'status', 'ended', 'ended_at', NOW, 'end_reason', reason)
   announce(with_monitors(id, both_sides(f[1], f[2], f[3])), {k = 'ended', conversation = id, reason = reason})
   redis.call('DEL', c .. ':monitors')
   if f[1] == 'queued' then
@@ -190,16 +204,26 @@ local function end_conv(id, reason, retention)
     redis.call('DEL', k('open', f[2]))
   end
   redis.call('ZREM', k('grace'), 'c:' .. f[2])
-  redis.call('PEXPIRE', c, retention)
-  redis.call('PEXPIRE', k('tx', id), retention)
-  redis.call('PEXPIRE', k('tx', id) .. ':keys', retention)
+  hand_over('conv', id, {c, k('tx', id), k('tx', id) .. ':keys'}, retention)
   return true
 end
 
 -- Puts a conversation at the head of a tier queue, keeping its original
--- place when that is earlier still.
+-- place when that is earlier still; the agent it leaves is recorded in its
+-- `transfers` (a JSON list, for the archive).
 local function requeue_at_head(id, tier)
   local c = k('conv', id)
+  local from = redis.call('HGET', c, 'agent')
+  if from then
+    local item = cjson.encode({at = NOW, from = from, tier = tier})
+    local list = redis.call('HGET', c, 'transfers')
+    if list then
+      list = string.sub(list, 1, -2) .. ',' .. item .. ']'
+    else
+      list = '[' .. item .. ']'
+    end
+    redis.call('HSET', c, 'transfers', list)
+  end
   local score = tonumber(redis.call('HGET', c, 'score'))
   local head = redis.call('ZRANGE', k('q', tier), 0, 0, 'WITHSCORES')
   if head[2] then

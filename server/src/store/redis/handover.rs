@@ -1,0 +1,141 @@
+//! The Redis side of archiving: the archive stream (`<prefix>:archive`).
+//!
+//! The scripts that end a conversation or close a callback request append
+//! it to the stream (`hand_over` in `prelude.lua`) when an archive is
+//! configured. Archivers on every node read it with one consumer group
+//! ([`ARCHIVE_GROUP`], consumer = node id): [`RedisStore::take_handovers`]
+//! returns this node's own pending entries first, then entries idle in a
+//! dead node's pending list (XAUTOCLAIM), then new ones, each with its
+//! record; once the archive committed them, [`RedisStore::handed_over`]
+//! expires their keys after the hot retention and acknowledges and deletes
+//! their entries in one script. Nothing expires before it is archived.
+
+use serde::Deserialize;
+
+use super::replies::{self, decode, lua_list, Fields};
+use super::RedisStore;
+use crate::archive::{ArchivedCallback, ArchivedConversation};
+use crate::domain::Millis;
+use crate::store::StoreResult;
+
+/// The archivers' consumer group.
+pub const ARCHIVE_GROUP: &str = "archivers";
+
+/// One archive stream entry with the record it names, as taken.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Handover {
+    /// The stream entry id (`<ms>-<n>`).
+    sid: String,
+    /// `conv` or `cb`.
+    kind: String,
+    /// The conversation id or the callback reference.
+    id: String,
+    /// The record's hash (empty when the record is gone).
+    #[serde(default)]
+    record: Fields,
+    /// A conversation's stored entries, in seq order.
+    #[serde(default, deserialize_with = "lua_list")]
+    entries: Vec<String>,
+}
+
+/// What a stream entry holds, decoded for the archive.
+#[derive(Debug, Clone)]
+pub enum Handed {
+    /// An ended conversation.
+    Conversation(Box<ArchivedConversation>),
+    /// A closed callback request.
+    Callback(Box<ArchivedCallback>),
+    /// Its record is no longer in Redis (Redis lost its data): nothing to archive.
+    Gone,
+}
+
+/// A batch of stream entries and where the stream stands.
+#[derive(Debug, Clone, Deserialize)]
+pub struct HandoverBatch {
+    /// The entries taken, each to archive then hand back.
+    #[serde(deserialize_with = "lua_list")]
+    pub items: Vec<Handover>,
+    /// Entries not archived yet (pending and unread).
+    pub backlog: u64,
+    /// The oldest entry not archived yet ('' none).
+    oldest: String,
+}
+
+/// The ms part of a stream entry id.
+fn entry_ms(sid: &str) -> Option<Millis> {
+    sid.split('-').next()?.parse().ok()
+}
+
+impl HandoverBatch {
+    /// When the oldest entry not archived yet was appended (ms).
+    pub fn oldest_ms(&self) -> Option<Millis> {
+        entry_ms(&self.oldest)
+    }
+}
+
+impl Handover {
+    /// What to archive.
+    pub fn decode(&self) -> StoreResult<Handed> {
+        if self.record.is_empty() {
+            return Ok(Handed::Gone);
+        }
+        Ok(match self.kind.as_str() {
+            "conv" => Handed::Conversation(Box::new(ArchivedConversation {
+                conversation: replies::conversation(&self.record)?,
+                transfers: replies::transfers(&self.record),
+                callback: replies::escalated_to(&self.record),
+                entries: replies::entries_from(1, &self.entries)?,
+            })),
+            _ => Handed::Callback(Box::new(ArchivedCallback {
+                request: replies::callback(&self.record)?,
+                closed_at: entry_ms(&self.sid).unwrap_or(0),
+            })),
+        })
+    }
+
+    /// What the entry names, for logs.
+    pub fn describe(&self) -> String {
+        format!("{} {}", self.kind, self.id)
+    }
+}
+
+impl RedisStore {
+    /// Takes up to `batch` archive stream entries for this node (see the
+    /// module doc); entries idle `claim_idle_ms` in another node's pending
+    /// list are taken over.
+    pub async fn take_handovers(
+        &self,
+        batch: usize,
+        claim_idle_ms: Millis,
+        now: Millis,
+    ) -> StoreResult<HandoverBatch> {
+        let reply = self
+            .run(
+                &self.scripts.handover_take,
+                now,
+                vec![
+                    ARCHIVE_GROUP.to_owned(),
+                    self.node.to_string(),
+                    batch.max(1).to_string(),
+                    claim_idle_ms.max(0).to_string(),
+                ],
+            )
+            .await?;
+        decode(&reply, "handover_take")
+    }
+
+    /// The archive committed `done`: their keys expire after the hot
+    /// retention, their entries are acknowledged and deleted.
+    pub async fn handed_over(&self, done: &[&Handover], now: Millis) -> StoreResult<()> {
+        if done.is_empty() {
+            return Ok(());
+        }
+        let mut args = vec![ARCHIVE_GROUP.to_owned(), self.retention.to_string()];
+        for h in done {
+            args.extend([h.sid.clone(), h.kind.clone(), h.id.clone()]);
+        }
+        let reply = self.run(&self.scripts.handed_over, now, args).await?;
+        let _: serde_json::Value = decode(&reply, "handed_over")?;
+        Ok(())
+    }
+}
