@@ -520,6 +520,10 @@ async fn conversation(
                         match (code, key) {
                             (ErrorCode::Busy, Some(_)) => {
                                 counters.says_refused_busy.fetch_add(1, Ordering::Relaxed);
+                                // As the widget does: a refused client backs off before its next message.
+                                if next_send.is_some() {
+                                    next_send = Some(Instant::now() + BUSY_PAUSE);
+                                }
                             }
                             (ErrorCode::Busy, None) => {
                                 counters.starts_refused_busy.fetch_add(1, Ordering::Relaxed);
@@ -800,6 +804,14 @@ pub async fn agent(shared: Arc<Shared>, who: Identity, index: usize, start_at: I
                         let refused = reference.as_deref().and_then(|r| Some((unechoed.remove(r)?, MessageKey::parse(r)?)));
                         if let Some((c, k)) = refused {
                             shared.ledger(&c, |l| l.refused(k.side, k.n));
+                            // As the agent pane does: back off on that chat after a refusal.
+                            if code == ErrorCode::Busy {
+                                if let Some(chat) = chats.get_mut(&c) {
+                                    if chat.due.is_some() {
+                                        chat.due = Some(Instant::now() + BUSY_PAUSE);
+                                    }
+                                }
+                            }
                         }
                     }
                     _ => {}
