@@ -10,12 +10,11 @@ for _, member in ipairs(redis.call('ZRANGEBYSCORE', k('grace'), '-inf', NOW, 'LI
   if not present(member) then
     local side, user = string.sub(member, 1, 1), string.sub(member, 3)
     if side == 'c' then
-      local id = redis.call('GET', k('open', user))
-      local f = id and redis.call('HMGET', k('conv', id), 'status', 'agent') or {}
-      if f[1] == 'queued' and end_conv(id, abandoned, retention) then
+      local id, status, agent = open_of(user)
+      if status == 'queued' and end_conv(id, abandoned, retention) then
         table.insert(out, {abandoned = redis.call('HGETALL', k('conv', id))})
-      elseif f[1] == 'active' and f[2] then
-        announce({'a:' .. f[2]}, {k = 'presence', conversation = id, cardholder = 'gone'})
+      elseif status == 'active' and agent then
+        tell_presence(agent, id, 'gone')
       end
     else
       local a = k('agent', user)

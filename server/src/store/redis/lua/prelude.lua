@@ -83,6 +83,21 @@ end
 
 -- The last connection of a user is gone: an agent goes away (and its chats
 -- get a grace period), a queued cardholder keeps the place for a while.
+-- A cardholder's open conversation: its id, status and agent (all nil when none).
+local function open_of(user)
+  local id = redis.call('GET', k('open', user))
+  if not id then
+    return nil
+  end
+  local f = redis.call('HMGET', k('conv', id), 'status', 'agent')
+  return id, f[1], f[2]
+end
+
+-- Tells a chat's agent whether its cardholder is there: 'online' | 'away' | 'gone'.
+local function tell_presence(agent, id, presence)
+  announce({'a:' .. agent}, {k = 'presence', conversation = id, cardholder = presence})
+end
+
 local function went_offline(member, deadline)
   local side, user = string.sub(member, 1, 1), string.sub(member, 3)
   if side == 'a' then
@@ -100,15 +115,12 @@ local function went_offline(member, deadline)
   elseif side == 'c' then
     -- A queued cardholder keeps the place for the grace period; an active
     -- chat's agent hears `away` now (and `gone` when the grace runs out).
-    local id = redis.call('GET', k('open', user))
-    if id then
-      local f = redis.call('HMGET', k('conv', id), 'status', 'agent')
-      if f[1] == 'queued' then
-        redis.call('ZADD', k('grace'), deadline, member)
-      elseif f[1] == 'active' and f[2] then
-        redis.call('ZADD', k('grace'), deadline, member)
-        announce({'a:' .. f[2]}, {k = 'presence', conversation = id, cardholder = 'away'})
-      end
+    local id, status, agent = open_of(user)
+    if status == 'queued' then
+      redis.call('ZADD', k('grace'), deadline, member)
+    elseif status == 'active' and agent then
+      redis.call('ZADD', k('grace'), deadline, member)
+      tell_presence(agent, id, 'away')
     end
   end
 end
@@ -116,12 +128,9 @@ end
 -- A cardholder's first connection anywhere opened: an active chat's agent
 -- hears `online`.
 local function came_online(user)
-  local id = redis.call('GET', k('open', user))
-  if id then
-    local f = redis.call('HMGET', k('conv', id), 'status', 'agent')
-    if f[1] == 'active' and f[2] then
-      announce({'a:' .. f[2]}, {k = 'presence', conversation = id, cardholder = 'online'})
-    end
+  local id, status, agent = open_of(user)
+  if status == 'active' and agent then
+    tell_presence(agent, id, 'online')
   end
 end
 

@@ -85,7 +85,7 @@ while #out < batch and steps < batch * 4 do
       {k = 'assigned', conversation = conversation, waited_ms = waited},
       {transcript = '[' .. table.concat(transcript, ',') .. ']'})
     if redis.call('ZSCORE', k('grace'), 'c:' .. f[3]) then
-      announce({'a:' .. best.agent}, {k = 'presence', conversation = best.id, cardholder = 'away'})
+      tell_presence(best.agent, best.id, 'away')
     end
     table.insert(out, {waited_ms = waited, conversation = conversation})
   end
