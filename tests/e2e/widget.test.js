@@ -497,9 +497,9 @@ async function setAway(page) {
   }
 }
 
-/** A new agent's pane (1280×800), signed in, not yet available. */
-async function openAgent(claims) {
-  const token = await mintToken({ role: 'agent', ...claims });
+/** A new agent's pane (1280×800) on the hub at `base`, signed in, not yet available. */
+async function openAgent(claims, base = hubUrl) {
+  const token = await mintToken({ role: 'agent', ...claims }, base);
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
   context.setDefaultTimeout(STEP_TIMEOUT_MS);
   await context.addInitScript(trackSockets);
@@ -508,7 +508,7 @@ async function openAgent(claims) {
   }, token);
   const page = await context.newPage();
   page.on('pageerror', (err) => console.error('[agent page error]', err.message));
-  await page.goto(`${hubUrl}/agent/`);
+  await page.goto(`${base}/agent/`);
   await page.locator('#sba-conn[data-state="connected"]').waitFor();
   return { context, page };
 }
@@ -757,16 +757,9 @@ e2e('a message sent while Redis is paused arrives once', { timeout: 90000 }, asy
   const node = await launchHub(['--redis-url', `redis://127.0.0.1:${redis.port}`, '--node-timeout', '15'], log);
   const contexts = [];
   try {
-    const agentToken = await mintToken({ role: 'agent', sub: 'e2e-pause-agent', name: 'Robin Agent', max_chats: 2, teams: ['standard'] }, node.url);
-    const agentCtx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const { context: agentCtx, page: agent } = await openAgent(
+      { sub: 'e2e-pause-agent', name: 'Robin Agent', max_chats: 2, teams: ['standard'] }, node.url);
     contexts.push(agentCtx);
-    agentCtx.setDefaultTimeout(STEP_TIMEOUT_MS);
-    await agentCtx.addInitScript((token) => {
-      try { sessionStorage.setItem('switchboard.agentToken', token); } catch (e) { /* about:blank */ }
-    }, agentToken);
-    const agent = await agentCtx.newPage();
-    await agent.goto(`${node.url}/agent/`);
-    await agent.locator('#sba-conn[data-state="connected"]').waitFor();
     await agent.locator('#sba-availability').click();
     await agent.locator('#sba-availability[aria-pressed="true"]').waitFor();
 
@@ -819,15 +812,9 @@ e2e('a chat lost in a hub restart: the widget says so and carries what was typed
   let node = await launchHub(['--jwt-secret', secret], log, listen);
   const contexts = [];
   try {
-    const agentToken = await mintToken({ role: 'agent', sub: 'e2e-restart-agent', name: 'Rene Agent', max_chats: 2, teams: ['standard'] }, node.url);
-    const agentCtx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const { context: agentCtx, page: agent } = await openAgent(
+      { sub: 'e2e-restart-agent', name: 'Rene Agent', max_chats: 2, teams: ['standard'] }, node.url);
     contexts.push(agentCtx);
-    agentCtx.setDefaultTimeout(STEP_TIMEOUT_MS);
-    await agentCtx.addInitScript((token) => {
-      try { sessionStorage.setItem('switchboard.agentToken', token); } catch (e) { /* about:blank */ }
-    }, agentToken);
-    const agent = await agentCtx.newPage();
-    await agent.goto(`${node.url}/agent/`);
     await agent.locator('#sba-availability').click();
     await agent.locator('#sba-availability[aria-pressed="true"]').waitFor();
     const { context, page } = await openCardholder({
