@@ -26,6 +26,7 @@
 //! - [`logging`]: the log subscriber, which keeps payload-dumping
 //!   dependencies below debug whatever `RUST_LOG` says.
 
+pub mod admission;
 pub mod archive;
 pub mod assets;
 pub mod auth;
