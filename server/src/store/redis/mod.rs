@@ -64,7 +64,7 @@ const RESPONSE_TIMEOUT: Duration = Duration::from_secs(3);
 struct Scripts {
     open: Script,
     append: Script,
-    release: Script,
+    release: Arc<Script>,
     end: Script,
     escalate: Script,
     transfer: Script,
@@ -94,7 +94,7 @@ impl Scripts {
         Scripts {
             open: s(include_str!("lua/open.lua")),
             append: s(include_str!("lua/append.lua")),
-            release: s(include_str!("lua/release.lua")),
+            release: Arc::new(s(include_str!("lua/release.lua"))),
             end: s(include_str!("lua/end.lua")),
             escalate: s(include_str!("lua/escalate.lua")),
             transfer: s(include_str!("lua/transfer.lua")),
@@ -214,7 +214,8 @@ impl RedisStore {
         self.replication = Some(Replication::start(
             replicas,
             Arc::downgrade(&self.conn),
-            self.key(&["replication"]),
+            self.prefix.clone(),
+            self.scripts.release.clone(),
             metrics.clone(),
         ));
         Ok(self)
@@ -524,9 +525,7 @@ impl Store for RedisStore {
         if let Some(replication) = &self.replication {
             // A resend (duplicate) waits too: its first try may have been
             // answered `unavailable` before the replicas held it.
-            replication.held().await?;
-            self.run(&self.scripts.release, new.now, argv![id, r.seq])
-                .await?;
+            replication.release(id.as_str(), r.seq).await?;
         }
         let entry = if r.duplicate {
             replies::entry(r.seq, &r.entry)?

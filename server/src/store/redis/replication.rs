@@ -7,7 +7,8 @@
 //! entries in seq order. Waiting is a group commit: one task per node
 //! collects every append waiting at that moment and runs one `INCR` +
 //! `WAIT` on a connection of its own (`WAIT` blocks the connection that
-//! sends it, so the store's shared connection never waits). The `INCR`
+//! sends it, so the store's shared connection never waits), then one
+//! `release.lua` for the whole batch. The `INCR`
 //! is written after every waiting append, so once `WAIT` says N replicas
 //! reached it they hold those appends too (the replication stream is one
 //! ordered log). A `WAIT` that does not reach N replicas in time answers
@@ -19,6 +20,7 @@ use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use redis::aio::ConnectionManager;
+use redis::Script;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::metrics::Metrics;
@@ -43,7 +45,13 @@ pub struct Links {
 /// Where the store's connections are now (moved after a Sentinel failover).
 pub type LinkCell = arc_swap::ArcSwap<Links>;
 
-type Waiter = oneshot::Sender<Result<(), String>>;
+/// An append waiting for the replicas: its conversation and seq, and where
+/// to answer.
+struct Waiter {
+    conversation: String,
+    seq: u64,
+    answer: oneshot::Sender<Result<(), String>>,
+}
 
 /// The node's replication barrier.
 #[derive(Debug, Clone)]
@@ -58,14 +66,17 @@ impl Replication {
     pub fn start(
         replicas: u32,
         links: Weak<LinkCell>,
-        counter: String,
+        prefix: Arc<str>,
+        release: Arc<Script>,
         metrics: Arc<Metrics>,
     ) -> Replication {
         let (waiting, rx) = mpsc::channel(WAITING);
         tokio::spawn(barrier_task(Barrier {
             replicas,
             links,
-            counter,
+            counter: format!("{prefix}:replication"),
+            prefix,
+            release,
             metrics,
             rx,
         }));
@@ -73,11 +84,17 @@ impl Replication {
     }
 
     /// Waits until `replicas` Redis replicas hold everything this node wrote
-    /// before the call.
-    pub async fn held(&self) -> StoreResult<()> {
-        let (tx, rx) = oneshot::channel();
+    /// before the call, then announces `conversation`'s held entries up to
+    /// `seq`.
+    pub async fn release(&self, conversation: &str, seq: u64) -> StoreResult<()> {
+        let (answer, rx) = oneshot::channel();
         let closed = || StoreError::Unavailable("the replication barrier stopped".into());
-        self.waiting.send(tx).await.map_err(|_| closed())?;
+        let waiter = Waiter {
+            conversation: conversation.to_owned(),
+            seq,
+            answer,
+        };
+        self.waiting.send(waiter).await.map_err(|_| closed())?;
         rx.await
             .map_err(|_| closed())?
             .map_err(StoreError::Unavailable)
@@ -88,6 +105,8 @@ struct Barrier {
     replicas: u32,
     links: Weak<LinkCell>,
     counter: String,
+    prefix: Arc<str>,
+    release: Arc<Script>,
     metrics: Arc<Metrics>,
     rx: mpsc::Receiver<Waiter>,
 }
@@ -95,26 +114,33 @@ struct Barrier {
 async fn barrier_task(mut b: Barrier) {
     let mut batch = Vec::new();
     while b.rx.recv_many(&mut batch, WAITING).await > 0 {
-        let outcome = b.wait().await;
-        if let Err(e) = &outcome {
-            b.metrics.replica_wait_failures.inc();
-            tracing::warn!(error = %e, "messages not acknowledged: Redis replicas did not confirm them in time (senders resend)");
-        }
+        let outcome = match b.wait().await {
+            Ok(()) => b.release(&batch).await,
+            Err(e) => {
+                b.metrics.replica_wait_failures.inc();
+                tracing::warn!(error = %e, "messages not acknowledged: Redis replicas did not confirm them in time (senders resend)");
+                Err(e)
+            }
+        };
         for waiter in batch.drain(..) {
-            let _ = waiter.send(outcome.clone());
+            let _ = waiter.answer.send(outcome.clone());
         }
     }
 }
 
 impl Barrier {
+    /// The connections now, unless the store is gone.
+    fn links(&self) -> Result<Arc<Links>, String> {
+        match self.links.upgrade() {
+            Some(cell) => Ok(cell.load_full()),
+            None => Err("the store is closing".into()),
+        }
+    }
+
     /// One `INCR` + `WAIT` round trip.
     async fn wait(&self) -> Result<(), String> {
-        let conn = self
-            .links
-            .upgrade()
-            .and_then(|cell| cell.load().barrier.clone());
-        let Some(mut conn) = conn else {
-            return Err("the store is closing".into());
+        let Some(mut conn) = self.links()?.barrier.clone() else {
+            return Err("no connection for WAIT".into());
         };
         let started = Instant::now();
         let (_, acked): (i64, i64) = redis::pipe()
@@ -138,5 +164,22 @@ impl Barrier {
                 REPLICA_WAIT_TIMEOUT.as_millis()
             ))
         }
+    }
+
+    /// Announces the held entries of the batch's conversations, each up to
+    /// its seq, in one script.
+    async fn release(&self, batch: &[Waiter]) -> Result<(), String> {
+        let mut conn = self.links()?.main.clone();
+        let mut invocation = self.release.prepare_invoke();
+        invocation
+            .arg(&*self.prefix)
+            .arg(crate::domain::now_millis());
+        for w in batch {
+            invocation.arg(&w.conversation).arg(w.seq);
+        }
+        invocation
+            .invoke_async::<()>(&mut conn)
+            .await
+            .map_err(|e| format!("Redis did not release held messages: {e}"))
     }
 }
