@@ -196,11 +196,9 @@ pub struct Held(Arc<std::sync::Mutex<HashMap<ConversationId, Replay>>>);
 /// How one held conversation's entries reached the connection.
 #[derive(Debug, Clone, Copy, Default)]
 struct Replay {
-    /// A replay (`sync`) was asked for and its page is not out yet.
-    asked: bool,
-    /// The first entry delivered live since then: from it on, every entry
-    /// comes live (they are published in seq order to every present
-    /// connection), so the page stops before it.
+    /// The first entry delivered live: from it on, every entry comes live
+    /// (they are published in seq order to every present connection), so
+    /// a replay page stops before it.
     first_live: Option<Seq>,
     /// The last entry a replay page gave: a live copy of it, or of an
     /// earlier one, arriving later is one the client has.
@@ -223,46 +221,32 @@ impl Held {
         self.lock().keys().cloned().collect()
     }
 
-    /// The client asked to replay `id` (`None`: every held conversation);
-    /// entries delivered live from now until its page goes out are left out
-    /// of the page.
-    pub fn ask_replay(&self, id: Option<&ConversationId>) {
-        for (held, r) in self.lock().iter_mut() {
-            if id.is_none_or(|id| id == held) {
-                r.asked = true;
-                r.first_live = None;
-            }
-        }
-    }
-
     /// Whether live entry `seq` of `id` goes out: not when a replay page
-    /// already gave it.
+    /// already gave it. A connection is sent the entries of conversations
+    /// it takes part in (or monitors), so this remembers `id` too: its
+    /// entries may start arriving before its `welcome` is built.
     pub fn pass_live(&self, id: &ConversationId, seq: Seq) -> bool {
-        match self.lock().get_mut(id) {
-            Some(r) if seq <= r.replayed => false,
-            Some(r) => {
-                if r.asked {
-                    r.first_live.get_or_insert(seq);
-                }
-                true
-            }
-            None => true,
+        let mut held = self.lock();
+        let r = held.entry(id.clone()).or_default();
+        if seq <= r.replayed {
+            return false;
         }
+        r.first_live.get_or_insert(seq);
+        true
     }
 
-    /// Trims a replay page of `id` to the entries that do not come live
-    /// (those from the first delivered live since it was asked for), and
-    /// remembers where it ends.
+    /// Trims a replay page of `id` to the entries that do not reach this
+    /// connection live (those before the first live one), and remembers
+    /// where it ends.
     pub fn trim_replay(&self, id: &ConversationId, entries: &mut Vec<Entry>, more: &mut bool) {
         let mut held = self.lock();
         let Some(r) = held.get_mut(id) else { return };
-        if let Some(first) = r.first_live.take() {
+        if let Some(first) = r.first_live {
             if entries.last().is_some_and(|e| e.seq >= first) {
                 entries.retain(|e| e.seq < first);
                 *more = false;
             }
         }
-        r.asked = false;
         if let Some(last) = entries.last() {
             r.replayed = r.replayed.max(last.seq);
         }
@@ -606,33 +590,41 @@ mod tests {
         let held = Held::default();
         let id = ConversationId("c1".into());
         held.insert(id.clone());
-        // Entry 3 went out live before the client asked: it may want it
-        // again, so it is not left out.
-        assert!(held.pass_live(&id, 3));
-        held.ask_replay(None);
-        // Entry 6 went out live while the page (2..=7) was being read:
-        // from 6 on, every entry comes live.
+        // Entry 6 went out live (before the client asked, or while the page
+        // 2..=7 was being read): from 6 on, every entry comes live.
         assert!(held.pass_live(&id, 6));
         let (mut entries, mut more) = (page(2..=7), true);
         held.trim_replay(&id, &mut entries, &mut more);
         assert_eq!(seqs(&entries), [2, 3, 4, 5]);
         assert!(!more, "nothing is left to ask for");
         assert!(held.pass_live(&id, 7), "7 was left out of the page");
-        // Asked again (after 0), every entry up to the last is replayed.
-        held.ask_replay(Some(&id));
-        let (mut entries, mut more) = (page(1..=7), false);
+        // An earlier page stays whole.
+        let (mut entries, mut more) = (page(1..=3), true);
         held.trim_replay(&id, &mut entries, &mut more);
-        assert_eq!(seqs(&entries), [1, 2, 3, 4, 5, 6, 7]);
+        assert_eq!((seqs(&entries), more), (vec![1, 2, 3], true));
     }
 
     #[test]
-    fn entries_of_a_conversation_not_held_always_go_out() {
+    fn an_entry_arriving_before_the_welcome_named_its_conversation_counts() {
         let held = Held::default();
-        let id = ConversationId("elsewhere".into());
-        let (mut entries, mut more) = (page(1..=3), false);
+        let id = ConversationId("c1".into());
+        assert!(
+            held.pass_live(&id, 5),
+            "delivered before `welcome` was built"
+        );
+        held.insert(id.clone());
+        let (mut entries, mut more) = (page(3..=5), false);
         held.trim_replay(&id, &mut entries, &mut more);
-        assert_eq!(seqs(&entries), [1, 2, 3]);
-        assert!(held.pass_live(&id, 2));
+        assert_eq!(seqs(&entries), [3, 4]);
+    }
+
+    #[test]
+    fn a_page_of_a_conversation_not_held_stays_whole() {
+        let held = Held::default();
+        let id = ConversationId("archived".into());
+        let (mut entries, mut more) = (page(1..=3), true);
+        held.trim_replay(&id, &mut entries, &mut more);
+        assert_eq!((seqs(&entries), more), (vec![1, 2, 3], true));
     }
 
     #[test]

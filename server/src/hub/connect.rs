@@ -164,9 +164,6 @@ impl Hub {
             Ok(permit) => permit,
             Err(e) => return vec![e.to_frame(reference)],
         };
-        if let ClientFrame::Sync { conversation, .. } = &frame {
-            caller.held.ask_replay(conversation.as_ref());
-        }
         let identity = &caller.identity;
         let before = caller.memo.conversation.clone();
         let result: Replies = match (&frame, identity.role) {

@@ -115,8 +115,11 @@ async fn say_is_idempotent_and_seq_gapless_across_devices() {
     );
     // No duplicate reaches the agent.
     ag.expect_none("msg", QUIET_PERIOD).await;
-    web.send(json!({"type": "sync", "after": 0})).await;
-    let page = web.expect("transcript").await;
+    // A fresh connection reads the whole stored transcript (one that got
+    // entries live is not sent them again).
+    let (mut reader, _) = Client::connect(&url, &token).await;
+    reader.send(json!({"type": "sync", "after": 0})).await;
+    let page = reader.expect("transcript").await;
     let seqs: Vec<u64> = page["entries"]
         .as_array()
         .expect("entries")
@@ -501,4 +504,46 @@ async fn a_silent_peer_is_closed_after_three_missed_pings() {
         "the answering client still works"
     );
     drop(silent);
+}
+
+#[tokio::test]
+async fn a_replay_never_repeats_what_the_connection_got_live() {
+    let redis = RedisServer::start();
+    let hub = redis_hub(&redis).await;
+    let url = hub.ws_url();
+    let mut ag = available_agent(&url, "rp-ag", &["standard"], 1).await;
+    let token = cardholder("rp-1", "standard");
+    let (mut first, _) = Client::connect(&url, &token).await;
+    let conversation = paired(&mut first, &mut ag, "general").await;
+    first
+        .say_confirmed(json!({"type": "say", "id": "r-1", "text": "one"}))
+        .await;
+    // A second device joins; from now on it gets every entry live.
+    let (mut second, _) = Client::connect(&url, &token).await;
+    first
+        .say_confirmed(json!({"type": "say", "id": "r-2", "text": "two"}))
+        .await;
+    let live = second.expect_where("msg", |f| f["id"] == "r-2").await;
+    // It asks for everything: the page holds what it did not get live, and
+    // ends there.
+    second.send(json!({"type": "sync", "after": 0})).await;
+    let page = second.expect("transcript").await;
+    let seqs: Vec<u64> = page["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .map(|e| e["seq"].as_u64().expect("seq"))
+        .collect();
+    let first_live = live["seq"].as_u64().expect("seq");
+    assert_eq!(seqs, (1..first_live).collect::<Vec<_>>(), "{page}");
+    assert_eq!(page["more"], false);
+    // And a connection that got nothing live replays it all.
+    let (mut third, _) = Client::connect(&url, &token).await;
+    third.send(json!({"type": "sync", "after": 0})).await;
+    let all = third.expect("transcript").await;
+    assert_eq!(
+        all["entries"].as_array().expect("entries").len() as u64,
+        first_live,
+        "{all} in {conversation}"
+    );
 }

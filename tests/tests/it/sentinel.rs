@@ -223,8 +223,9 @@ async fn the_hub_follows_a_sentinel_failover_and_the_chat_continues() {
         .await;
     ag.expect_where("msg", |f| f["id"] == "after-1").await;
 
-    ch.send(json!({"type": "sync", "after": 0})).await;
-    let page = ch.expect("transcript").await;
+    let (mut reader, _) = Client::connect(&hub.ws_url(), &cardholder("sn-1", "standard")).await;
+    reader.send(json!({"type": "sync", "after": 0})).await;
+    let page = reader.expect("transcript").await;
     let entries = page["entries"].as_array().expect("entries");
     let ids: Vec<&str> = entries.iter().filter_map(|e| e["id"].as_str()).collect();
     assert_eq!(
