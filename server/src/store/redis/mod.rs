@@ -8,6 +8,7 @@
 
 mod handover;
 mod keys;
+mod notifications;
 mod primary;
 mod replies;
 mod subscription;
@@ -82,6 +83,8 @@ struct Scripts {
     complete_callback: Script,
     handover_take: Script,
     handed_over: Script,
+    notify_take: Script,
+    notify_settle: Script,
 }
 
 impl Scripts {
@@ -111,6 +114,8 @@ impl Scripts {
             complete_callback: s(include_str!("lua/complete_callback.lua")),
             handover_take: s(include_str!("lua/handover_take.lua")),
             handed_over: s(include_str!("lua/handed_over.lua")),
+            notify_take: s(include_str!("lua/notify_take.lua")),
+            notify_settle: s(include_str!("lua/notify_settle.lua")),
         }
     }
 }
@@ -139,6 +144,9 @@ pub struct RedisStore {
     /// Whether ended conversations and closed requests go to the archive
     /// stream (`--archive-url`) instead of expiring at once.
     archive: bool,
+    /// Whether agents' entries to absent cardholders queue notifications
+    /// (`--notify-url`).
+    notifying: Option<super::Notifying>,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -182,6 +190,7 @@ impl RedisStore {
             tiebreak: Arc::new(AtomicU64::new(0)),
             retention: retention.max(1),
             archive: false,
+            notifying: None,
         })
     }
 
@@ -190,6 +199,13 @@ impl RedisStore {
     /// their expiry: the archivers expire them once archived.
     pub fn archiving(mut self) -> Self {
         self.archive = true;
+        self
+    }
+
+    /// This engine, queueing a notification when an agent writes to a
+    /// cardholder connected nowhere (see [`super::notifications`]).
+    pub fn notifying(mut self, notifying: super::Notifying) -> Self {
+        self.notifying = Some(notifying);
         self
     }
 
@@ -450,6 +466,7 @@ impl Store for RedisStore {
             ),
             None => (String::new(), String::new(), String::new()),
         };
+        let [notify_event, notify_id, notify_pending] = self.notify_args(new.author);
         let reply = self
             .run(
                 &self.scripts.append,
@@ -466,6 +483,9 @@ impl Store for RedisStore {
                     redact_seq,
                     redact_entry,
                     redact_text,
+                    notify_event,
+                    notify_id,
+                    notify_pending,
                 ],
             )
             .await?;
@@ -494,6 +514,7 @@ impl Store for RedisStore {
                 .parse()
                 .map_err(|_| replies::corrupt("append status"))?,
             first_from_author: r.first,
+            notified: r.notified,
         })
     }
 
@@ -1029,6 +1050,27 @@ impl Store for RedisStore {
             )
             .await?;
         desk_outcome(decode(&reply, "complete callback")?)
+    }
+
+    async fn take_notifications(
+        &self,
+        now: Millis,
+        batch: usize,
+        lease_ms: Millis,
+    ) -> StoreResult<Vec<super::Notification>> {
+        self.take_notices(now, batch, lease_ms).await
+    }
+
+    async fn settle_notification(
+        &self,
+        n: &super::Notification,
+        how: super::Settle,
+    ) -> StoreResult<bool> {
+        self.settle_notice(n, how).await
+    }
+
+    async fn notification_backlog(&self) -> StoreResult<super::NotificationBacklog> {
+        self.notice_backlog().await
     }
 }
 

@@ -287,6 +287,9 @@ pub struct AppendReply {
     /// Its status.
     #[serde(default)]
     pub status: String,
+    /// A notification was queued for the absent cardholder.
+    #[serde(default)]
+    pub notified: bool,
     /// The first entry of this author.
     #[serde(default)]
     pub first: bool,
