@@ -154,6 +154,14 @@ pub struct Cli {
     /// Days archived conversations and callback requests are kept before they are purged.
     #[arg(long, env = "SWITCHBOARD_ARCHIVE_RETENTION_DAYS", default_value_t = crate::archive::DEFAULT_RETENTION_DAYS)]
     pub archive_retention_days: u64,
+    /// The issuer's push service: when an agent writes to a cardholder
+    /// connected nowhere, the hub POSTs `{event, id, sub, conversation, at}`
+    /// here, signed with --notify-secret (docs/messaging.md).
+    #[arg(long, env = "SWITCHBOARD_NOTIFY_URL")]
+    pub notify_url: Option<String>,
+    /// The HMAC-SHA256 key of the `X-Switchboard-Signature` header (at least 16 characters).
+    #[arg(long, env = "SWITCHBOARD_NOTIFY_SECRET", hide_env_values = true)]
+    pub notify_secret: Option<String>,
     /// Something other than serving the hub.
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -336,6 +344,8 @@ pub struct Settings {
     pub rate_burst: f64,
     /// Sustained frames per second one connection may send.
     pub rate_per_sec: f64,
+    /// Notifications to the push service (`--notify-url`); none: off.
+    pub notify: Option<crate::notify::NotifySettings>,
 }
 
 /// A configuration mistake, in one sentence.
@@ -545,6 +555,17 @@ impl Cli {
             settings.canned =
                 std::sync::Arc::new(crate::canned::CannedReplies::load(path).map_err(ConfigError)?);
         }
+        settings.notify = match (&self.notify_url, &self.notify_secret) {
+            (Some(url), Some(secret)) => {
+                Some(crate::notify::NotifySettings::new(url, secret).map_err(ConfigError)?)
+            }
+            (None, None) => None,
+            _ => {
+                return Err(ConfigError(
+                    "--notify-url and --notify-secret go together: give both or neither".into(),
+                ))
+            }
+        };
         Ok(settings)
     }
 }
@@ -658,6 +679,7 @@ impl Settings {
             canned: Default::default(),
             rate_burst: RATE_BURST,
             rate_per_sec: RATE_PER_SEC,
+            notify: None,
         }
     }
 }

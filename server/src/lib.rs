@@ -23,6 +23,7 @@
 //! - [`text`]: text hygiene for names and typed text (invisible and control
 //!   characters); the hub cleans a text, then masks it.
 //! - [`metrics`]: Prometheus metrics.
+//! - [`notify`]: notifications to the issuer's push service (`--notify-url`).
 //! - [`logging`]: the log subscriber, which keeps payload-dumping
 //!   dependencies below debug whatever `RUST_LOG` says.
 
@@ -43,6 +44,7 @@ pub mod lag;
 pub mod logging;
 pub mod masking;
 pub mod metrics;
+pub mod notify;
 pub mod protocol;
 pub mod store;
 pub mod text;
@@ -110,12 +112,14 @@ pub async fn build_hub(settings: Settings, shutdown: CancellationToken) -> Resul
                 to_sessions.deliver(&envelope, &to_metrics);
             });
             let history = Arc::new(MemoryArchive::new());
+            let mut store = MemoryStore::with_announcer(announcer)
+                .retaining(settings.hot_retention_ms)
+                .archiving(history.clone());
+            if let Some(n) = &settings.notify {
+                store = store.notifying(n.store_side());
+            }
             (
-                Arc::new(
-                    MemoryStore::with_announcer(announcer)
-                        .retaining(settings.hot_retention_ms)
-                        .archiving(history.clone()),
-                ),
+                Arc::new(store),
                 Bus::local(sessions.clone(), metrics.clone()),
                 history,
             )
@@ -126,6 +130,9 @@ pub async fn build_hub(settings: Settings, shutdown: CancellationToken) -> Resul
                     .await?;
             if settings.archive.is_some() {
                 store = store.archiving();
+            }
+            if let Some(n) = &settings.notify {
+                store = store.notifying(n.store_side());
             }
             let sweep = hub::tasks::node_sweep(&settings);
             if store
@@ -168,6 +175,11 @@ pub async fn build_hub(settings: Settings, shutdown: CancellationToken) -> Resul
             (store, bus, archive)
         }
     };
+    if let Some(n) = &settings.notify {
+        let notifier = notify::Notifier::new(store.clone(), n.clone(), metrics.clone());
+        tokio::spawn(notifier.run(shutdown.clone()));
+        tracing::info!(url = %n.url, "notifying the push service of agents' replies to absent cardholders");
+    }
     tokio::spawn(archive::archiver::purge_periodically(
         archive.clone(),
         settings.archive_retention_days,

@@ -323,6 +323,9 @@ impl Hub {
         if !appended.duplicate {
             self.metrics.message(author);
         }
+        if appended.notified {
+            self.metrics.notifications.queued.inc();
+        }
         Ok(appended)
     }
 

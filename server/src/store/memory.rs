@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
 
+use super::notifications::{new_notification_id, notify_event};
 use super::{
     after_outcome, average_wait, desk_rank, idempotency_key, new_callback_ref, queue_score,
     routing_priority, AgentOverview, AgentProfile, AgentSnapshot, Announcer, Appended, Assignment,
@@ -20,7 +21,6 @@ use super::{
     QueueSnapshot, QueueStanding, Side, Store, StoreError, StoreResult, Sweep,
     DEFAULT_HOT_RETENTION_MS, MAX_TRANSCRIPT_PAGE, RECENT_WAITS, ROUTE_BATCH, ROUTE_SCAN,
 };
-use super::notifications::{new_notification_id, notify_event};
 use super::{Notification, NotificationBacklog, Settle};
 use crate::archive::memory::MemoryArchive;
 use crate::archive::{ArchivedCallback, ArchivedConversation, Transfer};

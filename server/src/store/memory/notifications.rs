@@ -47,7 +47,12 @@ impl Notices {
     }
 
     /// Takes up to `batch` due by `now`, each leased for `lease_ms`.
-    pub(super) fn take(&mut self, now: Millis, batch: usize, lease_ms: Millis) -> Vec<Notification> {
+    pub(super) fn take(
+        &mut self,
+        now: Millis,
+        batch: usize,
+        lease_ms: Millis,
+    ) -> Vec<Notification> {
         let due: Vec<(Millis, String)> = self
             .due
             .iter()
