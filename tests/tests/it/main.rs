@@ -13,6 +13,7 @@ mod keys;
 mod limits;
 mod logging;
 mod nodes;
+mod notify;
 mod overload;
 mod retention;
 mod security;
