@@ -12,6 +12,7 @@
 //! - [`keys`]: signing keys that rotate (JWKS URL, OpenID issuer, JWKS file) and their refresh task.
 //! - [`config`]: flags and environment into validated [`config::Settings`].
 //! - [`events`]: domain events and their audiences; rendered into frames on delivery.
+//! - [`hours`]: opening hours per team (`--hours`).
 //! - [`store`]: the [`store::Store`] trait with its in-memory and Redis engines.
 //! - [`archive`]: the durable archive (PostgreSQL, or in memory) and the history read from it.
 //! - [`hub`]: what cardholders and agents can do, and the background tasks.
@@ -37,6 +38,7 @@ pub mod config;
 pub mod connection;
 pub mod domain;
 pub mod events;
+pub mod hours;
 pub mod http;
 pub mod hub;
 pub mod keys;
