@@ -539,6 +539,30 @@ pub struct AuditLine {
     pub detail: String,
 }
 
+/// What a waiting cardholder is told besides the place in the queue
+/// (`queued`): whether anyone can answer soon, and whether to offer a
+/// secure message instead of waiting on.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Availability {
+    /// Agents of the conversation's team signed in on any node.
+    #[serde(default)]
+    pub agents_online: u64,
+    /// Whether the team is within its opening hours (`--hours`).
+    #[serde(default = "always")]
+    pub open: bool,
+    /// When a closed team opens next (RFC 3339); null when open or unknown.
+    #[serde(default)]
+    pub next_open: Option<String>,
+    /// True once the chat waited longer than `--offer-message-after`, or
+    /// when no agent is signed in or the team is closed.
+    #[serde(default)]
+    pub offer_message: bool,
+}
+
+fn always() -> bool {
+    true
+}
+
 /// A frame the hub sends.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -582,6 +606,9 @@ pub enum ServerFrame {
         position: u64,
         /// Estimated seconds to wait; null when unknown.
         eta_s: Option<u64>,
+        /// Whether anyone can answer soon, and what else to offer.
+        #[serde(flatten)]
+        availability: Availability,
     },
     /// Both: a conversation was paired.
     Assigned {

@@ -928,6 +928,7 @@ impl Store for MemoryStore {
                     conversation: id.clone(),
                     cardholder: r.conversation.cardholder.clone(),
                     position: i as u64 + 1,
+                    queued_at: r.conversation.queued_at,
                 })
             })
             .collect();
@@ -936,6 +937,16 @@ impl Store for MemoryStore {
             places,
             recent_wait_ms: average_wait(&waits),
         })
+    }
+
+    async fn agents_online(&self, team: Team) -> StoreResult<u64> {
+        let s = self.lock();
+        Ok(s.agents
+            .values()
+            .filter(|a| {
+                a.profile.teams.contains(&team) && s.is_present(Side::Agent, &a.profile.sub)
+            })
+            .count() as u64)
     }
 
     async fn queue_stats(&self, now: Millis) -> StoreResult<Vec<QueueView>> {

@@ -226,6 +226,8 @@ pub struct QueuePlace {
     pub cardholder: UserId,
     /// 1 = next.
     pub position: u64,
+    /// When it (last) entered the queue; its wait is measured from here.
+    pub queued_at: Millis,
 }
 
 /// One tier queue's order plus its recent waits, for `queued` updates.
@@ -559,6 +561,10 @@ pub trait Store: Send + Sync + Debug + 'static {
         id: &ConversationId,
         tier: Tier,
     ) -> StoreResult<Option<QueueStanding>>;
+
+    /// How many agents of `team` have a connection open on a live node
+    /// (signed in, whatever their availability).
+    async fn agents_online(&self, team: Team) -> StoreResult<u64>;
 
     /// Depth and oldest wait of every tier queue.
     async fn queue_stats(&self, now: Millis) -> StoreResult<Vec<QueueView>>;

@@ -85,6 +85,7 @@ struct Scripts {
     handed_over: Script,
     notify_take: Script,
     notify_settle: Script,
+    agents_online: Script,
 }
 
 impl Scripts {
@@ -116,6 +117,7 @@ impl Scripts {
             handed_over: s(include_str!("lua/handed_over.lua")),
             notify_take: s(include_str!("lua/notify_take.lua")),
             notify_settle: s(include_str!("lua/notify_settle.lua")),
+            agents_online: s(include_str!("lua/agents_online.lua")),
         }
     }
 }
@@ -696,10 +698,19 @@ impl Store for RedisStore {
                     conversation: ConversationId(p.conversation.clone()),
                     cardholder: replies::user(&p.cardholder),
                     position: i as u64 + 1,
+                    queued_at: p.queued_at,
                 })
                 .collect(),
             recent_wait_ms: average_wait(&replies::waits(&r.waits)),
         })
+    }
+
+    async fn agents_online(&self, team: Team) -> StoreResult<u64> {
+        let now = crate::domain::now_millis();
+        let reply = self
+            .run(&self.scripts.agents_online, now, argv![team.as_str()])
+            .await?;
+        decode(&reply, "agents online")
     }
 
     async fn queue_stats(&self, now: Millis) -> StoreResult<Vec<QueueView>> {

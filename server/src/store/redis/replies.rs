@@ -377,6 +377,9 @@ pub struct PlaceItem {
     pub conversation: String,
     /// Its cardholder (encoded).
     pub cardholder: String,
+    /// When it entered the queue (ms).
+    #[serde(default)]
+    pub queued_at: Millis,
 }
 
 /// `queue_snapshot.lua`.
