@@ -19,3 +19,4 @@ mod retention;
 mod security;
 mod sentinel;
 mod supervisor;
+mod waiting;
