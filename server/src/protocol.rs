@@ -542,25 +542,30 @@ pub struct AuditLine {
 /// What a waiting cardholder is told besides the place in the queue
 /// (`queued`): whether anyone can answer soon, and whether to offer a
 /// secure message instead of waiting on.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Availability {
     /// Agents of the conversation's team signed in on any node.
-    #[serde(default)]
     pub agents_online: u64,
     /// Whether the team is within its opening hours (`--hours`).
-    #[serde(default = "always")]
     pub open: bool,
     /// When a closed team opens next (RFC 3339); null when open or unknown.
-    #[serde(default)]
     pub next_open: Option<String>,
     /// True once the chat waited longer than `--offer-message-after`, or
     /// when no agent is signed in or the team is closed.
-    #[serde(default)]
     pub offer_message: bool,
 }
 
-fn always() -> bool {
-    true
+impl Default for Availability {
+    /// Open, nobody counted, nothing offered.
+    fn default() -> Self {
+        Availability {
+            agents_online: 0,
+            open: true,
+            next_open: None,
+            offer_message: false,
+        }
+    }
 }
 
 /// A frame the hub sends.
