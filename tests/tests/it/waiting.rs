@@ -29,24 +29,34 @@ fn closed_until_the_day_after_tomorrow() -> (Hours, String) {
     (hours, format!("{reopens}T00:00:00Z"))
 }
 
+/// A cardholder of `tier` starts a chat; its first `queued` says
+/// `[agents_online, open, next_open, offer_message]`.
+async fn waiting(url: &str, sub: &str, tier: &str, told: Value) -> Client {
+    let (mut ch, _) = Client::connect(url, &cardholder(sub, tier)).await;
+    ch.send(json!({"type": "start", "topic": "billing"})).await;
+    let q = ch.expect("queued").await;
+    let said = json!([
+        q["agents_online"],
+        q["open"],
+        q["next_open"],
+        q["offer_message"]
+    ]);
+    assert_eq!(said, told, "{q}");
+    ch
+}
+
 async fn closed_team_says_when_it_opens(mut settings: Settings) {
     let (hours, reopens) = closed_until_the_day_after_tomorrow();
     settings.hours = std::sync::Arc::new(hours);
     let hub = TestHub::spawn(settings).await;
     let url = hub.ws_url();
-    let (mut ch, _) = Client::connect(&url, &cardholder("ch-late", "standard")).await;
-    ch.send(json!({"type": "start", "topic": "billing"})).await;
-    let q = ch.expect("queued").await;
-    assert_eq!(
-        (
-            &q["agents_online"],
-            &q["open"],
-            &q["next_open"],
-            &q["offer_message"]
-        ),
-        (&json!(0), &json!(false), &json!(reopens), &json!(true)),
-        "{q}"
-    );
+    let mut ch = waiting(
+        &url,
+        "ch-late",
+        "standard",
+        json!([0, false, reopens, true]),
+    )
+    .await;
     // An agent of the team signs in (away, so the chat keeps waiting): the
     // cardholder hears it.
     let (_agent, _) = Client::connect(&url, &agent("ag-late", &["standard"], 2)).await;
@@ -76,19 +86,7 @@ async fn a_long_wait_is_offered_a_secure_message() {
     let hub = TestHub::spawn(settings).await;
     let url = hub.ws_url();
     let (_agent, _) = Client::connect(&url, &agent("ag-busy", &["premium"], 2)).await;
-    let (mut ch, _) = Client::connect(&url, &cardholder("ch-wait", "premium")).await;
-    ch.send(json!({"type": "start", "topic": "billing"})).await;
-    let q = ch.expect("queued").await;
-    assert_eq!(
-        (
-            &q["agents_online"],
-            &q["open"],
-            &q["next_open"],
-            &q["offer_message"]
-        ),
-        (&json!(1), &json!(true), &Value::Null, &json!(false)),
-        "{q}"
-    );
+    let mut ch = waiting(&url, "ch-wait", "premium", json!([1, true, null, false])).await;
     let q = ch
         .expect_where("queued", |f| f["offer_message"] == true)
         .await;
