@@ -118,6 +118,7 @@ pub async fn build_hub(settings: Settings, shutdown: CancellationToken) -> Resul
                 .retaining(settings.hot_retention_ms)
                 .archiving(history.clone());
             if let Some(n) = &settings.notify {
+                tracing::warn!("notifications wait in memory: a restart loses those not delivered yet (give --redis-url for a durable queue)");
                 store = store.notifying(n.store_side());
             }
             (

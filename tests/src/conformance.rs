@@ -1246,3 +1246,37 @@ pub async fn notifications_queue_lease_and_settle(s: &dyn Store) {
         .expect("settle"));
     assert_eq!(s.notification_backlog().await.expect("backlog").depth, 0);
 }
+
+/// `agents_online` counts the agents of a team with a connection open,
+/// whatever their availability; queue snapshots carry when each
+/// conversation entered the queue.
+pub async fn agents_online_and_queue_entry_times(s: &dyn Store) {
+    let standard = Team::Tier(Tier::Standard);
+    let premium = Team::Tier(Tier::Premium);
+    agent(s, "a", &[Tier::Standard], 1, T0).await;
+    agent(s, "b", &[Tier::Standard, Tier::Premium], 1, T0).await;
+    let profile = AgentProfile {
+        sub: user("c"),
+        name: "c".into(),
+        teams: vec![premium],
+        max_chats: 1,
+    };
+    s.register_agent(&profile, T0).await.expect("register");
+    let online = |team| async move { s.agents_online(team).await.expect("agents online") };
+    assert_eq!((online(standard).await, online(premium).await), (2, 1));
+    s.set_agent_state(&user("a"), AgentState::Away, T0)
+        .await
+        .expect("away");
+    assert_eq!(online(standard).await, 2, "away agents are signed in");
+    s.presence_down(&user("b"), Side::Agent, T0, 30_000)
+        .await
+        .expect("down");
+    assert_eq!((online(standard).await, online(premium).await), (1, 0));
+    assert_eq!(online(Team::Tier(Tier::Business)).await, 0);
+
+    open(s, "c1", Tier::Premium, T0 + 7).await;
+    open(s, "c2", Tier::Premium, T0 + 9).await;
+    let snapshot = s.queue_snapshot(Tier::Premium).await.expect("snapshot");
+    let entered: Vec<Millis> = snapshot.places.iter().map(|p| p.queued_at).collect();
+    assert_eq!(entered, vec![T0 + 7, T0 + 9]);
+}

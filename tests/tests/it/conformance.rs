@@ -86,6 +86,7 @@ conformance!(
     ended_conversations_keep_when_and_why,
     overview_and_audit,
     disconnected_cardholders_are_served_after_connected_ones,
+    agents_online_and_queue_entry_times,
 );
 
 // Checks of the notification queue (`--notify-url`).
