@@ -10,15 +10,26 @@ use switchboard::notify::{NotifySettings, RetryPolicy};
 use switchboard_tests::push::{PushReceiver, PUSH_SECRET};
 use switchboard_tests::*;
 
-/// `settings` notifying `receiver`, with quick polls and retries of at most `cap`.
-fn notifying(mut settings: Settings, receiver: &PushReceiver, cap: Duration) -> Settings {
+/// `settings` notifying `receiver`, with quick polls and retries of at most
+/// `cap`, given up after an hour.
+fn notifying(settings: Settings, receiver: &PushReceiver, cap: Duration) -> Settings {
+    giving_up(settings, receiver, cap, Duration::from_secs(3600))
+}
+
+/// [`notifying`], given up after `give_up_after`.
+fn giving_up(
+    mut settings: Settings,
+    receiver: &PushReceiver,
+    cap: Duration,
+    give_up_after: Duration,
+) -> Settings {
     let mut n = NotifySettings::new(&receiver.url(), PUSH_SECRET).expect("notify settings");
     n.poll = Duration::from_millis(20);
     n.timeout = Duration::from_secs(2);
     n.retry = RetryPolicy {
         first: cap,
         max: cap,
-        give_up_after: Duration::from_secs(3600),
+        give_up_after,
     };
     settings.notify = Some(n);
     settings
@@ -205,4 +216,30 @@ async fn a_hub_that_dies_mid_backoff_loses_no_notification() {
     .await;
     assert_eq!(queued(&redis, &prefix).await, 0, "nothing left to send");
     assert!(receiver.unread().is_empty(), "delivered once");
+}
+
+#[tokio::test]
+async fn a_notification_failing_past_the_give_up_time_is_dropped_and_counted() {
+    let redis = RedisServer::start();
+    let mut receiver = PushReceiver::start(usize::MAX).await;
+    let prefix = unique_prefix();
+    let settings = giving_up(
+        redis_settings(&redis.url(), &prefix),
+        &receiver,
+        Duration::from_millis(20),
+        Duration::from_millis(300),
+    );
+    let hub = TestHub::spawn(settings).await;
+    let (id, mut ag) = chat_left_by_cardholder(&hub.ws_url(), "ch-gone").await;
+    agent_writes(&mut ag, &id, "a2").await;
+    assert_eq!(receiver.next().await.status, 500);
+    eventually("the notification given up", || async {
+        metric(&hub, "switchboard_notifications_given_up_total").await == 1.0
+    })
+    .await;
+    assert_eq!(queued(&redis, &prefix).await, 0, "dropped from the queue");
+    assert_eq!(
+        metric(&hub, "switchboard_notifications_delivered_total").await,
+        0.0
+    );
 }
