@@ -353,6 +353,7 @@ impl State {
                             tier: c.tier,
                             position: 1,
                             eta_s: None,
+                            availability: Default::default(),
                         });
                     }
                     return;
@@ -411,6 +412,7 @@ impl State {
                     tier,
                     position,
                     eta_s: None,
+                    availability: Default::default(),
                 });
                 self.place(&id);
             }

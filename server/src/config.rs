@@ -158,6 +158,22 @@ pub struct Cli {
     /// Days archived conversations and callback requests are kept before they are purged.
     #[arg(long, env = "SWITCHBOARD_ARCHIVE_RETENTION_DAYS", default_value_t = crate::archive::DEFAULT_RETENTION_DAYS)]
     pub archive_retention_days: u64,
+    /// The issuer's push service: when an agent writes to a cardholder
+    /// connected nowhere, the hub POSTs `{event, id, sub, conversation, at}`
+    /// here, signed with --notify-secret (docs/messaging.md).
+    #[arg(long, env = "SWITCHBOARD_NOTIFY_URL")]
+    pub notify_url: Option<String>,
+    /// The HMAC-SHA256 key of the `X-Switchboard-Signature` header (at least 16 characters).
+    #[arg(long, env = "SWITCHBOARD_NOTIFY_SECRET", hide_env_values = true)]
+    pub notify_secret: Option<String>,
+    /// JSON file of opening hours per team (`{"standard": {"zone", "weekly", "holidays"}, …}`,
+    /// docs/messaging.md); teams not in it are always open.
+    #[arg(long, env = "SWITCHBOARD_HOURS")]
+    pub hours: Option<PathBuf>,
+    /// Seconds a live chat waits before its `queued` frames offer a secure
+    /// message instead (also offered at once when no agent is signed in or the team is closed).
+    #[arg(long, env = "SWITCHBOARD_OFFER_MESSAGE_AFTER", default_value_t = DEFAULT_OFFER_MESSAGE_AFTER_S)]
+    pub offer_message_after: u64,
     /// Something other than serving the hub.
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -200,6 +216,9 @@ pub const DEFAULT_AGENT_GRACE_S: u64 = 30;
 
 /// `--hot-retention`'s default, in seconds (SPEC: 24 h).
 pub const DEFAULT_HOT_RETENTION_S: u64 = 86_400;
+
+/// `--offer-message-after`'s default, in seconds.
+pub const DEFAULT_OFFER_MESSAGE_AFTER_S: u64 = 120;
 
 /// `--sla-seconds` default (SPEC: 60).
 pub const DEFAULT_SLA_SECONDS: u64 = 60;
@@ -343,6 +362,12 @@ pub struct Settings {
     pub rate_burst: f64,
     /// Sustained frames per second one connection may send.
     pub rate_per_sec: f64,
+    /// Notifications to the push service (`--notify-url`); none: off.
+    pub notify: Option<crate::notify::NotifySettings>,
+    /// Opening hours per team (`--hours`); teams not in it are always open.
+    pub hours: std::sync::Arc<crate::hours::Hours>,
+    /// A live chat waiting longer than this is offered a secure message.
+    pub offer_message_after: Duration,
 }
 
 /// A configuration mistake, in one sentence.
@@ -558,6 +583,22 @@ impl Cli {
             settings.canned =
                 std::sync::Arc::new(crate::canned::CannedReplies::load(path).map_err(ConfigError)?);
         }
+        if let Some(path) = &self.hours {
+            settings.hours =
+                std::sync::Arc::new(crate::hours::Hours::load(path).map_err(ConfigError)?);
+        }
+        settings.offer_message_after = Duration::from_secs(self.offer_message_after);
+        settings.notify = match (&self.notify_url, &self.notify_secret) {
+            (Some(url), Some(secret)) => {
+                Some(crate::notify::NotifySettings::new(url, secret).map_err(ConfigError)?)
+            }
+            (None, None) => None,
+            _ => {
+                return Err(ConfigError(
+                    "--notify-url and --notify-secret go together: give both or neither".into(),
+                ))
+            }
+        };
         Ok(settings)
     }
 }
@@ -671,6 +712,9 @@ impl Settings {
             canned: Default::default(),
             rate_burst: RATE_BURST,
             rate_per_sec: RATE_PER_SEC,
+            notify: None,
+            hours: Default::default(),
+            offer_message_after: Duration::from_secs(DEFAULT_OFFER_MESSAGE_AFTER_S),
         }
     }
 }
@@ -962,5 +1006,51 @@ mod tests {
             "{err}"
         );
         let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn hours_and_notifications_are_checked_at_start_up() {
+        let dir = std::env::temp_dir().join(format!("sb-hours-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let (good, bad) = (dir.join("good.json"), dir.join("bad.json"));
+        std::fs::write(
+            &good,
+            r#"{"standard": {"zone": "Europe/London", "weekly": {}}}"#,
+        )
+        .expect("write");
+        std::fs::write(&bad, r#"{"standard": {"zone": "Nowhere/Land"}}"#).expect("write");
+        let path = |p: &std::path::Path| p.to_str().unwrap_or_default().to_owned();
+        let s = cli(&["--hours", &path(&good), "--offer-message-after", "30"])
+            .settings()
+            .expect("valid");
+        assert!(!s.hours.is_empty());
+        assert_eq!(s.offer_message_after, Duration::from_secs(30));
+        let err = refused(&["--hours", &path(&bad)]);
+        assert!(
+            err.starts_with("--hours ") && err.contains("Nowhere/Land"),
+            "{err}"
+        );
+        let _ = std::fs::remove_dir_all(dir);
+
+        assert!(cli(&[]).settings().expect("valid").notify.is_none());
+        let n = cli(&[
+            "--notify-url",
+            "https://push.example/switchboard",
+            "--notify-secret",
+            "a-push-secret-of-16+",
+        ])
+        .settings()
+        .expect("valid")
+        .notify
+        .expect("notifying");
+        assert_eq!(n.url.as_str(), "https://push.example/switchboard");
+        assert!(refused(&["--notify-url", "https://push.example/n"]).contains("--notify-secret"));
+        assert!(refused(&[
+            "--notify-url",
+            "push.example",
+            "--notify-secret",
+            "a-push-secret-of-16+"
+        ])
+        .contains("--notify-url"));
     }
 }

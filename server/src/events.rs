@@ -19,7 +19,8 @@ use crate::domain::{
     Seq, Tier, UserId,
 };
 use crate::protocol::{
-    AgentInfo, CallbackView, CardholderInfo, ConversationState, Entry, HistoryItem, ServerFrame,
+    AgentInfo, Availability, CallbackView, CardholderInfo, ConversationState, Entry, HistoryItem,
+    ServerFrame,
 };
 use crate::store::{CallbackRequest, Conversation};
 
@@ -155,6 +156,8 @@ pub enum Event {
         position: u64,
         /// Estimated seconds to wait.
         eta_s: Option<u64>,
+        /// Agents online, opening hours, the secure-message offer.
+        availability: Availability,
     },
 }
 
@@ -289,6 +292,7 @@ impl Event {
                     tier,
                     position,
                     eta_s,
+                    availability,
                 },
                 _,
             ) => ServerFrame::Queued {
@@ -296,6 +300,7 @@ impl Event {
                 tier: *tier,
                 position: *position,
                 eta_s: *eta_s,
+                availability: availability.clone(),
             },
             (
                 Event::Presence {
@@ -450,6 +455,7 @@ mod tests {
                 tier: Tier::Premium,
                 position: 1,
                 eta_s: None,
+                availability: Availability::default(),
             },
             Event::AgentStatus {
                 state: AgentState::Away,

@@ -12,6 +12,7 @@
 //! - [`keys`]: signing keys that rotate (JWKS URL, OpenID issuer, JWKS file) and their refresh task.
 //! - [`config`]: flags and environment into validated [`config::Settings`].
 //! - [`events`]: domain events and their audiences; rendered into frames on delivery.
+//! - [`hours`]: opening hours per team (`--hours`).
 //! - [`store`]: the [`store::Store`] trait with its in-memory and Redis engines.
 //! - [`archive`]: the durable archive (PostgreSQL, or in memory) and the history read from it.
 //! - [`hub`]: what cardholders and agents can do, and the background tasks.
@@ -23,6 +24,7 @@
 //! - [`text`]: text hygiene for names and typed text (invisible and control
 //!   characters); the hub cleans a text, then masks it.
 //! - [`metrics`]: Prometheus metrics.
+//! - [`notify`]: notifications to the issuer's push service (`--notify-url`).
 //! - [`logging`]: the log subscriber, which keeps payload-dumping
 //!   dependencies below debug whatever `RUST_LOG` says.
 
@@ -37,6 +39,7 @@ pub mod config;
 pub mod connection;
 pub mod domain;
 pub mod events;
+pub mod hours;
 pub mod http;
 pub mod hub;
 pub mod keys;
@@ -44,6 +47,7 @@ pub mod lag;
 pub mod logging;
 pub mod masking;
 pub mod metrics;
+pub mod notify;
 pub mod protocol;
 pub mod store;
 pub mod text;
@@ -111,12 +115,15 @@ pub async fn build_hub(settings: Settings, shutdown: CancellationToken) -> Resul
                 to_sessions.deliver(&envelope, &to_metrics);
             });
             let history = Arc::new(MemoryArchive::new());
+            let mut store = MemoryStore::with_announcer(announcer)
+                .retaining(settings.hot_retention_ms)
+                .archiving(history.clone());
+            if let Some(n) = &settings.notify {
+                tracing::warn!("notifications wait in memory: a restart loses those not delivered yet (give --redis-url for a durable queue)");
+                store = store.notifying(n.store_side());
+            }
             (
-                Arc::new(
-                    MemoryStore::with_announcer(announcer)
-                        .retaining(settings.hot_retention_ms)
-                        .archiving(history.clone()),
-                ),
+                Arc::new(store),
                 Bus::local(sessions.clone(), metrics.clone()),
                 history,
             )
@@ -134,6 +141,9 @@ pub async fn build_hub(settings: Settings, shutdown: CancellationToken) -> Resul
             }
             if settings.archive.is_some() {
                 store = store.archiving();
+            }
+            if let Some(n) = &settings.notify {
+                store = store.notifying(n.store_side());
             }
             let sweep = hub::tasks::node_sweep(&settings);
             if store
@@ -176,6 +186,11 @@ pub async fn build_hub(settings: Settings, shutdown: CancellationToken) -> Resul
             (store, bus, archive)
         }
     };
+    if let Some(n) = &settings.notify {
+        let notifier = notify::Notifier::new(store.clone(), n.clone(), metrics.clone());
+        tokio::spawn(notifier.run(shutdown.clone()));
+        tracing::info!(url = %n.url, "notifying the push service of agents' replies to absent cardholders");
+    }
     tokio::spawn(archive::archiver::purge_periodically(
         archive.clone(),
         settings.archive_retention_days,

@@ -117,6 +117,8 @@ pub struct Metrics {
     pub archive_failures: Counter,
     /// Archived records deleted by the retention purge.
     pub archive_purged: Counter,
+    /// Notifications to the push service (`--notify-url`).
+    pub notifications: crate::notify::NotifyMetrics,
 }
 
 /// Label set naming what was archived.
@@ -301,6 +303,7 @@ impl Metrics {
             "Archived records deleted by the retention purge",
             archive_purged.clone(),
         );
+        let notifications = crate::notify::NotifyMetrics::register(&mut registry);
         for tier in Tier::ALL {
             queue_depth.get_or_create(&tier_label(*tier)).set(0);
         }
@@ -336,6 +339,7 @@ impl Metrics {
             archived,
             archive_failures,
             archive_purged,
+            notifications,
         })
     }
 

@@ -539,6 +539,35 @@ pub struct AuditLine {
     pub detail: String,
 }
 
+/// What a waiting cardholder is told besides the place in the queue
+/// (`queued`): whether anyone can answer soon, and whether to offer a
+/// secure message instead of waiting on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Availability {
+    /// Agents of the conversation's team signed in on any node.
+    pub agents_online: u64,
+    /// Whether the team is within its opening hours (`--hours`).
+    pub open: bool,
+    /// When a closed team opens next (RFC 3339); null when open or unknown.
+    pub next_open: Option<String>,
+    /// True once the chat waited longer than `--offer-message-after`, or
+    /// when no agent is signed in or the team is closed.
+    pub offer_message: bool,
+}
+
+impl Default for Availability {
+    /// Open, nobody counted, nothing offered.
+    fn default() -> Self {
+        Availability {
+            agents_online: 0,
+            open: true,
+            next_open: None,
+            offer_message: false,
+        }
+    }
+}
+
 /// A frame the hub sends.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -582,6 +611,9 @@ pub enum ServerFrame {
         position: u64,
         /// Estimated seconds to wait; null when unknown.
         eta_s: Option<u64>,
+        /// Whether anyone can answer soon, and what else to offer.
+        #[serde(flatten)]
+        availability: Availability,
     },
     /// Both: a conversation was paired.
     Assigned {

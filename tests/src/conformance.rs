@@ -11,8 +11,8 @@ use switchboard::domain::{
 };
 use switchboard::protocol::CallbackOutcome;
 use switchboard::store::{
-    AgentProfile, CallbackStatus, GraceOutcome, NewCallback, NewConversation, NewEntry, Redaction,
-    Side, Store, StoreError,
+    AgentProfile, CallbackStatus, GraceOutcome, NewCallback, NewConversation, NewEntry,
+    NotificationBacklog, Redaction, Settle, Side, Store, StoreError,
 };
 
 /// A fixed start of time for the checks.
@@ -1114,4 +1114,169 @@ pub async fn disconnected_cardholders_are_served_after_connected_ones(s: &dyn St
         vec![(first, "dc-ag2".to_owned())],
         "alone in the queue, the disconnected one is served"
     );
+}
+
+/// How long the notification checks lease a taken notification.
+const LEASE: Millis = 1_000;
+
+/// Run on an engine built `.notifying(…)`: an agent's entry for a
+/// cardholder connected nowhere queues one notification per conversation
+/// until the cardholder connects again; taking leases it, only the lease
+/// holder settles it, and a settled one is gone for good.
+pub async fn notifications_queue_lease_and_settle(s: &dyn Store) {
+    let c = open(s, "ch", Tier::Standard, T0).await;
+    agent(s, "ag", &[Tier::Standard], 1, T0).await;
+    assert_eq!(route(s, T0 + 1).await, vec![(c.clone(), "ag".into())]);
+    let say = |key: &'static str| entry(Author::Agent, Some("ag"), "hello", Some(key));
+    s.presence_up(&user("ch"), Side::Cardholder)
+        .await
+        .expect("up");
+    let online = s.append(&c, say("k1")).await.expect("agent writes");
+    assert!(!online.notified, "a connected cardholder is not notified");
+    s.presence_down(&user("ch"), Side::Cardholder, T0, 60_000)
+        .await
+        .expect("down");
+    let own = s
+        .append(&c, entry(Author::Cardholder, Some("ch"), "hi", Some("c1")))
+        .await
+        .expect("cardholder writes");
+    assert!(!own.notified, "the cardholder's own words notify nobody");
+    let first = s.append(&c, say("k2")).await.expect("agent writes");
+    assert!(first.notified, "an absent cardholder is notified");
+    let resend = s.append(&c, say("k2")).await.expect("resend");
+    assert!(resend.duplicate && !resend.notified);
+    let second = s.append(&c, say("k3")).await.expect("agent writes");
+    assert!(
+        !second.notified,
+        "one pending notification per conversation"
+    );
+    let backlog = s.notification_backlog().await.expect("backlog");
+    assert_eq!((backlog.depth, backlog.oldest_at), (1, Some(T0)));
+
+    let taken = s.take_notifications(T0, 10, LEASE).await.expect("take");
+    assert_eq!(taken.len(), 1);
+    let n = taken[0].clone();
+    assert_eq!(
+        (n.event.as_str(), &n.sub, &n.conversation, n.at, n.attempts),
+        ("message", &user("ch"), &c, T0, 1)
+    );
+    assert!(
+        s.take_notifications(T0 + LEASE - 1, 10, LEASE)
+            .await
+            .expect("take")
+            .is_empty(),
+        "a leased notification is nobody else's"
+    );
+    let retaken = s
+        .take_notifications(T0 + LEASE, 10, LEASE)
+        .await
+        .expect("take");
+    assert_eq!(retaken.len(), 1, "a lease that ran out frees it");
+    assert_eq!(
+        (retaken[0].id.clone(), retaken[0].attempts),
+        (n.id.clone(), 2)
+    );
+    assert!(
+        !s.settle_notification(&n, Settle::Delivered)
+            .await
+            .expect("settle"),
+        "the first taker's lease is gone"
+    );
+    let n = retaken[0].clone();
+    let retry_at = T0 + 5 * LEASE;
+    assert!(s
+        .settle_notification(&n, Settle::RetryAt(retry_at))
+        .await
+        .expect("settle"));
+    assert!(s
+        .take_notifications(retry_at - 1, 10, LEASE)
+        .await
+        .expect("take")
+        .is_empty());
+    let n = s
+        .take_notifications(retry_at, 10, LEASE)
+        .await
+        .expect("take")
+        .pop()
+        .expect("due again");
+    assert_eq!(n.attempts, 3);
+    assert!(s
+        .settle_notification(&n, Settle::Delivered)
+        .await
+        .expect("settle"));
+    assert!(
+        !s.settle_notification(&n, Settle::Delivered)
+            .await
+            .expect("settle"),
+        "delivered once, never again"
+    );
+    assert!(s
+        .take_notifications(T0 + 1_000_000, 10, LEASE)
+        .await
+        .expect("take")
+        .is_empty());
+    assert_eq!(
+        s.notification_backlog().await.expect("backlog"),
+        NotificationBacklog::default()
+    );
+
+    // Back and gone again: the conversation may be notified about anew,
+    // and a notification given up is dropped.
+    s.presence_up(&user("ch"), Side::Cardholder)
+        .await
+        .expect("up");
+    s.presence_down(&user("ch"), Side::Cardholder, T0, 60_000)
+        .await
+        .expect("down");
+    assert!(
+        s.append(&c, say("k4"))
+            .await
+            .expect("agent writes")
+            .notified
+    );
+    let n = s
+        .take_notifications(T0, 10, LEASE)
+        .await
+        .expect("take")
+        .pop()
+        .expect("queued anew");
+    assert!(s
+        .settle_notification(&n, Settle::GiveUp)
+        .await
+        .expect("settle"));
+    assert_eq!(s.notification_backlog().await.expect("backlog").depth, 0);
+}
+
+/// `agents_online` counts the agents of a team with a connection open,
+/// whatever their availability; queue snapshots carry when each
+/// conversation entered the queue.
+pub async fn agents_online_and_queue_entry_times(s: &dyn Store) {
+    let standard = Team::Tier(Tier::Standard);
+    let premium = Team::Tier(Tier::Premium);
+    agent(s, "a", &[Tier::Standard], 1, T0).await;
+    agent(s, "b", &[Tier::Standard, Tier::Premium], 1, T0).await;
+    let profile = AgentProfile {
+        sub: user("c"),
+        name: "c".into(),
+        teams: vec![premium],
+        max_chats: 1,
+    };
+    s.register_agent(&profile, T0).await.expect("register");
+    let online = |team| async move { s.agents_online(team).await.expect("agents online") };
+    assert_eq!((online(standard).await, online(premium).await), (2, 1));
+    s.set_agent_state(&user("a"), AgentState::Away, T0)
+        .await
+        .expect("away");
+    assert_eq!(online(standard).await, 2, "away agents are signed in");
+    s.presence_down(&user("b"), Side::Agent, T0, 30_000)
+        .await
+        .expect("down");
+    assert_eq!((online(standard).await, online(premium).await), (1, 0));
+    assert_eq!(online(Team::Tier(Tier::Business)).await, 0);
+
+    open(s, "c1", Tier::Premium, T0 + 7).await;
+    open(s, "c2", Tier::Premium, T0 + 9).await;
+    let snapshot = s.queue_snapshot(Tier::Premium).await.expect("snapshot");
+    let entered: Vec<Millis> = snapshot.places.iter().map(|p| p.queued_at).collect();
+    assert_eq!(entered, vec![T0 + 7, T0 + 9]);
 }

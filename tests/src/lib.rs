@@ -4,6 +4,7 @@
 
 pub mod conformance;
 pub mod postgres;
+pub mod push;
 
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};

@@ -299,14 +299,20 @@ impl Hub {
         let Some(standing) = standing else {
             return Ok(None);
         };
-        let mut sent = self.positions.lock().unwrap_or_else(|e| e.into_inner());
-        sent.insert(c.id.clone(), (standing.position, std::time::Instant::now()));
-        Ok(Some(Event::Queued {
+        let team = self
+            .team_now(c.tier, now_millis())
+            .await
+            .map_err(|e| self.store_failed(e))?;
+        let event = Event::Queued {
             conversation: c.id.clone(),
             tier: c.tier,
             position: standing.position,
             eta_s: standing.eta_seconds(),
-        }))
+            availability: team.availability(c.queued_at, self.settings.offer_message_after),
+        };
+        let mut sent = self.positions.lock().unwrap_or_else(|e| e.into_inner());
+        sent.insert(c.id.clone(), (event.clone(), std::time::Instant::now()));
+        Ok(Some(event))
     }
 
     /// A `queued` frame for the calling cardholder.

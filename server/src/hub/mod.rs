@@ -14,6 +14,7 @@ pub mod escalation;
 pub mod history;
 pub mod supervisor;
 pub mod tasks;
+pub mod waiting;
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -126,9 +127,10 @@ pub struct Shared {
     shutdown: CancellationToken,
     /// How much new work (`start`, `say`) this node takes at once.
     admission: Admission,
-    /// The place each local waiting conversation was last told, and when:
-    /// `queued` updates go out only on a change, at most once a second.
-    positions: std::sync::Mutex<HashMap<ConversationId, (u64, Instant)>>,
+    /// The `queued` each local waiting conversation was last told, and
+    /// when: updates go out only on a change (place, ETA, agents online,
+    /// hours, offer), at most once a second.
+    positions: std::sync::Mutex<HashMap<ConversationId, (Event, Instant)>>,
 }
 
 /// What a hub is built on, besides its configuration.
@@ -323,6 +325,9 @@ impl Hub {
             .map_err(|e| self.store_failed(e))?;
         if !appended.duplicate {
             self.metrics.message(author);
+        }
+        if appended.notified {
+            self.metrics.notifications.queued.inc();
         }
         Ok(appended)
     }

@@ -196,9 +196,10 @@ async fn ticker(hub: Hub) {
 }
 
 impl Hub {
-    /// Sends `queued` to this node's waiting cardholders whose place changed
-    /// (at most once a second per conversation; [`Shared::positions`] holds
-    /// what each was last told).
+    /// Sends `queued` to this node's waiting cardholders whose frame
+    /// changed: place, ETA, agents online, hours or the secure-message
+    /// offer (at most once a second per conversation; [`Shared::positions`]
+    /// holds what each was last told).
     async fn update_positions(&self) {
         let mut due = Vec::new();
         let mut waiting = HashSet::new();
@@ -210,29 +211,46 @@ impl Hub {
                     return;
                 }
             };
+            let local: Vec<_> = snapshot
+                .places
+                .iter()
+                .filter(|p| {
+                    self.sessions
+                        .has(&Audience::Cardholder(p.cardholder.clone()))
+                })
+                .collect();
+            if local.is_empty() {
+                continue;
+            }
+            let team = match self.team_now(tier, now_millis()).await {
+                Ok(t) => t,
+                Err(e) => {
+                    self.store_failed(e);
+                    return;
+                }
+            };
             let mut sent = self.positions.lock().unwrap_or_else(|p| p.into_inner());
-            for place in snapshot.places.iter().filter(|p| {
-                self.sessions
-                    .has(&Audience::Cardholder(p.cardholder.clone()))
-            }) {
+            for place in local {
                 waiting.insert(place.conversation.clone());
+                let event = Event::Queued {
+                    conversation: place.conversation.clone(),
+                    tier,
+                    position: place.position,
+                    eta_s: QueueStanding {
+                        position: place.position,
+                        depth: snapshot.places.len() as u64,
+                        recent_wait_ms: snapshot.recent_wait_ms,
+                    }
+                    .eta_seconds(),
+                    availability: team
+                        .availability(place.queued_at, self.settings.offer_message_after),
+                };
                 let changed = match sent.get(&place.conversation) {
-                    Some((p, at)) => *p != place.position && at.elapsed() >= TICK,
+                    Some((told, at)) => *told != event && at.elapsed() >= TICK,
                     None => true,
                 };
                 if changed {
-                    sent.insert(place.conversation.clone(), (place.position, Instant::now()));
-                    let event = Event::Queued {
-                        conversation: place.conversation.clone(),
-                        tier,
-                        position: place.position,
-                        eta_s: QueueStanding {
-                            position: place.position,
-                            depth: snapshot.places.len() as u64,
-                            recent_wait_ms: snapshot.recent_wait_ms,
-                        }
-                        .eta_seconds(),
-                    };
+                    sent.insert(place.conversation.clone(), (event.clone(), Instant::now()));
                     due.push((place.cardholder.clone(), event));
                 }
             }

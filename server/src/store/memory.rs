@@ -5,11 +5,14 @@
 //! `std::sync::Mutex` (nothing is awaited while it is held), which makes each
 //! call atomic exactly as the Redis engine's scripts are.
 
+mod notifications;
+
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
 
+use super::notifications::{new_notification_id, notify_event};
 use super::{
     after_outcome, average_wait, desk_rank, idempotency_key, new_callback_ref, queue_score,
     routing_priority, AgentOverview, AgentProfile, AgentSnapshot, Announcer, Appended, Assignment,
@@ -18,6 +21,7 @@ use super::{
     QueueSnapshot, QueueStanding, Side, Store, StoreError, StoreResult, Sweep,
     DEFAULT_HOT_RETENTION_MS, MAX_TRANSCRIPT_PAGE, RECENT_WAITS, ROUTE_BATCH, ROUTE_SCAN,
 };
+use super::{Notification, NotificationBacklog, Settle};
 use crate::archive::memory::MemoryArchive;
 use crate::archive::{ArchivedCallback, ArchivedConversation, Transfer};
 use crate::domain::{
@@ -45,6 +49,8 @@ pub struct MemoryStore {
     /// Where ended conversations and closed requests go for history (none:
     /// nowhere, as in tests that do not need it).
     archive: Option<Arc<MemoryArchive>>,
+    /// Whether agents' entries to absent cardholders queue notifications.
+    notifying: Option<super::Notifying>,
 }
 
 impl Default for MemoryStore {
@@ -54,6 +60,7 @@ impl Default for MemoryStore {
             announcer: None,
             retention: DEFAULT_HOT_RETENTION_MS,
             archive: None,
+            notifying: None,
         }
     }
 }
@@ -97,6 +104,8 @@ struct State {
     closed: BTreeSet<(Millis, CallbackRef)>,
     /// The last supervisor actions, newest first.
     audit: VecDeque<AuditEntry>,
+    /// Notifications not delivered yet.
+    notices: notifications::Notices,
 }
 
 #[derive(Debug)]
@@ -234,6 +243,13 @@ impl MemoryStore {
         self
     }
 
+    /// This engine, queueing a notification when an agent writes to a
+    /// cardholder who is not connected (in memory: not durable).
+    pub fn notifying(mut self, notifying: super::Notifying) -> Self {
+        self.notifying = Some(notifying);
+        self
+    }
+
     /// Forgets the ended conversations and closed callback requests whose
     /// retention ran out by `now`. The store does it itself on
     /// `expire_graces` (the hub's ticker calls it every second) and when a
@@ -274,6 +290,7 @@ impl MemoryStore {
                 agent,
                 status,
                 first_from_author: false,
+                notified: false,
             });
         }
         // A split card number: the author's previous entry, if it is still
@@ -315,6 +332,7 @@ impl MemoryStore {
                 entry: entry.clone(),
             },
         );
+        let notified = self.queue_notification(s, id, &cardholder, new.author, new.now);
         Ok(Appended {
             entry,
             duplicate: false,
@@ -322,7 +340,36 @@ impl MemoryStore {
             agent,
             status,
             first_from_author,
+            notified,
         })
+    }
+
+    /// Queues a notification of an entry of `author` for the cardholder
+    /// when configured, the author's entries notify and the cardholder is
+    /// not connected; true when queued.
+    fn queue_notification(
+        &self,
+        s: &mut State,
+        id: &ConversationId,
+        cardholder: &UserId,
+        author: Author,
+        now: Millis,
+    ) -> bool {
+        let (Some(notifying), Some(event)) = (self.notifying, notify_event(author)) else {
+            return false;
+        };
+        if s.is_present(Side::Cardholder, cardholder) {
+            return false;
+        }
+        let n = Notification {
+            id: new_notification_id(),
+            event: event.to_string(),
+            sub: cardholder.clone(),
+            conversation: id.clone(),
+            at: now,
+            attempts: 0,
+        };
+        s.notices.queue(n, notifying.pending_ms)
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -881,6 +928,7 @@ impl Store for MemoryStore {
                     conversation: id.clone(),
                     cardholder: r.conversation.cardholder.clone(),
                     position: i as u64 + 1,
+                    queued_at: r.conversation.queued_at,
                 })
             })
             .collect();
@@ -889,6 +937,16 @@ impl Store for MemoryStore {
             places,
             recent_wait_ms: average_wait(&waits),
         })
+    }
+
+    async fn agents_online(&self, team: Team) -> StoreResult<u64> {
+        let s = self.lock();
+        Ok(s.agents
+            .values()
+            .filter(|a| {
+                a.profile.teams.contains(&team) && s.is_present(Side::Agent, &a.profile.sub)
+            })
+            .count() as u64)
     }
 
     async fn queue_stats(&self, now: Millis) -> StoreResult<Vec<QueueView>> {
@@ -1001,6 +1059,7 @@ impl Store for MemoryStore {
         *s.presence.entry((side, user.clone())).or_insert(0) += 1;
         s.clear_grace(&(side, user.clone()));
         if side == Side::Cardholder && !was_present {
+            s.notices.came_online(user);
             if let Some((id, agent)) = s.active_chat_of(user) {
                 self.announce_presence(&agent, &id, CardholderPresence::Online);
             }
@@ -1228,6 +1287,23 @@ impl Store for MemoryStore {
             }
         }
         Ok(done)
+    }
+
+    async fn take_notifications(
+        &self,
+        now: Millis,
+        batch: usize,
+        lease_ms: Millis,
+    ) -> StoreResult<Vec<Notification>> {
+        Ok(self.lock().notices.take(now, batch, lease_ms))
+    }
+
+    async fn settle_notification(&self, n: &Notification, how: Settle) -> StoreResult<bool> {
+        Ok(self.lock().notices.settle(n, how))
+    }
+
+    async fn notification_backlog(&self) -> StoreResult<NotificationBacklog> {
+        Ok(self.lock().notices.backlog())
     }
 }
 

@@ -8,6 +8,7 @@
 //! (`tests/src/conformance.rs`).
 
 pub mod memory;
+pub mod notifications;
 pub mod redis;
 
 use std::fmt::Debug;
@@ -21,6 +22,7 @@ use crate::domain::{
 };
 use crate::events::Envelope;
 use crate::protocol::{Entry, QueueView};
+pub use notifications::{Notification, NotificationBacklog, Notifying, Settle};
 
 /// Most transcript entries an `assigned` event carries; an agent `sync`s
 /// the rest (a chat that long is rare).
@@ -180,6 +182,8 @@ pub struct Appended {
     pub status: ConversationStatus,
     /// True when this is the first entry of its author in the conversation.
     pub first_from_author: bool,
+    /// True when the step queued a notification for the absent cardholder.
+    pub notified: bool,
 }
 
 /// An agent as the token describes it.
@@ -222,6 +226,8 @@ pub struct QueuePlace {
     pub cardholder: UserId,
     /// 1 = next.
     pub position: u64,
+    /// When it (last) entered the queue; its wait is measured from here.
+    pub queued_at: Millis,
 }
 
 /// One tier queue's order plus its recent waits, for `queued` updates.
@@ -556,6 +562,10 @@ pub trait Store: Send + Sync + Debug + 'static {
         tier: Tier,
     ) -> StoreResult<Option<QueueStanding>>;
 
+    /// How many agents of `team` have a connection open on a live node
+    /// (signed in, whatever their availability).
+    async fn agents_online(&self, team: Team) -> StoreResult<u64>;
+
     /// Depth and oldest wait of every tier queue.
     async fn queue_stats(&self, now: Millis) -> StoreResult<Vec<QueueView>>;
 
@@ -655,6 +665,24 @@ pub trait Store: Send + Sync + Debug + 'static {
         agent: &UserId,
         outcome: CallbackOutcome,
     ) -> StoreResult<CallbackRequest>;
+
+    /// Takes up to `batch` notifications due by `now` for this node, each
+    /// leased for `lease_ms` (counted as an attempt): another node takes it
+    /// only once the lease ran out unsettled.
+    async fn take_notifications(
+        &self,
+        now: Millis,
+        batch: usize,
+        lease_ms: Millis,
+    ) -> StoreResult<Vec<Notification>>;
+
+    /// Settles a delivery attempt taken with [`Store::take_notifications`]:
+    /// false (and nothing changes) when that lease is no longer the
+    /// notification's (another node took it since, or it is gone).
+    async fn settle_notification(&self, n: &Notification, how: Settle) -> StoreResult<bool>;
+
+    /// Notifications not delivered yet.
+    async fn notification_backlog(&self) -> StoreResult<NotificationBacklog>;
 }
 
 /// Applies a call's outcome to a claimed request: `no_answer` returns it to

@@ -7,7 +7,7 @@ use switchboard::domain::Millis;
 use switchboard::events::{Envelope, EventFeed};
 use switchboard::store::memory::MemoryStore;
 use switchboard::store::redis::RedisStore;
-use switchboard::store::DEFAULT_HOT_RETENTION_MS;
+use switchboard::store::{Notifying, DEFAULT_HOT_RETENTION_MS};
 use switchboard_tests::conformance;
 use switchboard_tests::{unique_prefix, RedisServer};
 
@@ -22,14 +22,25 @@ async fn redis_store(redis: &RedisServer, retention: Millis) -> RedisStore {
     .expect("connect")
 }
 
+/// One test per check and engine; engines built with `$retention` and,
+/// when given, `.notifying($notifying)`.
 macro_rules! conformance {
     ($memory:ident, $redis:ident, $retention:expr; $($check:ident),* $(,)?) => {
+        conformance!($memory, $redis, $retention, None; $($check),*);
+    };
+    ($memory:ident, $redis:ident, $retention:expr, $notifying:expr; $($check:ident),* $(,)?) => {
         mod $memory {
             use super::*;
             $(
                 #[tokio::test]
                 async fn $check() {
-                    conformance::$check(&MemoryStore::new().retaining($retention)).await;
+                    let store = MemoryStore::new().retaining($retention);
+                    let notifying: Option<Notifying> = $notifying;
+                    let store = match notifying {
+                        Some(n) => store.notifying(n),
+                        None => store,
+                    };
+                    conformance::$check(&store).await;
                 }
             )*
         }
@@ -39,7 +50,13 @@ macro_rules! conformance {
                 #[tokio::test]
                 async fn $check() {
                     let redis = RedisServer::start();
-                    conformance::$check(&redis_store(&redis, $retention).await).await;
+                    let store = redis_store(&redis, $retention).await;
+                    let notifying: Option<Notifying> = $notifying;
+                    let store = match notifying {
+                        Some(n) => store.notifying(n),
+                        None => store,
+                    };
+                    conformance::$check(&store).await;
                 }
             )*
         }
@@ -69,6 +86,16 @@ conformance!(
     ended_conversations_keep_when_and_why,
     overview_and_audit,
     disconnected_cardholders_are_served_after_connected_ones,
+    agents_online_and_queue_entry_times,
+);
+
+// Checks of the notification queue (`--notify-url`).
+conformance!(
+    memory_notifying,
+    redis_notifying,
+    DEFAULT_HOT_RETENTION_MS,
+    Some(Notifying { pending_ms: 86_400_000 });
+    notifications_queue_lease_and_settle,
 );
 
 // Checks that need ended things to expire while they run.

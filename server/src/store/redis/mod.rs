@@ -8,6 +8,7 @@
 
 mod handover;
 mod keys;
+mod notifications;
 mod primary;
 mod replication;
 mod replies;
@@ -85,6 +86,9 @@ struct Scripts {
     complete_callback: Script,
     handover_take: Script,
     handed_over: Script,
+    notify_take: Script,
+    notify_settle: Script,
+    agents_online: Script,
 }
 
 impl Scripts {
@@ -115,6 +119,9 @@ impl Scripts {
             complete_callback: s(include_str!("lua/complete_callback.lua")),
             handover_take: s(include_str!("lua/handover_take.lua")),
             handed_over: s(include_str!("lua/handed_over.lua")),
+            notify_take: s(include_str!("lua/notify_take.lua")),
+            notify_settle: s(include_str!("lua/notify_settle.lua")),
+            agents_online: s(include_str!("lua/agents_online.lua")),
         }
     }
 }
@@ -146,6 +153,9 @@ pub struct RedisStore {
     /// With `--redis-wait-replicas`: appends are acknowledged once
     /// replicas hold them.
     replication: Option<Replication>,
+    /// Whether agents' entries to absent cardholders queue notifications
+    /// (`--notify-url`).
+    notifying: Option<super::Notifying>,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -193,6 +203,7 @@ impl RedisStore {
             retention: retention.max(1),
             archive: false,
             replication: None,
+            notifying: None,
         })
     }
 
@@ -226,6 +237,13 @@ impl RedisStore {
     /// their expiry: the archivers expire them once archived.
     pub fn archiving(mut self) -> Self {
         self.archive = true;
+        self
+    }
+
+    /// This engine, queueing a notification when an agent writes to a
+    /// cardholder connected nowhere (see [`super::notifications`]).
+    pub fn notifying(mut self, notifying: super::Notifying) -> Self {
+        self.notifying = Some(notifying);
         self
     }
 
@@ -498,6 +516,7 @@ impl Store for RedisStore {
             ),
             None => (String::new(), String::new(), String::new()),
         };
+        let [notify_event, notify_id, notify_pending] = self.notify_args(new.author);
         let reply = self
             .run(
                 &self.scripts.append,
@@ -515,6 +534,9 @@ impl Store for RedisStore {
                     redact_entry,
                     redact_text,
                     if self.replication.is_some() { "1" } else { "" }.to_owned(),
+                    notify_event,
+                    notify_id,
+                    notify_pending,
                 ],
             )
             .await?;
@@ -548,6 +570,7 @@ impl Store for RedisStore {
                 .parse()
                 .map_err(|_| replies::corrupt("append status"))?,
             first_from_author: r.first,
+            notified: r.notified,
         })
     }
 
@@ -729,10 +752,19 @@ impl Store for RedisStore {
                     conversation: ConversationId(p.conversation.clone()),
                     cardholder: replies::user(&p.cardholder),
                     position: i as u64 + 1,
+                    queued_at: p.queued_at,
                 })
                 .collect(),
             recent_wait_ms: average_wait(&replies::waits(&r.waits)),
         })
+    }
+
+    async fn agents_online(&self, team: Team) -> StoreResult<u64> {
+        let now = crate::domain::now_millis();
+        let reply = self
+            .run(&self.scripts.agents_online, now, argv![team.as_str()])
+            .await?;
+        decode(&reply, "agents online")
     }
 
     async fn queue_stats(&self, now: Millis) -> StoreResult<Vec<QueueView>> {
@@ -1083,6 +1115,27 @@ impl Store for RedisStore {
             )
             .await?;
         desk_outcome(decode(&reply, "complete callback")?)
+    }
+
+    async fn take_notifications(
+        &self,
+        now: Millis,
+        batch: usize,
+        lease_ms: Millis,
+    ) -> StoreResult<Vec<super::Notification>> {
+        self.take_notices(now, batch, lease_ms).await
+    }
+
+    async fn settle_notification(
+        &self,
+        n: &super::Notification,
+        how: super::Settle,
+    ) -> StoreResult<bool> {
+        self.settle_notice(n, how).await
+    }
+
+    async fn notification_backlog(&self) -> StoreResult<super::NotificationBacklog> {
+        self.notice_backlog().await
     }
 }
 

@@ -287,6 +287,9 @@ pub struct AppendReply {
     /// Its status.
     #[serde(default)]
     pub status: String,
+    /// A notification was queued for the absent cardholder.
+    #[serde(default)]
+    pub notified: bool,
     /// The first entry of this author.
     #[serde(default)]
     pub first: bool,
@@ -374,6 +377,9 @@ pub struct PlaceItem {
     pub conversation: String,
     /// Its cardholder (encoded).
     pub cardholder: String,
+    /// When it entered the queue (ms).
+    #[serde(default)]
+    pub queued_at: Millis,
 }
 
 /// `queue_snapshot.lua`.

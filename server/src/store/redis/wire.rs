@@ -16,6 +16,7 @@ use crate::domain::{
     AgentState, Author, CardholderPresence, ConversationId, EndReason, Millis, Seq, Tier,
 };
 use crate::events::{Envelope, Event};
+use crate::protocol::Availability;
 use crate::store::CallbackRequest;
 
 /// An envelope as published.
@@ -86,6 +87,8 @@ enum WireEvent {
         tier: Tier,
         position: u64,
         eta_s: Option<u64>,
+        #[serde(default)]
+        availability: Availability,
     },
     /// From the hub.
     AgentStatus { state: AgentState, by: String },
@@ -175,11 +178,13 @@ pub fn decode(payload: &[u8]) -> Option<Envelope> {
             tier,
             position,
             eta_s,
+            availability,
         } => Event::Queued {
             conversation,
             tier,
             position,
             eta_s,
+            availability,
         },
         WireEvent::AgentStatus { state, by } => Event::AgentStatus { state, by },
         WireEvent::Presence {
@@ -231,11 +236,13 @@ pub fn encode(envelope: &Envelope) -> Option<String> {
             tier,
             position,
             eta_s,
+            availability,
         } => WireEvent::Queued {
             conversation: conversation.clone(),
             tier: *tier,
             position: *position,
             eta_s: *eta_s,
+            availability: availability.clone(),
         },
         Event::AgentStatus { state, by } => WireEvent::AgentStatus {
             state: *state,

@@ -2,8 +2,11 @@
 --       match ('cardholder' | 'agent' | '' for the hub), sender, idempotency key ('' none),
 --       entry JSON, then a redaction of the author's previous entry ('' none): its seq,
 --       its new stored JSON, its new text; then '1' to hold the entry back until
---       `release.lua` (acknowledged once replicas hold it), '' to announce it now
--- Reply: {ok, duplicate, seq, entry, cardholder, agent, status, first}; ok is false
+--       `release.lua` (acknowledged once replicas hold it), '' to announce it now;
+--       then the notification to queue when the cardholder is connected nowhere
+--       ('' none: not configured, or not an agent's entry): its event, its id, how
+--       long the conversation stays marked notified (ms)
+-- Reply: {ok, duplicate, seq, entry, cardholder, agent, status, first, notified}; ok is false
 -- when the conversation is over or the sender is not its cardholder/agent.
 -- The new entry's `msg` event is published here, inside the same atomic
 -- step, so every node receives a conversation's entries in seq order
@@ -11,6 +14,7 @@
 local id, author, field, sender, key, entry = ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8]
 local redact_seq, redact_entry, redact_text = ARGV[9], ARGV[10], ARGV[11]
 local hold = ARGV[12] == '1'
+local notify_event, notify_id, notify_pending = ARGV[13], ARGV[14], ARGV[15]
 local c = k('conv', id)
 local f = redis.call('HMGET', c, 'status', 'cardholder', 'agent')
 if not f[1] or f[1] == 'ended' then
@@ -29,6 +33,9 @@ if redact_seq ~= '' and (key == '' or redis.call('HEXISTS', k('tx', id) .. ':key
 end
 local r = append_entry(id, f, author, key, entry, hold)
 r.ok = true
+if notify_event ~= '' and not r.duplicate then
+  r.notified = queue_notification(f[2], id, notify_event, notify_id, notify_pending)
+end
 r.cardholder = f[2]
 if f[3] then
   r.agent = f[3]

@@ -126,8 +126,9 @@ local function went_offline(member, deadline)
 end
 
 -- A cardholder's first connection anywhere opened: an active chat's agent
--- hears `online`.
+-- hears `online`, and their conversations may be notified about again.
 local function came_online(user)
+  redis.call('DEL', k('notified', user))
   local id, status, agent = open_of(user)
   if status == 'active' and agent then
     tell_presence(agent, id, 'online')
@@ -209,6 +210,26 @@ local function append_entry(id, f, author, key, entry, hold)
   end
   -- The caller has the new entry already: only a resend's stored one is sent back.
   return {duplicate = false, seq = seq, first = first}
+end
+
+-- Queues a notification for a cardholder connected on no live node (the
+-- durable queue: `notify` zset of due times, `notice:<id>` hash), at most one
+-- per conversation until the cardholder connects again (`notified:<sub>`,
+-- cleared by `came_online`, expiring after `pending` ms). True when queued.
+local function queue_notification(cardholder, id, event, nid, pending)
+  if present('c:' .. cardholder) then
+    return false
+  end
+  local marks = k('notified', cardholder)
+  if redis.call('SADD', marks, id) == 0 then
+    return false
+  end
+  redis.call('PEXPIRE', marks, pending)
+  redis.call('HSET', k('notice', nid), 'event', event, 'sub', cardholder, 'conversation', id,
+    'at', NOW, 'attempts', 0)
+  redis.call('ZADD', k('notify'), NOW, nid)
+  redis.call('ZADD', k('notify', 'age'), NOW, nid)
+  return true
 end
 
 -- Hands an ended conversation ('conv') or a closed callback request ('cb')

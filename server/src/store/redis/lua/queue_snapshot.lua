@@ -1,8 +1,9 @@
 -- ARGV: prefix, now, tier
--- Reply: {places: [{conversation, cardholder}] in serving order, waits}.
+-- Reply: {places: [{conversation, cardholder, queued_at}] in serving order, waits}.
 local tier = ARGV[3]
 local places = {}
 for _, id in ipairs(redis.call('ZRANGE', k('q', tier), 0, -1)) do
-  table.insert(places, {conversation = id, cardholder = redis.call('HGET', k('conv', id), 'cardholder') or ''})
+  local f = redis.call('HMGET', k('conv', id), 'cardholder', 'queued_at')
+  table.insert(places, {conversation = id, cardholder = f[1] or '', queued_at = tonumber(f[2] or '0')})
 end
 return cjson.encode({places = places, waits = redis.call('LRANGE', k('waits', tier), 0, -1)})

@@ -1,0 +1,245 @@
+//! Notifications to the issuer's push service (`--notify-url`): signed,
+//! exact payload, only for absent cardholders, delivered once after
+//! failures, and nothing lost when the hub dies mid-backoff.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use switchboard::config::Settings;
+use switchboard::notify::{NotifySettings, RetryPolicy};
+use switchboard_tests::push::{PushReceiver, PUSH_SECRET};
+use switchboard_tests::*;
+
+/// `settings` notifying `receiver`, with quick polls and retries of at most
+/// `cap`, given up after an hour.
+fn notifying(settings: Settings, receiver: &PushReceiver, cap: Duration) -> Settings {
+    giving_up(settings, receiver, cap, Duration::from_secs(3600))
+}
+
+/// [`notifying`], given up after `give_up_after`.
+fn giving_up(
+    mut settings: Settings,
+    receiver: &PushReceiver,
+    cap: Duration,
+    give_up_after: Duration,
+) -> Settings {
+    let mut n = NotifySettings::new(&receiver.url(), PUSH_SECRET).expect("notify settings");
+    n.poll = Duration::from_millis(20);
+    n.timeout = Duration::from_secs(2);
+    n.retry = RetryPolicy {
+        first: cap,
+        max: cap,
+        give_up_after,
+    };
+    settings.notify = Some(n);
+    settings
+}
+
+/// A chat between `ch` and agent `ag` whose cardholder then left (the
+/// agent heard `away`); returns the cardholder's sub, the conversation and
+/// the agent's connection.
+async fn chat_left_by_cardholder(url: &str, ch: &str) -> (String, Client) {
+    let (mut c, _) = Client::connect(url, &cardholder(ch, "standard")).await;
+    let mut ag = available_agent(url, &format!("ag-{ch}"), &["standard"], 2).await;
+    let id = paired(&mut c, &mut ag, "billing").await;
+    // Connected: the agent's words reach the socket, no notification.
+    ag.send(json!({"type": "say", "conversation": id, "id": "a1", "text": "Are you there?"}))
+        .await;
+    c.expect_msg(1).await;
+    c.drop_connection();
+    ag.expect_where("presence", |f| f["cardholder"] == "away")
+        .await;
+    (id, ag)
+}
+
+/// Notifications in the Redis queue.
+async fn queued(redis: &RedisServer, prefix: &str) -> u64 {
+    let mut conn = redis_conn(&redis.url()).await;
+    redis::cmd("ZCARD")
+        .arg(format!("{prefix}:notify"))
+        .query_async(&mut conn)
+        .await
+        .expect("zcard")
+}
+
+async fn agent_writes(ag: &mut Client, id: &str, key: &str) {
+    ag.say_confirmed(
+        json!({"type": "say", "conversation": id, "id": key, "text": "Your card is on its way"}),
+    )
+    .await;
+}
+
+async fn signed_notification_for_an_absent_cardholder(
+    settings: Settings,
+    receiver: &mut PushReceiver,
+) {
+    let hub = TestHub::spawn(settings).await;
+    let (id, mut ag) = chat_left_by_cardholder(&hub.ws_url(), "ch-away").await;
+    agent_writes(&mut ag, &id, "a2").await;
+    let pushed = receiver.next().await;
+    assert!(
+        pushed.signed_with(PUSH_SECRET),
+        "signature {:?}",
+        pushed.signature
+    );
+    assert!(!pushed.signed_with("another-secret-0123456789"));
+    let body = pushed.json();
+    let fields: Vec<&str> = body
+        .as_object()
+        .expect("an object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        fields,
+        ["at", "conversation", "event", "id", "sub"],
+        "{body}"
+    );
+    assert_eq!(
+        (&body["event"], &body["sub"], &body["conversation"]),
+        (
+            &json!("message"),
+            &json!("ch-away"),
+            &Value::from(id.as_str())
+        )
+    );
+    assert!(body["id"].as_str().is_some_and(|s| !s.is_empty()));
+    assert!(
+        body["at"]
+            .as_str()
+            .is_some_and(|s| s.ends_with('Z') && s.contains('T')),
+        "RFC 3339: {body}"
+    );
+    assert!(
+        !String::from_utf8_lossy(&pushed.body).contains("on its way"),
+        "never the text"
+    );
+    eventually("the delivery recorded", || async {
+        metric(&hub, "switchboard_notifications_delivered_total").await == 1.0
+    })
+    .await;
+    assert_eq!(
+        metric(&hub, "switchboard_notifications_queued_total").await,
+        1.0,
+        "the words said while the cardholder was connected queued nothing"
+    );
+    assert!(receiver.unread().is_empty());
+}
+
+#[tokio::test]
+async fn redis_an_absent_cardholder_is_notified_signed_and_without_text() {
+    let redis = RedisServer::start();
+    let mut receiver = PushReceiver::start(0).await;
+    let settings = redis_settings(&redis.url(), &unique_prefix());
+    let settings = notifying(settings, &receiver, Duration::from_millis(50));
+    signed_notification_for_an_absent_cardholder(settings, &mut receiver).await;
+}
+
+#[tokio::test]
+async fn memory_an_absent_cardholder_is_notified_signed_and_without_text() {
+    let mut receiver = PushReceiver::start(0).await;
+    let settings = notifying(memory_settings(), &receiver, Duration::from_millis(50));
+    signed_notification_for_an_absent_cardholder(settings, &mut receiver).await;
+}
+
+#[tokio::test]
+async fn a_failing_push_service_gets_the_notification_once_after_retries() {
+    let redis = RedisServer::start();
+    let mut receiver = PushReceiver::start(2).await;
+    let prefix = unique_prefix();
+    let settings = redis_settings(&redis.url(), &prefix);
+    let hub = TestHub::spawn(notifying(settings, &receiver, Duration::from_millis(50))).await;
+    let (id, mut ag) = chat_left_by_cardholder(&hub.ws_url(), "ch-retry").await;
+    agent_writes(&mut ag, &id, "a2").await;
+    let attempts = [
+        receiver.next().await,
+        receiver.next().await,
+        receiver.next().await,
+    ];
+    assert_eq!(
+        attempts.iter().map(|p| p.status).collect::<Vec<_>>(),
+        [500, 500, 204]
+    );
+    assert!(
+        attempts.iter().all(|p| p.body == attempts[0].body),
+        "every attempt is the same event"
+    );
+    eventually("the delivery recorded", || async {
+        metric(&hub, "switchboard_notifications_delivered_total").await == 1.0
+    })
+    .await;
+    assert_eq!(queued(&redis, &prefix).await, 0, "nothing left to send");
+    assert_eq!(
+        metric(&hub, "switchboard_notification_failed_attempts_total").await,
+        2.0
+    );
+    assert!(receiver.unread().is_empty(), "delivered once, never again");
+}
+
+#[tokio::test]
+async fn a_hub_that_dies_mid_backoff_loses_no_notification() {
+    let redis = RedisServer::start();
+    let mut receiver = PushReceiver::start(1).await;
+    let prefix = unique_prefix();
+    // A long backoff, so that the first hub dies while the retry waits.
+    let cap = Duration::from_secs(2);
+    let mut first = TestHub::spawn_killable(notifying(
+        redis_settings(&redis.url(), &prefix),
+        &receiver,
+        cap,
+    ))
+    .await;
+    let (id, mut ag) = chat_left_by_cardholder(&first.ws_url(), "ch-crash").await;
+    agent_writes(&mut ag, &id, "a2").await;
+    let refused = receiver.next().await;
+    assert_eq!(refused.status, 500);
+    eventually("the failed attempt recorded", || async {
+        metric(&first, "switchboard_notification_failed_attempts_total").await == 1.0
+    })
+    .await;
+    first.kill();
+    let second = TestHub::spawn(notifying(
+        redis_settings(&redis.url(), &prefix),
+        &receiver,
+        cap,
+    ))
+    .await;
+    let delivered = receiver.next().await;
+    assert_eq!(delivered.status, 204);
+    assert_eq!(
+        delivered.body, refused.body,
+        "the same event, by the new hub"
+    );
+    eventually("the delivery recorded by the new hub", || async {
+        metric(&second, "switchboard_notifications_delivered_total").await == 1.0
+    })
+    .await;
+    assert_eq!(queued(&redis, &prefix).await, 0, "nothing left to send");
+    assert!(receiver.unread().is_empty(), "delivered once");
+}
+
+#[tokio::test]
+async fn a_notification_failing_past_the_give_up_time_is_dropped_and_counted() {
+    let redis = RedisServer::start();
+    let mut receiver = PushReceiver::start(usize::MAX).await;
+    let prefix = unique_prefix();
+    let settings = giving_up(
+        redis_settings(&redis.url(), &prefix),
+        &receiver,
+        Duration::from_millis(20),
+        Duration::from_millis(300),
+    );
+    let hub = TestHub::spawn(settings).await;
+    let (id, mut ag) = chat_left_by_cardholder(&hub.ws_url(), "ch-gone").await;
+    agent_writes(&mut ag, &id, "a2").await;
+    assert_eq!(receiver.next().await.status, 500);
+    eventually("the notification given up", || async {
+        metric(&hub, "switchboard_notifications_given_up_total").await == 1.0
+    })
+    .await;
+    assert_eq!(queued(&redis, &prefix).await, 0, "dropped from the queue");
+    assert_eq!(
+        metric(&hub, "switchboard_notifications_delivered_total").await,
+        0.0
+    );
+}
