@@ -284,7 +284,7 @@ impl Hub {
         match c.status {
             ConversationStatus::Queued => self.queued_frame(c).await,
             ConversationStatus::Active => Ok(vec![assigned_to_cardholder(c)]),
-            ConversationStatus::Ended => Ok(Vec::new()),
+            ConversationStatus::Ended | ConversationStatus::Resolved => Ok(Vec::new()),
         }
     }
 

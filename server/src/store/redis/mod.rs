@@ -29,6 +29,7 @@ use self::replies::{
     HeartbeatReply, OkReply, OpenReply, PlaceReply, RequestReply, RouteItem, SnapshotReply,
     StatsItem, StoredEntry,
 };
+use super::inbox::{inbox_rank, MessageSla, MAX_OPEN_THREADS};
 use super::{
     after_outcome, average_wait, boost_score, desk_rank, idempotency_key, new_callback_ref,
     queue_score, AgentOverview, AgentProfile, AgentSnapshot, Appended, Assignment, AuditEntry,
@@ -82,6 +83,11 @@ struct Scripts {
     complete_callback: Script,
     handover_take: Script,
     handed_over: Script,
+    inbox_open: Script,
+    inbox_list: Script,
+    inbox_claim: Script,
+    inbox_resolve: Script,
+    inbox_read: Script,
 }
 
 impl Scripts {
@@ -111,6 +117,11 @@ impl Scripts {
             complete_callback: s(include_str!("lua/complete_callback.lua")),
             handover_take: s(include_str!("lua/handover_take.lua")),
             handed_over: s(include_str!("lua/handed_over.lua")),
+            inbox_open: s(include_str!("lua/inbox_open.lua")),
+            inbox_list: s(include_str!("lua/inbox_list.lua")),
+            inbox_claim: s(include_str!("lua/inbox_claim.lua")),
+            inbox_resolve: s(include_str!("lua/inbox_resolve.lua")),
+            inbox_read: s(include_str!("lua/inbox_read.lua")),
         }
     }
 }
@@ -139,6 +150,8 @@ pub struct RedisStore {
     /// Whether ended conversations and closed requests go to the archive
     /// stream (`--archive-url`) instead of expiring at once.
     archive: bool,
+    /// The reply targets that order the inboxes (`--message-sla`).
+    sla: MessageSla,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -182,6 +195,7 @@ impl RedisStore {
             tiebreak: Arc::new(AtomicU64::new(0)),
             retention: retention.max(1),
             archive: false,
+            sla: MessageSla::default(),
         })
     }
 
@@ -191,6 +205,34 @@ impl RedisStore {
     pub fn archiving(mut self) -> Self {
         self.archive = true;
         self
+    }
+
+    /// This engine, ordering the inboxes by these reply targets.
+    pub fn with_message_sla(mut self, sla: MessageSla) -> Self {
+        self.sla = sla;
+        self
+    }
+
+    /// The inbox rank of a thread entering an inbox now, for each card tier
+    /// (`to_inbox` in `prelude.lua` picks the thread's own).
+    fn inbox_ranks(&self, now: Millis) -> Vec<String> {
+        Tier::ALL
+            .iter()
+            .flat_map(|&t| [t.to_string(), inbox_rank(&self.sla, t, now).to_string()])
+            .collect()
+    }
+
+    /// Conversations listed by `inbox_list.lua`.
+    async fn list_threads(&self, mode: &str, name: String) -> StoreResult<Vec<Conversation>> {
+        let reply = self
+            .run(
+                &self.scripts.inbox_list,
+                now_millis(),
+                argv![mode, name, super::INBOX_PAGE],
+            )
+            .await?;
+        let list: Vec<Fields> = replies::decode_list(&reply, "inbox")?;
+        list.iter().map(replies::conversation).collect()
     }
 
     /// What the scripts that end or close do with the keys (`hand_over` in
@@ -450,25 +492,23 @@ impl Store for RedisStore {
             ),
             None => (String::new(), String::new(), String::new()),
         };
-        let reply = self
-            .run(
-                &self.scripts.append,
-                new.now,
-                // Built by hand, not with `argv!`: the entry's JSON and the
-                // keys move in rather than being copied once more per message.
-                vec![
-                    id.to_string(),
-                    new.author.to_string(),
-                    sender_field(new.author).to_string(),
-                    sender,
-                    key,
-                    json,
-                    redact_seq,
-                    redact_entry,
-                    redact_text,
-                ],
-            )
-            .await?;
+        // Built by hand, not with `argv!`: the entry's JSON and the
+        // keys move in rather than being copied once more per message.
+        let mut args = vec![
+            id.to_string(),
+            new.author.to_string(),
+            sender_field(new.author).to_string(),
+            sender,
+            key,
+            json,
+            redact_seq,
+            redact_entry,
+            redact_text,
+        ];
+        if new.author == Author::Cardholder {
+            args.extend(self.inbox_ranks(new.now));
+        }
+        let reply = self.run(&self.scripts.append, new.now, args).await?;
         let r: AppendReply = decode(&reply, "append")?;
         if !r.ok {
             return Err(StoreError::NoConversation);
@@ -494,6 +534,7 @@ impl Store for RedisStore {
                 .parse()
                 .map_err(|_| replies::corrupt("append status"))?,
             first_from_author: r.first,
+            reopened: r.reopened,
         })
     }
 
@@ -554,7 +595,11 @@ impl Store for RedisStore {
             .run(
                 &self.scripts.transfer,
                 now,
-                argv![id, keys::encode(agent), tier, EndReason::Transferred],
+                [
+                    argv![id, keys::encode(agent), tier, EndReason::Transferred],
+                    self.inbox_ranks(now),
+                ]
+                .concat(),
             )
             .await?;
         let r: OkReply = decode(&reply, "transfer")?;
@@ -1029,6 +1074,103 @@ impl Store for RedisStore {
             )
             .await?;
         desk_outcome(decode(&reply, "complete callback")?)
+    }
+
+    async fn open_thread(&self, new: NewConversation) -> StoreResult<Conversation> {
+        let id = ConversationId::generate();
+        let reply = self
+            .run(
+                &self.scripts.inbox_open,
+                new.now,
+                argv![
+                    keys::encode(&new.cardholder),
+                    new.name.as_deref().unwrap_or(""),
+                    new.tier,
+                    new.topic,
+                    id,
+                    new.phone_last4.as_deref().unwrap_or(""),
+                    inbox_rank(&self.sla, new.tier, new.now),
+                    replies::encode_history(&new.history)?,
+                    MAX_OPEN_THREADS
+                ],
+            )
+            .await?;
+        let r: OkReply = decode(&reply, "open thread")?;
+        if !r.ok {
+            return Err(StoreError::NotAllowed);
+        }
+        replies::conversation(&r.conversation)
+    }
+
+    async fn threads_of(&self, cardholder: &UserId) -> StoreResult<Vec<Conversation>> {
+        let mut list = self.list_threads("of", keys::encode(cardholder)).await?;
+        list.sort_by(|a, b| (b.created_at, &b.id).cmp(&(a.created_at, &a.id)));
+        Ok(list)
+    }
+
+    async fn inbox(&self, team: Tier) -> StoreResult<Vec<Conversation>> {
+        self.list_threads("inbox", team.to_string()).await
+    }
+
+    async fn claim_thread(
+        &self,
+        id: &ConversationId,
+        agent: &UserId,
+        tiers: &[Tier],
+        now: Millis,
+    ) -> StoreResult<Assignment> {
+        let mut args = argv![id, keys::encode(agent), MAX_TRANSCRIPT_PAGE];
+        args.extend(tiers.iter().map(ToString::to_string));
+        let reply = self.run(&self.scripts.inbox_claim, now, args).await?;
+        let r: replies::ClaimReply = decode(&reply, "claim thread")?;
+        match r.outcome.as_str() {
+            "won" => Ok(Assignment {
+                conversation: replies::conversation(&r.conversation)?,
+                waited_ms: r.waited_ms,
+            }),
+            "taken" => Err(StoreError::NotAllowed),
+            _ => Err(StoreError::NoConversation),
+        }
+    }
+
+    async fn resolve(
+        &self,
+        id: &ConversationId,
+        agent: &UserId,
+        now: Millis,
+    ) -> StoreResult<Conversation> {
+        let reply = self
+            .run(
+                &self.scripts.inbox_resolve,
+                now,
+                argv![id, keys::encode(agent), EndReason::Resolved, self.hand_over()],
+            )
+            .await?;
+        let r: OkReply = decode(&reply, "resolve")?;
+        if !r.ok {
+            return Err(StoreError::NoConversation);
+        }
+        replies::conversation(&r.conversation)
+    }
+
+    async fn mark_read(
+        &self,
+        id: &ConversationId,
+        cardholder: &UserId,
+        seq: Seq,
+    ) -> StoreResult<()> {
+        let reply = self
+            .run(
+                &self.scripts.inbox_read,
+                now_millis(),
+                argv![id, keys::encode(cardholder), seq],
+            )
+            .await?;
+        let r: OkReply = decode(&reply, "read")?;
+        if !r.ok {
+            return Err(StoreError::NoConversation);
+        }
+        Ok(())
     }
 }
 

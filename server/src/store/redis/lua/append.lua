@@ -1,20 +1,34 @@
 -- ARGV: prefix, now, conversation, author, field of the conversation the sender must
 --       match ('cardholder' | 'agent' | '' for the hub), sender, idempotency key ('' none),
 --       entry JSON, then a redaction of the author's previous entry ('' none): its seq,
---       its new stored JSON, its new text
--- Reply: {ok, duplicate, seq, entry, cardholder, agent, status, first}; ok is false
+--       its new stored JSON, its new text, then pairs of (card tier, inbox rank now) for a
+--       cardholder's message that reopens a resolved thread
+-- Reply: {ok, duplicate, seq, entry, cardholder, agent, status, first, reopened}; ok is false
 -- when the conversation is over or the sender is not its cardholder/agent.
 -- The new entry's `msg` event is published here, inside the same atomic
 -- step, so every node receives a conversation's entries in seq order.
 local id, author, field, sender, key, entry = ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8]
 local redact_seq, redact_entry, redact_text = ARGV[9], ARGV[10], ARGV[11]
 local c = k('conv', id)
-local f = redis.call('HMGET', c, 'status', 'cardholder', 'agent')
+local f = redis.call('HMGET', c, 'status', 'cardholder', 'agent', 'tier')
 if not f[1] or f[1] == 'ended' then
   return cjson.encode({ok = false})
 end
 if field ~= '' and redis.call('HGET', c, field) ~= sender then
   return cjson.encode({ok = false})
+end
+-- The cardholder writes to a resolved thread (not a resend): it goes back to
+-- its team's inbox and no longer expires.
+local reopened = false
+if f[1] == 'resolved' and (key == '' or redis.call('HEXISTS', k('tx', id) .. ':keys', key) == 0) then
+  if not to_inbox(id, f[4], 12) then
+    return cjson.encode({ok = false})
+  end
+  for _, key in ipairs({c, k('tx', id), k('tx', id) .. ':keys'}) do
+    redis.call('PERSIST', key)
+  end
+  reopened = true
+  f[1] = 'queued'
 end
 -- A card number typed over two messages: the previous entry is masked anew,
 -- while it is still the last one, before the new entry goes out.
@@ -31,4 +45,5 @@ if f[3] then
   r.agent = f[3]
 end
 r.status = f[1]
+r.reopened = reopened
 return cjson.encode(r)
