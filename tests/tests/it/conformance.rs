@@ -69,6 +69,12 @@ conformance!(
     ended_conversations_keep_when_and_why,
     overview_and_audit,
     disconnected_cardholders_are_served_after_connected_ones,
+    a_thread_waits_in_its_inbox_not_in_the_live_queue,
+    at_most_five_open_threads,
+    inbox_serves_the_earliest_reply_due_first,
+    resolve_then_a_reply_reopens_with_the_transcript,
+    business_threads_only_reach_business_agents,
+    read_marks_stay_with_the_cardholder,
 );
 
 // Checks that need ended things to expire while they run.
@@ -88,6 +94,20 @@ async fn memory_claims_race_to_one_winner() {
 async fn redis_claims_race_to_one_winner() {
     let redis = RedisServer::start();
     conformance::concurrent_claims_have_one_winner(Arc::new(
+        redis_store(&redis, DEFAULT_HOT_RETENTION_MS).await,
+    ))
+    .await;
+}
+
+#[tokio::test]
+async fn memory_thread_claims_race_to_one_winner() {
+    conformance::thread_claims_have_one_winner(Arc::new(MemoryStore::new())).await;
+}
+
+#[tokio::test]
+async fn redis_thread_claims_race_to_one_winner() {
+    let redis = RedisServer::start();
+    conformance::thread_claims_have_one_winner(Arc::new(
         redis_store(&redis, DEFAULT_HOT_RETENTION_MS).await,
     ))
     .await;
