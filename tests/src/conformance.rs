@@ -793,7 +793,7 @@ pub async fn redaction_applies_only_to_the_last_entry(s: &dyn Store) {
 pub const SHORT_RETENTION_MS: Millis = 200;
 
 /// Polls `gone` (with real time passing) until it holds; fails after 10 s.
-async fn eventually<F, Fut>(what: &str, mut gone: F)
+pub(crate) async fn eventually<F, Fut>(what: &str, mut gone: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,

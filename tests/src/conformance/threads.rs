@@ -238,3 +238,40 @@ pub async fn read_marks_stay_with_the_cardholder(s: &dyn Store) {
     let c = s.conversation(&id).await.expect("read").expect("kept");
     assert_eq!(c.read_seq, 2, "never past the end, never backwards");
 }
+
+/// With a short retention: a resolved thread is forgotten once the retention
+/// passed, unless the cardholder's reply reopened it first (its expiry is
+/// cancelled); the cardholder's list drops the forgotten one.
+pub async fn resolved_threads_expire_unless_reopened(s: &dyn Store) {
+    let now = switchboard::domain::now_millis();
+    let gone = thread(s, "ann", Tier::Standard, now).await;
+    let back = thread(s, "ann", Tier::Standard, now + 1).await;
+    agent(s, "ag", &[Tier::Standard], 1, now).await;
+    for id in [&gone, &back] {
+        s.claim_thread(id, &user("ag"), &[Tier::Standard], now)
+            .await
+            .expect("claim");
+        s.resolve(id, &user("ag"), now).await.expect("resolve");
+    }
+    s.append(&back, said(Author::Cardholder, "ann", "k1", now))
+        .await
+        .expect("reopen");
+    super::eventually("the resolved thread expires", || async {
+        s.expire_graces(switchboard::domain::now_millis())
+            .await
+            .expect("tick");
+        s.conversation(&gone).await.expect("read").is_none()
+    })
+    .await;
+    let kept = s.conversation(&back).await.expect("read").expect("reopened stays");
+    assert_eq!(kept.status, ConversationStatus::Queued);
+    assert_eq!(s.transcript(&back, 0, 10).await.expect("transcript").len(), 1);
+    let listed: Vec<ConversationId> = s
+        .threads_of(&user("ann"))
+        .await
+        .expect("threads")
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    assert_eq!(listed, vec![back]);
+}

@@ -83,6 +83,7 @@ conformance!(
     redis_short_retention,
     conformance::SHORT_RETENTION_MS;
     ended_conversations_and_closed_requests_expire,
+    resolved_threads_expire_unless_reopened,
 );
 
 #[tokio::test]
