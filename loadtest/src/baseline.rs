@@ -335,6 +335,8 @@ impl State {
             state: None,
             callbacks: None,
             canned: None,
+            threads: None,
+            message_reply_within_s: None,
         }
     }
 

@@ -19,7 +19,8 @@ use crate::domain::{
     Seq, Tier, UserId,
 };
 use crate::protocol::{
-    AgentInfo, CallbackView, CardholderInfo, ConversationState, Entry, HistoryItem, ServerFrame,
+    AgentInfo, CallbackView, CardholderInfo, ConversationState, Entry, HistoryItem, InboxChange,
+    InboxItem, ServerFrame,
 };
 use crate::store::{CallbackRequest, Conversation};
 
@@ -35,6 +36,8 @@ pub enum Audience {
     Supervisor(UserId),
     /// Every connected agent of this callback desk.
     Desk(Desk),
+    /// Every connected agent of this tier's team: its secure-message inbox.
+    Inbox(Tier),
 }
 
 impl Audience {
@@ -51,7 +54,10 @@ impl Audience {
     pub fn view(&self) -> View {
         match self {
             Audience::Cardholder(_) => View::Cardholder,
-            Audience::Agent(_) | Audience::Supervisor(_) | Audience::Desk(_) => View::Staff,
+            Audience::Agent(_)
+            | Audience::Supervisor(_)
+            | Audience::Desk(_)
+            | Audience::Inbox(_) => View::Staff,
         }
     }
 }
@@ -144,6 +150,17 @@ pub enum Event {
         state: AgentState,
         /// The supervisor's name.
         by: String,
+    },
+    /// A secure-message thread entered or left a team's inbox.
+    InboxItem {
+        /// The team.
+        team: Tier,
+        /// The thread.
+        conversation: ConversationId,
+        /// Added or removed.
+        change: InboxChange,
+        /// The thread as the inbox lists it (when added).
+        item: Option<Box<InboxItem>>,
     },
     /// A waiting conversation's place in its queue.
     Queued {
@@ -307,6 +324,21 @@ impl Event {
                 conversation: conversation.clone(),
                 cardholder: *cardholder,
             },
+            (
+                Event::InboxItem {
+                    team,
+                    conversation,
+                    change,
+                    item,
+                },
+                View::Staff,
+            ) => ServerFrame::InboxItem {
+                team: *team,
+                conversation: conversation.clone(),
+                change: *change,
+                item: item.as_deref().cloned(),
+            },
+            (Event::InboxItem { .. }, View::Cardholder) => return None,
             (Event::AgentStatus { state, by }, _) => ServerFrame::Status {
                 state: *state,
                 by: by.clone(),

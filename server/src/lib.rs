@@ -114,6 +114,7 @@ pub async fn build_hub(settings: Settings, shutdown: CancellationToken) -> Resul
                 Arc::new(
                     MemoryStore::with_announcer(announcer)
                         .retaining(settings.hot_retention_ms)
+                        .with_message_sla(settings.message_sla)
                         .archiving(history.clone()),
                 ),
                 Bus::local(sessions.clone(), metrics.clone()),
@@ -123,7 +124,8 @@ pub async fn build_hub(settings: Settings, shutdown: CancellationToken) -> Resul
         Engine::Redis { url, prefix } => {
             let mut store =
                 RedisStore::connect(url, prefix, &settings.node_id, settings.hot_retention_ms)
-                    .await?;
+                    .await?
+                    .with_message_sla(settings.message_sla);
             if settings.archive.is_some() {
                 store = store.archiving();
             }

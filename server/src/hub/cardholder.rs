@@ -3,7 +3,7 @@
 use crate::auth::{Identity, Principal};
 use crate::classifier::desk_for_topic;
 use crate::domain::{
-    now_millis, Author, ConversationId, ConversationStatus, EndReason, Seq, Topic,
+    now_millis, Author, ConversationId, ConversationKind, ConversationStatus, EndReason, Seq, Topic,
 };
 use crate::events::{assigned_to_cardholder, conversation_state, Audience, Event, View};
 use crate::protocol::{ClientFrame, Entry, ServerFrame, PROTOCOL_VERSION, TRANSCRIPT_PAGE};
@@ -67,6 +67,8 @@ impl Hub {
             state: None,
             callbacks: Some(self.callbacks_for_welcome(&identity.sub).await?),
             canned: None,
+            threads: Some(self.thread_views(&identity.sub).await?),
+            message_reply_within_s: self.reply_within_s(identity),
         }];
         if let Some(c) = open.filter(|c| c.status == ConversationStatus::Queued) {
             replies.extend(self.queued_frame(&c).await?);
@@ -81,8 +83,17 @@ impl Hub {
         frame: ClientFrame,
         memo: &mut Memo,
     ) -> Replies {
+        if let Some(id) = super::messaging::named_conversation(&frame).cloned() {
+            return self.cardholder_in_thread(identity, id, frame, memo).await;
+        }
         match frame {
-            ClientFrame::Start { topic, text } => {
+            ClientFrame::Start {
+                topic,
+                text,
+                mode: Some(ConversationKind::Message),
+            } => self.start_thread(identity, topic, text, memo).await,
+            ClientFrame::Threads => self.threads_frame(identity).await,
+            ClientFrame::Start { topic, text, .. } => {
                 let (c, replies) = self.start(identity, topic, text, memo).await?;
                 memo.conversation = Some(c);
                 Ok(replies)

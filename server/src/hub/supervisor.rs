@@ -73,6 +73,8 @@ impl Hub {
             state: None,
             callbacks: None,
             canned: None,
+            threads: None,
+            message_reply_within_s: None,
         }])
     }
 

@@ -100,7 +100,10 @@ pub fn inbox_rank(sla: &MessageSla, tier: Tier, entered_at: Millis) -> i64 {
 /// The agent's entries among `after_read` (the entries after the
 /// cardholder's last `read`): what the cardholder has not seen yet.
 pub fn unread(after_read: &[Entry]) -> u32 {
-    let n = after_read.iter().filter(|e| e.from == Author::Agent).count();
+    let n = after_read
+        .iter()
+        .filter(|e| e.from == Author::Agent)
+        .count();
     u32::try_from(n).unwrap_or(u32::MAX)
 }
 
@@ -115,8 +118,17 @@ mod tests {
         assert_eq!(sla.millis(Tier::Business), 48 * HOUR_MS);
         assert_eq!(sla.millis(Tier::Premium), 4 * HOUR_MS);
         assert_eq!(sla.millis(Tier::Prepaid), 24 * HOUR_MS);
-        assert_eq!("premium=8".parse::<MessageSla>(), Ok(sla_with(Tier::Premium, 8)));
-        for bad in ["gold=4h", "premium", "premium=4w", "premium=0h", "premium=h"] {
+        assert_eq!(
+            "premium=8".parse::<MessageSla>(),
+            Ok(sla_with(Tier::Premium, 8))
+        );
+        for bad in [
+            "gold=4h",
+            "premium",
+            "premium=4w",
+            "premium=0h",
+            "premium=h",
+        ] {
             assert!(bad.parse::<MessageSla>().is_err(), "{bad}");
         }
     }

@@ -423,7 +423,7 @@ impl State {
     }
 
     /// Puts a thread (back) into its tier team's inbox, unclaimed.
-    fn to_inbox(&mut self, id: &ConversationId, tier: Tier, now: Millis, rank: i64) {
+    fn put_in_inbox(&mut self, id: &ConversationId, tier: Tier, now: Millis, rank: i64) {
         let Some(record) = self.conversations.get_mut(id) else {
             return;
         };
@@ -836,7 +836,7 @@ impl Store for MemoryStore {
             .filter(|r| r.conversation.kind == ConversationKind::Message)
             .map(|r| r.conversation.card_tier);
         if let Some(card_tier) = thread {
-            s.to_inbox(id, tier, now, inbox_rank(&self.sla, card_tier, now));
+            s.put_in_inbox(id, tier, now, inbox_rank(&self.sla, card_tier, now));
         }
         let c = if thread.is_some() {
             s.conversations.get(id).map(|r| r.conversation.clone())

@@ -696,8 +696,12 @@ pub trait Store: Send + Sync + Debug + 'static {
     ) -> StoreResult<Conversation>;
 
     /// Records that the cardholder read its conversation up to `seq`.
-    async fn mark_read(&self, id: &ConversationId, cardholder: &UserId, seq: Seq)
-        -> StoreResult<()>;
+    async fn mark_read(
+        &self,
+        id: &ConversationId,
+        cardholder: &UserId,
+        seq: Seq,
+    ) -> StoreResult<()>;
 
     /// Records the outcome of a call by the agent holding the request; a
     /// closed request leaves the open indexes and is forgotten after the

@@ -59,17 +59,27 @@ pub async fn a_thread_waits_in_its_inbox_not_in_the_live_queue(s: &dyn Store) {
     let c = s.conversation(&id).await.expect("read").expect("kept");
     assert_eq!(
         (c.kind, c.status, c.tier),
-        (ConversationKind::Message, ConversationStatus::Queued, Tier::Standard)
+        (
+            ConversationKind::Message,
+            ConversationStatus::Queued,
+            Tier::Standard
+        )
     );
     assert_eq!(inbox_ids(s, Tier::Standard).await, vec![id.clone()]);
     assert!(inbox_ids(s, Tier::Premium).await.is_empty());
     assert!(
-        s.open_conversation_of(&user("ann")).await.expect("open of").is_none(),
+        s.open_conversation_of(&user("ann"))
+            .await
+            .expect("open of")
+            .is_none(),
         "a thread is not the live chat"
     );
     agent(s, "ag", &[Tier::Standard], 3, T0).await;
     assert!(
-        s.route(T0 + 1, &Default::default()).await.expect("route").is_empty(),
+        s.route(T0 + 1, &Default::default())
+            .await
+            .expect("route")
+            .is_empty(),
         "routing never takes a thread"
     );
     let chat = open(s, "ann", Tier::Standard, T0 + 2).await;
@@ -103,7 +113,9 @@ pub async fn at_most_five_open_threads(s: &dyn Store) {
     s.claim_thread(&ids[0], &user("ag"), &[Tier::Standard], T0 + 20)
         .await
         .expect("claim");
-    s.resolve(&ids[0], &user("ag"), T0 + 21).await.expect("resolve");
+    s.resolve(&ids[0], &user("ag"), T0 + 21)
+        .await
+        .expect("resolve");
     thread(s, "ann", Tier::Standard, T0 + 22).await;
     assert_eq!(s.threads_of(&user("ann")).await.expect("threads").len(), 6);
 }
@@ -121,7 +133,10 @@ pub async fn inbox_serves_the_earliest_reply_due_first(s: &dyn Store) {
     s.transfer(&premium, &user("pa"), Tier::Standard, T0 + HOUR)
         .await
         .expect("transfer");
-    assert_eq!(inbox_ids(s, Tier::Standard).await, vec![premium, old, young]);
+    assert_eq!(
+        inbox_ids(s, Tier::Standard).await,
+        vec![premium, old, young]
+    );
     assert!(inbox_ids(s, Tier::Premium).await.is_empty());
 }
 
@@ -166,7 +181,13 @@ pub async fn resolve_then_a_reply_reopens_with_the_transcript(s: &dyn Store) {
     assert_eq!(won.waited_ms, 10);
     // A claimed thread takes no live chat slot.
     open(s, "zed", Tier::Standard, T0 + 11).await;
-    assert_eq!(s.route(T0 + 12, &Default::default()).await.expect("route").len(), 1);
+    assert_eq!(
+        s.route(T0 + 12, &Default::default())
+            .await
+            .expect("route")
+            .len(),
+        1
+    );
     s.append(&id, said(Author::Agent, "ag", "r1", T0 + 20))
         .await
         .expect("reply");
@@ -176,10 +197,14 @@ pub async fn resolve_then_a_reply_reopens_with_the_transcript(s: &dyn Store) {
         s.resolve(&id, &user("ag"), T0 + 31).await,
         Err(StoreError::NoConversation)
     ));
-    assert!(matches!(
-        s.append(&id, said(Author::Agent, "ag", "r2", T0 + 32)).await,
-        Err(StoreError::NoConversation)
-    ), "the agent no longer holds it");
+    assert!(
+        matches!(
+            s.append(&id, said(Author::Agent, "ag", "r2", T0 + 32))
+                .await,
+            Err(StoreError::NoConversation)
+        ),
+        "the agent no longer holds it"
+    );
     assert!(inbox_ids(s, Tier::Standard).await.is_empty());
     let again = s
         .append(&id, said(Author::Cardholder, "ann", "k2", T0 + 40))
@@ -203,7 +228,14 @@ pub async fn resolve_then_a_reply_reopens_with_the_transcript(s: &dyn Store) {
 
 pub async fn business_threads_only_reach_business_agents(s: &dyn Store) {
     let id = thread(s, "biz", Tier::Business, T0).await;
-    agent(s, "general", &[Tier::Standard, Tier::Premium, Tier::Prepaid], 3, T0).await;
+    agent(
+        s,
+        "general",
+        &[Tier::Standard, Tier::Premium, Tier::Prepaid],
+        3,
+        T0,
+    )
+    .await;
     let tiers = [Tier::Standard, Tier::Premium, Tier::Prepaid];
     assert!(matches!(
         s.claim_thread(&id, &user("general"), &tiers, T0 + 1).await,
@@ -229,8 +261,12 @@ pub async fn read_marks_stay_with_the_cardholder(s: &dyn Store) {
             .expect("reply");
     }
     s.mark_read(&id, &user("ann"), 1).await.expect("read");
-    s.mark_read(&id, &user("ann"), 99).await.expect("read past the end");
-    s.mark_read(&id, &user("ann"), 0).await.expect("read backwards");
+    s.mark_read(&id, &user("ann"), 99)
+        .await
+        .expect("read past the end");
+    s.mark_read(&id, &user("ann"), 0)
+        .await
+        .expect("read backwards");
     assert!(matches!(
         s.mark_read(&id, &user("eve"), 2).await,
         Err(StoreError::NoConversation)
@@ -263,9 +299,16 @@ pub async fn resolved_threads_expire_unless_reopened(s: &dyn Store) {
         s.conversation(&gone).await.expect("read").is_none()
     })
     .await;
-    let kept = s.conversation(&back).await.expect("read").expect("reopened stays");
+    let kept = s
+        .conversation(&back)
+        .await
+        .expect("read")
+        .expect("reopened stays");
     assert_eq!(kept.status, ConversationStatus::Queued);
-    assert_eq!(s.transcript(&back, 0, 10).await.expect("transcript").len(), 1);
+    assert_eq!(
+        s.transcript(&back, 0, 10).await.expect("transcript").len(),
+        1
+    );
     let listed: Vec<ConversationId> = s
         .threads_of(&user("ann"))
         .await

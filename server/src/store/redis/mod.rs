@@ -1143,7 +1143,12 @@ impl Store for RedisStore {
             .run(
                 &self.scripts.inbox_resolve,
                 now,
-                argv![id, keys::encode(agent), EndReason::Resolved, self.hand_over()],
+                argv![
+                    id,
+                    keys::encode(agent),
+                    EndReason::Resolved,
+                    self.hand_over()
+                ],
             )
             .await?;
         let r: OkReply = decode(&reply, "resolve")?;
