@@ -810,8 +810,7 @@ pub enum ServerFrame {
         agents: Vec<AgentLine>,
         /// The supervised desks.
         desks: Vec<DeskLine>,
-        /// The supervised teams' secure-message inboxes (empty until secure
-        /// messaging exists).
+        /// The supervised tier teams' secure-message inboxes.
         inboxes: Vec<InboxLine>,
         /// The latest supervisor actions, newest first.
         audit: Vec<AuditLine>,

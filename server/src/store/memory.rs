@@ -1058,6 +1058,7 @@ impl Store for MemoryStore {
             queues,
             agents,
             desks,
+            inboxes: Vec::new(),
         })
     }
 
@@ -1395,6 +1396,26 @@ impl Store for MemoryStore {
             .collect();
         list.sort_by(|a, b| (b.created_at, &b.id).cmp(&(a.created_at, &a.id)));
         Ok(list)
+    }
+
+    async fn inbox_stats(&self) -> StoreResult<Vec<super::InboxOverview>> {
+        let s = self.lock();
+        Ok(Tier::ALL
+            .iter()
+            .map(|&tier| {
+                let inbox = &s.inboxes[tier_index(tier)];
+                super::InboxOverview {
+                    tier,
+                    depth: inbox.len() as u64,
+                    oldest_queued_at: inbox
+                        .iter()
+                        .take(super::INBOX_PAGE)
+                        .filter_map(|(_, id)| s.conversations.get(id))
+                        .map(|r| r.conversation.queued_at)
+                        .min(),
+                }
+            })
+            .collect())
     }
 
     async fn inbox(&self, team: Tier) -> StoreResult<Vec<Conversation>> {

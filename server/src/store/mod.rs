@@ -278,6 +278,21 @@ pub struct Overview {
     pub agents: Vec<AgentOverview>,
     /// The callback desks among the teams.
     pub desks: Vec<DeskOverview>,
+    /// The secure-message inboxes among the teams (filled by the hub from
+    /// [`Store::inbox_stats`]).
+    pub inboxes: Vec<InboxOverview>,
+}
+
+/// One team's secure-message inbox, for `/metrics` and the console.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InboxOverview {
+    /// The tier team.
+    pub tier: Tier,
+    /// Threads waiting.
+    pub depth: u64,
+    /// When the longest-waiting of them entered the inbox (among the first
+    /// [`INBOX_PAGE`] in inbox order).
+    pub oldest_queued_at: Option<Millis>,
 }
 
 /// One tier queue in an [`Overview`].
@@ -667,6 +682,9 @@ pub trait Store: Send + Sync + Debug + 'static {
 
     /// The cardholder's threads still kept (open and resolved), newest first.
     async fn threads_of(&self, cardholder: &UserId) -> StoreResult<Vec<Conversation>>;
+
+    /// Every tier team's inbox: depth and the oldest waiting thread.
+    async fn inbox_stats(&self) -> StoreResult<Vec<InboxOverview>>;
 
     /// A team's inbox, earliest reply due first, at most [`INBOX_PAGE`].
     async fn inbox(&self, team: Tier) -> StoreResult<Vec<Conversation>>;

@@ -161,6 +161,10 @@ async fn business_messages_stay_in_the_business_inbox() {
     let (mut spec, _) = Client::connect(&hub.ws_url(), &agent("biz-ag", &["business"], 2)).await;
     let id = leave_message(&mut ch, "Raise my company card limit").await;
     spec.expect("inbox_item").await;
+    eventually("the business inbox depth in /metrics", || async {
+        metric(&hub, "switchboard_inbox_depth{tier=\"business\"}").await == 1.0
+    })
+    .await;
     general
         .expect_none("inbox_item", std::time::Duration::from_millis(200))
         .await;

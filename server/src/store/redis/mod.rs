@@ -812,6 +812,7 @@ impl Store for RedisStore {
             queues,
             agents,
             desks,
+            inboxes: Vec::new(),
         })
     }
 
@@ -1106,6 +1107,27 @@ impl Store for RedisStore {
         let mut list = self.list_threads("of", keys::encode(cardholder)).await?;
         list.sort_by(|a, b| (b.created_at, &b.id).cmp(&(a.created_at, &a.id)));
         Ok(list)
+    }
+
+    async fn inbox_stats(&self) -> StoreResult<Vec<super::InboxOverview>> {
+        let mut args = argv!["stats", "", super::INBOX_PAGE];
+        args.extend(Tier::ALL.iter().map(ToString::to_string));
+        let reply = self
+            .run(&self.scripts.inbox_list, now_millis(), args)
+            .await?;
+        let rows: Vec<StatsItem> = replies::decode_list(&reply, "inbox stats")?;
+        rows.iter()
+            .map(|row| {
+                Ok(super::InboxOverview {
+                    tier: row
+                        .tier
+                        .parse()
+                        .map_err(|_| replies::corrupt("inbox stats tier"))?,
+                    depth: row.depth,
+                    oldest_queued_at: row.since.parse().ok(),
+                })
+            })
+            .collect()
     }
 
     async fn inbox(&self, team: Tier) -> StoreResult<Vec<Conversation>> {

@@ -1,10 +1,24 @@
--- ARGV: prefix, now, 'inbox' | 'of', the team's tier | the cardholder, most listed
--- A team's inbox in order (earliest reply due first), or a cardholder's
--- threads still kept (threads whose keys expired leave the set here).
--- Reply: [conversation fields, ...].
+-- ARGV: prefix, now, 'inbox' | 'of' | 'stats', the team's tier | the cardholder | '',
+--       most listed, then ('stats') the tiers
+-- A team's inbox in order (earliest reply due first), a cardholder's
+-- threads still kept (threads whose keys expired leave the set here), or
+-- each tier inbox's depth and the time its longest-waiting thread came in.
+-- Reply: [conversation fields, ...], or ('stats') [{tier, depth, since}, ...].
 local mode, name, limit = ARGV[3], ARGV[4], tonumber(ARGV[5])
 local out = {}
-if mode == 'inbox' then
+if mode == 'stats' then
+  for i = 6, #ARGV do
+    local inbox = k('inbox', ARGV[i])
+    local since = ''
+    for _, id in ipairs(redis.call('ZRANGE', inbox, 0, limit - 1)) do
+      local at = redis.call('HGET', k('conv', id), 'queued_at')
+      if at and (since == '' or tonumber(at) < tonumber(since)) then
+        since = at
+      end
+    end
+    table.insert(out, {tier = ARGV[i], depth = redis.call('ZCARD', inbox), since = since})
+  end
+elseif mode == 'inbox' then
   for _, id in ipairs(redis.call('ZRANGE', k('inbox', name), 0, limit - 1)) do
     local f = redis.call('HGETALL', k('conv', id))
     if #f > 0 then
