@@ -15,8 +15,8 @@
 
 use crate::archive::Summary;
 use crate::domain::{
-    rfc3339, AgentState, Author, CardholderPresence, ConversationId, Desk, EndReason, Millis, Role,
-    Seq, Tier, UserId,
+    rfc3339, AgentState, Author, CardholderPresence, ConversationId, ConversationKind, Desk,
+    EndReason, Millis, Role, Seq, Tier, UserId,
 };
 use crate::protocol::{
     AgentInfo, CallbackView, CardholderInfo, ConversationState, Entry, HistoryItem, InboxChange,
@@ -236,6 +236,7 @@ impl Event {
                 waited_s: Some(u64::try_from(waited_ms.max(&0) / 1000).unwrap_or(0)),
                 transcript: Some(transcript.clone()),
                 history: Some(conversation.history.iter().map(history_item).collect()),
+                kind: thread_kind(conversation),
             },
             (Event::Assigned { conversation, .. }, View::Cardholder) => {
                 assigned_to_cardholder(conversation)
@@ -366,6 +367,7 @@ pub fn assigned_to_cardholder(c: &Conversation) -> ServerFrame {
         waited_s: None,
         transcript: None,
         history: None,
+        kind: thread_kind(c),
     }
 }
 
@@ -396,7 +398,13 @@ pub fn conversation_state(c: &Conversation, view: View) -> ConversationState {
             View::Cardholder => c.agent_name.clone().map(|name| AgentInfo { name }),
             View::Staff => None,
         },
+        kind: thread_kind(c),
     }
+}
+
+/// `Some(message)` for a secure-message thread; chats leave `kind` out.
+fn thread_kind(c: &Conversation) -> Option<ConversationKind> {
+    (c.kind == ConversationKind::Message).then_some(ConversationKind::Message)
 }
 
 /// A callback request as a view sees it: the phone digits only to the

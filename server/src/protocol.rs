@@ -388,6 +388,9 @@ pub struct ConversationState {
     /// Extension (cardholders): the serving agent, when active.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent: Option<AgentInfo>,
+    /// Extension: `message` for a secure-message thread (absent: a chat).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<ConversationKind>,
 }
 
 /// The agent as a cardholder sees it.
@@ -710,6 +713,9 @@ pub enum ServerFrame {
         /// To the agent: the cardholder's last conversations, newest first.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         history: Option<Vec<HistoryItem>>,
+        /// `message` for a secure-message thread (absent: a chat).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        kind: Option<ConversationKind>,
     },
     /// Both: a transcript entry.
     Msg {
