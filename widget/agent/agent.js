@@ -1078,9 +1078,9 @@
     var sections = [];
     inboxes.forEach(function (items, team) {
       var rows = items.map(inboxRow);
-      sections.push(h('section', { class: 'sba-desk sba-inbox-team', 'data-team': team, 'aria-label': (TIER_NAMES[team] || team) + ' inbox' }, [
+      sections.push(h('section', { class: 'sba-inbox-team', 'data-team': team, 'aria-label': (TIER_NAMES[team] || team) + ' inbox' }, [
         h('h3', { text: (TIER_NAMES[team] || team) + ' (' + items.length + ')' }),
-        rows.length ? h('ul', { class: 'sba-callback-list sba-inbox-list' }, rows) : h('p', { class: 'sba-muted', text: 'No messages waiting.' }),
+        rows.length ? h('ul', { class: 'sba-inbox-list' }, rows) : h('p', { class: 'sba-muted', text: 'No messages waiting.' }),
       ]));
     });
     els.inboxes.replaceChildren.apply(els.inboxes, sections);
@@ -1088,13 +1088,13 @@
 
   function inboxRow(item) {
     var who = item.cardholder ? (item.cardholder.name || item.cardholder.sub) : 'Cardholder';
-    return h('li', { class: 'sba-callback sba-inbox-item', 'data-conversation': item.conversation }, [
-      h('div', { class: 'sba-callback-top' }, [
+    return h('li', { class: 'sba-inbox-item', 'data-conversation': item.conversation }, [
+      h('div', { class: 'sba-inbox-top' }, [
         tierBadge(item.cardholder && item.cardholder.tier),
         h('span', { class: 'sba-inbox-who', text: who }),
       ]),
-      h('p', { class: 'sba-callback-info', text: (TOPIC_NAMES[item.topic] || item.topic) + ' \u00b7 waiting ' + duration(item.waiting_s || 0) }),
-      h('div', { class: 'sba-callback-actions' }, [
+      h('p', { class: 'sba-inbox-info', text: (TOPIC_NAMES[item.topic] || item.topic) + ' \u00b7 waiting ' + duration(item.waiting_s || 0) }),
+      h('div', { class: 'sba-inbox-actions' }, [
         h('button', {
           type: 'button', class: 'sba-btn sba-primary sba-claim-message', 'aria-label': 'Claim the message from ' + who,
           onclick: function () { send({ type: 'claim_message', conversation: item.conversation }); },

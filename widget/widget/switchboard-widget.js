@@ -123,8 +123,8 @@
     var self = this;
     this.listTitle = h('h3', { class: 'sbw-messages-title', id: 'sbw-messages-title', tabindex: '-1', text: 'Secure messages' });
     this.replyLine = h('p', { class: 'sbw-reply-within', hidden: true });
-    this.list = h('ul', { class: 'sbw-history-list sbw-thread-list' });
-    this.empty = h('p', { class: 'sbw-history-empty', text: 'No messages yet.' });
+    this.list = h('ul', { class: 'sbw-thread-list' });
+    this.empty = h('p', { class: 'sbw-thread-empty', text: 'No messages yet.' });
     var topics = h('select', { class: 'sbw-input sbw-message-topic', id: 'sbw-message-topic' },
       TOPICS.map(function (t) { return h('option', { value: t[0], text: t[1] }); }));
     this.newTopic = topics;
@@ -141,24 +141,24 @@
       h('label', { for: 'sbw-message-text', text: 'Your message' }), this.newText,
       h('button', { type: 'submit', class: 'sbw-btn sbw-primary sbw-message-send' }, ['Send message']),
     ]);
-    this.listScreen = h('section', { class: 'sbw-screen sbw-history sbw-messages', 'aria-labelledby': 'sbw-messages-title' }, [
+    this.listScreen = h('section', { class: 'sbw-screen sbw-messages', 'aria-labelledby': 'sbw-messages-title' }, [
       this.listTitle, this.replyLine, this.list, this.empty, this.newForm,
       h('button', { type: 'button', class: 'sbw-btn sbw-secondary sbw-messages-back', onclick: function () { self.w.setScreen('topics'); } }, ['Back']),
     ]);
 
-    this.threadTitle = h('h3', { class: 'sbw-past-title sbw-thread-title', id: 'sbw-thread-title', tabindex: '-1' });
-    this.threadStatus = h('p', { class: 'sbw-history-when sbw-thread-status' });
-    this.transcript = h('ol', { class: 'sbw-transcript sbw-thread-transcript', 'aria-label': 'Messages', tabindex: '0' });
+    this.threadTitle = h('h3', { class: 'sbw-thread-title', id: 'sbw-thread-title', tabindex: '-1' });
+    this.threadStatus = h('p', { class: 'sbw-thread-status' });
+    this.transcript = h('ol', { class: 'sbw-thread-transcript', 'aria-label': 'Messages', tabindex: '0' });
     this.composer = h('textarea', {
-      class: 'sbw-input sbw-composer sbw-thread-composer', rows: '2', maxlength: String(core.MAX_TEXT_CHARS),
+      class: 'sbw-input sbw-thread-composer', rows: '2', maxlength: String(core.MAX_TEXT_CHARS),
       placeholder: 'Write a reply', 'aria-label': 'Reply',
     });
-    this.threadScreen = h('section', { class: 'sbw-screen sbw-past sbw-thread', 'aria-labelledby': 'sbw-thread-title' }, [
+    this.threadScreen = h('section', { class: 'sbw-screen sbw-thread', 'aria-labelledby': 'sbw-thread-title' }, [
       this.threadTitle, this.threadStatus, this.transcript,
       h('form', {
-        class: 'sbw-composer-form',
+        class: 'sbw-thread-form',
         onsubmit: function (ev) { ev.preventDefault(); self.say(); },
-      }, [this.composer, h('button', { type: 'submit', class: 'sbw-btn sbw-primary sbw-send' }, ['Send'])]),
+      }, [this.composer, h('button', { type: 'submit', class: 'sbw-btn sbw-primary sbw-thread-send' }, ['Send'])]),
       h('button', { type: 'button', class: 'sbw-btn sbw-secondary sbw-thread-back', onclick: function () { self.show(); } }, ['All messages']),
     ]);
 
@@ -361,11 +361,11 @@
     this.list.replaceChildren.apply(this.list, items.map(function (t) {
       var unread = Number(t.unread) || 0;
       return h('li', {}, [h('button', {
-        type: 'button', class: 'sbw-history-item sbw-thread-item', 'data-conversation': t.conversation,
+        type: 'button', class: 'sbw-thread-item', 'data-conversation': t.conversation,
         onclick: function () { self.openThread(t.conversation); },
       }, [
-        h('span', { class: 'sbw-history-topic', text: t.topic ? topicLabel(t.topic) : 'Secure message' }),
-        h('span', { class: 'sbw-history-when', text: (THREAD_STATUS[t.status] || t.status) + (t.last_at ? ' \u00b7 ' + dayText(t.last_at) : '') }),
+        h('span', { class: 'sbw-thread-topic', text: t.topic ? topicLabel(t.topic) : 'Secure message' }),
+        h('span', { class: 'sbw-thread-when', text: (THREAD_STATUS[t.status] || t.status) + (t.last_at ? ' \u00b7 ' + dayText(t.last_at) : '') }),
         unread ? h('span', { class: 'sbw-count sbw-thread-unread', text: unread + ' new', 'aria-label': unread + ' unread' }) : null,
       ])]);
     }));
