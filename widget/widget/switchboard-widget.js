@@ -89,6 +89,15 @@
     return where + ', about ' + Math.round(etaS / 60) + ' min';
   }
 
+  /** An own message on its way ("Sending…") until the hub echoes it. */
+  function pendingLine(id, text) {
+    return h('li', { class: 'sbw-msg sbw-own sbw-pending', 'data-pending-id': id }, [
+      h('span', { class: 'sbw-visually-hidden', text: 'You: ' }),
+      h('div', { class: 'sbw-bubble', dir: 'auto', text: text }),
+      h('div', { class: 'sbw-meta' }, [h('span', { class: 'sbw-sending', text: 'Sending\u2026' })]),
+    ]);
+  }
+
   // ------------------------------------------------------- secure messages
 
   /** A reply target in words: "4 hours", "1 day", "2 days". */
@@ -314,11 +323,7 @@
     var text = this.composer.value.trim();
     if (!text || !this.open) return;
     var id = core.newId('m');
-    var li = h('li', { class: 'sbw-msg sbw-own sbw-pending', 'data-pending-id': id }, [
-      h('span', { class: 'sbw-visually-hidden', text: 'You: ' }),
-      h('div', { class: 'sbw-bubble', dir: 'auto', text: text }),
-      h('div', { class: 'sbw-meta' }, [h('span', { class: 'sbw-sending', text: 'Sending\u2026' })]),
-    ]);
+    var li = pendingLine(id, text);
     this.transcript.appendChild(li);
     this.pending.set(id, { id: id, text: text, el: li, conversation: this.open.id });
     this.composer.value = '';
@@ -1208,11 +1213,7 @@
     if (!this.conv || this.conv.status === 'ended') return;
     if (text.length > core.MAX_TEXT_CHARS) { this.showAlert('Messages can be up to 4000 characters.'); return; }
     var id = core.newId('m');
-    var li = h('li', { class: 'sbw-msg sbw-own sbw-pending', 'data-pending-id': id }, [
-      h('span', { class: 'sbw-visually-hidden', text: 'You: ' }),
-      h('div', { class: 'sbw-bubble', dir: 'auto', text: text }),
-      h('div', { class: 'sbw-meta' }, [h('span', { class: 'sbw-sending', text: 'Sending\u2026' })]),
-    ]);
+    var li = pendingLine(id, text);
     this.transcript.appendChild(li);
     var p = { id: id, text: text, el: li };
     this.pending.set(id, p);

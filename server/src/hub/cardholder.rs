@@ -119,27 +119,11 @@ impl Hub {
             }
             ClientFrame::Typing { on, .. } => {
                 let c = self.open_of(identity, memo).await?;
-                if let Some(agent) = c.agent {
-                    let event = Event::Typing {
-                        conversation: c.id,
-                        from: Author::Cardholder,
-                        on,
-                    };
-                    self.deliver(vec![Audience::Agent(agent)], event).await;
-                }
-                Ok(Vec::new())
+                self.cardholder_typing(c, on).await
             }
             ClientFrame::Read { seq, .. } => {
                 let c = self.open_of(identity, memo).await?;
-                let event = Event::Read {
-                    conversation: c.id.clone(),
-                    from: Author::Cardholder,
-                    seq: seq.min(c.last_seq),
-                };
-                let mut to = vec![Audience::Cardholder(identity.sub.clone())];
-                to.extend(c.agent.map(Audience::Agent));
-                self.deliver(to, event).await;
-                Ok(Vec::new())
+                self.cardholder_read(c, seq).await
             }
             ClientFrame::Sync { after, .. } => {
                 let c = self.open_of(identity, memo).await?;
@@ -157,6 +141,33 @@ impl Hub {
                 "cardholders cannot send this frame".into(),
             )),
         }
+    }
+
+    /// The cardholder's typing indicator, to the agent of `c` if it has one.
+    pub(super) async fn cardholder_typing(&self, c: Conversation, on: bool) -> Replies {
+        if let Some(agent) = c.agent {
+            let event = Event::Typing {
+                conversation: c.id,
+                from: Author::Cardholder,
+                on,
+            };
+            self.deliver(vec![Audience::Agent(agent)], event).await;
+        }
+        Ok(Vec::new())
+    }
+
+    /// The cardholder's read receipt (at most `c`'s last seq), to every
+    /// connection of the cardholder and to the agent of `c`.
+    pub(super) async fn cardholder_read(&self, c: Conversation, seq: Seq) -> Replies {
+        let event = Event::Read {
+            conversation: c.id.clone(),
+            from: Author::Cardholder,
+            seq: seq.min(c.last_seq),
+        };
+        let mut to = vec![Audience::Cardholder(c.cardholder)];
+        to.extend(c.agent.map(Audience::Agent));
+        self.deliver(to, event).await;
+        Ok(Vec::new())
     }
 
     /// Stores a cardholder's message in its open conversation: one store

@@ -200,15 +200,7 @@ impl Hub {
             }
             ClientFrame::Typing { on, .. } => {
                 let c = self.own_conversation(identity, &id).await?;
-                if let Some(agent) = c.agent {
-                    let event = Event::Typing {
-                        conversation: c.id,
-                        from: Author::Cardholder,
-                        on,
-                    };
-                    self.deliver(vec![Audience::Agent(agent)], event).await;
-                }
-                Ok(Vec::new())
+                self.cardholder_typing(c, on).await
             }
             ClientFrame::Read { seq, .. } => {
                 let c = self.own_conversation(identity, &id).await?;
@@ -216,15 +208,7 @@ impl Hub {
                     .mark_read(&c.id, me, seq)
                     .await
                     .map_err(|e| self.store_failed(e))?;
-                let event = Event::Read {
-                    conversation: c.id.clone(),
-                    from: Author::Cardholder,
-                    seq: seq.min(c.last_seq),
-                };
-                let mut to = vec![Audience::Cardholder(me.clone())];
-                to.extend(c.agent.map(Audience::Agent));
-                self.deliver(to, event).await;
-                Ok(Vec::new())
+                self.cardholder_read(c, seq).await
             }
             ClientFrame::Sync { after, .. } => {
                 let c = self.own_conversation(identity, &id).await?;

@@ -127,6 +127,24 @@ struct Record {
 }
 
 impl Record {
+    /// Leaves its agent (recorded in `transfers`) to wait for `tier`'s team
+    /// again, from `now`: in a queue, or a thread in an inbox.
+    fn back_to_wait(&mut self, tier: Tier, now: Millis) {
+        if let Some(from) = self.conversation.agent.clone() {
+            self.transfers.push(Transfer {
+                at: now,
+                from,
+                tier,
+            });
+        }
+        let c = &mut self.conversation;
+        c.status = ConversationStatus::Queued;
+        c.tier = tier;
+        c.agent = None;
+        c.agent_name = None;
+        c.queued_at = now;
+    }
+
     /// Who hears its entries, redactions and end: both sides and its monitors.
     fn audiences(&self) -> Vec<Audience> {
         let mut to = both_sides(&self.conversation);
@@ -400,6 +418,52 @@ impl MemoryStore {
 }
 
 impl State {
+    /// Stores a new conversation under a fresh id, with `score` (its queue
+    /// score, or a thread's inbox rank); returns it.
+    fn insert_new(
+        &mut self,
+        new: NewConversation,
+        kind: ConversationKind,
+        status: ConversationStatus,
+        score: QueueScore,
+    ) -> Conversation {
+        let id = ConversationId::generate();
+        let conversation = Conversation {
+            id: id.clone(),
+            cardholder: new.cardholder,
+            cardholder_name: new.name,
+            card_tier: new.tier,
+            tier: new.tier,
+            topic: new.topic,
+            status,
+            agent: None,
+            agent_name: None,
+            created_at: new.now,
+            queued_at: new.now,
+            last_seq: 0,
+            phone_last4: new.phone_last4,
+            ended_at: None,
+            end_reason: None,
+            history: new.history,
+            kind,
+            last_at: None,
+            read_seq: 0,
+        };
+        self.conversations.insert(
+            id,
+            Record {
+                conversation: conversation.clone(),
+                score,
+                transcript: Vec::new(),
+                client_ids: HashMap::new(),
+                transfers: Vec::new(),
+                callback: None,
+                monitors: BTreeSet::new(),
+            },
+        );
+        conversation
+    }
+
     fn next_score(&mut self, now: Millis) -> QueueScore {
         self.counter = self.counter.wrapping_add(1);
         queue_score(now, self.counter)
@@ -427,19 +491,7 @@ impl State {
         let Some(record) = self.conversations.get_mut(id) else {
             return;
         };
-        if let Some(from) = record.conversation.agent.clone() {
-            record.transfers.push(Transfer {
-                at: now,
-                from,
-                tier,
-            });
-        }
-        let c = &mut record.conversation;
-        c.status = ConversationStatus::Queued;
-        c.tier = tier;
-        c.agent = None;
-        c.agent_name = None;
-        c.queued_at = now;
+        record.back_to_wait(tier, now);
         self.inboxes[tier_index(tier)].insert((rank, id.clone()));
     }
 
@@ -463,20 +515,8 @@ impl State {
             Some(h) => record.score.min(h - 1),
             None => record.score,
         };
-        if let Some(from) = record.conversation.agent.clone() {
-            record.transfers.push(Transfer {
-                at: now,
-                from,
-                tier,
-            });
-        }
-        let c = &mut record.conversation;
-        c.status = ConversationStatus::Queued;
-        c.tier = tier;
-        c.agent = None;
-        c.agent_name = None;
-        c.queued_at = now;
-        let conversation = c.clone();
+        record.back_to_wait(tier, now);
+        let conversation = record.conversation.clone();
         self.enqueue(id, tier, score);
         Some(conversation)
     }
@@ -706,49 +746,18 @@ impl Store for MemoryStore {
                 });
             }
         }
-        let id = ConversationId::generate();
         let status = if new.enqueue {
             ConversationStatus::Queued
         } else {
             ConversationStatus::Active
         };
-        let conversation = Conversation {
-            id: id.clone(),
-            cardholder: new.cardholder.clone(),
-            cardholder_name: new.name,
-            card_tier: new.tier,
-            tier: new.tier,
-            topic: new.topic,
-            status,
-            agent: None,
-            agent_name: None,
-            created_at: new.now,
-            queued_at: new.now,
-            last_seq: 0,
-            phone_last4: new.phone_last4,
-            ended_at: None,
-            end_reason: None,
-            history: new.history,
-            kind: ConversationKind::Chat,
-            last_at: None,
-            read_seq: 0,
-        };
         let score = s.next_score(new.now);
-        s.conversations.insert(
-            id.clone(),
-            Record {
-                conversation: conversation.clone(),
-                score,
-                transcript: Vec::new(),
-                client_ids: HashMap::new(),
-                transfers: Vec::new(),
-                callback: None,
-                monitors: BTreeSet::new(),
-            },
-        );
-        s.open.insert(new.cardholder, id.clone());
-        if new.enqueue {
-            s.enqueue(&id, new.tier, score);
+        let (cardholder, tier, enqueue) = (new.cardholder.clone(), new.tier, new.enqueue);
+        let conversation = s.insert_new(new, ConversationKind::Chat, status, score);
+        let id = conversation.id.clone();
+        s.open.insert(cardholder, id.clone());
+        if enqueue {
+            s.enqueue(&id, tier, score);
         }
         Ok(Opened {
             conversation,
@@ -1341,46 +1350,17 @@ impl Store for MemoryStore {
         if open >= MAX_OPEN_THREADS {
             return Err(StoreError::NotAllowed);
         }
-        let id = ConversationId::generate();
-        let conversation = Conversation {
-            id: id.clone(),
-            cardholder: new.cardholder.clone(),
-            cardholder_name: new.name,
-            card_tier: new.tier,
-            tier: new.tier,
-            topic: new.topic,
-            status: ConversationStatus::Queued,
-            agent: None,
-            agent_name: None,
-            created_at: new.now,
-            queued_at: new.now,
-            last_seq: 0,
-            phone_last4: new.phone_last4,
-            ended_at: None,
-            end_reason: None,
-            history: new.history,
-            kind: ConversationKind::Message,
-            last_at: None,
-            read_seq: 0,
-        };
         let rank = inbox_rank(&self.sla, new.tier, new.now);
-        s.conversations.insert(
-            id.clone(),
-            Record {
-                conversation: conversation.clone(),
-                score: rank,
-                transcript: Vec::new(),
-                client_ids: HashMap::new(),
-                transfers: Vec::new(),
-                callback: None,
-                monitors: BTreeSet::new(),
-            },
+        let (cardholder, tier) = (new.cardholder.clone(), new.tier);
+        let conversation = s.insert_new(
+            new,
+            ConversationKind::Message,
+            ConversationStatus::Queued,
+            rank,
         );
-        s.threads
-            .entry(new.cardholder)
-            .or_default()
-            .insert(id.clone());
-        s.inboxes[tier_index(new.tier)].insert((rank, id));
+        let id = conversation.id.clone();
+        s.threads.entry(cardholder).or_default().insert(id.clone());
+        s.inboxes[tier_index(tier)].insert((rank, id));
         Ok(conversation)
     }
 

@@ -17,8 +17,13 @@ fn user(s: &str) -> UserId {
     UserId(s.to_owned())
 }
 
-/// Opens a thread for cardholder `who` of `tier`.
-pub async fn thread(s: &dyn Store, who: &str, tier: Tier, at: Millis) -> ConversationId {
+/// Asks to open a thread for cardholder `who` of `tier`.
+async fn try_thread(
+    s: &dyn Store,
+    who: &str,
+    tier: Tier,
+    at: Millis,
+) -> switchboard::store::StoreResult<switchboard::store::Conversation> {
     s.open_thread(NewConversation {
         cardholder: user(who),
         name: Some(format!("{who} name")),
@@ -30,8 +35,11 @@ pub async fn thread(s: &dyn Store, who: &str, tier: Tier, at: Millis) -> Convers
         now: at,
     })
     .await
-    .expect("open thread")
-    .id
+}
+
+/// Opens a thread for cardholder `who` of `tier`.
+pub async fn thread(s: &dyn Store, who: &str, tier: Tier, at: Millis) -> ConversationId {
+    try_thread(s, who, tier, at).await.expect("open thread").id
 }
 
 fn said(author: Author, sender: &str, key: &str, at: Millis) -> NewEntry {
@@ -94,18 +102,7 @@ pub async fn at_most_five_open_threads(s: &dyn Store) {
     for i in 0..MAX_OPEN_THREADS {
         ids.push(thread(s, "ann", Tier::Standard, T0 + i as Millis).await);
     }
-    let sixth = s
-        .open_thread(NewConversation {
-            cardholder: user("ann"),
-            name: None,
-            tier: Tier::Standard,
-            topic: Topic::General,
-            enqueue: true,
-            phone_last4: None,
-            history: Vec::new(),
-            now: T0 + 10,
-        })
-        .await;
+    let sixth = try_thread(s, "ann", Tier::Standard, T0 + 10).await;
     assert!(matches!(sixth, Err(StoreError::NotAllowed)), "{sixth:?}");
     thread(s, "bob", Tier::Standard, T0 + 11).await;
     // A resolved thread no longer counts.

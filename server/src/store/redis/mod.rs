@@ -602,11 +602,7 @@ impl Store for RedisStore {
                 .concat(),
             )
             .await?;
-        let r: OkReply = decode(&reply, "transfer")?;
-        if !r.ok {
-            return Err(StoreError::NoConversation);
-        }
-        replies::conversation(&r.conversation)
+        done_or_missing(decode(&reply, "transfer")?)
     }
 
     async fn register_agent(
@@ -1173,11 +1169,7 @@ impl Store for RedisStore {
                 ],
             )
             .await?;
-        let r: OkReply = decode(&reply, "resolve")?;
-        if !r.ok {
-            return Err(StoreError::NoConversation);
-        }
-        replies::conversation(&r.conversation)
+        done_or_missing(decode(&reply, "resolve")?)
     }
 
     async fn mark_read(
@@ -1199,6 +1191,14 @@ impl Store for RedisStore {
         }
         Ok(())
     }
+}
+
+/// A step's conversation, or `NoConversation` when the script refused it.
+fn done_or_missing(r: OkReply) -> StoreResult<Conversation> {
+    if !r.ok {
+        return Err(StoreError::NoConversation);
+    }
+    replies::conversation(&r.conversation)
 }
 
 /// A desk script's outcome: the request, `NotAllowed` (another agent's), or

@@ -25,15 +25,7 @@ local c = k('conv', id)
 redis.call('HSET', c, 'id', id, 'kind', 'message', 'cardholder', sub, 'card_tier', tier,
   'tier', tier, 'topic', topic, 'status', 'queued', 'created_at', NOW, 'queued_at', NOW,
   'last_seq', 0, 'score', rank)
-if name ~= '' then
-  redis.call('HSET', c, 'name', name)
-end
-if phone ~= '' then
-  redis.call('HSET', c, 'phone', phone)
-end
-if history ~= '' then
-  redis.call('HSET', c, 'history', history)
-end
+hset_given(c, {name = name, phone = phone, history = history})
 redis.call('SADD', set, id)
 redis.call('ZADD', k('inbox', tier), rank, id)
 return cjson.encode({ok = true, conversation = redis.call('HGETALL', c)})

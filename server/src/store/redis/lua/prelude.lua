@@ -19,6 +19,15 @@ local function k(...)
   return P .. ':' .. table.concat({...}, ':')
 end
 
+-- Sets the fields of a hash that are given ('' means not given).
+local function hset_given(key, fields)
+  for field, value in pairs(fields) do
+    if value ~= '' then
+      redis.call('HSET', key, field, value)
+    end
+  end
+end
+
 -- Recomputes an agent's place in the availability sets of its tier teams:
 -- present only while available with a free slot, scored so that the lowest
 -- score is the fewest active chats, then the longest idle.
