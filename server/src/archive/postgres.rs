@@ -189,6 +189,9 @@ impl Archive for PgArchive {
         bounded(async {
             let mut client = self.client().await?;
             let tx = client.transaction().await.map_err(db)?;
+            // A chat is stored once (a second hand-over changes nothing); a
+            // thread resolved again after a reopen gets its latest end and
+            // the entries it did not have yet.
             let inserted = tx
                 .execute(
                     &format!(
@@ -196,7 +199,10 @@ impl Archive for PgArchive {
                          agent, agent_name, started_at, queued_at, ended_at, end_reason, transfers, \
                          callback_ref, kind) VALUES ($2, $3, $4, $5, $6, $7, $8, $9, {TS}, \
                          to_timestamp($10::bigint / 1000.0), to_timestamp($11::bigint / 1000.0), \
-                         $12, $13, $14, $15) ON CONFLICT (id) DO NOTHING"
+                         $12, $13, $14, $15) ON CONFLICT (id) DO UPDATE SET ended_at = EXCLUDED.ended_at, \
+                         end_reason = EXCLUDED.end_reason, agent = EXCLUDED.agent, \
+                         agent_name = EXCLUDED.agent_name, transfers = EXCLUDED.transfers \
+                         WHERE conversations.kind = 'message'"
                     ),
                     &[
                         &c.created_at,

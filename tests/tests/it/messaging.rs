@@ -183,3 +183,82 @@ async fn business_messages_stay_in_the_business_inbox() {
     assert_eq!(ch.expect("assigned").await["conversation"], id.as_str());
     hub.shutdown().await;
 }
+
+/// Archived rows of a conversation: (conversations, transcript entries).
+async fn archived_rows(db: &switchboard_tests::postgres::PgDatabase, id: &str) -> (i64, i64) {
+    (
+        db.count(
+            "SELECT 1 FROM conversations WHERE id = $1 AND kind = 'message'",
+            &[&id],
+        )
+        .await,
+        db.count(
+            "SELECT 1 FROM transcript_entries WHERE conversation = $1",
+            &[&id],
+        )
+        .await,
+    )
+}
+
+#[tokio::test]
+async fn a_resolved_message_is_archived_and_again_with_what_came_after_a_reopen() {
+    let redis = RedisServer::start();
+    let db = switchboard_tests::postgres::PgDatabase::create().await;
+    let prefix = unique_prefix();
+    let mut settings = redis_settings(&redis.url(), &prefix);
+    settings.archive =
+        Some(switchboard::config::archive_settings(&db.url(), 30).expect("archive url"));
+    let hub = TestHub::spawn(settings).await;
+    let url = hub.ws_url();
+    let (mut ag, _) = Client::connect(&url, &agent("arc-m-ag", &["standard"], 1)).await;
+    let (mut ch, _) = Client::connect(&url, &cardholder("arc-m-ch", "standard")).await;
+    let id = leave_message(&mut ch, "First question").await;
+    for round in 1..=2 {
+        ag.send(json!({"type": "claim_message", "conversation": id}))
+            .await;
+        ag.expect_where("assigned", |f| f["kind"] == "message")
+            .await;
+        ag.say_confirmed(
+            json!({"type": "say", "conversation": id, "id": format!("r{round}"),
+                                "text": format!("Answer {round}")}),
+        )
+        .await;
+        ag.send(json!({"type": "resolve", "conversation": id}))
+            .await;
+        ag.expect_where("ended", |f| f["reason"] == "resolved")
+            .await;
+        eventually("the resolved thread is archived", || async {
+            archived_rows(&db, &id).await == (1, 2 * round)
+        })
+        .await;
+        if round == 1 {
+            ch.say_confirmed(json!({"type": "say", "conversation": id, "id": "k2",
+                                    "text": "Second question"}))
+                .await;
+            ag.expect_where("inbox_item", |f| {
+                f["change"] == "added" && f["conversation"] == id.as_str()
+            })
+            .await;
+        }
+    }
+    let key = format!("{prefix}:conv:{id}");
+    eventually("the resolved thread expires after the retention", || {
+        let (url, key) = (redis.url(), key.clone());
+        async move { pttl(&mut redis_conn(&url).await, &key).await > 0 }
+    })
+    .await;
+    let pg = db.client().await;
+    let row = pg
+        .query_one(
+            "SELECT end_reason, agent_name FROM conversations WHERE id = $1",
+            &[&id],
+        )
+        .await
+        .expect("row");
+    assert_eq!(row.get::<_, String>("end_reason"), "resolved");
+    assert_eq!(
+        row.get::<_, Option<String>>("agent_name").as_deref(),
+        Some("Agent arc-m-ag")
+    );
+    hub.shutdown().await;
+}

@@ -15,6 +15,7 @@ announce(with_monitors(id, both_sides(f[1], f[2], f[3])), {k = 'ended', conversa
 redis.call('DEL', c .. ':monitors')
 redis.call('SREM', k('agent', agent) .. ':threads', id)
 redis.call('HSET', c, 'status', 'resolved', 'ended_at', NOW, 'end_reason', reason)
-redis.call('HDEL', c, 'agent', 'agent_name')
+-- It keeps `agent_name` (who answered it, for the archive and history).
+redis.call('HDEL', c, 'agent')
 hand_over('conv', id, {c, k('tx', id), k('tx', id) .. ':keys'}, retention)
 return cjson.encode({ok = true, conversation = redis.call('HGETALL', c)})
