@@ -706,9 +706,14 @@
   }
 
   function renderLoad() {
+    // Claimed secure messages take no live chat slot: shown apart.
     var active = 0;
-    chats.forEach(function (c) { if (c.status !== 'ended') active++; });
-    els.load.textContent = active + ' / ' + (me ? me.max_chats : 0) + ' chats';
+    var threads = 0;
+    chats.forEach(function (c) {
+      if (c.status === 'ended') return;
+      if (c.thread) threads++; else active++;
+    });
+    els.load.textContent = active + ' / ' + (me ? me.max_chats : 0) + ' chats' + (threads ? ' \u00b7 ' + threads + ' message' + (threads > 1 ? 's' : '') : '');
     els.load.classList.toggle('sba-full', !!me && active >= me.max_chats);
   }
 
