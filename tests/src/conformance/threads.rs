@@ -315,3 +315,27 @@ pub async fn resolved_threads_expire_unless_reopened(s: &dyn Store) {
         .collect();
     assert_eq!(listed, vec![back]);
 }
+
+/// A thread from the inbox to a reply after its resolution, for comparing
+/// what the engines announce (see `scenario_for_events`).
+pub async fn thread_scenario_for_events(s: &dyn Store) -> Vec<ConversationId> {
+    s.presence_up(&user("ann"), switchboard::store::Side::Cardholder)
+        .await
+        .expect("presence");
+    agent(s, "bob", &[Tier::Standard], 1, T0).await;
+    let id = thread(s, "ann", Tier::Standard, T0).await;
+    s.append(&id, said(Author::Cardholder, "ann", "k1", T0 + 1))
+        .await
+        .expect("first");
+    s.claim_thread(&id, &user("bob"), &[Tier::Standard], T0 + 2)
+        .await
+        .expect("claim");
+    s.append(&id, said(Author::Agent, "bob", "r1", T0 + 3))
+        .await
+        .expect("reply");
+    s.resolve(&id, &user("bob"), T0 + 4).await.expect("resolve");
+    s.append(&id, said(Author::Cardholder, "ann", "k2", T0 + 5))
+        .await
+        .expect("reopen");
+    vec![id]
+}
