@@ -1344,7 +1344,12 @@ impl Store for MemoryStore {
         let open = s.threads.get(&new.cardholder).map_or(0, |ids| {
             ids.iter()
                 .filter_map(|id| s.conversations.get(id))
-                .filter(|r| r.conversation.status != ConversationStatus::Resolved)
+                .filter(|r| {
+                    matches!(
+                        r.conversation.status,
+                        ConversationStatus::Queued | ConversationStatus::Active
+                    )
+                })
                 .count()
         });
         if open >= MAX_OPEN_THREADS {

@@ -105,7 +105,7 @@ pub async fn at_most_five_open_threads(s: &dyn Store) {
     let sixth = try_thread(s, "ann", Tier::Standard, T0 + 10).await;
     assert!(matches!(sixth, Err(StoreError::NotAllowed)), "{sixth:?}");
     thread(s, "bob", Tier::Standard, T0 + 11).await;
-    // A resolved thread no longer counts.
+    // A resolved thread no longer counts, nor one ended for good.
     agent(s, "ag", &[Tier::Standard], 3, T0).await;
     s.claim_thread(&ids[0], &user("ag"), &[Tier::Standard], T0 + 20)
         .await
@@ -114,7 +114,19 @@ pub async fn at_most_five_open_threads(s: &dyn Store) {
         .await
         .expect("resolve");
     thread(s, "ann", Tier::Standard, T0 + 22).await;
-    assert_eq!(s.threads_of(&user("ann")).await.expect("threads").len(), 6);
+    s.claim_thread(&ids[1], &user("ag"), &[Tier::Standard], T0 + 23)
+        .await
+        .expect("claim");
+    s.end(
+        &ids[1],
+        Some(&user("ag")),
+        switchboard::domain::EndReason::AgentEnded,
+        T0 + 24,
+    )
+    .await
+    .expect("end");
+    thread(s, "ann", Tier::Standard, T0 + 25).await;
+    assert_eq!(s.threads_of(&user("ann")).await.expect("threads").len(), 7);
 }
 
 pub async fn inbox_serves_the_earliest_reply_due_first(s: &dyn Store) {
