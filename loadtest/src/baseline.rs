@@ -190,6 +190,7 @@ impl State {
             waited_s: Some(waited_s),
             transcript: Some(conv.transcript.clone()),
             history: Some(Vec::new()),
+            kind: None,
         };
         let to_cardholder = ServerFrame::Assigned {
             conversation: conv_id.clone(),
@@ -199,6 +200,7 @@ impl State {
             waited_s: None,
             transcript: None,
             history: None,
+            kind: None,
         };
         let cardholder = conv.cardholder.clone();
         self.send(agent_id, &to_agent);
@@ -321,6 +323,7 @@ impl State {
                 topic: Some(c.topic),
                 cardholder: None,
                 agent: None,
+                kind: None,
             })
         });
         let agent = who.role == Role::Agent;
@@ -335,6 +338,8 @@ impl State {
             state: None,
             callbacks: None,
             canned: None,
+            threads: None,
+            message_reply_within_s: None,
         }
     }
 

@@ -430,7 +430,16 @@ async fn conversation(
         .counters
         .conversations_started
         .fetch_add(1, Ordering::Relaxed);
-    if let Err(e) = send(ws, &ClientFrame::Start { topic, text: None }).await {
+    if let Err(e) = send(
+        ws,
+        &ClientFrame::Start {
+            topic,
+            text: None,
+            mode: None,
+        },
+    )
+    .await
+    {
         shared.rec.error(e);
         return Outcome::Gone;
     }
@@ -575,7 +584,7 @@ async fn conversation(
                 if Instant::now() >= shared.stop_sending {
                     return Outcome::Done;
                 }
-                if let Err(e) = send(ws, &ClientFrame::Start { topic, text: None }).await {
+                if let Err(e) = send(ws, &ClientFrame::Start { topic, text: None, mode: None }).await {
                     shared.rec.error(e);
                     return Outcome::Gone;
                 }

@@ -370,7 +370,7 @@ impl Sessions {
             let Some(text) = frame else { continue };
             // Only a user's own audience takes part (not a desk's).
             let membership = match (&envelope.event, audience) {
-                (_, Audience::Desk(_)) => None,
+                (_, Audience::Desk(_) | Audience::Inbox(_)) => None,
                 (Event::Assigned { conversation, .. }, _) => Some((&conversation.id, true)),
                 (Event::Ended { conversation, .. }, _) => Some((conversation, false)),
                 _ => None,

@@ -13,6 +13,7 @@ use clap::Parser;
 use crate::auth::{JwtSettings, KeySource};
 use crate::domain::{Millis, TierBoosts};
 use crate::keys::check_key_url;
+use crate::store::inbox::MessageSla;
 use crate::store::Graces;
 
 /// Command-line flags (and their environment equivalents).
@@ -100,6 +101,10 @@ pub struct Cli {
         default_value = DEFAULT_TIER_BOOST
     )]
     pub tier_boost: String,
+    /// Reply targets of secure messages per tier, e.g.
+    /// `premium=4h,standard=24h` (units s, m, h, d); they order the inboxes.
+    #[arg(long, env = "SWITCHBOARD_MESSAGE_SLA", default_value = "")]
+    pub message_sla: String,
     /// Seconds a queued cardholder who disconnected keeps the place.
     #[arg(long, env = "SWITCHBOARD_CARDHOLDER_GRACE", default_value_t = DEFAULT_CARDHOLDER_GRACE_S)]
     pub cardholder_grace: u64,
@@ -319,6 +324,8 @@ pub struct Settings {
     pub node_id: String,
     /// Routing boosts.
     pub boosts: TierBoosts,
+    /// Secure-message reply targets per tier (`--message-sla`).
+    pub message_sla: MessageSla,
     /// Grace periods.
     pub graces: Graces,
     /// How long an ended conversation or a closed callback request stays
@@ -438,6 +445,10 @@ impl Cli {
             .tier_boost
             .parse()
             .map_err(|e| ConfigError(format!("--tier-boost: {e}")))?;
+        let message_sla: MessageSla = self
+            .message_sla
+            .parse()
+            .map_err(|e| ConfigError(format!("--message-sla: {e}")))?;
         let allowed_origins = self
             .allowed_origins
             .iter()
@@ -545,6 +556,7 @@ impl Cli {
             settings.node_id = id.clone();
         }
         settings.boosts = boosts;
+        settings.message_sla = message_sla;
         settings.graces = Graces {
             cardholder_ms: secs_to_ms(self.cardholder_grace),
             agent_ms: secs_to_ms(self.agent_grace),
@@ -691,6 +703,7 @@ impl Settings {
             frame_ancestors: Vec::new(),
             node_id: format!("node-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]),
             boosts: DEFAULT_TIER_BOOST.parse().unwrap_or_default(),
+            message_sla: MessageSla::default(),
             graces: Graces {
                 cardholder_ms: secs_to_ms(DEFAULT_CARDHOLDER_GRACE_S),
                 agent_ms: secs_to_ms(DEFAULT_AGENT_GRACE_S),

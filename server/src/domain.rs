@@ -115,6 +115,20 @@ named_enum!(
         Active = "active",
         /// Over; only its transcript remains.
         Ended = "ended",
+        /// A message thread an agent answered and closed: it stays the
+        /// cardholder's (readable, and reopened by their next message).
+        Resolved = "resolved",
+    }
+);
+
+named_enum!(
+    /// What a conversation is: a live chat, or a secure-message thread
+    /// answered later (SPEC "Secure messaging").
+    ConversationKind {
+        /// A live chat (one per cardholder at a time).
+        Chat = "chat",
+        /// A secure-message thread, waiting in its team's inbox.
+        Message = "message",
     }
 );
 
@@ -128,6 +142,8 @@ named_enum!(
         Abandoned = "abandoned",
         /// The store lost it (Redis restarted without its data).
         Lost = "lost",
+        /// An agent answered a message thread and closed it.
+        Resolved = "resolved",
     }
 );
 

@@ -15,12 +15,12 @@
 
 use crate::archive::Summary;
 use crate::domain::{
-    rfc3339, AgentState, Author, CardholderPresence, ConversationId, Desk, EndReason, Millis, Role,
-    Seq, Tier, UserId,
+    rfc3339, AgentState, Author, CardholderPresence, ConversationId, ConversationKind, Desk,
+    EndReason, Millis, Role, Seq, Tier, UserId,
 };
 use crate::protocol::{
     AgentInfo, Availability, CallbackView, CardholderInfo, ConversationState, Entry, HistoryItem,
-    ServerFrame,
+    InboxChange, InboxItem, ServerFrame,
 };
 use crate::store::{CallbackRequest, Conversation};
 
@@ -36,6 +36,8 @@ pub enum Audience {
     Supervisor(UserId),
     /// Every connected agent of this callback desk.
     Desk(Desk),
+    /// Every connected agent of this tier's team: its secure-message inbox.
+    Inbox(Tier),
 }
 
 impl Audience {
@@ -52,7 +54,10 @@ impl Audience {
     pub fn view(&self) -> View {
         match self {
             Audience::Cardholder(_) => View::Cardholder,
-            Audience::Agent(_) | Audience::Supervisor(_) | Audience::Desk(_) => View::Staff,
+            Audience::Agent(_)
+            | Audience::Supervisor(_)
+            | Audience::Desk(_)
+            | Audience::Inbox(_) => View::Staff,
         }
     }
 }
@@ -146,6 +151,17 @@ pub enum Event {
         /// The supervisor's name.
         by: String,
     },
+    /// A secure-message thread entered or left a team's inbox.
+    InboxItem {
+        /// The team.
+        team: Tier,
+        /// The thread.
+        conversation: ConversationId,
+        /// Added or removed.
+        change: InboxChange,
+        /// The thread as the inbox lists it (when added).
+        item: Option<Box<InboxItem>>,
+    },
     /// A waiting conversation's place in its queue.
     Queued {
         /// The conversation.
@@ -222,6 +238,7 @@ impl Event {
                 waited_s: Some(u64::try_from(waited_ms.max(&0) / 1000).unwrap_or(0)),
                 transcript: Some(transcript.clone()),
                 history: Some(conversation.history.iter().map(history_item).collect()),
+                kind: thread_kind(conversation),
             },
             (Event::Assigned { conversation, .. }, View::Cardholder) => {
                 assigned_to_cardholder(conversation)
@@ -312,6 +329,21 @@ impl Event {
                 conversation: conversation.clone(),
                 cardholder: *cardholder,
             },
+            (
+                Event::InboxItem {
+                    team,
+                    conversation,
+                    change,
+                    item,
+                },
+                View::Staff,
+            ) => ServerFrame::InboxItem {
+                team: *team,
+                conversation: conversation.clone(),
+                change: *change,
+                item: item.as_deref().cloned(),
+            },
+            (Event::InboxItem { .. }, View::Cardholder) => return None,
             (Event::AgentStatus { state, by }, _) => ServerFrame::Status {
                 state: *state,
                 by: by.clone(),
@@ -339,6 +371,7 @@ pub fn assigned_to_cardholder(c: &Conversation) -> ServerFrame {
         waited_s: None,
         transcript: None,
         history: None,
+        kind: thread_kind(c),
     }
 }
 
@@ -369,7 +402,13 @@ pub fn conversation_state(c: &Conversation, view: View) -> ConversationState {
             View::Cardholder => c.agent_name.clone().map(|name| AgentInfo { name }),
             View::Staff => None,
         },
+        kind: thread_kind(c),
     }
+}
+
+/// `Some(message)` for a secure-message thread; chats leave `kind` out.
+fn thread_kind(c: &Conversation) -> Option<ConversationKind> {
+    (c.kind == ConversationKind::Message).then_some(ConversationKind::Message)
 }
 
 /// A callback request as a view sees it: the phone digits only to the

@@ -117,6 +117,7 @@ pub async fn build_hub(settings: Settings, shutdown: CancellationToken) -> Resul
             let history = Arc::new(MemoryArchive::new());
             let mut store = MemoryStore::with_announcer(announcer)
                 .retaining(settings.hot_retention_ms)
+                .with_message_sla(settings.message_sla)
                 .archiving(history.clone());
             if let Some(n) = &settings.notify {
                 tracing::warn!("notifications wait in memory: a restart loses those not delivered yet (give --redis-url for a durable queue)");
@@ -135,7 +136,8 @@ pub async fn build_hub(settings: Settings, shutdown: CancellationToken) -> Resul
         } => {
             let mut store =
                 RedisStore::connect(url, prefix, &settings.node_id, settings.hot_retention_ms)
-                    .await?;
+                    .await?
+                    .with_message_sla(settings.message_sla);
             if *wait_replicas > 0 {
                 store = store.waiting_for_replicas(*wait_replicas, &metrics).await?;
             }

@@ -64,6 +64,12 @@ pub struct Metrics {
     pub queue_oldest_wait: Family<TierLabel, Gauge<f64, AtomicU64>>,
     /// Queue waits at assignment, per tier.
     pub wait_seconds: Family<TierLabel, Histogram>,
+    /// Secure-message threads waiting in each tier team's inbox.
+    pub inbox_depth: Family<TierLabel, Gauge>,
+    /// Seconds the oldest unanswered thread of each inbox has waited.
+    pub inbox_oldest_wait: Family<TierLabel, Gauge<f64, AtomicU64>>,
+    /// Time from a thread's opening to the agent's first reply, per card tier.
+    pub message_first_reply: Family<TierLabel, Histogram>,
     /// Conversations paired with an agent.
     pub assignments: Counter,
     /// Transcript entries stored, by author.
@@ -132,6 +138,13 @@ fn wait_histogram() -> Histogram {
     Histogram::new([1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0])
 }
 
+/// Buckets for secure-message reply times: minutes to days.
+fn reply_histogram() -> Histogram {
+    Histogram::new([
+        60.0, 600.0, 1800.0, 3600.0, 7200.0, 14400.0, 28800.0, 86400.0, 172800.0,
+    ])
+}
+
 impl Metrics {
     /// Registers every metric.
     pub fn new() -> Arc<Self> {
@@ -161,6 +174,26 @@ impl Metrics {
             "queue_wait_seconds",
             "Queue wait at assignment",
             wait_seconds.clone(),
+        );
+        let inbox_depth = Family::<TierLabel, Gauge>::default();
+        registry.register(
+            "inbox_depth",
+            "Secure-message threads waiting in a team's inbox, per tier",
+            inbox_depth.clone(),
+        );
+        let inbox_oldest_wait = Family::<TierLabel, Gauge<f64, AtomicU64>>::default();
+        registry.register(
+            "inbox_oldest_wait_seconds",
+            "Seconds the oldest unanswered secure message of an inbox has waited, per tier",
+            inbox_oldest_wait.clone(),
+        );
+        let message_first_reply = Family::<TierLabel, Histogram>::new_with_constructor(
+            reply_histogram as fn() -> Histogram,
+        );
+        registry.register(
+            "message_first_reply_seconds",
+            "Time from a secure message to the agent's first reply, per card tier",
+            message_first_reply.clone(),
         );
         let assignments = Counter::default();
         registry.register(
@@ -316,6 +349,9 @@ impl Metrics {
             queue_depth,
             queue_oldest_wait,
             wait_seconds,
+            inbox_depth,
+            inbox_oldest_wait,
+            message_first_reply,
             assignments,
             messages,
             store_errors,

@@ -8,8 +8,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{
-    AgentState, Author, CallbackRef, CardholderPresence, ConversationId, ConversationStatus, Desk,
-    EndReason, Role, Seq, Team, Tier, Topic, UserId,
+    AgentState, Author, CallbackRef, CardholderPresence, ConversationId, ConversationKind,
+    ConversationStatus, Desk, EndReason, Role, Seq, Team, Tier, Topic, UserId,
 };
 
 /// The protocol version announced in `welcome`.
@@ -65,17 +65,22 @@ pub enum ClientFrame {
         /// The JWT.
         token: String,
     },
-    /// Cardholder: open a conversation or get the open one back.
+    /// Cardholder: open a conversation or get the open one back; with
+    /// `mode: "message"`, open a secure-message thread (`text` required).
     Start {
         /// What the cardholder needs help with.
         topic: Topic,
-        /// An optional first message.
+        /// An optional first message (required for a thread).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         text: Option<String>,
+        /// `chat` (the default) or `message`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        mode: Option<ConversationKind>,
     },
     /// A chat message.
     Say {
-        /// Agent only: which conversation.
+        /// Which conversation: agents always; cardholders to name a thread
+        /// (absent: their live chat).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         conversation: Option<ConversationId>,
         /// The sender's idempotency key.
@@ -85,7 +90,7 @@ pub enum ClientFrame {
     },
     /// Typing indicator.
     Typing {
-        /// Agent only: which conversation.
+        /// Which conversation (cardholders: a thread, absent: the live chat).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         conversation: Option<ConversationId>,
         /// Typing or stopped.
@@ -93,7 +98,7 @@ pub enum ClientFrame {
     },
     /// Read receipt: everything up to `seq` was seen.
     Read {
-        /// Agent only: which conversation.
+        /// Which conversation (cardholders: a thread, absent: the live chat).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         conversation: Option<ConversationId>,
         /// Last seen entry.
@@ -101,7 +106,7 @@ pub enum ClientFrame {
     },
     /// Replay transcript entries after `after`.
     Sync {
-        /// Agent only: which conversation.
+        /// Which conversation (cardholders: a thread, absent: the live chat).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         conversation: Option<ConversationId>,
         /// Replay entries with a greater seq.
@@ -178,6 +183,23 @@ pub enum ClientFrame {
         /// Entries with a greater seq (default 0).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         after: Option<Seq>,
+    },
+    /// Cardholder: list my secure-message threads (answered `threads`).
+    Threads,
+    /// Agent: a team's secure-message inbox, earliest reply due first.
+    Inbox {
+        /// The team (a tier the agent serves).
+        team: Tier,
+    },
+    /// Agent: take a thread from an inbox (atomic: one agent wins).
+    ClaimMessage {
+        /// The thread.
+        conversation: ConversationId,
+    },
+    /// Agent: close a thread it holds as answered (reason `resolved`).
+    Resolve {
+        /// The thread.
+        conversation: ConversationId,
     },
     /// Supervisor: send me `overview` frames (at most one a second) while
     /// this connection lasts.
@@ -303,6 +325,10 @@ const KNOWN_CLIENT_TYPES: &[&str] = &[
     "queues",
     "history",
     "transcript",
+    "threads",
+    "inbox",
+    "claim_message",
+    "resolve",
 ];
 
 fn truncate(s: &str, max_chars: usize) -> String {
@@ -362,6 +388,9 @@ pub struct ConversationState {
     /// Extension (cardholders): the serving agent, when active.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent: Option<AgentInfo>,
+    /// Extension: `message` for a secure-message thread (absent: a chat).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<ConversationKind>,
 }
 
 /// The agent as a cardholder sees it.
@@ -524,6 +553,51 @@ pub struct InboxLine {
     pub oldest_wait_s: u64,
 }
 
+/// One secure-message thread as its cardholder sees it (`welcome`, `threads`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ThreadView {
+    /// The thread.
+    pub conversation: ConversationId,
+    /// What it is about.
+    pub topic: Topic,
+    /// `queued` (waiting for an agent), `active` (an agent has it),
+    /// `resolved` (answered; a new message reopens it) or `ended`.
+    pub status: ConversationStatus,
+    /// Seq of its last entry.
+    pub last_seq: Seq,
+    /// Agent entries after the cardholder's last `read`.
+    pub unread: u32,
+    /// RFC 3339 time of its last entry (null when empty).
+    pub last_at: Option<String>,
+}
+
+/// One thread in a team's inbox, as agents see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InboxItem {
+    /// The thread.
+    pub conversation: ConversationId,
+    /// Who wrote it.
+    pub cardholder: CardholderInfo,
+    /// What it is about.
+    pub topic: Topic,
+    /// RFC 3339: when the cardholder opened it.
+    pub created_at: String,
+    /// RFC 3339: its last entry (null when empty).
+    pub last_at: Option<String>,
+    /// Seconds since it (last) entered the inbox.
+    pub waiting_s: u64,
+}
+
+/// How an inbox changed (`inbox_item`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InboxChange {
+    /// A thread entered the inbox (new, reopened, transferred).
+    Added,
+    /// A thread left it (claimed).
+    Removed,
+}
+
 /// One supervisor action in the console's audit list.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditLine {
@@ -600,6 +674,40 @@ pub enum ServerFrame {
         /// Agent: the canned replies of its teams (`--canned-replies`).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         canned: Option<Vec<CannedReply>>,
+        /// Cardholder: its secure-message threads, newest first.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        threads: Option<Vec<ThreadView>>,
+        /// Cardholder: how soon its tier's secure messages are answered,
+        /// seconds (`--message-sla`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        message_reply_within_s: Option<u64>,
+    },
+    /// Cardholder: its secure-message threads, newest first (the reply to
+    /// `threads` and to `start` with `mode: "message"`).
+    Threads {
+        /// The threads.
+        threads: Vec<ThreadView>,
+        /// How soon its tier's secure messages are answered, seconds.
+        message_reply_within_s: u64,
+    },
+    /// Agent: a team's inbox, earliest reply due first (the reply to `inbox`).
+    Inbox {
+        /// The team.
+        team: Tier,
+        /// The waiting threads.
+        items: Vec<InboxItem>,
+    },
+    /// Agent: a thread entered or left the inbox of one of its teams.
+    InboxItem {
+        /// The team.
+        team: Tier,
+        /// The thread.
+        conversation: ConversationId,
+        /// `added` or `removed`.
+        change: InboxChange,
+        /// The thread as the inbox lists it (when added).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        item: Option<InboxItem>,
     },
     /// Cardholder: place in the queue.
     Queued {
@@ -637,6 +745,9 @@ pub enum ServerFrame {
         /// To the agent: the cardholder's last conversations, newest first.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         history: Option<Vec<HistoryItem>>,
+        /// `message` for a secure-message thread (absent: a chat).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        kind: Option<ConversationKind>,
     },
     /// Both: a transcript entry.
     Msg {
@@ -737,8 +848,7 @@ pub enum ServerFrame {
         agents: Vec<AgentLine>,
         /// The supervised desks.
         desks: Vec<DeskLine>,
-        /// The supervised teams' secure-message inboxes (empty until secure
-        /// messaging exists).
+        /// The supervised tier teams' secure-message inboxes.
         inboxes: Vec<InboxLine>,
         /// The latest supervisor actions, newest first.
         audit: Vec<AuditLine>,
@@ -853,6 +963,12 @@ pub(crate) mod tests {
         r#"{"type":"claim_callback","ref":"CB-1"}"#,
         r#"{"type":"complete_callback","ref":"CB-1","outcome":"no_answer"}"#,
         r#"{"type":"queues"}"#,
+        r#"{"type":"start","topic":"billing","mode":"message","text":"Why was I charged twice?"}"#,
+        r#"{"type":"say","conversation":"c-1","id":"k3","text":"Any news?"}"#,
+        r#"{"type":"threads"}"#,
+        r#"{"type":"inbox","team":"standard"}"#,
+        r#"{"type":"claim_message","conversation":"c-1"}"#,
+        r#"{"type":"resolve","conversation":"c-1"}"#,
     ];
 
     /// Values of every JSON type, including ones parsers get wrong.

@@ -476,6 +476,53 @@ e2e('locked_account shows the callback screen with the reference', { timeout: 60
   }
 });
 
+e2e('a secure message: left, the page closed, claimed and answered, the reply unread on return', { timeout: 90000 }, async () => {
+  const claims = { role: 'cardholder', sub: 'e2e-msg-cardholder', tier: 'prepaid', name: 'Pat Prepaid' };
+  let ch = await openCardholder(claims);
+  let pane;
+  try {
+    await ch.page.locator('.sbw-launcher').click();
+    await ch.page.locator('.sbw-messages-open').click();
+    await ch.page.locator('.sbw-reply-within', { hasText: 'We usually reply within 1 day.' }).waitFor();
+    assert.deepEqual(await axeViolations(ch.page), [], 'widget, message centre');
+    await ch.page.locator('.sbw-message-topic').selectOption('billing');
+    await ch.page.locator('.sbw-message-text').fill('Why was my top-up charged twice?');
+    await ch.page.locator('.sbw-message-send').click();
+    await ch.page.locator('.sbw-thread-transcript .sbw-own .sbw-bubble', { hasText: 'charged twice' }).waitFor();
+    await ch.page.locator('.sbw-thread-status', { hasText: 'Waiting for our reply' }).waitFor();
+    await ch.context.close();
+
+    pane = await openAgent({ sub: 'e2e-msg-agent', name: 'Mo Message', max_chats: 2, teams: ['prepaid'] });
+    const item = pane.page.locator('.sba-inbox-item', { hasText: 'Pat Prepaid' });
+    await item.waitFor();
+    assert.deepEqual(await axeViolations(pane.page), [], 'agent pane, inbox');
+    await item.locator('.sba-claim-message').click();
+    const panel = pane.page.locator('.sba-panel:not([hidden])');
+    await panel.locator('.sba-transcript', { hasText: 'charged twice' }).waitFor();
+    await pane.page.locator('.sba-inbox-item').waitFor({ state: 'detached' });
+    await panel.locator('.sba-composer').fill('The second charge is refunded.');
+    await panel.locator('.sba-composer').press('Enter');
+    await panel.locator('.sba-transcript li[data-from="agent"]', { hasText: 'refunded' }).waitFor();
+
+    ch = await openCardholder(claims);
+    await ch.page.locator('.sbw-launcher').click();
+    await ch.page.locator('.sbw-messages-badge:not([hidden])', { hasText: '1' }).waitFor();
+    await ch.page.locator('.sbw-messages-open').click();
+    const thread = ch.page.locator('.sbw-thread-item', { hasText: '1 new' });
+    await thread.waitFor();
+    await thread.click();
+    await ch.page.locator('.sbw-thread-transcript .sbw-agent .sbw-bubble', { hasText: 'refunded' }).waitFor();
+    await ch.page.locator('.sbw-messages-badge').waitFor({ state: 'hidden' });
+
+    await panel.locator('.sba-resolve').click();
+    await panel.locator('.sba-ended:not([hidden])', { hasText: 'Resolved' }).waitFor();
+    await ch.page.locator('.sbw-thread-status', { hasText: 'Answered' }).waitFor();
+  } finally {
+    await ch.context.close().catch(() => {});
+    if (pane) await pane.context.close().catch(() => {});
+  }
+});
+
 /** axe-core's serious and critical violations on the page, one line each (widget's shadow DOM included). */
 async function axeViolations(page) {
   await page.evaluate(AXE_SOURCE);

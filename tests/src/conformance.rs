@@ -15,8 +15,11 @@ use switchboard::store::{
     NotificationBacklog, Redaction, Settle, Side, Store, StoreError,
 };
 
+mod threads;
+pub use threads::*;
+
 /// A fixed start of time for the checks.
-const T0: Millis = 1_800_000_000_000;
+pub(crate) const T0: Millis = 1_800_000_000_000;
 
 fn user(s: &str) -> UserId {
     UserId(s.to_owned())
@@ -40,7 +43,7 @@ pub async fn open(s: &dyn Store, who: &str, tier: Tier, at: Millis) -> Conversat
     .id
 }
 
-async fn agent(s: &dyn Store, who: &str, teams: &[Tier], max: u8, at: Millis) {
+pub(crate) async fn agent(s: &dyn Store, who: &str, teams: &[Tier], max: u8, at: Millis) {
     let profile = AgentProfile {
         sub: user(who),
         name: who.to_owned(),
@@ -790,7 +793,7 @@ pub async fn redaction_applies_only_to_the_last_entry(s: &dyn Store) {
 pub const SHORT_RETENTION_MS: Millis = 200;
 
 /// Polls `gone` (with real time passing) until it holds; fails after 10 s.
-async fn eventually<F, Fut>(what: &str, mut gone: F)
+pub(crate) async fn eventually<F, Fut>(what: &str, mut gone: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,

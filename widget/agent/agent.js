@@ -64,6 +64,7 @@
     abandoned: 'The cardholder lost connection; chat closed.',
     reassigned: 'This chat is no longer assigned to you.',
     lost: 'This chat was lost because of a system problem; the cardholder was asked to start a new one.',
+    resolved: 'Resolved. If the cardholder writes again, the message returns to the inbox.',
   };
   var CALLBACK_STATUS = {
     requested: 'Waiting', claimed: 'Claimed', reached: 'Reached', no_answer: 'No answer', failed: 'Failed',
@@ -125,6 +126,7 @@
   var els = {
     conn: $('sba-conn'), me: $('sba-me'), load: $('sba-load'), availability: $('sba-availability'),
     queues: $('sba-queues'), callbacks: $('sba-callbacks'), desks: $('sba-desks'),
+    inbox: $('sba-inbox'), inboxes: $('sba-inboxes'),
     tabs: $('sba-tabs'), panels: $('sba-panels'), empty: $('sba-empty'), emptyHint: $('sba-empty-hint'),
     toast: $('sba-toast'), announcer: $('sba-announcer'), alerts: $('sba-alerts'),
   };
@@ -184,6 +186,8 @@
       case 'queues': return renderQueues(f.queues || []);
       case 'callbacks': return onCallbacks(f);
       case 'callback': return onCallback(f.request);
+      case 'inbox': return onInbox(f);
+      case 'inbox_item': return onInboxItem(f);
       case 'status': return onStatus(f);
       case 'presence': return onPresence(f);
       case 'error': return onError(f);
@@ -220,7 +224,7 @@
       var chat = chats.get(c.id);
       if (!chat || chat.status === 'ended') {
         if (chat) removeChat(chat);
-        chat = createChat({ id: c.id, tier: c.tier, topic: c.topic, cardholder: c.cardholder, waited_s: null });
+        chat = createChat({ id: c.id, tier: c.tier, topic: c.topic, cardholder: c.cardholder, waited_s: null, kind: c.kind });
       }
       send({ type: 'sync', conversation: c.id, after: chat.maxSeq }, false);
       send({ type: 'history', conversation: c.id }, false);
@@ -247,6 +251,16 @@
       }, CALLBACKS_REFRESH_MS);
     }
 
+    // Secure-message inboxes of the agent's tier teams.
+    var myTiers = TIERS.filter(function (t) { return me.teams.indexOf(t) >= 0; });
+    els.inbox.hidden = myTiers.length === 0;
+    inboxes.clear();
+    myTiers.forEach(function (t) {
+      inboxes.set(t, []);
+      send({ type: 'inbox', team: t }, false);
+    });
+    renderInboxes();
+
     // Queue overview.
     clearInterval(queuesTimer);
     send({ type: 'queues' }, false);
@@ -267,7 +281,7 @@
     var chat = chats.get(f.conversation);
     if (chat && chat.status === 'ended') { removeChat(chat); chat = null; }
     if (!chat) {
-      chat = createChat({ id: f.conversation, tier: f.cardholder && f.cardholder.tier, topic: f.topic, cardholder: f.cardholder, waited_s: f.waited_s });
+      chat = createChat({ id: f.conversation, tier: f.cardholder && f.cardholder.tier, topic: f.topic, cardholder: f.cardholder, waited_s: f.waited_s, kind: f.kind });
     } else {
       chat.waitedS = f.waited_s;
       renderChatHead(chat);
@@ -447,6 +461,7 @@
       topic: info.topic || null,
       cardholder: info.cardholder || null,
       waitedS: typeof info.waited_s === 'number' ? info.waited_s : null,
+      thread: info.kind === 'message',
       startedAt: Date.now(),
       status: 'active',
       rendered: new Map(),
@@ -538,7 +553,14 @@
       },
     }, [h('label', { class: 'sba-label' }, ['Escalate to ', deskSelect]), noteInput, h('button', { type: 'submit', class: 'sba-btn' }, ['Escalate'])]);
 
+    // A secure-message thread is resolved (answered), not ended: the
+    // cardholder's next message brings it back to the inbox.
+    var resolveBtn = h('button', {
+      type: 'button', class: 'sba-btn sba-primary sba-resolve', hidden: !chat.thread,
+      onclick: function () { if (send({ type: 'resolve', conversation: chat.id })) resolveBtn.disabled = true; },
+    }, ['Resolve']);
     chat.actions = h('div', { class: 'sba-actions' }, [
+      resolveBtn,
       endBtn,
       confirmEnd,
       h('details', { class: 'sba-more' }, [h('summary', { text: 'Transfer or escalate' }), transferForm, escalateForm]),
@@ -684,9 +706,14 @@
   }
 
   function renderLoad() {
+    // Claimed secure messages take no live chat slot: shown apart.
     var active = 0;
-    chats.forEach(function (c) { if (c.status !== 'ended') active++; });
-    els.load.textContent = active + ' / ' + (me ? me.max_chats : 0) + ' chats';
+    var threads = 0;
+    chats.forEach(function (c) {
+      if (c.status === 'ended') return;
+      if (c.thread) threads++; else active++;
+    });
+    els.load.textContent = active + ' / ' + (me ? me.max_chats : 0) + ' chats' + (threads ? ' \u00b7 ' + threads + ' message' + (threads > 1 ? 's' : '') : '');
     els.load.classList.toggle('sba-full', !!me && active >= me.max_chats);
   }
 
@@ -1029,6 +1056,56 @@
 
   function isOpenRequest(r) {
     return r.status !== 'reached' && r.status !== 'failed';
+  }
+
+  // ----------------------------------------------------------- inbox
+
+  var inboxes = new Map(); // team -> items, in inbox order (reply due soonest first)
+
+  function onInbox(f) {
+    if (!inboxes.has(f.team)) return;
+    inboxes.set(f.team, Array.isArray(f.items) ? f.items : []);
+    renderInboxes();
+  }
+
+  // A thread entered or left a team's inbox: ask for the list again (the
+  // hub keeps its order); a new one is announced.
+  function onInboxItem(f) {
+    if (!inboxes.has(f.team)) return;
+    if (f.change === 'added') {
+      var who = f.item && f.item.cardholder ? (f.item.cardholder.name || f.item.cardholder.sub) : 'a cardholder';
+      announce('New secure message from ' + who + ' in the ' + (TIER_NAMES[f.team] || f.team) + ' inbox');
+    }
+    send({ type: 'inbox', team: f.team }, false);
+  }
+
+  function renderInboxes() {
+    var sections = [];
+    inboxes.forEach(function (items, team) {
+      var rows = items.map(inboxRow);
+      sections.push(h('section', { class: 'sba-inbox-team', 'data-team': team, 'aria-label': (TIER_NAMES[team] || team) + ' inbox' }, [
+        h('h3', { text: (TIER_NAMES[team] || team) + ' (' + items.length + ')' }),
+        rows.length ? h('ul', { class: 'sba-inbox-list' }, rows) : h('p', { class: 'sba-muted', text: 'No messages waiting.' }),
+      ]));
+    });
+    els.inboxes.replaceChildren.apply(els.inboxes, sections);
+  }
+
+  function inboxRow(item) {
+    var who = item.cardholder ? (item.cardholder.name || item.cardholder.sub) : 'Cardholder';
+    return h('li', { class: 'sba-inbox-item', 'data-conversation': item.conversation }, [
+      h('div', { class: 'sba-inbox-top' }, [
+        tierBadge(item.cardholder && item.cardholder.tier),
+        h('span', { class: 'sba-inbox-who', text: who }),
+      ]),
+      h('p', { class: 'sba-inbox-info', text: (TOPIC_NAMES[item.topic] || item.topic) + ' \u00b7 waiting ' + duration(item.waiting_s || 0) }),
+      h('div', { class: 'sba-inbox-actions' }, [
+        h('button', {
+          type: 'button', class: 'sba-btn sba-primary sba-claim-message', 'aria-label': 'Claim the message from ' + who,
+          onclick: function () { send({ type: 'claim_message', conversation: item.conversation }); },
+        }, ['Claim']),
+      ]),
+    ]);
   }
 
   function onCallbacks(f) {

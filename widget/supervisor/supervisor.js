@@ -26,7 +26,7 @@
 
   var els = {
     conn: $('sbs-conn'), me: $('sbs-me'), updated: $('sbs-updated'), queues: $('sbs-queues'), sla: $('sbs-sla'),
-    desks: $('sbs-desks'), agents: $('sbs-agents'), agentCount: $('sbs-agent-count'), audit: $('sbs-audit'), toast: $('sbs-toast'),
+    desks: $('sbs-desks'), inboxes: $('sbs-inboxes'), agents: $('sbs-agents'), agentCount: $('sbs-agent-count'), audit: $('sbs-audit'), toast: $('sbs-toast'),
     monitor: $('sbs-monitor'), monitors: $('sbs-monitors'),
   };
   var monitored = new Map(); // conversation -> { panel, list, seqs: Map(seq -> li), maxSeq }
@@ -179,6 +179,11 @@
       return h('li', { 'data-desk': d.desk }, [h('strong', { text: TEAM_NAMES[d.desk] || d.desk }), ': ' + d.open + ' open request' + (d.open === 1 ? '' : 's')]);
     }));
     if (!(f.desks || []).length) els.desks.replaceChildren(h('li', { class: 'sbs-note', text: 'No desk among your teams.' }));
+    els.inboxes.replaceChildren.apply(els.inboxes, (f.inboxes || []).map(function (i) {
+      return h('li', { 'data-team': i.team }, [h('strong', { text: TEAM_NAMES[i.team] || i.team }),
+        ': ' + i.depth + ' waiting' + (i.depth ? ', oldest ' + duration(i.oldest_wait_s) : '')]);
+    }));
+    if (!(f.inboxes || []).length) els.inboxes.replaceChildren(h('li', { class: 'sbs-note', text: 'No tier team among your teams.' }));
     // Online agents first (those a supervisor can act on), then the signed-out ones.
     var agents = (f.agents || []).slice().sort(function (a, b) { return (b.online ? 1 : 0) - (a.online ? 1 : 0); });
     var online = agents.filter(function (a) { return a.online; }).length;

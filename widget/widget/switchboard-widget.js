@@ -89,6 +89,295 @@
     return where + ', about ' + Math.round(etaS / 60) + ' min';
   }
 
+  /** An own message on its way ("Sending…") until the hub echoes it. */
+  function pendingLine(id, text) {
+    return h('li', { class: 'sbw-msg sbw-own sbw-pending', 'data-pending-id': id }, [
+      h('span', { class: 'sbw-visually-hidden', text: 'You: ' }),
+      h('div', { class: 'sbw-bubble', dir: 'auto', text: text }),
+      h('div', { class: 'sbw-meta' }, [h('span', { class: 'sbw-sending', text: 'Sending\u2026' })]),
+    ]);
+  }
+
+  // ------------------------------------------------------- secure messages
+
+  /** A reply target in words: "4 hours", "1 day", "2 days". */
+  function replyWithin(seconds) {
+    var hours = Math.round(seconds / 3600);
+    if (hours >= 24 && hours % 24 === 0) return hours === 24 ? '1 day' : hours / 24 + ' days';
+    if (hours >= 1) return hours + (hours === 1 ? ' hour' : ' hours');
+    return Math.max(1, Math.round(seconds / 60)) + ' minutes';
+  }
+
+  var THREAD_STATUS = {
+    queued: 'Waiting for our reply', active: 'We are on it', resolved: 'Answered', ended: 'Closed',
+  };
+
+  /**
+   * The message centre: the cardholder's secure-message threads (written
+   * inquiries answered later, SPEC "Secure messaging"), reachable from the
+   * launcher. Frames naming one of its threads come here, not to the chat.
+   */
+  function MessageCentre(w) {
+    this.w = w;
+    this.threads = new Map(); // id -> {conversation, topic, status, last_seq, unread, last_at}
+    this.replyWithinS = null;
+    this.open = null;         // the thread shown: { id, rendered: Map seq -> li, maxSeq }
+    this.starting = false;    // a `start` with mode message is on its way
+    this.openNewest = false;  // show the new thread once the hub lists it
+    this.pending = new Map(); // own unacknowledged says by id
+    this.build();
+  }
+
+  MessageCentre.prototype.build = function () {
+    var self = this;
+    this.listTitle = h('h3', { class: 'sbw-messages-title', id: 'sbw-messages-title', tabindex: '-1', text: 'Secure messages' });
+    this.replyLine = h('p', { class: 'sbw-reply-within', hidden: true });
+    this.list = h('ul', { class: 'sbw-thread-list' });
+    this.empty = h('p', { class: 'sbw-thread-empty', text: 'No messages yet.' });
+    var topics = h('select', { class: 'sbw-input sbw-message-topic', id: 'sbw-message-topic' },
+      TOPICS.map(function (t) { return h('option', { value: t[0], text: t[1] }); }));
+    this.newTopic = topics;
+    this.newText = h('textarea', {
+      class: 'sbw-input sbw-message-text', id: 'sbw-message-text', rows: '3', maxlength: String(core.MAX_TEXT_CHARS),
+      placeholder: 'Write your message',
+    });
+    this.newForm = h('form', {
+      class: 'sbw-message-new', 'aria-labelledby': 'sbw-message-new-h',
+      onsubmit: function (ev) { ev.preventDefault(); self.startThread(self.newTopic.value, self.newText.value); },
+    }, [
+      h('h4', { id: 'sbw-message-new-h', class: 'sbw-message-new-h', text: 'Write a new message' }),
+      h('label', { for: 'sbw-message-topic', text: 'About' }), topics,
+      h('label', { for: 'sbw-message-text', text: 'Your message' }), this.newText,
+      h('button', { type: 'submit', class: 'sbw-btn sbw-primary sbw-message-send' }, ['Send message']),
+    ]);
+    this.listScreen = h('section', { class: 'sbw-screen sbw-messages', 'aria-labelledby': 'sbw-messages-title' }, [
+      this.listTitle, this.replyLine, this.list, this.empty, this.newForm,
+      h('button', { type: 'button', class: 'sbw-btn sbw-secondary sbw-messages-back', onclick: function () { self.w.setScreen('topics'); } }, ['Back']),
+    ]);
+
+    this.threadTitle = h('h3', { class: 'sbw-thread-title', id: 'sbw-thread-title', tabindex: '-1' });
+    this.threadStatus = h('p', { class: 'sbw-thread-status' });
+    this.transcript = h('ol', { class: 'sbw-thread-transcript', 'aria-label': 'Messages', tabindex: '0' });
+    this.composer = h('textarea', {
+      class: 'sbw-input sbw-thread-composer', rows: '2', maxlength: String(core.MAX_TEXT_CHARS),
+      placeholder: 'Write a reply', 'aria-label': 'Reply',
+    });
+    this.threadScreen = h('section', { class: 'sbw-screen sbw-thread', 'aria-labelledby': 'sbw-thread-title' }, [
+      this.threadTitle, this.threadStatus, this.transcript,
+      h('form', {
+        class: 'sbw-thread-form',
+        onsubmit: function (ev) { ev.preventDefault(); self.say(); },
+      }, [this.composer, h('button', { type: 'submit', class: 'sbw-btn sbw-primary sbw-thread-send' }, ['Send'])]),
+      h('button', { type: 'button', class: 'sbw-btn sbw-secondary sbw-thread-back', onclick: function () { self.show(); } }, ['All messages']),
+    ]);
+
+    this.entryBadge = h('span', { class: 'sbw-count sbw-messages-badge', hidden: true });
+    this.entry = h('button', {
+      type: 'button', class: 'sbw-link sbw-messages-open', onclick: function () { self.show(); },
+    }, ['Secure messages', this.entryBadge]);
+  };
+
+  /** Unread agent replies over every thread. */
+  MessageCentre.prototype.unreadTotal = function () {
+    var n = 0;
+    this.threads.forEach(function (t) { n += Number(t.unread) || 0; });
+    return n;
+  };
+
+  /** Whether a frame is about one of the threads (or the one being started). */
+  MessageCentre.prototype.claims = function (f) {
+    if (f.type === 'threads') return true;
+    if (!f.conversation) return false;
+    if (this.threads.has(f.conversation)) return true;
+    var live = this.w.conv && this.w.conv.id === f.conversation;
+    if (this.starting && f.type === 'msg' && !live) {
+      this.threads.set(f.conversation, { conversation: f.conversation, topic: null, status: 'queued', last_seq: 0, unread: 0 });
+      return true;
+    }
+    return false;
+  };
+
+  MessageCentre.prototype.onWelcome = function (f) {
+    if (Array.isArray(f.threads)) this.setThreads(f.threads);
+    if (typeof f.message_reply_within_s === 'number') this.replyWithinS = f.message_reply_within_s;
+    if (this.open) this.conn().send({ type: 'sync', conversation: this.open.id, after: this.open.maxSeq });
+    this.render();
+  };
+
+  MessageCentre.prototype.conn = function () { return this.w.conn; };
+
+  MessageCentre.prototype.setThreads = function (list) {
+    var self = this;
+    this.threads = new Map();
+    list.forEach(function (t) { self.threads.set(t.conversation, Object.assign({}, t)); });
+  };
+
+  MessageCentre.prototype.onFrame = function (f) {
+    var t = this.threads.get(f.conversation);
+    switch (f.type) {
+      case 'threads':
+        this.setThreads(f.threads || []);
+        if (typeof f.message_reply_within_s === 'number') this.replyWithinS = f.message_reply_within_s;
+        if (this.openNewest && f.threads && f.threads[0]) { this.openNewest = false; this.openThread(f.threads[0].conversation); }
+        this.starting = false;
+        break;
+      case 'msg': this.onMsg(t, f); break;
+      case 'transcript':
+        if (this.open && this.open.id === f.conversation) {
+          var self = this;
+          var last = 0;
+          (f.entries || []).forEach(function (e) { self.show_entry(Object.assign({ conversation: f.conversation }, e)); last = Math.max(last, Number(e.seq) || 0); });
+          if (f.more && last > 0) this.conn().send({ type: 'sync', conversation: f.conversation, after: last });
+          this.sendRead();
+        }
+        break;
+      case 'assigned': t.status = 'active'; break;
+      case 'ended':
+        t.status = f.reason === 'resolved' ? 'resolved' : 'ended';
+        if (f.reason === 'resolved') this.w.announce('Your secure message was answered.');
+        break;
+      case 'redact':
+        var li = this.open && this.open.id === f.conversation && this.open.rendered.get(Number(f.seq));
+        var bubble = li && li.querySelector('.sbw-bubble');
+        if (bubble) bubble.replaceChildren.apply(bubble, core.linkify(f.text));
+        break;
+      default: break;
+    }
+    this.render();
+  };
+
+  MessageCentre.prototype.onMsg = function (t, f) {
+    var seq = Number(f.seq) || 0;
+    if (f.id) core.settlePending(this.pending, f.id);
+    var isNew = seq > (Number(t.last_seq) || 0);
+    if (isNew) { t.last_seq = seq; t.last_at = f.at; }
+    if (f.from === 'cardholder' && t.status === 'resolved') t.status = 'queued';
+    var shown = this.open && this.open.id === f.conversation && this.w.screen === 'thread' && this.w.isOpen;
+    if (this.open && this.open.id === f.conversation) this.show_entry(f);
+    if (f.from === 'agent' && isNew) {
+      if (shown) this.sendRead();
+      else {
+        t.unread = (Number(t.unread) || 0) + 1;
+        this.w.announce('New reply to your secure message');
+      }
+      this.w.renderBadge();
+    }
+  };
+
+  MessageCentre.prototype.show_entry = function (f) {
+    var seq = Number(f.seq);
+    if (!(seq > 0) || this.open.rendered.has(seq)) return;
+    var li = this.w.entryElement(f);
+    var node = this.transcript.lastElementChild;
+    while (node && !node.classList.contains('sbw-pending') && Number(node.getAttribute('data-seq')) > seq) node = node.previousElementSibling;
+    while (node && node.classList.contains('sbw-pending')) node = node.previousElementSibling;
+    this.transcript.insertBefore(li, node ? node.nextElementSibling : this.transcript.firstElementChild);
+    this.open.rendered.set(seq, li);
+    if (seq > this.open.maxSeq) this.open.maxSeq = seq;
+    this.transcript.scrollTop = this.transcript.scrollHeight;
+  };
+
+  /** Marks the open thread read up to what it shows (it is in sight). */
+  MessageCentre.prototype.sendRead = function () {
+    if (!this.open || this.w.screen !== 'thread' || !this.w.isOpen || document.visibilityState === 'hidden') return;
+    var t = this.threads.get(this.open.id);
+    if (this.open.maxSeq > 0 && this.conn().send({ type: 'read', conversation: this.open.id, seq: this.open.maxSeq }) && t) {
+      t.unread = 0;
+      this.w.renderBadge();
+      this.render();
+    }
+  };
+
+  MessageCentre.prototype.show = function () {
+    this.w.startConnection();
+    this.open = null;
+    this.w.setScreen('messages');
+    if (this.conn().isReady()) this.conn().send({ type: 'threads' });
+  };
+
+  MessageCentre.prototype.openThread = function (id) {
+    var t = this.threads.get(id);
+    this.open = { id: id, rendered: new Map(), maxSeq: 0 };
+    this.transcript.textContent = '';
+    this.pending.clear();
+    this.threadTitle.textContent = t && t.topic ? topicLabel(t.topic) : 'Secure message';
+    this.w.setScreen('thread');
+    this.conn().send({ type: 'sync', conversation: id, after: 0 });
+    this.render();
+  };
+
+  /** Leaves a secure message; the new thread opens once the hub lists it. */
+  MessageCentre.prototype.startThread = function (topic, text) {
+    text = String(text || '').trim();
+    if (!text) { this.w.showAlert('Please write your message first.'); this.newText.focus(); return; }
+    if (!this.conn().send({ type: 'start', topic: topic || 'general', mode: 'message', text: text.slice(0, core.MAX_TEXT_CHARS) })) {
+      this.w.showAlert("You're offline. Please try again when your connection is back.");
+      return;
+    }
+    this.newText.value = '';
+    this.starting = true;
+    this.openNewest = true;
+  };
+
+  MessageCentre.prototype.say = function () {
+    var text = this.composer.value.trim();
+    if (!text || !this.open) return;
+    var id = core.newId('m');
+    var li = pendingLine(id, text);
+    this.transcript.appendChild(li);
+    this.pending.set(id, { id: id, text: text, el: li, conversation: this.open.id });
+    this.composer.value = '';
+    this.conn().send({ type: 'say', conversation: this.open.id, id: id, text: text });
+  };
+
+  /** An `error` about what the centre sent; false when it is not ours. */
+  MessageCentre.prototype.onError = function (f) {
+    var p = f.ref && this.pending.get(f.ref);
+    if (p) {
+      if (core.isRetryable(f.code)) {
+        var self = this;
+        setTimeout(function () {
+          if (self.pending.has(p.id)) self.conn().send({ type: 'say', conversation: p.conversation, id: p.id, text: p.text });
+        }, core.retryDelay(0));
+      } else {
+        core.markFailed(this.pending, p, 'sbw-').appendChild(h('span', { text: 'Not sent' }));
+      }
+      return true;
+    }
+    if (this.starting && !f.ref) {
+      this.starting = false;
+      this.openNewest = false;
+      this.w.showAlert(f.message || "We couldn't send your message. Please try again.");
+      return true;
+    }
+    return false;
+  };
+
+  MessageCentre.prototype.render = function () {
+    var self = this;
+    var total = this.unreadTotal();
+    this.entryBadge.hidden = total === 0;
+    this.entryBadge.textContent = total > 9 ? '9+' : String(total);
+    this.entry.setAttribute('aria-label', 'Secure messages' + (total ? ', ' + total + ' unread' : ''));
+    this.replyLine.hidden = this.replyWithinS === null;
+    if (this.replyWithinS !== null) this.replyLine.textContent = 'We usually reply within ' + replyWithin(this.replyWithinS) + '.';
+    var items = Array.from(this.threads.values());
+    this.empty.hidden = items.length > 0;
+    this.list.replaceChildren.apply(this.list, items.map(function (t) {
+      var unread = Number(t.unread) || 0;
+      return h('li', {}, [h('button', {
+        type: 'button', class: 'sbw-thread-item', 'data-conversation': t.conversation,
+        onclick: function () { self.openThread(t.conversation); },
+      }, [
+        h('span', { class: 'sbw-thread-topic', text: t.topic ? topicLabel(t.topic) : 'Secure message' }),
+        h('span', { class: 'sbw-thread-when', text: (THREAD_STATUS[t.status] || t.status) + (t.last_at ? ' \u00b7 ' + dayText(t.last_at) : '') }),
+        unread ? h('span', { class: 'sbw-count sbw-thread-unread', text: unread + ' new', 'aria-label': unread + ' unread' }) : null,
+      ])]);
+    }));
+    var open = this.open && this.threads.get(this.open.id);
+    if (open) this.threadStatus.textContent = THREAD_STATUS[open.status] || '';
+  };
+
   // ----------------------------------------------------------------- widget
 
   function ensureStylesheet(root, hubUrl) {
@@ -223,6 +512,7 @@
         h('button', { type: 'button', class: 'sbw-link sbw-history-open', onclick: function () { self.openHistory(); } }, ['Earlier conversations']),
       ]),
     ]);
+    this.topicFoot = this.topicForm.querySelector('.sbw-topic-foot');
 
     // Earlier conversations, and one of them read back.
     this.historyList = h('ul', { class: 'sbw-history-list' });
@@ -241,6 +531,8 @@
       this.pastTitle, this.pastTranscript,
       h('button', { type: 'button', class: 'sbw-btn sbw-secondary sbw-past-back', onclick: function () { self.past = null; self.setScreen('history'); } }, ['Back to the list']),
     ]);
+
+    this.messages = new MessageCentre(this);
 
     // Chat screen.
     // A plain ordered list: new lines are spoken through `announcer`, so no
@@ -261,11 +553,15 @@
       class: 'sbw-composer-form',
       onsubmit: function (ev) { ev.preventDefault(); self.sendMessage(); },
     }, [this.composer, this.sendBtn]);
+    this.offerBar = h('div', { class: 'sbw-offer', role: 'group', 'aria-label': 'No one is free right now', hidden: true }, [
+      h('p', { class: 'sbw-offer-text', text: "No one can answer right now. Leave us a secure message and we'll reply here." }),
+      h('button', { type: 'button', class: 'sbw-btn sbw-primary sbw-offer-message', onclick: function () { self.leaveMessageInstead(); } }, ['Leave a secure message']),
+    ]);
     this.endedBar = h('div', { class: 'sbw-ended', hidden: true }, [
       h('p', { class: 'sbw-ended-text', text: 'This chat has ended.' }),
       h('button', { type: 'button', class: 'sbw-btn sbw-primary sbw-new-chat', onclick: function () { self.newChat(); } }, ['Start a new chat']),
     ]);
-    this.chatScreen = h('div', { class: 'sbw-screen sbw-chat-screen' }, [this.transcript, this.typingEl, this.composerForm, this.endedBar]);
+    this.chatScreen = h('div', { class: 'sbw-screen sbw-chat-screen' }, [this.offerBar, this.transcript, this.typingEl, this.composerForm, this.endedBar]);
 
     // Escalation (callback) screen.
     this.escTitle = h('h3', { class: 'sbw-esc-title', tabindex: '-1', text: "We'll call you back" });
@@ -298,7 +594,8 @@
         if (ev.key === 'Escape' && !self.inline) { ev.stopPropagation(); self.setOpen(false, true); }
       },
     }, [header, this.confirmBar, this.banner, this.alertEl, this.connectingScreen, this.topicForm, this.chatScreen, this.escScreen,
-      this.historyScreen, this.pastScreen]);
+      this.historyScreen, this.pastScreen, this.messages.listScreen, this.messages.threadScreen]);
+    this.topicFoot.appendChild(this.messages.entry);
 
     this.frame = h('div', { class: 'sbw-root' + (this.inline ? ' sbw-inline' : ' sbw-floating') }, [
       this.inline ? null : this.launcher,
@@ -334,15 +631,18 @@
     else if (this.screen === 'escalated') target = this.escTitle;
     else if (this.screen === 'history') target = this.historyTitle;
     else if (this.screen === 'past') target = this.pastTitle;
+    else if (this.screen === 'messages') target = this.messages.listTitle;
+    else if (this.screen === 'thread') target = this.messages.threadTitle;
     else target = this.closeBtn;
     if (target && typeof target.focus === 'function') target.focus();
   };
 
   Widget.prototype.renderBadge = function () {
-    this.launcherBadge.hidden = this.unread === 0;
-    this.launcherBadge.textContent = this.unread > 9 ? '9+' : String(this.unread);
-    this.launcher.setAttribute('aria-label', this.unread
-      ? 'Chat with customer service, ' + this.unread + ' new message' + (this.unread > 1 ? 's' : '')
+    var unread = this.unread + this.messages.unreadTotal();
+    this.launcherBadge.hidden = unread === 0;
+    this.launcherBadge.textContent = unread > 9 ? '9+' : String(unread);
+    this.launcher.setAttribute('aria-label', unread
+      ? 'Chat with customer service, ' + unread + ' new message' + (unread > 1 ? 's' : '')
       : 'Chat with customer service');
   };
 
@@ -377,6 +677,9 @@
     this.escScreen.hidden = s !== 'escalated';
     this.historyScreen.hidden = s !== 'history';
     this.pastScreen.hidden = s !== 'past';
+    this.messages.listScreen.hidden = s !== 'messages';
+    this.messages.threadScreen.hidden = s !== 'thread';
+    this.offerBar.hidden = !(s === 'chat' && this.offerMessage && this.conv && this.conv.status === 'queued');
     var live = this.conv && (this.conv.status === 'queued' || this.conv.status === 'active');
     this.endBtn.hidden = !(s === 'chat' && live);
     this.endBtn.textContent = this.conv && this.conv.status === 'queued' ? 'Leave queue' : 'End chat';
@@ -392,6 +695,7 @@
     if (this.screen === 'topics') text = "We're here to help";
     else if (this.screen === 'escalated') text = 'Callback requested';
     else if (this.screen === 'connecting') text = 'Connecting\u2026';
+    else if (this.screen === 'messages' || this.screen === 'thread') text = 'Secure messages';
     else if (this.conv) {
       if (this.conv.status === 'active') text = this.conv.agentName ? 'Chatting with ' + this.conv.agentName : 'Chatting with an agent';
       else if (this.conv.status === 'queued') text = this.queue ? queueText(this.queue.position, this.queue.eta_s) : 'Finding someone to help you\u2026';
@@ -417,6 +721,8 @@
   };
 
   Widget.prototype.onFrame = function (f) {
+    if (f.type === 'error' && this.messages.onError(f)) return undefined;
+    if (this.messages.claims(f)) return this.messages.onFrame(f);
     switch (f.type) {
       case 'welcome': return this.onWelcome(f);
       case 'queued': return this.onQueued(f);
@@ -435,6 +741,8 @@
   };
 
   Widget.prototype.onWelcome = function (f) {
+    this.messages.onWelcome(f);
+    this.renderBadge();
     this.callbacks = Array.isArray(f.callbacks) ? f.callbacks : [];
     var c = f.conversation;
     if (c && c.status !== 'ended') {
@@ -521,6 +829,9 @@
     this.conv.status = 'queued';
     this.conv.agentName = null;
     this.queue = { position: f.position, eta_s: f.eta_s };
+    // Nobody to answer now (no agent signed in, closed, or a long wait): a
+    // secure message is offered instead of an endless wait.
+    this.offerMessage = f.agents_online === 0 || f.open === false || f.offer_message === true;
     var text = queueText(f.position, f.eta_s);
     if (text !== this.lastQueueAnnounce) { this.announce(text); this.lastQueueAnnounce = text; }
     this.render();
@@ -714,6 +1025,7 @@
     this.lastReadSent = 0;
     this.lastOtherSeq = 0;
     this.queue = null;
+    this.offerMessage = false;
     this.replayThrough = 0;
     this.showRemoteTyping(false);
   };
@@ -800,6 +1112,8 @@
     };
     this.addNote(words[f.reason] || 'This chat has ended.');
     this.announce(words[f.reason] || 'This chat has ended.');
+    // Left for a secure message: the message centre stays in front.
+    if (this.leftForMessage) { this.leftForMessage = false; this.render(); return; }
     this.setScreen('chat');
   };
 
@@ -899,11 +1213,7 @@
     if (!this.conv || this.conv.status === 'ended') return;
     if (text.length > core.MAX_TEXT_CHARS) { this.showAlert('Messages can be up to 4000 characters.'); return; }
     var id = core.newId('m');
-    var li = h('li', { class: 'sbw-msg sbw-own sbw-pending', 'data-pending-id': id }, [
-      h('span', { class: 'sbw-visually-hidden', text: 'You: ' }),
-      h('div', { class: 'sbw-bubble', dir: 'auto', text: text }),
-      h('div', { class: 'sbw-meta' }, [h('span', { class: 'sbw-sending', text: 'Sending\u2026' })]),
-    ]);
+    var li = pendingLine(id, text);
     this.transcript.appendChild(li);
     var p = { id: id, text: text, el: li };
     this.pending.set(id, p);
@@ -965,6 +1275,28 @@
     if (!this.isOpen || document.visibilityState === 'hidden' || this.screen !== 'chat') return;
     if (!this.conv || this.lastOtherSeq <= this.lastReadSent) return;
     if (this.conn.send({ type: 'read', seq: this.maxSeq })) this.lastReadSent = this.maxSeq;
+  };
+
+  /**
+   * The offer taken: what the cardholder typed in the waiting chat (their
+   * messages so far and the composer) becomes a secure message, and the
+   * chat leaves the queue.
+   */
+  Widget.prototype.leaveMessageInstead = function () {
+    var typed = Array.from(this.transcript.querySelectorAll('.sbw-own .sbw-bubble')).map(function (b) { return b.textContent; });
+    if (this.composer.value.trim()) typed.push(this.composer.value.trim());
+    var topic = (this.lastStart && this.lastStart.frame.topic) || 'general';
+    if (!typed.length) {
+      this.messages.newTopic.value = topic;
+      this.messages.show();
+      this.messages.newText.focus();
+      return;
+    }
+    this.composer.value = '';
+    this.messages.startThread(topic, typed.join('\n'));
+    this.offerMessage = false;
+    if (this.conv && this.conv.status === 'queued' && this.conn.send({ type: 'leave' })) this.leftForMessage = true;
+    this.messages.show();
   };
 
   Widget.prototype.askEnd = function () {

@@ -43,7 +43,11 @@ impl MemoryArchive {
     pub fn keep_conversation(&self, c: ArchivedConversation) {
         let mut k = self.lock();
         let id = c.conversation.id.clone();
-        if k.conversations.contains_key(&id) {
+        if let Some(kept) = k.conversations.get_mut(&id) {
+            // A thread resolved again after a reopen: its latest state.
+            if kept.conversation.kind == crate::domain::ConversationKind::Message {
+                *kept = c;
+            }
             return;
         }
         k.of.entry(c.conversation.cardholder.clone())
@@ -203,6 +207,9 @@ mod tests {
                 ended_at: Some(ended),
                 end_reason: Some(EndReason::CardholderLeft),
                 history: Vec::new(),
+                kind: crate::domain::ConversationKind::Chat,
+                last_at: None,
+                read_seq: 0,
             },
             transfers: Vec::new(),
             callback: None,

@@ -135,7 +135,7 @@ pub struct Export {
 pub struct ExportedConversation {
     /// Id.
     pub id: ConversationId,
-    /// `chat`.
+    /// `chat` or `message`.
     pub kind: &'static str,
     /// Card tier.
     pub card_tier: Tier,
@@ -197,7 +197,7 @@ impl ExportedConversation {
         let c = a.conversation;
         ExportedConversation {
             id: c.id,
-            kind: "chat",
+            kind: c.kind.as_str(),
             card_tier: c.card_tier,
             tier: c.tier,
             topic: c.topic,

@@ -189,14 +189,20 @@ impl Archive for PgArchive {
         bounded(async {
             let mut client = self.client().await?;
             let tx = client.transaction().await.map_err(db)?;
+            // A chat is stored once (a second hand-over changes nothing); a
+            // thread resolved again after a reopen gets its latest end and
+            // the entries it did not have yet.
             let inserted = tx
                 .execute(
                     &format!(
                         "INSERT INTO conversations (id, sub, cardholder_name, card_tier, tier, topic, \
                          agent, agent_name, started_at, queued_at, ended_at, end_reason, transfers, \
-                         callback_ref) VALUES ($2, $3, $4, $5, $6, $7, $8, $9, {TS}, \
+                         callback_ref, kind) VALUES ($2, $3, $4, $5, $6, $7, $8, $9, {TS}, \
                          to_timestamp($10::bigint / 1000.0), to_timestamp($11::bigint / 1000.0), \
-                         $12, $13, $14) ON CONFLICT (id) DO NOTHING"
+                         $12, $13, $14, $15) ON CONFLICT (id) DO UPDATE SET ended_at = EXCLUDED.ended_at, \
+                         end_reason = EXCLUDED.end_reason, agent = EXCLUDED.agent, \
+                         agent_name = EXCLUDED.agent_name, transfers = EXCLUDED.transfers \
+                         WHERE conversations.kind = 'message'"
                     ),
                     &[
                         &c.created_at,
@@ -213,6 +219,7 @@ impl Archive for PgArchive {
                         &end_reason,
                         &json(&a.transfers),
                         &a.callback.as_ref().map(CallbackRef::as_str),
+                        &c.kind.as_str(),
                     ],
                 )
                 .await
@@ -364,7 +371,7 @@ impl Archive for PgArchive {
         let client = self.client().await?;
         let rows = client
             .query(
-                "SELECT id, sub, cardholder_name, card_tier, tier, topic, agent, agent_name, \
+                "SELECT id, sub, kind, cardholder_name, card_tier, tier, topic, agent, agent_name, \
                  end_reason, transfers, callback_ref, rating, \
                  (extract(epoch FROM started_at) * 1000)::bigint AS started_ms, \
                  (extract(epoch FROM queued_at) * 1000)::bigint AS queued_ms, \
@@ -410,6 +417,9 @@ impl Archive for PgArchive {
                     ended_at: Some(row.try_get("ended_ms").map_err(unavailable)?),
                     end_reason: Some(parsed(row, "end_reason")?),
                     history: Vec::new(),
+                    kind: parsed(row, "kind")?,
+                    last_at: None,
+                    read_seq: 0,
                 },
                 transfers: serde_json::from_value::<Vec<Transfer>>(transfers).unwrap_or_default(),
                 callback: row

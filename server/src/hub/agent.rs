@@ -50,6 +50,8 @@ impl Hub {
             state: Some(snapshot.state),
             callbacks: None,
             canned: Some(self.settings().canned.for_teams(teams)),
+            threads: None,
+            message_reply_within_s: None,
         }])
     }
 
@@ -102,6 +104,9 @@ impl Hub {
                     )
                     .await?;
                 memo.said(&conversation, &appended);
+                if appended.first_from_author && !appended.duplicate {
+                    self.first_reply(&conversation).await;
+                }
                 Ok(resend_echo(&conversation, appended))
             }
             ClientFrame::Typing { conversation, on } => {
@@ -169,6 +174,11 @@ impl Hub {
                 self.escalate(&c, desk, reason, "agent").await
             }
             ClientFrame::Callbacks { desk } => self.list_callbacks(identity, desk).await,
+            ClientFrame::Inbox { team } => self.inbox_frame(identity, team).await,
+            ClientFrame::ClaimMessage { conversation } => {
+                self.claim_message(identity, &conversation).await
+            }
+            ClientFrame::Resolve { conversation } => self.resolve_thread(me, &conversation).await,
             ClientFrame::ClaimCallback { reference } => {
                 self.work_callback(identity, &reference, DeskAction::Claim)
                     .await
@@ -241,6 +251,10 @@ impl Hub {
             .await
             .map_err(|e| self.store_failed(e))?;
         tracing::info!(conversation = %c.id, to = %tier, "chat transferred");
+        if c.kind == crate::domain::ConversationKind::Message {
+            self.inbox_changed(&c, crate::protocol::InboxChange::Added)
+                .await;
+        }
         self.system_message(&c.id, note).await?;
         self.tell_place(&c).await?;
         self.wake_router();

@@ -3,7 +3,7 @@
 use crate::auth::{Identity, Principal};
 use crate::classifier::desk_for_topic;
 use crate::domain::{
-    now_millis, Author, ConversationId, ConversationStatus, EndReason, Seq, Topic,
+    now_millis, Author, ConversationId, ConversationKind, ConversationStatus, EndReason, Seq, Topic,
 };
 use crate::events::{assigned_to_cardholder, conversation_state, Audience, Event, View};
 use crate::protocol::{ClientFrame, Entry, ServerFrame, PROTOCOL_VERSION, TRANSCRIPT_PAGE};
@@ -67,6 +67,8 @@ impl Hub {
             state: None,
             callbacks: Some(self.callbacks_for_welcome(&identity.sub).await?),
             canned: None,
+            threads: Some(self.thread_views(&identity.sub).await?),
+            message_reply_within_s: self.reply_within_s(identity),
         }];
         if let Some(c) = open.filter(|c| c.status == ConversationStatus::Queued) {
             replies.extend(self.queued_frame(&c).await?);
@@ -81,8 +83,17 @@ impl Hub {
         frame: ClientFrame,
         memo: &mut Memo,
     ) -> Replies {
+        if let Some(id) = super::messaging::named_conversation(&frame).cloned() {
+            return self.cardholder_in_thread(identity, id, frame, memo).await;
+        }
         match frame {
-            ClientFrame::Start { topic, text } => {
+            ClientFrame::Start {
+                topic,
+                text,
+                mode: Some(ConversationKind::Message),
+            } => self.start_thread(identity, topic, text, memo).await,
+            ClientFrame::Threads => self.threads_frame(identity).await,
+            ClientFrame::Start { topic, text, .. } => {
                 let (c, replies) = self.start(identity, topic, text, memo).await?;
                 memo.conversation = Some(c);
                 Ok(replies)
@@ -108,27 +119,11 @@ impl Hub {
             }
             ClientFrame::Typing { on, .. } => {
                 let c = self.open_of(identity, memo).await?;
-                if let Some(agent) = c.agent {
-                    let event = Event::Typing {
-                        conversation: c.id,
-                        from: Author::Cardholder,
-                        on,
-                    };
-                    self.deliver(vec![Audience::Agent(agent)], event).await;
-                }
-                Ok(Vec::new())
+                self.cardholder_typing(c, on).await
             }
             ClientFrame::Read { seq, .. } => {
                 let c = self.open_of(identity, memo).await?;
-                let event = Event::Read {
-                    conversation: c.id.clone(),
-                    from: Author::Cardholder,
-                    seq: seq.min(c.last_seq),
-                };
-                let mut to = vec![Audience::Cardholder(identity.sub.clone())];
-                to.extend(c.agent.map(Audience::Agent));
-                self.deliver(to, event).await;
-                Ok(Vec::new())
+                self.cardholder_read(c, seq).await
             }
             ClientFrame::Sync { after, .. } => {
                 let c = self.open_of(identity, memo).await?;
@@ -146,6 +141,33 @@ impl Hub {
                 "cardholders cannot send this frame".into(),
             )),
         }
+    }
+
+    /// The cardholder's typing indicator, to the agent of `c` if it has one.
+    pub(super) async fn cardholder_typing(&self, c: Conversation, on: bool) -> Replies {
+        if let Some(agent) = c.agent {
+            let event = Event::Typing {
+                conversation: c.id,
+                from: Author::Cardholder,
+                on,
+            };
+            self.deliver(vec![Audience::Agent(agent)], event).await;
+        }
+        Ok(Vec::new())
+    }
+
+    /// The cardholder's read receipt (at most `c`'s last seq), to every
+    /// connection of the cardholder and to the agent of `c`.
+    pub(super) async fn cardholder_read(&self, c: Conversation, seq: Seq) -> Replies {
+        let event = Event::Read {
+            conversation: c.id.clone(),
+            from: Author::Cardholder,
+            seq: seq.min(c.last_seq),
+        };
+        let mut to = vec![Audience::Cardholder(c.cardholder)];
+        to.extend(c.agent.map(Audience::Agent));
+        self.deliver(to, event).await;
+        Ok(Vec::new())
     }
 
     /// Stores a cardholder's message in its open conversation: one store
@@ -284,7 +306,7 @@ impl Hub {
         match c.status {
             ConversationStatus::Queued => self.queued_frame(c).await,
             ConversationStatus::Active => Ok(vec![assigned_to_cardholder(c)]),
-            ConversationStatus::Ended => Ok(Vec::new()),
+            ConversationStatus::Ended | ConversationStatus::Resolved => Ok(Vec::new()),
         }
     }
 

@@ -87,6 +87,11 @@ impl Hub {
         let mut audiences = vec![Audience::user(identity.role, identity.sub.clone())];
         if identity.role == Role::Agent {
             audiences.extend(desks_of(&identity).into_iter().map(Audience::Desk));
+            audiences.extend(
+                super::messaging::inboxes_of(&identity)
+                    .into_iter()
+                    .map(Audience::Inbox),
+            );
         }
         let held = Held::default();
         let outbound = outbox.clone();

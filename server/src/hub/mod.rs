@@ -12,6 +12,7 @@ pub mod cardholder;
 mod connect;
 pub mod escalation;
 pub mod history;
+pub mod messaging;
 pub mod supervisor;
 pub mod tasks;
 pub mod waiting;

@@ -17,7 +17,8 @@ use crate::domain::{
 };
 use crate::events::{Audience, Event};
 use crate::protocol::{
-    AgentLine, AuditLine, ClientFrame, DeskLine, QueueLine, ServerFrame, PROTOCOL_VERSION,
+    AgentLine, AuditLine, ClientFrame, DeskLine, InboxLine, QueueLine, ServerFrame,
+    PROTOCOL_VERSION,
 };
 use crate::store::{service_level, AuditEntry, Overview};
 
@@ -73,6 +74,8 @@ impl Hub {
             state: None,
             callbacks: None,
             canned: None,
+            threads: None,
+            message_reply_within_s: None,
         }])
     }
 
@@ -133,11 +136,19 @@ impl Hub {
 
     /// The `overview` of a supervisor's teams.
     pub async fn overview_frame(&self, teams: &[Team]) -> Result<ServerFrame, CommandError> {
-        let overview = self
+        let mut overview = self
             .store
             .overview(teams)
             .await
             .map_err(|e| self.store_failed(e))?;
+        overview.inboxes = self
+            .store
+            .inbox_stats()
+            .await
+            .map_err(|e| self.store_failed(e))?
+            .into_iter()
+            .filter(|i| teams.contains(&Team::Tier(i.tier)))
+            .collect();
         let audit = self
             .store
             .recent_audit(AUDIT_SHOWN)
@@ -375,7 +386,15 @@ pub fn render_overview(
                 open: d.open,
             })
             .collect(),
-        inboxes: Vec::new(),
+        inboxes: o
+            .inboxes
+            .iter()
+            .map(|i| InboxLine {
+                team: Team::Tier(i.tier),
+                depth: i.depth,
+                oldest_wait_s: i.oldest_queued_at.map_or(0, seconds_since),
+            })
+            .collect(),
         audit: audit
             .iter()
             .map(|e| AuditLine {
@@ -422,11 +441,25 @@ mod tests {
                 state_since: 40_000,
             }],
             desks: vec![],
+            inboxes: vec![crate::store::InboxOverview {
+                tier: Tier::Premium,
+                depth: 3,
+                oldest_queued_at: Some(10_000),
+            }],
         };
-        let ServerFrame::Overview { queues, agents, .. } = render_overview(&o, &[], 70_000, 60)
+        let ServerFrame::Overview {
+            queues,
+            agents,
+            inboxes,
+            ..
+        } = render_overview(&o, &[], 70_000, 60)
         else {
             panic!("an overview");
         };
+        assert_eq!(
+            (inboxes[0].team, inboxes[0].depth, inboxes[0].oldest_wait_s),
+            (Team::Tier(Tier::Premium), 3, 60)
+        );
         assert_eq!(queues[0].service_level, Some(0.75));
         assert_eq!((queues[0].oldest_wait_s, queues[0].answered), (60, 4));
         assert_eq!(queues[1].service_level, None, "nobody answered yet");

@@ -287,5 +287,25 @@ impl Hub {
                 self.store_failed(e);
             }
         }
+        match self.store.inbox_stats().await {
+            Ok(inboxes) => {
+                let now = now_millis();
+                for i in inboxes {
+                    let label = tier_label(i.tier);
+                    self.metrics
+                        .inbox_depth
+                        .get_or_create(&label)
+                        .set(i64::try_from(i.depth).unwrap_or(i64::MAX));
+                    let oldest = i.oldest_queued_at.map_or(0, |t| (now - t).max(0));
+                    self.metrics
+                        .inbox_oldest_wait
+                        .get_or_create(&label)
+                        .set(oldest as f64 / 1000.0);
+                }
+            }
+            Err(e) => {
+                self.store_failed(e);
+            }
+        }
     }
 }

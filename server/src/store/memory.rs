@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
 
+use super::inbox::{inbox_rank, MessageSla, MAX_OPEN_THREADS};
 use super::notifications::{new_notification_id, notify_event};
 use super::{
     after_outcome, average_wait, desk_rank, idempotency_key, new_callback_ref, queue_score,
@@ -26,7 +27,8 @@ use crate::archive::memory::MemoryArchive;
 use crate::archive::{ArchivedCallback, ArchivedConversation, Transfer};
 use crate::domain::{
     rfc3339, tier_index, AgentState, Author, CallbackRef, CardholderPresence, ConversationId,
-    ConversationStatus, Desk, EndReason, Millis, Seq, Team, Tier, TierBoosts, UserId,
+    ConversationKind, ConversationStatus, Desk, EndReason, Millis, Seq, Team, Tier, TierBoosts,
+    UserId,
 };
 use crate::events::{Audience, Envelope, Event};
 use crate::protocol::{CallbackOutcome, Entry, QueueView};
@@ -51,6 +53,8 @@ pub struct MemoryStore {
     archive: Option<Arc<MemoryArchive>>,
     /// Whether agents' entries to absent cardholders queue notifications.
     notifying: Option<super::Notifying>,
+    /// The reply targets that order the inboxes (`--message-sla`).
+    sla: MessageSla,
 }
 
 impl Default for MemoryStore {
@@ -61,6 +65,7 @@ impl Default for MemoryStore {
             retention: DEFAULT_HOT_RETENTION_MS,
             archive: None,
             notifying: None,
+            sla: MessageSla::default(),
         }
     }
 }
@@ -106,6 +111,11 @@ struct State {
     audit: VecDeque<AuditEntry>,
     /// Notifications not delivered yet.
     notices: notifications::Notices,
+    /// Each cardholder's message threads still kept (open and resolved).
+    threads: HashMap<UserId, BTreeSet<ConversationId>>,
+    /// One inbox per tier team, indexed like `Tier::ALL`, by
+    /// [`super::inbox::inbox_rank`].
+    inboxes: [BTreeSet<(i64, ConversationId)>; 4],
 }
 
 #[derive(Debug)]
@@ -126,6 +136,24 @@ struct Record {
 }
 
 impl Record {
+    /// Leaves its agent (recorded in `transfers`) to wait for `tier`'s team
+    /// again, from `now`: in a queue, or a thread in an inbox.
+    fn back_to_wait(&mut self, tier: Tier, now: Millis) {
+        if let Some(from) = self.conversation.agent.clone() {
+            self.transfers.push(Transfer {
+                at: now,
+                from,
+                tier,
+            });
+        }
+        let c = &mut self.conversation;
+        c.status = ConversationStatus::Queued;
+        c.tier = tier;
+        c.agent = None;
+        c.agent_name = None;
+        c.queued_at = now;
+    }
+
     /// Who hears its entries, redactions and end: both sides and its monitors.
     fn audiences(&self) -> Vec<Audience> {
         let mut to = both_sides(&self.conversation);
@@ -139,6 +167,8 @@ struct AgentRecord {
     profile: AgentProfile,
     state: AgentState,
     active: BTreeSet<ConversationId>,
+    /// Message threads it claimed (not counted against `max_chats`).
+    threads: BTreeSet<ConversationId>,
     idle_since: Millis,
     /// When `state` last changed.
     state_since: Millis,
@@ -210,13 +240,8 @@ impl MemoryStore {
                 reason,
             },
         );
-        if let (Some(archive), Some(record)) = (&self.archive, s.conversations.get(id)) {
-            archive.keep_conversation(ArchivedConversation {
-                conversation: c.clone(),
-                transfers: record.transfers.clone(),
-                callback: record.callback.clone(),
-                entries: record.transcript.clone(),
-            });
+        if let Some(record) = s.conversations.get(id) {
+            self.keep_in_history(record);
         }
         Some(c)
     }
@@ -234,6 +259,46 @@ impl MemoryStore {
     pub fn retaining(mut self, retention: Millis) -> Self {
         self.retention = retention.max(1);
         self
+    }
+
+    /// This engine, ordering the inboxes by these reply targets.
+    pub fn with_message_sla(mut self, sla: MessageSla) -> Self {
+        self.sla = sla;
+        self
+    }
+
+    /// Announces a pairing (routing or a claimed thread) to both sides,
+    /// with the transcript so far.
+    fn announce_assigned(&self, record: &Record, waited_ms: Millis) {
+        if self.announcer.is_none() {
+            return;
+        }
+        let conversation = &record.conversation;
+        let shown = usize::try_from(conversation.last_seq)
+            .unwrap_or(0)
+            .min(MAX_TRANSCRIPT_PAGE)
+            .min(record.transcript.len());
+        self.announce(
+            both_sides(conversation),
+            Event::Assigned {
+                conversation: Box::new(conversation.clone()),
+                waited_ms,
+                transcript: record.transcript[..shown].to_vec(),
+            },
+        );
+    }
+
+    /// Hands a conversation to the embedded history (ended, or a resolved
+    /// thread as it stands; kept once per id).
+    fn keep_in_history(&self, record: &Record) {
+        if let Some(archive) = &self.archive {
+            archive.keep_conversation(ArchivedConversation {
+                conversation: record.conversation.clone(),
+                transfers: record.transfers.clone(),
+                callback: record.callback.clone(),
+                entries: record.transcript.clone(),
+            });
+        }
     }
 
     /// This engine, handing every ended conversation and closed callback
@@ -291,8 +356,26 @@ impl MemoryStore {
                 status,
                 first_from_author: false,
                 notified: false,
+                reopened: false,
             });
         }
+        // The cardholder writes to a resolved thread: it goes back to its
+        // team's inbox, and its expiry is cancelled.
+        let reopened = status == ConversationStatus::Resolved;
+        if reopened {
+            let c = &mut record.conversation;
+            c.status = ConversationStatus::Queued;
+            c.queued_at = new.now;
+            c.ended_at = None;
+            c.end_reason = None;
+            let rank = inbox_rank(&self.sla, c.card_tier, new.now);
+            let tier = c.tier;
+            s.ended.retain(|(_, e)| e != id);
+            s.inboxes[tier_index(tier)].insert((rank, id.clone()));
+        }
+        let Some(record) = s.conversations.get_mut(id) else {
+            return Err(StoreError::NoConversation);
+        };
         // A split card number: the author's previous entry, if it is still
         // the last one, is masked anew before the new entry goes out.
         if let Some(r) = &new.redact {
@@ -322,6 +405,7 @@ impl MemoryStore {
         };
         record.transcript.push(entry.clone());
         record.conversation.last_seq = seq;
+        record.conversation.last_at = Some(new.now);
         if let Some(k) = key {
             record.client_ids.insert(k, seq);
         }
@@ -341,6 +425,7 @@ impl MemoryStore {
             status,
             first_from_author,
             notified,
+            reopened,
         })
     }
 
@@ -380,6 +465,52 @@ impl MemoryStore {
 }
 
 impl State {
+    /// Stores a new conversation under a fresh id, with `score` (its queue
+    /// score, or a thread's inbox rank); returns it.
+    fn insert_new(
+        &mut self,
+        new: NewConversation,
+        kind: ConversationKind,
+        status: ConversationStatus,
+        score: QueueScore,
+    ) -> Conversation {
+        let id = ConversationId::generate();
+        let conversation = Conversation {
+            id: id.clone(),
+            cardholder: new.cardholder,
+            cardholder_name: new.name,
+            card_tier: new.tier,
+            tier: new.tier,
+            topic: new.topic,
+            status,
+            agent: None,
+            agent_name: None,
+            created_at: new.now,
+            queued_at: new.now,
+            last_seq: 0,
+            phone_last4: new.phone_last4,
+            ended_at: None,
+            end_reason: None,
+            history: new.history,
+            kind,
+            last_at: None,
+            read_seq: 0,
+        };
+        self.conversations.insert(
+            id,
+            Record {
+                conversation: conversation.clone(),
+                score,
+                transcript: Vec::new(),
+                client_ids: HashMap::new(),
+                transfers: Vec::new(),
+                callback: None,
+                monitors: BTreeSet::new(),
+            },
+        );
+        conversation
+    }
+
     fn next_score(&mut self, now: Millis) -> QueueScore {
         self.counter = self.counter.wrapping_add(1);
         queue_score(now, self.counter)
@@ -390,7 +521,7 @@ impl State {
     }
 
     fn dequeue(&mut self, id: &ConversationId) {
-        for q in &mut self.queues {
+        for q in self.queues.iter_mut().chain(self.inboxes.iter_mut()) {
             q.retain(|(_, c)| c != id);
         }
     }
@@ -398,7 +529,17 @@ impl State {
     fn release_agent(&mut self, agent: &UserId, id: &ConversationId) {
         if let Some(a) = self.agents.get_mut(agent) {
             a.active.remove(id);
+            a.threads.remove(id);
         }
+    }
+
+    /// Puts a thread (back) into its tier team's inbox, unclaimed.
+    fn put_in_inbox(&mut self, id: &ConversationId, tier: Tier, now: Millis, rank: i64) {
+        let Some(record) = self.conversations.get_mut(id) else {
+            return;
+        };
+        record.back_to_wait(tier, now);
+        self.inboxes[tier_index(tier)].insert((rank, id.clone()));
     }
 
     fn is_present(&self, side: Side, user: &UserId) -> bool {
@@ -421,20 +562,8 @@ impl State {
             Some(h) => record.score.min(h - 1),
             None => record.score,
         };
-        if let Some(from) = record.conversation.agent.clone() {
-            record.transfers.push(Transfer {
-                at: now,
-                from,
-                tier,
-            });
-        }
-        let c = &mut record.conversation;
-        c.status = ConversationStatus::Queued;
-        c.tier = tier;
-        c.agent = None;
-        c.agent_name = None;
-        c.queued_at = now;
-        let conversation = c.clone();
+        record.back_to_wait(tier, now);
+        let conversation = record.conversation.clone();
         self.enqueue(id, tier, score);
         Some(conversation)
     }
@@ -467,7 +596,7 @@ impl State {
                     self.release_agent(agent, id);
                 }
             }
-            ConversationStatus::Ended => {}
+            ConversationStatus::Ended | ConversationStatus::Resolved => {}
         }
         Some(conversation)
     }
@@ -552,7 +681,15 @@ impl State {
                 break;
             }
             self.ended.pop_first();
-            self.conversations.remove(&id);
+            if let Some(r) = self.conversations.remove(&id) {
+                let sub = &r.conversation.cardholder;
+                if let Some(set) = self.threads.get_mut(sub) {
+                    set.remove(&id);
+                    if set.is_empty() {
+                        self.threads.remove(sub);
+                    }
+                }
+            }
         }
         while let Some((at, reference)) = self.closed.first().cloned() {
             if at > now {
@@ -656,46 +793,18 @@ impl Store for MemoryStore {
                 });
             }
         }
-        let id = ConversationId::generate();
         let status = if new.enqueue {
             ConversationStatus::Queued
         } else {
             ConversationStatus::Active
         };
-        let conversation = Conversation {
-            id: id.clone(),
-            cardholder: new.cardholder.clone(),
-            cardholder_name: new.name,
-            card_tier: new.tier,
-            tier: new.tier,
-            topic: new.topic,
-            status,
-            agent: None,
-            agent_name: None,
-            created_at: new.now,
-            queued_at: new.now,
-            last_seq: 0,
-            phone_last4: new.phone_last4,
-            ended_at: None,
-            end_reason: None,
-            history: new.history,
-        };
         let score = s.next_score(new.now);
-        s.conversations.insert(
-            id.clone(),
-            Record {
-                conversation: conversation.clone(),
-                score,
-                transcript: Vec::new(),
-                client_ids: HashMap::new(),
-                transfers: Vec::new(),
-                callback: None,
-                monitors: BTreeSet::new(),
-            },
-        );
-        s.open.insert(new.cardholder, id.clone());
-        if new.enqueue {
-            s.enqueue(&id, new.tier, score);
+        let (cardholder, tier, enqueue) = (new.cardholder.clone(), new.tier, new.enqueue);
+        let conversation = s.insert_new(new, ConversationKind::Chat, status, score);
+        let id = conversation.id.clone();
+        s.open.insert(cardholder, id.clone());
+        if enqueue {
+            s.enqueue(&id, tier, score);
         }
         Ok(Opened {
             conversation,
@@ -777,9 +886,20 @@ impl Store for MemoryStore {
             return Err(StoreError::NoConversation);
         }
         s.release_agent(agent, id);
-        let c = s
-            .requeue_at_head(id, tier, now)
-            .ok_or(StoreError::NoConversation)?;
+        let thread = s
+            .conversations
+            .get(id)
+            .filter(|r| r.conversation.kind == ConversationKind::Message)
+            .map(|r| r.conversation.card_tier);
+        if let Some(card_tier) = thread {
+            s.put_in_inbox(id, tier, now, inbox_rank(&self.sla, card_tier, now));
+        }
+        let c = if thread.is_some() {
+            s.conversations.get(id).map(|r| r.conversation.clone())
+        } else {
+            s.requeue_at_head(id, tier, now)
+        }
+        .ok_or(StoreError::NoConversation)?;
         self.announce(
             vec![Audience::Agent(agent.clone())],
             Event::Ended {
@@ -803,12 +923,13 @@ impl Store for MemoryStore {
                 profile: profile.clone(),
                 state: AgentState::Away,
                 active: BTreeSet::new(),
+                threads: BTreeSet::new(),
                 idle_since: now,
                 state_since: now,
             });
         agent.profile = profile.clone();
         let state = agent.state;
-        let ids: Vec<ConversationId> = agent.active.iter().cloned().collect();
+        let ids: Vec<ConversationId> = agent.active.iter().chain(&agent.threads).cloned().collect();
         let active = ids
             .iter()
             .filter_map(|id| s.conversations.get(id).map(|r| r.conversation.clone()))
@@ -866,21 +987,7 @@ impl Store for MemoryStore {
             c.agent_name = Some(agent_name);
             let waited_ms = now - c.queued_at;
             let conversation = c.clone();
-            if self.announcer.is_some() {
-                let shown = usize::try_from(conversation.last_seq)
-                    .unwrap_or(0)
-                    .min(MAX_TRANSCRIPT_PAGE)
-                    .min(record.transcript.len());
-                let transcript = record.transcript[..shown].to_vec();
-                self.announce(
-                    both_sides(&conversation),
-                    Event::Assigned {
-                        conversation: Box::new(conversation.clone()),
-                        waited_ms,
-                        transcript,
-                    },
-                );
-            }
+            self.announce_assigned(record, waited_ms);
             if let (true, Some(agent)) = (
                 s.graces
                     .contains_key(&(Side::Cardholder, conversation.cardholder.clone())),
@@ -1018,6 +1125,7 @@ impl Store for MemoryStore {
             queues,
             agents,
             desks,
+            inboxes: Vec::new(),
         })
     }
 
@@ -1304,6 +1412,177 @@ impl Store for MemoryStore {
 
     async fn notification_backlog(&self) -> StoreResult<NotificationBacklog> {
         Ok(self.lock().notices.backlog())
+    }
+
+    async fn open_thread(&self, new: NewConversation) -> StoreResult<Conversation> {
+        let mut s = self.lock();
+        s.forget_expired(new.now);
+        let open = s.threads.get(&new.cardholder).map_or(0, |ids| {
+            ids.iter()
+                .filter_map(|id| s.conversations.get(id))
+                .filter(|r| {
+                    matches!(
+                        r.conversation.status,
+                        ConversationStatus::Queued | ConversationStatus::Active
+                    )
+                })
+                .count()
+        });
+        if open >= MAX_OPEN_THREADS {
+            return Err(StoreError::NotAllowed);
+        }
+        let rank = inbox_rank(&self.sla, new.tier, new.now);
+        let (cardholder, tier) = (new.cardholder.clone(), new.tier);
+        let conversation = s.insert_new(
+            new,
+            ConversationKind::Message,
+            ConversationStatus::Queued,
+            rank,
+        );
+        let id = conversation.id.clone();
+        s.threads.entry(cardholder).or_default().insert(id.clone());
+        s.inboxes[tier_index(tier)].insert((rank, id));
+        Ok(conversation)
+    }
+
+    async fn threads_of(&self, cardholder: &UserId) -> StoreResult<Vec<Conversation>> {
+        let s = self.lock();
+        let mut list: Vec<Conversation> = s
+            .threads
+            .get(cardholder)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| s.conversations.get(id))
+            .map(|r| r.conversation.clone())
+            .collect();
+        list.sort_by(|a, b| (b.created_at, &b.id).cmp(&(a.created_at, &a.id)));
+        Ok(list)
+    }
+
+    async fn inbox_stats(&self) -> StoreResult<Vec<super::InboxOverview>> {
+        let s = self.lock();
+        Ok(Tier::ALL
+            .iter()
+            .map(|&tier| {
+                let inbox = &s.inboxes[tier_index(tier)];
+                super::InboxOverview {
+                    tier,
+                    depth: inbox.len() as u64,
+                    oldest_queued_at: inbox
+                        .iter()
+                        .take(super::INBOX_PAGE)
+                        .filter_map(|(_, id)| s.conversations.get(id))
+                        .map(|r| r.conversation.queued_at)
+                        .min(),
+                }
+            })
+            .collect())
+    }
+
+    async fn inbox(&self, team: Tier) -> StoreResult<Vec<Conversation>> {
+        let s = self.lock();
+        Ok(s.inboxes[tier_index(team)]
+            .iter()
+            .take(super::INBOX_PAGE)
+            .filter_map(|(_, id)| s.conversations.get(id))
+            .map(|r| r.conversation.clone())
+            .collect())
+    }
+
+    async fn claim_thread(
+        &self,
+        id: &ConversationId,
+        agent: &UserId,
+        tiers: &[Tier],
+        now: Millis,
+    ) -> StoreResult<Assignment> {
+        let mut s = self.lock();
+        let c = s
+            .conversations
+            .get(id)
+            .map(|r| &r.conversation)
+            .filter(|c| c.kind == ConversationKind::Message && tiers.contains(&c.tier))
+            .ok_or(StoreError::NoConversation)?;
+        if c.status != ConversationStatus::Queued {
+            return Err(StoreError::NotAllowed);
+        }
+        let tier = c.tier;
+        let name = match s.agents.get_mut(agent) {
+            Some(a) => {
+                a.threads.insert(id.clone());
+                a.profile.name.clone()
+            }
+            None => return Err(StoreError::NotAllowed),
+        };
+        s.inboxes[tier_index(tier)].retain(|(_, c)| c != id);
+        let Some(record) = s.conversations.get_mut(id) else {
+            return Err(StoreError::NoConversation);
+        };
+        let c = &mut record.conversation;
+        c.status = ConversationStatus::Active;
+        c.agent = Some(agent.clone());
+        c.agent_name = Some(name);
+        let waited_ms = now - c.queued_at;
+        let conversation = c.clone();
+        self.announce_assigned(record, waited_ms);
+        Ok(Assignment {
+            conversation,
+            waited_ms,
+        })
+    }
+
+    async fn resolve(
+        &self,
+        id: &ConversationId,
+        agent: &UserId,
+        now: Millis,
+    ) -> StoreResult<Conversation> {
+        let mut s = self.lock();
+        let record = s
+            .conversations
+            .get_mut(id)
+            .filter(|r| {
+                let c = &r.conversation;
+                c.kind == ConversationKind::Message
+                    && c.status == ConversationStatus::Active
+                    && c.agent.as_ref() == Some(agent)
+            })
+            .ok_or(StoreError::NoConversation)?;
+        let to = record.audiences();
+        let c = &mut record.conversation;
+        c.status = ConversationStatus::Resolved;
+        c.agent = None;
+        c.ended_at = Some(now);
+        c.end_reason = Some(EndReason::Resolved);
+        let conversation = c.clone();
+        self.keep_in_history(record);
+        s.release_agent(agent, id);
+        s.ended.insert((now + self.retention, id.clone()));
+        self.announce(
+            to,
+            Event::Ended {
+                conversation: id.clone(),
+                reason: EndReason::Resolved,
+            },
+        );
+        Ok(conversation)
+    }
+
+    async fn mark_read(
+        &self,
+        id: &ConversationId,
+        cardholder: &UserId,
+        seq: Seq,
+    ) -> StoreResult<()> {
+        let mut s = self.lock();
+        let c = s
+            .conversations
+            .get_mut(id)
+            .map(|r| &mut r.conversation)
+            .filter(|c| c.cardholder == *cardholder && c.status != ConversationStatus::Ended)
+            .ok_or(StoreError::NoConversation)?;
+        c.read_seq = c.read_seq.max(seq.min(c.last_seq));
+        Ok(())
     }
 }
 

@@ -7,6 +7,7 @@
 //! writes back. Both engines pass the same conformance suite
 //! (`tests/src/conformance.rs`).
 
+pub mod inbox;
 pub mod memory;
 pub mod notifications;
 pub mod redis;
@@ -17,8 +18,8 @@ use async_trait::async_trait;
 
 use crate::domain::CallbackOutcome;
 use crate::domain::{
-    AgentState, Author, CallbackRef, ConversationId, ConversationStatus, Desk, EndReason, Millis,
-    Role, Seq, Team, Tier, TierBoosts, Topic, UserId,
+    AgentState, Author, CallbackRef, ConversationId, ConversationKind, ConversationStatus, Desk,
+    EndReason, Millis, Role, Seq, Team, Tier, TierBoosts, Topic, UserId,
 };
 use crate::events::Envelope;
 use crate::protocol::{Entry, QueueView};
@@ -101,7 +102,16 @@ pub struct Conversation {
     /// The cardholder's last conversations before this one, newest first,
     /// as the archive knew them at opening (for the agent's `assigned`).
     pub history: Vec<crate::archive::Summary>,
+    /// A live chat or a secure-message thread.
+    pub kind: ConversationKind,
+    /// When its last transcript entry was stored (threads list it).
+    pub last_at: Option<Millis>,
+    /// Up to which seq the cardholder said it read (`read`), for unread counts.
+    pub read_seq: Seq,
 }
+
+/// Most threads one `inbox` reply lists.
+pub const INBOX_PAGE: usize = 100;
 
 /// What a cardholder asks for when opening a conversation.
 #[derive(Debug, Clone)]
@@ -184,6 +194,8 @@ pub struct Appended {
     pub first_from_author: bool,
     /// True when the step queued a notification for the absent cardholder.
     pub notified: bool,
+    /// True when this entry reopened a resolved thread (back in its inbox).
+    pub reopened: bool,
 }
 
 /// An agent as the token describes it.
@@ -272,6 +284,21 @@ pub struct Overview {
     pub agents: Vec<AgentOverview>,
     /// The callback desks among the teams.
     pub desks: Vec<DeskOverview>,
+    /// The secure-message inboxes among the teams (filled by the hub from
+    /// [`Store::inbox_stats`]).
+    pub inboxes: Vec<InboxOverview>,
+}
+
+/// One team's secure-message inbox, for `/metrics` and the console.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InboxOverview {
+    /// The tier team.
+    pub tier: Tier,
+    /// Threads waiting.
+    pub depth: u64,
+    /// When the longest-waiting of them entered the inbox (among the first
+    /// [`INBOX_PAGE`] in inbox order).
+    pub oldest_queued_at: Option<Millis>,
 }
 
 /// One tier queue in an [`Overview`].
@@ -655,6 +682,54 @@ pub trait Store: Send + Sync + Debug + 'static {
         agent: &UserId,
         desks: &[Desk],
     ) -> StoreResult<CallbackRequest>;
+
+    /// Opens a secure-message thread: it waits in the inbox of its tier's
+    /// team (ranked by [`inbox::inbox_rank`]), not in a live queue, and never
+    /// expires on disconnect. `NotAllowed` when the cardholder already holds
+    /// [`inbox::MAX_OPEN_THREADS`] open (unresolved) threads, checked in the
+    /// same step. `new.enqueue` is ignored.
+    async fn open_thread(&self, new: NewConversation) -> StoreResult<Conversation>;
+
+    /// The cardholder's threads still kept (open and resolved), newest first.
+    async fn threads_of(&self, cardholder: &UserId) -> StoreResult<Vec<Conversation>>;
+
+    /// Every tier team's inbox: depth and the oldest waiting thread.
+    async fn inbox_stats(&self) -> StoreResult<Vec<InboxOverview>>;
+
+    /// A team's inbox, earliest reply due first, at most [`INBOX_PAGE`].
+    async fn inbox(&self, team: Tier) -> StoreResult<Vec<Conversation>>;
+
+    /// Claims a thread waiting in the inbox of one of `tiers` for `agent`:
+    /// exactly one claimer wins (the others get `NotAllowed`); a thread of
+    /// another team is `NoConversation`. Announces `assigned` to both sides
+    /// in the same step, as routing does. A claimed thread does not take one
+    /// of the agent's live chat slots.
+    async fn claim_thread(
+        &self,
+        id: &ConversationId,
+        agent: &UserId,
+        tiers: &[Tier],
+        now: Millis,
+    ) -> StoreResult<Assignment>;
+
+    /// Resolves a thread `agent` holds: status `resolved`, `ended` (reason
+    /// `resolved`) announced to both sides; it stays the cardholder's, is
+    /// forgotten after the hot retention, and the cardholder's next message
+    /// reopens it into its inbox (cancelling the expiry).
+    async fn resolve(
+        &self,
+        id: &ConversationId,
+        agent: &UserId,
+        now: Millis,
+    ) -> StoreResult<Conversation>;
+
+    /// Records that the cardholder read its conversation up to `seq`.
+    async fn mark_read(
+        &self,
+        id: &ConversationId,
+        cardholder: &UserId,
+        seq: Seq,
+    ) -> StoreResult<()>;
 
     /// Records the outcome of a call by the agent holding the request; a
     /// closed request leaves the open indexes and is forgotten after the

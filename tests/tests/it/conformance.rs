@@ -3,11 +3,12 @@
 
 use std::sync::{Arc, Mutex};
 
-use switchboard::domain::Millis;
+use futures_util::future::BoxFuture;
+use switchboard::domain::{ConversationId, Millis};
 use switchboard::events::{Envelope, EventFeed};
 use switchboard::store::memory::MemoryStore;
 use switchboard::store::redis::RedisStore;
-use switchboard::store::{Notifying, DEFAULT_HOT_RETENTION_MS};
+use switchboard::store::{Notifying, Store, DEFAULT_HOT_RETENTION_MS};
 use switchboard_tests::conformance;
 use switchboard_tests::{unique_prefix, RedisServer};
 
@@ -87,6 +88,12 @@ conformance!(
     overview_and_audit,
     disconnected_cardholders_are_served_after_connected_ones,
     agents_online_and_queue_entry_times,
+    a_thread_waits_in_its_inbox_not_in_the_live_queue,
+    at_most_five_open_threads,
+    inbox_serves_the_earliest_reply_due_first,
+    resolve_then_a_reply_reopens_with_the_transcript,
+    business_threads_only_reach_business_agents,
+    read_marks_stay_with_the_cardholder,
 );
 
 // Checks of the notification queue (`--notify-url`).
@@ -104,6 +111,7 @@ conformance!(
     redis_short_retention,
     conformance::SHORT_RETENTION_MS;
     ended_conversations_and_closed_requests_expire,
+    resolved_threads_expire_unless_reopened,
 );
 
 #[tokio::test]
@@ -115,6 +123,20 @@ async fn memory_claims_race_to_one_winner() {
 async fn redis_claims_race_to_one_winner() {
     let redis = RedisServer::start();
     conformance::concurrent_claims_have_one_winner(Arc::new(
+        redis_store(&redis, DEFAULT_HOT_RETENTION_MS).await,
+    ))
+    .await;
+}
+
+#[tokio::test]
+async fn memory_thread_claims_race_to_one_winner() {
+    conformance::thread_claims_have_one_winner(Arc::new(MemoryStore::new())).await;
+}
+
+#[tokio::test]
+async fn redis_thread_claims_race_to_one_winner() {
+    let redis = RedisServer::start();
+    conformance::thread_claims_have_one_winner(Arc::new(
         redis_store(&redis, DEFAULT_HOT_RETENTION_MS).await,
     ))
     .await;
@@ -147,14 +169,25 @@ fn without_ref_numbers(text: &str) -> String {
     out
 }
 
-#[tokio::test]
-async fn both_engines_announce_the_same_events() {
+/// A conversation scenario run on a store: the ids to normalise.
+type Scenario = for<'a> fn(&'a dyn Store) -> BoxFuture<'a, Vec<ConversationId>>;
+
+fn chat_scenario(s: &dyn Store) -> BoxFuture<'_, Vec<ConversationId>> {
+    Box::pin(conformance::scenario_for_events(s))
+}
+
+fn thread_scenario(s: &dyn Store) -> BoxFuture<'_, Vec<ConversationId>> {
+    Box::pin(conformance::thread_scenario_for_events(s))
+}
+
+/// What each engine announced for the same steps, normalised: (memory, Redis).
+async fn announced_by_both(scenario: Scenario) -> (Vec<String>, Vec<String>) {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let sink = seen.clone();
     let memory = MemoryStore::with_announcer(Arc::new(move |e: Envelope| {
         sink.lock().expect("lock").push(e);
     }));
-    let ids = conformance::scenario_for_events(&memory).await;
+    let ids = scenario(&memory).await;
     let from_memory: Vec<String> = seen
         .lock()
         .expect("lock")
@@ -166,7 +199,7 @@ async fn both_engines_announce_the_same_events() {
     let store = redis_store(&redis, DEFAULT_HOT_RETENTION_MS).await;
     let mut events = store.subscribe().await.expect("subscribe");
     // The scripts announce only to nodes holding a recipient: this node.
-    let ids = conformance::scenario_for_events(&store).await;
+    let ids = scenario(&store).await;
     let mut from_redis = Vec::new();
     while from_redis.len() < from_memory.len() {
         use futures_util::StreamExt;
@@ -176,6 +209,32 @@ async fn both_engines_announce_the_same_events() {
             .expect("the subscription stays up");
         from_redis.push(normalised(&next, &ids));
     }
+    (from_memory, from_redis)
+}
+
+#[tokio::test]
+async fn both_engines_announce_the_same_thread_events() {
+    let (from_memory, from_redis) = announced_by_both(thread_scenario).await;
+    let kinds: Vec<&str> = from_memory
+        .iter()
+        .map(|e| {
+            ["Assigned", "Msg", "Ended"]
+                .into_iter()
+                .find(|k| e.contains(&format!("] {k} ")))
+                .unwrap_or("?")
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        vec!["Msg", "Assigned", "Msg", "Ended", "Msg"],
+        "{from_memory:#?}"
+    );
+    assert_eq!(from_memory, from_redis);
+}
+
+#[tokio::test]
+async fn both_engines_announce_the_same_events() {
+    let (from_memory, from_redis) = announced_by_both(chat_scenario).await;
     assert!(from_memory.len() >= 8, "{from_memory:#?}");
     let presence: Vec<&str> = from_memory
         .iter()

@@ -82,6 +82,10 @@ fn client_types() -> Vec<String> {
         r#"{"type":"reassign","conversation":"c"}"#,
         r#"{"type":"monitor","conversation":"c"}"#,
         r#"{"type":"unmonitor","conversation":"c"}"#,
+        r#"{"type":"threads"}"#,
+        r#"{"type":"inbox","team":"standard"}"#,
+        r#"{"type":"claim_message","conversation":"c"}"#,
+        r#"{"type":"resolve","conversation":"c"}"#,
     ];
     samples
         .iter()
@@ -113,6 +117,9 @@ const SERVER_TYPES: &[&str] = &[
     "overview",
     "status",
     "presence",
+    "threads",
+    "inbox",
+    "inbox_item",
 ];
 
 /// Every example in the document; the count of skipped invalid blocks.

@@ -12,6 +12,7 @@ mod faults;
 mod keys;
 mod limits;
 mod logging;
+mod messaging;
 mod nodes;
 mod notify;
 mod overload;

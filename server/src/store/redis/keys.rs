@@ -10,7 +10,7 @@
 
 use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
-use crate::domain::{Desk, UserId};
+use crate::domain::{Desk, Tier, UserId};
 use crate::events::Audience;
 
 /// Bytes left readable in an encoded id; everything else becomes `%XX`.
@@ -37,6 +37,7 @@ pub fn member(audience: &Audience) -> String {
         Audience::Agent(u) => format!("a:{}", encode(u)),
         Audience::Supervisor(u) => format!("s:{}", encode(u)),
         Audience::Desk(d) => format!("d:{d}"),
+        Audience::Inbox(t) => format!("i:{t}"),
     }
 }
 
@@ -48,6 +49,7 @@ pub fn audience(member: &str) -> Option<Audience> {
         "a" => Audience::Agent(decode(rest)),
         "s" => Audience::Supervisor(decode(rest)),
         "d" => Audience::Desk(rest.parse::<Desk>().ok()?),
+        "i" => Audience::Inbox(rest.parse::<Tier>().ok()?),
         _ => return None,
     })
 }

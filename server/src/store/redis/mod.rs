@@ -32,6 +32,7 @@ use self::replies::{
     HeartbeatReply, OkReply, OpenReply, PlaceReply, RequestReply, RouteItem, SnapshotReply,
     StatsItem, StoredEntry,
 };
+use super::inbox::{inbox_rank, MessageSla, MAX_OPEN_THREADS};
 use super::{
     after_outcome, average_wait, boost_score, desk_rank, idempotency_key, new_callback_ref,
     queue_score, AgentOverview, AgentProfile, AgentSnapshot, Appended, Assignment, AuditEntry,
@@ -89,6 +90,11 @@ struct Scripts {
     notify_take: Script,
     notify_settle: Script,
     agents_online: Script,
+    inbox_open: Script,
+    inbox_list: Script,
+    inbox_claim: Script,
+    inbox_resolve: Script,
+    inbox_read: Script,
 }
 
 impl Scripts {
@@ -122,6 +128,11 @@ impl Scripts {
             notify_take: s(include_str!("lua/notify_take.lua")),
             notify_settle: s(include_str!("lua/notify_settle.lua")),
             agents_online: s(include_str!("lua/agents_online.lua")),
+            inbox_open: s(include_str!("lua/inbox_open.lua")),
+            inbox_list: s(include_str!("lua/inbox_list.lua")),
+            inbox_claim: s(include_str!("lua/inbox_claim.lua")),
+            inbox_resolve: s(include_str!("lua/inbox_resolve.lua")),
+            inbox_read: s(include_str!("lua/inbox_read.lua")),
         }
     }
 }
@@ -156,6 +167,8 @@ pub struct RedisStore {
     /// Whether agents' entries to absent cardholders queue notifications
     /// (`--notify-url`).
     notifying: Option<super::Notifying>,
+    /// The reply targets that order the inboxes (`--message-sla`).
+    sla: MessageSla,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -204,6 +217,7 @@ impl RedisStore {
             archive: false,
             replication: None,
             notifying: None,
+            sla: MessageSla::default(),
         })
     }
 
@@ -245,6 +259,34 @@ impl RedisStore {
     pub fn notifying(mut self, notifying: super::Notifying) -> Self {
         self.notifying = Some(notifying);
         self
+    }
+
+    /// This engine, ordering the inboxes by these reply targets.
+    pub fn with_message_sla(mut self, sla: MessageSla) -> Self {
+        self.sla = sla;
+        self
+    }
+
+    /// The inbox rank of a thread entering an inbox now, for each card tier
+    /// (`to_inbox` in `prelude.lua` picks the thread's own).
+    fn inbox_ranks(&self, now: Millis) -> Vec<String> {
+        Tier::ALL
+            .iter()
+            .flat_map(|&t| [t.to_string(), inbox_rank(&self.sla, t, now).to_string()])
+            .collect()
+    }
+
+    /// Conversations listed by `inbox_list.lua`.
+    async fn list_threads(&self, mode: &str, name: String) -> StoreResult<Vec<Conversation>> {
+        let reply = self
+            .run(
+                &self.scripts.inbox_list,
+                now_millis(),
+                argv![mode, name, super::INBOX_PAGE],
+            )
+            .await?;
+        let list: Vec<Fields> = replies::decode_list(&reply, "inbox")?;
+        list.iter().map(replies::conversation).collect()
     }
 
     /// What the scripts that end or close do with the keys (`hand_over` in
@@ -517,29 +559,27 @@ impl Store for RedisStore {
             None => (String::new(), String::new(), String::new()),
         };
         let [notify_event, notify_id, notify_pending] = self.notify_args(new.author);
-        let reply = self
-            .run(
-                &self.scripts.append,
-                new.now,
-                // Built by hand, not with `argv!`: the entry's JSON and the
-                // keys move in rather than being copied once more per message.
-                vec![
-                    id.to_string(),
-                    new.author.to_string(),
-                    sender_field(new.author).to_string(),
-                    sender,
-                    key,
-                    json,
-                    redact_seq,
-                    redact_entry,
-                    redact_text,
-                    if self.replication.is_some() { "1" } else { "" }.to_owned(),
-                    notify_event,
-                    notify_id,
-                    notify_pending,
-                ],
-            )
-            .await?;
+        // Built by hand, not with `argv!`: the entry's JSON and the
+        // keys move in rather than being copied once more per message.
+        let mut args = vec![
+            id.to_string(),
+            new.author.to_string(),
+            sender_field(new.author).to_string(),
+            sender,
+            key,
+            json,
+            redact_seq,
+            redact_entry,
+            redact_text,
+            if self.replication.is_some() { "1" } else { "" }.to_owned(),
+            notify_event,
+            notify_id,
+            notify_pending,
+        ];
+        if new.author == Author::Cardholder {
+            args.extend(self.inbox_ranks(new.now));
+        }
+        let reply = self.run(&self.scripts.append, new.now, args).await?;
         let r: AppendReply = decode(&reply, "append")?;
         if !r.ok {
             return Err(StoreError::NoConversation);
@@ -571,6 +611,7 @@ impl Store for RedisStore {
                 .map_err(|_| replies::corrupt("append status"))?,
             first_from_author: r.first,
             notified: r.notified,
+            reopened: r.reopened,
         })
     }
 
@@ -631,14 +672,14 @@ impl Store for RedisStore {
             .run(
                 &self.scripts.transfer,
                 now,
-                argv![id, keys::encode(agent), tier, EndReason::Transferred],
+                [
+                    argv![id, keys::encode(agent), tier, EndReason::Transferred],
+                    self.inbox_ranks(now),
+                ]
+                .concat(),
             )
             .await?;
-        let r: OkReply = decode(&reply, "transfer")?;
-        if !r.ok {
-            return Err(StoreError::NoConversation);
-        }
-        replies::conversation(&r.conversation)
+        done_or_missing(decode(&reply, "transfer")?)
     }
 
     async fn register_agent(
@@ -853,6 +894,7 @@ impl Store for RedisStore {
             queues,
             agents,
             desks,
+            inboxes: Vec::new(),
         })
     }
 
@@ -1137,6 +1179,132 @@ impl Store for RedisStore {
     async fn notification_backlog(&self) -> StoreResult<super::NotificationBacklog> {
         self.notice_backlog().await
     }
+    async fn open_thread(&self, new: NewConversation) -> StoreResult<Conversation> {
+        let id = ConversationId::generate();
+        let reply = self
+            .run(
+                &self.scripts.inbox_open,
+                new.now,
+                argv![
+                    keys::encode(&new.cardholder),
+                    new.name.as_deref().unwrap_or(""),
+                    new.tier,
+                    new.topic,
+                    id,
+                    new.phone_last4.as_deref().unwrap_or(""),
+                    inbox_rank(&self.sla, new.tier, new.now),
+                    replies::encode_history(&new.history)?,
+                    MAX_OPEN_THREADS
+                ],
+            )
+            .await?;
+        let r: OkReply = decode(&reply, "open thread")?;
+        if !r.ok {
+            return Err(StoreError::NotAllowed);
+        }
+        replies::conversation(&r.conversation)
+    }
+
+    async fn threads_of(&self, cardholder: &UserId) -> StoreResult<Vec<Conversation>> {
+        let mut list = self.list_threads("of", keys::encode(cardholder)).await?;
+        list.sort_by(|a, b| (b.created_at, &b.id).cmp(&(a.created_at, &a.id)));
+        Ok(list)
+    }
+
+    async fn inbox_stats(&self) -> StoreResult<Vec<super::InboxOverview>> {
+        let mut args = argv!["stats", "", super::INBOX_PAGE];
+        args.extend(Tier::ALL.iter().map(ToString::to_string));
+        let reply = self
+            .run(&self.scripts.inbox_list, now_millis(), args)
+            .await?;
+        let rows: Vec<StatsItem> = replies::decode_list(&reply, "inbox stats")?;
+        rows.iter()
+            .map(|row| {
+                Ok(super::InboxOverview {
+                    tier: row
+                        .tier
+                        .parse()
+                        .map_err(|_| replies::corrupt("inbox stats tier"))?,
+                    depth: row.depth,
+                    oldest_queued_at: row.since.parse().ok(),
+                })
+            })
+            .collect()
+    }
+
+    async fn inbox(&self, team: Tier) -> StoreResult<Vec<Conversation>> {
+        self.list_threads("inbox", team.to_string()).await
+    }
+
+    async fn claim_thread(
+        &self,
+        id: &ConversationId,
+        agent: &UserId,
+        tiers: &[Tier],
+        now: Millis,
+    ) -> StoreResult<Assignment> {
+        let mut args = argv![id, keys::encode(agent), MAX_TRANSCRIPT_PAGE];
+        args.extend(tiers.iter().map(ToString::to_string));
+        let reply = self.run(&self.scripts.inbox_claim, now, args).await?;
+        let r: replies::ClaimReply = decode(&reply, "claim thread")?;
+        match r.outcome.as_str() {
+            "won" => Ok(Assignment {
+                conversation: replies::conversation(&r.conversation)?,
+                waited_ms: r.waited_ms,
+            }),
+            "taken" => Err(StoreError::NotAllowed),
+            _ => Err(StoreError::NoConversation),
+        }
+    }
+
+    async fn resolve(
+        &self,
+        id: &ConversationId,
+        agent: &UserId,
+        now: Millis,
+    ) -> StoreResult<Conversation> {
+        let reply = self
+            .run(
+                &self.scripts.inbox_resolve,
+                now,
+                argv![
+                    id,
+                    keys::encode(agent),
+                    EndReason::Resolved,
+                    self.hand_over()
+                ],
+            )
+            .await?;
+        done_or_missing(decode(&reply, "resolve")?)
+    }
+
+    async fn mark_read(
+        &self,
+        id: &ConversationId,
+        cardholder: &UserId,
+        seq: Seq,
+    ) -> StoreResult<()> {
+        let reply = self
+            .run(
+                &self.scripts.inbox_read,
+                now_millis(),
+                argv![id, keys::encode(cardholder), seq],
+            )
+            .await?;
+        let r: OkReply = decode(&reply, "read")?;
+        if !r.ok {
+            return Err(StoreError::NoConversation);
+        }
+        Ok(())
+    }
+}
+
+/// A step's conversation, or `NoConversation` when the script refused it.
+fn done_or_missing(r: OkReply) -> StoreResult<Conversation> {
+    if !r.ok {
+        return Err(StoreError::NoConversation);
+    }
+    replies::conversation(&r.conversation)
 }
 
 /// A desk script's outcome: the request, `NotAllowed` (another agent's), or

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::keys;
 use crate::archive::{Summary, Transfer};
-use crate::domain::{Author, CallbackRef, ConversationId, Millis, Seq, UserId};
+use crate::domain::{Author, CallbackRef, ConversationId, ConversationKind, Millis, Seq, UserId};
 use crate::protocol::Entry;
 use crate::store::{CallbackRequest, Conversation, StoreError, StoreResult};
 
@@ -135,6 +135,15 @@ pub fn conversation(f: &Fields) -> StoreResult<Conversation> {
             .optional("history")
             .and_then(|h| serde_json::from_str(&h).ok())
             .unwrap_or_default(),
+        kind: f
+            .optional("kind")
+            .map_or(Ok(ConversationKind::Chat), |k| k.parse())
+            .map_err(|_| corrupt("conversation kind"))?,
+        last_at: f.optional("last_at").and_then(|t| t.parse().ok()),
+        read_seq: f
+            .optional("read_seq")
+            .and_then(|t| t.parse().ok())
+            .unwrap_or(0),
     })
 }
 
@@ -293,6 +302,22 @@ pub struct AppendReply {
     /// The first entry of this author.
     #[serde(default)]
     pub first: bool,
+    /// The entry reopened a resolved thread.
+    #[serde(default)]
+    pub reopened: bool,
+}
+
+/// `inbox_claim.lua`.
+#[derive(Deserialize)]
+pub struct ClaimReply {
+    /// `won`, `taken` or `missing`.
+    pub outcome: String,
+    /// The thread after the claim.
+    #[serde(default)]
+    pub conversation: Fields,
+    /// How long it waited in the inbox.
+    #[serde(default)]
+    pub waited_ms: Millis,
 }
 
 /// `heartbeat.lua`.

@@ -16,7 +16,7 @@ use crate::domain::{
     AgentState, Author, CardholderPresence, ConversationId, EndReason, Millis, Seq, Tier,
 };
 use crate::events::{Envelope, Event};
-use crate::protocol::Availability;
+use crate::protocol::{Availability, InboxChange, InboxItem};
 use crate::store::CallbackRequest;
 
 /// An envelope as published.
@@ -92,6 +92,14 @@ enum WireEvent {
     },
     /// From the hub.
     AgentStatus { state: AgentState, by: String },
+    /// From the hub.
+    InboxItem {
+        team: Tier,
+        conversation: ConversationId,
+        change: InboxChange,
+        #[serde(default)]
+        item: Option<Box<InboxItem>>,
+    },
     /// From `presence.lua`, `expire_graces.lua`, `route.lua`.
     Presence {
         conversation: ConversationId,
@@ -187,6 +195,17 @@ pub fn decode(payload: &[u8]) -> Option<Envelope> {
             availability,
         },
         WireEvent::AgentStatus { state, by } => Event::AgentStatus { state, by },
+        WireEvent::InboxItem {
+            team,
+            conversation,
+            change,
+            item,
+        } => Event::InboxItem {
+            team,
+            conversation,
+            change,
+            item,
+        },
         WireEvent::Presence {
             conversation,
             cardholder,
@@ -247,6 +266,17 @@ pub fn encode(envelope: &Envelope) -> Option<String> {
         Event::AgentStatus { state, by } => WireEvent::AgentStatus {
             state: *state,
             by: by.clone(),
+        },
+        Event::InboxItem {
+            team,
+            conversation,
+            change,
+            item,
+        } => WireEvent::InboxItem {
+            team: *team,
+            conversation: conversation.clone(),
+            change: *change,
+            item: item.clone(),
         },
         Event::Msg { .. }
         | Event::Presence { .. }

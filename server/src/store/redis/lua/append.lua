@@ -5,8 +5,10 @@
 --       `release.lua` (acknowledged once replicas hold it), '' to announce it now;
 --       then the notification to queue when the cardholder is connected nowhere
 --       ('' none: not configured, or not an agent's entry): its event, its id, how
---       long the conversation stays marked notified (ms)
--- Reply: {ok, duplicate, seq, entry, cardholder, agent, status, first, notified}; ok is false
+--       long the conversation stays marked notified (ms); then pairs of (card tier,
+--       inbox rank now) for a cardholder's message that reopens a resolved thread
+-- Reply: {ok, duplicate, seq, entry, cardholder, agent, status, first, notified, reopened};
+-- ok is false
 -- when the conversation is over or the sender is not its cardholder/agent.
 -- The new entry's `msg` event is published here, inside the same atomic
 -- step, so every node receives a conversation's entries in seq order
@@ -16,12 +18,25 @@ local redact_seq, redact_entry, redact_text = ARGV[9], ARGV[10], ARGV[11]
 local hold = ARGV[12] == '1'
 local notify_event, notify_id, notify_pending = ARGV[13], ARGV[14], ARGV[15]
 local c = k('conv', id)
-local f = redis.call('HMGET', c, 'status', 'cardholder', 'agent')
+local f = redis.call('HMGET', c, 'status', 'cardholder', 'agent', 'tier')
 if not f[1] or f[1] == 'ended' then
   return cjson.encode({ok = false})
 end
 if field ~= '' and redis.call('HGET', c, field) ~= sender then
   return cjson.encode({ok = false})
+end
+-- The cardholder writes to a resolved thread (not a resend): it goes back to
+-- its team's inbox and no longer expires.
+local reopened = false
+if f[1] == 'resolved' and (key == '' or redis.call('HEXISTS', k('tx', id) .. ':keys', key) == 0) then
+  if not to_inbox(id, f[4], 16) then
+    return cjson.encode({ok = false})
+  end
+  for _, key in ipairs({c, k('tx', id), k('tx', id) .. ':keys'}) do
+    redis.call('PERSIST', key)
+  end
+  reopened = true
+  f[1] = 'queued'
 end
 -- A card number typed over two messages: the previous entry is masked anew,
 -- while it is still the last one, before the new entry goes out.
@@ -41,4 +56,5 @@ if f[3] then
   r.agent = f[3]
 end
 r.status = f[1]
+r.reopened = reopened
 return cjson.encode(r)

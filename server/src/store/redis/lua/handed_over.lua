@@ -13,8 +13,12 @@ for i = 5, #ARGV - 2, 3 do
   if kind == 'conv' then
     keys = {k('conv', id), k('tx', id), k('tx', id) .. ':keys'}
   end
-  for _, key in ipairs(keys) do
-    redis.call('PEXPIRE', key, retention)
+  -- A resolved thread reopened since is open again: it does not expire.
+  local st = kind == 'conv' and redis.call('HGET', k('conv', id), 'status')
+  if st ~= 'queued' and st ~= 'active' then
+    for _, key in ipairs(keys) do
+      redis.call('PEXPIRE', key, retention)
+    end
   end
   redis.call('XACK', s, group, sid)
   redis.call('XDEL', s, sid)

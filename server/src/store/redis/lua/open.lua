@@ -19,15 +19,7 @@ local c = k('conv', id)
 redis.call('HSET', c, 'id', id, 'cardholder', sub, 'card_tier', tier, 'tier', tier,
   'topic', topic, 'status', status, 'created_at', NOW, 'queued_at', NOW,
   'last_seq', 0, 'score', score)
-if name ~= '' then
-  redis.call('HSET', c, 'name', name)
-end
-if phone ~= '' then
-  redis.call('HSET', c, 'phone', phone)
-end
-if history ~= '' then
-  redis.call('HSET', c, 'history', history)
-end
+hset_given(c, {name = name, phone = phone, history = history})
 redis.call('SET', k('open', sub), id)
 if enqueue == '1' then
   redis.call('ZADD', k('q', tier), score, id)

@@ -19,6 +19,15 @@ local function k(...)
   return P .. ':' .. table.concat({...}, ':')
 end
 
+-- Sets the fields of a hash that are given ('' means not given).
+local function hset_given(key, fields)
+  for field, value in pairs(fields) do
+    if value ~= '' then
+      redis.call('HSET', key, field, value)
+    end
+  end
+end
+
 -- Recomputes an agent's place in the availability sets of its tier teams:
 -- present only while available with a free slot, scored so that the lowest
 -- score is the fewest active chats, then the longest idle.
@@ -197,7 +206,7 @@ local function append_entry(id, f, author, key, entry, hold)
   end
   local seq = redis.call('RPUSH', k('tx', id), entry)
   local first = redis.call('HSETNX', k('conv', id), 'spoke:' .. author, 1) == 1
-  redis.call('HSET', k('conv', id), 'last_seq', seq)
+  redis.call('HSET', k('conv', id), 'last_seq', seq, 'last_at', NOW)
   if key ~= '' then
     redis.call('HSET', keys, key, seq)
   end
@@ -263,8 +272,10 @@ local function end_conv(id, reason, retention)
   redis.call('DEL', c .. ':monitors')
   if f[1] == 'queued' then
     redis.call('ZREM', k('q', f[4]), id)
+    redis.call('ZREM', k('inbox', f[4]), id)
   elseif f[3] then
     redis.call('SREM', k('agent', f[3]) .. ':convs', id)
+    redis.call('SREM', k('agent', f[3]) .. ':threads', id)
     agent_refresh(f[3])
   end
   if redis.call('GET', k('open', f[2])) == id then
@@ -275,11 +286,9 @@ local function end_conv(id, reason, retention)
   return true
 end
 
--- Puts a conversation at the head of a tier queue, keeping its original
--- place when that is earlier still; the agent it leaves is recorded in its
--- `transfers` (a JSON list, for the archive).
-local function requeue_at_head(id, tier)
-  release(id)
+-- Records in a conversation's `transfers` (a JSON list, for the archive)
+-- the agent it leaves for `tier`, if it had one.
+local function note_transfer(id, tier)
   local c = k('conv', id)
   local from = redis.call('HGET', c, 'agent')
   if from then
@@ -292,6 +301,14 @@ local function requeue_at_head(id, tier)
     end
     redis.call('HSET', c, 'transfers', list)
   end
+end
+
+-- Puts a conversation at the head of a tier queue, keeping its original
+-- place when that is earlier still; the agent it leaves is recorded.
+local function requeue_at_head(id, tier)
+  release(id)
+  local c = k('conv', id)
+  note_transfer(id, tier)
   local score = tonumber(redis.call('HGET', c, 'score'))
   local head = redis.call('ZRANGE', k('q', tier), 0, 0, 'WITHSCORES')
   if head[2] then
@@ -300,4 +317,51 @@ local function requeue_at_head(id, tier)
   redis.call('HSET', c, 'status', 'queued', 'tier', tier, 'queued_at', NOW)
   redis.call('HDEL', c, 'agent', 'agent_name')
   redis.call('ZADD', k('q', tier), score, id)
+end
+
+-- Puts a message thread (back) into `tier`'s inbox, unclaimed; the agent it
+-- leaves is recorded. Its rank is Rust's `store::inbox::inbox_rank` for its
+-- card tier, picked from `ranks` (ARGV from index `from` on: pairs of card
+-- tier and rank). False when no rank was given for its card tier.
+local function to_inbox(id, tier, from)
+  release(id)
+  local c = k('conv', id)
+  local card = redis.call('HGET', c, 'card_tier')
+  local rank
+  for i = from, #ARGV - 1, 2 do
+    if ARGV[i] == card then
+      rank = ARGV[i + 1]
+    end
+  end
+  if not rank then
+    return false
+  end
+  note_transfer(id, tier)
+  redis.call('HSET', c, 'status', 'queued', 'tier', tier, 'queued_at', NOW)
+  redis.call('HDEL', c, 'agent', 'agent_name', 'ended_at', 'end_reason')
+  redis.call('ZADD', k('inbox', tier), rank, id)
+  return true
+end
+
+-- Announces a pairing (routing, or a claimed thread) to both sides with the
+-- transcript so far (at most `page` entries; later ones reach the agent as
+-- `msg`s) and tells the agent when the cardholder is away. Returns the
+-- conversation's fields.
+local function announce_assigned(id, agent, waited, page)
+  local c = k('conv', id)
+  local f = redis.call('HMGET', c, 'last_seq', 'cardholder')
+  -- The transcript so far: stored entries carry no seq; it is their place.
+  local shown = math.min(tonumber(f[1] or '0'), page)
+  local transcript = {}
+  if shown > 0 then
+    transcript = redis.call('LRANGE', k('tx', id), 0, shown - 1)
+  end
+  local conversation = redis.call('HGETALL', c)
+  announce_raw({'a:' .. agent, 'c:' .. f[2]},
+    {k = 'assigned', conversation = conversation, waited_ms = waited},
+    {transcript = '[' .. table.concat(transcript, ',') .. ']'})
+  if redis.call('ZSCORE', k('grace'), 'c:' .. f[2]) then
+    tell_presence(agent, id, 'away')
+  end
+  return conversation
 end

@@ -16,7 +16,9 @@ end
 redis.call('HSET', a, 'name', name, 'teams', teams, 'max_chats', max)
 agent_refresh(sub)
 local convs = {}
-for _, id in ipairs(redis.call('SMEMBERS', a .. ':convs')) do
-  table.insert(convs, redis.call('HGETALL', k('conv', id)))
+for _, set in ipairs({':convs', ':threads'}) do
+  for _, id in ipairs(redis.call('SMEMBERS', a .. set)) do
+    table.insert(convs, redis.call('HGETALL', k('conv', id)))
+  end
 end
 return cjson.encode({state = redis.call('HGET', a, 'state'), conversations = convs})

@@ -71,23 +71,10 @@ while #out < batch and steps < batch * 4 do
     redis.call('SADD', a .. ':convs', best.id)
     redis.call('HSET', a, 'idle_since', NOW)
     agent_refresh(best.agent)
-    local f = redis.call('HMGET', c, 'queued_at', 'last_seq', 'cardholder')
-    local waited = NOW - tonumber(f[1] or NOW)
+    local waited = NOW - tonumber(redis.call('HGET', c, 'queued_at') or NOW)
     redis.call('LPUSH', k('waits', best.tier), waited)
     redis.call('LTRIM', k('waits', best.tier), 0, keep - 1)
-    -- The transcript so far: stored entries carry no seq; it is their place.
-    local shown = math.min(tonumber(f[2] or '0'), page)
-    local transcript = {}
-    if shown > 0 then
-      transcript = redis.call('LRANGE', k('tx', best.id), 0, shown - 1)
-    end
-    local conversation = redis.call('HGETALL', c)
-    announce_raw({'a:' .. best.agent, 'c:' .. f[3]},
-      {k = 'assigned', conversation = conversation, waited_ms = waited},
-      {transcript = '[' .. table.concat(transcript, ',') .. ']'})
-    if redis.call('ZSCORE', k('grace'), 'c:' .. f[3]) then
-      tell_presence(best.agent, best.id, 'away')
-    end
+    local conversation = announce_assigned(best.id, best.agent, waited, page)
     table.insert(out, {waited_ms = waited, conversation = conversation})
   end
 end

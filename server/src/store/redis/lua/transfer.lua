@@ -1,13 +1,19 @@
--- ARGV: prefix, now, conversation, agent, target tier, end reason for the agent
+-- ARGV: prefix, now, conversation, agent, target tier, end reason for the agent,
+--       then pairs of (card tier, inbox rank now): a message thread goes back to an inbox
 -- Reply: {ok, conversation}.
 local id, agent, tier, reason = ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local c = k('conv', id)
-local f = redis.call('HMGET', c, 'status', 'agent')
+local f = redis.call('HMGET', c, 'status', 'agent', 'kind')
 if f[1] ~= 'active' or f[2] ~= agent then
   return cjson.encode({ok = false})
 end
-redis.call('SREM', k('agent', agent) .. ':convs', id)
-agent_refresh(agent)
-requeue_at_head(id, tier)
+if f[3] == 'message' then
+  redis.call('SREM', k('agent', agent) .. ':threads', id)
+  to_inbox(id, tier, 7)
+else
+  redis.call('SREM', k('agent', agent) .. ':convs', id)
+  agent_refresh(agent)
+  requeue_at_head(id, tier)
+end
 announce({'a:' .. agent}, {k = 'ended', conversation = id, reason = reason})
 return cjson.encode({ok = true, conversation = redis.call('HGETALL', c)})
