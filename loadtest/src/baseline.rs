@@ -190,6 +190,8 @@ impl State {
             waited_s: Some(waited_s),
             transcript: Some(conv.transcript.clone()),
             history: Some(Vec::new()),
+            transfers: Some(Vec::new()),
+            notes: Some(Vec::new()),
         };
         let to_cardholder = ServerFrame::Assigned {
             conversation: conv_id.clone(),
@@ -199,6 +201,8 @@ impl State {
             waited_s: None,
             transcript: None,
             history: None,
+            transfers: None,
+            notes: None,
         };
         let cardholder = conv.cardholder.clone();
         self.send(agent_id, &to_agent);
@@ -321,6 +325,8 @@ impl State {
                 topic: Some(c.topic),
                 cardholder: None,
                 agent: None,
+                transfers: Vec::new(),
+                notes: Vec::new(),
             })
         });
         let agent = who.role == Role::Agent;

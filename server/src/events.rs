@@ -13,15 +13,16 @@
 //! engine encodes envelopes for pub/sub, `bus` delivers them, `protocol`
 //! serialises the frames.
 
-use crate::archive::Summary;
+use crate::archive::{Summary, Transfer};
 use crate::domain::{
     rfc3339, AgentState, Author, CardholderPresence, ConversationId, Desk, EndReason, Millis, Role,
     Seq, Tier, UserId,
 };
 use crate::protocol::{
-    AgentInfo, CallbackView, CardholderInfo, ConversationState, Entry, HistoryItem, ServerFrame,
+    AgentInfo, CallbackView, CardholderInfo, ConversationState, Entry, HistoryItem, NoteLine,
+    ServerFrame, TransferLine,
 };
-use crate::store::{CallbackRequest, Conversation};
+use crate::store::{CallbackRequest, Conversation, Note};
 
 /// Who an event is for: a user is the pair (role, `sub`), and a desk is an
 /// audience of its own that no user id can name.
@@ -138,6 +139,13 @@ pub enum Event {
         /// Online, away or gone.
         cardholder: CardholderPresence,
     },
+    /// An agent wrote an internal note on a chat (staff only).
+    Note {
+        /// The conversation.
+        conversation: ConversationId,
+        /// The note.
+        note: Note,
+    },
     /// A supervisor set an agent's availability.
     AgentStatus {
         /// The new state.
@@ -186,7 +194,10 @@ impl Event {
     pub fn same_for_every_view(&self) -> bool {
         !matches!(
             self,
-            Event::Assigned { .. } | Event::Escalated { .. } | Event::Callback { .. }
+            Event::Assigned { .. }
+                | Event::Escalated { .. }
+                | Event::Callback { .. }
+                | Event::Note { .. }
         )
     }
 
@@ -219,6 +230,8 @@ impl Event {
                 waited_s: Some(u64::try_from(waited_ms.max(&0) / 1000).unwrap_or(0)),
                 transcript: Some(transcript.clone()),
                 history: Some(conversation.history.iter().map(history_item).collect()),
+                transfers: Some(conversation.transfers.iter().map(transfer_line).collect()),
+                notes: Some(conversation.notes.iter().map(note_line).collect()),
             },
             (Event::Assigned { conversation, .. }, View::Cardholder) => {
                 assigned_to_cardholder(conversation)
@@ -307,6 +320,12 @@ impl Event {
                 conversation: conversation.clone(),
                 cardholder: *cardholder,
             },
+            // Internal notes never reach a cardholder.
+            (Event::Note { .. }, View::Cardholder) => return None,
+            (Event::Note { conversation, note }, View::Staff) => ServerFrame::Note {
+                conversation: conversation.clone(),
+                note: note_line(note),
+            },
             (Event::AgentStatus { state, by }, _) => ServerFrame::Status {
                 state: *state,
                 by: by.clone(),
@@ -334,6 +353,28 @@ pub fn assigned_to_cardholder(c: &Conversation) -> ServerFrame {
         waited_s: None,
         transcript: None,
         history: None,
+        transfers: None,
+        notes: None,
+    }
+}
+
+/// A hand-over as staff see it.
+pub fn transfer_line(t: &Transfer) -> TransferLine {
+    TransferLine {
+        at: rfc3339(t.at),
+        from_tier: t.from_tier,
+        to_tier: t.tier,
+        by: t.by_name.clone(),
+        note: t.note.clone(),
+    }
+}
+
+/// An internal note as staff see it.
+pub fn note_line(n: &Note) -> NoteLine {
+    NoteLine {
+        at: rfc3339(n.at),
+        by: n.by_name.clone(),
+        text: n.text.clone(),
     }
 }
 
@@ -364,6 +405,16 @@ pub fn conversation_state(c: &Conversation, view: View) -> ConversationState {
             View::Cardholder => c.agent_name.clone().map(|name| AgentInfo { name }),
             View::Staff => None,
         },
+        transfers: staff_only(view, &c.transfers, transfer_line),
+        notes: staff_only(view, &c.notes, note_line),
+    }
+}
+
+/// What only staff see of a conversation: nothing for the cardholder.
+fn staff_only<T, L>(view: View, items: &[T], line: fn(&T) -> L) -> Vec<L> {
+    match view {
+        View::Cardholder => Vec::new(),
+        View::Staff => items.iter().map(line).collect(),
     }
 }
 

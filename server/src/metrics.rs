@@ -106,6 +106,17 @@ pub struct Metrics {
     pub archive_failures: Counter,
     /// Archived records deleted by the retention purge.
     pub archive_purged: Counter,
+    /// Cardholders' ratings of ended conversations, by score and card tier.
+    pub ratings: Family<RatingLabel, Counter>,
+}
+
+/// Label set of a rating.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub struct RatingLabel {
+    /// 1–5.
+    pub score: String,
+    /// The cardholder's card tier.
+    pub tier: String,
 }
 
 /// Label set naming what was archived.
@@ -166,6 +177,12 @@ impl Metrics {
             "store_errors",
             "Store calls that failed",
             store_errors.clone(),
+        );
+        let ratings = Family::<RatingLabel, Counter>::default();
+        registry.register(
+            "ratings",
+            "Cardholders' ratings of ended conversations, by score and card tier",
+            ratings.clone(),
         );
         let escalations = Family::<DeskLabel, Counter>::default();
         registry.register(
@@ -296,6 +313,7 @@ impl Metrics {
             archived,
             archive_failures,
             archive_purged,
+            ratings,
         })
     }
 

@@ -30,6 +30,9 @@ pub const TRANSCRIPT_PAGE: usize = 200;
 /// more (at most [`TRANSCRIPT_PAGE`]).
 pub const HISTORY_PAGE: usize = 20;
 
+/// Longest internal note, transfer note or rating comment kept, in characters.
+pub const MAX_NOTE_CHARS: usize = 1000;
+
 /// Longest inbound frame in bytes; larger ones close the socket with 1009.
 pub const MAX_FRAME_BYTES: usize = 64 * 1024;
 
@@ -125,6 +128,26 @@ pub enum ClientFrame {
         conversation: ConversationId,
         /// The tier whose queue takes it.
         tier: Tier,
+        /// A note for the next agent (never shown to the cardholder).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
+    },
+    /// Agent: an internal note on a chat it holds (staff only).
+    Note {
+        /// The conversation.
+        conversation: ConversationId,
+        /// The note, 1–[`MAX_NOTE_CHARS`] characters.
+        text: String,
+    },
+    /// Cardholder: rate an ended conversation, once.
+    Rate {
+        /// The conversation.
+        conversation: ConversationId,
+        /// 1–5.
+        score: u8,
+        /// An optional comment (at most [`MAX_NOTE_CHARS`] characters kept).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        comment: Option<String>,
     },
     /// Agent: turn a chat into a phone callback request.
     Escalate {
@@ -296,6 +319,8 @@ const KNOWN_CLIENT_TYPES: &[&str] = &[
     "status",
     "end",
     "transfer",
+    "note",
+    "rate",
     "escalate",
     "callbacks",
     "claim_callback",
@@ -362,6 +387,38 @@ pub struct ConversationState {
     /// Extension (cardholders): the serving agent, when active.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent: Option<AgentInfo>,
+    /// Extension (agents): earlier hand-overs with their notes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub transfers: Vec<TransferLine>,
+    /// Extension (agents): internal notes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<NoteLine>,
+}
+
+/// A hand-over between agents as staff see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TransferLine {
+    /// RFC 3339.
+    pub at: String,
+    /// The queue it was served from.
+    pub from_tier: Option<Tier>,
+    /// The queue it went to.
+    pub to_tier: Tier,
+    /// The agent who handed it over.
+    pub by: Option<String>,
+    /// That agent's note for the next one.
+    pub note: Option<String>,
+}
+
+/// An internal note as staff see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NoteLine {
+    /// RFC 3339.
+    pub at: String,
+    /// The agent's name.
+    pub by: String,
+    /// The note.
+    pub text: String,
 }
 
 /// The agent as a cardholder sees it.
@@ -605,6 +662,26 @@ pub enum ServerFrame {
         /// To the agent: the cardholder's last conversations, newest first.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         history: Option<Vec<HistoryItem>>,
+        /// To the agent: earlier hand-overs with their notes.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        transfers: Option<Vec<TransferLine>>,
+        /// To the agent: internal notes so far.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        notes: Option<Vec<NoteLine>>,
+    },
+    /// Staff: an internal note was added to a chat.
+    Note {
+        /// The conversation.
+        conversation: ConversationId,
+        /// The note.
+        note: NoteLine,
+    },
+    /// Cardholder: the rating was kept.
+    Rated {
+        /// The conversation.
+        conversation: ConversationId,
+        /// The score given.
+        score: u8,
     },
     /// Both: a transcript entry.
     Msg {

@@ -39,11 +39,15 @@ impl MemoryArchive {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Keeps an ended conversation (once: a second call changes nothing).
+    /// Keeps an ended conversation (once: a second call changes nothing
+    /// but a rating the kept one lacks).
     pub fn keep_conversation(&self, c: ArchivedConversation) {
         let mut k = self.lock();
         let id = c.conversation.id.clone();
-        if k.conversations.contains_key(&id) {
+        if let Some(kept) = k.conversations.get_mut(&id) {
+            if kept.conversation.rating.is_none() {
+                kept.conversation.rating = c.conversation.rating;
+            }
             return;
         }
         k.of.entry(c.conversation.cardholder.clone())
@@ -135,7 +139,7 @@ impl Archive for MemoryArchive {
                 .into_iter()
                 .flatten()
                 .filter_map(|(_, id)| k.conversations.get(id))
-                .map(|c| ExportedConversation::of(c.clone(), None))
+                .map(|c| ExportedConversation::of(c.clone()))
                 .collect();
         let mut callbacks: Vec<&ArchivedCallback> = k
             .callbacks
@@ -203,8 +207,10 @@ mod tests {
                 ended_at: Some(ended),
                 end_reason: Some(EndReason::CardholderLeft),
                 history: Vec::new(),
+                transfers: Vec::new(),
+                notes: Vec::new(),
+                rating: None,
             },
-            transfers: Vec::new(),
             callback: None,
             entries: Vec::new(),
         }

@@ -18,14 +18,17 @@ use super::{
 };
 use crate::domain::{Author, CallbackRef, ConversationId, ConversationStatus, Millis, Seq, UserId};
 use crate::protocol::Entry;
-use crate::store::{CallbackRequest, Conversation};
+use crate::store::{CallbackRequest, Conversation, Rating};
 
 /// The schema, in order; each applied once (`switchboard_migrations`).
-const MIGRATIONS: &[(i32, &str, &str)] = &[(
-    1,
-    "archive",
-    include_str!("../../migrations/0001_archive.sql"),
-)];
+const MIGRATIONS: &[(i32, &str, &str)] = &[
+    (
+        1,
+        "archive",
+        include_str!("../../migrations/0001_archive.sql"),
+    ),
+    (2, "desk", include_str!("../../migrations/0002_desk.sql")),
+];
 
 /// Key of the advisory lock that serialises migrations across nodes.
 const MIGRATION_LOCK: i64 = 0x5357_4254_4152_4348;
@@ -186,17 +189,24 @@ impl Archive for PgArchive {
         let c = &a.conversation;
         let ended_at = c.ended_at.unwrap_or(c.created_at);
         let end_reason = c.end_reason.map(|r| r.to_string()).unwrap_or_default();
+        let rating = c.rating.as_ref();
         bounded(async {
             let mut client = self.client().await?;
             let tx = client.transaction().await.map_err(db)?;
+            // A second hand-over of the same conversation (it was rated
+            // after archiving) only adds the rating the row lacks.
             let inserted = tx
                 .execute(
                     &format!(
                         "INSERT INTO conversations (id, sub, cardholder_name, card_tier, tier, topic, \
                          agent, agent_name, started_at, queued_at, ended_at, end_reason, transfers, \
-                         callback_ref) VALUES ($2, $3, $4, $5, $6, $7, $8, $9, {TS}, \
-                         to_timestamp($10::bigint / 1000.0), to_timestamp($11::bigint / 1000.0), \
-                         $12, $13, $14) ON CONFLICT (id) DO NOTHING"
+                         callback_ref, notes, rating, rating_comment, rated_at) VALUES ($2, $3, $4, \
+                         $5, $6, $7, $8, $9, {TS}, to_timestamp($10::bigint / 1000.0), \
+                         to_timestamp($11::bigint / 1000.0), $12, $13, $14, $15, $16, $17, \
+                         to_timestamp($18::bigint / 1000.0)) ON CONFLICT (id) DO UPDATE SET \
+                         rating = EXCLUDED.rating, rating_comment = EXCLUDED.rating_comment, \
+                         rated_at = EXCLUDED.rated_at \
+                         WHERE conversations.rating IS NULL AND EXCLUDED.rating IS NOT NULL"
                     ),
                     &[
                         &c.created_at,
@@ -211,8 +221,12 @@ impl Archive for PgArchive {
                         &c.queued_at,
                         &ended_at,
                         &end_reason,
-                        &json(&a.transfers),
+                        &json(&c.transfers),
                         &a.callback.as_ref().map(CallbackRef::as_str),
+                        &json(&c.notes),
+                        &rating.map(|r| i16::from(r.score)),
+                        &rating.and_then(|r| r.comment.as_deref()),
+                        &rating.map(|r| r.at),
                     ],
                 )
                 .await
@@ -365,7 +379,8 @@ impl Archive for PgArchive {
         let rows = client
             .query(
                 "SELECT id, sub, cardholder_name, card_tier, tier, topic, agent, agent_name, \
-                 end_reason, transfers, callback_ref, rating, \
+                 end_reason, transfers, callback_ref, notes, rating, rating_comment, \
+                 (extract(epoch FROM rated_at) * 1000)::bigint AS rated_ms, \
                  (extract(epoch FROM started_at) * 1000)::bigint AS started_ms, \
                  (extract(epoch FROM queued_at) * 1000)::bigint AS queued_ms, \
                  (extract(epoch FROM ended_at) * 1000)::bigint AS ended_ms \
@@ -389,6 +404,14 @@ impl Archive for PgArchive {
                 .map(entry)
                 .collect::<ArchiveResult<Vec<_>>>()?;
             let transfers: serde_json::Value = row.try_get("transfers").map_err(unavailable)?;
+            let notes: serde_json::Value = row.try_get("notes").map_err(unavailable)?;
+            let score: Option<i16> = row.try_get("rating").map_err(unavailable)?;
+            let rated_at: Option<Millis> = row.try_get("rated_ms").map_err(unavailable)?;
+            let rating = score.map(|score| Rating {
+                score: u8::try_from(score).unwrap_or(0),
+                comment: row.try_get("rating_comment").unwrap_or_default(),
+                at: rated_at.unwrap_or(0),
+            });
             let archived = ArchivedConversation {
                 conversation: Conversation {
                     id,
@@ -410,16 +433,18 @@ impl Archive for PgArchive {
                     ended_at: Some(row.try_get("ended_ms").map_err(unavailable)?),
                     end_reason: Some(parsed(row, "end_reason")?),
                     history: Vec::new(),
+                    transfers: serde_json::from_value::<Vec<Transfer>>(transfers)
+                        .unwrap_or_default(),
+                    notes: serde_json::from_value(notes).unwrap_or_default(),
+                    rating,
                 },
-                transfers: serde_json::from_value::<Vec<Transfer>>(transfers).unwrap_or_default(),
                 callback: row
                     .try_get::<_, Option<String>>("callback_ref")
                     .map_err(unavailable)?
                     .map(CallbackRef),
                 entries,
             };
-            let rating: Option<i16> = row.try_get("rating").map_err(unavailable)?;
-            conversations.push(ExportedConversation::of(archived, rating));
+            conversations.push(ExportedConversation::of(archived));
         }
         let rows = client
             .query(

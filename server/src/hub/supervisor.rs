@@ -228,7 +228,10 @@ impl Hub {
                  queue; the conversation so far stays with you."
             )
         };
-        self.move_to_queue(agent, id, target, &note).await?;
+        let by = identity.name.as_deref().unwrap_or(identity.sub.as_str());
+        let staff_note = format!("Reassigned by supervisor {by}");
+        self.move_to_queue(agent, id, target, &note, Some(staff_note))
+            .await?;
         tracing::info!(supervisor = %identity.sub, conversation = %id, from_agent = %agent, to = %target, "supervisor reassigned a chat");
         self.record(
             identity,

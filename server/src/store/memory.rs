@@ -14,9 +14,10 @@ use super::{
     after_outcome, average_wait, desk_rank, idempotency_key, new_callback_ref, queue_score,
     routing_priority, AgentOverview, AgentProfile, AgentSnapshot, Announcer, Appended, Assignment,
     AuditEntry, Beat, CallbackRequest, CallbackStatus, Conversation, DeskOverview, GraceOutcome,
-    NewCallback, NewConversation, NewEntry, Opened, Overview, QueueOverview, QueuePlace,
-    QueueSnapshot, QueueStanding, Side, Store, StoreError, StoreResult, Sweep,
-    DEFAULT_HOT_RETENTION_MS, MAX_TRANSCRIPT_PAGE, RECENT_WAITS, ROUTE_BATCH, ROUTE_SCAN,
+    NewCallback, NewConversation, NewEntry, Note, Opened, Overview, QueueOverview, QueuePlace,
+    QueueSnapshot, QueueStanding, Rating, Side, Store, StoreError, StoreResult, Sweep,
+    DEFAULT_HOT_RETENTION_MS, MAX_NOTES, MAX_TRANSCRIPT_PAGE, RECENT_WAITS, ROUTE_BATCH,
+    ROUTE_SCAN,
 };
 use crate::archive::memory::MemoryArchive;
 use crate::archive::{ArchivedCallback, ArchivedConversation, Transfer};
@@ -108,8 +109,6 @@ struct Record {
     transcript: Vec<Entry>,
     /// Idempotency keys already stored, per author side, to their seq.
     client_ids: HashMap<String, Seq>,
-    /// Hand-overs between agents, for the archive.
-    transfers: Vec<Transfer>,
     /// The callback request it was escalated to.
     callback: Option<CallbackRef>,
     /// Supervisors monitoring it.
@@ -201,15 +200,22 @@ impl MemoryStore {
                 reason,
             },
         );
-        if let (Some(archive), Some(record)) = (&self.archive, s.conversations.get(id)) {
+        if let Some(record) = s.conversations.get(id) {
+            self.hand_over(record);
+        }
+        Some(c)
+    }
+
+    /// Gives an ended conversation to the archive (again after a rating:
+    /// the archive then only adds the rating).
+    fn hand_over(&self, record: &Record) {
+        if let Some(archive) = &self.archive {
             archive.keep_conversation(ArchivedConversation {
-                conversation: c.clone(),
-                transfers: record.transfers.clone(),
+                conversation: record.conversation.clone(),
                 callback: record.callback.clone(),
                 entries: record.transcript.clone(),
             });
         }
-        Some(c)
     }
 
     /// An empty engine that announces events to `announcer`.
@@ -366,6 +372,7 @@ impl State {
         &mut self,
         id: &ConversationId,
         tier: Tier,
+        note: Option<String>,
         now: Millis,
     ) -> Option<Conversation> {
         let head = self.queues[tier_index(tier)].first().map(|(s, _)| *s);
@@ -374,14 +381,17 @@ impl State {
             Some(h) => record.score.min(h - 1),
             None => record.score,
         };
-        if let Some(from) = record.conversation.agent.clone() {
-            record.transfers.push(Transfer {
+        let c = &mut record.conversation;
+        if let Some(from) = c.agent.clone() {
+            c.transfers.push(Transfer {
                 at: now,
                 from,
                 tier,
+                from_tier: Some(c.tier),
+                by_name: c.agent_name.clone(),
+                note,
             });
         }
-        let c = &mut record.conversation;
         c.status = ConversationStatus::Queued;
         c.tier = tier;
         c.agent = None;
@@ -632,6 +642,9 @@ impl Store for MemoryStore {
             ended_at: None,
             end_reason: None,
             history: new.history,
+            transfers: Vec::new(),
+            notes: Vec::new(),
+            rating: None,
         };
         let score = s.next_score(new.now);
         s.conversations.insert(
@@ -641,7 +654,6 @@ impl Store for MemoryStore {
                 score,
                 transcript: Vec::new(),
                 client_ids: HashMap::new(),
-                transfers: Vec::new(),
                 callback: None,
                 monitors: BTreeSet::new(),
             },
@@ -719,6 +731,7 @@ impl Store for MemoryStore {
         id: &ConversationId,
         agent: &UserId,
         tier: Tier,
+        note: Option<String>,
         now: Millis,
     ) -> StoreResult<Conversation> {
         let mut s = self.lock();
@@ -731,7 +744,7 @@ impl Store for MemoryStore {
         }
         s.release_agent(agent, id);
         let c = s
-            .requeue_at_head(id, tier, now)
+            .requeue_at_head(id, tier, note, now)
             .ok_or(StoreError::NoConversation)?;
         self.announce(
             vec![Audience::Agent(agent.clone())],
@@ -741,6 +754,57 @@ impl Store for MemoryStore {
             },
         );
         Ok(c)
+    }
+
+    async fn rate(
+        &self,
+        id: &ConversationId,
+        cardholder: &UserId,
+        rating: Rating,
+    ) -> StoreResult<Conversation> {
+        let mut s = self.lock();
+        let record = s
+            .conversations
+            .get_mut(id)
+            .ok_or(StoreError::NoConversation)?;
+        let c = &mut record.conversation;
+        if &c.cardholder != cardholder
+            || c.status != ConversationStatus::Ended
+            || c.rating.is_some()
+        {
+            return Err(StoreError::NotAllowed);
+        }
+        c.rating = Some(rating);
+        let rated = c.clone();
+        self.hand_over(record);
+        Ok(rated)
+    }
+
+    async fn add_note(&self, id: &ConversationId, note: Note) -> StoreResult<Conversation> {
+        let mut s = self.lock();
+        let record = s
+            .conversations
+            .get_mut(id)
+            .ok_or(StoreError::NoConversation)?;
+        let c = &mut record.conversation;
+        if c.status != ConversationStatus::Active || c.agent.as_ref() != Some(&note.by) {
+            return Err(StoreError::NoConversation);
+        }
+        if c.notes.len() >= MAX_NOTES {
+            return Err(StoreError::NotAllowed);
+        }
+        c.notes.push(note.clone());
+        let noted = c.clone();
+        let mut to = vec![Audience::Agent(note.by.clone())];
+        to.extend(record.monitors.iter().cloned().map(Audience::Supervisor));
+        self.announce(
+            to,
+            Event::Note {
+                conversation: id.clone(),
+                note,
+            },
+        );
+        Ok(noted)
     }
 
     async fn register_agent(
@@ -1074,7 +1138,7 @@ impl Store for MemoryStore {
                             }
                             _ => continue,
                         };
-                        if let Some(conversation) = s.requeue_at_head(&id, tier, now) {
+                        if let Some(conversation) = s.requeue_at_head(&id, tier, None, now) {
                             self.announce(
                                 vec![Audience::Agent(user.clone())],
                                 Event::Ended {

@@ -99,7 +99,44 @@ pub struct Conversation {
     /// The cardholder's last conversations before this one, newest first,
     /// as the archive knew them at opening (for the agent's `assigned`).
     pub history: Vec<crate::archive::Summary>,
+    /// Hand-overs between agents, oldest first (with the agents' notes).
+    pub transfers: Vec<crate::archive::Transfer>,
+    /// Internal notes, oldest first: staff only, never the cardholder's.
+    pub notes: Vec<Note>,
+    /// The cardholder's rating, once given (after the end).
+    pub rating: Option<Rating>,
 }
+
+/// The cardholder's rating of an ended conversation (`rate`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Rating {
+    /// 1–5.
+    pub score: u8,
+    /// What the cardholder added, cleaned and masked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+    /// When (ms).
+    pub at: Millis,
+}
+
+/// Lowest and highest rating score.
+pub const RATING_SCORES: std::ops::RangeInclusive<u8> = 1..=5;
+
+/// An internal note an agent wrote on a conversation: staff only.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Note {
+    /// When (ms).
+    pub at: Millis,
+    /// The agent.
+    pub by: UserId,
+    /// The agent's display name.
+    pub by_name: String,
+    /// The note, cleaned and masked.
+    pub text: String,
+}
+
+/// Most internal notes one conversation keeps.
+pub const MAX_NOTES: usize = 50;
 
 /// What a cardholder asks for when opening a conversation.
 #[derive(Debug, Clone)]
@@ -518,14 +555,33 @@ pub trait Store: Send + Sync + Debug + 'static {
         now: Millis,
     ) -> StoreResult<Option<Conversation>>;
 
-    /// Moves an active conversation held by `agent` to the head of `tier`'s queue.
+    /// Moves an active conversation held by `agent` to the head of `tier`'s
+    /// queue; `note` (staff only) goes with it to the next agent.
     async fn transfer(
         &self,
         id: &ConversationId,
         agent: &UserId,
         tier: Tier,
+        note: Option<String>,
         now: Millis,
     ) -> StoreResult<Conversation>;
+
+    /// Keeps the cardholder's rating of an ended conversation, once:
+    /// `NotAllowed` when it is not theirs, not over, or rated already;
+    /// `NoConversation` when the store does not know it (any more). With
+    /// an archive, the rated record is handed over again (the archive
+    /// takes the rating by an idempotent update).
+    async fn rate(
+        &self,
+        id: &ConversationId,
+        cardholder: &UserId,
+        rating: Rating,
+    ) -> StoreResult<Conversation>;
+
+    /// Adds an internal note to an active conversation held by `note.by`
+    /// and announces it to the agent and the supervisors monitoring it
+    /// (never to the cardholder). `NotAllowed` past [`MAX_NOTES`].
+    async fn add_note(&self, id: &ConversationId, note: Note) -> StoreResult<Conversation>;
 
     /// Records an agent's profile on connect; returns its state and chats.
     async fn register_agent(

@@ -69,6 +69,8 @@ conformance!(
     ended_conversations_keep_when_and_why,
     overview_and_audit,
     disconnected_cardholders_are_served_after_connected_ones,
+    ratings_are_kept_once,
+    notes_stay_with_staff,
 );
 
 // Checks that need ended things to expire while they run.
@@ -178,6 +180,15 @@ async fn both_engines_announce_the_same_events() {
             && to_monitor.iter().any(|e| e.contains("Redact"))
             && to_monitor.iter().any(|e| e.contains("Ended")),
         "the monitoring supervisor hears entries, redactions and the end: {from_memory:#?}"
+    );
+    let notes: Vec<&String> = from_memory
+        .iter()
+        .filter(|e| e.contains(" Note {"))
+        .collect();
+    assert_eq!(notes.len(), 1, "{from_memory:#?}");
+    assert!(
+        notes[0].starts_with("[Agent(UserId(\"bob\")), Supervisor(UserId(\"sue\"))]"),
+        "a note reaches the agent and the monitor, never the cardholder: {notes:?}"
     );
     assert_eq!(from_memory, from_redis);
 }

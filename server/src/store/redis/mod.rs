@@ -26,16 +26,16 @@ use redis::Script;
 
 use self::replies::{
     decode, AgentReply, AppendReply, DeskReply, EndReply, EscalateReply, Fields, GraceItem,
-    HeartbeatReply, OkReply, OpenReply, PlaceReply, RequestReply, RouteItem, SnapshotReply,
-    StatsItem, StoredEntry,
+    HeartbeatReply, OkReply, OpenReply, OutcomeReply, PlaceReply, RequestReply, RouteItem,
+    SnapshotReply, StatsItem, StoredEntry,
 };
 use super::{
     after_outcome, average_wait, boost_score, desk_rank, idempotency_key, new_callback_ref,
     queue_score, AgentOverview, AgentProfile, AgentSnapshot, Appended, Assignment, AuditEntry,
     Beat, CallbackRequest, Conversation, DeskOverview, GraceOutcome, NewCallback, NewConversation,
-    NewEntry, Opened, Overview, QueueOverview, QueuePlace, QueueSnapshot, QueueStanding, Side,
-    Store, StoreError, StoreResult, Sweep, AUDIT_KEPT, MAX_TRANSCRIPT_PAGE, RECENT_WAITS,
-    ROUTE_BATCH, ROUTE_SCAN,
+    NewEntry, Note, Opened, Overview, QueueOverview, QueuePlace, QueueSnapshot, QueueStanding,
+    Rating, Side, Store, StoreError, StoreResult, Sweep, AUDIT_KEPT, MAX_NOTES,
+    MAX_TRANSCRIPT_PAGE, RECENT_WAITS, ROUTE_BATCH, ROUTE_SCAN,
 };
 use crate::domain::{
     now_millis, rfc3339, AgentState, Author, CallbackRef, CallbackStatus, ConversationId,
@@ -65,6 +65,8 @@ struct Scripts {
     end: Script,
     escalate: Script,
     transfer: Script,
+    rate: Script,
+    note: Script,
     register_agent: Script,
     set_state: Script,
     route: Script,
@@ -94,6 +96,8 @@ impl Scripts {
             end: s(include_str!("lua/end.lua")),
             escalate: s(include_str!("lua/escalate.lua")),
             transfer: s(include_str!("lua/transfer.lua")),
+            rate: s(include_str!("lua/rate.lua")),
+            note: s(include_str!("lua/note.lua")),
             register_agent: s(include_str!("lua/register_agent.lua")),
             set_state: s(include_str!("lua/set_state.lua")),
             route: s(include_str!("lua/route.lua")),
@@ -548,13 +552,20 @@ impl Store for RedisStore {
         id: &ConversationId,
         agent: &UserId,
         tier: Tier,
+        note: Option<String>,
         now: Millis,
     ) -> StoreResult<Conversation> {
         let reply = self
             .run(
                 &self.scripts.transfer,
                 now,
-                argv![id, keys::encode(agent), tier, EndReason::Transferred],
+                argv![
+                    id,
+                    keys::encode(agent),
+                    tier,
+                    EndReason::Transferred,
+                    note.unwrap_or_default()
+                ],
             )
             .await?;
         let r: OkReply = decode(&reply, "transfer")?;
@@ -562,6 +573,47 @@ impl Store for RedisStore {
             return Err(StoreError::NoConversation);
         }
         replies::conversation(&r.conversation)
+    }
+
+    async fn rate(
+        &self,
+        id: &ConversationId,
+        cardholder: &UserId,
+        rating: Rating,
+    ) -> StoreResult<Conversation> {
+        let json = serde_json::to_string(&rating)
+            .map_err(|e| StoreError::Unavailable(format!("rating: {e}")))?;
+        let reply = self
+            .run(
+                &self.scripts.rate,
+                rating.at,
+                argv![id, keys::encode(cardholder), json, self.hand_over()],
+            )
+            .await?;
+        let r: OutcomeReply = decode(&reply, "rate")?;
+        match r.outcome.as_str() {
+            "rated" => replies::conversation(&r.conversation),
+            "not_allowed" => Err(StoreError::NotAllowed),
+            _ => Err(StoreError::NoConversation),
+        }
+    }
+
+    async fn add_note(&self, id: &ConversationId, note: Note) -> StoreResult<Conversation> {
+        let json = serde_json::to_string(&note)
+            .map_err(|e| StoreError::Unavailable(format!("note: {e}")))?;
+        let reply = self
+            .run(
+                &self.scripts.note,
+                note.at,
+                argv![id, keys::encode(&note.by), json, MAX_NOTES],
+            )
+            .await?;
+        let r: OutcomeReply = decode(&reply, "note")?;
+        match r.outcome.as_str() {
+            "noted" => replies::conversation(&r.conversation),
+            "full" => Err(StoreError::NotAllowed),
+            _ => Err(StoreError::NoConversation),
+        }
     }
 
     async fn register_agent(

@@ -135,6 +135,14 @@ pub fn conversation(f: &Fields) -> StoreResult<Conversation> {
             .optional("history")
             .and_then(|h| serde_json::from_str(&h).ok())
             .unwrap_or_default(),
+        transfers: transfers(f),
+        notes: f
+            .optional("notes")
+            .and_then(|n| serde_json::from_str(&n).ok())
+            .unwrap_or_default(),
+        rating: f
+            .optional("rating")
+            .and_then(|r| serde_json::from_str(&r).ok()),
     })
 }
 
@@ -149,7 +157,7 @@ pub fn encode_history(history: &[Summary]) -> StoreResult<String> {
 
 /// The agents a conversation was transferred away from (`requeue_at_head`
 /// in `prelude.lua`), ids decoded.
-pub fn transfers(f: &Fields) -> Vec<Transfer> {
+fn transfers(f: &Fields) -> Vec<Transfer> {
     let mut list: Vec<Transfer> = f
         .optional("transfers")
         .and_then(|t| serde_json::from_str(&t).ok())
@@ -483,6 +491,16 @@ pub struct RequestReply {
     /// The request.
     #[serde(default)]
     pub request: Fields,
+}
+
+/// `rate.lua`, `note.lua`.
+#[derive(Deserialize)]
+pub struct OutcomeReply {
+    /// What the script did (each script names its outcomes).
+    pub outcome: String,
+    /// The conversation after the step.
+    #[serde(default)]
+    pub conversation: Fields,
 }
 
 /// `claim_callback.lua`, `complete_callback.lua`.

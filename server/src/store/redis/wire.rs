@@ -16,7 +16,7 @@ use crate::domain::{
     AgentState, Author, CardholderPresence, ConversationId, EndReason, Millis, Seq, Tier,
 };
 use crate::events::{Envelope, Event};
-use crate::store::CallbackRequest;
+use crate::store::{CallbackRequest, Note};
 
 /// An envelope as published.
 #[derive(Serialize, Deserialize)]
@@ -86,6 +86,11 @@ enum WireEvent {
         tier: Tier,
         position: u64,
         eta_s: Option<u64>,
+    },
+    /// From `note.lua`: an internal note (built by Rust, passed through).
+    Note {
+        conversation: ConversationId,
+        note: Note,
     },
     /// From the hub.
     AgentStatus { state: AgentState, by: String },
@@ -182,6 +187,7 @@ pub fn decode(payload: &[u8]) -> Option<Envelope> {
             eta_s,
         },
         WireEvent::AgentStatus { state, by } => Event::AgentStatus { state, by },
+        WireEvent::Note { conversation, note } => Event::Note { conversation, note },
         WireEvent::Presence {
             conversation,
             cardholder,
@@ -246,6 +252,7 @@ pub fn encode(envelope: &Envelope) -> Option<String> {
         | Event::Assigned { .. }
         | Event::Ended { .. }
         | Event::Redact { .. }
+        | Event::Note { .. }
         | Event::Escalated { .. } => return None,
     };
     serde_json::to_string(&Published {

@@ -217,21 +217,30 @@ local function end_conv(id, reason, retention)
   return true
 end
 
+-- Appends an item (JSON text) to the JSON list a hash field keeps.
+local function push_json(key, field, item)
+  local list = redis.call('HGET', key, field)
+  if list then
+    list = string.sub(list, 1, -2) .. ',' .. item .. ']'
+  else
+    list = '[' .. item .. ']'
+  end
+  redis.call('HSET', key, field, list)
+end
+
 -- Puts a conversation at the head of a tier queue, keeping its original
 -- place when that is earlier still; the agent it leaves is recorded in its
--- `transfers` (a JSON list, for the archive).
-local function requeue_at_head(id, tier)
+-- `transfers` (a JSON list, for the next agent and the archive) with the
+-- queue it leaves and the agent's note ('' none).
+local function requeue_at_head(id, tier, note)
   local c = k('conv', id)
-  local from = redis.call('HGET', c, 'agent')
-  if from then
-    local item = cjson.encode({at = NOW, from = from, tier = tier})
-    local list = redis.call('HGET', c, 'transfers')
-    if list then
-      list = string.sub(list, 1, -2) .. ',' .. item .. ']'
-    else
-      list = '[' .. item .. ']'
+  local from = redis.call('HMGET', c, 'agent', 'agent_name', 'tier')
+  if from[1] then
+    if note == '' then
+      note = nil
     end
-    redis.call('HSET', c, 'transfers', list)
+    push_json(c, 'transfers', cjson.encode({at = NOW, from = from[1], by_name = from[2],
+      from_tier = from[3], tier = tier, note = note}))
   end
   local score = tonumber(redis.call('HGET', c, 'score'))
   local head = redis.call('ZRANGE', k('q', tier), 0, 0, 'WITHSCORES')

@@ -1,6 +1,7 @@
--- ARGV: prefix, now, conversation, agent, target tier, end reason for the agent
+-- ARGV: prefix, now, conversation, agent, target tier, end reason for the agent,
+--       the agent's note for the next one ('' none)
 -- Reply: {ok, conversation}.
-local id, agent, tier, reason = ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local id, agent, tier, reason, note = ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
 local c = k('conv', id)
 local f = redis.call('HMGET', c, 'status', 'agent')
 if f[1] ~= 'active' or f[2] ~= agent then
@@ -8,6 +9,6 @@ if f[1] ~= 'active' or f[2] ~= agent then
 end
 redis.call('SREM', k('agent', agent) .. ':convs', id)
 agent_refresh(agent)
-requeue_at_head(id, tier)
+requeue_at_head(id, tier, note)
 announce({'a:' .. agent}, {k = 'ended', conversation = id, reason = reason})
 return cjson.encode({ok = true, conversation = redis.call('HGETALL', c)})
