@@ -557,3 +557,55 @@ async fn without_an_archive_redis_keeps_no_history() {
     assert_eq!(stream_len(&mut conn, &prefix).await, 0, "no archive stream");
     assert!(pttl(&mut conn, &format!("{prefix}:conv:{id}")).await > 0);
 }
+
+#[tokio::test]
+async fn a_rating_given_after_archiving_updates_the_archived_row_once() {
+    let redis = RedisServer::start();
+    let db = PgDatabase::create().await;
+    let prefix = unique_prefix();
+    let hub = TestHub::spawn(archived_settings(&redis, &prefix, &db.url())).await;
+    let url = hub.ws_url();
+    let id = chat_ended_by_agent(&url, "arc-rate", "arc-rate-agent").await;
+    eventually("the chat is archived", || async {
+        rows(&db, &id).await == (1, 2)
+    })
+    .await;
+
+    let (mut ch, _) = Client::connect(&url, &cardholder("arc-rate", "standard")).await;
+    ch.send(json!({"type": "rate", "conversation": id, "score": 2,
+                   "comment": format!("slow; card {CARD}")}))
+        .await;
+    ch.expect("rated").await;
+    let pg = db.client().await;
+    let rated = || async {
+        pg.query_one(
+            "SELECT rating, rating_comment, rated_at IS NOT NULL AS dated FROM conversations WHERE id = $1",
+            &[&id],
+        )
+        .await
+        .expect("row")
+    };
+    eventually("the archived row has the rating", || async {
+        rated().await.get::<_, Option<i16>>("rating") == Some(2)
+    })
+    .await;
+    let row = rated().await;
+    let comment: Option<String> = row.get("rating_comment");
+    let comment = comment.expect("a comment");
+    assert!(
+        comment.starts_with("slow; card") && !comment.contains(CARD),
+        "masked: {comment}"
+    );
+    assert!(row.get::<_, bool>("dated"));
+    assert_eq!(
+        rows(&db, &id).await,
+        (1, 2),
+        "archived once, transcript once"
+    );
+    let conn = redis_conn(&redis.url()).await;
+    eventually("the second hand-over is done", || async {
+        stream_len(&mut conn.clone(), &prefix).await == 0
+    })
+    .await;
+    hub.shutdown().await;
+}
