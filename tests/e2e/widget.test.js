@@ -651,6 +651,70 @@ e2e('the agent desk: canned replies by /, safe links, a confirmed end, transfer 
   }
 });
 
+e2e('internal notes and a transfer note reach the next agent only; the cardholder rates the chat', { timeout: 90000 }, async () => {
+  await setAway(agentPage);
+  const first = await openAgent({ sub: 'e2e-note-a', name: 'Nia Notes', max_chats: 2, teams: ['business'] });
+  const next = await openAgent({ sub: 'e2e-note-b', name: 'Ned Next', max_chats: 2, teams: ['prepaid'] });
+  const ch = await openCardholder({ role: 'cardholder', sub: 'e2e-note-cardholder', tier: 'business', name: 'Bea Business' });
+  try {
+    await first.page.locator('#sba-availability').click();
+    await first.page.locator('#sba-availability[aria-pressed="true"]').waitFor();
+    await ch.page.locator('.sbw-launcher').click();
+    await ch.page.locator('.sbw-topic', { hasText: 'A general question' }).click();
+    await ch.page.locator('.sbw-start').click();
+    await first.page.locator('.sba-tab', { hasText: 'Bea Business' }).waitFor();
+    await ch.page.locator('.sbw-status', { hasText: 'Nia Notes' }).waitFor();
+
+    // An internal note: shown to the agent in its own box, never to the cardholder.
+    const panel = first.page.locator('.sba-panel:not([hidden])');
+    await panel.locator('.sba-notes-summary').click();
+    await panel.locator('.sba-internal-note').fill('Verified by voice');
+    await panel.locator('.sba-add-note').click();
+    await panel.locator('.sba-notes-list .sba-note-text', { hasText: 'Verified by voice' }).waitFor();
+    await panel.locator('.sba-notes-summary', { hasText: 'Internal notes (1)' }).waitFor();
+
+    // Transfer with a note for the next agent.
+    await next.page.locator('#sba-availability').click();
+    await next.page.locator('#sba-availability[aria-pressed="true"]').waitFor();
+    await panel.locator('.sba-more > summary').click();
+    await panel.locator('.sba-transfer-tier').selectOption('prepaid');
+    await panel.locator('.sba-transfer-note').fill('Wants a limit raise');
+    await panel.locator('.sba-transfer button[type="submit"]').click();
+    await ch.page.locator('.sbw-system', { hasText: 'transferred' }).first().waitFor();
+    const nextPanel = next.page.locator('.sba-panel:not([hidden])');
+    await next.page.locator('.sba-tab', { hasText: 'Bea Business' }).waitFor();
+    await nextPanel.locator('.sba-note-transfer .sba-note-text', { hasText: 'Wants a limit raise' }).waitFor();
+    await nextPanel.locator('.sba-note-transfer .sba-note-head', { hasText: 'by Nia Notes' }).waitFor();
+    await nextPanel.locator('.sba-note .sba-note-text', { hasText: 'Verified by voice' }).waitFor();
+    await ch.page.locator('.sbw-status', { hasText: 'Ned Next' }).waitFor();
+    const widgetText = await ch.page.locator('.switchboard-widget-host').evaluate((host) => (host.shadowRoot || host).textContent);
+    assert.ok(!widgetText.includes('Verified by voice') && !widgetText.includes('limit raise'), 'staff notes never reach the widget');
+
+    // The next agent ends the chat; the cardholder rates it once and is thanked.
+    await nextPanel.locator('.sba-end-chat').click();
+    await nextPanel.locator('.sba-confirm-end').click();
+    const rate = ch.page.locator('.sbw-rate:not([hidden])');
+    await rate.waitFor();
+    assert.deepEqual(await axeViolations(ch.page), [], 'widget, rating after the end');
+    assert.equal(await ch.page.locator('.sbw-rate-send').isDisabled(), true, 'a score first');
+    await ch.page.locator('.sbw-star[data-score="4"]').click();
+    assert.deepEqual(
+      await ch.page.locator('.sbw-star').evaluateAll((bs) => bs.map((b) => b.getAttribute('aria-pressed'))),
+      ['true', 'true', 'true', 'true', 'false']);
+    await ch.page.locator('.sbw-rate-comment').fill('Quick and kind');
+    await ch.page.locator('.sbw-rate-send').click();
+    await ch.page.locator('.sbw-rate-thanks:not([hidden])', { hasText: 'Thank you' }).waitFor();
+    await rate.waitFor({ state: 'hidden' });
+    await ch.page.screenshot({ path: path.join(SHOTS, 'widget-rating.png') });
+    const metrics = await (await fetch(`${hubUrl}/metrics`)).text();
+    assert.match(metrics, /switchboard_ratings_total\{score="4",tier="business"\} 1/);
+  } finally {
+    await ch.context.close();
+    await first.context.close();
+    await next.context.close();
+  }
+});
+
 e2e('the supervisor console: live agents and queues, set an agent away, reassign a chat', { timeout: 90000 }, async () => {
   await setAway(agentPage);
   const { context, page: pane } = await openAgent({ sub: 'e2e-sv-agent', name: 'Vic Visible', max_chats: 2, teams: ['prepaid'] });

@@ -186,6 +186,7 @@
       case 'callback': return onCallback(f.request);
       case 'status': return onStatus(f);
       case 'presence': return onPresence(f);
+      case 'note': return onNote(f);
       case 'error': return onError(f);
       default: return undefined;
     }
@@ -222,6 +223,7 @@
         if (chat) removeChat(chat);
         chat = createChat({ id: c.id, tier: c.tier, topic: c.topic, cardholder: c.cardholder, waited_s: null });
       }
+      renderStaffNotes(chat, c.transfers, c.notes);
       send({ type: 'sync', conversation: c.id, after: chat.maxSeq }, false);
       send({ type: 'history', conversation: c.id }, false);
       chat.pending.forEach(function (p) { send({ type: 'say', conversation: c.id, id: p.id, text: p.text }, false); });
@@ -274,6 +276,7 @@
     }
     (f.transcript || []).forEach(function (entry) { addEntry(chat, entry, true); });
     if (Array.isArray(f.history)) renderHistory(chat, f.history);
+    renderStaffNotes(chat, f.transfers, f.notes);
     var who = (f.cardholder && (f.cardholder.name || f.cardholder.sub)) || 'a cardholder';
     announce('New chat with ' + who + ', ' + (TIER_NAMES[chat.tier] || chat.tier) + ', ' + (TOPIC_NAMES[chat.topic] || chat.topic || 'no topic'));
     var current = selectedId && chats.get(selectedId);
@@ -287,6 +290,44 @@
     alertAgent('New chat', who + ' \u00b7 ' + (TOPIC_NAMES[chat.topic] || chat.topic || 'no topic'), chat.id);
     renderTabs();
     renderLoad();
+  }
+
+  // ------------------------------------------------------------------ staff notes
+
+  /** Hand-over notes and internal notes: staff only, never the cardholder's. */
+  function renderStaffNotes(chat, transfers, notes) {
+    if (Array.isArray(transfers)) chat.transfers = transfers;
+    if (Array.isArray(notes)) chat.notes = notes;
+    chat.notesList.textContent = '';
+    chat.transfers.forEach(function (t) {
+      var from = t.from_tier ? (TIER_NAMES[t.from_tier] || t.from_tier) : 'another queue';
+      var head = 'Transferred from ' + from + (t.by ? ' by ' + t.by : '');
+      chat.notesList.appendChild(h('li', { class: 'sba-note sba-note-transfer' }, [
+        h('span', { class: 'sba-note-head', text: head + ' · ' + clock(t.at) }),
+        h('span', { class: 'sba-note-text', text: t.note || 'No note.' }),
+      ]));
+    });
+    chat.notes.forEach(function (n) {
+      chat.notesList.appendChild(h('li', { class: 'sba-note' }, [
+        h('span', { class: 'sba-note-head', text: 'Note by ' + n.by + ' · ' + clock(n.at) }),
+        h('span', { class: 'sba-note-text', text: n.text }),
+      ]));
+    });
+    chat.notesSummary.textContent = 'Internal notes (' + (chat.transfers.length + chat.notes.length) + ')';
+    if (chat.transfers.length) chat.notesBox.open = true;
+  }
+
+  function clock(iso) {
+    var d = new Date(iso);
+    return isNaN(d) ? '' : d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+  }
+
+  function onNote(f) {
+    var chat = chats.get(f.conversation);
+    if (!chat || !f.note) return;
+    chat.notes.push(f.note);
+    renderStaffNotes(chat);
+    announce('Internal note added.');
   }
 
   function onMsg(f) {
@@ -462,6 +503,8 @@
       typingTimer: null,
       remoteTypingTimer: null,
       removeTimer: null,
+      transfers: [],
+      notes: [],
     };
     buildChat(chat);
     chats.set(chat.id, chat);
@@ -516,18 +559,24 @@
 
     chat.transferSelect = h('select', { class: 'sba-transfer-tier', 'aria-label': 'Tier to transfer to' });
     renderTransferTiers(chat);
+    var transferNote = h('input', {
+      type: 'text', class: 'sba-transfer-note', maxlength: '1000',
+      placeholder: 'Note for the next agent (not shown to the cardholder)', 'aria-label': 'Note for the next agent',
+    });
     var transferForm = h('form', {
       class: 'sba-inline-form sba-transfer',
       onsubmit: function (ev) {
         ev.preventDefault();
         if (!chat.transferSelect.value) return;
-        send({ type: 'transfer', conversation: chat.id, tier: chat.transferSelect.value });
+        var frame = { type: 'transfer', conversation: chat.id, tier: chat.transferSelect.value };
+        if (transferNote.value.trim()) frame.note = transferNote.value.trim();
+        send(frame);
       },
-    }, [h('label', { class: 'sba-label' }, ['Transfer to ', chat.transferSelect]), h('button', { type: 'submit', class: 'sba-btn' }, ['Transfer'])]);
+    }, [h('label', { class: 'sba-label' }, ['Transfer to ', chat.transferSelect]), transferNote, h('button', { type: 'submit', class: 'sba-btn' }, ['Transfer'])]);
 
     var deskSelect = h('select', { class: 'sba-escalate-desk', 'aria-label': 'Desk to escalate to' },
       DESKS.map(function (d) { return h('option', { value: d, text: DESK_NAMES[d] }); }));
-    var noteInput = h('input', { type: 'text', class: 'sba-escalate-note', maxlength: '500', placeholder: 'Note for the desk', 'aria-label': 'Note for the desk' });
+    var noteInput = h('input', { type: 'text', class: 'sba-escalate-note', maxlength: '1000', placeholder: 'Note for the desk', 'aria-label': 'Note for the desk' });
     var escalateForm = h('form', {
       class: 'sba-inline-form sba-escalate',
       onsubmit: function (ev) {
@@ -580,9 +629,30 @@
     chat.historyList = h('ul', { class: 'sba-history-list' });
     chat.pastList = h('ol', { class: 'sba-past', hidden: true, tabindex: '0' });
     chat.historyBox = h('details', { class: 'sba-history', open: true }, [chat.historySummary, chat.historyList, chat.pastList]);
+    // Internal notes: staff only (hand-over notes and notes agents add).
+    chat.notesSummary = h('summary', { class: 'sba-notes-summary', text: 'Internal notes (0)' });
+    chat.notesList = h('ul', { class: 'sba-notes-list' });
+    var internalInput = h('input', {
+      type: 'text', class: 'sba-internal-note', maxlength: '1000',
+      placeholder: 'Only staff see this', 'aria-label': 'Internal note',
+    });
+    chat.notesBox = h('details', { class: 'sba-notes' }, [
+      chat.notesSummary,
+      chat.notesList,
+      h('form', {
+        class: 'sba-inline-form sba-note-form',
+        onsubmit: function (ev) {
+          ev.preventDefault();
+          var text = internalInput.value.trim();
+          if (!text) return;
+          if (send({ type: 'note', conversation: chat.id, text: text })) internalInput.value = '';
+        },
+      }, [internalInput, h('button', { type: 'submit', class: 'sba-btn sba-add-note' }, ['Add internal note'])]),
+    ]);
     chat.panel = h('section', { class: 'sba-panel', role: 'tabpanel', id: panelId, 'aria-labelledby': tabId, hidden: true }, [
       h('div', { class: 'sba-chat-head' }, [h('div', { class: 'sba-chat-who' }, [chat.headName, chat.presenceEl, chat.headInfo]), chat.actions]),
       chat.historyBox,
+      chat.notesBox,
       chat.transcript,
       chat.typingEl,
       chat.composerForm,

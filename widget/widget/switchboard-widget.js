@@ -261,8 +261,35 @@
       class: 'sbw-composer-form',
       onsubmit: function (ev) { ev.preventDefault(); self.sendMessage(); },
     }, [this.composer, this.sendBtn]);
+    // Rating, once the chat ended (`rate`, answered with `rated`).
+    this.rateButtons = [1, 2, 3, 4, 5].map(function (n) {
+      return h('button', {
+        type: 'button', class: 'sbw-star', 'data-score': n, 'aria-pressed': 'false',
+        'aria-label': n + (n === 1 ? ' star' : ' stars') + ' out of 5',
+        onclick: function () { self.pickScore(n); },
+      }, ['\u2605']);
+    });
+    this.rateComment = h('textarea', {
+      class: 'sbw-rate-comment', rows: '2', maxlength: '1000',
+      placeholder: 'Anything to add? (optional)', 'aria-label': 'Anything to add? (optional)',
+    });
+    this.rateSend = h('button', { type: 'submit', class: 'sbw-btn sbw-primary sbw-rate-send', disabled: true }, ['Send rating']);
+    this.rateForm = h('form', {
+      class: 'sbw-rate', hidden: true,
+      onsubmit: function (ev) { ev.preventDefault(); self.sendRating(); },
+    }, [
+      h('fieldset', { class: 'sbw-rate-set' }, [
+        h('legend', { class: 'sbw-rate-legend', text: 'How was this chat?' }),
+        h('div', { class: 'sbw-stars' }, this.rateButtons),
+      ]),
+      this.rateComment,
+      this.rateSend,
+    ]);
+    this.rateThanks = h('p', { class: 'sbw-rate-thanks', hidden: true, text: 'Thank you for your feedback.' });
     this.endedBar = h('div', { class: 'sbw-ended', hidden: true }, [
       h('p', { class: 'sbw-ended-text', text: 'This chat has ended.' }),
+      this.rateForm,
+      this.rateThanks,
       h('button', { type: 'button', class: 'sbw-btn sbw-primary sbw-new-chat', onclick: function () { self.newChat(); } }, ['Start a new chat']),
     ]);
     this.chatScreen = h('div', { class: 'sbw-screen sbw-chat-screen' }, [this.transcript, this.typingEl, this.composerForm, this.endedBar]);
@@ -384,7 +411,35 @@
     var ended = s === 'chat' && this.conv && this.conv.status === 'ended';
     this.composerForm.hidden = !!ended;
     this.endedBar.hidden = !ended;
+    this.rateForm.hidden = !(ended && this.conv.ratable && !this.conv.rated);
+    this.rateThanks.hidden = !(ended && this.conv.rated);
     this.renderStatus();
+  };
+
+  // ------------------------------------------------------------ rating
+
+  Widget.prototype.pickScore = function (n) {
+    this.rateScore = n;
+    this.rateButtons.forEach(function (b, i) {
+      b.setAttribute('aria-pressed', i < n ? 'true' : 'false');
+    });
+    this.rateSend.disabled = false;
+  };
+
+  Widget.prototype.sendRating = function () {
+    if (!this.conv || !this.rateScore) return;
+    var frame = { type: 'rate', conversation: this.conv.id, score: this.rateScore };
+    var comment = this.rateComment.value.trim();
+    if (comment) frame.comment = comment;
+    this.rateSend.disabled = true;
+    this.conn.send(frame);
+  };
+
+  Widget.prototype.onRated = function (f) {
+    if (!this.conv || f.conversation !== this.conv.id) return;
+    this.conv.rated = true;
+    this.announce('Thank you for your feedback.');
+    this.render();
   };
 
   Widget.prototype.renderStatus = function () {
@@ -429,6 +484,7 @@
       case 'read': return this.onRead(f);
       case 'escalated': return this.onEscalated(f);
       case 'ended': return this.onEnded(f);
+      case 'rated': return this.onRated(f);
       case 'error': return this.onError(f);
       default: return undefined; // unknown frames are ignored (forward compatible)
     }
@@ -787,6 +843,8 @@
       if (this.screen !== 'escalated') this.render();
       return;
     }
+    // A chat an agent served can be rated (once).
+    this.conv.ratable = this.conv.status === 'active' && f.reason !== 'lost';
     this.conv.status = 'ended';
     this.markActive(false);
     this.failPending();
