@@ -401,6 +401,9 @@ impl State {
                         conversation: Some(id.clone()),
                         phone_last4: None,
                         history: Vec::new(),
+                        name: None,
+                        cause: None,
+                        calls: Vec::new(),
                     };
                     reply(ServerFrame::Escalated {
                         conversation: id.clone(),

@@ -6,3 +6,8 @@ ALTER TABLE conversations
     ADD COLUMN rated_at timestamptz;
 -- Ratings by score and tier for reports.
 CREATE INDEX conversations_rated ON conversations (rated_at) WHERE rating IS NOT NULL;
+-- Callback requests: the cardholder's name and why, structured (`store::Cause`);
+-- `history` now holds each call `{at, outcome, by, note}`.
+ALTER TABLE callback_requests
+    ADD COLUMN name  text,
+    ADD COLUMN cause jsonb;

@@ -19,10 +19,10 @@ use crate::domain::{
     Seq, Tier, UserId,
 };
 use crate::protocol::{
-    AgentInfo, CallbackView, CardholderInfo, ConversationState, Entry, HistoryItem, NoteLine,
-    ServerFrame, TransferLine,
+    AgentInfo, CallLine, CallbackView, CardholderInfo, CauseView, ConversationState, Entry,
+    HistoryItem, NoteLine, ServerFrame, TransferLine,
 };
-use crate::store::{CallbackRequest, Conversation, Note};
+use crate::store::{Attempt, CallbackRequest, Cause, Conversation, Note};
 
 /// Who an event is for: a user is the pair (role, `sub`), and a desk is an
 /// audience of its own that no user id can name.
@@ -418,9 +418,11 @@ fn staff_only<T, L>(view: View, items: &[T], line: fn(&T) -> L) -> Vec<L> {
     }
 }
 
-/// A callback request as a view sees it: the phone digits only to the
-/// cardholder, the reason (which may be the agent's note) only to staff.
+/// A callback request as a view sees it: the reason, the name, the calls
+/// and the escalating agent's note only to staff; the phone's last four
+/// digits to both (the desk dials them, masked on screen).
 pub fn callback_view(r: &CallbackRequest, view: View) -> CallbackView {
+    let staff = view == View::Staff;
     CallbackView {
         reference: r.reference.clone(),
         desk: r.desk,
@@ -430,16 +432,48 @@ pub fn callback_view(r: &CallbackRequest, view: View) -> CallbackView {
         attempts: r.attempts,
         claimed_by: r.claimed_by.clone(),
         created_at: rfc3339(r.created_at),
-        reason: match view {
-            View::Cardholder => None,
-            View::Staff => Some(r.reason.clone()),
-        },
+        reason: staff.then(|| r.reason.clone()),
         conversation: Some(r.conversation.clone()),
-        phone_last4: match view {
-            View::Cardholder => r.phone_last4.clone(),
-            View::Staff => None,
+        phone_last4: r.phone_last4.clone(),
+        history: r
+            .history
+            .iter()
+            .map(|a| a.outcome.as_str().to_owned())
+            .collect(),
+        name: r.name.clone().filter(|_| staff),
+        cause: r.cause.as_ref().map(|c| cause_view(c, r.desk, view)),
+        calls: if staff {
+            r.history.iter().map(call_line).collect()
+        } else {
+            Vec::new()
         },
-        history: r.history.clone(),
+    }
+}
+
+/// Why a request was raised, as a view sees it (no staff note for the cardholder).
+fn cause_view(c: &Cause, desk: Desk, view: View) -> CauseView {
+    let staff = view == View::Staff;
+    let (kind, topic, rule, note) = match c {
+        Cause::Topic { topic } => ("topic", Some(*topic), None, None),
+        Cause::FirstMessage { rule } => ("first_message", None, Some(rule.clone()), None),
+        Cause::Agent { topic, note } => ("agent", Some(*topic), None, note.clone()),
+    };
+    CauseView {
+        kind: kind.to_owned(),
+        concern: c.concern(desk),
+        topic: topic.filter(|_| staff),
+        rule: rule.filter(|_| staff),
+        note: note.filter(|_| staff),
+    }
+}
+
+/// One call as staff see it.
+fn call_line(a: &Attempt) -> CallLine {
+    CallLine {
+        at: rfc3339(a.at),
+        outcome: a.outcome,
+        by: a.by.clone(),
+        note: a.note.clone(),
     }
 }
 

@@ -177,6 +177,9 @@ pub enum ClientFrame {
         reference: CallbackRef,
         /// How the call went.
         outcome: CallbackOutcome,
+        /// A note on the call, kept in the request's history.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
     },
     /// Agent or supervisor: ask for the queue overview (extension).
     Queues,
@@ -503,12 +506,55 @@ pub struct CallbackView {
     /// The conversation it came from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conversation: Option<ConversationId>,
-    /// Last four digits of the phone on file (cardholder view).
+    /// Last four digits of the phone on file (the desk shows them masked
+    /// as `•••• 1234`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phone_last4: Option<String>,
     /// Extension: outcomes of earlier calls, oldest first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub history: Vec<String>,
+    /// Staff: the cardholder's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Why, structured: staff see the kind, topic, rule and agent's note;
+    /// the cardholder the kind and the concern only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cause: Option<CauseView>,
+    /// Staff: each call so far, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub calls: Vec<CallLine>,
+}
+
+/// Why a chat became a callback request, as a view sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CauseView {
+    /// `topic`, `first_message` or `agent`.
+    pub kind: String,
+    /// What the cardholder's screen is worded by: `verification_code`,
+    /// `locked` or `fraud`.
+    pub concern: crate::store::Concern,
+    /// Staff: the topic (chosen, or the chat's when an agent escalated).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topic: Option<Topic>,
+    /// Staff: the classifier rule that matched the first message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+    /// Staff: the escalating agent's note.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// One call of a desk agent, as staff see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallLine {
+    /// RFC 3339.
+    pub at: String,
+    /// `reached`, `no_answer` or `failed`.
+    pub outcome: CallbackOutcome,
+    /// The desk agent.
+    pub by: Option<UserId>,
+    /// The agent's note on the call.
+    pub note: Option<String>,
 }
 
 /// One tier's queue in the overview (extension frame `queues`).
@@ -750,6 +796,10 @@ pub enum ServerFrame {
         desk: Desk,
         /// The requests.
         items: Vec<CallbackView>,
+        /// The desk's requests this agent closed in the last 24 hours that
+        /// the hub still holds, newest first (the pane lists today's).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        done: Option<Vec<CallbackView>>,
     },
     /// Desk agent: a request appeared or changed.
     Callback {

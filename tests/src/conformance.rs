@@ -11,8 +11,8 @@ use switchboard::domain::{
 };
 use switchboard::protocol::CallbackOutcome;
 use switchboard::store::{
-    AgentProfile, CallbackStatus, GraceOutcome, NewCallback, NewConversation, NewEntry, Redaction,
-    Side, Store, StoreError,
+    AgentProfile, CallbackStatus, Cause, GraceOutcome, NewCallback, NewConversation, NewEntry,
+    Redaction, Side, Store, StoreError,
 };
 
 /// A fixed start of time for the checks.
@@ -567,8 +567,11 @@ fn callback(who: &str, tier: Tier, desk: Desk, at: Millis) -> NewCallback {
     NewCallback {
         desk,
         sub: user(who),
+        name: Some(format!("Name of {who}")),
         tier,
-        reason: "topic locked_account".into(),
+        cause: Cause::Topic {
+            topic: Topic::LockedAccount,
+        },
         conversation: ConversationId(format!("c-{who}")),
         phone_last4: Some("4321".into()),
         now: at,
@@ -654,7 +657,7 @@ pub async fn callback_claims_and_outcomes(s: &dyn Store) {
     );
     assert!(
         matches!(
-            s.complete_callback(&r.reference, &user("d2"), CallbackOutcome::Reached)
+            s.complete_callback(&r.reference, &user("d2"), CallbackOutcome::Reached, None)
                 .await,
             Err(StoreError::NotAllowed)
         ),
@@ -668,11 +671,26 @@ pub async fn callback_claims_and_outcomes(s: &dyn Store) {
         }
         let who = if attempt == 1 { "d1" } else { "d2" };
         let done = s
-            .complete_callback(&r.reference, &user(who), CallbackOutcome::NoAnswer)
+            .complete_callback(
+                &r.reference,
+                &user(who),
+                CallbackOutcome::NoAnswer,
+                Some(format!("Voicemail {attempt}")),
+            )
             .await
             .expect("complete");
         assert_eq!(done.attempts, attempt);
         assert_eq!(done.history.len(), attempt as usize);
+        let last = done.history.last().expect("a call");
+        assert_eq!(
+            (last.outcome, last.by.as_ref(), last.note.clone()),
+            (
+                CallbackOutcome::NoAnswer,
+                Some(&user(who)),
+                Some(format!("Voicemail {attempt}"))
+            ),
+            "each call keeps who, how and the note"
+        );
         let want = if attempt < 3 {
             CallbackStatus::NoAnswer
         } else {
@@ -697,12 +715,42 @@ pub async fn callback_claims_and_outcomes(s: &dyn Store) {
         s.claim_callback(&fresh.reference, &user("d1"), &[Desk::Fraud])
             .await
             .expect("claim");
-        s.complete_callback(&fresh.reference, &user("d1"), CallbackOutcome::Reached)
-            .await
-            .expect("complete")
+        s.complete_callback(
+            &fresh.reference,
+            &user("d1"),
+            CallbackOutcome::Reached,
+            None,
+        )
+        .await
+        .expect("complete")
     };
     assert_eq!(reached.status, CallbackStatus::Reached);
     assert!(s.callbacks(Desk::Fraud).await.expect("list").is_empty());
+    // Each agent's closed requests ("done today"): d2 failed the first, d1 reached the second.
+    let refs = |list: Vec<switchboard::store::CallbackRequest>| -> Vec<_> {
+        list.into_iter().map(|r| r.reference).collect()
+    };
+    assert_eq!(
+        refs(s.closed_by(&user("d1"), 0).await.expect("done")),
+        vec![fresh.reference.clone()]
+    );
+    assert_eq!(
+        refs(s.closed_by(&user("d2"), 0).await.expect("done")),
+        vec![r.reference.clone()]
+    );
+    assert!(s
+        .closed_by(&user("d1"), i64::MAX)
+        .await
+        .expect("done")
+        .is_empty());
+    assert_eq!(reached.name.as_deref(), Some("Name of c"));
+    assert_eq!(reached.reason, "Locked account (chosen topic)");
+    assert_eq!(
+        reached.cause,
+        Some(Cause::Topic {
+            topic: Topic::LockedAccount
+        })
+    );
 }
 
 /// Subs full of key syntax reach no other user's keys: agent `x:convs` and
@@ -858,8 +906,12 @@ pub async fn scenario_for_events(s: &dyn Store) -> Vec<ConversationId> {
         .request_callback(NewCallback {
             desk: Desk::Identity,
             sub: user("ann"),
+            name: Some("Ann".into()),
             tier: Tier::Premium,
-            reason: "agent".into(),
+            cause: Cause::Agent {
+                topic: Topic::TwoFactor,
+                note: Some("Codes never arrive".into()),
+            },
             conversation: c.clone(),
             phone_last4: Some("4321".into()),
             now: T0 + 8,
@@ -959,7 +1011,7 @@ pub async fn ended_conversations_and_closed_requests_expire(s: &dyn Store) {
         .await
         .expect("claim");
     let closed = s
-        .complete_callback(&r.reference, &user("d1"), CallbackOutcome::Reached)
+        .complete_callback(&r.reference, &user("d1"), CallbackOutcome::Reached, None)
         .await
         .expect("complete");
     assert!(!closed.status.is_open());
@@ -1100,8 +1152,11 @@ pub async fn overview_and_audit(s: &dyn Store) {
         .request_callback(NewCallback {
             desk: Desk::Identity,
             sub: user("ov-c4"),
+            name: None,
             tier: Tier::Standard,
-            reason: "topic locked_account".into(),
+            cause: Cause::Topic {
+                topic: Topic::LockedAccount,
+            },
             conversation: ConversationId("c-ov4".into()),
             phone_last4: None,
             now: T0 + 5_400,
@@ -1175,6 +1230,7 @@ pub async fn overview_and_audit(s: &dyn Store) {
         &request.reference,
         &user("nobody"),
         CallbackOutcome::Reached,
+        None,
     )
     .await
     .expect_err("not claimed by that agent");

@@ -191,8 +191,8 @@ pub struct ExportedCallback {
     pub status: crate::domain::CallbackStatus,
     /// Calls made.
     pub attempts: u32,
-    /// Outcomes, oldest first.
-    pub history: Vec<String>,
+    /// Calls, oldest first.
+    pub history: Vec<crate::store::Attempt>,
     /// Requested (RFC 3339).
     pub created_at: String,
     /// Closed (RFC 3339).

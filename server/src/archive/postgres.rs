@@ -269,9 +269,9 @@ impl Archive for PgArchive {
                 .execute(
                     &format!(
                         "INSERT INTO callback_requests (ref, created_at, sub, desk, tier, conversation, \
-                         reason, status, attempts, history, phone_last4, closed_at) VALUES ($2, {TS}, \
-                         $3, $4, $5, $6, $7, $8, $9, $10, $11, to_timestamp($12::bigint / 1000.0)) \
-                         ON CONFLICT DO NOTHING"
+                         reason, status, attempts, history, phone_last4, closed_at, name, cause) \
+                         VALUES ($2, {TS}, $3, $4, $5, $6, $7, $8, $9, $10, $11, \
+                         to_timestamp($12::bigint / 1000.0), $13, $14) ON CONFLICT DO NOTHING"
                     ),
                     &[
                         &r.created_at,
@@ -286,6 +286,8 @@ impl Archive for PgArchive {
                         &json(&r.history),
                         &r.phone_last4,
                         &a.closed_at,
+                        &r.name,
+                        &r.cause.as_ref().map(json),
                     ],
                 )
                 .await
@@ -449,6 +451,7 @@ impl Archive for PgArchive {
         let rows = client
             .query(
                 "SELECT ref, desk, tier, conversation, reason, status, attempts, history, phone_last4, \
+                 name, cause, \
                  (extract(epoch FROM created_at) * 1000)::bigint AS created_ms, \
                  (extract(epoch FROM closed_at) * 1000)::bigint AS closed_ms \
                  FROM callback_requests WHERE sub = $1 ORDER BY created_at, ref",
@@ -465,8 +468,13 @@ impl Archive for PgArchive {
                     reference: CallbackRef(row.try_get("ref").map_err(unavailable)?),
                     desk: parsed(row, "desk")?,
                     sub: sub.clone(),
+                    name: row.try_get("name").map_err(unavailable)?,
                     tier: parsed(row, "tier")?,
                     reason: row.try_get("reason").map_err(unavailable)?,
+                    cause: row
+                        .try_get::<_, Option<serde_json::Value>>("cause")
+                        .map_err(unavailable)?
+                        .and_then(|c| serde_json::from_value(c).ok()),
                     conversation: ConversationId(row.try_get("conversation").map_err(unavailable)?),
                     created_at: row.try_get("created_ms").map_err(unavailable)?,
                     status: parsed(row, "status")?,

@@ -4,7 +4,7 @@ use crate::auth::{Identity, Principal};
 use crate::domain::{now_millis, AgentState, Author, ConversationId, EndReason, Tier};
 use crate::events::{conversation_state, Audience, Event, View};
 use crate::protocol::{ClientFrame, ServerFrame, PROTOCOL_VERSION};
-use crate::store::{AgentProfile, Conversation, Note, StoreError, MAX_NOTES};
+use crate::store::{AgentProfile, Cause, Conversation, Note, StoreError, MAX_NOTES};
 
 use super::cardholder::{resend_echo, Memo};
 use super::escalation::DeskAction;
@@ -164,18 +164,24 @@ impl Hub {
                 note,
             } => {
                 let c = self.held_by(me, &conversation).await?;
-                let reason =
-                    short_text(note)?.unwrap_or_else(|| "escalated by the agent".to_owned());
-                self.escalate(&c, desk, reason, "agent").await
+                let cause = Cause::Agent {
+                    topic: c.topic,
+                    note: short_text(note)?,
+                };
+                self.escalate(&c, desk, cause, "agent").await
             }
             ClientFrame::Callbacks { desk } => self.list_callbacks(identity, desk).await,
             ClientFrame::ClaimCallback { reference } => {
                 self.work_callback(identity, &reference, DeskAction::Claim)
                     .await
             }
-            ClientFrame::CompleteCallback { reference, outcome } => {
-                self.work_callback(identity, &reference, DeskAction::Complete(outcome))
-                    .await
+            ClientFrame::CompleteCallback {
+                reference,
+                outcome,
+                note,
+            } => {
+                let action = DeskAction::Complete(outcome, short_text(note)?);
+                self.work_callback(identity, &reference, action).await
             }
             ClientFrame::History {
                 conversation,

@@ -8,7 +8,9 @@ use crate::domain::{
 use crate::events::{assigned_to_cardholder, conversation_state, Audience, Event, View};
 use crate::metrics::RatingLabel;
 use crate::protocol::{ClientFrame, Entry, ServerFrame, PROTOCOL_VERSION, TRANSCRIPT_PAGE};
-use crate::store::{Appended, Conversation, NewConversation, Rating, StoreError, RATING_SCORES};
+use crate::store::{
+    Appended, Cause, Conversation, NewConversation, Rating, StoreError, RATING_SCORES,
+};
 
 use super::{check_say, short_text, typed_text, CommandError, Hub, Replies};
 
@@ -270,7 +272,7 @@ impl Hub {
         }
         if let Some(desk) = desk {
             let replies = self
-                .escalate(&c, desk, format!("topic {topic}"), topic.as_str())
+                .escalate(&c, desk, Cause::Topic { topic }, topic.as_str())
                 .await?;
             return Ok((c.id, replies));
         }

@@ -1185,8 +1185,10 @@ impl Store for MemoryStore {
             reference: reference.clone(),
             desk: new.desk,
             sub: new.sub,
+            name: new.name,
             tier: new.tier,
-            reason: new.reason,
+            reason: new.cause.describe(new.desk),
+            cause: Some(new.cause),
             conversation: new.conversation,
             created_at: new.now,
             status: CallbackStatus::Requested,
@@ -1268,6 +1270,7 @@ impl Store for MemoryStore {
         reference: &CallbackRef,
         agent: &UserId,
         outcome: CallbackOutcome,
+        note: Option<String>,
     ) -> StoreResult<CallbackRequest> {
         let mut s = self.lock();
         let r = s
@@ -1277,12 +1280,12 @@ impl Store for MemoryStore {
         if r.status != CallbackStatus::Claimed || r.claimed_by.as_ref() != Some(agent) {
             return Err(StoreError::NotAllowed);
         }
-        *r = after_outcome(r, outcome);
+        // Same clock as the Redis engine's script call.
+        let now = crate::domain::now_millis();
+        *r = after_outcome(r, outcome, agent, note, now);
         let done = r.clone();
         if !done.status.is_open() {
             s.unindex_request(&done);
-            // Same clock as the Redis engine's script call.
-            let now = crate::domain::now_millis();
             s.closed.insert((now + self.retention, reference.clone()));
             if let Some(archive) = &self.archive {
                 archive.keep_callback(ArchivedCallback {
@@ -1293,6 +1296,24 @@ impl Store for MemoryStore {
         }
         Ok(done)
     }
+
+    async fn closed_by(&self, agent: &UserId, since: Millis) -> StoreResult<Vec<CallbackRequest>> {
+        let s = self.lock();
+        let mut done: Vec<CallbackRequest> = s
+            .callbacks
+            .values()
+            .filter(|r| closed_by_since(r, agent, since))
+            .cloned()
+            .collect();
+        done.sort_by_key(|r| std::cmp::Reverse(r.closed_at()));
+        Ok(done)
+    }
+}
+
+/// Whether `agent` closed `r` at `since` or later.
+fn closed_by_since(r: &CallbackRequest, agent: &UserId, since: Millis) -> bool {
+    r.closed_at().is_some_and(|at| at >= since)
+        && r.history.last().and_then(|a| a.by.as_ref()) == Some(agent)
 }
 
 /// Both sides of a conversation: its cardholder and, when served, its agent.
@@ -1355,7 +1376,10 @@ mod tests {
             desk,
             sub: UserId(who.into()),
             tier,
-            reason: "topic locked_account".into(),
+            name: None,
+            cause: super::super::Cause::Topic {
+                topic: crate::domain::Topic::LockedAccount,
+            },
             conversation: ConversationId(format!("c-{who}")),
             phone_last4: None,
             now,
@@ -1407,7 +1431,7 @@ mod tests {
         s.claim_callback(&old.reference, &agent, &[Desk::Fraud])
             .await
             .expect("claim");
-        s.complete_callback(&old.reference, &agent, CallbackOutcome::Reached)
+        s.complete_callback(&old.reference, &agent, CallbackOutcome::Reached, None)
             .await
             .expect("complete");
         assert_eq!(

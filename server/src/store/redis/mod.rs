@@ -34,7 +34,7 @@ use super::{
     queue_score, AgentOverview, AgentProfile, AgentSnapshot, Appended, Assignment, AuditEntry,
     Beat, CallbackRequest, Conversation, DeskOverview, GraceOutcome, NewCallback, NewConversation,
     NewEntry, Note, Opened, Overview, QueueOverview, QueuePlace, QueueSnapshot, QueueStanding,
-    Rating, Side, Store, StoreError, StoreResult, Sweep, AUDIT_KEPT, MAX_NOTES,
+    Rating, Side, Store, StoreError, StoreResult, Sweep, AUDIT_KEPT, DONE_WINDOW_MS, MAX_NOTES,
     MAX_TRANSCRIPT_PAGE, RECENT_WAITS, ROUTE_BATCH, ROUTE_SCAN,
 };
 use crate::domain::{
@@ -581,8 +581,7 @@ impl Store for RedisStore {
         cardholder: &UserId,
         rating: Rating,
     ) -> StoreResult<Conversation> {
-        let json = serde_json::to_string(&rating)
-            .map_err(|e| StoreError::Unavailable(format!("rating: {e}")))?;
+        let json = replies::encode_json(&rating, "rating")?;
         let reply = self
             .run(
                 &self.scripts.rate,
@@ -599,8 +598,7 @@ impl Store for RedisStore {
     }
 
     async fn add_note(&self, id: &ConversationId, note: Note) -> StoreResult<Conversation> {
-        let json = serde_json::to_string(&note)
-            .map_err(|e| StoreError::Unavailable(format!("note: {e}")))?;
+        let json = replies::encode_json(&note, "note")?;
         let reply = self
             .run(
                 &self.scripts.note,
@@ -964,11 +962,13 @@ impl Store for RedisStore {
                         new.desk,
                         keys::encode(&new.sub),
                         new.tier,
-                        new.reason,
+                        new.cause.describe(new.desk),
                         new.conversation,
                         new.phone_last4.as_deref().unwrap_or(""),
                         reference,
-                        desk_rank(new.tier, new.now)
+                        desk_rank(new.tier, new.now),
+                        new.name.as_deref().unwrap_or(""),
+                        replies::encode_json(&new.cause, "cause")?
                     ],
                 )
                 .await?;
@@ -1052,6 +1052,7 @@ impl Store for RedisStore {
         reference: &CallbackRef,
         agent: &UserId,
         outcome: CallbackOutcome,
+        note: Option<String>,
     ) -> StoreResult<CallbackRequest> {
         // Rust decides the outcome; the script writes it only if the request
         // is still this agent's and unchanged since it was read.
@@ -1062,8 +1063,8 @@ impl Store for RedisStore {
         if current.claimed_by.as_ref() != Some(agent) {
             return Err(StoreError::NotAllowed);
         }
-        let next = after_outcome(&current, outcome);
         let now = crate::domain::now_millis();
+        let next = after_outcome(&current, outcome, agent, note, now);
         let reply = self
             .run(
                 &self.scripts.complete_callback,
@@ -1074,13 +1075,27 @@ impl Store for RedisStore {
                     current.attempts,
                     next.status,
                     next.attempts,
-                    next.history.join(","),
+                    replies::encode_json(&next.history, "history")?,
                     if next.status.is_open() { "1" } else { "0" },
-                    self.hand_over()
+                    self.hand_over(),
+                    DONE_WINDOW_MS
                 ],
             )
             .await?;
         desk_outcome(decode(&reply, "complete callback")?)
+    }
+
+    async fn closed_by(&self, agent: &UserId, since: Millis) -> StoreResult<Vec<CallbackRequest>> {
+        let now = crate::domain::now_millis();
+        let reply = self
+            .run(
+                &self.scripts.list_callbacks,
+                now,
+                argv!["done", keys::encode(agent), since],
+            )
+            .await?;
+        let list: Vec<Fields> = replies::decode_list(&reply, "closed callbacks")?;
+        list.iter().map(replies::callback).collect()
     }
 }
 

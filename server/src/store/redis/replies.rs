@@ -179,8 +179,12 @@ pub fn callback(f: &Fields) -> StoreResult<CallbackRequest> {
         reference: CallbackRef(f.get("ref")?.to_owned()),
         desk: f.parsed("desk")?,
         sub: keys::decode(f.get("sub")?),
+        name: f.optional("name"),
         tier: f.parsed("tier")?,
         reason: f.get("reason")?.to_owned(),
+        cause: f
+            .optional("cause")
+            .and_then(|c| serde_json::from_str(&c).ok()),
         conversation: ConversationId(f.get("conversation")?.to_owned()),
         created_at: f.parsed("created_at")?,
         status: f.parsed("status")?,
@@ -189,9 +193,14 @@ pub fn callback(f: &Fields) -> StoreResult<CallbackRequest> {
         phone_last4: f.optional("phone_last4"),
         history: f
             .optional("history")
-            .map(|h| h.split(',').map(str::to_owned).collect())
+            .and_then(|h| serde_json::from_str(&h).ok())
             .unwrap_or_default(),
     })
+}
+
+/// A value the store keeps as JSON text (built by Rust, never by a script).
+pub fn encode_json<T: Serialize>(value: &T, what: &str) -> StoreResult<String> {
+    serde_json::to_string(value).map_err(|e| corrupt(&format!("{what}: {e}")))
 }
 
 /// A transcript entry as stored in the `tx` list (its seq is its position).
