@@ -468,10 +468,82 @@ e2e('locked_account shows the callback screen with the reference', { timeout: 60
     await row.waitFor();
     await row.locator('.sba-claim').click();
     await row.locator('.sba-outcome-reached').waitFor();
+    // What the desk works with: the name, the masked phone, a readable reason.
+    await row.locator('.sba-callback-name', { hasText: 'Lee Locked' }).waitFor();
+    await row.locator('.sba-phone', { hasText: '\u2022\u2022\u2022\u2022 4321' }).waitFor();
+    await row.locator('.sba-callback-reason', { hasText: 'Locked account (chosen topic)' }).waitFor();
+    await page.locator('.sbw-esc-hint', { hasText: "Chat can't unlock the account" }).waitFor();
     await agentPage.screenshot({ path: path.join(SHOTS, 'agent-callbacks.png') });
+    // An outcome is confirmed before it is recorded.
     await row.locator('.sba-outcome-reached').click();
+    await row.locator('.sba-outcome-cancel').click();
+    await row.locator('.sba-outcome-reached').click();
+    await row.locator('.sba-outcome-yes').click();
     await row.waitFor({ state: 'detached' });
+    await agentPage.locator(`.sba-desk[data-desk="identity"] .sba-done-item[data-ref="${ref}"]`).waitFor({ state: 'attached' });
   } finally {
+    await context.close();
+  }
+});
+
+e2e('an agent escalates a verification-code chat: the cardholder is told why, the desk reads the chat and logs each call', { timeout: 90000 }, async () => {
+  await setAway(agentPage);
+  const { context, page: pane } = await openAgent({ sub: 'e2e-esc-agent', name: 'Eve Escalates', max_chats: 2, teams: ['prepaid'] });
+  const desk = await openAgent({ sub: 'e2e-desk-identity', name: 'Ida Identity', max_chats: 1, teams: ['identity'] });
+  const ch = await openCardholder({ role: 'cardholder', sub: 'e2e-codes', tier: 'prepaid', name: 'Cody Codes', phone_last4: '9876' });
+  try {
+    await pane.locator('#sba-availability').click();
+    await pane.locator('#sba-availability[aria-pressed="true"]').waitFor();
+    await ch.page.locator('.sbw-launcher').click();
+    await ch.page.locator('.sbw-topic', { hasText: 'Trouble with verification codes' }).click();
+    await ch.page.locator('.sbw-start').click();
+    await pane.locator('.sba-tab', { hasText: 'Cody Codes' }).waitFor();
+    const composer = ch.page.locator('.sbw-composer');
+    await composer.fill('The codes never arrive on my phone');
+    await composer.press('Enter');
+    const panel = pane.locator('.sba-panel:not([hidden])');
+    await panel.locator('.sba-cardholder .sba-bubble', { hasText: 'codes never arrive' }).waitFor();
+    await panel.locator('.sba-more > summary').click();
+    await panel.locator('.sba-escalate-desk').selectOption('identity');
+    await panel.locator('.sba-escalate-note').fill('Phone number changed last month');
+    await panel.locator('.sba-escalate button[type="submit"]').click();
+
+    // The cardholder is told what the call is about, never the staff note.
+    await ch.page.locator('.sbw-escalated[data-concern="verification_code"]').waitFor();
+    await ch.page.locator('.sbw-esc-reason', { hasText: 'verification codes' }).waitFor();
+    const widgetText = await ch.page.locator('.switchboard-widget-host').evaluate((host) => (host.shadowRoot || host).textContent);
+    assert.ok(!widgetText.includes('changed last month'), 'no staff note in the widget');
+    const ref = (await ch.page.locator('.sbw-ref').textContent()).trim();
+
+    const row = desk.page.locator(`.sba-desk[data-desk="identity"] .sba-callback[data-ref="${ref}"]`);
+    await row.waitFor();
+    await row.locator('.sba-callback-name', { hasText: 'Cody Codes' }).waitFor();
+    await row.locator('.sba-phone', { hasText: '\u2022\u2022\u2022\u2022 9876' }).waitFor();
+    await row.locator('.sba-callback-reason', { hasText: 'Agent escalated: Phone number changed last month' }).waitFor();
+    // The chat it came from, one click away.
+    await row.locator('.sba-read-chat').click();
+    await row.locator('.sba-desk-chat li', { hasText: 'codes never arrive' }).waitFor();
+
+    // A call that nobody answered, with a note, confirmed; it stays on the list with its time.
+    await row.locator('.sba-claim').click();
+    await row.locator('.sba-call-note-input').fill('Voicemail left');
+    await row.locator('.sba-outcome-no_answer').click();
+    await row.locator('.sba-outcome-yes').click();
+    await row.locator('.sba-call', { hasText: 'Voicemail left' }).waitFor();
+    await row.locator('.sba-call-head', { hasText: 'No answer' }).waitFor();
+    assert.deepEqual(await axeViolations(desk.page), [], 'agent pane, callback desk');
+    await desk.page.screenshot({ path: path.join(SHOTS, 'agent-callback-desk.png') });
+    // Reached on the second call: it moves to "Done today".
+    await row.locator('.sba-claim').click();
+    await row.locator('.sba-outcome-reached').click();
+    await row.locator('.sba-outcome-yes').click();
+    await row.waitFor({ state: 'detached' });
+    const done = desk.page.locator(`.sba-desk[data-desk="identity"] .sba-done-item[data-ref="${ref}"]`);
+    await desk.page.locator('.sba-desk[data-desk="identity"] .sba-done > summary', { hasText: 'Done today (1)' }).click();
+    await done.locator('.sba-call', { hasText: 'Voicemail left' }).waitFor();
+  } finally {
+    await ch.context.close();
+    await desk.context.close();
     await context.close();
   }
 });

@@ -114,6 +114,9 @@
   var queuesTimer = null;
   var callbacksTimer = null;
   var desks = new Map();    // desk -> Map(ref -> request)
+  var doneToday = new Map(); // desk -> Map(ref -> request this agent closed)
+  var deskDrafts = new Map(); // ref -> { note, confirming: outcome | null }
+  var deskChats = new Map(); // conversation -> <ol> showing the chat a request came from
   var toastTimer = null;
   var conn = null;
   var lastBackground = {};     // frame type -> when a background frame of it was last sent
@@ -338,6 +341,19 @@
 
   // A page of a chat's transcript (the reply to `sync`); `more`: ask again.
   function onTranscript(f) {
+    // The chat a callback request came from, read by its desk.
+    var deskChat = deskChats.get(f.conversation);
+    if (deskChat) {
+      (f.entries || []).forEach(function (e) {
+        deskChat.appendChild(h('li', { class: 'sba-desk-line sba-desk-' + e.from }, [
+          h('span', { class: 'sba-desk-from', text: (e.from === 'cardholder' ? 'Cardholder' : e.from === 'agent' ? 'Agent' : 'Notice') + ': ' }),
+          h('span', { text: e.text }),
+        ]));
+      });
+      var last = (f.entries || []).reduce(function (m, e) { return Math.max(m, Number(e.seq) || 0); }, 0);
+      if (f.more && last > 0) send({ type: 'transcript', conversation: f.conversation, after: last }, false);
+      return;
+    }
     // An earlier conversation being read (its own tab may still be open, ended).
     var reader = pastReaders.get(f.conversation);
     if (reader) {
@@ -1105,6 +1121,11 @@
     var list = new Map();
     (f.items || []).forEach(function (r) { if (isOpenRequest(r)) list.set(r.ref, r); });
     desks.set(f.desk, list);
+    if (Array.isArray(f.done)) {
+      var done = new Map();
+      f.done.forEach(function (r) { done.set(r.ref, r); });
+      doneToday.set(f.desk, done);
+    }
     renderCallbacks();
   }
 
@@ -1115,6 +1136,14 @@
     var known = list.has(r.ref);
     if (isOpenRequest(r)) list.set(r.ref, r); else list.delete(r.ref);
     if (!known && isOpenRequest(r)) announce('New callback request ' + r.ref + ' for the ' + (DESK_NAMES[r.desk] || r.desk));
+    // A request this agent closed joins its "done today" list.
+    var calls = r.calls || [];
+    var lastCall = calls[calls.length - 1];
+    if (!isOpenRequest(r) && lastCall && me && lastCall.by === me.sub) {
+      if (!doneToday.has(r.desk)) doneToday.set(r.desk, new Map());
+      doneToday.get(r.desk).set(r.ref, r);
+      deskDrafts.delete(r.ref);
+    }
     renderCallbacks();
   }
 
@@ -1127,34 +1156,127 @@
     desks.forEach(function (list, desk) {
       var items = Array.from(list.values()).sort(deskOrder);
       var rows = items.map(callbackRow);
+      var done = Array.from((doneToday.get(desk) || new Map()).values()).filter(closedToday);
       sections.push(h('section', { class: 'sba-desk', 'data-desk': desk, 'aria-label': DESK_NAMES[desk] || desk }, [
         h('h3', { text: (DESK_NAMES[desk] || desk) + ' (' + items.length + ')' }),
         rows.length ? h('ul', { class: 'sba-callback-list' }, rows) : h('p', { class: 'sba-muted', text: 'No open requests.' }),
+        h('details', { class: 'sba-done' }, [
+          h('summary', { text: 'Done today (' + done.length + ')' }),
+          done.length
+            ? h('ul', { class: 'sba-done-list' }, done.map(doneRow))
+            : h('p', { class: 'sba-muted', text: 'Nothing closed today yet.' }),
+        ]),
       ]));
     });
     els.desks.replaceChildren.apply(els.desks, sections);
   }
 
+  /** Whether a closed request's last call was today, on this computer's clock. */
+  function closedToday(r) {
+    var calls = r.calls || [];
+    var last = calls[calls.length - 1];
+    return !!last && new Date(last.at).toDateString() === new Date().toDateString();
+  }
+
+  function masked(last4) {
+    return last4 ? '\u2022\u2022\u2022\u2022 ' + last4 : 'no phone on file';
+  }
+
+  function callLines(r) {
+    var calls = r.calls || [];
+    if (!calls.length) return null;
+    return h('ol', { class: 'sba-calls', 'aria-label': 'Calls' }, calls.map(function (c) {
+      return h('li', { class: 'sba-call' }, [
+        h('span', { class: 'sba-call-head', text: (CALLBACK_STATUS[c.outcome] || c.outcome) + ' \u00b7 ' + clock(c.at) }),
+        c.note ? h('span', { class: 'sba-call-note', text: c.note }) : null,
+      ]);
+    }));
+  }
+
+  function doneRow(r) {
+    return h('li', { class: 'sba-done-item', 'data-ref': r.ref }, [
+      h('span', { class: 'sba-done-head' }, [tierBadge(r.tier), ' ', r.name || r.sub, ' \u00b7 ', h('code', { text: r.ref }), ' \u00b7 ' + (CALLBACK_STATUS[r.status] || r.status)]),
+      callLines(r),
+    ]);
+  }
+
+  /** Shows (or hides) the chat a request came from, under the request. */
+  function toggleDeskChat(r, box, button) {
+    if (!box.hidden) {
+      box.hidden = true;
+      button.setAttribute('aria-expanded', 'false');
+      return;
+    }
+    box.hidden = false;
+    button.setAttribute('aria-expanded', 'true');
+    if (!deskChats.has(r.conversation)) {
+      var ol = h('ol', { class: 'sba-desk-chat', 'aria-label': 'Chat ' + r.ref + ' came from', tabindex: '0' });
+      deskChats.set(r.conversation, ol);
+      send({ type: 'transcript', conversation: r.conversation }, false);
+    }
+    box.replaceChildren(deskChats.get(r.conversation));
+  }
+
   function callbackRow(r) {
     var mine = me && r.claimed_by === me.sub;
+    var draft = deskDrafts.get(r.ref) || { note: '', confirming: null };
     var buttons = [];
     if (r.status === 'requested' || r.status === 'no_answer' || !r.claimed_by) {
       buttons.push(h('button', { type: 'button', class: 'sba-btn sba-primary sba-claim', onclick: function () { send({ type: 'claim_callback', ref: r.ref }); } }, ['Claim']));
+    } else if (mine && draft.confirming) {
+      // An outcome is asked twice: it closes or returns the request for everyone.
+      var word = CALLBACK_STATUS[draft.confirming] || draft.confirming;
+      buttons.push(h('div', { class: 'sba-confirm sba-outcome-confirm', role: 'group', 'aria-label': 'Confirm the outcome' }, [
+        h('span', { class: 'sba-confirm-text', text: 'Record \u201c' + word + '\u201d for ' + r.ref + '?' }),
+        h('button', {
+          type: 'button', class: 'sba-btn sba-primary sba-outcome-yes',
+          onclick: function () {
+            var frame = { type: 'complete_callback', ref: r.ref, outcome: draft.confirming };
+            if (draft.note.trim()) frame.note = draft.note.trim();
+            if (send(frame)) { draft.confirming = null; draft.note = ''; deskDrafts.set(r.ref, draft); }
+          },
+        }, ['Yes, record it']),
+        h('button', {
+          type: 'button', class: 'sba-btn sba-outcome-cancel',
+          onclick: function () { draft.confirming = null; deskDrafts.set(r.ref, draft); renderCallbacks(); },
+        }, ['Cancel']),
+      ]));
     } else if (mine) {
+      buttons.push(h('input', {
+        type: 'text', class: 'sba-call-note-input', maxlength: '1000', value: draft.note,
+        placeholder: 'Note on this call', 'aria-label': 'Note on the call to ' + r.ref,
+        oninput: function (ev) { draft.note = ev.target.value; deskDrafts.set(r.ref, draft); },
+      }));
       [['reached', 'Reached'], ['no_answer', 'No answer'], ['failed', 'Failed']].forEach(function (o) {
         buttons.push(h('button', {
           type: 'button', class: 'sba-btn sba-outcome sba-outcome-' + o[0], 'aria-label': o[1] + ' \u2013 ' + r.ref,
-          onclick: function () { send({ type: 'complete_callback', ref: r.ref, outcome: o[0] }); },
+          onclick: function () { draft.confirming = o[0]; deskDrafts.set(r.ref, draft); renderCallbacks(); },
         }, [o[1]]));
       });
     } else {
       buttons.push(h('span', { class: 'sba-muted', text: 'Claimed by ' + r.claimed_by }));
     }
     var age = r.created_at ? duration((Date.now() - new Date(r.created_at).getTime()) / 1000) : '';
+    var chatBox = h('div', { class: 'sba-desk-chat-box', hidden: true });
+    var chatButton = h('button', {
+      type: 'button', class: 'sba-btn sba-read-chat', 'aria-expanded': 'false',
+      onclick: function () { toggleDeskChat(r, chatBox, chatButton); },
+    }, ['Read the chat']);
     return h('li', { class: 'sba-callback sba-callback-' + r.status, 'data-ref': r.ref }, [
-      h('div', { class: 'sba-callback-top' }, [tierBadge(r.tier), h('code', { class: 'sba-ref', text: r.ref }), h('span', { class: 'sba-callback-status', text: CALLBACK_STATUS[r.status] || r.status })]),
-      h('p', { class: 'sba-callback-info', text: 'Cardholder ' + r.sub + (age ? ' \u00b7 ' + age + ' ago' : '') + (r.attempts ? ' \u00b7 ' + r.attempts + ' attempt' + (r.attempts > 1 ? 's' : '') : '') }),
+      h('div', { class: 'sba-callback-top' }, [
+        tierBadge(r.tier),
+        h('span', { class: 'sba-callback-name', text: r.name || 'No name on file' }),
+        h('code', { class: 'sba-ref', text: r.ref }),
+        h('span', { class: 'sba-callback-status', text: CALLBACK_STATUS[r.status] || r.status }),
+      ]),
+      h('p', { class: 'sba-callback-info' }, [
+        h('span', { class: 'sba-phone', text: 'Phone ' + masked(r.phone_last4) }),
+        (age ? ' \u00b7 requested ' + age + ' ago' : '') + (r.attempts ? ' \u00b7 ' + r.attempts + ' attempt' + (r.attempts > 1 ? 's' : '') : ''),
+      ]),
       r.reason ? h('p', { class: 'sba-callback-reason', text: r.reason }) : null,
+      callLines(r),
+      r.conversation ? chatButton : null,
+      chatBox,
       h('div', { class: 'sba-callback-actions' }, buttons),
     ]);
   }

@@ -813,14 +813,30 @@
     this.showEscalation(f.callback || {});
   };
 
+  // What the callback screen says, by what the call is about (`cause.concern`;
+  // the desk decides for requests without one). Never a staff note.
+  var ESCALATION_WORDS = {
+    verification_code: {
+      reason: "We need to confirm it's you by phone before we can help with your verification codes.",
+      hint: 'Keep this reference handy. The call is how we check it is really you.',
+    },
+    locked: {
+      reason: 'To keep your account safe, we need to confirm your identity by phone.',
+      hint: "Keep this reference handy. Chat can't unlock the account: the call is how we check it is really you.",
+    },
+    fraud: {
+      reason: 'Our fraud team will call you about the restriction on your card.',
+      hint: 'Keep this reference handy. For your security, restrictions can only be lifted on the phone.',
+    },
+  };
+
   Widget.prototype.showEscalation = function (cb) {
     this.escRef.textContent = cb.ref || '';
-    this.escReason.textContent = cb.desk === 'fraud'
-      ? 'Our fraud team needs to speak with you to lift the restriction on your card.'
-      : 'To keep your account safe, we need to confirm your identity by phone.';
-    this.escHint.textContent = cb.desk === 'fraud'
-      ? 'Keep this reference handy. For your security, restrictions can only be lifted on the phone.'
-      : 'Keep this reference handy. Chat cannot unlock the account: the call is how we check it is really you.';
+    var concern = (cb.cause && cb.cause.concern) || (cb.desk === 'fraud' ? 'fraud' : 'locked');
+    var words = ESCALATION_WORDS[concern] || ESCALATION_WORDS.locked;
+    this.escReason.textContent = words.reason;
+    this.escHint.textContent = words.hint;
+    this.escScreen.setAttribute('data-concern', concern);
     this.escPhone.textContent = cb.phone_last4
       ? "We'll call the number ending " + cb.phone_last4 + '.'
       : "We'll call the phone number we have on file.";
