@@ -30,7 +30,16 @@ impl Hub {
             .register_agent(&profile, now_millis())
             .await
             .map_err(|e| self.store_failed(e))?;
-        Ok(vec![ServerFrame::Welcome {
+        // Where each chat's cardholder stands now (changes follow as events).
+        let presence = snapshot
+            .active
+            .iter()
+            .zip(&snapshot.presence)
+            .map(|(c, p)| ServerFrame::Presence {
+                conversation: c.id.clone(),
+                cardholder: *p,
+            });
+        let mut replies = vec![ServerFrame::Welcome {
             role: identity.role,
             sub: identity.sub.clone(),
             protocol: PROTOCOL_VERSION,
@@ -47,7 +56,9 @@ impl Hub {
             state: Some(snapshot.state),
             callbacks: None,
             canned: Some(self.settings().canned.for_teams(teams)),
-        }])
+        }];
+        replies.extend(presence);
+        Ok(replies)
     }
 
     pub(super) async fn queues(&self) -> Replies {

@@ -269,12 +269,14 @@ impl Hub {
                 "you can only monitor chats of queues you supervise".into(),
             ));
         }
-        self.store
-            .monitor(id, &identity.sub, true)
-            .await
-            .map_err(|e| self.store_failed(e))?
-            .ok_or(CommandError::NoConversation)?;
-        if watch.monitoring.insert(id.clone()) {
+        // Once per connection: the store counts the supervisor's connections.
+        if !watch.monitoring.contains(id) {
+            self.store
+                .monitor(id, &identity.sub, true)
+                .await
+                .map_err(|e| self.store_failed(e))?
+                .ok_or(CommandError::NoConversation)?;
+            watch.monitoring.insert(id.clone());
             tracing::info!(supervisor = %identity.sub, conversation = %id, "supervisor monitors a chat");
             let agent = c.agent.as_ref().map_or("(queued)", |a| a.as_str());
             self.record(identity, "monitor", id.as_str(), &format!("agent {agent}"))

@@ -5,7 +5,7 @@
 //! `std::sync::Mutex` (nothing is awaited while it is held), which makes each
 //! call atomic exactly as the Redis engine's scripts are.
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
@@ -112,14 +112,14 @@ struct Record {
     /// The callback request it was escalated to.
     callback: Option<CallbackRef>,
     /// Supervisors monitoring it.
-    monitors: BTreeSet<UserId>,
+    monitors: BTreeMap<UserId, u32>,
 }
 
 impl Record {
     /// Who hears its entries, redactions and end: both sides and its monitors.
     fn audiences(&self) -> Vec<Audience> {
         let mut to = both_sides(&self.conversation);
-        to.extend(self.monitors.iter().cloned().map(Audience::Supervisor));
+        to.extend(self.monitors.keys().cloned().map(Audience::Supervisor));
         to
     }
 }
@@ -655,7 +655,7 @@ impl Store for MemoryStore {
                 transcript: Vec::new(),
                 client_ids: HashMap::new(),
                 callback: None,
-                monitors: BTreeSet::new(),
+                monitors: BTreeMap::new(),
             },
         );
         s.open.insert(new.cardholder, id.clone());
@@ -796,7 +796,7 @@ impl Store for MemoryStore {
         c.notes.push(note.clone());
         let noted = c.clone();
         let mut to = vec![Audience::Agent(note.by.clone())];
-        to.extend(record.monitors.iter().cloned().map(Audience::Supervisor));
+        to.extend(record.monitors.keys().cloned().map(Audience::Supervisor));
         self.announce(
             to,
             Event::Note {
@@ -826,11 +826,28 @@ impl Store for MemoryStore {
         agent.profile = profile.clone();
         let state = agent.state;
         let ids: Vec<ConversationId> = agent.active.iter().cloned().collect();
-        let active = ids
+        let active: Vec<Conversation> = ids
             .iter()
             .filter_map(|id| s.conversations.get(id).map(|r| r.conversation.clone()))
             .collect();
-        Ok(AgentSnapshot { state, active })
+        let presence = active
+            .iter()
+            .map(|c| {
+                let key = (Side::Cardholder, c.cardholder.clone());
+                if s.is_present(key.0, &key.1) {
+                    CardholderPresence::Online
+                } else if s.graces.contains_key(&key) {
+                    CardholderPresence::Away
+                } else {
+                    CardholderPresence::Gone
+                }
+            })
+            .collect();
+        Ok(AgentSnapshot {
+            state,
+            active,
+            presence,
+        })
     }
 
     async fn set_agent_state(
@@ -1041,9 +1058,12 @@ impl Store for MemoryStore {
             if record.conversation.status == ConversationStatus::Ended {
                 return Ok(None);
             }
-            record.monitors.insert(supervisor.clone());
-        } else {
-            record.monitors.remove(supervisor);
+            *record.monitors.entry(supervisor.clone()).or_insert(0) += 1;
+        } else if let Some(n) = record.monitors.get_mut(supervisor) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                record.monitors.remove(supervisor);
+            }
         }
         Ok(Some(record.conversation.clone()))
     }

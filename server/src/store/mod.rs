@@ -239,6 +239,8 @@ pub struct AgentSnapshot {
     pub state: AgentState,
     /// Chats it holds.
     pub active: Vec<Conversation>,
+    /// Whether each chat's cardholder is there, in the order of `active`.
+    pub presence: Vec<crate::domain::CardholderPresence>,
 }
 
 /// One pairing made by [`Store::route`].
@@ -719,10 +721,11 @@ pub trait Store: Send + Sync + Debug + 'static {
     /// and desks.
     async fn overview(&self, teams: &[Team]) -> StoreResult<Overview>;
 
-    /// Starts (`on`) or stops a supervisor's monitoring of an open
-    /// conversation: while on, its entries, redactions and end reach the
-    /// supervisor too (never the other way). `None` when the conversation
-    /// is unknown or over.
+    /// Starts (`on`) or stops one connection's monitoring of an open
+    /// conversation by a supervisor, counted per supervisor: while any of
+    /// its connections monitors it, its entries, notes, redactions and end
+    /// reach the supervisor too (never the other way). `None` when the
+    /// conversation is unknown or over.
     async fn monitor(
         &self,
         id: &ConversationId,

@@ -74,6 +74,13 @@ async fn the_agent_sees_whether_the_cardholder_is_there() {
         0,
         "an active chat is not ended by the cardholder's absence"
     );
+    // An agent connection that opens now learns it at once.
+    let (mut again, _) = Client::connect(&url, &agent("pr-ag", &["standard"], 2)).await;
+    let p = again.expect("presence").await;
+    assert_eq!(
+        p,
+        json!({"type": "presence", "conversation": id, "cardholder": "gone"})
+    );
 
     let (_ch, welcome) = Client::connect(&url, &cardholder("pr-ch", "standard")).await;
     assert_eq!(welcome["conversation"]["id"], id.as_str());

@@ -648,6 +648,7 @@ impl Store for RedisStore {
                 .iter()
                 .map(replies::conversation)
                 .collect::<StoreResult<_>>()?,
+            presence: r.presence,
         })
     }
 

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::keys;
 use crate::archive::{Summary, Transfer};
-use crate::domain::{Author, CallbackRef, ConversationId, Millis, Seq, UserId};
+use crate::domain::{Author, CallbackRef, CardholderPresence, ConversationId, Millis, Seq, UserId};
 use crate::protocol::Entry;
 use crate::store::{CallbackRequest, Conversation, StoreError, StoreResult};
 
@@ -361,6 +361,9 @@ pub struct AgentReply {
     /// Chats it holds.
     #[serde(deserialize_with = "lua_list")]
     pub conversations: Vec<Fields>,
+    /// Whether each chat's cardholder is there, in the same order.
+    #[serde(default, deserialize_with = "lua_list")]
+    pub presence: Vec<CardholderPresence>,
 }
 
 /// One pairing in `route.lua`'s reply.

@@ -137,7 +137,7 @@ end
 -- The members to announce a conversation's entries and end to: `to`, plus the
 -- supervisors monitoring it.
 local function with_monitors(id, to)
-  for _, m in ipairs(redis.call('SMEMBERS', k('conv', id) .. ':monitors')) do
+  for _, m in ipairs(redis.call('HKEYS', k('conv', id) .. ':monitors')) do
     table.insert(to, m)
   end
   return to
