@@ -306,23 +306,18 @@
       var from = t.from_tier ? (TIER_NAMES[t.from_tier] || t.from_tier) : 'another queue';
       var head = 'Transferred from ' + from + (t.by ? ' by ' + t.by : '');
       chat.notesList.appendChild(h('li', { class: 'sba-note sba-note-transfer' }, [
-        h('span', { class: 'sba-note-head', text: head + ' · ' + clock(t.at) }),
+        h('span', { class: 'sba-note-head', text: head + ' · ' + core.clockTime(t.at) }),
         h('span', { class: 'sba-note-text', text: t.note || 'No note.' }),
       ]));
     });
     chat.notes.forEach(function (n) {
       chat.notesList.appendChild(h('li', { class: 'sba-note' }, [
-        h('span', { class: 'sba-note-head', text: 'Note by ' + n.by + ' · ' + clock(n.at) }),
+        h('span', { class: 'sba-note-head', text: 'Note by ' + n.by + ' · ' + core.clockTime(n.at) }),
         h('span', { class: 'sba-note-text', text: n.text }),
       ]));
     });
     chat.notesSummary.textContent = 'Internal notes (' + (chat.transfers.length + chat.notes.length) + ')';
     if (chat.transfers.length) chat.notesBox.open = true;
-  }
-
-  function clock(iso) {
-    var d = new Date(iso);
-    return isNaN(d) ? '' : d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
   }
 
   function onNote(f) {
@@ -1187,7 +1182,7 @@
     if (!calls.length) return null;
     return h('ol', { class: 'sba-calls', 'aria-label': 'Calls' }, calls.map(function (c) {
       return h('li', { class: 'sba-call' }, [
-        h('span', { class: 'sba-call-head', text: (CALLBACK_STATUS[c.outcome] || c.outcome) + ' \u00b7 ' + clock(c.at) }),
+        h('span', { class: 'sba-call-head', text: (CALLBACK_STATUS[c.outcome] || c.outcome) + ' \u00b7 ' + core.clockTime(c.at) }),
         c.note ? h('span', { class: 'sba-call-note', text: c.note }) : null,
       ]);
     }));

@@ -246,6 +246,31 @@ mod tests {
         );
     }
 
+    #[test]
+    fn a_second_hand_over_only_adds_a_missing_rating() {
+        use crate::store::Rating;
+        let a = MemoryArchive::new();
+        a.keep_conversation(ended("r1", "ann", 10, 20));
+        let rating = |score| Rating {
+            score,
+            comment: None,
+            at: 30,
+        };
+        let mut rated = ended("r1", "ann", 10, 20);
+        rated.conversation.rating = Some(rating(4));
+        rated.conversation.agent_name = Some("changed".into());
+        a.keep_conversation(rated.clone());
+        rated.conversation.rating = Some(rating(1));
+        a.keep_conversation(rated);
+        let kept = &a.lock().conversations[&ConversationId("r1".into())];
+        assert_eq!(
+            kept.conversation.rating,
+            Some(rating(4)),
+            "the first rating stays"
+        );
+        assert_eq!(kept.conversation.agent_name, None, "nothing else changes");
+    }
+
     #[tokio::test]
     async fn purge_removes_only_what_ended_before_the_cutoff() {
         let a = MemoryArchive::new();

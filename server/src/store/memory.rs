@@ -119,8 +119,13 @@ impl Record {
     /// Who hears its entries, redactions and end: both sides and its monitors.
     fn audiences(&self) -> Vec<Audience> {
         let mut to = both_sides(&self.conversation);
-        to.extend(self.monitors.keys().cloned().map(Audience::Supervisor));
+        to.extend(self.monitoring());
         to
+    }
+
+    /// The supervisors monitoring it.
+    fn monitoring(&self) -> impl Iterator<Item = Audience> + '_ {
+        self.monitors.keys().cloned().map(Audience::Supervisor)
     }
 }
 
@@ -255,10 +260,7 @@ impl MemoryStore {
         id: &ConversationId,
         new: NewEntry,
     ) -> StoreResult<Appended> {
-        let record = s
-            .conversations
-            .get_mut(id)
-            .ok_or(StoreError::NoConversation)?;
+        let record = s.record_mut(id)?;
         let c = &record.conversation;
         if c.status == ConversationStatus::Ended {
             return Err(StoreError::NoConversation);
@@ -339,6 +341,13 @@ impl MemoryStore {
 }
 
 impl State {
+    /// A conversation's record, or `NoConversation`.
+    fn record_mut(&mut self, id: &ConversationId) -> StoreResult<&mut Record> {
+        self.conversations
+            .get_mut(id)
+            .ok_or(StoreError::NoConversation)
+    }
+
     fn next_score(&mut self, now: Millis) -> QueueScore {
         self.counter = self.counter.wrapping_add(1);
         queue_score(now, self.counter)
@@ -763,10 +772,7 @@ impl Store for MemoryStore {
         rating: Rating,
     ) -> StoreResult<Conversation> {
         let mut s = self.lock();
-        let record = s
-            .conversations
-            .get_mut(id)
-            .ok_or(StoreError::NoConversation)?;
+        let record = s.record_mut(id)?;
         let c = &mut record.conversation;
         if &c.cardholder != cardholder
             || c.status != ConversationStatus::Ended
@@ -782,10 +788,7 @@ impl Store for MemoryStore {
 
     async fn add_note(&self, id: &ConversationId, note: Note) -> StoreResult<Conversation> {
         let mut s = self.lock();
-        let record = s
-            .conversations
-            .get_mut(id)
-            .ok_or(StoreError::NoConversation)?;
+        let record = s.record_mut(id)?;
         let c = &mut record.conversation;
         if c.status != ConversationStatus::Active || c.agent.as_ref() != Some(&note.by) {
             return Err(StoreError::NoConversation);
@@ -796,7 +799,7 @@ impl Store for MemoryStore {
         c.notes.push(note.clone());
         let noted = c.clone();
         let mut to = vec![Audience::Agent(note.by.clone())];
-        to.extend(record.monitors.keys().cloned().map(Audience::Supervisor));
+        to.extend(record.monitoring());
         self.announce(
             to,
             Event::Note {

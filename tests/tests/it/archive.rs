@@ -609,3 +609,56 @@ async fn a_rating_given_after_archiving_updates_the_archived_row_once() {
     .await;
     hub.shutdown().await;
 }
+
+#[tokio::test]
+async fn internal_notes_and_transfer_notes_are_archived_with_the_chat() {
+    let redis = RedisServer::start();
+    let db = PgDatabase::create().await;
+    let prefix = unique_prefix();
+    let hub = TestHub::spawn(archived_settings(&redis, &prefix, &db.url())).await;
+    let url = hub.ws_url();
+    let mut first = available_agent(&url, "arc-n1", &["standard"], 1).await;
+    let (mut ch, _) = Client::connect(&url, &cardholder("arc-notes", "standard")).await;
+    let id = paired(&mut ch, &mut first, "billing").await;
+    first
+        .send(json!({"type": "note", "conversation": id, "text": format!("card {CARD} seen")}))
+        .await;
+    first.expect("note").await;
+    first
+        .send(json!({"type": "transfer", "conversation": id, "tier": "premium", "note": "VIP"}))
+        .await;
+    first.expect("ended").await;
+    let mut next = available_agent(&url, "arc-n2", &["premium"], 1).await;
+    next.expect_where("assigned", |f| f["conversation"] == id.as_str())
+        .await;
+    next.send(json!({"type": "end", "conversation": id})).await;
+    ch.expect_where("ended", |f| f["reason"] == "agent_ended")
+        .await;
+
+    eventually("the chat is archived", || async {
+        db.count("SELECT 1 FROM conversations WHERE id = $1", &[&id])
+            .await
+            == 1
+    })
+    .await;
+    let row = db
+        .client()
+        .await
+        .query_one(
+            "SELECT notes, transfers FROM conversations WHERE id = $1",
+            &[&id],
+        )
+        .await
+        .expect("row");
+    let notes: Value = row.get("notes");
+    let transfers: Value = row.get("transfers");
+    let text = notes[0]["text"].as_str().expect("a note");
+    assert!(
+        text.starts_with("card ") && !text.contains(CARD),
+        "masked: {notes}"
+    );
+    assert_eq!(notes[0]["by"], "arc-n1");
+    assert_eq!(transfers[0]["note"], "VIP", "{transfers}");
+    assert_eq!(transfers[0]["from_tier"], "standard");
+    hub.shutdown().await;
+}
