@@ -531,6 +531,8 @@ e2e('an agent escalates a verification-code chat: the cardholder is told why, th
     await row.locator('.sba-outcome-yes').click();
     await row.locator('.sba-call', { hasText: 'Voicemail left' }).waitFor();
     await row.locator('.sba-call-head', { hasText: 'No answer' }).waitFor();
+    // The chat stays open across list updates.
+    await row.locator('.sba-desk-chat li', { hasText: 'codes never arrive' }).waitFor();
     assert.deepEqual(await axeViolations(desk.page), [], 'agent pane, callback desk');
     await desk.page.screenshot({ path: path.join(SHOTS, 'agent-callback-desk.png') });
     // Reached on the second call: it moves to "Done today".
@@ -774,10 +776,10 @@ e2e('internal notes and a transfer note reach the next agent only; the cardholde
       await ch.page.locator('.sbw-star').evaluateAll((bs) => bs.map((b) => b.getAttribute('aria-pressed'))),
       ['true', 'true', 'true', 'true', 'false']);
     await ch.page.locator('.sbw-rate-comment').fill('Quick and kind');
+    await ch.page.screenshot({ path: path.join(SHOTS, 'widget-rating.png') });
     await ch.page.locator('.sbw-rate-send').click();
     await ch.page.locator('.sbw-rate-thanks:not([hidden])', { hasText: 'Thank you' }).waitFor();
     await rate.waitFor({ state: 'hidden' });
-    await ch.page.screenshot({ path: path.join(SHOTS, 'widget-rating.png') });
     const metrics = await (await fetch(`${hubUrl}/metrics`)).text();
     assert.match(metrics, /switchboard_ratings_total\{score="4",tier="business"\} 1/);
   } finally {

@@ -1195,15 +1195,11 @@
     ]);
   }
 
-  /** Shows (or hides) the chat a request came from, under the request. */
-  function toggleDeskChat(r, box, button) {
-    if (!box.hidden) {
-      box.hidden = true;
-      button.setAttribute('aria-expanded', 'false');
-      return;
-    }
-    box.hidden = false;
-    button.setAttribute('aria-expanded', 'true');
+  /** Shows the chat a request came from under it (kept open across list updates). */
+  function showDeskChat(r, box, button, open) {
+    box.hidden = !open;
+    button.setAttribute('aria-expanded', open ? 'true' : 'false');
+    if (!open) return;
     if (!deskChats.has(r.conversation)) {
       var ol = h('ol', { class: 'sba-desk-chat', 'aria-label': 'Chat ' + r.ref + ' came from', tabindex: '0' });
       deskChats.set(r.conversation, ol);
@@ -1214,7 +1210,7 @@
 
   function callbackRow(r) {
     var mine = me && r.claimed_by === me.sub;
-    var draft = deskDrafts.get(r.ref) || { note: '', confirming: null };
+    var draft = deskDrafts.get(r.ref) || { note: '', confirming: null, chatOpen: false };
     var buttons = [];
     if (r.status === 'requested' || r.status === 'no_answer' || !r.claimed_by) {
       buttons.push(h('button', { type: 'button', class: 'sba-btn sba-primary sba-claim', onclick: function () { send({ type: 'claim_callback', ref: r.ref }); } }, ['Claim']));
@@ -1255,8 +1251,13 @@
     var chatBox = h('div', { class: 'sba-desk-chat-box', hidden: true });
     var chatButton = h('button', {
       type: 'button', class: 'sba-btn sba-read-chat', 'aria-expanded': 'false',
-      onclick: function () { toggleDeskChat(r, chatBox, chatButton); },
+      onclick: function () {
+        draft.chatOpen = !draft.chatOpen;
+        deskDrafts.set(r.ref, draft);
+        showDeskChat(r, chatBox, chatButton, draft.chatOpen);
+      },
     }, ['Read the chat']);
+    if (draft.chatOpen) showDeskChat(r, chatBox, chatButton, true);
     return h('li', { class: 'sba-callback sba-callback-' + r.status, 'data-ref': r.ref }, [
       h('div', { class: 'sba-callback-top' }, [
         tierBadge(r.tier),
