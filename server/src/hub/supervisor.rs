@@ -15,7 +15,7 @@ use crate::bus::Outbox;
 use crate::domain::{
     now_millis, rfc3339, AgentState, ConversationId, ConversationStatus, Millis, Team, Tier, UserId,
 };
-use crate::events::{Audience, Event};
+use crate::events::{note_line, Audience, Event};
 use crate::protocol::{
     AgentLine, AuditLine, ClientFrame, DeskLine, QueueLine, ServerFrame, PROTOCOL_VERSION,
 };
@@ -282,7 +282,14 @@ impl Hub {
             self.record(identity, "monitor", id.as_str(), &format!("agent {agent}"))
                 .await?;
         }
-        self.replay(id, 0).await
+        // The transcript so far, then the internal notes so far (later ones
+        // arrive as `note` events).
+        let mut replies = self.replay(id, 0).await?;
+        replies.extend(c.notes.iter().map(|n| ServerFrame::Note {
+            conversation: c.id.clone(),
+            note: note_line(n),
+        }));
+        Ok(replies)
     }
 
     /// Stops a departing supervisor connection's monitoring.

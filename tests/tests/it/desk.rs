@@ -152,6 +152,21 @@ async fn notes_and_transfer_notes_reach_the_staff_only() {
         .await;
     let note = first.expect("note").await;
     assert_eq!(note["conversation"], id.as_str());
+    // A supervisor who starts monitoring now gets the notes so far after the transcript.
+    let (mut sup, _) = Client::connect(
+        &url,
+        &token(
+            json!({"sub": "nt-sup", "role": "supervisor", "teams": ["standard"], "name": "Sue"}),
+        ),
+    )
+    .await;
+    sup.send(json!({"type": "monitor", "conversation": id}))
+        .await;
+    sup.expect("transcript").await;
+    assert_eq!(
+        sup.expect("note").await["note"]["text"],
+        "Verified by voice"
+    );
     assert_eq!(note["note"]["text"], "Verified by voice");
     assert_eq!(note["note"]["by"], "Agent nt-a1");
     first
