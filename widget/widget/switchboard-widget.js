@@ -432,10 +432,25 @@
     var comment = this.rateComment.value.trim();
     if (comment) frame.comment = comment;
     this.rateSend.disabled = true;
-    this.conn.send(frame);
+    this.ratingSent = this.conn.send(frame);
+    if (!this.ratingSent) this.rateSend.disabled = false;
+  };
+
+  /** The hub did not keep the rating: say so; offer it again unless it never can be. */
+  Widget.prototype.ratingRefused = function (f) {
+    this.ratingSent = false;
+    if (f.code === 'not_allowed' || f.code === 'no_conversation') {
+      if (this.conv) this.conv.ratable = false;
+      this.showAlert("This chat can't be rated any more.");
+      this.render();
+      return;
+    }
+    this.rateSend.disabled = false;
+    this.showAlert("We couldn't save your rating. Please try again.");
   };
 
   Widget.prototype.onRated = function (f) {
+    this.ratingSent = false;
     if (!this.conv || f.conversation !== this.conv.id) return;
     this.conv.rated = true;
     this.announce('Thank you for your feedback.');
@@ -878,6 +893,7 @@
   };
 
   Widget.prototype.onError = function (f) {
+    if (this.ratingSent && !f.ref) return this.ratingRefused(f);
     if (f.ref && this.pending.has(f.ref)) {
       var p = this.pending.get(f.ref);
       if (core.isRetryable(f.code)) {
