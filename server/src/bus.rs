@@ -13,7 +13,7 @@
 //!
 //! `bus` knows nothing about Redis: the feed is a trait object.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -24,10 +24,11 @@ use futures_util::{FutureExt, StreamExt};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::domain::ConversationId;
+use crate::domain::{ConversationId, Seq};
 use crate::events::{Audience, Envelope, Event, EventFeed, View};
 use crate::lag::Lag;
 use crate::metrics::Metrics;
+use crate::protocol::Entry;
 use crate::store::StoreError;
 
 /// Frames waiting to be written to one connection. 256 frames is minutes
@@ -187,14 +188,29 @@ impl Inbox {
 /// The conversations a connection was told it takes part in (from its
 /// `welcome`, its own `start`, and every `assigned` delivered to it; an
 /// `ended` delivered to it forgets one), so that when the store loses its
-/// data the hub can tell it which of them are gone.
+/// data the hub can tell it which of them are gone — and, for each, what
+/// keeps a replay (`sync`) and live `msg`s from both carrying one entry.
 #[derive(Debug, Clone, Default)]
-pub struct Held(Arc<std::sync::Mutex<HashSet<ConversationId>>>);
+pub struct Held(Arc<std::sync::Mutex<HashMap<ConversationId, Replay>>>);
+
+/// How one held conversation's entries reached the connection.
+#[derive(Debug, Clone, Copy, Default)]
+struct Replay {
+    /// A replay (`sync`) was asked for and its page is not out yet.
+    asked: bool,
+    /// The first entry delivered live since then: from it on, every entry
+    /// comes live (they are published in seq order to every present
+    /// connection), so the page stops before it.
+    first_live: Option<Seq>,
+    /// The last entry a replay page gave: a live copy of it, or of an
+    /// earlier one, arriving later is one the client has.
+    replayed: Seq,
+}
 
 impl Held {
     /// Remembers a conversation.
     pub fn insert(&self, id: ConversationId) {
-        self.lock().insert(id);
+        self.lock().entry(id).or_default();
     }
 
     /// Forgets a conversation.
@@ -204,10 +220,55 @@ impl Held {
 
     /// The conversations remembered now.
     pub fn snapshot(&self) -> Vec<ConversationId> {
-        self.lock().iter().cloned().collect()
+        self.lock().keys().cloned().collect()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashSet<ConversationId>> {
+    /// The client asked to replay `id` (`None`: every held conversation);
+    /// entries delivered live from now until its page goes out are left out
+    /// of the page.
+    pub fn ask_replay(&self, id: Option<&ConversationId>) {
+        for (held, r) in self.lock().iter_mut() {
+            if id.is_none_or(|id| id == held) {
+                r.asked = true;
+                r.first_live = None;
+            }
+        }
+    }
+
+    /// Whether live entry `seq` of `id` goes out: not when a replay page
+    /// already gave it.
+    pub fn pass_live(&self, id: &ConversationId, seq: Seq) -> bool {
+        match self.lock().get_mut(id) {
+            Some(r) if seq <= r.replayed => false,
+            Some(r) => {
+                if r.asked {
+                    r.first_live.get_or_insert(seq);
+                }
+                true
+            }
+            None => true,
+        }
+    }
+
+    /// Trims a replay page of `id` to the entries that do not come live
+    /// (those from the first delivered live since it was asked for), and
+    /// remembers where it ends.
+    pub fn trim_replay(&self, id: &ConversationId, entries: &mut Vec<Entry>, more: &mut bool) {
+        let mut held = self.lock();
+        let Some(r) = held.get_mut(id) else { return };
+        if let Some(first) = r.first_live.take() {
+            if entries.last().is_some_and(|e| e.seq >= first) {
+                entries.retain(|e| e.seq < first);
+                *more = false;
+            }
+        }
+        r.asked = false;
+        if let Some(last) = entries.last() {
+            r.replayed = r.replayed.max(last.seq);
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<ConversationId, Replay>> {
         self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
@@ -330,11 +391,27 @@ impl Sessions {
                 (Event::Ended { conversation, .. }, _) => Some((conversation, false)),
                 _ => None,
             };
+            let live = match (&envelope.event, audience) {
+                (_, Audience::Desk(_)) => None,
+                (
+                    Event::Msg {
+                        conversation,
+                        entry,
+                    },
+                    _,
+                ) => Some((conversation, entry.seq)),
+                _ => None,
+            };
             for s in list.iter() {
                 match membership {
                     Some((id, true)) => s.held.insert(id.clone()),
                     Some((id, false)) => s.held.remove(id),
                     None => {}
+                }
+                if let Some((id, seq)) = live {
+                    if !s.held.pass_live(id, seq) {
+                        continue;
+                    }
                 }
                 // A closed queue is a connection on its way out; only a full
                 // one means the client stopped reading.
@@ -494,6 +571,68 @@ mod tests {
 
     fn frame(bytes: usize) -> Utf8Bytes {
         Utf8Bytes::from("x".repeat(bytes))
+    }
+
+    fn page(seqs: std::ops::RangeInclusive<Seq>) -> Vec<Entry> {
+        seqs.map(|seq| Entry {
+            seq,
+            from: crate::domain::Author::Agent,
+            text: format!("entry {seq}"),
+            at: String::new(),
+            id: None,
+        })
+        .collect()
+    }
+
+    fn seqs(entries: &[Entry]) -> Vec<Seq> {
+        entries.iter().map(|e| e.seq).collect()
+    }
+
+    #[test]
+    fn a_live_entry_the_replay_already_gave_is_not_sent_again() {
+        let held = Held::default();
+        let id = ConversationId("c1".into());
+        held.insert(id.clone());
+        // The page (4..=7) was read before entry 7's live copy arrived.
+        let (mut entries, mut more) = (page(4..=7), false);
+        held.trim_replay(&id, &mut entries, &mut more);
+        assert_eq!(seqs(&entries), [4, 5, 6, 7]);
+        assert!(!held.pass_live(&id, 7), "7 came in the page");
+        assert!(held.pass_live(&id, 8));
+    }
+
+    #[test]
+    fn a_replay_leaves_out_what_comes_live() {
+        let held = Held::default();
+        let id = ConversationId("c1".into());
+        held.insert(id.clone());
+        // Entry 3 went out live before the client asked: it may want it
+        // again, so it is not left out.
+        assert!(held.pass_live(&id, 3));
+        held.ask_replay(None);
+        // Entry 6 went out live while the page (2..=7) was being read:
+        // from 6 on, every entry comes live.
+        assert!(held.pass_live(&id, 6));
+        let (mut entries, mut more) = (page(2..=7), true);
+        held.trim_replay(&id, &mut entries, &mut more);
+        assert_eq!(seqs(&entries), [2, 3, 4, 5]);
+        assert!(!more, "nothing is left to ask for");
+        assert!(held.pass_live(&id, 7), "7 was left out of the page");
+        // Asked again (after 0), every entry up to the last is replayed.
+        held.ask_replay(Some(&id));
+        let (mut entries, mut more) = (page(1..=7), false);
+        held.trim_replay(&id, &mut entries, &mut more);
+        assert_eq!(seqs(&entries), [1, 2, 3, 4, 5, 6, 7]);
+    }
+
+    #[test]
+    fn entries_of_a_conversation_not_held_always_go_out() {
+        let held = Held::default();
+        let id = ConversationId("elsewhere".into());
+        let (mut entries, mut more) = (page(1..=3), false);
+        held.trim_replay(&id, &mut entries, &mut more);
+        assert_eq!(seqs(&entries), [1, 2, 3]);
+        assert!(held.pass_live(&id, 2));
     }
 
     #[test]

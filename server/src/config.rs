@@ -41,6 +41,10 @@ pub struct Cli {
     /// The master name the Sentinels monitor (with --redis-sentinel).
     #[arg(long, env = "SWITCHBOARD_REDIS_SENTINEL_MASTER")]
     pub redis_sentinel_master: Option<String>,
+    /// Acknowledge a message only once this many Redis replicas hold it
+    /// (`WAIT`), so an acknowledged message survives losing the primary; 0: off.
+    #[arg(long, env = "SWITCHBOARD_REDIS_WAIT_REPLICAS", default_value_t = 0)]
+    pub redis_wait_replicas: u32,
     /// Prefix of every Redis key, so several hubs can share one Redis.
     #[arg(long, env = "SWITCHBOARD_REDIS_PREFIX", default_value = "sb")]
     pub redis_prefix: String,
@@ -264,6 +268,9 @@ pub enum Engine {
         url: String,
         /// Key prefix.
         prefix: String,
+        /// Replicas that must hold a message before it is acknowledged
+        /// (`--redis-wait-replicas`; 0: none).
+        wait_replicas: u32,
     },
 }
 
@@ -461,7 +468,13 @@ impl Cli {
             Some(url) => Engine::Redis {
                 url,
                 prefix: self.redis_prefix.clone(),
+                wait_replicas: self.redis_wait_replicas,
             },
+            None if self.redis_wait_replicas > 0 => {
+                return Err(ConfigError(
+                    "--redis-wait-replicas needs Redis (--redis-url or --redis-sentinel): the in-memory engine has no replicas".into(),
+                ))
+            }
             None => Engine::Memory,
         };
         if self.max_connections_per_user == 0 {
@@ -694,6 +707,7 @@ mod tests {
             Engine::Redis { ref url, .. } if url == "redis+sentinel://a:26379,b:26379/main"
         ));
         assert!(refused(&["--redis-sentinel", "a:26379"]).contains("--redis-sentinel-master"));
+        assert!(refused(&["--redis-wait-replicas", "1"]).contains("needs Redis"));
         assert!(refused(&["--redis-sentinel-master", "main"]).contains("--redis-sentinel"));
     }
 

@@ -311,6 +311,10 @@ async fn metrics(State(app): State<App>) -> Response {
             .signing_keys_age
             .set(keys.age.as_secs_f64());
     }
+    let (limit, in_flight) = app.hub.admission();
+    let m = app.hub.metrics();
+    m.admission_limit.set(limit as i64);
+    m.work_in_flight.set(in_flight as i64);
     (
         [(
             header::CONTENT_TYPE,

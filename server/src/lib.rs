@@ -26,6 +26,7 @@
 //! - [`logging`]: the log subscriber, which keeps payload-dumping
 //!   dependencies below debug whatever `RUST_LOG` says.
 
+pub mod admission;
 pub mod archive;
 pub mod assets;
 pub mod auth;
@@ -120,10 +121,17 @@ pub async fn build_hub(settings: Settings, shutdown: CancellationToken) -> Resul
                 history,
             )
         }
-        Engine::Redis { url, prefix } => {
+        Engine::Redis {
+            url,
+            prefix,
+            wait_replicas,
+        } => {
             let mut store =
                 RedisStore::connect(url, prefix, &settings.node_id, settings.hot_retention_ms)
                     .await?;
+            if *wait_replicas > 0 {
+                store = store.waiting_for_replicas(*wait_replicas, &metrics).await?;
+            }
             if settings.archive.is_some() {
                 store = store.archiving();
             }

@@ -84,6 +84,17 @@ pub struct Metrics {
     pub scheduling_delay: Gauge<f64, AtomicU64>,
     /// Frames refused with `busy` because this node was behind, by frame.
     pub busy_refusals: Family<FrameLabel, Counter>,
+    /// The adaptive admission limit: new `start`s and `say`s this node
+    /// takes at once (set at scrape time).
+    pub admission_limit: Gauge,
+    /// New `start`s and `say`s admitted and not done (set at scrape time).
+    pub work_in_flight: Gauge,
+    /// How long messages waited for Redis replicas to hold them
+    /// (`--redis-wait-replicas`), seconds: one observation per `WAIT`.
+    pub replica_wait: Histogram,
+    /// `WAIT`s that did not reach the replicas asked for in time (the
+    /// senders were answered `unavailable` and resend).
+    pub replica_wait_failures: Counter,
     /// Signing keys in force, for rotating key sources (0 when keys are given inline): a
     /// drop to an unexpected count shows a rotation at a glance.
     pub signing_keys: Gauge,
@@ -222,6 +233,31 @@ impl Metrics {
             "How late a 50 ms timer fired last: how long tasks wait for a core",
             scheduling_delay.clone(),
         );
+        let admission_limit = Gauge::default();
+        registry.register(
+            "admission_limit",
+            "New starts and says this node takes at once: adapts so that they finish within an eighth of --max-event-lag",
+            admission_limit.clone(),
+        );
+        let work_in_flight = Gauge::default();
+        registry.register(
+            "work_in_flight",
+            "New starts and says admitted and not done",
+            work_in_flight.clone(),
+        );
+        let replica_wait =
+            Histogram::new([0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 0.25, 1.0]);
+        registry.register(
+            "replica_wait_seconds",
+            "How long acknowledged messages waited for Redis replicas (--redis-wait-replicas), one observation per WAIT",
+            replica_wait.clone(),
+        );
+        let replica_wait_failures = Counter::default();
+        registry.register(
+            "replica_wait_failures",
+            "WAITs that did not reach the replicas asked for in time (senders answered unavailable)",
+            replica_wait_failures.clone(),
+        );
         let busy_refusals = Family::<FrameLabel, Counter>::default();
         registry.register(
             "busy_refusals",
@@ -304,6 +340,10 @@ impl Metrics {
             event_lag_now,
             scheduling_delay,
             busy_refusals,
+            admission_limit,
+            work_in_flight,
+            replica_wait,
+            replica_wait_failures,
             signing_keys,
             signing_keys_age,
             signing_keys_refresh_failures,

@@ -141,6 +141,7 @@ pub fn redis_settings(url: &str, prefix: &str) -> Settings {
     s.engine = Engine::Redis {
         url: url.to_owned(),
         prefix: prefix.to_owned(),
+        wait_replicas: 0,
     };
     s
 }

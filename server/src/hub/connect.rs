@@ -164,6 +164,9 @@ impl Hub {
             Ok(permit) => permit,
             Err(e) => return vec![e.to_frame(reference)],
         };
+        if let ClientFrame::Sync { conversation, .. } = &frame {
+            caller.held.ask_replay(conversation.as_ref());
+        }
         let identity = &caller.identity;
         let before = caller.memo.conversation.clone();
         let result: Replies = match (&frame, identity.role) {
@@ -183,7 +186,18 @@ impl Hub {
                 caller.held.insert(id.clone());
             }
         }
-        result.unwrap_or_else(|e| vec![e.to_frame(reference)])
+        let mut frames = result.unwrap_or_else(|e| vec![e.to_frame(reference)]);
+        for frame in &mut frames {
+            if let ServerFrame::Transcript {
+                conversation,
+                entries,
+                more,
+            } = frame
+            {
+                caller.held.trim_replay(conversation, entries, more);
+            }
+        }
+        frames
     }
 
     /// `ended` (reason `lost`) for each conversation the caller takes part

@@ -39,16 +39,12 @@ use crate::text::clean_text;
 
 pub use connect::Caller;
 
-/// New `start`s and `say`s one node has waiting on the store at once;
-/// one more is refused with `busy`. By Little's law this bounds how long
-/// they wait: even at the ~3,000 scripts a second a Redis starved by a busy
-/// machine still runs, 256 in flight wait under 100 ms; past that a message
-/// would only queue in Redis while the client's next frames wait unread
-/// behind it. (Each connection has at most one frame in progress, so only
-/// a node with more than 256 connections sending at once ever reaches it;
-/// 1,024 measured worse at twice a node's capacity: see
-/// docs/benchmarks.md.)
-pub const WORK_IN_FLIGHT: usize = 256;
+use crate::admission::{Admission, Ticket};
+
+/// How long admitted work (`start`, `say`) may take, as a share of
+/// `--max-event-lag`: the admission limit adapts so that work stays within
+/// it (see [`crate::admission`]).
+const ADMITTED_WORK_SHARE: u32 = 8;
 
 /// Why a command was refused; each maps to a SPEC error code.
 #[derive(Debug, thiserror::Error)]
@@ -128,8 +124,8 @@ pub struct Shared {
     route_wakeup: Notify,
     /// Cancelled when the hub shuts down.
     shutdown: CancellationToken,
-    /// Permits for new work (`start`, `say`) waiting on the store.
-    work: tokio::sync::Semaphore,
+    /// How much new work (`start`, `say`) this node takes at once.
+    admission: Admission,
     /// The place each local waiting conversation was last told, and when:
     /// `queued` updates go out only on a change, at most once a second.
     positions: std::sync::Mutex<HashMap<ConversationId, (u64, Instant)>>,
@@ -178,6 +174,7 @@ impl Hub {
             sessions,
             bus,
         } = parts;
+        let admission = Admission::new(settings.max_event_lag / ADMITTED_WORK_SHARE);
         let hub = Hub(Arc::new(Shared {
             store,
             archive,
@@ -188,7 +185,7 @@ impl Hub {
             verifier,
             metrics,
             route_wakeup: Notify::new(),
-            work: tokio::sync::Semaphore::new(WORK_IN_FLIGHT),
+            admission,
             shutdown,
             positions: Default::default(),
         }));
@@ -207,25 +204,24 @@ impl Hub {
     }
 
     /// Admits new work (`start`, `say`), or refuses it with `busy` when
-    /// this node cannot do it in time: [`WORK_IN_FLIGHT`] of them are
-    /// already waiting on the store, events are delivered more than half of
-    /// `--max-event-lag` late, or tasks wait more than an eighth of it for
-    /// a core (see [`crate::lag`]). Work accepted then would reach people
-    /// later still, so it is turned away instead of queued; a refusal costs
-    /// the node next to nothing. Everything else (`sync`, `end`, `read`, …)
-    /// still runs. The permit is held until the work is done.
-    pub fn admit(
-        &self,
-        frame: &'static str,
-    ) -> Result<tokio::sync::SemaphorePermit<'_>, CommandError> {
+    /// this node cannot do it in time: the adaptive admission limit is
+    /// reached (work admitted lately took longer than an eighth of
+    /// `--max-event-lag`, see [`crate::admission`]), events are delivered
+    /// more than half of `--max-event-lag` late, or tasks wait more than an
+    /// eighth of it for a core (see [`crate::lag`]). Work accepted then
+    /// would reach people later still, so it is turned away instead of
+    /// queued; a refusal costs the node next to nothing. Everything else
+    /// (`sync`, `end`, `read`, …) still runs. The ticket is held until the
+    /// work is done.
+    pub fn admit(&self, frame: &'static str) -> Result<Ticket<'_>, CommandError> {
         let lag = self.sessions.lag();
         let max = self.settings.max_event_lag;
-        let permit = if lag.event() > max / 2 || lag.scheduling() > max / 8 {
+        let ticket = if lag.event() > max / 2 || lag.scheduling() > max / 8 {
             None
         } else {
-            self.work.try_acquire().ok()
+            self.admission.try_admit()
         };
-        permit.ok_or_else(|| {
+        ticket.ok_or_else(|| {
             self.metrics
                 .busy_refusals
                 .get_or_create(&crate::metrics::FrameLabel {
@@ -234,6 +230,11 @@ impl Hub {
                 .inc();
             CommandError::Busy
         })
+    }
+
+    /// The admission limit and the work admitted now (for `/metrics`).
+    pub fn admission(&self) -> (usize, usize) {
+        (self.admission.limit(), self.admission.in_flight())
     }
 
     /// How far behind this node runs when it is too far to take new

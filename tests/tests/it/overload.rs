@@ -229,10 +229,11 @@ async fn a_cut_subscription_asks_every_connection_to_resync() {
 }
 
 #[tokio::test]
-async fn past_the_work_in_flight_a_new_start_is_refused_at_once() {
+async fn past_the_admission_limit_a_new_start_is_refused_at_once_and_slow_work_lowers_the_limit() {
     let redis = RedisServer::start();
     let hub = TestHub::spawn(redis_settings(&redis.url(), &unique_prefix())).await;
-    let permits = switchboard::hub::WORK_IN_FLIGHT;
+    // The limit starts here and only moves as admitted work finishes.
+    let permits = switchboard::admission::INITIAL_LIMIT;
     let mut clients = Vec::new();
     for i in 0..=permits {
         let (c, _) =
@@ -240,8 +241,8 @@ async fn past_the_work_in_flight_a_new_start_is_refused_at_once() {
         clients.push(c);
     }
     // Redis holds every script for 2 s (under the hub's 3 s wait): each
-    // `start` keeps its permit meanwhile, and one more than there are
-    // permits is one too many.
+    // `start` keeps its ticket meanwhile, and one more than the limit is
+    // one too many.
     pause_redis(&redis.url(), 2_000).await;
     for c in &mut clients {
         c.send(json!({"type": "start", "topic": "general"})).await;
@@ -270,6 +271,13 @@ async fn past_the_work_in_flight_a_new_start_is_refused_at_once() {
     assert_eq!(
         metric(&hub, "switchboard_busy_refusals_total{frame=\"start\"}").await,
         1.0
+    );
+    // Work that took 2 s, far past the target (an eighth of the 2 s
+    // --max-event-lag), cut the limit.
+    let limit = metric(&hub, "switchboard_admission_limit").await;
+    assert!(
+        limit < permits as f64,
+        "the limit fell below {permits}: {limit}"
     );
     // Nothing was started for it; asked again, it is.
     let again = &mut clients[refused[0]];

@@ -1,7 +1,8 @@
 //! Redis Sentinel: a real primary, a replica and three Sentinels started by
 //! the test; the primary is killed, the Sentinels promote the replica, and
 //! the hub follows it by itself: the chat continues and nothing that was
-//! acknowledged (and replicated) is lost.
+//! acknowledged (and replicated) is lost. And `--redis-wait-replicas`: a
+//! message is acknowledged only once the replica holds it.
 
 use std::process::{Child, Command, Stdio};
 
@@ -13,7 +14,7 @@ const MASTER: &str = "chat-primary";
 /// redis-server processes the test started (a replica, Sentinels), killed
 /// on drop, and the folder of their configuration files.
 struct Processes {
-    children: Vec<Child>,
+    children: Vec<(u16, Child)>,
     dir: std::path::PathBuf,
 }
 
@@ -27,14 +28,29 @@ impl Processes {
         }
     }
 
-    fn spawn(&mut self, args: &[&str]) {
+    fn spawn(&mut self, port: u16, args: &[&str]) {
         let child = Command::new("redis-server")
             .args(args)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("redis-server must be on PATH");
-        self.children.push(child);
+        self.children.push((port, child));
+    }
+
+    /// Sends a signal (`STOP`, `CONT`) to the server on `port`: a stopped
+    /// replica neither reads the replication stream nor acknowledges it.
+    fn signal(&self, port: u16, signal: &str) {
+        let (_, child) = self
+            .children
+            .iter()
+            .find(|(p, _)| *p == port)
+            .expect("a process the test started");
+        let status = Command::new("kill")
+            .args([&format!("-{signal}"), &child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success(), "kill -{signal}");
     }
 
     /// A replica of the Redis on `primary`; returns its port.
@@ -43,21 +59,24 @@ impl Processes {
         // Its copy of the primary's data goes to the temp folder, not the
         // work tree.
         let dir = self.dir.to_string_lossy().into_owned();
-        self.spawn(&[
-            "--dir",
-            &dir,
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--replicaof",
-            "127.0.0.1",
-            &primary.to_string(),
-        ]);
+        self.spawn(
+            port,
+            &[
+                "--dir",
+                &dir,
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--replicaof",
+                "127.0.0.1",
+                &primary.to_string(),
+            ],
+        );
         port
     }
 
@@ -78,14 +97,14 @@ impl Processes {
         )
         .expect("sentinel.conf");
         let path = conf.to_string_lossy().into_owned();
-        self.spawn(&[&path, "--sentinel"]);
+        self.spawn(port, &[&path, "--sentinel"]);
         port
     }
 }
 
 impl Drop for Processes {
     fn drop(&mut self) {
-        for c in &mut self.children {
+        for (_, c) in &mut self.children {
             let _ = c.kill();
             let _ = c.wait();
         }
@@ -219,4 +238,81 @@ async fn the_hub_follows_a_sentinel_failover_and_the_chat_continues() {
         (1..=seqs.len() as u64).collect::<Vec<_>>(),
         "no gap: {page}"
     );
+}
+
+/// The stored transcript entries' ids on the Redis at `port`.
+async fn stored_ids(port: u16, prefix: &str, conversation: &str) -> Vec<String> {
+    let mut conn = redis_conn(&format!("redis://127.0.0.1:{port}")).await;
+    let entries: Vec<String> = redis::cmd("LRANGE")
+        .arg(format!("{prefix}:tx:{conversation}"))
+        .arg(0)
+        .arg(-1)
+        .query_async(&mut conn)
+        .await
+        .expect("LRANGE");
+    entries
+        .iter()
+        .filter_map(|e| serde_json::from_str::<serde_json::Value>(e).ok())
+        .filter_map(|e| e["id"].as_str().map(str::to_owned))
+        .collect()
+}
+
+#[tokio::test]
+async fn with_wait_replicas_a_message_is_acknowledged_only_once_the_replica_holds_it() {
+    let primary = RedisServer::start();
+    let mut procs = Processes::new();
+    let replica = procs.replica(primary.port);
+    eventually("the replica is in sync", || async {
+        info_field(replica, "master_link_status").await.as_deref() == Some("up")
+    })
+    .await;
+    let prefix = unique_prefix();
+    let mut settings = redis_settings(&primary.url(), &prefix);
+    if let switchboard::config::Engine::Redis { wait_replicas, .. } = &mut settings.engine {
+        *wait_replicas = 1;
+    }
+    let hub = TestHub::spawn(settings).await;
+    let mut ag = available_agent(&hub.ws_url(), "wr-ag", &["standard"], 1).await;
+    let (mut ch, _) = Client::connect(&hub.ws_url(), &cardholder("wr-1", "standard")).await;
+    let conversation = paired(&mut ch, &mut ag, "general").await;
+
+    // Acknowledged means on the replica already, with nothing else awaited.
+    let first = ch
+        .say_confirmed(json!({"type": "say", "id": "w-1", "text": "first"}))
+        .await;
+    assert!(
+        stored_ids(replica, &prefix, &conversation)
+            .await
+            .contains(&"w-1".to_owned()),
+        "the replica holds the acknowledged message"
+    );
+    ag.expect_where("msg", |f| f["id"] == "w-1").await;
+
+    // The replica stops: the message is stored on the primary but neither
+    // acknowledged nor delivered; the sender hears `unavailable`.
+    procs.signal(replica, "STOP");
+    ch.send(json!({"type": "say", "id": "w-2", "text": "second"}))
+        .await;
+    let refused = ch.expect("error").await;
+    assert_eq!(refused["code"], "unavailable", "{refused}");
+    assert_eq!(refused["ref"], "w-2", "{refused}");
+    ag.expect_none("msg", std::time::Duration::from_millis(300))
+        .await;
+    assert!(ch.take_pending("msg").is_empty(), "no acknowledgement");
+
+    // Back: the resend (same id) is stored once, acknowledged and delivered
+    // once, right after the first.
+    procs.signal(replica, "CONT");
+    let second = ch
+        .say_confirmed(json!({"type": "say", "id": "w-2", "text": "second"}))
+        .await;
+    assert_eq!(second["seq"], first["seq"].as_u64().expect("seq") + 1);
+    let delivered = ag.expect_where("msg", |f| f["id"] == "w-2").await;
+    assert_eq!(delivered["seq"], second["seq"]);
+    ag.expect_none("msg", std::time::Duration::from_millis(300))
+        .await;
+    assert!(stored_ids(replica, &prefix, &conversation)
+        .await
+        .contains(&"w-2".to_owned()));
+    assert!(metric(&hub, "switchboard_replica_wait_failures_total").await >= 1.0);
 }

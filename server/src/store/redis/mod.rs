@@ -9,6 +9,7 @@
 mod handover;
 mod keys;
 mod primary;
+mod replication;
 mod replies;
 mod subscription;
 mod wire;
@@ -24,6 +25,7 @@ use futures_util::StreamExt;
 use redis::aio::ConnectionManager;
 use redis::Script;
 
+use self::replication::{LinkCell, Links, Replication};
 use self::replies::{
     decode, AgentReply, AppendReply, DeskReply, EndReply, EscalateReply, Fields, GraceItem,
     HeartbeatReply, OkReply, OpenReply, OutcomeReply, PlaceReply, RequestReply, RouteItem,
@@ -62,6 +64,7 @@ const RESPONSE_TIMEOUT: Duration = Duration::from_secs(3);
 struct Scripts {
     open: Script,
     append: Script,
+    release: Arc<Script>,
     end: Script,
     escalate: Script,
     transfer: Script,
@@ -93,6 +96,7 @@ impl Scripts {
         Scripts {
             open: s(include_str!("lua/open.lua")),
             append: s(include_str!("lua/append.lua")),
+            release: Arc::new(s(include_str!("lua/release.lua"))),
             end: s(include_str!("lua/end.lua")),
             escalate: s(include_str!("lua/escalate.lua")),
             transfer: s(include_str!("lua/transfer.lua")),
@@ -124,7 +128,7 @@ impl Scripts {
 pub struct RedisStore {
     /// Multiplexed connection that reconnects by itself, to the primary;
     /// replaced when a Sentinel failover names another one.
-    conn: Arc<arc_swap::ArcSwap<ConnectionManager>>,
+    conn: Arc<LinkCell>,
     /// Where the primary is (asked again by the event subscription before
     /// each connect, and every second under Sentinel).
     primary: Arc<primary::Primary>,
@@ -143,6 +147,9 @@ pub struct RedisStore {
     /// Whether ended conversations and closed requests go to the archive
     /// stream (`--archive-url`) instead of expiring at once.
     archive: bool,
+    /// With `--redis-wait-replicas`: appends are acknowledged once
+    /// replicas hold them.
+    replication: Option<Replication>,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -173,7 +180,10 @@ impl RedisStore {
     ) -> StoreResult<Self> {
         let primary = Arc::new(primary::Primary::parse(url)?);
         let at = primary.resolve().await?;
-        let conn = Arc::new(arc_swap::ArcSwap::from_pointee(manager_for(&at).await?));
+        let conn = Arc::new(LinkCell::from_pointee(Links {
+            main: manager_for(&at).await?,
+            barrier: None,
+        }));
         if matches!(*primary, primary::Primary::Sentinel { .. }) {
             tokio::spawn(follow_failovers(primary.clone(), Arc::downgrade(&conn), at));
         }
@@ -186,7 +196,33 @@ impl RedisStore {
             tiebreak: Arc::new(AtomicU64::new(0)),
             retention: retention.max(1),
             archive: false,
+            replication: None,
         })
+    }
+
+    /// This engine, acknowledging an appended entry (announcing it) only once
+    /// `replicas` Redis replicas hold it (`--redis-wait-replicas`; see
+    /// [`replication`]).
+    pub async fn waiting_for_replicas(
+        mut self,
+        replicas: u32,
+        metrics: &Arc<crate::metrics::Metrics>,
+    ) -> StoreResult<Self> {
+        let at = self.primary.resolve().await?;
+        let barrier = manager_for(&at).await?;
+        let main = self.conn.load().main.clone();
+        self.conn.store(Arc::new(Links {
+            main,
+            barrier: Some(barrier),
+        }));
+        self.replication = Some(Replication::start(
+            replicas,
+            Arc::downgrade(&self.conn),
+            self.prefix.clone(),
+            self.scripts.release.clone(),
+            metrics.clone(),
+        ));
+        Ok(self)
     }
 
     /// This engine, handing every ended conversation and closed callback
@@ -209,7 +245,7 @@ impl RedisStore {
 
     /// The connection to the primary now.
     fn conn(&self) -> ConnectionManager {
-        ConnectionManager::clone(&self.conn.load())
+        self.conn.load().main.clone()
     }
 
     /// The pub/sub channel for events every node delivers.
@@ -327,7 +363,7 @@ const FOLLOW_EVERY: Duration = Duration::from_secs(1);
 /// Ends when the store is dropped.
 async fn follow_failovers(
     primary: Arc<primary::Primary>,
-    cell: std::sync::Weak<arc_swap::ArcSwap<ConnectionManager>>,
+    cell: std::sync::Weak<LinkCell>,
     mut current: redis::ConnectionInfo,
 ) {
     let mut tick = tokio::time::interval(FOLLOW_EVERY);
@@ -343,10 +379,22 @@ async fn follow_failovers(
         if at.addr() == current.addr() {
             continue;
         }
-        match manager_for(&at).await {
-            Ok(manager) => {
+        let Some(waits) = cell.upgrade().map(|c| c.load().barrier.is_some()) else {
+            return;
+        };
+        let links = async {
+            Ok::<_, StoreError>(Links {
+                main: manager_for(&at).await?,
+                barrier: match waits {
+                    true => Some(manager_for(&at).await?),
+                    false => None,
+                },
+            })
+        };
+        match links.await {
+            Ok(links) => {
                 let Some(cell) = cell.upgrade() else { return };
-                cell.store(Arc::new(manager));
+                cell.store(Arc::new(links));
                 tracing::warn!(primary = %at.addr(), "the Sentinels name a new Redis primary; now using it");
                 current = at;
             }
@@ -470,12 +518,18 @@ impl Store for RedisStore {
                     redact_seq,
                     redact_entry,
                     redact_text,
+                    if self.replication.is_some() { "1" } else { "" }.to_owned(),
                 ],
             )
             .await?;
         let r: AppendReply = decode(&reply, "append")?;
         if !r.ok {
             return Err(StoreError::NoConversation);
+        }
+        if let Some(replication) = &self.replication {
+            // A resend (duplicate) waits too: its first try may have been
+            // answered `unavailable` before the replicas held it.
+            replication.release(id.as_str(), r.seq).await?;
         }
         let entry = if r.duplicate {
             replies::entry(r.seq, &r.entry)?

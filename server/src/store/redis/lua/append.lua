@@ -1,13 +1,16 @@
 -- ARGV: prefix, now, conversation, author, field of the conversation the sender must
 --       match ('cardholder' | 'agent' | '' for the hub), sender, idempotency key ('' none),
 --       entry JSON, then a redaction of the author's previous entry ('' none): its seq,
---       its new stored JSON, its new text
+--       its new stored JSON, its new text; then '1' to hold the entry back until
+--       `release.lua` (acknowledged once replicas hold it), '' to announce it now
 -- Reply: {ok, duplicate, seq, entry, cardholder, agent, status, first}; ok is false
 -- when the conversation is over or the sender is not its cardholder/agent.
 -- The new entry's `msg` event is published here, inside the same atomic
--- step, so every node receives a conversation's entries in seq order.
+-- step, so every node receives a conversation's entries in seq order
+-- (held: by `release.lua` or the conversation's next announcing step).
 local id, author, field, sender, key, entry = ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8]
 local redact_seq, redact_entry, redact_text = ARGV[9], ARGV[10], ARGV[11]
+local hold = ARGV[12] == '1'
 local c = k('conv', id)
 local f = redis.call('HMGET', c, 'status', 'cardholder', 'agent')
 if not f[1] or f[1] == 'ended' then
@@ -24,7 +27,7 @@ if redact_seq ~= '' and (key == '' or redis.call('HEXISTS', k('tx', id) .. ':key
   announce(with_monitors(id, both_sides(f[1], f[2], f[3])),
     {k = 'redact', conversation = id, seq = tonumber(redact_seq), text = redact_text})
 end
-local r = append_entry(id, f, author, key, entry)
+local r = append_entry(id, f, author, key, entry, hold)
 r.ok = true
 r.cardholder = f[2]
 if f[3] then

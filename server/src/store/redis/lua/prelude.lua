@@ -152,11 +152,41 @@ local function both_sides(status, cardholder, agent)
   return to
 end
 
+-- Announces the entries of a conversation that were stored but held back
+-- (`append_entry` with `hold`: `--redis-wait-replicas`), up to seq `upto`
+-- (absent: all), in seq order, to both sides. The conversation's
+-- `published` field is the last seq announced; it exists only while
+-- entries are held. Every step that announces something else about the
+-- conversation (an entry not held, its assignment, transfer or end)
+-- releases what is held first, so clients still hear it all in order.
+local function release(id, upto)
+  local c = k('conv', id)
+  local f = redis.call('HMGET', c, 'published', 'status', 'cardholder', 'agent', 'last_seq')
+  local from = tonumber(f[1] or '')
+  if not from then
+    return
+  end
+  local last = tonumber(f[5] or '0')
+  upto = math.min(upto or last, last)
+  if from < upto then
+    local to = with_monitors(id, both_sides(f[2], f[3], f[4]))
+    for i, entry in ipairs(redis.call('LRANGE', k('tx', id), from, upto - 1)) do
+      announce_raw(to, {k = 'msg', conversation = id, seq = from + i}, {entry = entry})
+    end
+  end
+  if upto >= last then
+    redis.call('HDEL', c, 'published')
+  elseif from < upto then
+    redis.call('HSET', c, 'published', upto)
+  end
+end
+
 -- Appends a transcript entry (JSON built by Rust, its seq is its place in
--- the list) and announces it to both sides; a known idempotency key returns
--- the stored entry instead. `f` is {status, cardholder, agent} of the
--- conversation, already checked by the caller.
-local function append_entry(id, f, author, key, entry)
+-- the list) and announces it to both sides — or, with `hold`, keeps it from
+-- being announced until `release` (once replicas hold it); a known
+-- idempotency key returns the stored entry instead. `f` is {status,
+-- cardholder, agent} of the conversation, already checked by the caller.
+local function append_entry(id, f, author, key, entry, hold)
   local keys = k('tx', id) .. ':keys'
   if key ~= '' then
     local seq = redis.call('HGET', keys, key)
@@ -170,7 +200,13 @@ local function append_entry(id, f, author, key, entry)
   if key ~= '' then
     redis.call('HSET', keys, key, seq)
   end
-  announce_raw(with_monitors(id, both_sides(f[1], f[2], f[3])), {k = 'msg', conversation = id, seq = seq}, {entry = entry})
+  if hold then
+    redis.call('HSETNX', k('conv', id), 'published', seq - 1)
+  elseif redis.call('HEXISTS', k('conv', id), 'published') == 1 then
+    release(id)
+  else
+    announce_raw(with_monitors(id, both_sides(f[1], f[2], f[3])), {k = 'msg', conversation = id, seq = seq}, {entry = entry})
+  end
   -- The caller has the new entry already: only a resend's stored one is sent back.
   return {duplicate = false, seq = seq, first = first}
 end
@@ -200,6 +236,7 @@ local function end_conv(id, reason, retention)
   if not f[1] or f[1] == 'ended' then
     return false
   end
+  release(id)
   redis.call('HSET', c, 'status', 'ended', 'ended_at', NOW, 'end_reason', reason)
   announce(with_monitors(id, both_sides(f[1], f[2], f[3])), {k = 'ended', conversation = id, reason = reason})
   redis.call('DEL', c .. ':monitors')
@@ -233,6 +270,7 @@ end
 -- `transfers` (a JSON list, for the next agent and the archive) with the
 -- queue it leaves and the agent's note ('' none).
 local function requeue_at_head(id, tier, note)
+  release(id)
   local c = k('conv', id)
   local from = redis.call('HMGET', c, 'agent', 'agent_name', 'tier')
   if from[1] then
