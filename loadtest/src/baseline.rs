@@ -191,6 +191,8 @@ impl State {
             transcript: Some(conv.transcript.clone()),
             history: Some(Vec::new()),
             kind: None,
+            transfers: Some(Vec::new()),
+            notes: Some(Vec::new()),
         };
         let to_cardholder = ServerFrame::Assigned {
             conversation: conv_id.clone(),
@@ -201,6 +203,8 @@ impl State {
             transcript: None,
             history: None,
             kind: None,
+            transfers: None,
+            notes: None,
         };
         let cardholder = conv.cardholder.clone();
         self.send(agent_id, &to_agent);
@@ -324,6 +328,8 @@ impl State {
                 cardholder: None,
                 agent: None,
                 kind: None,
+                transfers: Vec::new(),
+                notes: Vec::new(),
             })
         });
         let agent = who.role == Role::Agent;
@@ -401,6 +407,9 @@ impl State {
                         conversation: Some(id.clone()),
                         phone_last4: None,
                         history: Vec::new(),
+                        name: None,
+                        cause: None,
+                        calls: Vec::new(),
                     };
                     reply(ServerFrame::Escalated {
                         conversation: id.clone(),

@@ -106,6 +106,23 @@ named_enum!(
     }
 );
 
+impl Topic {
+    /// How staff read the topic (as the agent pane names it).
+    pub fn label(self) -> &'static str {
+        match self {
+            Topic::General => "General question",
+            Topic::Billing => "Billing / payment",
+            Topic::Dispute => "Dispute a charge",
+            Topic::LostCard => "Lost or stolen card",
+            Topic::ForgotLogin => "Forgot login",
+            Topic::LockedAccount => "Locked account",
+            Topic::TwoFactor => "Verification codes",
+            Topic::FraudRestriction => "Fraud restriction",
+            Topic::UpdateContact => "Update contact details",
+        }
+    }
+}
+
 named_enum!(
     /// Where a conversation stands.
     ConversationStatus {

@@ -13,16 +13,16 @@
 //! engine encodes envelopes for pub/sub, `bus` delivers them, `protocol`
 //! serialises the frames.
 
-use crate::archive::Summary;
+use crate::archive::{Summary, Transfer};
 use crate::domain::{
     rfc3339, AgentState, Author, CardholderPresence, ConversationId, ConversationKind, Desk,
     EndReason, Millis, Role, Seq, Tier, UserId,
 };
 use crate::protocol::{
-    AgentInfo, Availability, CallbackView, CardholderInfo, ConversationState, Entry, HistoryItem,
-    InboxChange, InboxItem, ServerFrame,
+    AgentInfo, Availability, CallLine, CallbackView, CardholderInfo, CauseView, ConversationState,
+    Entry, HistoryItem, InboxChange, InboxItem, NoteLine, ServerFrame, TransferLine,
 };
-use crate::store::{CallbackRequest, Conversation};
+use crate::store::{Attempt, CallbackRequest, Cause, Conversation, Note};
 
 /// Who an event is for: a user is the pair (role, `sub`), and a desk is an
 /// audience of its own that no user id can name.
@@ -144,6 +144,13 @@ pub enum Event {
         /// Online, away or gone.
         cardholder: CardholderPresence,
     },
+    /// An agent wrote an internal note on a chat (staff only).
+    Note {
+        /// The conversation.
+        conversation: ConversationId,
+        /// The note.
+        note: Note,
+    },
     /// A supervisor set an agent's availability.
     AgentStatus {
         /// The new state.
@@ -205,7 +212,10 @@ impl Event {
     pub fn same_for_every_view(&self) -> bool {
         !matches!(
             self,
-            Event::Assigned { .. } | Event::Escalated { .. } | Event::Callback { .. }
+            Event::Assigned { .. }
+                | Event::Escalated { .. }
+                | Event::Callback { .. }
+                | Event::Note { .. }
         )
     }
 
@@ -239,6 +249,8 @@ impl Event {
                 transcript: Some(transcript.clone()),
                 history: Some(conversation.history.iter().map(history_item).collect()),
                 kind: thread_kind(conversation),
+                transfers: Some(conversation.transfers.iter().map(transfer_line).collect()),
+                notes: Some(conversation.notes.iter().map(note_line).collect()),
             },
             (Event::Assigned { conversation, .. }, View::Cardholder) => {
                 assigned_to_cardholder(conversation)
@@ -344,6 +356,12 @@ impl Event {
                 item: item.as_deref().cloned(),
             },
             (Event::InboxItem { .. }, View::Cardholder) => return None,
+            // Internal notes never reach a cardholder.
+            (Event::Note { .. }, View::Cardholder) => return None,
+            (Event::Note { conversation, note }, View::Staff) => ServerFrame::Note {
+                conversation: conversation.clone(),
+                note: note_line(note),
+            },
             (Event::AgentStatus { state, by }, _) => ServerFrame::Status {
                 state: *state,
                 by: by.clone(),
@@ -372,6 +390,28 @@ pub fn assigned_to_cardholder(c: &Conversation) -> ServerFrame {
         transcript: None,
         history: None,
         kind: thread_kind(c),
+        transfers: None,
+        notes: None,
+    }
+}
+
+/// A hand-over as staff see it.
+pub fn transfer_line(t: &Transfer) -> TransferLine {
+    TransferLine {
+        at: rfc3339(t.at),
+        from_tier: t.from_tier,
+        to_tier: t.tier,
+        by: t.by_name.clone(),
+        note: t.note.clone(),
+    }
+}
+
+/// An internal note as staff see it.
+pub fn note_line(n: &Note) -> NoteLine {
+    NoteLine {
+        at: rfc3339(n.at),
+        by: n.by_name.clone(),
+        text: n.text.clone(),
     }
 }
 
@@ -403,6 +443,16 @@ pub fn conversation_state(c: &Conversation, view: View) -> ConversationState {
             View::Staff => None,
         },
         kind: thread_kind(c),
+        transfers: staff_only(view, &c.transfers, transfer_line),
+        notes: staff_only(view, &c.notes, note_line),
+    }
+}
+
+/// What only staff see of a conversation: nothing for the cardholder.
+fn staff_only<T, L>(view: View, items: &[T], line: fn(&T) -> L) -> Vec<L> {
+    match view {
+        View::Cardholder => Vec::new(),
+        View::Staff => items.iter().map(line).collect(),
     }
 }
 
@@ -411,9 +461,11 @@ fn thread_kind(c: &Conversation) -> Option<ConversationKind> {
     (c.kind == ConversationKind::Message).then_some(ConversationKind::Message)
 }
 
-/// A callback request as a view sees it: the phone digits only to the
-/// cardholder, the reason (which may be the agent's note) only to staff.
+/// A callback request as a view sees it: the reason, the name, the calls
+/// and the escalating agent's note only to staff; the phone's last four
+/// digits to both (the desk dials them, masked on screen).
 pub fn callback_view(r: &CallbackRequest, view: View) -> CallbackView {
+    let staff = view == View::Staff;
     CallbackView {
         reference: r.reference.clone(),
         desk: r.desk,
@@ -423,16 +475,48 @@ pub fn callback_view(r: &CallbackRequest, view: View) -> CallbackView {
         attempts: r.attempts,
         claimed_by: r.claimed_by.clone(),
         created_at: rfc3339(r.created_at),
-        reason: match view {
-            View::Cardholder => None,
-            View::Staff => Some(r.reason.clone()),
-        },
+        reason: staff.then(|| r.reason.clone()),
         conversation: Some(r.conversation.clone()),
-        phone_last4: match view {
-            View::Cardholder => r.phone_last4.clone(),
-            View::Staff => None,
+        phone_last4: r.phone_last4.clone(),
+        history: r
+            .history
+            .iter()
+            .map(|a| a.outcome.as_str().to_owned())
+            .collect(),
+        name: r.name.clone().filter(|_| staff),
+        cause: r.cause.as_ref().map(|c| cause_view(c, r.desk, view)),
+        calls: if staff {
+            r.history.iter().map(call_line).collect()
+        } else {
+            Vec::new()
         },
-        history: r.history.clone(),
+    }
+}
+
+/// Why a request was raised, as a view sees it (no staff note for the cardholder).
+fn cause_view(c: &Cause, desk: Desk, view: View) -> CauseView {
+    let staff = view == View::Staff;
+    let (kind, topic, rule, note) = match c {
+        Cause::Topic { topic } => ("topic", Some(*topic), None, None),
+        Cause::FirstMessage { rule } => ("first_message", None, Some(rule.clone()), None),
+        Cause::Agent { topic, note } => ("agent", Some(*topic), None, note.clone()),
+    };
+    CauseView {
+        kind: kind.to_owned(),
+        concern: c.concern(desk),
+        topic: topic.filter(|_| staff),
+        rule: rule.filter(|_| staff),
+        note: note.filter(|_| staff),
+    }
+}
+
+/// One call as staff see it.
+fn call_line(a: &Attempt) -> CallLine {
+    CallLine {
+        at: rfc3339(a.at),
+        outcome: a.outcome,
+        by: a.by.clone(),
+        note: a.note.clone(),
     }
 }
 

@@ -125,6 +125,17 @@ pub struct Metrics {
     pub archive_purged: Counter,
     /// Notifications to the push service (`--notify-url`).
     pub notifications: crate::notify::NotifyMetrics,
+    /// Cardholders' ratings of ended conversations, by score and card tier.
+    pub ratings: Family<RatingLabel, Counter>,
+}
+
+/// Label set of a rating.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub struct RatingLabel {
+    /// 1–5.
+    pub score: String,
+    /// The cardholder's card tier.
+    pub tier: String,
 }
 
 /// Label set naming what was archived.
@@ -212,6 +223,12 @@ impl Metrics {
             "store_errors",
             "Store calls that failed",
             store_errors.clone(),
+        );
+        let ratings = Family::<RatingLabel, Counter>::default();
+        registry.register(
+            "ratings",
+            "Cardholders' ratings of ended conversations, by score and card tier",
+            ratings.clone(),
         );
         let escalations = Family::<DeskLabel, Counter>::default();
         registry.register(
@@ -376,6 +393,7 @@ impl Metrics {
             archive_failures,
             archive_purged,
             notifications,
+            ratings,
         })
     }
 

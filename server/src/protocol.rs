@@ -30,6 +30,9 @@ pub const TRANSCRIPT_PAGE: usize = 200;
 /// more (at most [`TRANSCRIPT_PAGE`]).
 pub const HISTORY_PAGE: usize = 20;
 
+/// Longest internal note, transfer note or rating comment kept, in characters.
+pub const MAX_NOTE_CHARS: usize = 1000;
+
 /// Longest inbound frame in bytes; larger ones close the socket with 1009.
 pub const MAX_FRAME_BYTES: usize = 64 * 1024;
 
@@ -130,6 +133,26 @@ pub enum ClientFrame {
         conversation: ConversationId,
         /// The tier whose queue takes it.
         tier: Tier,
+        /// A note for the next agent (never shown to the cardholder).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
+    },
+    /// Agent: an internal note on a chat it holds (staff only).
+    Note {
+        /// The conversation.
+        conversation: ConversationId,
+        /// The note, 1–[`MAX_NOTE_CHARS`] characters.
+        text: String,
+    },
+    /// Cardholder: rate an ended conversation, once.
+    Rate {
+        /// The conversation.
+        conversation: ConversationId,
+        /// 1–5.
+        score: u8,
+        /// An optional comment (at most [`MAX_NOTE_CHARS`] characters kept).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        comment: Option<String>,
     },
     /// Agent: turn a chat into a phone callback request.
     Escalate {
@@ -159,6 +182,9 @@ pub enum ClientFrame {
         reference: CallbackRef,
         /// How the call went.
         outcome: CallbackOutcome,
+        /// A note on the call, kept in the request's history.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
     },
     /// Agent or supervisor: ask for the queue overview (extension).
     Queues,
@@ -318,6 +344,8 @@ const KNOWN_CLIENT_TYPES: &[&str] = &[
     "status",
     "end",
     "transfer",
+    "note",
+    "rate",
     "escalate",
     "callbacks",
     "claim_callback",
@@ -391,6 +419,38 @@ pub struct ConversationState {
     /// Extension: `message` for a secure-message thread (absent: a chat).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kind: Option<ConversationKind>,
+    /// Extension (agents): earlier hand-overs with their notes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub transfers: Vec<TransferLine>,
+    /// Extension (agents): internal notes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<NoteLine>,
+}
+
+/// A hand-over between agents as staff see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TransferLine {
+    /// RFC 3339.
+    pub at: String,
+    /// The queue it was served from.
+    pub from_tier: Option<Tier>,
+    /// The queue it went to.
+    pub to_tier: Tier,
+    /// The agent who handed it over.
+    pub by: Option<String>,
+    /// That agent's note for the next one.
+    pub note: Option<String>,
+}
+
+/// An internal note as staff see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NoteLine {
+    /// RFC 3339.
+    pub at: String,
+    /// The agent's name.
+    pub by: String,
+    /// The note.
+    pub text: String,
 }
 
 /// The agent as a cardholder sees it.
@@ -475,12 +535,55 @@ pub struct CallbackView {
     /// The conversation it came from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conversation: Option<ConversationId>,
-    /// Last four digits of the phone on file (cardholder view).
+    /// Last four digits of the phone on file (the desk shows them masked
+    /// as `•••• 1234`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phone_last4: Option<String>,
     /// Extension: outcomes of earlier calls, oldest first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub history: Vec<String>,
+    /// Staff: the cardholder's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Why, structured: staff see the kind, topic, rule and agent's note;
+    /// the cardholder the kind and the concern only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cause: Option<CauseView>,
+    /// Staff: each call so far, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub calls: Vec<CallLine>,
+}
+
+/// Why a chat became a callback request, as a view sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CauseView {
+    /// `topic`, `first_message` or `agent`.
+    pub kind: String,
+    /// What the cardholder's screen is worded by: `verification_code`,
+    /// `locked` or `fraud`.
+    pub concern: crate::store::Concern,
+    /// Staff: the topic (chosen, or the chat's when an agent escalated).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topic: Option<Topic>,
+    /// Staff: the classifier rule that matched the first message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+    /// Staff: the escalating agent's note.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// One call of a desk agent, as staff see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallLine {
+    /// RFC 3339.
+    pub at: String,
+    /// `reached`, `no_answer` or `failed`.
+    pub outcome: CallbackOutcome,
+    /// The desk agent.
+    pub by: Option<UserId>,
+    /// The agent's note on the call.
+    pub note: Option<String>,
 }
 
 /// One tier's queue in the overview (extension frame `queues`).
@@ -748,6 +851,26 @@ pub enum ServerFrame {
         /// `message` for a secure-message thread (absent: a chat).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         kind: Option<ConversationKind>,
+        /// To the agent: earlier hand-overs with their notes.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        transfers: Option<Vec<TransferLine>>,
+        /// To the agent: internal notes so far.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        notes: Option<Vec<NoteLine>>,
+    },
+    /// Staff: an internal note was added to a chat.
+    Note {
+        /// The conversation.
+        conversation: ConversationId,
+        /// The note.
+        note: NoteLine,
+    },
+    /// Cardholder: the rating was kept.
+    Rated {
+        /// The conversation.
+        conversation: ConversationId,
+        /// The score given.
+        score: u8,
     },
     /// Both: a transcript entry.
     Msg {
@@ -816,6 +939,10 @@ pub enum ServerFrame {
         desk: Desk,
         /// The requests.
         items: Vec<CallbackView>,
+        /// The desk's requests this agent closed in the last 24 hours that
+        /// the hub still holds, newest first (the pane lists today's).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        done: Option<Vec<CallbackView>>,
     },
     /// Desk agent: a request appeared or changed.
     Callback {

@@ -468,9 +468,19 @@ e2e('locked_account shows the callback screen with the reference', { timeout: 60
     await row.waitFor();
     await row.locator('.sba-claim').click();
     await row.locator('.sba-outcome-reached').waitFor();
+    // What the desk works with: the name, the masked phone, a readable reason.
+    await row.locator('.sba-callback-name', { hasText: 'Lee Locked' }).waitFor();
+    await row.locator('.sba-phone', { hasText: '\u2022\u2022\u2022\u2022 4321' }).waitFor();
+    await row.locator('.sba-callback-reason', { hasText: 'Locked account (chosen topic)' }).waitFor();
+    await page.locator('.sbw-esc-hint', { hasText: "Chat can't unlock the account" }).waitFor();
     await agentPage.screenshot({ path: path.join(SHOTS, 'agent-callbacks.png') });
+    // An outcome is confirmed before it is recorded.
     await row.locator('.sba-outcome-reached').click();
+    await row.locator('.sba-outcome-cancel').click();
+    await row.locator('.sba-outcome-reached').click();
+    await row.locator('.sba-outcome-yes').click();
     await row.waitFor({ state: 'detached' });
+    await agentPage.locator(`.sba-desk[data-desk="identity"] .sba-done-item[data-ref="${ref}"]`).waitFor({ state: 'attached' });
   } finally {
     await context.close();
   }
@@ -520,6 +530,70 @@ e2e('a secure message: left, the page closed, claimed and answered, the reply un
   } finally {
     await ch.context.close().catch(() => {});
     if (pane) await pane.context.close().catch(() => {});
+  }
+});
+
+e2e('an agent escalates a verification-code chat: the cardholder is told why, the desk reads the chat and logs each call', { timeout: 90000 }, async () => {
+  await setAway(agentPage);
+  const { context, page: pane } = await openAgent({ sub: 'e2e-esc-agent', name: 'Eve Escalates', max_chats: 2, teams: ['prepaid'] });
+  const desk = await openAgent({ sub: 'e2e-desk-identity', name: 'Ida Identity', max_chats: 1, teams: ['identity'] });
+  const ch = await openCardholder({ role: 'cardholder', sub: 'e2e-codes', tier: 'prepaid', name: 'Cody Codes', phone_last4: '9876' });
+  try {
+    await pane.locator('#sba-availability').click();
+    await pane.locator('#sba-availability[aria-pressed="true"]').waitFor();
+    await ch.page.locator('.sbw-launcher').click();
+    await ch.page.locator('.sbw-topic', { hasText: 'Trouble with verification codes' }).click();
+    await ch.page.locator('.sbw-start').click();
+    await pane.locator('.sba-tab', { hasText: 'Cody Codes' }).waitFor();
+    const composer = ch.page.locator('.sbw-composer');
+    await composer.fill('The codes never arrive on my phone');
+    await composer.press('Enter');
+    const panel = pane.locator('.sba-panel:not([hidden])');
+    await panel.locator('.sba-cardholder .sba-bubble', { hasText: 'codes never arrive' }).waitFor();
+    await panel.locator('.sba-more > summary').click();
+    await panel.locator('.sba-escalate-desk').selectOption('identity');
+    await panel.locator('.sba-escalate-note').fill('Phone number changed last month');
+    await panel.locator('.sba-escalate button[type="submit"]').click();
+
+    // The cardholder is told what the call is about, never the staff note.
+    await ch.page.locator('.sbw-escalated[data-concern="verification_code"]').waitFor();
+    await ch.page.locator('.sbw-esc-reason', { hasText: 'verification codes' }).waitFor();
+    const widgetText = await ch.page.locator('.switchboard-widget-host').evaluate((host) => (host.shadowRoot || host).textContent);
+    assert.ok(!widgetText.includes('changed last month'), 'no staff note in the widget');
+    const ref = (await ch.page.locator('.sbw-ref').textContent()).trim();
+
+    const row = desk.page.locator(`.sba-desk[data-desk="identity"] .sba-callback[data-ref="${ref}"]`);
+    await row.waitFor();
+    await row.locator('.sba-callback-name', { hasText: 'Cody Codes' }).waitFor();
+    await row.locator('.sba-phone', { hasText: '\u2022\u2022\u2022\u2022 9876' }).waitFor();
+    await row.locator('.sba-callback-reason', { hasText: 'Agent escalated: Phone number changed last month' }).waitFor();
+    // The chat it came from, one click away.
+    await row.locator('.sba-read-chat').click();
+    await row.locator('.sba-desk-chat li', { hasText: 'codes never arrive' }).waitFor();
+
+    // A call that nobody answered, with a note, confirmed; it stays on the list with its time.
+    await row.locator('.sba-claim').click();
+    await row.locator('.sba-call-note-input').fill('Voicemail left');
+    await row.locator('.sba-outcome-no_answer').click();
+    await row.locator('.sba-outcome-yes').click();
+    await row.locator('.sba-call', { hasText: 'Voicemail left' }).waitFor();
+    await row.locator('.sba-call-head', { hasText: 'No answer' }).waitFor();
+    // The chat stays open across list updates.
+    await row.locator('.sba-desk-chat li', { hasText: 'codes never arrive' }).waitFor();
+    assert.deepEqual(await axeViolations(desk.page), [], 'agent pane, callback desk');
+    await desk.page.screenshot({ path: path.join(SHOTS, 'agent-callback-desk.png') });
+    // Reached on the second call: it moves to "Done today".
+    await row.locator('.sba-claim').click();
+    await row.locator('.sba-outcome-reached').click();
+    await row.locator('.sba-outcome-yes').click();
+    await row.waitFor({ state: 'detached' });
+    const done = desk.page.locator(`.sba-desk[data-desk="identity"] .sba-done-item[data-ref="${ref}"]`);
+    await desk.page.locator('.sba-desk[data-desk="identity"] .sba-done > summary', { hasText: 'Done today (1)' }).click();
+    await done.locator('.sba-call', { hasText: 'Voicemail left' }).waitFor();
+  } finally {
+    await ch.context.close();
+    await desk.context.close();
+    await context.close();
   }
 });
 
@@ -695,6 +769,70 @@ e2e('the agent desk: canned replies by /, safe links, a confirmed end, transfer 
   } finally {
     await ch.context.close();
     await context.close();
+  }
+});
+
+e2e('internal notes and a transfer note reach the next agent only; the cardholder rates the chat', { timeout: 90000 }, async () => {
+  await setAway(agentPage);
+  const first = await openAgent({ sub: 'e2e-note-a', name: 'Nia Notes', max_chats: 2, teams: ['business'] });
+  const next = await openAgent({ sub: 'e2e-note-b', name: 'Ned Next', max_chats: 2, teams: ['prepaid'] });
+  const ch = await openCardholder({ role: 'cardholder', sub: 'e2e-note-cardholder', tier: 'business', name: 'Bea Business' });
+  try {
+    await first.page.locator('#sba-availability').click();
+    await first.page.locator('#sba-availability[aria-pressed="true"]').waitFor();
+    await ch.page.locator('.sbw-launcher').click();
+    await ch.page.locator('.sbw-topic', { hasText: 'A general question' }).click();
+    await ch.page.locator('.sbw-start').click();
+    await first.page.locator('.sba-tab', { hasText: 'Bea Business' }).waitFor();
+    await ch.page.locator('.sbw-status', { hasText: 'Nia Notes' }).waitFor();
+
+    // An internal note: shown to the agent in its own box, never to the cardholder.
+    const panel = first.page.locator('.sba-panel:not([hidden])');
+    await panel.locator('.sba-notes-summary').click();
+    await panel.locator('.sba-internal-note').fill('Verified by voice');
+    await panel.locator('.sba-add-note').click();
+    await panel.locator('.sba-notes-list .sba-note-text', { hasText: 'Verified by voice' }).waitFor();
+    await panel.locator('.sba-notes-summary', { hasText: 'Internal notes (1)' }).waitFor();
+
+    // Transfer with a note for the next agent.
+    await next.page.locator('#sba-availability').click();
+    await next.page.locator('#sba-availability[aria-pressed="true"]').waitFor();
+    await panel.locator('.sba-more > summary').click();
+    await panel.locator('.sba-transfer-tier').selectOption('prepaid');
+    await panel.locator('.sba-transfer-note').fill('Wants a limit raise');
+    await panel.locator('.sba-transfer button[type="submit"]').click();
+    await ch.page.locator('.sbw-system', { hasText: 'transferred' }).first().waitFor();
+    const nextPanel = next.page.locator('.sba-panel:not([hidden])');
+    await next.page.locator('.sba-tab', { hasText: 'Bea Business' }).waitFor();
+    await nextPanel.locator('.sba-note-transfer .sba-note-text', { hasText: 'Wants a limit raise' }).waitFor();
+    await nextPanel.locator('.sba-note-transfer .sba-note-head', { hasText: 'by Nia Notes' }).waitFor();
+    await nextPanel.locator('.sba-note .sba-note-text', { hasText: 'Verified by voice' }).waitFor();
+    await ch.page.locator('.sbw-status', { hasText: 'Ned Next' }).waitFor();
+    const widgetText = await ch.page.locator('.switchboard-widget-host').evaluate((host) => (host.shadowRoot || host).textContent);
+    assert.ok(!widgetText.includes('Verified by voice') && !widgetText.includes('limit raise'), 'staff notes never reach the widget');
+
+    // The next agent ends the chat; the cardholder rates it once and is thanked.
+    await nextPanel.locator('.sba-end-chat').click();
+    await nextPanel.locator('.sba-confirm-end').click();
+    const rate = ch.page.locator('.sbw-rate:not([hidden])');
+    await rate.waitFor();
+    assert.deepEqual(await axeViolations(ch.page), [], 'widget, rating after the end');
+    assert.equal(await ch.page.locator('.sbw-rate-send').isDisabled(), true, 'a score first');
+    await ch.page.locator('.sbw-star[data-score="4"]').click();
+    assert.deepEqual(
+      await ch.page.locator('.sbw-star').evaluateAll((bs) => bs.map((b) => b.getAttribute('aria-pressed'))),
+      ['true', 'true', 'true', 'true', 'false']);
+    await ch.page.locator('.sbw-rate-comment').fill('Quick and kind');
+    await ch.page.screenshot({ path: path.join(SHOTS, 'widget-rating.png') });
+    await ch.page.locator('.sbw-rate-send').click();
+    await ch.page.locator('.sbw-rate-thanks:not([hidden])', { hasText: 'Thank you' }).waitFor();
+    await rate.waitFor({ state: 'hidden' });
+    const metrics = await (await fetch(`${hubUrl}/metrics`)).text();
+    assert.match(metrics, /switchboard_ratings_total\{score="4",tier="business"\} 1/);
+  } finally {
+    await ch.context.close();
+    await first.context.close();
+    await next.context.close();
   }
 });
 

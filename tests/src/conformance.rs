@@ -11,7 +11,7 @@ use switchboard::domain::{
 };
 use switchboard::protocol::CallbackOutcome;
 use switchboard::store::{
-    AgentProfile, CallbackStatus, GraceOutcome, NewCallback, NewConversation, NewEntry,
+    AgentProfile, CallbackStatus, Cause, GraceOutcome, NewCallback, NewConversation, NewEntry,
     NotificationBacklog, Redaction, Settle, Side, Store, StoreError,
 };
 
@@ -310,7 +310,13 @@ pub async fn transfer_goes_to_head(s: &dyn Store) {
         vec![(moving.clone(), "ag".into())]
     );
     let c = s
-        .transfer(&moving, &user("ag"), Tier::Business, T0 + 20_000)
+        .transfer(
+            &moving,
+            &user("ag"),
+            Tier::Business,
+            Some("Asked about a business card".into()),
+            T0 + 20_000,
+        )
         .await
         .expect("transfer");
     assert_eq!(
@@ -324,12 +330,120 @@ pub async fn transfer_goes_to_head(s: &dyn Store) {
     );
     assert_eq!(snap.places[1].conversation, waiting);
     let other = s
-        .transfer(&moving, &user("ag"), Tier::Premium, T0 + 20_001)
+        .transfer(&moving, &user("ag"), Tier::Premium, None, T0 + 20_001)
         .await;
     assert!(
         matches!(other, Err(StoreError::NoConversation)),
         "only the holding agent transfers"
     );
+    // The note travels with the chat to the next agent.
+    let handed: Vec<_> = c
+        .transfers
+        .iter()
+        .map(|t| {
+            (
+                t.from.as_str(),
+                t.from_tier,
+                t.tier,
+                t.by_name.as_deref(),
+                t.note.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        handed,
+        vec![(
+            "ag",
+            Some(Tier::Standard),
+            Tier::Business,
+            Some("ag"),
+            Some("Asked about a business card")
+        )]
+    );
+    agent(s, "biz", &[Tier::Business], 1, T0).await;
+    let next = s
+        .route(T0 + 20_002, &TierBoosts::default())
+        .await
+        .expect("route");
+    assert_eq!(next[0].conversation.id, moving);
+    assert_eq!(next[0].conversation.transfers, c.transfers);
+}
+
+/// A cardholder rates its own ended conversation once; nobody else, and
+/// not before the end.
+pub async fn ratings_are_kept_once(s: &dyn Store) {
+    use switchboard::store::Rating;
+    let rating = |score: u8| Rating {
+        score,
+        comment: Some("Quick and kind".into()),
+        at: T0 + 9_000,
+    };
+    let id = open(s, "rater", Tier::Premium, T0).await;
+    agent(s, "rate-ag", &[Tier::Premium], 1, T0).await;
+    route(s, T0 + 1).await;
+    let early = s.rate(&id, &user("rater"), rating(5)).await;
+    assert!(
+        matches!(early, Err(StoreError::NotAllowed)),
+        "not while the chat is open: {early:?}"
+    );
+    s.end(
+        &id,
+        Some(&user("rate-ag")),
+        EndReason::AgentEnded,
+        T0 + 5_000,
+    )
+    .await
+    .expect("end");
+    let theirs = s.rate(&id, &user("someone-else"), rating(1)).await;
+    assert!(matches!(theirs, Err(StoreError::NotAllowed)), "{theirs:?}");
+    let rated = s.rate(&id, &user("rater"), rating(4)).await.expect("rate");
+    assert_eq!(rated.rating, Some(rating(4)));
+    let again = s.rate(&id, &user("rater"), rating(1)).await;
+    assert!(matches!(again, Err(StoreError::NotAllowed)), "{again:?}");
+    let kept = s.conversation(&id).await.expect("read").expect("kept");
+    assert_eq!(kept.rating, Some(rating(4)), "the first rating stays");
+    let unknown = s
+        .rate(&ConversationId("c-nope".into()), &user("rater"), rating(3))
+        .await;
+    assert!(matches!(unknown, Err(StoreError::NoConversation)));
+}
+
+/// Internal notes: written by the agent holding the chat, kept on the
+/// record, bounded, and never part of the transcript.
+pub async fn notes_stay_with_staff(s: &dyn Store) {
+    use switchboard::store::{Note, MAX_NOTES};
+    let note = |by: &str, text: &str| Note {
+        at: T0 + 10,
+        by: user(by),
+        by_name: by.to_owned(),
+        text: text.to_owned(),
+    };
+    let id = open(s, "noted", Tier::Standard, T0).await;
+    let queued = s.add_note(&id, note("note-ag", "too early")).await;
+    assert!(matches!(queued, Err(StoreError::NoConversation)));
+    agent(s, "note-ag", &[Tier::Standard], 1, T0).await;
+    route(s, T0 + 1).await;
+    let c = s
+        .add_note(&id, note("note-ag", "Verified by voice earlier"))
+        .await
+        .expect("note");
+    assert_eq!(c.notes, vec![note("note-ag", "Verified by voice earlier")]);
+    let stranger = s.add_note(&id, note("other-ag", "hi")).await;
+    assert!(matches!(stranger, Err(StoreError::NoConversation)));
+    let entries = s.transcript(&id, 0, 100).await.expect("transcript");
+    assert!(
+        entries.iter().all(|e| !e.text.contains("Verified")),
+        "a note is never a transcript entry: {entries:?}"
+    );
+    for i in 1..MAX_NOTES {
+        s.add_note(&id, note("note-ag", &format!("n{i}")))
+            .await
+            .expect("note");
+    }
+    let full = s.add_note(&id, note("note-ag", "one too many")).await;
+    assert!(matches!(full, Err(StoreError::NotAllowed)), "{full:?}");
+    let kept = s.conversation(&id).await.expect("read").expect("kept");
+    assert_eq!(kept.notes.len(), MAX_NOTES);
 }
 
 pub async fn cardholder_grace(s: &dyn Store) {
@@ -456,8 +570,11 @@ fn callback(who: &str, tier: Tier, desk: Desk, at: Millis) -> NewCallback {
     NewCallback {
         desk,
         sub: user(who),
+        name: Some(format!("Name of {who}")),
         tier,
-        reason: "topic locked_account".into(),
+        cause: Cause::Topic {
+            topic: Topic::LockedAccount,
+        },
         conversation: ConversationId(format!("c-{who}")),
         phone_last4: Some("4321".into()),
         now: at,
@@ -543,7 +660,7 @@ pub async fn callback_claims_and_outcomes(s: &dyn Store) {
     );
     assert!(
         matches!(
-            s.complete_callback(&r.reference, &user("d2"), CallbackOutcome::Reached)
+            s.complete_callback(&r.reference, &user("d2"), CallbackOutcome::Reached, None)
                 .await,
             Err(StoreError::NotAllowed)
         ),
@@ -557,11 +674,26 @@ pub async fn callback_claims_and_outcomes(s: &dyn Store) {
         }
         let who = if attempt == 1 { "d1" } else { "d2" };
         let done = s
-            .complete_callback(&r.reference, &user(who), CallbackOutcome::NoAnswer)
+            .complete_callback(
+                &r.reference,
+                &user(who),
+                CallbackOutcome::NoAnswer,
+                Some(format!("Voicemail {attempt}")),
+            )
             .await
             .expect("complete");
         assert_eq!(done.attempts, attempt);
         assert_eq!(done.history.len(), attempt as usize);
+        let last = done.history.last().expect("a call");
+        assert_eq!(
+            (last.outcome, last.by.as_ref(), last.note.clone()),
+            (
+                CallbackOutcome::NoAnswer,
+                Some(&user(who)),
+                Some(format!("Voicemail {attempt}"))
+            ),
+            "each call keeps who, how and the note"
+        );
         let want = if attempt < 3 {
             CallbackStatus::NoAnswer
         } else {
@@ -586,12 +718,42 @@ pub async fn callback_claims_and_outcomes(s: &dyn Store) {
         s.claim_callback(&fresh.reference, &user("d1"), &[Desk::Fraud])
             .await
             .expect("claim");
-        s.complete_callback(&fresh.reference, &user("d1"), CallbackOutcome::Reached)
-            .await
-            .expect("complete")
+        s.complete_callback(
+            &fresh.reference,
+            &user("d1"),
+            CallbackOutcome::Reached,
+            None,
+        )
+        .await
+        .expect("complete")
     };
     assert_eq!(reached.status, CallbackStatus::Reached);
     assert!(s.callbacks(Desk::Fraud).await.expect("list").is_empty());
+    // Each agent's closed requests ("done today"): d2 failed the first, d1 reached the second.
+    let refs = |list: Vec<switchboard::store::CallbackRequest>| -> Vec<_> {
+        list.into_iter().map(|r| r.reference).collect()
+    };
+    assert_eq!(
+        refs(s.closed_by(&user("d1"), 0).await.expect("done")),
+        vec![fresh.reference.clone()]
+    );
+    assert_eq!(
+        refs(s.closed_by(&user("d2"), 0).await.expect("done")),
+        vec![r.reference.clone()]
+    );
+    assert!(s
+        .closed_by(&user("d1"), i64::MAX)
+        .await
+        .expect("done")
+        .is_empty());
+    assert_eq!(reached.name.as_deref(), Some("Name of c"));
+    assert_eq!(reached.reason, "Locked account (chosen topic)");
+    assert_eq!(
+        reached.cause,
+        Some(Cause::Topic {
+            topic: Topic::LockedAccount
+        })
+    );
 }
 
 /// Subs full of key syntax reach no other user's keys: agent `x:convs` and
@@ -722,16 +884,37 @@ pub async fn scenario_for_events(s: &dyn Store) -> Vec<ConversationId> {
         },
     });
     s.append(&c, more).await.expect("second half");
-    s.transfer(&c, &user("bob"), Tier::Premium, T0 + 6)
-        .await
-        .expect("transfer");
+    s.add_note(
+        &c,
+        switchboard::store::Note {
+            at: T0 + 5,
+            by: user("bob"),
+            by_name: "bob".into(),
+            text: "Asked for a limit raise".into(),
+        },
+    )
+    .await
+    .expect("note");
+    s.transfer(
+        &c,
+        &user("bob"),
+        Tier::Premium,
+        Some("Needs a limit raise".into()),
+        T0 + 6,
+    )
+    .await
+    .expect("transfer");
     assert_eq!(route(s, T0 + 7).await.len(), 1);
     let (request, _) = s
         .request_callback(NewCallback {
             desk: Desk::Identity,
             sub: user("ann"),
+            name: Some("Ann".into()),
             tier: Tier::Premium,
-            reason: "agent".into(),
+            cause: Cause::Agent {
+                topic: Topic::TwoFactor,
+                note: Some("Codes never arrive".into()),
+            },
             conversation: c.clone(),
             phone_last4: Some("4321".into()),
             now: T0 + 8,
@@ -831,7 +1014,7 @@ pub async fn ended_conversations_and_closed_requests_expire(s: &dyn Store) {
         .await
         .expect("claim");
     let closed = s
-        .complete_callback(&r.reference, &user("d1"), CallbackOutcome::Reached)
+        .complete_callback(&r.reference, &user("d1"), CallbackOutcome::Reached, None)
         .await
         .expect("complete");
     assert!(!closed.status.is_open());
@@ -972,8 +1155,11 @@ pub async fn overview_and_audit(s: &dyn Store) {
         .request_callback(NewCallback {
             desk: Desk::Identity,
             sub: user("ov-c4"),
+            name: None,
             tier: Tier::Standard,
-            reason: "topic locked_account".into(),
+            cause: Cause::Topic {
+                topic: Topic::LockedAccount,
+            },
             conversation: ConversationId("c-ov4".into()),
             phone_last4: None,
             now: T0 + 5_400,
@@ -1047,6 +1233,7 @@ pub async fn overview_and_audit(s: &dyn Store) {
         &request.reference,
         &user("nobody"),
         CallbackOutcome::Reached,
+        None,
     )
     .await
     .expect_err("not claimed by that agent");

@@ -115,6 +115,9 @@
   var queuesTimer = null;
   var callbacksTimer = null;
   var desks = new Map();    // desk -> Map(ref -> request)
+  var doneToday = new Map(); // desk -> Map(ref -> request this agent closed)
+  var deskDrafts = new Map(); // ref -> { note, confirming: outcome | null }
+  var deskChats = new Map(); // conversation -> <ol> showing the chat a request came from
   var toastTimer = null;
   var conn = null;
   var lastBackground = {};     // frame type -> when a background frame of it was last sent
@@ -190,6 +193,7 @@
       case 'inbox_item': return onInboxItem(f);
       case 'status': return onStatus(f);
       case 'presence': return onPresence(f);
+      case 'note': return onNote(f);
       case 'error': return onError(f);
       default: return undefined;
     }
@@ -226,6 +230,7 @@
         if (chat) removeChat(chat);
         chat = createChat({ id: c.id, tier: c.tier, topic: c.topic, cardholder: c.cardholder, waited_s: null, kind: c.kind });
       }
+      renderStaffNotes(chat, c.transfers, c.notes);
       send({ type: 'sync', conversation: c.id, after: chat.maxSeq }, false);
       send({ type: 'history', conversation: c.id }, false);
       chat.pending.forEach(function (p) { send({ type: 'say', conversation: c.id, id: p.id, text: p.text }, false); });
@@ -288,6 +293,7 @@
     }
     (f.transcript || []).forEach(function (entry) { addEntry(chat, entry, true); });
     if (Array.isArray(f.history)) renderHistory(chat, f.history);
+    renderStaffNotes(chat, f.transfers, f.notes);
     var who = (f.cardholder && (f.cardholder.name || f.cardholder.sub)) || 'a cardholder';
     announce('New chat with ' + who + ', ' + (TIER_NAMES[chat.tier] || chat.tier) + ', ' + (TOPIC_NAMES[chat.topic] || chat.topic || 'no topic'));
     var current = selectedId && chats.get(selectedId);
@@ -303,6 +309,39 @@
     renderLoad();
   }
 
+  // ------------------------------------------------------------------ staff notes
+
+  /** Hand-over notes and internal notes: staff only, never the cardholder's. */
+  function renderStaffNotes(chat, transfers, notes) {
+    if (Array.isArray(transfers)) chat.transfers = transfers;
+    if (Array.isArray(notes)) chat.notes = notes;
+    chat.notesList.textContent = '';
+    chat.transfers.forEach(function (t) {
+      var from = t.from_tier ? (TIER_NAMES[t.from_tier] || t.from_tier) : 'another queue';
+      var head = 'Transferred from ' + from + (t.by ? ' by ' + t.by : '');
+      chat.notesList.appendChild(h('li', { class: 'sba-note sba-note-transfer' }, [
+        h('span', { class: 'sba-note-head', text: head + ' · ' + core.clockTime(t.at) }),
+        h('span', { class: 'sba-note-text', text: t.note || 'No note.' }),
+      ]));
+    });
+    chat.notes.forEach(function (n) {
+      chat.notesList.appendChild(h('li', { class: 'sba-note' }, [
+        h('span', { class: 'sba-note-head', text: 'Note by ' + n.by + ' · ' + core.clockTime(n.at) }),
+        h('span', { class: 'sba-note-text', text: n.text }),
+      ]));
+    });
+    chat.notesSummary.textContent = 'Internal notes (' + (chat.transfers.length + chat.notes.length) + ')';
+    if (chat.transfers.length) chat.notesBox.open = true;
+  }
+
+  function onNote(f) {
+    var chat = chats.get(f.conversation);
+    if (!chat || !f.note) return;
+    chat.notes.push(f.note);
+    renderStaffNotes(chat);
+    announce('Internal note added.');
+  }
+
   function onMsg(f) {
     var chat = chats.get(f.conversation);
     if (!chat) return;
@@ -311,6 +350,19 @@
 
   // A page of a chat's transcript (the reply to `sync`); `more`: ask again.
   function onTranscript(f) {
+    // The chat a callback request came from, read by its desk.
+    var deskChat = deskChats.get(f.conversation);
+    if (deskChat) {
+      (f.entries || []).forEach(function (e) {
+        deskChat.appendChild(h('li', { class: 'sba-desk-line sba-desk-' + e.from }, [
+          h('span', { class: 'sba-desk-from', text: (e.from === 'cardholder' ? 'Cardholder' : e.from === 'agent' ? 'Agent' : 'Notice') + ': ' }),
+          h('span', { text: e.text }),
+        ]));
+      });
+      var last = (f.entries || []).reduce(function (m, e) { return Math.max(m, Number(e.seq) || 0); }, 0);
+      if (f.more && last > 0) send({ type: 'transcript', conversation: f.conversation, after: last }, false);
+      return;
+    }
     // An earlier conversation being read (its own tab may still be open, ended).
     var reader = pastReaders.get(f.conversation);
     if (reader) {
@@ -477,6 +529,8 @@
       typingTimer: null,
       remoteTypingTimer: null,
       removeTimer: null,
+      transfers: [],
+      notes: [],
     };
     buildChat(chat);
     chats.set(chat.id, chat);
@@ -531,18 +585,24 @@
 
     chat.transferSelect = h('select', { class: 'sba-transfer-tier', 'aria-label': 'Tier to transfer to' });
     renderTransferTiers(chat);
+    var transferNote = h('input', {
+      type: 'text', class: 'sba-transfer-note', maxlength: '1000',
+      placeholder: 'Note for the next agent (not shown to the cardholder)', 'aria-label': 'Note for the next agent',
+    });
     var transferForm = h('form', {
       class: 'sba-inline-form sba-transfer',
       onsubmit: function (ev) {
         ev.preventDefault();
         if (!chat.transferSelect.value) return;
-        send({ type: 'transfer', conversation: chat.id, tier: chat.transferSelect.value });
+        var frame = { type: 'transfer', conversation: chat.id, tier: chat.transferSelect.value };
+        if (transferNote.value.trim()) frame.note = transferNote.value.trim();
+        send(frame);
       },
-    }, [h('label', { class: 'sba-label' }, ['Transfer to ', chat.transferSelect]), h('button', { type: 'submit', class: 'sba-btn' }, ['Transfer'])]);
+    }, [h('label', { class: 'sba-label' }, ['Transfer to ', chat.transferSelect]), transferNote, h('button', { type: 'submit', class: 'sba-btn' }, ['Transfer'])]);
 
     var deskSelect = h('select', { class: 'sba-escalate-desk', 'aria-label': 'Desk to escalate to' },
       DESKS.map(function (d) { return h('option', { value: d, text: DESK_NAMES[d] }); }));
-    var noteInput = h('input', { type: 'text', class: 'sba-escalate-note', maxlength: '500', placeholder: 'Note for the desk', 'aria-label': 'Note for the desk' });
+    var noteInput = h('input', { type: 'text', class: 'sba-escalate-note', maxlength: '1000', placeholder: 'Note for the desk', 'aria-label': 'Note for the desk' });
     var escalateForm = h('form', {
       class: 'sba-inline-form sba-escalate',
       onsubmit: function (ev) {
@@ -602,9 +662,30 @@
     chat.historyList = h('ul', { class: 'sba-history-list' });
     chat.pastList = h('ol', { class: 'sba-past', hidden: true, tabindex: '0' });
     chat.historyBox = h('details', { class: 'sba-history', open: true }, [chat.historySummary, chat.historyList, chat.pastList]);
+    // Internal notes: staff only (hand-over notes and notes agents add).
+    chat.notesSummary = h('summary', { class: 'sba-notes-summary', text: 'Internal notes (0)' });
+    chat.notesList = h('ul', { class: 'sba-notes-list' });
+    var internalInput = h('input', {
+      type: 'text', class: 'sba-internal-note', maxlength: '1000',
+      placeholder: 'Only staff see this', 'aria-label': 'Internal note',
+    });
+    chat.notesBox = h('details', { class: 'sba-notes' }, [
+      chat.notesSummary,
+      chat.notesList,
+      h('form', {
+        class: 'sba-inline-form sba-note-form',
+        onsubmit: function (ev) {
+          ev.preventDefault();
+          var text = internalInput.value.trim();
+          if (!text) return;
+          if (send({ type: 'note', conversation: chat.id, text: text })) internalInput.value = '';
+        },
+      }, [internalInput, h('button', { type: 'submit', class: 'sba-btn sba-add-note' }, ['Add internal note'])]),
+    ]);
     chat.panel = h('section', { class: 'sba-panel', role: 'tabpanel', id: panelId, 'aria-labelledby': tabId, hidden: true }, [
       h('div', { class: 'sba-chat-head' }, [h('div', { class: 'sba-chat-who' }, [chat.headName, chat.presenceEl, chat.headInfo]), chat.actions]),
       chat.historyBox,
+      chat.notesBox,
       chat.transcript,
       chat.typingEl,
       chat.composerForm,
@@ -1112,6 +1193,11 @@
     var list = new Map();
     (f.items || []).forEach(function (r) { if (isOpenRequest(r)) list.set(r.ref, r); });
     desks.set(f.desk, list);
+    if (Array.isArray(f.done)) {
+      var done = new Map();
+      f.done.forEach(function (r) { done.set(r.ref, r); });
+      doneToday.set(f.desk, done);
+    }
     renderCallbacks();
   }
 
@@ -1122,6 +1208,14 @@
     var known = list.has(r.ref);
     if (isOpenRequest(r)) list.set(r.ref, r); else list.delete(r.ref);
     if (!known && isOpenRequest(r)) announce('New callback request ' + r.ref + ' for the ' + (DESK_NAMES[r.desk] || r.desk));
+    // A request this agent closed joins its "done today" list.
+    var calls = r.calls || [];
+    var lastCall = calls[calls.length - 1];
+    if (!isOpenRequest(r) && lastCall && me && lastCall.by === me.sub) {
+      if (!doneToday.has(r.desk)) doneToday.set(r.desk, new Map());
+      doneToday.get(r.desk).set(r.ref, r);
+      deskDrafts.delete(r.ref);
+    }
     renderCallbacks();
   }
 
@@ -1134,34 +1228,128 @@
     desks.forEach(function (list, desk) {
       var items = Array.from(list.values()).sort(deskOrder);
       var rows = items.map(callbackRow);
+      var done = Array.from((doneToday.get(desk) || new Map()).values()).filter(closedToday);
       sections.push(h('section', { class: 'sba-desk', 'data-desk': desk, 'aria-label': DESK_NAMES[desk] || desk }, [
         h('h3', { text: (DESK_NAMES[desk] || desk) + ' (' + items.length + ')' }),
         rows.length ? h('ul', { class: 'sba-callback-list' }, rows) : h('p', { class: 'sba-muted', text: 'No open requests.' }),
+        h('details', { class: 'sba-done' }, [
+          h('summary', { text: 'Done today (' + done.length + ')' }),
+          done.length
+            ? h('ul', { class: 'sba-done-list' }, done.map(doneRow))
+            : h('p', { class: 'sba-muted', text: 'Nothing closed today yet.' }),
+        ]),
       ]));
     });
     els.desks.replaceChildren.apply(els.desks, sections);
   }
 
+  /** Whether a closed request's last call was today, on this computer's clock. */
+  function closedToday(r) {
+    var calls = r.calls || [];
+    var last = calls[calls.length - 1];
+    return !!last && new Date(last.at).toDateString() === new Date().toDateString();
+  }
+
+  function masked(last4) {
+    return last4 ? '\u2022\u2022\u2022\u2022 ' + last4 : 'no phone on file';
+  }
+
+  function callLines(r) {
+    var calls = r.calls || [];
+    if (!calls.length) return null;
+    return h('ol', { class: 'sba-calls', 'aria-label': 'Calls' }, calls.map(function (c) {
+      return h('li', { class: 'sba-call' }, [
+        h('span', { class: 'sba-call-head', text: (CALLBACK_STATUS[c.outcome] || c.outcome) + ' \u00b7 ' + core.clockTime(c.at) }),
+        c.note ? h('span', { class: 'sba-call-note', text: c.note }) : null,
+      ]);
+    }));
+  }
+
+  function doneRow(r) {
+    return h('li', { class: 'sba-done-item', 'data-ref': r.ref }, [
+      h('span', { class: 'sba-done-head' }, [tierBadge(r.tier), ' ', r.name || r.sub, ' \u00b7 ', h('code', { text: r.ref }), ' \u00b7 ' + (CALLBACK_STATUS[r.status] || r.status)]),
+      callLines(r),
+    ]);
+  }
+
+  /** Shows the chat a request came from under it (kept open across list updates). */
+  function showDeskChat(r, box, button, open) {
+    box.hidden = !open;
+    button.setAttribute('aria-expanded', open ? 'true' : 'false');
+    if (!open) return;
+    if (!deskChats.has(r.conversation)) {
+      var ol = h('ol', { class: 'sba-desk-chat', 'aria-label': 'Chat ' + r.ref + ' came from', tabindex: '0' });
+      deskChats.set(r.conversation, ol);
+      send({ type: 'transcript', conversation: r.conversation }, false);
+    }
+    box.replaceChildren(deskChats.get(r.conversation));
+  }
+
   function callbackRow(r) {
     var mine = me && r.claimed_by === me.sub;
+    var draft = deskDrafts.get(r.ref) || { note: '', confirming: null, chatOpen: false };
     var buttons = [];
     if (r.status === 'requested' || r.status === 'no_answer' || !r.claimed_by) {
       buttons.push(h('button', { type: 'button', class: 'sba-btn sba-primary sba-claim', onclick: function () { send({ type: 'claim_callback', ref: r.ref }); } }, ['Claim']));
+    } else if (mine && draft.confirming) {
+      // An outcome is asked twice: it closes or returns the request for everyone.
+      var word = CALLBACK_STATUS[draft.confirming] || draft.confirming;
+      buttons.push(h('div', { class: 'sba-confirm sba-outcome-confirm', role: 'group', 'aria-label': 'Confirm the outcome' }, [
+        h('span', { class: 'sba-confirm-text', text: 'Record \u201c' + word + '\u201d for ' + r.ref + '?' }),
+        h('button', {
+          type: 'button', class: 'sba-btn sba-primary sba-outcome-yes',
+          onclick: function () {
+            var frame = { type: 'complete_callback', ref: r.ref, outcome: draft.confirming };
+            if (draft.note.trim()) frame.note = draft.note.trim();
+            if (send(frame)) { draft.confirming = null; draft.note = ''; deskDrafts.set(r.ref, draft); }
+          },
+        }, ['Yes, record it']),
+        h('button', {
+          type: 'button', class: 'sba-btn sba-outcome-cancel',
+          onclick: function () { draft.confirming = null; deskDrafts.set(r.ref, draft); renderCallbacks(); },
+        }, ['Cancel']),
+      ]));
     } else if (mine) {
+      buttons.push(h('input', {
+        type: 'text', class: 'sba-call-note-input', maxlength: '1000', value: draft.note,
+        placeholder: 'Note on this call', 'aria-label': 'Note on the call to ' + r.ref,
+        oninput: function (ev) { draft.note = ev.target.value; deskDrafts.set(r.ref, draft); },
+      }));
       [['reached', 'Reached'], ['no_answer', 'No answer'], ['failed', 'Failed']].forEach(function (o) {
         buttons.push(h('button', {
           type: 'button', class: 'sba-btn sba-outcome sba-outcome-' + o[0], 'aria-label': o[1] + ' \u2013 ' + r.ref,
-          onclick: function () { send({ type: 'complete_callback', ref: r.ref, outcome: o[0] }); },
+          onclick: function () { draft.confirming = o[0]; deskDrafts.set(r.ref, draft); renderCallbacks(); },
         }, [o[1]]));
       });
     } else {
       buttons.push(h('span', { class: 'sba-muted', text: 'Claimed by ' + r.claimed_by }));
     }
     var age = r.created_at ? duration((Date.now() - new Date(r.created_at).getTime()) / 1000) : '';
+    var chatBox = h('div', { class: 'sba-desk-chat-box', hidden: true });
+    var chatButton = h('button', {
+      type: 'button', class: 'sba-btn sba-read-chat', 'aria-expanded': 'false',
+      onclick: function () {
+        draft.chatOpen = !draft.chatOpen;
+        deskDrafts.set(r.ref, draft);
+        showDeskChat(r, chatBox, chatButton, draft.chatOpen);
+      },
+    }, ['Read the chat']);
+    if (draft.chatOpen) showDeskChat(r, chatBox, chatButton, true);
     return h('li', { class: 'sba-callback sba-callback-' + r.status, 'data-ref': r.ref }, [
-      h('div', { class: 'sba-callback-top' }, [tierBadge(r.tier), h('code', { class: 'sba-ref', text: r.ref }), h('span', { class: 'sba-callback-status', text: CALLBACK_STATUS[r.status] || r.status })]),
-      h('p', { class: 'sba-callback-info', text: 'Cardholder ' + r.sub + (age ? ' \u00b7 ' + age + ' ago' : '') + (r.attempts ? ' \u00b7 ' + r.attempts + ' attempt' + (r.attempts > 1 ? 's' : '') : '') }),
+      h('div', { class: 'sba-callback-top' }, [
+        tierBadge(r.tier),
+        h('span', { class: 'sba-callback-name', text: r.name || 'No name on file' }),
+        h('code', { class: 'sba-ref', text: r.ref }),
+        h('span', { class: 'sba-callback-status', text: CALLBACK_STATUS[r.status] || r.status }),
+      ]),
+      h('p', { class: 'sba-callback-info' }, [
+        h('span', { class: 'sba-phone', text: 'Phone ' + masked(r.phone_last4) }),
+        (age ? ' \u00b7 requested ' + age + ' ago' : '') + (r.attempts ? ' \u00b7 ' + r.attempts + ' attempt' + (r.attempts > 1 ? 's' : '') : ''),
+      ]),
       r.reason ? h('p', { class: 'sba-callback-reason', text: r.reason }) : null,
+      callLines(r),
+      r.conversation ? chatButton : null,
+      chatBox,
       h('div', { class: 'sba-callback-actions' }, buttons),
     ]);
   }

@@ -81,6 +81,7 @@
       case 'msg': return addEntry(f);
       case 'redact': return onRedact(f);
       case 'ended': return onEnded(f);
+      case 'note': return onNote(f);
       case 'error': return toast(f.message || 'The hub refused that.');
       default: return undefined;
     }
@@ -156,6 +157,17 @@
     var li = m && m.seqs.get(Number(f.seq));
     var text = li && li.querySelector('.sbs-entry-text');
     if (text) text.replaceChildren.apply(text, core.linkify(f.text));
+  }
+
+  // An agent's internal note on a monitored chat (staff only), set apart from the entries.
+  function onNote(f) {
+    var m = monitored.get(f.conversation);
+    if (!m || !f.note) return;
+    m.list.appendChild(h('li', { class: 'sbs-entry sbs-internal-note' }, [
+      h('span', { class: 'sbs-entry-meta' }, ['Internal note by ' + f.note.by + ' ', h('time', { datetime: f.note.at || null, text: core.clockTime(f.note.at) })]),
+      h('span', { class: 'sbs-entry-text', dir: 'auto', text: f.note.text }),
+    ]));
+    m.list.scrollTop = m.list.scrollHeight;
   }
 
   function onEnded(f) {

@@ -557,8 +557,35 @@
       h('p', { class: 'sbw-offer-text', text: "No one can answer right now. Leave us a secure message and we'll reply here." }),
       h('button', { type: 'button', class: 'sbw-btn sbw-primary sbw-offer-message', onclick: function () { self.leaveMessageInstead(); } }, ['Leave a secure message']),
     ]);
+    // Rating, once the chat ended (`rate`, answered with `rated`).
+    this.rateButtons = [1, 2, 3, 4, 5].map(function (n) {
+      return h('button', {
+        type: 'button', class: 'sbw-star', 'data-score': n, 'aria-pressed': 'false',
+        'aria-label': n + (n === 1 ? ' star' : ' stars') + ' out of 5',
+        onclick: function () { self.pickScore(n); },
+      }, ['\u2605']);
+    });
+    this.rateComment = h('textarea', {
+      class: 'sbw-rate-comment', rows: '2', maxlength: '1000',
+      placeholder: 'Anything to add? (optional)', 'aria-label': 'Anything to add? (optional)',
+    });
+    this.rateSend = h('button', { type: 'submit', class: 'sbw-btn sbw-primary sbw-rate-send', disabled: true }, ['Send rating']);
+    this.rateForm = h('form', {
+      class: 'sbw-rate', hidden: true,
+      onsubmit: function (ev) { ev.preventDefault(); self.sendRating(); },
+    }, [
+      h('fieldset', { class: 'sbw-rate-set' }, [
+        h('legend', { class: 'sbw-rate-legend', text: 'How was this chat?' }),
+        h('div', { class: 'sbw-stars' }, this.rateButtons),
+      ]),
+      this.rateComment,
+      this.rateSend,
+    ]);
+    this.rateThanks = h('p', { class: 'sbw-rate-thanks', hidden: true, text: 'Thank you for your feedback.' });
     this.endedBar = h('div', { class: 'sbw-ended', hidden: true }, [
       h('p', { class: 'sbw-ended-text', text: 'This chat has ended.' }),
+      this.rateForm,
+      this.rateThanks,
       h('button', { type: 'button', class: 'sbw-btn sbw-primary sbw-new-chat', onclick: function () { self.newChat(); } }, ['Start a new chat']),
     ]);
     this.chatScreen = h('div', { class: 'sbw-screen sbw-chat-screen' }, [this.offerBar, this.transcript, this.typingEl, this.composerForm, this.endedBar]);
@@ -687,7 +714,50 @@
     var ended = s === 'chat' && this.conv && this.conv.status === 'ended';
     this.composerForm.hidden = !!ended;
     this.endedBar.hidden = !ended;
+    this.rateForm.hidden = !(ended && this.conv.ratable && !this.conv.rated);
+    this.rateThanks.hidden = !(ended && this.conv.rated);
     this.renderStatus();
+  };
+
+  // ------------------------------------------------------------ rating
+
+  Widget.prototype.pickScore = function (n) {
+    this.rateScore = n;
+    this.rateButtons.forEach(function (b, i) {
+      b.setAttribute('aria-pressed', i < n ? 'true' : 'false');
+    });
+    this.rateSend.disabled = false;
+  };
+
+  Widget.prototype.sendRating = function () {
+    if (!this.conv || !this.rateScore) return;
+    var frame = { type: 'rate', conversation: this.conv.id, score: this.rateScore };
+    var comment = this.rateComment.value.trim();
+    if (comment) frame.comment = comment;
+    this.rateSend.disabled = true;
+    this.ratingSent = this.conn.send(frame);
+    if (!this.ratingSent) this.rateSend.disabled = false;
+  };
+
+  /** The hub did not keep the rating: say so; offer it again unless it never can be. */
+  Widget.prototype.ratingRefused = function (f) {
+    this.ratingSent = false;
+    if (f.code === 'not_allowed' || f.code === 'no_conversation') {
+      if (this.conv) this.conv.ratable = false;
+      this.showAlert("This chat can't be rated any more.");
+      this.render();
+      return;
+    }
+    this.rateSend.disabled = false;
+    this.showAlert("We couldn't save your rating. Please try again.");
+  };
+
+  Widget.prototype.onRated = function (f) {
+    this.ratingSent = false;
+    if (!this.conv || f.conversation !== this.conv.id) return;
+    this.conv.rated = true;
+    this.announce('Thank you for your feedback.');
+    this.render();
   };
 
   Widget.prototype.renderStatus = function () {
@@ -735,6 +805,7 @@
       case 'read': return this.onRead(f);
       case 'escalated': return this.onEscalated(f);
       case 'ended': return this.onEnded(f);
+      case 'rated': return this.onRated(f);
       case 'error': return this.onError(f);
       default: return undefined; // unknown frames are ignored (forward compatible)
     }
@@ -1069,14 +1140,30 @@
     this.showEscalation(f.callback || {});
   };
 
+  // What the callback screen says, by what the call is about (`cause.concern`;
+  // the desk decides for requests without one). Never a staff note.
+  var ESCALATION_WORDS = {
+    verification_code: {
+      reason: "We need to confirm it's you by phone before we can help with your verification codes.",
+      hint: 'Keep this reference handy. The call is how we check it is really you.',
+    },
+    locked: {
+      reason: 'To keep your account safe, we need to confirm your identity by phone.',
+      hint: "Keep this reference handy. Chat can't unlock the account: the call is how we check it is really you.",
+    },
+    fraud: {
+      reason: 'Our fraud team will call you about the restriction on your card.',
+      hint: 'Keep this reference handy. For your security, restrictions can only be lifted on the phone.',
+    },
+  };
+
   Widget.prototype.showEscalation = function (cb) {
     this.escRef.textContent = cb.ref || '';
-    this.escReason.textContent = cb.desk === 'fraud'
-      ? 'Our fraud team needs to speak with you to lift the restriction on your card.'
-      : 'To keep your account safe, we need to confirm your identity by phone.';
-    this.escHint.textContent = cb.desk === 'fraud'
-      ? 'Keep this reference handy. For your security, restrictions can only be lifted on the phone.'
-      : 'Keep this reference handy. Chat cannot unlock the account: the call is how we check it is really you.';
+    var concern = (cb.cause && cb.cause.concern) || (cb.desk === 'fraud' ? 'fraud' : 'locked');
+    var words = ESCALATION_WORDS[concern] || ESCALATION_WORDS.locked;
+    this.escReason.textContent = words.reason;
+    this.escHint.textContent = words.hint;
+    this.escScreen.setAttribute('data-concern', concern);
     this.escPhone.textContent = cb.phone_last4
       ? "We'll call the number ending " + cb.phone_last4 + '.'
       : "We'll call the phone number we have on file.";
@@ -1099,6 +1186,8 @@
       if (this.screen !== 'escalated') this.render();
       return;
     }
+    // A chat an agent served can be rated (once).
+    this.conv.ratable = this.conv.status === 'active' && f.reason !== 'lost';
     this.conv.status = 'ended';
     this.markActive(false);
     this.failPending();
@@ -1118,6 +1207,7 @@
   };
 
   Widget.prototype.onError = function (f) {
+    if (this.ratingSent && !f.ref) return this.ratingRefused(f);
     if (f.ref && this.pending.has(f.ref)) {
       var p = this.pending.get(f.ref);
       if (core.isRetryable(f.code)) {

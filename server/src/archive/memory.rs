@@ -39,14 +39,22 @@ impl MemoryArchive {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Keeps an ended conversation (once: a second call changes nothing).
+    /// Keeps an ended conversation (once: a second call changes nothing
+    /// but a rating the kept one lacks).
     pub fn keep_conversation(&self, c: ArchivedConversation) {
         let mut k = self.lock();
         let id = c.conversation.id.clone();
         if let Some(kept) = k.conversations.get_mut(&id) {
-            // A thread resolved again after a reopen: its latest state.
             if kept.conversation.kind == crate::domain::ConversationKind::Message {
+                // A thread resolved again after a reopen: its latest state,
+                // with the rating it was given.
+                let rating = kept.conversation.rating.take();
                 *kept = c;
+                if kept.conversation.rating.is_none() {
+                    kept.conversation.rating = rating;
+                }
+            } else if kept.conversation.rating.is_none() {
+                kept.conversation.rating = c.conversation.rating;
             }
             return;
         }
@@ -139,7 +147,7 @@ impl Archive for MemoryArchive {
                 .into_iter()
                 .flatten()
                 .filter_map(|(_, id)| k.conversations.get(id))
-                .map(|c| ExportedConversation::of(c.clone(), None))
+                .map(|c| ExportedConversation::of(c.clone()))
                 .collect();
         let mut callbacks: Vec<&ArchivedCallback> = k
             .callbacks
@@ -210,8 +218,10 @@ mod tests {
                 kind: crate::domain::ConversationKind::Chat,
                 last_at: None,
                 read_seq: 0,
+                transfers: Vec::new(),
+                notes: Vec::new(),
+                rating: None,
             },
-            transfers: Vec::new(),
             callback: None,
             entries: Vec::new(),
         }
@@ -245,6 +255,31 @@ mod tests {
             a.owner(&theirs).await.expect("owner"),
             Some(UserId("bob".into()))
         );
+    }
+
+    #[test]
+    fn a_second_hand_over_only_adds_a_missing_rating() {
+        use crate::store::Rating;
+        let a = MemoryArchive::new();
+        a.keep_conversation(ended("r1", "ann", 10, 20));
+        let rating = |score| Rating {
+            score,
+            comment: None,
+            at: 30,
+        };
+        let mut rated = ended("r1", "ann", 10, 20);
+        rated.conversation.rating = Some(rating(4));
+        rated.conversation.agent_name = Some("changed".into());
+        a.keep_conversation(rated.clone());
+        rated.conversation.rating = Some(rating(1));
+        a.keep_conversation(rated);
+        let kept = &a.lock().conversations[&ConversationId("r1".into())];
+        assert_eq!(
+            kept.conversation.rating,
+            Some(rating(4)),
+            "the first rating stays"
+        );
+        assert_eq!(kept.conversation.agent_name, None, "nothing else changes");
     }
 
     #[tokio::test]

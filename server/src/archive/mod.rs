@@ -66,15 +66,23 @@ pub struct Transfer {
     pub from: UserId,
     /// The queue it went to.
     pub tier: Tier,
+    /// The queue it was served from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_tier: Option<Tier>,
+    /// The name of the agent it left.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by_name: Option<String>,
+    /// The agent's note for the next agent (staff only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// An ended conversation, everything the archive keeps of it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ArchivedConversation {
-    /// The record (ended: `ended_at` and `end_reason` are set).
+    /// The record (ended: `ended_at` and `end_reason` are set), with its
+    /// hand-overs, internal notes and rating.
     pub conversation: Conversation,
-    /// Hand-overs between agents, oldest first.
-    pub transfers: Vec<Transfer>,
     /// The callback request it was escalated to.
     pub callback: Option<CallbackRef>,
     /// The full, masked transcript in seq order.
@@ -160,7 +168,9 @@ pub struct ExportedConversation {
     /// The callback request it became.
     pub callback: Option<CallbackRef>,
     /// The cardholder's rating, when given.
-    pub rating: Option<i16>,
+    pub rating: Option<crate::store::Rating>,
+    /// Internal notes (staff only).
+    pub notes: Vec<crate::store::Note>,
     /// The masked transcript.
     pub transcript: Vec<Entry>,
 }
@@ -181,8 +191,8 @@ pub struct ExportedCallback {
     pub status: crate::domain::CallbackStatus,
     /// Calls made.
     pub attempts: u32,
-    /// Outcomes, oldest first.
-    pub history: Vec<String>,
+    /// Calls, oldest first.
+    pub history: Vec<crate::store::Attempt>,
     /// Requested (RFC 3339).
     pub created_at: String,
     /// Closed (RFC 3339).
@@ -191,7 +201,7 @@ pub struct ExportedCallback {
 
 impl ExportedConversation {
     /// The export form of an archived conversation.
-    pub fn of(a: ArchivedConversation, rating: Option<i16>) -> Self {
+    pub fn of(a: ArchivedConversation) -> Self {
         use crate::domain::rfc3339;
         let summary = a.summary();
         let c = a.conversation;
@@ -207,9 +217,10 @@ impl ExportedConversation {
             end_reason: summary.end_reason,
             agent: c.agent,
             agent_name: c.agent_name,
-            transfers: a.transfers,
+            transfers: c.transfers,
             callback: a.callback,
-            rating,
+            rating: c.rating,
+            notes: c.notes,
             transcript: a.entries,
         }
     }
@@ -238,7 +249,8 @@ impl ExportedCallback {
 /// hub checks ownership with [`Archive::owner`] before it reads a transcript).
 #[async_trait]
 pub trait Archive: Send + Sync + Debug + 'static {
-    /// Stores an ended conversation once (a second call changes nothing).
+    /// Stores an ended conversation once; a second call changes nothing but
+    /// a rating the stored one lacks (a rating given after archiving).
     async fn put_conversation(&self, c: &ArchivedConversation) -> ArchiveResult<()>;
 
     /// Stores a closed callback request once.

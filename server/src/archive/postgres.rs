@@ -18,14 +18,17 @@ use super::{
 };
 use crate::domain::{Author, CallbackRef, ConversationId, ConversationStatus, Millis, Seq, UserId};
 use crate::protocol::Entry;
-use crate::store::{CallbackRequest, Conversation};
+use crate::store::{CallbackRequest, Conversation, Rating};
 
 /// The schema, in order; each applied once (`switchboard_migrations`).
-const MIGRATIONS: &[(i32, &str, &str)] = &[(
-    1,
-    "archive",
-    include_str!("../../migrations/0001_archive.sql"),
-)];
+const MIGRATIONS: &[(i32, &str, &str)] = &[
+    (
+        1,
+        "archive",
+        include_str!("../../migrations/0001_archive.sql"),
+    ),
+    (2, "desk", include_str!("../../migrations/0002_desk.sql")),
+];
 
 /// Key of the advisory lock that serialises migrations across nodes.
 const MIGRATION_LOCK: i64 = 0x5357_4254_4152_4348;
@@ -186,23 +189,34 @@ impl Archive for PgArchive {
         let c = &a.conversation;
         let ended_at = c.ended_at.unwrap_or(c.created_at);
         let end_reason = c.end_reason.map(|r| r.to_string()).unwrap_or_default();
+        let rating = c.rating.as_ref();
         bounded(async {
             let mut client = self.client().await?;
             let tx = client.transaction().await.map_err(db)?;
-            // A chat is stored once (a second hand-over changes nothing); a
-            // thread resolved again after a reopen gets its latest end and
-            // the entries it did not have yet.
+            // A chat is stored once: a second hand-over (it was rated after
+            // archiving) only adds the rating the row lacks. A thread
+            // resolved again after a reopen gets its latest end, transfers
+            // and notes, and the entries it did not have yet.
             let inserted = tx
                 .execute(
                     &format!(
                         "INSERT INTO conversations (id, sub, cardholder_name, card_tier, tier, topic, \
                          agent, agent_name, started_at, queued_at, ended_at, end_reason, transfers, \
-                         callback_ref, kind) VALUES ($2, $3, $4, $5, $6, $7, $8, $9, {TS}, \
-                         to_timestamp($10::bigint / 1000.0), to_timestamp($11::bigint / 1000.0), \
-                         $12, $13, $14, $15) ON CONFLICT (id) DO UPDATE SET ended_at = EXCLUDED.ended_at, \
-                         end_reason = EXCLUDED.end_reason, agent = EXCLUDED.agent, \
-                         agent_name = EXCLUDED.agent_name, transfers = EXCLUDED.transfers \
-                         WHERE conversations.kind = 'message'"
+                         callback_ref, kind, notes, rating, rating_comment, rated_at) VALUES ($2, $3, \
+                         $4, $5, $6, $7, $8, $9, {TS}, to_timestamp($10::bigint / 1000.0), \
+                         to_timestamp($11::bigint / 1000.0), $12, $13, $14, $15, $16, $17, $18, \
+                         to_timestamp($19::bigint / 1000.0)) ON CONFLICT (id) DO UPDATE SET \
+                         ended_at = CASE WHEN conversations.kind = 'message' THEN EXCLUDED.ended_at ELSE conversations.ended_at END, \
+                         end_reason = CASE WHEN conversations.kind = 'message' THEN EXCLUDED.end_reason ELSE conversations.end_reason END, \
+                         agent = CASE WHEN conversations.kind = 'message' THEN EXCLUDED.agent ELSE conversations.agent END, \
+                         agent_name = CASE WHEN conversations.kind = 'message' THEN EXCLUDED.agent_name ELSE conversations.agent_name END, \
+                         transfers = CASE WHEN conversations.kind = 'message' THEN EXCLUDED.transfers ELSE conversations.transfers END, \
+                         notes = CASE WHEN conversations.kind = 'message' THEN EXCLUDED.notes ELSE conversations.notes END, \
+                         rating = COALESCE(conversations.rating, EXCLUDED.rating), \
+                         rating_comment = CASE WHEN conversations.rating IS NULL THEN EXCLUDED.rating_comment ELSE conversations.rating_comment END, \
+                         rated_at = CASE WHEN conversations.rating IS NULL THEN EXCLUDED.rated_at ELSE conversations.rated_at END \
+                         WHERE conversations.kind = 'message' \
+                            OR (conversations.rating IS NULL AND EXCLUDED.rating IS NOT NULL)"
                     ),
                     &[
                         &c.created_at,
@@ -217,9 +231,13 @@ impl Archive for PgArchive {
                         &c.queued_at,
                         &ended_at,
                         &end_reason,
-                        &json(&a.transfers),
+                        &json(&c.transfers),
                         &a.callback.as_ref().map(CallbackRef::as_str),
                         &c.kind.as_str(),
+                        &json(&c.notes),
+                        &rating.map(|r| i16::from(r.score)),
+                        &rating.and_then(|r| r.comment.as_deref()),
+                        &rating.map(|r| r.at),
                     ],
                 )
                 .await
@@ -262,9 +280,9 @@ impl Archive for PgArchive {
                 .execute(
                     &format!(
                         "INSERT INTO callback_requests (ref, created_at, sub, desk, tier, conversation, \
-                         reason, status, attempts, history, phone_last4, closed_at) VALUES ($2, {TS}, \
-                         $3, $4, $5, $6, $7, $8, $9, $10, $11, to_timestamp($12::bigint / 1000.0)) \
-                         ON CONFLICT DO NOTHING"
+                         reason, status, attempts, history, phone_last4, closed_at, name, cause) \
+                         VALUES ($2, {TS}, $3, $4, $5, $6, $7, $8, $9, $10, $11, \
+                         to_timestamp($12::bigint / 1000.0), $13, $14) ON CONFLICT DO NOTHING"
                     ),
                     &[
                         &r.created_at,
@@ -279,6 +297,8 @@ impl Archive for PgArchive {
                         &json(&r.history),
                         &r.phone_last4,
                         &a.closed_at,
+                        &r.name,
+                        &r.cause.as_ref().map(json),
                     ],
                 )
                 .await
@@ -372,7 +392,8 @@ impl Archive for PgArchive {
         let rows = client
             .query(
                 "SELECT id, sub, kind, cardholder_name, card_tier, tier, topic, agent, agent_name, \
-                 end_reason, transfers, callback_ref, rating, \
+                 end_reason, transfers, callback_ref, notes, rating, rating_comment, \
+                 (extract(epoch FROM rated_at) * 1000)::bigint AS rated_ms, \
                  (extract(epoch FROM started_at) * 1000)::bigint AS started_ms, \
                  (extract(epoch FROM queued_at) * 1000)::bigint AS queued_ms, \
                  (extract(epoch FROM ended_at) * 1000)::bigint AS ended_ms \
@@ -396,6 +417,14 @@ impl Archive for PgArchive {
                 .map(entry)
                 .collect::<ArchiveResult<Vec<_>>>()?;
             let transfers: serde_json::Value = row.try_get("transfers").map_err(unavailable)?;
+            let notes: serde_json::Value = row.try_get("notes").map_err(unavailable)?;
+            let score: Option<i16> = row.try_get("rating").map_err(unavailable)?;
+            let rated_at: Option<Millis> = row.try_get("rated_ms").map_err(unavailable)?;
+            let rating = score.map(|score| Rating {
+                score: u8::try_from(score).unwrap_or(0),
+                comment: row.try_get("rating_comment").unwrap_or_default(),
+                at: rated_at.unwrap_or(0),
+            });
             let archived = ArchivedConversation {
                 conversation: Conversation {
                     id,
@@ -420,20 +449,23 @@ impl Archive for PgArchive {
                     kind: parsed(row, "kind")?,
                     last_at: None,
                     read_seq: 0,
+                    transfers: serde_json::from_value::<Vec<Transfer>>(transfers)
+                        .unwrap_or_default(),
+                    notes: serde_json::from_value(notes).unwrap_or_default(),
+                    rating,
                 },
-                transfers: serde_json::from_value::<Vec<Transfer>>(transfers).unwrap_or_default(),
                 callback: row
                     .try_get::<_, Option<String>>("callback_ref")
                     .map_err(unavailable)?
                     .map(CallbackRef),
                 entries,
             };
-            let rating: Option<i16> = row.try_get("rating").map_err(unavailable)?;
-            conversations.push(ExportedConversation::of(archived, rating));
+            conversations.push(ExportedConversation::of(archived));
         }
         let rows = client
             .query(
                 "SELECT ref, desk, tier, conversation, reason, status, attempts, history, phone_last4, \
+                 name, cause, \
                  (extract(epoch FROM created_at) * 1000)::bigint AS created_ms, \
                  (extract(epoch FROM closed_at) * 1000)::bigint AS closed_ms \
                  FROM callback_requests WHERE sub = $1 ORDER BY created_at, ref",
@@ -450,8 +482,13 @@ impl Archive for PgArchive {
                     reference: CallbackRef(row.try_get("ref").map_err(unavailable)?),
                     desk: parsed(row, "desk")?,
                     sub: sub.clone(),
+                    name: row.try_get("name").map_err(unavailable)?,
                     tier: parsed(row, "tier")?,
                     reason: row.try_get("reason").map_err(unavailable)?,
+                    cause: row
+                        .try_get::<_, Option<serde_json::Value>>("cause")
+                        .map_err(unavailable)?
+                        .and_then(|c| serde_json::from_value(c).ok()),
                     conversation: ConversationId(row.try_get("conversation").map_err(unavailable)?),
                     created_at: row.try_get("created_ms").map_err(unavailable)?,
                     status: parsed(row, "status")?,

@@ -4,14 +4,11 @@ use crate::auth::{Identity, Principal};
 use crate::domain::{now_millis, AgentState, Author, ConversationId, EndReason, Tier};
 use crate::events::{conversation_state, Audience, Event, View};
 use crate::protocol::{ClientFrame, ServerFrame, PROTOCOL_VERSION};
-use crate::store::{AgentProfile, Conversation};
+use crate::store::{AgentProfile, Cause, Conversation, Note, StoreError, MAX_NOTES};
 
 use super::cardholder::{resend_echo, Memo};
 use super::escalation::DeskAction;
-use super::{check_say, typed_text, CommandError, Hub, Replies};
-
-/// Longest escalation note kept, in characters.
-const MAX_NOTE_CHARS: usize = 500;
+use super::{check_say, short_text, CommandError, Hub, Replies};
 
 impl Hub {
     /// Registers the agent and builds its `welcome`.
@@ -33,7 +30,16 @@ impl Hub {
             .register_agent(&profile, now_millis())
             .await
             .map_err(|e| self.store_failed(e))?;
-        Ok(vec![ServerFrame::Welcome {
+        // Where each chat's cardholder stands now (changes follow as events).
+        let presence = snapshot
+            .active
+            .iter()
+            .zip(&snapshot.presence)
+            .map(|(c, p)| ServerFrame::Presence {
+                conversation: c.id.clone(),
+                cardholder: *p,
+            });
+        let mut replies = vec![ServerFrame::Welcome {
             role: identity.role,
             sub: identity.sub.clone(),
             protocol: PROTOCOL_VERSION,
@@ -52,7 +58,9 @@ impl Hub {
             canned: Some(self.settings().canned.for_teams(teams)),
             threads: None,
             message_reply_within_s: None,
-        }])
+        }];
+        replies.extend(presence);
+        Ok(replies)
     }
 
     pub(super) async fn queues(&self) -> Replies {
@@ -154,8 +162,16 @@ impl Hub {
                 }
                 Ok(Vec::new())
             }
-            ClientFrame::Transfer { conversation, tier } => {
-                self.transfer(me, &conversation, tier).await
+            ClientFrame::Transfer {
+                conversation,
+                tier,
+                note,
+            } => {
+                self.transfer(me, &conversation, tier, short_text(note)?)
+                    .await
+            }
+            ClientFrame::Note { conversation, text } => {
+                self.add_note(identity, &conversation, text).await
             }
             ClientFrame::Queues => self.queues().await,
             ClientFrame::Escalate {
@@ -164,14 +180,11 @@ impl Hub {
                 note,
             } => {
                 let c = self.held_by(me, &conversation).await?;
-                let reason = match note {
-                    Some(n) if !n.trim().is_empty() => {
-                        let short: String = n.chars().take(MAX_NOTE_CHARS).collect();
-                        typed_text(short)?
-                    }
-                    _ => "escalated by the agent".to_owned(),
+                let cause = Cause::Agent {
+                    topic: c.topic,
+                    note: short_text(note)?,
                 };
-                self.escalate(&c, desk, reason, "agent").await
+                self.escalate(&c, desk, cause, "agent").await
             }
             ClientFrame::Callbacks { desk } => self.list_callbacks(identity, desk).await,
             ClientFrame::Inbox { team } => self.inbox_frame(identity, team).await,
@@ -183,9 +196,13 @@ impl Hub {
                 self.work_callback(identity, &reference, DeskAction::Claim)
                     .await
             }
-            ClientFrame::CompleteCallback { reference, outcome } => {
-                self.work_callback(identity, &reference, DeskAction::Complete(outcome))
-                    .await
+            ClientFrame::CompleteCallback {
+                reference,
+                outcome,
+                note,
+            } => {
+                let action = DeskAction::Complete(outcome, short_text(note)?);
+                self.work_callback(identity, &reference, action).await
             }
             ClientFrame::History {
                 conversation,
@@ -226,28 +243,54 @@ impl Hub {
         me: &crate::domain::UserId,
         id: &ConversationId,
         tier: Tier,
+        staff_note: Option<String>,
     ) -> Replies {
-        let note = format!(
+        let told = format!(
             "You're being transferred to our {tier} team. You're at the front of their queue; \
              the conversation so far stays with you."
         );
-        self.move_to_queue(me, id, tier, &note).await?;
+        self.move_to_queue(me, id, tier, &told, staff_note).await?;
+        Ok(Vec::new())
+    }
+
+    /// `note`: an internal note on a chat this agent holds, for the staff
+    /// who serve or monitor it (the store announces it to them).
+    async fn add_note(&self, identity: &Identity, id: &ConversationId, text: String) -> Replies {
+        let note = Note {
+            at: now_millis(),
+            by: identity.sub.clone(),
+            by_name: identity
+                .name
+                .clone()
+                .unwrap_or_else(|| identity.sub.to_string()),
+            text: short_text(Some(text))?
+                .ok_or_else(|| CommandError::BadField("`text` is empty".into()))?,
+        };
+        self.store.add_note(id, note).await.map_err(|e| match e {
+            StoreError::NotAllowed => CommandError::NotAllowed(format!(
+                "a conversation keeps at most {MAX_NOTES} internal notes"
+            )),
+            other => self.store_failed(other),
+        })?;
+        tracing::info!(conversation = %id, "internal note added");
         Ok(Vec::new())
     }
 
     /// Moves an active chat from the agent holding it to the head of `tier`'s
     /// queue (the store tells the agent `ended`, transferred), tells the
-    /// cardholder `note` and its place, and wakes the router.
+    /// cardholder `told` and its place, and wakes the router; `staff_note`
+    /// goes with the chat to the next agent only.
     pub(super) async fn move_to_queue(
         &self,
         holder: &crate::domain::UserId,
         id: &ConversationId,
         tier: Tier,
-        note: &str,
+        told: &str,
+        staff_note: Option<String>,
     ) -> Result<(), CommandError> {
         let c = self
             .store
-            .transfer(id, holder, tier, now_millis())
+            .transfer(id, holder, tier, staff_note, now_millis())
             .await
             .map_err(|e| self.store_failed(e))?;
         tracing::info!(conversation = %c.id, to = %tier, "chat transferred");
@@ -255,7 +298,7 @@ impl Hub {
             self.inbox_changed(&c, crate::protocol::InboxChange::Added)
                 .await;
         }
-        self.system_message(&c.id, note).await?;
+        self.system_message(&c.id, told).await?;
         self.tell_place(&c).await?;
         self.wake_router();
         Ok(())

@@ -6,10 +6,13 @@ use crate::domain::{
     now_millis, Author, ConversationId, ConversationKind, ConversationStatus, EndReason, Seq, Topic,
 };
 use crate::events::{assigned_to_cardholder, conversation_state, Audience, Event, View};
+use crate::metrics::RatingLabel;
 use crate::protocol::{ClientFrame, Entry, ServerFrame, PROTOCOL_VERSION, TRANSCRIPT_PAGE};
-use crate::store::{Appended, Conversation, NewConversation};
+use crate::store::{
+    Appended, Cause, Conversation, NewConversation, Rating, StoreError, RATING_SCORES,
+};
 
-use super::{check_say, typed_text, CommandError, Hub, Replies};
+use super::{check_say, short_text, typed_text, CommandError, Hub, Replies};
 
 /// System message for `forgot_login`: self-service comes first.
 pub const FORGOT_LOGIN_HELP: &str =
@@ -130,6 +133,11 @@ impl Hub {
                 self.replay(&c.id, after).await
             }
             ClientFrame::Leave => self.leave(identity, memo).await,
+            ClientFrame::Rate {
+                conversation,
+                score,
+                comment,
+            } => self.rate(identity, conversation, score, comment).await,
             ClientFrame::History { before, limit, .. } => {
                 self.history(identity, None, before, limit).await
             }
@@ -286,7 +294,7 @@ impl Hub {
         }
         if let Some(desk) = desk {
             let replies = self
-                .escalate(&c, desk, format!("topic {topic}"), topic.as_str())
+                .escalate(&c, desk, Cause::Topic { topic }, topic.as_str())
                 .await?;
             return Ok((c.id, replies));
         }
@@ -370,6 +378,49 @@ impl Hub {
             conversation: id.clone(),
             entries,
             more,
+        }])
+    }
+
+    /// `rate`: the cardholder's rating of one of its ended conversations,
+    /// once; counted in `/metrics` and kept with the record (and archived).
+    async fn rate(
+        &self,
+        identity: &Identity,
+        id: ConversationId,
+        score: u8,
+        comment: Option<String>,
+    ) -> Replies {
+        if !RATING_SCORES.contains(&score) {
+            return Err(CommandError::BadField(
+                "`score` must be a whole number from 1 to 5".into(),
+            ));
+        }
+        let rating = Rating {
+            score,
+            comment: short_text(comment)?,
+            at: now_millis(),
+        };
+        let c = self
+            .store
+            .rate(&id, &identity.sub, rating)
+            .await
+            .map_err(|e| match e {
+                StoreError::NotAllowed => CommandError::NotAllowed(
+                    "a conversation can be rated once, after it ended, by its cardholder".into(),
+                ),
+                other => self.store_failed(other),
+            })?;
+        self.metrics
+            .ratings
+            .get_or_create(&RatingLabel {
+                score: score.to_string(),
+                tier: c.card_tier.to_string(),
+            })
+            .inc();
+        tracing::info!(conversation = %c.id, score, "conversation rated");
+        Ok(vec![ServerFrame::Rated {
+            conversation: c.id,
+            score,
         }])
     }
 

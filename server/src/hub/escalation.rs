@@ -13,11 +13,14 @@ use crate::domain::{now_millis, CallbackRef, Desk, Team, UserId};
 use crate::events::{callback_view, Audience, Event, View};
 use crate::metrics::DeskLabel;
 use crate::protocol::{CallbackOutcome, CallbackView, ServerFrame};
-use crate::store::{CallbackRequest, Conversation, NewCallback, StoreError};
+use crate::store::{
+    CallbackRequest, Cause, Concern, Conversation, NewCallback, StoreError, DONE_WINDOW_MS,
+};
 
 use super::{CommandError, Hub, Replies};
 
-/// The system message that tells the cardholder what happens next.
+/// The system message that tells the cardholder what happens next, worded
+/// by what the call is about (never by a staff note).
 pub fn callback_message(desk: Desk, r: &CallbackRequest) -> String {
     let team = match desk {
         Desk::Identity => "identity verification team",
@@ -27,11 +30,30 @@ pub fn callback_message(desk: Desk, r: &CallbackRequest) -> String {
         Some(d) => format!("the number on file ending {d}"),
         None => "the number on file".to_owned(),
     };
+    let why = match concern_of(r) {
+        Concern::VerificationCode => {
+            "To help with your verification codes we need to confirm it's you by phone."
+        }
+        Concern::Locked => {
+            "For your security chat can't unlock the account: we need to verify it's you by phone."
+        }
+        Concern::Fraud => {
+            "Our fraud team needs to speak with you to review the block on your card."
+        }
+    };
     format!(
-        "For your security this can't be fixed in chat: we need to verify it's you by phone. \
-         Our {team} will call you on {number}. Your reference is {}.",
+        "{why} Our {team} will call you on {number}. Your reference is {}.",
         r.reference
     )
+}
+
+/// What a request's call is about (by its desk for requests without a cause).
+pub fn concern_of(r: &CallbackRequest) -> Concern {
+    match (&r.cause, r.desk) {
+        (Some(c), desk) => c.concern(desk),
+        (None, Desk::Fraud) => Concern::Fraud,
+        (None, Desk::Identity) => Concern::Locked,
+    }
 }
 
 impl Hub {
@@ -40,7 +62,7 @@ impl Hub {
         &self,
         c: &Conversation,
         desk: Desk,
-        reason: String,
+        cause: Cause,
         trigger: &str,
     ) -> Replies {
         let (request, created) = self
@@ -48,8 +70,9 @@ impl Hub {
             .request_callback(NewCallback {
                 desk,
                 sub: c.cardholder.clone(),
+                name: c.cardholder_name.clone(),
                 tier: c.card_tier,
-                reason,
+                cause,
                 conversation: c.id.clone(),
                 phone_last4: c.phone_last4.clone(),
                 now: now_millis(),
@@ -95,13 +118,10 @@ impl Hub {
         let Some(hit) = LockoutClassifier::builtin().classify(text) else {
             return Ok(false);
         };
-        self.escalate(
-            c,
-            hit.desk,
-            format!("first message matched `{}`", hit.rule),
-            hit.rule,
-        )
-        .await?;
+        let cause = Cause::FirstMessage {
+            rule: hit.rule.to_owned(),
+        };
+        self.escalate(c, hit.desk, cause, hit.rule).await?;
         Ok(true)
     }
 
@@ -141,12 +161,21 @@ impl Hub {
             .callbacks(desk)
             .await
             .map_err(|e| self.store_failed(e))?;
+        let done = self
+            .store
+            .closed_by(&identity.sub, now_millis() - DONE_WINDOW_MS)
+            .await
+            .map_err(|e| self.store_failed(e))?;
+        let staff = |list: &[CallbackRequest]| -> Vec<CallbackView> {
+            list.iter()
+                .filter(|r| r.desk == desk)
+                .map(|r| callback_view(r, View::Staff))
+                .collect()
+        };
         Ok(vec![ServerFrame::Callbacks {
             desk,
-            items: items
-                .iter()
-                .map(|r| callback_view(r, View::Staff))
-                .collect(),
+            items: staff(&items),
+            done: Some(staff(&done)),
         }])
     }
 
@@ -159,13 +188,17 @@ impl Hub {
         action: DeskAction,
     ) -> Replies {
         let me = &identity.sub;
-        let result = match action {
+        let result = match &action {
             // The store checks the request is open on one of these desks.
             DeskAction::Claim => {
                 let desks = desks_of(identity);
                 self.store.claim_callback(reference, me, &desks).await
             }
-            DeskAction::Complete(o) => self.store.complete_callback(reference, me, o).await,
+            DeskAction::Complete(o, note) => {
+                self.store
+                    .complete_callback(reference, me, *o, note.clone())
+                    .await
+            }
         };
         let request = result.map_err(|e| match e {
             StoreError::NoConversation => {
@@ -173,7 +206,7 @@ impl Hub {
             }
             StoreError::NotAllowed => CommandError::NotAllowed(match action {
                 DeskAction::Claim => "another agent claimed this request first".into(),
-                DeskAction::Complete(_) => {
+                DeskAction::Complete(..) => {
                     "only the agent who claimed the request completes it".into()
                 }
             }),
@@ -181,7 +214,7 @@ impl Hub {
         })?;
         let what = match action {
             DeskAction::Claim => "claimed",
-            DeskAction::Complete(o) => o.as_str(),
+            DeskAction::Complete(o, _) => o.as_str(),
         };
         self.metrics
             .callbacks
@@ -197,12 +230,12 @@ impl Hub {
 }
 
 /// What a desk agent does with a callback request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DeskAction {
     /// Take it (atomic: one agent wins).
     Claim,
-    /// Record how the call went.
-    Complete(CallbackOutcome),
+    /// Record how the call went, with the agent's note.
+    Complete(CallbackOutcome, Option<String>),
 }
 
 /// The desks an agent's teams include.

@@ -1,6 +1,7 @@
 //! History: past conversations and their transcripts, for the cardholder
-//! they belong to and for the agent serving that cardholder now. Nobody
-//! else's history is reachable: a cardholder asking about a conversation
+//! they belong to and for the agent serving that cardholder now; a desk
+//! agent also reads the transcript of the chat an open callback request of
+//! its desks came from. Nobody else's history is reachable: a cardholder asking about a conversation
 //! that is not theirs hears `no_conversation` (as if it did not exist), an
 //! agent asking about a cardholder they do not serve now `not_allowed`.
 
@@ -12,6 +13,7 @@ use crate::domain::{ConversationId, ConversationStatus, Role, Seq, UserId};
 use crate::events::history_item;
 use crate::protocol::{ServerFrame, HISTORY_PAGE, TRANSCRIPT_PAGE};
 
+use super::escalation::desks_of;
 use super::{CommandError, Hub, Replies};
 
 /// How long opening a chat waits for the cardholder's last conversations;
@@ -109,7 +111,9 @@ impl Hub {
                 let Some(owner) = owner else {
                     return Err(CommandError::NoConversation);
                 };
-                if !self.serves_now(&identity.sub, &owner).await? {
+                if !self.serves_now(&identity.sub, &owner).await?
+                    && !self.on_desk_of_request(identity, &id).await?
+                {
                     return Err(not_yours());
                 }
             }
@@ -169,6 +173,26 @@ impl Hub {
         }))
     }
 
+    /// Whether an open callback request of one of the agent's desks came
+    /// from this conversation (the desk reads the chat before calling).
+    async fn on_desk_of_request(
+        &self,
+        identity: &Identity,
+        id: &ConversationId,
+    ) -> Result<bool, CommandError> {
+        for desk in desks_of(identity) {
+            let open = self
+                .store
+                .callbacks(desk)
+                .await
+                .map_err(|e| self.store_failed(e))?;
+            if open.iter().any(|r| &r.conversation == id) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
     /// Logs an archive failure and answers `unavailable`.
     fn archive_failed(&self, e: ArchiveError) -> CommandError {
         tracing::warn!(error = %e, "archive call failed");
@@ -178,6 +202,8 @@ impl Hub {
 
 fn not_yours() -> CommandError {
     CommandError::NotAllowed(
-        "only the history of a cardholder you are serving now can be read".into(),
+        "only the history of a cardholder you are serving now, or the chat of a callback \
+         request on your desk, can be read"
+            .into(),
     )
 }

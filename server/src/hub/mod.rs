@@ -35,7 +35,7 @@ use crate::events::{Audience, Envelope, Event};
 use crate::masking::{mask_across, mask_sensitive};
 use crate::metrics::Metrics;
 use crate::protocol::Entry;
-use crate::protocol::{ErrorCode, ServerFrame, MAX_CLIENT_ID_LEN, MAX_TEXT_CHARS};
+use crate::protocol::{ErrorCode, ServerFrame, MAX_CLIENT_ID_LEN, MAX_NOTE_CHARS, MAX_TEXT_CHARS};
 use crate::store::{Appended, NewEntry, Redaction, Store, StoreError};
 use crate::text::clean_text;
 
@@ -410,6 +410,18 @@ pub fn typed_text(text: String) -> Result<String, CommandError> {
     }
     let masked = mask_sensitive(&cleaned).into_owned_if_changed();
     Ok(masked.unwrap_or(cleaned))
+}
+
+/// An optional short text (a transfer note, an escalation note, a rating
+/// comment): `None` when absent or blank, else cut to [`MAX_NOTE_CHARS`],
+/// cleaned and masked.
+pub fn short_text(text: Option<String>) -> Result<Option<String>, CommandError> {
+    match text {
+        Some(t) if !t.trim().is_empty() => {
+            typed_text(t.chars().take(MAX_NOTE_CHARS).collect()).map(Some)
+        }
+        _ => Ok(None),
+    }
 }
 
 /// A [`Cow`] that owns its text only when it had to change it.

@@ -15,7 +15,7 @@ use crate::bus::Outbox;
 use crate::domain::{
     now_millis, rfc3339, AgentState, ConversationId, ConversationStatus, Millis, Team, Tier, UserId,
 };
-use crate::events::{Audience, Event};
+use crate::events::{note_line, Audience, Event};
 use crate::protocol::{
     AgentLine, AuditLine, ClientFrame, DeskLine, InboxLine, QueueLine, ServerFrame,
     PROTOCOL_VERSION,
@@ -239,7 +239,10 @@ impl Hub {
                  queue; the conversation so far stays with you."
             )
         };
-        self.move_to_queue(agent, id, target, &note).await?;
+        let by = identity.name.as_deref().unwrap_or(identity.sub.as_str());
+        let staff_note = format!("Reassigned by supervisor {by}");
+        self.move_to_queue(agent, id, target, &note, Some(staff_note))
+            .await?;
         tracing::info!(supervisor = %identity.sub, conversation = %id, from_agent = %agent, to = %target, "supervisor reassigned a chat");
         self.record(
             identity,
@@ -277,18 +280,27 @@ impl Hub {
                 "you can only monitor chats of queues you supervise".into(),
             ));
         }
-        self.store
-            .monitor(id, &identity.sub, true)
-            .await
-            .map_err(|e| self.store_failed(e))?
-            .ok_or(CommandError::NoConversation)?;
-        if watch.monitoring.insert(id.clone()) {
+        // Once per connection: the store counts the supervisor's connections.
+        if !watch.monitoring.contains(id) {
+            self.store
+                .monitor(id, &identity.sub, true)
+                .await
+                .map_err(|e| self.store_failed(e))?
+                .ok_or(CommandError::NoConversation)?;
+            watch.monitoring.insert(id.clone());
             tracing::info!(supervisor = %identity.sub, conversation = %id, "supervisor monitors a chat");
             let agent = c.agent.as_ref().map_or("(queued)", |a| a.as_str());
             self.record(identity, "monitor", id.as_str(), &format!("agent {agent}"))
                 .await?;
         }
-        self.replay(id, 0).await
+        // The transcript so far, then the internal notes so far (later ones
+        // arrive as `note` events).
+        let mut replies = self.replay(id, 0).await?;
+        replies.extend(c.notes.iter().map(|n| ServerFrame::Note {
+            conversation: c.id.clone(),
+            note: note_line(n),
+        }));
+        Ok(replies)
     }
 
     /// Stops a departing supervisor connection's monitoring.

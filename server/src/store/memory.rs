@@ -7,7 +7,7 @@
 
 mod notifications;
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
@@ -18,9 +18,10 @@ use super::{
     after_outcome, average_wait, desk_rank, idempotency_key, new_callback_ref, queue_score,
     routing_priority, AgentOverview, AgentProfile, AgentSnapshot, Announcer, Appended, Assignment,
     AuditEntry, Beat, CallbackRequest, CallbackStatus, Conversation, DeskOverview, GraceOutcome,
-    NewCallback, NewConversation, NewEntry, Opened, Overview, QueueOverview, QueuePlace,
-    QueueSnapshot, QueueStanding, Side, Store, StoreError, StoreResult, Sweep,
-    DEFAULT_HOT_RETENTION_MS, MAX_TRANSCRIPT_PAGE, RECENT_WAITS, ROUTE_BATCH, ROUTE_SCAN,
+    NewCallback, NewConversation, NewEntry, Note, Opened, Overview, QueueOverview, QueuePlace,
+    QueueSnapshot, QueueStanding, Rating, Side, Store, StoreError, StoreResult, Sweep,
+    DEFAULT_HOT_RETENTION_MS, MAX_NOTES, MAX_TRANSCRIPT_PAGE, RECENT_WAITS, ROUTE_BATCH,
+    ROUTE_SCAN,
 };
 use super::{Notification, NotificationBacklog, Settle};
 use crate::archive::memory::MemoryArchive;
@@ -127,26 +128,28 @@ struct Record {
     transcript: Vec<Entry>,
     /// Idempotency keys already stored, per author side, to their seq.
     client_ids: HashMap<String, Seq>,
-    /// Hand-overs between agents, for the archive.
-    transfers: Vec<Transfer>,
     /// The callback request it was escalated to.
     callback: Option<CallbackRef>,
     /// Supervisors monitoring it.
-    monitors: BTreeSet<UserId>,
+    monitors: BTreeMap<UserId, u32>,
 }
 
 impl Record {
-    /// Leaves its agent (recorded in `transfers`) to wait for `tier`'s team
-    /// again, from `now`: in a queue, or a thread in an inbox.
-    fn back_to_wait(&mut self, tier: Tier, now: Millis) {
-        if let Some(from) = self.conversation.agent.clone() {
-            self.transfers.push(Transfer {
+    /// Leaves its agent (recorded in `transfers`, with the agent's note for
+    /// the next one) to wait for `tier`'s team again, from `now`: in a
+    /// queue, or a thread in an inbox.
+    fn back_to_wait(&mut self, tier: Tier, note: Option<String>, now: Millis) {
+        let c = &mut self.conversation;
+        if let Some(from) = c.agent.clone() {
+            c.transfers.push(Transfer {
                 at: now,
                 from,
                 tier,
+                from_tier: Some(c.tier),
+                by_name: c.agent_name.clone(),
+                note,
             });
         }
-        let c = &mut self.conversation;
         c.status = ConversationStatus::Queued;
         c.tier = tier;
         c.agent = None;
@@ -157,8 +160,13 @@ impl Record {
     /// Who hears its entries, redactions and end: both sides and its monitors.
     fn audiences(&self) -> Vec<Audience> {
         let mut to = both_sides(&self.conversation);
-        to.extend(self.monitors.iter().cloned().map(Audience::Supervisor));
+        to.extend(self.monitoring());
         to
+    }
+
+    /// The supervisors monitoring it.
+    fn monitoring(&self) -> impl Iterator<Item = Audience> + '_ {
+        self.monitors.keys().cloned().map(Audience::Supervisor)
     }
 }
 
@@ -241,9 +249,21 @@ impl MemoryStore {
             },
         );
         if let Some(record) = s.conversations.get(id) {
-            self.keep_in_history(record);
+            self.hand_over(record);
         }
         Some(c)
+    }
+
+    /// Gives an ended conversation to the archive (again after a rating:
+    /// the archive then only adds the rating).
+    fn hand_over(&self, record: &Record) {
+        if let Some(archive) = &self.archive {
+            archive.keep_conversation(ArchivedConversation {
+                conversation: record.conversation.clone(),
+                callback: record.callback.clone(),
+                entries: record.transcript.clone(),
+            });
+        }
     }
 
     /// An empty engine that announces events to `announcer`.
@@ -288,19 +308,6 @@ impl MemoryStore {
         );
     }
 
-    /// Hands a conversation to the embedded history (ended, or a resolved
-    /// thread as it stands; kept once per id).
-    fn keep_in_history(&self, record: &Record) {
-        if let Some(archive) = &self.archive {
-            archive.keep_conversation(ArchivedConversation {
-                conversation: record.conversation.clone(),
-                transfers: record.transfers.clone(),
-                callback: record.callback.clone(),
-                entries: record.transcript.clone(),
-            });
-        }
-    }
-
     /// This engine, handing every ended conversation and closed callback
     /// request to `archive` (the embedded engine's history).
     pub fn archiving(mut self, archive: Arc<MemoryArchive>) -> Self {
@@ -330,10 +337,7 @@ impl MemoryStore {
         id: &ConversationId,
         new: NewEntry,
     ) -> StoreResult<Appended> {
-        let record = s
-            .conversations
-            .get_mut(id)
-            .ok_or(StoreError::NoConversation)?;
+        let record = s.record_mut(id)?;
         let c = &record.conversation;
         if c.status == ConversationStatus::Ended {
             return Err(StoreError::NoConversation);
@@ -495,6 +499,9 @@ impl State {
             kind,
             last_at: None,
             read_seq: 0,
+            transfers: Vec::new(),
+            notes: Vec::new(),
+            rating: None,
         };
         self.conversations.insert(
             id,
@@ -503,12 +510,18 @@ impl State {
                 score,
                 transcript: Vec::new(),
                 client_ids: HashMap::new(),
-                transfers: Vec::new(),
                 callback: None,
-                monitors: BTreeSet::new(),
+                monitors: BTreeMap::new(),
             },
         );
         conversation
+    }
+
+    /// A conversation's record, or `NoConversation`.
+    fn record_mut(&mut self, id: &ConversationId) -> StoreResult<&mut Record> {
+        self.conversations
+            .get_mut(id)
+            .ok_or(StoreError::NoConversation)
     }
 
     fn next_score(&mut self, now: Millis) -> QueueScore {
@@ -534,11 +547,18 @@ impl State {
     }
 
     /// Puts a thread (back) into its tier team's inbox, unclaimed.
-    fn put_in_inbox(&mut self, id: &ConversationId, tier: Tier, now: Millis, rank: i64) {
+    fn put_in_inbox(
+        &mut self,
+        id: &ConversationId,
+        tier: Tier,
+        note: Option<String>,
+        now: Millis,
+        rank: i64,
+    ) {
         let Some(record) = self.conversations.get_mut(id) else {
             return;
         };
-        record.back_to_wait(tier, now);
+        record.back_to_wait(tier, note, now);
         self.inboxes[tier_index(tier)].insert((rank, id.clone()));
     }
 
@@ -554,6 +574,7 @@ impl State {
         &mut self,
         id: &ConversationId,
         tier: Tier,
+        note: Option<String>,
         now: Millis,
     ) -> Option<Conversation> {
         let head = self.queues[tier_index(tier)].first().map(|(s, _)| *s);
@@ -562,7 +583,7 @@ impl State {
             Some(h) => record.score.min(h - 1),
             None => record.score,
         };
-        record.back_to_wait(tier, now);
+        record.back_to_wait(tier, note, now);
         let conversation = record.conversation.clone();
         self.enqueue(id, tier, score);
         Some(conversation)
@@ -875,6 +896,7 @@ impl Store for MemoryStore {
         id: &ConversationId,
         agent: &UserId,
         tier: Tier,
+        note: Option<String>,
         now: Millis,
     ) -> StoreResult<Conversation> {
         let mut s = self.lock();
@@ -892,12 +914,18 @@ impl Store for MemoryStore {
             .filter(|r| r.conversation.kind == ConversationKind::Message)
             .map(|r| r.conversation.card_tier);
         if let Some(card_tier) = thread {
-            s.put_in_inbox(id, tier, now, inbox_rank(&self.sla, card_tier, now));
+            s.put_in_inbox(
+                id,
+                tier,
+                note.clone(),
+                now,
+                inbox_rank(&self.sla, card_tier, now),
+            );
         }
         let c = if thread.is_some() {
             s.conversations.get(id).map(|r| r.conversation.clone())
         } else {
-            s.requeue_at_head(id, tier, now)
+            s.requeue_at_head(id, tier, note, now)
         }
         .ok_or(StoreError::NoConversation)?;
         self.announce(
@@ -908,6 +936,51 @@ impl Store for MemoryStore {
             },
         );
         Ok(c)
+    }
+
+    async fn rate(
+        &self,
+        id: &ConversationId,
+        cardholder: &UserId,
+        rating: Rating,
+    ) -> StoreResult<Conversation> {
+        let mut s = self.lock();
+        let record = s.record_mut(id)?;
+        let c = &mut record.conversation;
+        if &c.cardholder != cardholder
+            || c.status != ConversationStatus::Ended
+            || c.rating.is_some()
+        {
+            return Err(StoreError::NotAllowed);
+        }
+        c.rating = Some(rating);
+        let rated = c.clone();
+        self.hand_over(record);
+        Ok(rated)
+    }
+
+    async fn add_note(&self, id: &ConversationId, note: Note) -> StoreResult<Conversation> {
+        let mut s = self.lock();
+        let record = s.record_mut(id)?;
+        let c = &mut record.conversation;
+        if c.status != ConversationStatus::Active || c.agent.as_ref() != Some(&note.by) {
+            return Err(StoreError::NoConversation);
+        }
+        if c.notes.len() >= MAX_NOTES {
+            return Err(StoreError::NotAllowed);
+        }
+        c.notes.push(note.clone());
+        let noted = c.clone();
+        let mut to = vec![Audience::Agent(note.by.clone())];
+        to.extend(record.monitoring());
+        self.announce(
+            to,
+            Event::Note {
+                conversation: id.clone(),
+                note,
+            },
+        );
+        Ok(noted)
     }
 
     async fn register_agent(
@@ -930,11 +1003,28 @@ impl Store for MemoryStore {
         agent.profile = profile.clone();
         let state = agent.state;
         let ids: Vec<ConversationId> = agent.active.iter().chain(&agent.threads).cloned().collect();
-        let active = ids
+        let active: Vec<Conversation> = ids
             .iter()
             .filter_map(|id| s.conversations.get(id).map(|r| r.conversation.clone()))
             .collect();
-        Ok(AgentSnapshot { state, active })
+        let presence = active
+            .iter()
+            .map(|c| {
+                let key = (Side::Cardholder, c.cardholder.clone());
+                if s.is_present(key.0, &key.1) {
+                    CardholderPresence::Online
+                } else if s.graces.contains_key(&key) {
+                    CardholderPresence::Away
+                } else {
+                    CardholderPresence::Gone
+                }
+            })
+            .collect();
+        Ok(AgentSnapshot {
+            state,
+            active,
+            presence,
+        })
     }
 
     async fn set_agent_state(
@@ -1143,9 +1233,12 @@ impl Store for MemoryStore {
             if record.conversation.status == ConversationStatus::Ended {
                 return Ok(None);
             }
-            record.monitors.insert(supervisor.clone());
-        } else {
-            record.monitors.remove(supervisor);
+            *record.monitors.entry(supervisor.clone()).or_insert(0) += 1;
+        } else if let Some(n) = record.monitors.get_mut(supervisor) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                record.monitors.remove(supervisor);
+            }
         }
         Ok(Some(record.conversation.clone()))
     }
@@ -1241,7 +1334,7 @@ impl Store for MemoryStore {
                             }
                             _ => continue,
                         };
-                        if let Some(conversation) = s.requeue_at_head(&id, tier, now) {
+                        if let Some(conversation) = s.requeue_at_head(&id, tier, None, now) {
                             self.announce(
                                 vec![Audience::Agent(user.clone())],
                                 Event::Ended {
@@ -1288,8 +1381,10 @@ impl Store for MemoryStore {
             reference: reference.clone(),
             desk: new.desk,
             sub: new.sub,
+            name: new.name,
             tier: new.tier,
-            reason: new.reason,
+            reason: new.cause.describe(new.desk),
+            cause: Some(new.cause),
             conversation: new.conversation,
             created_at: new.now,
             status: CallbackStatus::Requested,
@@ -1371,6 +1466,7 @@ impl Store for MemoryStore {
         reference: &CallbackRef,
         agent: &UserId,
         outcome: CallbackOutcome,
+        note: Option<String>,
     ) -> StoreResult<CallbackRequest> {
         let mut s = self.lock();
         let r = s
@@ -1380,12 +1476,12 @@ impl Store for MemoryStore {
         if r.status != CallbackStatus::Claimed || r.claimed_by.as_ref() != Some(agent) {
             return Err(StoreError::NotAllowed);
         }
-        *r = after_outcome(r, outcome);
+        // Same clock as the Redis engine's script call.
+        let now = crate::domain::now_millis();
+        *r = after_outcome(r, outcome, agent, note, now);
         let done = r.clone();
         if !done.status.is_open() {
             s.unindex_request(&done);
-            // Same clock as the Redis engine's script call.
-            let now = crate::domain::now_millis();
             s.closed.insert((now + self.retention, reference.clone()));
             if let Some(archive) = &self.archive {
                 archive.keep_callback(ArchivedCallback {
@@ -1555,7 +1651,7 @@ impl Store for MemoryStore {
         c.ended_at = Some(now);
         c.end_reason = Some(EndReason::Resolved);
         let conversation = c.clone();
-        self.keep_in_history(record);
+        self.hand_over(record);
         s.release_agent(agent, id);
         s.ended.insert((now + self.retention, id.clone()));
         self.announce(
@@ -1584,6 +1680,24 @@ impl Store for MemoryStore {
         c.read_seq = c.read_seq.max(seq.min(c.last_seq));
         Ok(())
     }
+
+    async fn closed_by(&self, agent: &UserId, since: Millis) -> StoreResult<Vec<CallbackRequest>> {
+        let s = self.lock();
+        let mut done: Vec<CallbackRequest> = s
+            .callbacks
+            .values()
+            .filter(|r| closed_by_since(r, agent, since))
+            .cloned()
+            .collect();
+        done.sort_by_key(|r| std::cmp::Reverse(r.closed_at()));
+        Ok(done)
+    }
+}
+
+/// Whether `agent` closed `r` at `since` or later.
+fn closed_by_since(r: &CallbackRequest, agent: &UserId, since: Millis) -> bool {
+    r.closed_at().is_some_and(|at| at >= since)
+        && r.history.last().and_then(|a| a.by.as_ref()) == Some(agent)
 }
 
 /// Both sides of a conversation: its cardholder and, when served, its agent.
@@ -1646,7 +1760,10 @@ mod tests {
             desk,
             sub: UserId(who.into()),
             tier,
-            reason: "topic locked_account".into(),
+            name: None,
+            cause: super::super::Cause::Topic {
+                topic: crate::domain::Topic::LockedAccount,
+            },
             conversation: ConversationId(format!("c-{who}")),
             phone_last4: None,
             now,
@@ -1698,7 +1815,7 @@ mod tests {
         s.claim_callback(&old.reference, &agent, &[Desk::Fraud])
             .await
             .expect("claim");
-        s.complete_callback(&old.reference, &agent, CallbackOutcome::Reached)
+        s.complete_callback(&old.reference, &agent, CallbackOutcome::Reached, None)
             .await
             .expect("complete");
         assert_eq!(

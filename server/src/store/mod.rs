@@ -108,7 +108,44 @@ pub struct Conversation {
     pub last_at: Option<Millis>,
     /// Up to which seq the cardholder said it read (`read`), for unread counts.
     pub read_seq: Seq,
+    /// Hand-overs between agents, oldest first (with the agents' notes).
+    pub transfers: Vec<crate::archive::Transfer>,
+    /// Internal notes, oldest first: staff only, never the cardholder's.
+    pub notes: Vec<Note>,
+    /// The cardholder's rating, once given (after the end).
+    pub rating: Option<Rating>,
 }
+
+/// The cardholder's rating of an ended conversation (`rate`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Rating {
+    /// 1–5.
+    pub score: u8,
+    /// What the cardholder added, cleaned and masked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+    /// When (ms).
+    pub at: Millis,
+}
+
+/// Lowest and highest rating score.
+pub const RATING_SCORES: std::ops::RangeInclusive<u8> = 1..=5;
+
+/// An internal note an agent wrote on a conversation: staff only.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Note {
+    /// When (ms).
+    pub at: Millis,
+    /// The agent.
+    pub by: UserId,
+    /// The agent's display name.
+    pub by_name: String,
+    /// The note, cleaned and masked.
+    pub text: String,
+}
+
+/// Most internal notes one conversation keeps.
+pub const MAX_NOTES: usize = 50;
 
 /// Most threads one `inbox` reply lists.
 pub const INBOX_PAGE: usize = 100;
@@ -218,6 +255,8 @@ pub struct AgentSnapshot {
     pub state: AgentState,
     /// Chats it holds.
     pub active: Vec<Conversation>,
+    /// Whether each chat's cardholder is there, in the order of `active`.
+    pub presence: Vec<crate::domain::CardholderPresence>,
 }
 
 /// One pairing made by [`Store::route`].
@@ -424,10 +463,14 @@ pub struct CallbackRequest {
     pub desk: Desk,
     /// The cardholder.
     pub sub: UserId,
+    /// The cardholder's display name.
+    pub name: Option<String>,
     /// The cardholder's tier (premium is called first).
     pub tier: Tier,
-    /// Why (topic, classifier rule, or the agent's note).
+    /// Why, in words a desk agent reads ([`Cause::describe`]).
     pub reason: String,
+    /// Why, structured (none on requests raised before it was kept).
+    pub cause: Option<Cause>,
     /// The conversation it came from.
     pub conversation: ConversationId,
     /// When it was requested.
@@ -440,9 +483,103 @@ pub struct CallbackRequest {
     pub claimed_by: Option<UserId>,
     /// Last four digits of the phone on file.
     pub phone_last4: Option<String>,
-    /// Outcomes so far, oldest first (`no_answer`, …).
-    pub history: Vec<String>,
+    /// Calls so far, oldest first.
+    pub history: Vec<Attempt>,
 }
+
+impl CallbackRequest {
+    /// When it closed: its last call's time, once closed.
+    pub fn closed_at(&self) -> Option<Millis> {
+        if self.status.is_open() {
+            return None;
+        }
+        self.history.last().map(|a| a.at)
+    }
+}
+
+/// One call a desk agent made, and how it went.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Attempt {
+    /// When the outcome was recorded (ms).
+    pub at: Millis,
+    /// How it went.
+    pub outcome: CallbackOutcome,
+    /// The desk agent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<UserId>,
+    /// The agent's note on the call (cleaned, masked).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// Why a chat became a callback request.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Cause {
+    /// The topic the cardholder chose (`locked_account`, `fraud_restriction`).
+    Topic {
+        /// The topic.
+        topic: Topic,
+    },
+    /// The lockout classifier read the cardholder's first message.
+    FirstMessage {
+        /// The classifier rule that matched.
+        rule: String,
+    },
+    /// The serving agent escalated the chat.
+    Agent {
+        /// The chat's topic.
+        topic: Topic,
+        /// The agent's note for the desk (staff only).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
+    },
+}
+
+/// What the cardholder is told the call is about (never a staff note).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Concern {
+    /// Verification codes: the identity desk confirms it is them by phone.
+    VerificationCode,
+    /// A locked account: chat cannot unlock it.
+    Locked,
+    /// A fraud restriction: the fraud team calls.
+    Fraud,
+}
+
+impl Cause {
+    /// The reason a desk agent reads, e.g. "Locked account (chosen topic)".
+    pub fn describe(&self, desk: Desk) -> String {
+        let about = match desk {
+            Desk::Identity => "a locked account",
+            Desk::Fraud => "a fraud block on the card",
+        };
+        match self {
+            Cause::Topic { topic } => format!("{} (chosen topic)", topic.label()),
+            Cause::FirstMessage { .. } => format!("First message mentioned {about}"),
+            Cause::Agent { note: Some(n), .. } => format!("Agent escalated: {n}"),
+            Cause::Agent { note: None, .. } => "Agent escalated (no note)".to_owned(),
+        }
+    }
+
+    /// What the cardholder's screen is worded by.
+    pub fn concern(&self, desk: Desk) -> Concern {
+        match (desk, self) {
+            (Desk::Fraud, _) => Concern::Fraud,
+            (Desk::Identity, Cause::Agent { topic, .. } | Cause::Topic { topic })
+                if *topic == Topic::TwoFactor =>
+            {
+                Concern::VerificationCode
+            }
+            (Desk::Identity, _) => Concern::Locked,
+        }
+    }
+}
+
+/// How far back an agent's closed requests are listed ("done today": the
+/// pane keeps those of the local day).
+pub const DONE_WINDOW_MS: Millis = 86_400_000;
 
 /// What is needed to raise a callback request.
 #[derive(Debug, Clone)]
@@ -451,10 +588,12 @@ pub struct NewCallback {
     pub desk: Desk,
     /// The cardholder.
     pub sub: UserId,
+    /// Their display name.
+    pub name: Option<String>,
     /// Their tier.
     pub tier: Tier,
-    /// Why.
-    pub reason: String,
+    /// Why, structured (the readable reason is [`Cause::describe`]).
+    pub cause: Cause,
     /// The conversation.
     pub conversation: ConversationId,
     /// Phone digits on file.
@@ -551,14 +690,33 @@ pub trait Store: Send + Sync + Debug + 'static {
         now: Millis,
     ) -> StoreResult<Option<Conversation>>;
 
-    /// Moves an active conversation held by `agent` to the head of `tier`'s queue.
+    /// Moves an active conversation held by `agent` to the head of `tier`'s
+    /// queue; `note` (staff only) goes with it to the next agent.
     async fn transfer(
         &self,
         id: &ConversationId,
         agent: &UserId,
         tier: Tier,
+        note: Option<String>,
         now: Millis,
     ) -> StoreResult<Conversation>;
+
+    /// Keeps the cardholder's rating of an ended conversation, once:
+    /// `NotAllowed` when it is not theirs, not over, or rated already;
+    /// `NoConversation` when the store does not know it (any more). With
+    /// an archive, the rated record is handed over again (the archive
+    /// takes the rating by an idempotent update).
+    async fn rate(
+        &self,
+        id: &ConversationId,
+        cardholder: &UserId,
+        rating: Rating,
+    ) -> StoreResult<Conversation>;
+
+    /// Adds an internal note to an active conversation held by `note.by`
+    /// and announces it to the agent and the supervisors monitoring it
+    /// (never to the cardholder). `NotAllowed` past [`MAX_NOTES`].
+    async fn add_note(&self, id: &ConversationId, note: Note) -> StoreResult<Conversation>;
 
     /// Records an agent's profile on connect; returns its state and chats.
     async fn register_agent(
@@ -600,10 +758,11 @@ pub trait Store: Send + Sync + Debug + 'static {
     /// and desks.
     async fn overview(&self, teams: &[Team]) -> StoreResult<Overview>;
 
-    /// Starts (`on`) or stops a supervisor's monitoring of an open
-    /// conversation: while on, its entries, redactions and end reach the
-    /// supervisor too (never the other way). `None` when the conversation
-    /// is unknown or over.
+    /// Starts (`on`) or stops one connection's monitoring of an open
+    /// conversation by a supervisor, counted per supervisor: while any of
+    /// its connections monitors it, its entries, notes, redactions and end
+    /// reach the supervisor too (never the other way). `None` when the
+    /// conversation is unknown or over.
     async fn monitor(
         &self,
         id: &ConversationId,
@@ -731,14 +890,15 @@ pub trait Store: Send + Sync + Debug + 'static {
         seq: Seq,
     ) -> StoreResult<()>;
 
-    /// Records the outcome of a call by the agent holding the request; a
-    /// closed request leaves the open indexes and is forgotten after the
-    /// engine's hot retention.
+    /// Records the outcome of a call (with the agent's note) by the agent
+    /// holding the request; a closed request leaves the open indexes and is
+    /// forgotten after the engine's hot retention.
     async fn complete_callback(
         &self,
         reference: &CallbackRef,
         agent: &UserId,
         outcome: CallbackOutcome,
+        note: Option<String>,
     ) -> StoreResult<CallbackRequest>;
 
     /// Takes up to `batch` notifications due by `now` for this node, each
@@ -758,12 +918,21 @@ pub trait Store: Send + Sync + Debug + 'static {
 
     /// Notifications not delivered yet.
     async fn notification_backlog(&self) -> StoreResult<NotificationBacklog>;
+    /// The requests `agent` closed since `since` (ms) that the store still
+    /// holds (closed ones are kept for the hot retention), newest first.
+    async fn closed_by(&self, agent: &UserId, since: Millis) -> StoreResult<Vec<CallbackRequest>>;
 }
 
 /// Applies a call's outcome to a claimed request: `no_answer` returns it to
 /// the desk's list until [`MAX_CALLBACK_ATTEMPTS`], then it is `failed`.
 /// The one definition of callback outcomes: both engines call it.
-pub fn after_outcome(r: &CallbackRequest, outcome: CallbackOutcome) -> CallbackRequest {
+pub fn after_outcome(
+    r: &CallbackRequest,
+    outcome: CallbackOutcome,
+    by: &UserId,
+    note: Option<String>,
+    now: Millis,
+) -> CallbackRequest {
     let attempts = r.attempts + 1;
     let status = match outcome {
         CallbackOutcome::Reached => CallbackStatus::Reached,
@@ -775,7 +944,12 @@ pub fn after_outcome(r: &CallbackRequest, outcome: CallbackOutcome) -> CallbackR
     next.status = status;
     next.attempts = attempts;
     next.claimed_by = None;
-    next.history.push(outcome.as_str().to_owned());
+    next.history.push(Attempt {
+        at: now,
+        outcome,
+        by: Some(by.clone()),
+        note,
+    });
     next
 }
 

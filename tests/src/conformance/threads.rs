@@ -139,7 +139,7 @@ pub async fn inbox_serves_the_earliest_reply_due_first(s: &dyn Store) {
         .await
         .expect("claim");
     // Sent on to the standard team, it keeps its own (premium) target: due at T0 + 5 h.
-    s.transfer(&premium, &user("pa"), Tier::Standard, T0 + HOUR)
+    s.transfer(&premium, &user("pa"), Tier::Standard, None, T0 + HOUR)
         .await
         .expect("transfer");
     assert_eq!(

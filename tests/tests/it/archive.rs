@@ -557,3 +557,108 @@ async fn without_an_archive_redis_keeps_no_history() {
     assert_eq!(stream_len(&mut conn, &prefix).await, 0, "no archive stream");
     assert!(pttl(&mut conn, &format!("{prefix}:conv:{id}")).await > 0);
 }
+
+#[tokio::test]
+async fn a_rating_given_after_archiving_updates_the_archived_row_once() {
+    let redis = RedisServer::start();
+    let db = PgDatabase::create().await;
+    let prefix = unique_prefix();
+    let hub = TestHub::spawn(archived_settings(&redis, &prefix, &db.url())).await;
+    let url = hub.ws_url();
+    let id = chat_ended_by_agent(&url, "arc-rate", "arc-rate-agent").await;
+    eventually("the chat is archived", || async {
+        rows(&db, &id).await == (1, 2)
+    })
+    .await;
+
+    let (mut ch, _) = Client::connect(&url, &cardholder("arc-rate", "standard")).await;
+    ch.send(json!({"type": "rate", "conversation": id, "score": 2,
+                   "comment": format!("slow; card {CARD}")}))
+        .await;
+    ch.expect("rated").await;
+    let pg = db.client().await;
+    let rated = || async {
+        pg.query_one(
+            "SELECT rating, rating_comment, rated_at IS NOT NULL AS dated FROM conversations WHERE id = $1",
+            &[&id],
+        )
+        .await
+        .expect("row")
+    };
+    eventually("the archived row has the rating", || async {
+        rated().await.get::<_, Option<i16>>("rating") == Some(2)
+    })
+    .await;
+    let row = rated().await;
+    let comment: Option<String> = row.get("rating_comment");
+    let comment = comment.expect("a comment");
+    assert!(
+        comment.starts_with("slow; card") && !comment.contains(CARD),
+        "masked: {comment}"
+    );
+    assert!(row.get::<_, bool>("dated"));
+    assert_eq!(
+        rows(&db, &id).await,
+        (1, 2),
+        "archived once, transcript once"
+    );
+    let conn = redis_conn(&redis.url()).await;
+    eventually("the second hand-over is done", || async {
+        stream_len(&mut conn.clone(), &prefix).await == 0
+    })
+    .await;
+    hub.shutdown().await;
+}
+
+#[tokio::test]
+async fn internal_notes_and_transfer_notes_are_archived_with_the_chat() {
+    let redis = RedisServer::start();
+    let db = PgDatabase::create().await;
+    let prefix = unique_prefix();
+    let hub = TestHub::spawn(archived_settings(&redis, &prefix, &db.url())).await;
+    let url = hub.ws_url();
+    let mut first = available_agent(&url, "arc-n1", &["standard"], 1).await;
+    let (mut ch, _) = Client::connect(&url, &cardholder("arc-notes", "standard")).await;
+    let id = paired(&mut ch, &mut first, "billing").await;
+    first
+        .send(json!({"type": "note", "conversation": id, "text": format!("card {CARD} seen")}))
+        .await;
+    first.expect("note").await;
+    first
+        .send(json!({"type": "transfer", "conversation": id, "tier": "premium", "note": "VIP"}))
+        .await;
+    first.expect("ended").await;
+    let mut next = available_agent(&url, "arc-n2", &["premium"], 1).await;
+    next.expect_where("assigned", |f| f["conversation"] == id.as_str())
+        .await;
+    next.send(json!({"type": "end", "conversation": id})).await;
+    ch.expect_where("ended", |f| f["reason"] == "agent_ended")
+        .await;
+
+    eventually("the chat is archived", || async {
+        db.count("SELECT 1 FROM conversations WHERE id = $1", &[&id])
+            .await
+            == 1
+    })
+    .await;
+    let row = db
+        .client()
+        .await
+        .query_one(
+            "SELECT notes, transfers FROM conversations WHERE id = $1",
+            &[&id],
+        )
+        .await
+        .expect("row");
+    let notes: Value = row.get("notes");
+    let transfers: Value = row.get("transfers");
+    let text = notes[0]["text"].as_str().expect("a note");
+    assert!(
+        text.starts_with("card ") && !text.contains(CARD),
+        "masked: {notes}"
+    );
+    assert_eq!(notes[0]["by"], "arc-n1");
+    assert_eq!(transfers[0]["note"], "VIP", "{transfers}");
+    assert_eq!(transfers[0]["from_tier"], "standard");
+    hub.shutdown().await;
+}

@@ -94,6 +94,8 @@ conformance!(
     resolve_then_a_reply_reopens_with_the_transcript,
     business_threads_only_reach_business_agents,
     read_marks_stay_with_the_cardholder,
+    ratings_are_kept_once,
+    notes_stay_with_staff,
 );
 
 // Checks of the notification queue (`--notify-url`).
@@ -264,6 +266,15 @@ async fn both_engines_announce_the_same_events() {
             && to_monitor.iter().any(|e| e.contains("Redact"))
             && to_monitor.iter().any(|e| e.contains("Ended")),
         "the monitoring supervisor hears entries, redactions and the end: {from_memory:#?}"
+    );
+    let notes: Vec<&String> = from_memory
+        .iter()
+        .filter(|e| e.contains(" Note {"))
+        .collect();
+    assert_eq!(notes.len(), 1, "{from_memory:#?}");
+    assert!(
+        notes[0].starts_with("[Agent(UserId(\"bob\")), Supervisor(UserId(\"sue\"))]"),
+        "a note reaches the agent and the monitor, never the cardholder: {notes:?}"
     );
     assert_eq!(from_memory, from_redis);
 }

@@ -70,6 +70,8 @@ fn client_types() -> Vec<String> {
         r#"{"type":"status","state":"away"}"#,
         r#"{"type":"end","conversation":"c"}"#,
         r#"{"type":"transfer","conversation":"c","tier":"premium"}"#,
+        r#"{"type":"note","conversation":"c","text":"x"}"#,
+        r#"{"type":"rate","conversation":"c","score":5}"#,
         r#"{"type":"escalate","conversation":"c","desk":"fraud"}"#,
         r#"{"type":"callbacks","desk":"fraud"}"#,
         r#"{"type":"claim_callback","ref":"r"}"#,
@@ -120,6 +122,8 @@ const SERVER_TYPES: &[&str] = &[
     "threads",
     "inbox",
     "inbox_item",
+    "note",
+    "rated",
 ];
 
 /// Every example in the document; the count of skipped invalid blocks.

@@ -226,3 +226,68 @@ async fn agent_escalates_and_card_numbers_never_reach_redis_unmasked() {
         "nothing unmasked in Redis"
     );
 }
+
+#[tokio::test]
+async fn the_desk_sees_who_and_why_reads_the_chat_and_logs_each_call() {
+    let redis = RedisServer::start();
+    let hub = TestHub::spawn(redis_settings(&redis.url(), &unique_prefix())).await;
+    let url = hub.ws_url();
+    let (mut desk, _) = Client::connect(&url, &desk_agent("dk-id", "identity")).await;
+    let (mut other_desk, _) = Client::connect(&url, &desk_agent("dk-fr", "fraud")).await;
+    let (mut ch, escalated) = escalate_by_topic(&url, "dk-ch", "standard", "locked_account").await;
+    let cb = &escalated["callback"];
+    // The cardholder's view: worded by the concern, no staff reason.
+    assert_eq!(cb["cause"], json!({"kind": "topic", "concern": "locked"}));
+    assert_eq!(cb.get("reason"), None);
+    let reference = cb["ref"].as_str().expect("ref").to_owned();
+    let conversation = escalated["conversation"].as_str().expect("id").to_owned();
+    ch.expect("ended").await;
+
+    let row = desk
+        .expect_where("callback", |f| f["request"]["ref"] == reference.as_str())
+        .await;
+    let r = &row["request"];
+    assert_eq!(r["name"], "Cardholder dk-ch");
+    assert_eq!(r["phone_last4"], "4321");
+    assert_eq!(r["reason"], "Locked account (chosen topic)");
+    assert_eq!(
+        r["cause"],
+        json!({"kind": "topic", "concern": "locked", "topic": "locked_account"})
+    );
+
+    // The chat it came from: for the desk of an open request only.
+    desk.send(json!({"type": "transcript", "conversation": conversation}))
+        .await;
+    let page = desk.expect("transcript").await;
+    assert!(page["entries"][0]["text"]
+        .as_str()
+        .unwrap_or("")
+        .contains("verify it's you"));
+    other_desk
+        .send(json!({"type": "transcript", "conversation": conversation}))
+        .await;
+    assert_eq!(other_desk.expect("error").await["code"], "not_allowed");
+
+    // Each call with its note; the closed request is in the agent's `done`.
+    desk.send(json!({"type": "claim_callback", "ref": reference}))
+        .await;
+    desk.expect_where("callback", |f| f["request"]["status"] == "claimed")
+        .await;
+    desk.send(json!({"type": "complete_callback", "ref": reference,
+                     "outcome": "reached", "note": "Verified; unlocked"}))
+        .await;
+    let closed = desk
+        .expect_where("callback", |f| f["request"]["status"] == "reached")
+        .await;
+    assert_eq!(closed["request"]["calls"][0]["note"], "Verified; unlocked");
+    assert_eq!(closed["request"]["calls"][0]["by"], "dk-id");
+    desk.send(json!({"type": "callbacks", "desk": "identity"}))
+        .await;
+    let list = desk.expect("callbacks").await;
+    assert_eq!(list["items"], json!([]));
+    assert_eq!(list["done"][0]["ref"], reference.as_str());
+    // Closed, its chat is no longer the desk's to read.
+    desk.send(json!({"type": "transcript", "conversation": conversation}))
+        .await;
+    assert_eq!(desk.expect("error").await["code"], "not_allowed");
+}

@@ -115,7 +115,10 @@ async fn every_end_and_close_sets_the_retention() {
             desk: Desk::Fraud,
             sub: UserId("r2".into()),
             tier: Tier::Standard,
-            reason: "topic locked_account".into(),
+            name: None,
+            cause: switchboard::store::Cause::Topic {
+                topic: switchboard::domain::Topic::LockedAccount,
+            },
             conversation: live.clone(),
             phone_last4: None,
             now,
@@ -150,6 +153,7 @@ async fn every_end_and_close_sets_the_retention() {
         &request.reference,
         &UserId("d1".into()),
         CallbackOutcome::Reached,
+        None,
     )
     .await
     .expect("complete");

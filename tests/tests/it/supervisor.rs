@@ -228,3 +228,58 @@ async fn a_supervisor_on_another_node_monitors_a_chat_unseen_by_the_cardholder()
     a.shutdown().await;
     b.shutdown().await;
 }
+
+#[tokio::test]
+async fn one_of_two_monitoring_connections_leaving_keeps_the_other_monitoring() {
+    let redis = RedisServer::start();
+    let hub = TestHub::spawn(redis_settings(&redis.url(), &unique_prefix())).await;
+    let url = hub.ws_url();
+    let mut ag = available_agent(&url, "m2-ag", &["premium"], 1).await;
+    let (mut ch, _) = Client::connect(&url, &cardholder("m2-ch", "premium")).await;
+    let id = paired(&mut ch, &mut ag, "billing").await;
+    let (mut first, _) = Client::connect(&url, &supervisor("m2-sup", &["premium"])).await;
+    let (mut second, _) = Client::connect(&url, &supervisor("m2-sup", &["premium"])).await;
+    for sup in [&mut first, &mut second] {
+        sup.send(json!({"type": "monitor", "conversation": id}))
+            .await;
+        sup.expect("transcript").await;
+    }
+    // The same connection asking twice counts once.
+    second
+        .send(json!({"type": "monitor", "conversation": id}))
+        .await;
+    second.expect("transcript").await;
+
+    first
+        .send(json!({"type": "unmonitor", "conversation": id}))
+        .await;
+    first.close().await;
+    ag.send(json!({"type": "say", "conversation": id, "id": "a1", "text": "Still watched"}))
+        .await;
+    second.expect_where("msg", |m| m["id"] == "a1").await;
+
+    // Its own unmonitor (once, though it asked twice) stops it. Frames of a
+    // connection run in order: the `overview` answer means it was done.
+    second
+        .send(json!({"type": "unmonitor", "conversation": id}))
+        .await;
+    second.send(json!({"type": "watch"})).await;
+    second.expect("overview").await;
+    ag.send(json!({"type": "say", "conversation": id, "id": "a2", "text": "Unwatched"}))
+        .await;
+    ag.send(json!({"type": "end", "conversation": id})).await;
+    ch.expect("ended").await;
+    // Anything for it was queued before the cardholder's `ended` went out,
+    // so before the answer to a later frame.
+    second.send(json!({"type": "queues"})).await;
+    second.expect("queues").await;
+    assert!(
+        second
+            .pending()
+            .iter()
+            .all(|f| f["id"] != "a2" && f["type"] != "ended"),
+        "{:?}",
+        second.pending()
+    );
+    hub.shutdown().await;
+}

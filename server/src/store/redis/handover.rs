@@ -82,7 +82,6 @@ impl Handover {
         Ok(match self.kind.as_str() {
             "conv" => Handed::Conversation(Box::new(ArchivedConversation {
                 conversation: replies::conversation(&self.record)?,
-                transfers: replies::transfers(&self.record),
                 callback: replies::escalated_to(&self.record),
                 entries: replies::entries_from(1, &self.entries)?,
             })),

@@ -29,17 +29,17 @@ use redis::Script;
 use self::replication::{LinkCell, Links, Replication};
 use self::replies::{
     decode, AgentReply, AppendReply, DeskReply, EndReply, EscalateReply, Fields, GraceItem,
-    HeartbeatReply, OkReply, OpenReply, PlaceReply, RequestReply, RouteItem, SnapshotReply,
-    StatsItem, StoredEntry,
+    HeartbeatReply, OkReply, OpenReply, OutcomeReply, PlaceReply, RequestReply, RouteItem,
+    SnapshotReply, StatsItem, StoredEntry,
 };
 use super::inbox::{inbox_rank, MessageSla, MAX_OPEN_THREADS};
 use super::{
     after_outcome, average_wait, boost_score, desk_rank, idempotency_key, new_callback_ref,
     queue_score, AgentOverview, AgentProfile, AgentSnapshot, Appended, Assignment, AuditEntry,
     Beat, CallbackRequest, Conversation, DeskOverview, GraceOutcome, NewCallback, NewConversation,
-    NewEntry, Opened, Overview, QueueOverview, QueuePlace, QueueSnapshot, QueueStanding, Side,
-    Store, StoreError, StoreResult, Sweep, AUDIT_KEPT, MAX_TRANSCRIPT_PAGE, RECENT_WAITS,
-    ROUTE_BATCH, ROUTE_SCAN,
+    NewEntry, Note, Opened, Overview, QueueOverview, QueuePlace, QueueSnapshot, QueueStanding,
+    Rating, Side, Store, StoreError, StoreResult, Sweep, AUDIT_KEPT, DONE_WINDOW_MS, MAX_NOTES,
+    MAX_TRANSCRIPT_PAGE, RECENT_WAITS, ROUTE_BATCH, ROUTE_SCAN,
 };
 use crate::domain::{
     now_millis, rfc3339, AgentState, Author, CallbackRef, CallbackStatus, ConversationId,
@@ -70,6 +70,8 @@ struct Scripts {
     end: Script,
     escalate: Script,
     transfer: Script,
+    rate: Script,
+    note: Script,
     register_agent: Script,
     set_state: Script,
     route: Script,
@@ -108,6 +110,8 @@ impl Scripts {
             end: s(include_str!("lua/end.lua")),
             escalate: s(include_str!("lua/escalate.lua")),
             transfer: s(include_str!("lua/transfer.lua")),
+            rate: s(include_str!("lua/rate.lua")),
+            note: s(include_str!("lua/note.lua")),
             register_agent: s(include_str!("lua/register_agent.lua")),
             set_state: s(include_str!("lua/set_state.lua")),
             route: s(include_str!("lua/route.lua")),
@@ -666,6 +670,7 @@ impl Store for RedisStore {
         id: &ConversationId,
         agent: &UserId,
         tier: Tier,
+        note: Option<String>,
         now: Millis,
     ) -> StoreResult<Conversation> {
         let reply = self
@@ -673,13 +678,58 @@ impl Store for RedisStore {
                 &self.scripts.transfer,
                 now,
                 [
-                    argv![id, keys::encode(agent), tier, EndReason::Transferred],
+                    argv![
+                        id,
+                        keys::encode(agent),
+                        tier,
+                        EndReason::Transferred,
+                        note.unwrap_or_default()
+                    ],
                     self.inbox_ranks(now),
                 ]
                 .concat(),
             )
             .await?;
         done_or_missing(decode(&reply, "transfer")?)
+    }
+
+    async fn rate(
+        &self,
+        id: &ConversationId,
+        cardholder: &UserId,
+        rating: Rating,
+    ) -> StoreResult<Conversation> {
+        let json = replies::encode_json(&rating, "rating")?;
+        let reply = self
+            .run(
+                &self.scripts.rate,
+                rating.at,
+                argv![id, keys::encode(cardholder), json, self.hand_over()],
+            )
+            .await?;
+        let r: OutcomeReply = decode(&reply, "rate")?;
+        match r.outcome.as_str() {
+            "rated" => replies::conversation(&r.conversation),
+            "not_allowed" => Err(StoreError::NotAllowed),
+            _ => Err(StoreError::NoConversation),
+        }
+    }
+
+    async fn add_note(&self, id: &ConversationId, note: Note) -> StoreResult<Conversation> {
+        let json = replies::encode_json(&note, "note")?;
+        let reply = self
+            .run(
+                &self.scripts.note,
+                note.at,
+                argv![id, keys::encode(&note.by), json, MAX_NOTES],
+            )
+            .await?;
+        let r: OutcomeReply = decode(&reply, "note")?;
+        match r.outcome.as_str() {
+            "noted" => replies::conversation(&r.conversation),
+            "full" => Err(StoreError::NotAllowed),
+            _ => Err(StoreError::NoConversation),
+        }
     }
 
     async fn register_agent(
@@ -716,6 +766,7 @@ impl Store for RedisStore {
                 .iter()
                 .map(replies::conversation)
                 .collect::<StoreResult<_>>()?,
+            presence: r.presence,
         })
     }
 
@@ -1040,11 +1091,13 @@ impl Store for RedisStore {
                         new.desk,
                         keys::encode(&new.sub),
                         new.tier,
-                        new.reason,
+                        new.cause.describe(new.desk),
                         new.conversation,
                         new.phone_last4.as_deref().unwrap_or(""),
                         reference,
-                        desk_rank(new.tier, new.now)
+                        desk_rank(new.tier, new.now),
+                        new.name.as_deref().unwrap_or(""),
+                        replies::encode_json(&new.cause, "cause")?
                     ],
                 )
                 .await?;
@@ -1128,6 +1181,7 @@ impl Store for RedisStore {
         reference: &CallbackRef,
         agent: &UserId,
         outcome: CallbackOutcome,
+        note: Option<String>,
     ) -> StoreResult<CallbackRequest> {
         // Rust decides the outcome; the script writes it only if the request
         // is still this agent's and unchanged since it was read.
@@ -1138,8 +1192,8 @@ impl Store for RedisStore {
         if current.claimed_by.as_ref() != Some(agent) {
             return Err(StoreError::NotAllowed);
         }
-        let next = after_outcome(&current, outcome);
         let now = crate::domain::now_millis();
+        let next = after_outcome(&current, outcome, agent, note, now);
         let reply = self
             .run(
                 &self.scripts.complete_callback,
@@ -1150,9 +1204,10 @@ impl Store for RedisStore {
                     current.attempts,
                     next.status,
                     next.attempts,
-                    next.history.join(","),
+                    replies::encode_json(&next.history, "history")?,
                     if next.status.is_open() { "1" } else { "0" },
-                    self.hand_over()
+                    self.hand_over(),
+                    DONE_WINDOW_MS
                 ],
             )
             .await?;
@@ -1179,6 +1234,20 @@ impl Store for RedisStore {
     async fn notification_backlog(&self) -> StoreResult<super::NotificationBacklog> {
         self.notice_backlog().await
     }
+
+    async fn closed_by(&self, agent: &UserId, since: Millis) -> StoreResult<Vec<CallbackRequest>> {
+        let now = crate::domain::now_millis();
+        let reply = self
+            .run(
+                &self.scripts.list_callbacks,
+                now,
+                argv!["done", keys::encode(agent), since],
+            )
+            .await?;
+        let list: Vec<Fields> = replies::decode_list(&reply, "closed callbacks")?;
+        list.iter().map(replies::callback).collect()
+    }
+
     async fn open_thread(&self, new: NewConversation) -> StoreResult<Conversation> {
         let id = ConversationId::generate();
         let reply = self

@@ -14,7 +14,9 @@ use serde::{Deserialize, Serialize};
 
 use super::keys;
 use crate::archive::{Summary, Transfer};
-use crate::domain::{Author, CallbackRef, ConversationId, ConversationKind, Millis, Seq, UserId};
+use crate::domain::{
+    Author, CallbackRef, CardholderPresence, ConversationId, ConversationKind, Millis, Seq, UserId,
+};
 use crate::protocol::Entry;
 use crate::store::{CallbackRequest, Conversation, StoreError, StoreResult};
 
@@ -144,6 +146,14 @@ pub fn conversation(f: &Fields) -> StoreResult<Conversation> {
             .optional("read_seq")
             .and_then(|t| t.parse().ok())
             .unwrap_or(0),
+        transfers: transfers(f),
+        notes: f
+            .optional("notes")
+            .and_then(|n| serde_json::from_str(&n).ok())
+            .unwrap_or_default(),
+        rating: f
+            .optional("rating")
+            .and_then(|r| serde_json::from_str(&r).ok()),
     })
 }
 
@@ -158,7 +168,7 @@ pub fn encode_history(history: &[Summary]) -> StoreResult<String> {
 
 /// The agents a conversation was transferred away from (`requeue_at_head`
 /// in `prelude.lua`), ids decoded.
-pub fn transfers(f: &Fields) -> Vec<Transfer> {
+fn transfers(f: &Fields) -> Vec<Transfer> {
     let mut list: Vec<Transfer> = f
         .optional("transfers")
         .and_then(|t| serde_json::from_str(&t).ok())
@@ -180,8 +190,12 @@ pub fn callback(f: &Fields) -> StoreResult<CallbackRequest> {
         reference: CallbackRef(f.get("ref")?.to_owned()),
         desk: f.parsed("desk")?,
         sub: keys::decode(f.get("sub")?),
+        name: f.optional("name"),
         tier: f.parsed("tier")?,
         reason: f.get("reason")?.to_owned(),
+        cause: f
+            .optional("cause")
+            .and_then(|c| serde_json::from_str(&c).ok()),
         conversation: ConversationId(f.get("conversation")?.to_owned()),
         created_at: f.parsed("created_at")?,
         status: f.parsed("status")?,
@@ -190,9 +204,14 @@ pub fn callback(f: &Fields) -> StoreResult<CallbackRequest> {
         phone_last4: f.optional("phone_last4"),
         history: f
             .optional("history")
-            .map(|h| h.split(',').map(str::to_owned).collect())
+            .and_then(|h| serde_json::from_str(&h).ok())
             .unwrap_or_default(),
     })
+}
+
+/// A value the store keeps as JSON text (built by Rust, never by a script).
+pub fn encode_json<T: Serialize>(value: &T, what: &str) -> StoreResult<String> {
+    serde_json::to_string(value).map_err(|e| corrupt(&format!("{what}: {e}")))
 }
 
 /// A transcript entry as stored in the `tx` list (its seq is its position).
@@ -372,6 +391,9 @@ pub struct AgentReply {
     /// Chats it holds.
     #[serde(deserialize_with = "lua_list")]
     pub conversations: Vec<Fields>,
+    /// Whether each chat's cardholder is there, in the same order.
+    #[serde(default, deserialize_with = "lua_list")]
+    pub presence: Vec<CardholderPresence>,
 }
 
 /// One pairing in `route.lua`'s reply.
@@ -514,6 +536,16 @@ pub struct RequestReply {
     /// The request.
     #[serde(default)]
     pub request: Fields,
+}
+
+/// `rate.lua`, `note.lua`.
+#[derive(Deserialize)]
+pub struct OutcomeReply {
+    /// What the script did (each script names its outcomes).
+    pub outcome: String,
+    /// The conversation after the step.
+    #[serde(default)]
+    pub conversation: Fields,
 }
 
 /// `claim_callback.lua`, `complete_callback.lua`.

@@ -17,7 +17,7 @@ use crate::domain::{
 };
 use crate::events::{Envelope, Event};
 use crate::protocol::{Availability, InboxChange, InboxItem};
-use crate::store::CallbackRequest;
+use crate::store::{CallbackRequest, Note};
 
 /// An envelope as published.
 #[derive(Serialize, Deserialize)]
@@ -89,6 +89,11 @@ enum WireEvent {
         eta_s: Option<u64>,
         #[serde(default)]
         availability: Availability,
+    },
+    /// From `note.lua`: an internal note (built by Rust, passed through).
+    Note {
+        conversation: ConversationId,
+        note: Note,
     },
     /// From the hub.
     AgentStatus { state: AgentState, by: String },
@@ -206,6 +211,7 @@ pub fn decode(payload: &[u8]) -> Option<Envelope> {
             change,
             item,
         },
+        WireEvent::Note { conversation, note } => Event::Note { conversation, note },
         WireEvent::Presence {
             conversation,
             cardholder,
@@ -283,6 +289,7 @@ pub fn encode(envelope: &Envelope) -> Option<String> {
         | Event::Assigned { .. }
         | Event::Ended { .. }
         | Event::Redact { .. }
+        | Event::Note { .. }
         | Event::Escalated { .. } => return None,
     };
     serde_json::to_string(&Published {

@@ -22,7 +22,7 @@ for _, member in ipairs(redis.call('ZRANGEBYSCORE', k('grace'), '-inf', NOW, 'LI
         redis.call('SREM', a .. ':convs', id)
         local f = redis.call('HMGET', k('conv', id), 'status', 'agent', 'tier')
         if f[1] == 'active' and f[2] == user then
-          requeue_at_head(id, f[3])
+          requeue_at_head(id, f[3], '')
           announce({'a:' .. user}, {k = 'ended', conversation = id, reason = transferred})
           table.insert(out, {requeued = redis.call('HGETALL', k('conv', id)), agent = user})
         end

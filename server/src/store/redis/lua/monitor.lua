@@ -6,10 +6,12 @@ local status = redis.call('HGET', c, 'status')
 if on and (not status or status == 'ended') then
   return cjson.encode({ok = false})
 end
+-- Counted per supervisor: each monitoring connection adds one, each that
+-- stops takes one; the supervisor hears the chat while any is left.
 if on then
-  redis.call('SADD', c .. ':monitors', member)
-else
-  redis.call('SREM', c .. ':monitors', member)
+  redis.call('HINCRBY', c .. ':monitors', member, 1)
+elseif tonumber(redis.call('HINCRBY', c .. ':monitors', member, -1)) <= 0 then
+  redis.call('HDEL', c .. ':monitors', member)
 end
 if not status then
   return cjson.encode({ok = false})

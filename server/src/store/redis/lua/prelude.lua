@@ -147,7 +147,7 @@ end
 -- The members to announce a conversation's entries and end to: `to`, plus the
 -- supervisors monitoring it.
 local function with_monitors(id, to)
-  for _, m in ipairs(redis.call('SMEMBERS', k('conv', id) .. ':monitors')) do
+  for _, m in ipairs(redis.call('HKEYS', k('conv', id) .. ':monitors')) do
     table.insert(to, m)
   end
   return to
@@ -286,29 +286,39 @@ local function end_conv(id, reason, retention)
   return true
 end
 
--- Records in a conversation's `transfers` (a JSON list, for the archive)
--- the agent it leaves for `tier`, if it had one.
-local function note_transfer(id, tier)
+-- Appends an item (JSON text) to the JSON list a hash field keeps.
+local function push_json(key, field, item)
+  local list = redis.call('HGET', key, field)
+  if list then
+    list = string.sub(list, 1, -2) .. ',' .. item .. ']'
+  else
+    list = '[' .. item .. ']'
+  end
+  redis.call('HSET', key, field, list)
+end
+
+-- Records in a conversation's `transfers` (a JSON list, for the next agent
+-- and the archive) the agent it leaves for `tier`, if it had one, with the
+-- queue it leaves and the agent's note ('' or nil: none).
+local function note_transfer(id, tier, note)
   local c = k('conv', id)
-  local from = redis.call('HGET', c, 'agent')
-  if from then
-    local item = cjson.encode({at = NOW, from = from, tier = tier})
-    local list = redis.call('HGET', c, 'transfers')
-    if list then
-      list = string.sub(list, 1, -2) .. ',' .. item .. ']'
-    else
-      list = '[' .. item .. ']'
+  local from = redis.call('HMGET', c, 'agent', 'agent_name', 'tier')
+  if from[1] then
+    if note == '' then
+      note = nil
     end
-    redis.call('HSET', c, 'transfers', list)
+    push_json(c, 'transfers', cjson.encode({at = NOW, from = from[1], by_name = from[2],
+      from_tier = from[3], tier = tier, note = note}))
   end
 end
 
 -- Puts a conversation at the head of a tier queue, keeping its original
--- place when that is earlier still; the agent it leaves is recorded.
-local function requeue_at_head(id, tier)
+-- place when that is earlier still; the agent it leaves is recorded
+-- (`note_transfer`).
+local function requeue_at_head(id, tier, note)
   release(id)
   local c = k('conv', id)
-  note_transfer(id, tier)
+  note_transfer(id, tier, note)
   local score = tonumber(redis.call('HGET', c, 'score'))
   local head = redis.call('ZRANGE', k('q', tier), 0, 0, 'WITHSCORES')
   if head[2] then
@@ -323,7 +333,7 @@ end
 -- leaves is recorded. Its rank is Rust's `store::inbox::inbox_rank` for its
 -- card tier, picked from `ranks` (ARGV from index `from` on: pairs of card
 -- tier and rank). False when no rank was given for its card tier.
-local function to_inbox(id, tier, from)
+local function to_inbox(id, tier, from, note)
   release(id)
   local c = k('conv', id)
   local card = redis.call('HGET', c, 'card_tier')
@@ -336,7 +346,7 @@ local function to_inbox(id, tier, from)
   if not rank then
     return false
   end
-  note_transfer(id, tier)
+  note_transfer(id, tier, note)
   redis.call('HSET', c, 'status', 'queued', 'tier', tier, 'queued_at', NOW)
   redis.call('HDEL', c, 'agent', 'agent_name', 'ended_at', 'end_reason')
   redis.call('ZADD', k('inbox', tier), rank, id)

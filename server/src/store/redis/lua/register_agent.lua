@@ -1,5 +1,6 @@
 -- ARGV: prefix, now, agent, name, teams (comma-separated), max chats
--- Reply: {state, conversations}.
+-- Reply: {state, conversations, presence}: with each chat, whether its
+-- cardholder is 'online', 'away' (in the grace period) or 'gone'.
 local sub, name, teams, max = ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local a = k('agent', sub)
 if redis.call('EXISTS', a) == 0 then
@@ -15,10 +16,19 @@ for team in string.gmatch(teams, '[^,]+') do
 end
 redis.call('HSET', a, 'name', name, 'teams', teams, 'max_chats', max)
 agent_refresh(sub)
-local convs = {}
+local convs, presence = {}, {}
 for _, set in ipairs({':convs', ':threads'}) do
   for _, id in ipairs(redis.call('SMEMBERS', a .. set)) do
     table.insert(convs, redis.call('HGETALL', k('conv', id)))
+    local member = 'c:' .. (redis.call('HGET', k('conv', id), 'cardholder') or '')
+    if present(member) then
+      table.insert(presence, 'online')
+    elseif redis.call('ZSCORE', k('grace'), member) then
+      table.insert(presence, 'away')
+    else
+      table.insert(presence, 'gone')
+    end
   end
 end
-return cjson.encode({state = redis.call('HGET', a, 'state'), conversations = convs})
+return cjson.encode({state = redis.call('HGET', a, 'state'), conversations = convs,
+  presence = presence})

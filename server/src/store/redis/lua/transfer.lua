@@ -1,7 +1,8 @@
 -- ARGV: prefix, now, conversation, agent, target tier, end reason for the agent,
---       then pairs of (card tier, inbox rank now): a message thread goes back to an inbox
+--       the agent's note for the next one ('' none), then pairs of (card tier, inbox
+--       rank now): a message thread goes back to an inbox
 -- Reply: {ok, conversation}.
-local id, agent, tier, reason = ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local id, agent, tier, reason, note = ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
 local c = k('conv', id)
 local f = redis.call('HMGET', c, 'status', 'agent', 'kind')
 if f[1] ~= 'active' or f[2] ~= agent then
@@ -9,11 +10,11 @@ if f[1] ~= 'active' or f[2] ~= agent then
 end
 if f[3] == 'message' then
   redis.call('SREM', k('agent', agent) .. ':threads', id)
-  to_inbox(id, tier, 7)
+  to_inbox(id, tier, 8, note)
 else
   redis.call('SREM', k('agent', agent) .. ':convs', id)
   agent_refresh(agent)
-  requeue_at_head(id, tier)
+  requeue_at_head(id, tier, note)
 end
 announce({'a:' .. agent}, {k = 'ended', conversation = id, reason = reason})
 return cjson.encode({ok = true, conversation = redis.call('HGETALL', c)})
