@@ -80,10 +80,55 @@ function launchHub(args, logPath, listen = '127.0.0.1:0') {
   });
 }
 
+/** The issuer's push service, played by the suite: every notification the hub POSTs. */
+const NOTIFY_SECRET = 'e2e-push-secret-0123456789';
+const pushed = [];
+const pushEvents = new (require('node:events').EventEmitter)();
+let pushServer;
+
+/** Resolves with the first notification (pushed already or to come) that `pred` accepts. */
+function waitForPush(pred, ms = STEP_TIMEOUT_MS) {
+  const found = pushed.find(pred);
+  if (found) return Promise.resolve(found);
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => { pushEvents.off('push', on); reject(new Error(`no notification in ${ms} ms`)); }, ms);
+    const on = (n) => { if (pred(n)) { clearTimeout(timer); pushEvents.off('push', on); resolve(n); } };
+    pushEvents.on('push', on);
+  });
+}
+
+/** Starts the push receiver on a free port; resolves with its URL. */
+function startPushReceiver() {
+  const http = require('node:http');
+  pushServer = http.createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      const n = { signature: req.headers['x-switchboard-signature'], body: Buffer.concat(chunks) };
+      pushed.push(n);
+      pushEvents.emit('push', n);
+      res.writeHead(204).end();
+    });
+  });
+  return new Promise((resolve) => pushServer.listen(0, '127.0.0.1', () => {
+    resolve(`http://127.0.0.1:${pushServer.address().port}/push`);
+  }));
+}
+
+/** Whether a notification's signature is the HMAC-SHA256 of its exact body, as the push service checks it. */
+function signedByHub({ signature, body }) {
+  const crypto = require('node:crypto');
+  const expected = 'sha256=' + crypto.createHmac('sha256', NOTIFY_SECRET).update(body).digest('hex');
+  return typeof signature === 'string' && signature.length === expected.length
+    && crypto.timingSafeEqual(Buffer.from(signature), Buffer.from(expected));
+}
+
 /** Starts the suite's hub (memory engine) and resolves with its base URL. */
 async function startHub() {
+  const pushUrl = await startPushReceiver();
   ({ proc: hub, url: hubUrl } = await launchHub(
-    ['--canned-replies', path.join(__dirname, 'fixtures', 'canned.json')], HUB_LOG));
+    ['--canned-replies', path.join(__dirname, 'fixtures', 'canned.json'),
+      '--notify-url', pushUrl, '--notify-secret', NOTIFY_SECRET], HUB_LOG));
   return hubUrl;
 }
 
@@ -229,6 +274,7 @@ before(async () => {
 after(async () => {
   if (browser) await browser.close().catch(() => {});
   await stopHub();
+  if (pushServer) pushServer.close();
 });
 
 e2e('premium cardholder and agent chat both ways', { timeout: 90000 }, async () => {
@@ -513,6 +559,14 @@ e2e('a secure message: left, the page closed, claimed and answered, the reply un
     await panel.locator('.sba-composer').fill('The second charge is refunded.');
     await panel.locator('.sba-composer').press('Enter');
     await panel.locator('.sba-transcript li[data-from="agent"]', { hasText: 'refunded' }).waitFor();
+
+    // The cardholder was connected nowhere: the push service hears of the
+    // reply, signed, without its text.
+    const notice = await waitForPush((n) => JSON.parse(n.body).sub === claims.sub);
+    assert.ok(signedByHub(notice), 'X-Switchboard-Signature is the HMAC of the body');
+    const sent = JSON.parse(notice.body);
+    assert.deepEqual(Object.keys(sent).sort(), ['at', 'conversation', 'event', 'id', 'sub']);
+    assert.ok(!notice.body.toString().includes('refunded'), 'never the text');
 
     ch = await openCardholder(claims);
     await ch.page.locator('.sbw-launcher').click();
