@@ -271,7 +271,7 @@ impl Metrics {
         let admission_limit = Gauge::default();
         registry.register(
             "admission_limit",
-            "New starts and says this node takes at once: adapts so that they finish within an eighth of --max-event-lag",
+            "New starts and says this node takes at once: adapts so that they finish within a twentieth of --max-event-lag on average",
             admission_limit.clone(),
         );
         let work_in_flight = Gauge::default();

@@ -44,9 +44,13 @@ pub use connect::Caller;
 use crate::admission::{Admission, Ticket};
 
 /// How long admitted work (`start`, `say`) may take, as a share of
-/// `--max-event-lag`: the admission limit adapts so that work stays within
-/// it (see [`crate::admission`]).
-const ADMITTED_WORK_SHARE: u32 = 8;
+/// `--max-event-lag` (100 ms of the default 2 s): the admission limit adapts
+/// so that work stays within it on average (see [`crate::admission`]). Each
+/// connection carries out one frame at a time, so this also bounds how fast
+/// one connection's frames are taken in; a longer target let frames pile up
+/// unread behind the store call at saturation (p50 4.5 s at an eighth),
+/// a shorter one refused work the node could do (see docs/benchmarks.md).
+const ADMITTED_WORK_SHARE: u32 = 20;
 
 /// Why a command was refused; each maps to a SPEC error code.
 #[derive(Debug, thiserror::Error)]
@@ -208,8 +212,8 @@ impl Hub {
 
     /// Admits new work (`start`, `say`), or refuses it with `busy` when
     /// this node cannot do it in time: the adaptive admission limit is
-    /// reached (work admitted lately took longer than an eighth of
-    /// `--max-event-lag`, see [`crate::admission`]), events are delivered
+    /// reached (work admitted lately took longer than a twentieth of
+    /// `--max-event-lag` on average, see [`crate::admission`]), events are delivered
     /// more than half of `--max-event-lag` late, or tasks wait more than an
     /// eighth of it for a core (see [`crate::lag`]). Work accepted then
     /// would reach people later still, so it is turned away instead of

@@ -272,7 +272,7 @@ async fn past_the_admission_limit_a_new_start_is_refused_at_once_and_slow_work_l
         metric(&hub, "switchboard_busy_refusals_total{frame=\"start\"}").await,
         1.0
     );
-    // Work that took 2 s, far past the target (an eighth of the 2 s
+    // Work that took 2 s, far past the target (a twentieth of the 2 s
     // --max-event-lag), cut the limit.
     let limit = metric(&hub, "switchboard_admission_limit").await;
     assert!(
