@@ -189,6 +189,20 @@ impl LockoutClassifier {
     }
 }
 
+/// The desk a waiting chat about `topic` may be handed to as a phone call
+/// back when the cardholder asks (`call_me_back`, offered when nobody can
+/// chat): identity topics to the identity desk, a lost card to the fraud
+/// desk; other topics stay in chat.
+pub fn desk_for_call_back(topic: Topic) -> Option<Desk> {
+    match topic {
+        Topic::ForgotLogin | Topic::TwoFactor | Topic::UpdateContact | Topic::LockedAccount => {
+            Some(Desk::Identity)
+        }
+        Topic::LostCard | Topic::FraudRestriction => Some(Desk::Fraud),
+        Topic::General | Topic::Billing | Topic::Dispute => None,
+    }
+}
+
 /// The desk a chat topic goes to directly, without entering a chat queue.
 ///
 /// `locked_account` → [`Desk::Identity`], `fraud_restriction` → [`Desk::Fraud`];

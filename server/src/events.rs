@@ -500,6 +500,7 @@ fn cause_view(c: &Cause, desk: Desk, view: View) -> CauseView {
         Cause::Topic { topic } => ("topic", Some(*topic), None, None),
         Cause::FirstMessage { rule } => ("first_message", None, Some(rule.clone()), None),
         Cause::Agent { topic, note } => ("agent", Some(*topic), None, note.clone()),
+        Cause::Asked { topic } => ("asked", Some(*topic), None, None),
     };
     CauseView {
         kind: kind.to_owned(),

@@ -117,6 +117,10 @@ pub enum ClientFrame {
     },
     /// Cardholder: leave the queue or end the chat.
     Leave,
+    /// Cardholder, extension: while its chat waits, turn it into a phone
+    /// call back from the desk its topic belongs to (identity or fraud
+    /// topics only; the widget offers it when nobody can chat).
+    CallMeBack,
     /// Agent: availability toggle.
     Status {
         /// `available` or `away`.
@@ -341,6 +345,7 @@ const KNOWN_CLIENT_TYPES: &[&str] = &[
     "read",
     "sync",
     "leave",
+    "call_me_back",
     "status",
     "end",
     "transfer",
@@ -557,10 +562,10 @@ pub struct CallbackView {
 /// Why a chat became a callback request, as a view sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CauseView {
-    /// `topic`, `first_message` or `agent`.
+    /// `topic`, `first_message`, `agent` or `asked` (the cardholder asked).
     pub kind: String,
     /// What the cardholder's screen is worded by: `verification_code`,
-    /// `locked` or `fraud`.
+    /// `locked`, `fraud` or `identity`.
     pub concern: crate::store::Concern,
     /// Staff: the topic (chosen, or the chat's when an agent escalated).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1082,6 +1087,7 @@ pub(crate) mod tests {
         r#"{"type":"read","seq":3}"#,
         r#"{"type":"sync","conversation":"c-1","after":0}"#,
         r#"{"type":"leave"}"#,
+        r#"{"type":"call_me_back"}"#,
         r#"{"type":"status","state":"available"}"#,
         r#"{"type":"end","conversation":"c-1"}"#,
         r#"{"type":"transfer","conversation":"c-1","tier":"premium"}"#,

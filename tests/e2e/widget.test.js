@@ -651,6 +651,29 @@ e2e('an agent escalates a verification-code chat: the cardholder is told why, th
   }
 });
 
+e2e('nobody can chat: the waiting cardholder is offered a secure message or, for a login problem, a call back', { timeout: 60000 }, async () => {
+  // A hub of its own, with no agent signed in at all.
+  const log = path.join(os.tmpdir(), `switchboard-e2e-offer-${process.pid}.log`);
+  const node = await launchHub([], log);
+  const ch = await openCardholder({ role: 'cardholder', sub: 'e2e-offer', tier: 'standard', name: 'Olive Offer', phone_last4: '5511' }, node.url);
+  try {
+    await ch.page.locator('.sbw-launcher').click();
+    await ch.page.locator('.sbw-topic', { hasText: 'I forgot my login details' }).click();
+    await ch.page.locator('.sbw-start').click();
+    const offer = ch.page.locator('.sbw-offer:not([hidden])');
+    await offer.locator('.sbw-offer-message', { hasText: 'Leave a secure message' }).waitFor();
+    await offer.locator('.sbw-offer-call:not([hidden])', { hasText: 'Ask for a call back' }).waitFor();
+    assert.deepEqual(await axeViolations(ch.page), [], 'widget, offer');
+    await offer.locator('.sbw-offer-call').click();
+    await ch.page.locator('.sbw-escalated[data-concern="identity"]').waitFor();
+    await ch.page.locator('.sbw-esc-phone', { hasText: '5511' }).waitFor();
+    assert.match(await ch.page.locator('.sbw-ref').textContent(), /\S/);
+  } finally {
+    await ch.context.close();
+    node.proc.kill('SIGTERM');
+  }
+});
+
 /** axe-core's serious and critical violations on the page, one line each (widget's shadow DOM included). */
 async function axeViolations(page) {
   await page.evaluate(AXE_SOURCE);

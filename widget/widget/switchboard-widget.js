@@ -556,6 +556,8 @@
     this.offerBar = h('div', { class: 'sbw-offer', role: 'group', 'aria-label': 'No one is free right now', hidden: true }, [
       h('p', { class: 'sbw-offer-text', text: "No one can answer right now. Leave us a secure message and we'll reply here." }),
       h('button', { type: 'button', class: 'sbw-btn sbw-primary sbw-offer-message', onclick: function () { self.leaveMessageInstead(); } }, ['Leave a secure message']),
+      // Identity and card-security topics: a phone call from the desk instead.
+      this.offerCall = h('button', { type: 'button', class: 'sbw-btn sbw-secondary sbw-offer-call', hidden: true, onclick: function () { self.callMeBack(); } }, ['Ask for a call back']),
     ]);
     // Rating, once the chat ended (`rate`, answered with `rated`).
     this.rateButtons = [1, 2, 3, 4, 5].map(function (n) {
@@ -707,6 +709,7 @@
     this.messages.listScreen.hidden = s !== 'messages';
     this.messages.threadScreen.hidden = s !== 'thread';
     this.offerBar.hidden = !(s === 'chat' && this.offerMessage && this.conv && this.conv.status === 'queued');
+    this.offerCall.hidden = CALL_BACK_TOPICS.indexOf(this.chatTopic) < 0;
     var live = this.conv && (this.conv.status === 'queued' || this.conv.status === 'active');
     this.endBtn.hidden = !(s === 'chat' && live);
     this.endBtn.textContent = this.conv && this.conv.status === 'queued' ? 'Leave queue' : 'End chat';
@@ -820,6 +823,7 @@
       if (!this.conv || this.conv.id !== c.id) this.resetTranscript();
       var agentName = c.agent && c.agent.name;
       this.conv = { id: c.id, status: c.status, tier: c.tier, agentName: agentName || (this.conv && this.conv.agentName) || null };
+      if (c.topic) this.chatTopic = c.topic;
       this.markActive(true);
       this.pendingStart = null;
       this.setScreen('chat');
@@ -1151,6 +1155,10 @@
       reason: 'To keep your account safe, we need to confirm your identity by phone.',
       hint: "Keep this reference handy. Chat can't unlock the account: the call is how we check it is really you.",
     },
+    identity: {
+      reason: "We need to confirm it's you by phone before we can help with this.",
+      hint: 'Keep this reference handy. The call is how we check it is really you.',
+    },
     fraud: {
       reason: 'Our fraud team will call you about the restriction on your card.',
       hint: 'Keep this reference handy. For your security, restrictions can only be lifted on the phone.',
@@ -1270,6 +1278,7 @@
 
   Widget.prototype.sendStart = function (start) {
     var frame = { type: 'start', topic: start.topic };
+    this.chatTopic = start.topic;
     if (start.text) frame.text = start.text.slice(0, core.MAX_TEXT_CHARS);
     this.resetTranscript();
     this.conv = null;
@@ -1387,6 +1396,16 @@
     this.offerMessage = false;
     if (this.conv && this.conv.status === 'queued' && this.conn.send({ type: 'leave' })) this.leftForMessage = true;
     this.messages.show();
+  };
+
+  // Topics a desk can help with by phone (the hub's `desk_for_call_back`).
+  var CALL_BACK_TOPICS = ['forgot_login', 'two_factor', 'update_contact', 'locked_account', 'lost_card', 'fraud_restriction'];
+
+  /** The offer taken: the waiting chat becomes a call back (`escalated` follows). */
+  Widget.prototype.callMeBack = function () {
+    this.offerMessage = false;
+    this.conn.send({ type: 'call_me_back' });
+    this.render();
   };
 
   Widget.prototype.askEnd = function () {

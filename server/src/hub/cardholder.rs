@@ -133,6 +133,10 @@ impl Hub {
                 self.replay(&c.id, after).await
             }
             ClientFrame::Leave => self.leave(identity, memo).await,
+            ClientFrame::CallMeBack => {
+                let c = self.open_of(identity, memo).await?;
+                self.call_me_back(c).await
+            }
             ClientFrame::Rate {
                 conversation,
                 score,

@@ -40,6 +40,7 @@ pub fn callback_message(desk: Desk, r: &CallbackRequest) -> String {
         Concern::Fraud => {
             "Our fraud team needs to speak with you to review the block on your card."
         }
+        Concern::Identity => "To help with this we need to confirm it's you by phone.",
     };
     format!(
         "{why} Our {team} will call you on {number}. Your reference is {}.",
@@ -107,6 +108,23 @@ impl Hub {
         self.announce_callback(&request).await;
         self.wake_router();
         Ok(Vec::new())
+    }
+
+    /// The cardholder asks for a call back instead of waiting (`call_me_back`):
+    /// only a chat still waiting, about a topic a desk handles.
+    pub async fn call_me_back(&self, c: Conversation) -> Replies {
+        if c.status != crate::domain::ConversationStatus::Queued {
+            return Err(CommandError::NotAllowed(
+                "a call back can be asked for only while the chat waits for an agent".into(),
+            ));
+        }
+        let Some(desk) = crate::classifier::desk_for_call_back(c.topic) else {
+            return Err(CommandError::NotAllowed(
+                "this topic is answered in chat or by secure message, not by phone".into(),
+            ));
+        };
+        self.escalate(&c, desk, Cause::Asked { topic: c.topic }, "asked")
+            .await
     }
 
     /// Escalates when the cardholder's message reads as a lockout.

@@ -526,6 +526,11 @@ pub enum Cause {
         /// The classifier rule that matched.
         rule: String,
     },
+    /// The cardholder asked for a call back while waiting (`call_me_back`).
+    Asked {
+        /// The chat's topic.
+        topic: Topic,
+    },
     /// The serving agent escalated the chat.
     Agent {
         /// The chat's topic.
@@ -546,6 +551,10 @@ pub enum Concern {
     Locked,
     /// A fraud restriction: the fraud team calls.
     Fraud,
+    /// Anything else a desk helps with by phone when the cardholder asked
+    /// (a forgotten login, new contact details, a lost card): it confirms it
+    /// is them first.
+    Identity,
 }
 
 impl Cause {
@@ -560,18 +569,28 @@ impl Cause {
             Cause::FirstMessage { .. } => format!("First message mentioned {about}"),
             Cause::Agent { note: Some(n), .. } => format!("Agent escalated: {n}"),
             Cause::Agent { note: None, .. } => "Agent escalated (no note)".to_owned(),
+            Cause::Asked { topic } => {
+                format!("Asked for a call back while waiting ({})", topic.label())
+            }
         }
     }
 
     /// What the cardholder's screen is worded by.
     pub fn concern(&self, desk: Desk) -> Concern {
         match (desk, self) {
-            (Desk::Fraud, _) => Concern::Fraud,
-            (Desk::Identity, Cause::Agent { topic, .. } | Cause::Topic { topic })
-                if *topic == Topic::TwoFactor =>
+            (_, Cause::Asked { topic })
+                if !matches!(
+                    topic,
+                    Topic::TwoFactor | Topic::LockedAccount | Topic::FraudRestriction
+                ) =>
             {
-                Concern::VerificationCode
+                Concern::Identity
             }
+            (Desk::Fraud, _) => Concern::Fraud,
+            (
+                Desk::Identity,
+                Cause::Agent { topic, .. } | Cause::Topic { topic } | Cause::Asked { topic },
+            ) if *topic == Topic::TwoFactor => Concern::VerificationCode,
             (Desk::Identity, _) => Concern::Locked,
         }
     }

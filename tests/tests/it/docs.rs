@@ -67,6 +67,7 @@ fn client_types() -> Vec<String> {
         r#"{"type":"read","seq":1}"#,
         r#"{"type":"sync","after":0}"#,
         r#"{"type":"leave"}"#,
+        r#"{"type":"call_me_back"}"#,
         r#"{"type":"status","state":"away"}"#,
         r#"{"type":"end","conversation":"c"}"#,
         r#"{"type":"transfer","conversation":"c","tier":"premium"}"#,

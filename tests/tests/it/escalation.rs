@@ -291,3 +291,65 @@ async fn the_desk_sees_who_and_why_reads_the_chat_and_logs_each_call() {
         .await;
     assert_eq!(desk.expect("error").await["code"], "not_allowed");
 }
+
+/// A waiting cardholder asks for a call back instead (`call_me_back`): only
+/// for topics a desk handles, only while the chat waits.
+async fn call_me_back_while_waiting(hub: &TestHub) {
+    let url = hub.ws_url();
+    let (mut desk, _) = Client::connect(&url, &desk_agent("cmb-desk", "identity")).await;
+    desk.send(json!({"type": "callbacks", "desk": "identity"}))
+        .await;
+    desk.expect("callbacks").await;
+    let (mut ch, _) = Client::connect(&url, &cardholder("cmb-1", "standard")).await;
+    ch.send(json!({"type": "start", "topic": "forgot_login"}))
+        .await;
+    ch.expect("queued").await;
+    ch.send(json!({"type": "call_me_back"})).await;
+    let escalated = ch.expect("escalated").await;
+    let cb = &escalated["callback"];
+    assert_eq!(cb["desk"], "identity", "{escalated}");
+    assert_eq!(cb["cause"]["concern"], "identity", "{escalated}");
+    assert!(
+        cb["cause"].get("topic").is_none(),
+        "staff detail: {escalated}"
+    );
+    assert_eq!(ch.expect("ended").await["reason"], "escalated");
+    let seen = desk
+        .expect_where("callback", |f| f["request"]["ref"] == cb["ref"])
+        .await;
+    assert_eq!(seen["request"]["cause"]["kind"], "asked", "{seen}");
+    assert_eq!(seen["request"]["cause"]["topic"], "forgot_login", "{seen}");
+    assert!(
+        seen["request"]["reason"]
+            .as_str()
+            .unwrap_or("")
+            .contains("Asked for a call back while waiting"),
+        "{seen}"
+    );
+
+    // A billing question stays in chat.
+    let (mut other, _) = Client::connect(&url, &cardholder("cmb-2", "standard")).await;
+    other
+        .send(json!({"type": "start", "topic": "billing"}))
+        .await;
+    other.expect("queued").await;
+    other.send(json!({"type": "call_me_back"})).await;
+    assert_eq!(other.expect("error").await["code"], "not_allowed");
+    other.expect_none("escalated", QUIET_PERIOD).await;
+    // And nothing waits any more once served.
+    let (mut none, _) = Client::connect(&url, &cardholder("cmb-3", "standard")).await;
+    none.send(json!({"type": "call_me_back"})).await;
+    assert_eq!(none.expect("error").await["code"], "no_conversation");
+}
+
+#[tokio::test]
+async fn a_waiting_cardholder_can_ask_for_a_call_back_memory() {
+    call_me_back_while_waiting(&TestHub::spawn(memory_settings()).await).await;
+}
+
+#[tokio::test]
+async fn a_waiting_cardholder_can_ask_for_a_call_back_redis() {
+    let redis = RedisServer::start();
+    let hub = TestHub::spawn(redis_settings(&redis.url(), &unique_prefix())).await;
+    call_me_back_while_waiting(&hub).await;
+}
