@@ -1384,7 +1384,7 @@
   Widget.prototype.leaveMessageInstead = function () {
     var typed = Array.from(this.transcript.querySelectorAll('.sbw-own .sbw-bubble')).map(function (b) { return b.textContent; });
     if (this.composer.value.trim()) typed.push(this.composer.value.trim());
-    var topic = (this.lastStart && this.lastStart.frame.topic) || 'general';
+    var topic = this.chatTopic || 'general';
     if (!typed.length) {
       this.messages.newTopic.value = topic;
       this.messages.show();
