@@ -436,6 +436,7 @@ async fn conversation(
             topic,
             text: None,
             mode: None,
+            id: None,
         },
     )
     .await
@@ -584,7 +585,7 @@ async fn conversation(
                 if Instant::now() >= shared.stop_sending {
                     return Outcome::Done;
                 }
-                if let Err(e) = send(ws, &ClientFrame::Start { topic, text: None, mode: None }).await {
+                if let Err(e) = send(ws, &ClientFrame::Start { topic, text: None, mode: None, id: None }).await {
                     shared.rec.error(e);
                     return Outcome::Gone;
                 }

@@ -338,6 +338,19 @@ impl ConversationId {
     pub fn generate() -> Self {
         ConversationId(format!("c-{}", uuid::Uuid::new_v4().simple()))
     }
+
+    /// The id of the thread a cardholder opens with client key `key`: the
+    /// same for a resend of that `start` (so it opens one thread), and not
+    /// one another cardholder's key can name (the cardholder is hashed in).
+    pub fn for_client_key(cardholder: &UserId, key: &str) -> Self {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        h.update(cardholder.as_str().as_bytes());
+        h.update([0]);
+        h.update(key.as_bytes());
+        let digest = h.finalize();
+        ConversationId(format!("c-{}", hex::encode(&digest[..16])))
+    }
 }
 
 /// A transcript entry's number within its conversation: 1, 2, 3, … without gaps.

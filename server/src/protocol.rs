@@ -79,6 +79,11 @@ pub enum ClientFrame {
         /// `chat` (the default) or `message`.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         mode: Option<ConversationKind>,
+        /// Extension, with `mode: "message"`: the client's key for this
+        /// thread, so a resend (after `unavailable`) opens it once and
+        /// stores its first message once.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
     },
     /// A chat message.
     Say {

@@ -122,7 +122,8 @@
     this.threads = new Map(); // id -> {conversation, topic, status, last_seq, unread, last_at}
     this.replyWithinS = null;
     this.open = null;         // the thread shown: { id, rendered: Map seq -> li, maxSeq }
-    this.starting = false;    // a `start` with mode message is on its way
+    this.starting = false;    // the `start` (mode message) frame on its way, resent as is
+    this.startAttempts = 0;
     this.openNewest = false;  // show the new thread once the hub lists it
     this.pending = new Map(); // own unacknowledged says by id
     this.build();
@@ -310,12 +311,15 @@
   MessageCentre.prototype.startThread = function (topic, text) {
     text = String(text || '').trim();
     if (!text) { this.w.showAlert('Please write your message first.'); this.newText.focus(); return; }
-    if (!this.conn().send({ type: 'start', topic: topic || 'general', mode: 'message', text: text.slice(0, core.MAX_TEXT_CHARS) })) {
+    // The key makes a resend (after `unavailable` or `busy`) open the thread once.
+    var frame = { type: 'start', topic: topic || 'general', mode: 'message', text: text.slice(0, core.MAX_TEXT_CHARS), id: core.newId('t') };
+    if (!this.conn().send(frame)) {
       this.w.showAlert("You're offline. Please try again when your connection is back.");
       return;
     }
     this.newText.value = '';
-    this.starting = true;
+    this.starting = frame;
+    this.startAttempts = 0;
     this.openNewest = true;
   };
 
@@ -344,7 +348,14 @@
       }
       return true;
     }
-    if (this.starting && !f.ref) {
+    if (this.starting && f.ref === this.starting.id && core.isRetryable(f.code)) {
+      var again = this.starting;
+      var centre = this;
+      this.startAttempts += 1;
+      setTimeout(function () { if (centre.starting === again) centre.conn().send(again); }, core.retryDelay(this.startAttempts - 1));
+      return true;
+    }
+    if (this.starting && (!f.ref || f.ref === this.starting.id)) {
       this.starting = false;
       this.openNewest = false;
       this.w.showAlert(f.message || "We couldn't send your message. Please try again.");

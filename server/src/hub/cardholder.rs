@@ -94,7 +94,8 @@ impl Hub {
                 topic,
                 text,
                 mode: Some(ConversationKind::Message),
-            } => self.start_thread(identity, topic, text, memo).await,
+                id,
+            } => self.start_thread(identity, topic, text, id, memo).await,
             ClientFrame::Threads => self.threads_frame(identity).await,
             ClientFrame::Start { topic, text, .. } => {
                 let (c, replies) = self.start(identity, topic, text, memo).await?;

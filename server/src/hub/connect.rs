@@ -156,6 +156,7 @@ impl Hub {
         };
         let reference = match &frame {
             ClientFrame::Say { id, .. } => Some(id.clone()),
+            ClientFrame::Start { id: Some(id), .. } => Some(id.clone()),
             _ => None,
         };
         // Held until the frame is carried out.

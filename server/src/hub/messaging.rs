@@ -106,12 +106,15 @@ impl Hub {
     }
 
     /// `start` with `mode: "message"`: opens a thread with its first message
-    /// in the inbox of the cardholder's tier team; answers `threads`.
+    /// in the inbox of the cardholder's tier team; answers `threads`. With
+    /// the client's key (`id`), a resend opens the same thread and stores
+    /// its first message once (the key is the message's too).
     pub(super) async fn start_thread(
         &self,
         identity: &Identity,
         topic: Topic,
         text: Option<String>,
+        key: Option<String>,
         memo: &mut Memo,
     ) -> Replies {
         let Principal::Cardholder { tier, phone_last4 } = &identity.principal else {
@@ -123,39 +126,55 @@ impl Hub {
             typed_text(text.ok_or_else(|| {
                 CommandError::BadField("a secure message needs its `text`".into())
             })?)?;
+        let key = key
+            .map(|k| super::check_client_id(&k).map(|()| k))
+            .transpose()?;
+        let id = match &key {
+            Some(k) => ConversationId::for_client_key(&identity.sub, k),
+            None => ConversationId::generate(),
+        };
         let history = self.recent_history(&identity.sub).await;
         let opened = self
             .store
-            .open_thread(NewConversation {
-                cardholder: identity.sub.clone(),
-                name: identity.name.clone(),
-                tier: *tier,
-                topic,
-                enqueue: true,
-                phone_last4: phone_last4.clone(),
-                history,
-                now: now_millis(),
-            })
+            .open_thread(
+                NewConversation {
+                    cardholder: identity.sub.clone(),
+                    name: identity.name.clone(),
+                    tier: *tier,
+                    topic,
+                    enqueue: true,
+                    phone_last4: phone_last4.clone(),
+                    history,
+                    now: now_millis(),
+                },
+                id,
+            )
             .await;
-        let c = match opened {
+        let opened = match opened {
             Err(StoreError::NotAllowed) => {
                 return Err(CommandError::NotAllowed(TOO_MANY_THREADS.into()))
             }
             other => other.map_err(|e| self.store_failed(e))?,
         };
+        let c = opened.conversation;
+        // A resend stores the first message once (the thread's key is its
+        // key too), also when the first try opened the thread but failed
+        // before its message was stored.
         let first = self
             .append(
                 &c.id,
                 Author::Cardholder,
                 Some(&identity.sub),
                 text,
-                None,
+                key,
                 None,
             )
             .await?;
         memo.said(&c.id, &first);
-        tracing::info!(conversation = %c.id, tier = %c.tier, topic = %topic, "secure message left");
-        self.inbox_changed(&c, InboxChange::Added).await;
+        if opened.created {
+            tracing::info!(conversation = %c.id, tier = %c.tier, topic = %topic, "secure message left");
+            self.inbox_changed(&c, InboxChange::Added).await;
+        }
         self.threads_frame(identity).await
     }
 

@@ -473,12 +473,12 @@ impl State {
     /// score, or a thread's inbox rank); returns it.
     fn insert_new(
         &mut self,
+        id: ConversationId,
         new: NewConversation,
         kind: ConversationKind,
         status: ConversationStatus,
         score: QueueScore,
     ) -> Conversation {
-        let id = ConversationId::generate();
         let conversation = Conversation {
             id: id.clone(),
             cardholder: new.cardholder,
@@ -821,7 +821,13 @@ impl Store for MemoryStore {
         };
         let score = s.next_score(new.now);
         let (cardholder, tier, enqueue) = (new.cardholder.clone(), new.tier, new.enqueue);
-        let conversation = s.insert_new(new, ConversationKind::Chat, status, score);
+        let conversation = s.insert_new(
+            ConversationId::generate(),
+            new,
+            ConversationKind::Chat,
+            status,
+            score,
+        );
         let id = conversation.id.clone();
         s.open.insert(cardholder, id.clone());
         if enqueue {
@@ -1510,9 +1516,19 @@ impl Store for MemoryStore {
         Ok(self.lock().notices.backlog())
     }
 
-    async fn open_thread(&self, new: NewConversation) -> StoreResult<Conversation> {
+    async fn open_thread(&self, new: NewConversation, id: ConversationId) -> StoreResult<Opened> {
         let mut s = self.lock();
         s.forget_expired(new.now);
+        if let Some(r) = s.conversations.get(&id) {
+            let c = &r.conversation;
+            if c.cardholder != new.cardholder || c.kind != ConversationKind::Message {
+                return Err(StoreError::NotAllowed);
+            }
+            return Ok(Opened {
+                conversation: c.clone(),
+                created: false,
+            });
+        }
         let open = s.threads.get(&new.cardholder).map_or(0, |ids| {
             ids.iter()
                 .filter_map(|id| s.conversations.get(id))
@@ -1530,6 +1546,7 @@ impl Store for MemoryStore {
         let rank = inbox_rank(&self.sla, new.tier, new.now);
         let (cardholder, tier) = (new.cardholder.clone(), new.tier);
         let conversation = s.insert_new(
+            id,
             new,
             ConversationKind::Message,
             ConversationStatus::Queued,
@@ -1538,7 +1555,10 @@ impl Store for MemoryStore {
         let id = conversation.id.clone();
         s.threads.entry(cardholder).or_default().insert(id.clone());
         s.inboxes[tier_index(tier)].insert((rank, id));
-        Ok(conversation)
+        Ok(Opened {
+            conversation,
+            created: true,
+        })
     }
 
     async fn threads_of(&self, cardholder: &UserId) -> StoreResult<Vec<Conversation>> {

@@ -866,7 +866,10 @@ pub trait Store: Send + Sync + Debug + 'static {
     /// expires on disconnect. `NotAllowed` when the cardholder already holds
     /// [`inbox::MAX_OPEN_THREADS`] open (unresolved) threads, checked in the
     /// same step. `new.enqueue` is ignored.
-    async fn open_thread(&self, new: NewConversation) -> StoreResult<Conversation>;
+    /// `id` is the thread's id, chosen by the hub: when a thread of this
+    /// cardholder already has it (a resend), that one is returned, not
+    /// created (`created` false), and the cap is not checked again.
+    async fn open_thread(&self, new: NewConversation, id: ConversationId) -> StoreResult<Opened>;
 
     /// The cardholder's threads still kept (open and resolved), newest first.
     async fn threads_of(&self, cardholder: &UserId) -> StoreResult<Vec<Conversation>>;

@@ -24,17 +24,56 @@ async fn try_thread(
     tier: Tier,
     at: Millis,
 ) -> switchboard::store::StoreResult<switchboard::store::Conversation> {
-    s.open_thread(NewConversation {
-        cardholder: user(who),
-        name: Some(format!("{who} name")),
-        tier,
-        topic: Topic::Billing,
-        enqueue: true,
-        phone_last4: None,
-        history: Vec::new(),
-        now: at,
-    })
+    open_thread_as(s, who, tier, at, ConversationId::generate())
+        .await
+        .map(|o| o.conversation)
+}
+
+/// Asks to open thread `id` for cardholder `who` of `tier`.
+async fn open_thread_as(
+    s: &dyn Store,
+    who: &str,
+    tier: Tier,
+    at: Millis,
+    id: ConversationId,
+) -> switchboard::store::StoreResult<switchboard::store::Opened> {
+    s.open_thread(
+        NewConversation {
+            cardholder: user(who),
+            name: Some(format!("{who} name")),
+            tier,
+            topic: Topic::Billing,
+            enqueue: true,
+            phone_last4: None,
+            history: Vec::new(),
+            now: at,
+        },
+        id,
+    )
     .await
+}
+
+/// A resent `start` (same id) gets the thread it opened back, once in the
+/// inbox; another cardholder cannot open a thread under that id.
+pub async fn a_resent_thread_start_opens_it_once(s: &dyn Store) {
+    let id = ConversationId::for_client_key(&user("ra"), "key-1");
+    let first = open_thread_as(s, "ra", Tier::Standard, T0, id.clone())
+        .await
+        .expect("opened");
+    assert!(first.created);
+    let again = open_thread_as(s, "ra", Tier::Standard, T0 + 5, id.clone())
+        .await
+        .expect("opened again");
+    assert!(!again.created, "a resend opens nothing new");
+    assert_eq!(again.conversation.id, id);
+    assert_eq!(s.threads_of(&user("ra")).await.expect("threads").len(), 1);
+    let inbox = s.inbox(Tier::Standard).await.expect("inbox");
+    assert_eq!(inbox.iter().filter(|c| c.id == id).count(), 1);
+    assert!(matches!(
+        open_thread_as(s, "rb", Tier::Standard, T0, id).await,
+        Err(switchboard::store::StoreError::NotAllowed)
+    ));
+    assert!(s.threads_of(&user("rb")).await.expect("threads").is_empty());
 }
 
 /// Opens a thread for cardholder `who` of `tier`.

@@ -90,6 +90,7 @@ conformance!(
     agents_online_and_queue_entry_times,
     a_thread_waits_in_its_inbox_not_in_the_live_queue,
     at_most_five_open_threads,
+    a_resent_thread_start_opens_it_once,
     inbox_serves_the_earliest_reply_due_first,
     resolve_then_a_reply_reopens_with_the_transcript,
     business_threads_only_reach_business_agents,

@@ -262,3 +262,39 @@ async fn a_resolved_message_is_archived_and_again_with_what_came_after_a_reopen(
     );
     hub.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_resent_message_start_opens_one_thread_with_one_first_message() {
+    let redis = RedisServer::start();
+    let hub = TestHub::spawn(redis_settings(&redis.url(), &unique_prefix())).await;
+    let (mut ch, _) = Client::connect(&hub.ws_url(), &cardholder("rs-1", "standard")).await;
+    let start = json!({"type": "start", "topic": "billing", "mode": "message",
+                       "text": "Was I charged twice?", "id": "t-key-1"});
+    // Sent twice, as a client does after `unavailable`.
+    ch.send(start.clone()).await;
+    let first = ch.expect("threads").await;
+    ch.send(start).await;
+    let second = ch.expect("threads").await;
+    assert_eq!(first["threads"], second["threads"], "{second}");
+    let threads = second["threads"].as_array().expect("threads");
+    assert_eq!(threads.len(), 1, "{second}");
+    let id = threads[0]["conversation"].as_str().expect("id").to_owned();
+    // A fresh connection reads the stored thread: one entry.
+    let (mut reader, _) = Client::connect(&hub.ws_url(), &cardholder("rs-1", "standard")).await;
+    reader
+        .send(json!({"type": "sync", "conversation": id, "after": 0}))
+        .await;
+    let page = reader.expect("transcript").await;
+    assert_eq!(page["entries"].as_array().map(Vec::len), Some(1), "{page}");
+    assert_eq!(page["entries"][0]["id"], "t-key-1");
+    // Another cardholder's same key opens a thread of their own.
+    let (mut other, _) = Client::connect(&hub.ws_url(), &cardholder("rs-2", "standard")).await;
+    other
+        .send(
+            json!({"type": "start", "topic": "billing", "mode": "message",
+                     "text": "Mine", "id": "t-key-1"}),
+        )
+        .await;
+    let theirs = other.expect("threads").await;
+    assert_ne!(theirs["threads"][0]["conversation"], id.as_str());
+}

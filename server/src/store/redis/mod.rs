@@ -1248,8 +1248,7 @@ impl Store for RedisStore {
         list.iter().map(replies::callback).collect()
     }
 
-    async fn open_thread(&self, new: NewConversation) -> StoreResult<Conversation> {
-        let id = ConversationId::generate();
+    async fn open_thread(&self, new: NewConversation, id: ConversationId) -> StoreResult<Opened> {
         let reply = self
             .run(
                 &self.scripts.inbox_open,
@@ -1267,11 +1266,14 @@ impl Store for RedisStore {
                 ],
             )
             .await?;
-        let r: OkReply = decode(&reply, "open thread")?;
+        let r: replies::ThreadOpenReply = decode(&reply, "open thread")?;
         if !r.ok {
             return Err(StoreError::NotAllowed);
         }
-        replies::conversation(&r.conversation)
+        Ok(Opened {
+            conversation: replies::conversation(&r.conversation)?,
+            created: r.created,
+        })
     }
 
     async fn threads_of(&self, cardholder: &UserId) -> StoreResult<Vec<Conversation>> {

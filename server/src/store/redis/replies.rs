@@ -292,6 +292,19 @@ pub struct OpenReply {
     pub conversation: Fields,
 }
 
+/// `inbox_open.lua`.
+#[derive(Deserialize)]
+pub struct ThreadOpenReply {
+    /// False: the cardholder holds the most open threads.
+    pub ok: bool,
+    /// False when the thread with that id came back (a resent `start`).
+    #[serde(default)]
+    pub created: bool,
+    /// The thread.
+    #[serde(default)]
+    pub conversation: Fields,
+}
+
 /// `append.lua`.
 #[derive(Deserialize)]
 pub struct AppendReply {

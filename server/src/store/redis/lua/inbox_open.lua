@@ -5,9 +5,20 @@
 -- live queue, and has no `open` key (that stays the one live chat). The
 -- cardholder's open threads are counted in this same step (threads whose
 -- keys expired leave the set here).
--- Reply: {ok, conversation}; ok is false when the cardholder has `max` open threads.
+-- The id is Rust's: a resent `start` names the same one, and gets that thread
+-- back (created false) rather than a second one.
+-- Reply: {ok, created, conversation}; ok is false when the cardholder has `max` open
+-- threads (or the id is another cardholder's).
 local sub, name, tier, topic, id, phone, rank, history, max =
   ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10], tonumber(ARGV[11])
+local c = k('conv', id)
+local had = redis.call('HMGET', c, 'cardholder', 'kind')
+if had[1] then
+  if had[1] ~= sub or had[2] ~= 'message' then
+    return cjson.encode({ok = false})
+  end
+  return cjson.encode({ok = true, created = false, conversation = redis.call('HGETALL', c)})
+end
 local set = k('threads', sub)
 local open = 0
 for _, t in ipairs(redis.call('SMEMBERS', set)) do
@@ -21,11 +32,10 @@ end
 if open >= max then
   return cjson.encode({ok = false})
 end
-local c = k('conv', id)
 redis.call('HSET', c, 'id', id, 'kind', 'message', 'cardholder', sub, 'card_tier', tier,
   'tier', tier, 'topic', topic, 'status', 'queued', 'created_at', NOW, 'queued_at', NOW,
   'last_seq', 0, 'score', rank)
 hset_given(c, {name = name, phone = phone, history = history})
 redis.call('SADD', set, id)
 redis.call('ZADD', k('inbox', tier), rank, id)
-return cjson.encode({ok = true, conversation = redis.call('HGETALL', c)})
+return cjson.encode({ok = true, created = true, conversation = redis.call('HGETALL', c)})
