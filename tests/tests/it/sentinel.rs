@@ -300,6 +300,14 @@ async fn with_wait_replicas_a_message_is_acknowledged_only_once_the_replica_hold
     ag.expect_none("msg", std::time::Duration::from_millis(300))
         .await;
     assert!(ch.take_pending("msg").is_empty(), "no acknowledgement");
+    // Nor does a replay show it.
+    let (mut reader, _) = Client::connect(&hub.ws_url(), &cardholder("wr-1", "standard")).await;
+    reader.send(json!({"type": "sync", "after": 0})).await;
+    let page = reader.expect("transcript").await;
+    assert!(
+        !page.to_string().contains("w-2"),
+        "a held message is not replayed: {page}"
+    );
 
     // Back: the resend (same id) is stored once, acknowledged and delivered
     // once, right after the first.

@@ -630,9 +630,21 @@ impl Store for RedisStore {
         }
         let mut conn = self.conn();
         let start = i64::try_from(after).unwrap_or(i64::MAX);
-        let stop = start
+        let mut stop = start
             .saturating_add(i64::try_from(limit).unwrap_or(i64::MAX))
             .saturating_sub(1);
+        if self.replication.is_some() {
+            // Entries held for the replicas are not shown yet: a replay must
+            // not show what the sender has not been acknowledged.
+            let published: Option<i64> = redis::cmd("HGET")
+                .arg(self.key(&["conv", id.as_str()]))
+                .arg("published")
+                .query_async(&mut conn)
+                .await?;
+            if let Some(p) = published {
+                stop = stop.min(p - 1);
+            }
+        }
         let raw: Vec<String> = redis::cmd("LRANGE")
             .arg(self.key(&["tx", id.as_str()]))
             .arg(start)
