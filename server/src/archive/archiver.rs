@@ -259,6 +259,13 @@ impl Archiver {
                     .map_err(|e| e.to_string())?;
                 self.metrics.archived_one("callback");
             }
+            Handed::Audit(key, entry) => {
+                self.archive
+                    .put_audit(&key, &entry)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                self.metrics.archived_one("audit");
+            }
             Handed::Gone => {
                 tracing::warn!(record = %h.describe(), "nothing left in Redis to archive (Redis lost its data?)");
             }

@@ -78,6 +78,12 @@ impl Archive for MemoryArchive {
         Ok(())
     }
 
+    /// The embedded engine keeps its last supervisor actions itself
+    /// (`Store::recent_audit`); nothing more is kept in memory.
+    async fn put_audit(&self, _: &str, _: &crate::store::AuditEntry) -> ArchiveResult<()> {
+        Ok(())
+    }
+
     async fn put_callback(&self, r: &ArchivedCallback) -> ArchiveResult<()> {
         self.keep_callback(r.clone());
         Ok(())

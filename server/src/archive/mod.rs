@@ -256,6 +256,10 @@ pub trait Archive: Send + Sync + Debug + 'static {
     /// Stores a closed callback request once.
     async fn put_callback(&self, r: &ArchivedCallback) -> ArchiveResult<()>;
 
+    /// Stores a supervisor action once (`key`: its archive stream entry, so
+    /// a retried write is not stored twice).
+    async fn put_audit(&self, key: &str, entry: &crate::store::AuditEntry) -> ArchiveResult<()>;
+
     /// The cardholder's past conversations, newest first, older than
     /// `before` (a conversation id from an earlier page) when given; at most
     /// `limit`.
@@ -296,6 +300,9 @@ impl Archive for NoArchive {
         Ok(())
     }
     async fn put_callback(&self, _: &ArchivedCallback) -> ArchiveResult<()> {
+        Ok(())
+    }
+    async fn put_audit(&self, _: &str, _: &crate::store::AuditEntry) -> ArchiveResult<()> {
         Ok(())
     }
     async fn history(

@@ -28,6 +28,7 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         include_str!("../../migrations/0001_archive.sql"),
     ),
     (2, "desk", include_str!("../../migrations/0002_desk.sql")),
+    (3, "audit", include_str!("../../migrations/0003_audit.sql")),
 ];
 
 /// Key of the advisory lock that serialises migrations across nodes.
@@ -272,6 +273,24 @@ impl Archive for PgArchive {
         .await
     }
 
+    async fn put_audit(&self, key: &str, e: &crate::store::AuditEntry) -> ArchiveResult<()> {
+        bounded(async {
+            let client = self.client().await?;
+            client
+                .execute(
+                    &format!(
+                        "INSERT INTO supervisor_audit (key, at, supervisor, action, target, detail) \
+                         VALUES ($2, {TS}, $3, $4, $5, $6) ON CONFLICT DO NOTHING"
+                    ),
+                    &[&e.at, &key, &e.by.as_str(), &e.action, &e.target, &e.detail],
+                )
+                .await
+                .map_err(db)?;
+            Ok(())
+        })
+        .await
+    }
+
     async fn put_callback(&self, a: &ArchivedCallback) -> ArchiveResult<()> {
         let r = &a.request;
         bounded(async {
@@ -512,6 +531,7 @@ impl Archive for PgArchive {
         for table in [
             ("conversations", "id"),
             ("callback_requests", "ref, created_at"),
+            ("supervisor_audit", "key"),
         ] {
             let (table, key) = table;
             loop {
@@ -525,10 +545,10 @@ impl Archive for PgArchive {
                                 "DELETE FROM {table} WHERE ({key}) IN (SELECT {key} FROM {table} \
                                  WHERE {end} < to_timestamp($1::bigint / 1000.0) LIMIT $2 \
                                  FOR UPDATE SKIP LOCKED)",
-                                end = if table == "conversations" {
-                                    "ended_at"
-                                } else {
-                                    "closed_at"
+                                end = match table {
+                                    "conversations" => "ended_at",
+                                    "supervisor_audit" => "at",
+                                    _ => "closed_at",
                                 }
                             ),
                             &[&cutoff, &PURGE_BATCH],

@@ -662,3 +662,41 @@ async fn internal_notes_and_transfer_notes_are_archived_with_the_chat() {
     assert_eq!(transfers[0]["from_tier"], "standard");
     hub.shutdown().await;
 }
+
+#[tokio::test]
+async fn supervisor_actions_are_archived_once() {
+    let redis = RedisServer::start();
+    let db = PgDatabase::create().await;
+    let prefix = unique_prefix();
+    let hub = TestHub::spawn(archived_settings(&redis, &prefix, &db.url())).await;
+    let url = hub.ws_url();
+    let (mut ag, _) = Client::connect(&url, &agent("au-ag", &["standard"], 1)).await;
+    ag.send(json!({"type": "status", "state": "available"}))
+        .await;
+    let sup_token = token(
+        json!({"sub": "au-sup", "role": "supervisor", "teams": ["standard"], "name": "Sue Pervisor"}),
+    );
+    let (mut sup, _) = Client::connect(&url, &sup_token).await;
+    sup.send(json!({"type": "set_agent_state", "agent": "au-ag", "state": "away"}))
+        .await;
+    assert_eq!(ag.expect("status").await["state"], "away");
+    eventually("the action is archived", || async {
+        db.count(
+            "SELECT 1 FROM supervisor_audit WHERE supervisor = 'au-sup' AND action = 'set_agent_state' AND target = 'au-ag'",
+            &[],
+        )
+        .await
+            == 1
+    })
+    .await;
+    let conn = redis_conn(&redis.url()).await;
+    eventually("the stream is drained", || async {
+        stream_len(&mut conn.clone(), &prefix).await == 0
+    })
+    .await;
+    assert_eq!(
+        db.count("SELECT 1 FROM supervisor_audit", &[]).await,
+        1,
+        "archived once"
+    );
+}

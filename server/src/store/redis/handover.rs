@@ -16,7 +16,7 @@ use super::replies::{self, decode, lua_list, Fields};
 use super::RedisStore;
 use crate::archive::{ArchivedCallback, ArchivedConversation};
 use crate::domain::Millis;
-use crate::store::StoreResult;
+use crate::store::{AuditEntry, StoreResult};
 
 /// The archivers' consumer group.
 pub const ARCHIVE_GROUP: &str = "archivers";
@@ -36,6 +36,9 @@ pub struct Handover {
     /// A conversation's stored entries, in seq order.
     #[serde(default, deserialize_with = "lua_list")]
     entries: Vec<String>,
+    /// A supervisor action's entry (JSON `AuditEntry`), kind `audit`.
+    #[serde(default)]
+    audit: Option<String>,
 }
 
 /// What a stream entry holds, decoded for the archive.
@@ -45,6 +48,8 @@ pub enum Handed {
     Conversation(Box<ArchivedConversation>),
     /// A closed callback request.
     Callback(Box<ArchivedCallback>),
+    /// A supervisor action, with its stream entry id (its key in the archive).
+    Audit(String, AuditEntry),
     /// Its record is no longer in Redis (Redis lost its data): nothing to archive.
     Gone,
 }
@@ -76,6 +81,12 @@ impl HandoverBatch {
 impl Handover {
     /// What to archive.
     pub fn decode(&self) -> StoreResult<Handed> {
+        if let Some(entry) = &self.audit {
+            return Ok(Handed::Audit(
+                self.sid.clone(),
+                decode(entry, "archived audit entry")?,
+            ));
+        }
         if self.record.is_empty() {
             return Ok(Handed::Gone);
         }

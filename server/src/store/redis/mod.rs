@@ -990,12 +990,23 @@ impl Store for RedisStore {
             .map_err(|e| StoreError::Unavailable(format!("audit entry: {e}")))?;
         let key = self.key(&["audit"]);
         let mut conn = self.conn();
-        redis::pipe()
-            .atomic()
-            .lpush(&key, json)
-            .ltrim(&key, 0, AUDIT_KEPT as isize - 1)
-            .query_async::<()>(&mut conn)
-            .await?;
+        let mut pipe = redis::pipe();
+        pipe.atomic()
+            .lpush(&key, &json)
+            .ltrim(&key, 0, AUDIT_KEPT as isize - 1);
+        if self.archive {
+            // The archivers store it in the archive like any other record.
+            pipe.cmd("XADD")
+                .arg(self.key(&["archive"]))
+                .arg("*")
+                .arg("kind")
+                .arg("audit")
+                .arg("id")
+                .arg("")
+                .arg("entry")
+                .arg(&json);
+        }
+        pipe.query_async::<()>(&mut conn).await?;
         Ok(())
     }
 

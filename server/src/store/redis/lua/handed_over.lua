@@ -1,5 +1,6 @@
 -- ARGV: prefix, now, consumer group, retention (ms), then triples of
---       (stream entry id, kind 'conv' | 'cb', conversation id | callback ref)
+--       (stream entry id, kind 'conv' | 'cb' | 'audit', conversation id | callback
+--       ref | '')
 -- The archive committed these: their keys expire after the retention, and
 -- their stream entries are acknowledged and deleted, in one step (so the
 -- stream holds only what is not archived yet).
@@ -12,6 +13,8 @@ for i = 5, #ARGV - 2, 3 do
   local keys = {k('cb', id)}
   if kind == 'conv' then
     keys = {k('conv', id), k('tx', id), k('tx', id) .. ':keys'}
+  elseif kind == 'audit' then
+    keys = {}
   end
   -- A resolved thread reopened since is open again: it does not expire.
   local st = kind == 'conv' and redis.call('HGET', k('conv', id), 'status')

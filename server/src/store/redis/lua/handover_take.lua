@@ -5,7 +5,8 @@
 -- then entries idle that long in another consumer's pending list (a dead
 -- node's, XAUTOCLAIM), then new ones; each with the record it names. The
 -- group is created on first use, from the stream's start.
--- Reply: {items = [{sid, kind, id, record, entries}], backlog, oldest}:
+-- Reply: {items = [{sid, kind, id, record, entries, audit}], backlog, oldest}
+-- (a supervisor action, kind 'audit', carries its entry in the stream itself):
 -- backlog counts the entries not archived yet (archived ones are deleted),
 -- oldest is the id of the oldest ('' none).
 local group, consumer, batch, idle = ARGV[3], ARGV[4], tonumber(ARGV[5]), ARGV[6]
@@ -28,6 +29,8 @@ local function take(entries)
       if f.kind == 'conv' then
         item.record = redis.call('HGETALL', k('conv', f.id))
         item.entries = redis.call('LRANGE', k('tx', f.id), 0, -1)
+      elseif f.kind == 'audit' then
+        item.audit = f.entry
       else
         item.record = redis.call('HGETALL', k('cb', f.id))
       end
