@@ -21,8 +21,7 @@ if f[1] ~= 'queued' or redis.call('EXISTS', a) == 0 then
   return cjson.encode({outcome = 'taken'})
 end
 redis.call('ZREM', k('inbox', f[3]), id)
-redis.call('HSET', c, 'status', 'active', 'agent', agent,
-  'agent_name', redis.call('HGET', a, 'name') or agent)
+take_up(id, agent, a)
 redis.call('SADD', a .. ':threads', id)
 local waited = NOW - tonumber(f[4] or NOW)
 local conversation = announce_assigned(id, agent, waited, page)

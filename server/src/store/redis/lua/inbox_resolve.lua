@@ -11,6 +11,7 @@ local f = redis.call('HMGET', c, 'status', 'cardholder', 'agent', 'kind')
 if f[1] ~= 'active' or f[3] ~= agent or f[4] ~= 'message' then
   return cjson.encode({ok = false})
 end
+release(id)
 announce(with_monitors(id, both_sides(f[1], f[2], f[3])), {k = 'ended', conversation = id, reason = reason})
 redis.call('DEL', c .. ':monitors')
 redis.call('SREM', k('agent', agent) .. ':threads', id)

@@ -353,6 +353,16 @@ local function to_inbox(id, tier, from, note)
   return true
 end
 
+-- Gives a waiting conversation (a queued chat or an inbox thread) to `agent`
+-- (its hash `a`): entries still held for the replicas go out first, to
+-- those who were already there, so the agent's `assigned` transcript and
+-- its live `msg`s never overlap.
+local function take_up(id, agent, a)
+  release(id)
+  redis.call('HSET', k('conv', id), 'status', 'active', 'agent', agent,
+    'agent_name', redis.call('HGET', a, 'name') or agent)
+end
+
 -- Announces a pairing (routing, or a claimed thread) to both sides with the
 -- transcript so far (at most `page` entries; later ones reach the agent as
 -- `msg`s) and tells the agent when the cardholder is away. Returns the

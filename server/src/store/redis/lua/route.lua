@@ -64,10 +64,8 @@ while #out < batch and steps < batch * 4 do
   elseif redis.call('EXISTS', a) == 0 then
     redis.call('ZREM', k('avail', best.tier), best.agent)
   else
-    release(best.id)
     redis.call('ZREM', k('q', best.tier), best.id)
-    redis.call('HSET', c, 'status', 'active', 'agent', best.agent,
-      'agent_name', redis.call('HGET', a, 'name') or best.agent)
+    take_up(best.id, best.agent, a)
     redis.call('SADD', a .. ':convs', best.id)
     redis.call('HSET', a, 'idle_since', NOW)
     agent_refresh(best.agent)
