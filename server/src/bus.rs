@@ -368,24 +368,23 @@ impl Sessions {
                     .map(|f| Utf8Bytes::from(f.to_text()))
             });
             let Some(text) = frame else { continue };
-            // Only a user's own audience takes part (not a desk's).
-            let membership = match (&envelope.event, audience) {
-                (_, Audience::Desk(_) | Audience::Inbox(_)) => None,
-                (Event::Assigned { conversation, .. }, _) => Some((&conversation.id, true)),
-                (Event::Ended { conversation, .. }, _) => Some((conversation, false)),
+            // Only a user's own audience takes part (not a desk's or an
+            // inbox's): its membership, and the entries it was sent live.
+            let personal = !matches!(audience, Audience::Desk(_) | Audience::Inbox(_));
+            let membership = match &envelope.event {
+                Event::Assigned { conversation, .. } => Some((&conversation.id, true)),
+                Event::Ended { conversation, .. } => Some((conversation, false)),
                 _ => None,
-            };
-            let live = match (&envelope.event, audience) {
-                (_, Audience::Desk(_)) => None,
-                (
-                    Event::Msg {
-                        conversation,
-                        entry,
-                    },
-                    _,
-                ) => Some((conversation, entry.seq)),
+            }
+            .filter(|_| personal);
+            let live = match &envelope.event {
+                Event::Msg {
+                    conversation,
+                    entry,
+                } => Some((conversation, entry.seq)),
                 _ => None,
-            };
+            }
+            .filter(|_| personal);
             for s in list.iter() {
                 match membership {
                     Some((id, true)) => s.held.insert(id.clone()),

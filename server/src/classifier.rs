@@ -194,13 +194,11 @@ impl LockoutClassifier {
 /// chat): identity topics to the identity desk, a lost card to the fraud
 /// desk; other topics stay in chat.
 pub fn desk_for_call_back(topic: Topic) -> Option<Desk> {
-    match topic {
-        Topic::ForgotLogin | Topic::TwoFactor | Topic::UpdateContact | Topic::LockedAccount => {
-            Some(Desk::Identity)
-        }
-        Topic::LostCard | Topic::FraudRestriction => Some(Desk::Fraud),
-        Topic::General | Topic::Billing | Topic::Dispute => None,
-    }
+    desk_for_topic(topic).or(match topic {
+        Topic::ForgotLogin | Topic::TwoFactor | Topic::UpdateContact => Some(Desk::Identity),
+        Topic::LostCard => Some(Desk::Fraud),
+        _ => None,
+    })
 }
 
 /// The desk a chat topic goes to directly, without entering a chat queue.

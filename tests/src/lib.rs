@@ -109,6 +109,16 @@ pub async fn paired(ch: &mut Client, ag: &mut Client, topic: &str) -> String {
     id
 }
 
+/// The seqs of a `transcript` page's entries, in order.
+pub fn page_seqs(page: &Value) -> Vec<u64> {
+    page["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .map(|e| e["seq"].as_u64().expect("seq"))
+        .collect()
+}
+
 /// A key's time to live in ms (-1: none, -2: no such key).
 pub async fn pttl(conn: &mut impl redis::aio::ConnectionLike, key: &str) -> i64 {
     redis::cmd("PTTL")

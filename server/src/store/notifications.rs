@@ -61,7 +61,7 @@ pub struct Notifying {
 /// A queued notification, as taken for delivery.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Notification {
-    /// Unique per event ([`notification_id`]).
+    /// Unique per event ([`new_notification_id`]).
     pub id: String,
     /// What happened.
     pub event: String,

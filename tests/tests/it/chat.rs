@@ -120,12 +120,7 @@ async fn say_is_idempotent_and_seq_gapless_across_devices() {
     let (mut reader, _) = Client::connect(&url, &token).await;
     reader.send(json!({"type": "sync", "after": 0})).await;
     let page = reader.expect("transcript").await;
-    let seqs: Vec<u64> = page["entries"]
-        .as_array()
-        .expect("entries")
-        .iter()
-        .map(|e| e["seq"].as_u64().expect("seq"))
-        .collect();
+    let seqs = page_seqs(&page);
     assert_eq!(seqs, vec![1, 2, 3, 4, 5, 6]);
     assert_eq!(page["more"], false);
 }
@@ -528,12 +523,7 @@ async fn a_replay_never_repeats_what_the_connection_got_live() {
     // ends there.
     second.send(json!({"type": "sync", "after": 0})).await;
     let page = second.expect("transcript").await;
-    let seqs: Vec<u64> = page["entries"]
-        .as_array()
-        .expect("entries")
-        .iter()
-        .map(|e| e["seq"].as_u64().expect("seq"))
-        .collect();
+    let seqs = page_seqs(&page);
     let first_live = live["seq"].as_u64().expect("seq");
     assert_eq!(seqs, (1..first_live).collect::<Vec<_>>(), "{page}");
     assert_eq!(page["more"], false);

@@ -176,11 +176,7 @@ async fn sync_is_paged_at_200_entries() {
     loop {
         reader.send(json!({"type": "sync", "after": after})).await;
         let page = reader.expect("transcript").await;
-        let entries = page["entries"].as_array().expect("entries");
-        let seqs: Vec<u64> = entries
-            .iter()
-            .map(|e| e["seq"].as_u64().expect("seq"))
-            .collect();
+        let seqs = page_seqs(&page);
         assert_eq!(seqs.first(), Some(&(after + 1)), "pages follow on");
         pages.push(seqs.len());
         after = *seqs.last().expect("a page has entries");

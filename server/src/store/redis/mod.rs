@@ -227,7 +227,7 @@ impl RedisStore {
 
     /// This engine, acknowledging an appended entry (announcing it) only once
     /// `replicas` Redis replicas hold it (`--redis-wait-replicas`; see
-    /// [`replication`]).
+    /// `store::redis::replication`).
     pub async fn waiting_for_replicas(
         mut self,
         replicas: u32,

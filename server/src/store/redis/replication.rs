@@ -2,7 +2,7 @@
 //! replicas hold it, so an acknowledged message survives losing the primary.
 //!
 //! The append step stores an entry but holds back its `msg` (the sender's
-//! acknowledgement and everyone's delivery); [`Replication::held`] then
+//! acknowledgement and everyone's delivery); [`Replication::release`] then
 //! waits until the replicas hold it, and `release.lua` announces the held
 //! entries in seq order. Waiting is a group commit: one task per node
 //! collects every append waiting at that moment and runs one `INCR` +
