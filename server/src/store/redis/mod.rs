@@ -8,6 +8,7 @@
 
 mod handover;
 mod keys;
+mod library;
 mod notifications;
 mod primary;
 mod replication;
@@ -24,8 +25,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use futures_util::StreamExt;
 use redis::aio::ConnectionManager;
-use redis::Script;
 
+use self::library::{Function, Library};
 use self::replication::{LinkCell, Links, Replication};
 use self::replies::{
     decode, AgentReply, AppendReply, DeskReply, EndReply, EscalateReply, Fields, GraceItem,
@@ -60,86 +61,67 @@ const GRACE_BATCH: usize = 100;
 /// How long one Redis call may take before the hub answers `unavailable`.
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// The scripts, compiled once (their SHA1 is computed up front; Redis loads
-/// them on first use and after a restart).
-#[derive(Debug)]
-struct Scripts {
-    open: Script,
-    append: Script,
-    release: Arc<Script>,
-    end: Script,
-    escalate: Script,
-    transfer: Script,
-    rate: Script,
-    note: Script,
-    register_agent: Script,
-    set_state: Script,
-    route: Script,
-    queue_snapshot: Script,
-    queue_place: Script,
-    queue_stats: Script,
-    overview: Script,
-    monitor: Script,
-    presence: Script,
-    expire_graces: Script,
-    heartbeat: Script,
-    request_callback: Script,
-    list_callbacks: Script,
-    claim_callback: Script,
-    complete_callback: Script,
-    handover_take: Script,
-    handed_over: Script,
-    notify_take: Script,
-    notify_settle: Script,
-    agents_online: Script,
-    inbox_open: Script,
-    inbox_list: Script,
-    inbox_claim: Script,
-    inbox_resolve: Script,
-    inbox_read: Script,
+/// Declares the store's steps (`lua/<name>.lua` each) and the library
+/// that holds them ([`Library`]).
+macro_rules! steps {
+    ($($name:ident),* $(,)?) => {
+        /// The store's steps, each a function of one library.
+        #[derive(Debug)]
+        struct Scripts {
+            library: Arc<Library>,
+            $($name: Function,)*
+        }
+
+        impl Scripts {
+            fn load() -> Self {
+                let library = Library::new(
+                    include_str!("lua/prelude.lua"),
+                    &[$((stringify!($name), include_str!(concat!("lua/", stringify!($name), ".lua")))),*],
+                );
+                Scripts {
+                    $($name: library.function(stringify!($name)),)*
+                    library: Arc::new(library),
+                }
+            }
+        }
+    };
 }
 
-impl Scripts {
-    fn load() -> Self {
-        let prelude = include_str!("lua/prelude.lua");
-        let s = |body: &str| Script::new(&format!("{prelude}\n{body}"));
-        Scripts {
-            open: s(include_str!("lua/open.lua")),
-            append: s(include_str!("lua/append.lua")),
-            release: Arc::new(s(include_str!("lua/release.lua"))),
-            end: s(include_str!("lua/end.lua")),
-            escalate: s(include_str!("lua/escalate.lua")),
-            transfer: s(include_str!("lua/transfer.lua")),
-            rate: s(include_str!("lua/rate.lua")),
-            note: s(include_str!("lua/note.lua")),
-            register_agent: s(include_str!("lua/register_agent.lua")),
-            set_state: s(include_str!("lua/set_state.lua")),
-            route: s(include_str!("lua/route.lua")),
-            queue_snapshot: s(include_str!("lua/queue_snapshot.lua")),
-            queue_place: s(include_str!("lua/queue_place.lua")),
-            queue_stats: s(include_str!("lua/queue_stats.lua")),
-            overview: s(include_str!("lua/overview.lua")),
-            monitor: s(include_str!("lua/monitor.lua")),
-            presence: s(include_str!("lua/presence.lua")),
-            expire_graces: s(include_str!("lua/expire_graces.lua")),
-            heartbeat: s(include_str!("lua/heartbeat.lua")),
-            request_callback: s(include_str!("lua/request_callback.lua")),
-            list_callbacks: s(include_str!("lua/list_callbacks.lua")),
-            claim_callback: s(include_str!("lua/claim_callback.lua")),
-            complete_callback: s(include_str!("lua/complete_callback.lua")),
-            handover_take: s(include_str!("lua/handover_take.lua")),
-            handed_over: s(include_str!("lua/handed_over.lua")),
-            notify_take: s(include_str!("lua/notify_take.lua")),
-            notify_settle: s(include_str!("lua/notify_settle.lua")),
-            agents_online: s(include_str!("lua/agents_online.lua")),
-            inbox_open: s(include_str!("lua/inbox_open.lua")),
-            inbox_list: s(include_str!("lua/inbox_list.lua")),
-            inbox_claim: s(include_str!("lua/inbox_claim.lua")),
-            inbox_resolve: s(include_str!("lua/inbox_resolve.lua")),
-            inbox_read: s(include_str!("lua/inbox_read.lua")),
-        }
-    }
-}
+steps!(
+    open,
+    append,
+    release,
+    end,
+    escalate,
+    transfer,
+    rate,
+    note,
+    register_agent,
+    set_state,
+    route,
+    queue_snapshot,
+    queue_place,
+    queue_stats,
+    overview,
+    monitor,
+    presence,
+    expire_graces,
+    heartbeat,
+    request_callback,
+    list_callbacks,
+    claim_callback,
+    complete_callback,
+    handover_take,
+    handed_over,
+    notify_take,
+    notify_settle,
+    agents_online,
+    inbox_open,
+    inbox_list,
+    inbox_claim,
+    inbox_resolve,
+    inbox_read,
+);
 
 /// The Redis engine; cheap to clone.
 #[derive(Clone)]
@@ -244,6 +226,7 @@ impl RedisStore {
             replicas,
             Arc::downgrade(&self.conn),
             self.prefix.clone(),
+            self.scripts.library.clone(),
             self.scripts.release.clone(),
             metrics.clone(),
         ));
@@ -330,14 +313,14 @@ impl RedisStore {
 
     /// Runs a script with the prefix and the time as ARGV[1..2], then
     /// `args`; the reply is the script's JSON document.
-    async fn run(&self, script: &Script, now: Millis, args: Vec<String>) -> StoreResult<String> {
-        let mut invocation = script.prepare_invoke();
+    async fn run(&self, step: &Function, now: Millis, args: Vec<String>) -> StoreResult<String> {
+        let mut invocation = step.invocation();
         invocation.arg(&*self.prefix).arg(now);
         for a in args {
             invocation.arg(a);
         }
         let mut conn = self.conn();
-        Ok(invocation.invoke_async(&mut conn).await?)
+        Ok(self.scripts.library.query(&mut conn, &invocation).await?)
     }
 
     /// Whether a node with this id has sent a heartbeat recently: two live

@@ -19,8 +19,8 @@
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
+use super::library::{Function, Library};
 use redis::aio::ConnectionManager;
-use redis::Script;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::metrics::Metrics;
@@ -67,7 +67,8 @@ impl Replication {
         replicas: u32,
         links: Weak<LinkCell>,
         prefix: Arc<str>,
-        release: Arc<Script>,
+        library: Arc<Library>,
+        release: Function,
         metrics: Arc<Metrics>,
     ) -> Replication {
         let (waiting, rx) = mpsc::channel(WAITING);
@@ -76,6 +77,7 @@ impl Replication {
             links,
             counter: format!("{prefix}:replication"),
             prefix,
+            library,
             release,
             metrics,
             rx,
@@ -106,7 +108,8 @@ struct Barrier {
     links: Weak<LinkCell>,
     counter: String,
     prefix: Arc<str>,
-    release: Arc<Script>,
+    library: Arc<Library>,
+    release: Function,
     metrics: Arc<Metrics>,
     rx: mpsc::Receiver<Waiter>,
 }
@@ -170,15 +173,15 @@ impl Barrier {
     /// its seq, in one script.
     async fn release(&self, batch: &[Waiter]) -> Result<(), String> {
         let mut conn = self.links()?.main.clone();
-        let mut invocation = self.release.prepare_invoke();
+        let mut invocation = self.release.invocation();
         invocation
             .arg(&*self.prefix)
             .arg(crate::domain::now_millis());
         for w in batch {
             invocation.arg(&w.conversation).arg(w.seq);
         }
-        invocation
-            .invoke_async::<()>(&mut conn)
+        self.library
+            .query::<(), _>(&mut conn, &invocation)
             .await
             .map_err(|e| format!("Redis did not release held messages: {e}"))
     }

@@ -1,6 +1,9 @@
--- Shared helpers for every Switchboard script. ARGV[1] is the key prefix,
--- ARGV[2] the time of the call (Unix ms); scripts read their own arguments
--- from ARGV[3] on. Keys are built here rather than passed as KEYS because
+-- Shared helpers for every Switchboard step. The steps are functions of
+-- one library (`store::redis::library`): this prelude runs once, when Redis
+-- loads the library, and each step's body runs when called. ARGV[1] is the
+-- key prefix, ARGV[2] the time of the call (Unix ms); each function sets
+-- P, NOW, NOW_S and ARGS from them before its body runs, and bodies read their
+-- own arguments from ARGV[3] on. Keys are built here rather than passed as KEYS because
 -- routing touches keys it only discovers while it runs (single Redis or a
 -- primary with replicas; not Redis Cluster).
 --
@@ -13,8 +16,9 @@
 -- Replies are JSON documents decoded by named structs
 -- (`store::redis::replies`); events are typed domain events
 -- (`store::redis::wire`), never client frames.
-local P = ARGV[1]
-local NOW = tonumber(ARGV[2])
+-- The key prefix, the time of the call (a number), the same time as given
+-- (a string, for writing: see `append_entry`), and the call's arguments.
+local P, NOW, NOW_S, ARGS
 local function k(...)
   return P .. ':' .. table.concat({...}, ':')
 end
@@ -86,8 +90,18 @@ local function announce_raw(members, fields, raw)
   for name, json in pairs(raw) do
     table.insert(parts, ',' .. cjson.encode(name) .. ':' .. json)
   end
-  publish(members, '{"to":' .. cjson.encode(members) .. ',"at":' .. string.format('%d', NOW)
+  publish(members, '{"to":' .. cjson.encode(members) .. ',"at":' .. NOW_S
     .. ',"e":' .. table.concat(parts) .. '}}')
+end
+
+-- Announces a transcript entry (`msg`; seq a string, the entry's JSON as
+-- stored), built without cjson: it is most of what Redis does per message.
+-- Members are encoded ids (`store::redis::keys`) and conversation ids are
+-- the store's own (a step checks the conversation exists before it
+-- announces), so neither needs escaping.
+local function announce_entry(members, id, seq, entry)
+  publish(members, '{"to":["' .. table.concat(members, '","') .. '"],"at":' .. NOW_S
+    .. ',"e":{"k":"msg","conversation":"' .. id .. '","seq":' .. seq .. ',"entry":' .. entry .. '}}')
 end
 
 -- The last connection of a user is gone: an agent goes away (and its chats
@@ -181,7 +195,7 @@ local function release(id, upto)
   if from < upto then
     local to = with_monitors(id, both_sides(f[2], f[3], f[4]))
     for i, entry in ipairs(redis.call('LRANGE', k('tx', id), from, upto - 1)) do
-      announce_raw(to, {k = 'msg', conversation = id, seq = from + i}, {entry = entry})
+      announce_entry(to, id, string.format('%d', from + i), entry)
     end
   end
   if upto >= last then
@@ -197,25 +211,31 @@ end
 -- idempotency key returns the stored entry instead. `f` is {status,
 -- cardholder, agent} of the conversation, already checked by the caller.
 local function append_entry(id, f, author, key, entry, hold)
-  local keys = k('tx', id) .. ':keys'
-  if key ~= '' then
-    local seq = redis.call('HGET', keys, key)
-    if seq then
-      return {duplicate = true, seq = tonumber(seq), entry = redis.call('LINDEX', k('tx', id), tonumber(seq) - 1), first = false}
-    end
+  local c, tx = k('conv', id), k('tx', id)
+  local g = redis.call('HMGET', c, 'last_seq', 'published', 'spoke:' .. author)
+  -- Seqs are formatted as integers here: a Lua number handed to
+  -- `redis.call` would be formatted as a float, several times slower.
+  local seq = tonumber(g[1] or '0') + 1
+  local seq_s = string.format('%d', seq)
+  if key ~= '' and redis.call('HSETNX', tx .. ':keys', key, seq_s) == 0 then
+    local known = tonumber(redis.call('HGET', tx .. ':keys', key))
+    return {duplicate = true, seq = known, entry = redis.call('LINDEX', tx, known - 1), first = false}
   end
-  local seq = redis.call('RPUSH', k('tx', id), entry)
-  local first = redis.call('HSETNX', k('conv', id), 'spoke:' .. author, 1) == 1
-  redis.call('HSET', k('conv', id), 'last_seq', seq, 'last_at', NOW)
-  if key ~= '' then
-    redis.call('HSET', keys, key, seq)
+  redis.call('RPUSH', tx, entry)
+  local first = not g[3]
+  if first then
+    redis.call('HSET', c, 'last_seq', seq_s, 'last_at', NOW_S, 'spoke:' .. author, '1')
+  else
+    redis.call('HSET', c, 'last_seq', seq_s, 'last_at', NOW_S)
   end
   if hold then
-    redis.call('HSETNX', k('conv', id), 'published', seq - 1)
-  elseif redis.call('HEXISTS', k('conv', id), 'published') == 1 then
+    if not g[2] then
+      redis.call('HSET', c, 'published', g[1] or '0')
+    end
+  elseif g[2] then
     release(id)
   else
-    announce_raw(with_monitors(id, both_sides(f[1], f[2], f[3])), {k = 'msg', conversation = id, seq = seq}, {entry = entry})
+    announce_entry(with_monitors(id, both_sides(f[1], f[2], f[3])), id, seq_s, entry)
   end
   -- The caller has the new entry already: only a resend's stored one is sent back.
   return {duplicate = false, seq = seq, first = first}
@@ -331,16 +351,16 @@ end
 
 -- Puts a message thread (back) into `tier`'s inbox, unclaimed; the agent it
 -- leaves is recorded. Its rank is Rust's `store::inbox::inbox_rank` for its
--- card tier, picked from `ranks` (ARGV from index `from` on: pairs of card
+-- card tier, picked from the call's arguments (from index `from` on: pairs of card
 -- tier and rank). False when no rank was given for its card tier.
 local function to_inbox(id, tier, from, note)
   release(id)
   local c = k('conv', id)
   local card = redis.call('HGET', c, 'card_tier')
   local rank
-  for i = from, #ARGV - 1, 2 do
-    if ARGV[i] == card then
-      rank = ARGV[i + 1]
+  for i = from, #ARGS - 1, 2 do
+    if ARGS[i] == card then
+      rank = ARGS[i + 1]
     end
   end
   if not rank then
