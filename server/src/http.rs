@@ -33,8 +33,11 @@ use crate::protocol::MAX_FRAME_BYTES;
 /// message is at most 16 KiB and is simply read in several steps).
 const READ_BUFFER: usize = 512;
 
-/// Outbound frames are written at once rather than gathered in a buffer.
-const WRITE_BUFFER: usize = 0;
+/// Outbound frames are gathered until the connection's write batch flushes
+/// (`connection::write_batch`, at most 64 KiB), so a batch reaches the kernel
+/// in one `send`. With 0, tungstenite wrote every frame to the socket as it
+/// was fed: one `send` per frame, a third of the hub's CPU at saturation.
+const WRITE_BUFFER: usize = 128 * 1024;
 
 /// Most bytes queued for one slow socket before writes fail.
 const MAX_WRITE_BUFFER: usize = 1024 * 1024;

@@ -4,6 +4,8 @@
 //! values, so routing order, aging and grace periods are tested without
 //! waiting for real time to pass.
 
+use std::sync::Arc;
+
 use switchboard::archive::Summary;
 use switchboard::domain::{
     AgentState, Author, ConversationId, ConversationStatus, Desk, EndReason, Millis, Team, Tier,
@@ -793,7 +795,7 @@ pub async fn crafted_subs_stay_apart(s: &dyn Store) {
 }
 
 /// Many agents claim one request at once: exactly one wins.
-pub async fn concurrent_claims_have_one_winner(s: std::sync::Arc<dyn Store>) {
+pub async fn concurrent_claims_have_one_winner(s: Arc<dyn Store>) {
     let (r, _) = s
         .request_callback(callback("c", Tier::Standard, Desk::Identity, T0))
         .await
@@ -1469,4 +1471,88 @@ pub async fn agents_online_and_queue_entry_times(s: &dyn Store) {
     let snapshot = s.queue_snapshot(Tier::Premium).await.expect("snapshot");
     let entered: Vec<Millis> = snapshot.places.iter().map(|p| p.queued_at).collect();
     assert_eq!(entered, vec![T0 + 7, T0 + 9]);
+}
+
+/// Appends to many conversations at once (on Redis: several batches of
+/// `append_batch`): each conversation's seqs are gapless and each message
+/// is stored once; resending every message at once stores nothing more and
+/// answers each with its own seq. Returns the conversations and, per
+/// conversation, the texts in seq order.
+pub async fn concurrent_appends_are_gapless_and_once(
+    s: Arc<dyn Store>,
+) -> Vec<(ConversationId, Vec<String>)> {
+    const CONVERSATIONS: usize = 8;
+    const EACH: usize = 25;
+    let mut ids = Vec::new();
+    for i in 0..CONVERSATIONS {
+        let who = format!("crowd{i}");
+        s.presence_up(&user(&who), Side::Cardholder)
+            .await
+            .expect("presence");
+        ids.push((
+            who.clone(),
+            open(&*s, &who, Tier::Standard, T0 + i as i64).await,
+        ));
+    }
+    let send_all = |resend: bool| {
+        let mut calls = Vec::new();
+        for (who, id) in &ids {
+            for n in 0..EACH {
+                let (s, who, id) = (s.clone(), who.clone(), id.clone());
+                calls.push(async move {
+                    let text = if resend {
+                        format!("{n} again")
+                    } else {
+                        format!("{n}")
+                    };
+                    let key = format!("k{n}");
+                    let a = s
+                        .append(
+                            &id,
+                            entry(Author::Cardholder, Some(&who), &text, Some(&key)),
+                        )
+                        .await
+                        .expect("append");
+                    (id, n, a.entry.seq, a.duplicate)
+                });
+            }
+        }
+        futures_util::future::join_all(calls)
+    };
+    let first = send_all(false).await;
+    assert!(
+        first.iter().all(|(_, _, _, dup)| !dup),
+        "first sends are new"
+    );
+    let again = send_all(true).await;
+    assert!(
+        again.iter().all(|(_, _, _, dup)| *dup),
+        "resends are duplicates"
+    );
+    let seq_of = |all: &[(ConversationId, usize, u64, bool)], id: &ConversationId, n: usize| {
+        all.iter()
+            .find(|(i, m, _, _)| i == id && *m == n)
+            .map(|(_, _, seq, _)| *seq)
+    };
+    let mut texts = Vec::new();
+    for (_, id) in &ids {
+        let mut seqs: Vec<u64> = (0..EACH).filter_map(|n| seq_of(&first, id, n)).collect();
+        for n in 0..EACH {
+            assert_eq!(
+                seq_of(&again, id, n),
+                seq_of(&first, id, n),
+                "a resend answers its seq"
+            );
+        }
+        seqs.sort_unstable();
+        assert_eq!(
+            seqs,
+            (1..=EACH as u64).collect::<Vec<_>>(),
+            "gapless, once each"
+        );
+        let stored = s.transcript(id, 0, 100).await.expect("transcript");
+        assert_eq!(stored.len(), EACH, "nothing stored twice");
+        texts.push((id.clone(), stored.into_iter().map(|e| e.text).collect()));
+    }
+    texts
 }

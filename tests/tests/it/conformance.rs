@@ -279,3 +279,46 @@ async fn both_engines_announce_the_same_events() {
     );
     assert_eq!(from_memory, from_redis);
 }
+
+#[tokio::test]
+async fn memory_concurrent_appends_are_gapless_and_once() {
+    conformance::concurrent_appends_are_gapless_and_once(Arc::new(MemoryStore::new())).await;
+}
+
+/// On Redis the appends go in batches: besides what the conformance check
+/// asks, each conversation's `msg` events reach the node once each, in seq
+/// order, with the text stored at that seq.
+#[tokio::test]
+async fn redis_concurrent_appends_are_gapless_once_and_announced_in_order() {
+    use futures_util::StreamExt;
+    use switchboard::events::Event;
+    let redis = RedisServer::start();
+    let store = Arc::new(redis_store(&redis, DEFAULT_HOT_RETENTION_MS).await);
+    let mut events = store.subscribe().await.expect("subscribe");
+    let stored = conformance::concurrent_appends_are_gapless_and_once(store.clone()).await;
+    let mut heard: std::collections::HashMap<ConversationId, Vec<(u64, String)>> =
+        Default::default();
+    let expected: usize = stored.iter().map(|(_, texts)| texts.len()).sum();
+    let mut msgs = 0;
+    while msgs < expected {
+        let next = tokio::time::timeout(switchboard_tests::EVENT_TIMEOUT, events.next())
+            .await
+            .expect("an event within the timeout")
+            .expect("the subscription stays up");
+        if let Event::Msg {
+            conversation,
+            entry,
+        } = next.event
+        {
+            heard
+                .entry(conversation)
+                .or_default()
+                .push((entry.seq, entry.text));
+            msgs += 1;
+        }
+    }
+    for (id, texts) in stored {
+        let want: Vec<(u64, String)> = (1..).zip(texts).collect();
+        assert_eq!(heard.remove(&id).unwrap_or_default(), want, "{id}");
+    }
+}

@@ -7,7 +7,10 @@
 //! (defining its ~40 helper closures cost about 2 µs of Redis's single
 //! thread per call, 10–15 % of a message's append). Each registered
 //! function sets the call's key prefix, time and arguments (the prelude's
-//! `P`, `NOW`, `NOW_S` and `ARGS`) and then runs its body unchanged.
+//! `P`, `NOW`, `NOW_S` and `ARGS`), runs its body unchanged (as the local
+//! function `step_<name>`, which another step may run too), and then
+//! publishes what the body announced (the prelude's `flush`: one message per
+//! node channel).
 //!
 //! The library's and its functions' names carry a hash of the code, so
 //! nodes of different versions sharing one Redis each call their own; a
@@ -48,13 +51,23 @@ impl Library {
         }
         let tag = format!("sb_{}", hex::encode(&h.finalize()[..6]));
         let mut code = format!("#!lua name={tag}\n{prelude}\n");
+        // Each body as a local function `step_<name>(ARGV)` (a step may run
+        // an earlier one: `append_batch` runs `step_append` per message),
+        // then each registered: set the call's context, run, publish.
+        // Writing to a String cannot fail.
         for (name, body) in steps {
-            // Infallible: writing to a String.
+            let _ = write!(code, "local function step_{name}(ARGV)\n{body}\nend\n");
+        }
+        for (name, _) in steps {
             let _ = write!(
                 code,
                 "redis.register_function('{tag}_{name}', function(KEYS, ARGV)\n\
                  P, NOW, NOW_S, ARGS = ARGV[1], tonumber(ARGV[2]), ARGV[2], ARGV\n\
-                 {body}\nend)\n"
+                 pending, pending_channels = {{}}, {{}}\n\
+                 local reply = step_{name}(ARGV)\n\
+                 flush()\n\
+                 return reply\n\
+                 end)\n"
             );
         }
         Library { code, tag }

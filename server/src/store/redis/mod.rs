@@ -6,6 +6,7 @@
 //! once. Keys live under a configurable prefix (`<prefix>:conv:<id>`,
 //! `<prefix>:q:<tier>`, `<prefix>:agent:<sub>`, …, see ARCHITECTURE.md).
 
+mod batch;
 mod handover;
 mod keys;
 mod library;
@@ -26,6 +27,7 @@ use async_trait::async_trait;
 use futures_util::StreamExt;
 use redis::aio::ConnectionManager;
 
+use self::batch::Batcher;
 use self::library::{Function, Library};
 use self::replication::{LinkCell, Links, Replication};
 use self::replies::{
@@ -62,9 +64,11 @@ const GRACE_BATCH: usize = 100;
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Declares the store's steps (`lua/<name>.lua` each) and the library
-/// that holds them ([`Library`]).
+/// that holds them ([`Library`]); the steps listed `within` are only run by
+/// other steps (`append`, by `append_batch`), so the store has no handle on
+/// them.
 macro_rules! steps {
-    ($($name:ident),* $(,)?) => {
+    (within: [$($inner:ident),*], $($name:ident),* $(,)?) => {
         /// The store's steps, each a function of one library.
         #[derive(Debug)]
         struct Scripts {
@@ -76,7 +80,10 @@ macro_rules! steps {
             fn load() -> Self {
                 let library = Library::new(
                     include_str!("lua/prelude.lua"),
-                    &[$((stringify!($name), include_str!(concat!("lua/", stringify!($name), ".lua")))),*],
+                    &[
+                        $((stringify!($inner), include_str!(concat!("lua/", stringify!($inner), ".lua"))),)*
+                        $((stringify!($name), include_str!(concat!("lua/", stringify!($name), ".lua"))),)*
+                    ],
                 );
                 Scripts {
                     $($name: library.function(stringify!($name)),)*
@@ -88,8 +95,9 @@ macro_rules! steps {
 }
 
 steps!(
+    within: [append],
     open,
-    append,
+    append_batch,
     release,
     end,
     escalate,
@@ -138,6 +146,8 @@ pub struct RedisStore {
     node: Arc<str>,
     /// The compiled scripts.
     scripts: Arc<Scripts>,
+    /// Appends go to Redis in batches (`batch`).
+    appends: Batcher,
     /// Tiebreak for queue scores within one millisecond.
     tiebreak: Arc<AtomicU64>,
     /// How long an ended conversation or a closed callback request stays
@@ -192,12 +202,21 @@ impl RedisStore {
         if matches!(*primary, primary::Primary::Sentinel { .. }) {
             tokio::spawn(follow_failovers(primary.clone(), Arc::downgrade(&conn), at));
         }
+        let scripts = Arc::new(Scripts::load());
+        let prefix: Arc<str> = prefix.into();
+        let appends = Batcher::start(
+            Arc::downgrade(&conn),
+            scripts.library.clone(),
+            scripts.append_batch.clone(),
+            prefix.clone(),
+        );
         Ok(RedisStore {
             conn,
             primary,
-            prefix: prefix.into(),
+            prefix,
             node: node.into(),
-            scripts: Arc::new(Scripts::load()),
+            scripts,
+            appends,
             tiebreak: Arc::new(AtomicU64::new(0)),
             retention: retention.max(1),
             archive: false,
@@ -549,6 +568,7 @@ impl Store for RedisStore {
         // Built by hand, not with `argv!`: the entry's JSON and the
         // keys move in rather than being copied once more per message.
         let mut args = vec![
+            new.now.to_string(),
             id.to_string(),
             new.author.to_string(),
             sender_field(new.author).to_string(),
@@ -566,7 +586,7 @@ impl Store for RedisStore {
         if new.author == Author::Cardholder {
             args.extend(self.inbox_ranks(new.now));
         }
-        let reply = self.run(&self.scripts.append, new.now, args).await?;
+        let reply = self.appends.append(args).await?;
         let r: AppendReply = decode(&reply, "append")?;
         if !r.ok {
             return Err(StoreError::NoConversation);
@@ -1417,7 +1437,7 @@ impl EventFeed for RedisStore {
             let payload = s.next_message().await?;
             Some((payload, s))
         })
-        .filter_map(|payload| async move { wire::decode(&payload) });
+        .flat_map(|payload| futures_util::stream::iter(wire::decode_message(&payload)));
         Ok(Box::pin(stream))
     }
 }

@@ -115,13 +115,35 @@ enum WireEvent {
 /// Reads a published envelope; `None` (and a log line) for one this node
 /// cannot read, which then reaches nobody rather than the wrong people.
 pub fn decode(payload: &[u8]) -> Option<Envelope> {
-    let published: Published = match serde_json::from_slice(payload) {
-        Ok(p) => p,
+    match serde_json::from_slice(payload) {
+        Ok(p) => envelope(p),
         Err(e) => {
             tracing::warn!(error = %e, "dropped an unreadable hub event");
-            return None;
+            None
         }
-    };
+    }
+}
+
+/// Reads one pub/sub message: an envelope, or a JSON array of envelopes
+/// (what one step announced on one node's channel, in order: see the
+/// prelude's `flush`). Unreadable envelopes are dropped as by [`decode`];
+/// an unreadable array is dropped whole.
+pub fn decode_message(payload: &[u8]) -> Vec<Envelope> {
+    if payload.first() != Some(&b'[') {
+        return decode(payload).into_iter().collect();
+    }
+    match serde_json::from_slice::<Vec<Published>>(payload) {
+        Ok(all) => all.into_iter().filter_map(envelope).collect(),
+        Err(e) => {
+            tracing::warn!(error = %e, "dropped unreadable hub events");
+            Vec::new()
+        }
+    }
+}
+
+/// The domain envelope of a published one; `None` for a record this node
+/// cannot read.
+fn envelope(published: Published) -> Option<Envelope> {
     let event = match published.e {
         WireEvent::Msg {
             conversation,
@@ -345,5 +367,25 @@ mod tests {
             decode(assigned.as_bytes()).map(|e| e.event),
             Some(Event::Assigned { .. })
         ));
+    }
+
+    #[test]
+    fn reads_what_one_step_announced_on_a_channel_in_order() {
+        let one = |seq: u32| {
+            format!(
+                r#"{{"to":["c:ann"],"at":1,"e":{{"k":"msg","conversation":"c-1","seq":{seq},"entry":{{"from":"agent","text":"m{seq}","at":"2027-01-15T08:00:00Z"}}}}}}"#
+            )
+        };
+        let batch = format!("[{},{},{}]", one(3), one(4), one(5));
+        let seqs: Vec<_> = decode_message(batch.as_bytes())
+            .into_iter()
+            .map(|e| match e.event {
+                Event::Msg { entry, .. } => entry.seq,
+                _ => 0,
+            })
+            .collect();
+        assert_eq!(seqs, vec![3, 4, 5]);
+        assert_eq!(decode_message(one(9).as_bytes()).len(), 1);
+        assert!(decode_message(b"[{\"to\":").is_empty());
     }
 }

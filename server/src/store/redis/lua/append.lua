@@ -22,7 +22,7 @@ local f = redis.call('HMGET', c, 'status', 'cardholder', 'agent', 'tier')
 if not f[1] or f[1] == 'ended' then
   return cjson.encode({ok = false})
 end
-if field ~= '' and redis.call('HGET', c, field) ~= sender then
+if field ~= '' and ({cardholder = f[2], agent = f[3]})[field] ~= sender then
   return cjson.encode({ok = false})
 end
 -- The cardholder writes to a resolved thread (not a resend): it goes back to

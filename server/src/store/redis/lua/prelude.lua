@@ -61,20 +61,47 @@ local function present(member)
   return false
 end
 
+-- The envelopes a step has announced, per event channel, published when it
+-- ends (`flush`, called by every function of the library).
+local pending, pending_channels = {}, {}
+
 -- Publishes an envelope (`store::redis::wire::Published`: {to, at, e}) to
 -- its recipients (presence members), on the event channel of each node where
 -- one of them is connected, so a node only receives the events of its own
--- connections.
+-- connections. Envelopes are held until the step ends; see `flush`.
 local function publish(members, payload)
   for _, n in ipairs(redis.call('ZRANGE', k('nodes'), 0, -1)) do
     local h = k('presence', n)
     for _, m in ipairs(members) do
       if redis.call('HEXISTS', h, m) == 1 then
-        redis.call('PUBLISH', k('events', n), payload)
+        local channel = k('events', n)
+        local list = pending[channel]
+        if not list then
+          list = {}
+          pending[channel] = list
+          table.insert(pending_channels, channel)
+        end
+        table.insert(list, payload)
         break
       end
     end
   end
+end
+
+-- Publishes what the step announced: one message per channel, the envelope
+-- itself or, when the step announced several there, a JSON array of them
+-- in the order announced. Atomic like the step, and one PUBLISH per node
+-- for a whole batch of appends.
+local function flush()
+  for _, channel in ipairs(pending_channels) do
+    local list = pending[channel]
+    if #list == 1 then
+      redis.call('PUBLISH', channel, list[1])
+    else
+      redis.call('PUBLISH', channel, '[' .. table.concat(list, ',') .. ']')
+    end
+  end
+  pending, pending_channels = {}, {}
 end
 
 -- Announces a domain event given as a table.

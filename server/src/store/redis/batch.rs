@@ -1,0 +1,160 @@
+//! Messages from many connections stored in one Redis step
+//! (`append_batch.lua`): group commit for appends.
+//!
+//! Each message is the same append either way (`append_batch.lua` runs
+//! `append.lua`'s step once per message, in the order given). What a batch
+//! saves is the cost per call on both sides: Redis parses, dispatches and
+//! answers one `FCALL` and publishes one message per node for the whole
+//! batch (the library's `flush`), and the hub sends one command and reads
+//! one reply and one pub/sub message.
+//!
+//! The batcher task takes every append waiting when it wakes (up to
+//! [`MAX_BATCH`]) and keeps at most [`IN_FLIGHT`] batches out at once. A lone
+//! message therefore goes out at once, alone; under load, appends gather
+//! while the batches in flight are out, and the next batch is larger.
+//! Ordering is unchanged: a connection sends one append at a time, and
+//! Redis runs batches, like calls, one after the other.
+
+use std::sync::{Arc, Weak};
+
+use tokio::sync::{mpsc, oneshot, Semaphore};
+
+use super::library::{Function, Library};
+use super::replication::LinkCell;
+use crate::store::{StoreError, StoreResult};
+
+/// Most appends in one batch (one step blocks Redis for ~15 µs per append).
+const MAX_BATCH: usize = 128;
+
+/// Most batches out at once.
+const IN_FLIGHT: usize = 16;
+
+/// Appends waiting for a batch; more wait on the channel (admission bounds
+/// how many there can be).
+const QUEUED: usize = 4096;
+
+/// An append waiting: its arguments (as `append.lua` takes them from its
+/// time on) and where its reply goes.
+struct Job {
+    args: Vec<String>,
+    reply: oneshot::Sender<StoreResult<String>>,
+}
+
+/// Hands appends to the batcher task; cheap to clone. The task ends when
+/// every handle is dropped.
+#[derive(Clone)]
+pub(super) struct Batcher {
+    tx: mpsc::Sender<Job>,
+}
+
+impl Batcher {
+    /// Starts the batcher task, calling `step` (`append_batch`) of `library`
+    /// on the store's connection.
+    pub(super) fn start(
+        links: Weak<LinkCell>,
+        library: Arc<Library>,
+        step: Function,
+        prefix: Arc<str>,
+    ) -> Batcher {
+        let (tx, rx) = mpsc::channel(QUEUED);
+        tokio::spawn(run(
+            rx,
+            Shared {
+                links,
+                library,
+                step,
+                prefix,
+            },
+        ));
+        Batcher { tx }
+    }
+
+    /// Stores one append (`args` from its time on) in the next batch;
+    /// `append.lua`'s reply.
+    pub(super) async fn append(&self, args: Vec<String>) -> StoreResult<String> {
+        let stopped = || StoreError::Unavailable("the append batcher has stopped".into());
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send(Job { args, reply })
+            .await
+            .map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
+    }
+}
+
+/// What every batch's call needs.
+struct Shared {
+    links: Weak<LinkCell>,
+    library: Arc<Library>,
+    step: Function,
+    prefix: Arc<str>,
+}
+
+async fn run(mut rx: mpsc::Receiver<Job>, shared: Shared) {
+    let shared = Arc::new(shared);
+    let slots = Arc::new(Semaphore::new(IN_FLIGHT));
+    while let Some(first) = rx.recv().await {
+        // Waiting for a slot first lets the appends that arrive meanwhile
+        // join this batch.
+        let Ok(slot) = slots.clone().acquire_owned().await else {
+            return;
+        };
+        let mut jobs = vec![first];
+        while jobs.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(job) => jobs.push(job),
+                Err(_) => break,
+            }
+        }
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            let _slot = slot;
+            shared.call(jobs).await;
+        });
+    }
+}
+
+impl Shared {
+    /// Runs one batch and answers each of its appends.
+    async fn call(&self, mut jobs: Vec<Job>) {
+        let Some(links) = self.links.upgrade() else {
+            return;
+        };
+        let mut conn = links.load().main.clone();
+        let mut invocation = self.step.invocation();
+        invocation
+            .arg(&*self.prefix)
+            .arg(crate::domain::now_millis());
+        for job in &mut jobs {
+            invocation.arg(job.args.len());
+            for arg in std::mem::take(&mut job.args) {
+                invocation.arg(arg);
+            }
+        }
+        let result: redis::RedisResult<Vec<String>> =
+            self.library.query(&mut conn, &invocation).await;
+        match result {
+            Ok(replies) if replies.len() == jobs.len() => {
+                for (job, reply) in jobs.into_iter().zip(replies) {
+                    let _ = job.reply.send(Ok(reply));
+                }
+            }
+            Ok(replies) => {
+                let why = format!(
+                    "Redis answered {} of a batch of {} messages",
+                    replies.len(),
+                    jobs.len()
+                );
+                answer_all(jobs, &why);
+            }
+            Err(e) => answer_all(jobs, &e.to_string()),
+        }
+    }
+}
+
+/// Fails every append of a batch with the same reason.
+fn answer_all(jobs: Vec<Job>, why: &str) {
+    for job in jobs {
+        let _ = job.reply.send(Err(StoreError::Unavailable(why.to_owned())));
+    }
+}
