@@ -1465,6 +1465,15 @@ pub async fn agents_online_and_queue_entry_times(s: &dyn Store) {
         .expect("down");
     assert_eq!((online(standard).await, online(premium).await), (1, 0));
     assert_eq!(online(Team::Tier(Tier::Business)).await, 0);
+    // An agent signed in whose teams change counts for the new ones only.
+    let moved = AgentProfile {
+        sub: user("a"),
+        name: "a".into(),
+        teams: vec![premium],
+        max_chats: 1,
+    };
+    s.register_agent(&moved, T0).await.expect("register");
+    assert_eq!((online(standard).await, online(premium).await), (0, 1));
 
     open(s, "c1", Tier::Premium, T0 + 7).await;
     open(s, "c2", Tier::Premium, T0 + 9).await;

@@ -148,6 +148,15 @@ local function tell_presence(agent, id, presence)
   announce({'a:' .. agent}, {k = 'presence', conversation = id, cardholder = presence})
 end
 
+-- Keeps `online:<team>` (the team's agents connected on a live node, so
+-- that counting them costs one SCARD, not a presence check per member) for
+-- an agent's teams: `on` adds, otherwise removes.
+local function agent_online(agent, teams, on)
+  for team in string.gmatch(teams or '', '[^,]+') do
+    redis.call(on and 'SADD' or 'SREM', k('online', team), agent)
+  end
+end
+
 local function went_offline(member, deadline)
   local side, user = string.sub(member, 1, 1), string.sub(member, 3)
   if side == 'a' then
@@ -155,6 +164,7 @@ local function went_offline(member, deadline)
     if redis.call('EXISTS', a) == 0 then
       return
     end
+    agent_online(user, redis.call('HGET', a, 'teams'), false)
     if redis.call('HGET', a, 'state') ~= 'away' then
       redis.call('HSET', a, 'state', 'away', 'state_since', NOW)
     end

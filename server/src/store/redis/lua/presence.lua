@@ -12,6 +12,9 @@ if delta > 0 then
   redis.call('ZREM', k('grace'), member)
   if not was_present and string.sub(member, 1, 1) == 'c' then
     came_online(string.sub(member, 3))
+  elseif not was_present and string.sub(member, 1, 1) == 'a' then
+    local agent = string.sub(member, 3)
+    agent_online(agent, redis.call('HGET', k('agent', agent), 'teams'), true)
   end
 elseif not present(member) then
   went_offline(member, deadline)

@@ -11,9 +11,11 @@ for team in string.gmatch(old, '[^,]+') do
   redis.call('ZREM', k('avail', team), sub)
   redis.call('SREM', k('team', team), sub)
 end
+agent_online(sub, old, false)
 for team in string.gmatch(teams, '[^,]+') do
   redis.call('SADD', k('team', team), sub)
 end
+agent_online(sub, teams, present('a:' .. sub))
 redis.call('HSET', a, 'name', name, 'teams', teams, 'max_chats', max)
 agent_refresh(sub)
 local convs, presence = {}, {}
