@@ -17,7 +17,8 @@
 
 use std::sync::{Arc, Weak};
 
-use tokio::sync::{mpsc, oneshot, Semaphore};
+use futures_util::stream::{FuturesUnordered, StreamExt};
+use tokio::sync::{mpsc, oneshot};
 
 use super::library::{Function, Library};
 use super::replication::LinkCell;
@@ -92,26 +93,26 @@ struct Shared {
 
 async fn run(mut rx: mpsc::Receiver<Job>, shared: Shared) {
     let shared = Arc::new(shared);
-    let slots = Arc::new(Semaphore::new(IN_FLIGHT));
-    while let Some(first) = rx.recv().await {
-        // Waiting for a slot first lets the appends that arrive meanwhile
-        // join this batch.
-        let Ok(slot) = slots.clone().acquire_owned().await else {
-            return;
-        };
-        let mut jobs = vec![first];
-        while jobs.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(job) => jobs.push(job),
-                Err(_) => break,
+    // The batches out, driven by this task (no task spawned per batch).
+    let mut in_flight = FuturesUnordered::new();
+    loop {
+        tokio::select! {
+            job = rx.recv(), if in_flight.len() < IN_FLIGHT => {
+                let Some(first) = job else { break };
+                let mut jobs = vec![first];
+                while jobs.len() < MAX_BATCH {
+                    match rx.try_recv() {
+                        Ok(job) => jobs.push(job),
+                        Err(_) => break,
+                    }
+                }
+                let shared = shared.clone();
+                in_flight.push(async move { shared.call(jobs).await });
             }
+            Some(()) = in_flight.next(), if !in_flight.is_empty() => {}
         }
-        let shared = shared.clone();
-        tokio::spawn(async move {
-            let _slot = slot;
-            shared.call(jobs).await;
-        });
     }
+    while in_flight.next().await.is_some() {}
 }
 
 impl Shared {
