@@ -147,6 +147,10 @@ pub struct Cli {
     /// frame (a budget of their own, so they never take real users' slots).
     #[arg(long, env = "SWITCHBOARD_MAX_PENDING_AUTH", default_value_t = DEFAULT_MAX_PENDING_AUTH)]
     pub max_pending_auth: usize,
+    /// Threads that run connections (default: one per core). On a machine
+    /// shared with Redis, leaving Redis a core pays: see docs/operations.md.
+    #[arg(long, env = "SWITCHBOARD_WORKERS", value_parser = parse_workers)]
+    pub workers: Option<usize>,
     /// Log as JSON lines instead of text.
     #[arg(long, env = "SWITCHBOARD_LOG_JSON")]
     pub log_json: bool,
@@ -641,6 +645,16 @@ pub fn origin_of_url(text: &str) -> Option<String> {
     Some(url.origin().ascii_serialization())
 }
 
+/// `--workers`: a whole number of threads, at least one.
+fn parse_workers(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!(
+            "expected a number of threads of at least 1, got {text:?}"
+        )),
+    }
+}
+
 /// A duration flag: seconds (`5`, `0.5`) or milliseconds (`500ms`), more
 /// than zero and at most an hour.
 fn parse_duration(flag: &str, text: &str) -> Result<Duration, ConfigError> {
@@ -735,6 +749,19 @@ impl Settings {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn workers_are_a_whole_number_of_at_least_one() {
+        assert_eq!(parse_workers("1"), Ok(1));
+        assert_eq!(parse_workers(" 4 "), Ok(4));
+        for bad in ["0", "-1", "two", "1.5", ""] {
+            let e = parse_workers(bad).expect_err(bad);
+            assert!(e.contains("at least 1"), "{e}");
+        }
+        let cli = Cli::try_parse_from(["switchboard", "--workers", "1"]).expect("parses");
+        assert_eq!(cli.workers, Some(1));
+        assert!(Cli::try_parse_from(["switchboard", "--workers", "0"]).is_err());
+    }
 
     fn cli(args: &[&str]) -> Cli {
         let mut all = vec!["switchboard", "--jwt-secret", "a-secret-of-sixteen-plus"];
