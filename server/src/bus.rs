@@ -227,7 +227,11 @@ impl Held {
     /// entries may start arriving before its `welcome` is built.
     pub fn pass_live(&self, id: &ConversationId, seq: Seq) -> bool {
         let mut held = self.lock();
-        let r = held.entry(id.clone()).or_default();
+        // Looked up before inserting: `entry` would copy the id each time.
+        let r = match held.get_mut(id) {
+            Some(r) => r,
+            None => held.entry(id.clone()).or_default(),
+        };
         if seq <= r.replayed {
             return false;
         }
