@@ -18,7 +18,8 @@ local redact_seq, redact_entry, redact_text = ARGV[9], ARGV[10], ARGV[11]
 local hold = ARGV[12] == '1'
 local notify_event, notify_id, notify_pending = ARGV[13], ARGV[14], ARGV[15]
 local c = k('conv', id)
-local f = redis.call('HMGET', c, 'status', 'cardholder', 'agent', 'tier')
+local f = redis.call('HMGET', c, 'status', 'cardholder', 'agent', 'tier', 'last_seq', 'published',
+  'spoke:' .. author)
 if not f[1] or f[1] == 'ended' then
   return cjson.encode({ok = false})
 end
@@ -46,7 +47,13 @@ if redact_seq ~= '' and (key == '' or redis.call('HEXISTS', k('tx', id) .. ':key
   announce(with_monitors(id, both_sides(f[1], f[2], f[3])),
     {k = 'redact', conversation = id, seq = tonumber(redact_seq), text = redact_text})
 end
-local r = append_entry(id, f, author, key, entry, hold)
+-- What append_entry reads, read above already (unless the reopening
+-- released held entries meanwhile).
+local seen = nil
+if not reopened then
+  seen = {f[5], f[6], f[7]}
+end
+local r = append_entry(id, f, author, key, entry, hold, seen)
 r.ok = true
 if notify_event ~= '' and not r.duplicate then
   r.notified = queue_notification(f[2], id, notify_event, notify_id, notify_pending)

@@ -246,10 +246,12 @@ end
 -- the list) and announces it to both sides — or, with `hold`, keeps it from
 -- being announced until `release` (once replicas hold it); a known
 -- idempotency key returns the stored entry instead. `f` is {status,
--- cardholder, agent} of the conversation, already checked by the caller.
-local function append_entry(id, f, author, key, entry, hold)
+-- cardholder, agent} of the conversation, already checked by the caller;
+-- `seen`, when given, its {last_seq, published, spoke:<author>} fields as
+-- the caller just read them.
+local function append_entry(id, f, author, key, entry, hold, seen)
   local c, tx = k('conv', id), k('tx', id)
-  local g = redis.call('HMGET', c, 'last_seq', 'published', 'spoke:' .. author)
+  local g = seen or redis.call('HMGET', c, 'last_seq', 'published', 'spoke:' .. author)
   -- Seqs are formatted as integers here: a Lua number handed to
   -- `redis.call` would be formatted as a float, several times slower.
   local seq = tonumber(g[1] or '0') + 1
