@@ -5,9 +5,10 @@ use clap::Parser;
 use switchboard::config::{ArchiveCommand, Cli, Command};
 use switchboard::domain::UserId;
 
-// The allocator is chosen at build time (`--features mimalloc` or
-// `--features jemalloc`; glibc's malloc otherwise). docs/benchmarks.md has
-// the throughput and idle-memory figures behind the choice.
+// The allocator is chosen at build time: mimalloc by default, jemalloc with
+// `--features jemalloc`, glibc's malloc with `--no-default-features`.
+// docs/benchmarks.md has the throughput and idle-memory figures behind the
+// choice.
 #[cfg(all(feature = "mimalloc", not(feature = "jemalloc")))]
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
