@@ -122,10 +122,9 @@ impl Shared {
             return;
         };
         let mut conn = links.load().main.clone();
-        let mut invocation = self.step.invocation();
-        invocation
-            .arg(&*self.prefix)
-            .arg(crate::domain::now_millis());
+        let mut invocation = self
+            .step
+            .invocation(&self.prefix, crate::domain::now_millis());
         for job in &mut jobs {
             invocation.arg(job.args.len());
             for arg in std::mem::take(&mut job.args) {

@@ -24,6 +24,8 @@ use redis::aio::ConnectionLike;
 use redis::{Cmd, FromRedisValue, RedisError, RedisResult};
 use sha2::{Digest, Sha256};
 
+use crate::domain::Millis;
+
 /// The library: its code and the names of its functions.
 #[derive(Debug)]
 pub(super) struct Library {
@@ -103,11 +105,12 @@ impl Library {
 }
 
 impl Function {
-    /// `FCALL <function> 0`, to which the caller adds the arguments
-    /// (the key prefix and the time first, as every step expects).
-    pub(super) fn invocation(&self) -> Cmd {
+    /// `FCALL <function> 0 <prefix> <now>`: the key prefix and the time of
+    /// the call, which every step takes first; the caller adds the step's
+    /// own arguments.
+    pub(super) fn invocation(&self, prefix: &str, now: Millis) -> Cmd {
         let mut cmd = redis::cmd("FCALL");
-        cmd.arg(&self.name).arg(0);
+        cmd.arg(&self.name).arg(0).arg(prefix).arg(now);
         cmd
     }
 }

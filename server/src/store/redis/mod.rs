@@ -333,8 +333,7 @@ impl RedisStore {
     /// Runs a script with the prefix and the time as ARGV[1..2], then
     /// `args`; the reply is the script's JSON document.
     async fn run(&self, step: &Function, now: Millis, args: Vec<String>) -> StoreResult<String> {
-        let mut invocation = step.invocation();
-        invocation.arg(&*self.prefix).arg(now);
+        let mut invocation = step.invocation(&self.prefix, now);
         for a in args {
             invocation.arg(a);
         }

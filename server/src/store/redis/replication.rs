@@ -173,10 +173,9 @@ impl Barrier {
     /// its seq, in one script.
     async fn release(&self, batch: &[Waiter]) -> Result<(), String> {
         let mut conn = self.links()?.main.clone();
-        let mut invocation = self.release.invocation();
-        invocation
-            .arg(&*self.prefix)
-            .arg(crate::domain::now_millis());
+        let mut invocation = self
+            .release
+            .invocation(&self.prefix, crate::domain::now_millis());
         for w in batch {
             invocation.arg(&w.conversation).arg(w.seq);
         }
