@@ -185,13 +185,19 @@ local function went_offline(member, deadline)
   end
 end
 
--- A cardholder's first connection anywhere opened: an active chat's agent
--- hears `online`, and their conversations may be notified about again.
-local function came_online(user)
-  redis.call('DEL', k('notified', user))
-  local id, status, agent = open_of(user)
-  if status == 'active' and agent then
-    tell_presence(agent, id, 'online')
+-- A user's first connection anywhere opened: an agent counts as online for
+-- its teams; a cardholder's active chat's agent hears `online`, and their
+-- conversations may be notified about again.
+local function came_online(member)
+  local side, user = string.sub(member, 1, 1), string.sub(member, 3)
+  if side == 'a' then
+    agent_online(user, redis.call('HGET', k('agent', user), 'teams'), true)
+  elseif side == 'c' then
+    redis.call('DEL', k('notified', user))
+    local id, status, agent = open_of(user)
+    if status == 'active' and agent then
+      tell_presence(agent, id, 'online')
+    end
   end
 end
 

@@ -10,11 +10,8 @@ if n <= 0 then
 end
 if delta > 0 then
   redis.call('ZREM', k('grace'), member)
-  if not was_present and string.sub(member, 1, 1) == 'c' then
-    came_online(string.sub(member, 3))
-  elseif not was_present and string.sub(member, 1, 1) == 'a' then
-    local agent = string.sub(member, 3)
-    agent_online(agent, redis.call('HGET', k('agent', agent), 'teams'), true)
+  if not was_present then
+    came_online(member)
   end
 elseif not present(member) then
   went_offline(member, deadline)
