@@ -56,7 +56,7 @@ impl Pushed {
 
 #[derive(Clone)]
 struct Shared {
-    refuse_first: usize,
+    refuse_first: Arc<AtomicUsize>,
     seen: Arc<AtomicUsize>,
     out: mpsc::UnboundedSender<Pushed>,
 }
@@ -68,14 +68,16 @@ pub struct PushReceiver {
     pub addr: SocketAddr,
     rx: mpsc::UnboundedReceiver<Pushed>,
     task: tokio::task::JoinHandle<()>,
+    refuse_first: Arc<AtomicUsize>,
 }
 
 impl PushReceiver {
     /// Serves on a free port, answering 500 to the first `refuse_first` POSTs.
     pub async fn start(refuse_first: usize) -> PushReceiver {
         let (out, rx) = mpsc::unbounded_channel();
+        let refuse_first = Arc::new(AtomicUsize::new(refuse_first));
         let shared = Shared {
-            refuse_first,
+            refuse_first: refuse_first.clone(),
             seen: Arc::default(),
             out,
         };
@@ -89,7 +91,17 @@ impl PushReceiver {
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
-        PushReceiver { addr, rx, task }
+        PushReceiver {
+            addr,
+            rx,
+            task,
+            refuse_first,
+        }
+    }
+
+    /// Answers 204 to every POST from now on.
+    pub fn accept(&self) {
+        self.refuse_first.store(0, Ordering::SeqCst);
     }
 
     /// The `--notify-url`.
@@ -123,7 +135,7 @@ impl Drop for PushReceiver {
 
 async fn receive(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> StatusCode {
     let n = s.seen.fetch_add(1, Ordering::SeqCst);
-    let status = if n < s.refuse_first {
+    let status = if n < s.refuse_first.load(Ordering::SeqCst) {
         StatusCode::INTERNAL_SERVER_ERROR
     } else {
         StatusCode::NO_CONTENT
