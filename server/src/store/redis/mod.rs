@@ -275,6 +275,56 @@ impl RedisStore {
 
     /// The inbox rank of a thread entering an inbox now, for each card tier
     /// (`to_inbox` in `prelude.lua` picks the thread's own).
+    /// `append.lua`'s arguments from its time on; `ranks`: with the inbox
+    /// ranks a cardholder's message needs only when it reopens a resolved
+    /// thread (the step asks for them: [`replies::wants_ranks`]).
+    fn append_args(
+        &self,
+        id: &ConversationId,
+        new: &NewEntry,
+        at: &str,
+        ranks: bool,
+    ) -> StoreResult<Vec<String>> {
+        let json = StoredEntry::encode(new.author, &new.text, at, new.client_id.as_deref())?;
+        let sender = new.sender.as_ref().map(keys::encode).unwrap_or_default();
+        let key = new
+            .client_id
+            .as_deref()
+            .map(|k| idempotency_key(new.author, k))
+            .unwrap_or_default();
+        let (redact_seq, redact_entry, redact_text) = match &new.redact {
+            Some(r) => (
+                r.seq.to_string(),
+                StoredEntry::of(&r.entry)?,
+                r.entry.text.clone(),
+            ),
+            None => (String::new(), String::new(), String::new()),
+        };
+        let [notify_event, notify_id, notify_pending] = self.notify_args(new.author);
+        // Built by hand, not with `argv!`: the entry's JSON and the keys
+        // move in rather than being copied once more per message.
+        let mut args = vec![
+            new.now.to_string(),
+            id.to_string(),
+            new.author.to_string(),
+            sender_field(new.author).to_string(),
+            sender,
+            key,
+            json,
+            redact_seq,
+            redact_entry,
+            redact_text,
+            if self.replication.is_some() { "1" } else { "" }.to_owned(),
+            notify_event,
+            notify_id,
+            notify_pending,
+        ];
+        if ranks {
+            args.extend(self.inbox_ranks(new.now));
+        }
+        Ok(args)
+    }
+
     fn inbox_ranks(&self, now: Millis) -> Vec<String> {
         Tier::ALL
             .iter()
@@ -548,45 +598,17 @@ impl Store for RedisStore {
 
     async fn append(&self, id: &ConversationId, new: NewEntry) -> StoreResult<Appended> {
         let at = rfc3339(new.now);
-        let json = StoredEntry::encode(new.author, &new.text, &at, new.client_id.as_deref())?;
-        let sender = new.sender.as_ref().map(keys::encode).unwrap_or_default();
-        let key = new
-            .client_id
-            .as_deref()
-            .map(|k| idempotency_key(new.author, k))
-            .unwrap_or_default();
-        let (redact_seq, redact_entry, redact_text) = match &new.redact {
-            Some(r) => (
-                r.seq.to_string(),
-                StoredEntry::of(&r.entry)?,
-                r.entry.text.clone(),
-            ),
-            None => (String::new(), String::new(), String::new()),
-        };
-        let [notify_event, notify_id, notify_pending] = self.notify_args(new.author);
-        // Built by hand, not with `argv!`: the entry's JSON and the
-        // keys move in rather than being copied once more per message.
-        let mut args = vec![
-            new.now.to_string(),
-            id.to_string(),
-            new.author.to_string(),
-            sender_field(new.author).to_string(),
-            sender,
-            key,
-            json,
-            redact_seq,
-            redact_entry,
-            redact_text,
-            if self.replication.is_some() { "1" } else { "" }.to_owned(),
-            notify_event,
-            notify_id,
-            notify_pending,
-        ];
-        if new.author == Author::Cardholder {
-            args.extend(self.inbox_ranks(new.now));
+        let reply = self
+            .appends
+            .append(self.append_args(id, &new, &at, false)?)
+            .await?;
+        let mut r: AppendReply = decode(&reply, "append")?;
+        if r.wants_ranks {
+            // A cardholder's message to a resolved thread: again, with the
+            // inbox ranks that reopening it needs.
+            let args = self.append_args(id, &new, &at, true)?;
+            r = decode(&self.appends.append(args).await?, "append")?;
         }
-        let reply = self.appends.append(args).await?;
-        let r: AppendReply = decode(&reply, "append")?;
         if !r.ok {
             return Err(StoreError::NoConversation);
         }

@@ -337,6 +337,10 @@ pub struct AppendReply {
     /// The entry reopened a resolved thread.
     #[serde(default)]
     pub reopened: bool,
+    /// Nothing done: the message would reopen a resolved thread, and the
+    /// call must be made again with the inbox ranks.
+    #[serde(default)]
+    pub wants_ranks: bool,
 }
 
 /// `inbox_claim.lua`.

@@ -7,9 +7,10 @@
 --       ('' none: not configured, or not an agent's entry): its event, its id, how
 --       long the conversation stays marked notified (ms); then pairs of (card tier,
 --       inbox rank now) for a cardholder's message that reopens a resolved thread
--- Reply: {ok, duplicate, seq, entry, cardholder, agent, status, first, notified, reopened};
--- ok is false
--- when the conversation is over or the sender is not its cardholder/agent.
+--       (given only when a first call without them replied `wants_ranks`)
+-- Reply: {ok, duplicate, seq, entry, cardholder, agent, status, first, notified, reopened,
+-- wants_ranks}; ok is false when the conversation is over or the sender is not its
+-- cardholder/agent, or (with wants_ranks) when the ranks are needed.
 -- The new entry's `msg` event is published here, inside the same atomic
 -- step, so every node receives a conversation's entries in seq order
 -- (held: by `release.lua` or the conversation's next announcing step).
@@ -19,7 +20,7 @@ local hold = ARGV[12] == '1'
 local notify_event, notify_id, notify_pending = ARGV[13], ARGV[14], ARGV[15]
 local c = k('conv', id)
 local f = redis.call('HMGET', c, 'status', 'cardholder', 'agent', 'tier', 'last_seq', 'published',
-  'spoke:' .. author)
+  'spoke:' .. author, 'monitored')
 if not f[1] or f[1] == 'ended' then
   return cjson.encode({ok = false})
 end
@@ -30,6 +31,9 @@ end
 -- its team's inbox and no longer expires.
 local reopened = false
 if f[1] == 'resolved' and (key == '' or redis.call('HEXISTS', k('tx', id) .. ':keys', key) == 0) then
+  if #ARGV < 16 then
+    return cjson.encode({ok = false, wants_ranks = true})
+  end
   if not to_inbox(id, f[4], 16) then
     return cjson.encode({ok = false})
   end
@@ -44,14 +48,14 @@ end
 if redact_seq ~= '' and (key == '' or redis.call('HEXISTS', k('tx', id) .. ':keys', key) == 0)
     and redis.call('HGET', c, 'last_seq') == redact_seq then
   redis.call('LSET', k('tx', id), tonumber(redact_seq) - 1, redact_entry)
-  announce(with_monitors(id, both_sides(f[1], f[2], f[3])),
+  announce(with_monitors(id, both_sides(f[1], f[2], f[3]), f[8]),
     {k = 'redact', conversation = id, seq = tonumber(redact_seq), text = redact_text})
 end
 -- What append_entry reads, read above already (unless the reopening
 -- released held entries meanwhile).
 local seen = nil
 if not reopened then
-  seen = {f[5], f[6], f[7]}
+  seen = {f[5], f[6], f[7], f[8]}
 end
 local r = append_entry(id, f, author, key, entry, hold, seen)
 r.ok = true

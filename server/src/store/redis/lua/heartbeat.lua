@@ -24,6 +24,7 @@ end
 -- A live node that others took for dead has lost its presence: it says so.
 local revived = ARGV[7] ~= '1' and not redis.call('ZSCORE', k('nodes'), node)
 redis.call('ZADD', k('nodes'), NOW, node)
+nodes_changed()
 local told = {}
 for _, d in ipairs(dead) do
   local h = k('presence', d)
@@ -31,6 +32,7 @@ for _, d in ipairs(dead) do
   redis.call('DEL', h)
   if d ~= node then
     redis.call('ZREM', k('nodes'), d)
+    nodes_changed()
   end
   for _, member in ipairs(members) do
     if not present(member) then

@@ -13,7 +13,7 @@ if f[1] ~= 'active' or f[3] ~= agent or f[4] ~= 'message' then
 end
 release(id)
 announce(with_monitors(id, both_sides(f[1], f[2], f[3])), {k = 'ended', conversation = id, reason = reason})
-redis.call('DEL', c .. ':monitors')
+drop_monitors(c)
 redis.call('SREM', k('agent', agent) .. ':threads', id)
 redis.call('HSET', c, 'status', 'resolved', 'ended_at', NOW, 'end_reason', reason)
 -- It keeps `agent_name` (who answered it, for the archive and history).

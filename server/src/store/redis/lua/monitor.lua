@@ -16,4 +16,5 @@ end
 if not status then
   return cjson.encode({ok = false})
 end
+monitors_changed(c)
 return cjson.encode({ok = true, conversation = redis.call('HGETALL', c)})

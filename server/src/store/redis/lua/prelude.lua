@@ -19,8 +19,16 @@
 -- The key prefix, the time of the call (a number), the same time as given
 -- (a string, for writing: see `append_entry`), and the call's arguments.
 local P, NOW, NOW_S, ARGS
-local function k(...)
-  return P .. ':' .. table.concat({...}, ':')
+-- A key: the prefix and up to three parts, joined by ':'. Written out
+-- rather than with table.concat: every string a step makes costs Redis a
+-- hash of all its bytes, and a key is made in one concatenation.
+local function k(a, b, c)
+  if c then
+    return P .. ':' .. a .. ':' .. b .. ':' .. c
+  elseif b then
+    return P .. ':' .. a .. ':' .. b
+  end
+  return P .. ':' .. a
 end
 
 -- Sets the fields of a hash that are given ('' means not given).
@@ -49,10 +57,24 @@ local function agent_refresh(agent)
   end
 end
 
+-- The live nodes, read once per step (a batch of appends publishes to
+-- them once per message); a step that adds or removes a node calls
+-- `nodes_changed` after it, and `flush` forgets them when the step ends.
+local nodes_cache
+local function live_nodes()
+  if not nodes_cache then
+    nodes_cache = redis.call('ZRANGE', k('nodes'), 0, -1)
+  end
+  return nodes_cache
+end
+local function nodes_changed()
+  nodes_cache = nil
+end
+
 -- Whether any live node holds a connection of this presence member
 -- ('c:<id>' for cardholders, 'a:<id>' for agents).
 local function present(member)
-  for _, n in ipairs(redis.call('ZRANGE', k('nodes'), 0, -1)) do
+  for _, n in ipairs(live_nodes()) do
     local c = tonumber(redis.call('HGET', k('presence', n), member) or '0')
     if c > 0 then
       return true
@@ -62,26 +84,42 @@ local function present(member)
 end
 
 -- The envelopes a step has announced, per event channel, published when it
--- ends (`flush`, called by every function of the library).
-local pending, pending_channels = {}, {}
+-- ends (`flush`, called by every function of the library): each channel's
+-- list holds the pieces of its envelopes, separated by ',' pieces, and
+-- `counts` how many envelopes it holds. An envelope given in pieces is
+-- joined only once, with the rest of its channel's message, when the step
+-- ends: each string a step makes costs Redis a hash of all its bytes.
+local pending, pending_channels, counts = {}, {}, {}
 
--- Publishes an envelope (`store::redis::wire::Published`: {to, at, e}) to
--- its recipients (presence members), on the event channel of each node where
--- one of them is connected, so a node only receives the events of its own
--- connections. Envelopes are held until the step ends; see `flush`.
+-- Publishes an envelope (`store::redis::wire::Published`: {to, at, e}),
+-- given as a string or a list of pieces, to its recipients (presence
+-- members), on the event channel of each node where one of them is
+-- connected, so a node only receives the events of its own connections.
+-- Envelopes are held until the step ends; see `flush`.
 local function publish(members, payload)
-  for _, n in ipairs(redis.call('ZRANGE', k('nodes'), 0, -1)) do
+  for _, n in ipairs(live_nodes()) do
     local h = k('presence', n)
     for _, m in ipairs(members) do
       if redis.call('HEXISTS', h, m) == 1 then
         local channel = k('events', n)
         local list = pending[channel]
         if not list then
-          list = {}
+          -- Its first piece becomes '[' if the channel gets several.
+          list = {''}
           pending[channel] = list
+          counts[channel] = 0
           table.insert(pending_channels, channel)
+        elseif counts[channel] > 0 then
+          table.insert(list, ',')
         end
-        table.insert(list, payload)
+        counts[channel] = counts[channel] + 1
+        if type(payload) == 'table' then
+          for _, piece in ipairs(payload) do
+            table.insert(list, piece)
+          end
+        else
+          table.insert(list, payload)
+        end
         break
       end
     end
@@ -95,13 +133,14 @@ end
 local function flush()
   for _, channel in ipairs(pending_channels) do
     local list = pending[channel]
-    if #list == 1 then
-      redis.call('PUBLISH', channel, list[1])
-    else
-      redis.call('PUBLISH', channel, '[' .. table.concat(list, ',') .. ']')
+    if counts[channel] > 1 then
+      list[1] = '['
+      table.insert(list, ']')
     end
+    redis.call('PUBLISH', channel, table.concat(list))
   end
-  pending, pending_channels = {}, {}
+  pending, pending_channels, counts = {}, {}, {}
+  nodes_cache = nil
 end
 
 -- Announces a domain event given as a table.
@@ -127,8 +166,8 @@ end
 -- the store's own (a step checks the conversation exists before it
 -- announces), so neither needs escaping.
 local function announce_entry(members, id, seq, entry)
-  publish(members, '{"to":["' .. table.concat(members, '","') .. '"],"at":' .. NOW_S
-    .. ',"e":{"k":"msg","conversation":"' .. id .. '","seq":' .. seq .. ',"entry":' .. entry .. '}}')
+  publish(members, {'{"to":["', table.concat(members, '","'), '"],"at":', NOW_S,
+    ',"e":{"k":"msg","conversation":"', id, '","seq":', seq, ',"entry":', entry, '}}'})
 end
 
 -- The last connection of a user is gone: an agent goes away (and its chats
@@ -203,11 +242,33 @@ end
 
 -- The members to announce a conversation's entries and end to: `to`, plus the
 -- supervisors monitoring it.
-local function with_monitors(id, to)
+-- `monitored`: the conversation's `monitored` field when the caller has
+-- read it (false: nobody monitors it, so there is nothing to look up).
+local function with_monitors(id, to, monitored)
+  if monitored == false then
+    return to
+  end
   for _, m in ipairs(redis.call('HKEYS', k('conv', id) .. ':monitors')) do
     table.insert(to, m)
   end
   return to
+end
+
+-- Keeps the conversation's `monitored` field (present while any supervisor
+-- monitors it, so that a message's step need not look the monitors up)
+-- in step with its `:monitors` hash.
+local function monitors_changed(c)
+  if redis.call('EXISTS', c .. ':monitors') == 1 then
+    redis.call('HSET', c, 'monitored', '1')
+  else
+    redis.call('HDEL', c, 'monitored')
+  end
+end
+
+-- A conversation that is over has no monitors left.
+local function drop_monitors(c)
+  redis.call('DEL', c .. ':monitors')
+  redis.call('HDEL', c, 'monitored')
 end
 
 -- The presence members of both sides of a conversation (from its hash fields).
@@ -253,8 +314,8 @@ end
 -- being announced until `release` (once replicas hold it); a known
 -- idempotency key returns the stored entry instead. `f` is {status,
 -- cardholder, agent} of the conversation, already checked by the caller;
--- `seen`, when given, its {last_seq, published, spoke:<author>} fields as
--- the caller just read them.
+-- `seen`, when given, its {last_seq, published, spoke:<author>, monitored}
+-- fields as the caller just read them.
 local function append_entry(id, f, author, key, entry, hold, seen)
   local c, tx = k('conv', id), k('tx', id)
   local g = seen or redis.call('HMGET', c, 'last_seq', 'published', 'spoke:' .. author)
@@ -280,7 +341,7 @@ local function append_entry(id, f, author, key, entry, hold, seen)
   elseif g[2] then
     release(id)
   else
-    announce_entry(with_monitors(id, both_sides(f[1], f[2], f[3])), id, seq_s, entry)
+    announce_entry(with_monitors(id, both_sides(f[1], f[2], f[3]), seen and seen[4]), id, seq_s, entry)
   end
   -- The caller has the new entry already: only a resend's stored one is sent back.
   return {duplicate = false, seq = seq, first = first}
@@ -334,7 +395,7 @@ local function end_conv(id, reason, retention)
   release(id)
   redis.call('HSET', c, 'status', 'ended', 'ended_at', NOW, 'end_reason', reason)
   announce(with_monitors(id, both_sides(f[1], f[2], f[3])), {k = 'ended', conversation = id, reason = reason})
-  redis.call('DEL', c .. ':monitors')
+  drop_monitors(c)
   if f[1] == 'queued' then
     redis.call('ZREM', k('q', f[4]), id)
     redis.call('ZREM', k('inbox', f[4]), id)

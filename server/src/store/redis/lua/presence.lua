@@ -2,6 +2,7 @@
 -- Reply: the member's connections left on this node.
 local node, member, delta, deadline = ARGV[3], ARGV[4], tonumber(ARGV[5]), ARGV[6]
 redis.call('ZADD', k('nodes'), NOW, node)
+nodes_changed()
 local was_present = delta > 0 and present(member)
 local h = k('presence', node)
 local n = redis.call('HINCRBY', h, member, delta)
