@@ -11,7 +11,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
-use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::task::TaskTracker;
@@ -31,9 +30,6 @@ const BATCH_BYTES: usize = 64 * 1024;
 
 /// Frames refused for rate in a row before the connection is closed as a flood.
 const FLOOD_LIMIT: u32 = 100;
-
-type Sink = SplitSink<WebSocket, Message>;
-type Stream = SplitStream<WebSocket>;
 
 /// Why the connection loop stopped.
 enum Exit {
@@ -79,11 +75,11 @@ pub async fn serve(socket: WebSocket, hub: Hub, admission: Admission, tracker: T
         role = tracing::field::Empty
     );
     async move {
-        let (mut sink, mut stream) = socket.split();
+        let mut socket = socket;
         let (identity, permit) = match admission {
             Admission::Authenticated { identity, permit } => (identity, permit),
             Admission::Pending { pending, slots } => {
-                let admitted = first_frame_auth(&hub, &mut stream)
+                let admitted = first_frame_auth(&hub, &mut socket)
                     .await
                     .and_then(|identity| match slots.try_acquire_owned() {
                         Ok(permit) => Ok((identity, permit)),
@@ -97,7 +93,7 @@ pub async fn serve(socket: WebSocket, hub: Hub, admission: Admission, tracker: T
                     Ok(admitted) => admitted,
                     Err((code, reason)) => {
                         tracing::info!(code, reason, "not admitted");
-                        send_close(&mut sink, code, reason).await;
+                        send_close(&mut socket, code, reason).await;
                         return;
                     }
                 }
@@ -106,22 +102,25 @@ pub async fn serve(socket: WebSocket, hub: Hub, admission: Admission, tracker: T
         let span = tracing::Span::current();
         span.record("sub", identity.sub.as_str());
         span.record("role", identity.role.as_str());
-        // The session runs as a task of its own: this one's state (the
-        // unsplit socket, the auth deadline) would otherwise be carried,
-        // unused, by every idle connection for its whole life.
-        tracker.spawn(run(conn, hub, identity, sink, stream, permit).instrument(span));
+        // The session runs as a task of its own: this one's state (the auth
+        // deadline) would otherwise be carried, unused, by every idle
+        // connection for its whole life.
+        tracker.spawn(run(conn, hub, identity, socket, permit).instrument(span));
     }
     .instrument(span)
     .await;
 }
 
 /// Waits for `{"type":"auth","token":…}` within the auth deadline.
-async fn first_frame_auth(hub: &Hub, stream: &mut Stream) -> Result<Identity, (u16, &'static str)> {
+async fn first_frame_auth(
+    hub: &Hub,
+    socket: &mut WebSocket,
+) -> Result<Identity, (u16, &'static str)> {
     let deadline = tokio::time::sleep(hub.settings().auth_timeout);
     tokio::pin!(deadline);
     loop {
         let msg = tokio::select! {
-            m = stream.next() => m,
+            m = socket.next() => m,
             _ = &mut deadline => return Err((close::AUTH_TIMEOUT, "no authentication within 10 seconds")),
         };
         match msg {
@@ -155,8 +154,7 @@ async fn run(
     conn: u64,
     hub: Hub,
     identity: Identity,
-    mut sink: Sink,
-    mut stream: Stream,
+    mut socket: WebSocket,
     _permit: OwnedSemaphorePermit,
 ) {
     let (outbox, mut inbox) = outbound_queue();
@@ -164,15 +162,13 @@ async fn run(
     let (mut caller, welcome) = hub.join(identity, conn, outbox, kick.clone()).await;
     tracing::info!("connected");
     let exit = match welcome {
-        Ok(frames) => match write_batch(&mut sink, &mut inbox, Outgoing::Replies(frames)).await {
-            Ok(()) => {
-                session_loop(&hub, &mut caller, &mut sink, &mut stream, &mut inbox, &kick).await
-            }
+        Ok(frames) => match write_batch(&mut socket, &mut inbox, Outgoing::Replies(frames)).await {
+            Ok(()) => session_loop(&hub, &mut caller, &mut socket, &mut inbox, &kick).await,
             Err(()) => Exit::Gone,
         },
         Err(e) => {
             let _ = write_batch(
-                &mut sink,
+                &mut socket,
                 &mut inbox,
                 Outgoing::Replies(vec![e.to_frame(None)]),
             )
@@ -182,7 +178,7 @@ async fn run(
     };
     if let Exit::Close(code, reason) = exit {
         tracing::info!(code, reason, "closing");
-        send_close(&mut sink, code, reason).await;
+        send_close(&mut socket, code, reason).await;
     }
     hub.disconnect(caller).await;
     tracing::info!("disconnected");
@@ -228,8 +224,7 @@ impl RateLimit {
 async fn session_loop(
     hub: &Hub,
     caller: &mut Caller,
-    sink: &mut Sink,
-    stream: &mut Stream,
+    socket: &mut WebSocket,
     inbox: &mut Inbox,
     kick: &Kick,
 ) -> Exit {
@@ -251,10 +246,19 @@ async fn session_loop(
     );
     let expiry = tokio::time::sleep(expires_in);
     tokio::pin!(expiry);
+    // Waited on across the whole loop, not made anew for every frame: each
+    // new wait on a token registers with (and leaves) its waiter list, and
+    // the hub's shutdown token is shared by every connection.
+    let kicked_out = kick.kicked();
+    tokio::pin!(kicked_out);
+    let resyncing = resync.cancelled();
+    tokio::pin!(resyncing);
+    let stopping = hub.shutdown_token().cancelled();
+    tokio::pin!(stopping);
     loop {
         // What to write now; queued events join it in one batch.
         let first = tokio::select! {
-            inbound = stream.next() => {
+            inbound = socket.next() => {
                 last_heard = Instant::now();
                 match inbound {
                     Some(Ok(Message::Text(text))) => {
@@ -289,19 +293,19 @@ async fn session_loop(
                 Outgoing::Ping
             }
             _ = &mut expiry => return Exit::Close(close::AUTH_FAILED, "token expired; reconnect with a fresh token"),
-            why = kick.kicked() => return kicked(why),
-            _ = resync.cancelled() => {
+            why = &mut kicked_out => return kicked(why),
+            _ = &mut resyncing => {
                 // The store may have lost conversations (Redis restarted
                 // without its data): say so before asking for a reconnect.
                 let lost = hub.lost_conversations(caller).await;
-                if !lost.is_empty() && write_batch(sink, inbox, Outgoing::Replies(lost)).await.is_err() {
+                if !lost.is_empty() && write_batch(socket, inbox, Outgoing::Replies(lost)).await.is_err() {
                     return Exit::Gone;
                 }
                 return Exit::Close(close::RESYNC, "events were interrupted; reconnect and sync");
             }
-            _ = hub.shutdown_token().cancelled() => return Exit::Close(close::GOING_AWAY, "the hub is restarting; reconnect"),
+            _ = &mut stopping => return Exit::Close(close::GOING_AWAY, "the hub is restarting; reconnect"),
         };
-        if write_batch(sink, inbox, first).await.is_err() {
+        if write_batch(socket, inbox, first).await.is_err() {
             // A write that could not finish while the client was being
             // closed for falling behind: say why, if it ever reads again.
             return match kick.reason() {
@@ -355,7 +359,7 @@ enum Outgoing {
 /// kernel rather than one per frame. Replies to a command and queued events
 /// share a batch; frames keep their order. Queued frames stop counting
 /// against the connection's unsent bytes once the batch is written.
-async fn write_batch(sink: &mut Sink, inbox: &mut Inbox, first: Outgoing) -> Result<(), ()> {
+async fn write_batch(socket: &mut WebSocket, inbox: &mut Inbox, first: Outgoing) -> Result<(), ()> {
     if matches!(&first, Outgoing::Replies(frames) if frames.is_empty()) {
         // A command with nothing to say back (most `say`s: the echo is an
         // event); anything queued is picked up by the loop.
@@ -366,22 +370,23 @@ async fn write_batch(sink: &mut Sink, inbox: &mut Inbox, first: Outgoing) -> Res
         match first {
             Outgoing::Replies(frames) => {
                 for f in frames {
-                    sink.feed(Message::Text(Utf8Bytes::from(f.to_text())))
+                    socket
+                        .feed(Message::Text(Utf8Bytes::from(f.to_text())))
                         .await?;
                 }
             }
             Outgoing::Queued(text) => {
                 queued += text.len();
-                sink.feed(Message::Text(text)).await?;
+                socket.feed(Message::Text(text)).await?;
             }
-            Outgoing::Ping => sink.feed(Message::Ping(Default::default())).await?,
+            Outgoing::Ping => socket.feed(Message::Ping(Default::default())).await?,
         }
         while queued < BATCH_BYTES {
             let Some(text) = inbox.try_recv() else { break };
             queued += text.len();
-            sink.feed(Message::Text(text)).await?;
+            socket.feed(Message::Text(text)).await?;
         }
-        sink.flush().await
+        socket.flush().await
     };
     let done = tokio::time::timeout(WRITE_TIMEOUT, batch).await;
     inbox.written(queued);
@@ -391,13 +396,13 @@ async fn write_batch(sink: &mut Sink, inbox: &mut Inbox, first: Outgoing) -> Res
     }
 }
 
-async fn send_close(sink: &mut Sink, code: u16, reason: &'static str) {
+async fn send_close(socket: &mut WebSocket, code: u16, reason: &'static str) {
     let frame = CloseFrame {
         code,
         reason: Utf8Bytes::from_static(reason),
     };
-    let _ = tokio::time::timeout(WRITE_TIMEOUT, sink.send(Message::Close(Some(frame)))).await;
-    let _ = tokio::time::timeout(Duration::from_secs(1), sink.close()).await;
+    let _ = tokio::time::timeout(WRITE_TIMEOUT, socket.send(Message::Close(Some(frame)))).await;
+    let _ = tokio::time::timeout(Duration::from_secs(1), socket.close()).await;
 }
 
 #[cfg(test)]
