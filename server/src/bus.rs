@@ -73,15 +73,28 @@ pub enum KickReason {
 }
 
 /// Tells a connection task to close, saying why (the first reason wins).
+///
+/// Its token is a child of the node's resync token (itself a child of the
+/// hub's shutdown token), so the connection waits on this one token for
+/// all three: a kick, a resync of the whole node, and shutdown.
 #[derive(Debug, Clone, Default)]
 pub struct Kick {
-    /// Cancelled when the connection must close.
+    /// Cancelled when the connection must close (or its parents are).
     token: CancellationToken,
     /// The reason, set once before the token is cancelled.
     why: Arc<OnceLock<KickReason>>,
 }
 
 impl Kick {
+    /// A kick that also fires when `parent` is cancelled
+    /// ([`Sessions::resync_token`]).
+    pub fn under(parent: &CancellationToken) -> Kick {
+        Kick {
+            token: parent.child_token(),
+            why: Arc::default(),
+        }
+    }
+
     /// Asks the connection to close.
     pub fn kick(&self, why: KickReason) {
         if self.why.set(why).is_ok() {
@@ -99,10 +112,10 @@ impl Kick {
         self.why.get().copied()
     }
 
-    /// Waits until the connection is asked to close.
-    pub async fn kicked(&self) -> KickReason {
+    /// Waits until the connection is asked to close, by a kick
+    /// ([`Kick::reason`] says why) or by the parent token.
+    pub async fn closing(&self) {
         self.token.cancelled().await;
-        self.why.get().copied().unwrap_or(KickReason::TooSlow)
     }
 }
 
@@ -281,19 +294,40 @@ pub struct Session {
 
 /// This node's connections, by audience (a user may have several: app and
 /// web; a desk agent is also in its desks' audiences).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Sessions {
     by_audience: DashMap<Audience, Vec<Session>>,
     next_conn: AtomicU64,
     /// Cancelled (and replaced) when this node may have missed events:
     /// every connection open at that moment is asked to reconnect and `sync`.
+    /// A child of `stop`.
     resync: std::sync::Mutex<CancellationToken>,
+    /// The hub's shutdown token.
+    stop: CancellationToken,
     /// How far behind this node runs.
     lag: Lag,
 }
 
+impl Default for Sessions {
+    fn default() -> Self {
+        Sessions::new(CancellationToken::new())
+    }
+}
+
 impl Sessions {
-    /// The token a new connection watches for [`Sessions::resync_all`].
+    /// No connections yet; `stop` is the hub's shutdown token.
+    pub fn new(stop: CancellationToken) -> Sessions {
+        Sessions {
+            by_audience: DashMap::default(),
+            next_conn: AtomicU64::default(),
+            resync: std::sync::Mutex::new(stop.child_token()),
+            stop,
+            lag: Lag::default(),
+        }
+    }
+
+    /// The token a new connection watches for [`Sessions::resync_all`]
+    /// (cancelled too when the hub shuts down).
     pub fn resync_token(&self) -> CancellationToken {
         self.resync
             .lock()
@@ -304,7 +338,10 @@ impl Sessions {
     /// Asks every connection open now to reconnect and `sync` (the node's
     /// event subscription was interrupted, so they may have missed events).
     pub fn resync_all(&self) {
-        let old = std::mem::take(&mut *self.resync.lock().unwrap_or_else(|p| p.into_inner()));
+        let old = std::mem::replace(
+            &mut *self.resync.lock().unwrap_or_else(|p| p.into_inner()),
+            self.stop.child_token(),
+        );
         old.cancel();
     }
 
@@ -560,6 +597,44 @@ async fn subscriber(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A connection's one wait covers its kick, the node's resync and the
+    /// hub's shutdown; only a kick has a reason, and a resync reaches the
+    /// connections open at that moment only.
+    async fn closes(kick: &Kick) {
+        tokio::time::timeout(Duration::from_secs(5), kick.closing())
+            .await
+            .expect("the connection is told to close");
+    }
+
+    #[tokio::test]
+    async fn a_connection_closing_hears_its_kick_a_resync_and_shutdown() {
+        let stop = CancellationToken::new();
+        let sessions = Sessions::new(stop.clone());
+        let kicked = Kick::under(&sessions.resync_token());
+        let bystander = Kick::under(&sessions.resync_token());
+        kicked.kick(KickReason::Replaced);
+        closes(&kicked).await;
+        assert_eq!(kicked.reason(), Some(KickReason::Replaced));
+        assert!(
+            !bystander.token.is_cancelled(),
+            "a kick is for one connection"
+        );
+
+        sessions.resync_all();
+        closes(&bystander).await;
+        assert_eq!(bystander.reason(), None, "a resync is not a kick");
+        let later = Kick::under(&sessions.resync_token());
+        assert!(
+            !later.token.is_cancelled(),
+            "a resync is for connections open then"
+        );
+
+        stop.cancel();
+        closes(&later).await;
+        assert_eq!(later.reason(), None);
+        assert!(Kick::under(&sessions.resync_token()).token.is_cancelled());
+    }
 
     fn frame(bytes: usize) -> Utf8Bytes {
         Utf8Bytes::from("x".repeat(bytes))

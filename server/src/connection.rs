@@ -75,7 +75,9 @@ pub async fn serve(socket: WebSocket, hub: Hub, admission: Admission, tracker: T
         role = tracing::field::Empty
     );
     async move {
-        let mut socket = socket;
+        // Boxed: inline, it would make the session's task outgrow its
+        // allocator size class (a few hundred bytes more per idle connection).
+        let mut socket = Box::new(socket);
         let (identity, permit) = match admission {
             Admission::Authenticated { identity, permit } => (identity, permit),
             Admission::Pending { pending, slots } => {
@@ -154,11 +156,11 @@ async fn run(
     conn: u64,
     hub: Hub,
     identity: Identity,
-    mut socket: WebSocket,
+    mut socket: Box<WebSocket>,
     _permit: OwnedSemaphorePermit,
 ) {
     let (outbox, mut inbox) = outbound_queue();
-    let kick = Kick::default();
+    let kick = Kick::under(&hub.resync_token());
     let (mut caller, welcome) = hub.join(identity, conn, outbox, kick.clone()).await;
     tracing::info!("connected");
     let exit = match welcome {
@@ -232,7 +234,6 @@ async fn session_loop(
     let heartbeat = settings.heartbeat;
     let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + heartbeat, heartbeat);
     let mut last_heard = Instant::now();
-    let resync = hub.resync_token();
     let mut rate = RateLimit::new(settings.rate_burst, settings.rate_per_sec, Instant::now());
     let expires_in = Duration::from_millis(
         u64::try_from(
@@ -246,15 +247,11 @@ async fn session_loop(
     );
     let expiry = tokio::time::sleep(expires_in);
     tokio::pin!(expiry);
-    // Waited on across the whole loop, not made anew for every frame: each
-    // new wait on a token registers with (and leaves) its waiter list, and
-    // the hub's shutdown token is shared by every connection.
-    let kicked_out = kick.kicked();
-    tokio::pin!(kicked_out);
-    let resyncing = resync.cancelled();
-    tokio::pin!(resyncing);
-    let stopping = hub.shutdown_token().cancelled();
-    tokio::pin!(stopping);
+    // One wait for a kick, a resync of the node and shutdown (the kick's
+    // token is a child of the other two), made once for the whole loop
+    // rather than anew for every frame.
+    let closing = kick.closing();
+    tokio::pin!(closing);
     loop {
         // What to write now; queued events join it in one batch.
         let first = tokio::select! {
@@ -293,17 +290,22 @@ async fn session_loop(
                 Outgoing::Ping
             }
             _ = &mut expiry => return Exit::Close(close::AUTH_FAILED, "token expired; reconnect with a fresh token"),
-            why = &mut kicked_out => return kicked(why),
-            _ = &mut resyncing => {
-                // The store may have lost conversations (Redis restarted
-                // without its data): say so before asking for a reconnect.
+            () = &mut closing => {
+                if hub.shutdown_token().is_cancelled() {
+                    return Exit::Close(close::GOING_AWAY, "the hub is restarting; reconnect");
+                }
+                if let Some(why) = kick.reason() {
+                    return kicked(why);
+                }
+                // The node's resync: the store may have lost conversations
+                // (Redis restarted without its data): say so before asking
+                // for a reconnect.
                 let lost = hub.lost_conversations(caller).await;
                 if !lost.is_empty() && write_batch(socket, inbox, Outgoing::Replies(lost)).await.is_err() {
                     return Exit::Gone;
                 }
                 return Exit::Close(close::RESYNC, "events were interrupted; reconnect and sync");
             }
-            _ = &mut stopping => return Exit::Close(close::GOING_AWAY, "the hub is restarting; reconnect"),
         };
         if write_batch(socket, inbox, first).await.is_err() {
             // A write that could not finish while the client was being

@@ -105,7 +105,7 @@ pub enum RunError {
 pub async fn build_hub(settings: Settings, shutdown: CancellationToken) -> Result<Hub, RunError> {
     let metrics = Metrics::new();
     let verifier = Verifier::start(settings.jwt.clone(), metrics.clone(), shutdown.clone()).await?;
-    let sessions = Arc::new(Sessions::default());
+    let sessions = Arc::new(Sessions::new(shutdown.clone()));
     let mut archive_health = None;
     let (store, bus, archive): (Arc<dyn Store>, Bus, Arc<dyn Archive>) = match &settings.engine {
         Engine::Memory => {
