@@ -8,7 +8,10 @@
 //! JSON); the hub publishes the rest. This is the one definition of the
 //! envelope: [`decode`] reads both, [`encode`] writes the hub's.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 
 use super::keys;
 use super::replies::{self, lua_list, Fields, StoredEntry};
@@ -19,11 +22,10 @@ use crate::events::{Envelope, Event};
 use crate::protocol::{Availability, InboxChange, InboxItem};
 use crate::store::{CallbackRequest, Note};
 
-/// An envelope as published.
-#[derive(Serialize, Deserialize)]
+/// An envelope as published (read as [`Received`]).
+#[derive(Serialize)]
 struct Published {
     /// Presence members of the recipients.
-    #[serde(deserialize_with = "lua_list")]
     to: Vec<String>,
     /// Publish time, Unix ms.
     at: Millis,
@@ -112,11 +114,72 @@ enum WireEvent {
     },
 }
 
+/// A published envelope as read: the event is kept as JSON text until its
+/// kind is known (see [`Received::event`]).
+#[derive(Deserialize)]
+struct Received<'a> {
+    #[serde(deserialize_with = "lua_list")]
+    to: Vec<String>,
+    at: Millis,
+    #[serde(borrow)]
+    e: &'a RawValue,
+}
+
+/// An event's kind alone.
+#[derive(Deserialize)]
+struct Kind<'a> {
+    #[serde(borrow)]
+    k: Cow<'a, str>,
+}
+
+/// The `msg` event's fields, read as a plain struct.
+#[derive(Deserialize)]
+struct MsgFields {
+    conversation: ConversationId,
+    seq: Seq,
+    entry: StoredEntry,
+}
+
+impl Received<'_> {
+    /// The event. Most events are messages: a `msg` is read straight into
+    /// its fields, not through the tagged enum, which serde reads by
+    /// buffering the whole event first (every key and string copied once
+    /// more) to find its tag.
+    fn event(&self) -> serde_json::Result<WireEvent> {
+        let text = self.e.get();
+        if serde_json::from_str::<Kind<'_>>(text)?.k == "msg" {
+            let m: MsgFields = serde_json::from_str(text)?;
+            return Ok(WireEvent::Msg {
+                conversation: m.conversation,
+                seq: m.seq,
+                entry: m.entry,
+            });
+        }
+        serde_json::from_str(text)
+    }
+
+    /// The domain envelope; `None` (and a log line) for one this node
+    /// cannot read, which then reaches nobody rather than the wrong people.
+    fn envelope(self) -> Option<Envelope> {
+        match self.event() {
+            Ok(e) => envelope(Published {
+                to: self.to,
+                at: self.at,
+                e,
+            }),
+            Err(e) => {
+                tracing::warn!(error = %e, "dropped an unreadable hub event");
+                None
+            }
+        }
+    }
+}
+
 /// Reads a published envelope; `None` (and a log line) for one this node
 /// cannot read, which then reaches nobody rather than the wrong people.
 pub fn decode(payload: &[u8]) -> Option<Envelope> {
-    match serde_json::from_slice(payload) {
-        Ok(p) => envelope(p),
+    match serde_json::from_slice::<Received<'_>>(payload) {
+        Ok(r) => r.envelope(),
         Err(e) => {
             tracing::warn!(error = %e, "dropped an unreadable hub event");
             None
@@ -132,8 +195,8 @@ pub fn decode_message(payload: &[u8]) -> Vec<Envelope> {
     if payload.first() != Some(&b'[') {
         return decode(payload).into_iter().collect();
     }
-    match serde_json::from_slice::<Vec<Published>>(payload) {
-        Ok(all) => all.into_iter().filter_map(envelope).collect(),
+    match serde_json::from_slice::<Vec<Received<'_>>>(payload) {
+        Ok(all) => all.into_iter().filter_map(Received::envelope).collect(),
         Err(e) => {
             tracing::warn!(error = %e, "dropped unreadable hub events");
             Vec::new()
@@ -387,5 +450,29 @@ mod tests {
         assert_eq!(seqs, vec![3, 4, 5]);
         assert_eq!(decode_message(one(9).as_bytes()).len(), 1);
         assert!(decode_message(b"[{\"to\":").is_empty());
+    }
+
+    /// A `msg` is read whatever the order of its keys; an event this node
+    /// cannot read (unknown kind, a `msg` without its entry) is dropped
+    /// alone, and the rest of its message still arrives.
+    #[test]
+    fn reads_a_msg_in_any_key_order_and_drops_only_unreadable_events() {
+        let entry = r#"{"from":"agent","text":"hi","at":"2027-01-15T08:00:00Z"}"#;
+        let reordered = format!(
+            r#"{{"to":["c:ann"],"at":1,"e":{{"seq":2,"entry":{entry},"k":"msg","conversation":"c-1"}}}}"#
+        );
+        let unknown = r#"{"to":["c:ann"],"at":1,"e":{"k":"teleport","conversation":"c-1"}}"#;
+        let no_entry = r#"{"to":["c:ann"],"at":1,"e":{"k":"msg","conversation":"c-1","seq":3}}"#;
+        let ended = r#"{"to":["c:ann"],"at":1,"e":{"conversation":"c-1","k":"ended","reason":"agent_ended"}}"#;
+        let batch = format!("[{unknown},{reordered},{no_entry},{ended}]");
+        let events: Vec<_> = decode_message(batch.as_bytes())
+            .into_iter()
+            .map(|e| e.event)
+            .collect();
+        assert_eq!(events.len(), 2, "{events:?}");
+        assert!(
+            matches!(&events[0], Event::Msg { entry, .. } if entry.seq == 2 && entry.text == "hi")
+        );
+        assert!(matches!(&events[1], Event::Ended { .. }));
     }
 }
