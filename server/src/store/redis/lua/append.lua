@@ -19,12 +19,12 @@ local redact_seq, redact_entry, redact_text = ARGV[9], ARGV[10], ARGV[11]
 local hold = ARGV[12] == '1'
 local notify_event, notify_id, notify_pending = ARGV[13], ARGV[14], ARGV[15]
 local c = k('conv', id)
-local f = redis.call('HMGET', c, 'status', 'cardholder', 'agent', 'tier', 'last_seq', 'published',
-  'spoke:' .. author, 'monitored')
+local f = redis.call('HMGET', c, entry_fields(author))
 if not f[1] or f[1] == 'ended' then
   return cjson.encode({ok = false})
 end
-if field ~= '' and ({cardholder = f[2], agent = f[3]})[field] ~= sender then
+local owner = field == 'cardholder' and f[2] or field == 'agent' and f[3] or nil
+if field ~= '' and owner ~= sender then
   return cjson.encode({ok = false})
 end
 -- The cardholder writes to a resolved thread (not a resend): it goes back to
@@ -55,7 +55,7 @@ end
 -- released held entries meanwhile).
 local seen = nil
 if not reopened then
-  seen = {f[5], f[6], f[7], f[8]}
+  seen = f
 end
 local r = append_entry(id, f, author, key, entry, hold, seen)
 r.ok = true

@@ -7,8 +7,8 @@
 -- library's function for `append.lua`), and what they announce is published
 -- when the batch ends, one message per node, in the order announced.
 local replies = {}
-local i = 3
-while i <= #ARGV do
+local i, last = 3, #ARGV
+while i <= last do
   local n = tonumber(ARGV[i])
   local args = {P}
   for j = 1, n do

@@ -114,8 +114,9 @@ local function publish(members, payload)
         end
         counts[channel] = counts[channel] + 1
         if type(payload) == 'table' then
-          for _, piece in ipairs(payload) do
-            table.insert(list, piece)
+          local n = #list
+          for i, piece in ipairs(payload) do
+            list[n + i] = piece
           end
         else
           table.insert(list, payload)
@@ -314,34 +315,38 @@ end
 -- being announced until `release` (once replicas hold it); a known
 -- idempotency key returns the stored entry instead. `f` is {status,
 -- cardholder, agent} of the conversation, already checked by the caller;
--- `seen`, when given, its {last_seq, published, spoke:<author>, monitored}
--- fields as the caller just read them.
+-- `seen`, when given, is what the caller just read of it: `ENTRY_FIELDS`
+-- (`entry_fields`), in that order.
+local function entry_fields(author)
+  return 'status', 'cardholder', 'agent', 'tier', 'last_seq', 'published', 'spoke:' .. author,
+    'monitored'
+end
 local function append_entry(id, f, author, key, entry, hold, seen)
   local c, tx = k('conv', id), k('tx', id)
-  local g = seen or redis.call('HMGET', c, 'last_seq', 'published', 'spoke:' .. author)
+  local g = seen or redis.call('HMGET', c, entry_fields(author))
   -- Seqs are formatted as integers here: a Lua number handed to
   -- `redis.call` would be formatted as a float, several times slower.
-  local seq = tonumber(g[1] or '0') + 1
+  local seq = tonumber(g[5] or '0') + 1
   local seq_s = string.format('%d', seq)
   if key ~= '' and redis.call('HSETNX', tx .. ':keys', key, seq_s) == 0 then
     local known = tonumber(redis.call('HGET', tx .. ':keys', key))
     return {duplicate = true, seq = known, entry = redis.call('LINDEX', tx, known - 1), first = false}
   end
   redis.call('RPUSH', tx, entry)
-  local first = not g[3]
+  local first = not g[7]
   if first then
     redis.call('HSET', c, 'last_seq', seq_s, 'last_at', NOW_S, 'spoke:' .. author, '1')
   else
     redis.call('HSET', c, 'last_seq', seq_s, 'last_at', NOW_S)
   end
   if hold then
-    if not g[2] then
-      redis.call('HSET', c, 'published', g[1] or '0')
+    if not g[6] then
+      redis.call('HSET', c, 'published', g[5] or '0')
     end
-  elseif g[2] then
+  elseif g[6] then
     release(id)
   else
-    announce_entry(with_monitors(id, both_sides(f[1], f[2], f[3]), seen and seen[4]), id, seq_s, entry)
+    announce_entry(with_monitors(id, both_sides(f[1], f[2], f[3]), g[8]), id, seq_s, entry)
   end
   -- The caller has the new entry already: only a resend's stored one is sent back.
   return {duplicate = false, seq = seq, first = first}
