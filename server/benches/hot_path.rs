@@ -1,6 +1,7 @@
 //! The pure parts of the message path, so a regression shows without a
-//! load test: parsing a client frame, cleaning and masking a typed text, and
-//! rendering an event into the bytes every recipient is sent.
+//! load test: parsing a client frame, cleaning and masking a typed text,
+//! reading the events a node receives from Redis, and rendering an event
+//! into the bytes every recipient is sent.
 //!
 //! `cargo bench -p switchboard --bench hot_path`
 
@@ -12,6 +13,7 @@ use switchboard::events::{Event, View};
 use switchboard::hub::typed_text;
 use switchboard::masking::mask_sensitive;
 use switchboard::protocol::{ClientFrame, Entry};
+use switchboard::store::redis::read_published;
 
 const SAY: &str = r#"{"type":"say","conversation":"c-9f1c2e7a4b5d4e0f8a6b3c2d1e0f9a8b","id":"m-7f3a","text":"Hi, my card was declined at the supermarket this morning, can you check?"}"#;
 const PLAIN: &str = "Hi, my card was declined at the supermarket this morning, can you check?";
@@ -59,5 +61,18 @@ fn render(c: &mut Criterion) {
     });
 }
 
-criterion_group!(hot_path, parse, masking, render);
+fn read_events(c: &mut Criterion) {
+    // What one step of 8 appends publishes to a node, as the scripts build it.
+    let one = |seq: u32| {
+        format!(
+            r#"{{"to":["c:ann","a:bob"],"at":1747041070204,"e":{{"k":"msg","conversation":"c-9f1c2e7a4b5d4e0f8a6b3c2d1e0f9a8b","seq":{seq},"entry":{{"from":"cardholder","text":"{PLAIN}","at":"2025-05-12T09:31:10.204Z","id":"m-7f3a"}}}}}}"#
+        )
+    };
+    let batch = format!("[{}]", (1..=8).map(one).collect::<Vec<_>>().join(","));
+    c.bench_function("read 8 published msg events", |b| {
+        b.iter(|| read_published(black_box(batch.as_bytes())))
+    });
+}
+
+criterion_group!(hot_path, parse, masking, read_events, render);
 criterion_main!(hot_path);

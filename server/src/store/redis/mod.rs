@@ -19,6 +19,12 @@ mod wire;
 
 pub use handover::{Handed, Handover, HandoverBatch, ARCHIVE_GROUP};
 
+/// Reads one pub/sub message of hub events as a node's subscriber does (an
+/// envelope, or an array of them; see `wire`): for benchmarks and tools.
+pub fn read_published(payload: &[u8]) -> Vec<crate::events::Envelope> {
+    wire::decode_message(payload)
+}
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
