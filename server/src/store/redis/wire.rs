@@ -37,13 +37,9 @@ struct Published {
 #[derive(Serialize, Deserialize)]
 #[serde(tag = "k", rename_all = "snake_case")]
 enum WireEvent {
-    /// From `append.lua` / `escalate.lua`.
-    Msg {
-        conversation: ConversationId,
-        seq: Seq,
-        /// The stored entry, passed through by the script.
-        entry: StoredEntry,
-    },
+    /// From `append.lua` / `escalate.lua` (only scripts publish it).
+    #[serde(skip_serializing)]
+    Msg(MsgFields),
     /// From `route.lua` (only scripts publish records: never serialised).
     #[serde(skip_serializing)]
     Assigned {
@@ -132,11 +128,12 @@ struct Kind<'a> {
     k: Cow<'a, str>,
 }
 
-/// The `msg` event's fields, read as a plain struct.
+/// The `msg` event's fields (read as a plain struct: [`Received::event`]).
 #[derive(Deserialize)]
 struct MsgFields {
     conversation: ConversationId,
     seq: Seq,
+    /// The stored entry, passed through by the script.
     entry: StoredEntry,
 }
 
@@ -148,12 +145,7 @@ impl Received<'_> {
     fn event(&self) -> serde_json::Result<WireEvent> {
         let text = self.e.get();
         if serde_json::from_str::<Kind<'_>>(text)?.k == "msg" {
-            let m: MsgFields = serde_json::from_str(text)?;
-            return Ok(WireEvent::Msg {
-                conversation: m.conversation,
-                seq: m.seq,
-                entry: m.entry,
-            });
+            return serde_json::from_str(text).map(WireEvent::Msg);
         }
         serde_json::from_str(text)
     }
@@ -208,11 +200,11 @@ pub fn decode_message(payload: &[u8]) -> Vec<Envelope> {
 /// cannot read.
 fn envelope(published: Published) -> Option<Envelope> {
     let event = match published.e {
-        WireEvent::Msg {
+        WireEvent::Msg(MsgFields {
             conversation,
             seq,
             entry,
-        } => Event::Msg {
+        }) => Event::Msg {
             conversation,
             entry: entry.with_seq(seq),
         },

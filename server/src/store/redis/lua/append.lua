@@ -57,7 +57,7 @@ local seen = nil
 if not reopened then
   seen = f
 end
-local r = append_entry(id, f, author, key, entry, hold, seen)
+local r = append_entry(id, author, key, entry, hold, seen)
 r.ok = true
 if notify_event ~= '' and not r.duplicate then
   r.notified = queue_notification(f[2], id, notify_event, notify_id, notify_pending)

@@ -9,7 +9,7 @@ local f = redis.call('HMGET', c, 'status', 'cardholder', 'agent')
 if not f[1] or f[1] == 'ended' or redis.call('EXISTS', k('cb', ref)) == 0 then
   return cjson.encode({ended = false})
 end
-append_entry(id, f, 'system', '', entry)
+append_entry(id, 'system', '', entry)
 redis.call('HSET', c, 'callback', ref)
 announce({'c:' .. f[2]}, {k = 'escalated', conversation = id, request = redis.call('HGETALL', k('cb', ref))})
 end_conv(id, reason, retention)

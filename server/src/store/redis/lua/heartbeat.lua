@@ -42,7 +42,7 @@ for _, d in ipairs(dead) do
         for _, id in ipairs(redis.call('SMEMBERS', k('agent', user) .. ':convs')) do
           local f = redis.call('HMGET', k('conv', id), 'status', 'cardholder', 'agent')
           if f[1] == 'active' and f[3] == user then
-            append_entry(id, f, 'system', '', notice)
+            append_entry(id, 'system', '', notice)
             table.insert(told, id)
           end
         end

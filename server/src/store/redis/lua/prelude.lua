@@ -310,18 +310,20 @@ local function release(id, upto)
   end
 end
 
--- Appends a transcript entry (JSON built by Rust, its seq is its place in
--- the list) and announces it to both sides — or, with `hold`, keeps it from
--- being announced until `release` (once replicas hold it); a known
--- idempotency key returns the stored entry instead. `f` is {status,
--- cardholder, agent} of the conversation, already checked by the caller;
--- `seen`, when given, is what the caller just read of it: `ENTRY_FIELDS`
--- (`entry_fields`), in that order.
+-- The fields of a conversation that appending an entry of `author` reads,
+-- in this order (`HMGET` them with this).
 local function entry_fields(author)
   return 'status', 'cardholder', 'agent', 'tier', 'last_seq', 'published', 'spoke:' .. author,
     'monitored'
 end
-local function append_entry(id, f, author, key, entry, hold, seen)
+
+-- Appends a transcript entry (JSON built by Rust, its seq is its place in
+-- the list) and announces it to both sides — or, with `hold`, keeps it from
+-- being announced until `release` (once replicas hold it); a known
+-- idempotency key returns the stored entry instead. The caller has checked
+-- that the conversation takes the entry; `seen`, when given, is its
+-- `entry_fields` as the caller just read them (otherwise they are read here).
+local function append_entry(id, author, key, entry, hold, seen)
   local c, tx = k('conv', id), k('tx', id)
   local g = seen or redis.call('HMGET', c, entry_fields(author))
   -- Seqs are formatted as integers here: a Lua number handed to
@@ -346,7 +348,7 @@ local function append_entry(id, f, author, key, entry, hold, seen)
   elseif g[6] then
     release(id)
   else
-    announce_entry(with_monitors(id, both_sides(f[1], f[2], f[3]), g[8]), id, seq_s, entry)
+    announce_entry(with_monitors(id, both_sides(g[1], g[2], g[3]), g[8]), id, seq_s, entry)
   end
   -- The caller has the new entry already: only a resend's stored one is sent back.
   return {duplicate = false, seq = seq, first = first}
