@@ -598,15 +598,16 @@ async fn subscriber(
 mod tests {
     use super::*;
 
-    /// A connection's one wait covers its kick, the node's resync and the
-    /// hub's shutdown; only a kick has a reason, and a resync reaches the
-    /// connections open at that moment only.
+    /// Fails unless `kick`'s wait ends.
     async fn closes(kick: &Kick) {
         tokio::time::timeout(Duration::from_secs(5), kick.closing())
             .await
             .expect("the connection is told to close");
     }
 
+    /// A connection's one wait covers its kick, the node's resync and the
+    /// hub's shutdown; only a kick has a reason, and a resync reaches the
+    /// connections open at that moment only.
     #[tokio::test]
     async fn a_connection_closing_hears_its_kick_a_resync_and_shutdown() {
         let stop = CancellationToken::new();

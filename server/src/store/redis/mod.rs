@@ -19,12 +19,6 @@ mod wire;
 
 pub use handover::{Handed, Handover, HandoverBatch, ARCHIVE_GROUP};
 
-/// Reads one pub/sub message of hub events as a node's subscriber does (an
-/// envelope, or an array of them; see `wire`): for benchmarks and tools.
-pub fn read_published(payload: &[u8]) -> Vec<crate::events::Envelope> {
-    wire::decode_message(payload)
-}
-
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -279,11 +273,9 @@ impl RedisStore {
         self
     }
 
-    /// The inbox rank of a thread entering an inbox now, for each card tier
-    /// (`to_inbox` in `prelude.lua` picks the thread's own).
     /// `append.lua`'s arguments from its time on; `ranks`: with the inbox
     /// ranks a cardholder's message needs only when it reopens a resolved
-    /// thread (the step asks for them: [`replies::wants_ranks`]).
+    /// thread (the step asks for them: `AppendReply::wants_ranks`).
     fn append_args(
         &self,
         id: &ConversationId,
@@ -331,6 +323,8 @@ impl RedisStore {
         Ok(args)
     }
 
+    /// The inbox rank of a thread entering an inbox now, for each card tier
+    /// (`to_inbox` in `prelude.lua` picks the thread's own).
     fn inbox_ranks(&self, now: Millis) -> Vec<String> {
         Tier::ALL
             .iter()
@@ -528,6 +522,12 @@ fn presence_member(side: Side, user: &UserId) -> String {
         Side::Agent => Audience::Agent(user.clone()),
         Side::Supervisor => Audience::Supervisor(user.clone()),
     })
+}
+
+/// Reads one pub/sub message of hub events as a node's subscriber does (an
+/// envelope, or an array of them; see `wire`): for benchmarks and tools.
+pub fn read_published(payload: &[u8]) -> Vec<Envelope> {
+    wire::decode_message(payload)
 }
 
 /// The conversation field a sender must match to write as `author`.
