@@ -209,7 +209,13 @@ impl Inbox {
 /// data the hub can tell it which of them are gone — and, for each, what
 /// keeps a replay (`sync`) and live `msg`s from both carrying one entry.
 #[derive(Debug, Clone, Default)]
-pub struct Held(Arc<std::sync::Mutex<HashMap<ConversationId, Replay>>>);
+pub struct Held(Arc<std::sync::Mutex<HashMap<ConversationId, Replay, Hasher>>>);
+
+/// The hasher of the maps every delivered event looks up (audiences,
+/// held conversations): foldhash, seeded per map, a fraction of the cost
+/// of the standard library's SipHash for these short ids, which come from
+/// the hub and its token issuers rather than from clients.
+type Hasher = foldhash::fast::RandomState;
 
 /// How one held conversation's entries reached the connection.
 #[derive(Debug, Clone, Copy, Default)]
@@ -274,7 +280,7 @@ impl Held {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<ConversationId, Replay>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<ConversationId, Replay, Hasher>> {
         self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
@@ -296,7 +302,7 @@ pub struct Session {
 /// web; a desk agent is also in its desks' audiences).
 #[derive(Debug)]
 pub struct Sessions {
-    by_audience: DashMap<Audience, Vec<Session>>,
+    by_audience: DashMap<Audience, Vec<Session>, Hasher>,
     next_conn: AtomicU64,
     /// Cancelled (and replaced) when this node may have missed events:
     /// every connection open at that moment is asked to reconnect and `sync`.
