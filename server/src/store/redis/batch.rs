@@ -8,10 +8,11 @@
 //! batch (the library's `flush`), and the hub sends one command and reads
 //! one reply and one pub/sub message.
 //!
-//! A message stored while no other is being stored goes straight from its
-//! connection's task as a batch of one (no hop through the batcher task:
-//! at low load that hop is most of what the batch would save). Otherwise
-//! the batcher task takes every append waiting when it wakes (up to
+//! While fewer than [`IN_FLIGHT`] messages are being stored, a message goes
+//! straight from its connection's task as a batch of one (no hop through
+//! the batcher task: below saturation that hop, a task wake-up often on
+//! the other thread, costs more than the batch would save). Past that, the
+//! batcher task takes every append waiting when it wakes (up to
 //! [`MAX_BATCH`]) and keeps at most [`IN_FLIGHT`] batches out at once;
 //! under load, appends gather while the batches in flight are out, and the
 //! next batch is larger.
@@ -31,7 +32,8 @@ use crate::store::{StoreError, StoreResult};
 /// Most appends in one batch (one step blocks Redis for ~15 µs per append).
 const MAX_BATCH: usize = 128;
 
-/// Most batches out at once.
+/// Most batches out at once, and the most messages stored one by one
+/// straight from their connections before they wait for a batch.
 const IN_FLIGHT: usize = 16;
 
 /// Appends waiting for a batch; more wait on the channel (admission bounds
@@ -88,13 +90,13 @@ impl Batcher {
         }
     }
 
-    /// Stores one append (`args` from its time on): alone at once when no
-    /// other is being stored, otherwise in the next batch; `append.lua`'s
-    /// reply.
+    /// Stores one append (`args` from its time on): alone at once while
+    /// fewer than [`IN_FLIGHT`] are being stored, otherwise in the next
+    /// batch; `append.lua`'s reply.
     pub(super) async fn append(&self, args: Vec<String>) -> StoreResult<String> {
-        let alone = self.outstanding.fetch_add(1, Ordering::AcqRel) == 0;
+        let direct = self.outstanding.fetch_add(1, Ordering::AcqRel) < IN_FLIGHT;
         let _counted = Outstanding(&self.outstanding);
-        if alone {
+        if direct {
             let (reply, answer) = oneshot::channel();
             self.shared.call(vec![Job { args, reply }]).await;
             return answer.await.unwrap_or_else(|_| Err(stopped()));
