@@ -346,6 +346,7 @@ impl State {
             canned: None,
             threads: None,
             message_reply_within_s: None,
+            call_back_topics: None,
         }
     }
 

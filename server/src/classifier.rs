@@ -201,6 +201,18 @@ pub fn desk_for_call_back(topic: Topic) -> Option<Desk> {
     })
 }
 
+/// The topics whose waiting chat may become a call back
+/// ([`desk_for_call_back`]), in [`Topic::ALL`] order: what a cardholder's
+/// `welcome` tells the widget, so that it offers the call back only where
+/// the hub takes it.
+pub fn call_back_topics() -> Vec<Topic> {
+    Topic::ALL
+        .iter()
+        .copied()
+        .filter(|&t| desk_for_call_back(t).is_some())
+        .collect()
+}
+
 /// The desk a chat topic goes to directly, without entering a chat queue.
 ///
 /// `locked_account` → [`Desk::Identity`], `fraud_restriction` → [`Desk::Fraud`];

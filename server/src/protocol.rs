@@ -794,6 +794,10 @@ pub enum ServerFrame {
         /// seconds (`--message-sla`).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         message_reply_within_s: Option<u64>,
+        /// Cardholder: the topics whose waiting chat `call_me_back` turns
+        /// into a call back (`classifier::call_back_topics`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        call_back_topics: Option<Vec<Topic>>,
     },
     /// Cardholder: its secure-message threads, newest first (the reply to
     /// `threads` and to `start` with `mode: "message"`).

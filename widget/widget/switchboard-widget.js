@@ -425,6 +425,7 @@
     this.remoteTypingTimer = null;
     this.readTimer = null;
     this.callbacks = [];
+    this.callBackTopics = [];
     this.dismissedRefs = new Set(); // callback refs whose screen the cardholder left
 
     this.build(options.container);
@@ -720,7 +721,7 @@
     this.messages.listScreen.hidden = s !== 'messages';
     this.messages.threadScreen.hidden = s !== 'thread';
     this.offerBar.hidden = !(s === 'chat' && this.offerMessage && this.conv && this.conv.status === 'queued');
-    this.offerCall.hidden = CALL_BACK_TOPICS.indexOf(this.chatTopic) < 0;
+    this.offerCall.hidden = this.callBackTopics.indexOf(this.chatTopic) < 0;
     var live = this.conv && (this.conv.status === 'queued' || this.conv.status === 'active');
     this.endBtn.hidden = !(s === 'chat' && live);
     this.endBtn.textContent = this.conv && this.conv.status === 'queued' ? 'Leave queue' : 'End chat';
@@ -829,6 +830,8 @@
     this.messages.onWelcome(f);
     this.renderBadge();
     this.callbacks = Array.isArray(f.callbacks) ? f.callbacks : [];
+    // Topics whose waiting chat the hub turns into a call back.
+    this.callBackTopics = Array.isArray(f.call_back_topics) ? f.call_back_topics : [];
     var c = f.conversation;
     if (c && c.status !== 'ended') {
       if (!this.conv || this.conv.id !== c.id) this.resetTranscript();
@@ -1408,9 +1411,6 @@
     if (this.conv && this.conv.status === 'queued' && this.conn.send({ type: 'leave' })) this.leftForMessage = true;
     this.messages.show();
   };
-
-  // Topics a desk can help with by phone (the hub's `desk_for_call_back`).
-  var CALL_BACK_TOPICS = ['forgot_login', 'two_factor', 'update_contact', 'locked_account', 'lost_card', 'fraud_restriction'];
 
   /** The offer taken: the waiting chat becomes a call back (`escalated` follows). */
   Widget.prototype.callMeBack = function () {

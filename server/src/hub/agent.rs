@@ -58,6 +58,7 @@ impl Hub {
             canned: Some(self.settings().canned.for_teams(teams)),
             threads: None,
             message_reply_within_s: None,
+            call_back_topics: None,
         }];
         replies.extend(presence);
         Ok(replies)

@@ -72,6 +72,7 @@ impl Hub {
             canned: None,
             threads: Some(self.thread_views(&identity.sub).await?),
             message_reply_within_s: self.reply_within_s(identity),
+            call_back_topics: Some(crate::classifier::call_back_topics()),
         }];
         if let Some(c) = open.filter(|c| c.status == ConversationStatus::Queued) {
             replies.extend(self.queued_frame(&c).await?);

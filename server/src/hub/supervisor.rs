@@ -76,6 +76,7 @@ impl Hub {
             canned: None,
             threads: None,
             message_reply_within_s: None,
+            call_back_topics: None,
         }])
     }
 

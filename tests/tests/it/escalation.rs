@@ -342,6 +342,42 @@ async fn call_me_back_while_waiting(hub: &TestHub) {
     assert_eq!(none.expect("error").await["code"], "no_conversation");
 }
 
+/// What a cardholder's `welcome` lists in `call_back_topics` is exactly what
+/// `call_me_back` takes: every topic that waits in a chat queue, tried.
+#[tokio::test]
+async fn welcome_lists_the_topics_a_call_back_is_taken_for() {
+    use switchboard::classifier::desk_for_topic;
+    use switchboard::domain::Topic;
+    let hub = TestHub::spawn(memory_settings()).await;
+    let url = hub.ws_url();
+    let (_, welcome) = Client::connect(&url, &cardholder("cbt-0", "standard")).await;
+    let listed: Vec<&str> = welcome["call_back_topics"]
+        .as_array()
+        .expect("a cardholder's welcome lists call-back topics")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(listed.contains(&"forgot_login"), "{welcome}");
+    assert!(!listed.contains(&"billing"), "{welcome}");
+    for (n, topic) in Topic::ALL
+        .iter()
+        .filter(|&&t| desk_for_topic(t).is_none())
+        .enumerate()
+    {
+        let (mut ch, _) =
+            Client::connect(&url, &cardholder(&format!("cbt-{}", n + 1), "standard")).await;
+        ch.send(json!({"type": "start", "topic": topic.as_str()}))
+            .await;
+        ch.expect("queued").await;
+        ch.send(json!({"type": "call_me_back"})).await;
+        if listed.contains(&topic.as_str()) {
+            ch.expect("escalated").await;
+        } else {
+            assert_eq!(ch.expect("error").await["code"], "not_allowed", "{topic}");
+        }
+    }
+}
+
 #[tokio::test]
 async fn a_waiting_cardholder_can_ask_for_a_call_back_memory() {
     call_me_back_while_waiting(&TestHub::spawn(memory_settings()).await).await;
