@@ -96,16 +96,13 @@ impl Batcher {
     pub(super) async fn append(&self, args: Vec<String>) -> StoreResult<String> {
         let direct = self.outstanding.fetch_add(1, Ordering::AcqRel) < IN_FLIGHT;
         let _counted = Outstanding(&self.outstanding);
-        if direct {
-            let (reply, answer) = oneshot::channel();
-            self.shared.call(vec![Job { args, reply }]).await;
-            return answer.await.unwrap_or_else(|_| Err(stopped()));
-        }
         let (reply, answer) = oneshot::channel();
-        self.tx
-            .send(Job { args, reply })
-            .await
-            .map_err(|_| stopped())?;
+        let job = Job { args, reply };
+        if direct {
+            self.shared.call(vec![job]).await;
+        } else {
+            self.tx.send(job).await.map_err(|_| stopped())?;
+        }
         answer.await.map_err(|_| stopped())?
     }
 }
