@@ -668,6 +668,20 @@ e2e('nobody can chat: the waiting cardholder is offered a secure message or, for
     await ch.page.locator('.sbw-escalated[data-concern="identity"]').waitFor();
     await ch.page.locator('.sbw-esc-phone', { hasText: '5511' }).waitFor();
     assert.match(await ch.page.locator('.sbw-ref').textContent(), /\S/);
+
+    // A billing question is not one the hub takes a call back for (it is not in
+    // welcome's call_back_topics): only the secure message is offered.
+    const billing = await openCardholder({ role: 'cardholder', sub: 'e2e-offer-billing', tier: 'standard', name: 'Bill Payer' }, node.url);
+    try {
+      await billing.page.locator('.sbw-launcher').click();
+      await billing.page.locator('.sbw-topic', { hasText: 'My bill or a payment' }).click();
+      await billing.page.locator('.sbw-start').click();
+      const other = billing.page.locator('.sbw-offer:not([hidden])');
+      await other.locator('.sbw-offer-message', { hasText: 'Leave a secure message' }).waitFor();
+      assert.equal(await other.locator('.sbw-offer-call').isHidden(), true, 'no call back for a billing chat');
+    } finally {
+      await billing.context.close();
+    }
   } finally {
     await ch.context.close();
     node.proc.kill('SIGTERM');
