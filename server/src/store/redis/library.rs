@@ -65,7 +65,7 @@ impl Library {
                 code,
                 "redis.register_function('{tag}_{name}', function(KEYS, ARGV)\n\
                  P, NOW, NOW_S, ARGS = ARGV[1], tonumber(ARGV[2]), ARGV[2], ARGV\n\
-                 pending, pending_channels, counts, nodes_cache = {{}}, {{}}, {{}}, nil\n\
+                 new_step()\n\
                  local reply = step_{name}(ARGV)\n\
                  flush()\n\
                  return reply\n\

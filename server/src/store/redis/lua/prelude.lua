@@ -127,6 +127,14 @@ local function publish(members, payload)
   end
 end
 
+-- Forgets what a step kept: its envelopes not yet published and the live
+-- nodes it read. Run before each step (one that failed midway left them)
+-- and after `flush`.
+local function new_step()
+  pending, pending_channels, counts = {}, {}, {}
+  nodes_cache = nil
+end
+
 -- Publishes what the step announced: one message per channel, the envelope
 -- itself or, when the step announced several there, a JSON array of them
 -- in the order announced. Atomic like the step, and one PUBLISH per node
@@ -140,8 +148,7 @@ local function flush()
     end
     redis.call('PUBLISH', channel, table.concat(list))
   end
-  pending, pending_channels, counts = {}, {}, {}
-  nodes_cache = nil
+  new_step()
 end
 
 -- Announces a domain event given as a table.
