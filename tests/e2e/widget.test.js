@@ -657,11 +657,7 @@ e2e('nobody can chat: the waiting cardholder is offered a secure message or, for
   const node = await launchHub([], log);
   const ch = await openCardholder({ role: 'cardholder', sub: 'e2e-offer', tier: 'standard', name: 'Olive Offer', phone_last4: '5511' }, node.url);
   try {
-    await ch.page.locator('.sbw-launcher').click();
-    await ch.page.locator('.sbw-topic', { hasText: 'I forgot my login details' }).click();
-    await ch.page.locator('.sbw-start').click();
-    const offer = ch.page.locator('.sbw-offer:not([hidden])');
-    await offer.locator('.sbw-offer-message', { hasText: 'Leave a secure message' }).waitFor();
+    const offer = await offeredWhileWaiting(ch.page, 'I forgot my login details');
     await offer.locator('.sbw-offer-call:not([hidden])', { hasText: 'Ask for a call back' }).waitFor();
     assert.deepEqual(await axeViolations(ch.page), [], 'widget, offer');
     await offer.locator('.sbw-offer-call').click();
@@ -673,11 +669,7 @@ e2e('nobody can chat: the waiting cardholder is offered a secure message or, for
     // welcome's call_back_topics): only the secure message is offered.
     const billing = await openCardholder({ role: 'cardholder', sub: 'e2e-offer-billing', tier: 'standard', name: 'Bill Payer' }, node.url);
     try {
-      await billing.page.locator('.sbw-launcher').click();
-      await billing.page.locator('.sbw-topic', { hasText: 'My bill or a payment' }).click();
-      await billing.page.locator('.sbw-start').click();
-      const other = billing.page.locator('.sbw-offer:not([hidden])');
-      await other.locator('.sbw-offer-message', { hasText: 'Leave a secure message' }).waitFor();
+      const other = await offeredWhileWaiting(billing.page, 'My bill or a payment');
       assert.equal(await other.locator('.sbw-offer-call').isHidden(), true, 'no call back for a billing chat');
     } finally {
       await billing.context.close();
@@ -687,6 +679,19 @@ e2e('nobody can chat: the waiting cardholder is offered a secure message or, for
     node.proc.kill('SIGTERM');
   }
 });
+
+/**
+ * Starts a chat about the topic labelled `label` in the widget on `page` and
+ * returns the waiting chat's offer bar, once it offers a secure message.
+ */
+async function offeredWhileWaiting(page, label) {
+  await page.locator('.sbw-launcher').click();
+  await page.locator('.sbw-topic', { hasText: label }).click();
+  await page.locator('.sbw-start').click();
+  const offer = page.locator('.sbw-offer:not([hidden])');
+  await offer.locator('.sbw-offer-message', { hasText: 'Leave a secure message' }).waitFor();
+  return offer;
+}
 
 /** axe-core's serious and critical violations on the page, one line each (widget's shadow DOM included). */
 async function axeViolations(page) {
