@@ -147,8 +147,9 @@ pub struct Cli {
     /// frame (a budget of their own, so they never take real users' slots).
     #[arg(long, env = "SWITCHBOARD_MAX_PENDING_AUTH", default_value_t = DEFAULT_MAX_PENDING_AUTH)]
     pub max_pending_auth: usize,
-    /// Threads that run connections (default: one per core). On a machine
-    /// shared with Redis, leaving Redis a core pays: see docs/operations.md.
+    /// Threads that run connections (default: one per core, less one when
+    /// --redis-url names this machine, so Redis keeps a core of its own: see
+    /// docs/operations.md).
     #[arg(long, env = "SWITCHBOARD_WORKERS", value_parser = parse_workers)]
     pub workers: Option<usize>,
     /// Log as JSON lines instead of text.
@@ -395,6 +396,23 @@ impl Cli {
                 self.listen
             ))
         })
+    }
+
+    /// How many threads run connections on a machine of `cores` cores, and
+    /// why: `--workers` when given; else one per core, less one (at least
+    /// one) when `--redis-url` names this machine. Redis runs every step on
+    /// one thread, on the path of every message: a node that takes every
+    /// core competes with it, and its own threads wake each other for
+    /// nothing (docs/operations.md has the figures).
+    pub fn runtime_threads(&self, cores: usize) -> (usize, ThreadsChosenBy) {
+        let cores = cores.max(1);
+        match self.workers {
+            Some(n) => (n, ThreadsChosenBy::Flag),
+            None if self.redis_url.as_deref().is_some_and(names_this_machine) => {
+                ((cores - 1).max(1), ThreadsChosenBy::RedisOnThisMachine)
+            }
+            None => (cores, ThreadsChosenBy::Cores),
+        }
     }
 
     /// Validates the flags into settings.
@@ -645,6 +663,42 @@ pub fn origin_of_url(text: &str) -> Option<String> {
     Some(url.origin().ascii_serialization())
 }
 
+/// Why a node runs the number of threads it does ([`Cli::runtime_threads`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ThreadsChosenBy {
+    /// `--workers`.
+    Flag,
+    /// One per core, less the one left to the Redis on this machine.
+    RedisOnThisMachine,
+    /// One per core.
+    Cores,
+}
+
+/// Whether a Redis URL reaches this machine: a Unix socket, `localhost`, or
+/// a loopback address. Another name may resolve here too; such a node runs
+/// one thread per core unless told otherwise.
+fn names_this_machine(redis_url: &str) -> bool {
+    let Ok(url) = url::Url::parse(redis_url) else {
+        return false;
+    };
+    if matches!(url.scheme(), "unix" | "redis+unix") {
+        return true;
+    }
+    match url.host() {
+        // `redis:` is no special scheme to the URL parser: its addresses
+        // come back as names.
+        Some(url::Host::Domain(name)) => {
+            name.eq_ignore_ascii_case("localhost")
+                || name
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback())
+        }
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
 /// `--workers`: a whole number of threads, at least one.
 fn parse_workers(text: &str) -> Result<usize, String> {
     match text.trim().parse::<usize>() {
@@ -749,6 +803,70 @@ impl Settings {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_redis_on_this_machine_keeps_a_core_of_its_own() {
+        let threads = |args: &[&str], cores| {
+            let mut all = vec!["switchboard"];
+            all.extend_from_slice(args);
+            Cli::try_parse_from(all)
+                .expect("parses")
+                .runtime_threads(cores)
+        };
+        use ThreadsChosenBy::*;
+        for local in [
+            "redis://127.0.0.1:6379",
+            "redis://127.0.0.2:7000/0",
+            "redis://LOCALHOST:6379",
+            "redis://[::1]:6379",
+            "redis+unix:///run/redis.sock",
+            "unix:///run/redis.sock",
+        ] {
+            assert_eq!(
+                threads(&["--redis-url", local], 2),
+                (1, RedisOnThisMachine),
+                "{local}"
+            );
+            assert_eq!(
+                threads(&["--redis-url", local], 8),
+                (7, RedisOnThisMachine),
+                "{local}"
+            );
+            assert_eq!(
+                threads(&["--redis-url", local], 1),
+                (1, RedisOnThisMachine),
+                "{local}"
+            );
+        }
+        for elsewhere in [
+            "redis://10.0.0.5:6379",
+            "redis://cache.bank.internal",
+            "rediss://[2001:db8::1]:6380",
+            "not a url",
+        ] {
+            assert_eq!(
+                threads(&["--redis-url", elsewhere], 2),
+                (2, Cores),
+                "{elsewhere}"
+            );
+        }
+        // The in-memory engine has no Redis; Sentinels name no primary until asked.
+        assert_eq!(threads(&[], 4), (4, Cores));
+        let sentinel = [
+            "--redis-sentinel",
+            "127.0.0.1:26379",
+            "--redis-sentinel-master",
+            "m",
+        ];
+        assert_eq!(threads(&sentinel, 4), (4, Cores));
+        // The flag wins, and a machine whose cores cannot be counted has one.
+        assert_eq!(
+            threads(&["--redis-url", "redis://127.0.0.1", "--workers", "2"], 2),
+            (2, Flag)
+        );
+        assert_eq!(threads(&["--workers", "3"], 0), (3, Flag));
+        assert_eq!(threads(&[], 0), (1, Cores));
+    }
 
     #[test]
     fn workers_are_a_whole_number_of_at_least_one() {

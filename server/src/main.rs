@@ -2,7 +2,7 @@
 //! and hand over to [`switchboard::run`].
 
 use clap::Parser;
-use switchboard::config::{ArchiveCommand, Cli, Command};
+use switchboard::config::{ArchiveCommand, Cli, Command, ThreadsChosenBy};
 use switchboard::domain::UserId;
 
 // The allocator is chosen at build time: mimalloc by default, jemalloc with
@@ -19,13 +19,12 @@ static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = cli.runtime_threads(cores);
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
-    runtime.enable_all();
-    if let Some(workers) = cli.workers {
-        runtime.worker_threads(workers);
-    }
+    runtime.enable_all().worker_threads(threads.0);
     match runtime.build() {
-        Ok(runtime) => runtime.block_on(run(cli)),
+        Ok(runtime) => runtime.block_on(run(cli, threads)),
         Err(e) => {
             eprintln!("switchboard: cannot start its threads: {e}");
             std::process::ExitCode::FAILURE
@@ -33,8 +32,17 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-async fn run(cli: Cli) -> std::process::ExitCode {
+async fn run(cli: Cli, (threads, chosen_by): (usize, ThreadsChosenBy)) -> std::process::ExitCode {
     init_tracing(cli.log_json);
+    let why = match chosen_by {
+        ThreadsChosenBy::Flag => "as --workers says",
+        ThreadsChosenBy::RedisOnThisMachine => {
+            "one per core, less one left to the Redis on this machine (--workers to choose)"
+        }
+        ThreadsChosenBy::Cores => "one per core",
+    };
+    let noun = if threads == 1 { "thread" } else { "threads" };
+    tracing::info!(threads, "connections run on {threads} {noun}: {why}");
     if let Some(Command::Archive(ArchiveCommand::Export { sub })) = &cli.command {
         return export(cli.archive_url.as_deref(), sub).await;
     }
