@@ -13,8 +13,12 @@
 //!
 //! `bus` knows nothing about Redis: the feed is a trait object.
 
+mod outbound;
+
+pub use outbound::{outbound_queue, Inbox, Outbox, Refused};
+
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -116,90 +120,6 @@ impl Kick {
     /// ([`Kick::reason`] says why) or by the parent token.
     pub async fn closing(&self) {
         self.token.cancelled().await;
-    }
-}
-
-/// A connection's outbound queue, sending side: serialised frames, bounded
-/// by [`OUTBOUND_QUEUE`] frames and [`OUTBOUND_BYTES`] bytes. A `flume`
-/// channel, whose buffer grows only as frames queue: tokio's allocates a
-/// first block of 32 slots and its padded state up front, about 1.3 KB for
-/// each of a node's mostly idle connections.
-#[derive(Debug, Clone)]
-pub struct Outbox {
-    tx: flume::Sender<Utf8Bytes>,
-    unsent: Arc<AtomicUsize>,
-}
-
-/// The receiving side of an [`Outbox`], read by the connection's task.
-#[derive(Debug)]
-pub struct Inbox {
-    rx: flume::Receiver<Utf8Bytes>,
-    unsent: Arc<AtomicUsize>,
-}
-
-/// Why a frame was not queued.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Refused {
-    /// Too much is unsent: the client stopped reading.
-    Full,
-    /// The connection is closing.
-    Closed,
-}
-
-/// A fresh, empty outbound queue.
-pub fn outbound_queue() -> (Outbox, Inbox) {
-    let (tx, rx) = flume::bounded(OUTBOUND_QUEUE);
-    let unsent = Arc::new(AtomicUsize::new(0));
-    (
-        Outbox {
-            tx,
-            unsent: unsent.clone(),
-        },
-        Inbox { rx, unsent },
-    )
-}
-
-impl Outbox {
-    /// Whether the connection's task is gone (nothing will be read).
-    pub fn is_closed(&self) -> bool {
-        self.tx.is_disconnected()
-    }
-
-    /// Queues a frame without waiting.
-    pub fn push(&self, text: Utf8Bytes) -> Result<(), Refused> {
-        let len = text.len();
-        let before = self.unsent.fetch_add(len, Ordering::Relaxed);
-        if before > 0 && before + len > OUTBOUND_BYTES {
-            self.unsent.fetch_sub(len, Ordering::Relaxed);
-            return Err(Refused::Full);
-        }
-        self.tx.try_send(text).map_err(|e| {
-            self.unsent.fetch_sub(len, Ordering::Relaxed);
-            match e {
-                flume::TrySendError::Full(_) => Refused::Full,
-                flume::TrySendError::Disconnected(_) => Refused::Closed,
-            }
-        })
-    }
-}
-
-impl Inbox {
-    /// The next queued frame; `None` once every [`Outbox`] is gone.
-    /// Cancel-safe (a `select!` branch): a frame is only taken when this
-    /// returns it.
-    pub async fn recv(&mut self) -> Option<Utf8Bytes> {
-        self.rx.recv_async().await.ok()
-    }
-
-    /// A queued frame if there is one now.
-    pub fn try_recv(&mut self) -> Option<Utf8Bytes> {
-        self.rx.try_recv().ok()
-    }
-
-    /// Counts frames of `bytes` bytes as written: they no longer count
-    /// against [`OUTBOUND_BYTES`].
-    pub fn written(&self, bytes: usize) {
-        self.unsent.fetch_sub(bytes, Ordering::Relaxed);
     }
 }
 
@@ -643,10 +563,6 @@ mod tests {
         assert!(Kick::under(&sessions.resync_token()).token.is_cancelled());
     }
 
-    fn frame(bytes: usize) -> Utf8Bytes {
-        Utf8Bytes::from("x".repeat(bytes))
-    }
-
     fn page(seqs: std::ops::RangeInclusive<Seq>) -> Vec<Entry> {
         seqs.map(|seq| Entry {
             seq,
@@ -715,53 +631,5 @@ mod tests {
         let (mut entries, mut more) = (page(1..=3), true);
         held.trim_replay(&id, &mut entries, &mut more);
         assert_eq!((seqs(&entries), more), (vec![1, 2, 3], true));
-    }
-
-    #[test]
-    fn the_outbox_refuses_past_its_bytes_until_they_are_written() {
-        let (outbox, mut inbox) = outbound_queue();
-        let quarter = OUTBOUND_BYTES / 4;
-        for _ in 0..4 {
-            assert_eq!(outbox.push(frame(quarter)), Ok(()));
-        }
-        assert_eq!(
-            outbox.push(frame(1)),
-            Err(Refused::Full),
-            "one byte past the bound"
-        );
-        let taken = inbox.try_recv().expect("a queued frame");
-        assert_eq!(
-            outbox.push(frame(1)),
-            Err(Refused::Full),
-            "taken from the queue is not yet written"
-        );
-        inbox.written(taken.len());
-        assert_eq!(outbox.push(frame(quarter)), Ok(()), "room once written");
-    }
-
-    #[test]
-    fn an_empty_outbox_takes_one_frame_of_any_size() {
-        let (outbox, mut inbox) = outbound_queue();
-        assert_eq!(outbox.push(frame(OUTBOUND_BYTES * 2)), Ok(()));
-        assert_eq!(outbox.push(frame(1)), Err(Refused::Full));
-        let big = inbox.try_recv().expect("the large frame");
-        inbox.written(big.len());
-        assert_eq!(outbox.push(frame(1)), Ok(()));
-    }
-
-    #[test]
-    fn the_outbox_refuses_past_its_frames() {
-        let (outbox, _inbox) = outbound_queue();
-        for _ in 0..OUTBOUND_QUEUE {
-            assert_eq!(outbox.push(frame(1)), Ok(()));
-        }
-        assert_eq!(outbox.push(frame(1)), Err(Refused::Full));
-    }
-
-    #[test]
-    fn a_closed_inbox_is_not_a_slow_client() {
-        let (outbox, inbox) = outbound_queue();
-        drop(inbox);
-        assert_eq!(outbox.push(frame(1)), Err(Refused::Closed));
     }
 }

@@ -253,8 +253,12 @@ async fn session_loop(
     let closing = kick.closing();
     tokio::pin!(closing);
     loop {
-        // What to write now; queued events join it in one batch.
+        // What to write now; queued events join it in one batch. Polled in
+        // this order, the close last: its token takes a lock at every poll,
+        // so it is looked at when nothing else is ready, which is at every
+        // wait (a client sending without pause is closed for flooding).
         let first = tokio::select! {
+            biased;
             inbound = socket.next() => {
                 last_heard = Instant::now();
                 match inbound {
