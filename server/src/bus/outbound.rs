@@ -96,23 +96,18 @@ impl Outbox {
     /// Queues a frame without waiting.
     pub fn push(&self, text: Utf8Bytes) -> Result<(), Refused> {
         let len = text.len();
-        let before = self.0.unsent.fetch_add(len, Ordering::Relaxed);
-        let refused = if before > 0 && before + len > OUTBOUND_BYTES {
-            Some(Refused::Full)
-        } else {
+        {
             let mut state = self.0.lock();
             if state.closed {
-                Some(Refused::Closed)
-            } else if state.frames.len() >= OUTBOUND_QUEUE {
-                Some(Refused::Full)
-            } else {
-                state.frames.push_back(text);
-                None
+                return Err(Refused::Closed);
             }
-        };
-        if let Some(why) = refused {
-            self.0.unsent.fetch_sub(len, Ordering::Relaxed);
-            return Err(why);
+            let before = self.0.unsent.fetch_add(len, Ordering::Relaxed);
+            if (before > 0 && before + len > OUTBOUND_BYTES) || state.frames.len() >= OUTBOUND_QUEUE
+            {
+                self.0.unsent.fetch_sub(len, Ordering::Relaxed);
+                return Err(Refused::Full);
+            }
+            state.frames.push_back(text);
         }
         self.0.reader.wake();
         Ok(())
@@ -236,6 +231,8 @@ mod tests {
     fn a_closed_inbox_is_not_a_slow_client() {
         let (outbox, inbox) = outbound_queue();
         assert!(!outbox.is_closed());
+        // Even with its bytes' worth unsent when it went.
+        outbox.push(frame(OUTBOUND_BYTES)).expect("room");
         drop(inbox);
         assert!(outbox.is_closed());
         assert_eq!(outbox.push(frame(1)), Err(Refused::Closed));
