@@ -126,16 +126,22 @@ impl Inbox {
         if let Some(text) = self.try_recv() {
             return Poll::Ready(Some(text));
         }
+        // Once registered, a push or the last Outbox going wakes this task.
         self.0.reader.register(cx.waker());
-        // Looked at again once registered: a frame pushed in between woke
-        // no one.
+        // Whether any Outbox is left is read before the queue is looked at
+        // again: when none is, every frame ever pushed is in the queue now
+        // (a push comes before its Outbox's drop), so an empty queue is the
+        // end. Read after it, a last push and drop in between would be
+        // taken for the end with that frame still queued.
+        let ended = self.0.senders.load(Ordering::Acquire) == 0;
         if let Some(text) = self.try_recv() {
             return Poll::Ready(Some(text));
         }
-        if self.0.senders.load(Ordering::Acquire) == 0 {
-            return Poll::Ready(None);
+        if ended {
+            Poll::Ready(None)
+        } else {
+            Poll::Pending
         }
-        Poll::Pending
     }
 
     /// A queued frame if there is one now.
