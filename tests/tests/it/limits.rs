@@ -258,3 +258,100 @@ async fn an_oversized_first_frame_closes_1009() {
         .await;
     assert_eq!(c.expect_close().await, Closed::Code(1009));
 }
+
+/// A hub on its own Redis whose conversations hold at most four entries and
+/// 10,000 bytes of typed text.
+#[tokio::test]
+async fn a_full_conversation_refuses_more_text_and_the_agent_still_ends_it() {
+    let redis = RedisServer::start();
+    let mut settings = redis_settings(&redis.url(), &unique_prefix());
+    settings.transcript_bounds = switchboard::store::TranscriptBounds {
+        entries: 4,
+        bytes: 10_000,
+    };
+    let hub = TestHub::spawn(settings).await;
+    let url = hub.ws_url();
+    let (mut ch, _) = Client::connect(&url, &cardholder("full-1", "standard")).await;
+    let mut ag = available_agent(&url, "full-ag", &["standard"], 2).await;
+    let id = paired(&mut ch, &mut ag, "billing").await;
+    let (mut other, _) = Client::connect(&url, &cardholder("full-2", "standard")).await;
+    let other_id = paired(&mut other, &mut ag, "general").await;
+    for i in 1..=4u64 {
+        ch.say_confirmed(json!({"type": "say", "id": format!("k{i}"), "text": format!("line {i}")}))
+            .await;
+    }
+    ch.send(json!({"type": "say", "id": "k5", "text": "one more"}))
+        .await;
+    let e = ch.expect("error").await;
+    assert_eq!((e["code"].as_str(), e["ref"].as_str()), (Some("transcript_full"), Some("k5")));
+    assert!(
+        e["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("this conversation is full")),
+        "{e}"
+    );
+    ag.send(json!({"type": "say", "conversation": id, "id": "a1", "text": "and me?"}))
+        .await;
+    let e = ag.expect("error").await;
+    assert_eq!(e["code"], "transcript_full");
+    // A resend of a stored message is still its echo, not an error.
+    ch.send(json!({"type": "say", "id": "k2", "text": "line 2"}))
+        .await;
+    let echo = ch.expect("msg").await;
+    assert_eq!((echo["seq"].as_u64(), echo["id"].as_str()), (Some(2), Some("k2")));
+    // Another conversation keeps working.
+    other
+        .say_confirmed(json!({"type": "say", "id": "o1", "text": "still here"}))
+        .await;
+    // The agent ends the full chat.
+    ag.send(json!({"type": "end", "conversation": id})).await;
+    let ended = ch.expect("ended").await;
+    assert_eq!(ended["conversation"], id.as_str());
+    ag.send(json!({"type": "say", "conversation": other_id, "id": "a2", "text": "yes"}))
+        .await;
+    other.expect_where("msg", |f| f["id"] == "a2").await;
+}
+
+/// Typed text is limited per user in bytes a second, across the user's
+/// connections, and another user is not slowed.
+#[tokio::test]
+async fn typed_text_is_limited_in_bytes_per_second_per_user() {
+    let mut settings = memory_settings();
+    settings.text_burst_bytes = 30_000;
+    settings.text_bytes_per_sec = 100;
+    let hub = TestHub::spawn(settings).await;
+    let url = hub.ws_url();
+    let mut ag = available_agent(&url, "bytes-ag", &["standard"], 2).await;
+    let (mut phone, _) = Client::connect(&url, &cardholder("bytes-1", "standard")).await;
+    paired(&mut phone, &mut ag, "general").await;
+    let (mut laptop, _) = Client::connect(&url, &cardholder("bytes-1", "standard")).await;
+    let (mut calm, _) = Client::connect(&url, &cardholder("bytes-2", "standard")).await;
+    paired(&mut calm, &mut ag, "general").await;
+    // 4,000 characters of 3 bytes: 12,000 bytes a message.
+    let long = "€".repeat(4000);
+    phone
+        .say_confirmed(json!({"type": "say", "id": "p1", "text": long}))
+        .await;
+    phone
+        .say_confirmed(json!({"type": "say", "id": "p2", "text": long}))
+        .await;
+    // The same user's other connection shares the budget.
+    laptop
+        .send(json!({"type": "say", "id": "p3", "text": long}))
+        .await;
+    let e = laptop.expect("error").await;
+    assert_eq!((e["code"].as_str(), e["ref"].as_str()), (Some("rate_limited"), Some("p3")));
+    phone.send(json!({"type": "say", "id": "p4", "text": long})).await;
+    let e = phone.expect_where("error", |f| f["ref"] == "p4").await;
+    assert_eq!(e["code"], "rate_limited");
+    // A short line still fits in what is left.
+    phone
+        .say_confirmed(json!({"type": "say", "id": "p5", "text": "sorry"}))
+        .await;
+    // Another user is not slowed.
+    for i in 0..2 {
+        calm.say_confirmed(json!({"type": "say", "id": format!("c{i}"), "text": long}))
+            .await;
+    }
+    phone.expect_none("msg", Duration::from_millis(300)).await;
+}
