@@ -1142,7 +1142,7 @@ impl Store for RedisStore {
             .arg(self.key(&["nodes"]))
             .arg(&*self.node)
             .ignore()
-            .cmd("DEL")
+            .cmd("UNLINK")
             .arg(self.key(&["presence", &self.node]))
             .ignore()
             .query_async::<()>(&mut conn)
