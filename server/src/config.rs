@@ -1329,7 +1329,11 @@ mod tests {
             ("--max-text-bytes-per-sec", "0"),
         ] {
             let e = refused(&[flag, bad]);
-            assert_eq!(e, format!("{flag} must be at least 1"), "one clear sentence");
+            assert_eq!(
+                e,
+                format!("{flag} must be at least 1"),
+                "one clear sentence"
+            );
         }
         let e = refused(&["--max-text-burst-bytes", "15999"]);
         assert!(

@@ -79,7 +79,10 @@ impl TypingBudgets {
         let key = (role, sub.clone());
         // Every clone is made and dropped under this lock: one left means
         // only the map holds it.
-        if users.get(&key).is_some_and(|b| Arc::strong_count(&b.0) == 1) {
+        if users
+            .get(&key)
+            .is_some_and(|b| Arc::strong_count(&b.0) == 1)
+        {
             users.remove(&key);
         }
     }
@@ -156,7 +159,10 @@ mod tests {
             !laptop.spend(16_000, t0),
             "a second connection shares the budget"
         );
-        assert!(agent_ada.spend(16_000, t0), "a user is the role and the sub");
+        assert!(
+            agent_ada.spend(16_000, t0),
+            "a user is the role and the sub"
+        );
         assert!(bob.spend(16_000, t0), "others are not slowed");
         assert_eq!(budgets.users(), 3);
         budgets.leave(Role::Cardholder, &ada(), phone);

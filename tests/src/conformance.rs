@@ -1594,7 +1594,10 @@ pub async fn a_full_transcript_refuses_typed_entries(s: &dyn Store) {
             .expect("below the bound");
     }
     let refused = s
-        .append(&c, entry(Author::Cardholder, Some("c"), "one more", Some("k9")))
+        .append(
+            &c,
+            entry(Author::Cardholder, Some("c"), "one more", Some("k9")),
+        )
         .await;
     assert!(
         matches!(refused, Err(StoreError::TranscriptFull)),
@@ -1611,7 +1614,10 @@ pub async fn a_full_transcript_refuses_typed_entries(s: &dyn Store) {
     assert!(again.duplicate, "still a duplicate, not `transcript_full`");
     assert_eq!(again.entry.seq, 3);
     let sys = s
-        .append(&c, entry(Author::System, None, "Your agent was disconnected", None))
+        .append(
+            &c,
+            entry(Author::System, None, "Your agent was disconnected", None),
+        )
         .await
         .expect("the hub's own entries are stored past the bound");
     assert_eq!(sys.entry.seq, 6);
@@ -1649,15 +1655,21 @@ pub async fn the_byte_bound_counts_typed_text(s: &dyn Store) {
         .await
         .expect("60 bytes");
     let refused = s
-        .append(&c, entry(Author::Agent, Some("ag"), &"x".repeat(41), Some("a1")))
+        .append(
+            &c,
+            entry(Author::Agent, Some("ag"), &"x".repeat(41), Some("a1")),
+        )
         .await;
     assert!(
         matches!(refused, Err(StoreError::TranscriptFull)),
         "60 + 41 bytes is past 100: {refused:?}"
     );
-    s.append(&c, entry(Author::Agent, Some("ag"), &"x".repeat(40), Some("a2")))
-        .await
-        .expect("60 + 40 bytes is exactly the bound");
+    s.append(
+        &c,
+        entry(Author::Agent, Some("ag"), &"x".repeat(40), Some("a2")),
+    )
+    .await
+    .expect("60 + 40 bytes is exactly the bound");
     let refused = s
         .append(&c, entry(Author::Cardholder, Some("c"), "y", Some("k2")))
         .await;
@@ -1668,11 +1680,17 @@ pub async fn the_byte_bound_counts_typed_text(s: &dyn Store) {
         .expect("a resend is answered");
     assert!(again.duplicate);
     assert_eq!(again.entry.seq, 1);
-    s.append(&c, entry(Author::System, None, "The chat was escalated", None))
-        .await
-        .expect("the hub's own entries are not counted");
+    s.append(
+        &c,
+        entry(Author::System, None, "The chat was escalated", None),
+    )
+    .await
+    .expect("the hub's own entries are not counted");
     let kept = s.transcript(&c, 0, 100).await.expect("transcript");
-    assert_eq!(kept.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![1, 2, 3]);
+    assert_eq!(
+        kept.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        vec![1, 2, 3]
+    );
     s.end(&c, Some(&user("ag")), EndReason::AgentEnded, T0 + 5)
         .await
         .expect("end")

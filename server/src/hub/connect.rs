@@ -262,7 +262,8 @@ impl Hub {
         }
         self.stop_monitoring(&caller.identity, &caller.watch).await;
         let identity = caller.identity;
-        self.typing.leave(identity.role, &identity.sub, caller.typing);
+        self.typing
+            .leave(identity.role, &identity.sub, caller.typing);
         self.metrics
             .connections
             .get_or_create(&role_label(identity.role))

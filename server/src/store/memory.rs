@@ -20,8 +20,8 @@ use super::{
     AuditEntry, Beat, CallbackRequest, CallbackStatus, Conversation, DeskOverview, GraceOutcome,
     NewCallback, NewConversation, NewEntry, Note, Opened, Overview, QueueOverview, QueuePlace,
     QueueSnapshot, QueueStanding, Rating, Side, Store, StoreError, StoreResult, Sweep,
-    TranscriptBounds, DEFAULT_HOT_RETENTION_MS, MAX_NOTES, MAX_TRANSCRIPT_PAGE, RECENT_WAITS, ROUTE_BATCH,
-    ROUTE_SCAN,
+    TranscriptBounds, DEFAULT_HOT_RETENTION_MS, MAX_NOTES, MAX_TRANSCRIPT_PAGE, RECENT_WAITS,
+    ROUTE_BATCH, ROUTE_SCAN,
 };
 use super::{Notification, NotificationBacklog, Settle};
 use crate::archive::memory::MemoryArchive;

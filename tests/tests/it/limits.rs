@@ -277,13 +277,18 @@ async fn a_full_conversation_refuses_more_text_and_the_agent_still_ends_it() {
     let (mut other, _) = Client::connect(&url, &cardholder("full-2", "standard")).await;
     let other_id = paired(&mut other, &mut ag, "general").await;
     for i in 1..=4u64 {
-        ch.say_confirmed(json!({"type": "say", "id": format!("k{i}"), "text": format!("line {i}")}))
-            .await;
+        ch.say_confirmed(
+            json!({"type": "say", "id": format!("k{i}"), "text": format!("line {i}")}),
+        )
+        .await;
     }
     ch.send(json!({"type": "say", "id": "k5", "text": "one more"}))
         .await;
     let e = ch.expect("error").await;
-    assert_eq!((e["code"].as_str(), e["ref"].as_str()), (Some("transcript_full"), Some("k5")));
+    assert_eq!(
+        (e["code"].as_str(), e["ref"].as_str()),
+        (Some("transcript_full"), Some("k5"))
+    );
     assert!(
         e["message"]
             .as_str()
@@ -298,7 +303,10 @@ async fn a_full_conversation_refuses_more_text_and_the_agent_still_ends_it() {
     ch.send(json!({"type": "say", "id": "k2", "text": "line 2"}))
         .await;
     let echo = ch.expect("msg").await;
-    assert_eq!((echo["seq"].as_u64(), echo["id"].as_str()), (Some(2), Some("k2")));
+    assert_eq!(
+        (echo["seq"].as_u64(), echo["id"].as_str()),
+        (Some(2), Some("k2"))
+    );
     // Another conversation keeps working.
     other
         .say_confirmed(json!({"type": "say", "id": "o1", "text": "still here"}))
@@ -340,8 +348,13 @@ async fn typed_text_is_limited_in_bytes_per_second_per_user() {
         .send(json!({"type": "say", "id": "p3", "text": long}))
         .await;
     let e = laptop.expect("error").await;
-    assert_eq!((e["code"].as_str(), e["ref"].as_str()), (Some("rate_limited"), Some("p3")));
-    phone.send(json!({"type": "say", "id": "p4", "text": long})).await;
+    assert_eq!(
+        (e["code"].as_str(), e["ref"].as_str()),
+        (Some("rate_limited"), Some("p3"))
+    );
+    phone
+        .send(json!({"type": "say", "id": "p4", "text": long}))
+        .await;
     let e = phone.expect_where("error", |f| f["ref"] == "p4").await;
     assert_eq!(e["code"], "rate_limited");
     // A short line still fits in what is left.
@@ -367,7 +380,9 @@ async fn slowest(conn: &mut redis::aio::MultiplexedConnection, name: &str) -> (i
         .expect("SLOWLOG GET");
     let mut worst = (0, 0);
     for e in log {
-        let redis::Value::Array(fields) = e else { continue };
+        let redis::Value::Array(fields) = e else {
+            continue;
+        };
         let (Some(redis::Value::Int(us)), Some(redis::Value::Array(args))) =
             (fields.get(2), fields.get(3))
         else {
@@ -427,7 +442,10 @@ async fn measure_whole_transcript_steps_at_the_bounds() {
         store.append(&id, say(i)).await.expect("below the bounds");
     }
     // Every command from here on is logged with its time in Redis.
-    for (k, v) in [("slowlog-log-slower-than", "0"), ("slowlog-max-len", "1000")] {
+    for (k, v) in [
+        ("slowlog-log-slower-than", "0"),
+        ("slowlog-max-len", "1000"),
+    ] {
         let _: () = redis::cmd("CONFIG")
             .arg("SET")
             .arg(k)
@@ -437,7 +455,10 @@ async fn measure_whole_transcript_steps_at_the_bounds() {
             .expect("CONFIG SET");
     }
     slowest(&mut conn, "").await;
-    store.append(&id, say(4_999)).await.expect("the last one fits");
+    store
+        .append(&id, say(4_999))
+        .await
+        .expect("the last one fits");
     let (append, _) = slowest(&mut conn, "FCALL").await;
     assert!(matches!(
         store.append(&id, say(5_000)).await,
@@ -494,7 +515,10 @@ async fn measure_whole_transcript_steps_at_the_bounds() {
     // copy of the whole transcript one script used to make.
     for (what, script) in [
         ("", "redis.call('COPY', KEYS[1], KEYS[2]) return 0"),
-        ("DEL of a copy (freeing it, as at expiry)", "return redis.call('DEL', KEYS[2])"),
+        (
+            "DEL of a copy (freeing it, as at expiry)",
+            "return redis.call('DEL', KEYS[2])",
+        ),
         ("", "redis.call('COPY', KEYS[1], KEYS[2]) return 0"),
         ("UNLINK of a copy", "return redis.call('UNLINK', KEYS[2])"),
         (
@@ -528,7 +552,9 @@ async fn slowest_all(conn: &mut redis::aio::MultiplexedConnection) -> (i64, i64,
         .expect("SLOWLOG GET");
     let (mut step, mut page, mut pages) = (0, 0, 0);
     for e in log {
-        let redis::Value::Array(fields) = e else { continue };
+        let redis::Value::Array(fields) = e else {
+            continue;
+        };
         let (Some(redis::Value::Int(us)), Some(redis::Value::Array(args))) =
             (fields.get(2), fields.get(3))
         else {

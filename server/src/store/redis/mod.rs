@@ -37,12 +37,13 @@ use self::replies::{
 };
 use super::inbox::{inbox_rank, MessageSla, MAX_OPEN_THREADS};
 use super::{
-    after_outcome, average_wait, boost_score, desk_rank, idempotency_key, new_callback_ref, transcript_charge,
-    queue_score, AgentOverview, AgentProfile, AgentSnapshot, Appended, Assignment, AuditEntry,
-    Beat, CallbackRequest, Conversation, DeskOverview, GraceOutcome, NewCallback, NewConversation,
-    NewEntry, Note, Opened, Overview, QueueOverview, QueuePlace, QueueSnapshot, QueueStanding,
-    Rating, Side, Store, StoreError, StoreResult, Sweep, TranscriptBounds, AUDIT_KEPT, DONE_WINDOW_MS, MAX_NOTES,
-    MAX_TRANSCRIPT_PAGE, RECENT_WAITS, ROUTE_BATCH, ROUTE_SCAN,
+    after_outcome, average_wait, boost_score, desk_rank, idempotency_key, new_callback_ref,
+    queue_score, transcript_charge, AgentOverview, AgentProfile, AgentSnapshot, Appended,
+    Assignment, AuditEntry, Beat, CallbackRequest, Conversation, DeskOverview, GraceOutcome,
+    NewCallback, NewConversation, NewEntry, Note, Opened, Overview, QueueOverview, QueuePlace,
+    QueueSnapshot, QueueStanding, Rating, Side, Store, StoreError, StoreResult, Sweep,
+    TranscriptBounds, AUDIT_KEPT, DONE_WINDOW_MS, MAX_NOTES, MAX_TRANSCRIPT_PAGE, RECENT_WAITS,
+    ROUTE_BATCH, ROUTE_SCAN,
 };
 use crate::domain::{
     now_millis, rfc3339, AgentState, Author, CallbackRef, CallbackStatus, ConversationId,
@@ -327,7 +328,9 @@ impl RedisStore {
             notify_event,
             notify_id,
             notify_pending,
-            transcript_charge(new).map(|c| c.to_string()).unwrap_or_default(),
+            transcript_charge(new)
+                .map(|c| c.to_string())
+                .unwrap_or_default(),
             self.bounds.entries.to_string(),
             self.bounds.bytes.to_string(),
         ];

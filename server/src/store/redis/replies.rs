@@ -340,7 +340,8 @@ pub struct AppendReply {
     /// Nothing done: the message would reopen a resolved thread, and the
     /// call must be made again with the inbox ranks.
     #[serde(default)]
-    pub wants_ranks: bool,    /// Nothing done: the entry would take the transcript past its bounds.
+    pub wants_ranks: bool,
+    /// Nothing done: the entry would take the transcript past its bounds.
     #[serde(default)]
     pub full: bool,
 }
