@@ -184,6 +184,22 @@ pub struct Cli {
     /// message instead (also offered at once when no agent is signed in or the team is closed).
     #[arg(long, env = "SWITCHBOARD_OFFER_MESSAGE_AFTER", default_value_t = DEFAULT_OFFER_MESSAGE_AFTER_S)]
     pub offer_message_after: u64,
+    /// Most entries one conversation holds; past it, `say` gets `transcript_full`
+    /// (the agent can still end or transfer it).
+    #[arg(long, env = "SWITCHBOARD_MAX_TRANSCRIPT_ENTRIES", default_value_t = crate::store::DEFAULT_MAX_TRANSCRIPT_ENTRIES)]
+    pub max_transcript_entries: u64,
+    /// Most bytes of typed text (UTF-8) one conversation holds (default 2 MB,
+    /// 2,000,000 bytes); past it, `say` gets `transcript_full`.
+    #[arg(long, env = "SWITCHBOARD_MAX_TRANSCRIPT_BYTES", default_value_t = crate::store::DEFAULT_MAX_TRANSCRIPT_BYTES)]
+    pub max_transcript_bytes: u64,
+    /// Bytes of typed text (`say`, `start`) one user may send per second,
+    /// sustained, across their connections to this node; past it, `rate_limited`.
+    #[arg(long, env = "SWITCHBOARD_MAX_TEXT_BYTES_PER_SEC", default_value_t = DEFAULT_MAX_TEXT_BYTES_PER_SEC)]
+    pub max_text_bytes_per_sec: u64,
+    /// Bytes of typed text one user may send at once before --max-text-bytes-per-sec
+    /// applies (at least 16000: the longest message must pass when idle).
+    #[arg(long, env = "SWITCHBOARD_MAX_TEXT_BURST_BYTES", default_value_t = DEFAULT_MAX_TEXT_BURST_BYTES)]
+    pub max_text_burst_bytes: u64,
     /// Something other than serving the hub.
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -268,6 +284,18 @@ pub const RATE_BURST: f64 = 30.0;
 /// Sustained frames per second a connection may send (a person types far
 /// slower; this leaves room for typing indicators and read receipts).
 pub const RATE_PER_SEC: f64 = 10.0;
+
+/// `--max-text-bytes-per-sec`'s default: 16 KiB a second, far above anyone
+/// typing and room for a paste every second.
+pub const DEFAULT_MAX_TEXT_BYTES_PER_SEC: u64 = 16 * 1024;
+
+/// `--max-text-burst-bytes`' default: 64 KiB, four of the longest messages
+/// (4,000 characters of up to 4 bytes) at once.
+pub const DEFAULT_MAX_TEXT_BURST_BYTES: u64 = 64 * 1024;
+
+/// The least `--max-text-burst-bytes`: the longest message (4,000 characters
+/// of up to 4 bytes each) always passes when the user was idle.
+pub const MIN_TEXT_BURST_BYTES: u64 = crate::protocol::MAX_TEXT_CHARS as u64 * 4;
 
 /// How long an archiver's entry may sit unacknowledged before another node
 /// takes it over (the archiver died between commit and acknowledgement).
@@ -374,6 +402,14 @@ pub struct Settings {
     pub rate_burst: f64,
     /// Sustained frames per second one connection may send.
     pub rate_per_sec: f64,
+    /// How much one conversation may hold (`--max-transcript-entries`,
+    /// `--max-transcript-bytes`).
+    pub transcript_bounds: crate::store::TranscriptBounds,
+    /// Bytes of typed text one user may send at once, then
+    /// `text_bytes_per_sec` sustained (per node, across the user's connections).
+    pub text_burst_bytes: u64,
+    /// Sustained bytes of typed text per second one user may send.
+    pub text_bytes_per_sec: u64,
     /// Notifications to the push service (`--notify-url`); none: off.
     pub notify: Option<crate::notify::NotifySettings>,
     /// Opening hours per team (`--hours`); teams not in it are always open.
@@ -413,6 +449,24 @@ impl Cli {
             }
             None => (cores, ThreadsChosenBy::Cores),
         }
+    }
+
+    /// `--max-transcript-entries` and `--max-transcript-bytes`, each at least 1.
+    fn transcript_bounds(&self) -> Result<crate::store::TranscriptBounds, ConfigError> {
+        if self.max_transcript_entries == 0 {
+            return Err(ConfigError(
+                "--max-transcript-entries must be at least 1".into(),
+            ));
+        }
+        if self.max_transcript_bytes == 0 {
+            return Err(ConfigError(
+                "--max-transcript-bytes must be at least 1".into(),
+            ));
+        }
+        Ok(crate::store::TranscriptBounds {
+            entries: self.max_transcript_entries,
+            bytes: self.max_transcript_bytes,
+        })
     }
 
     /// Validates the flags into settings.
@@ -622,6 +676,19 @@ impl Cli {
                 std::sync::Arc::new(crate::hours::Hours::load(path).map_err(ConfigError)?);
         }
         settings.offer_message_after = Duration::from_secs(self.offer_message_after);
+        settings.transcript_bounds = self.transcript_bounds()?;
+        if self.max_text_bytes_per_sec == 0 {
+            return Err(ConfigError(
+                "--max-text-bytes-per-sec must be at least 1".into(),
+            ));
+        }
+        if self.max_text_burst_bytes < MIN_TEXT_BURST_BYTES {
+            return Err(ConfigError(format!(
+                "--max-text-burst-bytes must be at least {MIN_TEXT_BURST_BYTES}, so that the longest message always passes"
+            )));
+        }
+        settings.text_bytes_per_sec = self.max_text_bytes_per_sec;
+        settings.text_burst_bytes = self.max_text_burst_bytes;
         settings.notify = match (&self.notify_url, &self.notify_secret) {
             (Some(url), Some(secret)) => {
                 Some(crate::notify::NotifySettings::new(url, secret).map_err(ConfigError)?)
@@ -793,6 +860,9 @@ impl Settings {
             canned: Default::default(),
             rate_burst: RATE_BURST,
             rate_per_sec: RATE_PER_SEC,
+            transcript_bounds: crate::store::TranscriptBounds::default(),
+            text_burst_bytes: DEFAULT_MAX_TEXT_BURST_BYTES,
+            text_bytes_per_sec: DEFAULT_MAX_TEXT_BYTES_PER_SEC,
             notify: None,
             hours: Default::default(),
             offer_message_after: Duration::from_secs(DEFAULT_OFFER_MESSAGE_AFTER_S),
@@ -1210,5 +1280,79 @@ mod tests {
             "a-push-secret-of-16+"
         ])
         .contains("--notify-url"));
+    }
+
+    #[test]
+    fn transcript_bounds_and_typing_rate_flags() {
+        let defaults = cli(&[]).settings().expect("valid");
+        let embedded = Settings::for_secret(b"a-secret-of-sixteen-plus");
+        assert_eq!(defaults.transcript_bounds, embedded.transcript_bounds);
+        assert_eq!(
+            (
+                defaults.transcript_bounds.entries,
+                defaults.transcript_bounds.bytes
+            ),
+            (5_000, 2_000_000),
+            "SPEC: 5,000 entries, 2 MB"
+        );
+        assert_eq!(
+            (defaults.text_bytes_per_sec, defaults.text_burst_bytes),
+            (16 * 1024, 64 * 1024)
+        );
+        assert_eq!(
+            (defaults.text_bytes_per_sec, defaults.text_burst_bytes),
+            (embedded.text_bytes_per_sec, embedded.text_burst_bytes)
+        );
+        let s = cli(&[
+            "--max-transcript-entries",
+            "10",
+            "--max-transcript-bytes",
+            "500",
+            "--max-text-bytes-per-sec",
+            "100",
+            "--max-text-burst-bytes",
+            "20000",
+        ])
+        .settings()
+        .expect("valid");
+        assert_eq!(
+            s.transcript_bounds,
+            crate::store::TranscriptBounds {
+                entries: 10,
+                bytes: 500
+            }
+        );
+        assert_eq!((s.text_bytes_per_sec, s.text_burst_bytes), (100, 20_000));
+        for (flag, bad) in [
+            ("--max-transcript-entries", "0"),
+            ("--max-transcript-bytes", "0"),
+            ("--max-text-bytes-per-sec", "0"),
+        ] {
+            let e = refused(&[flag, bad]);
+            assert_eq!(
+                e,
+                format!("{flag} must be at least 1"),
+                "one clear sentence"
+            );
+        }
+        let e = refused(&["--max-text-burst-bytes", "15999"]);
+        assert!(
+            e.starts_with("--max-text-burst-bytes must be at least 16000"),
+            "{e}"
+        );
+        // The environment names them too.
+        let from_env: Vec<String> = <Cli as clap::CommandFactory>::command()
+            .get_arguments()
+            .filter_map(|a| a.get_env())
+            .map(|e| e.to_string_lossy().into_owned())
+            .collect();
+        for name in [
+            "SWITCHBOARD_MAX_TRANSCRIPT_ENTRIES",
+            "SWITCHBOARD_MAX_TRANSCRIPT_BYTES",
+            "SWITCHBOARD_MAX_TEXT_BYTES_PER_SEC",
+            "SWITCHBOARD_MAX_TEXT_BURST_BYTES",
+        ] {
+            assert!(from_env.contains(&name.to_owned()), "{name}");
+        }
     }
 }

@@ -51,6 +51,7 @@ pub mod notify;
 pub mod protocol;
 pub mod store;
 pub mod text;
+pub mod typing_rate;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -117,6 +118,7 @@ pub async fn build_hub(settings: Settings, shutdown: CancellationToken) -> Resul
             let history = Arc::new(MemoryArchive::new());
             let mut store = MemoryStore::with_announcer(announcer)
                 .retaining(settings.hot_retention_ms)
+                .bounding(settings.transcript_bounds)
                 .with_message_sla(settings.message_sla)
                 .archiving(history.clone());
             if let Some(n) = &settings.notify {
@@ -137,6 +139,7 @@ pub async fn build_hub(settings: Settings, shutdown: CancellationToken) -> Resul
             let mut store =
                 RedisStore::connect(url, prefix, &settings.node_id, settings.hot_retention_ms)
                     .await?
+                    .bounding(settings.transcript_bounds)
                     .with_message_sla(settings.message_sla);
             if *wait_replicas > 0 {
                 store = store.waiting_for_replicas(*wait_replicas, &metrics).await?;

@@ -404,6 +404,10 @@ pub enum ErrorCode {
     /// This node is behind (overloaded) and refused new work: retry
     /// shortly, or on another node. Nothing was done.
     Busy,
+    /// The conversation holds as many entries or bytes as it may
+    /// (`--max-transcript-entries`, `--max-transcript-bytes`): the message
+    /// was not stored; the agent can still end or transfer it.
+    TranscriptFull,
 }
 
 /// A conversation's state as `welcome` reports it.

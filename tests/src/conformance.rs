@@ -14,7 +14,7 @@ use switchboard::domain::{
 use switchboard::protocol::CallbackOutcome;
 use switchboard::store::{
     AgentProfile, CallbackStatus, Cause, GraceOutcome, NewCallback, NewConversation, NewEntry,
-    NotificationBacklog, Redaction, Settle, Side, Store, StoreError,
+    NotificationBacklog, Redaction, Settle, Side, Store, StoreError, TranscriptBounds,
 };
 
 mod threads;
@@ -1564,4 +1564,135 @@ pub async fn concurrent_appends_are_gapless_and_once(
         texts.push((id.clone(), stored.into_iter().map(|e| e.text).collect()));
     }
     texts
+}
+
+/// The bounds of the transcript checks below: small, so they fill quickly
+/// (the engine under test is built with them).
+pub const SMALL_BOUNDS: TranscriptBounds = TranscriptBounds {
+    entries: 5,
+    bytes: 100,
+};
+
+/// A store built with [`SMALL_BOUNDS`]: past five entries, a typed entry
+/// is refused, whoever sends it; a resend of a stored one is still its
+/// duplicate; the hub's own entries are still stored; the agent can still
+/// transfer and end the conversation, and other conversations go on.
+pub async fn a_full_transcript_refuses_typed_entries(s: &dyn Store) {
+    let c = open(s, "c", Tier::Standard, T0).await;
+    let other = open(s, "o", Tier::Standard, T0 + 1).await;
+    agent(s, "ag", &[Tier::Standard], 2, T0).await;
+    assert_eq!(route(s, T0 + 2).await.len(), 2);
+    for i in 0..5 {
+        let (author, sender) = if i % 2 == 0 {
+            (Author::Cardholder, "c")
+        } else {
+            (Author::Agent, "ag")
+        };
+        let key = format!("k{i}");
+        s.append(&c, entry(author, Some(sender), "hi", Some(&key)))
+            .await
+            .expect("below the bound");
+    }
+    let refused = s
+        .append(
+            &c,
+            entry(Author::Cardholder, Some("c"), "one more", Some("k9")),
+        )
+        .await;
+    assert!(
+        matches!(refused, Err(StoreError::TranscriptFull)),
+        "the sixth entry is refused: {refused:?}"
+    );
+    let refused = s
+        .append(&c, entry(Author::Agent, Some("ag"), "one more", Some("a9")))
+        .await;
+    assert!(matches!(refused, Err(StoreError::TranscriptFull)));
+    let again = s
+        .append(&c, entry(Author::Cardholder, Some("c"), "hi", Some("k2")))
+        .await
+        .expect("a resend of a stored entry is answered");
+    assert!(again.duplicate, "still a duplicate, not `transcript_full`");
+    assert_eq!(again.entry.seq, 3);
+    let sys = s
+        .append(
+            &c,
+            entry(Author::System, None, "Your agent was disconnected", None),
+        )
+        .await
+        .expect("the hub's own entries are stored past the bound");
+    assert_eq!(sys.entry.seq, 6);
+    let kept = s.transcript(&c, 0, 100).await.expect("transcript");
+    assert_eq!(kept.len(), 6, "refused entries left nothing behind");
+    assert!(kept.iter().all(|e| e.text != "one more"));
+    s.append(&other, entry(Author::Cardholder, Some("o"), "hello", None))
+        .await
+        .expect("another conversation keeps working");
+    // The agent transfers the full chat, the next agent ends it.
+    s.transfer(&c, &user("ag"), Tier::Premium, None, T0 + 10)
+        .await
+        .expect("a full conversation can be transferred");
+    agent(s, "next", &[Tier::Premium], 1, T0).await;
+    assert_eq!(route(s, T0 + 11).await, vec![(c.clone(), "next".into())]);
+    let ended = s
+        .end(&c, Some(&user("next")), EndReason::AgentEnded, T0 + 20)
+        .await
+        .expect("a full conversation can be ended")
+        .expect("it was open");
+    assert_eq!(ended.status, ConversationStatus::Ended);
+    assert_eq!(ended.last_seq, 6);
+}
+
+/// A store built with [`SMALL_BOUNDS`]: typed text is counted in bytes
+/// (UTF-8, not characters), an entry that would pass 100 bytes is refused
+/// while a smaller one still fits, and a resend is still its duplicate.
+pub async fn the_byte_bound_counts_typed_text(s: &dyn Store) {
+    let c = open(s, "c", Tier::Standard, T0).await;
+    agent(s, "ag", &[Tier::Standard], 1, T0).await;
+    route(s, T0 + 1).await;
+    // 30 characters, 60 bytes.
+    let first = "é".repeat(30);
+    s.append(&c, entry(Author::Cardholder, Some("c"), &first, Some("k1")))
+        .await
+        .expect("60 bytes");
+    let refused = s
+        .append(
+            &c,
+            entry(Author::Agent, Some("ag"), &"x".repeat(41), Some("a1")),
+        )
+        .await;
+    assert!(
+        matches!(refused, Err(StoreError::TranscriptFull)),
+        "60 + 41 bytes is past 100: {refused:?}"
+    );
+    s.append(
+        &c,
+        entry(Author::Agent, Some("ag"), &"x".repeat(40), Some("a2")),
+    )
+    .await
+    .expect("60 + 40 bytes is exactly the bound");
+    let refused = s
+        .append(&c, entry(Author::Cardholder, Some("c"), "y", Some("k2")))
+        .await;
+    assert!(matches!(refused, Err(StoreError::TranscriptFull)));
+    let again = s
+        .append(&c, entry(Author::Cardholder, Some("c"), &first, Some("k1")))
+        .await
+        .expect("a resend is answered");
+    assert!(again.duplicate);
+    assert_eq!(again.entry.seq, 1);
+    s.append(
+        &c,
+        entry(Author::System, None, "The chat was escalated", None),
+    )
+    .await
+    .expect("the hub's own entries are not counted");
+    let kept = s.transcript(&c, 0, 100).await.expect("transcript");
+    assert_eq!(
+        kept.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        vec![1, 2, 3]
+    );
+    s.end(&c, Some(&user("ag")), EndReason::AgentEnded, T0 + 5)
+        .await
+        .expect("end")
+        .expect("it was open");
 }

@@ -7,7 +7,7 @@ use tokio_util::sync::CancellationToken;
 use super::cardholder::Memo;
 use super::escalation::desks_of;
 use super::supervisor::Watch;
-use super::{Hub, Replies};
+use super::{CommandError, Hub, Replies};
 use crate::auth::Identity;
 use crate::bus::{Held, Kick, Outbox, Session};
 use crate::domain::EndReason;
@@ -23,6 +23,8 @@ const LOST_CHECK_RETRY: std::time::Duration = std::time::Duration::from_millis(1
 use crate::metrics::role_label;
 use crate::protocol::{ClientFrame, ServerFrame};
 use crate::store::Side;
+use crate::typing_rate::TypingBudget;
+use std::time::Instant;
 
 /// One connection as the hub sees it: who, which audiences it hears, and
 /// what it remembers between frames.
@@ -43,6 +45,8 @@ pub struct Caller {
     outbound: Outbox,
     /// A supervisor's live `overview`s, stopped when the caller goes.
     watch: Watch,
+    /// The user's typed-text budget, shared with its other connections here.
+    typing: TypingBudget,
 }
 
 impl Caller {
@@ -135,6 +139,9 @@ impl Hub {
                 }
             }
         }
+        let typing = self
+            .typing
+            .join(identity.role, &identity.sub, Instant::now());
         let caller = Caller {
             identity,
             conn,
@@ -143,6 +150,7 @@ impl Hub {
             held,
             outbound,
             watch: Watch::default(),
+            typing,
         };
         (caller, welcome)
     }
@@ -159,6 +167,16 @@ impl Hub {
             ClientFrame::Start { id: Some(id), .. } => Some(id.clone()),
             _ => None,
         };
+        // Typed text is limited in bytes per second too, per user: past the
+        // budget the frame is dropped before it costs anything more.
+        let typed = match &frame {
+            ClientFrame::Say { text, .. } => text.len(),
+            ClientFrame::Start { text: Some(t), .. } => t.len(),
+            _ => 0,
+        };
+        if typed > 0 && !caller.typing.spend(typed, Instant::now()) {
+            return vec![CommandError::TextTooFast.to_frame(reference)];
+        }
         // Held until the frame is carried out.
         let admitted = match &frame {
             ClientFrame::Start { .. } => Some(self.admit("start")),
@@ -244,6 +262,8 @@ impl Hub {
         }
         self.stop_monitoring(&caller.identity, &caller.watch).await;
         let identity = caller.identity;
+        self.typing
+            .leave(identity.role, &identity.sub, caller.typing);
         self.metrics
             .connections
             .get_or_create(&role_label(identity.role))

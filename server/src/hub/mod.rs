@@ -42,6 +42,7 @@ use crate::text::clean_text;
 pub use connect::Caller;
 
 use crate::admission::{Admission, Ticket};
+use crate::typing_rate::TypingBudgets;
 
 /// How long admitted work (`start`, `say`) may take, as a share of
 /// `--max-event-lag` (100 ms of the default 2 s): the admission limit adapts
@@ -73,6 +74,14 @@ pub enum CommandError {
     /// This node is behind and refused new work; nothing was done.
     #[error("this node is overloaded; try again shortly")]
     Busy,
+    /// The conversation holds as much as it may (`--max-transcript-entries`,
+    /// `--max-transcript-bytes`); nothing was stored.
+    #[error("this conversation is full: it holds as many messages as one conversation may; the agent can still end or transfer it")]
+    TranscriptFull,
+    /// The user sent more text than `--max-text-bytes-per-sec` allows;
+    /// nothing was done.
+    #[error("slow down: too much text at once")]
+    TextTooFast,
 }
 
 impl CommandError {
@@ -85,6 +94,8 @@ impl CommandError {
             CommandError::NoConversation => ErrorCode::NoConversation,
             CommandError::Unavailable => ErrorCode::Unavailable,
             CommandError::Busy => ErrorCode::Busy,
+            CommandError::TranscriptFull => ErrorCode::TranscriptFull,
+            CommandError::TextTooFast => ErrorCode::RateLimited,
         }
     }
 
@@ -100,6 +111,7 @@ impl From<StoreError> for CommandError {
             StoreError::Unavailable(_) => CommandError::Unavailable,
             StoreError::NoConversation => CommandError::NoConversation,
             StoreError::NotAllowed => CommandError::NotAllowed("not allowed".into()),
+            StoreError::TranscriptFull => CommandError::TranscriptFull,
         }
     }
 }
@@ -136,6 +148,9 @@ pub struct Shared {
     /// when: updates go out only on a change (place, ETA, agents online,
     /// hours, offer), at most once a second.
     positions: std::sync::Mutex<HashMap<ConversationId, (Event, Instant)>>,
+    /// How fast each connected user may send typed text
+    /// (`--max-text-bytes-per-sec`, across the user's connections here).
+    typing: TypingBudgets,
 }
 
 /// What a hub is built on, besides its configuration.
@@ -182,6 +197,7 @@ impl Hub {
             bus,
         } = parts;
         let admission = Admission::new(settings.max_event_lag / ADMITTED_WORK_SHARE);
+        let typing = TypingBudgets::new(settings.text_burst_bytes, settings.text_bytes_per_sec);
         let hub = Hub(Arc::new(Shared {
             store,
             archive,
@@ -195,6 +211,7 @@ impl Hub {
             admission,
             shutdown,
             positions: Default::default(),
+            typing,
         }));
         tasks::spawn(&hub);
         hub

@@ -20,8 +20,8 @@ use super::{
     AuditEntry, Beat, CallbackRequest, CallbackStatus, Conversation, DeskOverview, GraceOutcome,
     NewCallback, NewConversation, NewEntry, Note, Opened, Overview, QueueOverview, QueuePlace,
     QueueSnapshot, QueueStanding, Rating, Side, Store, StoreError, StoreResult, Sweep,
-    DEFAULT_HOT_RETENTION_MS, MAX_NOTES, MAX_TRANSCRIPT_PAGE, RECENT_WAITS, ROUTE_BATCH,
-    ROUTE_SCAN,
+    TranscriptBounds, DEFAULT_HOT_RETENTION_MS, MAX_NOTES, MAX_TRANSCRIPT_PAGE, RECENT_WAITS,
+    ROUTE_BATCH, ROUTE_SCAN,
 };
 use super::{Notification, NotificationBacklog, Settle};
 use crate::archive::memory::MemoryArchive;
@@ -56,6 +56,9 @@ pub struct MemoryStore {
     notifying: Option<super::Notifying>,
     /// The reply targets that order the inboxes (`--message-sla`).
     sla: MessageSla,
+    /// How much one conversation may hold (`--max-transcript-entries`,
+    /// `--max-transcript-bytes`).
+    bounds: TranscriptBounds,
 }
 
 impl Default for MemoryStore {
@@ -67,6 +70,7 @@ impl Default for MemoryStore {
             archive: None,
             notifying: None,
             sla: MessageSla::default(),
+            bounds: TranscriptBounds::default(),
         }
     }
 }
@@ -126,6 +130,9 @@ struct Record {
     /// the head with its original place.
     score: QueueScore,
     transcript: Vec<Entry>,
+    /// Bytes of typed text counted against `--max-transcript-bytes`
+    /// ([`super::transcript_charge`]).
+    text_bytes: u64,
     /// Idempotency keys already stored, per author side, to their seq.
     client_ids: HashMap<String, Seq>,
     /// The callback request it was escalated to.
@@ -281,6 +288,13 @@ impl MemoryStore {
         self
     }
 
+    /// This engine, holding at most `bounds` per conversation instead of
+    /// the defaults (`--max-transcript-entries`, `--max-transcript-bytes`).
+    pub fn bounding(mut self, bounds: TranscriptBounds) -> Self {
+        self.bounds = bounds;
+        self
+    }
+
     /// This engine, ordering the inboxes by these reply targets.
     pub fn with_message_sla(mut self, sla: MessageSla) -> Self {
         self.sla = sla;
@@ -363,6 +377,15 @@ impl MemoryStore {
                 reopened: false,
             });
         }
+        let charge = super::transcript_charge(&new);
+        if let Some(charge) = charge {
+            if !self
+                .bounds
+                .takes(record.transcript.len() as u64, record.text_bytes, charge)
+            {
+                return Err(StoreError::TranscriptFull);
+            }
+        }
         // The cardholder writes to a resolved thread: it goes back to its
         // team's inbox, and its expiry is cancelled.
         let reopened = status == ConversationStatus::Resolved;
@@ -408,6 +431,7 @@ impl MemoryStore {
             id: new.client_id,
         };
         record.transcript.push(entry.clone());
+        record.text_bytes += charge.unwrap_or(0);
         record.conversation.last_seq = seq;
         record.conversation.last_at = Some(new.now);
         if let Some(k) = key {
@@ -509,6 +533,7 @@ impl State {
                 conversation: conversation.clone(),
                 score,
                 transcript: Vec::new(),
+                text_bytes: 0,
                 client_ids: HashMap::new(),
                 callback: None,
                 monitors: BTreeMap::new(),

@@ -51,6 +51,10 @@ pub enum StoreError {
     /// The caller may not do this to the conversation (e.g. not its agent).
     #[error("not allowed")]
     NotAllowed,
+    /// The conversation holds as many entries or bytes of typed text as it
+    /// may ([`TranscriptBounds`]): the entry was not stored.
+    #[error("the transcript is full")]
+    TranscriptFull,
 }
 
 impl StoreError {
@@ -666,6 +670,63 @@ pub fn boost_score(tier: Tier, boosts: &TierBoosts) -> i64 {
 /// so a cardholder's `k1` and the agent's `k1` are different messages.
 pub fn idempotency_key(author: Author, client_id: &str) -> String {
     format!("{author}:{client_id}")
+}
+
+/// How much one conversation may hold (`--max-transcript-entries`,
+/// `--max-transcript-bytes`): a typed entry past either is refused with
+/// [`StoreError::TranscriptFull`]. Both engines check it in the append step,
+/// before its first write and after its idempotency check (a resend of a
+/// stored entry is still answered as a duplicate). The hub's own entries
+/// ([`Author::System`]: a disconnected agent, an escalation) are neither
+/// refused nor counted, so a full conversation still tells its cardholder
+/// what happens to it; they are few per conversation.
+///
+/// The bounds also keep every whole-transcript operation of the engines
+/// short (ending, expiring, archiving: see `docs/operations.md`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TranscriptBounds {
+    /// Most entries (seq of the last one).
+    pub entries: u64,
+    /// Most bytes of typed text (UTF-8), counted by [`transcript_charge`].
+    pub bytes: u64,
+}
+
+/// SPEC's default for `--max-transcript-entries`.
+pub const DEFAULT_MAX_TRANSCRIPT_ENTRIES: u64 = 5_000;
+
+/// SPEC's default for `--max-transcript-bytes`: 2 MB (decimal, as SPEC
+/// writes it).
+pub const DEFAULT_MAX_TRANSCRIPT_BYTES: u64 = 2_000_000;
+
+impl Default for TranscriptBounds {
+    fn default() -> Self {
+        TranscriptBounds {
+            entries: DEFAULT_MAX_TRANSCRIPT_ENTRIES,
+            bytes: DEFAULT_MAX_TRANSCRIPT_BYTES,
+        }
+    }
+}
+
+impl TranscriptBounds {
+    /// Whether a conversation holding `entries` entries and `bytes` bytes
+    /// of counted text takes one more entry costing `charge` bytes.
+    pub fn takes(&self, entries: u64, bytes: u64, charge: u64) -> bool {
+        entries < self.entries && bytes.saturating_add(charge) <= self.bytes
+    }
+}
+
+/// The bytes an entry adds to its conversation's count, `None` when it is
+/// not bounded (the hub's own entries). The count is an upper bound of the
+/// typed text stored: the new text's UTF-8 length, plus the full new length
+/// of an earlier entry it redacts (that entry's old length stays counted;
+/// a mask may be a few bytes longer than the digits it hides, as in
+/// `**** **** **** 1111` for sixteen digits typed without spaces).
+pub fn transcript_charge(entry: &NewEntry) -> Option<u64> {
+    if entry.author == Author::System {
+        return None;
+    }
+    let redacted = entry.redact.as_ref().map_or(0, |r| r.entry.text.len());
+    Some((entry.text.len() + redacted) as u64)
 }
 
 /// Every state change and query the hub makes, each atomic.

@@ -382,6 +382,10 @@ async fn a_client_that_stops_reading_is_closed_and_stalls_nobody() {
     let mut settings = memory_settings();
     settings.rate_burst = 10_000.0;
     settings.rate_per_sec = 10_000.0;
+    // Neither the typing rate nor the transcript's bounds are under test here.
+    settings.text_burst_bytes = 1 << 30;
+    settings.text_bytes_per_sec = 1 << 30;
+    settings.transcript_bounds.bytes = 1 << 30;
     let hub = TestHub::spawn(settings).await;
     let url = hub.ws_url();
     let (mut stalled, _) = Client::connect(&url, &cardholder("slow", "standard")).await;
@@ -413,6 +417,10 @@ async fn a_client_that_stops_reading_is_closed_after_a_bounded_amount() {
     let mut settings = memory_settings();
     settings.rate_burst = 10_000.0;
     settings.rate_per_sec = 10_000.0;
+    // Neither the typing rate nor the transcript's bounds are under test here.
+    settings.text_burst_bytes = 1 << 30;
+    settings.text_bytes_per_sec = 1 << 30;
+    settings.transcript_bounds.bytes = 1 << 30;
     let hub = TestHub::spawn(settings).await;
     let url = hub.ws_url();
     // The stalled cardholder's own kernel takes a few KB, so nearly all that

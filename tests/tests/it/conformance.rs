@@ -117,6 +117,40 @@ conformance!(
     resolved_threads_expire_unless_reopened,
 );
 
+// Checks of the transcript bounds, on engines built with small ones.
+macro_rules! bounded {
+    ($($check:ident),* $(,)?) => {
+        mod memory_bounded {
+            use super::*;
+            $(
+                #[tokio::test]
+                async fn $check() {
+                    let store = MemoryStore::new().bounding(conformance::SMALL_BOUNDS);
+                    conformance::$check(&store).await;
+                }
+            )*
+        }
+        mod redis_bounded {
+            use super::*;
+            $(
+                #[tokio::test]
+                async fn $check() {
+                    let redis = RedisServer::start();
+                    let store = redis_store(&redis, DEFAULT_HOT_RETENTION_MS)
+                        .await
+                        .bounding(conformance::SMALL_BOUNDS);
+                    conformance::$check(&store).await;
+                }
+            )*
+        }
+    };
+}
+
+bounded!(
+    a_full_transcript_refuses_typed_entries,
+    the_byte_bound_counts_typed_text,
+);
+
 #[tokio::test]
 async fn memory_claims_race_to_one_winner() {
     conformance::concurrent_claims_have_one_winner(Arc::new(MemoryStore::new())).await;

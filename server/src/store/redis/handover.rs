@@ -9,6 +9,16 @@
 //! record; once the archive committed them, [`RedisStore::handed_over`]
 //! expires their keys after the hot retention and acknowledges and deletes
 //! their entries in one script. Nothing expires before it is archived.
+//!
+//! A conversation's transcript is not copied by the step that takes it
+//! (that would hold Redis for as long as the copy takes): the step says how
+//! many entries it holds, and the archiver reads them after it, in pages of
+//! [`TRANSCRIPT_READ_PAGE`] (`LRANGE`, one short command each). An ended
+//! conversation's transcript no longer changes (no script writes to an
+//! ended conversation) and it does not expire before `handed_over`, so the
+//! pages read are the transcript the step saw. (A resolved thread that its
+//! cardholder reopens meanwhile may have more entries than counted; it is
+//! handed over again at its next resolution.)
 
 use serde::Deserialize;
 
@@ -17,6 +27,11 @@ use super::RedisStore;
 use crate::archive::{ArchivedCallback, ArchivedConversation};
 use crate::domain::Millis;
 use crate::store::{AuditEntry, StoreResult};
+
+/// Most transcript entries one read of a taken conversation asks for: with
+/// `--max-transcript-bytes` (2 MB) a page is at most that much text, and
+/// Redis answers one in well under a millisecond (docs/operations.md).
+pub const TRANSCRIPT_READ_PAGE: u64 = 200;
 
 /// The archivers' consumer group.
 pub const ARCHIVE_GROUP: &str = "archivers";
@@ -33,8 +48,12 @@ pub struct Handover {
     /// The record's hash (empty when the record is gone).
     #[serde(default)]
     record: Fields,
-    /// A conversation's stored entries, in seq order.
-    #[serde(default, deserialize_with = "lua_list")]
+    /// How many transcript entries a conversation held when taken.
+    #[serde(default)]
+    count: u64,
+    /// A conversation's stored entries, in seq order (read in pages after
+    /// the step, by [`RedisStore::take_handovers`]).
+    #[serde(skip)]
     entries: Vec<String>,
     /// A supervisor action's entry (JSON `AuditEntry`), kind `audit`.
     #[serde(default)]
@@ -131,7 +150,39 @@ impl RedisStore {
                 ],
             )
             .await?;
-        decode(&reply, "handover_take")
+        let mut batch: HandoverBatch = decode(&reply, "handover_take")?;
+        for h in &mut batch.items {
+            if h.kind == "conv" && h.count > 0 {
+                h.entries = self.transcript_pages(&h.id, h.count).await?;
+            }
+        }
+        Ok(batch)
+    }
+
+    /// The first `count` stored entries of a conversation, read in pages of
+    /// [`TRANSCRIPT_READ_PAGE`].
+    async fn transcript_pages(&self, id: &str, count: u64) -> StoreResult<Vec<String>> {
+        let key = self.key(&["tx", id]);
+        let mut conn = self.conn();
+        let mut entries = Vec::with_capacity(usize::try_from(count).unwrap_or(0));
+        let mut from = 0;
+        while from < count {
+            let to = (from + TRANSCRIPT_READ_PAGE).min(count) - 1;
+            let page: Vec<String> = redis::cmd("LRANGE")
+                .arg(&key)
+                .arg(from)
+                .arg(to)
+                .query_async(&mut conn)
+                .await?;
+            let got = page.len() as u64;
+            entries.extend(page);
+            if got < to - from + 1 {
+                // Gone meanwhile (Redis lost its data): what was read.
+                break;
+            }
+            from = to + 1;
+        }
+        Ok(entries)
     }
 
     /// The archive committed `done`: their keys expire after the hot

@@ -38,11 +38,12 @@ use self::replies::{
 use super::inbox::{inbox_rank, MessageSla, MAX_OPEN_THREADS};
 use super::{
     after_outcome, average_wait, boost_score, desk_rank, idempotency_key, new_callback_ref,
-    queue_score, AgentOverview, AgentProfile, AgentSnapshot, Appended, Assignment, AuditEntry,
-    Beat, CallbackRequest, Conversation, DeskOverview, GraceOutcome, NewCallback, NewConversation,
-    NewEntry, Note, Opened, Overview, QueueOverview, QueuePlace, QueueSnapshot, QueueStanding,
-    Rating, Side, Store, StoreError, StoreResult, Sweep, AUDIT_KEPT, DONE_WINDOW_MS, MAX_NOTES,
-    MAX_TRANSCRIPT_PAGE, RECENT_WAITS, ROUTE_BATCH, ROUTE_SCAN,
+    queue_score, transcript_charge, AgentOverview, AgentProfile, AgentSnapshot, Appended,
+    Assignment, AuditEntry, Beat, CallbackRequest, Conversation, DeskOverview, GraceOutcome,
+    NewCallback, NewConversation, NewEntry, Note, Opened, Overview, QueueOverview, QueuePlace,
+    QueueSnapshot, QueueStanding, Rating, Side, Store, StoreError, StoreResult, Sweep,
+    TranscriptBounds, AUDIT_KEPT, DONE_WINDOW_MS, MAX_NOTES, MAX_TRANSCRIPT_PAGE, RECENT_WAITS,
+    ROUTE_BATCH, ROUTE_SCAN,
 };
 use crate::domain::{
     now_millis, rfc3339, AgentState, Author, CallbackRef, CallbackStatus, ConversationId,
@@ -165,6 +166,9 @@ pub struct RedisStore {
     notifying: Option<super::Notifying>,
     /// The reply targets that order the inboxes (`--message-sla`).
     sla: MessageSla,
+    /// How much one conversation may hold (`--max-transcript-entries`,
+    /// `--max-transcript-bytes`), passed to `append.lua`.
+    bounds: TranscriptBounds,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -223,6 +227,7 @@ impl RedisStore {
             replication: None,
             notifying: None,
             sla: MessageSla::default(),
+            bounds: TranscriptBounds::default(),
         })
     }
 
@@ -273,6 +278,13 @@ impl RedisStore {
         self
     }
 
+    /// This engine, holding at most `bounds` per conversation instead of
+    /// the defaults (`--max-transcript-entries`, `--max-transcript-bytes`).
+    pub fn bounding(mut self, bounds: TranscriptBounds) -> Self {
+        self.bounds = bounds;
+        self
+    }
+
     /// `append.lua`'s arguments from its time on; `ranks`: with the inbox
     /// ranks a cardholder's message needs only when it reopens a resolved
     /// thread (the step asks for them: `AppendReply::wants_ranks`).
@@ -316,6 +328,11 @@ impl RedisStore {
             notify_event,
             notify_id,
             notify_pending,
+            transcript_charge(new)
+                .map(|c| c.to_string())
+                .unwrap_or_default(),
+            self.bounds.entries.to_string(),
+            self.bounds.bytes.to_string(),
         ];
         if ranks {
             args.extend(self.inbox_ranks(new.now));
@@ -614,6 +631,9 @@ impl Store for RedisStore {
             // inbox ranks that reopening it needs.
             let args = self.append_args(id, &new, &at, true)?;
             r = decode(&self.appends.append(args).await?, "append")?;
+        }
+        if r.full {
+            return Err(StoreError::TranscriptFull);
         }
         if !r.ok {
             return Err(StoreError::NoConversation);
@@ -1125,7 +1145,7 @@ impl Store for RedisStore {
             .arg(self.key(&["nodes"]))
             .arg(&*self.node)
             .ignore()
-            .cmd("DEL")
+            .cmd("UNLINK")
             .arg(self.key(&["presence", &self.node]))
             .ignore()
             .query_async::<()>(&mut conn)

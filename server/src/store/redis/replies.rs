@@ -341,6 +341,9 @@ pub struct AppendReply {
     /// call must be made again with the inbox ranks.
     #[serde(default)]
     pub wants_ranks: bool,
+    /// Nothing done: the entry would take the transcript past its bounds.
+    #[serde(default)]
+    pub full: bool,
 }
 
 /// `inbox_claim.lua`.

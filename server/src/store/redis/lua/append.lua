@@ -5,12 +5,15 @@
 --       `release.lua` (acknowledged once replicas hold it), '' to announce it now;
 --       then the notification to queue when the cardholder is connected nowhere
 --       ('' none: not configured, or not an agent's entry): its event, its id, how
---       long the conversation stays marked notified (ms); then pairs of (card tier,
---       inbox rank now) for a cardholder's message that reopens a resolved thread
---       (given only when a first call without them replied `wants_ranks`)
+--       long the conversation stays marked notified (ms); then the entry's charge
+--       against the transcript's bounds ('' for the hub's own entries: not bounded),
+--       the most entries and the most bytes (`store::TranscriptBounds`); then pairs
+--       of (card tier, inbox rank now) for a cardholder's message that reopens a
+--       resolved thread (given only when a first call without them replied `wants_ranks`)
 -- Reply: {ok, duplicate, seq, entry, cardholder, agent, status, first, notified, reopened,
--- wants_ranks}; ok is false when the conversation is over or the sender is not its
--- cardholder/agent, or (with wants_ranks) when the ranks are needed.
+-- wants_ranks, full}; ok is false when the conversation is over or the sender is not its
+-- cardholder/agent, (with wants_ranks) when the ranks are needed, or (with full)
+-- when the entry would take the transcript past its bounds.
 -- The new entry's `msg` event is published here, inside the same atomic
 -- step, so every node receives a conversation's entries in seq order
 -- (held: by `release.lua` or the conversation's next announcing step).
@@ -27,14 +30,22 @@ local owner = field == 'cardholder' and f[2] or field == 'agent' and f[3] or nil
 if field ~= '' and owner ~= sender then
   return cjson.encode({ok = false})
 end
+-- Past the bounds, a typed entry is refused, unless it is a resend of a stored
+-- one (answered as the duplicate below).
+local charge = tonumber(ARGV[16])
+if charge and (tonumber(f[5] or '0') >= tonumber(ARGV[17])
+    or tonumber(f[9] or '0') + charge > tonumber(ARGV[18]))
+    and (key == '' or redis.call('HEXISTS', k('tx', id) .. ':keys', key) == 0) then
+  return cjson.encode({ok = false, full = true})
+end
 -- The cardholder writes to a resolved thread (not a resend): it goes back to
 -- its team's inbox and no longer expires.
 local reopened = false
 if f[1] == 'resolved' and (key == '' or redis.call('HEXISTS', k('tx', id) .. ':keys', key) == 0) then
-  if #ARGV < 16 then
+  if #ARGV < 19 then
     return cjson.encode({ok = false, wants_ranks = true})
   end
-  if not to_inbox(id, f[4], 16) then
+  if not to_inbox(id, f[4], 19) then
     return cjson.encode({ok = false})
   end
   for _, key in ipairs({c, k('tx', id), k('tx', id) .. ':keys'}) do
@@ -57,7 +68,7 @@ local seen = nil
 if not reopened then
   seen = f
 end
-local r = append_entry(id, author, key, entry, hold, seen)
+local r = append_entry(id, author, key, entry, hold, seen, charge)
 r.ok = true
 if notify_event ~= '' and not r.duplicate then
   r.notified = queue_notification(f[2], id, notify_event, notify_id, notify_pending)

@@ -5,7 +5,9 @@
 -- then entries idle that long in another consumer's pending list (a dead
 -- node's, XAUTOCLAIM), then new ones; each with the record it names. The
 -- group is created on first use, from the stream's start.
--- Reply: {items = [{sid, kind, id, record, entries, audit}], backlog, oldest}
+-- Reply: {items = [{sid, kind, id, record, count, audit}], backlog, oldest}
+-- (count: how many transcript entries a conversation holds now; Rust reads
+-- them in pages after this step, so no step copies a whole transcript)
 -- (a supervisor action, kind 'audit', carries its entry in the stream itself):
 -- backlog counts the entries not archived yet (archived ones are deleted),
 -- oldest is the id of the oldest ('' none).
@@ -25,10 +27,10 @@ local function take(entries)
       for i = 1, #e[2], 2 do
         f[e[2][i]] = e[2][i + 1]
       end
-      local item = {sid = e[1], kind = f.kind, id = f.id, entries = {}}
+      local item = {sid = e[1], kind = f.kind, id = f.id}
       if f.kind == 'conv' then
         item.record = redis.call('HGETALL', k('conv', f.id))
-        item.entries = redis.call('LRANGE', k('tx', f.id), 0, -1)
+        item.count = redis.call('LLEN', k('tx', f.id))
       elseif f.kind == 'audit' then
         item.audit = f.entry
       else

@@ -29,7 +29,9 @@ local told = {}
 for _, d in ipairs(dead) do
   local h = k('presence', d)
   local members = redis.call('HKEYS', h)
-  redis.call('DEL', h)
+  -- UNLINK: a dead node's presence may name thousands of connections;
+  -- Redis frees it in the background rather than inside this step.
+  redis.call('UNLINK', h)
   if d ~= node then
     redis.call('ZREM', k('nodes'), d)
     nodes_changed()

@@ -321,7 +321,7 @@ end
 -- in this order (`HMGET` them with this).
 local function entry_fields(author)
   return 'status', 'cardholder', 'agent', 'tier', 'last_seq', 'published', 'spoke:' .. author,
-    'monitored'
+    'monitored', 'text_bytes'
 end
 
 -- Appends a transcript entry (JSON built by Rust, its seq is its place in
@@ -329,8 +329,10 @@ end
 -- being announced until `release` (once replicas hold it); a known
 -- idempotency key returns the stored entry instead. The caller has checked
 -- that the conversation takes the entry; `seen`, when given, is its
--- `entry_fields` as the caller just read them (otherwise they are read here).
-local function append_entry(id, author, key, entry, hold, seen)
+-- `entry_fields` as the caller just read them (otherwise they are read here);
+-- `charge` (a number, nil for the hub's own entries) is added to the
+-- conversation's `text_bytes` (Rust's `store::transcript_charge`).
+local function append_entry(id, author, key, entry, hold, seen, charge)
   local c, tx = k('conv', id), k('tx', id)
   local g = seen or redis.call('HMGET', c, entry_fields(author))
   -- Seqs are formatted as integers here: a Lua number handed to
@@ -347,6 +349,9 @@ local function append_entry(id, author, key, entry, hold, seen)
     redis.call('HSET', c, 'last_seq', seq_s, 'last_at', NOW_S, 'spoke:' .. author, '1')
   else
     redis.call('HSET', c, 'last_seq', seq_s, 'last_at', NOW_S)
+  end
+  if charge then
+    redis.call('HSET', c, 'text_bytes', string.format('%d', tonumber(g[9] or '0') + charge))
   end
   if hold then
     if not g[6] then
