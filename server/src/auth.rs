@@ -779,11 +779,17 @@ fn identity_from_claims(
             if s.chars().count() > MAX_NAME_CHARS {
                 return Err(bad("`name` is too long"));
             }
-            // Bidirectional overrides and invisible characters go; a name
-            // made only of them is no name.
+            // Invisible and bidirectional characters go (`crate::text`). An empty
+            // string is how some issuers say "no name"; a name that is blank only
+            // once cleaned (fillers, Braille blanks, isolates) is refused (SPEC).
             match crate::text::clean_name(s) {
-                Ok(name) => (!name.is_empty()).then(|| name.into_owned()),
-                Err(crate::text::TextError::Empty) => None,
+                _ if s.is_empty() => None,
+                Ok(name) => Some(name.into_owned()),
+                Err(crate::text::TextError::Empty) => {
+                    return Err(bad(
+                        "`name` is blank once invisible and blank-looking characters are removed",
+                    ))
+                }
                 Err(_) => return Err(bad("`name` contains control characters")),
             }
         }
@@ -1728,9 +1734,42 @@ FWXpEXR3uGx36PWH9BcIKRUnVUHALaEL
             let claims = with(cardholder(), json!({ "name": name }));
             assert!(bad_claims(&v, &claims).contains("name"));
         }
-        let claims = with(cardholder(), json!({"name": "   "}));
+        // An empty `name` is no name; one that is blank once cleaned is refused (SPEC,
+        // "Identity": a name that is blank after cleaning is refused).
+        let claims = with(cardholder(), json!({"name": ""}));
         assert_eq!(v.verify(&mint(&claims)).expect("valid").name, None);
+        let claims = with(cardholder(), json!({"name": "   "}));
+        assert!(bad_claims(&v, &claims).contains("`name` is blank"));
     }
+
+    #[test]
+    fn names_lose_invisible_characters_and_blank_names_are_refused() {
+        let v = hs256();
+        let claims = with(
+            cardholder(),
+            json!({"name": "\u{2067}Dana\u{061C}\u{E0041}\u{2069} \u{17B4}Card\u{180B}holder\u{3164}"}),
+        );
+        let id = v.verify(&mint(&claims)).expect("valid");
+        assert_eq!(id.name.as_deref(), Some("Dana Cardholder"));
+        // Emoji sequences stay whole.
+        let claims = with(agent(), json!({"name": "Alex \u{1F469}\u{200D}\u{1F4BB}"}));
+        let id = v.verify(&mint(&claims)).expect("valid");
+        assert_eq!(id.name.as_deref(), Some("Alex \u{1F469}\u{200D}\u{1F4BB}"));
+        for name in [
+            "\u{3164}",
+            "\u{3164}\u{3164}",
+            "\u{115F}\u{1160}",
+            "\u{FFA0}",
+            "\u{2800}\u{2800}",
+            " \u{2066}\u{2069} ",
+            "\u{E0041}\u{E0042}\u{E007F}",
+        ] {
+            let claims = with(cardholder(), json!({ "name": name }));
+            let msg = bad_claims(&v, &claims);
+            assert!(msg.contains("`name` is blank"), "{name:?}: {msg}");
+        }
+    }
+
 
     #[test]
     fn error_messages_never_echo_the_token_or_claims() {
