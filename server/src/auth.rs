@@ -901,28 +901,27 @@ fn identity_from_claims(
         Some(_) => return Err(bad("`sub` must be a string")),
     };
 
-    let name = match claims.get("name") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) => {
-            if s.chars().count() > MAX_NAME_CHARS {
-                return Err(bad("`name` is too long"));
-            }
-            // Invisible and bidirectional characters go (`crate::text`). An empty
-            // string is how some issuers say "no name"; a name that is blank only
-            // once cleaned (fillers, Braille blanks, isolates) is refused (SPEC).
-            match crate::text::clean_name(s) {
-                _ if s.is_empty() => None,
-                Ok(name) => Some(name.into_owned()),
-                Err(crate::text::TextError::Empty) => {
-                    return Err(bad(
-                        "`name` is blank once invisible and blank-looking characters are removed",
-                    ))
+    let name =
+        match claims.get("name") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => {
+                if s.chars().count() > MAX_NAME_CHARS {
+                    return Err(bad("`name` is too long"));
                 }
-                Err(_) => return Err(bad("`name` contains control characters")),
+                // Invisible and bidirectional characters go (`crate::text`). An empty
+                // string is how some issuers say "no name"; a name that is blank only
+                // once cleaned (fillers, Braille blanks, isolates) is refused (SPEC).
+                match crate::text::clean_name(s) {
+                    _ if s.is_empty() => None,
+                    Ok(name) => Some(name.into_owned()),
+                    Err(crate::text::TextError::Empty) => return Err(bad(
+                        "`name` is blank once invisible and blank-looking characters are removed",
+                    )),
+                    Err(_) => return Err(bad("`name` contains control characters")),
+                }
             }
-        }
-        Some(_) => return Err(bad("`name` must be a string")),
-    };
+            Some(_) => return Err(bad("`name` must be a string")),
+        };
 
     let role: Role = match claims.get("role") {
         Some(Value::String(s)) => s.parse().map_err(|_| bad("`role` is not a known role"))?,
@@ -1951,13 +1950,24 @@ FWXpEXR3uGx36PWH9BcIKRUnVUHALaEL
         let exp = now() + 600;
         for payload in [
             // Two roles: which one wins must not be a parser detail.
-            format!(r#"{{"sub":"u-1","role":"agent","teams":["standard"],"role":"cardholder","tier":"premium","exp":{exp}}}"#),
-            format!(r#"{{"sub":"u-1","sub":"u-2","role":"cardholder","tier":"premium","exp":{exp}}}"#),
-            format!(r#"{{"sub":"u-1","role":"cardholder","tier":"premium","exp":{exp},"exp":{}}}"#, exp + 99_999),
+            format!(
+                r#"{{"sub":"u-1","role":"agent","teams":["standard"],"role":"cardholder","tier":"premium","exp":{exp}}}"#
+            ),
+            format!(
+                r#"{{"sub":"u-1","sub":"u-2","role":"cardholder","tier":"premium","exp":{exp}}}"#
+            ),
+            format!(
+                r#"{{"sub":"u-1","role":"cardholder","tier":"premium","exp":{exp},"exp":{}}}"#,
+                exp + 99_999
+            ),
             // The same name spelled with an escape is the same name.
-            format!(r#"{{"sub":"u-1","role":"cardholder","\u0072ole":"agent","tier":"premium","exp":{exp}}}"#),
+            format!(
+                r#"{{"sub":"u-1","role":"cardholder","\u0072ole":"agent","tier":"premium","exp":{exp}}}"#
+            ),
             // Nested objects, where claims such as `cnf` live, too.
-            format!(r#"{{"sub":"u-1","role":"cardholder","tier":"premium","exp":{exp},"cnf":{{"jkt":"a","jkt":"b"}}}}"#),
+            format!(
+                r#"{{"sub":"u-1","role":"cardholder","tier":"premium","exp":{exp},"cnf":{{"jkt":"a","jkt":"b"}}}}"#
+            ),
         ] {
             let err = rejected(&v, &raw_hs256(header, &payload));
             assert_eq!(err.code(), "duplicate_claim", "{payload}: {err:?}");

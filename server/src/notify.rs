@@ -461,14 +461,28 @@ mod tests {
         // Standard Webhooks' own example (its libraries' test vector).
         let key = signing_key("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").expect("a whsec_ secret");
         assert_eq!(
-            signature(&key, "msg_p5jXN8AQM9LWM0D4loKWxJek", 1_614_265_330, br#"{"test": 2432232314}"#),
+            signature(
+                &key,
+                "msg_p5jXN8AQM9LWM0D4loKWxJek",
+                1_614_265_330,
+                br#"{"test": 2432232314}"#
+            ),
             "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
         );
         // The id and the timestamp are signed, not only the body.
         let signed = signature(b"a-secret-of-sixteen", "n-1", 1_800_000_000, &b);
-        assert_ne!(signed, signature(b"a-secret-of-sixteen", "n-2", 1_800_000_000, &b));
-        assert_ne!(signed, signature(b"a-secret-of-sixteen", "n-1", 1_800_000_001, &b));
-        assert_ne!(signed, signature(b"a-secret-of-sixteen", "n-1", 1_800_000_000, b"{}"));
+        assert_ne!(
+            signed,
+            signature(b"a-secret-of-sixteen", "n-2", 1_800_000_000, &b)
+        );
+        assert_ne!(
+            signed,
+            signature(b"a-secret-of-sixteen", "n-1", 1_800_000_001, &b)
+        );
+        assert_ne!(
+            signed,
+            signature(b"a-secret-of-sixteen", "n-1", 1_800_000_000, b"{}")
+        );
         assert!(NotifySettings::new("ftp://x", "a-secret-of-sixteen").is_err());
         assert!(NotifySettings::new("https://push.example/n", "short").is_err());
         assert!(NotifySettings::new("https://push.example/n", "a-secret-of-sixteen").is_ok());
@@ -489,8 +503,11 @@ mod tests {
         assert!(err.contains("whsec_") && err.contains("base64"), "{err}");
         let err = signing_key("whsec_c2hvcnQ=").expect_err("refused");
         assert!(err.contains("16 bytes"), "{err}");
-        let n = NotifySettings::new("https://push.example/n", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
-            .expect("valid");
+        let n = NotifySettings::new(
+            "https://push.example/n",
+            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        )
+        .expect("valid");
         assert_eq!(n.secret.len(), 24);
         // The secret never shows in Debug.
         assert!(!format!("{n:?}").contains("MfKQ"));

@@ -103,7 +103,9 @@ const EMOJI_MODIFIER: CodePointSetDataBorrowed<'static> = CodePointSetData::new:
 pub enum TextError {
     /// Nothing visible is left (empty, whitespace, blank-looking or only
     /// invisible characters).
-    #[error("it is blank: nothing is left once invisible and blank-looking characters are removed")]
+    #[error(
+        "it is blank: nothing is left once invisible and blank-looking characters are removed"
+    )]
     Empty,
     /// A control character other than newline and tab.
     #[error("control characters (here U+{:04X}) are not allowed; only newline and tab are", u32::from(*.0))]
@@ -377,7 +379,12 @@ mod tests {
         {
             for c in range.filter_map(char::from_u32) {
                 let typed = format!("a{c}b");
-                assert_eq!(clean_text(&typed).as_deref(), Ok("ab"), "U+{:04X}", u32::from(c));
+                assert_eq!(
+                    clean_text(&typed).as_deref(),
+                    Ok("ab"),
+                    "U+{:04X}",
+                    u32::from(c)
+                );
                 assert!(is_invisible(c));
                 seen += 1;
             }
@@ -385,7 +392,8 @@ mod tests {
         // U+E0000–U+E0FFF alone is 4,096 of them.
         assert!(seen > 4_096, "{seen}");
         // And nothing below the soft hyphen is invisible (the fast path).
-        assert!(('\0'..FIRST_INVISIBLE).all(|c| !DEFAULT_IGNORABLE.contains(c) && !BIDI_CONTROL.contains(c)));
+        assert!(('\0'..FIRST_INVISIBLE)
+            .all(|c| !DEFAULT_IGNORABLE.contains(c) && !BIDI_CONTROL.contains(c)));
     }
 
     /// Every `Default_Ignorable_Code_Point` and bidi control the issue named
@@ -476,22 +484,25 @@ mod tests {
     fn emoji_sequences_still_render() {
         for emoji in [
             "\u{2764}\u{FE0F}",                           // ❤️
-            "I \u{2764}\u{FE0F} it",                       // ❤️ in a sentence
-            "\u{1F469}\u{200D}\u{1F4BB}",                  // 👩‍💻
+            "I \u{2764}\u{FE0F} it",                      // ❤️ in a sentence
+            "\u{1F469}\u{200D}\u{1F4BB}",                 // 👩‍💻
             "\u{1F3F3}\u{FE0F}\u{200D}\u{1F308}",         // 🏳️‍🌈
-            "1\u{FE0F}\u{20E3}",                           // 1️⃣
+            "1\u{FE0F}\u{20E3}",                          // 1️⃣
             "#\u{FE0F}\u{20E3} *\u{FE0F}\u{20E3}",        // #️⃣ *️⃣
             "\u{2764}\u{FE0F}\u{200D}\u{1F525}",          // ❤️‍🔥
             "\u{1F469}\u{1F3FD}\u{200D}\u{1F4BB}",        // 👩🏽‍💻
             "\u{1F441}\u{FE0F}\u{200D}\u{1F5E8}\u{FE0F}", // 👁️‍🗨️
-            "\u{00A9}\u{FE0F} 2026",                       // ©️
+            "\u{00A9}\u{FE0F} 2026",                      // ©️
         ] {
             assert!(
                 matches!(clean_text(emoji), Ok(Cow::Borrowed(_))),
                 "{emoji:?}: {:?}",
                 clean_text(emoji)
             );
-            assert!(matches!(clean_name(emoji), Ok(Cow::Borrowed(_))), "{emoji:?}");
+            assert!(
+                matches!(clean_name(emoji), Ok(Cow::Borrowed(_))),
+                "{emoji:?}"
+            );
         }
         // Selectors and joiners outside an emoji sequence go.
         for (typed, clean) in [
@@ -499,13 +510,22 @@ mod tests {
             ("4111\u{FE0F}1111", "41111111"),
             ("1\u{FE0F}2", "12"),
             ("\u{2764}\u{FE0F}\u{FE0F}", "\u{2764}\u{FE0F}"),
-            ("\u{1F469}\u{200D}\u{200D}\u{1F4BB}", "\u{1F469}\u{200D}\u{1F4BB}"),
+            (
+                "\u{1F469}\u{200D}\u{200D}\u{1F4BB}",
+                "\u{1F469}\u{200D}\u{1F4BB}",
+            ),
             ("x\u{200D}\u{1F4BB}", "x\u{1F4BB}"),
-            ("\u{1F469}\u{E0041}\u{200D}\u{1F4BB}", "\u{1F469}\u{200D}\u{1F4BB}"),
+            (
+                "\u{1F469}\u{E0041}\u{200D}\u{1F4BB}",
+                "\u{1F469}\u{200D}\u{1F4BB}",
+            ),
         ] {
             assert_eq!(clean_text(typed).as_deref(), Ok(clean), "{typed:?}");
             // What is left is clean: cleaning again changes nothing.
-            assert!(matches!(clean_text(clean), Ok(Cow::Borrowed(_))), "{clean:?}");
+            assert!(
+                matches!(clean_text(clean), Ok(Cow::Borrowed(_))),
+                "{clean:?}"
+            );
         }
     }
 

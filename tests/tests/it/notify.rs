@@ -83,9 +83,16 @@ async fn signed_notification_for_an_absent_cardholder(
         pushed.signature
     );
     assert!(!pushed.signed_with("another-secret-0123456789"));
-    assert_eq!(pushed.legacy_signature, None, "the body-only signature is gone");
+    assert_eq!(
+        pushed.legacy_signature, None,
+        "the body-only signature is gone"
+    );
     let body = pushed.json();
-    assert_eq!(Value::from(pushed.id.as_str()), body["id"], "webhook-id is the event id");
+    assert_eq!(
+        Value::from(pushed.id.as_str()),
+        body["id"],
+        "webhook-id is the event id"
+    );
     let fields: Vec<&str> = body
         .as_object()
         .expect("an object")
@@ -167,7 +174,9 @@ async fn a_failing_push_service_gets_the_notification_once_after_retries() {
         "every attempt is the same event"
     );
     assert!(
-        attempts.iter().all(|p| p.id == attempts[0].id && p.signed_with(PUSH_SECRET)),
+        attempts
+            .iter()
+            .all(|p| p.id == attempts[0].id && p.signed_with(PUSH_SECRET)),
         "every attempt carries the event's webhook-id and is signed for its own timestamp"
     );
     eventually("the delivery recorded", || async {
@@ -294,10 +303,16 @@ async fn the_signature_verifies_the_standard_webhooks_way_and_replays_or_changes
         .into_bytes()
         .into();
     assert_ne!(body.body, pushed.body);
-    assert_eq!(body.verify_at(PUSH_SECRET, now), Err(Unverified::BadSignature));
+    assert_eq!(
+        body.verify_at(PUSH_SECRET, now),
+        Err(Unverified::BadSignature)
+    );
     let mut id = pushed.clone();
     id.id.push('x');
-    assert_eq!(id.verify_at(PUSH_SECRET, now), Err(Unverified::BadSignature));
+    assert_eq!(
+        id.verify_at(PUSH_SECRET, now),
+        Err(Unverified::BadSignature)
+    );
     // A replay with a fresh timestamp (the attacker cannot re-sign).
     let mut timestamp = pushed.clone();
     timestamp.timestamp = (at + 1).to_string();

@@ -235,5 +235,8 @@ async fn blank_looking_texts_are_refused_and_names_arrive_clean() {
     let blank = token(
         json!({"sub": "ch2", "role": "cardholder", "tier": "standard", "name": "\u{3164}\u{2800}"}),
     );
-    assert_eq!(Client::connect_raw(&url, Some(&blank)).await.err(), Some(401));
+    assert_eq!(
+        Client::connect_raw(&url, Some(&blank)).await.err(),
+        Some(401)
+    );
 }
