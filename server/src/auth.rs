@@ -1,5 +1,10 @@
 //! JWT verification: turns a bearer token into an [`Identity`] or a client-safe [`AuthError`].
 //!
+//! Before anything else reads the token, its header and payload JSON are read here
+//! (`check_json_parts`): a header that carries a key or a key's URL (`jku`, `x5u`, `jwk`,
+//! `x5c`) is refused, since keys never come from a token, and so is a payload that names a
+//! claim twice, since which one wins would otherwise be a detail of the JSON parser.
+//!
 //! The algorithm is fixed by configuration ([`KeySource`]), never by the token header, so
 //! `alg: none` and HS256/RS256 confusion cannot get through. `jsonwebtoken` is configured
 //! explicitly (its defaults allow 60 s of leeway and skip `nbf`): `exp` is required, `nbf` is
@@ -311,6 +316,12 @@ pub enum AuthError {
     /// The token names no `kid`, or one the JWKS does not hold.
     #[error("the token's signing key is not known")]
     UnknownKey,
+    /// The header carries a key or says where to fetch one (`jku`, `x5u`, `jwk`, `x5c`).
+    #[error("the token's header names a signing key (jku, x5u, jwk or x5c); keys are never taken from a token")]
+    KeyInHeader,
+    /// The payload names a claim more than once (at the top level or inside an object claim).
+    #[error("the token names a claim more than once")]
+    DuplicateClaim,
     /// A claim is missing, of the wrong type or out of range; the text names the claim only.
     #[error("the token's claims are not acceptable: {0}")]
     BadClaims(String),
@@ -338,6 +349,8 @@ impl AuthError {
             AuthError::WrongIssuer => "wrong_issuer",
             AuthError::WrongAudience => "wrong_audience",
             AuthError::UnknownKey => "unknown_key",
+            AuthError::KeyInHeader => "key_in_header",
+            AuthError::DuplicateClaim => "duplicate_claim",
             AuthError::BadClaims(_) => "bad_claims",
             AuthError::Mint(_) => "mint_failed",
         }
@@ -441,6 +454,10 @@ impl Verifier {
         if token.is_empty() || token.len() > MAX_TOKEN_BYTES {
             return Err(AuthError::Malformed);
         }
+        check_json_parts(token).inspect_err(|e| {
+            // The reason only: never the token, a claim or a header value.
+            tracing::info!(reason = e.code(), "token refused: {e}");
+        })?;
         let header = read_header(token)?;
         // `crit` lists extensions the verifier must understand; this one understands none.
         if header.crit.is_some() {
@@ -599,6 +616,117 @@ impl Rules {
 /// Seconds since 1970 by this machine's clock.
 fn now_secs() -> i64 {
     i64::try_from(jsonwebtoken::get_current_timestamp()).unwrap_or(i64::MAX)
+}
+
+/// Header members that carry a key or say where to fetch one (RFC 7515 §4.1.2–4.1.6): a
+/// verifier that followed them would let the token choose its own key.
+const KEY_HEADER_MEMBERS: &[&str] = &["jku", "jwk", "x5u", "x5c"];
+
+/// Reads the token's header and payload as JSON text before `jsonwebtoken` sees them
+/// (SPEC "Tokens (JWT)"): a header carrying [`KEY_HEADER_MEMBERS`] is
+/// [`AuthError::KeyInHeader`] (present at all, even `null`), a header that repeats a member
+/// is malformed, and a payload that repeats a member name anywhere (at the top level, or in
+/// an object claim such as `cnf`) is [`AuthError::DuplicateClaim`]: which of two `role`s
+/// wins must not be a detail of a JSON parser. Parts that are not base64url JSON are left
+/// to `jsonwebtoken`, which reads them with the same base64 engine and JSON parser and
+/// refuses them as before.
+fn check_json_parts(token: &str) -> Result<(), AuthError> {
+    let mut parts = token.splitn(3, '.');
+    let (Some(header), Some(payload)) = (parts.next(), parts.next()) else {
+        return Ok(());
+    };
+    if let Ok(header) = URL_SAFE_NO_PAD.decode(header) {
+        if repeats_a_member(&header) == Some(true) {
+            return Err(AuthError::Malformed);
+        }
+        if let Ok(Value::Object(members)) = serde_json::from_slice::<Value>(&header) {
+            if KEY_HEADER_MEMBERS.iter().any(|m| members.contains_key(*m)) {
+                return Err(AuthError::KeyInHeader);
+            }
+        }
+    }
+    if let Ok(payload) = URL_SAFE_NO_PAD.decode(payload) {
+        if repeats_a_member(&payload) == Some(true) {
+            return Err(AuthError::DuplicateClaim);
+        }
+    }
+    Ok(())
+}
+
+/// Whether some object in the JSON text `json` names a member twice (names compared after
+/// unescaping, so `"role"` and `"\u0072ole"` are one name); `None` when it is not JSON.
+/// serde_json's own depth limit (128) bounds the walk.
+fn repeats_a_member(json: &[u8]) -> Option<bool> {
+    let repeated = std::cell::Cell::new(false);
+    let mut reader = serde_json::Deserializer::from_slice(json);
+    let read = serde::de::DeserializeSeed::deserialize(Walk(&repeated), &mut reader)
+        .and_then(|()| reader.end());
+    match read {
+        Ok(()) => Some(false),
+        Err(_) if repeated.get() => Some(true),
+        Err(_) => None,
+    }
+}
+
+/// A JSON value walked for [`repeats_a_member`]; sets the flag and stops at the first
+/// object that repeats a name.
+struct Walk<'a>(&'a std::cell::Cell<bool>);
+
+impl<'de> serde::de::DeserializeSeed<'de> for Walk<'_> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Walk<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element_seed(Walk(self.0))?.is_some() {}
+        Ok(())
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut names = std::collections::HashSet::new();
+        while let Some(name) = map.next_key::<String>()? {
+            if !names.insert(name) {
+                self.0.set(true);
+                return Err(serde::de::Error::custom("a member name is repeated"));
+            }
+            map.next_value_seed(Walk(self.0))?;
+        }
+        Ok(())
+    }
 }
 
 /// Decodes the header; a header that fails only because its `alg` is unsupported (`none`,
@@ -773,22 +901,27 @@ fn identity_from_claims(
         Some(_) => return Err(bad("`sub` must be a string")),
     };
 
-    let name = match claims.get("name") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) => {
-            if s.chars().count() > MAX_NAME_CHARS {
-                return Err(bad("`name` is too long"));
+    let name =
+        match claims.get("name") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => {
+                if s.chars().count() > MAX_NAME_CHARS {
+                    return Err(bad("`name` is too long"));
+                }
+                // Invisible and bidirectional characters go (`crate::text`). An empty
+                // string is how some issuers say "no name"; a name that is blank only
+                // once cleaned (fillers, Braille blanks, isolates) is refused (SPEC).
+                match crate::text::clean_name(s) {
+                    _ if s.is_empty() => None,
+                    Ok(name) => Some(name.into_owned()),
+                    Err(crate::text::TextError::Empty) => return Err(bad(
+                        "`name` is blank once invisible and blank-looking characters are removed",
+                    )),
+                    Err(_) => return Err(bad("`name` contains control characters")),
+                }
             }
-            // Bidirectional overrides and invisible characters go; a name
-            // made only of them is no name.
-            match crate::text::clean_name(s) {
-                Ok(name) => (!name.is_empty()).then(|| name.into_owned()),
-                Err(crate::text::TextError::Empty) => None,
-                Err(_) => return Err(bad("`name` contains control characters")),
-            }
-        }
-        Some(_) => return Err(bad("`name` must be a string")),
-    };
+            Some(_) => return Err(bad("`name` must be a string")),
+        };
 
     let role: Role = match claims.get("role") {
         Some(Value::String(s)) => s.parse().map_err(|_| bad("`role` is not a known role"))?,
@@ -1728,8 +1861,127 @@ FWXpEXR3uGx36PWH9BcIKRUnVUHALaEL
             let claims = with(cardholder(), json!({ "name": name }));
             assert!(bad_claims(&v, &claims).contains("name"));
         }
-        let claims = with(cardholder(), json!({"name": "   "}));
+        // An empty `name` is no name; one that is blank once cleaned is refused (SPEC,
+        // "Identity": a name that is blank after cleaning is refused).
+        let claims = with(cardholder(), json!({"name": ""}));
         assert_eq!(v.verify(&mint(&claims)).expect("valid").name, None);
+        let claims = with(cardholder(), json!({"name": "   "}));
+        assert!(bad_claims(&v, &claims).contains("`name` is blank"));
+    }
+
+    #[test]
+    fn names_lose_invisible_characters_and_blank_names_are_refused() {
+        let v = hs256();
+        let claims = with(
+            cardholder(),
+            json!({"name": "\u{2067}Dana\u{061C}\u{E0041}\u{2069} \u{17B4}Card\u{180B}holder\u{3164}"}),
+        );
+        let id = v.verify(&mint(&claims)).expect("valid");
+        assert_eq!(id.name.as_deref(), Some("Dana Cardholder"));
+        // Emoji sequences stay whole.
+        let claims = with(agent(), json!({"name": "Alex \u{1F469}\u{200D}\u{1F4BB}"}));
+        let id = v.verify(&mint(&claims)).expect("valid");
+        assert_eq!(id.name.as_deref(), Some("Alex \u{1F469}\u{200D}\u{1F4BB}"));
+        for name in [
+            "\u{3164}",
+            "\u{3164}\u{3164}",
+            "\u{115F}\u{1160}",
+            "\u{FFA0}",
+            "\u{2800}\u{2800}",
+            " \u{2066}\u{2069} ",
+            "\u{E0041}\u{E0042}\u{E007F}",
+        ] {
+            let claims = with(cardholder(), json!({ "name": name }));
+            let msg = bad_claims(&v, &claims);
+            assert!(msg.contains("`name` is blank"), "{name:?}: {msg}");
+        }
+    }
+
+    // --- header members and duplicated claims (SPEC "Tokens (JWT)") ----------------------
+
+    /// An HS256 token made of exactly these header and payload texts, signed with
+    /// [`SECRET`]: for tokens no JSON serialiser would write.
+    fn raw_hs256(header: &str, payload: &str) -> String {
+        use hmac::{Hmac, Mac};
+        let signing_input = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header),
+            URL_SAFE_NO_PAD.encode(payload)
+        );
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(SECRET).expect("any key length");
+        mac.update(signing_input.as_bytes());
+        let sig = URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
+        format!("{signing_input}.{sig}")
+    }
+
+    #[test]
+    fn keys_named_in_the_header_are_refused() {
+        let v = hs256();
+        let payload = cardholder().to_string();
+        // The helper makes tokens the verifier accepts.
+        let plain = raw_hs256(r#"{"alg":"HS256","typ":"JWT"}"#, &payload);
+        assert!(v.verify(&plain).is_ok());
+        for member in [
+            r#""jku":"https://attacker.example/jwks.json""#,
+            r#""x5u":"https://attacker.example/cert.pem""#,
+            r#""jwk":{"kty":"oct","k":"c2VjcmV0"}"#,
+            r#""x5c":["MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAtpc"]"#,
+            r#""jku":null"#,
+        ] {
+            let header = format!(r#"{{"alg":"HS256","typ":"JWT",{member}}}"#);
+            let err = rejected(&v, &raw_hs256(&header, &payload));
+            assert_eq!(err.code(), "key_in_header", "{member}: {err:?}");
+            let msg = err.client_message();
+            assert!(msg.contains("key") && !msg.contains("attacker"), "{msg}");
+        }
+        // Even with a signature the configured key made: keys never come from a token.
+        let key = EncodingKey::from_rsa_pem(RSA_PRIVATE_PEM.as_bytes()).expect("test key");
+        let mut header = Header::new(Algorithm::RS256);
+        header.kid = Some("rsa-1".into());
+        header.jku = Some("https://attacker.example/jwks.json".into());
+        let t = jsonwebtoken::encode(&header, &cardholder(), &key).expect("sign");
+        assert_eq!(rejected(&jwks(), &t).code(), "key_in_header");
+    }
+
+    #[test]
+    fn repeated_claims_are_refused() {
+        let v = hs256();
+        let header = r#"{"alg":"HS256","typ":"JWT"}"#;
+        let exp = now() + 600;
+        for payload in [
+            // Two roles: which one wins must not be a parser detail.
+            format!(
+                r#"{{"sub":"u-1","role":"agent","teams":["standard"],"role":"cardholder","tier":"premium","exp":{exp}}}"#
+            ),
+            format!(
+                r#"{{"sub":"u-1","sub":"u-2","role":"cardholder","tier":"premium","exp":{exp}}}"#
+            ),
+            format!(
+                r#"{{"sub":"u-1","role":"cardholder","tier":"premium","exp":{exp},"exp":{}}}"#,
+                exp + 99_999
+            ),
+            // The same name spelled with an escape is the same name.
+            format!(
+                r#"{{"sub":"u-1","role":"cardholder","\u0072ole":"agent","tier":"premium","exp":{exp}}}"#
+            ),
+            // Nested objects, where claims such as `cnf` live, too.
+            format!(
+                r#"{{"sub":"u-1","role":"cardholder","tier":"premium","exp":{exp},"cnf":{{"jkt":"a","jkt":"b"}}}}"#
+            ),
+        ] {
+            let err = rejected(&v, &raw_hs256(header, &payload));
+            assert_eq!(err.code(), "duplicate_claim", "{payload}: {err:?}");
+            let msg = err.client_message();
+            assert!(msg.contains("more than once"), "{msg}");
+            assert!(!msg.contains("u-1") && !msg.contains("agent"), "{msg}");
+        }
+        // A header that repeats a member is malformed.
+        let payload = cardholder().to_string();
+        let err = rejected(&v, &raw_hs256(r#"{"alg":"HS256","alg":"HS256"}"#, &payload));
+        assert_eq!(err, AuthError::Malformed);
+        // Arrays may repeat values; only object members are names.
+        let claims = with(agent(), json!({"teams": ["standard", "standard"]}));
+        assert!(v.verify(&mint(&claims)).is_ok());
     }
 
     #[test]

@@ -173,7 +173,9 @@ pub struct Cli {
     /// here, signed with --notify-secret (docs/messaging.md).
     #[arg(long, env = "SWITCHBOARD_NOTIFY_URL")]
     pub notify_url: Option<String>,
-    /// The HMAC-SHA256 key of the `X-Switchboard-Signature` header (at least 16 characters).
+    /// The HMAC-SHA256 key of the Standard Webhooks `webhook-signature` header: `whsec_` and
+    /// the key in base64 (at least 16 bytes), or any text of at least 16 characters, taken as
+    /// its bytes.
     #[arg(long, env = "SWITCHBOARD_NOTIFY_SECRET", hide_env_values = true)]
     pub notify_secret: Option<String>,
     /// JSON file of opening hours per team (`{"standard": {"zone", "weekly", "holidays"}, …}`,

@@ -4,16 +4,22 @@
 //! entry for a cardholder connected nowhere (see
 //! [`crate::store::notifications`]). Every node runs one [`Notifier`]: it
 //! takes due notifications under a lease (one node at a time), POSTs each
-//! as `{event, id, sub, conversation, at}` (never the text) signed with
-//! `X-Switchboard-Signature: sha256=<hex HMAC-SHA256 of the body>`, and
-//! settles it: removed after a 2xx, or due again after an exponential
-//! backoff with full jitter ([`RetryPolicy`]), until it is older than the
-//! give-up time and dropped. A node that dies mid-attempt loses nothing:
-//! the lease runs out and another node takes the notification.
+//! as `{event, id, sub, conversation, at}` (never the text) signed the
+//! Standard Webhooks way ([`signature`]): `webhook-id` (the event id, the
+//! same on every retry), `webhook-timestamp` (the attempt's Unix seconds)
+//! and `webhook-signature: v1,<base64 HMAC-SHA256 of "<id>.<timestamp>.<body>">`,
+//! so a receiver can refuse a replayed request (docs/messaging.md has the
+//! receiver's recipe). It then settles the notification: removed after a
+//! 2xx, or due again after an exponential backoff with full jitter
+//! ([`RetryPolicy`]), until it is older than the give-up time and dropped.
+//! A node that dies mid-attempt loses nothing: the lease runs out and
+//! another node takes the notification.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::gauge::Gauge;
@@ -25,8 +31,17 @@ use crate::domain::{now_millis, rfc3339, Millis};
 use crate::metrics::Metrics;
 use crate::store::{Notification, Settle, Store};
 
-/// The signature header.
-pub const SIGNATURE_HEADER: &str = "X-Switchboard-Signature";
+/// The event's id, the same on every attempt: a receiver drops a repeat by it.
+pub const ID_HEADER: &str = "webhook-id";
+
+/// When this attempt was signed, in Unix seconds: a receiver refuses one too far from now.
+pub const TIMESTAMP_HEADER: &str = "webhook-timestamp";
+
+/// `v1,` and the base64 HMAC-SHA256 of `<id>.<timestamp>.<body>` ([`signature`]).
+pub const SIGNATURE_HEADER: &str = "webhook-signature";
+
+/// The prefix of a Standard Webhooks secret: the key is the base64 after it.
+pub const SECRET_PREFIX: &str = "whsec_";
 
 /// Most notifications one node attempts at once.
 const BATCH: usize = 32;
@@ -36,7 +51,7 @@ const BATCH: usize = 32;
 pub struct NotifySettings {
     /// The push service's URL (`--notify-url`).
     pub url: url::Url,
-    /// The HMAC key (`--notify-secret`).
+    /// The HMAC key: what a `whsec_` `--notify-secret` encodes, or the secret's bytes.
     pub secret: Arc<[u8]>,
     /// When failed attempts are retried, and for how long.
     pub retry: RetryPolicy,
@@ -58,7 +73,8 @@ impl std::fmt::Debug for NotifySettings {
 }
 
 impl NotifySettings {
-    /// `url` checked (http or https), with the default retry policy.
+    /// `url` checked (http or https) and `secret` read ([`signing_key`]), with the default
+    /// retry policy.
     pub fn new(url: &str, secret: &str) -> Result<NotifySettings, String> {
         let parsed = url::Url::parse(url)
             .ok()
@@ -67,14 +83,10 @@ impl NotifySettings {
                 "--notify-url is not an http(s) URL like https://push.example.com/switchboard"
                     .to_owned()
             })?;
-        if secret.len() < MIN_SECRET_LEN {
-            return Err(format!(
-                "--notify-secret must be at least {MIN_SECRET_LEN} characters (the HMAC key the push service checks signatures with)"
-            ));
-        }
+        let key = signing_key(secret)?;
         Ok(NotifySettings {
             url: parsed,
-            secret: secret.as_bytes().into(),
+            secret: key.into(),
             retry: RetryPolicy::default(),
             poll: Duration::from_secs(1),
             timeout: Duration::from_secs(10),
@@ -96,8 +108,28 @@ impl NotifySettings {
     }
 }
 
-/// The shortest `--notify-secret` accepted.
+/// The shortest `--notify-secret` accepted: characters of a plain secret, bytes of the key
+/// a `whsec_` secret encodes.
 pub const MIN_SECRET_LEN: usize = 16;
+
+/// The HMAC key of `--notify-secret`. A secret in the Standard Webhooks form, `whsec_` and
+/// base64, is the key that base64 encodes (what the push service's Standard Webhooks
+/// library derives from the same string); any other secret, as earlier versions took it,
+/// is its own bytes. Either way at least [`MIN_SECRET_LEN`].
+pub fn signing_key(secret: &str) -> Result<Vec<u8>, String> {
+    let key = match secret.strip_prefix(SECRET_PREFIX) {
+        Some(b64) => STANDARD.decode(b64).map_err(|_| {
+            "--notify-secret starts with whsec_ but what follows is not base64 (a Standard Webhooks secret is whsec_ and the base64 of the key)".to_owned()
+        })?,
+        None => secret.as_bytes().to_vec(),
+    };
+    if key.len() < MIN_SECRET_LEN {
+        return Err(format!(
+            "--notify-secret must be at least {MIN_SECRET_LEN} characters, or whsec_ and the base64 of at least {MIN_SECRET_LEN} bytes (the HMAC key the push service checks signatures with)"
+        ));
+    }
+    Ok(key)
+}
 
 /// Exponential backoff with full jitter: the n-th failure waits a random
 /// time up to `first × 2^(n-1)`, capped at `max`; a notification older
@@ -175,12 +207,19 @@ pub fn body(n: &Notification) -> Vec<u8> {
     .unwrap_or_default()
 }
 
-/// The signature header's value for `body`: `sha256=<hex HMAC-SHA256>`.
-pub fn signature(secret: &[u8], body: &[u8]) -> String {
-    match Hmac::<Sha256>::new_from_slice(secret) {
+/// The `webhook-signature` value of a request: `v1,` and the base64 (standard alphabet,
+/// padded) HMAC-SHA256, keyed with `key`, of `<id>.<timestamp>.<body>`, as Standard
+/// Webhooks signs. Covering the id and the timestamp is what lets a receiver refuse a
+/// replay: a captured request cannot be sent again later with a fresh timestamp.
+pub fn signature(key: &[u8], id: &str, timestamp: i64, body: &[u8]) -> String {
+    match Hmac::<Sha256>::new_from_slice(key) {
         Ok(mut mac) => {
+            mac.update(id.as_bytes());
+            mac.update(b".");
+            mac.update(timestamp.to_string().as_bytes());
+            mac.update(b".");
             mac.update(body);
-            format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+            format!("v1,{}", STANDARD.encode(mac.finalize().into_bytes()))
         }
         // HMAC takes keys of any length; kept total rather than panicking.
         Err(_) => String::new(),
@@ -308,11 +347,15 @@ impl Notifier {
     /// POSTs one notification and settles it.
     async fn attempt(&self, n: Notification) {
         let body = body(&n);
-        let signed = signature(&self.settings.secret, &body);
+        // The attempt's own time: a retry is signed afresh, under the same id.
+        let timestamp = now_millis().div_euclid(1000);
+        let signed = signature(&self.settings.secret, &n.id, timestamp, &body);
         let sent = self
             .client
             .post(self.settings.url.clone())
             .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header(ID_HEADER, &n.id)
+            .header(TIMESTAMP_HEADER, timestamp.to_string())
             .header(SIGNATURE_HEADER, signed)
             .body(body)
             .send()
@@ -415,13 +458,58 @@ mod tests {
             serde_json::json!({"event": "message", "id": "n-1", "sub": "u-1",
                 "conversation": "c-1", "at": "2027-01-15T08:00:00Z"})
         );
-        // RFC 4231 test case 2.
+        // Standard Webhooks' own example (its libraries' test vector).
+        let key = signing_key("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").expect("a whsec_ secret");
         assert_eq!(
-            signature(b"Jefe", b"what do ya want for nothing?"),
-            "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+            signature(
+                &key,
+                "msg_p5jXN8AQM9LWM0D4loKWxJek",
+                1_614_265_330,
+                br#"{"test": 2432232314}"#
+            ),
+            "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+        );
+        // The id and the timestamp are signed, not only the body.
+        let signed = signature(b"a-secret-of-sixteen", "n-1", 1_800_000_000, &b);
+        assert_ne!(
+            signed,
+            signature(b"a-secret-of-sixteen", "n-2", 1_800_000_000, &b)
+        );
+        assert_ne!(
+            signed,
+            signature(b"a-secret-of-sixteen", "n-1", 1_800_000_001, &b)
+        );
+        assert_ne!(
+            signed,
+            signature(b"a-secret-of-sixteen", "n-1", 1_800_000_000, b"{}")
         );
         assert!(NotifySettings::new("ftp://x", "a-secret-of-sixteen").is_err());
         assert!(NotifySettings::new("https://push.example/n", "short").is_err());
         assert!(NotifySettings::new("https://push.example/n", "a-secret-of-sixteen").is_ok());
+    }
+
+    #[test]
+    fn a_whsec_secret_is_decoded_and_a_plain_one_taken_as_bytes() {
+        // `whsec_` + base64 of 24 bytes.
+        let key = signing_key("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").expect("valid");
+        assert_eq!(key.len(), 24);
+        assert_eq!(key[..3], [0x31, 0xF2, 0x90]);
+        assert_eq!(
+            signing_key("a-secret-of-sixteen").expect("valid"),
+            b"a-secret-of-sixteen"
+        );
+        // Not base64, or a key too short once decoded.
+        let err = signing_key("whsec_not*base64!").expect_err("refused");
+        assert!(err.contains("whsec_") && err.contains("base64"), "{err}");
+        let err = signing_key("whsec_c2hvcnQ=").expect_err("refused");
+        assert!(err.contains("16 bytes"), "{err}");
+        let n = NotifySettings::new(
+            "https://push.example/n",
+            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        )
+        .expect("valid");
+        assert_eq!(n.secret.len(), 24);
+        // The secret never shows in Debug.
+        assert!(!format!("{n:?}").contains("MfKQ"));
     }
 }

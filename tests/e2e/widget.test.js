@@ -104,7 +104,13 @@ function startPushReceiver() {
     const chunks = [];
     req.on('data', (c) => chunks.push(c));
     req.on('end', () => {
-      const n = { signature: req.headers['x-switchboard-signature'], body: Buffer.concat(chunks) };
+      const n = {
+        id: req.headers['webhook-id'],
+        timestamp: req.headers['webhook-timestamp'],
+        signature: req.headers['webhook-signature'],
+        legacy: req.headers['x-switchboard-signature'],
+        body: Buffer.concat(chunks),
+      };
       pushed.push(n);
       pushEvents.emit('push', n);
       res.writeHead(204).end();
@@ -115,12 +121,17 @@ function startPushReceiver() {
   }));
 }
 
-/** Whether a notification's signature is the HMAC-SHA256 of its exact body, as the push service checks it. */
-function signedByHub({ signature, body }) {
+/** Whether a notification passes docs/messaging.md's Standard Webhooks check, as the push service runs it. */
+function signedByHub({ id, timestamp, signature, body }) {
   const crypto = require('node:crypto');
-  const expected = 'sha256=' + crypto.createHmac('sha256', NOTIFY_SECRET).update(body).digest('hex');
-  return typeof signature === 'string' && signature.length === expected.length
-    && crypto.timingSafeEqual(Buffer.from(signature), Buffer.from(expected));
+  if (!id || !/^\d+$/.test(timestamp || '') || typeof signature !== 'string') return false;
+  if (Math.abs(Date.now() / 1000 - Number(timestamp)) > 5 * 60) return false;
+  const mac = crypto.createHmac('sha256', NOTIFY_SECRET).update(`${id}.${timestamp}.`).update(body);
+  const expected = Buffer.from('v1,' + mac.digest('base64'));
+  return signature.split(' ').some((s) => {
+    const given = Buffer.from(s);
+    return given.length === expected.length && crypto.timingSafeEqual(given, expected);
+  });
 }
 
 /** Starts the suite's hub (memory engine) and resolves with its base URL. */
@@ -563,8 +574,10 @@ e2e('a secure message: left, the page closed, claimed and answered, the reply un
     // The cardholder was connected nowhere: the push service hears of the
     // reply, signed, without its text.
     const notice = await waitForPush((n) => JSON.parse(n.body).sub === claims.sub);
-    assert.ok(signedByHub(notice), 'X-Switchboard-Signature is the HMAC of the body');
+    assert.ok(signedByHub(notice), 'webhook-signature is the HMAC of id.timestamp.body');
+    assert.equal(notice.legacy, undefined, 'the body-only signature is no longer sent');
     const sent = JSON.parse(notice.body);
+    assert.equal(notice.id, sent.id, 'webhook-id is the event id');
     assert.deepEqual(Object.keys(sent).sort(), ['at', 'conversation', 'event', 'id', 'sub']);
     assert.ok(!notice.body.toString().includes('refunded'), 'never the text');
 

@@ -1,7 +1,9 @@
 //! A stand-in for the issuer's push service: an HTTP server on port 0 that
 //! records every notification POSTed to it (headers and exact body) and
 //! answers 500 to the first attempts it is told to refuse. Tests wait on
-//! its requests ([`PushReceiver::next`]), never on time.
+//! its requests ([`PushReceiver::next`]), never on time. [`verify`] is the
+//! receiver's check of the Standard Webhooks signature, as
+//! docs/messaging.md tells a push service to write it.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -20,15 +22,109 @@ use crate::EVENT_TIMEOUT;
 /// The `--notify-secret` of the tests.
 pub const PUSH_SECRET: &str = "push-test-secret-0123456789";
 
+/// How far a `webhook-timestamp` may be from the receiver's clock, in
+/// seconds (docs/messaging.md: 5 minutes).
+pub const TOLERANCE_S: i64 = 5 * 60;
+
 /// One POST the receiver got.
 #[derive(Debug, Clone)]
 pub struct Pushed {
-    /// The `X-Switchboard-Signature` header.
+    /// The `webhook-id` header (empty when absent).
+    pub id: String,
+    /// The `webhook-timestamp` header (empty when absent).
+    pub timestamp: String,
+    /// The `webhook-signature` header (empty when absent).
     pub signature: String,
+    /// The body-only `X-Switchboard-Signature` of earlier versions, if sent.
+    pub legacy_signature: Option<String>,
     /// The exact body.
     pub body: Bytes,
     /// What the receiver answered.
     pub status: u16,
+}
+
+/// Why a request fails [`verify`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unverified {
+    /// A `webhook-*` header is missing or empty.
+    Missing(&'static str),
+    /// `webhook-timestamp` is not whole Unix seconds.
+    BadTimestamp,
+    /// `webhook-timestamp` is more than [`TOLERANCE_S`] from now: a replay,
+    /// or a clock far off.
+    OutsideTolerance,
+    /// No `v1,` signature in `webhook-signature` matches.
+    BadSignature,
+}
+
+/// The HMAC key a push service derives from `--notify-secret`: a
+/// `whsec_`-prefixed secret is base64 after the prefix, any other is taken
+/// as its bytes.
+pub fn secret_key(secret: &str) -> Vec<u8> {
+    use base64::Engine as _;
+    match secret.strip_prefix("whsec_") {
+        Some(b64) => base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .expect("a whsec_ secret is base64 after its prefix"),
+        None => secret.as_bytes().to_vec(),
+    }
+}
+
+/// The receiver's check, written from docs/messaging.md's recipe
+/// independently of the hub: the three headers are there, the timestamp is
+/// within [`TOLERANCE_S`] of `now` (Unix seconds), and one of the
+/// space-separated `v1,<base64>` signatures is the HMAC-SHA256 of
+/// `<id>.<timestamp>.<body>`, compared in constant time.
+pub fn verify(
+    secret: &str,
+    id: &str,
+    timestamp: &str,
+    signature: &str,
+    body: &[u8],
+    now: i64,
+) -> Result<(), Unverified> {
+    use base64::Engine as _;
+    for (name, value) in [
+        ("webhook-id", id),
+        ("webhook-timestamp", timestamp),
+        ("webhook-signature", signature),
+    ] {
+        if value.is_empty() {
+            return Err(Unverified::Missing(name));
+        }
+    }
+    let at: i64 = timestamp.parse().map_err(|_| Unverified::BadTimestamp)?;
+    if (now - at).abs() > TOLERANCE_S {
+        return Err(Unverified::OutsideTolerance);
+    }
+    let mac = || {
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(&secret_key(secret)).expect("HMAC takes any key");
+        mac.update(id.as_bytes());
+        mac.update(b".");
+        mac.update(timestamp.as_bytes());
+        mac.update(b".");
+        mac.update(body);
+        mac
+    };
+    let matches = signature
+        .split(' ')
+        .filter_map(|s| s.strip_prefix("v1,"))
+        .filter_map(|b64| base64::engine::general_purpose::STANDARD.decode(b64).ok())
+        // `verify_slice` compares in constant time.
+        .any(|given| mac().verify_slice(&given).is_ok());
+    if matches {
+        Ok(())
+    } else {
+        Err(Unverified::BadSignature)
+    }
+}
+
+/// Seconds since 1970 by this machine's clock.
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 impl Pushed {
@@ -37,20 +133,21 @@ impl Pushed {
         serde_json::from_slice(&self.body).expect("a JSON body")
     }
 
-    /// Whether the signature is the HMAC-SHA256 of the exact body with `secret`,
-    /// computed here independently of the hub.
+    /// [`verify`] of this request with `secret`, as received at `now`.
+    pub fn verify_at(&self, secret: &str, now: i64) -> Result<(), Unverified> {
+        verify(
+            secret,
+            &self.id,
+            &self.timestamp,
+            &self.signature,
+            &self.body,
+            now,
+        )
+    }
+
+    /// Whether this request passes [`verify`] with `secret` now.
     pub fn signed_with(&self, secret: &str) -> bool {
-        let Some(hex_mac) = self.signature.strip_prefix("sha256=") else {
-            return false;
-        };
-        let Ok(given) = hex::decode(hex_mac) else {
-            return false;
-        };
-        let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret.as_bytes()) else {
-            return false;
-        };
-        mac.update(&self.body);
-        mac.verify_slice(&given).is_ok()
+        self.verify_at(secret, unix_now()).is_ok()
     }
 }
 
@@ -140,13 +237,20 @@ async fn receive(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> St
     } else {
         StatusCode::NO_CONTENT
     };
-    let signature = headers
-        .get("x-switchboard-signature")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned()
+    };
     let _ = s.out.send(Pushed {
-        signature,
+        id: header("webhook-id"),
+        timestamp: header("webhook-timestamp"),
+        signature: header("webhook-signature"),
+        legacy_signature: headers
+            .get("x-switchboard-signature")
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()),
         body,
         status: status.as_u16(),
     });

@@ -231,3 +231,64 @@ async fn expiring_token_closes_4401() {
     let (mut c, _) = Client::connect(&hub.ws_url(), &t).await;
     assert_eq!(c.expect_close().await, Closed::Code(4401));
 }
+
+/// An HS256 token of exactly these header and payload texts, signed with the
+/// tests' secret: for tokens no JSON serialiser would write.
+fn raw_token(header: &str, payload: &str) -> String {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine as _;
+    use hmac::{Hmac, Mac};
+    let signing_input = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(header),
+        URL_SAFE_NO_PAD.encode(payload)
+    );
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(SECRET).expect("any key length");
+    mac.update(signing_input.as_bytes());
+    format!(
+        "{signing_input}.{}",
+        URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+    )
+}
+
+#[tokio::test]
+async fn tokens_naming_keys_or_repeating_claims_are_refused() {
+    let hub = TestHub::spawn(memory_settings()).await;
+    let url = hub.ws_url();
+    let exp = now_s() + 600;
+    let payload = format!(r#"{{"sub":"x","role":"cardholder","tier":"standard","exp":{exp}}}"#);
+    // The same token without the offending parts is accepted: the refusals
+    // below are about those parts only.
+    let fine = raw_token(r#"{"alg":"HS256","typ":"JWT"}"#, &payload);
+    assert!(Client::connect_raw(&url, Some(&fine)).await.is_ok());
+    let mut refused = Vec::new();
+    for member in [
+        r#""jku":"http://127.0.0.1:9/jwks.json""#,
+        r#""x5u":"http://127.0.0.1:9/cert.pem""#,
+        r#""jwk":{"kty":"oct","k":"c2VjcmV0"}"#,
+        r#""x5c":["MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8A"]"#,
+    ] {
+        let header = format!(r#"{{"alg":"HS256","typ":"JWT",{member}}}"#);
+        refused.push((member.to_owned(), raw_token(&header, &payload), "key"));
+    }
+    // A supervisor's claims with a second `role`: which one wins must not be
+    // a parser detail.
+    let twice = format!(
+        r#"{{"sub":"x","role":"supervisor","teams":["standard"],"role":"cardholder","tier":"standard","exp":{exp}}}"#
+    );
+    refused.push((
+        "two roles".to_owned(),
+        raw_token(r#"{"alg":"HS256","typ":"JWT"}"#, &twice),
+        "more than once",
+    ));
+    for (name, t, says) in &refused {
+        // At the upgrade: 401, with the reason.
+        let (status, body) = refused_body(&hub, t).await;
+        assert_eq!(status, 401, "{name} must be refused with 401");
+        assert!(body.contains(says), "{name}: {body}");
+        // As the first frame: close 4401.
+        let mut c = Client::connect_raw(&url, None).await.expect("upgrade");
+        c.send(json!({"type": "auth", "token": t})).await;
+        assert_eq!(c.expect_close().await, Closed::Code(4401), "{name}");
+    }
+}

@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use switchboard::config::Settings;
 use switchboard::notify::{NotifySettings, RetryPolicy};
-use switchboard_tests::push::{PushReceiver, PUSH_SECRET};
+use switchboard_tests::push::{unix_now, PushReceiver, Unverified, PUSH_SECRET, TOLERANCE_S};
 use switchboard_tests::*;
 
 /// `settings` notifying `receiver`, with quick polls and retries of at most
@@ -83,7 +83,16 @@ async fn signed_notification_for_an_absent_cardholder(
         pushed.signature
     );
     assert!(!pushed.signed_with("another-secret-0123456789"));
+    assert_eq!(
+        pushed.legacy_signature, None,
+        "the body-only signature is gone"
+    );
     let body = pushed.json();
+    assert_eq!(
+        Value::from(pushed.id.as_str()),
+        body["id"],
+        "webhook-id is the event id"
+    );
     let fields: Vec<&str> = body
         .as_object()
         .expect("an object")
@@ -163,6 +172,12 @@ async fn a_failing_push_service_gets_the_notification_once_after_retries() {
     assert!(
         attempts.iter().all(|p| p.body == attempts[0].body),
         "every attempt is the same event"
+    );
+    assert!(
+        attempts
+            .iter()
+            .all(|p| p.id == attempts[0].id && p.signed_with(PUSH_SECRET)),
+        "every attempt carries the event's webhook-id and is signed for its own timestamp"
     );
     eventually("the delivery recorded", || async {
         metric(&hub, "switchboard_notifications_delivered_total").await == 1.0
@@ -251,4 +266,84 @@ async fn a_notification_failing_past_the_give_up_time_is_dropped_and_counted() {
         metric(&hub, "switchboard_notifications_delivered_total").await,
         0.0
     );
+}
+
+/// The first notification of a hub notifying with `secret`, after an agent
+/// wrote to a cardholder who left.
+async fn first_notification(secret: &str) -> switchboard_tests::push::Pushed {
+    let mut receiver = PushReceiver::start(0).await;
+    let mut settings = notifying(memory_settings(), &receiver, Duration::from_millis(50));
+    let mut n = NotifySettings::new(&receiver.url(), secret).expect("notify settings");
+    n.poll = Duration::from_millis(20);
+    settings.notify = Some(n);
+    let hub = TestHub::spawn(settings).await;
+    let (id, mut ag) = chat_left_by_cardholder(&hub.ws_url(), "ch-webhook").await;
+    agent_writes(&mut ag, &id, "a2").await;
+    receiver.next().await
+}
+
+#[tokio::test]
+async fn the_signature_verifies_the_standard_webhooks_way_and_replays_or_changes_fail() {
+    let pushed = first_notification(PUSH_SECRET).await;
+    let now = unix_now();
+    assert_eq!(pushed.verify_at(PUSH_SECRET, now), Ok(()), "{pushed:?}");
+    let at: i64 = pushed.timestamp.parse().expect("Unix seconds");
+    assert!((now - at).abs() <= 5, "the attempt's time: {at} vs {now}");
+    assert!(pushed.signature.starts_with("v1,"), "{}", pushed.signature);
+    // Replayed more than five minutes later: refused, although signed.
+    assert_eq!(
+        pushed.verify_at(PUSH_SECRET, at + TOLERANCE_S + 1),
+        Err(Unverified::OutsideTolerance)
+    );
+    assert_eq!(pushed.verify_at(PUSH_SECRET, at + TOLERANCE_S), Ok(()));
+    // Any change to what is signed breaks the signature.
+    let mut body = pushed.clone();
+    body.body = String::from_utf8_lossy(&pushed.body)
+        .replace("ch-webhook", "ch-victim")
+        .into_bytes()
+        .into();
+    assert_ne!(body.body, pushed.body);
+    assert_eq!(
+        body.verify_at(PUSH_SECRET, now),
+        Err(Unverified::BadSignature)
+    );
+    let mut id = pushed.clone();
+    id.id.push('x');
+    assert_eq!(
+        id.verify_at(PUSH_SECRET, now),
+        Err(Unverified::BadSignature)
+    );
+    // A replay with a fresh timestamp (the attacker cannot re-sign).
+    let mut timestamp = pushed.clone();
+    timestamp.timestamp = (at + 1).to_string();
+    assert_eq!(
+        timestamp.verify_at(PUSH_SECRET, now),
+        Err(Unverified::BadSignature)
+    );
+    let mut gone = pushed.clone();
+    gone.timestamp.clear();
+    assert_eq!(
+        gone.verify_at(PUSH_SECRET, now),
+        Err(Unverified::Missing("webhook-timestamp"))
+    );
+    assert_eq!(
+        pushed.verify_at("another-secret-0123456789", now),
+        Err(Unverified::BadSignature)
+    );
+}
+
+#[tokio::test]
+async fn a_whsec_secret_is_the_base64_key_it_encodes() {
+    // Standard Webhooks' form: `whsec_` and the key in base64 (here 32 bytes).
+    let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSwMfKQ9r8GKYo=";
+    let pushed = first_notification(secret).await;
+    assert_eq!(pushed.verify_at(secret, unix_now()), Ok(()), "{pushed:?}");
+    // The key is what the base64 encodes, not the secret's text.
+    use base64::Engine as _;
+    use hmac::Mac as _;
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("key");
+    mac.update(format!("{}.{}.", pushed.id, pushed.timestamp).as_bytes());
+    mac.update(&pushed.body);
+    let of_text = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
+    assert_ne!(pushed.signature, format!("v1,{of_text}"));
 }

@@ -187,3 +187,56 @@ async fn sync_is_paged_at_200_entries() {
     assert_eq!(pages, vec![200, 200, 50]);
     assert_eq!(after, 450);
 }
+
+#[tokio::test]
+async fn blank_looking_texts_are_refused_and_names_arrive_clean() {
+    let hub = TestHub::spawn(memory_settings()).await;
+    let url = hub.ws_url();
+    let agent_token = token(json!({"sub": "ag", "role": "agent", "teams": ["standard"],
+        "name": "Alex \u{1F469}\u{200D}\u{1F4BB}\u{E0041}"}));
+    let (mut ag, _) = Client::connect(&url, &agent_token).await;
+    ag.send(json!({"type": "status", "state": "available"}))
+        .await;
+    // Bidi isolates, an Arabic letter mark, a tag character, a Khmer inherent
+    // vowel, a Mongolian variation selector and a Hangul filler in the name.
+    let name = "\u{2067}Dana\u{061C}\u{E0041}\u{2069} \u{17B4}Card\u{180B}holder\u{3164}";
+    let cardholder_token =
+        token(json!({"sub": "ch", "role": "cardholder", "tier": "standard", "name": name}));
+    let (mut ch, _) = Client::connect(&url, &cardholder_token).await;
+    ch.send(json!({"type": "start", "topic": "billing"})).await;
+    let seen = ag.expect("assigned").await;
+    assert_eq!(seen["cardholder"]["name"], "Dana Cardholder", "{seen}");
+    let mine = ch.expect("assigned").await;
+    assert_eq!(
+        mine["agent"]["name"], "Alex \u{1F469}\u{200D}\u{1F4BB}",
+        "the emoji stays whole: {mine}"
+    );
+    for (id, text) in [
+        ("k1", "\u{3164}\u{3164}\u{3164}"),
+        ("k2", "\u{2800}\u{2800}"),
+        ("k3", "\u{115F}\u{1160} \u{FFA0}"),
+        ("k4", "\u{E0068}\u{E0069}"),
+    ] {
+        ch.send(json!({"type": "say", "id": id, "text": text}))
+            .await;
+        let e = ch.expect("error").await;
+        assert_eq!(
+            (e["code"].as_str(), e["ref"].as_str()),
+            (Some("bad_field"), Some(id)),
+            "{e}"
+        );
+        assert!(
+            e["message"].as_str().is_some_and(|m| m.contains("blank")),
+            "{e}"
+        );
+    }
+    none_within(&mut ag, "msg", |_| true).await;
+    // A token whose name is blank once cleaned is refused at the socket.
+    let blank = token(
+        json!({"sub": "ch2", "role": "cardholder", "tier": "standard", "name": "\u{3164}\u{2800}"}),
+    );
+    assert_eq!(
+        Client::connect_raw(&url, Some(&blank)).await.err(),
+        Some(401)
+    );
+}
