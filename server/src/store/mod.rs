@@ -1095,3 +1095,44 @@ pub fn average_wait(waits: &[Millis]) -> Option<Millis> {
     }
     Some(waits.iter().sum::<Millis>() / waits.len() as Millis)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(at: Millis, action: &str, teams: &[Team]) -> AuditEntry {
+        AuditEntry {
+            at,
+            by: "sup".into(),
+            action: action.to_owned(),
+            target: "ag".into(),
+            detail: String::new(),
+            teams: teams.to_vec(),
+        }
+    }
+
+    #[test]
+    fn merged_audit_lists_are_newest_first_once_each_and_bounded() {
+        let both = entry(
+            5,
+            "reassign",
+            &[Team::Tier(Tier::Standard), Team::Tier(Tier::Premium)],
+        );
+        let standard = vec![
+            both.clone(),
+            entry(3, "monitor", &[Team::Tier(Tier::Standard)]),
+        ];
+        let premium = vec![
+            both.clone(),
+            entry(4, "set_agent_state", &[Team::Tier(Tier::Premium)]),
+        ];
+        let merged = merge_audit(vec![standard.clone(), premium.clone()], 10);
+        assert_eq!(
+            merged.iter().map(|e| e.at).collect::<Vec<_>>(),
+            vec![5, 4, 3],
+            "the entry about both teams is listed once"
+        );
+        assert_eq!(merge_audit(vec![standard, premium], 2).len(), 2);
+        assert!(merge_audit(Vec::new(), 10).is_empty());
+    }
+}
