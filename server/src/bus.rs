@@ -147,6 +147,12 @@ struct Replay {
     /// The last entry a replay page gave: a live copy of it, or of an
     /// earlier one, arriving later is one the client has.
     replayed: Seq,
+    /// A supervisor's connection monitors it: set by its `monitor`, cleared
+    /// by its `unmonitor` and by the `monitor_ended` or `ended` delivered
+    /// to it (the store ended the monitor: the chat left the supervisor's
+    /// teams, or ended), so a `sync` or a second `monitor` is judged by
+    /// what the store did, not by what the connection asked earlier.
+    monitoring: bool,
 }
 
 impl Held {
@@ -181,6 +187,34 @@ impl Held {
         }
         r.first_live.get_or_insert(seq);
         true
+    }
+
+    /// Marks `id` as monitored by this connection; false when it was already.
+    pub fn start_monitoring(&self, id: &ConversationId) -> bool {
+        let mut held = self.lock();
+        let r = held.entry(id.clone()).or_default();
+        !std::mem::replace(&mut r.monitoring, true)
+    }
+
+    /// Clears the mark; whether this connection was monitoring `id`.
+    pub fn stop_monitoring(&self, id: &ConversationId) -> bool {
+        self.lock()
+            .get_mut(id)
+            .is_some_and(|r| std::mem::replace(&mut r.monitoring, false))
+    }
+
+    /// Whether this connection monitors `id`.
+    pub fn is_monitoring(&self, id: &ConversationId) -> bool {
+        self.lock().get(id).is_some_and(|r| r.monitoring)
+    }
+
+    /// The conversations this connection monitors.
+    pub fn monitored(&self) -> Vec<ConversationId> {
+        self.lock()
+            .iter()
+            .filter(|(_, r)| r.monitoring)
+            .map(|(id, _)| id.clone())
+            .collect()
     }
 
     /// Trims a replay page of `id` to the entries that do not reach this
@@ -349,6 +383,10 @@ impl Sessions {
                 _ => None,
             }
             .filter(|_| personal);
+            let monitor_ended = match &envelope.event {
+                Event::MonitorEnded { conversation, .. } => Some(conversation),
+                _ => None,
+            };
             let live = match &envelope.event {
                 Event::Msg {
                     conversation,
@@ -362,6 +400,9 @@ impl Sessions {
                     Some((id, true)) => s.held.insert(id.clone()),
                     Some((id, false)) => s.held.remove(id),
                     None => {}
+                }
+                if let Some(id) = monitor_ended {
+                    s.held.stop_monitoring(id);
                 }
                 if let Some((id, seq)) = live {
                     if !s.held.pass_live(id, seq) {
@@ -622,6 +663,22 @@ mod tests {
         let (mut entries, mut more) = (page(3..=5), false);
         held.trim_replay(&id, &mut entries, &mut more);
         assert_eq!(seqs(&entries), [3, 4]);
+    }
+
+    #[test]
+    fn a_monitor_mark_is_kept_until_stopped_or_the_conversation_is_forgotten() {
+        let held = Held::default();
+        let id = ConversationId::from("c-1");
+        assert!(held.start_monitoring(&id));
+        assert!(!held.start_monitoring(&id), "once per connection");
+        assert!(held.pass_live(&id, 1), "entries still pass");
+        assert!(held.is_monitoring(&id));
+        assert_eq!(held.monitored(), vec![id.clone()]);
+        assert!(held.stop_monitoring(&id));
+        assert!(!held.stop_monitoring(&id));
+        held.start_monitoring(&id);
+        held.remove(&id);
+        assert!(!held.is_monitoring(&id), "an `ended` forgets it");
     }
 
     #[test]

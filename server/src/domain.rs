@@ -224,6 +224,19 @@ named_enum!(
 );
 
 named_enum!(
+    /// Why a supervisor stopped monitoring a chat (`monitor_ended`).
+    MonitorEndReason {
+        /// The chat left every team the supervisor supervises (transfer,
+        /// reassign, escalation to a desk they do not supervise).
+        OutOfScope = "out_of_scope",
+        /// The chat ended.
+        Ended = "ended",
+        /// The supervisor's own `unmonitor`.
+        Unmonitored = "unmonitored",
+    }
+);
+
+named_enum!(
     /// An agent's own availability toggle.
     AgentState {
         Available = "available",

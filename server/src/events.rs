@@ -1,7 +1,7 @@
 //! Domain events: what happened, and to whom it must be told.
 //!
 //! The store announces the events that must stay in step with its state
-//! (`msg`, `assigned`, `ended`, `escalated`) from inside the atomic step that
+//! (`msg`, `assigned`, `ended`, `escalated`, `monitor_ended`) from inside the atomic step that
 //! makes the change; the hub announces the rest (typing, read receipts,
 //! queue places, callback changes). Either way an event travels as an
 //! [`Envelope`]: the [`Audience`]s it is for, its publish time, and a typed
@@ -96,6 +96,15 @@ pub enum Event {
         conversation: ConversationId,
         /// Why.
         reason: EndReason,
+    },
+    /// A supervisor stopped monitoring a chat: announced by the store
+    /// step that ended the monitor (the chat left the supervisor's teams,
+    /// or ended), before anything later of the chat.
+    MonitorEnded {
+        /// The conversation.
+        conversation: ConversationId,
+        /// Why.
+        reason: crate::domain::MonitorEndReason,
     },
     /// A chat became a callback request.
     Escalated {
@@ -262,6 +271,16 @@ impl Event {
                 },
                 _,
             ) => ServerFrame::Ended {
+                conversation: conversation.clone(),
+                reason: *reason,
+            },
+            (
+                Event::MonitorEnded {
+                    conversation,
+                    reason,
+                },
+                _,
+            ) => ServerFrame::MonitorEnded {
                 conversation: conversation.clone(),
                 reason: *reason,
             },
@@ -584,6 +603,10 @@ mod tests {
             Event::AgentStatus {
                 state: AgentState::Away,
                 by: "Sam Supervisor".into(),
+            },
+            Event::MonitorEnded {
+                conversation: "c-1".into(),
+                reason: crate::domain::MonitorEndReason::OutOfScope,
             },
             Event::Presence {
                 conversation: "c-1".into(),

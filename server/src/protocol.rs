@@ -930,6 +930,15 @@ pub enum ServerFrame {
         /// Why.
         reason: EndReason,
     },
+    /// Supervisor: it no longer monitors the chat, and why (it left the
+    /// supervisor's teams, it ended, or the supervisor's own `unmonitor`);
+    /// nothing more of it reaches the supervisor.
+    MonitorEnded {
+        /// The conversation.
+        conversation: ConversationId,
+        /// `out_of_scope` | `ended` | `unmonitored`.
+        reason: crate::domain::MonitorEndReason,
+    },
     /// Both: a page of transcript entries, the reply to `sync` (and to
     /// `transcript` requests): at most [`TRANSCRIPT_PAGE`] entries; `more`
     /// when the client must ask again after the last one.

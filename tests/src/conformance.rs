@@ -856,17 +856,19 @@ pub async fn scenario_for_events(s: &dyn Store) -> Vec<ConversationId> {
     s.presence_up(&user("ann"), Side::Cardholder)
         .await
         .expect("back");
-    // A supervisor monitors the chat: its entries and end reach her too.
+    // A supervisor monitors the chat: its entries and end reach her too
+    // (she supervises the desk it escalates to, so she hears it end).
     s.presence_up(&user("sue"), Side::Supervisor)
         .await
         .expect("supervisor");
+    let sue = [Team::Tier(Tier::Premium), Team::Desk(Desk::Identity)];
     assert!(s
-        .monitor(&c, &user("sue"), true)
+        .monitor(&c, &user("sue"), &sue)
         .await
         .expect("monitor")
         .is_some());
     assert!(s
-        .monitor(&ConversationId("c-unknown".into()), &user("sue"), true)
+        .monitor(&ConversationId("c-unknown".into()), &user("sue"), &sue)
         .await
         .expect("monitor unknown")
         .is_none());
@@ -1252,23 +1254,60 @@ pub async fn overview_and_audit(s: &dyn Store) {
     );
     assert!(o.desks.is_empty());
 
-    for (i, action) in ["set_agent_state", "reassign"].iter().enumerate() {
+    // Each entry is about some teams; a supervisor reads those of its own.
+    let standard = Team::Tier(Tier::Standard);
+    let premium = Team::Tier(Tier::Premium);
+    let written: [(&str, &str, &[Team]); 4] = [
+        ("sup-std", "set_agent_state", &[standard]),
+        ("sup-prem", "reassign", &[premium]),
+        ("sup-std", "monitor", &[standard]),
+        ("sup-both", "reassign", &[standard, premium]),
+    ];
+    for (i, (by, action, teams)) in written.iter().enumerate() {
         s.audit(AuditEntry {
             at: T0 + i as Millis,
-            by: user("sup-1"),
+            by: user(by),
             action: (*action).to_owned(),
             target: "ov-a1".into(),
             detail: "away".into(),
+            teams: teams.to_vec(),
         })
         .await
         .expect("audit");
     }
-    let recent = s.recent_audit(10).await.expect("recent audit");
+    let read = |teams: &'static [Team], limit: usize| async move {
+        s.recent_audit(teams, limit)
+            .await
+            .expect("recent audit")
+            .into_iter()
+            .map(|e| format!("{} {}", e.by, e.action))
+            .collect::<Vec<_>>()
+    };
     assert_eq!(
-        recent.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(),
-        vec!["reassign", "set_agent_state"]
+        read(&[Team::Tier(Tier::Standard)], 10).await,
+        vec![
+            "sup-both reassign",
+            "sup-std monitor",
+            "sup-std set_agent_state"
+        ]
     );
-    assert_eq!(s.recent_audit(1).await.expect("one").len(), 1);
+    assert_eq!(
+        read(&[Team::Tier(Tier::Premium)], 10).await,
+        vec!["sup-both reassign", "sup-prem reassign"],
+        "nothing of another team's supervisor"
+    );
+    assert_eq!(
+        read(&[Team::Tier(Tier::Premium), Team::Tier(Tier::Standard)], 10).await,
+        vec![
+            "sup-both reassign",
+            "sup-std monitor",
+            "sup-prem reassign",
+            "sup-std set_agent_state"
+        ],
+        "an entry about two of the reader's teams is listed once"
+    );
+    assert!(read(&[Team::Tier(Tier::Business)], 10).await.is_empty());
+    assert_eq!(read(&[Team::Tier(Tier::Standard)], 1).await.len(), 1);
 }
 
 /// A queued conversation whose cardholder is disconnected keeps its place
@@ -1695,4 +1734,122 @@ pub async fn the_byte_bound_counts_typed_text(s: &dyn Store) {
         .await
         .expect("end")
         .expect("it was open");
+}
+
+/// A monitor follows its supervisor's teams. A transfer within them keeps
+/// it; a transfer (a supervisor's reassign is the same store step) out of
+/// them, or an escalation to a desk not among them, ends it in that step,
+/// announced as `monitor_ended` (`out_of_scope`) before anything else the
+/// step announces; the end of a chat ends the monitors left (`ended`).
+/// Monitoring a chat outside the supervisor's teams is refused in the step.
+pub async fn monitor_scope_scenario(s: &dyn Store) -> Vec<ConversationId> {
+    let standard = Team::Tier(Tier::Standard);
+    let business = Team::Tier(Tier::Business);
+    agent(s, "bob", &[Tier::Standard, Tier::Business], 3, T0).await;
+    for sup in ["sue", "ray", "ida"] {
+        s.presence_up(&user(sup), Side::Supervisor)
+            .await
+            .expect("supervisor");
+    }
+    // Connected, so that what only they hear reaches this node in Redis too.
+    for cardholder in ["ann", "cy", "dee"] {
+        s.presence_up(&user(cardholder), Side::Cardholder)
+            .await
+            .expect("cardholder");
+    }
+    let c = open(s, "ann", Tier::Standard, T0).await;
+    assert_eq!(route(s, T0 + 1).await.len(), 1);
+    let monitor = |id: ConversationId, who: &'static str, teams: Vec<Team>| async move {
+        s.monitor(&id, &user(who), &teams).await
+    };
+    assert!(monitor(c.clone(), "sue", vec![standard])
+        .await
+        .expect("sue")
+        .is_some());
+    assert!(monitor(c.clone(), "ray", vec![standard, business])
+        .await
+        .expect("ray")
+        .is_some());
+    assert!(
+        matches!(
+            monitor(c.clone(), "ida", vec![business]).await,
+            Err(StoreError::NotAllowed)
+        ),
+        "a standard chat is not a business supervisor's"
+    );
+    // Within both supervisors' teams: both keep monitoring.
+    s.transfer(&c, &user("bob"), Tier::Standard, None, T0 + 2)
+        .await
+        .expect("transfer within");
+    assert_eq!(route(s, T0 + 3).await.len(), 1);
+    s.append(
+        &c,
+        entry(Author::Agent, Some("bob"), "still standard", Some("k1")),
+    )
+    .await
+    .expect("say");
+    // Out of sue's teams, not ray's.
+    s.transfer(&c, &user("bob"), Tier::Business, None, T0 + 4)
+        .await
+        .expect("transfer out");
+    assert_eq!(route(s, T0 + 5).await.len(), 1);
+    s.append(
+        &c,
+        entry(Author::Agent, Some("bob"), "business here", Some("k2")),
+    )
+    .await
+    .expect("say");
+    s.add_note(
+        &c,
+        switchboard::store::Note {
+            at: T0 + 6,
+            by: user("bob"),
+            by_name: "bob".into(),
+            text: "Corporate card".into(),
+        },
+    )
+    .await
+    .expect("note");
+    // To the fraud desk, which ray does not supervise.
+    let request = |id: ConversationId, who: &'static str, desk: Desk, at: Millis| async move {
+        let mut new = callback(who, Tier::Standard, desk, at);
+        new.conversation = id;
+        s.request_callback(new).await.expect("request").0
+    };
+    let fraud = request(c.clone(), "ann", Desk::Fraud, T0 + 7).await;
+    s.escalate(&c, &fraud, "The fraud team will call you.".into(), T0 + 7)
+        .await
+        .expect("escalate");
+
+    // To the identity desk, which ida supervises: she hears it to the end.
+    let c2 = open(s, "cy", Tier::Standard, T0 + 8).await;
+    assert_eq!(route(s, T0 + 8).await.len(), 1);
+    assert!(monitor(
+        c2.clone(),
+        "ida",
+        vec![standard, Team::Desk(Desk::Identity)]
+    )
+    .await
+    .expect("ida")
+    .is_some());
+    let identity = request(c2.clone(), "cy", Desk::Identity, T0 + 9).await;
+    s.escalate(&c2, &identity, "We will call you.".into(), T0 + 9)
+        .await
+        .expect("escalate");
+
+    // A chat that ends ends its monitors; one connection stopping is quiet.
+    let c3 = open(s, "dee", Tier::Standard, T0 + 10).await;
+    assert!(monitor(c3.clone(), "sue", vec![standard])
+        .await
+        .expect("sue")
+        .is_some());
+    assert!(monitor(c3.clone(), "ray", vec![standard])
+        .await
+        .expect("ray")
+        .is_some());
+    s.unmonitor(&c3, &user("ray")).await.expect("unmonitor");
+    s.end(&c3, None, EndReason::CardholderLeft, T0 + 11)
+        .await
+        .expect("leave");
+    vec![c, c2, c3]
 }

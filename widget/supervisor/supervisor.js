@@ -81,6 +81,7 @@
       case 'msg': return addEntry(f);
       case 'redact': return onRedact(f);
       case 'ended': return onEnded(f);
+      case 'monitor_ended': return onMonitorEnded(f);
       case 'note': return onNote(f);
       case 'error': return toast(f.message || 'The hub refused that.');
       default: return undefined;
@@ -97,7 +98,7 @@
     els.me.textContent = (name ? name + ' \u00b7 ' : '') + me.teams.map(function (t) { return TEAM_NAMES[t] || t; }).join(', ');
     send({ type: 'watch' });
     // After a reconnect, monitoring starts again (the hub forgets it with the connection).
-    monitored.forEach(function (m, id) { send({ type: 'monitor', conversation: id }); });
+    monitored.forEach(function (m, id) { if (!m.stopped) send({ type: 'monitor', conversation: id }); });
   }
 
   // ------------------------------------------------------------- monitoring
@@ -123,7 +124,7 @@
   function stopMonitor(id) {
     var m = monitored.get(id);
     if (!m) return;
-    send({ type: 'unmonitor', conversation: id });
+    if (!m.stopped) send({ type: 'unmonitor', conversation: id });
     m.panel.remove();
     monitored.delete(id);
     els.monitor.hidden = monitored.size === 0;
@@ -139,7 +140,7 @@
   function addEntry(f) {
     var m = monitored.get(f.conversation);
     var seq = Number(f.seq);
-    if (!m || !(seq > 0) || m.seqs.has(seq)) return;
+    if (!m || m.stopped || !(seq > 0) || m.seqs.has(seq)) return;
     var li = h('li', { class: 'sbs-entry sbs-from-' + f.from, 'data-seq': seq }, [
       h('span', { class: 'sbs-entry-meta' }, [FROM[f.from] || f.from, ' ', h('time', { datetime: f.at || null, text: core.clockTime(f.at) })]),
       h('span', { class: 'sbs-entry-text', dir: 'auto' }, core.linkify(f.text)),
@@ -162,7 +163,7 @@
   // An agent's internal note on a monitored chat (staff only), set apart from the entries.
   function onNote(f) {
     var m = monitored.get(f.conversation);
-    if (!m || !f.note) return;
+    if (!m || m.stopped || !f.note) return;
     m.list.appendChild(h('li', { class: 'sbs-entry sbs-internal-note' }, [
       h('span', { class: 'sbs-entry-meta' }, ['Internal note by ' + f.note.by + ' ', h('time', { datetime: f.note.at || null, text: core.clockTime(f.note.at) })]),
       h('span', { class: 'sbs-entry-text', dir: 'auto', text: f.note.text }),
@@ -173,6 +174,26 @@
   function onEnded(f) {
     var m = monitored.get(f.conversation);
     if (m) m.state.textContent = 'Ended (' + String(f.reason).replace(/_/g, ' ') + ')';
+  }
+
+  // The hub stopped the monitoring: the chat left the teams you supervise,
+  // or it ended. What was seen stays on screen; nothing more arrives, and
+  // a reconnect does not ask for it again. "Stop" then only closes the panel.
+  var MONITOR_ENDED = {
+    out_of_scope: 'Monitoring stopped: this chat moved to a team you do not supervise.',
+    ended: 'Monitoring stopped: the chat is over.',
+  };
+
+  function onMonitorEnded(f) {
+    var m = monitored.get(f.conversation);
+    if (!m || f.reason === 'unmonitored') return;
+    m.stopped = true;
+    m.panel.classList.add('sbs-monitor-stopped');
+    var why = MONITOR_ENDED[f.reason] || 'Monitoring stopped.';
+    m.state.textContent = f.reason === 'ended' && m.state.textContent.indexOf('Ended') === 0
+      ? m.state.textContent + ' \u00b7 ' + why : why;
+    var stop = m.panel.querySelector('.sbs-stop-monitor');
+    if (stop) stop.textContent = 'Close';
   }
 
   function renderOverview(f) {

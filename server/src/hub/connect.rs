@@ -198,8 +198,14 @@ impl Hub {
             }
             (_, Role::Agent) => self.agent_command(identity, frame, &mut caller.memo).await,
             (_, Role::Supervisor) => {
-                self.supervisor_command(identity, frame, &mut caller.watch, &caller.outbound)
-                    .await
+                self.supervisor_command(
+                    identity,
+                    frame,
+                    &mut caller.watch,
+                    &caller.outbound,
+                    &caller.held,
+                )
+                .await
             }
         };
         if caller.memo.conversation != before {
@@ -260,7 +266,7 @@ impl Hub {
         for a in &caller.audiences {
             self.sessions.remove(a, caller.conn);
         }
-        self.stop_monitoring(&caller.identity, &caller.watch).await;
+        self.stop_monitoring(&caller.identity, &caller.held).await;
         let identity = caller.identity;
         self.typing
             .leave(identity.role, &identity.sub, caller.typing);

@@ -3,24 +3,29 @@
 //! written to the audit log.
 //!
 //! A supervisor's teams (token claim `teams`) bound everything: the
-//! overview shows only those queues, agents and desks, and the actions only
-//! reach agents and chats of those teams.
+//! overview shows only those queues, agents, desks and audit entries, and
+//! the actions only reach agents and chats of those teams. A monitor keeps
+//! the teams in the store, so the step that moves a chat out of them ends
+//! it (`monitor_ended`, `out_of_scope`); which chats this connection
+//! monitors is kept in its `Held`, cleared by the `monitor_ended` and
+//! `ended` delivered to it, so `sync` follows what the store decided.
 
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::{Identity, Principal};
-use crate::bus::Outbox;
+use crate::bus::{Held, Outbox};
 use crate::domain::{
-    now_millis, rfc3339, AgentState, ConversationId, ConversationStatus, Millis, Team, Tier, UserId,
+    now_millis, rfc3339, AgentState, ConversationId, ConversationStatus, Millis, MonitorEndReason,
+    Team, Tier, UserId,
 };
 use crate::events::{note_line, Audience, Event};
 use crate::protocol::{
     AgentLine, AuditLine, ClientFrame, DeskLine, InboxLine, QueueLine, ServerFrame,
     PROTOCOL_VERSION,
 };
-use crate::store::{service_level, AuditEntry, Overview};
+use crate::store::{service_level, AuditEntry, Overview, StoreError};
 
 use super::{CommandError, Hub, Replies};
 
@@ -34,13 +39,12 @@ pub const AUDIT_SHOWN: usize = 20;
 /// Chats one supervisor connection may monitor at once.
 pub const MAX_MONITORED: usize = 20;
 
-/// What a supervisor connection keeps between frames.
+/// What a supervisor connection keeps between frames (the chats it
+/// monitors are marked in its `Held`, which deliveries update).
 #[derive(Debug, Default)]
 pub struct Watch {
     /// Stops the `overview` pushes when the connection closes.
     pushing: Option<CancellationToken>,
-    /// The chats it monitors (stopped when it disconnects).
-    monitoring: std::collections::BTreeSet<ConversationId>,
 }
 
 impl Drop for Watch {
@@ -81,13 +85,15 @@ impl Hub {
     }
 
     /// Carries out one supervisor frame. `outbound` is the connection's
-    /// queue, for the `overview`s that `watch` starts.
+    /// queue, for the `overview`s that `watch` starts; `held` marks the
+    /// chats it monitors.
     pub(super) async fn supervisor_command(
         &self,
         identity: &Identity,
         frame: ClientFrame,
         watch: &mut Watch,
         outbound: &Outbox,
+        held: &Held,
     ) -> Replies {
         match frame {
             ClientFrame::Queues => self.queues().await,
@@ -112,23 +118,27 @@ impl Hub {
                 self.reassign(identity, &conversation, tier).await
             }
             ClientFrame::Monitor { conversation } => {
-                self.monitor(identity, &conversation, watch).await
+                self.monitor(identity, &conversation, held).await
             }
             ClientFrame::Unmonitor { conversation } => {
-                if watch.monitoring.remove(&conversation) {
-                    self.store
-                        .monitor(&conversation, &identity.sub, false)
-                        .await
-                        .map_err(|e| self.store_failed(e))?;
+                if !held.stop_monitoring(&conversation) {
+                    return Ok(Vec::new());
                 }
-                Ok(Vec::new())
+                self.store
+                    .unmonitor(&conversation, &identity.sub)
+                    .await
+                    .map_err(|e| self.store_failed(e))?;
+                Ok(vec![ServerFrame::MonitorEnded {
+                    conversation,
+                    reason: MonitorEndReason::Unmonitored,
+                }])
             }
+            // Only while the store still counts it as a monitor: a chat that
+            // left the supervisor's teams or ended cleared the mark.
             ClientFrame::Sync {
                 conversation: Some(conversation),
                 after,
-            } if watch.monitoring.contains(&conversation) => {
-                self.replay(&conversation, after).await
-            }
+            } if held.is_monitoring(&conversation) => self.replay(&conversation, after).await,
             _ => Err(CommandError::NotAllowed(
                 "supervisors cannot send this frame".into(),
             )),
@@ -152,7 +162,7 @@ impl Hub {
             .collect();
         let audit = self
             .store
-            .recent_audit(AUDIT_SHOWN)
+            .recent_audit(teams, AUDIT_SHOWN)
             .await
             .map_err(|e| self.store_failed(e))?;
         Ok(render_overview(
@@ -199,8 +209,21 @@ impl Hub {
             self.wake_router();
         }
         tracing::info!(supervisor = %identity.sub, agent = %agent, state = %state, "supervisor set an agent's state");
-        self.record(identity, "set_agent_state", agent.as_str(), state.as_str())
-            .await?;
+        // About the agent's teams: each of their supervisors sees it.
+        let agent_teams = overview
+            .agents
+            .iter()
+            .find(|a| &a.sub == agent)
+            .map(|a| a.teams.clone())
+            .unwrap_or_default();
+        self.record(
+            identity,
+            "set_agent_state",
+            agent.as_str(),
+            state.as_str(),
+            agent_teams,
+        )
+        .await?;
         Ok(vec![self.overview_frame(teams).await?])
     }
 
@@ -245,11 +268,16 @@ impl Hub {
         self.move_to_queue(agent, id, target, &note, Some(staff_note))
             .await?;
         tracing::info!(supervisor = %identity.sub, conversation = %id, from_agent = %agent, to = %target, "supervisor reassigned a chat");
+        let mut about = vec![Team::Tier(c.tier)];
+        if target != c.tier {
+            about.push(Team::Tier(target));
+        }
         self.record(
             identity,
             "reassign",
             id.as_str(),
             &format!("from {agent} to the {target} queue"),
+            about,
         )
         .await?;
         Ok(vec![self.overview_frame(teams).await?])
@@ -257,14 +285,13 @@ impl Hub {
 
     /// `monitor`: a chat of a supervised tier, read-only; its transcript so
     /// far comes back as a `transcript` page.
-    async fn monitor(
-        &self,
-        identity: &Identity,
-        id: &ConversationId,
-        watch: &mut Watch,
-    ) -> Replies {
+    async fn monitor(&self, identity: &Identity, id: &ConversationId, held: &Held) -> Replies {
         let teams = teams_of(identity)?;
-        if !watch.monitoring.contains(id) && watch.monitoring.len() >= MAX_MONITORED {
+        let outside = || {
+            CommandError::NotAllowed("you can only monitor chats of queues you supervise".into())
+        };
+        let already = held.is_monitoring(id);
+        if !already && held.monitored().len() >= MAX_MONITORED {
             return Err(CommandError::NotAllowed(format!(
                 "you can monitor at most {MAX_MONITORED} chats at once; stop one first"
             )));
@@ -277,22 +304,34 @@ impl Hub {
             .filter(|c| c.status != ConversationStatus::Ended)
             .ok_or(CommandError::NoConversation)?;
         if !teams.contains(&Team::Tier(c.tier)) {
-            return Err(CommandError::NotAllowed(
-                "you can only monitor chats of queues you supervise".into(),
-            ));
+            return Err(outside());
         }
         // Once per connection: the store counts the supervisor's connections.
-        if !watch.monitoring.contains(id) {
-            self.store
-                .monitor(id, &identity.sub, true)
-                .await
-                .map_err(|e| self.store_failed(e))?
-                .ok_or(CommandError::NoConversation)?;
-            watch.monitoring.insert(id.clone());
+        // Marked before the store step, so that a `monitor_ended` announced
+        // by a step right after it finds the mark to clear.
+        if !already {
+            held.start_monitoring(id);
+            let started = match self.store.monitor(id, &identity.sub, teams).await {
+                Ok(Some(_)) => Ok(()),
+                Ok(None) => Err(CommandError::NoConversation),
+                // It left the supervisor's teams since it was read.
+                Err(StoreError::NotAllowed) => Err(outside()),
+                Err(e) => Err(self.store_failed(e)),
+            };
+            if let Err(e) = started {
+                held.stop_monitoring(id);
+                return Err(e);
+            }
             tracing::info!(supervisor = %identity.sub, conversation = %id, "supervisor monitors a chat");
             let agent = c.agent.as_ref().map_or("(queued)", |a| a.as_str());
-            self.record(identity, "monitor", id.as_str(), &format!("agent {agent}"))
-                .await?;
+            self.record(
+                identity,
+                "monitor",
+                id.as_str(),
+                &format!("agent {agent}"),
+                vec![Team::Tier(c.tier)],
+            )
+            .await?;
         }
         // The transcript so far, then the internal notes so far (later ones
         // arrive as `note` events).
@@ -304,21 +343,26 @@ impl Hub {
         Ok(replies)
     }
 
-    /// Stops a departing supervisor connection's monitoring.
-    pub(super) async fn stop_monitoring(&self, identity: &Identity, watch: &Watch) {
-        for id in &watch.monitoring {
-            if let Err(e) = self.store.monitor(id, &identity.sub, false).await {
+    /// Stops a departing supervisor connection's monitoring (of the chats
+    /// the store did not end it for already).
+    pub(super) async fn stop_monitoring(&self, identity: &Identity, held: &Held) {
+        for id in held.monitored() {
+            held.stop_monitoring(&id);
+            if let Err(e) = self.store.unmonitor(&id, &identity.sub).await {
                 self.store_failed(e);
             }
         }
     }
 
+    /// Writes an action to the audit log, as about `teams` (only their
+    /// supervisors see it in `overview`).
     async fn record(
         &self,
         identity: &Identity,
         action: &str,
         target: &str,
         detail: &str,
+        teams: Vec<Team>,
     ) -> Result<(), CommandError> {
         self.store
             .audit(AuditEntry {
@@ -327,6 +371,7 @@ impl Hub {
                 action: action.to_owned(),
                 target: target.to_owned(),
                 detail: detail.to_owned(),
+                teams,
             })
             .await
             .map_err(|e| self.store_failed(e))

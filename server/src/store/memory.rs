@@ -28,8 +28,8 @@ use crate::archive::memory::MemoryArchive;
 use crate::archive::{ArchivedCallback, ArchivedConversation, Transfer};
 use crate::domain::{
     rfc3339, tier_index, AgentState, Author, CallbackRef, CardholderPresence, ConversationId,
-    ConversationKind, ConversationStatus, Desk, EndReason, Millis, Seq, Team, Tier, TierBoosts,
-    UserId,
+    ConversationKind, ConversationStatus, Desk, EndReason, Millis, MonitorEndReason, Seq, Team,
+    Tier, TierBoosts, UserId,
 };
 use crate::events::{Audience, Envelope, Event};
 use crate::protocol::{CallbackOutcome, Entry, QueueView};
@@ -112,8 +112,8 @@ struct State {
     ended: BTreeSet<(Millis, ConversationId)>,
     /// Closed callback requests by the time they are forgotten.
     closed: BTreeSet<(Millis, CallbackRef)>,
-    /// The last supervisor actions, newest first.
-    audit: VecDeque<AuditEntry>,
+    /// The last supervisor actions about each team, newest first.
+    audit: HashMap<Team, VecDeque<AuditEntry>>,
     /// Notifications not delivered yet.
     notices: notifications::Notices,
     /// Each cardholder's message threads still kept (open and resolved).
@@ -137,8 +137,18 @@ struct Record {
     client_ids: HashMap<String, Seq>,
     /// The callback request it was escalated to.
     callback: Option<CallbackRef>,
-    /// Supervisors monitoring it.
-    monitors: BTreeMap<UserId, u32>,
+    /// Supervisors monitoring it, with their connections and teams.
+    monitors: BTreeMap<UserId, Monitor>,
+}
+
+/// A supervisor monitoring a conversation.
+#[derive(Debug)]
+struct Monitor {
+    /// Its connections that monitor it (one leaving keeps the others').
+    connections: u32,
+    /// The teams it supervises (those every monitoring connection named):
+    /// the chat is monitored while its team is one of them.
+    teams: Vec<Team>,
 }
 
 impl Record {
@@ -174,6 +184,20 @@ impl Record {
     /// The supervisors monitoring it.
     fn monitoring(&self) -> impl Iterator<Item = Audience> + '_ {
         self.monitors.keys().cloned().map(Audience::Supervisor)
+    }
+
+    /// The chat now belongs to `team`: the monitors who do not supervise
+    /// it stop monitoring; returns them (to be told, before anything else).
+    fn leave_scope(&mut self, team: Team) -> Vec<Audience> {
+        let mut gone = Vec::new();
+        self.monitors.retain(|sub, m| {
+            let stays = m.teams.contains(&team);
+            if !stays {
+                gone.push(Audience::Supervisor(sub.clone()));
+            }
+            stays
+        });
+        gone
     }
 }
 
@@ -255,10 +279,51 @@ impl MemoryStore {
                 reason,
             },
         );
+        // A conversation that is over has no monitors left (a resolved
+        // thread that reopens is not monitored again unless asked).
+        let monitors = s
+            .conversations
+            .get_mut(id)
+            .map(|r| std::mem::take(&mut r.monitors))
+            .unwrap_or_default();
+        self.announce_monitor_ended(
+            monitors.into_keys().map(Audience::Supervisor).collect(),
+            id,
+            MonitorEndReason::Ended,
+        );
         if let Some(record) = s.conversations.get(id) {
             self.hand_over(record);
         }
         Some(c)
+    }
+
+    /// Tells supervisors their monitor of `id` ended (nothing when none).
+    fn announce_monitor_ended(
+        &self,
+        to: Vec<Audience>,
+        id: &ConversationId,
+        reason: MonitorEndReason,
+    ) {
+        if !to.is_empty() {
+            self.announce(
+                to,
+                Event::MonitorEnded {
+                    conversation: id.clone(),
+                    reason,
+                },
+            );
+        }
+    }
+
+    /// The chat `id` leaves for `team`: its monitors who do not supervise
+    /// it stop, and are told first.
+    fn follow_scope(&self, s: &mut State, id: &ConversationId, team: Team) {
+        let gone = s
+            .conversations
+            .get_mut(id)
+            .map(|r| r.leave_scope(team))
+            .unwrap_or_default();
+        self.announce_monitor_ended(gone, id, MonitorEndReason::OutOfScope);
     }
 
     /// Gives an ended conversation to the archive (again after a rating:
@@ -938,6 +1003,7 @@ impl Store for MemoryStore {
         if !holds {
             return Err(StoreError::NoConversation);
         }
+        self.follow_scope(&mut s, id, Team::Tier(tier));
         s.release_agent(agent, id);
         let thread = s
             .conversations
@@ -1254,35 +1320,67 @@ impl Store for MemoryStore {
         &self,
         id: &ConversationId,
         supervisor: &UserId,
-        on: bool,
+        teams: &[Team],
     ) -> StoreResult<Option<Conversation>> {
         let mut s = self.lock();
         let Some(record) = s.conversations.get_mut(id) else {
             return Ok(None);
         };
-        if on {
-            if record.conversation.status == ConversationStatus::Ended {
-                return Ok(None);
+        if record.conversation.status == ConversationStatus::Ended {
+            return Ok(None);
+        }
+        if !teams.contains(&Team::Tier(record.conversation.tier)) {
+            return Err(StoreError::NotAllowed);
+        }
+        match record.monitors.get_mut(supervisor) {
+            Some(m) => {
+                m.connections += 1;
+                m.teams.retain(|t| teams.contains(t));
             }
-            *record.monitors.entry(supervisor.clone()).or_insert(0) += 1;
-        } else if let Some(n) = record.monitors.get_mut(supervisor) {
-            *n = n.saturating_sub(1);
-            if *n == 0 {
-                record.monitors.remove(supervisor);
+            None => {
+                record.monitors.insert(
+                    supervisor.clone(),
+                    Monitor {
+                        connections: 1,
+                        teams: teams.to_vec(),
+                    },
+                );
             }
         }
         Ok(Some(record.conversation.clone()))
     }
 
-    async fn audit(&self, entry: AuditEntry) -> StoreResult<()> {
+    async fn unmonitor(&self, id: &ConversationId, supervisor: &UserId) -> StoreResult<()> {
         let mut s = self.lock();
-        s.audit.push_front(entry);
-        s.audit.truncate(super::AUDIT_KEPT);
+        if let Some(record) = s.conversations.get_mut(id) {
+            if let Some(m) = record.monitors.get_mut(supervisor) {
+                m.connections = m.connections.saturating_sub(1);
+                if m.connections == 0 {
+                    record.monitors.remove(supervisor);
+                }
+            }
+        }
         Ok(())
     }
 
-    async fn recent_audit(&self, limit: usize) -> StoreResult<Vec<AuditEntry>> {
-        Ok(self.lock().audit.iter().take(limit).cloned().collect())
+    async fn audit(&self, entry: AuditEntry) -> StoreResult<()> {
+        let mut s = self.lock();
+        for team in &entry.teams {
+            let list = s.audit.entry(*team).or_default();
+            list.push_front(entry.clone());
+            list.truncate(super::AUDIT_KEPT);
+        }
+        Ok(())
+    }
+
+    async fn recent_audit(&self, teams: &[Team], limit: usize) -> StoreResult<Vec<AuditEntry>> {
+        let s = self.lock();
+        let lists = teams
+            .iter()
+            .filter_map(|t| s.audit.get(t))
+            .map(|l| l.iter().take(limit).cloned().collect())
+            .collect();
+        Ok(super::merge_audit(lists, limit))
     }
 
     async fn presence_up(&self, user: &UserId, side: Side) -> StoreResult<()> {
@@ -1454,6 +1552,7 @@ impl Store for MemoryStore {
         if !open {
             return Ok(None);
         }
+        self.follow_scope(&mut s, id, Team::Desk(request.desk));
         self.append_locked(&mut s, id, system_entry(message, now))?;
         let cardholder = Audience::Cardholder(request.sub.clone());
         self.announce(

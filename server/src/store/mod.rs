@@ -412,10 +412,41 @@ pub struct AuditEntry {
     pub target: String,
     /// The details (`away`, the new tier, …).
     pub detail: String,
+    /// The teams it is about (the agent's teams, the chat's tier, the tier
+    /// a chat was reassigned to): only their supervisors see it
+    /// ([`Store::recent_audit`]). Entries written before teams were kept
+    /// have none, and no supervisor sees them in the console.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub teams: Vec<Team>,
 }
 
-/// Audit entries the store keeps for the console (the archive keeps all).
+/// Audit entries the store keeps per team for the console (the archive
+/// keeps all).
 pub const AUDIT_KEPT: usize = 200;
+
+/// The most recent `limit` audit entries of several teams' lists (each
+/// newest first), newest first; an entry about several of them is listed
+/// once. Both engines read the audit log through it.
+pub fn merge_audit(lists: Vec<Vec<AuditEntry>>, limit: usize) -> Vec<AuditEntry> {
+    let mut all: Vec<AuditEntry> = lists.into_iter().flatten().collect();
+    // Stable: entries of one millisecond keep their list's order.
+    all.sort_by_key(|e| std::cmp::Reverse(e.at));
+    let mut merged: Vec<AuditEntry> = Vec::with_capacity(limit.min(all.len()));
+    for e in all {
+        if merged.len() == limit {
+            break;
+        }
+        if !merged
+            .iter()
+            .rev()
+            .take_while(|m| m.at == e.at)
+            .any(|m| m == &e)
+        {
+            merged.push(e);
+        }
+    }
+    merged
+}
 
 /// What happened when a grace period ran out.
 #[derive(Debug, Clone)]
@@ -771,7 +802,9 @@ pub trait Store: Send + Sync + Debug + 'static {
     ) -> StoreResult<Option<Conversation>>;
 
     /// Moves an active conversation held by `agent` to the head of `tier`'s
-    /// queue; `note` (staff only) goes with it to the next agent.
+    /// queue; `note` (staff only) goes with it to the next agent. Monitors
+    /// who do not supervise `tier` are dropped in the same step
+    /// ([`Store::monitor`]).
     async fn transfer(
         &self,
         id: &ConversationId,
@@ -838,24 +871,37 @@ pub trait Store: Send + Sync + Debug + 'static {
     /// and desks.
     async fn overview(&self, teams: &[Team]) -> StoreResult<Overview>;
 
-    /// Starts (`on`) or stops one connection's monitoring of an open
-    /// conversation by a supervisor, counted per supervisor: while any of
-    /// its connections monitors it, its entries, notes, redactions and end
+    /// Starts one connection's monitoring of an open conversation by a
+    /// supervisor of `teams`, counted per supervisor: while any of its
+    /// connections monitors it, its entries, notes, redactions and end
     /// reach the supervisor too (never the other way). `None` when the
-    /// conversation is unknown or over.
+    /// conversation is unknown or over; `NotAllowed` when its team (its
+    /// tier) is not one of `teams`, checked in the same step.
+    ///
+    /// The monitor keeps the supervisor's teams (a second connection keeps
+    /// only the teams both name): a step that moves the chat to a team not
+    /// among them (`transfer`, `escalate` to a desk) drops the supervisor
+    /// from its monitors and announces `monitor_ended` (`out_of_scope`) to
+    /// them before anything else it announces, and the end of the chat
+    /// announces `monitor_ended` (`ended`) right after `ended`.
     async fn monitor(
         &self,
         id: &ConversationId,
         supervisor: &UserId,
-        on: bool,
+        teams: &[Team],
     ) -> StoreResult<Option<Conversation>>;
 
-    /// Appends a supervisor action to the audit log (the last
-    /// [`AUDIT_KEPT`] stay in the store).
+    /// Stops one connection's monitoring ([`Store::monitor`]); the
+    /// supervisor hears the chat while another of its connections monitors it.
+    async fn unmonitor(&self, id: &ConversationId, supervisor: &UserId) -> StoreResult<()>;
+
+    /// Appends a supervisor action to the audit log of each of its teams
+    /// (the last [`AUDIT_KEPT`] of each stay in the store).
     async fn audit(&self, entry: AuditEntry) -> StoreResult<()>;
 
-    /// The most recent audit entries, newest first, at most `limit`.
-    async fn recent_audit(&self, limit: usize) -> StoreResult<Vec<AuditEntry>>;
+    /// The most recent audit entries about any of `teams`, newest first,
+    /// at most `limit` ([`merge_audit`]).
+    async fn recent_audit(&self, teams: &[Team], limit: usize) -> StoreResult<Vec<AuditEntry>>;
 
     /// A connection of `user` opened on this node (cancels a running grace).
     async fn presence_up(&self, user: &UserId, side: Side) -> StoreResult<()>;
@@ -902,8 +948,10 @@ pub trait Store: Send + Sync + Debug + 'static {
 
     /// Ends a chat as escalated, in one step: appends the system message
     /// that tells the cardholder what happens next, announces `escalated`
-    /// (with the request) and `ended` to the cardholder. `None` when the
-    /// conversation was already over.
+    /// (with the request) and `ended` to the cardholder. The chat leaves
+    /// for the request's desk: monitors who do not supervise it hear
+    /// `monitor_ended` (`out_of_scope`) first, and nothing after. `None`
+    /// when the conversation was already over.
     async fn escalate(
         &self,
         id: &ConversationId,
@@ -1107,4 +1155,45 @@ pub fn average_wait(waits: &[Millis]) -> Option<Millis> {
         return None;
     }
     Some(waits.iter().sum::<Millis>() / waits.len() as Millis)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(at: Millis, action: &str, teams: &[Team]) -> AuditEntry {
+        AuditEntry {
+            at,
+            by: "sup".into(),
+            action: action.to_owned(),
+            target: "ag".into(),
+            detail: String::new(),
+            teams: teams.to_vec(),
+        }
+    }
+
+    #[test]
+    fn merged_audit_lists_are_newest_first_once_each_and_bounded() {
+        let both = entry(
+            5,
+            "reassign",
+            &[Team::Tier(Tier::Standard), Team::Tier(Tier::Premium)],
+        );
+        let standard = vec![
+            both.clone(),
+            entry(3, "monitor", &[Team::Tier(Tier::Standard)]),
+        ];
+        let premium = vec![
+            both.clone(),
+            entry(4, "set_agent_state", &[Team::Tier(Tier::Premium)]),
+        ];
+        let merged = merge_audit(vec![standard.clone(), premium.clone()], 10);
+        assert_eq!(
+            merged.iter().map(|e| e.at).collect::<Vec<_>>(),
+            vec![5, 4, 3],
+            "the entry about both teams is listed once"
+        );
+        assert_eq!(merge_audit(vec![standard, premium], 2).len(), 2);
+        assert!(merge_audit(Vec::new(), 10).is_empty());
+    }
 }

@@ -125,6 +125,7 @@ const SERVER_TYPES: &[&str] = &[
     "inbox_item",
     "note",
     "rated",
+    "monitor_ended",
 ];
 
 /// Every example in the document; the count of skipped invalid blocks.

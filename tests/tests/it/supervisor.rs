@@ -283,3 +283,162 @@ async fn one_of_two_monitoring_connections_leaving_keeps_the_other_monitoring() 
     );
     hub.shutdown().await;
 }
+
+/// SPEC "Agent desk, supervisors": a monitored chat that leaves the
+/// supervisor's teams stops being monitored in the same step. The
+/// supervisor hears `monitor_ended` (`out_of_scope`) and then nothing more
+/// of the chat while its new agent and the cardholder keep talking.
+#[tokio::test]
+async fn a_chat_transferred_out_of_the_supervisors_teams_is_no_longer_monitored() {
+    let redis = RedisServer::start();
+    let hub = TestHub::spawn(redis_settings(&redis.url(), &unique_prefix())).await;
+    let url = hub.ws_url();
+    let mut ag = available_agent(&url, "os-ag", &["standard"], 1).await;
+    let (mut ch, _) = Client::connect(&url, &cardholder("os-ch", "standard")).await;
+    let id = paired(&mut ch, &mut ag, "billing").await;
+    let (mut sup, _) = Client::connect(&url, &supervisor("os-sup", &["standard"])).await;
+    sup.send(json!({"type": "monitor", "conversation": id}))
+        .await;
+    sup.expect("transcript").await;
+    ag.send(json!({"type": "say", "conversation": id, "id": "a1", "text": "Let me move you"}))
+        .await;
+    sup.expect_where("msg", |m| m["id"] == "a1").await;
+
+    ag.send(json!({"type": "transfer", "conversation": id, "tier": "business"}))
+        .await;
+    assert_eq!(ag.expect("ended").await["reason"], "transferred");
+    let ended = sup.expect("monitor_ended").await;
+    assert_eq!(
+        (&ended["conversation"], &ended["reason"]),
+        (&json!(id), &json!("out_of_scope"))
+    );
+
+    // The business specialist and the cardholder go on, with a note.
+    let mut biz = available_agent(&url, "os-biz", &["business"], 1).await;
+    assert_eq!(biz.expect("assigned").await["conversation"], id.as_str());
+    biz.send(json!({"type": "say", "conversation": id, "id": "b1", "text": "Business desk here"}))
+        .await;
+    biz.send(json!({"type": "note", "conversation": id, "text": "Corporate card, limit 50k"}))
+        .await;
+    ch.send(json!({"type": "say", "id": "c1", "text": "My company card was declined"}))
+        .await;
+    biz.expect_where("msg", |m| m["id"] == "c1").await;
+    biz.expect("note").await;
+    sup.expect_none("msg", std::time::Duration::from_millis(500))
+        .await;
+    sup.expect_none("note", std::time::Duration::from_millis(100))
+        .await;
+    // Nor can it read on by asking: `sync` and `monitor` are refused.
+    sup.send(json!({"type": "sync", "conversation": id, "after": 0}))
+        .await;
+    assert_eq!(sup.expect("error").await["code"], "not_allowed");
+    sup.send(json!({"type": "monitor", "conversation": id}))
+        .await;
+    assert_eq!(sup.expect("error").await["code"], "not_allowed");
+    assert!(
+        sup.pending().iter().all(|f| f["type"] != "transcript"),
+        "{:?}",
+        sup.pending()
+    );
+    hub.shutdown().await;
+}
+
+/// A supervisor's own `unmonitor` and the chat's end each end the monitor
+/// with a `monitor_ended` that says why.
+#[tokio::test]
+async fn monitor_ended_says_unmonitored_or_ended() {
+    let redis = RedisServer::start();
+    let hub = TestHub::spawn(redis_settings(&redis.url(), &unique_prefix())).await;
+    let url = hub.ws_url();
+    let mut ag = available_agent(&url, "me-ag", &["premium"], 2).await;
+    let (mut ch, _) = Client::connect(&url, &cardholder("me-ch", "premium")).await;
+    let id = paired(&mut ch, &mut ag, "billing").await;
+    let (mut sup, _) = Client::connect(&url, &supervisor("me-sup", &["premium"])).await;
+    sup.send(json!({"type": "monitor", "conversation": id}))
+        .await;
+    sup.expect("transcript").await;
+    sup.send(json!({"type": "unmonitor", "conversation": id}))
+        .await;
+    let stopped = sup.expect("monitor_ended").await;
+    assert_eq!(
+        (&stopped["conversation"], &stopped["reason"]),
+        (&json!(id), &json!("unmonitored"))
+    );
+    sup.send(json!({"type": "monitor", "conversation": id}))
+        .await;
+    sup.expect("transcript").await;
+    ag.send(json!({"type": "end", "conversation": id})).await;
+    sup.expect("ended").await;
+    let over = sup.expect("monitor_ended").await;
+    assert_eq!(over["reason"], "ended");
+    hub.shutdown().await;
+}
+
+/// SPEC: a supervisor reaches only the audit entries of its teams.
+async fn audit_is_scoped(settings: switchboard::config::Settings) {
+    let hub = TestHub::spawn(settings).await;
+    let url = hub.ws_url();
+    let mut ag = available_agent(&url, "au-ag", &["standard"], 1).await;
+    let (mut ch, _) = Client::connect(&url, &cardholder("au-ch", "standard")).await;
+    let id = paired(&mut ch, &mut ag, "billing").await;
+    let _std_ag = available_agent(&url, "au-std-ag", &["standard"], 1).await;
+    let _prem_ag = available_agent(&url, "au-prem-ag", &["premium"], 1).await;
+
+    let (mut std_sup, _) = Client::connect(&url, &supervisor("au-std", &["standard"])).await;
+    let (mut prem_sup, _) = Client::connect(&url, &supervisor("au-prem", &["premium"])).await;
+    std_sup
+        .send(json!({"type": "set_agent_state", "agent": "au-std-ag", "state": "away"}))
+        .await;
+    std_sup.expect("overview").await;
+    std_sup
+        .send(json!({"type": "monitor", "conversation": id}))
+        .await;
+    std_sup.expect("transcript").await;
+    prem_sup
+        .send(json!({"type": "set_agent_state", "agent": "au-prem-ag", "state": "away"}))
+        .await;
+    prem_sup.expect("overview").await;
+
+    let by = |o: &Value| -> Vec<(String, String)> {
+        o["audit"]
+            .as_array()
+            .expect("audit")
+            .iter()
+            .map(|e| {
+                (
+                    e["by"].as_str().unwrap_or("").to_owned(),
+                    e["action"].as_str().unwrap_or("").to_owned(),
+                )
+            })
+            .collect()
+    };
+    prem_sup.send(json!({"type": "watch"})).await;
+    let seen = by(&prem_sup.expect("overview").await);
+    assert_eq!(
+        seen,
+        vec![("au-prem".to_owned(), "set_agent_state".to_owned())],
+        "the premium supervisor sees only premium's entries"
+    );
+    std_sup.send(json!({"type": "watch"})).await;
+    let seen = by(&std_sup.expect("overview").await);
+    assert_eq!(
+        seen,
+        vec![
+            ("au-std".to_owned(), "monitor".to_owned()),
+            ("au-std".to_owned(), "set_agent_state".to_owned())
+        ],
+        "the standard supervisor sees only standard's entries"
+    );
+    hub.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_supervisor_sees_only_the_audit_entries_of_its_teams_redis() {
+    let redis = RedisServer::start();
+    audit_is_scoped(redis_settings(&redis.url(), &unique_prefix())).await;
+}
+
+#[tokio::test]
+async fn a_supervisor_sees_only_the_audit_entries_of_its_teams_memory() {
+    audit_is_scoped(memory_settings()).await;
+}

@@ -533,6 +533,18 @@ async fn follow_failovers(
     }
 }
 
+/// A supervisor's teams as the scripts' `in_teams` reads them: a ',' on
+/// each side of every name (`,standard,identity,`), so that a name is found
+/// whole and never as part of another.
+fn team_list(teams: &[Team]) -> String {
+    let mut list = String::from(",");
+    for t in teams {
+        list.push_str(t.as_str());
+        list.push(',');
+    }
+    list
+}
+
 fn presence_member(side: Side, user: &UserId) -> String {
     keys::member(&match side {
         Side::Cardholder => Audience::Cardholder(user.clone()),
@@ -1015,8 +1027,12 @@ impl Store for RedisStore {
         &self,
         id: &ConversationId,
         supervisor: &UserId,
-        on: bool,
+        teams: &[Team],
     ) -> StoreResult<Option<Conversation>> {
+        // The monitor keeps the supervisor's teams with it, so that the
+        // step that moves the chat (`transfer.lua`, `escalate.lua`, given
+        // the team it moves to) drops, in that same step, the monitors
+        // whose teams do not include it: the script only checks membership.
         let reply = self
             .run(
                 &self.scripts.monitor,
@@ -1024,26 +1040,46 @@ impl Store for RedisStore {
                 argv![
                     id,
                     presence_member(Side::Supervisor, supervisor),
-                    if on { "1" } else { "0" }
+                    "1",
+                    team_list(teams)
                 ],
             )
             .await?;
-        let r: OkReply = decode(&reply, "monitor")?;
+        let r: replies::MonitorReply = decode(&reply, "monitor")?;
+        if r.outside {
+            return Err(StoreError::NotAllowed);
+        }
         if !r.ok {
             return Ok(None);
         }
         replies::conversation(&r.conversation).map(Some)
     }
 
+    async fn unmonitor(&self, id: &ConversationId, supervisor: &UserId) -> StoreResult<()> {
+        let reply = self
+            .run(
+                &self.scripts.monitor,
+                now_millis(),
+                argv![id, presence_member(Side::Supervisor, supervisor), "0", ""],
+            )
+            .await?;
+        decode::<replies::MonitorReply>(&reply, "unmonitor")?;
+        Ok(())
+    }
+
     async fn audit(&self, entry: AuditEntry) -> StoreResult<()> {
         let json = serde_json::to_string(&entry)
             .map_err(|e| StoreError::Unavailable(format!("audit entry: {e}")))?;
-        let key = self.key(&["audit"]);
         let mut conn = self.conn();
         let mut pipe = redis::pipe();
-        pipe.atomic()
-            .lpush(&key, &json)
-            .ltrim(&key, 0, AUDIT_KEPT as isize - 1);
+        pipe.atomic();
+        // One list per team the entry is about: a busy team's actions never
+        // push a quiet team's out of its console.
+        for team in &entry.teams {
+            let key = self.key(&["audit", team.as_str()]);
+            pipe.lpush(&key, &json)
+                .ltrim(&key, 0, AUDIT_KEPT as isize - 1);
+        }
         if self.archive {
             // The archivers store it in the archive like any other record.
             pipe.cmd("XADD")
@@ -1060,17 +1096,28 @@ impl Store for RedisStore {
         Ok(())
     }
 
-    async fn recent_audit(&self, limit: usize) -> StoreResult<Vec<AuditEntry>> {
+    async fn recent_audit(&self, teams: &[Team], limit: usize) -> StoreResult<Vec<AuditEntry>> {
+        if teams.is_empty() || limit == 0 {
+            return Ok(Vec::new());
+        }
         let mut conn = self.conn();
-        let rows: Vec<String> = redis::cmd("LRANGE")
-            .arg(self.key(&["audit"]))
-            .arg(0)
-            .arg(limit.saturating_sub(1))
-            .query_async(&mut conn)
-            .await?;
-        rows.iter()
-            .map(|r| replies::decode(r, "audit entry"))
-            .collect()
+        let mut pipe = redis::pipe();
+        for team in teams {
+            pipe.cmd("LRANGE")
+                .arg(self.key(&["audit", team.as_str()]))
+                .arg(0)
+                .arg(limit - 1);
+        }
+        let lists: Vec<Vec<String>> = pipe.query_async(&mut conn).await?;
+        let lists = lists
+            .iter()
+            .map(|rows| {
+                rows.iter()
+                    .map(|r| replies::decode(r, "audit entry"))
+                    .collect::<StoreResult<Vec<AuditEntry>>>()
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok(crate::store::merge_audit(lists, limit))
     }
 
     async fn presence_up(&self, user: &UserId, side: Side) -> StoreResult<()> {
@@ -1225,7 +1272,8 @@ impl Store for RedisStore {
                     request.reference,
                     entry,
                     EndReason::Escalated,
-                    self.hand_over()
+                    self.hand_over(),
+                    request.desk
                 ],
             )
             .await?;

@@ -403,6 +403,19 @@ pub struct OkReply {
     pub conversation: Fields,
 }
 
+/// `monitor.lua`.
+#[derive(Debug, Deserialize)]
+pub struct MonitorReply {
+    /// Whether the monitor started (or stopped).
+    pub ok: bool,
+    /// The conversation's team is not one of the supervisor's.
+    #[serde(default)]
+    pub outside: bool,
+    /// The conversation after the step.
+    #[serde(default)]
+    pub conversation: Fields,
+}
+
 /// `register_agent.lua`.
 #[derive(Deserialize)]
 pub struct AgentReply {

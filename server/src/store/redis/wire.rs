@@ -16,7 +16,8 @@ use serde_json::value::RawValue;
 use super::keys;
 use super::replies::{self, lua_list, Fields, StoredEntry};
 use crate::domain::{
-    AgentState, Author, CardholderPresence, ConversationId, EndReason, Millis, Seq, Tier,
+    AgentState, Author, CardholderPresence, ConversationId, EndReason, Millis, MonitorEndReason,
+    Seq, Tier,
 };
 use crate::events::{Envelope, Event};
 use crate::protocol::{Availability, InboxChange, InboxItem};
@@ -52,6 +53,14 @@ enum WireEvent {
     Ended {
         conversation: ConversationId,
         reason: EndReason,
+    },
+    /// From `transfer.lua`, `escalate.lua` and `end_conv` (the prelude's
+    /// `monitors_follow`, `end_conv`): only scripts publish it, in the step
+    /// that ends the monitor.
+    #[serde(skip_serializing)]
+    MonitorEnded {
+        conversation: ConversationId,
+        reason: MonitorEndReason,
     },
     /// From `escalate.lua` (only scripts publish records: never serialised).
     #[serde(skip_serializing)]
@@ -228,6 +237,13 @@ fn envelope(published: Published) -> Option<Envelope> {
             conversation,
             reason,
         },
+        WireEvent::MonitorEnded {
+            conversation,
+            reason,
+        } => Event::MonitorEnded {
+            conversation,
+            reason,
+        },
         WireEvent::Escalated {
             conversation,
             request,
@@ -367,6 +383,7 @@ pub fn encode(envelope: &Envelope) -> Option<String> {
         | Event::Ended { .. }
         | Event::Redact { .. }
         | Event::Note { .. }
+        | Event::MonitorEnded { .. }
         | Event::Escalated { .. } => return None,
     };
     serde_json::to_string(&Published {
@@ -466,5 +483,27 @@ mod tests {
             matches!(&events[0], Event::Msg { entry, .. } if entry.seq == 2 && entry.text == "hi")
         );
         assert!(matches!(&events[1], Event::Ended { .. }));
+    }
+
+    /// As the prelude's `monitors_follow` and `end_conv` write it.
+    #[test]
+    fn reads_the_monitor_ended_the_scripts_publish() {
+        for (lua, reason) in [
+            ("out_of_scope", MonitorEndReason::OutOfScope),
+            ("ended", MonitorEndReason::Ended),
+        ] {
+            let text = format!(
+                r#"{{"to":["s:sue"],"at":1,"e":{{"k":"monitor_ended","conversation":"c-1","reason":"{lua}"}}}}"#
+            );
+            let env = decode(text.as_bytes()).expect("decodes");
+            assert_eq!(env.to, vec![Audience::Supervisor("sue".into())]);
+            assert_eq!(
+                env.event,
+                Event::MonitorEnded {
+                    conversation: "c-1".into(),
+                    reason
+                }
+            );
+        }
     }
 }

@@ -275,8 +275,60 @@ end
 
 -- A conversation that is over has no monitors left.
 local function drop_monitors(c)
-  redis.call('DEL', c .. ':monitors')
+  redis.call('DEL', c .. ':monitors', c .. ':scopes')
   redis.call('HDEL', c, 'monitored')
+end
+
+-- Whether `team` is in `teams`, a list Rust writes with a ',' on each side
+-- of every name (',standard,identity,'), so that a name is found whole.
+-- Set membership only: which teams a supervisor has, and which team a
+-- step moves a chat to, are Rust's.
+local function in_teams(teams, team)
+  return team ~= nil and string.find(teams, ',' .. team .. ',', 1, true) ~= nil
+end
+
+-- The names of `a` that are also in `b` (both written as `in_teams` reads
+-- them), in the same form.
+local function common_teams(a, b)
+  local kept = {}
+  for team in string.gmatch(a, '[^,]+') do
+    if in_teams(b, team) then
+      table.insert(kept, team)
+    end
+  end
+  if #kept == 0 then
+    return ','
+  end
+  return ',' .. table.concat(kept, ',') .. ','
+end
+
+-- The chat `id` now belongs to `team` (a transfer's tier, an escalation's
+-- desk, as Rust passed it): every monitor whose teams (`:scopes`, written
+-- by `monitor.lua`) do not include it stops monitoring now, and is told
+-- `monitor_ended` (`out_of_scope`) before anything the step announces next,
+-- so no later entry or note reaches it. A monitor with no teams kept is
+-- dropped too. The reason is the name of what happened, like an event's
+-- kind; no rule is decided here beyond set membership.
+local function monitors_follow(id, team)
+  local c = k('conv', id)
+  local members = redis.call('HKEYS', c .. ':monitors')
+  if #members == 0 then
+    return
+  end
+  local scopes = redis.call('HMGET', c .. ':scopes', unpack(members))
+  local gone = {}
+  for i, m in ipairs(members) do
+    if not (scopes[i] and in_teams(scopes[i], team)) then
+      table.insert(gone, m)
+    end
+  end
+  if #gone == 0 then
+    return
+  end
+  redis.call('HDEL', c .. ':monitors', unpack(gone))
+  redis.call('HDEL', c .. ':scopes', unpack(gone))
+  monitors_changed(c)
+  announce(gone, {k = 'monitor_ended', conversation = id, reason = 'out_of_scope'})
 end
 
 -- The presence members of both sides of a conversation (from its hash fields).
@@ -414,6 +466,10 @@ local function end_conv(id, reason, retention)
   release(id)
   redis.call('HSET', c, 'status', 'ended', 'ended_at', NOW, 'end_reason', reason)
   announce(with_monitors(id, both_sides(f[1], f[2], f[3])), {k = 'ended', conversation = id, reason = reason})
+  local monitors = with_monitors(id, {})
+  if #monitors > 0 then
+    announce(monitors, {k = 'monitor_ended', conversation = id, reason = 'ended'})
+  end
   drop_monitors(c)
   if f[1] == 'queued' then
     redis.call('ZREM', k('q', f[4]), id)

@@ -8,6 +8,11 @@ local f = redis.call('HMGET', c, 'status', 'agent', 'kind')
 if f[1] ~= 'active' or f[2] ~= agent then
   return cjson.encode({ok = false})
 end
+-- Entries stored before the move (held for replicas) go out first, to whoever
+-- monitored the chat then; monitors who do not supervise `tier` stop before
+-- anything else is announced.
+release(id)
+monitors_follow(id, tier)
 if f[3] == 'message' then
   redis.call('SREM', k('agent', agent) .. ':threads', id)
   to_inbox(id, tier, 8, note)
