@@ -669,8 +669,16 @@ mod tests {
             "c-1".into(),
             format!("c-{}", "a".repeat(4000)),
         ];
-        for bad in refused.iter().map(String::as_str).chain(NEVER_ISSUED.iter().copied()) {
-            assert_eq!(ConversationId::parse(bad), Err(ConversationId::SHAPE), "{bad:?}");
+        for bad in refused
+            .iter()
+            .map(String::as_str)
+            .chain(NEVER_ISSUED.iter().copied())
+        {
+            assert_eq!(
+                ConversationId::parse(bad),
+                Err(ConversationId::SHAPE),
+                "{bad:?}"
+            );
         }
         assert!(!ConversationId::SHAPE.to_string().contains(real));
     }
@@ -683,7 +691,10 @@ mod tests {
                 assert_eq!(CallbackRef::parse(issued.as_str()), Ok(issued));
             }
         }
-        assert_eq!(CallbackRef::numbered(Desk::Fraud, 4211).as_str(), "FR-004211");
+        assert_eq!(
+            CallbackRef::numbered(Desk::Fraud, 4211).as_str(),
+            "FR-004211"
+        );
         let refused = [
             "ID-482913:monitors",
             "ID-482913*",
@@ -733,7 +744,11 @@ mod tests {
             "{k}".into(),
             "ké".into(),
         ];
-        for bad in refused.iter().map(String::as_str).chain(NEVER_ISSUED.iter().copied()) {
+        for bad in refused
+            .iter()
+            .map(String::as_str)
+            .chain(NEVER_ISSUED.iter().copied())
+        {
             assert_eq!(ClientKey::parse(bad), Err(ClientKey::SHAPE), "{bad:?}");
         }
         // Serde goes through the same parser.

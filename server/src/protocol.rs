@@ -335,7 +335,9 @@ mod edge {
         }
     }
 
-    pub(super) fn conversation<'de, D: Deserializer<'de>>(d: D) -> Result<ConversationId, D::Error> {
+    pub(super) fn conversation<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<ConversationId, D::Error> {
         parsed(d, "conversation")
     }
 
@@ -1433,7 +1435,11 @@ pub(crate) mod tests {
                     }
                     let e = ClientFrame::parse(&text).expect_err(&text);
                     assert_eq!(e.code, ErrorCode::BadField, "{text}");
-                    assert!(e.message.contains(&format!("`{field}`")), "{text}: {}", e.message);
+                    assert!(
+                        e.message.contains(&format!("`{field}`")),
+                        "{text}: {}",
+                        e.message
+                    );
                     let id = object.get("id").and_then(|v| v.as_str());
                     let expected = if field == "id" { None } else { id };
                     assert_eq!(e.reference.as_deref(), expected, "{text}");
@@ -1443,11 +1449,27 @@ pub(crate) mod tests {
         }
         // Every frame type that carries an id was tried.
         for kind in [
-            "say", "typing", "read", "sync", "end", "transfer", "note", "rate", "escalate",
-            "history", "transcript", "claim_message", "resolve", "monitor", "unmonitor",
+            "say",
+            "typing",
+            "read",
+            "sync",
+            "end",
+            "transfer",
+            "note",
+            "rate",
+            "escalate",
+            "history",
+            "transcript",
+            "claim_message",
+            "resolve",
+            "monitor",
+            "unmonitor",
             "reassign",
         ] {
-            assert!(checked.contains(&format!("\"{kind}\".conversation")), "{kind}");
+            assert!(
+                checked.contains(&format!("\"{kind}\".conversation")),
+                "{kind}"
+            );
         }
         for field in [
             "\"history\".before",
@@ -1459,6 +1481,14 @@ pub(crate) mod tests {
         ] {
             assert!(checked.contains(field), "{field}");
         }
+        // As docs/protocol.md §3 quotes it: the field and the shape, not the value.
+        let e = ClientFrame::parse(r#"{"type":"monitor","conversation":"c-1:monitors"}"#)
+            .expect_err("malformed");
+        assert_eq!(
+            e.message,
+            "bad `monitor` frame: `conversation` is not a conversation id the hub issued \
+             (`c-` and 32 lowercase hexadecimal digits)"
+        );
         // `null` stays "absent" for optional ids.
         let f = ClientFrame::parse(r#"{"type":"sync","conversation":null,"after":0}"#);
         assert_eq!(

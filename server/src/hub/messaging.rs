@@ -11,8 +11,8 @@
 
 use crate::auth::{Identity, Principal};
 use crate::domain::{
-    now_millis, rfc3339, Author, ClientKey, ConversationId, ConversationKind, ConversationStatus, Tier, Topic,
-    UserId,
+    now_millis, rfc3339, Author, ClientKey, ConversationId, ConversationKind, ConversationStatus,
+    Tier, Topic, UserId,
 };
 use crate::events::{cardholder_info, Audience, Event};
 use crate::metrics::tier_label;
@@ -202,9 +202,10 @@ impl Hub {
         match frame {
             ClientFrame::Say { id: key, text, .. } => {
                 let text = typed_text(text)?;
+                let key = String::from(key);
                 let previous = memo.last_said_in(&id);
                 let appended = self
-                    .append(&id, Author::Cardholder, Some(me), text, Some(key.into()), previous)
+                    .append(&id, Author::Cardholder, Some(me), text, Some(key), previous)
                     .await?;
                 memo.said(&id, &appended);
                 if appended.reopened {

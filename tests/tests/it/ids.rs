@@ -193,7 +193,13 @@ async fn malformed_ids_are_bad_field_and_never_reach_redis() {
             let reference = frame.get("id").map(|_| "k1");
             refused(&mut ch, frame, "conversation", reference).await;
         }
-        refused(&mut ch, json!({"type": "history", "before": x}), "before", None).await;
+        refused(
+            &mut ch,
+            json!({"type": "history", "before": x}),
+            "before",
+            None,
+        )
+        .await;
         let supervisor_frames = [
             json!({"type": "monitor", "conversation": x}),
             json!({"type": "unmonitor", "conversation": x}),
@@ -228,7 +234,13 @@ async fn malformed_ids_are_bad_field_and_never_reach_redis() {
             None,
         )
         .await;
-        refused(&mut ch, json!({"type": "say", "id": k, "text": "hi"}), "id", None).await;
+        refused(
+            &mut ch,
+            json!({"type": "say", "id": k, "text": "hi"}),
+            "id",
+            None,
+        )
+        .await;
         refused(
             &mut ch,
             json!({"type": "start", "topic": "billing", "mode": "message", "text": "hi", "id": k}),
