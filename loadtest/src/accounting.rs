@@ -56,7 +56,8 @@ impl Side {
     const BOTH: [Side; 2] = [Side::Cardholder, Side::Agent];
 }
 
-/// What the tool puts in a message's `id`: `lt:<side>:<n>:<sent µs>`.
+/// What the tool puts in a message's `id`: `lt-<side>-<n>-<sent µs>` (a
+/// client key: letters, digits and `-` only).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MessageKey {
     /// Who sent it.
@@ -70,12 +71,12 @@ pub struct MessageKey {
 impl MessageKey {
     /// The wire id.
     pub fn encode(&self) -> String {
-        format!("lt:{}:{}:{}", self.side.letter(), self.n, self.sent_us)
+        format!("lt-{}-{}-{}", self.side.letter(), self.n, self.sent_us)
     }
 
     /// Parses an id the tool made; `None` for anyone else's.
     pub fn parse(id: &str) -> Option<MessageKey> {
-        let mut parts = id.strip_prefix("lt:")?.split(':');
+        let mut parts = id.strip_prefix("lt-")?.split('-');
         let side = match parts.next()? {
             "c" => Side::Cardholder,
             "a" => Side::Agent,
@@ -363,9 +364,10 @@ mod tests {
             sent_us: 99,
         };
         assert_eq!(MessageKey::parse(&k.encode()), Some(k));
-        assert_eq!(MessageKey::parse("lt:x:1:1"), None);
+        assert!(switchboard::domain::ClientKey::parse(&k.encode()).is_ok());
+        assert_eq!(MessageKey::parse("lt-x-1-1"), None);
         assert_eq!(MessageKey::parse("someone-else"), None);
-        assert_eq!(MessageKey::parse("lt:c:0:1"), None);
+        assert_eq!(MessageKey::parse("lt-c-0-1"), None);
     }
 
     #[test]

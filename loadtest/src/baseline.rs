@@ -396,7 +396,7 @@ impl State {
                 };
                 if let Some(desk) = desk {
                     let callback = CallbackView {
-                        reference: CallbackRef(format!("CB-{}", self.convs.len())),
+                        reference: CallbackRef::numbered(desk, self.convs.len() as u32),
                         desk,
                         sub: sub.clone(),
                         tier,
@@ -451,11 +451,11 @@ impl State {
                     return reply(ServerFrame::error(
                         ErrorCode::NoConversation,
                         "no conversation",
-                        Some(id),
+                        Some(id.into()),
                     ));
                 };
                 if let Some(c) = self.convs.get(&conv) {
-                    if let Some(seq) = c.ids.get(&id) {
+                    if let Some(seq) = c.ids.get(id.as_str()) {
                         // A resend: acknowledge with the stored entry, store nothing.
                         if let Some(entry) = c.transcript.get((*seq - 1) as usize) {
                             reply(ServerFrame::Msg {
@@ -471,7 +471,7 @@ impl State {
                 } else {
                     Author::Cardholder
                 };
-                self.append(&conv, from, Some(id), text);
+                self.append(&conv, from, Some(id.into()), text);
             }
             (
                 role,

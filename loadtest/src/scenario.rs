@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt as _, StreamExt as _};
-use switchboard::domain::{AgentState, ConversationId, EndReason, Seq, Topic};
+use switchboard::domain::{AgentState, ClientKey, ConversationId, EndReason, Seq, Topic};
 use switchboard::protocol::{ClientFrame, Entry, ErrorCode, ServerFrame};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::watch;
@@ -322,7 +322,7 @@ fn say(conversation: Option<ConversationId>, key: MessageKey) -> ClientFrame {
     };
     ClientFrame::Say {
         conversation,
-        id: key.encode(),
+        id: ClientKey::parse(&key.encode()).expect("the tool's keys are client keys"),
         text: format!("load test message {} from the {who}", key.n),
     }
 }

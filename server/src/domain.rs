@@ -304,7 +304,9 @@ impl<'de> Deserialize<'de> for Team {
     }
 }
 
-/// Declares a string newtype id.
+/// Declares a string newtype id. The field is the trusted constructor: for
+/// ids the hub issued itself and reads back (store, archive, events), which
+/// need no check. An id from a client is parsed instead (see [`BadId`]).
 macro_rules! string_id {
     ($(#[$meta:meta])* $name:ident) => {
         $(#[$meta])*
@@ -346,10 +348,46 @@ string_id!(
     CallbackRef
 );
 
+/// An id from a client that does not have the shape the hub issues; it
+/// says which shape was expected, never the value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("not {expected}")]
+pub struct BadId {
+    /// The shape the id must have, as a phrase ("a conversation id …").
+    pub expected: &'static str,
+}
+
+/// Whether `s` is `prefix` followed by exactly `n` characters that `digit` accepts.
+fn prefixed(s: &str, prefix: &str, n: usize, digit: fn(&u8) -> bool) -> bool {
+    s.strip_prefix(prefix)
+        .is_some_and(|rest| rest.len() == n && rest.as_bytes().iter().all(digit))
+}
+
 impl ConversationId {
+    /// The hex digits after `c-`: a simple UUID, or 16 bytes of a digest.
+    const HEX_DIGITS: usize = 32;
+
+    /// What [`ConversationId::parse`] accepts.
+    pub const SHAPE: BadId = BadId {
+        expected: "a conversation id the hub issued (`c-` and 32 lowercase hexadecimal digits)",
+    };
+
     /// A fresh, unguessable conversation id.
     pub fn generate() -> Self {
         ConversationId(format!("c-{}", uuid::Uuid::new_v4().simple()))
+    }
+
+    /// A conversation id from a client: exactly the shape the hub issues
+    /// ([`ConversationId::generate`], [`ConversationId::for_client_key`]), so
+    /// nothing else (`…:monitors`, `*`, another case) ever names a key.
+    pub fn parse(s: &str) -> Result<Self, BadId> {
+        Self::try_from(s.to_owned())
+    }
+
+    /// Whether `s` has the shape the hub issues.
+    fn is_issued(s: &str) -> bool {
+        let lower_hex = |b: &u8| matches!(b, b'0'..=b'9' | b'a'..=b'f');
+        prefixed(s, "c-", Self::HEX_DIGITS, lower_hex)
     }
 
     /// The id of the thread a cardholder opens with client key `key`: the
@@ -363,6 +401,139 @@ impl ConversationId {
         h.update(key.as_bytes());
         let digest = h.finalize();
         ConversationId(format!("c-{}", hex::encode(&digest[..16])))
+    }
+}
+
+impl TryFrom<String> for ConversationId {
+    type Error = BadId;
+    fn try_from(s: String) -> Result<Self, BadId> {
+        if Self::is_issued(&s) {
+            Ok(ConversationId(s))
+        } else {
+            Err(Self::SHAPE)
+        }
+    }
+}
+
+impl FromStr for ConversationId {
+    type Err = BadId;
+    fn from_str(s: &str) -> Result<Self, BadId> {
+        Self::parse(s)
+    }
+}
+
+impl CallbackRef {
+    /// The digits after the desk's prefix: short enough to read out on the phone.
+    pub const DIGITS: usize = 6;
+
+    /// What [`CallbackRef::parse`] accepts.
+    pub const SHAPE: BadId = BadId {
+        expected: "a callback reference the hub issued (`ID-` or `FR-` and 6 digits)",
+    };
+
+    /// The reference's prefix for a desk's requests (`ID-`, `FR-`).
+    pub fn prefix(desk: Desk) -> &'static str {
+        match desk {
+            Desk::Identity => "ID-",
+            Desk::Fraud => "FR-",
+        }
+    }
+
+    /// The reference numbered `n` (modulo 10⁶) of a desk.
+    pub fn numbered(desk: Desk, n: u32) -> Self {
+        let n = n % 1_000_000;
+        CallbackRef(format!("{}{n:06}", Self::prefix(desk)))
+    }
+
+    /// A callback reference from a client: exactly the shape the hub issues.
+    pub fn parse(s: &str) -> Result<Self, BadId> {
+        Self::try_from(s.to_owned())
+    }
+}
+
+impl TryFrom<String> for CallbackRef {
+    type Error = BadId;
+    fn try_from(s: String) -> Result<Self, BadId> {
+        let issued = Desk::ALL
+            .iter()
+            .any(|&d| prefixed(&s, Self::prefix(d), Self::DIGITS, u8::is_ascii_digit));
+        if issued {
+            Ok(CallbackRef(s))
+        } else {
+            Err(Self::SHAPE)
+        }
+    }
+}
+
+impl FromStr for CallbackRef {
+    type Err = BadId;
+    fn from_str(s: &str) -> Result<Self, BadId> {
+        Self::parse(s)
+    }
+}
+
+/// A client's idempotency key (a `say`'s `id`, a thread `start`'s): 1 to
+/// [`ClientKey::MAX_LEN`] of `A–Z a–z 0–9 _ -` (SPEC "Identity"), which
+/// UUIDs and the widget's, agent pane's and load tester's keys all are.
+/// Only a parsed key exists: the field is private.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct ClientKey(String);
+
+impl ClientKey {
+    /// Longest key, in characters (all ASCII).
+    pub const MAX_LEN: usize = 64;
+
+    /// What [`ClientKey::parse`] accepts.
+    pub const SHAPE: BadId = BadId {
+        expected: "a client key (1 to 64 of `A-Z`, `a-z`, `0-9`, `_`, `-`)",
+    };
+
+    /// A key from a client.
+    pub fn parse(s: &str) -> Result<Self, BadId> {
+        Self::try_from(s.to_owned())
+    }
+
+    /// The key as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for ClientKey {
+    type Error = BadId;
+    fn try_from(s: String) -> Result<Self, BadId> {
+        let allowed = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-');
+        if (1..=Self::MAX_LEN).contains(&s.len()) && s.as_bytes().iter().all(allowed) {
+            Ok(ClientKey(s))
+        } else {
+            Err(Self::SHAPE)
+        }
+    }
+}
+
+impl FromStr for ClientKey {
+    type Err = BadId;
+    fn from_str(s: &str) -> Result<Self, BadId> {
+        Self::parse(s)
+    }
+}
+
+impl From<ClientKey> for String {
+    fn from(k: ClientKey) -> String {
+        k.0
+    }
+}
+
+impl AsRef<str> for ClientKey {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ClientKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
     }
 }
 
@@ -475,6 +646,138 @@ mod tests {
         assert_eq!(b.millis(Tier::Business), 60_000);
         assert!("gold=1".parse::<TierBoosts>().is_err());
         assert!("premium=x".parse::<TierBoosts>().is_err());
+    }
+
+    /// Ids the hub never issues, whatever the kind: separators and
+    /// wildcards that would name another key, nothing, too long, unicode.
+    const NEVER_ISSUED: &[&str] = &["", "*", "?", ":", " ", "\n", "\u{0}", "é", "٣"];
+
+    #[test]
+    fn conversation_ids_parse_exactly_as_the_hub_issues_them() {
+        for issued in [
+            ConversationId::generate(),
+            ConversationId::for_client_key(&"alice".into(), "k-1"),
+        ] {
+            assert_eq!(ConversationId::parse(issued.as_str()), Ok(issued.clone()));
+            assert_eq!(issued.as_str().parse::<ConversationId>(), Ok(issued));
+        }
+        let real = "c-9f1c2e7a4b5d4e0f8a6b3c2d1e0f9a8b";
+        assert!(ConversationId::parse(real).is_ok());
+        let refused = [
+            format!("{real}:monitors"),
+            format!("{real}:*"),
+            format!("{real}0"),
+            real[..real.len() - 1].to_owned(),
+            real.to_uppercase(),
+            format!("c-{}", real[2..].to_uppercase()),
+            format!("C-{}", &real[2..]),
+            format!("x-{}", &real[2..]),
+            format!("c-{}g", &real[2..33]),
+            format!("c-{}é", &real[2..33]),
+            format!("c-{}٣", &real[2..33]),
+            format!(" {real}"),
+            format!("{real}\n"),
+            "c-".into(),
+            "c1".into(),
+            "c-1".into(),
+            format!("c-{}", "a".repeat(4000)),
+        ];
+        for bad in refused
+            .iter()
+            .map(String::as_str)
+            .chain(NEVER_ISSUED.iter().copied())
+        {
+            assert_eq!(
+                ConversationId::parse(bad),
+                Err(ConversationId::SHAPE),
+                "{bad:?}"
+            );
+        }
+        assert!(!ConversationId::SHAPE.to_string().contains(real));
+    }
+
+    #[test]
+    fn callback_refs_parse_exactly_as_the_hub_issues_them() {
+        for desk in Desk::ALL {
+            for n in [0, 42, 999_999] {
+                let issued = CallbackRef::numbered(*desk, n);
+                assert_eq!(CallbackRef::parse(issued.as_str()), Ok(issued));
+            }
+        }
+        assert_eq!(
+            CallbackRef::numbered(Desk::Fraud, 4211).as_str(),
+            "FR-004211"
+        );
+        let refused = [
+            "ID-482913:monitors",
+            "ID-482913*",
+            "ID-4829130",
+            "ID-48291",
+            "id-482913",
+            "Id-482913",
+            "XX-482913",
+            "CB-1",
+            "ID-48291a",
+            "ID-48291٣",
+            "ID-+48291",
+            "ID-482913 ",
+            "ID482913",
+        ];
+        for bad in refused.iter().chain(NEVER_ISSUED) {
+            assert_eq!(CallbackRef::parse(bad), Err(CallbackRef::SHAPE), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn client_keys_are_1_to_64_of_letters_digits_dash_underscore() {
+        let uuid = uuid::Uuid::new_v4().to_string();
+        let accepted = [
+            "a1",
+            "k",
+            "m-7f3a",
+            "t-8c1f",
+            "a_0001",
+            "lt-c-12-1700000000000",
+            "x3lk2ja0b9c8d7",
+            uuid.as_str(),
+        ];
+        for ok in accepted {
+            assert_eq!(ClientKey::parse(ok).map(String::from), Ok(ok.to_owned()));
+        }
+        let max = "k".repeat(ClientKey::MAX_LEN);
+        assert!(ClientKey::parse(&max).is_ok());
+        let refused = [
+            "k".repeat(ClientKey::MAX_LEN + 1),
+            "a:b".into(),
+            "lt:c:1:2".into(),
+            "k 1".into(),
+            "k\t".into(),
+            "k.1".into(),
+            "k/1".into(),
+            "{k}".into(),
+            "ké".into(),
+        ];
+        for bad in refused
+            .iter()
+            .map(String::as_str)
+            .chain(NEVER_ISSUED.iter().copied())
+        {
+            assert_eq!(ClientKey::parse(bad), Err(ClientKey::SHAPE), "{bad:?}");
+        }
+        // Serde goes through the same parser.
+        assert!(serde_json::from_str::<ClientKey>("\"a:b\"").is_err());
+        let k: ClientKey = serde_json::from_str("\"m-1\"").expect("valid");
+        assert_eq!(serde_json::to_string(&k).expect("json"), "\"m-1\"");
+    }
+
+    #[test]
+    fn ids_read_back_from_the_store_are_trusted_as_they_are() {
+        // The hub's own records deserialise without the client checks, so
+        // whatever a store holds never fails (or panics) on the way out.
+        let id: ConversationId = serde_json::from_str("\"c1\"").expect("trusted");
+        assert_eq!(id, ConversationId("c1".into()));
+        let r: CallbackRef = serde_json::from_str("\"CB-1\"").expect("trusted");
+        assert_eq!(r.as_str(), "CB-1");
     }
 
     #[test]

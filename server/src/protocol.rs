@@ -8,8 +8,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{
-    AgentState, Author, CallbackRef, CardholderPresence, ConversationId, ConversationKind,
-    ConversationStatus, Desk, EndReason, Role, Seq, Team, Tier, Topic, UserId,
+    AgentState, Author, CallbackRef, CardholderPresence, ClientKey, ConversationId,
+    ConversationKind, ConversationStatus, Desk, EndReason, Role, Seq, Team, Tier, Topic, UserId,
 };
 
 /// The protocol version announced in `welcome`.
@@ -18,8 +18,9 @@ pub const PROTOCOL_VERSION: u32 = 1;
 /// Longest message text, in characters (SPEC: 1–4000).
 pub const MAX_TEXT_CHARS: usize = 4000;
 
-/// Longest client idempotency key we store, in bytes.
-pub const MAX_CLIENT_ID_LEN: usize = 128;
+/// Longest client idempotency key, in bytes (SPEC: 1–64 of `[A-Za-z0-9_-]`,
+/// see [`ClientKey`]).
+pub const MAX_CLIENT_ID_LEN: usize = ClientKey::MAX_LEN;
 
 /// Most transcript entries one reply frame carries (SPEC: 200); a client
 /// asks again for the rest, so no request makes the hub hold a whole
@@ -83,16 +84,19 @@ pub enum ClientFrame {
         /// thread, so a resend (after `unavailable`) opens it once and
         /// stores its first message once.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        id: Option<String>,
+        #[serde(deserialize_with = "edge::some_key")]
+        id: Option<ClientKey>,
     },
     /// A chat message.
     Say {
         /// Which conversation: agents always; cardholders to name a thread
         /// (absent: their live chat).
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(deserialize_with = "edge::some_conversation")]
         conversation: Option<ConversationId>,
         /// The sender's idempotency key.
-        id: String,
+        #[serde(deserialize_with = "edge::key")]
+        id: ClientKey,
         /// The message, 1–4000 characters.
         text: String,
     },
@@ -100,6 +104,7 @@ pub enum ClientFrame {
     Typing {
         /// Which conversation (cardholders: a thread, absent: the live chat).
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(deserialize_with = "edge::some_conversation")]
         conversation: Option<ConversationId>,
         /// Typing or stopped.
         on: bool,
@@ -108,6 +113,7 @@ pub enum ClientFrame {
     Read {
         /// Which conversation (cardholders: a thread, absent: the live chat).
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(deserialize_with = "edge::some_conversation")]
         conversation: Option<ConversationId>,
         /// Last seen entry.
         seq: Seq,
@@ -116,6 +122,7 @@ pub enum ClientFrame {
     Sync {
         /// Which conversation (cardholders: a thread, absent: the live chat).
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(deserialize_with = "edge::some_conversation")]
         conversation: Option<ConversationId>,
         /// Replay entries with a greater seq.
         after: Seq,
@@ -134,11 +141,13 @@ pub enum ClientFrame {
     /// Agent: close a chat.
     End {
         /// The conversation to close.
+        #[serde(deserialize_with = "edge::conversation")]
         conversation: ConversationId,
     },
     /// Agent: move a chat to the head of another tier's queue.
     Transfer {
         /// The conversation to move.
+        #[serde(deserialize_with = "edge::conversation")]
         conversation: ConversationId,
         /// The tier whose queue takes it.
         tier: Tier,
@@ -149,6 +158,7 @@ pub enum ClientFrame {
     /// Agent: an internal note on a chat it holds (staff only).
     Note {
         /// The conversation.
+        #[serde(deserialize_with = "edge::conversation")]
         conversation: ConversationId,
         /// The note, 1–[`MAX_NOTE_CHARS`] characters.
         text: String,
@@ -156,6 +166,7 @@ pub enum ClientFrame {
     /// Cardholder: rate an ended conversation, once.
     Rate {
         /// The conversation.
+        #[serde(deserialize_with = "edge::conversation")]
         conversation: ConversationId,
         /// 1–5.
         score: u8,
@@ -166,6 +177,7 @@ pub enum ClientFrame {
     /// Agent: turn a chat into a phone callback request.
     Escalate {
         /// The conversation to escalate.
+        #[serde(deserialize_with = "edge::conversation")]
         conversation: ConversationId,
         /// Which desk calls back.
         desk: Desk,
@@ -181,13 +193,13 @@ pub enum ClientFrame {
     /// Desk agent: take a callback request.
     ClaimCallback {
         /// The request.
-        #[serde(rename = "ref")]
+        #[serde(rename = "ref", deserialize_with = "edge::reference")]
         reference: CallbackRef,
     },
     /// Desk agent: close a claimed callback request.
     CompleteCallback {
         /// The request.
-        #[serde(rename = "ref")]
+        #[serde(rename = "ref", deserialize_with = "edge::reference")]
         reference: CallbackRef,
         /// How the call went.
         outcome: CallbackOutcome,
@@ -202,9 +214,11 @@ pub enum ClientFrame {
     History {
         /// Agent only: the chat whose cardholder's history is asked for.
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(deserialize_with = "edge::some_conversation")]
         conversation: Option<ConversationId>,
         /// The oldest conversation of the previous page: older ones follow.
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(deserialize_with = "edge::some_before")]
         before: Option<ConversationId>,
         /// How many at most (default [`HISTORY_PAGE`], at most [`TRANSCRIPT_PAGE`]).
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -214,6 +228,7 @@ pub enum ClientFrame {
     /// for agents one of the cardholder they serve now).
     Transcript {
         /// The conversation.
+        #[serde(deserialize_with = "edge::conversation")]
         conversation: ConversationId,
         /// Entries with a greater seq (default 0).
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -229,11 +244,13 @@ pub enum ClientFrame {
     /// Agent: take a thread from an inbox (atomic: one agent wins).
     ClaimMessage {
         /// The thread.
+        #[serde(deserialize_with = "edge::conversation")]
         conversation: ConversationId,
     },
     /// Agent: close a thread it holds as answered (reason `resolved`).
     Resolve {
         /// The thread.
+        #[serde(deserialize_with = "edge::conversation")]
         conversation: ConversationId,
     },
     /// Supervisor: send me `overview` frames (at most one a second) while
@@ -242,6 +259,7 @@ pub enum ClientFrame {
     /// Supervisor: set an agent of a supervised team available or away.
     SetAgentState {
         /// The agent.
+        #[serde(deserialize_with = "edge::agent")]
         agent: UserId,
         /// The new state.
         state: AgentState,
@@ -251,17 +269,20 @@ pub enum ClientFrame {
     /// entries and end as they happen. Invisible to the cardholder.
     Monitor {
         /// The conversation.
+        #[serde(deserialize_with = "edge::conversation")]
         conversation: ConversationId,
     },
     /// Supervisor: stop following a chat.
     Unmonitor {
         /// The conversation.
+        #[serde(deserialize_with = "edge::conversation")]
         conversation: ConversationId,
     },
     /// Supervisor: take an active chat of a supervised tier from its agent
     /// and put it at the head of a queue (its own tier's by default).
     Reassign {
         /// The conversation.
+        #[serde(deserialize_with = "edge::conversation")]
         conversation: ConversationId,
         /// The queue to put it in.
         #[serde(default)]
@@ -276,6 +297,85 @@ impl ClientFrame {
             Ok(frame) => Ok(frame),
             Err(err) => Err(FrameError::classify(text, &err)),
         }
+    }
+}
+
+/// The ids a [`ClientFrame`] carries, parsed as they are read (SPEC
+/// "Identity"): each must have the exact shape the hub issues, so a
+/// malformed one is a `bad_field` that names the field, before anything
+/// reaches the store. (The domain types' own `Deserialize` trusts its input:
+/// it reads back what the hub stored.)
+mod edge {
+    use serde::de::Error as _;
+    use serde::{Deserialize, Deserializer};
+
+    use crate::domain::{BadId, CallbackRef, ClientKey, ConversationId, UserId};
+
+    /// A string parsed into `T`, its refusal naming `field`.
+    fn parsed<'de, D, T>(d: D, field: &str) -> Result<T, D::Error>
+    where
+        D: Deserializer<'de>,
+        T: TryFrom<String, Error = BadId>,
+    {
+        let s = String::deserialize(d)?;
+        T::try_from(s).map_err(|e| D::Error::custom(format_args!("`{field}` is {e}")))
+    }
+
+    /// An optional string (absent or `null`: `None`) parsed into `T`.
+    fn some<'de, D, T>(d: D, field: &str) -> Result<Option<T>, D::Error>
+    where
+        D: Deserializer<'de>,
+        T: TryFrom<String, Error = BadId>,
+    {
+        match Option::<String>::deserialize(d)? {
+            None => Ok(None),
+            Some(s) => T::try_from(s)
+                .map(Some)
+                .map_err(|e| D::Error::custom(format_args!("`{field}` is {e}"))),
+        }
+    }
+
+    pub(super) fn conversation<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<ConversationId, D::Error> {
+        parsed(d, "conversation")
+    }
+
+    pub(super) fn some_conversation<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<ConversationId>, D::Error> {
+        some(d, "conversation")
+    }
+
+    pub(super) fn some_before<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<ConversationId>, D::Error> {
+        some(d, "before")
+    }
+
+    pub(super) fn reference<'de, D: Deserializer<'de>>(d: D) -> Result<CallbackRef, D::Error> {
+        parsed(d, "ref")
+    }
+
+    pub(super) fn key<'de, D: Deserializer<'de>>(d: D) -> Result<ClientKey, D::Error> {
+        parsed(d, "id")
+    }
+
+    pub(super) fn some_key<'de, D: Deserializer<'de>>(d: D) -> Result<Option<ClientKey>, D::Error> {
+        some(d, "id")
+    }
+
+    /// An agent named by a supervisor: any `sub` a token may carry (SPEC
+    /// "Identity": 1–128 bytes, no control characters), nothing else.
+    pub(super) fn agent<'de, D: Deserializer<'de>>(d: D) -> Result<UserId, D::Error> {
+        let s = String::deserialize(d)?;
+        let max = crate::auth::MAX_SUB_BYTES;
+        if s.is_empty() || s.len() > max || s.chars().any(char::is_control) {
+            return Err(D::Error::custom(format_args!(
+                "`agent` is not a user id (1 to {max} bytes, no control characters)"
+            )));
+        }
+        Ok(UserId(s))
     }
 }
 
@@ -302,7 +402,12 @@ impl FrameError {
                 reference: None,
             };
         };
-        let reference = value.get("id").and_then(|v| v.as_str()).map(str::to_owned);
+        // Only an `id` of the shape the hub accepts is echoed as `ref`.
+        let reference = value
+            .get("id")
+            .and_then(|v| v.as_str())
+            .filter(|id| ClientKey::parse(id).is_ok())
+            .map(str::to_owned);
         let Some(object) = value.as_object() else {
             return FrameError {
                 code: ErrorCode::BadJson,
@@ -367,6 +472,11 @@ const KNOWN_CLIENT_TYPES: &[&str] = &[
     "inbox",
     "claim_message",
     "resolve",
+    "watch",
+    "set_agent_state",
+    "monitor",
+    "unmonitor",
+    "reassign",
 ];
 
 fn truncate(s: &str, max_chars: usize) -> String {
@@ -1103,27 +1213,61 @@ pub(crate) mod tests {
         r#"{"type":"start","topic":"billing","text":"hi, my card 4111 1111 1111 1111"}"#,
         r#"{"type":"start","topic":"locked_account"}"#,
         r#"{"type":"say","id":"k1","text":"hello"}"#,
-        r#"{"type":"say","conversation":"c-1","id":"k2","text":"héllo \u00e9 \n"}"#,
+        r#"{"type":"say","conversation":"c-9f1c2e7a4b5d4e0f8a6b3c2d1e0f9a8b","id":"k2","text":"héllo \u00e9 \n"}"#,
         r#"{"type":"typing","on":true}"#,
-        r#"{"type":"typing","conversation":"c-1","on":false}"#,
+        r#"{"type":"typing","conversation":"c-9f1c2e7a4b5d4e0f8a6b3c2d1e0f9a8b","on":false}"#,
         r#"{"type":"read","seq":3}"#,
-        r#"{"type":"sync","conversation":"c-1","after":0}"#,
+        r#"{"type":"read","conversation":"c-9f1c2e7a4b5d4e0f8a6b3c2d1e0f9a8b","seq":3}"#,
+        r#"{"type":"sync","conversation":"c-9f1c2e7a4b5d4e0f8a6b3c2d1e0f9a8b","after":0}"#,
         r#"{"type":"leave"}"#,
         r#"{"type":"call_me_back"}"#,
         r#"{"type":"status","state":"available"}"#,
-        r#"{"type":"end","conversation":"c-1"}"#,
-        r#"{"type":"transfer","conversation":"c-1","tier":"premium"}"#,
-        r#"{"type":"escalate","conversation":"c-1","desk":"fraud","note":"card stolen"}"#,
+        r#"{"type":"end","conversation":"c-9f1c2e7a4b5d4e0f8a6b3c2d1e0f9a8b"}"#,
+        r#"{"type":"transfer","conversation":"c-9f1c2e7a4b5d4e0f8a6b3c2d1e0f9a8b","tier":"premium"}"#,
+        r#"{"type":"note","conversation":"c-9f1c2e7a4b5d4e0f8a6b3c2d1e0f9a8b","text":"verified"}"#,
+        r#"{"type":"rate","conversation":"c-9f1c2e7a4b5d4e0f8a6b3c2d1e0f9a8b","score":5}"#,
+        r#"{"type":"escalate","conversation":"c-9f1c2e7a4b5d4e0f8a6b3c2d1e0f9a8b","desk":"fraud","note":"card stolen"}"#,
         r#"{"type":"callbacks","desk":"identity"}"#,
-        r#"{"type":"claim_callback","ref":"CB-1"}"#,
-        r#"{"type":"complete_callback","ref":"CB-1","outcome":"no_answer"}"#,
+        r#"{"type":"claim_callback","ref":"ID-000001"}"#,
+        r#"{"type":"complete_callback","ref":"FR-004211","outcome":"no_answer"}"#,
         r#"{"type":"queues"}"#,
+        r#"{"type":"history","conversation":"c-9f1c2e7a4b5d4e0f8a6b3c2d1e0f9a8b","before":"c-9f1c2e7a4b5d4e0f8a6b3c2d1e0f9a8b","limit":5}"#,
+        r#"{"type":"transcript","conversation":"c-9f1c2e7a4b5d4e0f8a6b3c2d1e0f9a8b","after":0}"#,
         r#"{"type":"start","topic":"billing","mode":"message","text":"Why was I charged twice?"}"#,
-        r#"{"type":"say","conversation":"c-1","id":"k3","text":"Any news?"}"#,
+        r#"{"type":"start","topic":"billing","mode":"message","text":"Again?","id":"t-8c1f"}"#,
+        r#"{"type":"say","conversation":"c-9f1c2e7a4b5d4e0f8a6b3c2d1e0f9a8b","id":"k3","text":"Any news?"}"#,
         r#"{"type":"threads"}"#,
         r#"{"type":"inbox","team":"standard"}"#,
-        r#"{"type":"claim_message","conversation":"c-1"}"#,
-        r#"{"type":"resolve","conversation":"c-1"}"#,
+        r#"{"type":"claim_message","conversation":"c-9f1c2e7a4b5d4e0f8a6b3c2d1e0f9a8b"}"#,
+        r#"{"type":"resolve","conversation":"c-9f1c2e7a4b5d4e0f8a6b3c2d1e0f9a8b"}"#,
+        r#"{"type":"watch"}"#,
+        r#"{"type":"set_agent_state","agent":"fz-a","state":"away"}"#,
+        r#"{"type":"monitor","conversation":"c-9f1c2e7a4b5d4e0f8a6b3c2d1e0f9a8b"}"#,
+        r#"{"type":"unmonitor","conversation":"c-9f1c2e7a4b5d4e0f8a6b3c2d1e0f9a8b"}"#,
+        r#"{"type":"reassign","conversation":"c-9f1c2e7a4b5d4e0f8a6b3c2d1e0f9a8b","tier":"premium"}"#,
+    ];
+
+    /// The conversation id [`VALID_FRAMES`] name (of the shape the hub issues).
+    pub(crate) const SAMPLE_CONVERSATION: &str = "c-9f1c2e7a4b5d4e0f8a6b3c2d1e0f9a8b";
+
+    /// Ids the hub never issues, of every kind: another key's suffix, a
+    /// wildcard, nothing, the wrong case or length, unicode, a separator.
+    pub(crate) const MALFORMED_IDS: &[&str] = &[
+        "c-9f1c2e7a4b5d4e0f8a6b3c2d1e0f9a8b:monitors",
+        "c-9f1c2e7a4b5d4e0f8a6b3c2d1e0f9a8b:*",
+        "*",
+        "",
+        "c-9F1C2E7A4B5D4E0F8A6B3C2D1E0F9A8B",
+        "c-9f1c2e7a4b5d4e0f8a6b3c2d1e0f9a8b0",
+        "c-9f1c2e7a4b5d4e0f8a6b3c2d1e0f9a8",
+        "c-9f1c2e7a4b5d4e0f8a6b3c2d1e0f9a8é",
+        "ID-000001:monitors",
+        "id-000001",
+        "ID-0000011",
+        "a:b",
+        "k 1",
+        "kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk",
+        "\n",
     ];
 
     /// Values of every JSON type, including ones parsers get wrong.
@@ -1151,7 +1295,7 @@ pub(crate) mod tests {
     /// A mutation of `frame`, driven by `rng`.
     pub(crate) fn mutate(rng: &mut impl rand::Rng, frame: &str) -> String {
         let mut bytes = frame.as_bytes().to_vec();
-        match rng.random_range(0..9) {
+        match rng.random_range(0..10) {
             // Flip, replace, insert or delete bytes.
             0 => {
                 for _ in 0..rng.random_range(1..4) {
@@ -1204,6 +1348,17 @@ pub(crate) mod tests {
                 let n = rng.random_range(0..4_000);
                 return frame.replacen(":", &format!(":{}", "9".repeat(n)), 1);
             }
+            // An id the hub never issues in place of a real one.
+            8 => {
+                if let Ok(serde_json::Value::Object(mut object)) = serde_json::from_slice(&bytes) {
+                    let ids = ["conversation", "before", "ref", "id", "agent"];
+                    if let Some(key) = ids.iter().find(|k| object.contains_key(**k)) {
+                        let bad = MALFORMED_IDS[rng.random_range(0..MALFORMED_IDS.len())];
+                        object.insert((*key).to_owned(), bad.into());
+                        return serde_json::Value::Object(object).to_string();
+                    }
+                }
+            }
             // Duplicate keys and unknown fields.
             _ => {
                 return frame.replacen("{", "{\"type\":\"say\",\"id\":7,", 1);
@@ -1251,6 +1406,114 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn every_known_type_has_a_valid_sample() {
+        for kind in KNOWN_CLIENT_TYPES {
+            let sample = format!("\"type\":\"{kind}\"");
+            assert!(
+                VALID_FRAMES.iter().any(|f| f.contains(&sample)),
+                "no valid `{kind}` frame in VALID_FRAMES"
+            );
+        }
+    }
+
+    /// Every id field of every frame is parsed as the frame is read: a
+    /// malformed one is `bad_field`, naming the field, with `ref` only
+    /// when the frame's own `id` is valid.
+    #[test]
+    fn malformed_ids_are_bad_field_naming_the_field() {
+        let mut checked = std::collections::BTreeSet::new();
+        for frame in VALID_FRAMES {
+            let serde_json::Value::Object(object) = serde_json::from_str(frame).expect("json")
+            else {
+                unreachable!("{frame}")
+            };
+            for field in ["conversation", "before", "ref", "id", "agent"] {
+                if !object.contains_key(field) {
+                    continue;
+                }
+                for bad in MALFORMED_IDS {
+                    let mut o = object.clone();
+                    o.insert(field.to_owned(), (*bad).into());
+                    let text = serde_json::Value::Object(o).to_string();
+                    let valid = match field {
+                        "id" => ClientKey::parse(bad).is_ok(),
+                        "ref" => CallbackRef::parse(bad).is_ok(),
+                        // Any `sub` of 1–128 bytes without control characters.
+                        "agent" => !bad.is_empty() && !bad.chars().any(char::is_control),
+                        _ => ConversationId::parse(bad).is_ok(),
+                    };
+                    if valid {
+                        assert!(ClientFrame::parse(&text).is_ok(), "{text}");
+                        continue;
+                    }
+                    let e = ClientFrame::parse(&text).expect_err(&text);
+                    assert_eq!(e.code, ErrorCode::BadField, "{text}");
+                    assert!(
+                        e.message.contains(&format!("`{field}`")),
+                        "{text}: {}",
+                        e.message
+                    );
+                    let id = object.get("id").and_then(|v| v.as_str());
+                    let expected = if field == "id" { None } else { id };
+                    assert_eq!(e.reference.as_deref(), expected, "{text}");
+                    checked.insert(format!("{}.{field}", object["type"]));
+                }
+            }
+        }
+        // Every frame type that carries an id was tried.
+        for kind in [
+            "say",
+            "typing",
+            "read",
+            "sync",
+            "end",
+            "transfer",
+            "note",
+            "rate",
+            "escalate",
+            "history",
+            "transcript",
+            "claim_message",
+            "resolve",
+            "monitor",
+            "unmonitor",
+            "reassign",
+        ] {
+            assert!(
+                checked.contains(&format!("\"{kind}\".conversation")),
+                "{kind}"
+            );
+        }
+        for field in [
+            "\"history\".before",
+            "\"claim_callback\".ref",
+            "\"complete_callback\".ref",
+            "\"say\".id",
+            "\"start\".id",
+            "\"set_agent_state\".agent",
+        ] {
+            assert!(checked.contains(field), "{field}");
+        }
+        // As docs/protocol.md §3 quotes it: the field and the shape, not the value.
+        let e = ClientFrame::parse(r#"{"type":"monitor","conversation":"c-1:monitors"}"#)
+            .expect_err("malformed");
+        assert_eq!(
+            e.message,
+            "bad `monitor` frame: `conversation` is not a conversation id the hub issued \
+             (`c-` and 32 lowercase hexadecimal digits)"
+        );
+        // `null` stays "absent" for optional ids.
+        let f = ClientFrame::parse(r#"{"type":"sync","conversation":null,"after":0}"#);
+        assert_eq!(
+            f.expect("valid"),
+            ClientFrame::Sync {
+                conversation: None,
+                after: 0
+            }
+        );
+    }
+
+    #[test]
     fn ignores_unknown_fields() {
         let f = ClientFrame::parse(r#"{"type":"typing","on":true,"extra":1}"#).expect("valid");
         assert_eq!(
@@ -1265,7 +1528,7 @@ pub(crate) mod tests {
     #[test]
     fn msg_flattens_entry() {
         let f = ServerFrame::Msg {
-            conversation: ConversationId::from("c1"),
+            conversation: ConversationId::from(SAMPLE_CONVERSATION),
             entry: Entry {
                 seq: 3,
                 from: Author::Agent,

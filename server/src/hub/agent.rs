@@ -8,7 +8,7 @@ use crate::store::{AgentProfile, Cause, Conversation, Note, StoreError, MAX_NOTE
 
 use super::cardholder::{resend_echo, Memo};
 use super::escalation::DeskAction;
-use super::{check_say, short_text, CommandError, Hub, Replies};
+use super::{short_text, typed_text, CommandError, Hub, Replies};
 
 impl Hub {
     /// Registers the agent and builds its `welcome`.
@@ -99,7 +99,8 @@ impl Hub {
                 text,
             } => {
                 let conversation = required(conversation)?;
-                let text = check_say(&id, text)?;
+                // `id` is a `ClientKey`: parsed as the frame was read.
+                let text = typed_text(text)?;
                 // The store checks that this agent holds the conversation.
                 let previous = memo.last_said_in(&conversation);
                 let appended = self
@@ -108,7 +109,7 @@ impl Hub {
                         Author::Agent,
                         Some(me),
                         text,
-                        Some(id),
+                        Some(id.into()),
                         previous,
                     )
                     .await?;

@@ -12,7 +12,7 @@ use crate::store::{
     Appended, Cause, Conversation, NewConversation, Rating, StoreError, RATING_SCORES,
 };
 
-use super::{check_say, short_text, typed_text, CommandError, Hub, Replies};
+use super::{short_text, typed_text, CommandError, Hub, Replies};
 
 /// System message for `forgot_login`: self-service comes first.
 pub const FORGOT_LOGIN_HELP: &str =
@@ -104,8 +104,8 @@ impl Hub {
                 Ok(replies)
             }
             ClientFrame::Say { id, text, .. } => {
-                let text = check_say(&id, text)?;
-                let (conversation, appended) = self.say(identity, memo, text, id).await?;
+                let text = typed_text(text)?;
+                let (conversation, appended) = self.say(identity, memo, text, id.into()).await?;
                 // Only the first message of a chat still waiting for an agent
                 // goes through the lockout classifier.
                 let first_words = !appended.duplicate

@@ -11,8 +11,8 @@
 
 use crate::auth::{Identity, Principal};
 use crate::domain::{
-    now_millis, rfc3339, Author, ConversationId, ConversationKind, ConversationStatus, Tier, Topic,
-    UserId,
+    now_millis, rfc3339, Author, ClientKey, ConversationId, ConversationKind, ConversationStatus,
+    Tier, Topic, UserId,
 };
 use crate::events::{cardholder_info, Audience, Event};
 use crate::metrics::tier_label;
@@ -23,7 +23,7 @@ use crate::store::inbox::{unread, TOO_MANY_THREADS};
 use crate::store::{Conversation, NewConversation, StoreError};
 
 use super::cardholder::{resend_echo, Memo};
-use super::{check_say, typed_text, CommandError, Hub, Replies};
+use super::{typed_text, CommandError, Hub, Replies};
 
 /// The tiers whose inboxes an agent serves (its tier teams).
 pub fn inboxes_of(identity: &Identity) -> Vec<Tier> {
@@ -114,7 +114,7 @@ impl Hub {
         identity: &Identity,
         topic: Topic,
         text: Option<String>,
-        key: Option<String>,
+        key: Option<ClientKey>,
         memo: &mut Memo,
     ) -> Replies {
         let Principal::Cardholder { tier, phone_last4 } = &identity.principal else {
@@ -126,11 +126,8 @@ impl Hub {
             typed_text(text.ok_or_else(|| {
                 CommandError::BadField("a secure message needs its `text`".into())
             })?)?;
-        let key = key
-            .map(|k| super::check_client_id(&k).map(|()| k))
-            .transpose()?;
         let id = match &key {
-            Some(k) => ConversationId::for_client_key(&identity.sub, k),
+            Some(k) => ConversationId::for_client_key(&identity.sub, k.as_str()),
             None => ConversationId::generate(),
         };
         let history = self.recent_history(&identity.sub).await;
@@ -166,7 +163,7 @@ impl Hub {
                 Author::Cardholder,
                 Some(&identity.sub),
                 text,
-                key,
+                key.map(String::from),
                 None,
             )
             .await?;
@@ -204,7 +201,8 @@ impl Hub {
         let me = &identity.sub;
         match frame {
             ClientFrame::Say { id: key, text, .. } => {
-                let text = check_say(&key, text)?;
+                let text = typed_text(text)?;
+                let key = String::from(key);
                 let previous = memo.last_said_in(&id);
                 let appended = self
                     .append(&id, Author::Cardholder, Some(me), text, Some(key), previous)

@@ -35,7 +35,7 @@ use crate::events::{Audience, Envelope, Event};
 use crate::masking::{mask_across, mask_sensitive};
 use crate::metrics::Metrics;
 use crate::protocol::Entry;
-use crate::protocol::{ErrorCode, ServerFrame, MAX_CLIENT_ID_LEN, MAX_NOTE_CHARS, MAX_TEXT_CHARS};
+use crate::protocol::{ErrorCode, ServerFrame, MAX_NOTE_CHARS, MAX_TEXT_CHARS};
 use crate::store::{Appended, NewEntry, Redaction, Store, StoreError};
 use crate::text::clean_text;
 
@@ -401,24 +401,6 @@ fn split_masking(previous: Option<&Entry>, text: String) -> (String, Option<Reda
         },
     });
     (split.current, redact)
-}
-
-/// Checks a `say` frame's fields: an `id` of 1–128 bytes and its text
-/// (see [`typed_text`]), which it returns ready to store.
-pub fn check_say(id: &str, text: String) -> Result<String, CommandError> {
-    check_client_id(id)?;
-    typed_text(text)
-}
-
-/// A client's idempotency key (a `say`'s `id`, a thread `start`'s): 1 to
-/// [`MAX_CLIENT_ID_LEN`] bytes.
-pub fn check_client_id(id: &str) -> Result<(), CommandError> {
-    if id.is_empty() || id.len() > MAX_CLIENT_ID_LEN {
-        return Err(CommandError::BadField(format!(
-            "`id` must be 1 to {MAX_CLIENT_ID_LEN} bytes"
-        )));
-    }
-    Ok(())
 }
 
 /// Text a person typed, made ready to store: invisible and bidirectional

@@ -1086,12 +1086,8 @@ pub fn after_outcome(
 
 /// A fresh callback reference: short enough to read out on the phone.
 pub fn new_callback_ref(desk: Desk) -> CallbackRef {
-    let prefix = match desk {
-        Desk::Identity => "ID",
-        Desk::Fraud => "FR",
-    };
     let n: u32 = rand::random::<u32>() % 1_000_000;
-    CallbackRef(format!("{prefix}-{n:06}"))
+    CallbackRef::numbered(desk, n)
 }
 
 /// What a heartbeat needs to sweep dead nodes.

@@ -460,7 +460,9 @@ async fn history_rules(settings: Settings) {
     ch.send(json!({"type": "transcript", "conversation": theirs}))
         .await;
     assert_eq!(ch.expect("error").await["code"], "no_conversation");
-    ch.send(json!({"type": "transcript", "conversation": "no-such-chat"}))
+    // An id of the hub's shape that nobody was given; a malformed one is a
+    // `bad_field` before anything is looked up (`ids.rs`).
+    ch.send(json!({"type": "transcript", "conversation": "c-00000000000000000000000000000000"}))
         .await;
     assert_eq!(ch.expect("error").await["code"], "no_conversation");
 

@@ -9,6 +9,7 @@ mod desk;
 mod docs;
 mod escalation;
 mod faults;
+mod ids;
 mod keys;
 mod limits;
 mod logging;
