@@ -373,10 +373,10 @@ fn split_masking(previous: Option<&Entry>, text: String) -> (String, Option<Reda
     let Some(previous) = previous else {
         return (text, None);
     };
-    let Some(split) = mask_across(&previous.text, &text) else {
+    let Some(split) = mask_across(&[previous.text.as_str()], &text) else {
         return (text, None);
     };
-    let redact = split.previous.map(|masked| Redaction {
+    let redact = split.previous.into_iter().flatten().next().map(|masked| Redaction {
         seq: previous.seq,
         entry: Entry {
             text: masked,
