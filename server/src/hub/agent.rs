@@ -6,7 +6,7 @@ use crate::events::{conversation_state, Audience, Event, View};
 use crate::protocol::{ClientFrame, ServerFrame, PROTOCOL_VERSION};
 use crate::store::{AgentProfile, Cause, Conversation, Note, StoreError, MAX_NOTES};
 
-use super::cardholder::{resend_echo, Memo};
+use super::cardholder::resend_echo;
 use super::escalation::DeskAction;
 use super::{check_say, short_text, CommandError, Hub, Replies};
 
@@ -78,7 +78,6 @@ impl Hub {
         &self,
         identity: &Identity,
         frame: ClientFrame,
-        memo: &mut Memo,
     ) -> Replies {
         let me = &identity.sub;
         match frame {
@@ -101,7 +100,6 @@ impl Hub {
                 let conversation = required(conversation)?;
                 let text = check_say(&id, text)?;
                 // The store checks that this agent holds the conversation.
-                let previous = memo.last_said_in(&conversation);
                 let appended = self
                     .append(
                         &conversation,
@@ -109,10 +107,8 @@ impl Hub {
                         Some(me),
                         text,
                         Some(id),
-                        previous,
                     )
                     .await?;
-                memo.said(&conversation, &appended);
                 if appended.first_from_author && !appended.duplicate {
                     self.first_reply(&conversation).await;
                 }
