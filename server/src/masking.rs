@@ -729,7 +729,10 @@ fn hidden_tail(n: usize) -> String {
 
 /// How many of `range` lie in `within`.
 fn overlap(range: &Range<usize>, within: Range<usize>) -> usize {
-    range.end.min(within.end).saturating_sub(range.start.max(within.start))
+    range
+        .end
+        .min(within.end)
+        .saturating_sub(range.start.max(within.start))
 }
 
 impl Redaction {
@@ -788,7 +791,9 @@ impl Redaction {
                             String::new()
                         };
                         if shown.start < shown.end {
-                            piece.extend(&kept[shown.start - kept_at.start..shown.end - kept_at.start]);
+                            piece.extend(
+                                &kept[shown.start - kept_at.start..shown.end - kept_at.start],
+                            );
                         }
                         piece.push_str(&hidden_tail(overlap(&digits, kept_at.end..total)));
                         let piece = if j == 0 {
@@ -1407,7 +1412,10 @@ mod tests {
     #[test]
     fn split_card_is_masked_across_two_messages() {
         let split = mask_across(&["my card is 4111 1111"], "1111 1111 thanks").expect("split");
-        assert_eq!(split.previous[0].as_deref(), Some("my card is **** **** ****"));
+        assert_eq!(
+            split.previous[0].as_deref(),
+            Some("my card is **** **** ****")
+        );
         assert_eq!(split.current, "1111 thanks");
 
         // The kept four cut by the seam too.
@@ -1667,7 +1675,11 @@ mod tests {
     /// How `n` digits are grouped as people type a card: all at once, one by
     /// one, in pairs, or in groups of 3–8 (the last one takes what is left).
     fn grouping(n: usize) -> impl Strategy<Value = Vec<usize>> {
-        let pairs = if n % 2 == 0 { vec![2; n / 2] } else { vec![1; n] };
+        let pairs = if n.is_multiple_of(2) {
+            vec![2; n / 2]
+        } else {
+            vec![1; n]
+        };
         prop_oneof![
             1 => Just(vec![n]),
             1 => Just(vec![1; n]),
@@ -1886,7 +1898,10 @@ mod tests {
             ("4111·1111·1111·1111", "**** **** **** 1111"),
             ("4\u{34F}111 1111 1111 1111", "**** **** **** 1111"),
             ("4\u{FE0F}111 1111 1111 1111", "**** **** **** 1111"),
-            ("card: 4111...1111...1111...1111!", "card: **** **** **** 1111!"),
+            (
+                "card: 4111...1111...1111...1111!",
+                "card: **** **** **** 1111!",
+            ),
         ] {
             assert_eq!(mask_sensitive(typed), shown, "{typed}");
         }
@@ -1924,10 +1939,19 @@ mod tests {
     fn ssns_with_the_new_separators_stand_alone_and_typed_one_way() {
         assert_eq!(mask_sensitive("ssn 123,45,6789"), "ssn ***-**-****");
         assert_eq!(mask_sensitive("123:45:6789"), "***-**-****");
-        assert_eq!(mask_sensitive("123-45-6789, 987-65-4321"), "***-**-****, ***-**-****");
-        assert_eq!(mask_sensitive("123-45-6789,987-65-4321"), "***-**-****,***-**-****");
+        assert_eq!(
+            mask_sensitive("123-45-6789, 987-65-4321"),
+            "***-**-****, ***-**-****"
+        );
+        assert_eq!(
+            mask_sensitive("123-45-6789,987-65-4321"),
+            "***-**-****,***-**-****"
+        );
         // Two ways in one number, or a neighbour joined the same way: not an SSN.
-        assert_eq!(mask_sensitive("paid $123.45, 6789 left"), "paid $123.45, 6789 left");
+        assert_eq!(
+            mask_sensitive("paid $123.45, 6789 left"),
+            "paid $123.45, 6789 left"
+        );
         assert_eq!(mask_sensitive("1-123-45-6789"), "1-123-45-6789");
         assert_eq!(mask_sensitive("1:123:45:6789"), "1:123:45:6789");
     }
@@ -1950,7 +1974,10 @@ mod tests {
         let split = mask_across(&["my card 4111 1111", "1111 11"], "11").expect("kept cut");
         assert_eq!(
             split.previous,
-            [Some("my card **** **** ****".to_owned()), Some("11".to_owned())]
+            [
+                Some("my card **** **** ****".to_owned()),
+                Some("11".to_owned())
+            ]
         );
         assert_eq!(split.current, "11");
 
@@ -1961,7 +1988,10 @@ mod tests {
 
         // An SSN over three messages.
         let split = mask_across(&["123", "45"], "6789").expect("ssn");
-        assert_eq!(split.previous, [Some("***".to_owned()), Some("-**".to_owned())]);
+        assert_eq!(
+            split.previous,
+            [Some("***".to_owned()), Some("-**".to_owned())]
+        );
         assert_eq!(split.current, "-****");
 
         // Earlier messages that hold nothing of it keep their text.

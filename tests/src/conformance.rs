@@ -962,7 +962,10 @@ pub async fn several_redactions_apply_in_one_step(s: &dyn Store) {
     let c = active_chat(s).await;
     let say = |author, who, text: &str, key| entry(author, Some(who), text, Some(key));
     let first = s
-        .append(&c, say(Author::Cardholder, "c", "my card is 4111 1111", "k1"))
+        .append(
+            &c,
+            say(Author::Cardholder, "c", "my card is 4111 1111", "k1"),
+        )
         .await
         .expect("first");
     let agent_between = s
@@ -982,7 +985,10 @@ pub async fn several_redactions_apply_in_one_step(s: &dyn Store) {
     assert_eq!(stored.entry.seq, 4);
     let tx = s.transcript(&c, 0, 10).await.expect("transcript");
     let texts: Vec<_> = tx.iter().map(|e| e.text.as_str()).collect();
-    assert_eq!(texts, ["my card is **** **** ****", "go on", "****", "1111"]);
+    assert_eq!(
+        texts,
+        ["my card is **** **** ****", "go on", "****", "1111"]
+    );
     assert_eq!(tx[0].id.as_deref(), Some("k1"), "only the text changes");
     assert_eq!(tx[1], agent_between.entry);
     // A resend of the last one stores nothing and redacts nothing more.
@@ -1006,7 +1012,10 @@ pub async fn a_changed_entry_to_redact_is_a_conflict(s: &dyn Store) {
         ..second.entry.clone()
     };
     for stale in [
-        vec![redaction(&first.entry, "**** ****"), redaction(&read_earlier, "****")],
+        vec![
+            redaction(&first.entry, "**** ****"),
+            redaction(&read_earlier, "****"),
+        ],
         vec![redaction(&first.entry, "**** ****"), {
             let mut gone = redaction(&second.entry, "****");
             gone.seq = 9;
@@ -1021,7 +1030,10 @@ pub async fn a_changed_entry_to_redact_is_a_conflict(s: &dyn Store) {
     }
     // Read again, it goes through; and the key was not taken by the refusal.
     let mut last = say("1111 1111", "k3");
-    last.redact = vec![redaction(&first.entry, "**** ****"), redaction(&second.entry, "****")];
+    last.redact = vec![
+        redaction(&first.entry, "**** ****"),
+        redaction(&second.entry, "****"),
+    ];
     let stored = s.append(&c, last).await.expect("again");
     assert!(!stored.duplicate);
     assert_eq!(stored.entry.seq, 3);
@@ -1041,7 +1053,9 @@ pub async fn recent_entries_are_the_authors_within_the_window(s: &dyn Store) {
         (Author::Agent, "bob", "ok 123", T0 + 400_001),
         (Author::Cardholder, "c", "3333", T0 + 400_002),
     ] {
-        s.append(&c, at(author, who, text, now)).await.expect("append");
+        s.append(&c, at(author, who, text, now))
+            .await
+            .expect("append");
     }
     let texts = |entries: Vec<switchboard::protocol::Entry>| -> Vec<(u64, String)> {
         entries.into_iter().map(|e| (e.seq, e.text)).collect()
@@ -1051,29 +1065,55 @@ pub async fn recent_entries_are_the_authors_within_the_window(s: &dyn Store) {
         .recent_entries(&c, Author::Cardholder, since)
         .await
         .expect("recent");
-    assert_eq!(texts(recent), [(2, "1111 2222".to_owned()), (4, "3333".to_owned())]);
-    let agent = s.recent_entries(&c, Author::Agent, since).await.expect("agent");
+    assert_eq!(
+        texts(recent),
+        [(2, "1111 2222".to_owned()), (4, "3333".to_owned())]
+    );
+    let agent = s
+        .recent_entries(&c, Author::Agent, since)
+        .await
+        .expect("agent");
     assert_eq!(texts(agent), [(3, "ok 123".to_owned())]);
-    let all = s.recent_entries(&c, Author::Cardholder, T0).await.expect("all");
+    let all = s
+        .recent_entries(&c, Author::Cardholder, T0)
+        .await
+        .expect("all");
     assert_eq!(all.len(), 3);
     // Back until 19 digits: the newest entries that hold them, no more.
     for i in 0..5 {
-        s.append(&c, at(Author::Cardholder, "c", "12345678", T0 + 400_010 + i))
-            .await
-            .expect("digits");
+        s.append(
+            &c,
+            at(Author::Cardholder, "c", "12345678", T0 + 400_010 + i),
+        )
+        .await
+        .expect("digits");
     }
-    let recent = s.recent_entries(&c, Author::Cardholder, T0).await.expect("recent");
+    let recent = s
+        .recent_entries(&c, Author::Cardholder, T0)
+        .await
+        .expect("recent");
     assert_eq!(recent.len(), 3, "8 + 8 + 8 digits hold 19");
     assert_eq!(recent.last().map(|e| e.seq), Some(9));
     // Only the tail is read.
     for i in 0..switchboard::store::RECENT_TAIL {
-        s.append(&c, at(Author::Agent, "bob", "filler", T0 + 400_100 + i as Millis))
-            .await
-            .expect("filler");
+        s.append(
+            &c,
+            at(Author::Agent, "bob", "filler", T0 + 400_100 + i as Millis),
+        )
+        .await
+        .expect("filler");
     }
-    assert!(s.recent_entries(&c, Author::Cardholder, T0).await.expect("tail").is_empty());
+    assert!(s
+        .recent_entries(&c, Author::Cardholder, T0)
+        .await
+        .expect("tail")
+        .is_empty());
     let unknown = ConversationId("c-unknown".into());
-    assert!(s.recent_entries(&unknown, Author::Cardholder, T0).await.expect("unknown").is_empty());
+    assert!(s
+        .recent_entries(&unknown, Author::Cardholder, T0)
+        .await
+        .expect("unknown")
+        .is_empty());
 }
 
 /// The retention the runner gives the stores of

@@ -74,11 +74,7 @@ impl Hub {
     }
 
     /// Carries out one agent frame.
-    pub(super) async fn agent_command(
-        &self,
-        identity: &Identity,
-        frame: ClientFrame,
-    ) -> Replies {
+    pub(super) async fn agent_command(&self, identity: &Identity, frame: ClientFrame) -> Replies {
         let me = &identity.sub;
         match frame {
             ClientFrame::Status { state } => {
@@ -101,13 +97,7 @@ impl Hub {
                 let text = check_say(&id, text)?;
                 // The store checks that this agent holds the conversation.
                 let appended = self
-                    .append(
-                        &conversation,
-                        Author::Agent,
-                        Some(me),
-                        text,
-                        Some(id),
-                    )
+                    .append(&conversation, Author::Agent, Some(me), text, Some(id))
                     .await?;
                 if appended.first_from_author && !appended.duplicate {
                     self.first_reply(&conversation).await;

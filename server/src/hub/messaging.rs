@@ -159,13 +159,7 @@ impl Hub {
         // A resend stores the first message once (the thread's key is its
         // key too), also when the first try opened the thread but failed
         // before its message was stored.
-        self.append(
-                &c.id,
-                Author::Cardholder,
-                Some(&identity.sub),
-                text,
-                key,
-            )
+        self.append(&c.id, Author::Cardholder, Some(&identity.sub), text, key)
             .await?;
         if opened.created {
             tracing::info!(conversation = %c.id, tier = %c.tier, topic = %topic, "secure message left");

@@ -376,9 +376,10 @@ impl Hub {
                 redact,
                 ..entry.clone()
             };
-            match self.store.append(conversation, attempt).await {
-                Err(StoreError::Conflict) => continue,
-                other => return other,
+            // A conflict: an entry read changed meanwhile; read again.
+            let result = self.store.append(conversation, attempt).await;
+            if !matches!(result, Err(StoreError::Conflict)) {
+                return result;
             }
         }
         self.store.append(conversation, entry).await
@@ -392,7 +393,7 @@ impl Hub {
     ) -> Result<(), CommandError> {
         self.append(conversation, Author::System, None, text.to_owned(), None)
             .await
-        .map(|_| ())
+            .map(|_| ())
     }
 
     /// Verifies a token; an unknown `kid` may wait for one bounded key refresh (see

@@ -249,7 +249,8 @@ pub fn recent_of(tail: &[Entry], author: Author, since: Millis) -> Vec<Entry> {
 
 /// When an entry was written (its `at`, RFC 3339), in ms.
 fn written_at(e: &Entry) -> Option<Millis> {
-    let at = time::OffsetDateTime::parse(&e.at, &time::format_description::well_known::Rfc3339).ok()?;
+    let at =
+        time::OffsetDateTime::parse(&e.at, &time::format_description::well_known::Rfc3339).ok()?;
     Millis::try_from(at.unix_timestamp_nanos() / 1_000_000).ok()
 }
 

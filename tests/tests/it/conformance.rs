@@ -285,15 +285,19 @@ async fn both_engines_announce_the_same_events() {
         .iter()
         .position(|e| e.contains("Redact"))
         .expect("a redaction");
-    let order: Vec<bool> = [("Redact", "seq: 2"), ("Redact", "seq: 3"), ("Msg", "seq: 4")]
-        .iter()
-        .enumerate()
-        .map(|(i, (kind, seq))| {
-            from_memory
-                .get(at + i)
-                .is_some_and(|e| e.contains(kind) && e.contains(seq))
-        })
-        .collect();
+    let order: Vec<bool> = [
+        ("Redact", "seq: 2"),
+        ("Redact", "seq: 3"),
+        ("Msg", "seq: 4"),
+    ]
+    .iter()
+    .enumerate()
+    .map(|(i, (kind, seq))| {
+        from_memory
+            .get(at + i)
+            .is_some_and(|e| e.contains(kind) && e.contains(seq))
+    })
+    .collect();
     assert_eq!(order, [true; 3], "{from_memory:#?}");
     assert_eq!(from_memory, from_redis);
 }

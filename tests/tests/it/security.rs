@@ -129,7 +129,11 @@ async fn redis_contents(url: &str, prefix: &str) -> String {
         .expect("KEYS");
     let mut all = String::new();
     for key in keys {
-        let kind: String = redis::cmd("TYPE").arg(&key).query_async(&mut conn).await.expect("TYPE");
+        let kind: String = redis::cmd("TYPE")
+            .arg(&key)
+            .query_async(&mut conn)
+            .await
+            .expect("TYPE");
         let cmd = match kind.as_str() {
             "string" => redis::cmd("GET").arg(&key).clone(),
             "list" => redis::cmd("LRANGE").arg(&key).arg(0).arg(-1).clone(),
@@ -159,11 +163,21 @@ const SPLIT_TYPINGS: [SplitTyping; 4] = [
     },
     SplitTyping {
         what: "four messages of four digits",
-        says: &[("ch", "4242"), ("ch", "4242"), ("ch", "4242"), ("ch", "4242")],
+        says: &[
+            ("ch", "4242"),
+            ("ch", "4242"),
+            ("ch", "4242"),
+            ("ch", "4242"),
+        ],
     },
     SplitTyping {
         what: "an agent message in between",
-        says: &[("ch", "my card is 4242 4242"), ("ag", "go on"), ("ch", "4242"), ("ch", "4242 thanks")],
+        says: &[
+            ("ch", "my card is 4242 4242"),
+            ("ag", "go on"),
+            ("ch", "4242"),
+            ("ch", "4242 thanks"),
+        ],
     },
     SplitTyping {
         what: "two connections of the cardholder",
@@ -194,7 +208,9 @@ async fn a_card_number_split_over_three_or_more_messages_is_redacted_everywhere(
             for (i, (by, text)) in typing.says.iter().enumerate() {
                 let seq = i as u64 + 1;
                 let frame = match *by {
-                    "ag" => json!({"type": "say", "conversation": id, "id": format!("a{seq}"), "text": text}),
+                    "ag" => {
+                        json!({"type": "say", "conversation": id, "id": format!("a{seq}"), "text": text})
+                    }
                     _ => json!({"type": "say", "id": format!("k{seq}"), "text": text}),
                 };
                 match *by {
@@ -210,7 +226,11 @@ async fn a_card_number_split_over_three_or_more_messages_is_redacted_everywhere(
             }
             let last = typing.says.len() as u64;
             theirs.retain(|&s| s != last);
-            for (side, c) in [("agent", &mut ag), ("cardholder", &mut ch), ("other device", &mut ch2)] {
+            for (side, c) in [
+                ("agent", &mut ag),
+                ("cardholder", &mut ch),
+                ("other device", &mut ch2),
+            ] {
                 for &seq in &theirs {
                     let redact = c.expect_where("redact", |f| f["seq"] == seq).await;
                     assert_eq!(redact["conversation"], id.as_str(), "{who}, {side}");
@@ -220,7 +240,10 @@ async fn a_card_number_split_over_three_or_more_messages_is_redacted_everywhere(
                 if side != "agent" {
                     let msg = c.expect_msg(last).await;
                     let text = msg["text"].as_str().expect("text");
-                    assert!(text.contains("4242") && !holds_pan_digits(text), "{who}, {side}: {text}");
+                    assert!(
+                        text.contains("4242") && !holds_pan_digits(text),
+                        "{who}, {side}: {text}"
+                    );
                 }
             }
             // What the store holds: a sync from a new connection, and (Redis) every key.
@@ -234,9 +257,17 @@ async fn a_card_number_split_over_three_or_more_messages_is_redacted_everywhere(
                 .map(|e| e["text"].as_str().expect("text"))
                 .collect();
             assert_eq!(texts.len(), typing.says.len(), "{who}: {texts:?}");
-            let digits: String = texts.concat().chars().filter(char::is_ascii_digit).collect();
+            let digits: String = texts
+                .concat()
+                .chars()
+                .filter(char::is_ascii_digit)
+                .collect();
             assert!(!holds_pan_digits(&digits), "{who}: {texts:?}");
-            assert_eq!(digits.matches("4242").count(), 1, "only the last four: {who}: {texts:?}");
+            assert_eq!(
+                digits.matches("4242").count(),
+                1,
+                "only the last four: {who}: {texts:?}"
+            );
             if engine == "redis" {
                 let held = redis_contents(&redis.url(), &prefix).await;
                 assert!(held.contains("4242"), "{who}: the scan sees the transcript");

@@ -76,7 +76,8 @@ fn redaction_args(redact: &[super::Redaction]) -> StoreResult<[String; 3]> {
         .iter()
         .map(|r| StoredEntry::of(&r.entry))
         .collect::<StoreResult<Vec<String>>>()?;
-    let json = |v: serde_json::Result<String>| v.map_err(|_| replies::corrupt("encoding a redaction"));
+    let json =
+        |v: serde_json::Result<String>| v.map_err(|_| replies::corrupt("encoding a redaction"));
     Ok([
         json(serde_json::to_string(&seqs))?,
         json(serde_json::to_string(&was))?,
