@@ -131,6 +131,14 @@
 //! assert_eq!(split.current, "1111 thanks");
 //! ```
 //!
+//! Masking cannot see the future: when the messages typed so far already
+//! hold a card or an SSN of their own (a card's first 13–18 digits that pass
+//! the Luhn check alone, or pieces of 3, 2 and 4 digits), that one is masked
+//! as soon as it is typed, and digits typed after it are read apart from it
+//! (the kept four of the shorter card and the later digits stay readable).
+//! A text that holds a card alone is masked alone before it meets the earlier
+//! ones.
+//!
 //! This module only sees text; it never logs it. It is pure: the hub decides
 //! which texts to mask and what to store.
 
