@@ -314,7 +314,7 @@ impl Hub {
     /// the hub's own); the store announces it to both sides. A resend of a
     /// known `id` is answered to the sender only. A card number or SSN typed
     /// over this text and the author's recent entries is masked in all of
-    /// them (see [`Hub::append_across`]).
+    /// them (see `Hub::append_across`).
     pub async fn append(
         &self,
         conversation: &ConversationId,
