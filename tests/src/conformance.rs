@@ -218,7 +218,7 @@ fn entry(author: Author, sender: Option<&str>, text: &str, key: Option<&str>) ->
         text: text.to_owned(),
         client_id: key.map(str::to_owned),
         now: T0,
-        redact: None,
+        redact: Vec::new(),
     }
 }
 
@@ -879,15 +879,17 @@ pub async fn scenario_for_events(s: &dyn Store) -> Vec<ConversationId> {
         )
         .await
         .expect("reply");
-    let mut more = entry(Author::Agent, Some("bob"), "**** 1111", Some("k2"));
-    more.redact = Some(Redaction {
-        seq: reply.entry.seq,
-        entry: switchboard::protocol::Entry {
-            text: "card **** ****".into(),
-            ..reply.entry
-        },
-    });
-    s.append(&c, more).await.expect("second half");
+    let middle = s
+        .append(&c, entry(Author::Agent, Some("bob"), "1111", Some("k2")))
+        .await
+        .expect("middle");
+    // A card over three messages: two redactions in one step, in seq order.
+    let mut more = entry(Author::Agent, Some("bob"), "1111 1111", Some("k3"));
+    more.redact = vec![
+        redaction(&reply.entry, "card **** **** ****"),
+        redaction(&middle.entry, "****"),
+    ];
+    s.append(&c, more).await.expect("last part");
     s.add_note(
         &c,
         switchboard::store::Note {
@@ -935,44 +937,185 @@ pub async fn scenario_for_events(s: &dyn Store) -> Vec<ConversationId> {
     vec![c, c2]
 }
 
-/// A redaction of the author's previous entry applies in the same step as
-/// the new entry, and only while that entry is still the last one.
-pub async fn redaction_applies_only_to_the_last_entry(s: &dyn Store) {
+/// The redaction of `e` to `text`, checked against the text `e` holds.
+pub fn redaction(e: &switchboard::protocol::Entry, text: &str) -> Redaction {
+    Redaction {
+        seq: e.seq,
+        entry: switchboard::protocol::Entry {
+            text: text.into(),
+            ..e.clone()
+        },
+        was: e.text.clone(),
+    }
+}
+
+/// Cardholder `c` and agent `bob` in an active chat.
+async fn active_chat(s: &dyn Store) -> ConversationId {
+    agent(s, "bob", &[Tier::Standard], 2, T0).await;
     let c = open(s, "c", Tier::Standard, T0).await;
+    assert_eq!(route(s, T0 + 1).await.len(), 1);
+    c
+}
+
+/// Several earlier entries of the author are redacted in the step that
+/// stores the new one (a card number over three messages or more), with
+/// the other party's entries between them left alone.
+pub async fn several_redactions_apply_in_one_step(s: &dyn Store) {
+    let c = active_chat(s).await;
+    let say = |author, who, text: &str, key| entry(author, Some(who), text, Some(key));
     let first = s
         .append(
             &c,
-            entry(Author::Cardholder, Some("c"), "4111 1111", Some("k1")),
+            say(Author::Cardholder, "c", "my card is 4111 1111", "k1"),
         )
         .await
-        .expect("first half");
-    let redact = |e: &switchboard::protocol::Entry| Redaction {
-        seq: e.seq,
-        entry: switchboard::protocol::Entry {
-            text: "**** ****".into(),
-            ..e.clone()
-        },
-    };
-    let mut second = entry(Author::Cardholder, Some("c"), "**** 1111", Some("k2"));
-    second.redact = Some(redact(&first.entry));
-    s.append(&c, second).await.expect("second half");
+        .expect("first");
+    let agent_between = s
+        .append(&c, say(Author::Agent, "bob", "go on", "a1"))
+        .await
+        .expect("agent");
+    let second = s
+        .append(&c, say(Author::Cardholder, "c", "1111", "k2"))
+        .await
+        .expect("second");
+    let mut last = say(Author::Cardholder, "c", "1111", "k3");
+    last.redact = vec![
+        redaction(&first.entry, "my card is **** **** ****"),
+        redaction(&second.entry, "****"),
+    ];
+    let stored = s.append(&c, last).await.expect("last");
+    assert_eq!(stored.entry.seq, 4);
     let tx = s.transcript(&c, 0, 10).await.expect("transcript");
     let texts: Vec<_> = tx.iter().map(|e| e.text.as_str()).collect();
-    assert_eq!(texts, ["**** ****", "**** 1111"]);
+    assert_eq!(
+        texts,
+        ["my card is **** **** ****", "go on", "****", "1111"]
+    );
     assert_eq!(tx[0].id.as_deref(), Some("k1"), "only the text changes");
-    assert_eq!(tx.len(), 2);
-    // Stale: entry 1 is no longer the last, so it is left alone.
-    let mut stale = entry(Author::Cardholder, Some("c"), "third", Some("k3"));
-    stale.redact = Some(Redaction {
-        seq: 1,
-        entry: switchboard::protocol::Entry {
-            text: "changed".into(),
-            ..tx[0].clone()
-        },
-    });
-    s.append(&c, stale).await.expect("third");
-    let tx = s.transcript(&c, 0, 10).await.expect("transcript");
-    assert_eq!(tx[0].text, "**** ****");
+    assert_eq!(tx[1], agent_between.entry);
+    // A resend of the last one stores nothing and redacts nothing more.
+    let mut again = say(Author::Cardholder, "c", "1111", "k3");
+    again.redact = vec![redaction(&tx[0], "changed")];
+    assert!(s.append(&c, again).await.expect("resend").duplicate);
+    assert_eq!(s.transcript(&c, 0, 10).await.expect("transcript"), tx);
+}
+
+/// A redaction of an entry that no longer holds the text the hub read (or
+/// that does not exist) fails with `Conflict`, before anything is written:
+/// neither the new entry nor any other redaction of the step is stored.
+pub async fn a_changed_entry_to_redact_is_a_conflict(s: &dyn Store) {
+    let c = active_chat(s).await;
+    let say = |text: &str, key| entry(Author::Cardholder, Some("c"), text, Some(key));
+    let first = s.append(&c, say("4111 1111", "k1")).await.expect("first");
+    let second = s.append(&c, say("1111", "k2")).await.expect("second");
+    let before = s.transcript(&c, 0, 10).await.expect("transcript");
+    let read_earlier = switchboard::protocol::Entry {
+        text: "something else".into(),
+        ..second.entry.clone()
+    };
+    for stale in [
+        vec![
+            redaction(&first.entry, "**** ****"),
+            redaction(&read_earlier, "****"),
+        ],
+        vec![redaction(&first.entry, "**** ****"), {
+            let mut gone = redaction(&second.entry, "****");
+            gone.seq = 9;
+            gone
+        }],
+    ] {
+        let mut last = say("1111 1111", "k3");
+        last.redact = stale;
+        let refused = s.append(&c, last).await;
+        assert!(matches!(refused, Err(StoreError::Conflict)), "{refused:?}");
+        assert_eq!(s.transcript(&c, 0, 10).await.expect("transcript"), before);
+    }
+    // Read again, it goes through; and the key was not taken by the refusal.
+    let mut last = say("1111 1111", "k3");
+    last.redact = vec![
+        redaction(&first.entry, "**** ****"),
+        redaction(&second.entry, "****"),
+    ];
+    let stored = s.append(&c, last).await.expect("again");
+    assert!(!stored.duplicate);
+    assert_eq!(stored.entry.seq, 3);
+}
+
+/// `recent_entries`: the author's entries among the last ones, others'
+/// skipped, newer than `since`, back until they hold 19 digits.
+pub async fn recent_entries_are_the_authors_within_the_window(s: &dyn Store) {
+    let c = active_chat(s).await;
+    let at = |author, who: &str, text: &str, now: Millis| NewEntry {
+        now,
+        ..entry(author, Some(who), text, None)
+    };
+    for (author, who, text, now) in [
+        (Author::Cardholder, "c", "old 4111", T0),
+        (Author::Cardholder, "c", "1111 2222", T0 + 400_000),
+        (Author::Agent, "bob", "ok 123", T0 + 400_001),
+        (Author::Cardholder, "c", "3333", T0 + 400_002),
+    ] {
+        s.append(&c, at(author, who, text, now))
+            .await
+            .expect("append");
+    }
+    let texts = |entries: Vec<switchboard::protocol::Entry>| -> Vec<(u64, String)> {
+        entries.into_iter().map(|e| (e.seq, e.text)).collect()
+    };
+    let since = T0 + 400_002 - 300_000;
+    let recent = s
+        .recent_entries(&c, Author::Cardholder, since)
+        .await
+        .expect("recent");
+    assert_eq!(
+        texts(recent),
+        [(2, "1111 2222".to_owned()), (4, "3333".to_owned())]
+    );
+    let agent = s
+        .recent_entries(&c, Author::Agent, since)
+        .await
+        .expect("agent");
+    assert_eq!(texts(agent), [(3, "ok 123".to_owned())]);
+    let all = s
+        .recent_entries(&c, Author::Cardholder, T0)
+        .await
+        .expect("all");
+    assert_eq!(all.len(), 3);
+    // Back until 19 digits: the newest entries that hold them, no more.
+    for i in 0..5 {
+        s.append(
+            &c,
+            at(Author::Cardholder, "c", "12345678", T0 + 400_010 + i),
+        )
+        .await
+        .expect("digits");
+    }
+    let recent = s
+        .recent_entries(&c, Author::Cardholder, T0)
+        .await
+        .expect("recent");
+    assert_eq!(recent.len(), 3, "8 + 8 + 8 digits hold 19");
+    assert_eq!(recent.last().map(|e| e.seq), Some(9));
+    // Only the tail is read.
+    for i in 0..switchboard::store::RECENT_TAIL {
+        s.append(
+            &c,
+            at(Author::Agent, "bob", "filler", T0 + 400_100 + i as Millis),
+        )
+        .await
+        .expect("filler");
+    }
+    assert!(s
+        .recent_entries(&c, Author::Cardholder, T0)
+        .await
+        .expect("tail")
+        .is_empty());
+    let unknown = ConversationId("c-unknown".into());
+    assert!(s
+        .recent_entries(&unknown, Author::Cardholder, T0)
+        .await
+        .expect("unknown")
+        .is_empty());
 }
 
 /// The retention the runner gives the stores of
@@ -1007,7 +1150,7 @@ pub async fn ended_conversations_and_closed_requests_expire(s: &dyn Store) {
         text: text.into(),
         client_id: Some("k1".into()),
         now,
-        redact: None,
+        redact: Vec::new(),
     };
     s.append(&id, say("hello", now)).await.expect("append");
     let (r, _) = s

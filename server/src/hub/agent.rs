@@ -6,7 +6,7 @@ use crate::events::{conversation_state, Audience, Event, View};
 use crate::protocol::{ClientFrame, ServerFrame, PROTOCOL_VERSION};
 use crate::store::{AgentProfile, Cause, Conversation, Note, StoreError, MAX_NOTES};
 
-use super::cardholder::{resend_echo, Memo};
+use super::cardholder::resend_echo;
 use super::escalation::DeskAction;
 use super::{short_text, typed_text, CommandError, Hub, Replies};
 
@@ -74,12 +74,7 @@ impl Hub {
     }
 
     /// Carries out one agent frame.
-    pub(super) async fn agent_command(
-        &self,
-        identity: &Identity,
-        frame: ClientFrame,
-        memo: &mut Memo,
-    ) -> Replies {
+    pub(super) async fn agent_command(&self, identity: &Identity, frame: ClientFrame) -> Replies {
         let me = &identity.sub;
         match frame {
             ClientFrame::Status { state } => {
@@ -102,18 +97,9 @@ impl Hub {
                 // `id` is a `ClientKey`: parsed as the frame was read.
                 let text = typed_text(text)?;
                 // The store checks that this agent holds the conversation.
-                let previous = memo.last_said_in(&conversation);
                 let appended = self
-                    .append(
-                        &conversation,
-                        Author::Agent,
-                        Some(me),
-                        text,
-                        Some(id.into()),
-                        previous,
-                    )
+                    .append(&conversation, Author::Agent, Some(me), text, Some(id.into()))
                     .await?;
-                memo.said(&conversation, &appended);
                 if appended.first_from_author && !appended.duplicate {
                     self.first_reply(&conversation).await;
                 }

@@ -7,7 +7,7 @@ use crate::domain::{
 };
 use crate::events::{assigned_to_cardholder, conversation_state, Audience, Event, View};
 use crate::metrics::RatingLabel;
-use crate::protocol::{ClientFrame, Entry, ServerFrame, PROTOCOL_VERSION, TRANSCRIPT_PAGE};
+use crate::protocol::{ClientFrame, ServerFrame, PROTOCOL_VERSION, TRANSCRIPT_PAGE};
 use crate::store::{
     Appended, Cause, Conversation, NewConversation, Rating, StoreError, RATING_SCORES,
 };
@@ -27,26 +27,6 @@ pub(super) struct Memo {
     /// chat ended elsewhere): the store refuses writes to an ended
     /// conversation, and the hub then looks the open one up again.
     pub conversation: Option<ConversationId>,
-    /// The caller's own last message as stored, and where: a card number
-    /// typed over it and the next message is masked as one.
-    pub last_said: Option<(ConversationId, Entry)>,
-}
-
-impl Memo {
-    /// The caller's last message, if it was in this conversation.
-    pub fn last_said_in(&self, conversation: &ConversationId) -> Option<&Entry> {
-        self.last_said
-            .as_ref()
-            .filter(|(c, _)| c == conversation)
-            .map(|(_, e)| e)
-    }
-
-    /// Remembers a message just stored.
-    pub fn said(&mut self, conversation: &ConversationId, appended: &Appended) {
-        if !appended.duplicate {
-            self.last_said = Some((conversation.clone(), appended.entry.clone()));
-        }
-    }
 }
 
 impl Hub {
@@ -88,7 +68,7 @@ impl Hub {
         memo: &mut Memo,
     ) -> Replies {
         if let Some(id) = super::messaging::named_conversation(&frame).cloned() {
-            return self.cardholder_in_thread(identity, id, frame, memo).await;
+            return self.cardholder_in_thread(identity, id, frame).await;
         }
         match frame {
             ClientFrame::Start {
@@ -96,10 +76,10 @@ impl Hub {
                 text,
                 mode: Some(ConversationKind::Message),
                 id,
-            } => self.start_thread(identity, topic, text, id, memo).await,
+            } => self.start_thread(identity, topic, text, id).await,
             ClientFrame::Threads => self.threads_frame(identity).await,
             ClientFrame::Start { topic, text, .. } => {
-                let (c, replies) = self.start(identity, topic, text, memo).await?;
+                let (c, replies) = self.start(identity, topic, text).await?;
                 memo.conversation = Some(c);
                 Ok(replies)
             }
@@ -196,7 +176,6 @@ impl Hub {
     ) -> Result<(ConversationId, Appended), CommandError> {
         let me = Some(&identity.sub);
         if let Some(c) = memo.conversation.clone() {
-            let previous = memo.last_said_in(&c);
             let result = self
                 .append(
                     &c,
@@ -206,24 +185,20 @@ impl Hub {
                     // conversation has ended.
                     text.clone(),
                     Some(id.clone()),
-                    previous,
                 )
                 .await;
             match result {
                 Err(CommandError::NoConversation) => memo.conversation = None,
                 other => {
                     let appended = other?;
-                    memo.said(&c, &appended);
                     return Ok((c, appended));
                 }
             }
         }
         let c = self.open_of(identity, memo).await?.id;
-        let previous = memo.last_said_in(&c);
         let appended = self
-            .append(&c, Author::Cardholder, me, text, Some(id), previous)
+            .append(&c, Author::Cardholder, me, text, Some(id))
             .await?;
-        memo.said(&c, &appended);
         Ok((c, appended))
     }
 
@@ -260,7 +235,6 @@ impl Hub {
         identity: &Identity,
         topic: Topic,
         text: Option<String>,
-        memo: &mut Memo,
     ) -> Result<(ConversationId, Vec<ServerFrame>), CommandError> {
         let Principal::Cardholder { tier, phone_last4 } = &identity.principal else {
             return Err(CommandError::NotAllowed(
@@ -293,10 +267,8 @@ impl Hub {
         }
         if let Some(t) = &text {
             let me = Some(&identity.sub);
-            let first = self
-                .append(&c.id, Author::Cardholder, me, t.clone(), None, None)
+            self.append(&c.id, Author::Cardholder, me, t.clone(), None)
                 .await?;
-            memo.said(&c.id, &first);
         }
         if let Some(desk) = desk {
             let replies = self

@@ -196,7 +196,7 @@ impl Hub {
                 self.cardholder_command(identity, frame, &mut caller.memo)
                     .await
             }
-            (_, Role::Agent) => self.agent_command(identity, frame, &mut caller.memo).await,
+            (_, Role::Agent) => self.agent_command(identity, frame).await,
             (_, Role::Supervisor) => {
                 self.supervisor_command(
                     identity,

@@ -22,7 +22,7 @@ use crate::protocol::{
 use crate::store::inbox::{unread, TOO_MANY_THREADS};
 use crate::store::{Conversation, NewConversation, StoreError};
 
-use super::cardholder::{resend_echo, Memo};
+use super::cardholder::resend_echo;
 use super::{typed_text, CommandError, Hub, Replies};
 
 /// The tiers whose inboxes an agent serves (its tier teams).
@@ -115,7 +115,6 @@ impl Hub {
         topic: Topic,
         text: Option<String>,
         key: Option<ClientKey>,
-        memo: &mut Memo,
     ) -> Replies {
         let Principal::Cardholder { tier, phone_last4 } = &identity.principal else {
             return Err(CommandError::NotAllowed(
@@ -157,17 +156,14 @@ impl Hub {
         // A resend stores the first message once (the thread's key is its
         // key too), also when the first try opened the thread but failed
         // before its message was stored.
-        let first = self
-            .append(
-                &c.id,
-                Author::Cardholder,
-                Some(&identity.sub),
-                text,
-                key.map(String::from),
-                None,
-            )
+        self.append(
+            &c.id,
+            Author::Cardholder,
+            Some(&identity.sub),
+            text,
+            key.map(String::from),
+        )
             .await?;
-        memo.said(&c.id, &first);
         if opened.created {
             tracing::info!(conversation = %c.id, tier = %c.tier, topic = %topic, "secure message left");
             self.inbox_changed(&c, InboxChange::Added).await;
@@ -196,18 +192,15 @@ impl Hub {
         identity: &Identity,
         id: ConversationId,
         frame: ClientFrame,
-        memo: &mut Memo,
     ) -> Replies {
         let me = &identity.sub;
         match frame {
             ClientFrame::Say { id: key, text, .. } => {
                 let text = typed_text(text)?;
                 let key = String::from(key);
-                let previous = memo.last_said_in(&id);
                 let appended = self
-                    .append(&id, Author::Cardholder, Some(me), text, Some(key), previous)
+                    .append(&id, Author::Cardholder, Some(me), text, Some(key))
                     .await?;
-                memo.said(&id, &appended);
                 if appended.reopened {
                     let c = self.own_conversation(identity, &id).await?;
                     tracing::info!(conversation = %id, "secure message reopened");

@@ -30,9 +30,9 @@ use crate::archive::Archive;
 use crate::auth::{Identity, Verifier};
 use crate::bus::{Bus, Sessions};
 use crate::config::Settings;
-use crate::domain::{now_millis, Author, ConversationId, UserId};
+use crate::domain::{now_millis, Author, ConversationId, Millis, UserId};
 use crate::events::{Audience, Envelope, Event};
-use crate::masking::{mask_across, mask_sensitive};
+use crate::masking::{mask_across, mask_sensitive, may_join_earlier};
 use crate::metrics::Metrics;
 use crate::protocol::Entry;
 use crate::protocol::{ErrorCode, ServerFrame, MAX_NOTE_CHARS, MAX_TEXT_CHARS};
@@ -52,6 +52,16 @@ use crate::typing_rate::TypingBudgets;
 /// unread behind the store call at saturation (p50 4.5 s at an eighth),
 /// a shorter one refused work the node could do (see docs/benchmarks.md).
 const ADMITTED_WORK_SHARE: u32 = 20;
+
+/// How far back an author's entries count toward a card number or SSN
+/// typed over several messages (SPEC, "Sensitive data": 5 minutes).
+pub const SPLIT_WINDOW_MS: Millis = 5 * 60 * 1000;
+
+/// How many times [`Hub::append_across`] reads the author's recent entries
+/// again when one changed before its store step; a fourth change in a row
+/// (the author typing on several devices at once) stores the text masked
+/// alone rather than waiting longer.
+const SPLIT_ATTEMPTS: usize = 3;
 
 /// Why a command was refused; each maps to a SPEC error code.
 #[derive(Debug, thiserror::Error)]
@@ -112,6 +122,8 @@ impl From<StoreError> for CommandError {
             StoreError::NoConversation => CommandError::NoConversation,
             StoreError::NotAllowed => CommandError::NotAllowed("not allowed".into()),
             StoreError::TranscriptFull => CommandError::TranscriptFull,
+            // Only `Hub::append_across` meets it, and it reads again.
+            StoreError::Conflict => CommandError::Unavailable,
         }
     }
 }
@@ -317,11 +329,9 @@ impl Hub {
 
     /// Stores a transcript entry (text already through [`typed_text`], or
     /// the hub's own); the store announces it to both sides. A resend of a
-    /// known `id` is answered to the sender only. `previous` is the sender's
-    /// own last entry in this conversation, when the connection knows it: a
-    /// card number or SSN typed over it and this text is masked in both, the
-    /// earlier entry redacted in the same store step (which checks it is
-    /// still the conversation's last entry).
+    /// known `id` is answered to the sender only. A card number or SSN typed
+    /// over this text and the author's recent entries is masked in all of
+    /// them (see `Hub::append_across`).
     pub async fn append(
         &self,
         conversation: &ConversationId,
@@ -329,22 +339,24 @@ impl Hub {
         sender: Option<&UserId>,
         text: String,
         client_id: Option<String>,
-        previous: Option<&Entry>,
     ) -> Result<Appended, CommandError> {
-        let (text, redact) = split_masking(previous.filter(|e| e.from == author), text);
+        // Most texts cannot continue a number (no digit at an edge): one
+        // store call, as before.
+        let across = author != Author::System && may_join_earlier(&text);
         let entry = NewEntry {
             author,
             sender: sender.cloned(),
             text,
             client_id,
             now: now_millis(),
-            redact,
+            redact: Vec::new(),
         };
-        let appended = self
-            .store
-            .append(conversation, entry)
-            .await
-            .map_err(|e| self.store_failed(e))?;
+        let appended = if across {
+            self.append_across(conversation, entry).await
+        } else {
+            self.store.append(conversation, entry).await
+        }
+        .map_err(|e| self.store_failed(e))?;
         if !appended.duplicate {
             self.metrics.message(author);
         }
@@ -354,22 +366,51 @@ impl Hub {
         Ok(appended)
     }
 
+    /// Stores a text that could continue a number begun in the author's
+    /// earlier messages: their recent entries are read from the store (so
+    /// every device of the author counts, and the other party's entries in
+    /// between do not), masked with the new text as one
+    /// ([`mask_across`]), and every entry that changes is redacted in the
+    /// same store step. When one of them changed meanwhile (another message
+    /// of the author was stored first) the step refuses, and this reads
+    /// again, [`SPLIT_ATTEMPTS`] times; then the text is stored masked alone.
+    async fn append_across(
+        &self,
+        conversation: &ConversationId,
+        entry: NewEntry,
+    ) -> Result<Appended, StoreError> {
+        for _ in 0..SPLIT_ATTEMPTS {
+            let since = entry.now - SPLIT_WINDOW_MS;
+            let recent = self
+                .store
+                .recent_entries(conversation, entry.author, since)
+                .await?;
+            let Some((text, redact)) = split_masking(&recent, &entry.text) else {
+                break;
+            };
+            let attempt = NewEntry {
+                text,
+                redact,
+                ..entry.clone()
+            };
+            // A conflict: an entry read changed meanwhile; read again.
+            let result = self.store.append(conversation, attempt).await;
+            if !matches!(result, Err(StoreError::Conflict)) {
+                return result;
+            }
+        }
+        self.store.append(conversation, entry).await
+    }
+
     /// Appends a system message to a conversation.
     pub async fn system_message(
         &self,
         conversation: &ConversationId,
         text: &str,
     ) -> Result<(), CommandError> {
-        self.append(
-            conversation,
-            Author::System,
-            None,
-            text.to_owned(),
-            None,
-            None,
-        )
-        .await
-        .map(|_| ())
+        self.append(conversation, Author::System, None, text.to_owned(), None)
+            .await
+            .map(|_| ())
     }
 
     /// Verifies a token; an unknown `kid` may wait for one bounded key refresh (see
@@ -383,24 +424,27 @@ impl Hub {
     }
 }
 
-/// When the author's previous entry and the new text hold a card number or
-/// SSN only together, both masked as one: the new text, and the redaction of
-/// the previous entry.
-fn split_masking(previous: Option<&Entry>, text: String) -> (String, Option<Redaction>) {
-    let Some(previous) = previous else {
-        return (text, None);
-    };
-    let Some(split) = mask_across(&previous.text, &text) else {
-        return (text, None);
-    };
-    let redact = split.previous.map(|masked| Redaction {
-        seq: previous.seq,
-        entry: Entry {
-            text: masked,
-            ..previous.clone()
-        },
-    });
-    (split.current, redact)
+/// When the author's recent entries (oldest first) and the new text hold a
+/// card number or SSN only together, all masked as one: the new text, and a
+/// redaction of each entry whose text changes, in seq order.
+fn split_masking(recent: &[Entry], text: &str) -> Option<(String, Vec<Redaction>)> {
+    let earlier: Vec<&str> = recent.iter().map(|e| e.text.as_str()).collect();
+    let split = mask_across(&earlier, text)?;
+    let redact = recent
+        .iter()
+        .zip(split.previous)
+        .filter_map(|(e, masked)| {
+            Some(Redaction {
+                seq: e.seq,
+                entry: Entry {
+                    text: masked?,
+                    ..e.clone()
+                },
+                was: e.text.clone(),
+            })
+        })
+        .collect();
+    Some((split.current, redact))
 }
 
 /// Text a person typed, made ready to store: invisible and bidirectional

@@ -451,6 +451,18 @@ impl MemoryStore {
                 return Err(StoreError::TranscriptFull);
             }
         }
+        // A number typed over several messages: each entry to redact must
+        // still hold the text the hub read, checked before anything is written.
+        let stale = |r: &super::Redaction| {
+            usize::try_from(r.seq)
+                .ok()
+                .and_then(|seq| seq.checked_sub(1))
+                .and_then(|i| record.transcript.get(i))
+                .is_none_or(|e| e.text != r.was)
+        };
+        if new.redact.iter().any(stale) {
+            return Err(StoreError::Conflict);
+        }
         // The cardholder writes to a resolved thread: it goes back to its
         // team's inbox, and its expiry is cancelled.
         let reopened = status == ConversationStatus::Resolved;
@@ -468,22 +480,18 @@ impl MemoryStore {
         let Some(record) = s.conversations.get_mut(id) else {
             return Err(StoreError::NoConversation);
         };
-        // A split card number: the author's previous entry, if it is still
-        // the last one, is masked anew before the new entry goes out.
-        if let Some(r) = &new.redact {
-            let last = record.transcript.len() as Seq;
-            if r.seq == last {
-                if let Some(e) = record.transcript.last_mut() {
-                    e.text = r.entry.text.clone();
-                    self.announce(
-                        record.audiences(),
-                        Event::Redact {
-                            conversation: id.clone(),
-                            seq: r.seq,
-                            text: r.entry.text.clone(),
-                        },
-                    );
-                }
+        // ... and is masked anew, announced in seq order before the new entry.
+        for r in &new.redact {
+            if let Some(e) = record.transcript.get_mut((r.seq - 1) as usize) {
+                e.text = r.entry.text.clone();
+                self.announce(
+                    record.audiences(),
+                    Event::Redact {
+                        conversation: id.clone(),
+                        seq: r.seq,
+                        text: r.entry.text.clone(),
+                    },
+                );
             }
         }
         let seq = record.transcript.len() as Seq + 1;
@@ -948,6 +956,20 @@ impl Store for MemoryStore {
     async fn append(&self, id: &ConversationId, new: NewEntry) -> StoreResult<Appended> {
         let mut s = self.lock();
         self.append_locked(&mut s, id, new)
+    }
+
+    async fn recent_entries(
+        &self,
+        id: &ConversationId,
+        author: Author,
+        since: Millis,
+    ) -> StoreResult<Vec<Entry>> {
+        let s = self.lock();
+        let Some(record) = s.conversations.get(id) else {
+            return Ok(Vec::new());
+        };
+        let tail = record.transcript.len().saturating_sub(super::RECENT_TAIL);
+        Ok(super::recent_of(&record.transcript[tail..], author, since))
     }
 
     async fn transcript(
@@ -1871,7 +1893,7 @@ fn system_entry(text: String, now: Millis) -> NewEntry {
         text,
         client_id: None,
         now,
-        redact: None,
+        redact: Vec::new(),
     }
 }
 

@@ -55,6 +55,11 @@ pub enum StoreError {
     /// may ([`TranscriptBounds`]): the entry was not stored.
     #[error("the transcript is full")]
     TranscriptFull,
+    /// An entry to redact no longer holds the text the hub read (another
+    /// message of the author was stored meanwhile): nothing was done; read
+    /// again and retry.
+    #[error("an entry to redact changed meanwhile")]
+    Conflict,
 }
 
 impl StoreError {
@@ -199,10 +204,12 @@ pub struct NewEntry {
     pub client_id: Option<String>,
     /// Now.
     pub now: Millis,
-    /// The author's previous entry, masked anew because the two together
-    /// hold a card number or SSN: applied in the same step, only while that
-    /// entry is still the conversation's last one.
-    pub redact: Option<Redaction>,
+    /// The author's earlier entries, masked anew because they hold a card
+    /// number or SSN together with this one, in seq order: applied in the
+    /// same step, announced (`redact`) before the new entry, and only if
+    /// each still holds the text the hub read (else [`StoreError::Conflict`]
+    /// and nothing is written). Not applied to a resend.
+    pub redact: Vec<Redaction>,
 }
 
 /// An earlier entry's new, masked text.
@@ -212,6 +219,43 @@ pub struct Redaction {
     pub seq: Seq,
     /// The entry as it must read from now on.
     pub entry: Entry,
+    /// The text it held when the hub read it: the store checks it still
+    /// does before it writes anything.
+    pub was: String,
+}
+
+/// How many of a conversation's last entries [`Store::recent_entries`]
+/// looks at: enough for any card typed over messages with the other
+/// party's replies between, and a bounded read whatever the transcript's size.
+pub const RECENT_TAIL: usize = 40;
+
+/// The rule of [`Store::recent_entries`], the same for both engines: from
+/// `tail` (a conversation's last entries, oldest first), the entries of
+/// `author` (others' are skipped) written at `since` or later, going back
+/// from the newest until they hold [`crate::masking::SPLIT_DIGITS`] digits; oldest
+/// first.
+pub fn recent_of(tail: &[Entry], author: Author, since: Millis) -> Vec<Entry> {
+    let mut recent = Vec::new();
+    let mut digits = 0;
+    for e in tail.iter().rev().filter(|e| e.from == author) {
+        if written_at(e).is_some_and(|at| at < since) {
+            break;
+        }
+        recent.push(e.clone());
+        digits += crate::masking::digit_count(&e.text);
+        if digits >= crate::masking::SPLIT_DIGITS {
+            break;
+        }
+    }
+    recent.reverse();
+    recent
+}
+
+/// When an entry was written (its `at`, RFC 3339), in ms.
+fn written_at(e: &Entry) -> Option<Millis> {
+    let at =
+        time::OffsetDateTime::parse(&e.at, &time::format_description::well_known::Rfc3339).ok()?;
+    Millis::try_from(at.unix_timestamp_nanos() / 1_000_000).ok()
 }
 
 /// Where the memory engine announces events: called inside its critical
@@ -749,14 +793,14 @@ impl TranscriptBounds {
 /// The bytes an entry adds to its conversation's count, `None` when it is
 /// not bounded (the hub's own entries). The count is an upper bound of the
 /// typed text stored: the new text's UTF-8 length, plus the full new length
-/// of an earlier entry it redacts (that entry's old length stays counted;
+/// of each earlier entry it redacts (their old lengths stay counted;
 /// a mask may be a few bytes longer than the digits it hides, as in
 /// `**** **** **** 1111` for sixteen digits typed without spaces).
 pub fn transcript_charge(entry: &NewEntry) -> Option<u64> {
     if entry.author == Author::System {
         return None;
     }
-    let redacted = entry.redact.as_ref().map_or(0, |r| r.entry.text.len());
+    let redacted: usize = entry.redact.iter().map(|r| r.entry.text.len()).sum();
     Some((entry.text.len() + redacted) as u64)
 }
 
@@ -780,6 +824,16 @@ pub trait Store: Send + Sync + Debug + 'static {
     /// `client_id` returns the stored entry. Fails with `NoConversation` when
     /// the conversation is over or the sender is not part of it.
     async fn append(&self, id: &ConversationId, entry: NewEntry) -> StoreResult<Appended>;
+
+    /// The author's recent entries, oldest first, for a number typed over
+    /// several messages ([`recent_of`] of the conversation's last
+    /// [`RECENT_TAIL`] entries). Empty for an unknown conversation.
+    async fn recent_entries(
+        &self,
+        id: &ConversationId,
+        author: Author,
+        since: Millis,
+    ) -> StoreResult<Vec<Entry>>;
 
     /// Entries with seq > `after`, at most `limit`.
     async fn transcript(

@@ -88,7 +88,7 @@ fn said(author: Author, sender: &str, key: &str, at: Millis) -> NewEntry {
         text: format!("{sender} says {key}"),
         client_id: Some(key.to_owned()),
         now: at,
-        redact: None,
+        redact: Vec::new(),
     }
 }
 

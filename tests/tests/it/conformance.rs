@@ -83,7 +83,9 @@ conformance!(
     callbacks_one_open_per_desk_premium_first,
     callback_claims_and_outcomes,
     crafted_subs_stay_apart,
-    redaction_applies_only_to_the_last_entry,
+    several_redactions_apply_in_one_step,
+    a_changed_entry_to_redact_is_a_conflict,
+    recent_entries_are_the_authors_within_the_window,
     ended_conversations_keep_when_and_why,
     overview_and_audit,
     disconnected_cardholders_are_served_after_connected_ones,
@@ -312,6 +314,26 @@ async fn both_engines_announce_the_same_events() {
         notes[0].starts_with("[Agent(UserId(\"bob\")), Supervisor(UserId(\"sue\"))]"),
         "a note reaches the agent and the monitor, never the cardholder: {notes:?}"
     );
+    // A card over three messages: both redactions, in seq order, right
+    // before the entry that completed it.
+    let at = from_memory
+        .iter()
+        .position(|e| e.contains("Redact"))
+        .expect("a redaction");
+    let order: Vec<bool> = [
+        ("Redact", "seq: 2"),
+        ("Redact", "seq: 3"),
+        ("Msg", "seq: 4"),
+    ]
+    .iter()
+    .enumerate()
+    .map(|(i, (kind, seq))| {
+        from_memory
+            .get(at + i)
+            .is_some_and(|e| e.contains(kind) && e.contains(seq))
+    })
+    .collect();
+    assert_eq!(order, [true; 3], "{from_memory:#?}");
     assert_eq!(from_memory, from_redis);
 }
 

@@ -436,7 +436,7 @@ async fn measure_whole_transcript_steps_at_the_bounds() {
         text: text.clone(),
         client_id: Some(format!("k{i}")),
         now: now_s() * 1000,
-        redact: None,
+        redact: Vec::new(),
     };
     for i in 0..4_999 {
         store.append(&id, say(i)).await.expect("below the bounds");

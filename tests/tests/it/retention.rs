@@ -57,7 +57,7 @@ async fn say(s: &dyn Store, id: &ConversationId, who: &str, now: Millis) {
             text: "hello".into(),
             client_id: Some("k1".into()),
             now,
-            redact: None,
+            redact: Vec::new(),
         },
     )
     .await

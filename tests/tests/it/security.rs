@@ -107,6 +107,176 @@ async fn a_card_number_split_over_two_messages_is_redacted() {
     }
 }
 
+/// A card number (Luhn-valid) whose 8-digit stretches nothing else holds.
+const PAN: &str = "4242424242424242";
+
+/// Whether `text` holds 8 or more consecutive digits of [`PAN`], however
+/// they were separated (digits, spaces and dashes taken together).
+fn holds_pan_digits(text: &str) -> bool {
+    let windows: Vec<&str> = (0..=PAN.len() - 8).map(|i| &PAN[i..i + 8]).collect();
+    text.split(|c: char| !(c.is_ascii_digit() || c == ' ' || c == '-'))
+        .map(|stretch| stretch.replace([' ', '-'], ""))
+        .any(|digits| windows.iter().any(|w| digits.contains(w)))
+}
+
+/// Everything Redis holds under `prefix`, as text.
+async fn redis_contents(url: &str, prefix: &str) -> String {
+    let mut conn = redis_conn(url).await;
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}:*"))
+        .query_async(&mut conn)
+        .await
+        .expect("KEYS");
+    let mut all = String::new();
+    for key in keys {
+        let kind: String = redis::cmd("TYPE")
+            .arg(&key)
+            .query_async(&mut conn)
+            .await
+            .expect("TYPE");
+        let cmd = match kind.as_str() {
+            "string" => redis::cmd("GET").arg(&key).clone(),
+            "list" => redis::cmd("LRANGE").arg(&key).arg(0).arg(-1).clone(),
+            "hash" => redis::cmd("HGETALL").arg(&key).clone(),
+            "set" => redis::cmd("SMEMBERS").arg(&key).clone(),
+            "zset" => redis::cmd("ZRANGE").arg(&key).arg(0).arg(-1).clone(),
+            "stream" => redis::cmd("XRANGE").arg(&key).arg("-").arg("+").clone(),
+            _ => continue,
+        };
+        let value: redis::Value = cmd.query_async(&mut conn).await.expect("read a key");
+        all.push_str(&format!("{key} {value:?}\n"));
+    }
+    all
+}
+
+/// One way a cardholder types a card over several messages: who says what,
+/// in order (`ch`, `ch2`: two connections of the cardholder, `ag`: the agent).
+struct SplitTyping {
+    what: &'static str,
+    says: &'static [(&'static str, &'static str)],
+}
+
+const SPLIT_TYPINGS: [SplitTyping; 4] = [
+    SplitTyping {
+        what: "three messages",
+        says: &[("ch", "4242 4242"), ("ch", "4242"), ("ch", "4242")],
+    },
+    SplitTyping {
+        what: "four messages of four digits",
+        says: &[
+            ("ch", "4242"),
+            ("ch", "4242"),
+            ("ch", "4242"),
+            ("ch", "4242"),
+        ],
+    },
+    SplitTyping {
+        what: "an agent message in between",
+        says: &[
+            ("ch", "my card is 4242 4242"),
+            ("ag", "go on"),
+            ("ch", "4242"),
+            ("ch", "4242 thanks"),
+        ],
+    },
+    SplitTyping {
+        what: "two connections of the cardholder",
+        says: &[("ch", "4242 4242"), ("ch2", "4242,"), ("ch", "4242")],
+    },
+];
+
+#[tokio::test]
+async fn a_card_number_split_over_three_or_more_messages_is_redacted_everywhere() {
+    for engine in ["memory", "redis"] {
+        for (n, typing) in SPLIT_TYPINGS.iter().enumerate() {
+            let redis = RedisServer::start();
+            let prefix = unique_prefix();
+            let settings = match engine {
+                "memory" => memory_settings(),
+                _ => redis_settings(&redis.url(), &prefix),
+            };
+            let hub = TestHub::spawn(settings).await;
+            let url = hub.ws_url();
+            let who = format!("{engine} {}", typing.what);
+            let sub = format!("ch{n}");
+            let mut ag = available_agent(&url, "ag", &["standard"], 3).await;
+            let (mut ch, _) = Client::connect(&url, &cardholder(&sub, "standard")).await;
+            let id = paired(&mut ch, &mut ag, "billing").await;
+            let (mut ch2, _) = Client::connect(&url, &cardholder(&sub, "standard")).await;
+            // Which entries are the cardholder's (and so redacted).
+            let mut theirs = Vec::new();
+            for (i, (by, text)) in typing.says.iter().enumerate() {
+                let seq = i as u64 + 1;
+                let frame = match *by {
+                    "ag" => {
+                        json!({"type": "say", "conversation": id, "id": format!("a{seq}"), "text": text})
+                    }
+                    _ => json!({"type": "say", "id": format!("k{seq}"), "text": text}),
+                };
+                match *by {
+                    "ag" => ag.send(frame).await,
+                    "ch2" => ch2.send(frame).await,
+                    _ => ch.send(frame).await,
+                }
+                if *by != "ag" {
+                    theirs.push(seq);
+                }
+                // Stored before the next one is typed.
+                ag.expect_msg(seq).await;
+            }
+            let last = typing.says.len() as u64;
+            theirs.retain(|&s| s != last);
+            for (side, c) in [
+                ("agent", &mut ag),
+                ("cardholder", &mut ch),
+                ("other device", &mut ch2),
+            ] {
+                for &seq in &theirs {
+                    let redact = c.expect_where("redact", |f| f["seq"] == seq).await;
+                    assert_eq!(redact["conversation"], id.as_str(), "{who}, {side}");
+                    let text = redact["text"].as_str().expect("text");
+                    assert!(!text.contains("4242"), "{who}, {side}: seq {seq} -> {text}");
+                }
+                if side != "agent" {
+                    let msg = c.expect_msg(last).await;
+                    let text = msg["text"].as_str().expect("text");
+                    assert!(
+                        text.contains("4242") && !holds_pan_digits(text),
+                        "{who}, {side}: {text}"
+                    );
+                }
+            }
+            // What the store holds: a sync from a new connection, and (Redis) every key.
+            let (mut again, _) = Client::connect(&url, &cardholder(&sub, "standard")).await;
+            again.send(json!({"type": "sync", "after": 0})).await;
+            let page = again.expect("transcript").await;
+            let texts: Vec<&str> = page["entries"]
+                .as_array()
+                .expect("entries")
+                .iter()
+                .map(|e| e["text"].as_str().expect("text"))
+                .collect();
+            assert_eq!(texts.len(), typing.says.len(), "{who}: {texts:?}");
+            let digits: String = texts
+                .concat()
+                .chars()
+                .filter(char::is_ascii_digit)
+                .collect();
+            assert!(!holds_pan_digits(&digits), "{who}: {texts:?}");
+            assert_eq!(
+                digits.matches("4242").count(),
+                1,
+                "only the last four: {who}: {texts:?}"
+            );
+            if engine == "redis" {
+                let held = redis_contents(&redis.url(), &prefix).await;
+                assert!(held.contains("4242"), "{who}: the scan sees the transcript");
+                assert!(!holds_pan_digits(&held), "{who}: Redis holds {held}");
+            }
+        }
+    }
+}
+
 #[tokio::test]
 async fn invisible_and_control_characters_never_reach_the_agent() {
     let hub = TestHub::spawn(memory_settings()).await;

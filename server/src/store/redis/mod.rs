@@ -64,6 +64,28 @@ const GRACE_BATCH: usize = 100;
 /// How long one Redis call may take before the hub answers `unavailable`.
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(3);
 
+/// `append.lua`'s three redaction arguments, JSON arrays in seq order: the
+/// entries' seqs, the texts they must still hold, their new stored JSON
+/// (all `''` when there is none).
+fn redaction_args(redact: &[super::Redaction]) -> StoreResult<[String; 3]> {
+    if redact.is_empty() {
+        return Ok([String::new(), String::new(), String::new()]);
+    }
+    let seqs: Vec<Seq> = redact.iter().map(|r| r.seq).collect();
+    let was: Vec<&str> = redact.iter().map(|r| r.was.as_str()).collect();
+    let entries = redact
+        .iter()
+        .map(|r| StoredEntry::of(&r.entry))
+        .collect::<StoreResult<Vec<String>>>()?;
+    let json =
+        |v: serde_json::Result<String>| v.map_err(|_| replies::corrupt("encoding a redaction"));
+    Ok([
+        json(serde_json::to_string(&seqs))?,
+        json(serde_json::to_string(&was))?,
+        json(serde_json::to_string(&entries))?,
+    ])
+}
+
 /// Declares the store's steps (`lua/<name>.lua` each) and the library
 /// that holds them ([`Library`]); the steps listed `within` are only run by
 /// other steps (`append`, by `append_batch`), so the store has no handle on
@@ -99,6 +121,7 @@ steps!(
     within: [append],
     open,
     append_batch,
+    recent,
     release,
     end,
     escalate,
@@ -302,14 +325,7 @@ impl RedisStore {
             .as_deref()
             .map(|k| idempotency_key(new.author, k))
             .unwrap_or_default();
-        let (redact_seq, redact_entry, redact_text) = match &new.redact {
-            Some(r) => (
-                r.seq.to_string(),
-                StoredEntry::of(&r.entry)?,
-                r.entry.text.clone(),
-            ),
-            None => (String::new(), String::new(), String::new()),
-        };
+        let [redact_seqs, redact_was, redact_entries] = redaction_args(&new.redact)?;
         let [notify_event, notify_id, notify_pending] = self.notify_args(new.author);
         // Built by hand, not with `argv!`: the entry's JSON and the keys
         // move in rather than being copied once more per message.
@@ -321,9 +337,9 @@ impl RedisStore {
             sender,
             key,
             json,
-            redact_seq,
-            redact_entry,
-            redact_text,
+            redact_seqs,
+            redact_was,
+            redact_entries,
             if self.replication.is_some() { "1" } else { "" }.to_owned(),
             notify_event,
             notify_id,
@@ -647,6 +663,9 @@ impl Store for RedisStore {
         if r.full {
             return Err(StoreError::TranscriptFull);
         }
+        if r.conflict {
+            return Err(StoreError::Conflict);
+        }
         if !r.ok {
             return Err(StoreError::NoConversation);
         }
@@ -679,6 +698,24 @@ impl Store for RedisStore {
             notified: r.notified,
             reopened: r.reopened,
         })
+    }
+
+    async fn recent_entries(
+        &self,
+        id: &ConversationId,
+        author: Author,
+        since: Millis,
+    ) -> StoreResult<Vec<Entry>> {
+        let reply = self
+            .run(
+                &self.scripts.recent,
+                now_millis(),
+                argv![id, super::RECENT_TAIL],
+            )
+            .await?;
+        let tail: replies::TailReply = decode(&reply, "recent")?;
+        let entries = replies::entries_from(tail.first, &tail.entries)?;
+        Ok(super::recent_of(&entries, author, since))
     }
 
     async fn transcript(

@@ -344,6 +344,19 @@ pub struct AppendReply {
     /// Nothing done: the entry would take the transcript past its bounds.
     #[serde(default)]
     pub full: bool,
+    /// Nothing done: an entry to redact no longer holds the text the hub read.
+    #[serde(default)]
+    pub conflict: bool,
+}
+
+/// `recent.lua`: a transcript's last entries.
+#[derive(Deserialize)]
+pub struct TailReply {
+    /// The seq of the first of them.
+    pub first: Seq,
+    /// The stored entries (JSON), oldest first; absent when there are none.
+    #[serde(default)]
+    pub entries: Vec<String>,
 }
 
 /// `inbox_claim.lua`.

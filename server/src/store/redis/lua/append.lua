@@ -1,7 +1,8 @@
 -- ARGV: prefix, now, conversation, author, field of the conversation the sender must
 --       match ('cardholder' | 'agent' | '' for the hub), sender, idempotency key ('' none),
---       entry JSON, then a redaction of the author's previous entry ('' none): its seq,
---       its new stored JSON, its new text; then '1' to hold the entry back until
+--       entry JSON, then the author's earlier entries to redact ('' none), as three
+--       JSON arrays in seq order: their seqs, the texts they must still hold, their
+--       new stored JSON; then '1' to hold the entry back until
 --       `release.lua` (acknowledged once replicas hold it), '' to announce it now;
 --       then the notification to queue when the cardholder is connected nowhere
 --       ('' none: not configured, or not an agent's entry): its event, its id, how
@@ -11,14 +12,15 @@
 --       of (card tier, inbox rank now) for a cardholder's message that reopens a
 --       resolved thread (given only when a first call without them replied `wants_ranks`)
 -- Reply: {ok, duplicate, seq, entry, cardholder, agent, status, first, notified, reopened,
--- wants_ranks, full}; ok is false when the conversation is over or the sender is not its
--- cardholder/agent, (with wants_ranks) when the ranks are needed, or (with full)
--- when the entry would take the transcript past its bounds.
+-- wants_ranks, full, conflict}; ok is false when the conversation is over or the sender
+-- is not its cardholder/agent, (with wants_ranks) when the ranks are needed, (with full)
+-- when the entry would take the transcript past its bounds, or (with conflict) when an
+-- entry to redact no longer holds the text given: nothing is written then.
 -- The new entry's `msg` event is published here, inside the same atomic
 -- step, so every node receives a conversation's entries in seq order
 -- (held: by `release.lua` or the conversation's next announcing step).
 local id, author, field, sender, key, entry = ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8]
-local redact_seq, redact_entry, redact_text = ARGV[9], ARGV[10], ARGV[11]
+local redact_seqs, redact_was, redact_entries = ARGV[9], ARGV[10], ARGV[11]
 local hold = ARGV[12] == '1'
 local notify_event, notify_id, notify_pending = ARGV[13], ARGV[14], ARGV[15]
 local c = k('conv', id)
@@ -38,6 +40,20 @@ if charge and (tonumber(f[5] or '0') >= tonumber(ARGV[17])
     and (key == '' or redis.call('HEXISTS', k('tx', id) .. ':keys', key) == 0) then
   return cjson.encode({ok = false, full = true})
 end
+-- A number typed over several messages (not a resend): each entry to redact
+-- must still hold the text the hub read, checked before the first write.
+local redactions = {}
+if redact_seqs ~= '' and (key == '' or redis.call('HEXISTS', k('tx', id) .. ':keys', key) == 0) then
+  local seqs, was, entries = cjson.decode(redact_seqs), cjson.decode(redact_was), cjson.decode(redact_entries)
+  for i, seq in ipairs(seqs) do
+    local index = string.format('%d', seq - 1)
+    local stored = redis.call('LINDEX', k('tx', id), index)
+    if not stored or cjson.decode(stored).text ~= was[i] then
+      return cjson.encode({ok = false, conflict = true})
+    end
+    redactions[i] = {index = index, seq = seq, entry = entries[i], text = cjson.decode(entries[i]).text}
+  end
+end
 -- The cardholder writes to a resolved thread (not a resend): it goes back to
 -- its team's inbox and no longer expires.
 local reopened = false
@@ -54,13 +70,11 @@ if f[1] == 'resolved' and (key == '' or redis.call('HEXISTS', k('tx', id) .. ':k
   reopened = true
   f[1] = 'queued'
 end
--- A card number typed over two messages: the previous entry is masked anew,
--- while it is still the last one, before the new entry goes out.
-if redact_seq ~= '' and (key == '' or redis.call('HEXISTS', k('tx', id) .. ':keys', key) == 0)
-    and redis.call('HGET', c, 'last_seq') == redact_seq then
-  redis.call('LSET', k('tx', id), tonumber(redact_seq) - 1, redact_entry)
+-- ... and is masked anew, announced in seq order before the new entry goes out.
+for _, r in ipairs(redactions) do
+  redis.call('LSET', k('tx', id), r.index, r.entry)
   announce(with_monitors(id, both_sides(f[1], f[2], f[3]), f[8]),
-    {k = 'redact', conversation = id, seq = tonumber(redact_seq), text = redact_text})
+    {k = 'redact', conversation = id, seq = r.seq, text = r.text})
 end
 -- What append_entry reads, read above already (unless the reopening
 -- released held entries meanwhile).
