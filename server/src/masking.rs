@@ -49,10 +49,14 @@
 //! and which is typed the way one types a card, in one way and in card-like
 //! groups:
 //!
-//! - **one way**: all gaps inside the window are alike (`4111,1111,1111,1111`,
-//!   `4111 - 1111 - 1111 - 1111`), so two numbers typed each its own way and
-//!   put side by side are not read as one (`(555) 123-4567, (555) 987-6543`,
-//!   `12/25/2026, 01/15/2027`, `10:30–11:45, 13:00`, `$1,234.56, $99.00`);
+//! - **one way**: the gaps inside the window are light — spaces, dashes and
+//!   dots, which people mix within one number (`4111 1111-1111 1111`,
+//!   `4111.1111 1111–1111`), when each group has 4 digits or more (a phone
+//!   number's 3-3-4 does not mix: `555-123-4567 555-987-6543`) — or all alike (`4111,1111,1111,1111`,
+//!   `4111 - 1111 - 1111 - 1111`, `(4111)(1111)(1111)(1111)`), so two numbers
+//!   typed each its own way and put side by side are not read as one
+//!   (`(555) 123-4567, (555) 987-6543`, `12/25/2026, 01/15/2027`,
+//!   `10:30–11:45, 13:00`, `$1,234.56, $99.00`);
 //! - **card-like groups**: every group (the part of it inside the window)
 //!   has at least 3 digits (`4111 1111 1111 1111`, `3782 822463 10005`,
 //!   `4000 0000 0000 0000 006`), or all have the same length of 1 or 2
@@ -187,6 +191,10 @@ const GLUED_TAIL_DIGITS: Range<usize> = 3..5;
 
 /// Fewest digits a window must take from a group it cuts before a glued tail.
 const GLUED_MIN_TAKEN: usize = 3;
+
+/// Fewest digits of every group of a card whose gaps mix spaces, dashes and
+/// dots (`4111 1111-1111 1111`): phone numbers' groups of 3 do not mix.
+const MIXED_GROUP_DIGITS: usize = 4;
 
 /// Digits in an SSN; a text with fewer digits has nothing to mask.
 const SSN_DIGITS: usize = 9;
@@ -495,6 +503,19 @@ enum Look {
     Visible(String),
 }
 
+impl Look {
+    /// Spaces, dashes and dots, the separators people mix within one card
+    /// number (`4111 1111-1111 1111`, `4111.1111 1111-1111`); a gap with any
+    /// other character (`,`, `/`, `:`, `(`…) must look like every other gap
+    /// of the card ([`Run::typed_one_way`]).
+    fn is_light(&self) -> bool {
+        match self {
+            Look::Invisible | Look::Space | Look::Nothing => true,
+            Look::Visible(seen) => seen.chars().all(|c| matches!(c, '-' | '.')),
+        }
+    }
+}
+
 /// The separators between two groups of a run.
 #[derive(Debug, Clone)]
 struct Gap {
@@ -591,22 +612,35 @@ impl Run {
         self.digits[digits.start].at..self.digits[digits.end - 1].bytes().end
     }
 
-    /// Whether the gaps between groups `first..=last` are alike within each
-    /// message (a seam starts afresh: each message may be typed its own way).
+    /// Whether the gaps between groups `first..=last` are typed one way
+    /// within each message (a seam starts afresh: each message may be typed
+    /// its own way): every gap alike (`4111, 1111, 1111, 1111`), or, when
+    /// every group has at least [`MIXED_GROUP_DIGITS`] digits, light gaps
+    /// only (spaces, dashes, dots mix freely: `4111 1111-1111 1111`, while
+    /// `555-123-4567 555-987-6543` are two phone numbers).
     fn typed_one_way(&self, first: usize, last: usize) -> bool {
         let mut seen: Option<&Gap> = None;
+        let mut mixed = false;
+        // Short groups (a phone number's 3-3-4) never mix their gaps.
+        let short = (first..=last)
+            .any(|g| !self.touches_seam(g) && self.groups[g].len() < MIXED_GROUP_DIGITS);
+        let mut heavy = short;
         for gap in &self.gaps[first..last] {
             if gap.seam {
-                seen = None;
+                if mixed && heavy {
+                    return false;
+                }
+                (seen, mixed, heavy) = (None, false, short);
             } else if gap.look != Look::Invisible {
+                heavy |= !gap.look.is_light();
                 match seen {
-                    Some(s) if !s.alike(gap) => return false,
+                    Some(s) if !s.alike(gap) => mixed = true,
                     Some(_) => {}
                     None => seen = Some(gap),
                 }
             }
         }
-        true
+        !(mixed && heavy)
     }
 
     /// Whether group `g` begins or ends at a seam (a message may end inside
@@ -1920,6 +1954,23 @@ mod tests {
         ] {
             assert_eq!(mask_sensitive(typed), typed);
         }
+    }
+
+    #[test]
+    fn spaces_dashes_and_dots_mix_within_one_card() {
+        for typed in [
+            "4111 1111-1111 1111",
+            "4111-1111 1111.1111",
+            "4111.1111 1111\u{2013}1111",
+            "4111 - 1111 1111.1111",
+        ] {
+            assert_eq!(mask_sensitive(typed), "**** **** **** 1111", "{typed}");
+        }
+        // Any other separator mixed with them reads as two numbers.
+        assert_eq!(
+            mask_sensitive("(555) 123-4567, (555) 987-6543"),
+            "(555) 123-4567, (555) 987-6543"
+        );
     }
 
     #[test]

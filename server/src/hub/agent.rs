@@ -98,7 +98,13 @@ impl Hub {
                 let text = typed_text(text)?;
                 // The store checks that this agent holds the conversation.
                 let appended = self
-                    .append(&conversation, Author::Agent, Some(me), text, Some(id.into()))
+                    .append(
+                        &conversation,
+                        Author::Agent,
+                        Some(me),
+                        text,
+                        Some(id.into()),
+                    )
                     .await?;
                 if appended.first_from_author && !appended.duplicate {
                     self.first_reply(&conversation).await;

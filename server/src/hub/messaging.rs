@@ -163,7 +163,7 @@ impl Hub {
             text,
             key.map(String::from),
         )
-            .await?;
+        .await?;
         if opened.created {
             tracing::info!(conversation = %c.id, tier = %c.tier, topic = %topic, "secure message left");
             self.inbox_changed(&c, InboxChange::Added).await;
