@@ -397,14 +397,16 @@ local function append_entry(id, author, key, entry, hold, seen, charge)
   end
   redis.call('RPUSH', tx, entry)
   local first = not g[7]
+  -- One HSET for every field the entry changes.
+  local fields = {'last_seq', seq_s, 'last_at', NOW_S}
   if first then
-    redis.call('HSET', c, 'last_seq', seq_s, 'last_at', NOW_S, 'spoke:' .. author, '1')
-  else
-    redis.call('HSET', c, 'last_seq', seq_s, 'last_at', NOW_S)
+    fields[#fields + 1], fields[#fields + 2] = 'spoke:' .. author, '1'
   end
   if charge then
-    redis.call('HSET', c, 'text_bytes', string.format('%d', tonumber(g[9] or '0') + charge))
+    fields[#fields + 1] = 'text_bytes'
+    fields[#fields + 1] = string.format('%d', tonumber(g[9] or '0') + charge)
   end
+  redis.call('HSET', c, unpack(fields))
   if hold then
     if not g[6] then
       redis.call('HSET', c, 'published', g[5] or '0')
