@@ -1186,6 +1186,25 @@ fn keys_from_jwks(doc: &str) -> Result<Vec<(String, Algorithm, DecodingKey)>, Au
     Ok(out)
 }
 
+/// For tests: an HS256 token made of exactly these header and payload texts
+/// (a header naming a key, a claim written twice: tokens no JSON serialiser
+/// writes), signed with `secret`.
+pub fn sign_hs256_raw(secret: &[u8], header: &str, payload: &str) -> String {
+    use hmac::{Hmac, Mac};
+    let signing_input = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(header),
+        URL_SAFE_NO_PAD.encode(payload)
+    );
+    // HMAC takes a key of any length.
+    let Ok(mut mac) = Hmac::<sha2::Sha256>::new_from_slice(secret) else {
+        unreachable!("HMAC accepts every key length")
+    };
+    mac.update(signing_input.as_bytes());
+    let sig = URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
+    format!("{signing_input}.{sig}")
+}
+
 /// For `--dev` mode and tests: mint an HS256 token from claims JSON (sub, role, tier|teams,
 /// name, exp...). The claims are signed as given, not checked (tests mint bad tokens on
 /// purpose) and nothing is added: include `exp`, or [`Verifier::verify`] will refuse it.
@@ -1900,18 +1919,9 @@ FWXpEXR3uGx36PWH9BcIKRUnVUHALaEL
     // --- header members and duplicated claims (SPEC "Tokens (JWT)") ----------------------
 
     /// An HS256 token made of exactly these header and payload texts, signed with
-    /// [`SECRET`]: for tokens no JSON serialiser would write.
+    /// [`SECRET`].
     fn raw_hs256(header: &str, payload: &str) -> String {
-        use hmac::{Hmac, Mac};
-        let signing_input = format!(
-            "{}.{}",
-            URL_SAFE_NO_PAD.encode(header),
-            URL_SAFE_NO_PAD.encode(payload)
-        );
-        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(SECRET).expect("any key length");
-        mac.update(signing_input.as_bytes());
-        let sig = URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
-        format!("{signing_input}.{sig}")
+        sign_hs256_raw(SECRET, header, payload)
     }
 
     #[test]

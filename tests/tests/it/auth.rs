@@ -233,22 +233,9 @@ async fn expiring_token_closes_4401() {
 }
 
 /// An HS256 token of exactly these header and payload texts, signed with the
-/// tests' secret: for tokens no JSON serialiser would write.
+/// tests' secret.
 fn raw_token(header: &str, payload: &str) -> String {
-    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-    use base64::Engine as _;
-    use hmac::{Hmac, Mac};
-    let signing_input = format!(
-        "{}.{}",
-        URL_SAFE_NO_PAD.encode(header),
-        URL_SAFE_NO_PAD.encode(payload)
-    );
-    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(SECRET).expect("any key length");
-    mac.update(signing_input.as_bytes());
-    format!(
-        "{signing_input}.{}",
-        URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
-    )
+    switchboard::auth::sign_hs256_raw(SECRET, header, payload)
 }
 
 #[tokio::test]

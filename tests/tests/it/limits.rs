@@ -369,39 +369,48 @@ async fn typed_text_is_limited_in_bytes_per_second_per_user() {
     phone.expect_none("msg", Duration::from_millis(300)).await;
 }
 
-/// The slowest `SLOWLOG` entry whose command starts with `name` (µs), and
-/// how many there were; the log is reset after.
-async fn slowest(conn: &mut redis::aio::MultiplexedConnection, name: &str) -> (i64, usize) {
+/// Every `SLOWLOG` entry as (µs, its command in upper case); the log is
+/// reset after.
+async fn take_slowlog(conn: &mut redis::aio::MultiplexedConnection) -> Vec<(i64, String)> {
     let log: Vec<redis::Value> = redis::cmd("SLOWLOG")
         .arg("GET")
         .arg(1_000)
         .query_async(conn)
         .await
         .expect("SLOWLOG GET");
-    let mut worst = (0, 0);
-    for e in log {
-        let redis::Value::Array(fields) = e else {
-            continue;
-        };
-        let (Some(redis::Value::Int(us)), Some(redis::Value::Array(args))) =
-            (fields.get(2), fields.get(3))
-        else {
-            continue;
-        };
-        let cmd = match args.first() {
-            Some(redis::Value::BulkString(b)) => String::from_utf8_lossy(b).to_uppercase(),
-            _ => continue,
-        };
-        if cmd.starts_with(name) {
-            worst = (worst.0.max(*us), worst.1 + 1);
-        }
-    }
     let _: () = redis::cmd("SLOWLOG")
         .arg("RESET")
         .query_async(conn)
         .await
         .expect("SLOWLOG RESET");
-    worst
+    log.into_iter()
+        .filter_map(|e| {
+            let redis::Value::Array(fields) = e else {
+                return None;
+            };
+            let (Some(redis::Value::Int(us)), Some(redis::Value::Array(args))) =
+                (fields.get(2), fields.get(3))
+            else {
+                return None;
+            };
+            match args.first() {
+                Some(redis::Value::BulkString(b)) => {
+                    Some((*us, String::from_utf8_lossy(b).to_uppercase()))
+                }
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+/// The slowest `SLOWLOG` entry whose command starts with `name` (µs), and
+/// how many there were; the log is reset after.
+async fn slowest(conn: &mut redis::aio::MultiplexedConnection, name: &str) -> (i64, usize) {
+    take_slowlog(conn)
+        .await
+        .into_iter()
+        .filter(|(_, cmd)| cmd.starts_with(name))
+        .fold((0, 0), |(worst, n), (us, _)| (worst.max(us), n + 1))
 }
 
 /// A measurement, not a check (docs/operations.md has its figures): fills
@@ -544,37 +553,16 @@ async fn measure_whole_transcript_steps_at_the_bounds() {
 /// The slowest FCALL, the slowest LRANGE and how many LRANGEs the log
 /// holds (µs); the log is reset after.
 async fn slowest_all(conn: &mut redis::aio::MultiplexedConnection) -> (i64, i64, usize) {
-    let log: Vec<redis::Value> = redis::cmd("SLOWLOG")
-        .arg("GET")
-        .arg(1_000)
-        .query_async(conn)
-        .await
-        .expect("SLOWLOG GET");
     let (mut step, mut page, mut pages) = (0, 0, 0);
-    for e in log {
-        let redis::Value::Array(fields) = e else {
-            continue;
-        };
-        let (Some(redis::Value::Int(us)), Some(redis::Value::Array(args))) =
-            (fields.get(2), fields.get(3))
-        else {
-            continue;
-        };
-        match args.first() {
-            Some(redis::Value::BulkString(b)) if b.eq_ignore_ascii_case(b"FCALL") => {
-                step = step.max(*us)
-            }
-            Some(redis::Value::BulkString(b)) if b.eq_ignore_ascii_case(b"LRANGE") => {
-                page = page.max(*us);
+    for (us, cmd) in take_slowlog(conn).await {
+        match cmd.as_str() {
+            "FCALL" => step = step.max(us),
+            "LRANGE" => {
+                page = page.max(us);
                 pages += 1;
             }
             _ => {}
         }
     }
-    let _: () = redis::cmd("SLOWLOG")
-        .arg("RESET")
-        .query_async(conn)
-        .await
-        .expect("SLOWLOG RESET");
     (step, page, pages)
 }
