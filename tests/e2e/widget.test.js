@@ -945,7 +945,7 @@ e2e('internal notes and a transfer note reach the next agent only; the cardholde
   }
 });
 
-e2e('the supervisor console: live agents and queues, set an agent away, reassign a chat', { timeout: 90000 }, async () => {
+e2e('the supervisor console: live agents and queues, set an agent away, reassign a chat, a monitor that ends once the chat leaves the supervised teams', { timeout: 90000 }, async () => {
   await setAway(agentPage);
   const { context, page: pane } = await openAgent({ sub: 'e2e-sv-agent', name: 'Vic Visible', max_chats: 2, teams: ['prepaid'] });
   const other = await openAgent({ sub: 'e2e-sv-agent2', name: 'Wen Waiting', max_chats: 2, teams: ['prepaid'] });
@@ -1006,6 +1006,21 @@ e2e('the supervisor console: live agents and queues, set an agent away, reassign
     await other.page.locator('.sba-tab', { hasText: 'Pia Prepaid' }).waitFor();
     await ch.page.locator('.sbw-bubble', { hasText: 'another agent' }).waitFor();
     await console_.locator('#sbs-audit li', { hasText: 'reassigned' }).waitFor();
+
+    // A transfer out of the supervisor's teams ends the monitor in that step:
+    // the console says why, and nothing said afterwards reaches it.
+    const otherPanel = other.page.locator('.sba-panel:not([hidden])');
+    await otherPanel.locator('.sba-more > summary').click();
+    await otherPanel.locator('.sba-transfer-tier').selectOption('standard');
+    await otherPanel.locator('.sba-transfer button[type="submit"]').click();
+    await monitor.locator('.sbs-monitor-state', { hasText: 'moved to a team you do not supervise' }).waitFor();
+    await chComposer.fill('Still there after the transfer?');
+    await chComposer.press('Enter');
+    await ch.page.locator('.sbw-bubble', { hasText: 'Still there after the transfer?' }).waitFor();
+    await console_.waitForTimeout(500);
+    assert.equal(await console_.locator('.sbs-entry-text', { hasText: 'Still there after the transfer?' }).count(), 0,
+      'no entry reaches a monitor that ended');
+    assert.deepEqual(await axeViolations(console_), [], 'supervisor console, monitor ended');
   } finally {
     await svContext.close();
     await ch.context.close();
