@@ -21,6 +21,7 @@ use crate::bus::{outbound_queue, Inbox, Kick, KickReason};
 use crate::domain::now_millis;
 use crate::hub::{Caller, Hub};
 use crate::protocol::{close, ClientFrame, ErrorCode, ServerFrame};
+use crate::token_bucket::TokenBucket;
 
 /// A write that takes longer than this means the client stopped reading.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -186,22 +187,17 @@ async fn run(
     tracing::info!("disconnected");
 }
 
-/// A token bucket: `rate_burst` frames at once, `rate_per_sec` sustained.
+/// The frame rate limit: `rate_burst` frames at once, `rate_per_sec`
+/// sustained, a token a frame.
 struct RateLimit {
-    burst: f64,
-    per_sec: f64,
-    tokens: f64,
-    at: Instant,
+    bucket: TokenBucket,
     refused_in_a_row: u32,
 }
 
 impl RateLimit {
     fn new(burst: f64, per_sec: f64, now: Instant) -> Self {
         RateLimit {
-            burst,
-            per_sec,
-            tokens: burst,
-            at: now,
+            bucket: TokenBucket::full(burst, per_sec, now),
             refused_in_a_row: 0,
         }
     }
@@ -209,11 +205,7 @@ impl RateLimit {
     /// Takes one token if there is one at `now` (passed in so the bucket is
     /// a pure function of time, tested without sleeping).
     fn allow(&mut self, now: Instant) -> bool {
-        self.tokens = (self.tokens + now.duration_since(self.at).as_secs_f64() * self.per_sec)
-            .min(self.burst);
-        self.at = now;
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
+        if self.bucket.take(1.0, now) {
             self.refused_in_a_row = 0;
             true
         } else {

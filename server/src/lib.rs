@@ -25,6 +25,8 @@
 //!   characters); the hub cleans a text, then masks it.
 //! - [`metrics`]: Prometheus metrics.
 //! - [`notify`]: notifications to the issuer's push service (`--notify-url`).
+//! - [`typing_rate`]: the typed-text byte budget per user; [`token_bucket`]:
+//!   the token bucket it and the frame rate limit share.
 //! - [`logging`]: the log subscriber, which keeps payload-dumping
 //!   dependencies below debug whatever `RUST_LOG` says.
 
@@ -51,6 +53,7 @@ pub mod notify;
 pub mod protocol;
 pub mod store;
 pub mod text;
+pub mod token_bucket;
 pub mod typing_rate;
 
 use std::future::Future;

@@ -2,7 +2,7 @@
 //! node, shared by all of the user's connections here (SPEC: "A user's typed
 //! text is limited in bytes per second as well as in messages").
 //!
-//! [`TypingBudgets`] holds a token bucket per user (role and `sub`) while
+//! [`TypingBudgets`] holds a [`crate::token_bucket::TokenBucket`] of bytes per user (role and `sub`) while
 //! the user has a connection on this node: `--max-text-burst-bytes` at once,
 //! then `--max-text-bytes-per-sec` sustained. Each connection holds its
 //! user's [`TypingBudget`]; spending locks only that user's bucket, so one
@@ -16,6 +16,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 use crate::domain::{Role, UserId};
+use crate::token_bucket::TokenBucket;
 
 /// Every connected user's budget on this node.
 #[derive(Debug)]
@@ -30,20 +31,7 @@ pub struct TypingBudgets {
 
 /// One user's budget, shared by the user's connections on this node.
 #[derive(Debug, Clone)]
-pub struct TypingBudget(Arc<Mutex<Bucket>>);
-
-/// A token bucket of bytes.
-#[derive(Debug)]
-struct Bucket {
-    /// Bytes the user may send now.
-    bytes: f64,
-    /// When `bytes` was last brought up to date.
-    at: Instant,
-    /// Its size.
-    burst: f64,
-    /// Its refill rate.
-    per_sec: f64,
-}
+pub struct TypingBudget(Arc<Mutex<TokenBucket>>);
 
 impl TypingBudgets {
     /// Budgets of `burst` bytes at once and `per_sec` bytes a second.
@@ -61,12 +49,11 @@ impl TypingBudgets {
         self.lock()
             .entry((role, sub.clone()))
             .or_insert_with(|| {
-                TypingBudget(Arc::new(Mutex::new(Bucket {
-                    bytes: self.burst,
-                    at: now,
-                    burst: self.burst,
-                    per_sec: self.per_sec,
-                })))
+                TypingBudget(Arc::new(Mutex::new(TokenBucket::full(
+                    self.burst,
+                    self.per_sec,
+                    now,
+                ))))
             })
             .clone()
     }
@@ -101,17 +88,8 @@ impl TypingBudget {
     /// Takes `bytes` from the budget if it holds them at `now` (passed in so
     /// the bucket is a pure function of time); false leaves it untouched.
     pub fn spend(&self, bytes: usize, now: Instant) -> bool {
-        let mut b = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        let elapsed = now.saturating_duration_since(b.at).as_secs_f64();
-        b.bytes = (b.bytes + elapsed * b.per_sec).min(b.burst);
-        b.at = b.at.max(now);
-        let bytes = bytes as f64;
-        if bytes <= b.bytes {
-            b.bytes -= bytes;
-            true
-        } else {
-            false
-        }
+        let mut bucket = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        bucket.take(bytes as f64, now)
     }
 }
 
