@@ -32,18 +32,26 @@ local owner = field == 'cardholder' and f[2] or field == 'agent' and f[3] or nil
 if field ~= '' and owner ~= sender then
   return cjson.encode({ok = false})
 end
--- Past the bounds, a typed entry is refused, unless it is a resend of a stored
--- one (answered as the duplicate below).
+-- Whether the entry is a resend of a stored one (answered as the duplicate
+-- below): asked only by the checks that need it, and at most once.
+local resend = nil
+local function is_resend()
+  if resend == nil then
+    resend = key ~= '' and redis.call('HEXISTS', k('tx', id) .. ':keys', key) == 1
+  end
+  return resend
+end
+-- Past the bounds, a typed entry is refused, unless it is a resend.
 local charge = tonumber(ARGV[16])
 if charge and (tonumber(f[5] or '0') >= tonumber(ARGV[17])
     or tonumber(f[9] or '0') + charge > tonumber(ARGV[18]))
-    and (key == '' or redis.call('HEXISTS', k('tx', id) .. ':keys', key) == 0) then
+    and not is_resend() then
   return cjson.encode({ok = false, full = true})
 end
 -- A number typed over several messages (not a resend): each entry to redact
 -- must still hold the text the hub read, checked before the first write.
 local redactions = {}
-if redact_seqs ~= '' and (key == '' or redis.call('HEXISTS', k('tx', id) .. ':keys', key) == 0) then
+if redact_seqs ~= '' and not is_resend() then
   local seqs, was, entries = cjson.decode(redact_seqs), cjson.decode(redact_was), cjson.decode(redact_entries)
   for i, seq in ipairs(seqs) do
     local index = string.format('%d', seq - 1)
@@ -57,7 +65,7 @@ end
 -- The cardholder writes to a resolved thread (not a resend): it goes back to
 -- its team's inbox and no longer expires.
 local reopened = false
-if f[1] == 'resolved' and (key == '' or redis.call('HEXISTS', k('tx', id) .. ':keys', key) == 0) then
+if f[1] == 'resolved' and not is_resend() then
   if #ARGV < 19 then
     return cjson.encode({ok = false, wants_ranks = true})
   end
