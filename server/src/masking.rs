@@ -892,26 +892,25 @@ fn mask_to_fixpoint(
     // Each pass that changes anything removes at least nine digits, so this
     // ends; looping to a fixed point is what makes masking idempotent (the
     // kept last four of one card cannot combine with neighbouring digits later).
+    type Finder = fn(&str, &[Range<usize>]) -> Vec<Redaction>;
+    // Cards first: SSNs are looked for in the text with cards masked.
+    const FINDERS: [Finder; 2] = [find_cards, find_ssns];
     loop {
-        let cards = find_cards(&current, &seams);
-        if !cards.is_empty() {
-            let (next, next_seams) = apply(&current, &cards, &seams);
+        let mut changed = false;
+        for find in FINDERS {
+            let found = find(&current, &seams);
+            if found.is_empty() {
+                continue;
+            }
+            let (next, next_seams) = apply(&current, &found, &seams);
             current = Cow::Owned(next);
             let Some(next_seams) = next_seams else {
                 return (current, None);
             };
             seams = next_seams;
+            changed = true;
         }
-        let ssns = find_ssns(&current, &seams);
-        if !ssns.is_empty() {
-            let (next, next_seams) = apply(&current, &ssns, &seams);
-            current = Cow::Owned(next);
-            let Some(next_seams) = next_seams else {
-                return (current, None);
-            };
-            seams = next_seams;
-        }
-        if cards.is_empty() && ssns.is_empty() {
+        if !changed {
             return (current, Some(seams));
         }
     }
