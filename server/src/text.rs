@@ -210,7 +210,7 @@ fn clean(text: &str, allowed_control: fn(char) -> bool) -> Result<Cow<'_, str>, 
             if !allowed_control(c) {
                 return Err(TextError::Control(c));
             }
-        } else if is_invisible(c) && !emoji_part(kept_before, c, chars.peek().copied()) {
+        } else if !stays(kept_before, c, chars.peek().copied()) {
             needs_removal = true;
             continue;
         } else {
@@ -228,11 +228,18 @@ fn clean(text: &str, allowed_control: fn(char) -> bool) -> Result<Cow<'_, str>, 
     let mut chars = text.chars().peekable();
     while let Some(c) = chars.next() {
         let before = out.chars().next_back();
-        if !is_invisible(c) || emoji_part(before, c, chars.peek().copied()) {
+        if stays(before, c, chars.peek().copied()) {
             out.push(c);
         }
     }
     Ok(Cow::Owned(out))
+}
+
+/// Whether `c`, after the kept character `before` and before `after` (as
+/// typed), stays in a cleaned text: it is not invisible, or it is part of an
+/// emoji sequence. The one rule both passes of [`clean`] follow.
+fn stays(before: Option<char>, c: char, after: Option<char>) -> bool {
+    !is_invisible(c) || emoji_part(before, c, after)
 }
 
 /// Whether the invisible `c`, after the kept character `before` and before
