@@ -357,6 +357,39 @@ pub struct BadId {
     pub expected: &'static str,
 }
 
+/// `parse`, `TryFrom<String>` and `FromStr` for an id a client sends,
+/// from the type's own `has_shape` (the exact shape the hub issues) and
+/// `SHAPE` (what a refusal says): one way in for every such id.
+macro_rules! parsed_from_client {
+    ($name:ident) => {
+        impl $name {
+            /// An id from a client: exactly the shape the hub issues, else
+            /// [`Self::SHAPE`].
+            pub fn parse(s: &str) -> Result<Self, BadId> {
+                Self::try_from(s.to_owned())
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = BadId;
+            fn try_from(s: String) -> Result<Self, BadId> {
+                if Self::has_shape(&s) {
+                    Ok($name(s))
+                } else {
+                    Err(Self::SHAPE)
+                }
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = BadId;
+            fn from_str(s: &str) -> Result<Self, BadId> {
+                Self::parse(s)
+            }
+        }
+    };
+}
+
 /// Whether `s` is `prefix` followed by exactly `n` characters that `digit` accepts.
 fn prefixed(s: &str, prefix: &str, n: usize, digit: fn(&u8) -> bool) -> bool {
     s.strip_prefix(prefix)
@@ -377,15 +410,10 @@ impl ConversationId {
         ConversationId(format!("c-{}", uuid::Uuid::new_v4().simple()))
     }
 
-    /// A conversation id from a client: exactly the shape the hub issues
+    /// Whether `s` has the shape the hub issues
     /// ([`ConversationId::generate`], [`ConversationId::for_client_key`]), so
-    /// nothing else (`…:monitors`, `*`, another case) ever names a key.
-    pub fn parse(s: &str) -> Result<Self, BadId> {
-        Self::try_from(s.to_owned())
-    }
-
-    /// Whether `s` has the shape the hub issues.
-    fn is_issued(s: &str) -> bool {
+    /// that nothing else (`…:monitors`, `*`, another case) ever names a key.
+    fn has_shape(s: &str) -> bool {
         let lower_hex = |b: &u8| matches!(b, b'0'..=b'9' | b'a'..=b'f');
         prefixed(s, "c-", Self::HEX_DIGITS, lower_hex)
     }
@@ -404,23 +432,7 @@ impl ConversationId {
     }
 }
 
-impl TryFrom<String> for ConversationId {
-    type Error = BadId;
-    fn try_from(s: String) -> Result<Self, BadId> {
-        if Self::is_issued(&s) {
-            Ok(ConversationId(s))
-        } else {
-            Err(Self::SHAPE)
-        }
-    }
-}
-
-impl FromStr for ConversationId {
-    type Err = BadId;
-    fn from_str(s: &str) -> Result<Self, BadId> {
-        Self::parse(s)
-    }
-}
+parsed_from_client!(ConversationId);
 
 impl CallbackRef {
     /// The digits after the desk's prefix: short enough to read out on the phone.
@@ -445,32 +457,15 @@ impl CallbackRef {
         CallbackRef(format!("{}{n:06}", Self::prefix(desk)))
     }
 
-    /// A callback reference from a client: exactly the shape the hub issues.
-    pub fn parse(s: &str) -> Result<Self, BadId> {
-        Self::try_from(s.to_owned())
-    }
-}
-
-impl TryFrom<String> for CallbackRef {
-    type Error = BadId;
-    fn try_from(s: String) -> Result<Self, BadId> {
-        let issued = Desk::ALL
+    /// Whether `s` has the shape the hub issues ([`CallbackRef::numbered`]).
+    fn has_shape(s: &str) -> bool {
+        Desk::ALL
             .iter()
-            .any(|&d| prefixed(&s, Self::prefix(d), Self::DIGITS, u8::is_ascii_digit));
-        if issued {
-            Ok(CallbackRef(s))
-        } else {
-            Err(Self::SHAPE)
-        }
+            .any(|&d| prefixed(s, Self::prefix(d), Self::DIGITS, u8::is_ascii_digit))
     }
 }
 
-impl FromStr for CallbackRef {
-    type Err = BadId;
-    fn from_str(s: &str) -> Result<Self, BadId> {
-        Self::parse(s)
-    }
-}
+parsed_from_client!(CallbackRef);
 
 /// A client's idempotency key (a `say`'s `id`, a thread `start`'s): 1 to
 /// [`ClientKey::MAX_LEN`] of `A–Z a–z 0–9 _ -` (SPEC "Identity"), which
@@ -489,9 +484,11 @@ impl ClientKey {
         expected: "a client key (1 to 64 of `A-Z`, `a-z`, `0-9`, `_`, `-`)",
     };
 
-    /// A key from a client.
-    pub fn parse(s: &str) -> Result<Self, BadId> {
-        Self::try_from(s.to_owned())
+    /// Whether `s` is a key a client may send (SPEC "Identity"): the
+    /// client chooses its keys, the hub only bounds their shape.
+    fn has_shape(s: &str) -> bool {
+        let allowed = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-');
+        (1..=Self::MAX_LEN).contains(&s.len()) && s.as_bytes().iter().all(allowed)
     }
 
     /// The key as text.
@@ -500,24 +497,7 @@ impl ClientKey {
     }
 }
 
-impl TryFrom<String> for ClientKey {
-    type Error = BadId;
-    fn try_from(s: String) -> Result<Self, BadId> {
-        let allowed = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-');
-        if (1..=Self::MAX_LEN).contains(&s.len()) && s.as_bytes().iter().all(allowed) {
-            Ok(ClientKey(s))
-        } else {
-            Err(Self::SHAPE)
-        }
-    }
-}
-
-impl FromStr for ClientKey {
-    type Err = BadId;
-    fn from_str(s: &str) -> Result<Self, BadId> {
-        Self::parse(s)
-    }
-}
+parsed_from_client!(ClientKey);
 
 impl From<ClientKey> for String {
     fn from(k: ClientKey) -> String {
