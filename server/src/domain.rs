@@ -339,6 +339,40 @@ string_id!(
     /// A user's stable id: the token's `sub` claim.
     UserId
 );
+/// Longest `sub`, in bytes; it ends up in Redis keys and log spans.
+pub const MAX_SUB_BYTES: usize = 128;
+
+/// Why a text is not a user id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum BadUserId {
+    /// No byte at all.
+    #[error("is empty")]
+    Empty,
+    /// Over [`MAX_SUB_BYTES`].
+    #[error("is too long")]
+    TooLong,
+    /// A control character somewhere.
+    #[error("contains control characters")]
+    Control,
+}
+
+impl UserId {
+    /// A user id from outside (a token's `sub`, a supervisor's `agent`):
+    /// SPEC "Identity", any 1 to [`MAX_SUB_BYTES`] bytes without control
+    /// characters (the store encodes it before it reaches a key).
+    pub fn parse(s: &str) -> Result<UserId, BadUserId> {
+        if s.is_empty() {
+            Err(BadUserId::Empty)
+        } else if s.len() > MAX_SUB_BYTES {
+            Err(BadUserId::TooLong)
+        } else if s.chars().any(char::is_control) {
+            Err(BadUserId::Control)
+        } else {
+            Ok(UserId(s.to_owned()))
+        }
+    }
+}
+
 string_id!(
     /// A conversation's id, minted by the hub.
     ConversationId

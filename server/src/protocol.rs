@@ -317,8 +317,16 @@ mod edge {
         D: Deserializer<'de>,
         T: TryFrom<String, Error = BadId>,
     {
-        let s = String::deserialize(d)?;
-        T::try_from(s).map_err(|e| D::Error::custom(format_args!("`{field}` is {e}")))
+        checked(String::deserialize(d)?, field)
+    }
+
+    /// `s` as `T`, or the refusal naming `field`.
+    fn checked<T, E>(s: String, field: &str) -> Result<T, E>
+    where
+        T: TryFrom<String, Error = BadId>,
+        E: serde::de::Error,
+    {
+        T::try_from(s).map_err(|e| E::custom(format_args!("`{field}` is {e}")))
     }
 
     /// An optional string (absent or `null`: `None`) parsed into `T`.
@@ -327,12 +335,9 @@ mod edge {
         D: Deserializer<'de>,
         T: TryFrom<String, Error = BadId>,
     {
-        match Option::<String>::deserialize(d)? {
-            None => Ok(None),
-            Some(s) => T::try_from(s)
-                .map(Some)
-                .map_err(|e| D::Error::custom(format_args!("`{field}` is {e}"))),
-        }
+        Option::<String>::deserialize(d)?
+            .map(|s| checked(s, field))
+            .transpose()
     }
 
     pub(super) fn conversation<'de, D: Deserializer<'de>>(
@@ -369,13 +374,12 @@ mod edge {
     /// "Identity": 1–128 bytes, no control characters), nothing else.
     pub(super) fn agent<'de, D: Deserializer<'de>>(d: D) -> Result<UserId, D::Error> {
         let s = String::deserialize(d)?;
-        let max = crate::auth::MAX_SUB_BYTES;
-        if s.is_empty() || s.len() > max || s.chars().any(char::is_control) {
-            return Err(D::Error::custom(format_args!(
-                "`agent` is not a user id (1 to {max} bytes, no control characters)"
-            )));
-        }
-        Ok(UserId(s))
+        UserId::parse(&s).map_err(|_| {
+            D::Error::custom(format_args!(
+                "`agent` is not a user id (1 to {} bytes, no control characters)",
+                crate::domain::MAX_SUB_BYTES
+            ))
+        })
     }
 }
 
