@@ -333,6 +333,19 @@ pub enum Engine {
     },
 }
 
+/// Refuses a flag that must be at least 1 but is 0, in one sentence:
+/// "`flag` must be at least 1`unit`" (`unit`: "" or " second").
+fn at_least_one<T: Default + PartialEq>(
+    value: T,
+    flag: &str,
+    unit: &str,
+) -> Result<(), ConfigError> {
+    if value == T::default() {
+        return Err(ConfigError(format!("{flag} must be at least 1{unit}")));
+    }
+    Ok(())
+}
+
 /// Validated settings for [`crate::run`].
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -455,16 +468,8 @@ impl Cli {
 
     /// `--max-transcript-entries` and `--max-transcript-bytes`, each at least 1.
     fn transcript_bounds(&self) -> Result<crate::store::TranscriptBounds, ConfigError> {
-        if self.max_transcript_entries == 0 {
-            return Err(ConfigError(
-                "--max-transcript-entries must be at least 1".into(),
-            ));
-        }
-        if self.max_transcript_bytes == 0 {
-            return Err(ConfigError(
-                "--max-transcript-bytes must be at least 1".into(),
-            ));
-        }
+        at_least_one(self.max_transcript_entries, "--max-transcript-entries", "")?;
+        at_least_one(self.max_transcript_bytes, "--max-transcript-bytes", "")?;
         Ok(crate::store::TranscriptBounds {
             entries: self.max_transcript_entries,
             bytes: self.max_transcript_bytes,
@@ -591,34 +596,18 @@ impl Cli {
             }
             None => Engine::Memory,
         };
-        if self.max_connections_per_user == 0 {
-            return Err(ConfigError(
-                "--max-connections-per-user must be at least 1".into(),
-            ));
-        }
-        if self.max_connections == 0 {
-            return Err(ConfigError("--max-connections must be at least 1".into()));
-        }
-        if self.hot_retention == 0 {
-            return Err(ConfigError(
-                "--hot-retention must be at least 1 second".into(),
-            ));
-        }
-        if self.jwks_refresh == 0 {
-            return Err(ConfigError(
-                "--jwks-refresh must be at least 1 second".into(),
-            ));
-        }
-        if self.jwt_max_lifetime == 0 {
-            return Err(ConfigError(
-                "--jwt-max-lifetime must be at least 1 second".into(),
-            ));
-        }
+        at_least_one(
+            self.max_connections_per_user,
+            "--max-connections-per-user",
+            "",
+        )?;
+        at_least_one(self.max_connections, "--max-connections", "")?;
+        at_least_one(self.hot_retention, "--hot-retention", " second")?;
+        at_least_one(self.jwks_refresh, "--jwks-refresh", " second")?;
+        at_least_one(self.jwt_max_lifetime, "--jwt-max-lifetime", " second")?;
         // An OpenID issuer's tokens name it in `iss`; checking that is what one expects.
         let issuer = self.jwt_issuer.clone().or_else(|| self.oidc_issuer.clone());
-        if self.max_pending_auth == 0 {
-            return Err(ConfigError("--max-pending-auth must be at least 1".into()));
-        }
+        at_least_one(self.max_pending_auth, "--max-pending-auth", "")?;
         let mut settings = Settings::with_keys(keys);
         settings.engine = engine;
         settings.jwt.issuer = issuer;
@@ -647,11 +636,7 @@ impl Cli {
                 "--node-timeout must be at least twice --node-heartbeat, or a live node could be declared dead".into(),
             ));
         }
-        if self.archive_retention_days == 0 {
-            return Err(ConfigError(
-                "--archive-retention-days must be at least 1".into(),
-            ));
-        }
+        at_least_one(self.archive_retention_days, "--archive-retention-days", "")?;
         settings.archive_retention_days = self.archive_retention_days;
         if let Some(url) = &self.archive_url {
             if self.redis_url.is_none() {
@@ -665,9 +650,7 @@ impl Cli {
         settings.max_connections = self.max_connections;
         settings.max_pending_auth = self.max_pending_auth;
         settings.max_connections_per_user = self.max_connections_per_user;
-        if self.sla_seconds == 0 {
-            return Err(ConfigError("--sla-seconds must be at least 1".into()));
-        }
+        at_least_one(self.sla_seconds, "--sla-seconds", "")?;
         settings.sla_seconds = self.sla_seconds;
         if let Some(path) = &self.canned_replies {
             settings.canned =
@@ -679,11 +662,7 @@ impl Cli {
         }
         settings.offer_message_after = Duration::from_secs(self.offer_message_after);
         settings.transcript_bounds = self.transcript_bounds()?;
-        if self.max_text_bytes_per_sec == 0 {
-            return Err(ConfigError(
-                "--max-text-bytes-per-sec must be at least 1".into(),
-            ));
-        }
+        at_least_one(self.max_text_bytes_per_sec, "--max-text-bytes-per-sec", "")?;
         if self.max_text_burst_bytes < MIN_TEXT_BURST_BYTES {
             return Err(ConfigError(format!(
                 "--max-text-burst-bytes must be at least {MIN_TEXT_BURST_BYTES}, so that the longest message always passes"
