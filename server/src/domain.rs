@@ -577,6 +577,14 @@ pub fn rfc3339(at: Millis) -> String {
         .unwrap_or_default()
 }
 
+/// The inverse of [`rfc3339`]: an RFC 3339 time as Unix milliseconds
+/// (`None` when it is not one).
+pub fn millis_of_rfc3339(text: &str) -> Option<Millis> {
+    let at =
+        time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok()?;
+    Millis::try_from(at.unix_timestamp_nanos() / 1_000_000).ok()
+}
+
 /// How many seconds one tier is moved ahead in the routing order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TierBoosts {

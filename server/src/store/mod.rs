@@ -238,7 +238,7 @@ pub fn recent_of(tail: &[Entry], author: Author, since: Millis) -> Vec<Entry> {
     let mut recent = Vec::new();
     let mut digits = 0;
     for e in tail.iter().rev().filter(|e| e.from == author) {
-        if written_at(e).is_some_and(|at| at < since) {
+        if crate::domain::millis_of_rfc3339(&e.at).is_some_and(|at| at < since) {
             break;
         }
         recent.push(e.clone());
@@ -249,13 +249,6 @@ pub fn recent_of(tail: &[Entry], author: Author, since: Millis) -> Vec<Entry> {
     }
     recent.reverse();
     recent
-}
-
-/// When an entry was written (its `at`, RFC 3339), in ms.
-fn written_at(e: &Entry) -> Option<Millis> {
-    let at =
-        time::OffsetDateTime::parse(&e.at, &time::format_description::well_known::Rfc3339).ok()?;
-    Millis::try_from(at.unix_timestamp_nanos() / 1_000_000).ok()
 }
 
 /// Where the memory engine announces events: called inside its critical
