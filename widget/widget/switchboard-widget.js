@@ -152,14 +152,20 @@
     this.threads = new Map(); // id -> {conversation, topic, status, last_seq, unread, last_at}
     this.replyWithinS = null;
     this.open = null;         // the thread shown: { id }; its entries are in this.log
+    // Each thread's transcript, kept while the page lives: the hub never
+    // sends one connection an entry twice, so a thread opened again is not
+    // read again from scratch (a page leaves out what came live).
+    this.logs = new Map();    // conversation -> Transcript
+    this.log = null;          // the open thread's
     this.starting = false;    // the `start` (mode message) frame on its way, resent as is
     this.startRetry = {};     // counts the resends of `starting`
     this.openNewest = false;  // show the new thread once the hub lists it
     this.build();
     var self = this;
-    // The open thread's entries after those shown; a refusal is asked again after a backoff.
+    // The open thread's entries after `loadAfter`; a refusal is asked again after a backoff.
+    this.loadAfter = 0;
     this.reload = new core.Reload(function () {
-      if (self.open) self.conn().send({ type: 'sync', conversation: self.open.id, after: self.log.maxSeq });
+      if (self.open) self.conn().send({ type: 'sync', conversation: self.open.id, after: self.loadAfter });
     });
   }
 
@@ -192,12 +198,7 @@
 
     this.threadTitle = h('h3', { class: 'sbw-thread-title', id: 'sbw-thread-title', tabindex: '-1' });
     this.threadStatus = h('p', { class: 'sbw-thread-status' });
-    this.transcript = h('ol', { class: 'sbw-thread-transcript', 'aria-label': 'Messages', tabindex: '0' });
-    this.log = new core.Transcript(this.transcript, {
-      prefix: 'sbw-', text: '.sbw-bubble', own: fromCardholder,
-      render: function (entry) { return self.w.entryElement(entry); },
-      more: function () { self.reload.start(); },
-    });
+    this.transcript = threadList(); // the open thread's list (replaced on open)
     this.composer = h('textarea', {
       class: 'sbw-input sbw-thread-composer', rows: '2', maxlength: String(core.MAX_TEXT_CHARS),
       placeholder: 'Write a reply', 'aria-label': 'Reply',
@@ -215,6 +216,23 @@
     this.entry = h('button', {
       type: 'button', class: 'sbw-link sbw-messages-open', onclick: function () { self.show(); },
     }, ['Secure messages', this.entryBadge]);
+  };
+
+  function threadList() {
+    return h('ol', { class: 'sbw-thread-transcript', 'aria-label': 'Messages', tabindex: '0' });
+  }
+
+  /** A thread's transcript, made on its first entry or opening. */
+  MessageCentre.prototype.logFor = function (id) {
+    var self = this;
+    if (!this.logs.has(id)) {
+      this.logs.set(id, new core.Transcript(threadList(), {
+        prefix: 'sbw-', text: '.sbw-bubble', own: fromCardholder,
+        render: function (entry) { return self.w.entryElement(entry); },
+        more: function (after) { self.loadAfter = after; self.reload.start(); },
+      }));
+    }
+    return this.logs.get(id);
   };
 
   /** Unread agent replies over every thread. */
@@ -241,10 +259,11 @@
     if (Array.isArray(f.threads)) this.setThreads(f.threads);
     if (typeof f.message_reply_within_s === 'number') this.replyWithinS = f.message_reply_within_s;
     if (this.open) {
+      this.loadAfter = this.log.maxSeq;
       this.reload.start();
-      var self = this;
-      this.log.pending.forEach(function (p) { self.sendSay(p); });
     }
+    var self = this;
+    this.logs.forEach(function (log) { log.pending.forEach(function (p) { self.sendSay(p); }); });
     this.render();
   };
 
@@ -271,6 +290,8 @@
           this.reload.done();
           this.log.page(f);
           this.sendRead();
+        } else if (this.logs.has(f.conversation)) {
+          this.logs.get(f.conversation).page(f);
         }
         break;
       case 'assigned': t.status = 'active'; break;
@@ -279,7 +300,7 @@
         if (f.reason === 'resolved') this.w.announce('Your secure message was answered.');
         break;
       case 'redact':
-        if (this.open && this.open.id === f.conversation) this.log.redact(f);
+        if (this.logs.has(f.conversation)) this.logs.get(f.conversation).redact(f);
         break;
       default: break;
     }
@@ -292,7 +313,7 @@
     if (isNew) { t.last_seq = seq; t.last_at = f.at; }
     if (f.from === 'cardholder' && t.status === 'resolved') t.status = 'queued';
     var shown = this.open && this.open.id === f.conversation && this.w.screen === 'thread' && this.w.isOpen;
-    if (this.open && this.open.id === f.conversation) this.log.add(f);
+    this.logFor(f.conversation).add(f);
     if (f.from === 'agent' && isNew) {
       if (shown) this.sendRead();
       else {
@@ -328,10 +349,15 @@
   MessageCentre.prototype.openThread = function (id) {
     var t = this.threads.get(id);
     this.open = { id: id };
-    this.log.clear();
+    this.log = this.logFor(id);
+    this.transcript.replaceWith(this.log.list);
+    this.transcript = this.log.list;
     this.threadTitle.textContent = t && t.topic ? topicLabel(t.topic) : 'Secure message';
     this.w.setScreen('thread');
+    // From the start: what came live is left out of the page, what is shown already is shown once.
+    this.loadAfter = 0;
     this.reload.start();
+    this.log.scrollToEnd();
     this.render();
   };
 
@@ -367,13 +393,15 @@
   /** An `error` about what the centre sent; false when it is not ours. */
   MessageCentre.prototype.onError = function (f) {
     var centre = this;
-    var p = f.ref && this.log.pending.get(f.ref);
+    var log = null;
+    this.logs.forEach(function (l) { if (f.ref && l.pending.has(f.ref)) log = l; });
+    var p = log && log.pending.get(f.ref);
     if (p) {
       if (core.isRetryable(f.code)) {
         // Same id: resent after a growing backoff, never stored twice.
-        core.retryLater(p, function () { if (centre.log.pending.has(p.id)) centre.sendSay(p); });
+        core.retryLater(p, function () { if (log.pending.has(p.id)) centre.sendSay(p); });
       } else {
-        this.log.fail(p).appendChild(h('span', { text: f.code === 'transcript_full' ? 'Not sent: this conversation is full' : 'Not sent' }));
+        log.fail(p).appendChild(h('span', { text: f.code === 'transcript_full' ? 'Not sent: this conversation is full' : 'Not sent' }));
         if (f.code === 'transcript_full') this.w.showAlert(TRANSCRIPT_FULL.thread);
       }
       return true;
