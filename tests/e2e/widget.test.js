@@ -1412,6 +1412,22 @@ e2e('a thread opened again shows what it showed; a refused thread load and a ref
     const thread = page.locator('.sbw-thread-transcript');
     assert.equal(await thread.locator('.sbw-bubble', { hasText: 'And my PIN?' }).count(), 1, 'shown once');
     assert.equal(await thread.locator('.sbw-pending, .sbw-failed').count(), 0, 'neither sending nor failed');
+
+    // Three more replies whose `msg`s come late, the second first and twice, while the third is still "sending".
+    await page.evaluate(() => { window.__hold = (f) => f.type === 'msg'; });
+    const replies = ['Reply one', 'Reply two', 'Reply three'];
+    for (const [n, text] of replies.entries()) {
+      await page.locator('.sbw-thread-composer').fill(text);
+      await page.locator('.sbw-thread-send').click();
+      await page.waitForFunction((k) => window.__held.length >= k, n + 1);
+    }
+    await page.evaluate(() => { window.__hold = null; window.__release([1, 0]); });
+    await thread.locator('.sbw-pending .sbw-bubble', { hasText: 'Reply three' }).waitFor();
+    await page.evaluate(() => window.__release([2, 1]));
+    const texts = await thread.locator('[data-seq] .sbw-bubble').allTextContents();
+    assert.deepEqual(texts.filter((t) => replies.includes(t)), replies, `in the order written, once: ${JSON.stringify(texts)}`);
+    assertContiguous(await seqs(page, '.sbw-thread-transcript [data-seq]'), 'thread');
+    assert.equal(await thread.locator('.sbw-pending').count(), 0, 'nothing left "sending"');
   } finally {
     await ch.context.close().catch(() => {});
     node.proc.kill('SIGTERM');
