@@ -764,12 +764,23 @@ e2e('nobody can chat: the waiting cardholder is offered a secure message or, for
  * returns the waiting chat's offer bar, once it offers a secure message.
  */
 async function offeredWhileWaiting(page, label) {
-  await page.locator('.sbw-launcher').click();
-  await page.locator('.sbw-topic', { hasText: label }).click();
-  await page.locator('.sbw-start').click();
+  await startChat(page, label);
   const offer = page.locator('.sbw-offer:not([hidden])');
   await offer.locator('.sbw-offer-message', { hasText: 'Leave a secure message' }).waitFor();
   return offer;
+}
+
+/** Opens the widget on `page` and starts a chat about the topic labelled `label`. */
+async function startChat(page, label) {
+  await page.locator('.sbw-launcher').click();
+  await page.locator('.sbw-topic', { hasText: label }).click();
+  await page.locator('.sbw-start').click();
+}
+
+/** Sets the agent of the pane on `page` available. */
+async function setAvailable(page) {
+  await page.locator('#sba-availability').click();
+  await page.locator('#sba-availability[aria-pressed="true"]').waitFor();
 }
 
 /** axe-core's serious and critical violations on the page, one line each (widget's shadow DOM included). */
@@ -793,24 +804,37 @@ async function setAway(page) {
   }
 }
 
+/** Where each staff app lives and keeps its token. */
+const STAFF = {
+  agent: { path: '/agent/', tokenKey: 'switchboard.agentToken', conn: '#sba-conn' },
+  supervisor: { path: '/supervisor/', tokenKey: 'switchboard.supervisorToken', conn: '#sbs-conn' },
+};
+
 /**
- * A new agent's pane (1280×800) on the hub at `base`, signed in, not yet
- * available; `init`: one more page init script.
+ * A staff app (1280×800) of `role` on the hub at `base`, signed in with a
+ * token handed over through sessionStorage, connected; `init`: more page
+ * init scripts (addInit).
  */
-async function openAgent(claims, base = hubUrl, init = null) {
-  const token = await mintToken({ role: 'agent', ...claims }, base);
+async function openStaff(role, claims, base = hubUrl, init = null) {
+  const app = STAFF[role];
+  const token = await mintToken({ role, ...claims }, base);
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
   context.setDefaultTimeout(STEP_TIMEOUT_MS);
   await context.addInitScript(trackSockets);
   await addInit(context, init);
-  await context.addInitScript((t) => {
-    try { sessionStorage.setItem('switchboard.agentToken', t); } catch (e) { /* about:blank */ }
-  }, token);
+  await context.addInitScript(([key, t]) => {
+    try { sessionStorage.setItem(key, t); } catch (e) { /* about:blank */ }
+  }, [app.tokenKey, token]);
   const page = await context.newPage();
-  page.on('pageerror', (err) => console.error('[agent page error]', err.message));
-  await page.goto(`${base}/agent/`);
-  await page.locator('#sba-conn[data-state="connected"]').waitFor();
+  page.on('pageerror', (err) => console.error(`[${role} page error]`, err.message));
+  await page.goto(`${base}${app.path}`);
+  await page.locator(`${app.conn}[data-state="connected"]`).waitFor();
   return { context, page };
+}
+
+/** A new agent's pane on the hub at `base`, signed in, not yet available. */
+function openAgent(claims, base = hubUrl, init = null) {
+  return openStaff('agent', claims, base, init);
 }
 
 e2e('axe finds no serious or critical violation in the widget and the pane', { timeout: 90000 }, async () => {
@@ -1230,22 +1254,6 @@ e2e('a chat lost in a hub restart: the widget says so and carries what was typed
   }
 });
 
-/** A supervisor console (1280×800) on the hub at `base`, signed in; `init`: one more page init script. */
-async function openSupervisor(claims, base = hubUrl, init = null) {
-  const token = await mintToken({ role: 'supervisor', ...claims }, base);
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-  context.setDefaultTimeout(STEP_TIMEOUT_MS);
-  await addInit(context, init);
-  await context.addInitScript((t) => {
-    try { sessionStorage.setItem('switchboard.supervisorToken', t); } catch (e) { /* about:blank */ }
-  }, token);
-  const page = await context.newPage();
-  page.on('pageerror', (err) => console.error('[supervisor page error]', err.message));
-  await page.goto(`${base}/supervisor/`);
-  await page.locator('#sbs-conn[data-state="connected"]').waitFor();
-  return { context, page };
-}
-
 /** Waits until each view's page holds back `n` frames (frameHooks). */
 async function heldInEach(views, n) {
   for (const v of views) await v.page.waitForFunction((k) => window.__held.length >= k, n);
@@ -1258,15 +1266,12 @@ e2e('entries late, out of order and twice show once, in seq order, in the widget
   try {
     const agent = await openAgent({ sub: 'e2e-order-agent', name: 'Ora Order', max_chats: 2, teams: ['prepaid'] }, node.url, frameHooks);
     contexts.push(agent.context);
-    const sv = await openSupervisor({ sub: 'e2e-order-sv', name: 'Sol Supervisor', teams: ['prepaid'] }, node.url, frameHooks);
+    const sv = await openStaff('supervisor', { sub: 'e2e-order-sv', name: 'Sol Supervisor', teams: ['prepaid'] }, node.url, frameHooks);
     contexts.push(sv.context);
     const ch = await openCardholder({ role: 'cardholder', sub: 'e2e-order', tier: 'prepaid', name: 'Oli Order' }, node.url, frameHooks);
     contexts.push(ch.context);
-    await agent.page.locator('#sba-availability').click();
-    await agent.page.locator('#sba-availability[aria-pressed="true"]').waitFor();
-    await ch.page.locator('.sbw-launcher').click();
-    await ch.page.locator('.sbw-topic', { hasText: 'A general question' }).click();
-    await ch.page.locator('.sbw-start').click();
+    await setAvailable(agent.page);
+    await startChat(ch.page, 'A general question');
     await ch.page.locator('.sbw-status', { hasText: 'Chatting with Ora Order' }).waitFor();
     const chComposer = ch.page.locator('.sbw-composer');
     const reply = agent.page.locator('.sba-panel:not([hidden]) .sba-composer');
@@ -1448,9 +1453,7 @@ e2e('the waiting chat offers a secure message when queued says so, in the words 
   const waiting = async (claims, label, init = null) => {
     const ch = await openCardholder({ role: 'cardholder', ...claims }, node.url, init);
     contexts.push(ch.context);
-    await ch.page.locator('.sbw-launcher').click();
-    await ch.page.locator('.sbw-topic', { hasText: label }).click();
-    await ch.page.locator('.sbw-start').click();
+    await startChat(ch.page, label);
     return ch.page;
   };
   try {
@@ -1495,9 +1498,7 @@ e2e('a message refused because the chat is full says so, with no Retry', { timeo
   const ch = await openCardholder({ role: 'cardholder', sub: 'e2e-full', tier: 'standard', name: 'Fay Full' }, node.url);
   try {
     const { page } = ch;
-    await page.locator('.sbw-launcher').click();
-    await page.locator('.sbw-topic', { hasText: 'A general question' }).click();
-    await page.locator('.sbw-start').click();
+    await startChat(page, 'A general question');
     await page.locator('.sbw-status', { hasText: 'in line' }).waitFor();
     const composer = page.locator('.sbw-composer');
     for (const text of ['First of two', 'Second of two']) {

@@ -550,9 +550,12 @@
   };
 
   Connection.prototype.onOnline = function () {
-    if (this.stopped || this.ws) return;
+    if (this.stopped) return;
+    // The backoff starts over: an attempt still on its way that fails (it
+    // set out while the network was down) is retried within the first
+    // window, not after the long wait the outage built up.
     this.attempt = 0;
-    this.connect();
+    if (!this.ws) this.connect();
   };
 
   Connection.prototype.onOffline = function () {
