@@ -37,6 +37,7 @@ pub async fn open(s: &dyn Store, who: &str, tier: Tier, at: Millis) -> Conversat
         enqueue: true,
         phone_last4: None,
         history: Vec::new(),
+        boosts: TierBoosts::default(),
         now: at,
     })
     .await
@@ -63,7 +64,7 @@ pub(crate) async fn agent(s: &dyn Store, who: &str, teams: &[Tier], max: u8, at:
 
 /// Routes once and returns (conversation, agent) pairs in order.
 async fn route(s: &dyn Store, at: Millis) -> Vec<(ConversationId, String)> {
-    s.route(at, &TierBoosts::default())
+    s.route(at)
         .await
         .expect("route")
         .into_iter()
@@ -272,6 +273,7 @@ pub async fn open_is_idempotent(s: &dyn Store) {
             enqueue: true,
             phone_last4: None,
             history: Vec::new(),
+            boosts: TierBoosts::default(),
             now: T0,
         })
         .await
@@ -286,6 +288,7 @@ pub async fn open_is_idempotent(s: &dyn Store) {
             enqueue: true,
             phone_last4: None,
             history: Vec::new(),
+            boosts: TierBoosts::default(),
             now: T0 + 1,
         })
         .await
@@ -363,10 +366,7 @@ pub async fn transfer_goes_to_head(s: &dyn Store) {
         )]
     );
     agent(s, "biz", &[Tier::Business], 1, T0).await;
-    let next = s
-        .route(T0 + 20_002, &TierBoosts::default())
-        .await
-        .expect("route");
+    let next = s.route(T0 + 20_002).await.expect("route");
     assert_eq!(next[0].conversation.id, moving);
     assert_eq!(next[0].conversation.transfers, c.transfers);
 }
@@ -835,6 +835,7 @@ pub async fn scenario_for_events(s: &dyn Store) -> Vec<ConversationId> {
             enqueue: true,
             phone_last4: Some("4321".into()),
             history: Vec::new(),
+            boosts: TierBoosts::default(),
             now: T0,
         })
         .await
@@ -1245,6 +1246,7 @@ pub async fn ended_conversations_keep_when_and_why(s: &dyn Store) {
             enqueue: true,
             phone_last4: None,
             history: vec![earlier.clone()],
+            boosts: TierBoosts::default(),
             now: T0,
         })
         .await

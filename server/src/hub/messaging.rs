@@ -141,6 +141,7 @@ impl Hub {
                     enqueue: true,
                     phone_last4: phone_last4.clone(),
                     history,
+                    boosts: self.settings.boosts,
                     now: now_millis(),
                 },
                 id,

@@ -10,6 +10,7 @@
 pub mod inbox;
 pub mod memory;
 pub mod notifications;
+pub mod order;
 pub mod redis;
 
 use std::fmt::Debug;
@@ -34,10 +35,6 @@ pub const RECENT_WAITS: usize = 20;
 
 /// Most assignments one routing step makes before it yields to other work.
 pub const ROUTE_BATCH: usize = 64;
-
-/// Queue places routing looks at for a conversation whose cardholder is
-/// connected before it serves a disconnected one at the head.
-pub const ROUTE_SCAN: usize = 32;
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -177,6 +174,9 @@ pub struct NewConversation {
     /// The cardholder's last conversations (at most
     /// [`crate::archive::ASSIGNED_HISTORY`]), kept on the record for the agent.
     pub history: Vec<crate::archive::Summary>,
+    /// The tier boosts now (`--tier-boost`): its place in every tier's queue
+    /// is fixed when it opens ([`order::QueueRanks`]).
+    pub boosts: TierBoosts,
     /// Now.
     pub now: Millis,
 }
@@ -709,31 +709,6 @@ pub fn desk_order(r: &CallbackRequest) -> (i64, String) {
     (desk_rank(r.tier, r.created_at), r.reference.0.clone())
 }
 
-/// The queue score of a conversation entering a queue at `now`: enqueue
-/// time in ms times [`SCORE_SCALE`] plus a tiebreak, so that equal
-/// milliseconds stay first come, first served. Both engines order queues
-/// by it.
-pub fn queue_score(now: Millis, tiebreak: u64) -> i64 {
-    now * SCORE_SCALE + i64::try_from(tiebreak % SCORE_SCALE as u64).unwrap_or(0)
-}
-
-/// Queue scores are milliseconds times this (room for a tiebreak).
-pub const SCORE_SCALE: i64 = 1000;
-
-/// Routing priority of a queue head: the lower, the sooner it is served.
-/// Serving the greatest effective wait (`now - enqueued_at + boost(tier)`,
-/// SPEC) is serving the lowest `enqueued_at - boost(tier)`; in score units
-/// that is the head's score minus [`boost_score`].
-pub fn routing_priority(score: i64, tier: Tier, boosts: &TierBoosts) -> i64 {
-    score - boost_score(tier, boosts)
-}
-
-/// A tier's boost in queue-score units (the Redis engine's `route.lua`
-/// subtracts it from the head's score, as [`routing_priority`] does).
-pub fn boost_score(tier: Tier, boosts: &TierBoosts) -> i64 {
-    boosts.millis(tier) * SCORE_SCALE
-}
-
 /// The idempotency key of a message: the sender's side and its client id,
 /// so a cardholder's `k1` and the agent's `k1` are different messages.
 pub fn idempotency_key(author: Author, client_id: &str) -> String {
@@ -894,8 +869,8 @@ pub trait Store: Send + Sync + Debug + 'static {
     ) -> StoreResult<()>;
 
     /// Pairs queued conversations with available agents, at most
-    /// [`ROUTE_BATCH`] in one atomic step.
-    async fn route(&self, now: Millis, boosts: &TierBoosts) -> StoreResult<Vec<Assignment>>;
+    /// [`ROUTE_BATCH`] in one atomic step, in the orders of [`order`].
+    async fn route(&self, now: Millis) -> StoreResult<Vec<Assignment>>;
 
     /// A tier queue in serving order, with recent waits.
     async fn queue_snapshot(&self, tier: Tier) -> StoreResult<QueueSnapshot>;

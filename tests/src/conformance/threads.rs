@@ -4,7 +4,8 @@
 use std::sync::Arc;
 
 use switchboard::domain::{
-    Author, ConversationId, ConversationKind, ConversationStatus, Millis, Tier, Topic, UserId,
+    Author, ConversationId, ConversationKind, ConversationStatus, Millis, Tier, TierBoosts, Topic,
+    UserId,
 };
 use switchboard::store::inbox::MAX_OPEN_THREADS;
 use switchboard::store::{NewConversation, NewEntry, Store, StoreError};
@@ -46,6 +47,7 @@ async fn open_thread_as(
             enqueue: true,
             phone_last4: None,
             history: Vec::new(),
+            boosts: TierBoosts::default(),
             now: at,
         },
         id,
@@ -123,7 +125,7 @@ pub async fn a_thread_waits_in_its_inbox_not_in_the_live_queue(s: &dyn Store) {
     );
     agent(s, "ag", &[Tier::Standard], 3, T0).await;
     assert!(
-        s.route(T0 + 1, &Default::default())
+        s.route(T0 + 1)
             .await
             .expect("route")
             .is_empty(),
@@ -230,7 +232,7 @@ pub async fn resolve_then_a_reply_reopens_with_the_transcript(s: &dyn Store) {
     // A claimed thread takes no live chat slot.
     open(s, "zed", Tier::Standard, T0 + 11).await;
     assert_eq!(
-        s.route(T0 + 12, &Default::default())
+        s.route(T0 + 12)
             .await
             .expect("route")
             .len(),

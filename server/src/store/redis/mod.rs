@@ -36,18 +36,18 @@ use self::replies::{
     SnapshotReply, StatsItem, StoredEntry,
 };
 use super::inbox::{inbox_rank, MessageSla, MAX_OPEN_THREADS};
+use super::order::{queue_score, AvailabilityScores, QueueRanks};
 use super::{
-    after_outcome, average_wait, boost_score, desk_rank, idempotency_key, new_callback_ref,
-    queue_score, transcript_charge, AgentOverview, AgentProfile, AgentSnapshot, Appended,
-    Assignment, AuditEntry, Beat, CallbackRequest, Conversation, DeskOverview, GraceOutcome,
-    NewCallback, NewConversation, NewEntry, Note, Opened, Overview, QueueOverview, QueuePlace,
-    QueueSnapshot, QueueStanding, Rating, Side, Store, StoreError, StoreResult, Sweep,
-    TranscriptBounds, AUDIT_KEPT, DONE_WINDOW_MS, MAX_NOTES, MAX_TRANSCRIPT_PAGE, RECENT_WAITS,
-    ROUTE_BATCH, ROUTE_SCAN,
+    after_outcome, average_wait, desk_rank, idempotency_key, new_callback_ref, transcript_charge,
+    AgentOverview, AgentProfile, AgentSnapshot, Appended, Assignment, AuditEntry, Beat,
+    CallbackRequest, Conversation, DeskOverview, GraceOutcome, NewCallback, NewConversation,
+    NewEntry, Note, Opened, Overview, QueueOverview, QueuePlace, QueueSnapshot, QueueStanding,
+    Rating, Side, Store, StoreError, StoreResult, Sweep, TranscriptBounds, AUDIT_KEPT,
+    DONE_WINDOW_MS, MAX_NOTES, MAX_TRANSCRIPT_PAGE, RECENT_WAITS, ROUTE_BATCH,
 };
 use crate::domain::{
     now_millis, rfc3339, AgentState, Author, CallbackRef, CallbackStatus, ConversationId,
-    ConversationStatus, Desk, EndReason, Millis, Seq, Team, Tier, TierBoosts, UserId,
+    ConversationStatus, Desk, EndReason, Millis, Seq, Team, Tier, UserId,
 };
 use crate::events::{Audience, Envelope, EventFeed, EventStream};
 use crate::protocol::{CallbackOutcome, Entry, QueueView};
@@ -594,7 +594,10 @@ impl Store for RedisStore {
 
     async fn open_conversation(&self, new: NewConversation) -> StoreResult<Opened> {
         let id = ConversationId::generate();
-        let score = queue_score(new.now, self.tiebreak.fetch_add(1, Ordering::Relaxed));
+        let ranks = QueueRanks::new(
+            queue_score(new.now, self.tiebreak.fetch_add(1, Ordering::Relaxed)),
+            &new.boosts,
+        );
         let reply = self
             .run(
                 &self.scripts.open,
@@ -607,7 +610,8 @@ impl Store for RedisStore {
                     if new.enqueue { "1" } else { "0" },
                     id,
                     new.phone_last4.as_deref().unwrap_or(""),
-                    score,
+                    ranks.waiting(new.tier),
+                    ranks.to_json(),
                     replies::encode_history(&new.history)?
                 ],
             )
@@ -862,7 +866,8 @@ impl Store for RedisStore {
                     keys::encode(&profile.sub),
                     profile.name,
                     teams,
-                    profile.max_chats
+                    profile.max_chats,
+                    AvailabilityScores::at(now).to_field()
                 ],
             )
             .await?;
@@ -891,7 +896,11 @@ impl Store for RedisStore {
             .run(
                 &self.scripts.set_state,
                 now,
-                argv![keys::encode(agent), state],
+                argv![
+                    keys::encode(agent),
+                    state,
+                    AvailabilityScores::at(now).to_field()
+                ],
             )
             .await?;
         let r: OkReply = decode(&reply, "set state")?;
@@ -901,11 +910,15 @@ impl Store for RedisStore {
         Ok(())
     }
 
-    async fn route(&self, now: Millis, boosts: &TierBoosts) -> StoreResult<Vec<Assignment>> {
-        let mut args = argv![ROUTE_BATCH, RECENT_WAITS, MAX_TRANSCRIPT_PAGE, ROUTE_SCAN];
+    async fn route(&self, now: Millis) -> StoreResult<Vec<Assignment>> {
+        let mut args = argv![
+            ROUTE_BATCH,
+            RECENT_WAITS,
+            MAX_TRANSCRIPT_PAGE,
+            AvailabilityScores::at(now).to_field()
+        ];
         for &tier in Tier::ALL {
             args.push(tier.to_string());
-            args.push(boost_score(tier, boosts).to_string());
         }
         let reply = self.run(&self.scripts.route, now, args).await?;
         let items: Vec<RouteItem> = replies::decode_list(&reply, "route")?;
