@@ -519,6 +519,70 @@ pub async fn agent_grace_requeues_at_head(s: &dyn Store) {
     assert_eq!(route(s, T0 + 30_301).await, vec![(served, "ag".into())]);
 }
 
+/// Chats that come back to a queue (their agent dropped) are served before
+/// everyone not served yet, in their original order among themselves,
+/// whichever came back first.
+pub async fn returning_chats_keep_their_original_order(s: &dyn Store) {
+    let first = open(s, "ret-1", Tier::Standard, T0).await;
+    let second = open(s, "ret-2", Tier::Standard, T0 + 10).await;
+    agent(s, "ret-ag1", &[Tier::Standard], 1, T0).await;
+    agent(s, "ret-ag2", &[Tier::Standard], 1, T0 + 1).await;
+    assert_eq!(
+        route(s, T0 + 20).await,
+        vec![
+            (first.clone(), "ret-ag1".into()),
+            (second.clone(), "ret-ag2".into())
+        ]
+    );
+    let waiting = open(s, "ret-3", Tier::Standard, T0 + 30).await;
+    // The first chat's agent drops first, the second's a moment later.
+    s.presence_down(&user("ret-ag1"), Side::Agent, T0 + 100, 30_000)
+        .await
+        .expect("down");
+    s.presence_down(&user("ret-ag2"), Side::Agent, T0 + 200, 30_000)
+        .await
+        .expect("down");
+    assert_eq!(s.expire_graces(T0 + 30_100).await.expect("expire").len(), 1);
+    assert_eq!(s.expire_graces(T0 + 30_200).await.expect("expire").len(), 1);
+    let snap = s.queue_snapshot(Tier::Standard).await.expect("snap");
+    let order: Vec<_> = snap.places.iter().map(|p| p.conversation.clone()).collect();
+    assert_eq!(
+        order,
+        vec![first, second, waiting],
+        "both back ahead of the one never served, in their original order"
+    );
+}
+
+/// Ending a chat ends its cardholder's grace period with it: a period left
+/// running would abandon the cardholder's next conversation when it ran out.
+pub async fn ending_a_chat_ends_its_grace_period(s: &dyn Store) {
+    s.presence_up(&user("gr-c"), Side::Cardholder)
+        .await
+        .expect("up");
+    let chat = open(s, "gr-c", Tier::Standard, T0).await;
+    agent(s, "gr-ag", &[Tier::Standard], 1, T0).await;
+    assert_eq!(route(s, T0 + 1).await.len(), 1);
+    s.presence_down(&user("gr-c"), Side::Cardholder, T0 + 10, 60_000)
+        .await
+        .expect("down");
+    s.end(&chat, Some(&user("gr-ag")), EndReason::AgentEnded, T0 + 20)
+        .await
+        .expect("end");
+    let next = open(s, "gr-c", Tier::Standard, T0 + 30).await;
+    assert!(
+        s.expire_graces(T0 + 60_010)
+            .await
+            .expect("expire")
+            .is_empty(),
+        "no grace period was left running"
+    );
+    let standing = s
+        .queue_standing(&next, Tier::Standard)
+        .await
+        .expect("standing");
+    assert_eq!(standing.map(|q| q.position), Some(1), "still waiting");
+}
+
 pub async fn sender_must_belong(s: &dyn Store) {
     let c = open(s, "c", Tier::Standard, T0).await;
     let stranger = s

@@ -125,10 +125,7 @@ pub async fn a_thread_waits_in_its_inbox_not_in_the_live_queue(s: &dyn Store) {
     );
     agent(s, "ag", &[Tier::Standard], 3, T0).await;
     assert!(
-        s.route(T0 + 1)
-            .await
-            .expect("route")
-            .is_empty(),
+        s.route(T0 + 1).await.expect("route").is_empty(),
         "routing never takes a thread"
     );
     let chat = open(s, "ann", Tier::Standard, T0 + 2).await;
@@ -231,13 +228,7 @@ pub async fn resolve_then_a_reply_reopens_with_the_transcript(s: &dyn Store) {
     assert_eq!(won.waited_ms, 10);
     // A claimed thread takes no live chat slot.
     open(s, "zed", Tier::Standard, T0 + 11).await;
-    assert_eq!(
-        s.route(T0 + 12)
-            .await
-            .expect("route")
-            .len(),
-        1
-    );
+    assert_eq!(s.route(T0 + 12).await.expect("route").len(), 1);
     s.append(&id, said(Author::Agent, "ag", "r1", T0 + 20))
         .await
         .expect("reply");
