@@ -1344,6 +1344,7 @@ impl Store for MemoryStore {
         id: &ConversationId,
         supervisor: &UserId,
         teams: &[Team],
+        _now: Millis,
     ) -> StoreResult<Option<Conversation>> {
         let mut s = self.lock();
         let Some(record) = s.conversations.get_mut(id) else {
@@ -1373,7 +1374,12 @@ impl Store for MemoryStore {
         Ok(Some(record.conversation.clone()))
     }
 
-    async fn unmonitor(&self, id: &ConversationId, supervisor: &UserId) -> StoreResult<()> {
+    async fn unmonitor(
+        &self,
+        id: &ConversationId,
+        supervisor: &UserId,
+        _now: Millis,
+    ) -> StoreResult<()> {
         let mut s = self.lock();
         if let Some(record) = s.conversations.get_mut(id) {
             if let Some(m) = record.monitors.get_mut(supervisor) {
@@ -1406,7 +1412,7 @@ impl Store for MemoryStore {
         Ok(super::merge_audit(lists, limit))
     }
 
-    async fn presence_up(&self, user: &UserId, side: Side) -> StoreResult<()> {
+    async fn presence_up(&self, user: &UserId, side: Side, _now: Millis) -> StoreResult<()> {
         let mut s = self.lock();
         let was_present = s.is_present(side, user);
         *s.presence.entry((side, user.clone())).or_insert(0) += 1;
@@ -1599,6 +1605,7 @@ impl Store for MemoryStore {
         reference: &CallbackRef,
         agent: &UserId,
         desks: &[Desk],
+        _now: Millis,
     ) -> StoreResult<CallbackRequest> {
         let mut s = self.lock();
         let r = s
@@ -1623,6 +1630,7 @@ impl Store for MemoryStore {
         agent: &UserId,
         outcome: CallbackOutcome,
         note: Option<String>,
+        now: Millis,
     ) -> StoreResult<CallbackRequest> {
         let mut s = self.lock();
         let r = s
@@ -1633,7 +1641,6 @@ impl Store for MemoryStore {
             return Err(StoreError::NotAllowed);
         }
         // Same clock as the Redis engine's script call.
-        let now = crate::domain::now_millis();
         *r = after_outcome(r, outcome, agent, note, now);
         let done = r.clone();
         if !done.status.is_open() {
@@ -1658,7 +1665,12 @@ impl Store for MemoryStore {
         Ok(self.lock().notices.take(now, batch, lease_ms))
     }
 
-    async fn settle_notification(&self, n: &Notification, how: Settle) -> StoreResult<bool> {
+    async fn settle_notification(
+        &self,
+        n: &Notification,
+        how: Settle,
+        _now: Millis,
+    ) -> StoreResult<bool> {
         Ok(self.lock().notices.settle(n, how))
     }
 
@@ -1838,6 +1850,7 @@ impl Store for MemoryStore {
         id: &ConversationId,
         cardholder: &UserId,
         seq: Seq,
+        _now: Millis,
     ) -> StoreResult<()> {
         let mut s = self.lock();
         let c = s
@@ -1903,7 +1916,7 @@ fn system_entry(text: String, now: Millis) -> NewEntry {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{now_millis, TierBoosts, Topic};
+    use crate::domain::{TierBoosts, Topic};
 
     const T: Millis = 1_800_000_000_000;
 
@@ -1982,12 +1995,18 @@ mod tests {
             refs(s.callbacks(Desk::Fraud).await.expect("list")),
             vec![premium.reference.clone(), old.reference.clone()]
         );
-        s.claim_callback(&old.reference, &agent, &[Desk::Fraud])
+        s.claim_callback(&old.reference, &agent, &[Desk::Fraud], T + 10)
             .await
             .expect("claim");
-        s.complete_callback(&old.reference, &agent, CallbackOutcome::Reached, None)
-            .await
-            .expect("complete");
+        s.complete_callback(
+            &old.reference,
+            &agent,
+            CallbackOutcome::Reached,
+            None,
+            T + 10,
+        )
+        .await
+        .expect("complete");
         assert_eq!(
             refs(s.callbacks(Desk::Fraud).await.expect("list")),
             vec![premium.reference.clone()]
@@ -1998,7 +2017,7 @@ mod tests {
             .expect("list")
             .is_empty());
         assert!(matches!(
-            s.claim_callback(&old.reference, &agent, &[Desk::Fraud])
+            s.claim_callback(&old.reference, &agent, &[Desk::Fraud], T + 10)
                 .await,
             Err(StoreError::NotAllowed)
         ));
@@ -2007,9 +2026,9 @@ mod tests {
             .await
             .expect("request");
         assert!(created && fresh.reference != old.reference);
-        s.forget_expired(now_millis() + 1_000);
+        s.forget_expired(T + 1_010);
         assert!(matches!(
-            s.claim_callback(&old.reference, &agent, &[Desk::Fraud])
+            s.claim_callback(&old.reference, &agent, &[Desk::Fraud], T + 10)
                 .await,
             Err(StoreError::NoConversation)
         ));
@@ -2025,7 +2044,7 @@ mod tests {
         open(&s, "a", T).await;
         open(&s, "b", T).await;
         for who in [&a, &b] {
-            s.presence_up(who, Side::Cardholder).await.expect("up");
+            s.presence_up(who, Side::Cardholder, T).await.expect("up");
         }
         s.presence_down(&a, Side::Cardholder, T, 100)
             .await
@@ -2034,7 +2053,7 @@ mod tests {
             .await
             .expect("down");
         assert!(s.expire_graces(T + 49).await.expect("tick").is_empty());
-        s.presence_up(&a, Side::Cardholder).await.expect("back");
+        s.presence_up(&a, Side::Cardholder, T).await.expect("back");
         let out = s.expire_graces(T + 100).await.expect("tick");
         assert!(matches!(&out[..], [GraceOutcome::Abandoned(c)] if c.cardholder == b));
         let st = s.lock();

@@ -911,11 +911,17 @@ pub trait Store: Send + Sync + Debug + 'static {
         id: &ConversationId,
         supervisor: &UserId,
         teams: &[Team],
+        now: Millis,
     ) -> StoreResult<Option<Conversation>>;
 
     /// Stops one connection's monitoring ([`Store::monitor`]); the
     /// supervisor hears the chat while another of its connections monitors it.
-    async fn unmonitor(&self, id: &ConversationId, supervisor: &UserId) -> StoreResult<()>;
+    async fn unmonitor(
+        &self,
+        id: &ConversationId,
+        supervisor: &UserId,
+        now: Millis,
+    ) -> StoreResult<()>;
 
     /// Appends a supervisor action to the audit log of each of its teams
     /// (the last [`AUDIT_KEPT`] of each stay in the store).
@@ -926,7 +932,7 @@ pub trait Store: Send + Sync + Debug + 'static {
     async fn recent_audit(&self, teams: &[Team], limit: usize) -> StoreResult<Vec<AuditEntry>>;
 
     /// A connection of `user` opened on this node (cancels a running grace).
-    async fn presence_up(&self, user: &UserId, side: Side) -> StoreResult<()>;
+    async fn presence_up(&self, user: &UserId, side: Side, now: Millis) -> StoreResult<()>;
 
     /// A connection of `user` closed on this node. When it was the user's
     /// last one anywhere: an agent goes away and its chats get `grace_ms` to
@@ -990,6 +996,7 @@ pub trait Store: Send + Sync + Debug + 'static {
         reference: &CallbackRef,
         agent: &UserId,
         desks: &[Desk],
+        now: Millis,
     ) -> StoreResult<CallbackRequest>;
 
     /// Opens a secure-message thread: it waits in the inbox of its tier's
@@ -1041,6 +1048,7 @@ pub trait Store: Send + Sync + Debug + 'static {
         id: &ConversationId,
         cardholder: &UserId,
         seq: Seq,
+        now: Millis,
     ) -> StoreResult<()>;
 
     /// Records the outcome of a call (with the agent's note) by the agent
@@ -1052,6 +1060,7 @@ pub trait Store: Send + Sync + Debug + 'static {
         agent: &UserId,
         outcome: CallbackOutcome,
         note: Option<String>,
+        now: Millis,
     ) -> StoreResult<CallbackRequest>;
 
     /// Takes up to `batch` notifications due by `now` for this node, each
@@ -1067,7 +1076,12 @@ pub trait Store: Send + Sync + Debug + 'static {
     /// Settles a delivery attempt taken with [`Store::take_notifications`]:
     /// false (and nothing changes) when that lease is no longer the
     /// notification's (another node took it since, or it is gone).
-    async fn settle_notification(&self, n: &Notification, how: Settle) -> StoreResult<bool>;
+    async fn settle_notification(
+        &self,
+        n: &Notification,
+        how: Settle,
+        now: Millis,
+    ) -> StoreResult<bool>;
 
     /// Notifications not delivered yet.
     async fn notification_backlog(&self) -> StoreResult<NotificationBacklog>;

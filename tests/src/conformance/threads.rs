@@ -301,15 +301,17 @@ pub async fn read_marks_stay_with_the_cardholder(s: &dyn Store) {
             .await
             .expect("reply");
     }
-    s.mark_read(&id, &user("ann"), 1).await.expect("read");
-    s.mark_read(&id, &user("ann"), 99)
+    s.mark_read(&id, &user("ann"), 1, T0 + 2)
+        .await
+        .expect("read");
+    s.mark_read(&id, &user("ann"), 99, T0 + 2)
         .await
         .expect("read past the end");
-    s.mark_read(&id, &user("ann"), 0)
+    s.mark_read(&id, &user("ann"), 0, T0 + 2)
         .await
         .expect("read backwards");
     assert!(matches!(
-        s.mark_read(&id, &user("eve"), 2).await,
+        s.mark_read(&id, &user("eve"), 2, T0 + 2).await,
         Err(StoreError::NoConversation)
     ));
     let c = s.conversation(&id).await.expect("read").expect("kept");
@@ -363,7 +365,7 @@ pub async fn resolved_threads_expire_unless_reopened(s: &dyn Store) {
 /// A thread from the inbox to a reply after its resolution, for comparing
 /// what the engines announce (see `scenario_for_events`).
 pub async fn thread_scenario_for_events(s: &dyn Store) -> Vec<ConversationId> {
-    s.presence_up(&user("ann"), switchboard::store::Side::Cardholder)
+    s.presence_up(&user("ann"), switchboard::store::Side::Cardholder, T0)
         .await
         .expect("presence");
     agent(s, "bob", &[Tier::Standard], 1, T0).await;

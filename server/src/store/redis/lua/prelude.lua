@@ -1,7 +1,8 @@
 -- Shared helpers for every Switchboard step. The steps are functions of
 -- one library (`store::redis::library`): this prelude runs once, when Redis
 -- loads the library, and each step's body runs when called. ARGV[1] is the
--- key prefix, ARGV[2] the time of the call (Unix ms); each function sets
+-- key prefix, ARGV[2] the time of the call (Unix ms, given by Rust: a step
+-- never reads Redis's clock; '' for a step that only reads); each function sets
 -- P, NOW, NOW_S and ARGS from them before its body runs, and bodies read their
 -- own arguments from ARGV[3] on. Keys are built here rather than passed as KEYS because
 -- routing touches keys it only discovers while it runs (single Redis or a
@@ -9,9 +10,11 @@
 --
 -- User ids reach the scripts already encoded by Rust (`store::redis::keys`):
 -- an encoded id holds no ':', '*', '{' or space, so no id can name another
--- key. Every rule (queue scores, boosts, desk ranks, idempotency keys,
--- callback outcomes, end reasons) is computed in Rust and passed in; the
--- scripts check, write and announce. Each script checks everything it
+-- key. Every rule (queue ranks and boosts, agents' availability scores,
+-- desk ranks, idempotency keys, callback outcomes, end reasons) is computed
+-- in Rust and passed in or kept where Rust wrote it (a conversation's
+-- `ranks`, an agent's `scores`); the scripts sort by them, check, write and
+-- announce. Each script checks everything it
 -- needs before its first write, so a refused call leaves nothing behind.
 -- Replies are JSON documents decoded by named structs
 -- (`store::redis::replies`); events are typed domain events
