@@ -116,7 +116,11 @@ impl Hub {
             .get_or_create(&role_label(identity.role))
             .inc();
         if let Some(side) = side(identity.role) {
-            if let Err(e) = self.store.presence_up(&identity.sub, side).await {
+            if let Err(e) = self
+                .store
+                .presence_up(&identity.sub, side, now_millis())
+                .await
+            {
                 self.store_failed(e);
             }
         }

@@ -141,6 +141,7 @@ impl Hub {
                     enqueue: true,
                     phone_last4: phone_last4.clone(),
                     history,
+                    boosts: self.settings.boosts,
                     now: now_millis(),
                 },
                 id,
@@ -215,7 +216,7 @@ impl Hub {
             ClientFrame::Read { seq, .. } => {
                 let c = self.own_conversation(identity, &id).await?;
                 self.store
-                    .mark_read(&c.id, me, seq)
+                    .mark_read(&c.id, me, seq, now_millis())
                     .await
                     .map_err(|e| self.store_failed(e))?;
                 self.cardholder_read(c, seq).await

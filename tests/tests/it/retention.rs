@@ -135,7 +135,9 @@ async fn every_end_and_close_sets_the_retention() {
     let abandoned = open(&s, "r3", now).await;
     say(&s, &abandoned, "r3", now).await;
     let who = UserId("r3".into());
-    s.presence_up(&who, Side::Cardholder).await.expect("up");
+    s.presence_up(&who, Side::Cardholder, now)
+        .await
+        .expect("up");
     s.presence_down(&who, Side::Cardholder, now, 0)
         .await
         .expect("down");
@@ -146,14 +148,20 @@ async fn every_end_and_close_sets_the_retention() {
     // A callback request closes: out of every index, its hash expires.
     let cb = format!("{prefix}:cb:{}", request.reference);
     assert_eq!(pttl(&mut conn, &cb).await, -1, "open: no expiry");
-    s.claim_callback(&request.reference, &UserId("d1".into()), &[Desk::Fraud])
-        .await
-        .expect("claim");
+    s.claim_callback(
+        &request.reference,
+        &UserId("d1".into()),
+        &[Desk::Fraud],
+        now,
+    )
+    .await
+    .expect("claim");
     s.complete_callback(
         &request.reference,
         &UserId("d1".into()),
         CallbackOutcome::Reached,
         None,
+        now,
     )
     .await
     .expect("complete");
