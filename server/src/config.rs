@@ -10,8 +10,10 @@ use std::time::Duration;
 
 use clap::Parser;
 
+use crate::archive::postgres::PgArchive;
+use crate::archive::Archive;
 use crate::auth::{JwtSettings, KeySource};
-use crate::domain::{Millis, TierBoosts};
+use crate::domain::{Millis, TierBoosts, UserId};
 use crate::keys::check_key_url;
 use crate::store::inbox::MessageSla;
 use crate::store::Graces;
@@ -849,6 +851,17 @@ impl Settings {
             offer_message_after: Duration::from_secs(DEFAULT_OFFER_MESSAGE_AFTER_S),
         }
     }
+}
+
+/// `switchboard archive export`: one cardholder's archive at `url` as
+/// pretty JSON, or what went wrong in one sentence.
+pub async fn export_json(url: &str, sub: &UserId) -> Result<String, String> {
+    let settings =
+        archive_settings(url, crate::archive::DEFAULT_RETENTION_DAYS).map_err(|e| e.to_string())?;
+    let archive = PgArchive::new(&settings.url).map_err(|e| e.to_string())?;
+    archive.migrate().await.map_err(|e| e.to_string())?;
+    let export = archive.export(sub).await.map_err(|e| e.to_string())?;
+    serde_json::to_string_pretty(&export).map_err(|e| format!("cannot write the export: {e}"))
 }
 
 #[cfg(test)]

@@ -32,6 +32,7 @@
 
 pub mod admission;
 pub mod archive;
+pub mod archiver;
 pub mod assets;
 pub mod auth;
 pub mod bus;
@@ -65,10 +66,10 @@ use tokio::net::TcpListener;
 pub use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::archive::archiver::Archiver;
 use crate::archive::memory::MemoryArchive;
 use crate::archive::postgres::PgArchive;
 use crate::archive::{Archive, NoArchive};
+use crate::archiver::Archiver;
 use crate::auth::Verifier;
 use crate::bus::{Bus, Sessions};
 use crate::config::{Engine, Settings};
@@ -199,7 +200,7 @@ pub async fn build_hub(settings: Settings, shutdown: CancellationToken) -> Resul
         tokio::spawn(notifier.run(shutdown.clone()));
         tracing::info!(url = %n.url, "notifying the push service of agents' replies to absent cardholders");
     }
-    tokio::spawn(archive::archiver::purge_periodically(
+    tokio::spawn(archiver::purge_periodically(
         archive.clone(),
         settings.archive_retention_days,
         metrics.clone(),
