@@ -12,9 +12,10 @@ use clap::Parser;
 
 use crate::archive::postgres::PgArchive;
 use crate::archive::Archive;
-use crate::auth::{JwtSettings, KeySource};
 use crate::domain::{Millis, TierBoosts, UserId};
 use crate::keys::check_key_url;
+use crate::keys::JwtSettings;
+use crate::keys::KeySource;
 use crate::store::inbox::MessageSla;
 use crate::store::Graces;
 
@@ -70,10 +71,10 @@ pub struct Cli {
     pub oidc_issuer: Option<String>,
     /// Seconds between refreshes of --jwks-url / --oidc-issuer keys at most (sooner when the
     /// issuer's Cache-Control max-age says so).
-    #[arg(long, env = "SWITCHBOARD_JWKS_REFRESH", default_value_t = crate::auth::DEFAULT_REFRESH_SECS)]
+    #[arg(long, env = "SWITCHBOARD_JWKS_REFRESH", default_value_t = crate::keys::DEFAULT_REFRESH_SECS)]
     pub jwks_refresh: u64,
     /// Longest token lifetime accepted, in seconds (`exp - iat`, or `exp - now` without `iat`).
-    #[arg(long, env = "SWITCHBOARD_JWT_MAX_LIFETIME", default_value_t = crate::auth::DEFAULT_MAX_LIFETIME_SECS)]
+    #[arg(long, env = "SWITCHBOARD_JWT_MAX_LIFETIME", default_value_t = crate::keys::DEFAULT_MAX_LIFETIME_SECS)]
     pub jwt_max_lifetime: u64,
     /// Required `iss` claim.
     #[arg(long, env = "SWITCHBOARD_JWT_ISSUER")]

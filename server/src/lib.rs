@@ -74,6 +74,7 @@ use crate::auth::Verifier;
 use crate::bus::{Bus, Sessions};
 use crate::config::{Engine, Settings};
 use crate::hub::Hub;
+use crate::keys::AuthConfigError;
 use crate::metrics::Metrics;
 use crate::store::memory::MemoryStore;
 use crate::store::redis::RedisStore;
@@ -88,7 +89,7 @@ const ACCEPT_PAUSE: std::time::Duration = std::time::Duration::from_millis(500);
 pub enum RunError {
     /// The token keys are unusable.
     #[error("token configuration: {0}")]
-    Auth(#[from] auth::AuthConfigError),
+    Auth(#[from] AuthConfigError),
     /// Redis could not be reached at start-up.
     #[error("cannot reach Redis: {}", .0.detail())]
     Store(#[from] store::StoreError),
