@@ -10,7 +10,7 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use serde_json::{json, Value};
 use switchboard::domain::now_millis;
-use switchboard::events::EventFeed;
+use switchboard::store::feed::EventFeed;
 use switchboard::store::redis::RedisStore;
 use switchboard_tests::*;
 

@@ -15,13 +15,16 @@ use serde_json::value::RawValue;
 
 use super::keys;
 use super::replies::{self, lua_list, Fields, StoredEntry};
+use crate::domain::callback::CallbackRequest;
+use crate::domain::conversation::Note;
+use crate::domain::inbox::InboxChange;
+use crate::domain::inbox::InboxItem;
+use crate::domain::queue::Availability;
 use crate::domain::{
     AgentState, Author, CardholderPresence, ConversationId, EndReason, Millis, MonitorEndReason,
     Seq, Tier,
 };
 use crate::events::{Envelope, Event};
-use crate::protocol::{Availability, InboxChange, InboxItem};
-use crate::store::{CallbackRequest, Note};
 
 /// An envelope as published (read as [`Received`]).
 #[derive(Serialize)]
