@@ -6,6 +6,8 @@
 
 use std::sync::Arc;
 
+use crate::eventually;
+
 use switchboard::archive::Summary;
 use switchboard::domain::{
     AgentState, Author, ConversationId, ConversationStatus, Desk, EndReason, Millis, Team, Tier,
@@ -1121,19 +1123,6 @@ pub async fn recent_entries_are_the_authors_within_the_window(s: &dyn Store) {
 /// The retention the runner gives the stores of
 /// [`ended_conversations_and_closed_requests_expire`] (ms).
 pub const SHORT_RETENTION_MS: Millis = 200;
-
-/// Polls `gone` (with real time passing) until it holds; fails after 10 s.
-pub(crate) async fn eventually<F, Fut>(what: &str, mut gone: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while !gone().await {
-        assert!(std::time::Instant::now() < deadline, "{what}");
-        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-    }
-}
 
 /// With a store built to keep ended things [`SHORT_RETENTION_MS`]: an
 /// ended conversation (record, transcript, idempotency keys) and a closed

@@ -171,9 +171,17 @@ async fn ended_chat_and_closed_callback_are_archived_once_then_expire() {
     .await;
     let ttl = pttl(&mut conn, &format!("{prefix}:cb:{reference}")).await;
     assert!(ttl > 0, "the closed request expires once archived: {ttl}");
-    assert!(metric(&hub, "switchboard_archived_total{kind=\"conversation\"}").await >= 2.0);
+    assert!(
+        metric(
+            &hub,
+            "switchboard_archived_total",
+            &[("kind", "conversation")]
+        )
+        .await
+            >= 2.0
+    );
     assert_eq!(
-        metric(&hub, "switchboard_archived_total{kind=\"callback\"}").await,
+        metric(&hub, "switchboard_archived_total", &[("kind", "callback")]).await,
         1.0
     );
 }
@@ -198,11 +206,11 @@ async fn postgres_outage_loses_nothing_and_the_backlog_drains() {
         ids.push(chat_ended_by_agent(&url, &format!("out-{i}"), &format!("out-agent-{i}")).await);
     }
     eventually("the backlog shows in /metrics", || async {
-        metric(&hub, "switchboard_archive_backlog").await == 3.0
+        metric(&hub, "switchboard_archive_backlog", &[]).await == 3.0
     })
     .await;
     eventually("a failed write is counted", || async {
-        metric(&hub, "switchboard_archive_write_failures_total").await >= 1.0
+        metric(&hub, "switchboard_archive_write_failures_total", &[]).await >= 1.0
     })
     .await;
     let (status, body) = http_get(&hub.http_url("/readyz")).await;
@@ -234,7 +242,7 @@ async fn postgres_outage_loses_nothing_and_the_backlog_drains() {
         .await;
     }
     eventually("the backlog is empty", || async {
-        metric(&hub, "switchboard_archive_backlog").await == 0.0
+        metric(&hub, "switchboard_archive_backlog", &[]).await == 0.0
             && stream_len(&mut conn.clone(), &prefix).await == 0
     })
     .await;
@@ -317,7 +325,15 @@ async fn an_archiver_that_died_before_acknowledging_is_taken_over_and_archived_o
     .await;
     assert_eq!(rows(&db, &id).await, (1, 2), "archived exactly once");
     assert!(pttl(&mut conn, &format!("{prefix}:conv:{id}")).await > 0);
-    assert!(metric(&heir, "switchboard_archived_total{kind=\"conversation\"}").await >= 1.0);
+    assert!(
+        metric(
+            &heir,
+            "switchboard_archived_total",
+            &[("kind", "conversation")]
+        )
+        .await
+            >= 1.0
+    );
 }
 
 #[tokio::test]
@@ -393,19 +409,17 @@ fn ids(history: &Value) -> Vec<String> {
 /// Asks for the cardholder's history until it lists `n` conversations (the
 /// archive may lag the end by a moment).
 async fn history_of(ch: &mut Client, n: usize) -> Value {
-    let deadline = std::time::Instant::now() + ARCHIVED_WITHIN;
-    loop {
+    let what = format!("history lists {n} conversations");
+    eventually_within(&what, ARCHIVED_WITHIN, async || {
         ch.send(json!({"type": "history"})).await;
         let history = ch.expect("history").await;
         if ids(&history).len() == n {
-            return history;
+            Ok(history)
+        } else {
+            Err(history)
         }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "history never listed {n} conversations: {history}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    })
+    .await
 }
 
 async fn history_rules(settings: Settings) {
