@@ -10,8 +10,8 @@ use crate::eventually;
 
 use switchboard::archive::Summary;
 use switchboard::domain::{
-    AgentState, Author, ConversationId, ConversationStatus, Desk, EndReason, Millis, Team, Tier,
-    TierBoosts, Topic, UserId,
+    AgentState, Author, ConversationId, ConversationKind, ConversationStatus, Desk, EndReason,
+    Millis, Team, Tier, TierBoosts, Topic, UserId,
 };
 use switchboard::protocol::CallbackOutcome;
 use switchboard::store::{
@@ -1216,8 +1216,10 @@ pub async fn ended_conversations_and_closed_requests_expire(s: &dyn Store) {
 /// An ended conversation keeps when and why it ended, and who served it;
 /// the history a chat was opened with comes back with it (for `assigned`).
 pub async fn ended_conversations_keep_when_and_why(s: &dyn Store) {
+    // A secure-message thread: the kind comes back with the rest.
     let earlier = Summary {
         id: ConversationId("c-earlier".into()),
+        kind: ConversationKind::Message,
         tier: Tier::Standard,
         topic: Topic::Billing,
         started_at: T0 - 86_400_000,

@@ -23,7 +23,9 @@ use std::fmt::Debug;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{CallbackRef, ConversationId, EndReason, Millis, Seq, Tier, Topic, UserId};
+use crate::domain::{
+    CallbackRef, ConversationId, ConversationKind, EndReason, Millis, Seq, Tier, Topic, UserId,
+};
 use crate::protocol::Entry;
 use crate::store::{CallbackRequest, Conversation};
 
@@ -41,6 +43,10 @@ pub const PURGE_BATCH: i64 = 1000;
 pub struct Summary {
     /// The conversation.
     pub id: ConversationId,
+    /// A live chat or a secure-message thread (a summary kept on a record
+    /// from before it carried its kind is a chat: only chats were listed).
+    #[serde(default = "chat")]
+    pub kind: ConversationKind,
     /// The queue it was served from last.
     pub tier: Tier,
     /// What it was about.
@@ -54,6 +60,10 @@ pub struct Summary {
     /// The last agent who served it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent_name: Option<String>,
+}
+
+fn chat() -> ConversationKind {
+    ConversationKind::Chat
 }
 
 /// A chat moved away from an agent: transferred to another tier's queue,
@@ -95,6 +105,7 @@ impl ArchivedConversation {
         let c = &self.conversation;
         Summary {
             id: c.id.clone(),
+            kind: c.kind,
             tier: c.tier,
             topic: c.topic,
             started_at: c.created_at,
@@ -335,4 +346,34 @@ impl Archive for NoArchive {
 pub fn retention_cutoff(now: Millis, days: u64) -> Millis {
     let days = i64::try_from(days).unwrap_or(i64::MAX / 86_400_000);
     now.saturating_sub(days.saturating_mul(86_400_000))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_summary_keeps_its_kind_and_one_kept_before_kinds_is_a_chat() {
+        let thread = Summary {
+            id: ConversationId("c-thread".into()),
+            kind: ConversationKind::Message,
+            tier: Tier::Standard,
+            topic: Topic::Billing,
+            started_at: 1,
+            ended_at: 2,
+            end_reason: EndReason::Resolved,
+            agent_name: Some("Sam".into()),
+        };
+        let json = serde_json::to_value(&thread).expect("encode");
+        assert_eq!(json["kind"], "message");
+        assert_eq!(
+            serde_json::from_value::<Summary>(json.clone()).expect("decode"),
+            thread
+        );
+        // A record's history written before summaries carried a kind.
+        let mut old = json;
+        old.as_object_mut().expect("an object").remove("kind");
+        let decoded: Summary = serde_json::from_value(old).expect("decode");
+        assert_eq!(decoded.kind, ConversationKind::Chat);
+    }
 }

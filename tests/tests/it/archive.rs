@@ -550,6 +550,95 @@ async fn history_reaches_only_its_owner_from_postgres() {
     history_rules(archived_settings(&redis, &unique_prefix(), &db.url())).await;
 }
 
+/// A secure-message thread of `sub` left, claimed by `agent_sub`, answered
+/// and resolved; its id.
+async fn thread_resolved(url: &str, sub: &str, agent_sub: &str) -> String {
+    let (mut ag, _) = Client::connect(url, &agent(agent_sub, &["standard"], 1)).await;
+    let (mut ch, _) = Client::connect(url, &cardholder(sub, "standard")).await;
+    ch.send(
+        json!({"type": "start", "topic": "billing", "mode": "message",
+                   "text": "Why was I charged twice in March?"}),
+    )
+    .await;
+    let threads = ch.expect("threads").await;
+    let id = threads["threads"][0]["conversation"]
+        .as_str()
+        .expect("the new thread")
+        .to_owned();
+    ag.expect_where("inbox_item", |f| f["conversation"] == id.as_str())
+        .await;
+    ag.send(json!({"type": "claim_message", "conversation": id}))
+        .await;
+    ag.expect_where("assigned", |f| f["conversation"] == id.as_str())
+        .await;
+    ag.say_confirmed(json!({"type": "say", "conversation": id, "id": "r1",
+                            "text": "We refunded the second charge."}))
+        .await;
+    ag.send(json!({"type": "resolve", "conversation": id}))
+        .await;
+    for side in [&mut ag, &mut ch] {
+        side.expect_where("ended", |f| {
+            f["conversation"] == id.as_str() && f["reason"] == "resolved"
+        })
+        .await;
+    }
+    id
+}
+
+/// A cardholder with a past chat and a resolved secure-message thread sees
+/// both in `history`, each named by its kind (`chat`, `message`).
+async fn history_names_each_kind(settings: Settings) {
+    let hub = TestHub::spawn(settings).await;
+    let url = hub.ws_url();
+    let chat = chat_ended_by_agent(&url, "kind-ch", "kind-chat-agent").await;
+    let thread = thread_resolved(&url, "kind-ch", "kind-thread-agent").await;
+    let (mut ch, _) = Client::connect(&url, &cardholder("kind-ch", "standard")).await;
+    let history = history_of(&mut ch, 2).await;
+    let listed: Vec<(&str, &str, &str, &str)> = history["conversations"]
+        .as_array()
+        .expect("conversations")
+        .iter()
+        .map(|c| {
+            (
+                c["id"].as_str().unwrap_or_default(),
+                c["kind"].as_str().unwrap_or_default(),
+                c["end_reason"].as_str().unwrap_or_default(),
+                c["agent_name"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        listed,
+        vec![
+            (
+                thread.as_str(),
+                "message",
+                "resolved",
+                "Agent kind-thread-agent"
+            ),
+            (
+                chat.as_str(),
+                "chat",
+                "agent_ended",
+                "Agent kind-chat-agent"
+            ),
+        ],
+        "newest first, each with its kind: {history}"
+    );
+}
+
+#[tokio::test]
+async fn history_names_a_secure_message_thread_a_message_on_the_memory_engine() {
+    history_names_each_kind(memory_settings()).await;
+}
+
+#[tokio::test]
+async fn history_names_a_secure_message_thread_a_message_from_postgres() {
+    let redis = RedisServer::start();
+    let db = PgDatabase::create().await;
+    history_names_each_kind(archived_settings(&redis, &unique_prefix(), &db.url())).await;
+}
+
 #[tokio::test]
 async fn without_an_archive_redis_keeps_no_history() {
     let redis = RedisServer::start();
