@@ -226,7 +226,8 @@ async fn session_loop(
     let settings = hub.settings();
     let heartbeat = settings.heartbeat;
     let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + heartbeat, heartbeat);
-    let mut last_heard = Instant::now();
+    // tokio's clock, as the ping's: a test on paused time moves both.
+    let mut last_heard = tokio::time::Instant::now();
     let mut rate = RateLimit::new(settings.rate_burst, settings.rate_per_sec, Instant::now());
     let expires_in = Duration::from_millis(
         u64::try_from(
@@ -253,7 +254,7 @@ async fn session_loop(
         let first = tokio::select! {
             biased;
             inbound = socket.next() => {
-                last_heard = Instant::now();
+                last_heard = tokio::time::Instant::now();
                 match inbound {
                     Some(Ok(Message::Text(text))) => {
                         if rate.allow(Instant::now()) {

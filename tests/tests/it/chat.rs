@@ -469,7 +469,9 @@ async fn a_client_that_stops_reading_is_closed_after_a_bounded_amount() {
     steady.expect_where("msg", |f| f["text"] == "done").await;
 }
 
-#[tokio::test]
+/// On paused time: the hub's heartbeat ticks as soon as nothing else is
+/// left to do.
+#[tokio::test(start_paused = true)]
 async fn a_silent_peer_is_closed_after_three_missed_pings() {
     let mut settings = memory_settings();
     settings.heartbeat = std::time::Duration::from_millis(100);

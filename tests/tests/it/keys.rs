@@ -235,7 +235,9 @@ async fn key_added_after_start_up_is_accepted_within_one_refresh() {
     assert!(!accepted(&hub, &KEY_EC.token_with_kid("key-a", "x")).await);
 }
 
-#[tokio::test]
+/// On paused time, as every test here that waits for the hub's refresh
+/// timer: it fires as soon as nothing else is left to do.
+#[tokio::test(start_paused = true)]
 async fn removed_key_stops_working_after_the_next_refresh() {
     let idp = Idp::start(&[KEY_A, KEY_B]).await;
     let hub = TestHub::spawn(settings_with(
@@ -259,10 +261,11 @@ async fn removed_key_stops_working_after_the_next_refresh() {
     assert_eq!(ready["keys"]["status"], "fresh");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn failing_issuer_keeps_the_last_good_keys() {
     let idp = Idp::start(&[KEY_A]).await;
-    let spawned = Instant::now();
+    // The hub's clock: tokio's, paused.
+    let spawned = tokio::time::Instant::now();
     let hub = TestHub::spawn(settings_with(
         KeySource::JwksUrl(idp.jwks_url()),
         Duration::from_secs(1),
@@ -271,7 +274,7 @@ async fn failing_issuer_keeps_the_last_good_keys() {
     let a = KEY_A.token("ch-a");
     assert!(accepted(&hub, &a).await);
     idp.fail(true);
-    let failing_since = Instant::now();
+    let failing_since = tokio::time::Instant::now();
     let seen = idp.fetches();
     idp.wait_for_fetches(seen + 2).await;
     eventually("failures are counted", || async {
@@ -497,7 +500,9 @@ async fn start_up_without_reachable_keys_fails_with_one_clear_line() {
     assert!(line.contains("not usable"), "{line}");
 }
 
-#[tokio::test]
+/// On paused time, the quiet spell after the stop passes at once, and a
+/// refresh timer still alive would fire within it.
+#[tokio::test(start_paused = true)]
 async fn refresh_task_stops_with_the_hub() {
     let idp = Idp::start(&[KEY_A]).await;
     let hub = TestHub::spawn(settings_with(
