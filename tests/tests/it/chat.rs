@@ -378,6 +378,11 @@ async fn health_ready_and_metrics() {
     );
 }
 
+/// Connections the hub closed for reading too slowly, from `/metrics`.
+async fn slow_consumer_closes(hub: &TestHub) -> f64 {
+    metric(hub, "switchboard_slow_consumer_closes_total", &[]).await
+}
+
 #[tokio::test]
 async fn a_client_that_stops_reading_is_closed_and_stalls_nobody() {
     let mut settings = memory_settings();
@@ -400,11 +405,9 @@ async fn a_client_that_stops_reading_is_closed_and_stalls_nobody() {
         ag.send(json!({"type": "say", "conversation": id, "id": format!("s{i}"), "text": text}))
             .await;
         ag.expect_msg(i).await;
-        if i % 100 == 0 {
-            if metric(&hub, "switchboard_slow_consumer_closes_total", &[]).await == 1.0 {
-                closed_at = Some(i);
-                break;
-            }
+        if i % 100 == 0 && slow_consumer_closes(&hub).await == 1.0 {
+            closed_at = Some(i);
+            break;
         }
     }
     assert!(closed_at.is_some(), "the stalled client was never closed");
@@ -447,11 +450,9 @@ async fn a_client_that_stops_reading_is_closed_after_a_bounded_amount() {
             .await;
         ag2.expect_msg(i).await;
         steady.expect_msg(i).await;
-        if i % 5 == 0 {
-            if metric(&hub, "switchboard_slow_consumer_closes_total", &[]).await == 1.0 {
-                closed = true;
-                break;
-            }
+        if i % 5 == 0 && slow_consumer_closes(&hub).await == 1.0 {
+            closed = true;
+            break;
         }
     }
     assert!(closed, "the stalled client was never closed");
