@@ -15,7 +15,7 @@
 
 mod outbound;
 
-pub use outbound::{outbound_queue, Inbox, Outbox, Refused};
+pub use outbound::{outbound_queue, OutboundReceiver, Outbox, Refused};
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -6,13 +6,15 @@
 
 use std::sync::Arc;
 
+use crate::eventually;
+
 use switchboard::domain::callback::Cause;
 use switchboard::domain::conversation::Summary;
 use switchboard::domain::CallbackOutcome;
 use switchboard::domain::CallbackStatus;
 use switchboard::domain::{
-    AgentState, Author, ConversationId, ConversationStatus, Desk, EndReason, Millis, Team, Tier,
-    TierBoosts, Topic, UserId,
+    AgentState, Author, ConversationId, ConversationKind, ConversationStatus, Desk, EndReason,
+    Millis, Team, Tier, TierBoosts, Topic, UserId,
 };
 use switchboard::store::{
     AgentProfile, GraceOutcome, NewCallback, NewConversation, NewEntry, NotificationBacklog,
@@ -1205,19 +1207,6 @@ pub async fn recent_entries_are_the_authors_within_the_window(s: &dyn Store) {
 /// [`ended_conversations_and_closed_requests_expire`] (ms).
 pub const SHORT_RETENTION_MS: Millis = 200;
 
-/// Polls `gone` (with real time passing) until it holds; fails after 10 s.
-pub(crate) async fn eventually<F, Fut>(what: &str, mut gone: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while !gone().await {
-        assert!(std::time::Instant::now() < deadline, "{what}");
-        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-    }
-}
-
 /// With a store built to keep ended things [`SHORT_RETENTION_MS`]: an
 /// ended conversation (record, transcript, idempotency keys) and a closed
 /// callback request are gone once the retention passed, and what is still
@@ -1316,8 +1305,10 @@ pub async fn ended_conversations_and_closed_requests_expire(s: &dyn Store) {
 /// An ended conversation keeps when and why it ended, and who served it;
 /// the history a chat was opened with comes back with it (for `assigned`).
 pub async fn ended_conversations_keep_when_and_why(s: &dyn Store) {
+    // A secure-message thread: the kind comes back with the rest.
     let earlier = Summary {
         id: ConversationId("c-earlier".into()),
+        kind: ConversationKind::Message,
         tier: Tier::Standard,
         topic: Topic::Billing,
         started_at: T0 - 86_400_000,

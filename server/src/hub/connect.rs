@@ -310,7 +310,7 @@ mod tests {
         hub: &Hub,
         claims: serde_json::Value,
         conn: u64,
-    ) -> (Caller, crate::bus::Inbox) {
+    ) -> (Caller, crate::bus::OutboundReceiver) {
         let token = mint_hs256(SECRET, &claims).expect("mint");
         let identity = hub.authenticate(&token).await.expect("valid token");
         let (outbox, rx) = crate::bus::outbound_queue();

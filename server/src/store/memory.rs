@@ -18,11 +18,10 @@ use super::notifications::{new_notification_id, notify_event};
 use super::order::{availability_score, queue_score, QueueRank, QueueRanks};
 use super::{
     after_outcome, average_wait, desk_rank, idempotency_key, new_callback_ref, AgentOverview,
-    AgentProfile, AgentSnapshot, Announcer, Appended, Assignment, Beat, DeskOverview,
-    GraceOutcome, NewCallback, NewConversation, NewEntry, Opened, Overview, QueueOverview,
-    QueuePlace, QueueSnapshot, QueueStanding, Side, Store, StoreError, StoreResult, Sweep,
-    TranscriptBounds, DEFAULT_HOT_RETENTION_MS, MAX_NOTES, MAX_TRANSCRIPT_PAGE, RECENT_WAITS,
-    ROUTE_BATCH,
+    AgentProfile, AgentSnapshot, Announcer, Appended, Assignment, Beat, DeskOverview, GraceOutcome,
+    NewCallback, NewConversation, NewEntry, Opened, Overview, QueueOverview, QueuePlace,
+    QueueSnapshot, QueueStanding, Side, Store, StoreError, StoreResult, Sweep, TranscriptBounds,
+    DEFAULT_HOT_RETENTION_MS, MAX_NOTES, MAX_TRANSCRIPT_PAGE, RECENT_WAITS, ROUTE_BATCH,
 };
 use super::{Notification, NotificationBacklog, Settle};
 use crate::archive::memory::MemoryArchive;

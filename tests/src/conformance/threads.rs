@@ -335,7 +335,7 @@ pub async fn resolved_threads_expire_unless_reopened(s: &dyn Store) {
     s.append(&back, said(Author::Cardholder, "ann", "k1", now))
         .await
         .expect("reopen");
-    super::eventually("the resolved thread expires", || async {
+    crate::eventually("the resolved thread expires", || async {
         s.expire_graces(switchboard::domain::now_millis())
             .await
             .expect("tick");
