@@ -76,7 +76,7 @@ impl StoreError {
 pub type StoreResult<T> = Result<T, StoreError>;
 
 /// A conversation as stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Conversation {
     /// Its id.
     pub id: ConversationId,

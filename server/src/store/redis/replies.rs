@@ -266,13 +266,7 @@ impl StoredEntry {
 pub fn entry(seq: Seq, json: &str) -> StoreResult<Entry> {
     let stored: StoredEntry =
         serde_json::from_str(json).map_err(|_| corrupt("transcript entry"))?;
-    Ok(Entry {
-        seq,
-        from: stored.from,
-        text: stored.text,
-        at: stored.at,
-        id: stored.id,
-    })
+    Ok(stored.with_seq(seq))
 }
 
 /// Entries stored from seq 1 on.
