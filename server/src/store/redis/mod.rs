@@ -591,10 +591,16 @@ fn presence_member(side: Side, user: &UserId) -> String {
     })
 }
 
-/// Reads one pub/sub message of hub events as a node's subscriber does (an
-/// envelope, or an array of them; see `wire`): for benchmarks and tools.
+/// Reads one pub/sub message of hub events as a node's subscriber does
+/// (its envelopes in order; see `wire`): for benchmarks and tools.
 pub fn read_published(payload: &[u8]) -> Vec<Envelope> {
     wire::decode_message(payload)
+}
+
+/// An envelope framed as the hub publishes it (see `wire`): for tests and
+/// tools that publish events themselves.
+pub fn framed(envelope: &Envelope) -> Option<String> {
+    wire::encode(envelope)
 }
 
 /// The conversation field a sender must match to write as `author`.
