@@ -12,8 +12,8 @@
 //! [`Event`]'s serde form is the one pub/sub format: what the hub
 //! publishes and every node reads, defined here and nowhere else. This
 //! module knows nothing about Redis or sockets: the Redis engine frames
-//! envelopes for pub/sub (`store::redis::wire`: the recipients, the time
-//! and what only a script knows, in a header before the event), `bus`
+//! envelopes for pub/sub (its `wire`: the recipients, the time and what
+//! only a script knows, in a header before the event), `bus`
 //! delivers them, `protocol` serialises the frames.
 
 use serde::{Deserialize, Serialize};
@@ -82,7 +82,7 @@ pub enum View {
 /// format every node reads: the hub publishes it as it is, and the Redis
 /// scripts publish payloads of it that Rust built, with what only the
 /// step knows (the seq it gave, the records it read) in a header of their
-/// own (see `store::redis::wire`).
+/// own (the Redis engine's `wire` reads both).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "k", rename_all = "snake_case")]
 pub enum Event {

@@ -28,6 +28,8 @@
 
 use std::fmt::Write as _;
 
+use serde_json::value::RawValue;
+
 use super::keys;
 use super::replies::{self, Fields};
 use crate::domain::{CardholderPresence, ConversationId, EndReason, Millis, MonitorEndReason};
@@ -131,7 +133,7 @@ fn event(facts: &[&str], payload: &str) -> Result<Event, String> {
         list = listed.then_some(name);
         match sigil {
             '=' => json_string(&mut json, value),
-            ':' => json.push_str(value),
+            ':' => json.push_str(one_value(value)?),
             '#' => stored_entry(&mut json, value)?,
             '@' => record(&mut json, name, value)?,
             _ => return Err(format!("unknown fact `{fact}`")),
@@ -180,6 +182,14 @@ fn json_string(json: &mut String, text: &str) {
     }
 }
 
+/// `text` when it is exactly one JSON value (so that a fact can only ever
+/// be one member of the event).
+fn one_value(text: &str) -> Result<&str, String> {
+    serde_json::from_str::<&RawValue>(text)
+        .map(RawValue::get)
+        .map_err(|e| e.to_string())
+}
+
 /// `seq:json`: a stored entry (JSON Rust wrote, without its seq, which is
 /// its place in the transcript) with the seq the step gave it.
 fn stored_entry(json: &mut String, value: &str) -> Result<(), String> {
@@ -187,7 +197,7 @@ fn stored_entry(json: &mut String, value: &str) -> Result<(), String> {
     if seq.is_empty() || !seq.bytes().all(|b| b.is_ascii_digit()) {
         return Err(format!("bad seq `{seq}`"));
     }
-    let members = entry
+    let members = one_value(entry)?
         .strip_prefix('{')
         .ok_or("a stored entry is not an object")?;
     let _ = write!(json, "{{\"seq\":{seq}");
@@ -432,6 +442,22 @@ mod tests {
         ));
         let empty = framed("a:bob", &["conversation@{}", "waited_ms:0"], r#"{"k":"assigned"}"#);
         assert!(decode_message(empty.as_bytes()).is_empty());
+        // As `escalate.lua` frames it: the request's record.
+        let request = r#"["ref","cb-1","desk","fraud","sub","ann","tier","premium","reason","r","conversation","c-1","created_at","1","status","requested","attempts","0"]"#;
+        let escalated = framed(
+            "c:ann",
+            &["conversation=c-1", &format!("request@{request}")],
+            r#"{"k":"escalated"}"#,
+        );
+        let [env] = decode_message(escalated.as_bytes()).try_into().expect("one");
+        assert!(matches!(
+            env.event,
+            Event::Escalated { conversation, request }
+                if conversation.as_str() == "c-1" && request.reference.as_str() == "cb-1"
+        ));
+        // A fact is one value: it cannot add members of its own.
+        let sneaky = framed("c:ann", &["conversation=c-1", "seq:1,\"x\":2"], r#"{"k":"read","from":"agent"}"#);
+        assert!(decode_message(sneaky.as_bytes()).is_empty());
     }
 
     #[test]
