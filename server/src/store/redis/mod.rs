@@ -67,10 +67,7 @@ const RESPONSE_TIMEOUT: Duration = Duration::from_secs(3);
 /// `append.lua`'s four redaction arguments, JSON arrays in seq order: the
 /// entries' seqs, the texts they must still hold, their new stored JSON,
 /// and the `redact` events that announce them (all `''` when there is none).
-fn redaction_args(
-    id: &ConversationId,
-    redact: &[super::Redaction],
-) -> StoreResult<[String; 4]> {
+fn redaction_args(id: &ConversationId, redact: &[super::Redaction]) -> StoreResult<[String; 4]> {
     if redact.is_empty() {
         return Ok(Default::default());
     }

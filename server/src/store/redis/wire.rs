@@ -113,7 +113,8 @@ fn event(facts: &[&str], payload: &str) -> Result<Event, String> {
     let members = payload
         .strip_prefix('{')
         .ok_or("the payload is not an object")?;
-    let mut json = String::with_capacity(payload.len() + facts.iter().map(|f| f.len()).sum::<usize>() + 16);
+    let mut json =
+        String::with_capacity(payload.len() + facts.iter().map(|f| f.len()).sum::<usize>() + 16);
     json.push('{');
     let mut list: Option<&str> = None;
     for fact in facts {
@@ -440,7 +441,11 @@ mod tests {
             &decode_message(bare.as_bytes())[..],
             [Envelope { event: Event::Assigned { transcript, .. }, .. }] if transcript.is_empty()
         ));
-        let empty = framed("a:bob", &["conversation@{}", "waited_ms:0"], r#"{"k":"assigned"}"#);
+        let empty = framed(
+            "a:bob",
+            &["conversation@{}", "waited_ms:0"],
+            r#"{"k":"assigned"}"#,
+        );
         assert!(decode_message(empty.as_bytes()).is_empty());
         // As `escalate.lua` frames it: the request's record.
         let request = r#"["ref","cb-1","desk","fraud","sub","ann","tier","premium","reason","r","conversation","c-1","created_at","1","status","requested","attempts","0"]"#;
@@ -449,14 +454,20 @@ mod tests {
             &["conversation=c-1", &format!("request@{request}")],
             r#"{"k":"escalated"}"#,
         );
-        let [env] = decode_message(escalated.as_bytes()).try_into().expect("one");
+        let [env] = decode_message(escalated.as_bytes())
+            .try_into()
+            .expect("one");
         assert!(matches!(
             env.event,
             Event::Escalated { conversation, request }
                 if conversation.as_str() == "c-1" && request.reference.as_str() == "cb-1"
         ));
         // A fact is one value: it cannot add members of its own.
-        let sneaky = framed("c:ann", &["conversation=c-1", "seq:1,\"x\":2"], r#"{"k":"read","from":"agent"}"#);
+        let sneaky = framed(
+            "c:ann",
+            &["conversation=c-1", "seq:1,\"x\":2"],
+            r#"{"k":"read","from":"agent"}"#,
+        );
         assert!(decode_message(sneaky.as_bytes()).is_empty());
     }
 
@@ -551,11 +562,7 @@ mod tests {
                 }
             );
         }
-        let away = framed(
-            "a:bob",
-            &["conversation=c-1"],
-            &payload("[\"away\"]"),
-        );
+        let away = framed("a:bob", &["conversation=c-1"], &payload("[\"away\"]"));
         assert_eq!(
             decode_message(away.as_bytes())[0].event,
             Event::Presence {
