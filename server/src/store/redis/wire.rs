@@ -257,57 +257,56 @@ pub fn script_payloads() -> String {
             lua_string(&serde_json::json!({ "k": kind }).to_string())
         );
     }
-    let table = |lua: &mut String, name: &str, items: Vec<(&str, String)>| {
-        let _ = writeln!(lua, "  {name} = {{");
-        for (key, payload) in items {
-            let _ = writeln!(lua, "    [{}] = {},", lua_string(key), lua_string(&payload));
-        }
-        lua.push_str("  },\n");
-    };
-    table(
+    per_value(
         &mut lua,
         "ended",
-        EndReason::ALL
-            .iter()
-            .map(|&reason| {
-                let e = Event::Ended {
-                    conversation: c.clone(),
-                    reason,
-                };
-                (reason.as_str(), without(&e, &["conversation"]))
-            })
-            .collect(),
+        EndReason::ALL,
+        |conversation, &reason| Event::Ended {
+            conversation,
+            reason,
+        },
     );
-    table(
+    per_value(
         &mut lua,
         "monitor_ended",
-        MonitorEndReason::ALL
-            .iter()
-            .map(|&reason| {
-                let e = Event::MonitorEnded {
-                    conversation: c.clone(),
-                    reason,
-                };
-                (reason.as_str(), without(&e, &["conversation"]))
-            })
-            .collect(),
+        MonitorEndReason::ALL,
+        |conversation, &reason| Event::MonitorEnded {
+            conversation,
+            reason,
+        },
     );
-    table(
+    per_value(
         &mut lua,
         "presence",
-        CardholderPresence::ALL
-            .iter()
-            .map(|&cardholder| {
-                let e = Event::Presence {
-                    conversation: c.clone(),
-                    cardholder,
-                };
-                (cardholder.as_str(), without(&e, &["conversation"]))
-            })
-            .collect(),
+        CardholderPresence::ALL,
+        |conversation, &cardholder| Event::Presence {
+            conversation,
+            cardholder,
+        },
     );
     lua.push_str("}\n");
     lua
+}
+
+/// A table `name` of the payloads of an event about a conversation, one
+/// per value of a closed set (the step picks one by the value's name).
+fn per_value<T: std::fmt::Display>(
+    lua: &mut String,
+    name: &str,
+    all: &[T],
+    event: impl Fn(ConversationId, &T) -> Event,
+) {
+    let _ = writeln!(lua, "  {name} = {{");
+    for value in all {
+        let payload = without(&event(ConversationId::from(""), value), &["conversation"]);
+        let _ = writeln!(
+            lua,
+            "    [{}] = {},",
+            lua_string(&value.to_string()),
+            lua_string(&payload)
+        );
+    }
+    lua.push_str("  },\n");
 }
 
 /// An event's JSON without the fields a script fills in.
