@@ -14,13 +14,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use futures_util::{SinkExt as _, StreamExt as _};
+use switchboard::domain::conversation::Entry;
+use switchboard::domain::inbox::CardholderInfo;
 use switchboard::domain::{
     now_millis, rfc3339, AgentState, Author, CallbackRef, ConversationId, ConversationStatus, Desk,
     EndReason, Role, Seq, Team, Tier, Topic, UserId,
 };
 use switchboard::protocol::{
-    AgentInfo, CallbackView, CardholderInfo, ClientFrame, ConversationState, Entry, ErrorCode,
-    ServerFrame, PROTOCOL_VERSION,
+    AgentInfo, CallbackView, ClientFrame, ConversationState, ErrorCode, ServerFrame,
+    PROTOCOL_VERSION,
 };
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot};

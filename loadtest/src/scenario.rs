@@ -17,8 +17,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt as _, StreamExt as _};
+use switchboard::domain::conversation::Entry;
 use switchboard::domain::{AgentState, ClientKey, ConversationId, EndReason, Seq, Topic};
-use switchboard::protocol::{ClientFrame, Entry, ErrorCode, ServerFrame};
+use switchboard::protocol::{ClientFrame, ErrorCode, ServerFrame};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinSet;

@@ -8,11 +8,12 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion};
+use switchboard::domain::conversation::Entry;
 use switchboard::domain::{Author, ConversationId};
 use switchboard::events::{Event, View};
 use switchboard::hub::typed_text;
 use switchboard::masking::mask_sensitive;
-use switchboard::protocol::{ClientFrame, Entry};
+use switchboard::protocol::ClientFrame;
 use switchboard::store::redis::read_published;
 
 const SAY: &str = r#"{"type":"say","conversation":"c-9f1c2e7a4b5d4e0f8a6b3c2d1e0f9a8b","id":"m-7f3a","text":"Hi, my card was declined at the supermarket this morning, can you check?"}"#;

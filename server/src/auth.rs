@@ -19,35 +19,25 @@
 //! module only reads the key set in force and, for an unknown `kid`, may ask the ring for one
 //! bounded refresh ([`Verifier::verify_refreshing`]). It knows nothing about HTTP or files.
 
-use std::collections::HashMap;
 use std::fmt;
-use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use jsonwebtoken::errors::ErrorKind;
-use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk};
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Map, Value};
 use tokio_util::sync::CancellationToken;
 
 use crate::domain::{Role, Team, Tier, UserId};
+use crate::keys::AuthConfigError;
+use crate::keys::JwtSettings;
+use crate::keys::KeySet;
+use crate::keys::KeySource;
+use crate::keys::Rules;
+use crate::keys::LEEWAY_SECS;
 use crate::keys::{KeyRing, KeyStatus, Origin};
 use crate::metrics::Metrics;
-
-/// Clock skew tolerated on `exp`, `nbf` and `iat`, in seconds (SPEC: at most 30).
-pub const LEEWAY_SECS: u64 = 30;
-
-/// Longest token lifetime accepted by default, in seconds (SPEC: `--jwt-max-lifetime`, 24 h).
-pub const DEFAULT_MAX_LIFETIME_SECS: u64 = 24 * 3600;
-
-/// How often rotating keys are refreshed by default, in seconds (SPEC: `--jwks-refresh`).
-pub const DEFAULT_REFRESH_SECS: u64 = 300;
-
-/// How often a `--jwks-file` is checked for changes by default.
-pub const DEFAULT_FILE_POLL: Duration = Duration::from_secs(2);
 
 /// Longest token accepted, in bytes. Real tokens are well under 2 KiB; the cap keeps a
 /// hostile client from making us base64-decode and parse megabytes before the signature check.
@@ -66,82 +56,6 @@ pub const DEFAULT_MAX_CHATS: u8 = 3;
 
 /// The allowed range of `max_chats` (SPEC: 1–10).
 pub const MAX_CHATS_RANGE: std::ops::RangeInclusive<u8> = 1..=10;
-
-/// Smallest RSA modulus accepted, in bits; shorter keys are below current guidance (NIST).
-pub const MIN_RSA_BITS: usize = 2048;
-
-/// Largest RSA modulus accepted, in bits (the `rsa` crate's own limit).
-pub const MAX_RSA_BITS: usize = 4096;
-
-/// Where verification keys come from; the algorithm is fixed by this, never by the token header.
-#[derive(Clone)]
-pub enum KeySource {
-    /// HS256 shared secret.
-    Hs256Secret(Vec<u8>),
-    /// A PEM public key: RSA key => RS256, EC P-256 key => ES256 (detected from the PEM).
-    PublicKeyPem(Vec<u8>),
-    /// A JWKS document (JSON text): keys picked by the token's `kid`; RSA keys => RS256,
-    /// EC P-256 => ES256. Keys without a `kid`, keys whose `use` is not `sig`, keys whose
-    /// `alg` is not the one their type maps to, and other key types (`oct`, `OKP`, other
-    /// curves) are skipped; a malformed RSA/EC key or a duplicate `kid` is a configuration
-    /// error, and so is a document with no usable key.
-    Jwks(String),
-    /// A JWKS file (`--jwks-file`), read at start-up and again whenever its content changes;
-    /// same rules as [`KeySource::Jwks`].
-    JwksFile(PathBuf),
-    /// A JWKS endpoint (`--jwks-url`), fetched at start-up and kept fresh.
-    JwksUrl(String),
-    /// An OpenID Provider (`--oidc-issuer`): its discovery document names the JWKS endpoint.
-    OidcIssuer(String),
-}
-
-impl fmt::Debug for KeySource {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Key material, even public, is not worth printing; a secret must never be.
-        match self {
-            KeySource::Hs256Secret(_) => f.write_str("Hs256Secret([redacted])"),
-            KeySource::PublicKeyPem(pem) => write!(f, "PublicKeyPem({} bytes)", pem.len()),
-            KeySource::Jwks(doc) => write!(f, "Jwks({} bytes)", doc.len()),
-            KeySource::JwksFile(path) => write!(f, "JwksFile({})", path.display()),
-            KeySource::JwksUrl(url) => write!(f, "JwksUrl({url})"),
-            KeySource::OidcIssuer(url) => write!(f, "OidcIssuer({url})"),
-        }
-    }
-}
-
-/// How tokens are verified: the keys, and the issuer and audience they must name.
-#[derive(Debug, Clone)]
-pub struct JwtSettings {
-    /// The verification key(s), which also fix the algorithm.
-    pub keys: KeySource,
-    /// When set, tokens must carry exactly this `iss`.
-    pub issuer: Option<String>,
-    /// When set, tokens must carry this `aud` (or an array containing it).
-    pub audience: Option<String>,
-    /// Longest lifetime a token may claim (`exp − iat`, or `exp − now` without `iat`): a
-    /// stolen long-lived token would otherwise stay usable for as long as it says.
-    pub max_lifetime: Duration,
-    /// Rotating keys are refreshed at least this often (`--jwks-refresh`), sooner when the
-    /// issuer's `Cache-Control: max-age` says so.
-    pub refresh: Duration,
-    /// How often a `--jwks-file` is checked for changes.
-    pub file_poll: Duration,
-}
-
-impl JwtSettings {
-    /// Settings for these keys with the SPEC's defaults: no issuer or audience rule, 24 h
-    /// longest lifetime, refresh every 300 s, file checked every 2 s.
-    pub fn new(keys: KeySource) -> JwtSettings {
-        JwtSettings {
-            keys,
-            issuer: None,
-            audience: None,
-            max_lifetime: Duration::from_secs(DEFAULT_MAX_LIFETIME_SECS),
-            refresh: Duration::from_secs(DEFAULT_REFRESH_SECS),
-            file_poll: DEFAULT_FILE_POLL,
-        }
-    }
-}
 
 /// Checks tokens against the configured keys and rules. Cheap to clone (an `Arc` inside).
 #[derive(Clone)]
@@ -164,59 +78,6 @@ enum HeldKeys {
     Fixed(KeySet),
     /// Keys that rotate: the ring swaps in new sets and refreshes on an unknown `kid`.
     Rotating(Arc<KeyRing>),
-}
-
-/// A set of keys, each with the one algorithm it may verify.
-pub(crate) enum KeySet {
-    /// A shared secret or a PEM public key: used whatever `kid` the token names.
-    Single(Box<VerifyingKey>),
-    /// A JWKS: the token's `kid` picks the key; no `kid` or an unknown one is rejected.
-    ByKid(HashMap<String, VerifyingKey>),
-}
-
-impl KeySet {
-    /// The `kid`s held, sorted (empty for a single key); for logs and `Debug`.
-    pub(crate) fn kids(&self) -> Vec<String> {
-        let mut kids: Vec<String> = match self {
-            KeySet::Single(_) => Vec::new(),
-            KeySet::ByKid(map) => map.keys().cloned().collect(),
-        };
-        kids.sort();
-        kids
-    }
-
-    /// How many keys the set holds.
-    pub(crate) fn len(&self) -> usize {
-        match self {
-            KeySet::Single(_) => 1,
-            KeySet::ByKid(map) => map.len(),
-        }
-    }
-
-    /// One line naming every key and its algorithm.
-    fn describe(&self) -> String {
-        match self {
-            KeySet::Single(k) => format!("{:?} key", k.alg),
-            KeySet::ByKid(map) => {
-                let mut kids: Vec<String> = map
-                    .iter()
-                    .map(|(kid, k)| format!("{kid}: {:?}", k.alg))
-                    .collect();
-                kids.sort();
-                format!("JWKS [{}]", kids.join(", "))
-            }
-        }
-    }
-}
-
-/// One key, its algorithm and the validation rules built for that algorithm.
-pub(crate) struct VerifyingKey {
-    /// The only algorithm a token verified by this key may use.
-    alg: Algorithm,
-    /// The key itself.
-    key: DecodingKey,
-    /// `jsonwebtoken`'s checks, configured explicitly (see [`Rules::key`]).
-    validation: Validation,
 }
 
 impl fmt::Debug for Verifier {
@@ -356,37 +217,6 @@ impl AuthError {
     }
 }
 
-/// Why the JWT settings cannot be used; each `Display` is one sentence for the start-up log.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum AuthConfigError {
-    /// The HS256 secret is empty.
-    #[error("the JWT secret is empty")]
-    EmptySecret,
-    /// The PEM is not an RSA or EC P-256 public key.
-    #[error("the JWT public key is not usable: {0}")]
-    BadPublicKey(String),
-    /// The JWKS document is not JSON, has a malformed key, or has no usable key.
-    #[error("the JWKS document is not usable: {0}")]
-    BadJwks(String),
-    /// `issuer` or `audience` is set but empty (most likely an empty environment variable).
-    #[error("the JWT {0} is set but empty")]
-    EmptySetting(&'static str),
-    /// A duration setting is zero.
-    #[error("{0} must be at least one second")]
-    ZeroDuration(&'static str),
-    /// The signing keys could not be loaded at start-up (the hub never starts without keys).
-    #[error("cannot load the signing keys from {origin}: {reason}")]
-    KeysUnavailable {
-        /// The flag and location, e.g. `--jwks-url https://login.example/jwks`.
-        origin: String,
-        /// What went wrong, in one line.
-        reason: String,
-    },
-    /// [`Verifier::new`] was given a source that must be loaded (use [`Verifier::start`]).
-    #[error("the {0} key source is loaded at start-up; build the verifier with Verifier::start")]
-    NeedsLoading(&'static str),
-}
-
 impl Verifier {
     /// Builds a verifier from keys given inline (secret, PEM, JWKS text), checking the key
     /// material now so that a bad key stops start-up instead of failing every connection.
@@ -508,107 +338,6 @@ impl Verifier {
         }
         ring.refresh_for_unknown_kid().await;
         self.verify(token)
-    }
-}
-
-/// The issuer/audience/lifetime rules shared by every key of one verifier.
-#[derive(Debug, Clone)]
-pub(crate) struct Rules {
-    /// Required `iss`, if configured.
-    issuer: Option<String>,
-    /// Required `aud`, if configured.
-    audience: Option<String>,
-    /// Longest `exp − iat` (or `exp − now`) accepted, in seconds.
-    max_lifetime_secs: i64,
-}
-
-impl Rules {
-    /// The rules of these settings, refusing empty values.
-    fn from_settings(settings: &JwtSettings) -> Result<Rules, AuthConfigError> {
-        if settings.issuer.as_deref() == Some("") {
-            return Err(AuthConfigError::EmptySetting("issuer"));
-        }
-        if settings.audience.as_deref() == Some("") {
-            return Err(AuthConfigError::EmptySetting("audience"));
-        }
-        if settings.max_lifetime.is_zero() {
-            return Err(AuthConfigError::ZeroDuration("--jwt-max-lifetime"));
-        }
-        Ok(Rules {
-            issuer: settings.issuer.clone(),
-            audience: settings.audience.clone(),
-            max_lifetime_secs: i64::try_from(settings.max_lifetime.as_secs()).unwrap_or(i64::MAX),
-        })
-    }
-
-    /// The key set of inline keys.
-    fn fixed_key_set(&self, keys: KeySource) -> Result<KeySet, AuthConfigError> {
-        match keys {
-            KeySource::Hs256Secret(secret) => {
-                if secret.is_empty() {
-                    return Err(AuthConfigError::EmptySecret);
-                }
-                Ok(KeySet::Single(Box::new(
-                    self.key(Algorithm::HS256, DecodingKey::from_secret(&secret)),
-                )))
-            }
-            KeySource::PublicKeyPem(pem) => {
-                let (alg, key) = decoding_key_from_pem(&pem)?;
-                Ok(KeySet::Single(Box::new(self.key(alg, key))))
-            }
-            KeySource::Jwks(doc) => self.key_set_from_jwks(&doc),
-            KeySource::JwksFile(_) => Err(AuthConfigError::NeedsLoading("--jwks-file")),
-            KeySource::JwksUrl(_) => Err(AuthConfigError::NeedsLoading("--jwks-url")),
-            KeySource::OidcIssuer(_) => Err(AuthConfigError::NeedsLoading("--oidc-issuer")),
-        }
-    }
-
-    /// The key set of a JWKS document (see [`KeySource::Jwks`] for the rules).
-    pub(crate) fn key_set_from_jwks(&self, doc: &str) -> Result<KeySet, AuthConfigError> {
-        Ok(KeySet::ByKid(
-            keys_from_jwks(doc)?
-                .into_iter()
-                .map(|(kid, alg, key)| (kid, self.key(alg, key)))
-                .collect(),
-        ))
-    }
-
-    /// Pairs a key with a `Validation` that allows exactly its algorithm.
-    fn key(&self, alg: Algorithm, key: DecodingKey) -> VerifyingKey {
-        // Every field is set on purpose; `Validation::new`'s defaults are not ours.
-        let mut v = Validation::new(alg);
-        v.algorithms = vec![alg];
-        v.leeway = LEEWAY_SECS;
-        v.reject_tokens_expiring_in_less_than = 0;
-        v.validate_exp = true;
-        v.validate_nbf = true;
-        v.sub = None;
-        let mut required = vec!["exp"];
-        match &self.issuer {
-            Some(iss) => {
-                v.set_issuer(&[iss]);
-                required.push("iss");
-            }
-            None => v.iss = None,
-        }
-        match &self.audience {
-            Some(aud) => {
-                v.set_audience(&[aud]);
-                v.validate_aud = true;
-                required.push("aud");
-            }
-            None => {
-                // Otherwise a token that carries any `aud` would be refused.
-                v.aud = None;
-                v.validate_aud = false;
-            }
-        }
-        v.set_required_spec_claims(&required);
-        VerifyingKey {
-            alg,
-            key,
-            validation: v,
-        }
     }
 }
 
@@ -993,193 +722,6 @@ fn agent_claims(claims: &Map<String, Value>) -> Result<Principal, AuthError> {
     Ok(Principal::Agent { teams, max_chats })
 }
 
-/// The DER encoding of the OID prime256v1 (P-256), as it appears in a SubjectPublicKeyInfo.
-const P256_OID_DER: &[u8] = &[0x06, 0x08, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x03, 0x01, 0x07];
-
-/// Reads a PEM public key: RSA => RS256, EC P-256 => ES256.
-fn decoding_key_from_pem(pem: &[u8]) -> Result<(Algorithm, DecodingKey), AuthConfigError> {
-    let bad = |msg: &str| AuthConfigError::BadPublicKey(msg.to_owned());
-    let text = std::str::from_utf8(pem).map_err(|_| bad("the file is not PEM text"))?;
-    let (label, body) = first_pem_block(text).ok_or_else(|| bad("the file has no PEM block"))?;
-    match label {
-        "PUBLIC KEY" | "RSA PUBLIC KEY" => {}
-        l if l.contains("PRIVATE KEY") => {
-            return Err(bad("it is a private key; give the public key"))
-        }
-        "CERTIFICATE" => {
-            return Err(bad(
-                "it is a certificate; give the public key (openssl x509 -pubkey)",
-            ))
-        }
-        _ => return Err(bad("the PEM block is not a PUBLIC KEY")),
-    }
-    if let Ok(key) = DecodingKey::from_rsa_pem(pem) {
-        check_rsa_key(&key).map_err(|e| bad(&e))?;
-        return Ok((Algorithm::RS256, key));
-    }
-    if let Ok(key) = DecodingKey::from_ec_pem(pem) {
-        let der = STANDARD
-            .decode(body)
-            .map_err(|_| bad("the PEM body is not base64"))?;
-        if !der.windows(P256_OID_DER.len()).any(|w| w == P256_OID_DER) {
-            return Err(bad("the EC key is not on curve P-256 (ES256)"));
-        }
-        check_ec_key(&key).map_err(|e| bad(&e))?;
-        return Ok((Algorithm::ES256, key));
-    }
-    Err(bad("it is neither an RSA nor an EC P-256 public key"))
-}
-
-/// The label and base64 body of the first `-----BEGIN …-----` block.
-fn first_pem_block(text: &str) -> Option<(&str, String)> {
-    let start = text.find("-----BEGIN ")? + "-----BEGIN ".len();
-    let rest = &text[start..];
-    let label_end = rest.find("-----")?;
-    let label = &rest[..label_end];
-    let after = &rest[label_end + "-----".len()..];
-    let end = after.find("-----END ")?;
-    let body = after[..end]
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .collect();
-    Some((label, body))
-}
-
-/// Checks an RSA key parses and has a sane size and exponent.
-fn check_rsa_key(key: &DecodingKey) -> Result<(), String> {
-    let jwk = Jwk::from_decoding_key(key, Some(Algorithm::RS256))
-        .map_err(|_| "the RSA key does not parse".to_owned())?;
-    match jwk.algorithm {
-        AlgorithmParameters::RSA(p) => {
-            let n = URL_SAFE_NO_PAD
-                .decode(p.n)
-                .map_err(|_| "bad RSA modulus".to_owned())?;
-            let e = URL_SAFE_NO_PAD
-                .decode(p.e)
-                .map_err(|_| "bad RSA exponent".to_owned())?;
-            check_rsa_components(&n, &e)
-        }
-        _ => Err("the key is not an RSA key".to_owned()),
-    }
-}
-
-/// Modulus size within [`MIN_RSA_BITS`]..=[`MAX_RSA_BITS`], odd; exponent odd, 3..2^33.
-fn check_rsa_components(n: &[u8], e: &[u8]) -> Result<(), String> {
-    let n = strip_leading_zeros(n);
-    let bits = match n.first() {
-        Some(&top) => (n.len() - 1) * 8 + (8 - top.leading_zeros() as usize),
-        None => 0,
-    };
-    if !(MIN_RSA_BITS..=MAX_RSA_BITS).contains(&bits) {
-        return Err(format!(
-            "the RSA key has {bits} bits; {MIN_RSA_BITS} to {MAX_RSA_BITS} are accepted"
-        ));
-    }
-    if n.last().is_some_and(|b| b % 2 == 0) {
-        return Err("the RSA modulus is even".to_owned());
-    }
-    let e = strip_leading_zeros(e);
-    let exponent = (e.len() <= 8)
-        .then(|| e.iter().fold(0u64, |acc, b| (acc << 8) | u64::from(*b)))
-        .filter(|x| *x >= 3 && *x % 2 == 1 && *x < (1 << 33));
-    if exponent.is_none() {
-        return Err("the RSA public exponent is not acceptable".to_owned());
-    }
-    Ok(())
-}
-
-/// The bytes after any leading zero bytes.
-fn strip_leading_zeros(b: &[u8]) -> &[u8] {
-    let first = b.iter().position(|x| *x != 0).unwrap_or(b.len());
-    &b[first..]
-}
-
-/// Checks an EC key is a valid P-256 point by building an ES256 verifier from it.
-fn check_ec_key(key: &DecodingKey) -> Result<(), String> {
-    let jwk = Jwk::from_decoding_key(key, Some(Algorithm::ES256))
-        .map_err(|_| "the EC key does not parse".to_owned())?;
-    match jwk.algorithm {
-        AlgorithmParameters::EllipticCurve(p) if p.curve == EllipticCurve::P256 => {}
-        _ => return Err("the EC key is not on curve P-256 (ES256)".to_owned()),
-    }
-    // The verifier factory rejects a point that is not on the curve; the (empty) signature
-    // itself is only there to call it.
-    jsonwebtoken::crypto::verify("", b"probe", key, Algorithm::ES256)
-        .map(|_| ())
-        .map_err(|_| "the EC key is not a valid P-256 point".to_owned())
-}
-
-/// Reads the usable keys of a JWKS document (see [`KeySource::Jwks`] for the rules).
-fn keys_from_jwks(doc: &str) -> Result<Vec<(String, Algorithm, DecodingKey)>, AuthConfigError> {
-    let bad = |msg: String| AuthConfigError::BadJwks(msg);
-    let doc: Value = serde_json::from_str(doc).map_err(|_| bad("it is not JSON".into()))?;
-    let entries = doc
-        .get("keys")
-        .and_then(Value::as_array)
-        .ok_or_else(|| bad("it has no `keys` array".into()))?;
-    let mut out: Vec<(String, Algorithm, DecodingKey)> = Vec::new();
-    for (i, entry) in entries.iter().enumerate() {
-        let entry = entry
-            .as_object()
-            .ok_or_else(|| bad(format!("key #{i} is not an object")))?;
-        let text = |field: &str| entry.get(field).and_then(Value::as_str);
-        let Some(kid) = text("kid") else { continue };
-        if text("use").is_some_and(|u| u != "sig") {
-            continue;
-        }
-        let key = match text("kty") {
-            Some("RSA") => {
-                if text("alg").is_some_and(|a| a != "RS256") {
-                    continue;
-                }
-                let (Some(n), Some(e)) = (text("n"), text("e")) else {
-                    return Err(bad(format!("RSA key `{kid}` lacks `n` or `e`")));
-                };
-                let (Ok(n), Ok(e)) = (URL_SAFE_NO_PAD.decode(n), URL_SAFE_NO_PAD.decode(e)) else {
-                    return Err(bad(format!(
-                        "RSA key `{kid}` has `n` or `e` not in base64url"
-                    )));
-                };
-                check_rsa_components(&n, &e).map_err(|m| bad(format!("key `{kid}`: {m}")))?;
-                (
-                    Algorithm::RS256,
-                    DecodingKey::from_rsa_raw_components(&n, &e),
-                )
-            }
-            Some("EC") => {
-                if text("crv") != Some("P-256") || text("alg").is_some_and(|a| a != "ES256") {
-                    continue;
-                }
-                let (Some(x), Some(y)) = (text("x"), text("y")) else {
-                    return Err(bad(format!("EC key `{kid}` lacks `x` or `y`")));
-                };
-                let coords_ok = [x, y]
-                    .iter()
-                    .all(|c| URL_SAFE_NO_PAD.decode(c).is_ok_and(|b| b.len() == 32));
-                if !coords_ok {
-                    return Err(bad(format!("EC key `{kid}` has malformed `x` or `y`")));
-                }
-                let key = DecodingKey::from_ec_components(x, y)
-                    .map_err(|_| bad(format!("EC key `{kid}` has malformed `x` or `y`")))?;
-                check_ec_key(&key).map_err(|m| bad(format!("key `{kid}`: {m}")))?;
-                (Algorithm::ES256, key)
-            }
-            // Symmetric (`oct`) keys in particular are never used: a JWKS is public.
-            _ => continue,
-        };
-        if out.iter().any(|(k, _, _)| k == kid) {
-            return Err(bad(format!("`kid` `{kid}` appears twice")));
-        }
-        out.push((kid.to_owned(), key.0, key.1));
-    }
-    if out.is_empty() {
-        return Err(bad(
-            "it has no usable signing key (RSA or EC P-256 with a `kid`)".into(),
-        ));
-    }
-    Ok(out)
-}
-
 /// For tests: an HS256 token made of exactly these header and payload texts
 /// (a header naming a key, a claim written twice: tokens no JSON serialiser
 /// writes), signed with `secret`.
@@ -1217,6 +759,9 @@ pub fn mint_hs256(secret: &[u8], claims: &serde_json::Value) -> Result<String, A
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
+    use crate::keys::*;
     // Test-only keys, generated once with `openssl genpkey` for these tests and used nowhere else.
     const RSA_PRIVATE_PEM: &str = "\
 -----BEGIN PRIVATE KEY-----

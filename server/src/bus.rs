@@ -28,11 +28,12 @@ use futures_util::{FutureExt, StreamExt};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use crate::domain::conversation::Entry;
 use crate::domain::{ConversationId, Seq};
-use crate::events::{Audience, Envelope, Event, EventFeed, View};
+use crate::events::{Audience, Envelope, Event, View};
 use crate::lag::Lag;
 use crate::metrics::Metrics;
-use crate::protocol::Entry;
+use crate::store::feed::EventFeed;
 use crate::store::StoreError;
 
 /// Frames waiting to be written to one connection. 256 frames is minutes

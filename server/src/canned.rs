@@ -20,8 +20,9 @@
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
+use crate::domain::canned::CannedReply;
 use crate::domain::Team;
 use crate::protocol::MAX_TEXT_CHARS;
 
@@ -29,19 +30,6 @@ use crate::protocol::MAX_TEXT_CHARS;
 pub const MAX_SHORTCUT_CHARS: usize = 32;
 /// Longest title, in characters.
 pub const MAX_TITLE_CHARS: usize = 80;
-
-/// One canned reply, as an agent's `welcome` lists it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CannedReply {
-    /// The team whose agents get it.
-    pub team: Team,
-    /// What the agent types after `/` (lower-case letters, digits, `-`, `_`).
-    pub shortcut: String,
-    /// A few words shown in the picker.
-    pub title: String,
-    /// The text put into the composer, editable before sending.
-    pub text: String,
-}
 
 /// Every team's canned replies.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -10,9 +10,12 @@ use std::time::Duration;
 
 use clap::Parser;
 
-use crate::auth::{JwtSettings, KeySource};
-use crate::domain::{Millis, TierBoosts};
+use crate::archive::postgres::PgArchive;
+use crate::archive::Archive;
+use crate::domain::{Millis, TierBoosts, UserId};
 use crate::keys::check_key_url;
+use crate::keys::JwtSettings;
+use crate::keys::KeySource;
 use crate::store::inbox::MessageSla;
 use crate::store::Graces;
 
@@ -68,10 +71,10 @@ pub struct Cli {
     pub oidc_issuer: Option<String>,
     /// Seconds between refreshes of --jwks-url / --oidc-issuer keys at most (sooner when the
     /// issuer's Cache-Control max-age says so).
-    #[arg(long, env = "SWITCHBOARD_JWKS_REFRESH", default_value_t = crate::auth::DEFAULT_REFRESH_SECS)]
+    #[arg(long, env = "SWITCHBOARD_JWKS_REFRESH", default_value_t = crate::keys::DEFAULT_REFRESH_SECS)]
     pub jwks_refresh: u64,
     /// Longest token lifetime accepted, in seconds (`exp - iat`, or `exp - now` without `iat`).
-    #[arg(long, env = "SWITCHBOARD_JWT_MAX_LIFETIME", default_value_t = crate::auth::DEFAULT_MAX_LIFETIME_SECS)]
+    #[arg(long, env = "SWITCHBOARD_JWT_MAX_LIFETIME", default_value_t = crate::keys::DEFAULT_MAX_LIFETIME_SECS)]
     pub jwt_max_lifetime: u64,
     /// Required `iss` claim.
     #[arg(long, env = "SWITCHBOARD_JWT_ISSUER")]
@@ -849,6 +852,17 @@ impl Settings {
             offer_message_after: Duration::from_secs(DEFAULT_OFFER_MESSAGE_AFTER_S),
         }
     }
+}
+
+/// `switchboard archive export`: one cardholder's archive at `url` as
+/// pretty JSON, or what went wrong in one sentence.
+pub async fn export_json(url: &str, sub: &UserId) -> Result<String, String> {
+    let settings =
+        archive_settings(url, crate::archive::DEFAULT_RETENTION_DAYS).map_err(|e| e.to_string())?;
+    let archive = PgArchive::new(&settings.url).map_err(|e| e.to_string())?;
+    archive.migrate().await.map_err(|e| e.to_string())?;
+    let export = archive.export(sub).await.map_err(|e| e.to_string())?;
+    serde_json::to_string_pretty(&export).map_err(|e| format!("cannot write the export: {e}"))
 }
 
 #[cfg(test)]

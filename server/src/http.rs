@@ -235,7 +235,7 @@ fn origin_allowed(allowed: &[String], headers: &HeaderMap) -> bool {
 /// `--max-event-lag`, 503 otherwise (`status` `unavailable` or `behind`).
 /// With an archive the body carries `archive` (`ok`, `degraded` while
 /// writes fail, `overloaded` past
-/// [`crate::archive::archiver::BACKLOG_LIMIT`], which alone answers 503),
+/// [`crate::archiver::BACKLOG_LIMIT`], which alone answers 503),
 /// its backlog and lag. With rotating signing keys the
 /// answer also carries a `keys` detail (`fresh` or `stale`, age, last failure). Stale keys
 /// do not make the node unready: they are the last good keys, every node shares the same
@@ -286,7 +286,7 @@ async fn readyz(State(app): State<App>) -> Response {
         // A failing archive does not stop live chat: the backlog waits in
         // Redis. Only a backlog large enough to threaten Redis memory makes
         // the node not ready.
-        let over = a.backlog > crate::archive::archiver::BACKLOG_LIMIT;
+        let over = a.backlog > crate::archiver::BACKLOG_LIMIT;
         let state = match (over, a.failing) {
             (true, _) => "overloaded",
             (false, true) => "degraded",

@@ -32,6 +32,7 @@
 
 pub mod admission;
 pub mod archive;
+pub mod archiver;
 pub mod assets;
 pub mod auth;
 pub mod bus;
@@ -65,14 +66,15 @@ use tokio::net::TcpListener;
 pub use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::archive::archiver::Archiver;
 use crate::archive::memory::MemoryArchive;
 use crate::archive::postgres::PgArchive;
 use crate::archive::{Archive, NoArchive};
+use crate::archiver::Archiver;
 use crate::auth::Verifier;
 use crate::bus::{Bus, Sessions};
 use crate::config::{Engine, Settings};
 use crate::hub::Hub;
+use crate::keys::AuthConfigError;
 use crate::metrics::Metrics;
 use crate::store::memory::MemoryStore;
 use crate::store::redis::RedisStore;
@@ -87,7 +89,7 @@ const ACCEPT_PAUSE: std::time::Duration = std::time::Duration::from_millis(500);
 pub enum RunError {
     /// The token keys are unusable.
     #[error("token configuration: {0}")]
-    Auth(#[from] auth::AuthConfigError),
+    Auth(#[from] AuthConfigError),
     /// Redis could not be reached at start-up.
     #[error("cannot reach Redis: {}", .0.detail())]
     Store(#[from] store::StoreError),
@@ -199,7 +201,7 @@ pub async fn build_hub(settings: Settings, shutdown: CancellationToken) -> Resul
         tokio::spawn(notifier.run(shutdown.clone()));
         tracing::info!(url = %n.url, "notifying the push service of agents' replies to absent cardholders");
     }
-    tokio::spawn(archive::archiver::purge_periodically(
+    tokio::spawn(archiver::purge_periodically(
         archive.clone(),
         settings.archive_retention_days,
         metrics.clone(),

@@ -96,7 +96,7 @@ async fn export(url: Option<&str>, sub: &str) -> std::process::ExitCode {
         eprintln!("switchboard: archive export needs --archive-url (or SWITCHBOARD_ARCHIVE_URL)");
         return std::process::ExitCode::from(2);
     };
-    match switchboard::archive::postgres::export_json(url, &UserId(sub.to_owned())).await {
+    match switchboard::config::export_json(url, &UserId(sub.to_owned())).await {
         Ok(json) => {
             println!("{json}");
             std::process::ExitCode::SUCCESS

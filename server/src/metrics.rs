@@ -124,7 +124,7 @@ pub struct Metrics {
     /// Archived records deleted by the retention purge.
     pub archive_purged: Counter,
     /// Notifications to the push service (`--notify-url`).
-    pub notifications: crate::notify::NotifyMetrics,
+    pub notifications: NotifyMetrics,
     /// Cardholders' ratings of ended conversations, by score and card tier.
     pub ratings: Family<RatingLabel, Counter>,
 }
@@ -353,7 +353,7 @@ impl Metrics {
             "Archived records deleted by the retention purge",
             archive_purged.clone(),
         );
-        let notifications = crate::notify::NotifyMetrics::register(&mut registry);
+        let notifications = NotifyMetrics::register(&mut registry);
         for tier in Tier::ALL {
             queue_depth.get_or_create(&tier_label(*tier)).set(0);
         }
@@ -450,4 +450,59 @@ pub fn resident_memory_bytes() -> Option<u64> {
     let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
     let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
     Some(pages * 4096)
+}
+
+/// The notification metrics (`switchboard_notifications_*`).
+#[derive(Debug, Default)]
+pub struct NotifyMetrics {
+    /// Notifications queued (by this node's append steps).
+    pub queued: Counter,
+    /// Notifications the push service accepted.
+    pub delivered: Counter,
+    /// Attempts that failed (retried later).
+    pub failed_attempts: Counter,
+    /// Notifications dropped after failing for the whole give-up time.
+    pub given_up: Counter,
+    /// Notifications not delivered yet (all nodes).
+    pub queue_depth: Gauge,
+    /// Seconds since the oldest of them was queued.
+    pub oldest_age: Gauge<f64, std::sync::atomic::AtomicU64>,
+}
+
+impl NotifyMetrics {
+    /// Registers them.
+    pub fn register(registry: &mut Registry) -> NotifyMetrics {
+        let m = NotifyMetrics::default();
+        registry.register(
+            "notifications_queued",
+            "Notifications queued for cardholders connected nowhere",
+            m.queued.clone(),
+        );
+        registry.register(
+            "notifications_delivered",
+            "Notifications the push service accepted (2xx)",
+            m.delivered.clone(),
+        );
+        registry.register(
+            "notification_failed_attempts",
+            "Notification attempts that failed and will be retried",
+            m.failed_attempts.clone(),
+        );
+        registry.register(
+            "notifications_given_up",
+            "Notifications dropped after failing for the whole give-up time",
+            m.given_up.clone(),
+        );
+        registry.register(
+            "notification_queue_depth",
+            "Notifications not delivered yet",
+            m.queue_depth.clone(),
+        );
+        registry.register(
+            "notification_oldest_age_seconds",
+            "Seconds since the oldest notification not delivered yet was queued",
+            m.oldest_age.clone(),
+        );
+        m
+    }
 }

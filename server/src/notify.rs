@@ -21,9 +21,6 @@ use std::time::Duration;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
-use prometheus_client::metrics::counter::Counter;
-use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::registry::Registry;
 use sha2::Sha256;
 use tokio_util::sync::CancellationToken;
 
@@ -223,61 +220,6 @@ pub fn signature(key: &[u8], id: &str, timestamp: i64, body: &[u8]) -> String {
         }
         // HMAC takes keys of any length; kept total rather than panicking.
         Err(_) => String::new(),
-    }
-}
-
-/// The notification metrics (`switchboard_notifications_*`).
-#[derive(Debug, Default)]
-pub struct NotifyMetrics {
-    /// Notifications queued (by this node's append steps).
-    pub queued: Counter,
-    /// Notifications the push service accepted.
-    pub delivered: Counter,
-    /// Attempts that failed (retried later).
-    pub failed_attempts: Counter,
-    /// Notifications dropped after failing for the whole give-up time.
-    pub given_up: Counter,
-    /// Notifications not delivered yet (all nodes).
-    pub queue_depth: Gauge,
-    /// Seconds since the oldest of them was queued.
-    pub oldest_age: Gauge<f64, std::sync::atomic::AtomicU64>,
-}
-
-impl NotifyMetrics {
-    /// Registers them.
-    pub fn register(registry: &mut Registry) -> NotifyMetrics {
-        let m = NotifyMetrics::default();
-        registry.register(
-            "notifications_queued",
-            "Notifications queued for cardholders connected nowhere",
-            m.queued.clone(),
-        );
-        registry.register(
-            "notifications_delivered",
-            "Notifications the push service accepted (2xx)",
-            m.delivered.clone(),
-        );
-        registry.register(
-            "notification_failed_attempts",
-            "Notification attempts that failed and will be retried",
-            m.failed_attempts.clone(),
-        );
-        registry.register(
-            "notifications_given_up",
-            "Notifications dropped after failing for the whole give-up time",
-            m.given_up.clone(),
-        );
-        registry.register(
-            "notification_queue_depth",
-            "Notifications not delivered yet",
-            m.queue_depth.clone(),
-        );
-        registry.register(
-            "notification_oldest_age_seconds",
-            "Seconds since the oldest notification not delivered yet was queued",
-            m.oldest_age.clone(),
-        );
-        m
     }
 }
 

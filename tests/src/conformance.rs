@@ -6,15 +6,17 @@
 
 use std::sync::Arc;
 
-use switchboard::archive::Summary;
+use switchboard::domain::callback::Cause;
+use switchboard::domain::conversation::Summary;
+use switchboard::domain::CallbackOutcome;
+use switchboard::domain::CallbackStatus;
 use switchboard::domain::{
     AgentState, Author, ConversationId, ConversationStatus, Desk, EndReason, Millis, Team, Tier,
     TierBoosts, Topic, UserId,
 };
-use switchboard::protocol::CallbackOutcome;
 use switchboard::store::{
-    AgentProfile, CallbackStatus, Cause, GraceOutcome, NewCallback, NewConversation, NewEntry,
-    NotificationBacklog, Redaction, Settle, Side, Store, StoreError, TranscriptBounds,
+    AgentProfile, GraceOutcome, NewCallback, NewConversation, NewEntry, NotificationBacklog,
+    Redaction, Settle, Side, Store, StoreError, TranscriptBounds,
 };
 
 mod threads;
@@ -374,7 +376,7 @@ pub async fn transfer_goes_to_head(s: &dyn Store) {
 /// A cardholder rates its own ended conversation once; nobody else, and
 /// not before the end.
 pub async fn ratings_are_kept_once(s: &dyn Store) {
-    use switchboard::store::Rating;
+    use switchboard::domain::conversation::Rating;
     let rating = |score: u8| Rating {
         score,
         comment: Some("Quick and kind".into()),
@@ -413,7 +415,8 @@ pub async fn ratings_are_kept_once(s: &dyn Store) {
 /// Internal notes: written by the agent holding the chat, kept on the
 /// record, bounded, and never part of the transcript.
 pub async fn notes_stay_with_staff(s: &dyn Store) {
-    use switchboard::store::{Note, MAX_NOTES};
+    use switchboard::domain::conversation::Note;
+    use switchboard::store::MAX_NOTES;
     let note = |by: &str, text: &str| Note {
         at: T0 + 10,
         by: user(by),
@@ -732,7 +735,7 @@ pub async fn callback_claims_and_outcomes(s: &dyn Store) {
     assert_eq!(reached.status, CallbackStatus::Reached);
     assert!(s.callbacks(Desk::Fraud).await.expect("list").is_empty());
     // Each agent's closed requests ("done today"): d2 failed the first, d1 reached the second.
-    let refs = |list: Vec<switchboard::store::CallbackRequest>| -> Vec<_> {
+    let refs = |list: Vec<switchboard::domain::callback::CallbackRequest>| -> Vec<_> {
         list.into_iter().map(|r| r.reference).collect()
     };
     assert_eq!(
@@ -892,7 +895,7 @@ pub async fn scenario_for_events(s: &dyn Store) -> Vec<ConversationId> {
     s.append(&c, more).await.expect("last part");
     s.add_note(
         &c,
-        switchboard::store::Note {
+        switchboard::domain::conversation::Note {
             at: T0 + 5,
             by: user("bob"),
             by_name: "bob".into(),
@@ -938,10 +941,10 @@ pub async fn scenario_for_events(s: &dyn Store) -> Vec<ConversationId> {
 }
 
 /// The redaction of `e` to `text`, checked against the text `e` holds.
-pub fn redaction(e: &switchboard::protocol::Entry, text: &str) -> Redaction {
+pub fn redaction(e: &switchboard::domain::conversation::Entry, text: &str) -> Redaction {
     Redaction {
         seq: e.seq,
-        entry: switchboard::protocol::Entry {
+        entry: switchboard::domain::conversation::Entry {
             text: text.into(),
             ..e.clone()
         },
@@ -1009,7 +1012,7 @@ pub async fn a_changed_entry_to_redact_is_a_conflict(s: &dyn Store) {
     let first = s.append(&c, say("4111 1111", "k1")).await.expect("first");
     let second = s.append(&c, say("1111", "k2")).await.expect("second");
     let before = s.transcript(&c, 0, 10).await.expect("transcript");
-    let read_earlier = switchboard::protocol::Entry {
+    let read_earlier = switchboard::domain::conversation::Entry {
         text: "something else".into(),
         ..second.entry.clone()
     };
@@ -1059,7 +1062,7 @@ pub async fn recent_entries_are_the_authors_within_the_window(s: &dyn Store) {
             .await
             .expect("append");
     }
-    let texts = |entries: Vec<switchboard::protocol::Entry>| -> Vec<(u64, String)> {
+    let texts = |entries: Vec<switchboard::domain::conversation::Entry>| -> Vec<(u64, String)> {
         entries.into_iter().map(|e| (e.seq, e.text)).collect()
     };
     let since = T0 + 400_002 - 300_000;
@@ -1284,7 +1287,8 @@ pub async fn ended_conversations_keep_when_and_why(s: &dyn Store) {
 /// of the teams asked for (online or not, with their chats), desks' open
 /// requests; nothing of teams not asked for. And the audit log, newest first.
 pub async fn overview_and_audit(s: &dyn Store) {
-    use switchboard::store::{AuditEntry, DeskOverview};
+    use switchboard::domain::audit::AuditEntry;
+    use switchboard::store::DeskOverview;
     agent(s, "ov-a1", &[Tier::Standard, Tier::Premium], 2, T0).await;
     agent(s, "ov-a2", &[Tier::Business], 2, T0).await;
     s.set_agent_state(&user("ov-a2"), AgentState::Away, T0 + 100)
@@ -1944,7 +1948,7 @@ pub async fn monitor_scope_scenario(s: &dyn Store) -> Vec<ConversationId> {
     .expect("say");
     s.add_note(
         &c,
-        switchboard::store::Note {
+        switchboard::domain::conversation::Note {
             at: T0 + 6,
             by: user("bob"),
             by_name: "bob".into(),

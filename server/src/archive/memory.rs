@@ -7,12 +7,12 @@ use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
 
-use super::{
-    Archive, ArchiveResult, ArchivedCallback, ArchivedConversation, Export, ExportedCallback,
-    ExportedConversation, Summary,
-};
+use super::{Archive, ArchiveResult, Export, ExportedCallback, ExportedConversation};
+use crate::domain::archive::ArchivedCallback;
+use crate::domain::archive::ArchivedConversation;
+use crate::domain::conversation::Entry;
+use crate::domain::conversation::Summary;
 use crate::domain::{CallbackRef, ConversationId, Millis, Seq, UserId};
-use crate::protocol::Entry;
 
 /// The in-memory archive; the memory engine writes to it inside its own
 /// critical section (see [`MemoryArchive::keep_conversation`]).
@@ -80,7 +80,7 @@ impl Archive for MemoryArchive {
 
     /// The embedded engine keeps its last supervisor actions itself
     /// (`Store::recent_audit`); nothing more is kept in memory.
-    async fn put_audit(&self, _: &str, _: &crate::store::AuditEntry) -> ArchiveResult<()> {
+    async fn put_audit(&self, _: &str, _: &crate::domain::audit::AuditEntry) -> ArchiveResult<()> {
         Ok(())
     }
 
@@ -199,8 +199,8 @@ impl Archive for MemoryArchive {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::conversation::Conversation;
     use crate::domain::{ConversationStatus, EndReason, Tier, Topic};
-    use crate::store::Conversation;
 
     fn ended(id: &str, sub: &str, started: Millis, ended: Millis) -> ArchivedConversation {
         ArchivedConversation {
@@ -265,7 +265,7 @@ mod tests {
 
     #[test]
     fn a_second_hand_over_only_adds_a_missing_rating() {
-        use crate::store::Rating;
+        use crate::domain::conversation::Rating;
         let a = MemoryArchive::new();
         a.keep_conversation(ended("r1", "ann", 10, 20));
         let rating = |score| Rating {

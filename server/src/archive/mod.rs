@@ -7,25 +7,27 @@
 //! transcript, export everything about one cardholder, and purge what is
 //! older than the retention. Two implementations share it:
 //! - [`postgres::PgArchive`] (`--archive-url`): PostgreSQL, fed by the
-//!   [`archiver`] from the Redis archive stream;
+//!   [`crate::archiver`] from the Redis archive stream;
 //! - [`memory::MemoryArchive`]: the embedded engine's history, fed directly
 //!   by [`crate::store::memory::MemoryStore`] when a conversation ends.
 //!
 //! With Redis and no `--archive-url` there is no archive ([`NoArchive`]):
 //! ended conversations expire after `--hot-retention` and history is empty.
 
-pub mod archiver;
 pub mod memory;
 pub mod postgres;
 
 use std::fmt::Debug;
 
 use async_trait::async_trait;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
+use crate::domain::archive::ArchivedCallback;
+use crate::domain::archive::ArchivedConversation;
+use crate::domain::conversation::Entry;
+use crate::domain::conversation::Summary;
+use crate::domain::conversation::Transfer;
 use crate::domain::{CallbackRef, ConversationId, EndReason, Millis, Seq, Tier, Topic, UserId};
-use crate::protocol::Entry;
-use crate::store::{CallbackRequest, Conversation};
 
 /// How many earlier conversations `assigned` shows an agent (SPEC: five).
 pub const ASSIGNED_HISTORY: usize = 5;
@@ -35,86 +37,6 @@ pub const DEFAULT_RETENTION_DAYS: u64 = 2555;
 
 /// Most rows one purge statement deletes, so no statement holds locks for long.
 pub const PURGE_BATCH: i64 = 1000;
-
-/// One past conversation as history lists it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Summary {
-    /// The conversation.
-    pub id: ConversationId,
-    /// The queue it was served from last.
-    pub tier: Tier,
-    /// What it was about.
-    pub topic: Topic,
-    /// When the cardholder opened it (ms).
-    pub started_at: Millis,
-    /// When it ended (ms).
-    pub ended_at: Millis,
-    /// Why it ended.
-    pub end_reason: EndReason,
-    /// The last agent who served it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub agent_name: Option<String>,
-}
-
-/// A chat moved away from an agent: transferred to another tier's queue,
-/// or put back at the head of its queue because the agent was lost.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Transfer {
-    /// When (ms).
-    pub at: Millis,
-    /// The agent it left.
-    pub from: UserId,
-    /// The queue it went to.
-    pub tier: Tier,
-    /// The queue it was served from.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub from_tier: Option<Tier>,
-    /// The name of the agent it left.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub by_name: Option<String>,
-    /// The agent's note for the next agent (staff only).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub note: Option<String>,
-}
-
-/// An ended conversation, everything the archive keeps of it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ArchivedConversation {
-    /// The record (ended: `ended_at` and `end_reason` are set), with its
-    /// hand-overs, internal notes and rating.
-    pub conversation: Conversation,
-    /// The callback request it was escalated to.
-    pub callback: Option<CallbackRef>,
-    /// The full, masked transcript in seq order.
-    pub entries: Vec<Entry>,
-}
-
-impl ArchivedConversation {
-    /// Its history line.
-    pub fn summary(&self) -> Summary {
-        let c = &self.conversation;
-        Summary {
-            id: c.id.clone(),
-            tier: c.tier,
-            topic: c.topic,
-            started_at: c.created_at,
-            ended_at: c.ended_at.unwrap_or(c.created_at),
-            end_reason: c.end_reason.unwrap_or(EndReason::Lost),
-            // An ended chat keeps the agent who served it last (none when
-            // it ended while queued).
-            agent_name: c.agent_name.clone(),
-        }
-    }
-}
-
-/// A closed callback request and when it closed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ArchivedCallback {
-    /// The request as it closed.
-    pub request: CallbackRequest,
-    /// When it closed (ms).
-    pub closed_at: Millis,
-}
 
 /// Why an archive call failed.
 #[derive(Debug, thiserror::Error)]
@@ -168,9 +90,9 @@ pub struct ExportedConversation {
     /// The callback request it became.
     pub callback: Option<CallbackRef>,
     /// The cardholder's rating, when given.
-    pub rating: Option<crate::store::Rating>,
+    pub rating: Option<crate::domain::conversation::Rating>,
     /// Internal notes (staff only).
-    pub notes: Vec<crate::store::Note>,
+    pub notes: Vec<crate::domain::conversation::Note>,
     /// The masked transcript.
     pub transcript: Vec<Entry>,
 }
@@ -192,7 +114,7 @@ pub struct ExportedCallback {
     /// Calls made.
     pub attempts: u32,
     /// Calls, oldest first.
-    pub history: Vec<crate::store::Attempt>,
+    pub history: Vec<crate::domain::callback::Attempt>,
     /// Requested (RFC 3339).
     pub created_at: String,
     /// Closed (RFC 3339).
@@ -258,7 +180,11 @@ pub trait Archive: Send + Sync + Debug + 'static {
 
     /// Stores a supervisor action once (`key`: its archive stream entry, so
     /// a retried write is not stored twice).
-    async fn put_audit(&self, key: &str, entry: &crate::store::AuditEntry) -> ArchiveResult<()>;
+    async fn put_audit(
+        &self,
+        key: &str,
+        entry: &crate::domain::audit::AuditEntry,
+    ) -> ArchiveResult<()>;
 
     /// The cardholder's past conversations, newest first, older than
     /// `before` (a conversation id from an earlier page) when given; at most
@@ -302,7 +228,7 @@ impl Archive for NoArchive {
     async fn put_callback(&self, _: &ArchivedCallback) -> ArchiveResult<()> {
         Ok(())
     }
-    async fn put_audit(&self, _: &str, _: &crate::store::AuditEntry) -> ArchiveResult<()> {
+    async fn put_audit(&self, _: &str, _: &crate::domain::audit::AuditEntry) -> ArchiveResult<()> {
         Ok(())
     }
     async fn history(

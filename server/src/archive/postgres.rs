@@ -13,12 +13,18 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio_postgres::{NoTls, Row};
 
 use super::{
-    Archive, ArchiveError, ArchiveResult, ArchivedCallback, ArchivedConversation, Export,
-    ExportedCallback, ExportedConversation, Summary, Transfer, PURGE_BATCH,
+    Archive, ArchiveError, ArchiveResult, Export, ExportedCallback, ExportedConversation,
+    PURGE_BATCH,
 };
+use crate::domain::archive::ArchivedCallback;
+use crate::domain::archive::ArchivedConversation;
+use crate::domain::callback::CallbackRequest;
+use crate::domain::conversation::Conversation;
+use crate::domain::conversation::Entry;
+use crate::domain::conversation::Rating;
+use crate::domain::conversation::Summary;
+use crate::domain::conversation::Transfer;
 use crate::domain::{Author, CallbackRef, ConversationId, ConversationStatus, Millis, Seq, UserId};
-use crate::protocol::Entry;
-use crate::store::{CallbackRequest, Conversation, Rating};
 
 /// The schema, in order; each applied once (`switchboard_migrations`).
 const MIGRATIONS: &[(i32, &str, &str)] = &[
@@ -273,7 +279,11 @@ impl Archive for PgArchive {
         .await
     }
 
-    async fn put_audit(&self, key: &str, e: &crate::store::AuditEntry) -> ArchiveResult<()> {
+    async fn put_audit(
+        &self,
+        key: &str,
+        e: &crate::domain::audit::AuditEntry,
+    ) -> ArchiveResult<()> {
         bounded(async {
             let client = self.client().await?;
             client
@@ -565,15 +575,4 @@ impl Archive for PgArchive {
         }
         Ok(total)
     }
-}
-
-/// `switchboard archive export`: one cardholder's archive at `url` as
-/// pretty JSON, or what went wrong in one sentence.
-pub async fn export_json(url: &str, sub: &UserId) -> Result<String, String> {
-    let settings = crate::config::archive_settings(url, super::DEFAULT_RETENTION_DAYS)
-        .map_err(|e| e.to_string())?;
-    let archive = PgArchive::new(&settings.url).map_err(|e| e.to_string())?;
-    archive.migrate().await.map_err(|e| e.to_string())?;
-    let export = archive.export(sub).await.map_err(|e| e.to_string())?;
-    serde_json::to_string_pretty(&export).map_err(|e| format!("cannot write the export: {e}"))
 }

@@ -1,10 +1,14 @@
 //! What agents do: go available, talk, end, transfer, look at the queues.
 
 use crate::auth::{Identity, Principal};
+use crate::domain::callback::Cause;
+use crate::domain::conversation::Conversation;
+use crate::domain::conversation::Note;
 use crate::domain::{now_millis, AgentState, Author, ConversationId, EndReason, Tier};
-use crate::events::{conversation_state, Audience, Event, View};
+use crate::events::{Audience, Event, View};
+use crate::protocol::render::conversation_state;
 use crate::protocol::{ClientFrame, ServerFrame, PROTOCOL_VERSION};
-use crate::store::{AgentProfile, Cause, Conversation, Note, StoreError, MAX_NOTES};
+use crate::store::{AgentProfile, StoreError, MAX_NOTES};
 
 use super::cardholder::resend_echo;
 use super::escalation::DeskAction;
@@ -289,7 +293,7 @@ impl Hub {
             .map_err(|e| self.store_failed(e))?;
         tracing::info!(conversation = %c.id, to = %tier, "chat transferred");
         if c.kind == crate::domain::ConversationKind::Message {
-            self.inbox_changed(&c, crate::protocol::InboxChange::Added)
+            self.inbox_changed(&c, crate::domain::inbox::InboxChange::Added)
                 .await;
         }
         self.system_message(&c.id, told).await?;

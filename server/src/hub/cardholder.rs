@@ -2,15 +2,18 @@
 
 use crate::auth::{Identity, Principal};
 use crate::classifier::desk_for_topic;
+use crate::domain::callback::Cause;
+use crate::domain::conversation::Conversation;
+use crate::domain::conversation::Rating;
 use crate::domain::{
     now_millis, Author, ConversationId, ConversationKind, ConversationStatus, EndReason, Seq, Topic,
 };
-use crate::events::{assigned_to_cardholder, conversation_state, Audience, Event, View};
+use crate::events::{Audience, Event, View};
 use crate::metrics::RatingLabel;
+use crate::protocol::render::assigned_to_cardholder;
+use crate::protocol::render::conversation_state;
 use crate::protocol::{ClientFrame, ServerFrame, PROTOCOL_VERSION, TRANSCRIPT_PAGE};
-use crate::store::{
-    Appended, Cause, Conversation, NewConversation, Rating, StoreError, RATING_SCORES,
-};
+use crate::store::{Appended, NewConversation, StoreError, RATING_SCORES};
 
 use super::{short_text, typed_text, CommandError, Hub, Replies};
 

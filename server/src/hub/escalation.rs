@@ -9,13 +9,17 @@
 
 use crate::auth::{Identity, Principal};
 use crate::classifier::LockoutClassifier;
+use crate::domain::callback::CallbackRequest;
+use crate::domain::callback::Cause;
+use crate::domain::callback::Concern;
+use crate::domain::conversation::Conversation;
+use crate::domain::CallbackOutcome;
 use crate::domain::{now_millis, CallbackRef, Desk, Team, UserId};
-use crate::events::{callback_view, Audience, Event, View};
+use crate::events::{Audience, Event, View};
 use crate::metrics::DeskLabel;
-use crate::protocol::{CallbackOutcome, CallbackView, ServerFrame};
-use crate::store::{
-    CallbackRequest, Cause, Concern, Conversation, NewCallback, StoreError, DONE_WINDOW_MS,
-};
+use crate::protocol::render::callback_view;
+use crate::protocol::{CallbackView, ServerFrame};
+use crate::store::{NewCallback, StoreError, DONE_WINDOW_MS};
 
 use super::{CommandError, Hub, Replies};
 

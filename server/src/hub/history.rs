@@ -7,10 +7,11 @@
 
 use std::time::Duration;
 
-use crate::archive::{ArchiveError, Summary, ASSIGNED_HISTORY};
+use crate::archive::{ArchiveError, ASSIGNED_HISTORY};
 use crate::auth::Identity;
+use crate::domain::conversation::Summary;
 use crate::domain::{ConversationId, ConversationStatus, Role, Seq, UserId};
-use crate::events::history_item;
+use crate::protocol::render::history_item;
 use crate::protocol::{ServerFrame, HISTORY_PAGE, TRANSCRIPT_PAGE};
 
 use super::escalation::desks_of;

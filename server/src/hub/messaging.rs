@@ -10,17 +10,19 @@
 //! inbox.
 
 use crate::auth::{Identity, Principal};
+use crate::domain::conversation::Conversation;
+use crate::domain::inbox::InboxChange;
+use crate::domain::inbox::InboxItem;
 use crate::domain::{
     now_millis, rfc3339, Author, ClientKey, ConversationId, ConversationKind, ConversationStatus,
     Tier, Topic, UserId,
 };
-use crate::events::{cardholder_info, Audience, Event};
+use crate::events::{Audience, Event};
 use crate::metrics::tier_label;
-use crate::protocol::{
-    ClientFrame, InboxChange, InboxItem, ServerFrame, ThreadView, TRANSCRIPT_PAGE,
-};
+use crate::protocol::render::cardholder_info;
+use crate::protocol::{ClientFrame, ServerFrame, ThreadView, TRANSCRIPT_PAGE};
 use crate::store::inbox::{unread, TOO_MANY_THREADS};
-use crate::store::{Conversation, NewConversation, StoreError};
+use crate::store::{NewConversation, StoreError};
 
 use super::cardholder::resend_echo;
 use super::{typed_text, CommandError, Hub, Replies};

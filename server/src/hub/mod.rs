@@ -25,16 +25,16 @@ use std::time::Instant;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use crate::archive::archiver::{ArchiveHealth, ArchiveState};
 use crate::archive::Archive;
+use crate::archiver::{ArchiveHealth, ArchiveState};
 use crate::auth::{Identity, Verifier};
 use crate::bus::{Bus, Sessions};
 use crate::config::Settings;
+use crate::domain::conversation::Entry;
 use crate::domain::{now_millis, Author, ConversationId, Millis, UserId};
 use crate::events::{Audience, Envelope, Event};
 use crate::masking::{mask_across, mask_sensitive, may_join_earlier};
 use crate::metrics::Metrics;
-use crate::protocol::Entry;
 use crate::protocol::{ErrorCode, ServerFrame, MAX_NOTE_CHARS, MAX_TEXT_CHARS};
 use crate::store::{Appended, NewEntry, Redaction, Store, StoreError};
 use crate::text::clean_text;

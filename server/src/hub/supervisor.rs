@@ -16,16 +16,18 @@ use tokio_util::sync::CancellationToken;
 
 use crate::auth::{Identity, Principal};
 use crate::bus::{Held, Outbox};
+use crate::domain::audit::AuditEntry;
 use crate::domain::{
     now_millis, rfc3339, AgentState, ConversationId, ConversationStatus, Millis, MonitorEndReason,
     Team, Tier, UserId,
 };
-use crate::events::{note_line, Audience, Event};
+use crate::events::{Audience, Event};
+use crate::protocol::render::note_line;
 use crate::protocol::{
     AgentLine, AuditLine, ClientFrame, DeskLine, InboxLine, QueueLine, ServerFrame,
     PROTOCOL_VERSION,
 };
-use crate::store::{service_level, AuditEntry, Overview, StoreError};
+use crate::store::{service_level, Overview, StoreError};
 
 use super::{CommandError, Hub, Replies};
 

@@ -6,8 +6,8 @@
 
 use std::time::Duration;
 
+use crate::domain::queue::Availability;
 use crate::domain::{rfc3339, Millis, Team, Tier};
-use crate::protocol::Availability;
 use crate::store::StoreResult;
 
 use super::Hub;

@@ -5,8 +5,8 @@
 
 use std::str::FromStr;
 
+use crate::domain::conversation::Entry;
 use crate::domain::{tier_index, Author, Millis, Tier, UnknownName};
-use crate::protocol::Entry;
 
 /// Open (not resolved) threads a cardholder may hold besides its live chat.
 pub const MAX_OPEN_THREADS: usize = 5;

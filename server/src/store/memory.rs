@@ -17,22 +17,31 @@ use super::notifications::{new_notification_id, notify_event};
 use super::{
     after_outcome, average_wait, desk_rank, idempotency_key, new_callback_ref, queue_score,
     routing_priority, AgentOverview, AgentProfile, AgentSnapshot, Announcer, Appended, Assignment,
-    AuditEntry, Beat, CallbackRequest, CallbackStatus, Conversation, DeskOverview, GraceOutcome,
-    NewCallback, NewConversation, NewEntry, Note, Opened, Overview, QueueOverview, QueuePlace,
-    QueueSnapshot, QueueStanding, Rating, Side, Store, StoreError, StoreResult, Sweep,
-    TranscriptBounds, DEFAULT_HOT_RETENTION_MS, MAX_NOTES, MAX_TRANSCRIPT_PAGE, RECENT_WAITS,
-    ROUTE_BATCH, ROUTE_SCAN,
+    Beat, DeskOverview, GraceOutcome, NewCallback, NewConversation, NewEntry, Opened, Overview,
+    QueueOverview, QueuePlace, QueueSnapshot, QueueStanding, Side, Store, StoreError, StoreResult,
+    Sweep, TranscriptBounds, DEFAULT_HOT_RETENTION_MS, MAX_NOTES, MAX_TRANSCRIPT_PAGE,
+    RECENT_WAITS, ROUTE_BATCH, ROUTE_SCAN,
 };
 use super::{Notification, NotificationBacklog, Settle};
 use crate::archive::memory::MemoryArchive;
-use crate::archive::{ArchivedCallback, ArchivedConversation, Transfer};
+use crate::domain::archive::ArchivedCallback;
+use crate::domain::archive::ArchivedConversation;
+use crate::domain::audit::AuditEntry;
+use crate::domain::callback::CallbackRequest;
+use crate::domain::conversation::Conversation;
+use crate::domain::conversation::Entry;
+use crate::domain::conversation::Note;
+use crate::domain::conversation::Rating;
+use crate::domain::conversation::Transfer;
+use crate::domain::queue::QueueView;
+use crate::domain::CallbackOutcome;
+use crate::domain::CallbackStatus;
 use crate::domain::{
     rfc3339, tier_index, AgentState, Author, CallbackRef, CardholderPresence, ConversationId,
     ConversationKind, ConversationStatus, Desk, EndReason, Millis, MonitorEndReason, Seq, Team,
     Tier, TierBoosts, UserId,
 };
 use crate::events::{Audience, Envelope, Event};
-use crate::protocol::{CallbackOutcome, Entry, QueueView};
 
 /// The memory engine's epoch: its state lives and dies with the process.
 const MEMORY_EPOCH: &str = "memory";

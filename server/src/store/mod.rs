@@ -7,6 +7,7 @@
 //! writes back. Both engines pass the same conformance suite
 //! (`tests/src/conformance.rs`).
 
+pub mod feed;
 pub mod inbox;
 pub mod memory;
 pub mod notifications;
@@ -16,13 +17,22 @@ use std::fmt::Debug;
 
 use async_trait::async_trait;
 
+use crate::domain::audit::AuditEntry;
+use crate::domain::callback::Attempt;
+use crate::domain::callback::CallbackRequest;
+use crate::domain::callback::Cause;
+use crate::domain::conversation::Conversation;
+use crate::domain::conversation::Entry;
+use crate::domain::conversation::Note;
+use crate::domain::conversation::Rating;
+use crate::domain::queue::QueueView;
 use crate::domain::CallbackOutcome;
+use crate::domain::CallbackStatus;
 use crate::domain::{
-    AgentState, Author, CallbackRef, ConversationId, ConversationKind, ConversationStatus, Desk,
-    EndReason, Millis, Role, Seq, Team, Tier, TierBoosts, Topic, UserId,
+    AgentState, Author, CallbackRef, ConversationId, ConversationStatus, Desk, EndReason, Millis,
+    Role, Seq, Team, Tier, TierBoosts, Topic, UserId,
 };
 use crate::events::Envelope;
-use crate::protocol::{Entry, QueueView};
 pub use notifications::{Notification, NotificationBacklog, Notifying, Settle};
 
 /// Most transcript entries an `assigned` event carries; an agent `sync`s
@@ -75,83 +85,8 @@ impl StoreError {
 /// Shorthand for store results.
 pub type StoreResult<T> = Result<T, StoreError>;
 
-/// A conversation as stored.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Conversation {
-    /// Its id.
-    pub id: ConversationId,
-    /// The cardholder's id.
-    pub cardholder: UserId,
-    /// The cardholder's display name.
-    pub cardholder_name: Option<String>,
-    /// The cardholder's card tier.
-    pub card_tier: Tier,
-    /// The queue it is in or was served from (differs after a transfer).
-    pub tier: Tier,
-    /// What it is about.
-    pub topic: Topic,
-    /// Queued, active or ended.
-    pub status: ConversationStatus,
-    /// The serving agent, when active.
-    pub agent: Option<UserId>,
-    /// The serving agent's display name.
-    pub agent_name: Option<String>,
-    /// When the cardholder opened it.
-    pub created_at: Millis,
-    /// When it (last) entered a queue; waits are measured from here.
-    pub queued_at: Millis,
-    /// Seq of the last transcript entry.
-    pub last_seq: Seq,
-    /// Last four digits of the cardholder's phone on file (for callbacks).
-    pub phone_last4: Option<String>,
-    /// When it ended (ms), once it has.
-    pub ended_at: Option<Millis>,
-    /// Why it ended, once it has.
-    pub end_reason: Option<EndReason>,
-    /// The cardholder's last conversations before this one, newest first,
-    /// as the archive knew them at opening (for the agent's `assigned`).
-    pub history: Vec<crate::archive::Summary>,
-    /// A live chat or a secure-message thread.
-    pub kind: ConversationKind,
-    /// When its last transcript entry was stored (threads list it).
-    pub last_at: Option<Millis>,
-    /// Up to which seq the cardholder said it read (`read`), for unread counts.
-    pub read_seq: Seq,
-    /// Hand-overs between agents, oldest first (with the agents' notes).
-    pub transfers: Vec<crate::archive::Transfer>,
-    /// Internal notes, oldest first: staff only, never the cardholder's.
-    pub notes: Vec<Note>,
-    /// The cardholder's rating, once given (after the end).
-    pub rating: Option<Rating>,
-}
-
-/// The cardholder's rating of an ended conversation (`rate`).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Rating {
-    /// 1–5.
-    pub score: u8,
-    /// What the cardholder added, cleaned and masked.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub comment: Option<String>,
-    /// When (ms).
-    pub at: Millis,
-}
-
 /// Lowest and highest rating score.
 pub const RATING_SCORES: std::ops::RangeInclusive<u8> = 1..=5;
-
-/// An internal note an agent wrote on a conversation: staff only.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Note {
-    /// When (ms).
-    pub at: Millis,
-    /// The agent.
-    pub by: UserId,
-    /// The agent's display name.
-    pub by_name: String,
-    /// The note, cleaned and masked.
-    pub text: String,
-}
 
 /// Most internal notes one conversation keeps.
 pub const MAX_NOTES: usize = 50;
@@ -176,7 +111,7 @@ pub struct NewConversation {
     pub phone_last4: Option<String>,
     /// The cardholder's last conversations (at most
     /// [`crate::archive::ASSIGNED_HISTORY`]), kept on the record for the agent.
-    pub history: Vec<crate::archive::Summary>,
+    pub history: Vec<crate::domain::conversation::Summary>,
     /// Now.
     pub now: Millis,
 }
@@ -436,27 +371,6 @@ pub fn service_level(waits: &[Millis], sla_ms: Millis) -> Option<f64> {
     Some(within as f64 / waits.len() as f64)
 }
 
-/// One supervisor action, as the audit log keeps it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct AuditEntry {
-    /// When.
-    pub at: Millis,
-    /// The supervisor.
-    pub by: UserId,
-    /// What: `set_agent_state`, `reassign`, `monitor`.
-    pub action: String,
-    /// On whom or what: an agent or a conversation id.
-    pub target: String,
-    /// The details (`away`, the new tier, …).
-    pub detail: String,
-    /// The teams it is about (the agent's teams, the chat's tier, the tier
-    /// a chat was reassigned to): only their supervisors see it
-    /// ([`Store::recent_audit`]). Entries written before teams were kept
-    /// have none, and no supervisor sees them in the console.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub teams: Vec<Team>,
-}
-
 /// Audit entries the store keeps per team for the console (the archive
 /// keeps all).
 pub const AUDIT_KEPT: usize = 200;
@@ -523,150 +437,6 @@ impl From<Role> for Side {
 
 /// Calls after which a callback request that nobody answered is `failed`.
 pub const MAX_CALLBACK_ATTEMPTS: u32 = 3;
-
-pub use crate::domain::CallbackStatus;
-
-/// A phone callback request for an identity or fraud desk.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct CallbackRequest {
-    /// Reference read out to the cardholder.
-    pub reference: CallbackRef,
-    /// The desk that calls.
-    pub desk: Desk,
-    /// The cardholder.
-    pub sub: UserId,
-    /// The cardholder's display name.
-    pub name: Option<String>,
-    /// The cardholder's tier (premium is called first).
-    pub tier: Tier,
-    /// Why, in words a desk agent reads ([`Cause::describe`]).
-    pub reason: String,
-    /// Why, structured (none on requests raised before it was kept).
-    pub cause: Option<Cause>,
-    /// The conversation it came from.
-    pub conversation: ConversationId,
-    /// When it was requested.
-    pub created_at: Millis,
-    /// Where it stands.
-    pub status: CallbackStatus,
-    /// Calls made so far.
-    pub attempts: u32,
-    /// The desk agent holding it.
-    pub claimed_by: Option<UserId>,
-    /// Last four digits of the phone on file.
-    pub phone_last4: Option<String>,
-    /// Calls so far, oldest first.
-    pub history: Vec<Attempt>,
-}
-
-impl CallbackRequest {
-    /// When it closed: its last call's time, once closed.
-    pub fn closed_at(&self) -> Option<Millis> {
-        if self.status.is_open() {
-            return None;
-        }
-        self.history.last().map(|a| a.at)
-    }
-}
-
-/// One call a desk agent made, and how it went.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Attempt {
-    /// When the outcome was recorded (ms).
-    pub at: Millis,
-    /// How it went.
-    pub outcome: CallbackOutcome,
-    /// The desk agent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub by: Option<UserId>,
-    /// The agent's note on the call (cleaned, masked).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub note: Option<String>,
-}
-
-/// Why a chat became a callback request.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Cause {
-    /// The topic the cardholder chose (`locked_account`, `fraud_restriction`).
-    Topic {
-        /// The topic.
-        topic: Topic,
-    },
-    /// The lockout classifier read the cardholder's first message.
-    FirstMessage {
-        /// The classifier rule that matched.
-        rule: String,
-    },
-    /// The cardholder asked for a call back while waiting (`call_me_back`).
-    Asked {
-        /// The chat's topic.
-        topic: Topic,
-    },
-    /// The serving agent escalated the chat.
-    Agent {
-        /// The chat's topic.
-        topic: Topic,
-        /// The agent's note for the desk (staff only).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        note: Option<String>,
-    },
-}
-
-/// What the cardholder is told the call is about (never a staff note).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Concern {
-    /// Verification codes: the identity desk confirms it is them by phone.
-    VerificationCode,
-    /// A locked account: chat cannot unlock it.
-    Locked,
-    /// A fraud restriction: the fraud team calls.
-    Fraud,
-    /// Anything else a desk helps with by phone when the cardholder asked
-    /// (a forgotten login, new contact details, a lost card): it confirms it
-    /// is them first.
-    Identity,
-}
-
-impl Cause {
-    /// The reason a desk agent reads, e.g. "Locked account (chosen topic)".
-    pub fn describe(&self, desk: Desk) -> String {
-        let about = match desk {
-            Desk::Identity => "a locked account",
-            Desk::Fraud => "a fraud block on the card",
-        };
-        match self {
-            Cause::Topic { topic } => format!("{} (chosen topic)", topic.label()),
-            Cause::FirstMessage { .. } => format!("First message mentioned {about}"),
-            Cause::Agent { note: Some(n), .. } => format!("Agent escalated: {n}"),
-            Cause::Agent { note: None, .. } => "Agent escalated (no note)".to_owned(),
-            Cause::Asked { topic } => {
-                format!("Asked for a call back while waiting ({})", topic.label())
-            }
-        }
-    }
-
-    /// What the cardholder's screen is worded by.
-    pub fn concern(&self, desk: Desk) -> Concern {
-        match (desk, self) {
-            (_, Cause::Asked { topic })
-                if !matches!(
-                    topic,
-                    Topic::TwoFactor | Topic::LockedAccount | Topic::FraudRestriction
-                ) =>
-            {
-                Concern::Identity
-            }
-            (Desk::Fraud, _) => Concern::Fraud,
-            (
-                Desk::Identity,
-                Cause::Agent { topic, .. } | Cause::Topic { topic } | Cause::Asked { topic },
-            ) if *topic == Topic::TwoFactor => Concern::VerificationCode,
-            (Desk::Identity, _) => Concern::Locked,
-        }
-    }
-}
 
 /// How far back an agent's closed requests are listed ("done today": the
 /// pane keeps those of the local day).

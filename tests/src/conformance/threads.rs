@@ -23,7 +23,7 @@ async fn try_thread(
     who: &str,
     tier: Tier,
     at: Millis,
-) -> switchboard::store::StoreResult<switchboard::store::Conversation> {
+) -> switchboard::store::StoreResult<switchboard::domain::conversation::Conversation> {
     open_thread_as(s, who, tier, at, ConversationId::generate())
         .await
         .map(|o| o.conversation)

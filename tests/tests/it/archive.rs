@@ -7,9 +7,10 @@
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use switchboard::archive::archiver::Archiver;
-use switchboard::archive::postgres::{export_json, PgArchive};
+use switchboard::archive::postgres::PgArchive;
 use switchboard::archive::Archive;
+use switchboard::archiver::Archiver;
+use switchboard::config::export_json;
 use switchboard::config::{archive_settings, Settings};
 use switchboard::domain::{now_millis, UserId};
 use switchboard::metrics::Metrics;

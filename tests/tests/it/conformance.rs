@@ -5,7 +5,8 @@ use std::sync::{Arc, Mutex};
 
 use futures_util::future::BoxFuture;
 use switchboard::domain::{ConversationId, Millis};
-use switchboard::events::{Envelope, EventFeed};
+use switchboard::events::Envelope;
+use switchboard::store::feed::EventFeed;
 use switchboard::store::memory::MemoryStore;
 use switchboard::store::redis::RedisStore;
 use switchboard::store::{Notifying, Store, DEFAULT_HOT_RETENTION_MS};

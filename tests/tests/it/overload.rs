@@ -11,8 +11,8 @@ use futures_util::StreamExt;
 use serde_json::{json, Value};
 use switchboard::domain::now_millis;
 use switchboard::domain::Author;
-use switchboard::events::EventFeed;
 use switchboard::events::{Envelope, Event};
+use switchboard::store::feed::EventFeed;
 use switchboard::store::redis::{framed, RedisStore};
 use switchboard_tests::*;
 

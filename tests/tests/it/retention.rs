@@ -5,10 +5,10 @@
 use std::time::{Duration, Instant};
 
 use serde_json::json;
+use switchboard::domain::CallbackOutcome;
 use switchboard::domain::{
     now_millis, Author, ConversationId, Desk, EndReason, Millis, Tier, UserId,
 };
-use switchboard::protocol::CallbackOutcome;
 use switchboard::store::redis::RedisStore;
 use switchboard::store::{NewCallback, NewEntry, Side, Store};
 use switchboard_tests::*;
@@ -116,7 +116,7 @@ async fn every_end_and_close_sets_the_retention() {
             sub: UserId("r2".into()),
             tier: Tier::Standard,
             name: None,
-            cause: switchboard::store::Cause::Topic {
+            cause: switchboard::domain::callback::Cause::Topic {
                 topic: switchboard::domain::Topic::LockedAccount,
             },
             conversation: live.clone(),

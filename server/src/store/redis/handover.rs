@@ -24,9 +24,11 @@ use serde::Deserialize;
 
 use super::replies::{self, decode, lua_list, Fields};
 use super::RedisStore;
-use crate::archive::{ArchivedCallback, ArchivedConversation};
+use crate::domain::archive::ArchivedCallback;
+use crate::domain::archive::ArchivedConversation;
+use crate::domain::audit::AuditEntry;
 use crate::domain::Millis;
-use crate::store::{AuditEntry, StoreResult};
+use crate::store::StoreResult;
 
 /// Most transcript entries one read of a taken conversation asks for: with
 /// `--max-transcript-bytes` (2 MB) a page is at most that much text, and

@@ -39,18 +39,26 @@ use super::inbox::{inbox_rank, MessageSla, MAX_OPEN_THREADS};
 use super::{
     after_outcome, average_wait, boost_score, desk_rank, idempotency_key, new_callback_ref,
     queue_score, transcript_charge, AgentOverview, AgentProfile, AgentSnapshot, Appended,
-    Assignment, AuditEntry, Beat, CallbackRequest, Conversation, DeskOverview, GraceOutcome,
-    NewCallback, NewConversation, NewEntry, Note, Opened, Overview, QueueOverview, QueuePlace,
-    QueueSnapshot, QueueStanding, Rating, Side, Store, StoreError, StoreResult, Sweep,
-    TranscriptBounds, AUDIT_KEPT, DONE_WINDOW_MS, MAX_NOTES, MAX_TRANSCRIPT_PAGE, RECENT_WAITS,
-    ROUTE_BATCH, ROUTE_SCAN,
+    Assignment, Beat, DeskOverview, GraceOutcome, NewCallback, NewConversation, NewEntry, Opened,
+    Overview, QueueOverview, QueuePlace, QueueSnapshot, QueueStanding, Side, Store, StoreError,
+    StoreResult, Sweep, TranscriptBounds, AUDIT_KEPT, DONE_WINDOW_MS, MAX_NOTES,
+    MAX_TRANSCRIPT_PAGE, RECENT_WAITS, ROUTE_BATCH, ROUTE_SCAN,
 };
+use crate::domain::audit::AuditEntry;
+use crate::domain::callback::CallbackRequest;
+use crate::domain::conversation::Conversation;
+use crate::domain::conversation::Entry;
+use crate::domain::conversation::Note;
+use crate::domain::conversation::Rating;
+use crate::domain::queue::QueueView;
+use crate::domain::CallbackOutcome;
 use crate::domain::{
     now_millis, rfc3339, AgentState, Author, CallbackRef, CallbackStatus, ConversationId,
     ConversationStatus, Desk, EndReason, Millis, Seq, Team, Tier, TierBoosts, UserId,
 };
-use crate::events::{Audience, Envelope, Event, EventFeed, EventStream};
-use crate::protocol::{CallbackOutcome, Entry, QueueView};
+use crate::events::{Audience, Envelope, Event};
+use crate::store::feed::EventFeed;
+use crate::store::feed::EventStream;
 
 impl From<::redis::RedisError> for StoreError {
     fn from(e: ::redis::RedisError) -> Self {

@@ -13,12 +13,15 @@ use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
 use super::keys;
-use crate::archive::{Summary, Transfer};
+use crate::domain::callback::CallbackRequest;
+use crate::domain::conversation::Conversation;
+use crate::domain::conversation::Entry;
+use crate::domain::conversation::Summary;
+use crate::domain::conversation::Transfer;
 use crate::domain::{
     Author, CallbackRef, CardholderPresence, ConversationId, ConversationKind, Millis, Seq, UserId,
 };
-use crate::protocol::Entry;
-use crate::store::{CallbackRequest, Conversation, StoreError, StoreResult};
+use crate::store::{StoreError, StoreResult};
 
 /// Errors for replies that do not have the expected shape.
 pub fn corrupt(what: &str) -> StoreError {

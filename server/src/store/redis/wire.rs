@@ -32,9 +32,9 @@ use serde_json::value::RawValue;
 
 use super::keys;
 use super::replies::{self, Fields};
+use crate::domain::conversation::Entry;
 use crate::domain::{CardholderPresence, ConversationId, EndReason, Millis, MonitorEndReason};
 use crate::events::{Envelope, Event};
-use crate::protocol::Entry;
 
 /// Separates the envelopes of one message.
 pub const RS: char = '\u{1e}';

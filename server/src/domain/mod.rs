@@ -3,6 +3,22 @@
 //!
 //! Everything here is validated at the edge (`FromStr`/serde) so that the rest
 //! of the hub never sees a tier or a topic it does not know.
+//!
+//! The records built from them live in one file per area, below everything
+//! else in the crate (they name nothing above `domain`):
+//! [`conversation`] (a conversation, its entries, hand-overs, notes, rating,
+//! history summaries), [`callback`] (callback requests and their calls),
+//! [`archive`] (what the archive keeps), [`audit`] (supervisor actions),
+//! [`queue`] (queue depth, a waiting cardholder's availability), [`inbox`]
+//! (secure-message inbox items), [`canned`] (canned replies).
+
+pub mod archive;
+pub mod audit;
+pub mod callback;
+pub mod canned;
+pub mod conversation;
+pub mod inbox;
+pub mod queue;
 
 use std::fmt;
 use std::str::FromStr;

@@ -5,8 +5,18 @@
 //! outbound, the hub builds [`ServerFrame`]s and [`ServerFrame::to_text`]
 //! serialises them. `docs/protocol.md` documents every frame with an example.
 
+pub mod render;
+
 use serde::{Deserialize, Serialize};
 
+use crate::domain::canned::CannedReply;
+use crate::domain::conversation::Entry;
+use crate::domain::inbox::CardholderInfo;
+use crate::domain::inbox::InboxChange;
+use crate::domain::inbox::InboxItem;
+use crate::domain::queue::Availability;
+use crate::domain::queue::QueueView;
+use crate::domain::CallbackOutcome;
 use crate::domain::{
     AgentState, Author, CallbackRef, CardholderPresence, ClientKey, ConversationId,
     ConversationKind, ConversationStatus, Desk, EndReason, Role, Seq, Team, Tier, Topic, UserId,
@@ -383,9 +393,6 @@ mod edge {
     }
 }
 
-pub use crate::canned::CannedReply;
-pub use crate::domain::CallbackOutcome;
-
 /// Why an inbound frame was refused, with the `id` it carried (for `ref`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FrameError {
@@ -588,34 +595,6 @@ pub struct AgentInfo {
     pub name: String,
 }
 
-/// The cardholder as an agent sees it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CardholderInfo {
-    /// Cardholder id.
-    pub sub: UserId,
-    /// Display name, when the token carried one.
-    #[serde(default)]
-    pub name: Option<String>,
-    /// Card tier.
-    pub tier: Tier,
-}
-
-/// One transcript entry.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Entry {
-    /// Position in the conversation.
-    pub seq: Seq,
-    /// Who wrote it.
-    pub from: Author,
-    /// The (masked) text.
-    pub text: String,
-    /// When it was stored, RFC 3339.
-    pub at: String,
-    /// The sender's idempotency key, when it had one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id: Option<String>,
-}
-
 /// One past conversation in `history` (and in an agent's `assigned`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HistoryItem {
@@ -689,7 +668,7 @@ pub struct CauseView {
     pub kind: String,
     /// What the cardholder's screen is worded by: `verification_code`,
     /// `locked`, `fraud` or `identity`.
-    pub concern: crate::store::Concern,
+    pub concern: crate::domain::callback::Concern,
     /// Staff: the topic (chosen, or the chat's when an agent escalated).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub topic: Option<Topic>,
@@ -712,17 +691,6 @@ pub struct CallLine {
     pub by: Option<UserId>,
     /// The agent's note on the call.
     pub note: Option<String>,
-}
-
-/// One tier's queue in the overview (extension frame `queues`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct QueueView {
-    /// Which queue.
-    pub tier: Tier,
-    /// Conversations waiting.
-    pub waiting: u64,
-    /// Seconds the oldest has waited (0 when empty).
-    pub oldest_wait_s: u64,
 }
 
 /// One tier queue in a supervisor's `overview`.
@@ -802,33 +770,6 @@ pub struct ThreadView {
     pub last_at: Option<String>,
 }
 
-/// One thread in a team's inbox, as agents see it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct InboxItem {
-    /// The thread.
-    pub conversation: ConversationId,
-    /// Who wrote it.
-    pub cardholder: CardholderInfo,
-    /// What it is about.
-    pub topic: Topic,
-    /// RFC 3339: when the cardholder opened it.
-    pub created_at: String,
-    /// RFC 3339: its last entry (null when empty).
-    pub last_at: Option<String>,
-    /// Seconds since it (last) entered the inbox.
-    pub waiting_s: u64,
-}
-
-/// How an inbox changed (`inbox_item`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum InboxChange {
-    /// A thread entered the inbox (new, reopened, transferred).
-    Added,
-    /// A thread left it (claimed).
-    Removed,
-}
-
 /// One supervisor action in the console's audit list.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditLine {
@@ -842,35 +783,6 @@ pub struct AuditLine {
     pub target: String,
     /// The details.
     pub detail: String,
-}
-
-/// What a waiting cardholder is told besides the place in the queue
-/// (`queued`): whether anyone can answer soon, and whether to offer a
-/// secure message instead of waiting on.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct Availability {
-    /// Agents of the conversation's team signed in on any node.
-    pub agents_online: u64,
-    /// Whether the team is within its opening hours (`--hours`).
-    pub open: bool,
-    /// When a closed team opens next (RFC 3339); null when open or unknown.
-    pub next_open: Option<String>,
-    /// True once the chat waited longer than `--offer-message-after`, or
-    /// when no agent is signed in or the team is closed.
-    pub offer_message: bool,
-}
-
-impl Default for Availability {
-    /// Open, nobody counted, nothing offered.
-    fn default() -> Self {
-        Availability {
-            agents_online: 0,
-            open: true,
-            next_open: None,
-            offer_message: false,
-        }
-    }
 }
 
 /// A frame the hub sends.

@@ -19,8 +19,8 @@ use tokio_util::sync::CancellationToken;
 
 use futures_util::stream::{self, StreamExt};
 
-use super::postgres::{PgArchive, POOL_SIZE};
-use super::{retention_cutoff, Archive};
+use crate::archive::postgres::{PgArchive, POOL_SIZE};
+use crate::archive::{retention_cutoff, Archive};
 use crate::domain::{now_millis, Millis};
 use crate::metrics::Metrics;
 use crate::store::redis::{Handed, Handover, RedisStore};
