@@ -763,24 +763,3 @@ fn the_checker_passes_a_tree_without_cycles() {
     assert!(tree.file_graph().report("files").is_empty());
     assert_eq!(tree.file_graph().edges["a.rs"].len(), 1);
 }
-
-#[test]
-#[ignore]
-fn dump_edges() {
-    let tree = server_tree();
-    for (here, m) in &tree.modules {
-        for path in &m.named {
-            let from = top(here);
-            let to = path.first().cloned().unwrap_or_default();
-            let def = tree
-                .resolve(path, 0)
-                .map(|(t, f)| format!("{t:?} {f}"))
-                .unwrap_or_default();
-            println!(
-                "EDGE {from} {to} {} crate::{} -> {def}",
-                m.file,
-                path.join("::")
-            );
-        }
-    }
-}

@@ -25,8 +25,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::admission::Admission;
 use crate::auth::Verifier;
-use crate::config::Settings;
 use crate::metrics::Metrics;
+use crate::settings::Settings;
 use crate::typing_rate::TypingBudgets;
 
 pub use connect::Caller;
