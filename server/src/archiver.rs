@@ -23,7 +23,8 @@ use crate::archive::postgres::{PgArchive, POOL_SIZE};
 use crate::archive::{retention_cutoff, Archive};
 use crate::domain::{now_millis, Millis};
 use crate::metrics::Metrics;
-use crate::store::redis::{Handed, Handover, RedisStore};
+use crate::store::redis::handover::{Handed, Handover};
+use crate::store::redis::RedisStore;
 
 /// Stream entries one round takes at most.
 pub const BATCH: usize = 50;

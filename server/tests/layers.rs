@@ -158,23 +158,7 @@ fn declare(tree: &mut Tree, file: &str, here: ModPath, items: &[syn::Item]) {
     };
     let mut raw_uses = Vec::new();
     for item in items {
-        let attrs: &[syn::Attribute] = match item {
-            syn::Item::Const(i) => &i.attrs,
-            syn::Item::Enum(i) => &i.attrs,
-            syn::Item::Fn(i) => &i.attrs,
-            syn::Item::Impl(i) => &i.attrs,
-            syn::Item::Macro(i) => &i.attrs,
-            syn::Item::Mod(i) => &i.attrs,
-            syn::Item::Static(i) => &i.attrs,
-            syn::Item::Struct(i) => &i.attrs,
-            syn::Item::Trait(i) => &i.attrs,
-            syn::Item::TraitAlias(i) => &i.attrs,
-            syn::Item::Type(i) => &i.attrs,
-            syn::Item::Union(i) => &i.attrs,
-            syn::Item::Use(i) => &i.attrs,
-            _ => &[],
-        };
-        if is_cfg_test(attrs) {
+        if is_cfg_test(attrs_of_item(item)) {
             continue;
         }
         let name = match item {
@@ -762,25 +746,4 @@ fn the_checker_passes_a_tree_without_cycles() {
     assert!(tree.module_graph().report("modules").is_empty());
     assert!(tree.file_graph().report("files").is_empty());
     assert_eq!(tree.file_graph().edges["a.rs"].len(), 1);
-}
-
-#[test]
-#[ignore]
-fn dump_edges() {
-    let tree = server_tree();
-    for (here, m) in &tree.modules {
-        for path in &m.named {
-            let from = top(here);
-            let to = path.first().cloned().unwrap_or_default();
-            let def = tree
-                .resolve(path, 0)
-                .map(|(t, f)| format!("{t:?} {f}"))
-                .unwrap_or_default();
-            println!(
-                "EDGE {from} {to} {} crate::{} -> {def}",
-                m.file,
-                path.join("::")
-            );
-        }
-    }
 }

@@ -10,8 +10,8 @@ use crate::protocol::render::conversation_state;
 use crate::protocol::{ClientFrame, ServerFrame, PROTOCOL_VERSION};
 use crate::store::{AgentProfile, StoreError, MAX_NOTES};
 
-use super::cardholder::resend_echo;
 use super::escalation::DeskAction;
+use super::shared::resend_echo;
 use super::{short_text, typed_text, CommandError, Hub, Replies};
 
 impl Hub {

@@ -15,6 +15,7 @@ use crate::protocol::render::conversation_state;
 use crate::protocol::{ClientFrame, ServerFrame, PROTOCOL_VERSION, TRANSCRIPT_PAGE};
 use crate::store::{Appended, NewConversation, StoreError, RATING_SCORES};
 
+use super::shared::resend_echo;
 use super::{short_text, typed_text, CommandError, Hub, Replies};
 
 /// System message for `forgot_login`: self-service comes first.
@@ -418,18 +419,5 @@ impl Hub {
             self.wake_router();
         }
         Ok(Vec::new())
-    }
-}
-
-/// A resent `say` (same `id`) is not stored again; the sender gets the
-/// stored entry back so it can mark its line as delivered.
-pub fn resend_echo(conversation: &ConversationId, appended: Appended) -> Vec<ServerFrame> {
-    if appended.duplicate {
-        vec![ServerFrame::Msg {
-            conversation: conversation.clone(),
-            entry: appended.entry,
-        }]
-    } else {
-        Vec::new()
     }
 }

@@ -297,8 +297,8 @@ mod tests {
 
     use super::*;
     use crate::auth::mint_hs256;
-    use crate::config::Settings;
     use crate::protocol::tests::{mutate, SAMPLE_CONVERSATION, VALID_FRAMES};
+    use crate::settings::Settings;
 
     const SECRET: &[u8] = b"fuzz-secret-0123456789abcdef";
 

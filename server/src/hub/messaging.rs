@@ -24,7 +24,7 @@ use crate::protocol::{ClientFrame, ServerFrame, ThreadView, TRANSCRIPT_PAGE};
 use crate::store::inbox::{unread, TOO_MANY_THREADS};
 use crate::store::{NewConversation, StoreError};
 
-use super::cardholder::resend_echo;
+use super::shared::resend_echo;
 use super::{typed_text, CommandError, Hub, Replies};
 
 /// The tiers whose inboxes an agent serves (its tier teams).

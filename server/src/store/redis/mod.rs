@@ -7,7 +7,7 @@
 //! `<prefix>:q:<tier>`, `<prefix>:agent:<sub>`, …, see ARCHITECTURE.md).
 
 mod batch;
-mod handover;
+pub mod handover;
 mod keys;
 mod library;
 mod notifications;
@@ -16,8 +16,6 @@ mod replication;
 mod replies;
 mod subscription;
 mod wire;
-
-pub use handover::{Handed, Handover, HandoverBatch, ARCHIVE_GROUP};
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
