@@ -10,8 +10,7 @@ use super::supervisor::Watch;
 use super::{CommandError, Hub, Replies};
 use crate::auth::Identity;
 use crate::bus::{Held, Kick, Outbox, Session};
-use crate::domain::EndReason;
-use crate::domain::{now_millis, Role};
+use crate::domain::{now_millis, EndReason, Role};
 use crate::events::{Audience, Event};
 
 /// How long a connection asked to resync waits for the store to say which

@@ -44,10 +44,7 @@ use super::{
 };
 use crate::domain::audit::AuditEntry;
 use crate::domain::callback::CallbackRequest;
-use crate::domain::conversation::Conversation;
-use crate::domain::conversation::Entry;
-use crate::domain::conversation::Note;
-use crate::domain::conversation::Rating;
+use crate::domain::conversation::{Conversation, Entry, Note, Rating};
 use crate::domain::queue::QueueView;
 use crate::domain::CallbackOutcome;
 use crate::domain::{
@@ -55,8 +52,7 @@ use crate::domain::{
     ConversationStatus, Desk, EndReason, Millis, Seq, Team, Tier, TierBoosts, UserId,
 };
 use crate::events::{Audience, Envelope};
-use crate::store::feed::EventFeed;
-use crate::store::feed::EventStream;
+use crate::store::feed::{EventFeed, EventStream};
 
 impl From<::redis::RedisError> for StoreError {
     fn from(e: ::redis::RedisError) -> Self {

@@ -17,8 +17,7 @@ use super::keys;
 use super::replies::{self, lua_list, Fields, StoredEntry};
 use crate::domain::callback::CallbackRequest;
 use crate::domain::conversation::Note;
-use crate::domain::inbox::InboxChange;
-use crate::domain::inbox::InboxItem;
+use crate::domain::inbox::{InboxChange, InboxItem};
 use crate::domain::queue::Availability;
 use crate::domain::{
     AgentState, Author, CardholderPresence, ConversationId, EndReason, Millis, MonitorEndReason,
