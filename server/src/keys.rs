@@ -17,7 +17,7 @@
 //!
 //! This module also holds the key material itself, below [`crate::auth`] (which only
 //! verifies with it): where keys come from ([`KeySource`], in [`JwtSettings`]), what makes a
-//! key usable and which algorithm it verifies ([`KeySet`], [`Rules`]: the algorithm of each
+//! key usable and which algorithm it verifies (`KeySet`, `Rules`: the algorithm of each
 //! key is pinned by its JWKS entry or PEM, never by a token's header), and why a setting
 //! cannot be used ([`AuthConfigError`]).
 
@@ -851,7 +851,7 @@ pub enum AuthConfigError {
         /// What went wrong, in one line.
         reason: String,
     },
-    /// [`Verifier::new`] was given a source that must be loaded (use [`Verifier::start`]).
+    /// `Verifier::new` was given a source that must be loaded (use `Verifier::start`).
     #[error("the {0} key source is loaded at start-up; build the verifier with Verifier::start")]
     NeedsLoading(&'static str),
 }
