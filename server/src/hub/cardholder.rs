@@ -255,6 +255,7 @@ impl Hub {
                 enqueue: desk_for_topic(topic).is_none(),
                 phone_last4: phone_last4.clone(),
                 history,
+                boosts: self.settings.boosts,
                 now: now_millis(),
             })
             .await

@@ -115,7 +115,11 @@ impl Hub {
             .get_or_create(&role_label(identity.role))
             .inc();
         if let Some(side) = side(identity.role) {
-            if let Err(e) = self.store.presence_up(&identity.sub, side).await {
+            if let Err(e) = self
+                .store
+                .presence_up(&identity.sub, side, now_millis())
+                .await
+            {
                 self.store_failed(e);
             }
         }
@@ -305,7 +309,7 @@ mod tests {
         hub: &Hub,
         claims: serde_json::Value,
         conn: u64,
-    ) -> (Caller, crate::bus::Inbox) {
+    ) -> (Caller, crate::bus::OutboundReceiver) {
         let token = mint_hs256(SECRET, &claims).expect("mint");
         let identity = hub.authenticate(&token).await.expect("valid token");
         let (outbox, rx) = crate::bus::outbound_queue();

@@ -211,11 +211,13 @@ impl Hub {
             // The store checks the request is open on one of these desks.
             DeskAction::Claim => {
                 let desks = desks_of(identity);
-                self.store.claim_callback(reference, me, &desks).await
+                self.store
+                    .claim_callback(reference, me, &desks, now_millis())
+                    .await
             }
             DeskAction::Complete(o, note) => {
                 self.store
-                    .complete_callback(reference, me, *o, note.clone())
+                    .complete_callback(reference, me, *o, note.clone(), now_millis())
                     .await
             }
         };

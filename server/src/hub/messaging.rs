@@ -142,6 +142,7 @@ impl Hub {
                     enqueue: true,
                     phone_last4: phone_last4.clone(),
                     history,
+                    boosts: self.settings.boosts,
                     now: now_millis(),
                 },
                 id,
@@ -216,7 +217,7 @@ impl Hub {
             ClientFrame::Read { seq, .. } => {
                 let c = self.own_conversation(identity, &id).await?;
                 self.store
-                    .mark_read(&c.id, me, seq)
+                    .mark_read(&c.id, me, seq, now_millis())
                     .await
                     .map_err(|e| self.store_failed(e))?;
                 self.cardholder_read(c, seq).await

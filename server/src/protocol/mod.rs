@@ -598,7 +598,7 @@ pub struct AgentInfo {
 pub struct HistoryItem {
     /// The conversation.
     pub id: ConversationId,
-    /// `chat` (secure-message threads will be `message`).
+    /// `chat`, or `message` for a secure-message thread.
     pub kind: String,
     /// The queue it was served from.
     pub tier: Tier,
