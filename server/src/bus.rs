@@ -15,7 +15,7 @@
 
 mod outbound;
 
-pub use outbound::{outbound_queue, Inbox, Outbox, Refused};
+pub use outbound::{outbound_queue, OutboundReceiver, Outbox, Refused};
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -181,7 +181,16 @@ impl Held {
     pub fn start_monitoring(&self, id: &ConversationId) -> bool {
         let mut held = self.lock();
         let r = held.entry(id.clone()).or_default();
-        !std::mem::replace(&mut r.monitoring, true)
+        let started = !std::mem::replace(&mut r.monitoring, true);
+        if started {
+            // Entries said while it did not monitor never reached it live:
+            // what an earlier monitor saw must not trim the new page.
+            *r = Replay {
+                monitoring: true,
+                ..Replay::default()
+            };
+        }
+        started
     }
 
     /// Clears the mark; whether this connection was monitoring `id`.

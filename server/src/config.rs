@@ -1,5 +1,6 @@
 //! Configuration: command-line flags with `SWITCHBOARD_*` environment
-//! equivalents, validated into [`Settings`] before anything starts.
+//! equivalents, validated into [`Settings`] (the `settings` module) before
+//! anything starts. It sits on top of the crate: only `main` names it.
 //!
 //! Every mistake is reported as one sentence naming the flag; the binary
 //! prints it and exits without a panic or a backtrace.
@@ -14,14 +15,9 @@ use crate::archive::postgres::PgArchive;
 use crate::archive::Archive;
 use crate::assets::SELF_ANCESTOR;
 use crate::domain::{TierBoosts, UserId};
-use crate::http::exact_origin;
-use crate::http::origin_of_url;
-use crate::keys::check_key_url;
-use crate::keys::JwtSettings;
-use crate::keys::KeySource;
-use crate::settings::ArchiveSettings;
-use crate::settings::Engine;
-use crate::settings::Settings;
+use crate::http::{exact_origin, origin_of_url};
+use crate::keys::{check_key_url, JwtSettings, KeySource};
+use crate::settings::{ArchiveSettings, Engine, Settings};
 use crate::store::inbox::MessageSla;
 use crate::store::Graces;
 

@@ -17,7 +17,7 @@ use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
 use crate::auth::Identity;
-use crate::bus::{outbound_queue, Inbox, Kick, KickReason};
+use crate::bus::{outbound_queue, Kick, KickReason, OutboundReceiver};
 use crate::domain::now_millis;
 use crate::hub::{Caller, Hub};
 use crate::protocol::{close, ClientFrame, ErrorCode, ServerFrame};
@@ -44,9 +44,10 @@ enum Exit {
 /// free connection slot.
 const NODE_FULL: u16 = 1013;
 
-/// Which budget an upgraded socket is counted in.
+/// The connection slot an upgraded socket holds: a user's, or one of the
+/// pending-auth slots while it is still to authenticate.
 #[derive(Debug)]
-pub enum Admission {
+pub enum SocketSlot {
     /// Authenticated at the upgrade (`Authorization` header).
     Authenticated {
         /// Who it is.
@@ -67,7 +68,7 @@ pub enum Admission {
 }
 
 /// Serves one upgraded socket until it closes.
-pub async fn serve(socket: WebSocket, hub: Hub, admission: Admission, tracker: TaskTracker) {
+pub async fn serve(socket: WebSocket, hub: Hub, slot: SocketSlot, tracker: TaskTracker) {
     let conn = hub.next_conn_id();
     let span = tracing::info_span!(
         "conn",
@@ -79,9 +80,9 @@ pub async fn serve(socket: WebSocket, hub: Hub, admission: Admission, tracker: T
         // Boxed: inline, it would make the session's task outgrow its
         // allocator size class (a few hundred bytes more per idle connection).
         let mut socket = Box::new(socket);
-        let (identity, permit) = match admission {
-            Admission::Authenticated { identity, permit } => (identity, permit),
-            Admission::Pending { pending, slots } => {
+        let (identity, permit) = match slot {
+            SocketSlot::Authenticated { identity, permit } => (identity, permit),
+            SocketSlot::Pending { pending, slots } => {
                 let admitted = first_frame_auth(&hub, &mut socket)
                     .await
                     .and_then(|identity| match slots.try_acquire_owned() {
@@ -160,19 +161,19 @@ async fn run(
     mut socket: Box<WebSocket>,
     _permit: OwnedSemaphorePermit,
 ) {
-    let (outbox, mut inbox) = outbound_queue();
+    let (outbox, mut queue) = outbound_queue();
     let kick = Kick::under(&hub.resync_token());
     let (mut caller, welcome) = hub.join(identity, conn, outbox, kick.clone()).await;
     tracing::info!("connected");
     let exit = match welcome {
-        Ok(frames) => match write_batch(&mut socket, &mut inbox, Outgoing::Replies(frames)).await {
-            Ok(()) => session_loop(&hub, &mut caller, &mut socket, &mut inbox, &kick).await,
+        Ok(frames) => match write_batch(&mut socket, &mut queue, Outgoing::Replies(frames)).await {
+            Ok(()) => session_loop(&hub, &mut caller, &mut socket, &mut queue, &kick).await,
             Err(()) => Exit::Gone,
         },
         Err(e) => {
             let _ = write_batch(
                 &mut socket,
-                &mut inbox,
+                &mut queue,
                 Outgoing::Replies(vec![e.to_frame(None)]),
             )
             .await;
@@ -219,13 +220,14 @@ async fn session_loop(
     hub: &Hub,
     caller: &mut Caller,
     socket: &mut WebSocket,
-    inbox: &mut Inbox,
+    queue: &mut OutboundReceiver,
     kick: &Kick,
 ) -> Exit {
     let settings = hub.settings();
     let heartbeat = settings.heartbeat;
     let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + heartbeat, heartbeat);
-    let mut last_heard = Instant::now();
+    // tokio's clock, as the ping's: a test on paused time moves both.
+    let mut last_heard = tokio::time::Instant::now();
     let mut rate = RateLimit::new(settings.rate_burst, settings.rate_per_sec, Instant::now());
     let expires_in = Duration::from_millis(
         u64::try_from(
@@ -252,7 +254,7 @@ async fn session_loop(
         let first = tokio::select! {
             biased;
             inbound = socket.next() => {
-                last_heard = Instant::now();
+                last_heard = tokio::time::Instant::now();
                 match inbound {
                     Some(Ok(Message::Text(text))) => {
                         if rate.allow(Instant::now()) {
@@ -275,7 +277,7 @@ async fn session_loop(
                     Some(Err(e)) => return read_error(e),
                 }
             }
-            out = inbox.recv() => {
+            out = queue.recv() => {
                 let Some(text) = out else { return Exit::Gone };
                 Outgoing::Queued(text)
             }
@@ -297,13 +299,13 @@ async fn session_loop(
                 // (Redis restarted without its data): say so before asking
                 // for a reconnect.
                 let lost = hub.lost_conversations(caller).await;
-                if !lost.is_empty() && write_batch(socket, inbox, Outgoing::Replies(lost)).await.is_err() {
+                if !lost.is_empty() && write_batch(socket, queue, Outgoing::Replies(lost)).await.is_err() {
                     return Exit::Gone;
                 }
                 return Exit::Close(close::RESYNC, "events were interrupted; reconnect and sync");
             }
         };
-        if write_batch(socket, inbox, first).await.is_err() {
+        if write_batch(socket, queue, first).await.is_err() {
             // A write that could not finish while the client was being
             // closed for falling behind: say why, if it ever reads again.
             return match kick.reason() {
@@ -357,7 +359,11 @@ enum Outgoing {
 /// kernel rather than one per frame. Replies to a command and queued events
 /// share a batch; frames keep their order. Queued frames stop counting
 /// against the connection's unsent bytes once the batch is written.
-async fn write_batch(socket: &mut WebSocket, inbox: &mut Inbox, first: Outgoing) -> Result<(), ()> {
+async fn write_batch(
+    socket: &mut WebSocket,
+    queue: &mut OutboundReceiver,
+    first: Outgoing,
+) -> Result<(), ()> {
     if matches!(&first, Outgoing::Replies(frames) if frames.is_empty()) {
         // A command with nothing to say back (most `say`s: the echo is an
         // event); anything queued is picked up by the loop.
@@ -380,14 +386,14 @@ async fn write_batch(socket: &mut WebSocket, inbox: &mut Inbox, first: Outgoing)
             Outgoing::Ping => socket.feed(Message::Ping(Default::default())).await?,
         }
         while queued < BATCH_BYTES {
-            let Some(text) = inbox.try_recv() else { break };
+            let Some(text) = queue.try_recv() else { break };
             queued += text.len();
             socket.feed(Message::Text(text)).await?;
         }
         socket.flush().await
     };
     let done = tokio::time::timeout(WRITE_TIMEOUT, batch).await;
-    inbox.written(queued);
+    queue.written(queued);
     match done {
         Ok(Ok(())) => Ok(()),
         _ => Err(()),

@@ -23,7 +23,7 @@ use tokio::sync::Semaphore;
 use tokio_util::task::TaskTracker;
 
 use crate::auth::mint_hs256;
-use crate::connection::{self, Admission};
+use crate::connection::{self, SocketSlot};
 use crate::hub::Hub;
 use crate::protocol::MAX_FRAME_BYTES;
 
@@ -147,9 +147,9 @@ async fn ws_upgrade(
         Ok(ws) => ws,
         Err(rejection) => return rejection.into_response(),
     };
-    let admission = match identity {
+    let slot = match identity {
         Some(identity) => match app.slots.clone().try_acquire_owned() {
-            Ok(permit) => Admission::Authenticated { identity, permit },
+            Ok(permit) => SocketSlot::Authenticated { identity, permit },
             Err(_) => {
                 return refuse(
                     StatusCode::SERVICE_UNAVAILABLE,
@@ -158,7 +158,7 @@ async fn ws_upgrade(
             }
         },
         None => match app.pending.clone().try_acquire_owned() {
-            Ok(pending) => Admission::Pending {
+            Ok(pending) => SocketSlot::Pending {
                 pending,
                 slots: app.slots.clone(),
             },
@@ -178,7 +178,7 @@ async fn ws_upgrade(
         .max_message_size(MAX_FRAME_BYTES)
         .max_frame_size(MAX_FRAME_BYTES)
         .on_upgrade(move |socket| {
-            tracker.track_future(connection::serve(socket, hub, admission, tracker.clone()))
+            tracker.track_future(connection::serve(socket, hub, slot, tracker.clone()))
         })
 }
 

@@ -321,7 +321,7 @@ impl Notifier {
                 how
             }
         };
-        match self.store.settle_notification(&n, how).await {
+        match self.store.settle_notification(&n, how, now_millis()).await {
             Ok(true) => match how {
                 Settle::Delivered => {
                     m.delivered.inc();

@@ -692,6 +692,47 @@ fn no_cycle_among_the_files() {
     assert!(report.is_empty(), "\n{}\n", report.join("\n"));
 }
 
+/// What a lower layer must never name, beyond having no cycle
+/// (ARCHITECTURE.md, "Layers"): records name nothing, events render nothing,
+/// the store knows no frames and no configuration, the archive no store.
+const FORBIDDEN: &[(&str, &[&str])] = &[
+    (
+        "events",
+        &["protocol", "store", "archive", "settings", "config"],
+    ),
+    (
+        "protocol",
+        &["store", "archive", "hub", "settings", "config"],
+    ),
+    ("store", &["protocol", "hub", "bus", "settings", "config"]),
+    (
+        "archive",
+        &["store", "archiver", "hub", "settings", "config"],
+    ),
+    ("keys", &["auth"]),
+    ("metrics", &["notify", "store", "hub"]),
+];
+
+#[test]
+fn lower_layers_name_nothing_above_them() {
+    let graph = server_tree().module_graph();
+    let mut wrong = Vec::new();
+    for (from, tos) in &graph.edges {
+        for (to, why) in tos {
+            let forbidden = FORBIDDEN
+                .iter()
+                .any(|(f, banned)| f == from && banned.contains(&to.as_str()));
+            // Records are the bottom layer; only `lib` and `main` name `config`.
+            let records = from == "domain";
+            let config = to == "config" && from != "lib";
+            if forbidden || records || config {
+                wrong.push(format!("{from} → {to}: {why}"));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "\n{}\n", wrong.join("\n"));
+}
+
 fn synthetic(files: &[(&str, &str)]) -> Tree {
     let files: Vec<(String, String)> = files
         .iter()

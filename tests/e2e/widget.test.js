@@ -205,6 +205,57 @@ function trackSockets() {
   };
 }
 
+/**
+ * Page init script (after trackSockets): the suite's hand on the frames of
+ * the page's sockets. Every frame sent is logged in window.__sent as
+ * { at, frame } (at: performance.now()). An incoming frame that
+ * window.__hold(frame) accepts is kept back in window.__held until
+ * window.__release(order) hands the kept frames (by index, any order, as
+ * often as listed) to the page; window.__rewrite(frame) may replace an
+ * incoming frame (null: drop it). This is how a test shows the page what
+ * the network may do (late, twice, refused) on demand, without waiting.
+ */
+function frameHooks() {
+  const Native = window.WebSocket;
+  window.__sent = [];
+  window.__held = [];
+  window.__hold = null;
+  window.__rewrite = null;
+  let current = null; // the socket's handler frames go to now: { ws, handler }
+  const deliver = (ws, handler, frame) => handler.call(ws, new MessageEvent('message', { data: JSON.stringify(frame) }));
+  window.__release = (order) => {
+    const held = window.__held.slice();
+    order.forEach((i) => deliver(held[i].ws, held[i].handler, held[i].frame));
+  };
+  /** Hands the page a frame as if the hub had sent it on the current socket. */
+  window.__deliver = (frame) => deliver(current.ws, current.handler, frame);
+  window.WebSocket = class extends Native {
+    send(data) {
+      try { window.__sent.push({ at: performance.now(), frame: JSON.parse(data) }); } catch (e) { /* not JSON */ }
+      return super.send(data);
+    }
+
+    set onmessage(handler) {
+      if (!handler) { super.onmessage = null; return; }
+      const ws = this;
+      current = { ws, handler };
+      super.onmessage = (ev) => {
+        let frame;
+        try { frame = JSON.parse(ev.data); } catch (e) { return handler.call(ws, ev); }
+        if (window.__hold && window.__hold(frame)) { window.__held.push({ ws, handler, frame }); return undefined; }
+        if (window.__rewrite) {
+          const out = window.__rewrite(frame);
+          if (out === null) return undefined;
+          if (out !== frame) return deliver(ws, handler, out);
+        }
+        return handler.call(ws, ev);
+      };
+    }
+
+    get onmessage() { return super.onmessage; }
+  };
+}
+
 /** A network drop: the browser goes offline and its sockets die and cannot reconnect. */
 async function dropNetwork(context, page) {
   await page.evaluate(() => {
@@ -219,8 +270,22 @@ async function restoreNetwork(context, page) {
   await context.setOffline(false);
 }
 
-/** Opens the host page as a cardholder with the given claims, on a 360 px wide phone screen. */
-async function openCardholder(claims, base = hubUrl) {
+/**
+ * Adds page init scripts to a context: `init` is a function, a
+ * { script, arg } pair, or a list of them, run in that order.
+ */
+async function addInit(context, init) {
+  for (const one of [].concat(init || [])) {
+    if (typeof one === 'function') await context.addInitScript(one);
+    else await context.addInitScript(one.script, one.arg);
+  }
+}
+
+/**
+ * Opens the host page as a cardholder with the given claims, on a 360 px
+ * wide phone screen; `init`: more page init scripts (addInit), e.g. frameHooks.
+ */
+async function openCardholder(claims, base = hubUrl, init = null) {
   const context = await browser.newContext({
     viewport: { width: 360, height: 720 },
     deviceScaleFactor: 2,
@@ -228,6 +293,7 @@ async function openCardholder(claims, base = hubUrl) {
   });
   context.setDefaultTimeout(STEP_TIMEOUT_MS);
   await context.addInitScript(trackSockets);
+  await addInit(context, init);
   await context.addInitScript((c) => { window.__claims = c; }, claims);
   const page = await context.newPage();
   page.on('pageerror', (err) => console.error('[cardholder page error]', err.message));
@@ -698,12 +764,23 @@ e2e('nobody can chat: the waiting cardholder is offered a secure message or, for
  * returns the waiting chat's offer bar, once it offers a secure message.
  */
 async function offeredWhileWaiting(page, label) {
-  await page.locator('.sbw-launcher').click();
-  await page.locator('.sbw-topic', { hasText: label }).click();
-  await page.locator('.sbw-start').click();
+  await startChat(page, label);
   const offer = page.locator('.sbw-offer:not([hidden])');
   await offer.locator('.sbw-offer-message', { hasText: 'Leave a secure message' }).waitFor();
   return offer;
+}
+
+/** Opens the widget on `page` and starts a chat about the topic labelled `label`. */
+async function startChat(page, label) {
+  await page.locator('.sbw-launcher').click();
+  await page.locator('.sbw-topic', { hasText: label }).click();
+  await page.locator('.sbw-start').click();
+}
+
+/** Sets the agent of the pane on `page` available. */
+async function setAvailable(page) {
+  await page.locator('#sba-availability').click();
+  await page.locator('#sba-availability[aria-pressed="true"]').waitFor();
 }
 
 /** axe-core's serious and critical violations on the page, one line each (widget's shadow DOM included). */
@@ -727,20 +804,37 @@ async function setAway(page) {
   }
 }
 
-/** A new agent's pane (1280×800) on the hub at `base`, signed in, not yet available. */
-async function openAgent(claims, base = hubUrl) {
-  const token = await mintToken({ role: 'agent', ...claims }, base);
+/** Where each staff app lives and keeps its token. */
+const STAFF = {
+  agent: { path: '/agent/', tokenKey: 'switchboard.agentToken', conn: '#sba-conn' },
+  supervisor: { path: '/supervisor/', tokenKey: 'switchboard.supervisorToken', conn: '#sbs-conn' },
+};
+
+/**
+ * A staff app (1280×800) of `role` on the hub at `base`, signed in with a
+ * token handed over through sessionStorage, connected; `init`: more page
+ * init scripts (addInit).
+ */
+async function openStaff(role, claims, base = hubUrl, init = null) {
+  const app = STAFF[role];
+  const token = await mintToken({ role, ...claims }, base);
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
   context.setDefaultTimeout(STEP_TIMEOUT_MS);
   await context.addInitScript(trackSockets);
-  await context.addInitScript((t) => {
-    try { sessionStorage.setItem('switchboard.agentToken', t); } catch (e) { /* about:blank */ }
-  }, token);
+  await addInit(context, init);
+  await context.addInitScript(([key, t]) => {
+    try { sessionStorage.setItem(key, t); } catch (e) { /* about:blank */ }
+  }, [app.tokenKey, token]);
   const page = await context.newPage();
-  page.on('pageerror', (err) => console.error('[agent page error]', err.message));
-  await page.goto(`${base}/agent/`);
-  await page.locator('#sba-conn[data-state="connected"]').waitFor();
+  page.on('pageerror', (err) => console.error(`[${role} page error]`, err.message));
+  await page.goto(`${base}${app.path}`);
+  await page.locator(`${app.conn}[data-state="connected"]`).waitFor();
   return { context, page };
+}
+
+/** A new agent's pane on the hub at `base`, signed in, not yet available. */
+function openAgent(claims, base = hubUrl, init = null) {
+  return openStaff('agent', claims, base, init);
 }
 
 e2e('axe finds no serious or critical violation in the widget and the pane', { timeout: 90000 }, async () => {
@@ -1156,6 +1250,270 @@ e2e('a chat lost in a hub restart: the widget says so and carries what was typed
     assert.equal(await page.locator('#sbw-first-text').inputValue(), 'Typed while you were restarting');
   } finally {
     for (const c of contexts) await c.close().catch(() => {});
+    node.proc.kill('SIGTERM');
+  }
+});
+
+/** Waits until each view's page holds back `n` frames (frameHooks). */
+async function heldInEach(views, n) {
+  for (const v of views) await v.page.waitForFunction((k) => window.__held.length >= k, n);
+}
+
+e2e('entries late, out of order and twice show once, in seq order, in the widget, the pane and the console; a redaction replaces the text in each', { timeout: 90000 }, async () => {
+  const log = path.join(os.tmpdir(), `switchboard-e2e-order-${process.pid}.log`);
+  const node = await launchHub([], log);
+  const contexts = [];
+  try {
+    const agent = await openAgent({ sub: 'e2e-order-agent', name: 'Ora Order', max_chats: 2, teams: ['prepaid'] }, node.url, frameHooks);
+    contexts.push(agent.context);
+    const sv = await openStaff('supervisor', { sub: 'e2e-order-sv', name: 'Sol Supervisor', teams: ['prepaid'] }, node.url, frameHooks);
+    contexts.push(sv.context);
+    const ch = await openCardholder({ role: 'cardholder', sub: 'e2e-order', tier: 'prepaid', name: 'Oli Order' }, node.url, frameHooks);
+    contexts.push(ch.context);
+    await setAvailable(agent.page);
+    await startChat(ch.page, 'A general question');
+    await ch.page.locator('.sbw-status', { hasText: 'Chatting with Ora Order' }).waitFor();
+    const chComposer = ch.page.locator('.sbw-composer');
+    const reply = agent.page.locator('.sba-panel:not([hidden]) .sba-composer');
+    await chComposer.fill('Before the monitor');
+    await chComposer.press('Enter');
+    await agent.page.locator('.sba-cardholder .sba-bubble', { hasText: 'Before the monitor' }).waitFor();
+    await sv.page.locator('#sbs-agents tr[data-agent="e2e-order-agent"] li[data-conversation] .sbs-monitor').click();
+    await sv.page.locator('.sbs-monitored .sbs-entry-text', { hasText: 'Before the monitor' }).waitFor();
+
+    const views = [
+      { name: 'widget', page: ch.page, list: '.sbw-transcript', text: '.sbw-bubble', pending: '.sbw-pending' },
+      { name: 'pane', page: agent.page, list: '.sba-panel:not([hidden]) .sba-transcript', text: '.sba-bubble', pending: '.sba-pending' },
+      { name: 'console', page: sv.page, list: '.sbs-monitored .sbs-transcript', text: '.sbs-entry-text', pending: '.sbs-pending' },
+    ];
+    // Every view's `msg`s are held back while three lines are written on both sides.
+    for (const v of views) await v.page.evaluate(() => { window.__hold = (f) => f.type === 'msg'; });
+    const lines = ['Line one', 'Line two', 'Line three'];
+    await chComposer.fill(lines[0]);
+    await chComposer.press('Enter');
+    await heldInEach(views, 1);
+    await reply.fill(lines[1]);
+    await reply.press('Enter');
+    await heldInEach(views, 2);
+    await chComposer.fill(lines[2]);
+    await chComposer.press('Enter');
+    await heldInEach(views, 3);
+    assert.equal(await ch.page.locator('.sbw-pending').count(), 2, 'the cardholder\'s lines wait as "sending"');
+
+    // They arrive newest first, two of them twice, then all three again as a `transcript` page.
+    for (const v of views) {
+      await v.page.evaluate(() => {
+        window.__hold = null;
+        window.__release([2, 0, 1, 2, 0]);
+        const entries = window.__held.map(({ frame }) => ({ seq: frame.seq, from: frame.from, text: frame.text, at: frame.at, id: frame.id }));
+        window.__deliver({ type: 'transcript', conversation: window.__held[0].frame.conversation, entries: entries.reverse(), more: false });
+      });
+    }
+    for (const v of views) {
+      const texts = await v.page.locator(`${v.list} [data-seq] ${v.text}`).allTextContents();
+      for (const line of lines) assert.equal(texts.filter((t) => t === line).length, 1, `${v.name}: "${line}" once in ${JSON.stringify(texts)}`);
+      assert.deepEqual(texts.filter((t) => lines.includes(t)), lines, `${v.name}: in the order written`);
+      assertContiguous(await seqs(v.page, `${v.list} [data-seq]`), v.name);
+      assert.equal(await v.page.locator(`${v.list} ${v.pending}`).count(), 0, `${v.name}: nothing left "sending"`);
+    }
+
+    // A card number over two messages: the earlier entry is masked in place, under its seq, in every view.
+    await chComposer.fill('my card is 4111 1111');
+    await chComposer.press('Enter');
+    const redacted = {};
+    for (const v of views) {
+      const entry = v.page.locator(`${v.list} [data-seq]`, { hasText: 'my card is 4111 1111' });
+      await entry.waitFor();
+      redacted[v.name] = await entry.getAttribute('data-seq');
+    }
+    await chComposer.fill('1111 1111');
+    await chComposer.press('Enter');
+    for (const v of views) {
+      await v.page.locator(`${v.list} [data-seq="${redacted[v.name]}"] ${v.text}`, { hasText: 'my card is **** **** ****' }).waitFor();
+      const shown = await v.page.locator(`${v.list} ${v.text}`).allTextContents();
+      assert.ok(!shown.some((t) => t.includes('4111 1111') || t.includes('1111 1111')), `${v.name}: ${shown.join(' | ')}`);
+      assertContiguous(await seqs(v.page, `${v.list} [data-seq]`), `${v.name} after the redaction`);
+    }
+  } finally {
+    for (const c of contexts) await c.close().catch(() => {});
+    node.proc.kill('SIGTERM');
+  }
+});
+
+/** When each of `sends` (performance.now() times) followed the one before. */
+function gaps(sends) {
+  return sends.slice(1).map((at, i) => at - sends[i]);
+}
+
+e2e('a thread opened again shows what it showed; a refused thread load and a refused thread message are sent again after growing, jittered delays', { timeout: 90000 }, async () => {
+  const log = path.join(os.tmpdir(), `switchboard-e2e-retry-${process.pid}.log`);
+  const node = await launchHub([], log);
+  const claims = { role: 'cardholder', sub: 'e2e-retry', tier: 'standard', name: 'Ray Retry' };
+  let ch = await openCardholder(claims, node.url, frameHooks);
+  try {
+    let { page } = ch;
+    // Full jitter: retry n waits anywhere in [0, min(15 s, 1 s × 2^n)], over the whole window.
+    const spread = await page.evaluate(() => [0, 1, 2, 3, 4, 5].map((n) => {
+      const drawn = Array.from({ length: 400 }, () => window.SwitchboardCore.retryDelay(n));
+      return [Math.min(...drawn), Math.max(...drawn)];
+    }));
+    spread.forEach(([min, max], n) => {
+      const ceiling = Math.min(15000, 1000 * 2 ** n);
+      assert.ok(min >= 0 && max <= ceiling, `retry ${n}: ${min}–${max} outside 0–${ceiling}`);
+      assert.ok(min < ceiling * 0.2 && max > ceiling * 0.8, `retry ${n}: ${min}–${max} does not spread over 0–${ceiling}`);
+    });
+
+    await page.locator('.sbw-launcher').click();
+    await page.locator('.sbw-messages-open').click();
+    await page.locator('.sbw-message-text').fill('Where is my new card?');
+    await page.locator('.sbw-message-send').click();
+    const line = (p, text) => p.locator('.sbw-thread-transcript .sbw-own[data-seq] .sbw-bubble', { hasText: text });
+    await line(page, 'new card').waitFor();
+    const conversation = await page.evaluate(() => window.__sent.filter((s) => s.frame.type === 'sync' && s.frame.conversation).pop().frame.conversation);
+    // Back to the list and in again, on the same connection: the hub replays
+    // nothing it sent live, and the thread still shows its message, once.
+    await page.locator('.sbw-thread-back').click();
+    await page.locator(`.sbw-thread-item[data-conversation="${conversation}"]`).click();
+    await page.waitForFunction((c) => window.__sent.filter((s) => s.frame.type === 'sync' && s.frame.conversation === c).length >= 2, conversation);
+    await line(page, 'new card').waitFor();
+    assert.equal(await page.locator('.sbw-thread-transcript .sbw-bubble').count(), 1, 'shown once');
+    await ch.context.close();
+
+    // Another visit: the hub refuses the first three loads of the thread
+    // (`unavailable`). Every draw is the same (half the window), so the
+    // growth shows in the gaps.
+    ch = await openCardholder(claims, node.url, [frameHooks, { arg: conversation, script: (c) => {
+      Math.random = () => 0.5;
+      let refusals = 3;
+      window.__rewrite = (f) => (f.type === 'transcript' && f.conversation === c && refusals-- > 0
+        ? { type: 'error', code: 'unavailable', message: 'the hub could not confirm the outcome' } : f);
+    } }]);
+    ({ page } = ch);
+    await page.locator('.sbw-launcher').click();
+    await page.locator('.sbw-messages-open').click();
+    await page.locator(`.sbw-thread-item[data-conversation="${conversation}"]`).click();
+    await page.locator('.sbw-alert:not([hidden])', { hasText: "couldn't load your messages" }).waitFor();
+    await line(page, 'new card').waitFor();
+    const loads = await page.evaluate((c) => window.__sent
+      .filter((s) => s.frame.type === 'sync' && s.frame.conversation === c).map((s) => s.at), conversation);
+    assert.equal(loads.length, 4, 'the load and three more after its refusals');
+    gaps(loads).forEach((gap, n) => assert.ok(gap >= 0.9 * 500 * 2 ** n, `load retry ${n} after ${Math.round(gap)} ms: ${gaps(loads).map(Math.round)}`));
+
+    // A reply refused three times (`unavailable`, naming its id) is resent with the same id, waiting longer each time.
+    const saysFrom = await page.evaluate(() => {
+      let refusals = 3;
+      window.__rewrite = (f) => (f.type === 'msg' && f.from === 'cardholder' && f.id && refusals-- > 0
+        ? { type: 'error', code: 'unavailable', message: 'the hub could not confirm the outcome', ref: f.id } : f);
+      return window.__sent.length;
+    });
+    await page.locator('.sbw-thread-composer').fill('And my PIN?');
+    await page.locator('.sbw-thread-send').click();
+    await line(page, 'And my PIN?').waitFor();
+    const says = await page.evaluate((from) => window.__sent.slice(from).filter((s) => s.frame.type === 'say'), saysFrom);
+    assert.equal(says.length, 4, 'sent and resent three times');
+    assert.equal(new Set(says.map((s) => s.frame.id)).size, 1, 'with the same id');
+    const sayGaps = gaps(says.map((s) => s.at));
+    sayGaps.forEach((gap, n) => assert.ok(gap >= 0.9 * 500 * 2 ** n, `resend ${n} after ${Math.round(gap)} ms: ${sayGaps.map(Math.round)}`));
+    const thread = page.locator('.sbw-thread-transcript');
+    assert.equal(await thread.locator('.sbw-bubble', { hasText: 'And my PIN?' }).count(), 1, 'shown once');
+    assert.equal(await thread.locator('.sbw-pending, .sbw-failed').count(), 0, 'neither sending nor failed');
+
+    // Three more replies whose `msg`s come late, the second first and twice, while the third is still "sending".
+    await page.evaluate(() => { window.__hold = (f) => f.type === 'msg'; });
+    const replies = ['Reply one', 'Reply two', 'Reply three'];
+    for (const [n, text] of replies.entries()) {
+      await page.locator('.sbw-thread-composer').fill(text);
+      await page.locator('.sbw-thread-send').click();
+      await page.waitForFunction((k) => window.__held.length >= k, n + 1);
+    }
+    await page.evaluate(() => { window.__hold = null; window.__release([1, 0]); });
+    await thread.locator('.sbw-pending .sbw-bubble', { hasText: 'Reply three' }).waitFor();
+    await page.evaluate(() => window.__release([2, 1]));
+    const texts = await thread.locator('[data-seq] .sbw-bubble').allTextContents();
+    assert.deepEqual(texts.filter((t) => replies.includes(t)), replies, `in the order written, once: ${JSON.stringify(texts)}`);
+    assertContiguous(await seqs(page, '.sbw-thread-transcript [data-seq]'), 'thread');
+    assert.equal(await thread.locator('.sbw-pending').count(), 0, 'nothing left "sending"');
+  } finally {
+    await ch.context.close().catch(() => {});
+    node.proc.kill('SIGTERM');
+  }
+});
+
+e2e('the waiting chat offers a secure message when queued says so, in the words of why: closed, nobody signed in, a long wait', { timeout: 90000 }, async () => {
+  // The standard team opens for an hour, twelve hours from now (UTC): closed now, with a next opening.
+  const opens = new Date(Math.ceil((Date.now() + 12 * 3600 * 1000) / 60000) * 60000);
+  const closes = new Date(opens.getTime() + 3600 * 1000);
+  const hhmm = (d) => `${String(d.getUTCHours()).padStart(2, '0')}:${String(d.getUTCMinutes()).padStart(2, '0')}`;
+  const day = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'][opens.getUTCDay()];
+  const hours = path.join(os.tmpdir(), `switchboard-e2e-hours-${process.pid}.json`);
+  fs.writeFileSync(hours, JSON.stringify({ standard: { zone: 'UTC', weekly: { [day]: [[hhmm(opens), hhmm(closes)]] } } }));
+  const log = path.join(os.tmpdir(), `switchboard-e2e-offer-words-${process.pid}.log`);
+  const node = await launchHub(['--hours', hours, '--offer-message-after', '1'], log);
+  const contexts = [];
+  const waiting = async (claims, label, init = null) => {
+    const ch = await openCardholder({ role: 'cardholder', ...claims }, node.url, init);
+    contexts.push(ch.context);
+    await startChat(ch.page, label);
+    return ch.page;
+  };
+  try {
+    // Closed: when it opens again, in the browser's time.
+    const closed = await waiting({ sub: 'e2e-words-closed', tier: 'standard', name: 'Cleo Closed' }, 'A general question');
+    const clock = await closed.evaluate((at) => new Date(at).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }), opens.toISOString());
+    const closedText = closed.locator('.sbw-offer:not([hidden]) .sbw-offer-text');
+    await closedText.waitFor();
+    assert.match(await closedText.textContent(), /^We're closed right now\. We open again .*at /);
+    assert.ok((await closedText.textContent()).includes(clock), `the opening time ${clock}: ${await closedText.textContent()}`);
+    assert.match(await closedText.textContent(), /Leave us a secure message and we'll reply here\.$/);
+
+    // Nobody of the team signed in; a login problem can also be called back.
+    const nobody = await waiting({ sub: 'e2e-words-nobody', tier: 'business', name: 'Nico Nobody' }, 'I forgot my login details');
+    await nobody.locator('.sbw-offer:not([hidden]) .sbw-offer-text',
+      { hasText: 'No one can answer right now. Leave us a secure message, or ask us to call you back.' }).waitFor();
+
+    // Someone of the team is signed in (away): the offer comes once the wait is long.
+    const agent = await openAgent({ sub: 'e2e-words-agent', name: 'Al Away', max_chats: 1, teams: ['prepaid'] }, node.url);
+    contexts.push(agent.context);
+    const long = await waiting({ sub: 'e2e-words-long', tier: 'prepaid', name: 'Lou Long' }, 'My bill or a payment');
+    await long.locator('.sbw-offer:not([hidden]) .sbw-offer-text',
+      { hasText: "It's taking longer than usual to answer. Leave us a secure message and we'll reply here." }).waitFor();
+
+    // The widget follows the hub's `offer_message`, not its own reading of the other fields:
+    // nobody signed in, but no offer made, is a plain wait.
+    const plain = await waiting({ sub: 'e2e-words-plain', tier: 'business', name: 'Pat Plain' }, 'My bill or a payment', [frameHooks, () => {
+      window.__rewrite = (f) => (f.type === 'queued' ? { ...f, offer_message: false } : f);
+    }]);
+    await plain.locator('.sbw-status', { hasText: 'in line' }).waitFor();
+    assert.equal(await plain.locator('.sbw-offer').isHidden(), true, 'no offer the hub did not make');
+  } finally {
+    for (const c of contexts) await c.close().catch(() => {});
+    node.proc.kill('SIGTERM');
+    fs.rmSync(hours, { force: true });
+  }
+});
+
+e2e('a message refused because the chat is full says so, with no Retry', { timeout: 60000 }, async () => {
+  const log = path.join(os.tmpdir(), `switchboard-e2e-full-${process.pid}.log`);
+  const node = await launchHub(['--max-transcript-entries', '2'], log);
+  const ch = await openCardholder({ role: 'cardholder', sub: 'e2e-full', tier: 'standard', name: 'Fay Full' }, node.url);
+  try {
+    const { page } = ch;
+    await startChat(page, 'A general question');
+    await page.locator('.sbw-status', { hasText: 'in line' }).waitFor();
+    const composer = page.locator('.sbw-composer');
+    for (const text of ['First of two', 'Second of two']) {
+      await composer.fill(text);
+      await composer.press('Enter');
+      await page.locator('.sbw-own[data-seq] .sbw-bubble', { hasText: text }).waitFor();
+    }
+    await composer.fill('One too many');
+    await composer.press('Enter');
+    const failed = page.locator('.sbw-failed', { hasText: 'One too many' });
+    await failed.locator('.sbw-meta', { hasText: 'Not sent: this chat is full' }).waitFor();
+    assert.equal(await failed.locator('button').count(), 0, 'no Retry: sending again does not help');
+    await page.locator('.sbw-alert:not([hidden])', { hasText: 'This chat has reached its limit' }).waitFor();
+  } finally {
+    await ch.context.close();
     node.proc.kill('SIGTERM');
   }
 });

@@ -6,14 +6,15 @@
 
 use std::sync::Arc;
 
+use crate::eventually;
+
 use switchboard::domain::callback::Cause;
 use switchboard::domain::conversation::Summary;
-use switchboard::domain::CallbackOutcome;
-use switchboard::domain::CallbackStatus;
 use switchboard::domain::{
-    AgentState, Author, ConversationId, ConversationStatus, Desk, EndReason, Millis, Team, Tier,
-    TierBoosts, Topic, UserId,
+    AgentState, Author, ConversationId, ConversationKind, ConversationStatus, Desk, EndReason,
+    Millis, Team, Tier, TierBoosts, Topic, UserId,
 };
+use switchboard::domain::{CallbackOutcome, CallbackStatus};
 use switchboard::store::{
     AgentProfile, GraceOutcome, NewCallback, NewConversation, NewEntry, NotificationBacklog,
     Redaction, Settle, Side, Store, StoreError, TranscriptBounds,
@@ -39,6 +40,7 @@ pub async fn open(s: &dyn Store, who: &str, tier: Tier, at: Millis) -> Conversat
         enqueue: true,
         phone_last4: None,
         history: Vec::new(),
+        boosts: TierBoosts::default(),
         now: at,
     })
     .await
@@ -55,7 +57,7 @@ pub(crate) async fn agent(s: &dyn Store, who: &str, teams: &[Tier], max: u8, at:
         max_chats: max,
     };
     s.register_agent(&profile, at).await.expect("register");
-    s.presence_up(&user(who), Side::Agent)
+    s.presence_up(&user(who), Side::Agent, at)
         .await
         .expect("presence");
     s.set_agent_state(&user(who), AgentState::Available, at)
@@ -65,7 +67,7 @@ pub(crate) async fn agent(s: &dyn Store, who: &str, teams: &[Tier], max: u8, at:
 
 /// Routes once and returns (conversation, agent) pairs in order.
 async fn route(s: &dyn Store, at: Millis) -> Vec<(ConversationId, String)> {
-    s.route(at, &TierBoosts::default())
+    s.route(at)
         .await
         .expect("route")
         .into_iter()
@@ -274,6 +276,7 @@ pub async fn open_is_idempotent(s: &dyn Store) {
             enqueue: true,
             phone_last4: None,
             history: Vec::new(),
+            boosts: TierBoosts::default(),
             now: T0,
         })
         .await
@@ -288,6 +291,7 @@ pub async fn open_is_idempotent(s: &dyn Store) {
             enqueue: true,
             phone_last4: None,
             history: Vec::new(),
+            boosts: TierBoosts::default(),
             now: T0 + 1,
         })
         .await
@@ -365,10 +369,7 @@ pub async fn transfer_goes_to_head(s: &dyn Store) {
         )]
     );
     agent(s, "biz", &[Tier::Business], 1, T0).await;
-    let next = s
-        .route(T0 + 20_002, &TierBoosts::default())
-        .await
-        .expect("route");
+    let next = s.route(T0 + 20_002).await.expect("route");
     assert_eq!(next[0].conversation.id, moving);
     assert_eq!(next[0].conversation.transfers, c.transfers);
 }
@@ -455,14 +456,14 @@ pub async fn cardholder_grace(s: &dyn Store) {
     let kept = open(s, "kept", Tier::Standard, T0).await;
     let lost = open(s, "lost", Tier::Standard, T0).await;
     for who in ["kept", "lost"] {
-        s.presence_up(&user(who), Side::Cardholder)
+        s.presence_up(&user(who), Side::Cardholder, T0)
             .await
             .expect("up");
         s.presence_down(&user(who), Side::Cardholder, T0 + 1000, 60_000)
             .await
             .expect("down");
     }
-    s.presence_up(&user("kept"), Side::Cardholder)
+    s.presence_up(&user("kept"), Side::Cardholder, T0 + 1000)
         .await
         .expect("back");
     assert!(
@@ -515,11 +516,77 @@ pub async fn agent_grace_requeues_at_head(s: &dyn Store) {
     );
     // The agent went away when its last connection dropped: no new chats for it.
     assert!(route(s, T0 + 30_200).await.is_empty());
-    s.presence_up(&user("ag"), Side::Agent).await.expect("up");
+    s.presence_up(&user("ag"), Side::Agent, T0 + 30_200)
+        .await
+        .expect("up");
     s.set_agent_state(&user("ag"), AgentState::Available, T0 + 30_300)
         .await
         .expect("available");
     assert_eq!(route(s, T0 + 30_301).await, vec![(served, "ag".into())]);
+}
+
+/// Chats that come back to a queue (their agent dropped) are served before
+/// everyone not served yet, in their original order among themselves,
+/// whichever came back first.
+pub async fn returning_chats_keep_their_original_order(s: &dyn Store) {
+    let first = open(s, "ret-1", Tier::Standard, T0).await;
+    let second = open(s, "ret-2", Tier::Standard, T0 + 10).await;
+    agent(s, "ret-ag1", &[Tier::Standard], 1, T0).await;
+    agent(s, "ret-ag2", &[Tier::Standard], 1, T0 + 1).await;
+    assert_eq!(
+        route(s, T0 + 20).await,
+        vec![
+            (first.clone(), "ret-ag1".into()),
+            (second.clone(), "ret-ag2".into())
+        ]
+    );
+    let waiting = open(s, "ret-3", Tier::Standard, T0 + 30).await;
+    // The first chat's agent drops first, the second's a moment later.
+    s.presence_down(&user("ret-ag1"), Side::Agent, T0 + 100, 30_000)
+        .await
+        .expect("down");
+    s.presence_down(&user("ret-ag2"), Side::Agent, T0 + 200, 30_000)
+        .await
+        .expect("down");
+    assert_eq!(s.expire_graces(T0 + 30_100).await.expect("expire").len(), 1);
+    assert_eq!(s.expire_graces(T0 + 30_200).await.expect("expire").len(), 1);
+    let snap = s.queue_snapshot(Tier::Standard).await.expect("snap");
+    let order: Vec<_> = snap.places.iter().map(|p| p.conversation.clone()).collect();
+    assert_eq!(
+        order,
+        vec![first, second, waiting],
+        "both back ahead of the one never served, in their original order"
+    );
+}
+
+/// Ending a chat ends its cardholder's grace period with it: a period left
+/// running would abandon the cardholder's next conversation when it ran out.
+pub async fn ending_a_chat_ends_its_grace_period(s: &dyn Store) {
+    s.presence_up(&user("gr-c"), Side::Cardholder, T0)
+        .await
+        .expect("up");
+    let chat = open(s, "gr-c", Tier::Standard, T0).await;
+    agent(s, "gr-ag", &[Tier::Standard], 1, T0).await;
+    assert_eq!(route(s, T0 + 1).await.len(), 1);
+    s.presence_down(&user("gr-c"), Side::Cardholder, T0 + 10, 60_000)
+        .await
+        .expect("down");
+    s.end(&chat, Some(&user("gr-ag")), EndReason::AgentEnded, T0 + 20)
+        .await
+        .expect("end");
+    let next = open(s, "gr-c", Tier::Standard, T0 + 30).await;
+    assert!(
+        s.expire_graces(T0 + 60_010)
+            .await
+            .expect("expire")
+            .is_empty(),
+        "no grace period was left running"
+    );
+    let standing = s
+        .queue_standing(&next, Tier::Standard)
+        .await
+        .expect("standing");
+    assert_eq!(standing.map(|q| q.position), Some(1), "still waiting");
 }
 
 pub async fn sender_must_belong(s: &dyn Store) {
@@ -641,14 +708,14 @@ pub async fn callback_claims_and_outcomes(s: &dyn Store) {
         .expect("request");
     assert!(
         matches!(
-            s.claim_callback(&r.reference, &user("d0"), &[Desk::Identity])
+            s.claim_callback(&r.reference, &user("d0"), &[Desk::Identity], T0)
                 .await,
             Err(StoreError::NoConversation)
         ),
         "an agent of another desk cannot claim"
     );
     let claimed = s
-        .claim_callback(&r.reference, &user("d1"), &[Desk::Fraud])
+        .claim_callback(&r.reference, &user("d1"), &[Desk::Fraud], T0)
         .await
         .expect("claim");
     assert_eq!(
@@ -657,7 +724,7 @@ pub async fn callback_claims_and_outcomes(s: &dyn Store) {
     );
     assert!(
         matches!(
-            s.claim_callback(&r.reference, &user("d2"), &[Desk::Fraud])
+            s.claim_callback(&r.reference, &user("d2"), &[Desk::Fraud], T0)
                 .await,
             Err(StoreError::NotAllowed)
         ),
@@ -665,15 +732,21 @@ pub async fn callback_claims_and_outcomes(s: &dyn Store) {
     );
     assert!(
         matches!(
-            s.complete_callback(&r.reference, &user("d2"), CallbackOutcome::Reached, None)
-                .await,
+            s.complete_callback(
+                &r.reference,
+                &user("d2"),
+                CallbackOutcome::Reached,
+                None,
+                T0
+            )
+            .await,
             Err(StoreError::NotAllowed)
         ),
         "only the claimer completes"
     );
     for attempt in 1..=3u32 {
         if attempt > 1 {
-            s.claim_callback(&r.reference, &user("d2"), &[Desk::Fraud])
+            s.claim_callback(&r.reference, &user("d2"), &[Desk::Fraud], T0)
                 .await
                 .expect("claim again");
         }
@@ -684,6 +757,7 @@ pub async fn callback_claims_and_outcomes(s: &dyn Store) {
                 &user(who),
                 CallbackOutcome::NoAnswer,
                 Some(format!("Voicemail {attempt}")),
+                T0,
             )
             .await
             .expect("complete");
@@ -720,7 +794,7 @@ pub async fn callback_claims_and_outcomes(s: &dyn Store) {
     assert!(created);
     assert_ne!(fresh.reference, r.reference);
     let reached = {
-        s.claim_callback(&fresh.reference, &user("d1"), &[Desk::Fraud])
+        s.claim_callback(&fresh.reference, &user("d1"), &[Desk::Fraud], T0 + 100)
             .await
             .expect("claim");
         s.complete_callback(
@@ -728,6 +802,7 @@ pub async fn callback_claims_and_outcomes(s: &dyn Store) {
             &user("d1"),
             CallbackOutcome::Reached,
             None,
+            T0 + 100,
         )
         .await
         .expect("complete")
@@ -806,7 +881,7 @@ pub async fn concurrent_claims_have_one_winner(s: Arc<dyn Store>) {
     let claims = (0..16).map(|i| {
         let (s, reference) = (s.clone(), r.reference.clone());
         tokio::spawn(async move {
-            s.claim_callback(&reference, &user(&format!("d{i}")), &[Desk::Identity])
+            s.claim_callback(&reference, &user(&format!("d{i}")), &[Desk::Identity], T0)
                 .await
         })
     });
@@ -825,7 +900,7 @@ pub async fn concurrent_claims_have_one_winner(s: Arc<dyn Store>) {
 /// audiences, in the same order: drives a chat from queue to escalation.
 /// `announced` returns what the engine announced so far.
 pub async fn scenario_for_events(s: &dyn Store) -> Vec<ConversationId> {
-    s.presence_up(&user("ann"), Side::Cardholder)
+    s.presence_up(&user("ann"), Side::Cardholder, T0)
         .await
         .expect("presence");
     agent(s, "bob", &[Tier::Premium], 2, T0).await;
@@ -838,6 +913,7 @@ pub async fn scenario_for_events(s: &dyn Store) -> Vec<ConversationId> {
             enqueue: true,
             phone_last4: Some("4321".into()),
             history: Vec::new(),
+            boosts: TierBoosts::default(),
             now: T0,
         })
         .await
@@ -856,22 +932,27 @@ pub async fn scenario_for_events(s: &dyn Store) -> Vec<ConversationId> {
         .await
         .expect("drop");
     s.expire_graces(T0 + 2_000).await.expect("graces");
-    s.presence_up(&user("ann"), Side::Cardholder)
+    s.presence_up(&user("ann"), Side::Cardholder, T0 + 2_000)
         .await
         .expect("back");
     // A supervisor monitors the chat: its entries and end reach her too
     // (she supervises the desk it escalates to, so she hears it end).
-    s.presence_up(&user("sue"), Side::Supervisor)
+    s.presence_up(&user("sue"), Side::Supervisor, T0 + 2_000)
         .await
         .expect("supervisor");
     let sue = [Team::Tier(Tier::Premium), Team::Desk(Desk::Identity)];
     assert!(s
-        .monitor(&c, &user("sue"), &sue)
+        .monitor(&c, &user("sue"), &sue, T0 + 2_000)
         .await
         .expect("monitor")
         .is_some());
     assert!(s
-        .monitor(&ConversationId("c-unknown".into()), &user("sue"), &sue)
+        .monitor(
+            &ConversationId("c-unknown".into()),
+            &user("sue"),
+            &sue,
+            T0 + 2_000
+        )
         .await
         .expect("monitor unknown")
         .is_none());
@@ -1125,19 +1206,6 @@ pub async fn recent_entries_are_the_authors_within_the_window(s: &dyn Store) {
 /// [`ended_conversations_and_closed_requests_expire`] (ms).
 pub const SHORT_RETENTION_MS: Millis = 200;
 
-/// Polls `gone` (with real time passing) until it holds; fails after 10 s.
-pub(crate) async fn eventually<F, Fut>(what: &str, mut gone: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while !gone().await {
-        assert!(std::time::Instant::now() < deadline, "{what}");
-        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-    }
-}
-
 /// With a store built to keep ended things [`SHORT_RETENTION_MS`]: an
 /// ended conversation (record, transcript, idempotency keys) and a closed
 /// callback request are gone once the retention passed, and what is still
@@ -1160,11 +1228,17 @@ pub async fn ended_conversations_and_closed_requests_expire(s: &dyn Store) {
         .request_callback(callback("gone", Tier::Standard, Desk::Fraud, now))
         .await
         .expect("request");
-    s.claim_callback(&r.reference, &user("d1"), &[Desk::Fraud])
+    s.claim_callback(&r.reference, &user("d1"), &[Desk::Fraud], now)
         .await
         .expect("claim");
     let closed = s
-        .complete_callback(&r.reference, &user("d1"), CallbackOutcome::Reached, None)
+        .complete_callback(
+            &r.reference,
+            &user("d1"),
+            CallbackOutcome::Reached,
+            None,
+            now,
+        )
         .await
         .expect("complete");
     assert!(!closed.status.is_open());
@@ -1197,7 +1271,7 @@ pub async fn ended_conversations_and_closed_requests_expire(s: &dyn Store) {
             .await
             .expect("tick");
         matches!(
-            s.claim_callback(&r.reference, &user("d1"), &[Desk::Fraud])
+            s.claim_callback(&r.reference, &user("d1"), &[Desk::Fraud], now)
                 .await,
             Err(StoreError::NoConversation)
         )
@@ -1230,8 +1304,10 @@ pub async fn ended_conversations_and_closed_requests_expire(s: &dyn Store) {
 /// An ended conversation keeps when and why it ended, and who served it;
 /// the history a chat was opened with comes back with it (for `assigned`).
 pub async fn ended_conversations_keep_when_and_why(s: &dyn Store) {
+    // A secure-message thread: the kind comes back with the rest.
     let earlier = Summary {
         id: ConversationId("c-earlier".into()),
+        kind: ConversationKind::Message,
         tier: Tier::Standard,
         topic: Topic::Billing,
         started_at: T0 - 86_400_000,
@@ -1248,6 +1324,7 @@ pub async fn ended_conversations_keep_when_and_why(s: &dyn Store) {
             enqueue: true,
             phone_last4: None,
             history: vec![earlier.clone()],
+            boosts: TierBoosts::default(),
             now: T0,
         })
         .await
@@ -1385,6 +1462,7 @@ pub async fn overview_and_audit(s: &dyn Store) {
         &user("nobody"),
         CallbackOutcome::Reached,
         None,
+        T0 + 200,
     )
     .await
     .expect_err("not claimed by that agent");
@@ -1462,7 +1540,7 @@ pub async fn overview_and_audit(s: &dyn Store) {
 /// waiting, it is served.
 pub async fn disconnected_cardholders_are_served_after_connected_ones(s: &dyn Store) {
     for who in ["dc-1", "dc-2"] {
-        s.presence_up(&user(who), Side::Cardholder)
+        s.presence_up(&user(who), Side::Cardholder, T0)
             .await
             .expect("presence");
     }
@@ -1506,7 +1584,7 @@ pub async fn notifications_queue_lease_and_settle(s: &dyn Store) {
     agent(s, "ag", &[Tier::Standard], 1, T0).await;
     assert_eq!(route(s, T0 + 1).await, vec![(c.clone(), "ag".into())]);
     let say = |key: &'static str| entry(Author::Agent, Some("ag"), "hello", Some(key));
-    s.presence_up(&user("ch"), Side::Cardholder)
+    s.presence_up(&user("ch"), Side::Cardholder, T0 + 1)
         .await
         .expect("up");
     let online = s.append(&c, say("k1")).await.expect("agent writes");
@@ -1555,7 +1633,7 @@ pub async fn notifications_queue_lease_and_settle(s: &dyn Store) {
         (n.id.clone(), 2)
     );
     assert!(
-        !s.settle_notification(&n, Settle::Delivered)
+        !s.settle_notification(&n, Settle::Delivered, T0 + 1)
             .await
             .expect("settle"),
         "the first taker's lease is gone"
@@ -1563,7 +1641,7 @@ pub async fn notifications_queue_lease_and_settle(s: &dyn Store) {
     let n = retaken[0].clone();
     let retry_at = T0 + 5 * LEASE;
     assert!(s
-        .settle_notification(&n, Settle::RetryAt(retry_at))
+        .settle_notification(&n, Settle::RetryAt(retry_at), T0 + 5)
         .await
         .expect("settle"));
     assert!(s
@@ -1579,11 +1657,11 @@ pub async fn notifications_queue_lease_and_settle(s: &dyn Store) {
         .expect("due again");
     assert_eq!(n.attempts, 3);
     assert!(s
-        .settle_notification(&n, Settle::Delivered)
+        .settle_notification(&n, Settle::Delivered, T0 + 5)
         .await
         .expect("settle"));
     assert!(
-        !s.settle_notification(&n, Settle::Delivered)
+        !s.settle_notification(&n, Settle::Delivered, T0 + 5)
             .await
             .expect("settle"),
         "delivered once, never again"
@@ -1600,7 +1678,7 @@ pub async fn notifications_queue_lease_and_settle(s: &dyn Store) {
 
     // Back and gone again: the conversation may be notified about anew,
     // and a notification given up is dropped.
-    s.presence_up(&user("ch"), Side::Cardholder)
+    s.presence_up(&user("ch"), Side::Cardholder, T0 + 1_000_000)
         .await
         .expect("up");
     s.presence_down(&user("ch"), Side::Cardholder, T0, 60_000)
@@ -1619,7 +1697,7 @@ pub async fn notifications_queue_lease_and_settle(s: &dyn Store) {
         .pop()
         .expect("queued anew");
     assert!(s
-        .settle_notification(&n, Settle::GiveUp)
+        .settle_notification(&n, Settle::GiveUp, T0 + 1_000_000)
         .await
         .expect("settle"));
     assert_eq!(s.notification_backlog().await.expect("backlog").depth, 0);
@@ -1681,7 +1759,7 @@ pub async fn concurrent_appends_are_gapless_and_once(
     let mut ids = Vec::new();
     for i in 0..CONVERSATIONS {
         let who = format!("crowd{i}");
-        s.presence_up(&user(&who), Side::Cardholder)
+        s.presence_up(&user(&who), Side::Cardholder, T0)
             .await
             .expect("presence");
         ids.push((
@@ -1894,20 +1972,20 @@ pub async fn monitor_scope_scenario(s: &dyn Store) -> Vec<ConversationId> {
     let business = Team::Tier(Tier::Business);
     agent(s, "bob", &[Tier::Standard, Tier::Business], 3, T0).await;
     for sup in ["sue", "ray", "ida"] {
-        s.presence_up(&user(sup), Side::Supervisor)
+        s.presence_up(&user(sup), Side::Supervisor, T0)
             .await
             .expect("supervisor");
     }
     // Connected, so that what only they hear reaches this node in Redis too.
     for cardholder in ["ann", "cy", "dee"] {
-        s.presence_up(&user(cardholder), Side::Cardholder)
+        s.presence_up(&user(cardholder), Side::Cardholder, T0)
             .await
             .expect("cardholder");
     }
     let c = open(s, "ann", Tier::Standard, T0).await;
     assert_eq!(route(s, T0 + 1).await.len(), 1);
     let monitor = |id: ConversationId, who: &'static str, teams: Vec<Team>| async move {
-        s.monitor(&id, &user(who), &teams).await
+        s.monitor(&id, &user(who), &teams, T0 + 1).await
     };
     assert!(monitor(c.clone(), "sue", vec![standard])
         .await
@@ -1994,7 +2072,9 @@ pub async fn monitor_scope_scenario(s: &dyn Store) -> Vec<ConversationId> {
         .await
         .expect("ray")
         .is_some());
-    s.unmonitor(&c3, &user("ray")).await.expect("unmonitor");
+    s.unmonitor(&c3, &user("ray"), T0 + 10)
+        .await
+        .expect("unmonitor");
     s.end(&c3, None, EndReason::CardholderLeft, T0 + 11)
         .await
         .expect("leave");

@@ -3,17 +3,20 @@
 //! that waits for frames by type (never by sleeping).
 
 pub mod conformance;
+pub mod metrics;
 pub mod postgres;
 pub mod push;
 
+pub use metrics::{metric, scrape, Exposition};
+
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
-use switchboard::settings::Engine;
-use switchboard::settings::Settings;
+use switchboard::settings::{Engine, Settings};
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -38,13 +41,28 @@ pub struct RedisServer {
     child: Option<Child>,
     /// Its port on 127.0.0.1.
     pub port: u16,
+    /// Its working folder (`--dir`), removed on drop: whatever Redis
+    /// writes (a replica's copy, a `SAVE`) lands there, never in the tree.
+    dir: PathBuf,
+}
+
+/// A new empty folder under the system's temp folder, for one process's
+/// files; the caller removes it.
+pub fn temp_dir(what: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("switchboard-{what}-{}", unique_prefix()));
+    std::fs::create_dir_all(&dir).expect("a temp dir");
+    dir
 }
 
 impl RedisServer {
     /// Starts `redis-server` on a free port, with nothing kept on disk.
     pub fn start() -> RedisServer {
         let port = free_port();
-        let mut server = RedisServer { child: None, port };
+        let mut server = RedisServer {
+            child: None,
+            port,
+            dir: temp_dir("redis"),
+        };
         server.launch();
         server
     }
@@ -52,6 +70,8 @@ impl RedisServer {
     fn launch(&mut self) {
         let child = Command::new("redis-server")
             .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .arg("--dir")
+            .arg(&self.dir)
             .args(["--save", "", "--appendonly", "no", "--protected-mode", "no"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -96,6 +116,7 @@ impl RedisServer {
 impl Drop for RedisServer {
     fn drop(&mut self) {
         self.stop();
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
@@ -653,32 +674,44 @@ pub async fn http_exchange(method: &str, url: &str, body: Option<&str>) -> HttpR
     }
 }
 
-/// Polls `check` every 25 ms until it holds; fails the test after
+/// How often [`eventually`] asks again.
+pub const POLL_EVERY: Duration = Duration::from_millis(25);
+
+/// Asks `check` every [`POLL_EVERY`] until it holds; fails the test after
 /// [`EVENT_TIMEOUT`] naming `what`. For state only visible by asking
-/// (`/readyz`, `/metrics`, Redis), never as a pause.
-pub async fn eventually<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = std::time::Instant::now() + EVENT_TIMEOUT;
-    while !check().await {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{what}: not within {EVENT_TIMEOUT:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+/// (`/readyz`, `/metrics`, Redis, the archive), never as a pause.
+pub async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
+    eventually_within(what, EVENT_TIMEOUT, async || {
+        if check().await {
+            Ok(())
+        } else {
+            Err(false)
+        }
+    })
+    .await
 }
 
-/// The sum of the `/metrics` samples whose line starts with `name` (a
-/// metric name, optionally with a `{label="…"}` set); 0 when none.
-pub async fn metric(hub: &TestHub, name: &str) -> f64 {
-    let (_, text) = http_get(&hub.http_url("/metrics")).await;
-    text.lines()
-        .filter_map(|l| l.strip_prefix(name))
-        .filter_map(|rest| rest.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
+/// Asks `check` every [`POLL_EVERY`] until it answers `Ok`, and returns
+/// what it gave; fails the test once `within` has passed, naming `what` and
+/// the last `Err` (what was seen instead). The one polling loop of the
+/// suite: [`eventually`] is it with the usual bound and a yes/no check.
+/// The deadline is tokio's clock, so a test on paused time polls on it.
+pub async fn eventually_within<T, E: std::fmt::Debug>(
+    what: &str,
+    within: Duration,
+    mut check: impl AsyncFnMut() -> Result<T, E>,
+) -> T {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        match check().await {
+            Ok(done) => return done,
+            Err(seen) => assert!(
+                tokio::time::Instant::now() < deadline,
+                "{what}: not within {within:?}; last seen: {seen:?}"
+            ),
+        }
+        tokio::time::sleep(POLL_EVERY).await;
+    }
 }
 
 /// A plain connection to a test Redis, for a test to look inside or poke.

@@ -117,7 +117,7 @@
   var desks = new Map();    // desk -> Map(ref -> request)
   var doneToday = new Map(); // desk -> Map(ref -> request this agent closed)
   var deskDrafts = new Map(); // ref -> { note, confirming: outcome | null }
-  var deskChats = new Map(); // conversation -> <ol> showing the chat a request came from
+  var deskChats = new Map(); // conversation -> Transcript of the chat a request came from
   var toastTimer = null;
   var conn = null;
   var lastBackground = {};     // frame type -> when a background frame of it was last sent
@@ -231,10 +231,10 @@
         chat = createChat({ id: c.id, tier: c.tier, topic: c.topic, cardholder: c.cardholder, waited_s: null, kind: c.kind });
       }
       renderStaffNotes(chat, c.transfers, c.notes);
-      send({ type: 'sync', conversation: c.id, after: chat.maxSeq }, false);
+      send({ type: 'sync', conversation: c.id, after: chat.log.maxSeq }, false);
       send({ type: 'history', conversation: c.id }, false);
-      chat.pending.forEach(function (p) { send({ type: 'say', conversation: c.id, id: p.id, text: p.text }, false); });
-      chat.lastReadSent = 0;
+      chat.log.pending.forEach(function (p) { sendPending(chat, p); });
+      chat.log.reportAgain();
     });
     chats.forEach(function (chat) {
       if (chat.status !== 'ended' && !open.has(chat.id)) endChat(chat, 'reassigned');
@@ -348,36 +348,28 @@
     addEntry(chat, f, false);
   }
 
+  /** Asks for the next page of a read-only transcript (a past chat, a desk's request). */
+  function nextPage(after, f) {
+    send({ type: 'transcript', conversation: f.conversation, after: after }, false);
+  }
+
   // A page of a chat's transcript (the reply to `sync`); `more`: ask again.
   function onTranscript(f) {
     // The chat a callback request came from, read by its desk.
     var deskChat = deskChats.get(f.conversation);
     if (deskChat) {
-      (f.entries || []).forEach(function (e) {
-        deskChat.appendChild(h('li', { class: 'sba-desk-line sba-desk-' + e.from }, [
-          h('span', { class: 'sba-desk-from', text: (e.from === 'cardholder' ? 'Cardholder' : e.from === 'agent' ? 'Agent' : 'Notice') + ': ' }),
-          h('span', { text: e.text }),
-        ]));
-      });
-      var last = (f.entries || []).reduce(function (m, e) { return Math.max(m, Number(e.seq) || 0); }, 0);
-      if (f.more && last > 0) send({ type: 'transcript', conversation: f.conversation, after: last }, false);
+      deskChat.page(f);
       return;
     }
     // An earlier conversation being read (its own tab may still be open, ended).
     var reader = pastReaders.get(f.conversation);
     if (reader) {
       if (!f.more) pastReaders.delete(f.conversation);
-      onPastTranscript(reader, f);
+      reader.pastLog.page(f);
       return;
     }
     var chat = chats.get(f.conversation);
-    if (!chat) return;
-    var last = 0;
-    (f.entries || []).forEach(function (e) {
-      addEntry(chat, e, true);
-      last = Math.max(last, Number(e.seq) || 0);
-    });
-    if (f.more && last > 0) send({ type: 'sync', conversation: chat.id, after: last }, false);
+    if (chat) chat.log.page(f, function (e) { addEntry(chat, e, true); });
   }
 
   // The cardholder's earlier conversations, beside the chat.
@@ -409,32 +401,26 @@
   /** Shows one earlier conversation of the chat's cardholder, read-only, page by page. */
   function readPast(chat, c) {
     pastReaders.set(c.id, chat);
-    chat.pastList.textContent = '';
+    chat.pastLog.clear();
     chat.pastList.hidden = false;
     chat.pastList.setAttribute('aria-label', 'Earlier conversation: ' + (TOPIC_NAMES[c.topic] || c.topic));
     send({ type: 'transcript', conversation: c.id });
   }
 
-  function onPastTranscript(chat, f) {
-    var last = 0;
-    (f.entries || []).forEach(function (e) {
-      var who = e.from === 'agent' ? 'own' : e.from === 'cardholder' ? 'cardholder' : 'system';
-      var label = who === 'own' ? 'Agent' : who === 'cardholder' ? chatTitle(chat) : 'System';
-      chat.pastList.appendChild(h('li', { class: 'sba-msg sba-' + who, 'data-past-seq': e.seq }, [
-        h('div', { class: 'sba-meta' }, [h('span', { class: 'sba-author', text: label }), h('time', { datetime: e.at || null, text: clockTime(e.at) })]),
-        h('div', { class: 'sba-bubble', text: String(e.text) }),
-      ]));
-      last = Math.max(last, Number(e.seq) || 0);
-    });
-    if (f.more && last > 0) send({ type: 'transcript', conversation: f.conversation, after: last }, false);
+  /** An entry of an earlier conversation, read beside the chat. */
+  function pastEntry(chat, e) {
+    var who = e.from === 'agent' ? 'own' : e.from === 'cardholder' ? 'cardholder' : 'system';
+    var label = who === 'own' ? 'Agent' : who === 'cardholder' ? chatTitle(chat) : 'System';
+    return h('li', { class: 'sba-msg sba-' + who, 'data-past-seq': e.seq }, [
+      h('div', { class: 'sba-meta' }, [h('span', { class: 'sba-author', text: label }), h('time', { datetime: e.at || null, text: clockTime(e.at) })]),
+      h('div', { class: 'sba-bubble', text: String(e.text) }),
+    ]);
   }
 
   // An earlier entry, masked anew (a card number typed over two messages).
   function onRedact(f) {
     var chat = chats.get(f.conversation);
-    var li = chat && chat.rendered.get(Number(f.seq));
-    var bubble = li && li.querySelector('.sba-bubble');
-    if (bubble) bubble.replaceChildren.apply(bubble, core.linkify(f.text));
+    if (chat) chat.log.redact(f);
   }
 
   function onTyping(f) {
@@ -446,8 +432,7 @@
   function onRead(f) {
     var chat = chats.get(f.conversation);
     if (!chat || f.from === 'agent') return;
-    var seq = Number(f.seq) || 0;
-    if (seq > chat.cardholderReadSeq) { chat.cardholderReadSeq = seq; renderSeen(chat); }
+    chat.log.read(f.seq);
   }
 
   function onEnded(f) {
@@ -460,17 +445,14 @@
     var handled = false;
     if (f.ref) {
       chats.forEach(function (chat) {
-        var p = chat.pending.get(f.ref);
+        var p = chat.log.pending.get(f.ref);
         if (!p) return;
         handled = true;
         if (core.isRetryable(f.code)) {
           // Same id: a message is never stored twice, so resending is safe.
-          p.attempts = (p.attempts || 0) + 1;
-          setTimeout(function () {
-            if (chat.pending.has(p.id)) send({ type: 'say', conversation: chat.id, id: p.id, text: p.text }, false);
-          }, core.retryDelay(p.attempts - 1));
+          core.retryLater(p, function () { if (chat.log.pending.has(p.id)) sendPending(chat, p); });
         } else {
-          markFailed(chat, p, f.code === 'too_long' ? 'Too long' : 'Not sent');
+          markFailed(chat, p, FAILED[f.code] || 'Not sent');
         }
       });
     }
@@ -516,14 +498,6 @@
       thread: info.kind === 'message',
       startedAt: Date.now(),
       status: 'active',
-      rendered: new Map(),
-      maxSeq: 0,
-      trimmedThrough: 0,
-      lastCardholderSeq: 0,
-      lastReadSent: 0,
-      cardholderReadSeq: 0,
-      ownSeqs: [],
-      pending: new Map(),
       unread: 0,
       typingOn: false,
       typingTimer: null,
@@ -630,6 +604,17 @@
     // through the pane's own announcer, so no live region (and no role that
     // would take the list semantics away from its items).
     chat.transcript = h('ol', { class: 'sba-transcript', 'aria-label': 'Transcript', tabindex: '0' });
+    chat.log = new core.Transcript(chat.transcript, {
+      prefix: 'sba-', text: '.sba-bubble', max: MAX_RENDERED_ENTRIES,
+      own: function (e) { return e.from === 'agent'; },
+      render: function (e) { return entryElement(chat, e); },
+      follow: function () { return !chat.panel.hidden; },
+      trimmed: function () {
+        if (chat.trimNote) return;
+        chat.trimNote = h('p', { class: 'sba-trimmed-note', text: 'Older messages are hidden to keep the pane fast.' });
+        chat.transcript.parentNode.insertBefore(chat.trimNote, chat.transcript);
+      },
+    });
     chat.typingEl = h('p', { class: 'sba-typing', hidden: true, 'aria-hidden': 'true', text: 'Cardholder is typing\u2026' });
     var pickerId = panelId + '-canned';
     chat.picker = h('ul', { class: 'sba-canned', id: pickerId, role: 'listbox', 'aria-label': 'Canned replies', hidden: true });
@@ -661,6 +646,7 @@
     chat.historySummary = h('summary', { class: 'sba-history-summary', text: 'Earlier conversations' });
     chat.historyList = h('ul', { class: 'sba-history-list' });
     chat.pastList = h('ol', { class: 'sba-past', hidden: true, tabindex: '0' });
+    chat.pastLog = new core.Transcript(chat.pastList, { prefix: 'sba-', render: function (e) { return pastEntry(chat, e); }, more: nextPage });
     chat.historyBox = h('details', { class: 'sba-history', open: true }, [chat.historySummary, chat.historyList, chat.pastList]);
     // Internal notes: staff only (hand-over notes and notes agents add).
     chat.notesSummary = h('summary', { class: 'sba-notes-summary', text: 'Internal notes (0)' });
@@ -769,7 +755,7 @@
       if (on) {
         chat.unread = 0;
         renderUnread(chat);
-        scrollToEnd(chat);
+        chat.log.scrollToEnd();
         maybeSendRead(chat);
         if (focusComposer && chat.status !== 'ended') chat.composer.focus();
       }
@@ -810,27 +796,20 @@
     document.title = (total ? '(' + total + ') ' : '') + 'Switchboard agent';
   }
 
-  function addEntry(chat, f, replay) {
-    var seq = Number(f.seq);
-    if (!(seq > 0)) return;
-    if (f.from === 'agent' && f.id) core.settlePending(chat.pending, f.id);
-    if (chat.rendered.has(seq) || seq <= chat.trimmedThrough) return;
+  /** A chat's entry as the pane shows it. */
+  function entryElement(chat, f) {
     var who = f.from === 'agent' ? 'own' : f.from === 'cardholder' ? 'cardholder' : 'system';
     var label = who === 'own' ? 'You' : who === 'cardholder' ? chatTitle(chat) : 'System';
-    var li = h('li', { class: 'sba-msg sba-' + who, 'data-seq': seq, 'data-from': f.from }, [
+    return h('li', { class: 'sba-msg sba-' + who, 'data-seq': f.seq, 'data-from': f.from }, [
       h('div', { class: 'sba-meta' }, [h('span', { class: 'sba-author', text: label }), h('time', { datetime: f.at || null, text: clockTime(f.at) })]),
       h('div', { class: 'sba-bubble', dir: 'auto' }, core.linkify(f.text)),
     ]);
-    // Insert in seq order, keeping unacknowledged own messages last.
-    var node = chat.transcript.lastElementChild;
-    while (node && (node.classList.contains('sba-pending') || Number(node.getAttribute('data-seq')) > seq)) node = node.previousElementSibling;
-    chat.transcript.insertBefore(li, node ? node.nextElementSibling : chat.transcript.firstElementChild);
-    chat.rendered.set(seq, li);
-    if (seq > chat.maxSeq) chat.maxSeq = seq;
-    if (who === 'own') { chat.ownSeqs.push(seq); renderSeen(chat); }
-    if (who === 'cardholder') {
+  }
+
+  function addEntry(chat, f, replay) {
+    if (!chat.log.add(f)) return;
+    if (f.from === 'cardholder') {
       showTyping(chat, false);
-      if (seq > chat.lastCardholderSeq) chat.lastCardholderSeq = seq;
       if (!replay && (chat.id !== selectedId || document.visibilityState === 'hidden')) {
         chat.unread++;
         renderUnread(chat);
@@ -839,41 +818,13 @@
         alertAgent('New message', chatTitle(chat), chat.id);
       }
     }
-    trim(chat);
-    scrollToEnd(chat);
     maybeSendRead(chat);
-  }
-
-  /** Keeps the DOM bounded: only the last MAX_RENDERED_ENTRIES entries stay. */
-  function trim(chat) {
-    var t = chat.transcript;
-    while (t.childElementCount > MAX_RENDERED_ENTRIES) {
-      var first = t.firstElementChild;
-      if (first.classList.contains('sba-pending')) break;
-      var s = Number(first.getAttribute('data-seq'));
-      if (s) { chat.rendered.delete(s); if (s > chat.trimmedThrough) chat.trimmedThrough = s; }
-      t.removeChild(first);
-      if (!chat.trimNote) {
-        chat.trimNote = h('p', { class: 'sba-trimmed-note', text: 'Older messages are hidden to keep the pane fast.' });
-        t.parentNode.insertBefore(chat.trimNote, t);
-      }
-    }
-    chat.ownSeqs = chat.ownSeqs.filter(function (s) { return s > chat.trimmedThrough; });
-  }
-
-  function scrollToEnd(chat) {
-    if (chat.panel.hidden) return;
-    chat.transcript.scrollTop = chat.transcript.scrollHeight;
-  }
-
-  function renderSeen(chat) {
-    core.renderSeen(chat.transcript, chat.rendered, chat.ownSeqs, chat.cardholderReadSeq, 'sba-');
   }
 
   function maybeSendRead(chat) {
     if (chat.id !== selectedId || document.visibilityState === 'hidden' || chat.status === 'ended') return;
-    if (chat.lastCardholderSeq <= chat.lastReadSent) return;
-    if (send({ type: 'read', conversation: chat.id, seq: chat.maxSeq }, false)) chat.lastReadSent = chat.maxSeq;
+    var seq = chat.log.toRead();
+    if (seq && send({ type: 'read', conversation: chat.id, seq: seq }, false)) chat.log.reported(seq);
   }
 
   function showTyping(chat, on) {
@@ -1014,27 +965,34 @@
     if (!text || chat.status === 'ended') return;
     if (text.length > core.MAX_TEXT_CHARS) { toast('Messages can be up to 4000 characters.'); return; }
     var id = core.newId('a');
-    var li = h('li', { class: 'sba-msg sba-own sba-pending' }, [
+    var p = chat.log.pend({ id: id, text: text, el: h('li', { class: 'sba-msg sba-own sba-pending' }, [
       h('div', { class: 'sba-meta' }, [h('span', { class: 'sba-author', text: 'You' }), h('span', { class: 'sba-sending', text: 'sending\u2026' })]),
       h('div', { class: 'sba-bubble', dir: 'auto', text: text }),
-    ]);
-    chat.transcript.appendChild(li);
-    chat.pending.set(id, { id: id, text: text, el: li });
+    ]) });
     chat.composer.value = '';
     renderCounter(chat);
     setTyping(chat, false);
-    send({ type: 'say', conversation: chat.id, id: id, text: text }, false);
-    scrollToEnd(chat);
+    sendPending(chat, p);
   }
 
+  function sendPending(chat, p) {
+    send({ type: 'say', conversation: chat.id, id: p.id, text: p.text }, false);
+  }
+
+  /** Why a reply was not sent, by the `error` code (else "Not sent"). */
+  var FAILED = {
+    too_long: 'Too long',
+    transcript_full: 'Not sent: this chat is full (end or transfer it)',
+  };
+
   function markFailed(chat, p, why) {
-    core.markFailed(chat.pending, p, 'sba-').appendChild(h('span', { class: 'sba-author', text: 'You \u2013 ' + why }));
+    chat.log.fail(p).appendChild(h('span', { class: 'sba-author', text: 'You \u2013 ' + why }));
   }
 
   function endChat(chat, reason) {
     if (chat.status === 'ended') return;
     chat.status = 'ended';
-    chat.pending.forEach(function (p) { markFailed(chat, p, 'Not sent'); });
+    chat.log.pending.forEach(function (p) { markFailed(chat, p, 'Not sent'); });
     showTyping(chat, false);
     clearTimeout(chat.typingTimer);
     chat.typingOn = false;
@@ -1279,10 +1237,18 @@
     if (!open) return;
     if (!deskChats.has(r.conversation)) {
       var ol = h('ol', { class: 'sba-desk-chat', 'aria-label': 'Chat ' + r.ref + ' came from', tabindex: '0' });
-      deskChats.set(r.conversation, ol);
+      deskChats.set(r.conversation, new core.Transcript(ol, { prefix: 'sba-', render: deskLine, more: nextPage }));
       send({ type: 'transcript', conversation: r.conversation }, false);
     }
-    box.replaceChildren(deskChats.get(r.conversation));
+    box.replaceChildren(deskChats.get(r.conversation).list);
+  }
+
+  /** A line of the chat a callback request came from, as its desk reads it. */
+  function deskLine(e) {
+    return h('li', { class: 'sba-desk-line sba-desk-' + e.from }, [
+      h('span', { class: 'sba-desk-from', text: (e.from === 'cardholder' ? 'Cardholder' : e.from === 'agent' ? 'Agent' : 'Notice') + ': ' }),
+      h('span', { text: e.text }),
+    ]);
   }
 
   function callbackRow(r) {

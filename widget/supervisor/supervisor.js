@@ -1,5 +1,7 @@
 /*!
  * Switchboard supervisor console (protocol v1, role `supervisor`).
+ * A monitored chat's transcript is a SwitchboardCore.Transcript, as in the
+ * widget and the agent pane (seq order, once, redactions).
  *
  * Token: as the agent pane (sessionStorage['switchboard.supervisorToken'],
  * or handed over by the opener/parent with postMessage). After `welcome` it
@@ -29,7 +31,7 @@
     desks: $('sbs-desks'), inboxes: $('sbs-inboxes'), agents: $('sbs-agents'), agentCount: $('sbs-agent-count'), audit: $('sbs-audit'), toast: $('sbs-toast'),
     monitor: $('sbs-monitor'), monitors: $('sbs-monitors'),
   };
-  var monitored = new Map(); // conversation -> { panel, list, seqs: Map(seq -> li), maxSeq }
+  var monitored = new Map(); // conversation -> { panel, log: Transcript, state, stopped }
   var me = null;        // { sub, teams }
   var conn = null;
   var toastTimer = null;
@@ -114,7 +116,11 @@
         ]),
         list,
       ]);
-      monitored.set(id, { panel: panel, list: list, state: state, seqs: new Map(), maxSeq: 0 });
+      var log = new core.Transcript(list, {
+        prefix: 'sbs-', text: '.sbs-entry-text', render: monitorEntry,
+        more: function (after) { send({ type: 'sync', conversation: id, after: after }); },
+      });
+      monitored.set(id, { panel: panel, log: log, state: state });
       els.monitors.appendChild(panel);
       els.monitor.hidden = false;
     }
@@ -130,45 +136,43 @@
     els.monitor.hidden = monitored.size === 0;
   }
 
+  /** A monitored chat's entry, read-only. */
+  function monitorEntry(e) {
+    return h('li', { class: 'sbs-entry sbs-from-' + e.from, 'data-seq': e.seq }, [
+      h('span', { class: 'sbs-entry-meta' }, [FROM[e.from] || e.from, ' ', h('time', { datetime: e.at || null, text: core.clockTime(e.at) })]),
+      h('span', { class: 'sbs-entry-text', dir: 'auto' }, core.linkify(e.text)),
+    ]);
+  }
+
+  /** The live monitor of a conversation, if it still receives entries. */
+  function live(conversation) {
+    var m = monitored.get(conversation);
+    return m && !m.stopped ? m : null;
+  }
+
   function onTranscript(f) {
-    var m = monitored.get(f.conversation);
-    if (!m) return;
-    (f.entries || []).forEach(function (e) { addEntry({ conversation: f.conversation, seq: e.seq, from: e.from, text: e.text, at: e.at }); });
-    if (f.more) send({ type: 'sync', conversation: f.conversation, after: m.maxSeq });
+    var m = live(f.conversation);
+    if (m) m.log.page(f);
   }
 
   function addEntry(f) {
-    var m = monitored.get(f.conversation);
-    var seq = Number(f.seq);
-    if (!m || m.stopped || !(seq > 0) || m.seqs.has(seq)) return;
-    var li = h('li', { class: 'sbs-entry sbs-from-' + f.from, 'data-seq': seq }, [
-      h('span', { class: 'sbs-entry-meta' }, [FROM[f.from] || f.from, ' ', h('time', { datetime: f.at || null, text: core.clockTime(f.at) })]),
-      h('span', { class: 'sbs-entry-text', dir: 'auto' }, core.linkify(f.text)),
-    ]);
-    var after = null;
-    m.seqs.forEach(function (el, s) { if (s > seq && (!after || s < Number(after.getAttribute('data-seq')))) after = el; });
-    m.list.insertBefore(li, after);
-    m.seqs.set(seq, li);
-    if (seq > m.maxSeq) m.maxSeq = seq;
-    m.list.scrollTop = m.list.scrollHeight;
+    var m = live(f.conversation);
+    if (m) m.log.add(f);
   }
 
   function onRedact(f) {
     var m = monitored.get(f.conversation);
-    var li = m && m.seqs.get(Number(f.seq));
-    var text = li && li.querySelector('.sbs-entry-text');
-    if (text) text.replaceChildren.apply(text, core.linkify(f.text));
+    if (m) m.log.redact(f);
   }
 
   // An agent's internal note on a monitored chat (staff only), set apart from the entries.
   function onNote(f) {
-    var m = monitored.get(f.conversation);
-    if (!m || m.stopped || !f.note) return;
-    m.list.appendChild(h('li', { class: 'sbs-entry sbs-internal-note' }, [
+    var m = live(f.conversation);
+    if (!m || !f.note) return;
+    m.log.note(h('li', { class: 'sbs-entry sbs-internal-note' }, [
       h('span', { class: 'sbs-entry-meta' }, ['Internal note by ' + f.note.by + ' ', h('time', { datetime: f.note.at || null, text: core.clockTime(f.note.at) })]),
       h('span', { class: 'sbs-entry-text', dir: 'auto', text: f.note.text }),
     ]));
-    m.list.scrollTop = m.list.scrollHeight;
   }
 
   function onEnded(f) {

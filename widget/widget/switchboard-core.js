@@ -1,22 +1,29 @@
 /*!
- * Switchboard core (protocol v1): what the cardholder widget and the agent
- * pane share. Defines window.SwitchboardCore and nothing else.
+ * Switchboard core (protocol v1): what the cardholder widget, the agent
+ * pane and the supervisor console share. Defines window.SwitchboardCore and
+ * nothing else.
  *
- * Served alone at /widget/switchboard-core.js (the agent pane loads it before
- * agent.js) and, ahead of switchboard-widget.js, in the one file the hub
- * serves at /widget/switchboard-widget.js, so embedding sites keep one tag.
+ * Served alone at /widget/switchboard-core.js (the agent pane and the
+ * supervisor console load it before their own script) and, ahead of
+ * switchboard-widget.js, in the one file the hub serves at
+ * /widget/switchboard-widget.js, so embedding sites keep one tag.
  *
  * Invariants:
  * - h() puts text in the DOM with textContent only, never as HTML.
  * - Connection sends the token only in the first WebSocket frame
  *   ({"type":"auth"}), never in a URL.
+ * - A Transcript shows an entry once, in seq order, whatever order and
+ *   however often its `msg`s and `transcript` pages arrive.
  */
 (function () {
   'use strict';
 
-  /** Reconnect backoff: first retry after 0.25-0.5 s, doubling, capped at 30 s. */
-  var BACKOFF_BASE_MS = 500;
-  var BACKOFF_MAX_MS = 30000;
+  /** Reconnect backoff: the first retry within 0.5 s, the window doubling up to 30 s. */
+  var RECONNECT_BASE_MS = 500;
+  var RECONNECT_MAX_MS = 30000;
+  /** A refused frame is sent again within 1 s, the window doubling up to 15 s. */
+  var RETRY_BASE_MS = 1000;
+  var RETRY_MAX_MS = 15000;
   /** SPEC: message text is 1-4000 characters. */
   var MAX_TEXT_CHARS = 4000;
   /** After this much quiet in the composer, tell the other side typing stopped. */
@@ -103,14 +110,6 @@
     while (region.childNodes.length > MAX_ANNOUNCEMENTS) region.removeChild(region.firstChild);
   }
 
-  /** An own message the hub acknowledged: forget it and drop its "sending" line. */
-  function settlePending(pending, id) {
-    var p = pending.get(id);
-    if (!p) return;
-    pending.delete(id);
-    if (p.el.parentNode) p.el.parentNode.removeChild(p.el);
-  }
-
   /**
    * Whether an `error` code means "send the same frame again later": the
    * outcome is unknown (`unavailable`: resending the same `id` never stores
@@ -121,41 +120,302 @@
   }
 
   /**
-   * Milliseconds before retry number `attempt` (0, 1, …): 1 s doubling up to
-   * 15 s, with jitter so that many clients refused together do not come
-   * back together.
+   * Milliseconds to wait before retry number `attempt` (0, 1, …), with full
+   * jitter: a random time up to a ceiling that starts at baseMs and doubles
+   * with every attempt up to capMs. Many clients refused together (a hub
+   * restart, an overloaded node) spread over the whole window instead of
+   * coming back together.
    */
-  function retryDelay(attempt) {
-    var base = Math.min(15000, 1000 * Math.pow(2, Math.min(attempt || 0, 4)));
-    return Math.round(base * (0.5 + Math.random() / 2));
+  function backoff(attempt, baseMs, capMs) {
+    var n = Math.max(0, Math.min(Number(attempt) || 0, 30));
+    return Math.round(Math.random() * Math.min(capMs, baseMs * Math.pow(2, n)));
   }
+
+  /** The backoff of a refused frame: up to 1 s, doubling up to 15 s. */
+  function retryDelay(attempt) {
+    return backoff(attempt, RETRY_BASE_MS, RETRY_MAX_MS);
+  }
+
+  /**
+   * Runs `again` after the next backoff of `retry`, an object that counts
+   * its attempts (`retry.attempts`, e.g. a pending message or a load in
+   * flight), so every retry of the same thing waits longer. Returns the timer.
+   */
+  function retryLater(retry, again) {
+    var delay = retryDelay(retry.attempts || 0);
+    retry.attempts = (retry.attempts || 0) + 1;
+    return setTimeout(again, delay);
+  }
+
+  /**
+   * A load in flight (a `sync`, whose refusal names no frame) that is asked
+   * again after a growing backoff each time it is refused, until done():
+   * send() sends it (with what is shown by then); start() sends it anew,
+   * refused() says the hub refused it (returns whether one was in flight).
+   */
+  function Reload(send) {
+    this.send = send;
+    this.active = false;
+    this.attempts = 0;
+    this.timer = null;
+  }
+
+  Reload.prototype.start = function () {
+    clearTimeout(this.timer);
+    this.active = true;
+    this.attempts = 0;
+    this.send();
+  };
+
+  Reload.prototype.refused = function () {
+    if (!this.active) return false;
+    var self = this;
+    clearTimeout(this.timer);
+    this.timer = retryLater(this, function () { if (self.active) self.send(); });
+    return true;
+  };
+
+  Reload.prototype.done = function () {
+    clearTimeout(this.timer);
+    this.active = false;
+  };
+
+  // ------------------------------------------------------------- transcript
+
+  /**
+   * One conversation's transcript, shown in a list element (an <ol>): the
+   * one implementation of what the widget, the agent pane and the supervisor
+   * console do with entries. Entries are keyed by their seq: an entry shows
+   * once (a `msg` and a `transcript` page may both carry it, in any order)
+   * and in seq order; the view's own messages on their way ("sending") stay
+   * last; lines without a seq (the view's notes) stay where they were put.
+   *
+   * options:
+   * - render(entry) -> Element: the view's element for an entry (required).
+   * - prefix: the view's class prefix ('sbw-', 'sba-', 'sbs-'). Pending lines
+   *   carry prefix+'pending'; "Seen" is a prefix+'seen' in the prefix+'meta'.
+   * - text: selector, inside an entry's element, of what `redact` replaces
+   *   (default: the element itself).
+   * - max: entries kept in the DOM (default: all); older ones are dropped
+   *   and not shown again. trimmed() is called after a drop.
+   * - own(entry): whether an entry is the viewer's (its `id` settles a
+   *   pending line; "Seen" goes under the latest own entry read).
+   * - more(after, frame): asks for the next page of a `transcript` frame
+   *   whose `more` is true (`sync` or `transcript` with `after`).
+   * - follow(): whether to scroll to the end now (default: always).
+   */
+  function Transcript(list, options) {
+    this.list = list;
+    this.options = options;
+    this.prefix = options.prefix || '';
+    this.pending = new Map();   // own messages on their way, by id: { id, el, … }
+    this.clear();
+  }
+
+  /** Forgets everything shown and empties the list. */
+  Transcript.prototype.clear = function () {
+    this.list.textContent = '';
+    this.rendered = new Map();  // seq -> element
+    this.seqOf = new WeakMap(); // element -> seq
+    this.pending.clear();
+    this.maxSeq = 0;            // highest seq shown (what `sync` asks after)
+    this.trimmedThrough = 0;    // seqs up to this were dropped for `max`
+    this.ownSeqs = [];
+    this.readSeq = 0;           // the other side read up to here
+    this.lastOtherSeq = 0;      // highest seq from the other side
+    this.readSent = 0;          // highest seq this view reported read
+  };
+
+  /** Whether an entry's seq was shown (or dropped for `max`). */
+  Transcript.prototype.has = function (seq) {
+    seq = Number(seq);
+    return this.rendered.has(seq) || (seq > 0 && seq <= this.trimmedThrough);
+  };
+
+  /** The element shown for a seq, if any. */
+  Transcript.prototype.get = function (seq) {
+    return this.rendered.get(Number(seq));
+  };
+
+  Transcript.prototype.isOwn = function (entry) {
+    return !!(this.options.own && this.options.own(entry));
+  };
+
+  /**
+   * Shows an entry (`msg` shape) in seq order. Returns its element, or null
+   * when it has no valid seq or is shown already; either way an own entry's
+   * `id` settles the pending line of that id.
+   */
+  Transcript.prototype.add = function (entry) {
+    var seq = Number(entry.seq);
+    if (!(seq > 0)) return null;
+    var own = this.isOwn(entry);
+    if (own && entry.id) this.settle(entry.id);
+    if (this.has(seq)) return null;
+    var el = this.options.render(entry);
+    this.place(el, seq);
+    this.rendered.set(seq, el);
+    this.seqOf.set(el, seq);
+    if (seq > this.maxSeq) this.maxSeq = seq;
+    if (own) {
+      this.ownSeqs.push(seq);
+      this.renderSeen();
+    } else if (seq > this.lastOtherSeq) {
+      this.lastOtherSeq = seq;
+    }
+    this.trim();
+    this.scrollToEnd();
+    return el;
+  };
+
+  /** Before the entry with the next higher seq; else last, ahead of pending lines. */
+  Transcript.prototype.place = function (el, seq) {
+    var before = null;
+    if (seq < this.maxSeq) {
+      var next = Infinity;
+      this.rendered.forEach(function (e, s) {
+        if (s > seq && s < next) { next = s; before = e; }
+      });
+    }
+    this.list.insertBefore(el, before || this.firstPending());
+  };
+
+  Transcript.prototype.isPending = function (el) {
+    return el.classList.contains(this.prefix + 'pending');
+  };
+
+  Transcript.prototype.firstPending = function () {
+    var node = this.list.firstElementChild;
+    while (node && !this.isPending(node)) node = node.nextElementSibling;
+    return node;
+  };
+
+  /**
+   * A `transcript` frame (one page, the answer to `sync` or `transcript`):
+   * each entry through each(entry) (default: add), then, when more follow,
+   * options.more(after). Returns the page's last seq.
+   */
+  Transcript.prototype.page = function (f, each) {
+    var self = this;
+    var last = 0;
+    (f.entries || []).forEach(function (e) {
+      var entry = Object.assign({ conversation: f.conversation }, e);
+      if (each) each(entry); else self.add(entry);
+      last = Math.max(last, Number(e.seq) || 0);
+    });
+    if (f.more && last > 0 && this.options.more) this.options.more(last, f);
+    return last;
+  };
+
+  /** A `redact`: the entry's text, masked anew, replaces what is shown. */
+  Transcript.prototype.redact = function (f) {
+    var el = this.get(f.seq);
+    var target = el && (this.options.text ? el.querySelector(this.options.text) : el);
+    if (!target) return false;
+    target.replaceChildren.apply(target, linkify(f.text));
+    return true;
+  };
+
+  /** The other side read up to `seq` (a `read`): "Seen" moves under the latest own entry it covers. */
+  Transcript.prototype.read = function (seq) {
+    seq = Number(seq) || 0;
+    if (seq <= this.readSeq) return;
+    this.readSeq = seq;
+    this.renderSeen();
+  };
+
+  Transcript.prototype.renderSeen = function () {
+    var p = this.prefix;
+    var readSeq = this.readSeq;
+    var target = 0;
+    this.ownSeqs.forEach(function (s) { if (s <= readSeq && s > target) target = s; });
+    var old = this.list.querySelector('.' + p + 'seen');
+    if (old) old.parentNode.removeChild(old);
+    var el = target && this.rendered.get(target);
+    if (el) el.querySelector('.' + p + 'meta').appendChild(h('span', { class: p + 'seen', text: 'Seen' }));
+  };
+
+  /**
+   * The seq to report in a `read` now: the highest shown, when the other
+   * side wrote something since the last report; else 0. Tell `reported`
+   * once the `read` went out.
+   */
+  Transcript.prototype.toRead = function () {
+    return this.lastOtherSeq > this.readSent ? this.maxSeq : 0;
+  };
+
+  Transcript.prototype.reported = function (seq) {
+    if (seq > this.readSent) this.readSent = seq;
+  };
+
+  /** The next toRead reports what is shown again (the hub forgets nothing, but a new connection may). */
+  Transcript.prototype.reportAgain = function () {
+    this.readSent = 0;
+  };
+
+  /** A line of the view's own (no seq), ahead of pending lines. */
+  Transcript.prototype.note = function (el) {
+    this.list.insertBefore(el, this.firstPending());
+    this.trim();
+    this.scrollToEnd();
+  };
+
+  /** An own message on its way (p: { id, el, … }): shown last until its `msg` settles it. */
+  Transcript.prototype.pend = function (p) {
+    this.pending.set(p.id, p);
+    this.list.appendChild(p.el);
+    this.scrollToEnd();
+    return p;
+  };
+
+  /** The hub acknowledged an own message: forget it and drop its "sending" line. */
+  Transcript.prototype.settle = function (id) {
+    var p = this.pending.get(id);
+    if (!p) return;
+    this.pending.delete(id);
+    if (p.el.parentNode) p.el.parentNode.removeChild(p.el);
+  };
 
   /**
    * A pending own message that will not go out: forgets it and marks its
-   * entry failed (class prefix + 'failed'). Returns the entry's emptied meta
-   * line (prefix + 'meta') for the caller's words.
+   * line failed (prefix + 'failed'). Returns the line's emptied meta
+   * (prefix + 'meta') for the view's words.
    */
-  function markFailed(pending, p, prefix) {
-    pending.delete(p.id);
-    p.el.classList.remove(prefix + 'pending');
-    p.el.classList.add(prefix + 'failed');
-    var meta = p.el.querySelector('.' + prefix + 'meta');
+  Transcript.prototype.fail = function (p) {
+    this.pending.delete(p.id);
+    p.el.classList.remove(this.prefix + 'pending');
+    p.el.classList.add(this.prefix + 'failed');
+    var meta = p.el.querySelector('.' + this.prefix + 'meta');
     meta.textContent = '';
     return meta;
-  }
+  };
 
-  /**
-   * Puts "Seen" (class prefix + 'seen') under the latest own message whose
-   * seq is at most readSeq; rendered maps seq -> entry with a prefix + 'meta'.
-   */
-  function renderSeen(transcript, rendered, ownSeqs, readSeq, prefix) {
-    var target = 0;
-    ownSeqs.forEach(function (s) { if (s <= readSeq && s > target) target = s; });
-    var old = transcript.querySelector('.' + prefix + 'seen');
-    if (old) old.parentNode.removeChild(old);
-    var li = target && rendered.get(target);
-    if (li) li.querySelector('.' + prefix + 'meta').appendChild(h('span', { class: prefix + 'seen', text: 'Seen' }));
-  }
+  /** Keeps at most options.max entries in the DOM, dropping the oldest (never a pending line). */
+  Transcript.prototype.trim = function () {
+    var max = this.options.max;
+    if (!max) return;
+    var dropped = false;
+    while (this.list.childElementCount > max) {
+      var first = this.list.firstElementChild;
+      if (this.isPending(first)) break;
+      var seq = this.seqOf.get(first);
+      if (seq) {
+        this.rendered.delete(seq);
+        if (seq > this.trimmedThrough) this.trimmedThrough = seq;
+      }
+      this.list.removeChild(first);
+      dropped = true;
+    }
+    if (!dropped) return;
+    var through = this.trimmedThrough;
+    this.ownSeqs = this.ownSeqs.filter(function (s) { return s > through; });
+    if (this.options.trimmed) this.options.trimmed();
+  };
+
+  Transcript.prototype.scrollToEnd = function () {
+    if (this.options.follow && !this.options.follow()) return;
+    this.list.scrollTop = this.list.scrollHeight;
+  };
 
   // ------------------------------------------------------------- connection
 
@@ -278,10 +538,9 @@
 
   Connection.prototype.retry = function (closeCode) {
     if (this.stopped) return;
-    var ceiling = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * Math.pow(2, this.attempt));
+    // Full jitter, so a hub restart is not met by a stampede.
+    var delay = backoff(this.attempt, RECONNECT_BASE_MS, RECONNECT_MAX_MS);
     this.attempt = Math.min(this.attempt + 1, 20);
-    // Jitter in the upper half, so a hub restart is not met by a stampede.
-    var delay = ceiling / 2 + Math.random() * (ceiling / 2);
     // An expired token (4401) on a working link is fixed by a fresh token: retry at once.
     if (closeCode === 4401 && this.attempt === 1) delay = 0;
     this.retryAt = Date.now() + delay;
@@ -291,9 +550,12 @@
   };
 
   Connection.prototype.onOnline = function () {
-    if (this.stopped || this.ws) return;
+    if (this.stopped) return;
+    // The backoff starts over: an attempt still on its way that fails (it
+    // set out while the network was down) is retried within the first
+    // window, not after the long wait the outage built up.
     this.attempt = 0;
-    this.connect();
+    if (!this.ws) this.connect();
   };
 
   Connection.prototype.onOffline = function () {
@@ -414,11 +676,12 @@
     newId: newId,
     wsUrl: wsUrl,
     announce: announce,
-    settlePending: settlePending,
-    markFailed: markFailed,
     isRetryable: isRetryable,
+    backoff: backoff,
     retryDelay: retryDelay,
-    renderSeen: renderSeen,
+    retryLater: retryLater,
+    Reload: Reload,
+    Transcript: Transcript,
     Connection: Connection,
   };
 })();

@@ -13,9 +13,10 @@
  * inline in this element instead of a floating launcher), open (start open).
  * mount() returns { open(), close(), destroy() }.
  *
- * The hub serves this file together with switchboard-core.js (the helpers and
- * the reconnecting Connection shared with the agent pane), core first, as one
- * response, so embedding sites still need just the one tag.
+ * The hub serves this file together with switchboard-core.js (the helpers, the
+ * transcript and the reconnecting Connection shared with the agent pane and
+ * the supervisor console), core first, as one response, so embedding sites
+ * still need just the one tag.
  *
  * Invariants:
  * - The token only ever travels in the first WebSocket frame ({"type":"auth"}),
@@ -65,6 +66,21 @@
     return isNaN(d.getTime()) ? '' : d.toLocaleDateString(undefined, { day: 'numeric', month: 'short', year: 'numeric' });
   }
 
+  /**
+   * "We're closed right now. We open again at 08:00." (today), "… tomorrow
+   * at 08:00", "… on Mon 7 Dec at 08:00", in the browser's time zone.
+   */
+  function closedText(nextOpen) {
+    var d = nextOpen ? new Date(nextOpen) : null;
+    if (!d || isNaN(d.getTime())) return "We're closed right now.";
+    var today = new Date();
+    var tomorrow = new Date(today.getFullYear(), today.getMonth(), today.getDate() + 1);
+    var day = d.toDateString() === today.toDateString() ? ''
+      : d.toDateString() === tomorrow.toDateString() ? ' tomorrow'
+        : ' on ' + d.toLocaleDateString(undefined, { weekday: 'short', day: 'numeric', month: 'short' });
+    return "We're closed right now. We open again" + day + ' at ' + clockTime(d.toISOString()) + '.';
+  }
+
   /** Transcript entries kept in the DOM; older ones are trimmed. */
   var MAX_RENDERED_ENTRIES = 300;
 
@@ -89,6 +105,9 @@
     return where + ', about ' + Math.round(etaS / 60) + ' min';
   }
 
+  /** Whether a transcript entry is the cardholder's own. */
+  function fromCardholder(entry) { return entry.from === 'cardholder'; }
+
   /** An own message on its way ("Sending…") until the hub echoes it. */
   function pendingLine(id, text) {
     return h('li', { class: 'sbw-msg sbw-own sbw-pending', 'data-pending-id': id }, [
@@ -108,6 +127,17 @@
     return Math.max(1, Math.round(seconds / 60)) + ' minutes';
   }
 
+  /**
+   * `transcript_full`: the conversation holds as much as one may, so the
+   * message was not kept, and sending it again will not help.
+   */
+  var TRANSCRIPT_FULL = {
+    chat: "This chat has reached its limit, so your message wasn't sent. " +
+      'The agent can still finish it or pass it on; once it ends you can start a new chat.',
+    thread: "This conversation has reached its limit, so your message wasn't sent. " +
+      'Please write a new secure message instead.',
+  };
+
   var THREAD_STATUS = {
     queued: 'Waiting for our reply', active: 'We are on it', resolved: 'Answered', ended: 'Closed',
   };
@@ -121,12 +151,22 @@
     this.w = w;
     this.threads = new Map(); // id -> {conversation, topic, status, last_seq, unread, last_at}
     this.replyWithinS = null;
-    this.open = null;         // the thread shown: { id, rendered: Map seq -> li, maxSeq }
+    this.open = null;         // the thread shown: { id }; its entries are in this.log
+    // Each thread's transcript, kept while the page lives: the hub never
+    // sends one connection an entry twice, so a thread opened again is not
+    // read again from scratch (a page leaves out what came live).
+    this.logs = new Map();    // conversation -> Transcript
+    this.log = null;          // the open thread's
     this.starting = false;    // the `start` (mode message) frame on its way, resent as is
-    this.startAttempts = 0;
+    this.startRetry = {};     // counts the resends of `starting`
     this.openNewest = false;  // show the new thread once the hub lists it
-    this.pending = new Map(); // own unacknowledged says by id
     this.build();
+    var self = this;
+    // The open thread's entries after `loadAfter`; a refusal is asked again after a backoff.
+    this.loadAfter = 0;
+    this.reload = new core.Reload(function () {
+      if (self.open) self.conn().send({ type: 'sync', conversation: self.open.id, after: self.loadAfter });
+    });
   }
 
   MessageCentre.prototype.build = function () {
@@ -158,7 +198,7 @@
 
     this.threadTitle = h('h3', { class: 'sbw-thread-title', id: 'sbw-thread-title', tabindex: '-1' });
     this.threadStatus = h('p', { class: 'sbw-thread-status' });
-    this.transcript = h('ol', { class: 'sbw-thread-transcript', 'aria-label': 'Messages', tabindex: '0' });
+    this.transcript = threadList(); // the open thread's list (replaced on open)
     this.composer = h('textarea', {
       class: 'sbw-input sbw-thread-composer', rows: '2', maxlength: String(core.MAX_TEXT_CHARS),
       placeholder: 'Write a reply', 'aria-label': 'Reply',
@@ -176,6 +216,23 @@
     this.entry = h('button', {
       type: 'button', class: 'sbw-link sbw-messages-open', onclick: function () { self.show(); },
     }, ['Secure messages', this.entryBadge]);
+  };
+
+  function threadList() {
+    return h('ol', { class: 'sbw-thread-transcript', 'aria-label': 'Messages', tabindex: '0' });
+  }
+
+  /** A thread's transcript, made on its first entry or opening. */
+  MessageCentre.prototype.logFor = function (id) {
+    var self = this;
+    if (!this.logs.has(id)) {
+      this.logs.set(id, new core.Transcript(threadList(), {
+        prefix: 'sbw-', text: '.sbw-bubble', own: fromCardholder,
+        render: function (entry) { return self.w.entryElement(entry); },
+        more: function (after) { self.loadAfter = after; self.reload.start(); },
+      }));
+    }
+    return this.logs.get(id);
   };
 
   /** Unread agent replies over every thread. */
@@ -201,7 +258,12 @@
   MessageCentre.prototype.onWelcome = function (f) {
     if (Array.isArray(f.threads)) this.setThreads(f.threads);
     if (typeof f.message_reply_within_s === 'number') this.replyWithinS = f.message_reply_within_s;
-    if (this.open) this.conn().send({ type: 'sync', conversation: this.open.id, after: this.open.maxSeq });
+    if (this.open) {
+      this.loadAfter = this.log.maxSeq;
+      this.reload.start();
+    }
+    var self = this;
+    this.logs.forEach(function (log) { log.pending.forEach(function (p) { self.sendSay(p); }); });
     this.render();
   };
 
@@ -225,11 +287,11 @@
       case 'msg': this.onMsg(t, f); break;
       case 'transcript':
         if (this.open && this.open.id === f.conversation) {
-          var self = this;
-          var last = 0;
-          (f.entries || []).forEach(function (e) { self.show_entry(Object.assign({ conversation: f.conversation }, e)); last = Math.max(last, Number(e.seq) || 0); });
-          if (f.more && last > 0) this.conn().send({ type: 'sync', conversation: f.conversation, after: last });
+          this.reload.done();
+          this.log.page(f);
           this.sendRead();
+        } else if (this.logs.has(f.conversation)) {
+          this.logs.get(f.conversation).page(f);
         }
         break;
       case 'assigned': t.status = 'active'; break;
@@ -238,9 +300,7 @@
         if (f.reason === 'resolved') this.w.announce('Your secure message was answered.');
         break;
       case 'redact':
-        var li = this.open && this.open.id === f.conversation && this.open.rendered.get(Number(f.seq));
-        var bubble = li && li.querySelector('.sbw-bubble');
-        if (bubble) bubble.replaceChildren.apply(bubble, core.linkify(f.text));
+        if (this.logs.has(f.conversation)) this.logs.get(f.conversation).redact(f);
         break;
       default: break;
     }
@@ -249,12 +309,11 @@
 
   MessageCentre.prototype.onMsg = function (t, f) {
     var seq = Number(f.seq) || 0;
-    if (f.id) core.settlePending(this.pending, f.id);
     var isNew = seq > (Number(t.last_seq) || 0);
     if (isNew) { t.last_seq = seq; t.last_at = f.at; }
     if (f.from === 'cardholder' && t.status === 'resolved') t.status = 'queued';
     var shown = this.open && this.open.id === f.conversation && this.w.screen === 'thread' && this.w.isOpen;
-    if (this.open && this.open.id === f.conversation) this.show_entry(f);
+    this.logFor(f.conversation).add(f);
     if (f.from === 'agent' && isNew) {
       if (shown) this.sendRead();
       else {
@@ -265,24 +324,14 @@
     }
   };
 
-  MessageCentre.prototype.show_entry = function (f) {
-    var seq = Number(f.seq);
-    if (!(seq > 0) || this.open.rendered.has(seq)) return;
-    var li = this.w.entryElement(f);
-    var node = this.transcript.lastElementChild;
-    while (node && !node.classList.contains('sbw-pending') && Number(node.getAttribute('data-seq')) > seq) node = node.previousElementSibling;
-    while (node && node.classList.contains('sbw-pending')) node = node.previousElementSibling;
-    this.transcript.insertBefore(li, node ? node.nextElementSibling : this.transcript.firstElementChild);
-    this.open.rendered.set(seq, li);
-    if (seq > this.open.maxSeq) this.open.maxSeq = seq;
-    this.transcript.scrollTop = this.transcript.scrollHeight;
-  };
-
   /** Marks the open thread read up to what it shows (it is in sight). */
   MessageCentre.prototype.sendRead = function () {
     if (!this.open || this.w.screen !== 'thread' || !this.w.isOpen || document.visibilityState === 'hidden') return;
     var t = this.threads.get(this.open.id);
-    if (this.open.maxSeq > 0 && this.conn().send({ type: 'read', conversation: this.open.id, seq: this.open.maxSeq }) && t) {
+    var seq = this.log.toRead();
+    if (!seq || !this.conn().send({ type: 'read', conversation: this.open.id, seq: seq })) return;
+    this.log.reported(seq);
+    if (t) {
       t.unread = 0;
       this.w.renderBadge();
       this.render();
@@ -292,18 +341,23 @@
   MessageCentre.prototype.show = function () {
     this.w.startConnection();
     this.open = null;
+    this.reload.done();
     this.w.setScreen('messages');
     if (this.conn().isReady()) this.conn().send({ type: 'threads' });
   };
 
   MessageCentre.prototype.openThread = function (id) {
     var t = this.threads.get(id);
-    this.open = { id: id, rendered: new Map(), maxSeq: 0 };
-    this.transcript.textContent = '';
-    this.pending.clear();
+    this.open = { id: id };
+    this.log = this.logFor(id);
+    this.transcript.replaceWith(this.log.list);
+    this.transcript = this.log.list;
     this.threadTitle.textContent = t && t.topic ? topicLabel(t.topic) : 'Secure message';
     this.w.setScreen('thread');
-    this.conn().send({ type: 'sync', conversation: id, after: 0 });
+    // From the start: what came live is left out of the page, what is shown already is shown once.
+    this.loadAfter = 0;
+    this.reload.start();
+    this.log.scrollToEnd();
     this.render();
   };
 
@@ -319,7 +373,7 @@
     }
     this.newText.value = '';
     this.starting = frame;
-    this.startAttempts = 0;
+    this.startRetry = {};
     this.openNewest = true;
   };
 
@@ -327,32 +381,34 @@
     var text = this.composer.value.trim();
     if (!text || !this.open) return;
     var id = core.newId('m');
-    var li = pendingLine(id, text);
-    this.transcript.appendChild(li);
-    this.pending.set(id, { id: id, text: text, el: li, conversation: this.open.id });
+    var p = this.log.pend({ id: id, text: text, el: pendingLine(id, text), conversation: this.open.id });
     this.composer.value = '';
-    this.conn().send({ type: 'say', conversation: this.open.id, id: id, text: text });
+    this.sendSay(p);
+  };
+
+  MessageCentre.prototype.sendSay = function (p) {
+    return this.conn().send({ type: 'say', conversation: p.conversation, id: p.id, text: p.text });
   };
 
   /** An `error` about what the centre sent; false when it is not ours. */
   MessageCentre.prototype.onError = function (f) {
-    var p = f.ref && this.pending.get(f.ref);
+    var centre = this;
+    var log = null;
+    this.logs.forEach(function (l) { if (f.ref && l.pending.has(f.ref)) log = l; });
+    var p = log && log.pending.get(f.ref);
     if (p) {
       if (core.isRetryable(f.code)) {
-        var self = this;
-        setTimeout(function () {
-          if (self.pending.has(p.id)) self.conn().send({ type: 'say', conversation: p.conversation, id: p.id, text: p.text });
-        }, core.retryDelay(0));
+        // Same id: resent after a growing backoff, never stored twice.
+        core.retryLater(p, function () { if (log.pending.has(p.id)) centre.sendSay(p); });
       } else {
-        core.markFailed(this.pending, p, 'sbw-').appendChild(h('span', { text: 'Not sent' }));
+        log.fail(p).appendChild(h('span', { text: f.code === 'transcript_full' ? 'Not sent: this conversation is full' : 'Not sent' }));
+        if (f.code === 'transcript_full') this.w.showAlert(TRANSCRIPT_FULL.thread);
       }
       return true;
     }
     if (this.starting && f.ref === this.starting.id && core.isRetryable(f.code)) {
       var again = this.starting;
-      var centre = this;
-      this.startAttempts += 1;
-      setTimeout(function () { if (centre.starting === again) centre.conn().send(again); }, core.retryDelay(this.startAttempts - 1));
+      core.retryLater(this.startRetry, function () { if (centre.starting === again) centre.conn().send(again); });
       return true;
     }
     if (this.starting && (!f.ref || f.ref === this.starting.id)) {
@@ -411,14 +467,6 @@
     this.connState = 'idle';
     this.everConnected = false;
     this.pendingStart = null;   // { topic, text } sent once connected
-    this.pending = new Map();   // own unsent/unacknowledged says by id
-    this.rendered = new Map();  // seq -> li
-    this.maxSeq = 0;            // highest seq shown (for sync)
-    this.trimmedThrough = 0;    // seqs <= this were trimmed from the DOM
-    this.ownSeqs = [];          // seqs of own messages, for "Seen"
-    this.agentReadSeq = 0;
-    this.lastReadSent = 0;
-    this.lastOtherSeq = 0;      // highest seq written by the agent or the system
     this.unread = 0;
     this.typingOn = false;
     this.typingTimer = null;
@@ -429,6 +477,9 @@
     this.dismissedRefs = new Set(); // callback refs whose screen the cardholder left
 
     this.build(options.container);
+    var self = this;
+    // The chat's entries after those shown (on every welcome); a refusal is asked again after a backoff.
+    this.resync = new core.Reload(function () { self.conn.send({ type: 'sync', after: self.log.maxSeq }); });
     this.conn = new core.Connection(core.wsUrl(this.hubUrl), this.getToken, {
       frame: this.onFrame.bind(this),
       state: this.onConnState.bind(this),
@@ -539,6 +590,10 @@
     ]);
     this.pastTitle = h('h3', { class: 'sbw-past-title', id: 'sbw-past-title', tabindex: '-1' });
     this.pastTranscript = h('ol', { class: 'sbw-past-transcript', 'aria-label': 'Earlier conversation', tabindex: '0' });
+    this.pastLog = new core.Transcript(this.pastTranscript, {
+      prefix: 'sbw-', render: function (entry) { return self.entryElement(entry); },
+      more: function (after, f) { self.conn.send({ type: 'transcript', conversation: f.conversation, after: after }); },
+    });
     this.pastScreen = h('section', { class: 'sbw-screen sbw-past', 'aria-labelledby': 'sbw-past-title' }, [
       this.pastTitle, this.pastTranscript,
       h('button', { type: 'button', class: 'sbw-btn sbw-secondary sbw-past-back', onclick: function () { self.past = null; self.setScreen('history'); } }, ['Back to the list']),
@@ -550,6 +605,11 @@
     // A plain ordered list: new lines are spoken through `announcer`, so no
     // live region (and no role that would take the list semantics away).
     this.transcript = h('ol', { class: 'sbw-transcript', 'aria-label': 'Conversation', tabindex: '0' });
+    this.log = new core.Transcript(this.transcript, {
+      prefix: 'sbw-', text: '.sbw-bubble', max: MAX_RENDERED_ENTRIES, own: fromCardholder,
+      render: function (entry) { return self.entryElement(entry); },
+      more: function (after, f) { if (self.conv && self.conv.id === f.conversation) self.resync.start(); },
+    });
     this.typingEl = h('p', { class: 'sbw-typing', hidden: true, 'aria-hidden': 'true' });
     this.composer = h('textarea', {
       class: 'sbw-input sbw-composer', id: 'sbw-composer', rows: '1', maxlength: String(core.MAX_TEXT_CHARS),
@@ -565,8 +625,9 @@
       class: 'sbw-composer-form',
       onsubmit: function (ev) { ev.preventDefault(); self.sendMessage(); },
     }, [this.composer, this.sendBtn]);
+    this.offerText = h('p', { class: 'sbw-offer-text' });
     this.offerBar = h('div', { class: 'sbw-offer', role: 'group', 'aria-label': 'No one is free right now', hidden: true }, [
-      h('p', { class: 'sbw-offer-text', text: "No one can answer right now. Leave us a secure message and we'll reply here." }),
+      this.offerText,
       h('button', { type: 'button', class: 'sbw-btn sbw-primary sbw-offer-message', onclick: function () { self.leaveMessageInstead(); } }, ['Leave a secure message']),
       // Identity and card-security topics: a phone call from the desk instead.
       this.offerCall = h('button', { type: 'button', class: 'sbw-btn sbw-secondary sbw-offer-call', hidden: true, onclick: function () { self.callMeBack(); } }, ['Ask for a call back']),
@@ -720,8 +781,7 @@
     this.pastScreen.hidden = s !== 'past';
     this.messages.listScreen.hidden = s !== 'messages';
     this.messages.threadScreen.hidden = s !== 'thread';
-    this.offerBar.hidden = !(s === 'chat' && this.offerMessage && this.conv && this.conv.status === 'queued');
-    this.offerCall.hidden = this.callBackTopics.indexOf(this.chatTopic) < 0;
+    this.renderOffer();
     var live = this.conv && (this.conv.status === 'queued' || this.conv.status === 'active');
     this.endBtn.hidden = !(s === 'chat' && live);
     this.endBtn.textContent = this.conv && this.conv.status === 'queued' ? 'Leave queue' : 'End chat';
@@ -732,6 +792,22 @@
     this.rateForm.hidden = !(ended && this.conv.ratable && !this.conv.rated);
     this.rateThanks.hidden = !(ended && this.conv.rated);
     this.renderStatus();
+  };
+
+  /** The offer of the waiting chat, in the words of why `queued` made it. */
+  Widget.prototype.renderOffer = function () {
+    var offer = this.offer;
+    this.offerBar.hidden = !(this.screen === 'chat' && offer && this.conv && this.conv.status === 'queued');
+    var call = this.callBackTopics.indexOf(this.chatTopic) >= 0;
+    this.offerCall.hidden = !call;
+    if (!offer) return;
+    var why = !offer.open ? closedText(offer.nextOpen)
+      : offer.agentsOnline === 0 ? 'No one can answer right now.'
+        : "It's taking longer than usual to answer.";
+    this.offerBar.setAttribute('aria-label', !offer.open ? "We're closed" : offer.agentsOnline === 0 ? 'No one is free right now' : 'A long wait');
+    this.offerText.textContent = why + ' ' + (call
+      ? 'Leave us a secure message, or ask us to call you back.'
+      : "Leave us a secure message and we'll reply here.");
   };
 
   // ------------------------------------------------------------ rating
@@ -806,6 +882,7 @@
   };
 
   Widget.prototype.onFrame = function (f) {
+    if (f.type === 'error' && !f.ref && !this.ratingSent && core.isRetryable(f.code) && this.retryLoads()) return undefined;
     if (f.type === 'error' && this.messages.onError(f)) return undefined;
     if (this.messages.claims(f)) return this.messages.onFrame(f);
     switch (f.type) {
@@ -844,9 +921,9 @@
       // Resume: everything after the highest seq shown, then resend what is still unacknowledged.
       // Entries up to last_seq are history being replayed: shown, not announced.
       this.replayThrough = Number(c.last_seq) || 0;
-      this.conn.send({ type: 'sync', after: this.maxSeq });
+      this.resync.start();
       var self = this;
-      this.pending.forEach(function (p) { self.conn.send({ type: 'say', id: p.id, text: p.text }); });
+      this.log.pending.forEach(function (p) { self.sendSay(p); });
       if (this.leaveWhenConnected) { this.leaveWhenConnected = false; this.conn.send({ type: 'leave' }); }
       this.maybeSendRead();
       return;
@@ -859,7 +936,7 @@
       this.conv.status = 'ended';
       this.leaveWhenConnected = false;
       this.markActive(false);
-      var unsent = Array.from(this.pending.values()).map(function (p) { return p.text; });
+      var unsent = Array.from(this.log.pending.values()).map(function (p) { return p.text; });
       this.failPending();
       this.carryOver = unsent.join('\n');
       this.addNote(this.wasOffline
@@ -918,9 +995,10 @@
     this.conv.status = 'queued';
     this.conv.agentName = null;
     this.queue = { position: f.position, eta_s: f.eta_s };
-    // Nobody to answer now (no agent signed in, closed, or a long wait): a
-    // secure message is offered instead of an endless wait.
-    this.offerMessage = f.agents_online === 0 || f.open === false || f.offer_message === true;
+    // Nobody to answer now (no agent signed in, closed, or a long wait): the
+    // hub says so (`offer_message`), and why; a secure message is offered
+    // instead of an endless wait.
+    this.offer = f.offer_message === true ? { open: f.open !== false, nextOpen: f.next_open || null, agentsOnline: f.agents_online } : null;
     var text = queueText(f.position, f.eta_s);
     if (text !== this.lastQueueAnnounce) { this.announce(text); this.lastQueueAnnounce = text; }
     this.render();
@@ -942,47 +1020,27 @@
 
   Widget.prototype.onMsg = function (f) {
     if (!this.adopt(f)) return;
-    var seq = Number(f.seq);
-    if (!(seq > 0)) return;
-    if (this.rendered.has(seq) || seq <= this.trimmedThrough) {
-      if (f.id) this.settlePending(f.id);
-      return;
-    }
-    var own = f.from === 'cardholder';
-    if (own && f.id) this.settlePending(f.id);
-    var li = this.entryElement(f);
-    this.insertEntry(li, seq);
-    this.rendered.set(seq, li);
-    if (seq > this.maxSeq) this.maxSeq = seq;
-    if (own) {
-      this.ownSeqs.push(seq);
-      this.renderSeen();
-    } else {
-      if (seq > this.lastOtherSeq) this.lastOtherSeq = seq;
+    if (!this.log.add(f)) return;
+    if (f.from !== 'cardholder') {
       if (f.from === 'agent') this.showRemoteTyping(false);
-      if (seq > (this.replayThrough || 0)) {
+      if (Number(f.seq) > (this.replayThrough || 0)) {
         this.announce((f.from === 'agent' ? (this.conv.agentName || 'Agent') : 'Notice') + ': ' + f.text);
         if (!this.isOpen) { this.unread++; this.renderBadge(); }
       }
     }
-    this.trim();
-    this.scrollToEnd();
     this.scheduleRead();
   };
 
   // A page of the transcript (the reply to `sync`): shown entry by entry;
-  // `more` means ask for the next page.
+  // `more` asks for the next page.
   Widget.prototype.onTranscript = function (f) {
-    if (this.past && this.past.id === f.conversation) return this.onPastTranscript(f);
-    var self = this;
-    var last = 0;
-    (f.entries || []).forEach(function (e) {
-      self.onMsg(Object.assign({ type: 'msg', conversation: f.conversation }, e));
-      last = Math.max(last, Number(e.seq) || 0);
-    });
-    if (f.more && last > 0 && this.conv && this.conv.id === f.conversation) {
-      this.conn.send({ type: 'sync', after: last });
+    if (this.past && this.past.id === f.conversation) {
+      this.pastLog.page(f);
+      return;
     }
+    var self = this;
+    if (this.conv && this.conv.id === f.conversation) this.resync.done();
+    this.log.page(f, function (entry) { self.onMsg(Object.assign({ type: 'msg' }, entry)); });
   };
 
   // ------------------------------------------------ earlier conversations
@@ -1030,27 +1088,14 @@
   Widget.prototype.openPast = function (c) {
     this.past = { id: c.id };
     this.pastTitle.textContent = topicLabel(c.topic) + ', ' + dayText(c.started_at);
-    this.pastTranscript.textContent = '';
+    this.pastLog.clear();
     this.conn.send({ type: 'transcript', conversation: c.id });
     this.setScreen('past');
   };
 
-  Widget.prototype.onPastTranscript = function (f) {
-    var self = this;
-    var last = 0;
-    (f.entries || []).forEach(function (e) {
-      self.pastTranscript.appendChild(self.entryElement(e));
-      last = Math.max(last, Number(e.seq) || 0);
-    });
-    if (f.more && last > 0) this.conn.send({ type: 'transcript', conversation: f.conversation, after: last });
-  };
-
   // An earlier entry, masked anew (a card number typed over two messages).
   Widget.prototype.onRedact = function (f) {
-    if (!this.conv || this.conv.id !== f.conversation) return;
-    var li = this.rendered.get(Number(f.seq));
-    var bubble = li && li.querySelector('.sbw-bubble');
-    if (bubble) bubble.replaceChildren.apply(bubble, core.linkify(f.text));
+    if (this.conv && this.conv.id === f.conversation) this.log.redact(f);
   };
 
   Widget.prototype.entryElement = function (f) {
@@ -1066,55 +1111,16 @@
     ]);
   };
 
-  /** Inserts by seq order, before any still-pending own messages; local notes are boundaries. */
-  Widget.prototype.insertEntry = function (li, seq) {
-    var node = this.transcript.lastElementChild;
-    while (node) {
-      if (node.classList.contains('sbw-pending')) { node = node.previousElementSibling; continue; }
-      var s = Number(node.getAttribute('data-seq'));
-      if (!node.hasAttribute('data-seq') || s < seq) break;
-      node = node.previousElementSibling;
-    }
-    this.transcript.insertBefore(li, node ? node.nextElementSibling : this.transcript.firstElementChild);
-  };
-
+  /** A line of the widget's own in the chat (a join, a transfer, the end). */
   Widget.prototype.addNote = function (text) {
-    var li = h('li', { class: 'sbw-note' }, [h('span', { text: text })]);
-    var firstPending = this.transcript.querySelector('.sbw-pending');
-    this.transcript.insertBefore(li, firstPending);
-    this.trim();
-    this.scrollToEnd();
-  };
-
-  Widget.prototype.trim = function () {
-    while (this.transcript.childElementCount > MAX_RENDERED_ENTRIES) {
-      var first = this.transcript.firstElementChild;
-      if (first.classList.contains('sbw-pending')) break;
-      var s = Number(first.getAttribute('data-seq'));
-      if (s) { this.rendered.delete(s); if (s > this.trimmedThrough) this.trimmedThrough = s; }
-      this.transcript.removeChild(first);
-    }
-    var self = this;
-    this.ownSeqs = this.ownSeqs.filter(function (s) { return s > self.trimmedThrough; });
-  };
-
-  Widget.prototype.scrollToEnd = function () {
-    var t = this.transcript;
-    t.scrollTop = t.scrollHeight;
+    this.log.note(h('li', { class: 'sbw-note' }, [h('span', { text: text })]));
   };
 
   Widget.prototype.resetTranscript = function () {
-    this.transcript.textContent = '';
-    this.rendered.clear();
-    this.pending.clear();
-    this.maxSeq = 0;
-    this.trimmedThrough = 0;
-    this.ownSeqs = [];
-    this.agentReadSeq = 0;
-    this.lastReadSent = 0;
-    this.lastOtherSeq = 0;
+    this.log.clear();
+    this.resync.done();
     this.queue = null;
-    this.offerMessage = false;
+    this.offer = null;
     this.replayThrough = 0;
     this.showRemoteTyping(false);
   };
@@ -1134,15 +1140,10 @@
     }
   };
 
+  /** "Seen" goes under the latest own message the agent has read. */
   Widget.prototype.onRead = function (f) {
     if (!this.conv || f.conversation !== this.conv.id || f.from === 'cardholder') return;
-    var seq = Number(f.seq) || 0;
-    if (seq > this.agentReadSeq) { this.agentReadSeq = seq; this.renderSeen(); }
-  };
-
-  /** "Seen" goes under the latest own message the agent has read. */
-  Widget.prototype.renderSeen = function () {
-    core.renderSeen(this.transcript, this.rendered, this.ownSeqs, this.agentReadSeq, 'sbw-');
+    this.log.read(f.seq);
   };
 
   Widget.prototype.onEscalated = function (f) {
@@ -1228,10 +1229,22 @@
     this.setScreen('chat');
   };
 
+  /**
+   * A refusal that names no frame while a `sync` is in flight (the chat's
+   * resume, the open thread) is taken as its answer: each is asked again
+   * after a growing backoff. Returns whether one was.
+   */
+  Widget.prototype.retryLoads = function () {
+    var thread = this.messages.reload.refused();
+    var chat = this.resync.refused();
+    if (thread || chat) this.showAlert("We couldn't load your messages. Trying again\u2026");
+    return thread || chat;
+  };
+
   Widget.prototype.onError = function (f) {
     if (this.ratingSent && !f.ref) return this.ratingRefused(f);
-    if (f.ref && this.pending.has(f.ref)) {
-      var p = this.pending.get(f.ref);
+    var p = f.ref && this.log.pending.get(f.ref);
+    if (p) {
       if (core.isRetryable(f.code)) {
         // Same id: the hub never stores a message twice, so a resend is safe
         // even when the first one was stored after all.
@@ -1239,8 +1252,12 @@
           : f.code === 'busy' ? "We're very busy right now. Your message will be sent in a moment\u2026"
           : "We couldn't confirm that message. Retrying\u2026");
         var self = this;
-        p.attempts = (p.attempts || 0) + 1;
-        setTimeout(function () { if (self.pending.has(p.id)) self.conn.send({ type: 'say', id: p.id, text: p.text }); }, core.retryDelay(p.attempts - 1));
+        core.retryLater(p, function () { if (self.log.pending.has(p.id)) self.sendSay(p); });
+        return;
+      }
+      if (f.code === 'transcript_full') {
+        this.markFailed(p, 'Not sent: this chat is full');
+        this.showAlert(TRANSCRIPT_FULL.chat);
         return;
       }
       this.markFailed(p, f.code === 'too_long' ? 'Too long to send' : 'Not sent');
@@ -1256,9 +1273,8 @@
       // The node refused the new chat without starting it: ask again shortly.
       var again = this.lastStart;
       var widget = this;
-      this.startAttempts = (this.startAttempts || 0) + 1;
       this.statusLine.textContent = "We're very busy right now. Starting your chat in a moment\u2026";
-      setTimeout(function () { if (widget.awaitingStart && widget.conn.isReady()) widget.conn.send(again.frame); }, core.retryDelay(this.startAttempts - 1));
+      core.retryLater(again, function () { if (widget.awaitingStart && widget.conn.isReady()) widget.conn.send(again.frame); });
       return;
     }
     if (f.code === 'unavailable') {
@@ -1301,8 +1317,7 @@
     this.screen = 'chat';
     this.render();
     this.statusLine.textContent = 'Starting your chat\u2026';
-    this.lastStart = { frame: frame };
-    this.startAttempts = 0;
+    this.lastStart = { frame: frame }; // counts its resends (`attempts`)
     this.conn.send(frame);
     this.focusScreen();
   };
@@ -1326,25 +1341,22 @@
     if (!this.conv || this.conv.status === 'ended') return;
     if (text.length > core.MAX_TEXT_CHARS) { this.showAlert('Messages can be up to 4000 characters.'); return; }
     var id = core.newId('m');
-    var li = pendingLine(id, text);
-    this.transcript.appendChild(li);
-    var p = { id: id, text: text, el: li };
-    this.pending.set(id, p);
+    var p = this.log.pend({ id: id, text: text, el: pendingLine(id, text) });
     this.composer.value = '';
     this.setTyping(false);
-    this.conn.send({ type: 'say', id: id, text: text });
-    this.scrollToEnd();
+    this.sendSay(p);
   };
 
-  Widget.prototype.settlePending = function (id) {
-    core.settlePending(this.pending, id);
+  Widget.prototype.sendSay = function (p) {
+    return this.conn.send({ type: 'say', id: p.id, text: p.text });
   };
 
+  /** A message that will not go out: says why and, where sending again can help, offers Retry. */
   Widget.prototype.markFailed = function (p, why) {
     var self = this;
-    var meta = core.markFailed(this.pending, p, 'sbw-');
+    var meta = this.log.fail(p);
     meta.appendChild(h('span', { text: why }));
-    if (this.conv && this.conv.status !== 'ended' && why !== 'Too long to send') {
+    if (this.conv && this.conv.status !== 'ended' && why === 'Not sent') {
       meta.appendChild(h('button', {
         type: 'button', class: 'sbw-link', onclick: function () {
           if (p.el.parentNode) p.el.parentNode.removeChild(p.el);
@@ -1357,7 +1369,7 @@
 
   Widget.prototype.failPending = function () {
     var self = this;
-    Array.from(this.pending.values()).forEach(function (p) { self.markFailed(p, 'Not sent'); });
+    Array.from(this.log.pending.values()).forEach(function (p) { self.markFailed(p, 'Not sent'); });
   };
 
   Widget.prototype.onComposerInput = function () {
@@ -1386,8 +1398,8 @@
   /** Sends `read` for the highest seq shown when the chat is actually visible. */
   Widget.prototype.maybeSendRead = function () {
     if (!this.isOpen || document.visibilityState === 'hidden' || this.screen !== 'chat') return;
-    if (!this.conv || this.lastOtherSeq <= this.lastReadSent) return;
-    if (this.conn.send({ type: 'read', seq: this.maxSeq })) this.lastReadSent = this.maxSeq;
+    var seq = this.conv ? this.log.toRead() : 0;
+    if (seq && this.conn.send({ type: 'read', seq: seq })) this.log.reported(seq);
   };
 
   /**
@@ -1407,14 +1419,14 @@
     }
     this.composer.value = '';
     this.messages.startThread(topic, typed.join('\n'));
-    this.offerMessage = false;
+    this.offer = null;
     if (this.conv && this.conv.status === 'queued' && this.conn.send({ type: 'leave' })) this.leftForMessage = true;
     this.messages.show();
   };
 
   /** The offer taken: the waiting chat becomes a call back (`escalated` follows). */
   Widget.prototype.callMeBack = function () {
-    this.offerMessage = false;
+    this.offer = null;
     this.conn.send({ type: 'call_me_back' });
     this.render();
   };

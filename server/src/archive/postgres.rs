@@ -16,14 +16,9 @@ use super::{
     Archive, ArchiveError, ArchiveResult, Export, ExportedCallback, ExportedConversation,
     PURGE_BATCH,
 };
-use crate::domain::archive::ArchivedCallback;
-use crate::domain::archive::ArchivedConversation;
+use crate::domain::archive::{ArchivedCallback, ArchivedConversation};
 use crate::domain::callback::CallbackRequest;
-use crate::domain::conversation::Conversation;
-use crate::domain::conversation::Entry;
-use crate::domain::conversation::Rating;
-use crate::domain::conversation::Summary;
-use crate::domain::conversation::Transfer;
+use crate::domain::conversation::{Conversation, Entry, Rating, Summary, Transfer};
 use crate::domain::{Author, CallbackRef, ConversationId, ConversationStatus, Millis, Seq, UserId};
 
 /// The schema, in order; each applied once (`switchboard_migrations`).
@@ -166,6 +161,7 @@ fn parsed<T: std::str::FromStr>(row: &Row, column: &str) -> ArchiveResult<T> {
 fn summary(row: &Row) -> ArchiveResult<Summary> {
     Ok(Summary {
         id: ConversationId(row.try_get("id").map_err(unavailable)?),
+        kind: parsed(row, "kind")?,
         tier: parsed(row, "tier")?,
         topic: parsed(row, "topic")?,
         started_at: row.try_get("started_ms").map_err(unavailable)?,
@@ -186,7 +182,7 @@ fn entry(row: &Row) -> ArchiveResult<Entry> {
     })
 }
 
-const SUMMARY_COLUMNS: &str = "id, tier, topic, agent_name, end_reason, \
+const SUMMARY_COLUMNS: &str = "id, kind, tier, topic, agent_name, end_reason, \
      (extract(epoch FROM started_at) * 1000)::bigint AS started_ms, \
      (extract(epoch FROM ended_at) * 1000)::bigint AS ended_ms";
 

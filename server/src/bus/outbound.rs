@@ -1,7 +1,7 @@
 //! A connection's outbound queue: the serialised frames waiting to be
-//! written to it, bounded by [`OUTBOUND_QUEUE`] frames and
-//! [`OUTBOUND_BYTES`] bytes, filled by the [`Outbox`]es that deliveries and
-//! the hub hold and read by the connection's own task through its [`Inbox`].
+//! written to it, bounded by `OUTBOUND_QUEUE` frames and
+//! `OUTBOUND_BYTES` bytes, filled by the [`Outbox`]es that deliveries and
+//! the hub hold and read by the connection's own task through its [`OutboundReceiver`].
 //!
 //! The bounds are the hub's backpressure rule (a client past them fell
 //! behind and is closed), so the queue is ours: a `VecDeque` under a mutex,
@@ -26,7 +26,7 @@ use futures_util::task::AtomicWaker;
 pub const OUTBOUND_QUEUE: usize = 256;
 
 /// Bytes of frames one connection may have unsent in the hub: its queue
-/// plus the batch being written. With [`OUTBOUND_QUEUE`] it bounds what a
+/// plus the batch being written. With `OUTBOUND_QUEUE` it bounds what a
 /// client that stopped reading costs (the kernel's share is bounded by
 /// [`super::SEND_BUFFER`]); past it the client is closed with 4429. An empty queue
 /// always takes one frame, however large (an `assigned` with a long
@@ -39,7 +39,7 @@ pub struct Outbox(Arc<Queue>);
 
 /// The receiving side of an [`Outbox`], read by the connection's task.
 #[derive(Debug)]
-pub struct Inbox(Arc<Queue>);
+pub struct OutboundReceiver(Arc<Queue>);
 
 /// Why a frame was not queued.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,17 +64,17 @@ struct Queue {
 #[derive(Debug, Default)]
 struct State {
     frames: VecDeque<Utf8Bytes>,
-    /// The [`Inbox`] is gone: nothing will be read.
+    /// The [`OutboundReceiver`] is gone: nothing will be read.
     closed: bool,
 }
 
 /// A fresh, empty outbound queue.
-pub fn outbound_queue() -> (Outbox, Inbox) {
+pub fn outbound_queue() -> (Outbox, OutboundReceiver) {
     let queue = Arc::new(Queue {
         senders: AtomicUsize::new(1),
         ..Queue::default()
     });
-    (Outbox(queue.clone()), Inbox(queue))
+    (Outbox(queue.clone()), OutboundReceiver(queue))
 }
 
 impl Queue {
@@ -125,7 +125,7 @@ impl Outbox {
     }
 }
 
-impl Inbox {
+impl OutboundReceiver {
     /// The next queued frame; `None` once every [`Outbox`] is gone and the
     /// queue is empty. Cancel-safe (a `select!` branch): a frame is only
     /// taken when this returns it.
@@ -161,13 +161,13 @@ impl Inbox {
     }
 
     /// Counts frames of `bytes` bytes as written: they no longer count
-    /// against [`OUTBOUND_BYTES`].
+    /// against `OUTBOUND_BYTES`.
     pub fn written(&self, bytes: usize) {
         self.0.unsent.fetch_sub(bytes, Ordering::Relaxed);
     }
 }
 
-impl Drop for Inbox {
+impl Drop for OutboundReceiver {
     fn drop(&mut self) {
         let mut state = self.0.lock();
         state.closed = true;
@@ -198,7 +198,7 @@ mod tests {
 
     #[test]
     fn the_outbox_refuses_past_its_bytes_until_they_are_written() {
-        let (outbox, mut inbox) = outbound_queue();
+        let (outbox, mut receiver) = outbound_queue();
         let quarter = OUTBOUND_BYTES / 4;
         for _ in 0..4 {
             assert_eq!(outbox.push(frame(quarter)), Ok(()));
@@ -208,35 +208,35 @@ mod tests {
             Err(Refused::Full),
             "one byte past the bound"
         );
-        let taken = inbox.try_recv().expect("a queued frame");
+        let taken = receiver.try_recv().expect("a queued frame");
         assert_eq!(
             outbox.push(frame(1)),
             Err(Refused::Full),
             "taken from the queue is not yet written"
         );
-        inbox.written(taken.len());
+        receiver.written(taken.len());
         assert_eq!(outbox.push(frame(quarter)), Ok(()), "room once written");
     }
 
     #[test]
     fn an_empty_outbox_takes_one_frame_of_any_size() {
-        let (outbox, mut inbox) = outbound_queue();
+        let (outbox, mut receiver) = outbound_queue();
         assert_eq!(outbox.push(frame(OUTBOUND_BYTES * 2)), Ok(()));
         assert_eq!(outbox.push(frame(1)), Err(Refused::Full));
-        let big = inbox.try_recv().expect("the large frame");
-        inbox.written(big.len());
+        let big = receiver.try_recv().expect("the large frame");
+        receiver.written(big.len());
         assert_eq!(outbox.push(frame(1)), Ok(()));
     }
 
     #[test]
     fn the_outbox_refuses_past_its_frames() {
-        let (outbox, mut inbox) = outbound_queue();
+        let (outbox, mut receiver) = outbound_queue();
         for _ in 0..OUTBOUND_QUEUE {
             assert_eq!(outbox.push(frame(1)), Ok(()));
         }
         assert_eq!(outbox.push(frame(1)), Err(Refused::Full));
-        let one = inbox.try_recv().expect("the first frame");
-        inbox.written(one.len());
+        let one = receiver.try_recv().expect("the first frame");
+        receiver.written(one.len());
         assert_eq!(
             outbox.push(frame(1)),
             Ok(()),
@@ -245,34 +245,34 @@ mod tests {
     }
 
     #[test]
-    fn a_closed_inbox_is_not_a_slow_client() {
-        let (outbox, inbox) = outbound_queue();
+    fn a_closed_receiver_is_not_a_slow_client() {
+        let (outbox, receiver) = outbound_queue();
         assert!(!outbox.is_closed());
         // Even with its bytes' worth unsent when it went.
         outbox.push(frame(OUTBOUND_BYTES)).expect("room");
-        drop(inbox);
+        drop(receiver);
         assert!(outbox.is_closed());
         assert_eq!(outbox.push(frame(1)), Err(Refused::Closed));
     }
 
     #[test]
     fn frames_come_out_in_the_order_they_went_in_from_every_outbox() {
-        let (outbox, mut inbox) = outbound_queue();
+        let (outbox, mut receiver) = outbound_queue();
         let other = outbox.clone();
         for (i, from) in [&outbox, &other, &outbox].into_iter().enumerate() {
             from.push(Utf8Bytes::from(i.to_string())).expect("room");
         }
-        let got: Vec<_> = std::iter::from_fn(|| inbox.try_recv()).collect();
+        let got: Vec<_> = std::iter::from_fn(|| receiver.try_recv()).collect();
         assert_eq!(got, ["0", "1", "2"].map(Utf8Bytes::from_static));
     }
 
     #[test]
     fn a_waiting_reader_is_woken_by_a_push_and_by_the_last_outbox_going() {
-        let (outbox, mut inbox) = outbound_queue();
+        let (outbox, mut receiver) = outbound_queue();
         let count = Arc::new(Count::default());
         let waker = std::task::Waker::from(count.clone());
         let mut cx = Context::from_waker(&waker);
-        let mut recv = Box::pin(inbox.recv());
+        let mut recv = Box::pin(receiver.recv());
         assert!(recv.as_mut().poll(&mut cx).is_pending());
         outbox.push(frame(3)).expect("room");
         assert_eq!(count.0.load(Ordering::SeqCst), 1, "woken by the push");
@@ -283,7 +283,7 @@ mod tests {
         drop(recv);
 
         let other = outbox.clone();
-        let mut recv = Box::pin(inbox.recv());
+        let mut recv = Box::pin(receiver.recv());
         assert!(recv.as_mut().poll(&mut cx).is_pending());
         drop(outbox);
         assert!(

@@ -22,6 +22,7 @@ impl ArchivedConversation {
         let c = &self.conversation;
         Summary {
             id: c.id.clone(),
+            kind: c.kind,
             tier: c.tier,
             topic: c.topic,
             started_at: c.created_at,

@@ -89,6 +89,10 @@ pub struct Note {
 pub struct Summary {
     /// The conversation.
     pub id: ConversationId,
+    /// A live chat or a secure-message thread (a summary kept on a record
+    /// from before it carried its kind is a chat: only chats were listed).
+    #[serde(default = "chat")]
+    pub kind: ConversationKind,
     /// The queue it was served from last.
     pub tier: Tier,
     /// What it was about.
@@ -102,6 +106,10 @@ pub struct Summary {
     /// The last agent who served it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent_name: Option<String>,
+}
+
+fn chat() -> ConversationKind {
+    ConversationKind::Chat
 }
 
 /// A chat moved away from an agent: transferred to another tier's queue,
@@ -139,4 +147,34 @@ pub struct Entry {
     /// The sender's idempotency key, when it had one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_summary_keeps_its_kind_and_one_kept_before_kinds_is_a_chat() {
+        let thread = Summary {
+            id: ConversationId("c-thread".into()),
+            kind: ConversationKind::Message,
+            tier: Tier::Standard,
+            topic: Topic::Billing,
+            started_at: 1,
+            ended_at: 2,
+            end_reason: EndReason::Resolved,
+            agent_name: Some("Sam".into()),
+        };
+        let json = serde_json::to_value(&thread).expect("encode");
+        assert_eq!(json["kind"], "message");
+        assert_eq!(
+            serde_json::from_value::<Summary>(json.clone()).expect("decode"),
+            thread
+        );
+        // A record's history written before summaries carried a kind.
+        let mut old = json;
+        old.as_object_mut().expect("an object").remove("kind");
+        let decoded: Summary = serde_json::from_value(old).expect("decode");
+        assert_eq!(decoded.kind, ConversationKind::Chat);
+    }
 }

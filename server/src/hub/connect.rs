@@ -10,8 +10,7 @@ use super::supervisor::Watch;
 use super::{CommandError, Hub, Replies};
 use crate::auth::Identity;
 use crate::bus::{Held, Kick, Outbox, Session};
-use crate::domain::EndReason;
-use crate::domain::{now_millis, Role};
+use crate::domain::{now_millis, EndReason, Role};
 use crate::events::{Audience, Event};
 
 /// How long a connection asked to resync waits for the store to say which
@@ -116,7 +115,11 @@ impl Hub {
             .get_or_create(&role_label(identity.role))
             .inc();
         if let Some(side) = side(identity.role) {
-            if let Err(e) = self.store.presence_up(&identity.sub, side).await {
+            if let Err(e) = self
+                .store
+                .presence_up(&identity.sub, side, now_millis())
+                .await
+            {
                 self.store_failed(e);
             }
         }
@@ -306,7 +309,7 @@ mod tests {
         hub: &Hub,
         claims: serde_json::Value,
         conn: u64,
-    ) -> (Caller, crate::bus::Inbox) {
+    ) -> (Caller, crate::bus::OutboundReceiver) {
         let token = mint_hs256(SECRET, &claims).expect("mint");
         let identity = hub.authenticate(&token).await.expect("valid token");
         let (outbox, rx) = crate::bus::outbound_queue();

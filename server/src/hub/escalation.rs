@@ -9,12 +9,9 @@
 
 use crate::auth::{Identity, Principal};
 use crate::classifier::LockoutClassifier;
-use crate::domain::callback::CallbackRequest;
-use crate::domain::callback::Cause;
-use crate::domain::callback::Concern;
+use crate::domain::callback::{CallbackRequest, Cause, Concern};
 use crate::domain::conversation::Conversation;
-use crate::domain::CallbackOutcome;
-use crate::domain::{now_millis, CallbackRef, Desk, Team, UserId};
+use crate::domain::{now_millis, CallbackOutcome, CallbackRef, Desk, Team, UserId};
 use crate::events::{Audience, Event, View};
 use crate::metrics::DeskLabel;
 use crate::protocol::render::callback_view;
@@ -214,11 +211,13 @@ impl Hub {
             // The store checks the request is open on one of these desks.
             DeskAction::Claim => {
                 let desks = desks_of(identity);
-                self.store.claim_callback(reference, me, &desks).await
+                self.store
+                    .claim_callback(reference, me, &desks, now_millis())
+                    .await
             }
             DeskAction::Complete(o, note) => {
                 self.store
-                    .complete_callback(reference, me, *o, note.clone())
+                    .complete_callback(reference, me, *o, note.clone(), now_millis())
                     .await
             }
         };

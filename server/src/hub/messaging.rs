@@ -11,8 +11,7 @@
 
 use crate::auth::{Identity, Principal};
 use crate::domain::conversation::Conversation;
-use crate::domain::inbox::InboxChange;
-use crate::domain::inbox::InboxItem;
+use crate::domain::inbox::{InboxChange, InboxItem};
 use crate::domain::{
     now_millis, rfc3339, Author, ClientKey, ConversationId, ConversationKind, ConversationStatus,
     Tier, Topic, UserId,
@@ -143,6 +142,7 @@ impl Hub {
                     enqueue: true,
                     phone_last4: phone_last4.clone(),
                     history,
+                    boosts: self.settings.boosts,
                     now: now_millis(),
                 },
                 id,
@@ -217,7 +217,7 @@ impl Hub {
             ClientFrame::Read { seq, .. } => {
                 let c = self.own_conversation(identity, &id).await?;
                 self.store
-                    .mark_read(&c.id, me, seq)
+                    .mark_read(&c.id, me, seq, now_millis())
                     .await
                     .map_err(|e| self.store_failed(e))?;
                 self.cardholder_read(c, seq).await

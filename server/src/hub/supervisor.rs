@@ -127,7 +127,7 @@ impl Hub {
                     return Ok(Vec::new());
                 }
                 self.store
-                    .unmonitor(&conversation, &identity.sub)
+                    .unmonitor(&conversation, &identity.sub, now_millis())
                     .await
                     .map_err(|e| self.store_failed(e))?;
                 Ok(vec![ServerFrame::MonitorEnded {
@@ -313,7 +313,11 @@ impl Hub {
         // by a step right after it finds the mark to clear.
         if !already {
             held.start_monitoring(id);
-            let started = match self.store.monitor(id, &identity.sub, teams).await {
+            let started = match self
+                .store
+                .monitor(id, &identity.sub, teams, now_millis())
+                .await
+            {
                 Ok(Some(_)) => Ok(()),
                 Ok(None) => Err(CommandError::NoConversation),
                 // It left the supervisor's teams since it was read.
@@ -350,7 +354,7 @@ impl Hub {
     pub(super) async fn stop_monitoring(&self, identity: &Identity, held: &Held) {
         for id in held.monitored() {
             held.stop_monitoring(&id);
-            if let Err(e) = self.store.unmonitor(&id, &identity.sub).await {
+            if let Err(e) = self.store.unmonitor(&id, &identity.sub, now_millis()).await {
                 self.store_failed(e);
             }
         }

@@ -116,7 +116,7 @@ impl Hub {
     /// Pairs every conversation that can be paired now.
     pub async fn route_now(&self) {
         loop {
-            match self.store.route(now_millis(), &self.settings.boosts).await {
+            match self.store.route(now_millis()).await {
                 Ok(assignments) => {
                     let full = assignments.len() == ROUTE_BATCH;
                     for a in assignments {

@@ -12,11 +12,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::canned::CannedReply;
 use crate::domain::conversation::Entry;
-use crate::domain::inbox::CardholderInfo;
-use crate::domain::inbox::InboxChange;
-use crate::domain::inbox::InboxItem;
-use crate::domain::queue::Availability;
-use crate::domain::queue::QueueView;
+use crate::domain::inbox::{CardholderInfo, InboxChange, InboxItem};
+use crate::domain::queue::{Availability, QueueView};
 use crate::domain::CallbackOutcome;
 use crate::domain::{
     AgentState, Author, CallbackRef, CardholderPresence, ClientKey, ConversationId,
@@ -601,7 +598,7 @@ pub struct AgentInfo {
 pub struct HistoryItem {
     /// The conversation.
     pub id: ConversationId,
-    /// `chat` (secure-message threads will be `message`).
+    /// `chat`, or `message` for a secure-message thread.
     pub kind: String,
     /// The queue it was served from.
     pub tier: Tier,

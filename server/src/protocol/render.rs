@@ -225,7 +225,7 @@ pub fn note_line(n: &Note) -> NoteLine {
 pub fn history_item(s: &Summary) -> HistoryItem {
     HistoryItem {
         id: s.id.clone(),
-        kind: "chat".to_owned(),
+        kind: s.kind.to_string(),
         tier: s.tier,
         topic: s.topic,
         started_at: rfc3339(s.started_at),

@@ -6,6 +6,7 @@
 //! call atomic exactly as the Redis engine's scripts are.
 
 mod notifications;
+mod queue;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -14,40 +15,32 @@ use async_trait::async_trait;
 
 use super::inbox::{inbox_rank, MessageSla, MAX_OPEN_THREADS};
 use super::notifications::{new_notification_id, notify_event};
+use super::order::{availability_score, queue_score, QueueRank, QueueRanks};
 use super::{
-    after_outcome, average_wait, desk_rank, idempotency_key, new_callback_ref, queue_score,
-    routing_priority, AgentOverview, AgentProfile, AgentSnapshot, Announcer, Appended, Assignment,
-    Beat, DeskOverview, GraceOutcome, NewCallback, NewConversation, NewEntry, Opened, Overview,
-    QueueOverview, QueuePlace, QueueSnapshot, QueueStanding, Side, Store, StoreError, StoreResult,
-    Sweep, TranscriptBounds, DEFAULT_HOT_RETENTION_MS, MAX_NOTES, MAX_TRANSCRIPT_PAGE,
-    RECENT_WAITS, ROUTE_BATCH, ROUTE_SCAN,
+    after_outcome, average_wait, desk_rank, idempotency_key, new_callback_ref, AgentOverview,
+    AgentProfile, AgentSnapshot, Announcer, Appended, Assignment, Beat, DeskOverview, GraceOutcome,
+    NewCallback, NewConversation, NewEntry, Opened, Overview, QueueOverview, QueuePlace,
+    QueueSnapshot, QueueStanding, Side, Store, StoreError, StoreResult, Sweep, TranscriptBounds,
+    DEFAULT_HOT_RETENTION_MS, MAX_NOTES, MAX_TRANSCRIPT_PAGE, RECENT_WAITS, ROUTE_BATCH,
 };
 use super::{Notification, NotificationBacklog, Settle};
 use crate::archive::memory::MemoryArchive;
-use crate::domain::archive::ArchivedCallback;
-use crate::domain::archive::ArchivedConversation;
+use crate::domain::archive::{ArchivedCallback, ArchivedConversation};
 use crate::domain::audit::AuditEntry;
 use crate::domain::callback::CallbackRequest;
-use crate::domain::conversation::Conversation;
-use crate::domain::conversation::Entry;
-use crate::domain::conversation::Note;
-use crate::domain::conversation::Rating;
-use crate::domain::conversation::Transfer;
+use crate::domain::conversation::{Conversation, Entry, Note, Rating, Transfer};
 use crate::domain::queue::QueueView;
-use crate::domain::CallbackOutcome;
-use crate::domain::CallbackStatus;
 use crate::domain::{
     rfc3339, tier_index, AgentState, Author, CallbackRef, CardholderPresence, ConversationId,
     ConversationKind, ConversationStatus, Desk, EndReason, Millis, MonitorEndReason, Seq, Team,
-    Tier, TierBoosts, UserId,
+    Tier, UserId,
 };
+use crate::domain::{CallbackOutcome, CallbackStatus};
 use crate::events::{Audience, Envelope, Event};
+use queue::TierQueue;
 
 /// The memory engine's epoch: its state lives and dies with the process.
 const MEMORY_EPOCH: &str = "memory";
-
-/// Queue order key ([`super::queue_score`]).
-type QueueScore = i64;
 
 /// The in-process engine.
 pub struct MemoryStore {
@@ -95,8 +88,8 @@ struct State {
     conversations: HashMap<ConversationId, Record>,
     /// The open conversation of each cardholder (SPEC: `start` is idempotent).
     open: HashMap<UserId, ConversationId>,
-    /// One ordered queue per tier, indexed like `Tier::ALL`.
-    queues: [BTreeSet<(QueueScore, ConversationId)>; 4],
+    /// One queue per tier, indexed like `Tier::ALL`.
+    queues: [TierQueue; 4],
     agents: HashMap<UserId, AgentRecord>,
     /// Open connections per user and side.
     presence: HashMap<(Side, UserId), u32>,
@@ -135,9 +128,9 @@ struct State {
 #[derive(Debug)]
 struct Record {
     conversation: Conversation,
-    /// Original queue score, kept so a chat whose agent dropped returns to
-    /// the head with its original place.
-    score: QueueScore,
+    /// Its place in every tier's queue (fixed when it opened), so a chat
+    /// whose agent dropped or transferred it returns with its original place.
+    ranks: QueueRanks,
     transcript: Vec<Entry>,
     /// Bytes of typed text counted against `--max-transcript-bytes`
     /// ([`super::transcript_charge`]).
@@ -575,16 +568,16 @@ impl MemoryStore {
 }
 
 impl State {
-    /// Stores a new conversation under a fresh id, with `score` (its queue
-    /// score, or a thread's inbox rank); returns it.
+    /// Stores a new conversation under a fresh id; returns it.
     fn insert_new(
         &mut self,
         id: ConversationId,
         new: NewConversation,
         kind: ConversationKind,
         status: ConversationStatus,
-        score: QueueScore,
     ) -> Conversation {
+        self.counter = self.counter.wrapping_add(1);
+        let ranks = QueueRanks::new(queue_score(new.now, self.counter), &new.boosts);
         let conversation = Conversation {
             id: id.clone(),
             cardholder: new.cardholder,
@@ -613,7 +606,7 @@ impl State {
             id,
             Record {
                 conversation: conversation.clone(),
-                score,
+                ranks,
                 transcript: Vec::new(),
                 text_bytes: 0,
                 client_ids: HashMap::new(),
@@ -631,19 +624,39 @@ impl State {
             .ok_or(StoreError::NoConversation)
     }
 
-    fn next_score(&mut self, now: Millis) -> QueueScore {
-        self.counter = self.counter.wrapping_add(1);
-        queue_score(now, self.counter)
-    }
-
-    fn enqueue(&mut self, id: &ConversationId, tier: Tier, score: QueueScore) {
-        self.queues[tier_index(tier)].insert((score, id.clone()));
+    /// Queues `id` in `tier` with `rank`: in the tier's away line while its
+    /// cardholder is in a grace period.
+    fn enqueue(&mut self, id: &ConversationId, tier: Tier, rank: QueueRank) {
+        let away = self.conversations.get(id).is_some_and(|r| {
+            self.graces
+                .contains_key(&(Side::Cardholder, r.conversation.cardholder.clone()))
+        });
+        self.queues[tier_index(tier)].insert(id, rank, away);
     }
 
     fn dequeue(&mut self, id: &ConversationId) {
-        for q in self.queues.iter_mut().chain(self.inboxes.iter_mut()) {
-            q.retain(|(_, c)| c != id);
+        for q in &mut self.queues {
+            q.remove(id);
         }
+        for inbox in &mut self.inboxes {
+            inbox.retain(|(_, c)| c != id);
+        }
+    }
+
+    /// The cardholder's queued chat moves to its tier's away line (`away`)
+    /// or back.
+    fn set_away(&mut self, cardholder: &UserId, away: bool) {
+        let Some(c) = self
+            .open
+            .get(cardholder)
+            .and_then(|id| self.conversations.get(id))
+            .map(|r| &r.conversation)
+            .filter(|c| c.status == ConversationStatus::Queued)
+        else {
+            return;
+        };
+        let (id, tier) = (c.id.clone(), c.tier);
+        self.queues[tier_index(tier)].set_away(&id, away);
     }
 
     fn release_agent(&mut self, agent: &UserId, id: &ConversationId) {
@@ -684,15 +697,11 @@ impl State {
         note: Option<String>,
         now: Millis,
     ) -> Option<Conversation> {
-        let head = self.queues[tier_index(tier)].first().map(|(s, _)| *s);
         let record = self.conversations.get_mut(id)?;
-        let score = match head {
-            Some(h) => record.score.min(h - 1),
-            None => record.score,
-        };
+        let rank = record.ranks.returning(tier);
         record.back_to_wait(tier, note, now);
         let conversation = record.conversation.clone();
-        self.enqueue(id, tier, score);
+        self.enqueue(id, tier, rank);
         Some(conversation)
     }
 
@@ -714,6 +723,8 @@ impl State {
         record.conversation.end_reason = Some(reason);
         let conversation = record.conversation.clone();
         self.ended.insert((forget_at, id.clone()));
+        // Its cardholder's grace period is over with it (as in the Redis engine).
+        self.clear_grace(&(Side::Cardholder, conversation.cardholder.clone()));
         if self.open.get(&conversation.cardholder) == Some(id) {
             self.open.remove(&conversation.cardholder);
         }
@@ -833,7 +844,12 @@ impl State {
         self.agents
             .values()
             .filter(|a| a.has_free_slot() && a.serves(tier))
-            .min_by_key(|a| (a.active.len(), a.idle_since, a.profile.sub.clone()))
+            .min_by_key(|a| {
+                (
+                    availability_score(a.active.len(), a.idle_since),
+                    a.profile.sub.clone(),
+                )
+            })
             .map(|a| a.profile.sub.clone())
     }
 
@@ -867,6 +883,7 @@ impl State {
                     _ => return None,
                 };
                 self.set_grace((side, user.clone()), deadline);
+                self.set_away(user, true);
                 chat
             }
         }
@@ -882,25 +899,6 @@ impl State {
             (ConversationStatus::Active, Some(agent)) => Some((c.id.clone(), agent.clone())),
             _ => None,
         }
-    }
-
-    /// Whether a queued conversation's cardholder is disconnected (in its grace period).
-    fn cardholder_away(&self, id: &ConversationId) -> bool {
-        self.conversations.get(id).is_some_and(|r| {
-            self.graces
-                .contains_key(&(Side::Cardholder, r.conversation.cardholder.clone()))
-        })
-    }
-
-    /// A tier's first queued conversation whose cardholder is connected
-    /// (among the first [`ROUTE_SCAN`]), or else its first one.
-    fn routing_head(&self, tier: Tier) -> Option<(QueueScore, ConversationId)> {
-        let q = &self.queues[tier_index(tier)];
-        q.iter()
-            .take(ROUTE_SCAN)
-            .find(|(_, id)| !self.cardholder_away(id))
-            .or_else(|| q.first())
-            .cloned()
     }
 }
 
@@ -926,19 +924,19 @@ impl Store for MemoryStore {
         } else {
             ConversationStatus::Active
         };
-        let score = s.next_score(new.now);
         let (cardholder, tier, enqueue) = (new.cardholder.clone(), new.tier, new.enqueue);
         let conversation = s.insert_new(
             ConversationId::generate(),
             new,
             ConversationKind::Chat,
             status,
-            score,
         );
         let id = conversation.id.clone();
         s.open.insert(cardholder, id.clone());
         if enqueue {
-            s.enqueue(&id, tier, score);
+            if let Some(rank) = s.conversations.get(&id).map(|r| r.ranks.waiting(tier)) {
+                s.enqueue(&id, tier, rank);
+            }
         }
         Ok(Opened {
             conversation,
@@ -1167,29 +1165,23 @@ impl Store for MemoryStore {
         Ok(())
     }
 
-    async fn route(&self, now: Millis, boosts: &TierBoosts) -> StoreResult<Vec<Assignment>> {
+    async fn route(&self, now: Millis) -> StoreResult<Vec<Assignment>> {
         let mut s = self.lock();
         let mut out = Vec::new();
         while out.len() < ROUTE_BATCH {
-            // The head of each tier queue that some agent can take, by effective wait.
+            // The head of each tier queue that some agent can take, lowest rank first.
             let pick = Tier::ALL
                 .iter()
                 .filter_map(|&tier| {
                     let agent = s.best_agent(tier)?;
-                    let (score, id) = s.routing_head(tier)?;
-                    Some((
-                        routing_priority(score, tier, boosts),
-                        tier,
-                        score,
-                        id,
-                        agent,
-                    ))
+                    let (rank, id) = s.queues[tier_index(tier)].head()?;
+                    Some((rank, tier, id.clone(), agent))
                 })
-                .min_by_key(|(priority, ..)| *priority);
-            let Some((_, tier, score, id, agent_id)) = pick else {
+                .min_by_key(|(rank, ..)| *rank);
+            let Some((_, tier, id, agent_id)) = pick else {
                 break;
             };
-            s.queues[tier_index(tier)].remove(&(score, id.clone()));
+            s.queues[tier_index(tier)].remove(&id);
             let Some(agent) = s.agents.get_mut(&agent_id) else {
                 break;
             };
@@ -1231,12 +1223,12 @@ impl Store for MemoryStore {
     ) -> StoreResult<Option<QueueStanding>> {
         let s = self.lock();
         let q = &s.queues[tier_index(tier)];
-        let Some(index) = q.iter().position(|(_, c)| c == id) else {
+        let Some(position) = q.position(id) else {
             return Ok(None);
         };
         let waits: Vec<Millis> = s.waits[tier_index(tier)].iter().copied().collect();
         Ok(Some(QueueStanding {
-            position: index as u64 + 1,
+            position,
             depth: q.len() as u64,
             recent_wait_ms: average_wait(&waits),
         }))
@@ -1245,9 +1237,10 @@ impl Store for MemoryStore {
     async fn queue_snapshot(&self, tier: Tier) -> StoreResult<QueueSnapshot> {
         let s = self.lock();
         let places = s.queues[tier_index(tier)]
-            .iter()
+            .in_order()
+            .into_iter()
             .enumerate()
-            .filter_map(|(i, (_, id))| {
+            .filter_map(|(i, id)| {
                 let r = s.conversations.get(id)?;
                 Some(QueuePlace {
                     conversation: id.clone(),
@@ -1281,8 +1274,9 @@ impl Store for MemoryStore {
             .map(|&tier| {
                 let q = &s.queues[tier_index(tier)];
                 let oldest = q
-                    .iter()
-                    .filter_map(|(_, id)| s.conversations.get(id))
+                    .in_order()
+                    .into_iter()
+                    .filter_map(|id| s.conversations.get(id))
                     .map(|r| r.conversation.queued_at)
                     .min();
                 QueueView {
@@ -1305,8 +1299,9 @@ impl Store for MemoryStore {
                     tier,
                     depth: q.len() as u64,
                     oldest_queued_at: q
+                        .in_order()
                         .first()
-                        .and_then(|(_, id)| s.conversations.get(id))
+                        .and_then(|id| s.conversations.get(*id))
                         .map(|r| r.conversation.queued_at),
                     recent_waits: s.waits[tier_index(tier)].iter().copied().collect(),
                 }
@@ -1352,6 +1347,7 @@ impl Store for MemoryStore {
         id: &ConversationId,
         supervisor: &UserId,
         teams: &[Team],
+        _now: Millis,
     ) -> StoreResult<Option<Conversation>> {
         let mut s = self.lock();
         let Some(record) = s.conversations.get_mut(id) else {
@@ -1381,7 +1377,12 @@ impl Store for MemoryStore {
         Ok(Some(record.conversation.clone()))
     }
 
-    async fn unmonitor(&self, id: &ConversationId, supervisor: &UserId) -> StoreResult<()> {
+    async fn unmonitor(
+        &self,
+        id: &ConversationId,
+        supervisor: &UserId,
+        _now: Millis,
+    ) -> StoreResult<()> {
         let mut s = self.lock();
         if let Some(record) = s.conversations.get_mut(id) {
             if let Some(m) = record.monitors.get_mut(supervisor) {
@@ -1414,11 +1415,14 @@ impl Store for MemoryStore {
         Ok(super::merge_audit(lists, limit))
     }
 
-    async fn presence_up(&self, user: &UserId, side: Side) -> StoreResult<()> {
+    async fn presence_up(&self, user: &UserId, side: Side, _now: Millis) -> StoreResult<()> {
         let mut s = self.lock();
         let was_present = s.is_present(side, user);
         *s.presence.entry((side, user.clone())).or_insert(0) += 1;
         s.clear_grace(&(side, user.clone()));
+        if side == Side::Cardholder {
+            s.set_away(user, false);
+        }
         if side == Side::Cardholder && !was_present {
             s.notices.came_online(user);
             if let Some((id, agent)) = s.active_chat_of(user) {
@@ -1604,6 +1608,7 @@ impl Store for MemoryStore {
         reference: &CallbackRef,
         agent: &UserId,
         desks: &[Desk],
+        _now: Millis,
     ) -> StoreResult<CallbackRequest> {
         let mut s = self.lock();
         let r = s
@@ -1628,6 +1633,7 @@ impl Store for MemoryStore {
         agent: &UserId,
         outcome: CallbackOutcome,
         note: Option<String>,
+        now: Millis,
     ) -> StoreResult<CallbackRequest> {
         let mut s = self.lock();
         let r = s
@@ -1638,7 +1644,6 @@ impl Store for MemoryStore {
             return Err(StoreError::NotAllowed);
         }
         // Same clock as the Redis engine's script call.
-        let now = crate::domain::now_millis();
         *r = after_outcome(r, outcome, agent, note, now);
         let done = r.clone();
         if !done.status.is_open() {
@@ -1663,7 +1668,12 @@ impl Store for MemoryStore {
         Ok(self.lock().notices.take(now, batch, lease_ms))
     }
 
-    async fn settle_notification(&self, n: &Notification, how: Settle) -> StoreResult<bool> {
+    async fn settle_notification(
+        &self,
+        n: &Notification,
+        how: Settle,
+        _now: Millis,
+    ) -> StoreResult<bool> {
         Ok(self.lock().notices.settle(n, how))
     }
 
@@ -1705,7 +1715,6 @@ impl Store for MemoryStore {
             new,
             ConversationKind::Message,
             ConversationStatus::Queued,
-            rank,
         );
         let id = conversation.id.clone();
         s.threads.entry(cardholder).or_default().insert(id.clone());
@@ -1844,6 +1853,7 @@ impl Store for MemoryStore {
         id: &ConversationId,
         cardholder: &UserId,
         seq: Seq,
+        _now: Millis,
     ) -> StoreResult<()> {
         let mut s = self.lock();
         let c = s
@@ -1909,7 +1919,7 @@ fn system_entry(text: String, now: Millis) -> NewEntry {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{now_millis, Topic};
+    use crate::domain::{TierBoosts, Topic};
 
     const T: Millis = 1_800_000_000_000;
 
@@ -1922,6 +1932,7 @@ mod tests {
             enqueue: true,
             phone_last4: None,
             history: Vec::new(),
+            boosts: TierBoosts::default(),
             now,
         })
         .await
@@ -1987,12 +1998,18 @@ mod tests {
             refs(s.callbacks(Desk::Fraud).await.expect("list")),
             vec![premium.reference.clone(), old.reference.clone()]
         );
-        s.claim_callback(&old.reference, &agent, &[Desk::Fraud])
+        s.claim_callback(&old.reference, &agent, &[Desk::Fraud], T + 10)
             .await
             .expect("claim");
-        s.complete_callback(&old.reference, &agent, CallbackOutcome::Reached, None)
-            .await
-            .expect("complete");
+        s.complete_callback(
+            &old.reference,
+            &agent,
+            CallbackOutcome::Reached,
+            None,
+            T + 10,
+        )
+        .await
+        .expect("complete");
         assert_eq!(
             refs(s.callbacks(Desk::Fraud).await.expect("list")),
             vec![premium.reference.clone()]
@@ -2003,7 +2020,7 @@ mod tests {
             .expect("list")
             .is_empty());
         assert!(matches!(
-            s.claim_callback(&old.reference, &agent, &[Desk::Fraud])
+            s.claim_callback(&old.reference, &agent, &[Desk::Fraud], T + 10)
                 .await,
             Err(StoreError::NotAllowed)
         ));
@@ -2012,9 +2029,9 @@ mod tests {
             .await
             .expect("request");
         assert!(created && fresh.reference != old.reference);
-        s.forget_expired(now_millis() + 1_000);
+        s.forget_expired(T + 1_010);
         assert!(matches!(
-            s.claim_callback(&old.reference, &agent, &[Desk::Fraud])
+            s.claim_callback(&old.reference, &agent, &[Desk::Fraud], T + 10)
                 .await,
             Err(StoreError::NoConversation)
         ));
@@ -2030,7 +2047,7 @@ mod tests {
         open(&s, "a", T).await;
         open(&s, "b", T).await;
         for who in [&a, &b] {
-            s.presence_up(who, Side::Cardholder).await.expect("up");
+            s.presence_up(who, Side::Cardholder, T).await.expect("up");
         }
         s.presence_down(&a, Side::Cardholder, T, 100)
             .await
@@ -2039,7 +2056,7 @@ mod tests {
             .await
             .expect("down");
         assert!(s.expire_graces(T + 49).await.expect("tick").is_empty());
-        s.presence_up(&a, Side::Cardholder).await.expect("back");
+        s.presence_up(&a, Side::Cardholder, T).await.expect("back");
         let out = s.expire_graces(T + 100).await.expect("tick");
         assert!(matches!(&out[..], [GraceOutcome::Abandoned(c)] if c.cardholder == b));
         let st = s.lock();

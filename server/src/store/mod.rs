@@ -11,6 +11,7 @@ pub mod feed;
 pub mod inbox;
 pub mod memory;
 pub mod notifications;
+pub mod order;
 pub mod redis;
 
 use std::fmt::Debug;
@@ -18,20 +19,14 @@ use std::fmt::Debug;
 use async_trait::async_trait;
 
 use crate::domain::audit::AuditEntry;
-use crate::domain::callback::Attempt;
-use crate::domain::callback::CallbackRequest;
-use crate::domain::callback::Cause;
-use crate::domain::conversation::Conversation;
-use crate::domain::conversation::Entry;
-use crate::domain::conversation::Note;
-use crate::domain::conversation::Rating;
+use crate::domain::callback::{Attempt, CallbackRequest, Cause};
+use crate::domain::conversation::{Conversation, Entry, Note, Rating};
 use crate::domain::queue::QueueView;
-use crate::domain::CallbackOutcome;
-use crate::domain::CallbackStatus;
 use crate::domain::{
     AgentState, Author, CallbackRef, ConversationId, ConversationStatus, Desk, EndReason, Millis,
     Role, Seq, Team, Tier, TierBoosts, Topic, UserId,
 };
+use crate::domain::{CallbackOutcome, CallbackStatus};
 use crate::events::Envelope;
 pub use notifications::{Notification, NotificationBacklog, Notifying, Settle};
 
@@ -44,10 +39,6 @@ pub const RECENT_WAITS: usize = 20;
 
 /// Most assignments one routing step makes before it yields to other work.
 pub const ROUTE_BATCH: usize = 64;
-
-/// Queue places routing looks at for a conversation whose cardholder is
-/// connected before it serves a disconnected one at the head.
-pub const ROUTE_SCAN: usize = 32;
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -112,6 +103,9 @@ pub struct NewConversation {
     /// The cardholder's last conversations (at most
     /// [`crate::archive::ASSIGNED_HISTORY`]), kept on the record for the agent.
     pub history: Vec<crate::domain::conversation::Summary>,
+    /// The tier boosts now (`--tier-boost`): its place in every tier's queue
+    /// is fixed when it opens ([`order::QueueRanks`]).
+    pub boosts: TierBoosts,
     /// Now.
     pub now: Millis,
 }
@@ -479,31 +473,6 @@ pub fn desk_order(r: &CallbackRequest) -> (i64, String) {
     (desk_rank(r.tier, r.created_at), r.reference.0.clone())
 }
 
-/// The queue score of a conversation entering a queue at `now`: enqueue
-/// time in ms times [`SCORE_SCALE`] plus a tiebreak, so that equal
-/// milliseconds stay first come, first served. Both engines order queues
-/// by it.
-pub fn queue_score(now: Millis, tiebreak: u64) -> i64 {
-    now * SCORE_SCALE + i64::try_from(tiebreak % SCORE_SCALE as u64).unwrap_or(0)
-}
-
-/// Queue scores are milliseconds times this (room for a tiebreak).
-pub const SCORE_SCALE: i64 = 1000;
-
-/// Routing priority of a queue head: the lower, the sooner it is served.
-/// Serving the greatest effective wait (`now - enqueued_at + boost(tier)`,
-/// SPEC) is serving the lowest `enqueued_at - boost(tier)`; in score units
-/// that is the head's score minus [`boost_score`].
-pub fn routing_priority(score: i64, tier: Tier, boosts: &TierBoosts) -> i64 {
-    score - boost_score(tier, boosts)
-}
-
-/// A tier's boost in queue-score units (the Redis engine's `route.lua`
-/// subtracts it from the head's score, as [`routing_priority`] does).
-pub fn boost_score(tier: Tier, boosts: &TierBoosts) -> i64 {
-    boosts.millis(tier) * SCORE_SCALE
-}
-
 /// The idempotency key of a message: the sender's side and its client id,
 /// so a cardholder's `k1` and the agent's `k1` are different messages.
 pub fn idempotency_key(author: Author, client_id: &str) -> String {
@@ -664,8 +633,8 @@ pub trait Store: Send + Sync + Debug + 'static {
     ) -> StoreResult<()>;
 
     /// Pairs queued conversations with available agents, at most
-    /// [`ROUTE_BATCH`] in one atomic step.
-    async fn route(&self, now: Millis, boosts: &TierBoosts) -> StoreResult<Vec<Assignment>>;
+    /// [`ROUTE_BATCH`] in one atomic step, in the orders of [`order`].
+    async fn route(&self, now: Millis) -> StoreResult<Vec<Assignment>>;
 
     /// A tier queue in serving order, with recent waits.
     async fn queue_snapshot(&self, tier: Tier) -> StoreResult<QueueSnapshot>;
@@ -706,11 +675,17 @@ pub trait Store: Send + Sync + Debug + 'static {
         id: &ConversationId,
         supervisor: &UserId,
         teams: &[Team],
+        now: Millis,
     ) -> StoreResult<Option<Conversation>>;
 
     /// Stops one connection's monitoring ([`Store::monitor`]); the
     /// supervisor hears the chat while another of its connections monitors it.
-    async fn unmonitor(&self, id: &ConversationId, supervisor: &UserId) -> StoreResult<()>;
+    async fn unmonitor(
+        &self,
+        id: &ConversationId,
+        supervisor: &UserId,
+        now: Millis,
+    ) -> StoreResult<()>;
 
     /// Appends a supervisor action to the audit log of each of its teams
     /// (the last [`AUDIT_KEPT`] of each stay in the store).
@@ -721,7 +696,7 @@ pub trait Store: Send + Sync + Debug + 'static {
     async fn recent_audit(&self, teams: &[Team], limit: usize) -> StoreResult<Vec<AuditEntry>>;
 
     /// A connection of `user` opened on this node (cancels a running grace).
-    async fn presence_up(&self, user: &UserId, side: Side) -> StoreResult<()>;
+    async fn presence_up(&self, user: &UserId, side: Side, now: Millis) -> StoreResult<()>;
 
     /// A connection of `user` closed on this node. When it was the user's
     /// last one anywhere: an agent goes away and its chats get `grace_ms` to
@@ -785,6 +760,7 @@ pub trait Store: Send + Sync + Debug + 'static {
         reference: &CallbackRef,
         agent: &UserId,
         desks: &[Desk],
+        now: Millis,
     ) -> StoreResult<CallbackRequest>;
 
     /// Opens a secure-message thread: it waits in the inbox of its tier's
@@ -836,6 +812,7 @@ pub trait Store: Send + Sync + Debug + 'static {
         id: &ConversationId,
         cardholder: &UserId,
         seq: Seq,
+        now: Millis,
     ) -> StoreResult<()>;
 
     /// Records the outcome of a call (with the agent's note) by the agent
@@ -847,6 +824,7 @@ pub trait Store: Send + Sync + Debug + 'static {
         agent: &UserId,
         outcome: CallbackOutcome,
         note: Option<String>,
+        now: Millis,
     ) -> StoreResult<CallbackRequest>;
 
     /// Takes up to `batch` notifications due by `now` for this node, each
@@ -862,7 +840,12 @@ pub trait Store: Send + Sync + Debug + 'static {
     /// Settles a delivery attempt taken with [`Store::take_notifications`]:
     /// false (and nothing changes) when that lease is no longer the
     /// notification's (another node took it since, or it is gone).
-    async fn settle_notification(&self, n: &Notification, how: Settle) -> StoreResult<bool>;
+    async fn settle_notification(
+        &self,
+        n: &Notification,
+        how: Settle,
+        now: Millis,
+    ) -> StoreResult<bool>;
 
     /// Notifications not delivered yet.
     async fn notification_backlog(&self) -> StoreResult<NotificationBacklog>;

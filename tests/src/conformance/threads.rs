@@ -4,7 +4,8 @@
 use std::sync::Arc;
 
 use switchboard::domain::{
-    Author, ConversationId, ConversationKind, ConversationStatus, Millis, Tier, Topic, UserId,
+    Author, ConversationId, ConversationKind, ConversationStatus, Millis, Tier, TierBoosts, Topic,
+    UserId,
 };
 use switchboard::store::inbox::MAX_OPEN_THREADS;
 use switchboard::store::{NewConversation, NewEntry, Store, StoreError};
@@ -46,6 +47,7 @@ async fn open_thread_as(
             enqueue: true,
             phone_last4: None,
             history: Vec::new(),
+            boosts: TierBoosts::default(),
             now: at,
         },
         id,
@@ -123,10 +125,7 @@ pub async fn a_thread_waits_in_its_inbox_not_in_the_live_queue(s: &dyn Store) {
     );
     agent(s, "ag", &[Tier::Standard], 3, T0).await;
     assert!(
-        s.route(T0 + 1, &Default::default())
-            .await
-            .expect("route")
-            .is_empty(),
+        s.route(T0 + 1).await.expect("route").is_empty(),
         "routing never takes a thread"
     );
     let chat = open(s, "ann", Tier::Standard, T0 + 2).await;
@@ -229,13 +228,7 @@ pub async fn resolve_then_a_reply_reopens_with_the_transcript(s: &dyn Store) {
     assert_eq!(won.waited_ms, 10);
     // A claimed thread takes no live chat slot.
     open(s, "zed", Tier::Standard, T0 + 11).await;
-    assert_eq!(
-        s.route(T0 + 12, &Default::default())
-            .await
-            .expect("route")
-            .len(),
-        1
-    );
+    assert_eq!(s.route(T0 + 12).await.expect("route").len(), 1);
     s.append(&id, said(Author::Agent, "ag", "r1", T0 + 20))
         .await
         .expect("reply");
@@ -308,15 +301,17 @@ pub async fn read_marks_stay_with_the_cardholder(s: &dyn Store) {
             .await
             .expect("reply");
     }
-    s.mark_read(&id, &user("ann"), 1).await.expect("read");
-    s.mark_read(&id, &user("ann"), 99)
+    s.mark_read(&id, &user("ann"), 1, T0 + 2)
+        .await
+        .expect("read");
+    s.mark_read(&id, &user("ann"), 99, T0 + 2)
         .await
         .expect("read past the end");
-    s.mark_read(&id, &user("ann"), 0)
+    s.mark_read(&id, &user("ann"), 0, T0 + 2)
         .await
         .expect("read backwards");
     assert!(matches!(
-        s.mark_read(&id, &user("eve"), 2).await,
+        s.mark_read(&id, &user("eve"), 2, T0 + 2).await,
         Err(StoreError::NoConversation)
     ));
     let c = s.conversation(&id).await.expect("read").expect("kept");
@@ -340,7 +335,7 @@ pub async fn resolved_threads_expire_unless_reopened(s: &dyn Store) {
     s.append(&back, said(Author::Cardholder, "ann", "k1", now))
         .await
         .expect("reopen");
-    super::eventually("the resolved thread expires", || async {
+    crate::eventually("the resolved thread expires", || async {
         s.expire_graces(switchboard::domain::now_millis())
             .await
             .expect("tick");
@@ -370,7 +365,7 @@ pub async fn resolved_threads_expire_unless_reopened(s: &dyn Store) {
 /// A thread from the inbox to a reply after its resolution, for comparing
 /// what the engines announce (see `scenario_for_events`).
 pub async fn thread_scenario_for_events(s: &dyn Store) -> Vec<ConversationId> {
-    s.presence_up(&user("ann"), switchboard::store::Side::Cardholder)
+    s.presence_up(&user("ann"), switchboard::store::Side::Cardholder, T0)
         .await
         .expect("presence");
     agent(s, "bob", &[Tier::Standard], 1, T0).await;

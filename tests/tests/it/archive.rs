@@ -10,8 +10,7 @@ use serde_json::{json, Value};
 use switchboard::archive::postgres::PgArchive;
 use switchboard::archive::Archive;
 use switchboard::archiver::Archiver;
-use switchboard::config::archive_settings;
-use switchboard::config::export_json;
+use switchboard::config::{archive_settings, export_json};
 use switchboard::domain::{now_millis, UserId};
 use switchboard::metrics::Metrics;
 use switchboard::settings::Settings;
@@ -173,9 +172,17 @@ async fn ended_chat_and_closed_callback_are_archived_once_then_expire() {
     .await;
     let ttl = pttl(&mut conn, &format!("{prefix}:cb:{reference}")).await;
     assert!(ttl > 0, "the closed request expires once archived: {ttl}");
-    assert!(metric(&hub, "switchboard_archived_total{kind=\"conversation\"}").await >= 2.0);
+    assert!(
+        metric(
+            &hub,
+            "switchboard_archived_total",
+            &[("kind", "conversation")]
+        )
+        .await
+            >= 2.0
+    );
     assert_eq!(
-        metric(&hub, "switchboard_archived_total{kind=\"callback\"}").await,
+        metric(&hub, "switchboard_archived_total", &[("kind", "callback")]).await,
         1.0
     );
 }
@@ -200,11 +207,11 @@ async fn postgres_outage_loses_nothing_and_the_backlog_drains() {
         ids.push(chat_ended_by_agent(&url, &format!("out-{i}"), &format!("out-agent-{i}")).await);
     }
     eventually("the backlog shows in /metrics", || async {
-        metric(&hub, "switchboard_archive_backlog").await == 3.0
+        metric(&hub, "switchboard_archive_backlog", &[]).await == 3.0
     })
     .await;
     eventually("a failed write is counted", || async {
-        metric(&hub, "switchboard_archive_write_failures_total").await >= 1.0
+        metric(&hub, "switchboard_archive_write_failures_total", &[]).await >= 1.0
     })
     .await;
     let (status, body) = http_get(&hub.http_url("/readyz")).await;
@@ -236,7 +243,7 @@ async fn postgres_outage_loses_nothing_and_the_backlog_drains() {
         .await;
     }
     eventually("the backlog is empty", || async {
-        metric(&hub, "switchboard_archive_backlog").await == 0.0
+        metric(&hub, "switchboard_archive_backlog", &[]).await == 0.0
             && stream_len(&mut conn.clone(), &prefix).await == 0
     })
     .await;
@@ -319,7 +326,15 @@ async fn an_archiver_that_died_before_acknowledging_is_taken_over_and_archived_o
     .await;
     assert_eq!(rows(&db, &id).await, (1, 2), "archived exactly once");
     assert!(pttl(&mut conn, &format!("{prefix}:conv:{id}")).await > 0);
-    assert!(metric(&heir, "switchboard_archived_total{kind=\"conversation\"}").await >= 1.0);
+    assert!(
+        metric(
+            &heir,
+            "switchboard_archived_total",
+            &[("kind", "conversation")]
+        )
+        .await
+            >= 1.0
+    );
 }
 
 #[tokio::test]
@@ -395,19 +410,17 @@ fn ids(history: &Value) -> Vec<String> {
 /// Asks for the cardholder's history until it lists `n` conversations (the
 /// archive may lag the end by a moment).
 async fn history_of(ch: &mut Client, n: usize) -> Value {
-    let deadline = std::time::Instant::now() + ARCHIVED_WITHIN;
-    loop {
+    let what = format!("history lists {n} conversations");
+    eventually_within(&what, ARCHIVED_WITHIN, async || {
         ch.send(json!({"type": "history"})).await;
         let history = ch.expect("history").await;
         if ids(&history).len() == n {
-            return history;
+            Ok(history)
+        } else {
+            Err(history)
         }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "history never listed {n} conversations: {history}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    })
+    .await
 }
 
 async fn history_rules(settings: Settings) {
@@ -536,6 +549,95 @@ async fn history_reaches_only_its_owner_from_postgres() {
     let redis = RedisServer::start();
     let db = PgDatabase::create().await;
     history_rules(archived_settings(&redis, &unique_prefix(), &db.url())).await;
+}
+
+/// A secure-message thread of `sub` left, claimed by `agent_sub`, answered
+/// and resolved; its id.
+async fn thread_resolved(url: &str, sub: &str, agent_sub: &str) -> String {
+    let (mut ag, _) = Client::connect(url, &agent(agent_sub, &["standard"], 1)).await;
+    let (mut ch, _) = Client::connect(url, &cardholder(sub, "standard")).await;
+    ch.send(
+        json!({"type": "start", "topic": "billing", "mode": "message",
+                   "text": "Why was I charged twice in March?"}),
+    )
+    .await;
+    let threads = ch.expect("threads").await;
+    let id = threads["threads"][0]["conversation"]
+        .as_str()
+        .expect("the new thread")
+        .to_owned();
+    ag.expect_where("inbox_item", |f| f["conversation"] == id.as_str())
+        .await;
+    ag.send(json!({"type": "claim_message", "conversation": id}))
+        .await;
+    ag.expect_where("assigned", |f| f["conversation"] == id.as_str())
+        .await;
+    ag.say_confirmed(json!({"type": "say", "conversation": id, "id": "r1",
+                            "text": "We refunded the second charge."}))
+        .await;
+    ag.send(json!({"type": "resolve", "conversation": id}))
+        .await;
+    for side in [&mut ag, &mut ch] {
+        side.expect_where("ended", |f| {
+            f["conversation"] == id.as_str() && f["reason"] == "resolved"
+        })
+        .await;
+    }
+    id
+}
+
+/// A cardholder with a past chat and a resolved secure-message thread sees
+/// both in `history`, each named by its kind (`chat`, `message`).
+async fn history_names_each_kind(settings: Settings) {
+    let hub = TestHub::spawn(settings).await;
+    let url = hub.ws_url();
+    let chat = chat_ended_by_agent(&url, "kind-ch", "kind-chat-agent").await;
+    let thread = thread_resolved(&url, "kind-ch", "kind-thread-agent").await;
+    let (mut ch, _) = Client::connect(&url, &cardholder("kind-ch", "standard")).await;
+    let history = history_of(&mut ch, 2).await;
+    let listed: Vec<(&str, &str, &str, &str)> = history["conversations"]
+        .as_array()
+        .expect("conversations")
+        .iter()
+        .map(|c| {
+            (
+                c["id"].as_str().unwrap_or_default(),
+                c["kind"].as_str().unwrap_or_default(),
+                c["end_reason"].as_str().unwrap_or_default(),
+                c["agent_name"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        listed,
+        vec![
+            (
+                thread.as_str(),
+                "message",
+                "resolved",
+                "Agent kind-thread-agent"
+            ),
+            (
+                chat.as_str(),
+                "chat",
+                "agent_ended",
+                "Agent kind-chat-agent"
+            ),
+        ],
+        "newest first, each with its kind: {history}"
+    );
+}
+
+#[tokio::test]
+async fn history_names_a_secure_message_thread_a_message_on_the_memory_engine() {
+    history_names_each_kind(memory_settings()).await;
+}
+
+#[tokio::test]
+async fn history_names_a_secure_message_thread_a_message_from_postgres() {
+    let redis = RedisServer::start();
+    let db = PgDatabase::create().await;
+    history_names_each_kind(archived_settings(&redis, &unique_prefix(), &db.url())).await;
 }
 
 #[tokio::test]

@@ -104,7 +104,9 @@ async fn first_frame_auth_works_and_failures_close_4401() {
     assert_eq!(wrong_first.expect_close().await, Closed::Code(4401));
 }
 
-#[tokio::test]
+/// On paused time: the hub's auth deadline fires as soon as nothing else
+/// is left to do, and before the test's own (far longer) wait for the close.
+#[tokio::test(start_paused = true)]
 async fn no_auth_within_deadline_closes_4408() {
     let mut settings = memory_settings();
     settings.auth_timeout = Duration::from_millis(300);

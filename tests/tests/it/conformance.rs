@@ -10,8 +10,7 @@ use switchboard::store::feed::EventFeed;
 use switchboard::store::memory::MemoryStore;
 use switchboard::store::redis::RedisStore;
 use switchboard::store::{Notifying, Store, DEFAULT_HOT_RETENTION_MS};
-use switchboard_tests::conformance;
-use switchboard_tests::{unique_prefix, RedisServer};
+use switchboard_tests::{conformance, unique_prefix, RedisServer};
 
 async fn redis_store(redis: &RedisServer, retention: Millis) -> RedisStore {
     RedisStore::connect(
@@ -80,6 +79,8 @@ conformance!(
     transfer_goes_to_head,
     cardholder_grace,
     agent_grace_requeues_at_head,
+    returning_chats_keep_their_original_order,
+    ending_a_chat_ends_its_grace_period,
     sender_must_belong,
     callbacks_one_open_per_desk_premium_first,
     callback_claims_and_outcomes,

@@ -17,15 +17,10 @@ async fn readyz_reports_redis_down_and_recovers() {
     assert_eq!(ch.expect("error").await["code"], "unavailable");
     redis.restart();
     // The connection manager reconnects by itself; poll readiness (bounded).
-    let mut ready = false;
-    for _ in 0..50 {
-        if http_get(&hub.http_url("/readyz")).await.0 == 200 {
-            ready = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    assert!(ready, "ready again after Redis came back");
+    eventually("ready again after Redis came back", async || {
+        http_get(&hub.http_url("/readyz")).await.0 == 200
+    })
+    .await;
     // Events published while the node was resubscribing are lost to it, so
     // its clients are asked to reconnect and sync.
     assert_eq!(ch.expect_close().await, Closed::Code(1012));

@@ -21,4 +21,5 @@ mod retention;
 mod security;
 mod sentinel;
 mod supervisor;
+mod tree;
 mod waiting;

@@ -124,11 +124,11 @@ async fn signed_notification_for_an_absent_cardholder(
         "never the text"
     );
     eventually("the delivery recorded", || async {
-        metric(&hub, "switchboard_notifications_delivered_total").await == 1.0
+        metric(&hub, "switchboard_notifications_delivered_total", &[]).await == 1.0
     })
     .await;
     assert_eq!(
-        metric(&hub, "switchboard_notifications_queued_total").await,
+        metric(&hub, "switchboard_notifications_queued_total", &[]).await,
         1.0,
         "the words said while the cardholder was connected queued nothing"
     );
@@ -180,12 +180,12 @@ async fn a_failing_push_service_gets_the_notification_once_after_retries() {
         "every attempt carries the event's webhook-id and is signed for its own timestamp"
     );
     eventually("the delivery recorded", || async {
-        metric(&hub, "switchboard_notifications_delivered_total").await == 1.0
+        metric(&hub, "switchboard_notifications_delivered_total", &[]).await == 1.0
     })
     .await;
     assert_eq!(queued(&redis, &prefix).await, 0, "nothing left to send");
     assert_eq!(
-        metric(&hub, "switchboard_notification_failed_attempts_total").await,
+        metric(&hub, "switchboard_notification_failed_attempts_total", &[]).await,
         2.0
     );
     assert!(receiver.unread().is_empty(), "delivered once, never again");
@@ -211,7 +211,13 @@ async fn a_hub_that_dies_mid_backoff_loses_no_notification() {
     let refused = receiver.next().await;
     assert_eq!(refused.status, 500);
     eventually("the failed attempt recorded", || async {
-        metric(&first, "switchboard_notification_failed_attempts_total").await >= 1.0
+        metric(
+            &first,
+            "switchboard_notification_failed_attempts_total",
+            &[],
+        )
+        .await
+            >= 1.0
     })
     .await;
     first.kill();
@@ -235,7 +241,7 @@ async fn a_hub_that_dies_mid_backoff_loses_no_notification() {
         "the same event, by the new hub"
     );
     eventually("the delivery recorded by the new hub", || async {
-        metric(&second, "switchboard_notifications_delivered_total").await == 1.0
+        metric(&second, "switchboard_notifications_delivered_total", &[]).await == 1.0
     })
     .await;
     assert_eq!(queued(&redis, &prefix).await, 0, "nothing left to send");
@@ -258,12 +264,12 @@ async fn a_notification_failing_past_the_give_up_time_is_dropped_and_counted() {
     agent_writes(&mut ag, &id, "a2").await;
     assert_eq!(receiver.next().await.status, 500);
     eventually("the notification given up", || async {
-        metric(&hub, "switchboard_notifications_given_up_total").await == 1.0
+        metric(&hub, "switchboard_notifications_given_up_total", &[]).await == 1.0
     })
     .await;
     assert_eq!(queued(&redis, &prefix).await, 0, "dropped from the queue");
     assert_eq!(
-        metric(&hub, "switchboard_notifications_delivered_total").await,
+        metric(&hub, "switchboard_notifications_delivered_total", &[]).await,
         0.0
     );
 }

@@ -2,7 +2,7 @@
 //! request closes sets the keys' expiry, and a churn of conversations
 //! through a hub leaves Redis as small as it found it.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::json;
 use switchboard::domain::CallbackOutcome;
@@ -135,7 +135,9 @@ async fn every_end_and_close_sets_the_retention() {
     let abandoned = open(&s, "r3", now).await;
     say(&s, &abandoned, "r3", now).await;
     let who = UserId("r3".into());
-    s.presence_up(&who, Side::Cardholder).await.expect("up");
+    s.presence_up(&who, Side::Cardholder, now)
+        .await
+        .expect("up");
     s.presence_down(&who, Side::Cardholder, now, 0)
         .await
         .expect("down");
@@ -146,14 +148,20 @@ async fn every_end_and_close_sets_the_retention() {
     // A callback request closes: out of every index, its hash expires.
     let cb = format!("{prefix}:cb:{}", request.reference);
     assert_eq!(pttl(&mut conn, &cb).await, -1, "open: no expiry");
-    s.claim_callback(&request.reference, &UserId("d1".into()), &[Desk::Fraud])
-        .await
-        .expect("claim");
+    s.claim_callback(
+        &request.reference,
+        &UserId("d1".into()),
+        &[Desk::Fraud],
+        now,
+    )
+    .await
+    .expect("claim");
     s.complete_callback(
         &request.reference,
         &UserId("d1".into()),
         CallbackOutcome::Reached,
         None,
+        now,
     )
     .await
     .expect("complete");
@@ -222,19 +230,15 @@ async fn churn_leaves_redis_as_small_as_it_found_it() {
         "the last conversation is still held right after its end"
     );
 
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
+    let what = format!("at most {IDLE_KEYS} keys left once {N} conversations expired");
+    eventually_within(&what, Duration::from_secs(20), async || {
         let keys = keys_under(&mut conn, &prefix).await;
         if keys.len() <= IDLE_KEYS {
-            break;
+            Ok(())
+        } else {
+            Err((keys.len(), keys[..keys.len().min(20)].to_vec()))
         }
-        assert!(
-            Instant::now() < deadline,
-            "{} keys left after {N} conversations expired: {:?}",
-            keys.len(),
-            &keys[..keys.len().min(20)]
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    })
+    .await;
     hub.shutdown().await;
 }

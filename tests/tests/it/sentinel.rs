@@ -20,11 +20,9 @@ struct Processes {
 
 impl Processes {
     fn new() -> Processes {
-        let dir = std::env::temp_dir().join(format!("switchboard-sentinel-{}", unique_prefix()));
-        std::fs::create_dir_all(&dir).expect("a temp dir");
         Processes {
             children: Vec::new(),
-            dir,
+            dir: temp_dir("sentinel"),
         }
     }
 
@@ -85,10 +83,11 @@ impl Processes {
     fn sentinel(&mut self, primary: u16) -> u16 {
         let port = free_port();
         let conf = self.dir.join(format!("sentinel-{port}.conf"));
+        let dir = self.dir.display();
         std::fs::write(
             &conf,
             format!(
-                "port {port}\nbind 127.0.0.1\nprotected-mode no\n\
+                "port {port}\nbind 127.0.0.1\nprotected-mode no\ndir {dir}\n\
                  sentinel monitor {MASTER} 127.0.0.1 {primary} 2\n\
                  sentinel down-after-milliseconds {MASTER} 500\n\
                  sentinel failover-timeout {MASTER} 3000\n\
@@ -323,5 +322,5 @@ async fn with_wait_replicas_a_message_is_acknowledged_only_once_the_replica_hold
     assert!(stored_ids(replica, &prefix, &conversation)
         .await
         .contains(&"w-2".to_owned()));
-    assert!(metric(&hub, "switchboard_replica_wait_failures_total").await >= 1.0);
+    assert!(metric(&hub, "switchboard_replica_wait_failures_total", &[]).await >= 1.0);
 }

@@ -374,6 +374,46 @@ async fn monitor_ended_says_unmonitored_or_ended() {
     hub.shutdown().await;
 }
 
+/// A supervisor who stops monitoring a chat and monitors it again on the
+/// same connection gets what was said in between in the new transcript page.
+#[tokio::test]
+async fn monitoring_again_brings_what_was_said_meanwhile() {
+    let redis = RedisServer::start();
+    let hub = TestHub::spawn(redis_settings(&redis.url(), &unique_prefix())).await;
+    let url = hub.ws_url();
+    let mut ag = available_agent(&url, "ma-ag", &["premium"], 2).await;
+    let (mut ch, _) = Client::connect(&url, &cardholder("ma-ch", "premium")).await;
+    let id = paired(&mut ch, &mut ag, "billing").await;
+    let (mut sup, _) = Client::connect(&url, &supervisor("ma-sup", &["premium"])).await;
+    sup.send(json!({"type": "monitor", "conversation": id}))
+        .await;
+    sup.expect("transcript").await;
+    ch.send(json!({"type": "say", "id": "m1", "text": "First question"}))
+        .await;
+    assert_eq!(sup.expect("msg").await["text"], "First question");
+    sup.send(json!({"type": "unmonitor", "conversation": id}))
+        .await;
+    sup.expect("monitor_ended").await;
+    ch.send(json!({"type": "say", "id": "m2", "text": "Second question"}))
+        .await;
+    ag.expect("msg").await;
+    ag.expect("msg").await;
+    sup.send(json!({"type": "monitor", "conversation": id}))
+        .await;
+    let page = sup.expect("transcript").await;
+    let texts: Vec<&str> = page["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .filter_map(|e| e["text"].as_str())
+        .collect();
+    assert!(
+        texts.contains(&"Second question"),
+        "what was said while not monitoring is in the page: {texts:?}"
+    );
+    hub.shutdown().await;
+}
+
 /// SPEC: a supervisor reaches only the audit entries of its teams.
 async fn audit_is_scoped(settings: switchboard::settings::Settings) {
     let hub = TestHub::spawn(settings).await;

@@ -27,6 +27,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::library::{Function, Library};
 use super::replication::LinkCell;
+use crate::domain::Millis;
 use crate::store::{StoreError, StoreResult};
 
 /// Most appends in one batch (one step blocks Redis for ~15 µs per append).
@@ -43,6 +44,8 @@ const QUEUED: usize = 4096;
 /// An append waiting: its arguments (as `append.lua` takes them from its
 /// time on) and where its reply goes.
 struct Job {
+    /// The time of the append (the batch runs at its latest append's).
+    now: Millis,
     args: Vec<String>,
     reply: oneshot::Sender<StoreResult<String>>,
 }
@@ -93,11 +96,11 @@ impl Batcher {
     /// Stores one append (`args` from its time on): alone at once while
     /// fewer than [`IN_FLIGHT`] are being stored, otherwise in the next
     /// batch; `append.lua`'s reply.
-    pub(super) async fn append(&self, args: Vec<String>) -> StoreResult<String> {
+    pub(super) async fn append(&self, now: Millis, args: Vec<String>) -> StoreResult<String> {
         let direct = self.outstanding.fetch_add(1, Ordering::AcqRel) < IN_FLIGHT;
         let _counted = Outstanding(&self.outstanding);
         let (reply, answer) = oneshot::channel();
-        let job = Job { args, reply };
+        let job = Job { now, args, reply };
         if direct {
             self.shared.call(vec![job]).await;
         } else {
@@ -150,9 +153,8 @@ impl Shared {
             return;
         };
         let mut conn = links.load().main.clone();
-        let mut invocation = self
-            .step
-            .invocation(&self.prefix, crate::domain::now_millis());
+        let now = jobs.iter().map(|j| j.now).max().unwrap_or_default();
+        let mut invocation = self.step.invocation(&self.prefix, now);
         for job in &mut jobs {
             invocation.arg(job.args.len());
             for arg in std::mem::take(&mut job.args) {

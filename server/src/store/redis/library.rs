@@ -113,6 +113,14 @@ impl Function {
         cmd.arg(&self.name).arg(0).arg(prefix).arg(now);
         cmd
     }
+
+    /// `FCALL <function> 0 <prefix> ''`: a step that only reads, and so is
+    /// given no time (its `NOW` is nil).
+    pub(super) fn read_invocation(&self, prefix: &str) -> Cmd {
+        let mut cmd = redis::cmd("FCALL");
+        cmd.arg(&self.name).arg(0).arg(prefix).arg("");
+        cmd
+    }
 }
 
 /// Whether Redis answered that it has no such function.

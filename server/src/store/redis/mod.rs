@@ -34,29 +34,26 @@ use self::replies::{
     SnapshotReply, StatsItem, StoredEntry,
 };
 use super::inbox::{inbox_rank, MessageSla, MAX_OPEN_THREADS};
+use super::order::{queue_score, AvailabilityScores, QueueRanks};
 use super::{
-    after_outcome, average_wait, boost_score, desk_rank, idempotency_key, new_callback_ref,
-    queue_score, transcript_charge, AgentOverview, AgentProfile, AgentSnapshot, Appended,
-    Assignment, Beat, DeskOverview, GraceOutcome, NewCallback, NewConversation, NewEntry, Opened,
-    Overview, QueueOverview, QueuePlace, QueueSnapshot, QueueStanding, Side, Store, StoreError,
-    StoreResult, Sweep, TranscriptBounds, AUDIT_KEPT, DONE_WINDOW_MS, MAX_NOTES,
-    MAX_TRANSCRIPT_PAGE, RECENT_WAITS, ROUTE_BATCH, ROUTE_SCAN,
+    after_outcome, average_wait, desk_rank, idempotency_key, new_callback_ref, transcript_charge,
+    AgentOverview, AgentProfile, AgentSnapshot, Appended, Assignment, Beat, DeskOverview,
+    GraceOutcome, NewCallback, NewConversation, NewEntry, Opened, Overview, QueueOverview,
+    QueuePlace, QueueSnapshot, QueueStanding, Side, Store, StoreError, StoreResult, Sweep,
+    TranscriptBounds, AUDIT_KEPT, DONE_WINDOW_MS, MAX_NOTES, MAX_TRANSCRIPT_PAGE, RECENT_WAITS,
+    ROUTE_BATCH,
 };
 use crate::domain::audit::AuditEntry;
 use crate::domain::callback::CallbackRequest;
-use crate::domain::conversation::Conversation;
-use crate::domain::conversation::Entry;
-use crate::domain::conversation::Note;
-use crate::domain::conversation::Rating;
+use crate::domain::conversation::{Conversation, Entry, Note, Rating};
 use crate::domain::queue::QueueView;
 use crate::domain::CallbackOutcome;
 use crate::domain::{
-    now_millis, rfc3339, AgentState, Author, CallbackRef, CallbackStatus, ConversationId,
-    ConversationStatus, Desk, EndReason, Millis, Seq, Team, Tier, TierBoosts, UserId,
+    rfc3339, AgentState, Author, CallbackRef, CallbackStatus, ConversationId, ConversationStatus,
+    Desk, EndReason, Millis, Seq, Team, Tier, UserId,
 };
 use crate::events::{Audience, Envelope, Event};
-use crate::store::feed::EventFeed;
-use crate::store::feed::EventStream;
+use crate::store::feed::{EventFeed, EventStream};
 
 impl From<::redis::RedisError> for StoreError {
     fn from(e: ::redis::RedisError) -> Self {
@@ -393,9 +390,8 @@ impl RedisStore {
     /// Conversations listed by `inbox_list.lua`.
     async fn list_threads(&self, mode: &str, name: String) -> StoreResult<Vec<Conversation>> {
         let reply = self
-            .run(
+            .run_read(
                 &self.scripts.inbox_list,
-                now_millis(),
                 argv![mode, name, super::INBOX_PAGE],
             )
             .await?;
@@ -441,7 +437,15 @@ impl RedisStore {
     /// Runs a script with the prefix and the time as ARGV[1..2], then
     /// `args`; the reply is the script's JSON document.
     async fn run(&self, step: &Function, now: Millis, args: Vec<String>) -> StoreResult<String> {
-        let mut invocation = step.invocation(&self.prefix, now);
+        self.call(step.invocation(&self.prefix, now), args).await
+    }
+
+    /// Runs a step that only reads: it is given no time.
+    async fn run_read(&self, step: &Function, args: Vec<String>) -> StoreResult<String> {
+        self.call(step.read_invocation(&self.prefix), args).await
+    }
+
+    async fn call(&self, mut invocation: redis::Cmd, args: Vec<String>) -> StoreResult<String> {
         for a in args {
             invocation.arg(a);
         }
@@ -625,7 +629,10 @@ impl Store for RedisStore {
 
     async fn open_conversation(&self, new: NewConversation) -> StoreResult<Opened> {
         let id = ConversationId::generate();
-        let score = queue_score(new.now, self.tiebreak.fetch_add(1, Ordering::Relaxed));
+        let ranks = QueueRanks::new(
+            queue_score(new.now, self.tiebreak.fetch_add(1, Ordering::Relaxed)),
+            &new.boosts,
+        );
         let reply = self
             .run(
                 &self.scripts.open,
@@ -638,7 +645,8 @@ impl Store for RedisStore {
                     if new.enqueue { "1" } else { "0" },
                     id,
                     new.phone_last4.as_deref().unwrap_or(""),
-                    score,
+                    ranks.waiting(new.tier),
+                    ranks.to_json(),
                     replies::encode_history(&new.history)?
                 ],
             )
@@ -682,14 +690,14 @@ impl Store for RedisStore {
         let at = rfc3339(new.now);
         let reply = self
             .appends
-            .append(self.append_args(id, &new, &at, false)?)
+            .append(new.now, self.append_args(id, &new, &at, false)?)
             .await?;
         let mut r: AppendReply = decode(&reply, "append")?;
         if r.wants_ranks {
             // A cardholder's message to a resolved thread: again, with the
             // inbox ranks that reopening it needs.
             let args = self.append_args(id, &new, &at, true)?;
-            r = decode(&self.appends.append(args).await?, "append")?;
+            r = decode(&self.appends.append(new.now, args).await?, "append")?;
         }
         if r.full {
             return Err(StoreError::TranscriptFull);
@@ -703,7 +711,7 @@ impl Store for RedisStore {
         if let Some(replication) = &self.replication {
             // A resend (duplicate) waits too: its first try may have been
             // answered `unavailable` before the replicas held it.
-            replication.release(id.as_str(), r.seq).await?;
+            replication.release(id.as_str(), r.seq, new.now).await?;
         }
         let entry = if r.duplicate {
             replies::entry(r.seq, &r.entry)?
@@ -738,11 +746,7 @@ impl Store for RedisStore {
         since: Millis,
     ) -> StoreResult<Vec<Entry>> {
         let reply = self
-            .run(
-                &self.scripts.recent,
-                now_millis(),
-                argv![id, super::RECENT_TAIL],
-            )
+            .run_read(&self.scripts.recent, argv![id, super::RECENT_TAIL])
             .await?;
         let tail: replies::TailReply = decode(&reply, "recent")?;
         let entries = replies::entries_from(tail.first, &tail.entries)?;
@@ -902,7 +906,8 @@ impl Store for RedisStore {
                     keys::encode(&profile.sub),
                     profile.name,
                     teams,
-                    profile.max_chats
+                    profile.max_chats,
+                    AvailabilityScores::at(now).to_field()
                 ],
             )
             .await?;
@@ -931,7 +936,11 @@ impl Store for RedisStore {
             .run(
                 &self.scripts.set_state,
                 now,
-                argv![keys::encode(agent), state],
+                argv![
+                    keys::encode(agent),
+                    state,
+                    AvailabilityScores::at(now).to_field()
+                ],
             )
             .await?;
         let r: OkReply = decode(&reply, "set state")?;
@@ -941,11 +950,15 @@ impl Store for RedisStore {
         Ok(())
     }
 
-    async fn route(&self, now: Millis, boosts: &TierBoosts) -> StoreResult<Vec<Assignment>> {
-        let mut args = argv![ROUTE_BATCH, RECENT_WAITS, MAX_TRANSCRIPT_PAGE, ROUTE_SCAN];
+    async fn route(&self, now: Millis) -> StoreResult<Vec<Assignment>> {
+        let mut args = argv![
+            ROUTE_BATCH,
+            RECENT_WAITS,
+            MAX_TRANSCRIPT_PAGE,
+            AvailabilityScores::at(now).to_field()
+        ];
         for &tier in Tier::ALL {
             args.push(tier.to_string());
-            args.push(boost_score(tier, boosts).to_string());
         }
         let reply = self.run(&self.scripts.route, now, args).await?;
         let items: Vec<RouteItem> = replies::decode_list(&reply, "route")?;
@@ -965,9 +978,8 @@ impl Store for RedisStore {
         id: &ConversationId,
         tier: Tier,
     ) -> StoreResult<Option<QueueStanding>> {
-        let now = crate::domain::now_millis();
         let reply = self
-            .run(&self.scripts.queue_place, now, argv![tier, id])
+            .run_read(&self.scripts.queue_place, argv![tier, id])
             .await?;
         let r: PlaceReply = decode(&reply, "queue place")?;
         if r.position == 0 {
@@ -981,9 +993,8 @@ impl Store for RedisStore {
     }
 
     async fn queue_snapshot(&self, tier: Tier) -> StoreResult<QueueSnapshot> {
-        let now = crate::domain::now_millis();
         let reply = self
-            .run(&self.scripts.queue_snapshot, now, argv![tier])
+            .run_read(&self.scripts.queue_snapshot, argv![tier])
             .await?;
         let r: SnapshotReply = decode(&reply, "queue snapshot")?;
         Ok(QueueSnapshot {
@@ -1003,9 +1014,8 @@ impl Store for RedisStore {
     }
 
     async fn agents_online(&self, team: Team) -> StoreResult<u64> {
-        let now = crate::domain::now_millis();
         let reply = self
-            .run(&self.scripts.agents_online, now, argv![team.as_str()])
+            .run_read(&self.scripts.agents_online, argv![team.as_str()])
             .await?;
         decode(&reply, "agents online")
     }
@@ -1045,11 +1055,7 @@ impl Store for RedisStore {
         let desks = names(|t| t.tier().is_none());
         let all = names(|_| true);
         let reply = self
-            .run(
-                &self.scripts.overview,
-                now_millis(),
-                argv![tiers, desks, all],
-            )
+            .run_read(&self.scripts.overview, argv![tiers, desks, all])
             .await?;
         let r: replies::OverviewReply = replies::decode(&reply, "overview")?;
         let bad = |what: &str| replies::corrupt(&format!("overview {what}"));
@@ -1105,6 +1111,7 @@ impl Store for RedisStore {
         id: &ConversationId,
         supervisor: &UserId,
         teams: &[Team],
+        now: Millis,
     ) -> StoreResult<Option<Conversation>> {
         // The monitor keeps the supervisor's teams with it, so that the
         // step that moves the chat (`transfer.lua`, `escalate.lua`, given
@@ -1113,7 +1120,7 @@ impl Store for RedisStore {
         let reply = self
             .run(
                 &self.scripts.monitor,
-                now_millis(),
+                now,
                 argv![
                     id,
                     presence_member(Side::Supervisor, supervisor),
@@ -1132,11 +1139,16 @@ impl Store for RedisStore {
         replies::conversation(&r.conversation).map(Some)
     }
 
-    async fn unmonitor(&self, id: &ConversationId, supervisor: &UserId) -> StoreResult<()> {
+    async fn unmonitor(
+        &self,
+        id: &ConversationId,
+        supervisor: &UserId,
+        now: Millis,
+    ) -> StoreResult<()> {
         let reply = self
             .run(
                 &self.scripts.monitor,
-                now_millis(),
+                now,
                 argv![id, presence_member(Side::Supervisor, supervisor), "0", ""],
             )
             .await?;
@@ -1197,8 +1209,7 @@ impl Store for RedisStore {
         Ok(crate::store::merge_audit(lists, limit))
     }
 
-    async fn presence_up(&self, user: &UserId, side: Side) -> StoreResult<()> {
-        let now = crate::domain::now_millis();
+    async fn presence_up(&self, user: &UserId, side: Side, now: Millis) -> StoreResult<()> {
         self.run(
             &self.scripts.presence,
             now,
@@ -1306,20 +1317,17 @@ impl Store for RedisStore {
     }
 
     async fn callbacks(&self, desk: Desk) -> StoreResult<Vec<CallbackRequest>> {
-        let now = crate::domain::now_millis();
         let reply = self
-            .run(&self.scripts.list_callbacks, now, argv!["desk", desk])
+            .run_read(&self.scripts.list_callbacks, argv!["desk", desk])
             .await?;
         let list: Vec<Fields> = replies::decode_list(&reply, "callbacks")?;
         list.iter().map(replies::callback).collect()
     }
 
     async fn callbacks_of(&self, sub: &UserId) -> StoreResult<Vec<CallbackRequest>> {
-        let now = crate::domain::now_millis();
         let reply = self
-            .run(
+            .run_read(
                 &self.scripts.list_callbacks,
-                now,
                 argv!["sub", keys::encode(sub)],
             )
             .await?;
@@ -1366,8 +1374,8 @@ impl Store for RedisStore {
         reference: &CallbackRef,
         agent: &UserId,
         desks: &[Desk],
+        now: Millis,
     ) -> StoreResult<CallbackRequest> {
-        let now = crate::domain::now_millis();
         let mut args = argv![reference, keys::encode(agent), CallbackStatus::Claimed];
         args.extend(desks.iter().map(ToString::to_string));
         let reply = self.run(&self.scripts.claim_callback, now, args).await?;
@@ -1380,6 +1388,7 @@ impl Store for RedisStore {
         agent: &UserId,
         outcome: CallbackOutcome,
         note: Option<String>,
+        now: Millis,
     ) -> StoreResult<CallbackRequest> {
         // Rust decides the outcome; the script writes it only if the request
         // is still this agent's and unchanged since it was read.
@@ -1390,7 +1399,6 @@ impl Store for RedisStore {
         if current.claimed_by.as_ref() != Some(agent) {
             return Err(StoreError::NotAllowed);
         }
-        let now = crate::domain::now_millis();
         let next = after_outcome(&current, outcome, agent, note, now);
         let reply = self
             .run(
@@ -1425,8 +1433,9 @@ impl Store for RedisStore {
         &self,
         n: &super::Notification,
         how: super::Settle,
+        now: Millis,
     ) -> StoreResult<bool> {
-        self.settle_notice(n, how).await
+        self.settle_notice(n, how, now).await
     }
 
     async fn notification_backlog(&self) -> StoreResult<super::NotificationBacklog> {
@@ -1434,11 +1443,9 @@ impl Store for RedisStore {
     }
 
     async fn closed_by(&self, agent: &UserId, since: Millis) -> StoreResult<Vec<CallbackRequest>> {
-        let now = crate::domain::now_millis();
         let reply = self
-            .run(
+            .run_read(
                 &self.scripts.list_callbacks,
-                now,
                 argv!["done", keys::encode(agent), since],
             )
             .await?;
@@ -1483,9 +1490,7 @@ impl Store for RedisStore {
     async fn inbox_stats(&self) -> StoreResult<Vec<super::InboxOverview>> {
         let mut args = argv!["stats", "", super::INBOX_PAGE];
         args.extend(Tier::ALL.iter().map(ToString::to_string));
-        let reply = self
-            .run(&self.scripts.inbox_list, now_millis(), args)
-            .await?;
+        let reply = self.run_read(&self.scripts.inbox_list, args).await?;
         let rows: Vec<StatsItem> = replies::decode_list(&reply, "inbox stats")?;
         rows.iter()
             .map(|row| {
@@ -1552,11 +1557,12 @@ impl Store for RedisStore {
         id: &ConversationId,
         cardholder: &UserId,
         seq: Seq,
+        now: Millis,
     ) -> StoreResult<()> {
         let reply = self
             .run(
                 &self.scripts.inbox_read,
-                now_millis(),
+                now,
                 argv![id, keys::encode(cardholder), seq],
             )
             .await?;

@@ -67,7 +67,12 @@ impl RedisStore {
             .collect())
     }
 
-    pub(super) async fn settle_notice(&self, n: &Notification, how: Settle) -> StoreResult<bool> {
+    pub(super) async fn settle_notice(
+        &self,
+        n: &Notification,
+        how: Settle,
+        now: Millis,
+    ) -> StoreResult<bool> {
         let retry_at = match how {
             Settle::RetryAt(at) => at.to_string(),
             Settle::Delivered | Settle::GiveUp => String::new(),
@@ -75,7 +80,7 @@ impl RedisStore {
         let reply = self
             .run(
                 &self.scripts.notify_settle,
-                crate::domain::now_millis(),
+                now,
                 vec![n.id.clone(), n.attempts.to_string(), retry_at],
             )
             .await?;

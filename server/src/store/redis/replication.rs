@@ -23,6 +23,7 @@ use super::library::{Function, Library};
 use redis::aio::ConnectionManager;
 use tokio::sync::{mpsc, oneshot};
 
+use crate::domain::Millis;
 use crate::metrics::Metrics;
 use crate::store::{StoreError, StoreResult};
 
@@ -48,6 +49,8 @@ pub type LinkCell = arc_swap::ArcSwap<Links>;
 /// An append waiting for the replicas: its conversation and seq, and where
 /// to answer.
 struct Waiter {
+    /// The time of the append that waits (the release runs at the latest).
+    now: Millis,
     conversation: String,
     seq: u64,
     answer: oneshot::Sender<Result<(), String>>,
@@ -88,10 +91,11 @@ impl Replication {
     /// Waits until `replicas` Redis replicas hold everything this node wrote
     /// before the call, then announces `conversation`'s held entries up to
     /// `seq`.
-    pub async fn release(&self, conversation: &str, seq: u64) -> StoreResult<()> {
+    pub async fn release(&self, conversation: &str, seq: u64, now: Millis) -> StoreResult<()> {
         let (answer, rx) = oneshot::channel();
         let closed = || StoreError::Unavailable("the replication barrier stopped".into());
         let waiter = Waiter {
+            now,
             conversation: conversation.to_owned(),
             seq,
             answer,
@@ -173,9 +177,8 @@ impl Barrier {
     /// its seq, in one script.
     async fn release(&self, batch: &[Waiter]) -> Result<(), String> {
         let mut conn = self.links()?.main.clone();
-        let mut invocation = self
-            .release
-            .invocation(&self.prefix, crate::domain::now_millis());
+        let now = batch.iter().map(|w| w.now).max().unwrap_or_default();
+        let mut invocation = self.release.invocation(&self.prefix, now);
         for w in batch {
             invocation.arg(&w.conversation).arg(w.seq);
         }

@@ -14,10 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::keys;
 use crate::domain::callback::CallbackRequest;
-use crate::domain::conversation::Conversation;
-use crate::domain::conversation::Entry;
-use crate::domain::conversation::Summary;
-use crate::domain::conversation::Transfer;
+use crate::domain::conversation::{Conversation, Entry, Summary, Transfer};
 use crate::domain::{
     Author, CallbackRef, CardholderPresence, ConversationId, ConversationKind, Millis, Seq, UserId,
 };

@@ -6,12 +6,7 @@
 -- the agents' hashes and chat sets, the desks' open indexes.
 local queues, agents, desks = {}, {}, {}
 for tier in string.gmatch(ARGV[3], '[^,]+') do
-  local head = redis.call('ZRANGE', k('q', tier), 0, 0)
-  local since = ''
-  if head[1] then
-    since = redis.call('HGET', k('conv', head[1]), 'queued_at') or ''
-  end
-  table.insert(queues, {tier = tier, depth = redis.call('ZCARD', k('q', tier)), since = since,
+  table.insert(queues, {tier = tier, depth = queue_depth(tier), since = head_since(tier),
     waits = redis.call('LRANGE', k('waits', tier), 0, -1)})
 end
 for desk in string.gmatch(ARGV[4], '[^,]+') do

@@ -1,7 +1,8 @@
 -- Shared helpers for every Switchboard step. The steps are functions of
 -- one library (`store::redis::library`): this prelude runs once, when Redis
 -- loads the library, and each step's body runs when called. ARGV[1] is the
--- key prefix, ARGV[2] the time of the call (Unix ms); each function sets
+-- key prefix, ARGV[2] the time of the call (Unix ms, given by Rust: a step
+-- never reads Redis's clock; '' for a step that only reads); each function sets
 -- P, NOW, NOW_S and ARGS from them before its body runs, and bodies read their
 -- own arguments from ARGV[3] on. Keys are built here rather than passed as KEYS because
 -- routing touches keys it only discovers while it runs (single Redis or a
@@ -9,9 +10,11 @@
 --
 -- User ids reach the scripts already encoded by Rust (`store::redis::keys`):
 -- an encoded id holds no ':', '*', '{' or space, so no id can name another
--- key. Every rule (queue scores, boosts, desk ranks, idempotency keys,
--- callback outcomes, end reasons) is computed in Rust and passed in; the
--- scripts check, write and announce. Each script checks everything it
+-- key. Every rule (queue ranks and boosts, agents' availability scores,
+-- desk ranks, idempotency keys, callback outcomes, end reasons) is computed
+-- in Rust and passed in or kept where Rust wrote it (a conversation's
+-- `ranks`, an agent's `scores`); the scripts sort by them, check, write and
+-- announce. Each script checks everything it
 -- needs before its first write, so a refused call leaves nothing behind.
 -- Replies are JSON documents decoded by named structs
 -- (`store::redis::replies`). Events are `events::Event` payloads built by
@@ -47,17 +50,32 @@ local function hset_given(key, fields)
   end
 end
 
--- Recomputes an agent's place in the availability sets of its tier teams:
--- present only while available with a free slot, scored so that the lowest
--- score is the fewest active chats, then the longest idle.
+-- An agent's score with `active` chats: the (active + 1)-th of its
+-- `scores` field, Rust's `store::order::AvailabilityScores`, written with
+-- its `idle_since` (nil when not written).
+local function load_score(scores, active)
+  local i = 0
+  for score in string.gmatch(scores or '', '%S+') do
+    if i == active then
+      return score
+    end
+    i = i + 1
+  end
+  return nil
+end
+
+-- Puts an agent in the availability sets of its tier teams, or takes it
+-- out: present only while available with a free slot, with the score Rust
+-- gave for its number of active chats (`load_score`).
 local function agent_refresh(agent)
   local a = k('agent', agent)
-  local f = redis.call('HMGET', a, 'state', 'max_chats', 'teams', 'idle_since')
+  local f = redis.call('HMGET', a, 'state', 'max_chats', 'teams', 'scores')
   local active = redis.call('SCARD', a .. ':convs')
-  local free = f[1] == 'available' and active < tonumber(f[2] or '0')
+  local score = load_score(f[4], active)
+  local free = f[1] == 'available' and active < tonumber(f[2] or '0') and score
   for team in string.gmatch(f[3] or '', '[^,]+') do
     if free then
-      redis.call('ZADD', k('avail', team), active * 1e13 + tonumber(f[4] or '0'), agent)
+      redis.call('ZADD', k('avail', team), score, agent)
     else
       redis.call('ZREM', k('avail', team), agent)
     end
@@ -190,6 +208,67 @@ local function tell_presence(agent, id, presence)
   announce_about({'a:' .. agent}, id, EVENT.presence[presence])
 end
 
+-- A tier's queue is two sorted sets with the same ranks (Rust's
+-- `store::order`): `q:<tier>` for connected cardholders and
+-- `q:<tier>:away` for those in their grace period; routing serves the
+-- first, positions count both. `line` names one: 'q' or 'away'.
+local function line_key(tier, line)
+  if line == 'away' then
+    return k('q', tier, 'away')
+  end
+  return k('q', tier)
+end
+
+-- Moves a queued conversation from one line of its tier's queue to the
+-- other, keeping its rank (nothing when it is not in `from`).
+local function change_line(id, from, to)
+  local tier = redis.call('HGET', k('conv', id), 'tier')
+  local rank = tier and redis.call('ZSCORE', line_key(tier, from), id)
+  if rank then
+    redis.call('ZREM', line_key(tier, from), id)
+    redis.call('ZADD', line_key(tier, to), rank, id)
+  end
+end
+
+-- Takes a conversation out of a tier's queue, whichever line holds it.
+local function leave_queue(tier, id)
+  redis.call('ZREM', k('q', tier), id)
+  redis.call('ZREM', k('q', tier, 'away'), id)
+end
+
+-- How many conversations wait in a tier's queue (both lines).
+local function queue_depth(tier)
+  return redis.call('ZCARD', k('q', tier)) + redis.call('ZCARD', k('q', tier, 'away'))
+end
+
+-- When the conversation at the head of a tier's queue by rank (either
+-- line) was queued: its `queued_at` as stored, '' when the queue is empty.
+local function head_since(tier)
+  local first, best
+  for _, line in ipairs({'q', 'away'}) do
+    local head = redis.call('ZRANGE', line_key(tier, line), 0, 0, 'WITHSCORES')
+    if head[1] and (not best or tonumber(head[2]) < best) then
+      first, best = head[1], tonumber(head[2])
+    end
+  end
+  if not first then
+    return ''
+  end
+  return redis.call('HGET', k('conv', first), 'queued_at') or ''
+end
+
+-- The head of a tier's queue: the connected line's first, else the away
+-- line's: id, rank (nil when both are empty).
+local function queue_head(tier)
+  for _, line in ipairs({'q', 'away'}) do
+    local head = redis.call('ZRANGE', line_key(tier, line), 0, 0, 'WITHSCORES')
+    if head[1] then
+      return head[1], head[2]
+    end
+  end
+  return nil
+end
+
 -- Keeps `online:<team>` (the team's agents connected on a live node, so
 -- that counting them costs one SCARD, not a presence check per member) for
 -- an agent's teams: `on` adds, otherwise removes.
@@ -220,6 +299,7 @@ local function went_offline(member, deadline)
     local id, status, agent = open_of(user)
     if status == 'queued' then
       redis.call('ZADD', k('grace'), deadline, member)
+      change_line(id, 'q', 'away')
     elseif status == 'active' and agent then
       redis.call('ZADD', k('grace'), deadline, member)
       tell_presence(agent, id, 'away')
@@ -239,6 +319,8 @@ local function came_online(member)
     local id, status, agent = open_of(user)
     if status == 'active' and agent then
       tell_presence(agent, id, 'online')
+    elseif status == 'queued' then
+      change_line(id, 'away', 'q')
     end
   end
 end
@@ -470,7 +552,7 @@ local function end_conv(id, reason, retention)
   end
   drop_monitors(c)
   if f[1] == 'queued' then
-    redis.call('ZREM', k('q', f[4]), id)
+    leave_queue(f[4], id)
     redis.call('ZREM', k('inbox', f[4]), id)
   elseif f[3] then
     redis.call('SREM', k('agent', f[3]) .. ':convs', id)
@@ -511,21 +593,24 @@ local function note_transfer(id, tier, note)
   end
 end
 
--- Puts a conversation at the head of a tier queue, keeping its original
--- place when that is earlier still; the agent it leaves is recorded
--- (`note_transfer`).
+-- Puts a conversation back in a tier queue after an agent had it, with its
+-- returning rank there (Rust's `store::order::QueueRanks`, kept in its
+-- `ranks` field: ahead of everyone not served yet, in original order among
+-- those who came back), in the away line while its cardholder is in a
+-- grace period; the agent it leaves is recorded (`note_transfer`).
 local function requeue_at_head(id, tier, note)
   release(id)
   local c = k('conv', id)
   note_transfer(id, tier, note)
-  local score = tonumber(redis.call('HGET', c, 'score'))
-  local head = redis.call('ZRANGE', k('q', tier), 0, 0, 'WITHSCORES')
-  if head[2] then
-    score = math.min(score, tonumber(head[2]) - 1)
-  end
+  local f = redis.call('HMGET', c, 'ranks', 'cardholder')
+  local rank = cjson.decode(f[1])[tier][2]
   redis.call('HSET', c, 'status', 'queued', 'tier', tier, 'queued_at', NOW)
   redis.call('HDEL', c, 'agent', 'agent_name')
-  redis.call('ZADD', k('q', tier), score, id)
+  local line = 'q'
+  if redis.call('ZSCORE', k('grace'), 'c:' .. f[2]) then
+    line = 'away'
+  end
+  redis.call('ZADD', line_key(tier, line), rank, id)
 end
 
 -- Puts a message thread (back) into `tier`'s inbox, unclaimed; the agent it

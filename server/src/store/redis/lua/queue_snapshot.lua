@@ -1,8 +1,9 @@
 -- ARGV: prefix, now, tier
--- Reply: {places: [{conversation, cardholder, queued_at}] in serving order, waits}.
+-- Reply: {places: [{conversation, cardholder, queued_at}] in rank order (both
+-- lines of the queue merged), waits}.
 local tier = ARGV[3]
 local places = {}
-for _, id in ipairs(redis.call('ZRANGE', k('q', tier), 0, -1)) do
+for _, id in ipairs(redis.call('ZUNION', 2, k('q', tier), k('q', tier, 'away'))) do
   local f = redis.call('HMGET', k('conv', id), 'cardholder', 'queued_at')
   table.insert(places, {conversation = id, cardholder = f[1] or '', queued_at = tonumber(f[2] or '0')})
 end

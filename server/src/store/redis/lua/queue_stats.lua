@@ -3,11 +3,6 @@
 local out = {}
 for i = 3, #ARGV do
   local t = ARGV[i]
-  local head = redis.call('ZRANGE', k('q', t), 0, 0)
-  local since = ''
-  if head[1] then
-    since = redis.call('HGET', k('conv', head[1]), 'queued_at') or ''
-  end
-  table.insert(out, {tier = t, depth = redis.call('ZCARD', k('q', t)), since = since})
+  table.insert(out, {tier = t, depth = queue_depth(t), since = head_since(t)})
 end
 return cjson.encode(out)

@@ -1,10 +1,15 @@
--- ARGV: prefix, now, agent, name, teams (comma-separated), max chats
+-- ARGV: prefix, now, agent, name, teams (comma-separated), max chats, its
+--       availability scores when idle since now (Rust's
+--       `store::order::AvailabilityScores`; kept when it registered before)
 -- Reply: {state, conversations, presence}: with each chat, whether its
 -- cardholder is 'online', 'away' (in the grace period) or 'gone'.
-local sub, name, teams, max = ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local sub, name, teams, max, scores = ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
 local a = k('agent', sub)
 if redis.call('EXISTS', a) == 0 then
   redis.call('HSET', a, 'state', 'away', 'idle_since', NOW, 'state_since', NOW)
+end
+if redis.call('HEXISTS', a, 'scores') == 0 then
+  redis.call('HSET', a, 'idle_since', NOW, 'scores', scores)
 end
 local old = redis.call('HGET', a, 'teams') or ''
 for team in string.gmatch(old, '[^,]+') do

@@ -1,6 +1,7 @@
--- ARGV: prefix, now, agent, state (available|away)
+-- ARGV: prefix, now, agent, state (available|away), its availability scores when
+--       idle since now (Rust's `store::order::AvailabilityScores`)
 -- Reply: {ok}: false for an agent that never registered.
-local sub, state = ARGV[3], ARGV[4]
+local sub, state, scores = ARGV[3], ARGV[4], ARGV[5]
 local a = k('agent', sub)
 if redis.call('EXISTS', a) == 0 then
   return cjson.encode({ok = false})
@@ -9,7 +10,7 @@ local was = redis.call('HGET', a, 'state')
 if was ~= state then
   redis.call('HSET', a, 'state_since', NOW)
   if state == 'available' then
-    redis.call('HSET', a, 'idle_since', NOW)
+    redis.call('HSET', a, 'idle_since', NOW, 'scores', scores)
   end
 end
 redis.call('HSET', a, 'state', state)
