@@ -64,12 +64,13 @@ fn render(c: &mut Criterion) {
 
 fn read_events(c: &mut Criterion) {
     // What one step of 8 appends publishes to a node, as the scripts build it.
+    // `to US at US conversation=… US entry#seq:… US payload`, RS between.
     let one = |seq: u32| {
         format!(
-            r#"{{"to":["c:ann","a:bob"],"at":1747041070204,"e":{{"k":"msg","conversation":"c-9f1c2e7a4b5d4e0f8a6b3c2d1e0f9a8b","seq":{seq},"entry":{{"from":"cardholder","text":"{PLAIN}","at":"2025-05-12T09:31:10.204Z","id":"m-7f3a"}}}}}}"#
+            "c:ann,a:bob\x1f1747041070204\x1fconversation=c-9f1c2e7a4b5d4e0f8a6b3c2d1e0f9a8b\x1fentry#{seq}:{{\"from\":\"cardholder\",\"text\":\"{PLAIN}\",\"at\":\"2025-05-12T09:31:10.204Z\",\"id\":\"m-7f3a\"}}\x1f{{\"k\":\"msg\"}}"
         )
     };
-    let batch = format!("[{}]", (1..=8).map(one).collect::<Vec<_>>().join(","));
+    let batch = (1..=8).map(one).collect::<Vec<_>>().join("\x1e");
     c.bench_function("read 8 published msg events", |b| {
         b.iter(|| read_published(black_box(batch.as_bytes())))
     });

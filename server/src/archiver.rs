@@ -1,6 +1,7 @@
 //! The archiver: one task per node (with `--archive-url`) that moves ended
 //! conversations and closed callback requests from the Redis archive
-//! stream into PostgreSQL, and the retention purge.
+//! stream into PostgreSQL, and the retention purge. It sits above both the
+//! store and the archive, which know nothing of each other's engines.
 //!
 //! Each round takes a batch ([`RedisStore::take_handovers`]: this node's
 //! own pending entries, then a dead node's idle ones, then new ones),
@@ -23,7 +24,8 @@ use crate::archive::postgres::{PgArchive, POOL_SIZE};
 use crate::archive::{retention_cutoff, Archive};
 use crate::domain::{now_millis, Millis};
 use crate::metrics::Metrics;
-use crate::store::redis::{Handed, Handover, RedisStore};
+use crate::store::redis::handover::{Handed, Handover};
+use crate::store::redis::RedisStore;
 
 /// Stream entries one round takes at most.
 pub const BATCH: usize = 50;

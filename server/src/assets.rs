@@ -27,7 +27,7 @@ use axum::routing::get;
 use axum::Router;
 use rust_embed::RustEmbed;
 
-use crate::config::{Settings, SELF_ANCESTOR};
+use crate::settings::Settings;
 
 /// The files under `widget/`.
 #[derive(RustEmbed)]
@@ -210,6 +210,9 @@ fn with_core(script: &[u8]) -> Cow<'static, [u8]> {
     out.extend_from_slice(script);
     Cow::Owned(out)
 }
+
+/// How `--frame-ancestors self` is kept: the CSP source expression.
+pub const SELF_ANCESTOR: &str = "'self'";
 
 #[cfg(test)]
 mod tests {

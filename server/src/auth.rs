@@ -5,7 +5,8 @@
 //! `x5c`) is refused, since keys never come from a token, and so is a payload that names a
 //! claim twice, since which one wins would otherwise be a detail of the JSON parser.
 //!
-//! The algorithm is fixed by configuration ([`KeySource`]), never by the token header, so
+//! The algorithm is fixed by configuration ([`KeySource`], in [`crate::keys`] with the rest of
+//! the key material), never by the token header, so
 //! `alg: none` and HS256/RS256 confusion cannot get through. `jsonwebtoken` is configured
 //! explicitly (its defaults allow 60 s of leeway and skip `nbf`): `exp` is required, `nbf` is
 //! honoured, leeway is [`LEEWAY_SECS`], and a configured `iss`/`aud` must be present and match.
@@ -30,13 +31,9 @@ use serde_json::{Map, Value};
 use tokio_util::sync::CancellationToken;
 
 use crate::domain::{Role, Team, Tier, UserId};
-use crate::keys::AuthConfigError;
-use crate::keys::JwtSettings;
-use crate::keys::KeySet;
-use crate::keys::KeySource;
-use crate::keys::Rules;
-use crate::keys::LEEWAY_SECS;
-use crate::keys::{KeyRing, KeyStatus, Origin};
+use crate::keys::{
+    AuthConfigError, JwtSettings, KeyRing, KeySet, KeySource, KeyStatus, Origin, Rules, LEEWAY_SECS,
+};
 use crate::metrics::Metrics;
 
 /// Longest token accepted, in bytes. Real tokens are well under 2 KiB; the cap keeps a

@@ -36,19 +36,6 @@ use crate::metrics::Metrics;
 use crate::store::feed::EventFeed;
 use crate::store::StoreError;
 
-/// Frames waiting to be written to one connection. 256 frames is minutes
-/// of a busy chat for a human; a client this far behind is stuck, so it is
-/// closed rather than allowed to hold memory or slow anyone else.
-pub const OUTBOUND_QUEUE: usize = 256;
-
-/// Bytes of frames one connection may have unsent in the hub: its queue
-/// plus the batch being written. With [`OUTBOUND_QUEUE`] it bounds what a
-/// client that stopped reading costs (the kernel's share is bounded by
-/// [`SEND_BUFFER`]); past it the client is closed with 4429. An empty queue
-/// always takes one frame, however large (an `assigned` with a long
-/// transcript), so no single event can close a reading client.
-pub const OUTBOUND_BYTES: usize = 256 * 1024;
-
 /// The kernel send buffer asked for each accepted socket (`SO_SNDBUF`; Linux
 /// doubles it for its bookkeeping). Left to autotuning, a socket whose peer
 /// stopped reading holds ~4 MB before a write blocks.

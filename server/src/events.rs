@@ -9,9 +9,15 @@
 //! it into `ServerFrame`s with `Event::frame_for` (in `protocol::render`), once per view (the
 //! cardholder's and the staff's), not once per recipient.
 //!
-//! This module knows nothing about Redis, sockets, frames or JSON text: the
-//! Redis engine encodes envelopes for pub/sub, `bus` delivers them,
-//! `protocol::render` renders them and `protocol` serialises the frames.
+//! [`Event`]'s serde form is the one pub/sub format: what the hub
+//! publishes and every node reads, defined here and nowhere else. This
+//! module knows nothing about Redis, sockets or frames: the Redis engine
+//! frames envelopes for pub/sub (its `wire`: the recipients, the time and
+//! what only a script knows, in a header before the event), `bus` delivers
+//! them, `protocol::render` renders them and `protocol` serialises the
+//! frames.
+
+use serde::{Deserialize, Serialize};
 
 use crate::domain::callback::CallbackRequest;
 use crate::domain::conversation::{Conversation, Entry, Note};
@@ -70,7 +76,14 @@ pub enum View {
 }
 
 /// Something that happened that connections must hear about.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// Its serde form (internally tagged by `k`, snake_case) is the pub/sub
+/// format every node reads: the hub publishes it as it is, and the Redis
+/// scripts publish payloads of it that Rust built, with what only the
+/// step knows (the seq it gave, the records it read) in a header of their
+/// own (the Redis engine's `wire` reads both).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "k", rename_all = "snake_case")]
 pub enum Event {
     /// A transcript entry was stored.
     Msg {
@@ -86,6 +99,7 @@ pub enum Event {
         /// How long it waited in the queue.
         waited_ms: Millis,
         /// The transcript up to the assignment (later entries come as `Msg`).
+        #[serde(default)]
         transcript: Vec<Entry>,
     },
     /// A conversation ended, or left an agent (transfer, agent lost).
@@ -174,6 +188,7 @@ pub enum Event {
         /// Added or removed.
         change: InboxChange,
         /// The thread as the inbox lists it (when added).
+        #[serde(default)]
         item: Option<Box<InboxItem>>,
     },
     /// A waiting conversation's place in its queue.
@@ -187,6 +202,7 @@ pub enum Event {
         /// Estimated seconds to wait.
         eta_s: Option<u64>,
         /// Agents online, opening hours, the secure-message offer.
+        #[serde(default)]
         availability: Availability,
     },
 }

@@ -23,7 +23,6 @@ use tokio::sync::Semaphore;
 use tokio_util::task::TaskTracker;
 
 use crate::auth::mint_hs256;
-use crate::config::exact_origin;
 use crate::connection::{self, SocketSlot};
 use crate::hub::Hub;
 use crate::protocol::MAX_FRAME_BYTES;
@@ -366,6 +365,29 @@ async fn dev_token(State(app): State<App>, body: axum::body::Bytes) -> Response 
     }
 }
 
+/// `text` if it is exactly an origin as browsers write it in `Origin`
+/// (`scheme://host[:port]`, lower case, default port left out), else the
+/// normalised origin when `text` only differs by case, a default port or a
+/// trailing `/`; `None` when it is no http(s) origin at all.
+pub fn exact_origin(text: &str) -> Option<String> {
+    let url = url::Url::parse(text).ok()?;
+    let bare = url.path() == "/" && url.query().is_none() && url.fragment().is_none();
+    let plain = url.username().is_empty() && url.password().is_none();
+    (bare && plain).then(|| origin_of_url(text)).flatten()
+}
+
+/// The origin (`scheme://host[:port]`) of an http(s) URL, which may have a path.
+pub fn origin_of_url(text: &str) -> Option<String> {
+    let url = url::Url::parse(text).ok()?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return None;
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return None;
+    }
+    Some(url.origin().ascii_serialization())
+}
+
 #[cfg(test)]
 mod tests {
     use axum::body::Body;
@@ -373,7 +395,7 @@ mod tests {
     use tower::ServiceExt;
 
     use super::*;
-    use crate::config::Settings;
+    use crate::settings::Settings;
 
     const SECRET: &[u8] = b"http-unit-test-secret-0123456789";
     /// Where the test router pretends to listen.

@@ -15,27 +15,28 @@
 //! keeps the last good set and is counted and reported by [`KeyRing::status`]. The task stops
 //! when the hub's shutdown token is cancelled.
 //!
-//! This module knows where keys come from and when to fetch them; what makes a key usable
-//! and which algorithm it verifies are [`crate::auth`]'s business (the algorithm of each key
-//! is pinned by its JWKS entry, never by a token's header).
+//! This module also holds the key material itself, below [`crate::auth`] (which only
+//! verifies with it): where keys come from ([`KeySource`], in [`JwtSettings`]), what makes a
+//! key usable and which algorithm it verifies (`KeySet`, `Rules`: the algorithm of each
+//! key is pinned by its JWKS entry or PEM, never by a token's header), and why a setting
+//! cannot be used ([`AuthConfigError`]).
 
+use std::collections::HashMap;
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine as _;
+use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use reqwest::header::{HeaderMap, ACCEPT, CACHE_CONTROL};
 use serde_json::Value;
 use tokio::sync::{watch, Notify};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
-
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use base64::Engine as _;
-use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk};
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
-use std::collections::HashMap;
 
 use crate::metrics::Metrics;
 
@@ -850,7 +851,7 @@ pub enum AuthConfigError {
         /// What went wrong, in one line.
         reason: String,
     },
-    /// [`Verifier::new`] was given a source that must be loaded (use [`Verifier::start`]).
+    /// `Verifier::new` was given a source that must be loaded (use `Verifier::start`).
     #[error("the {0} key source is loaded at start-up; build the verifier with Verifier::start")]
     NeedsLoading(&'static str),
 }

@@ -6,15 +6,19 @@
 //! conversation. Several nodes can share one Redis.
 //!
 //! # Layout
-//! - [`domain`]: the vocabulary (tiers, teams, topics, ids).
-//! - [`protocol`]: wire protocol v1, the only module that knows the wire JSON.
+//! - [`domain`]: the vocabulary (tiers, teams, topics, ids) and the records
+//!   (conversations, entries, callback requests, archive records…).
+//! - [`protocol`]: wire protocol v1, the only module that knows the frames'
+//!   JSON; [`protocol::render`] renders records and events into frames.
 //! - [`auth`]: JWT verification into an [`auth::Identity`].
-//! - [`keys`]: signing keys that rotate (JWKS URL, OpenID issuer, JWKS file) and their refresh task.
-//! - [`config`]: flags and environment into validated [`config::Settings`].
+//! - [`keys`]: the signing keys (sources, parsing, rules) and the ring that rotates them (JWKS URL, OpenID issuer, JWKS file).
+//! - [`settings`]: the validated [`settings::Settings`] a hub runs with.
+//! - [`config`]: flags and environment into [`settings::Settings`]; named only by `main`.
 //! - [`events`]: domain events and their audiences; rendered into frames on delivery.
 //! - [`hours`]: opening hours per team (`--hours`).
 //! - [`store`]: the [`store::Store`] trait with its in-memory and Redis engines.
 //! - [`archive`]: the durable archive (PostgreSQL, or in memory) and the history read from it.
+//! - [`archiver`]: moves the Redis archive stream into PostgreSQL, and purges.
 //! - [`hub`]: what cardholders and agents can do, and the background tasks.
 //! - [`bus`]: delivery to this node's connections and to other nodes.
 //! - [`connection`]: one task per WebSocket.
@@ -29,6 +33,10 @@
 //!   the token bucket it and the frame rate limit share.
 //! - [`logging`]: the log subscriber, which keeps payload-dumping
 //!   dependencies below debug whatever `RUST_LOG` says.
+//!
+//! Layers point one way (ARCHITECTURE.md draws them): records at the bottom,
+//! then events, protocol, the engines, the hub, the edge, and `config` on
+//! top; `tests/layers.rs` fails on any import cycle between modules or files.
 
 pub mod admission;
 pub mod archive;
@@ -52,6 +60,7 @@ pub mod masking;
 pub mod metrics;
 pub mod notify;
 pub mod protocol;
+pub mod settings;
 pub mod store;
 pub mod text;
 pub mod token_bucket;
@@ -72,10 +81,10 @@ use crate::archive::{Archive, NoArchive};
 use crate::archiver::Archiver;
 use crate::auth::Verifier;
 use crate::bus::{Bus, Sessions};
-use crate::config::{Engine, Settings};
 use crate::hub::Hub;
 use crate::keys::AuthConfigError;
 use crate::metrics::Metrics;
+use crate::settings::{Engine, Settings};
 use crate::store::memory::MemoryStore;
 use crate::store::redis::RedisStore;
 use crate::store::Store;

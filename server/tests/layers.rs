@@ -158,23 +158,7 @@ fn declare(tree: &mut Tree, file: &str, here: ModPath, items: &[syn::Item]) {
     };
     let mut raw_uses = Vec::new();
     for item in items {
-        let attrs: &[syn::Attribute] = match item {
-            syn::Item::Const(i) => &i.attrs,
-            syn::Item::Enum(i) => &i.attrs,
-            syn::Item::Fn(i) => &i.attrs,
-            syn::Item::Impl(i) => &i.attrs,
-            syn::Item::Macro(i) => &i.attrs,
-            syn::Item::Mod(i) => &i.attrs,
-            syn::Item::Static(i) => &i.attrs,
-            syn::Item::Struct(i) => &i.attrs,
-            syn::Item::Trait(i) => &i.attrs,
-            syn::Item::TraitAlias(i) => &i.attrs,
-            syn::Item::Type(i) => &i.attrs,
-            syn::Item::Union(i) => &i.attrs,
-            syn::Item::Use(i) => &i.attrs,
-            _ => &[],
-        };
-        if is_cfg_test(attrs) {
+        if is_cfg_test(attrs_of_item(item)) {
             continue;
         }
         let name = match item {
@@ -708,6 +692,47 @@ fn no_cycle_among_the_files() {
     assert!(report.is_empty(), "\n{}\n", report.join("\n"));
 }
 
+/// What a lower layer must never name, beyond having no cycle
+/// (ARCHITECTURE.md, "Layers"): records name nothing, events render nothing,
+/// the store knows no frames and no configuration, the archive no store.
+const FORBIDDEN: &[(&str, &[&str])] = &[
+    (
+        "events",
+        &["protocol", "store", "archive", "settings", "config"],
+    ),
+    (
+        "protocol",
+        &["store", "archive", "hub", "settings", "config"],
+    ),
+    ("store", &["protocol", "hub", "bus", "settings", "config"]),
+    (
+        "archive",
+        &["store", "archiver", "hub", "settings", "config"],
+    ),
+    ("keys", &["auth"]),
+    ("metrics", &["notify", "store", "hub"]),
+];
+
+#[test]
+fn lower_layers_name_nothing_above_them() {
+    let graph = server_tree().module_graph();
+    let mut wrong = Vec::new();
+    for (from, tos) in &graph.edges {
+        for (to, why) in tos {
+            let forbidden = FORBIDDEN
+                .iter()
+                .any(|(f, banned)| f == from && banned.contains(&to.as_str()));
+            // Records are the bottom layer; only `lib` and `main` name `config`.
+            let records = from == "domain";
+            let config = to == "config" && from != "lib";
+            if forbidden || records || config {
+                wrong.push(format!("{from} → {to}: {why}"));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "\n{}\n", wrong.join("\n"));
+}
+
 fn synthetic(files: &[(&str, &str)]) -> Tree {
     let files: Vec<(String, String)> = files
         .iter()
@@ -762,25 +787,4 @@ fn the_checker_passes_a_tree_without_cycles() {
     assert!(tree.module_graph().report("modules").is_empty());
     assert!(tree.file_graph().report("files").is_empty());
     assert_eq!(tree.file_graph().edges["a.rs"].len(), 1);
-}
-
-#[test]
-#[ignore]
-fn dump_edges() {
-    let tree = server_tree();
-    for (here, m) in &tree.modules {
-        for path in &m.named {
-            let from = top(here);
-            let to = path.first().cloned().unwrap_or_default();
-            let def = tree
-                .resolve(path, 0)
-                .map(|(t, f)| format!("{t:?} {f}"))
-                .unwrap_or_default();
-            println!(
-                "EDGE {from} {to} {} crate::{} -> {def}",
-                m.file,
-                path.join("::")
-            );
-        }
-    }
 }

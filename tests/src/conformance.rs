@@ -10,12 +10,11 @@ use crate::eventually;
 
 use switchboard::domain::callback::Cause;
 use switchboard::domain::conversation::Summary;
-use switchboard::domain::CallbackOutcome;
-use switchboard::domain::CallbackStatus;
 use switchboard::domain::{
     AgentState, Author, ConversationId, ConversationKind, ConversationStatus, Desk, EndReason,
     Millis, Team, Tier, TierBoosts, Topic, UserId,
 };
+use switchboard::domain::{CallbackOutcome, CallbackStatus};
 use switchboard::store::{
     AgentProfile, GraceOutcome, NewCallback, NewConversation, NewEntry, NotificationBacklog,
     Redaction, Settle, Side, Store, StoreError, TranscriptBounds,

@@ -8,10 +8,8 @@ use std::sync::{Mutex, MutexGuard};
 use async_trait::async_trait;
 
 use super::{Archive, ArchiveResult, Export, ExportedCallback, ExportedConversation};
-use crate::domain::archive::ArchivedCallback;
-use crate::domain::archive::ArchivedConversation;
-use crate::domain::conversation::Entry;
-use crate::domain::conversation::Summary;
+use crate::domain::archive::{ArchivedCallback, ArchivedConversation};
+use crate::domain::conversation::{Entry, Summary};
 use crate::domain::{CallbackRef, ConversationId, Millis, Seq, UserId};
 
 /// The in-memory archive; the memory engine writes to it inside its own

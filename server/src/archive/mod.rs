@@ -22,11 +22,8 @@ use std::fmt::Debug;
 use async_trait::async_trait;
 use serde::Serialize;
 
-use crate::domain::archive::ArchivedCallback;
-use crate::domain::archive::ArchivedConversation;
-use crate::domain::conversation::Entry;
-use crate::domain::conversation::Summary;
-use crate::domain::conversation::Transfer;
+use crate::domain::archive::{ArchivedCallback, ArchivedConversation};
+use crate::domain::conversation::{Entry, Summary, Transfer};
 use crate::domain::{CallbackRef, ConversationId, EndReason, Millis, Seq, Tier, Topic, UserId};
 
 /// How many earlier conversations `assigned` shows an agent (SPEC: five).

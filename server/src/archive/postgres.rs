@@ -16,14 +16,9 @@ use super::{
     Archive, ArchiveError, ArchiveResult, Export, ExportedCallback, ExportedConversation,
     PURGE_BATCH,
 };
-use crate::domain::archive::ArchivedCallback;
-use crate::domain::archive::ArchivedConversation;
+use crate::domain::archive::{ArchivedCallback, ArchivedConversation};
 use crate::domain::callback::CallbackRequest;
-use crate::domain::conversation::Conversation;
-use crate::domain::conversation::Entry;
-use crate::domain::conversation::Rating;
-use crate::domain::conversation::Summary;
-use crate::domain::conversation::Transfer;
+use crate::domain::conversation::{Conversation, Entry, Rating, Summary, Transfer};
 use crate::domain::{Author, CallbackRef, ConversationId, ConversationStatus, Millis, Seq, UserId};
 
 /// The schema, in order; each applied once (`switchboard_migrations`).

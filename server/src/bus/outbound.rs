@@ -1,6 +1,6 @@
 //! A connection's outbound queue: the serialised frames waiting to be
-//! written to it, bounded by [`OUTBOUND_QUEUE`] frames and
-//! [`OUTBOUND_BYTES`] bytes, filled by the [`Outbox`]es that deliveries and
+//! written to it, bounded by `OUTBOUND_QUEUE` frames and
+//! `OUTBOUND_BYTES` bytes, filled by the [`Outbox`]es that deliveries and
 //! the hub hold and read by the connection's own task through its [`OutboundReceiver`].
 //!
 //! The bounds are the hub's backpressure rule (a client past them fell
@@ -20,7 +20,18 @@ use std::task::{Context, Poll};
 use axum::extract::ws::Utf8Bytes;
 use futures_util::task::AtomicWaker;
 
-use super::{OUTBOUND_BYTES, OUTBOUND_QUEUE};
+/// Frames waiting to be written to one connection. 256 frames is minutes
+/// of a busy chat for a human; a client this far behind is stuck, so it is
+/// closed rather than allowed to hold memory or slow anyone else.
+pub const OUTBOUND_QUEUE: usize = 256;
+
+/// Bytes of frames one connection may have unsent in the hub: its queue
+/// plus the batch being written. With `OUTBOUND_QUEUE` it bounds what a
+/// client that stopped reading costs (the kernel's share is bounded by
+/// [`super::SEND_BUFFER`]); past it the client is closed with 4429. An empty queue
+/// always takes one frame, however large (an `assigned` with a long
+/// transcript), so no single event can close a reading client.
+pub const OUTBOUND_BYTES: usize = 256 * 1024;
 
 /// The sending side of a connection's outbound queue.
 #[derive(Debug)]
@@ -150,7 +161,7 @@ impl OutboundReceiver {
     }
 
     /// Counts frames of `bytes` bytes as written: they no longer count
-    /// against [`OUTBOUND_BYTES`].
+    /// against `OUTBOUND_BYTES`.
     pub fn written(&self, bytes: usize) {
         self.0.unsent.fetch_sub(bytes, Ordering::Relaxed);
     }

@@ -17,7 +17,7 @@ pub struct AuditEntry {
     pub detail: String,
     /// The teams it is about (the agent's teams, the chat's tier, the tier
     /// a chat was reassigned to): only their supervisors see it
-    /// ([`Store::recent_audit`]). Entries written before teams were kept
+    /// (`Store::recent_audit`). Entries written before teams were kept
     /// have none, and no supervisor sees them in the console.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub teams: Vec<Team>,

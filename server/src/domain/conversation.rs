@@ -10,7 +10,7 @@ use super::{
 };
 
 /// A conversation as stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Conversation {
     /// Its id.
     pub id: ConversationId,

@@ -2,8 +2,7 @@
 
 use crate::auth::{Identity, Principal};
 use crate::domain::callback::Cause;
-use crate::domain::conversation::Conversation;
-use crate::domain::conversation::Note;
+use crate::domain::conversation::{Conversation, Note};
 use crate::domain::{now_millis, AgentState, Author, ConversationId, EndReason, Tier};
 use crate::events::{Audience, Event, View};
 use crate::protocol::render::conversation_state;

@@ -3,15 +3,13 @@
 use crate::auth::{Identity, Principal};
 use crate::classifier::desk_for_topic;
 use crate::domain::callback::Cause;
-use crate::domain::conversation::Conversation;
-use crate::domain::conversation::Rating;
+use crate::domain::conversation::{Conversation, Rating};
 use crate::domain::{
     now_millis, Author, ConversationId, ConversationKind, ConversationStatus, EndReason, Seq, Topic,
 };
 use crate::events::{Audience, Event, View};
 use crate::metrics::RatingLabel;
-use crate::protocol::render::assigned_to_cardholder;
-use crate::protocol::render::conversation_state;
+use crate::protocol::render::{assigned_to_cardholder, conversation_state};
 use crate::protocol::{ClientFrame, ServerFrame, PROTOCOL_VERSION, TRANSCRIPT_PAGE};
 use crate::store::{Appended, NewConversation, StoreError, RATING_SCORES};
 

@@ -10,8 +10,7 @@ use super::supervisor::Watch;
 use super::{CommandError, Hub, Replies};
 use crate::auth::Identity;
 use crate::bus::{Held, Kick, Outbox, Session};
-use crate::domain::EndReason;
-use crate::domain::{now_millis, Role};
+use crate::domain::{now_millis, EndReason, Role};
 use crate::events::{Audience, Event};
 
 /// How long a connection asked to resync waits for the store to say which
@@ -301,8 +300,8 @@ mod tests {
 
     use super::*;
     use crate::auth::mint_hs256;
-    use crate::config::Settings;
     use crate::protocol::tests::{mutate, SAMPLE_CONVERSATION, VALID_FRAMES};
+    use crate::settings::Settings;
 
     const SECRET: &[u8] = b"fuzz-secret-0123456789abcdef";
 

@@ -9,12 +9,9 @@
 
 use crate::auth::{Identity, Principal};
 use crate::classifier::LockoutClassifier;
-use crate::domain::callback::CallbackRequest;
-use crate::domain::callback::Cause;
-use crate::domain::callback::Concern;
+use crate::domain::callback::{CallbackRequest, Cause, Concern};
 use crate::domain::conversation::Conversation;
-use crate::domain::CallbackOutcome;
-use crate::domain::{now_millis, CallbackRef, Desk, Team, UserId};
+use crate::domain::{now_millis, CallbackOutcome, CallbackRef, Desk, Team, UserId};
 use crate::events::{Audience, Event, View};
 use crate::metrics::DeskLabel;
 use crate::protocol::render::callback_view;

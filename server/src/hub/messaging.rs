@@ -11,8 +11,7 @@
 
 use crate::auth::{Identity, Principal};
 use crate::domain::conversation::Conversation;
-use crate::domain::inbox::InboxChange;
-use crate::domain::inbox::InboxItem;
+use crate::domain::inbox::{InboxChange, InboxItem};
 use crate::domain::{
     now_millis, rfc3339, Author, ClientKey, ConversationId, ConversationKind, ConversationStatus,
     Tier, Topic, UserId,

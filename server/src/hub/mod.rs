@@ -6,6 +6,11 @@
 //! frames meant for the calling connection only, and fans events out to
 //! everybody else through [`Hub::deliver`]. Background work (routing, grace
 //! periods, queue positions, heartbeats) lives in [`tasks`].
+//!
+//! The files point one way: [`shared`] (the [`Hub`] handle, [`CommandError`],
+//! what every role uses) names none of its siblings; the role files are built
+//! on it; `connect` dispatches to them; this file only assembles the hub
+//! ([`Hub::new`]) and starts [`tasks`].
 
 pub mod agent;
 pub mod cardholder;
@@ -25,8 +30,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::admission::Admission;
 use crate::auth::Verifier;
-use crate::config::Settings;
 use crate::metrics::Metrics;
+use crate::settings::Settings;
 use crate::typing_rate::TypingBudgets;
 
 pub use connect::Caller;

@@ -16,13 +16,13 @@ use crate::archive::Archive;
 use crate::archiver::{ArchiveHealth, ArchiveState};
 use crate::auth::{Identity, Verifier};
 use crate::bus::{Bus, Sessions};
-use crate::config::Settings;
 use crate::domain::conversation::Entry;
 use crate::domain::{now_millis, Author, ConversationId, Millis, UserId};
 use crate::events::{Audience, Envelope, Event};
 use crate::masking::{mask_across, mask_sensitive, may_join_earlier};
 use crate::metrics::Metrics;
 use crate::protocol::{ErrorCode, ServerFrame, MAX_NOTE_CHARS, MAX_TEXT_CHARS};
+use crate::settings::Settings;
 use crate::store::{Appended, NewEntry, Redaction, Store, StoreError};
 use crate::text::clean_text;
 

@@ -7,10 +7,10 @@
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use crate::config::Settings;
 use crate::domain::{now_millis, ConversationId, Millis, Tier};
 use crate::events::{Audience, Event};
 use crate::metrics::tier_label;
+use crate::settings::Settings;
 use crate::store::{Assignment, GraceOutcome, QueueStanding, Sweep, ROUTE_BATCH};
 
 use super::Hub;

@@ -1,6 +1,7 @@
 //! Wire protocol v1: the JSON frames clients and the hub exchange over `/ws`.
 //!
-//! This is the only module that knows JSON. Inbound text becomes a
+//! This is the only module that knows the frames' JSON ([`render`] turns
+//! records and events into frames). Inbound text becomes a
 //! [`ClientFrame`] (or a [`FrameError`] that maps to an `error` frame);
 //! outbound, the hub builds [`ServerFrame`]s and [`ServerFrame::to_text`]
 //! serialises them. `docs/protocol.md` documents every frame with an example.
@@ -11,11 +12,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::canned::CannedReply;
 use crate::domain::conversation::Entry;
-use crate::domain::inbox::CardholderInfo;
-use crate::domain::inbox::InboxChange;
-use crate::domain::inbox::InboxItem;
-use crate::domain::queue::Availability;
-use crate::domain::queue::QueueView;
+use crate::domain::inbox::{CardholderInfo, InboxChange, InboxItem};
+use crate::domain::queue::{Availability, QueueView};
 use crate::domain::CallbackOutcome;
 use crate::domain::{
     AgentState, Author, CallbackRef, CardholderPresence, ClientKey, ConversationId,

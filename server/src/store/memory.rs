@@ -25,23 +25,17 @@ use super::{
 };
 use super::{Notification, NotificationBacklog, Settle};
 use crate::archive::memory::MemoryArchive;
-use crate::domain::archive::ArchivedCallback;
-use crate::domain::archive::ArchivedConversation;
+use crate::domain::archive::{ArchivedCallback, ArchivedConversation};
 use crate::domain::audit::AuditEntry;
 use crate::domain::callback::CallbackRequest;
-use crate::domain::conversation::Conversation;
-use crate::domain::conversation::Entry;
-use crate::domain::conversation::Note;
-use crate::domain::conversation::Rating;
-use crate::domain::conversation::Transfer;
+use crate::domain::conversation::{Conversation, Entry, Note, Rating, Transfer};
 use crate::domain::queue::QueueView;
-use crate::domain::CallbackOutcome;
-use crate::domain::CallbackStatus;
 use crate::domain::{
     rfc3339, tier_index, AgentState, Author, CallbackRef, CardholderPresence, ConversationId,
     ConversationKind, ConversationStatus, Desk, EndReason, Millis, MonitorEndReason, Seq, Team,
     Tier, UserId,
 };
+use crate::domain::{CallbackOutcome, CallbackStatus};
 use crate::events::{Audience, Envelope, Event};
 use queue::TierQueue;
 

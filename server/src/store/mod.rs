@@ -19,20 +19,14 @@ use std::fmt::Debug;
 use async_trait::async_trait;
 
 use crate::domain::audit::AuditEntry;
-use crate::domain::callback::Attempt;
-use crate::domain::callback::CallbackRequest;
-use crate::domain::callback::Cause;
-use crate::domain::conversation::Conversation;
-use crate::domain::conversation::Entry;
-use crate::domain::conversation::Note;
-use crate::domain::conversation::Rating;
+use crate::domain::callback::{Attempt, CallbackRequest, Cause};
+use crate::domain::conversation::{Conversation, Entry, Note, Rating};
 use crate::domain::queue::QueueView;
-use crate::domain::CallbackOutcome;
-use crate::domain::CallbackStatus;
 use crate::domain::{
     AgentState, Author, CallbackRef, ConversationId, ConversationStatus, Desk, EndReason, Millis,
     Role, Seq, Team, Tier, TierBoosts, Topic, UserId,
 };
+use crate::domain::{CallbackOutcome, CallbackStatus};
 use crate::events::Envelope;
 pub use notifications::{Notification, NotificationBacklog, Notifying, Settle};
 

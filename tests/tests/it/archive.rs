@@ -10,10 +10,10 @@ use serde_json::{json, Value};
 use switchboard::archive::postgres::PgArchive;
 use switchboard::archive::Archive;
 use switchboard::archiver::Archiver;
-use switchboard::config::export_json;
-use switchboard::config::{archive_settings, Settings};
+use switchboard::config::{archive_settings, export_json};
 use switchboard::domain::{now_millis, UserId};
 use switchboard::metrics::Metrics;
+use switchboard::settings::Settings;
 use switchboard::store::redis::RedisStore;
 use switchboard_tests::postgres::{PgDatabase, TcpProxy};
 use switchboard_tests::*;
@@ -282,7 +282,7 @@ async fn an_archiver_that_died_before_acknowledging_is_taken_over_and_archived_o
         let _ = pending;
         let summary: PendingSummary = redis::cmd("XPENDING")
             .arg(format!("{prefix}:archive"))
-            .arg(switchboard::store::redis::ARCHIVE_GROUP)
+            .arg(switchboard::store::redis::handover::ARCHIVE_GROUP)
             .query_async(&mut conn.clone())
             .await
             .unwrap_or((0, None, None, Vec::new()));
@@ -314,7 +314,7 @@ async fn an_archiver_that_died_before_acknowledging_is_taken_over_and_archived_o
 
     // Another node takes the idle entry over: written again, stored once.
     settings.node_id = format!("{dying_node}-heir");
-    settings.archive = Some(switchboard::config::ArchiveSettings {
+    settings.archive = Some(switchboard::settings::ArchiveSettings {
         url: db.url(),
         retention_days: 30,
         claim_idle: Duration::from_millis(300),

@@ -10,8 +10,7 @@ use switchboard::store::feed::EventFeed;
 use switchboard::store::memory::MemoryStore;
 use switchboard::store::redis::RedisStore;
 use switchboard::store::{Notifying, Store, DEFAULT_HOT_RETENTION_MS};
-use switchboard_tests::conformance;
-use switchboard_tests::{unique_prefix, RedisServer};
+use switchboard_tests::{conformance, unique_prefix, RedisServer};
 
 async fn redis_store(redis: &RedisServer, retention: Millis) -> RedisStore {
     RedisStore::connect(

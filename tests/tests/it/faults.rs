@@ -41,7 +41,7 @@ async fn shutdown_sends_going_away() {
 
 /// Settings for a node that is declared dead quickly (short heartbeat,
 /// timeout and agent grace).
-fn quick_nodes(url: &str, prefix: &str) -> switchboard::config::Settings {
+fn quick_nodes(url: &str, prefix: &str) -> switchboard::settings::Settings {
     let mut s = redis_settings(url, prefix);
     s.node_heartbeat = std::time::Duration::from_millis(100);
     s.node_timeout = std::time::Duration::from_millis(1000);

@@ -18,9 +18,8 @@ use futures_util::StreamExt;
 use jsonwebtoken::jwk::Jwk;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{json, Value};
-use switchboard::config::Settings;
-use switchboard::keys::JwtSettings;
-use switchboard::keys::KeySource;
+use switchboard::keys::{JwtSettings, KeySource};
+use switchboard::settings::Settings;
 use switchboard_tests::*;
 use tokio::sync::watch;
 

@@ -508,7 +508,7 @@ async fn measure_whole_transcript_steps_at_the_bounds() {
         "archive take: step {step} µs, {pages} LRANGE pages, slowest {page} µs ({wall:?} for the caller)"
     );
     match batch.items[0].decode().expect("decodes") {
-        switchboard::store::redis::Handed::Conversation(c) => {
+        switchboard::store::redis::handover::Handed::Conversation(c) => {
             assert_eq!(c.entries.len(), 5_000)
         }
         _ => panic!("a conversation"),

@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use switchboard::config::Settings;
 use switchboard::notify::{NotifySettings, RetryPolicy};
+use switchboard::settings::Settings;
 use switchboard_tests::push::{unix_now, PushReceiver, Unverified, PUSH_SECRET, TOLERANCE_S};
 use switchboard_tests::*;
 

@@ -10,19 +10,30 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use serde_json::{json, Value};
 use switchboard::domain::now_millis;
+use switchboard::domain::Author;
+use switchboard::events::{Envelope, Event};
 use switchboard::store::feed::EventFeed;
-use switchboard::store::redis::RedisStore;
+use switchboard::store::redis::{framed, RedisStore};
 use switchboard_tests::*;
 
 /// An event as the hub publishes it (a `typing` nobody on the node hears),
 /// stamped `age_ms` in the past: a node that delivers it measures that lag.
 fn stale_event(age_ms: i64) -> String {
-    json!({
-        "to": [],
-        "at": now_millis() - age_ms,
-        "e": {"k": "typing", "conversation": "c-stale", "from": "agent", "on": true}
+    typing("c-stale", now_millis() - age_ms)
+}
+
+/// A `typing` for nobody, framed as the hub publishes it.
+fn typing(conversation: &str, at: i64) -> String {
+    framed(&Envelope {
+        to: Vec::new(),
+        at,
+        event: Event::Typing {
+            conversation: conversation.into(),
+            from: Author::Agent,
+            on: true,
+        },
     })
-    .to_string()
+    .expect("framed")
 }
 
 async fn readyz(hub: &TestHub) -> (u16, Value) {
@@ -166,12 +177,7 @@ async fn unread_events_wait_in_redis_whose_limit_cuts_the_subscription() {
     let mut events = store.subscribe().await.expect("subscribed");
     let mut conn = redis_conn(&redis.url()).await;
     // 16 MB of events published while the subscriber reads nothing.
-    let payload = json!({
-        "to": [],
-        "at": now_millis(),
-        "e": {"k": "typing", "conversation": "c-x".repeat(2000), "from": "agent", "on": true}
-    })
-    .to_string();
+    let payload = typing(&"c-x".repeat(2000), now_millis());
     let channel = format!("{prefix}:events");
     publish_many(&mut conn, &channel, &payload, 2_500).await;
     // What the node has not read is held by Redis, for this client.

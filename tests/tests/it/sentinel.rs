@@ -268,7 +268,7 @@ async fn with_wait_replicas_a_message_is_acknowledged_only_once_the_replica_hold
     .await;
     let prefix = unique_prefix();
     let mut settings = redis_settings(&primary.url(), &prefix);
-    if let switchboard::config::Engine::Redis { wait_replicas, .. } = &mut settings.engine {
+    if let switchboard::settings::Engine::Redis { wait_replicas, .. } = &mut settings.engine {
         *wait_replicas = 1;
     }
     let hub = TestHub::spawn(settings).await;

@@ -415,7 +415,7 @@ async fn monitoring_again_brings_what_was_said_meanwhile() {
 }
 
 /// SPEC: a supervisor reaches only the audit entries of its teams.
-async fn audit_is_scoped(settings: switchboard::config::Settings) {
+async fn audit_is_scoped(settings: switchboard::settings::Settings) {
     let hub = TestHub::spawn(settings).await;
     let url = hub.ws_url();
     let mut ag = available_agent(&url, "au-ag", &["standard"], 1).await;

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use jiff::{Timestamp, ToSpan};
 use serde_json::{json, Value};
-use switchboard::config::Settings;
 use switchboard::hours::Hours;
+use switchboard::settings::Settings;
 use switchboard_tests::*;
 
 /// Hours for the standard team: open all day every day, except today and

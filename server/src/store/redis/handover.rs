@@ -24,8 +24,7 @@ use serde::Deserialize;
 
 use super::replies::{self, decode, lua_list, Fields};
 use super::RedisStore;
-use crate::domain::archive::ArchivedCallback;
-use crate::domain::archive::ArchivedConversation;
+use crate::domain::archive::{ArchivedCallback, ArchivedConversation};
 use crate::domain::audit::AuditEntry;
 use crate::domain::Millis;
 use crate::store::StoreResult;

@@ -7,7 +7,7 @@
 //! `<prefix>:q:<tier>`, `<prefix>:agent:<sub>`, …, see ARCHITECTURE.md).
 
 mod batch;
-mod handover;
+pub mod handover;
 mod keys;
 mod library;
 mod notifications;
@@ -16,8 +16,6 @@ mod replication;
 mod replies;
 mod subscription;
 mod wire;
-
-pub use handover::{Handed, Handover, HandoverBatch, ARCHIVE_GROUP};
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -47,19 +45,15 @@ use super::{
 };
 use crate::domain::audit::AuditEntry;
 use crate::domain::callback::CallbackRequest;
-use crate::domain::conversation::Conversation;
-use crate::domain::conversation::Entry;
-use crate::domain::conversation::Note;
-use crate::domain::conversation::Rating;
+use crate::domain::conversation::{Conversation, Entry, Note, Rating};
 use crate::domain::queue::QueueView;
 use crate::domain::CallbackOutcome;
 use crate::domain::{
     rfc3339, AgentState, Author, CallbackRef, CallbackStatus, ConversationId, ConversationStatus,
     Desk, EndReason, Millis, Seq, Team, Tier, UserId,
 };
-use crate::events::{Audience, Envelope};
-use crate::store::feed::EventFeed;
-use crate::store::feed::EventStream;
+use crate::events::{Audience, Envelope, Event};
+use crate::store::feed::{EventFeed, EventStream};
 
 impl From<::redis::RedisError> for StoreError {
     fn from(e: ::redis::RedisError) -> Self {
@@ -73,12 +67,12 @@ const GRACE_BATCH: usize = 100;
 /// How long one Redis call may take before the hub answers `unavailable`.
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// `append.lua`'s three redaction arguments, JSON arrays in seq order: the
-/// entries' seqs, the texts they must still hold, their new stored JSON
-/// (all `''` when there is none).
-fn redaction_args(redact: &[super::Redaction]) -> StoreResult<[String; 3]> {
+/// `append.lua`'s four redaction arguments, JSON arrays in seq order: the
+/// entries' seqs, the texts they must still hold, their new stored JSON,
+/// and the `redact` events that announce them (all `''` when there is none).
+fn redaction_args(id: &ConversationId, redact: &[super::Redaction]) -> StoreResult<[String; 4]> {
     if redact.is_empty() {
-        return Ok([String::new(), String::new(), String::new()]);
+        return Ok(Default::default());
     }
     let seqs: Vec<Seq> = redact.iter().map(|r| r.seq).collect();
     let was: Vec<&str> = redact.iter().map(|r| r.was.as_str()).collect();
@@ -86,12 +80,26 @@ fn redaction_args(redact: &[super::Redaction]) -> StoreResult<[String; 3]> {
         .iter()
         .map(|r| StoredEntry::of(&r.entry))
         .collect::<StoreResult<Vec<String>>>()?;
+    let events = redact
+        .iter()
+        .map(|r| {
+            replies::encode_json(
+                &Event::Redact {
+                    conversation: id.clone(),
+                    seq: r.seq,
+                    text: r.entry.text.clone(),
+                },
+                "a redact event",
+            )
+        })
+        .collect::<StoreResult<Vec<String>>>()?;
     let json =
         |v: serde_json::Result<String>| v.map_err(|_| replies::corrupt("encoding a redaction"));
     Ok([
         json(serde_json::to_string(&seqs))?,
         json(serde_json::to_string(&was))?,
         json(serde_json::to_string(&entries))?,
+        json(serde_json::to_string(&events))?,
     ])
 }
 
@@ -110,8 +118,11 @@ macro_rules! steps {
 
         impl Scripts {
             fn load() -> Self {
+                // The payloads the scripts announce (`wire::script_payloads`)
+                // come first: the prelude's helpers read them.
+                let prelude = format!("{}{}", wire::script_payloads(), include_str!("lua/prelude.lua"));
                 let library = Library::new(
-                    include_str!("lua/prelude.lua"),
+                    &prelude,
                     &[
                         $((stringify!($inner), include_str!(concat!("lua/", stringify!($inner), ".lua"))),)*
                         $((stringify!($name), include_str!(concat!("lua/", stringify!($name), ".lua"))),)*
@@ -334,7 +345,8 @@ impl RedisStore {
             .as_deref()
             .map(|k| idempotency_key(new.author, k))
             .unwrap_or_default();
-        let [redact_seqs, redact_was, redact_entries] = redaction_args(&new.redact)?;
+        let [redact_seqs, redact_was, redact_entries, redact_events] =
+            redaction_args(id, &new.redact)?;
         let [notify_event, notify_id, notify_pending] = self.notify_args(new.author);
         // Built by hand, not with `argv!`: the entry's JSON and the keys
         // move in rather than being copied once more per message.
@@ -349,6 +361,7 @@ impl RedisStore {
             redact_seqs,
             redact_was,
             redact_entries,
+            redact_events,
             if self.replication.is_some() { "1" } else { "" }.to_owned(),
             notify_event,
             notify_id,
@@ -585,10 +598,16 @@ fn presence_member(side: Side, user: &UserId) -> String {
     })
 }
 
-/// Reads one pub/sub message of hub events as a node's subscriber does (an
-/// envelope, or an array of them; see `wire`): for benchmarks and tools.
+/// Reads one pub/sub message of hub events as a node's subscriber does
+/// (its envelopes in order; see `wire`): for benchmarks and tools.
 pub fn read_published(payload: &[u8]) -> Vec<Envelope> {
     wire::decode_message(payload)
+}
+
+/// An envelope framed as the hub publishes it (see `wire`): for tests and
+/// tools that publish events themselves.
+pub fn framed(envelope: &Envelope) -> Option<String> {
+    wire::encode(envelope)
 }
 
 /// The conversation field a sender must match to write as `author`.
@@ -844,11 +863,20 @@ impl Store for RedisStore {
 
     async fn add_note(&self, id: &ConversationId, note: Note) -> StoreResult<Conversation> {
         let json = replies::encode_json(&note, "note")?;
+        let by = keys::encode(&note.by);
+        let at = note.at;
+        let event = replies::encode_json(
+            &Event::Note {
+                conversation: id.clone(),
+                note,
+            },
+            "a note event",
+        )?;
         let reply = self
             .run(
                 &self.scripts.note,
-                note.at,
-                argv![id, keys::encode(&note.by), json, MAX_NOTES],
+                at,
+                argv![id, by, json, MAX_NOTES, event],
             )
             .await?;
         let r: OutcomeReply = decode(&reply, "note")?;

@@ -14,10 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::keys;
 use crate::domain::callback::CallbackRequest;
-use crate::domain::conversation::Conversation;
-use crate::domain::conversation::Entry;
-use crate::domain::conversation::Summary;
-use crate::domain::conversation::Transfer;
+use crate::domain::conversation::{Conversation, Entry, Summary, Transfer};
 use crate::domain::{
     Author, CallbackRef, CardholderPresence, ConversationId, ConversationKind, Millis, Seq, UserId,
 };
@@ -269,13 +266,7 @@ impl StoredEntry {
 pub fn entry(seq: Seq, json: &str) -> StoreResult<Entry> {
     let stored: StoredEntry =
         serde_json::from_str(json).map_err(|_| corrupt("transcript entry"))?;
-    Ok(Entry {
-        seq,
-        from: stored.from,
-        text: stored.text,
-        at: stored.at,
-        id: stored.id,
-    })
+    Ok(stored.with_seq(seq))
 }
 
 /// Entries stored from seq 1 on.

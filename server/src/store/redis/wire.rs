@@ -1,406 +1,362 @@
-//! The envelope events travel in between nodes, over Redis pub/sub.
+//! How events travel between nodes over Redis pub/sub: the framing around
+//! [`Event`]'s own serde form.
 //!
-//! `{"to": [member…], "at": ms, "e": {"k": kind, …}}`: the recipients as
-//! presence members ([`super::keys::member`]), the publish time, and the
-//! domain event. The scripts publish the events that must stay in step with
-//! their state change (`msg`, `assigned`, `ended`, `escalated`) and pass
-//! stored records through untouched (a `HGETALL` list, a stored entry's
-//! JSON); the hub publishes the rest. This is the one definition of the
-//! envelope: [`decode`] reads both, [`encode`] writes the hub's.
+//! ```text
+//! message  = envelope *(RS envelope)          ; RS = 0x1E: one step's envelopes for a node, in order
+//! envelope = to US at *(US fact) US payload    ; US = 0x1F
+//! to       = [member *("," member)]            ; presence members (`keys::member`)
+//! at       = Unix ms                           ; publish time
+//! payload  = an Event's JSON, built by Rust    ; passed through untouched
+//! fact     = name "=" text                     ; a string the step read (a conversation id)
+//!          | name ":" json                     ; a number it computed, a JSON text Rust stored
+//!          | name "#" seq ":" json             ; a stored entry, with the seq the step gave it
+//!          | name "@" json                     ; a stored record, as HGETALL lists it
+//! ```
+//!
+//! JSON, presence members and conversation ids hold no raw control
+//! characters, so the two separators are unambiguous. The hub publishes
+//! `to US at US payload` ([`encode`]); a script prefixes the header to a
+//! payload Rust built (an argument, or one of the library's constants,
+//! [`script_payloads`]) and writes into the header only what the step
+//! alone knows: the recipients it read, the seq it assigned, the records
+//! it read. It never assembles JSON. A fact is a field of the event: the
+//! decoder ([`decode_message`]) writes each as a member in front of the
+//! payload's own and reads the whole as an [`Event`]; a name ending in `[]`
+//! gathers its consecutive facts into a list (an `assigned` transcript).
+//! This module knows the store's record layouts (`@`, `#`), never an
+//! event's kind.
 
-use std::borrow::Cow;
+use std::fmt::Write as _;
 
-use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use super::keys;
-use super::replies::{self, lua_list, Fields, StoredEntry};
-use crate::domain::callback::CallbackRequest;
-use crate::domain::conversation::Note;
-use crate::domain::inbox::InboxChange;
-use crate::domain::inbox::InboxItem;
-use crate::domain::queue::Availability;
-use crate::domain::{
-    AgentState, Author, CardholderPresence, ConversationId, EndReason, Millis, MonitorEndReason,
-    Seq, Tier,
-};
+use super::replies::{self, Fields};
+use crate::domain::conversation::Entry;
+use crate::domain::{CardholderPresence, ConversationId, EndReason, Millis, MonitorEndReason};
 use crate::events::{Envelope, Event};
 
-/// An envelope as published (read as [`Received`]).
-#[derive(Serialize)]
-struct Published {
-    /// Presence members of the recipients.
-    to: Vec<String>,
-    /// Publish time, Unix ms.
-    at: Millis,
-    /// The event.
-    e: WireEvent,
-}
+/// Separates the envelopes of one message.
+pub const RS: char = '\u{1e}';
+/// Separates the parts of one envelope.
+pub const US: char = '\u{1f}';
 
-/// A domain event as published.
-#[derive(Serialize, Deserialize)]
-#[serde(tag = "k", rename_all = "snake_case")]
-enum WireEvent {
-    /// From `append.lua` / `escalate.lua` (only scripts publish it).
-    #[serde(skip_serializing)]
-    Msg(MsgFields),
-    /// From `route.lua` (only scripts publish records: never serialised).
-    #[serde(skip_serializing)]
-    Assigned {
-        conversation: Fields,
-        waited_ms: Millis,
-        /// Stored entries, from seq 1.
-        transcript: Vec<StoredEntry>,
-    },
-    /// From `end_conv`, `transfer.lua`, `expire_graces.lua`.
-    Ended {
-        conversation: ConversationId,
-        reason: EndReason,
-    },
-    /// From `transfer.lua`, `escalate.lua` and `end_conv` (the prelude's
-    /// `monitors_follow`, `end_conv`): only scripts publish it, in the step
-    /// that ends the monitor.
-    #[serde(skip_serializing)]
-    MonitorEnded {
-        conversation: ConversationId,
-        reason: MonitorEndReason,
-    },
-    /// From `escalate.lua` (only scripts publish records: never serialised).
-    #[serde(skip_serializing)]
-    Escalated {
-        conversation: ConversationId,
-        request: Fields,
-    },
-    /// From `append.lua`: an earlier entry masked anew.
-    Redact {
-        conversation: ConversationId,
-        seq: Seq,
-        text: String,
-    },
-    /// From the hub.
-    Callback { request: Box<CallbackRequest> },
-    /// From the hub.
-    Typing {
-        conversation: ConversationId,
-        from: Author,
-        on: bool,
-    },
-    /// From the hub.
-    Read {
-        conversation: ConversationId,
-        from: Author,
-        seq: Seq,
-    },
-    /// From the hub.
-    Queued {
-        conversation: ConversationId,
-        tier: Tier,
-        position: u64,
-        eta_s: Option<u64>,
-        #[serde(default)]
-        availability: Availability,
-    },
-    /// From `note.lua`: an internal note (built by Rust, passed through).
-    Note {
-        conversation: ConversationId,
-        note: Note,
-    },
-    /// From the hub.
-    AgentStatus { state: AgentState, by: String },
-    /// From the hub.
-    InboxItem {
-        team: Tier,
-        conversation: ConversationId,
-        change: InboxChange,
-        #[serde(default)]
-        item: Option<Box<InboxItem>>,
-    },
-    /// From `presence.lua`, `expire_graces.lua`, `route.lua`.
-    Presence {
-        conversation: ConversationId,
-        cardholder: CardholderPresence,
-    },
-}
-
-/// A published envelope as read: the event is kept as JSON text until its
-/// kind is known (see [`Received::event`]).
-#[derive(Deserialize)]
-struct Received<'a> {
-    #[serde(deserialize_with = "lua_list")]
-    to: Vec<String>,
-    at: Millis,
-    #[serde(borrow)]
-    e: &'a RawValue,
-}
-
-/// An event's kind alone.
-#[derive(Deserialize)]
-struct Kind<'a> {
-    #[serde(borrow)]
-    k: Cow<'a, str>,
-}
-
-/// The `msg` event's fields (read as a plain struct: [`Received::event`]).
-#[derive(Deserialize)]
-struct MsgFields {
-    conversation: ConversationId,
-    seq: Seq,
-    /// The stored entry, passed through by the script.
-    entry: StoredEntry,
-}
-
-impl Received<'_> {
-    /// The event. Most events are messages: a `msg` is read straight into
-    /// its fields, not through the tagged enum, which serde reads by
-    /// buffering the whole event first (every key and string copied once
-    /// more) to find its tag.
-    fn event(&self) -> serde_json::Result<WireEvent> {
-        let text = self.e.get();
-        if serde_json::from_str::<Kind<'_>>(text)?.k == "msg" {
-            return serde_json::from_str(text).map(WireEvent::Msg);
+/// Writes an envelope the hub publishes: `to US at US payload`.
+pub fn encode(envelope: &Envelope) -> Option<String> {
+    let mut text = String::with_capacity(128);
+    for (i, a) in envelope.to.iter().enumerate() {
+        if i > 0 {
+            text.push(',');
         }
-        serde_json::from_str(text)
+        text.push_str(&keys::member(a));
     }
-
-    /// The domain envelope; `None` (and a log line) for one this node
-    /// cannot read, which then reaches nobody rather than the wrong people.
-    fn envelope(self) -> Option<Envelope> {
-        match self.event() {
-            Ok(e) => envelope(Published {
-                to: self.to,
-                at: self.at,
-                e,
-            }),
-            Err(e) => {
-                tracing::warn!(error = %e, "dropped an unreadable hub event");
-                None
-            }
+    // Writing to a String cannot fail.
+    let _ = write!(text, "{US}{}{US}", envelope.at);
+    match serde_json::to_string(&envelope.event) {
+        Ok(payload) => {
+            text.push_str(&payload);
+            Some(text)
         }
-    }
-}
-
-/// Reads a published envelope; `None` (and a log line) for one this node
-/// cannot read, which then reaches nobody rather than the wrong people.
-pub fn decode(payload: &[u8]) -> Option<Envelope> {
-    match serde_json::from_slice::<Received<'_>>(payload) {
-        Ok(r) => r.envelope(),
         Err(e) => {
-            tracing::warn!(error = %e, "dropped an unreadable hub event");
+            tracing::warn!(error = %e, "cannot encode a hub event");
             None
         }
     }
 }
 
-/// Reads one pub/sub message: an envelope, or a JSON array of envelopes
-/// (what one step announced on one node's channel, in order: see the
-/// prelude's `flush`). Unreadable envelopes are dropped as by [`decode`];
-/// an unreadable array is dropped whole.
+/// Reads one pub/sub message: what one step (or the hub) announced on one
+/// channel, in order. An envelope this node cannot read is dropped alone
+/// (and logged), so it reaches nobody rather than the wrong people.
 pub fn decode_message(payload: &[u8]) -> Vec<Envelope> {
-    if payload.first() != Some(&b'[') {
-        return decode(payload).into_iter().collect();
-    }
-    match serde_json::from_slice::<Vec<Received<'_>>>(payload) {
-        Ok(all) => all.into_iter().filter_map(Received::envelope).collect(),
-        Err(e) => {
-            tracing::warn!(error = %e, "dropped unreadable hub events");
-            Vec::new()
-        }
-    }
+    let Ok(text) = std::str::from_utf8(payload) else {
+        tracing::warn!("dropped a hub message that is not UTF-8");
+        return Vec::new();
+    };
+    text.split(RS)
+        .filter_map(|e| match decode(e) {
+            Ok(env) => Some(env),
+            Err(e) => {
+                tracing::warn!(error = %e, "dropped an unreadable hub event");
+                None
+            }
+        })
+        .collect()
 }
 
-/// The domain envelope of a published one; `None` for a record this node
-/// cannot read.
-fn envelope(published: Published) -> Option<Envelope> {
-    let event = match published.e {
-        WireEvent::Msg(MsgFields {
-            conversation,
-            seq,
-            entry,
-        }) => Event::Msg {
-            conversation,
-            entry: entry.with_seq(seq),
-        },
-        WireEvent::Assigned {
-            conversation,
-            waited_ms,
-            transcript,
-        } => Event::Assigned {
-            conversation: Box::new(replies::conversation(&conversation).ok()?),
-            waited_ms,
-            transcript: transcript
-                .into_iter()
-                .zip(1..)
-                .map(|(e, seq)| e.with_seq(seq))
-                .collect(),
-        },
-        WireEvent::Ended {
-            conversation,
-            reason,
-        } => Event::Ended {
-            conversation,
-            reason,
-        },
-        WireEvent::MonitorEnded {
-            conversation,
-            reason,
-        } => Event::MonitorEnded {
-            conversation,
-            reason,
-        },
-        WireEvent::Escalated {
-            conversation,
-            request,
-        } => Event::Escalated {
-            conversation,
-            request: Box::new(replies::callback(&request).ok()?),
-        },
-        WireEvent::Redact {
-            conversation,
-            seq,
-            text,
-        } => Event::Redact {
-            conversation,
-            seq,
-            text,
-        },
-        WireEvent::Callback { request } => Event::Callback { request },
-        WireEvent::Typing {
-            conversation,
-            from,
-            on,
-        } => Event::Typing {
-            conversation,
-            from,
-            on,
-        },
-        WireEvent::Read {
-            conversation,
-            from,
-            seq,
-        } => Event::Read {
-            conversation,
-            from,
-            seq,
-        },
-        WireEvent::Queued {
-            conversation,
-            tier,
-            position,
-            eta_s,
-            availability,
-        } => Event::Queued {
-            conversation,
-            tier,
-            position,
-            eta_s,
-            availability,
-        },
-        WireEvent::AgentStatus { state, by } => Event::AgentStatus { state, by },
-        WireEvent::InboxItem {
-            team,
-            conversation,
-            change,
-            item,
-        } => Event::InboxItem {
-            team,
-            conversation,
-            change,
-            item,
-        },
-        WireEvent::Note { conversation, note } => Event::Note { conversation, note },
-        WireEvent::Presence {
-            conversation,
-            cardholder,
-        } => Event::Presence {
-            conversation,
-            cardholder,
-        },
-    };
-    Some(Envelope {
-        to: published
-            .to
-            .iter()
-            .filter_map(|m| keys::audience(m))
+/// Reads one envelope.
+fn decode(text: &str) -> Result<Envelope, String> {
+    let mut parts = text.split(US);
+    let to = parts.next().unwrap_or_default();
+    let at: Millis = parts
+        .next()
+        .and_then(|a| a.parse().ok())
+        .ok_or("no publish time")?;
+    let mut rest: Vec<&str> = parts.collect();
+    let payload = rest.pop().ok_or("no payload")?;
+    let event = event(&rest, payload)?;
+    Ok(Envelope {
+        to: to
+            .split(',')
+            .filter(|m| !m.is_empty())
+            .filter_map(keys::audience)
             .collect(),
-        at: published.at,
+        at,
         event,
     })
 }
 
-/// Writes an envelope the hub publishes; `None` for the events only the
-/// store announces (they need the state change they describe).
-pub fn encode(envelope: &Envelope) -> Option<String> {
-    let e = match &envelope.event {
-        Event::Callback { request } => WireEvent::Callback {
-            request: request.clone(),
-        },
-        Event::Typing {
-            conversation,
-            from,
-            on,
-        } => WireEvent::Typing {
-            conversation: conversation.clone(),
-            from: *from,
-            on: *on,
-        },
-        Event::Read {
-            conversation,
-            from,
-            seq,
-        } => WireEvent::Read {
-            conversation: conversation.clone(),
-            from: *from,
-            seq: *seq,
-        },
-        Event::Queued {
-            conversation,
-            tier,
-            position,
-            eta_s,
-            availability,
-        } => WireEvent::Queued {
-            conversation: conversation.clone(),
-            tier: *tier,
-            position: *position,
-            eta_s: *eta_s,
-            availability: availability.clone(),
-        },
-        Event::AgentStatus { state, by } => WireEvent::AgentStatus {
-            state: *state,
-            by: by.clone(),
-        },
-        Event::InboxItem {
-            team,
-            conversation,
-            change,
-            item,
-        } => WireEvent::InboxItem {
-            team: *team,
-            conversation: conversation.clone(),
-            change: *change,
-            item: item.clone(),
-        },
-        Event::Msg { .. }
-        | Event::Presence { .. }
-        | Event::Assigned { .. }
-        | Event::Ended { .. }
-        | Event::Redact { .. }
-        | Event::Note { .. }
-        | Event::MonitorEnded { .. }
-        | Event::Escalated { .. } => return None,
+/// The event of a payload and the facts a script put before it.
+fn event(facts: &[&str], payload: &str) -> Result<Event, String> {
+    if facts.is_empty() {
+        return serde_json::from_str(payload).map_err(|e| e.to_string());
+    }
+    let members = payload
+        .strip_prefix('{')
+        .ok_or("the payload is not an object")?;
+    let mut json =
+        String::with_capacity(payload.len() + facts.iter().map(|f| f.len()).sum::<usize>() + 16);
+    json.push('{');
+    let mut list: Option<&str> = None;
+    for fact in facts {
+        let (name, listed, sigil, value) = split_fact(fact)?;
+        match (list, listed) {
+            (Some(open), true) if open == name => json.push(','),
+            (open, _) => {
+                if open.is_some() {
+                    json.push_str("],");
+                }
+                let _ = write!(json, "\"{name}\":");
+                if listed {
+                    json.push('[');
+                }
+            }
+        }
+        list = listed.then_some(name);
+        match sigil {
+            '=' => json_string(&mut json, value),
+            ':' => json.push_str(one_value(value)?),
+            '#' => stored_entry(&mut json, value)?,
+            '@' => record(&mut json, name, value)?,
+            _ => return Err(format!("unknown fact `{fact}`")),
+        }
+        if !listed {
+            json.push(',');
+        }
+    }
+    if list.is_some() {
+        json.push_str("],");
+    }
+    if members.trim_start().starts_with('}') {
+        json.pop();
+    }
+    json.push_str(members);
+    serde_json::from_str(&json).map_err(|e| e.to_string())
+}
+
+/// A fact's name, whether it is listed (`name[]`), its sigil and its value.
+fn split_fact(fact: &str) -> Result<(&str, bool, char, &str), String> {
+    let end = fact
+        .find(|c: char| !(c.is_ascii_lowercase() || c == '_'))
+        .ok_or_else(|| format!("fact without a value: `{fact}`"))?;
+    let (name, rest) = fact.split_at(end);
+    let (listed, rest) = match rest.strip_prefix("[]") {
+        Some(r) => (true, r),
+        None => (false, rest),
     };
-    serde_json::to_string(&Published {
-        to: envelope.to.iter().map(keys::member).collect(),
-        at: envelope.at,
-        e,
-    })
-    .ok()
+    let mut chars = rest.chars();
+    let sigil = chars.next().ok_or("fact without a sigil")?;
+    if name.is_empty() {
+        return Err(format!("fact without a name: `{fact}`"));
+    }
+    Ok((name, listed, sigil, chars.as_str()))
+}
+
+/// Writes `text` as a JSON string (most are ids, which need no escaping).
+fn json_string(json: &mut String, text: &str) {
+    if text.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        json.push('"');
+        json.push_str(text);
+        json.push('"');
+    } else {
+        // Serialising a str cannot fail.
+        json.push_str(&serde_json::to_string(text).unwrap_or_default());
+    }
+}
+
+/// `text` when it is exactly one JSON value (so that a fact can only ever
+/// be one member of the event).
+fn one_value(text: &str) -> Result<&str, String> {
+    serde_json::from_str::<&RawValue>(text)
+        .map(RawValue::get)
+        .map_err(|e| e.to_string())
+}
+
+/// `seq:json`: a stored entry (JSON Rust wrote, without its seq, which is
+/// its place in the transcript) with the seq the step gave it.
+fn stored_entry(json: &mut String, value: &str) -> Result<(), String> {
+    let (seq, entry) = value.split_once(':').ok_or("an entry without its seq")?;
+    if seq.is_empty() || !seq.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!("bad seq `{seq}`"));
+    }
+    let members = one_value(entry)?
+        .strip_prefix('{')
+        .ok_or("a stored entry is not an object")?;
+    let _ = write!(json, "{{\"seq\":{seq}");
+    if !members.trim_start().starts_with('}') {
+        json.push(',');
+    }
+    json.push_str(members);
+    Ok(())
+}
+
+/// A stored record (a hash, as `HGETALL` lists it, in Lua's JSON), as the
+/// record its name says it is.
+fn record(json: &mut String, name: &str, value: &str) -> Result<(), String> {
+    let fields: Fields = serde_json::from_str(value).map_err(|e| e.to_string())?;
+    let text = match name {
+        "conversation" => replies::conversation(&fields)
+            .map_err(|e| e.to_string())
+            .and_then(|c| serde_json::to_string(&c).map_err(|e| e.to_string()))?,
+        "request" => replies::callback(&fields)
+            .map_err(|e| e.to_string())
+            .and_then(|r| serde_json::to_string(&r).map_err(|e| e.to_string()))?,
+        _ => return Err(format!("no record is named `{name}`")),
+    };
+    json.push_str(&text);
+    Ok(())
+}
+
+/// The payloads the scripts announce, as a Lua table the library defines
+/// before its prelude (`EVENT`): each an [`Event`] serialised here without
+/// the fields the step fills in as facts (its conversation, and what it
+/// read). The scripts pick one by name and never change it; events whose
+/// every field Rust knows at the call (`redact`, `note`) come as call
+/// arguments instead.
+pub fn script_payloads() -> String {
+    let c = ConversationId::from("");
+    let entry = Entry {
+        seq: 0,
+        from: crate::domain::Author::System,
+        text: String::new(),
+        at: String::new(),
+        id: None,
+    };
+    let msg = without(
+        &Event::Msg {
+            conversation: c.clone(),
+            entry,
+        },
+        &["conversation", "entry"],
+    );
+    let mut lua = String::from("local EVENT = {\n");
+    let _ = writeln!(lua, "  msg = {},", lua_string(&msg));
+    for kind in ["assigned", "escalated"] {
+        let _ = writeln!(
+            lua,
+            "  {kind} = {},",
+            lua_string(&serde_json::json!({ "k": kind }).to_string())
+        );
+    }
+    per_value(
+        &mut lua,
+        "ended",
+        EndReason::ALL,
+        |conversation, &reason| Event::Ended {
+            conversation,
+            reason,
+        },
+    );
+    per_value(
+        &mut lua,
+        "monitor_ended",
+        MonitorEndReason::ALL,
+        |conversation, &reason| Event::MonitorEnded {
+            conversation,
+            reason,
+        },
+    );
+    per_value(
+        &mut lua,
+        "presence",
+        CardholderPresence::ALL,
+        |conversation, &cardholder| Event::Presence {
+            conversation,
+            cardholder,
+        },
+    );
+    lua.push_str("}\n");
+    lua
+}
+
+/// A table `name` of the payloads of an event about a conversation, one
+/// per value of a closed set (the step picks one by the value's name).
+fn per_value<T: std::fmt::Display>(
+    lua: &mut String,
+    name: &str,
+    all: &[T],
+    event: impl Fn(ConversationId, &T) -> Event,
+) {
+    let _ = writeln!(lua, "  {name} = {{");
+    for value in all {
+        let payload = without(&event(ConversationId::from(""), value), &["conversation"]);
+        let _ = writeln!(
+            lua,
+            "    [{}] = {},",
+            lua_string(&value.to_string()),
+            lua_string(&payload)
+        );
+    }
+    lua.push_str("  },\n");
+}
+
+/// An event's JSON without the fields a script fills in.
+fn without(event: &Event, filled: &[&str]) -> String {
+    let mut value = serde_json::to_value(event).unwrap_or_default();
+    if let Some(map) = value.as_object_mut() {
+        for name in filled {
+            map.remove(*name);
+        }
+    }
+    value.to_string()
+}
+
+/// A Lua string literal of `s`.
+fn lua_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for b in s.bytes() {
+        match b {
+            b'"' | b'\\' => {
+                out.push('\\');
+                out.push(b as char);
+            }
+            0x20..=0x7e => out.push(b as char),
+            _ => {
+                let _ = write!(out, "\\{b}");
+            }
+        }
+    }
+    out.push('"');
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::{Author, MonitorEndReason};
     use crate::events::Audience;
+
+    /// An envelope as a script frames it: `to US at {US fact} US payload`.
+    fn framed(to: &str, facts: &[&str], payload: &str) -> String {
+        let mut s = format!("{to}{US}1800000000000");
+        for f in facts {
+            s.push(US);
+            s.push_str(f);
+        }
+        s.push(US);
+        s.push_str(payload);
+        s
+    }
 
     #[test]
     fn hub_events_round_trip() {
@@ -417,14 +373,19 @@ mod tests {
             },
         };
         let text = encode(&env).expect("encodes");
-        assert_eq!(decode(text.as_bytes()), Some(env));
+        assert_eq!(decode_message(text.as_bytes()), vec![env]);
     }
 
     #[test]
     fn reads_what_scripts_publish() {
-        // As `append.lua` encodes it (cjson writes no spaces).
-        let lua = r#"{"to":["c:ann","a:bob%3Ax"],"at":1800000000000,"e":{"k":"msg","conversation":"c-1","seq":7,"entry":{"from":"cardholder","text":"hi","at":"2027-01-15T08:00:00Z","id":"k1"}}}"#;
-        let env = decode(lua.as_bytes()).expect("decodes");
+        // As `announce_entry` frames it: the stored entry, its seq, the msg payload.
+        let entry = r#"{"from":"cardholder","text":"hi","at":"2027-01-15T08:00:00Z","id":"k1"}"#;
+        let msg = framed(
+            "c:ann,a:bob%3Ax",
+            &["conversation=c-1", &format!("entry#7:{entry}")],
+            r#"{"k":"msg"}"#,
+        );
+        let [env] = decode_message(msg.as_bytes()).try_into().expect("one");
         assert_eq!(
             env.to,
             vec![
@@ -432,26 +393,98 @@ mod tests {
                 Audience::Agent("bob:x".into())
             ]
         );
-        let Event::Msg { entry, .. } = env.event else {
+        assert_eq!(env.at, 1_800_000_000_000);
+        let Event::Msg {
+            conversation,
+            entry,
+        } = env.event
+        else {
             panic!("a msg event")
         };
+        assert_eq!(conversation.as_str(), "c-1");
         assert_eq!((entry.seq, entry.text.as_str()), (7, "hi"));
-        // An empty transcript is `{}` in Lua's JSON.
-        let assigned = r#"{"to":{},"at":1,"e":{"k":"assigned","conversation":["id","c-1","cardholder","ann","card_tier","premium","tier","premium","topic","billing","status","active","agent","bob","agent_name","Bob","created_at","1","queued_at","1","last_seq","0"],"waited_ms":5,"transcript":[]}}"#;
+        // As `announce_assigned` frames it: the record, the wait, the transcript.
+        let record = r#"["id","c-1","cardholder","ann","card_tier","premium","tier","premium","topic","billing","status","active","agent","bob","agent_name","Bob","created_at","1","queued_at","1","last_seq","2"]"#;
+        let e = r#"{"from":"cardholder","text":"a","at":"2027-01-15T08:00:00Z"}"#;
+        let assigned = framed(
+            "a:bob,c:ann",
+            &[
+                &format!("conversation@{record}"),
+                "waited_ms:5",
+                &format!("transcript[]#1:{e}"),
+                &format!("transcript[]#2:{e}"),
+            ],
+            r#"{"k":"assigned"}"#,
+        );
+        let [env] = decode_message(assigned.as_bytes()).try_into().expect("one");
+        let Event::Assigned {
+            conversation,
+            waited_ms,
+            transcript,
+        } = env.event
+        else {
+            panic!("an assigned event")
+        };
+        assert_eq!((conversation.id.as_str(), waited_ms), ("c-1", 5));
+        assert_eq!(
+            transcript.iter().map(|e| e.seq).collect::<Vec<_>>(),
+            vec![1, 2]
+        );
+        // No transcript yet, and an empty record list (`{}` in Lua's JSON) is refused.
+        let bare = framed(
+            "a:bob",
+            &[&format!("conversation@{record}"), "waited_ms:0"],
+            r#"{"k":"assigned"}"#,
+        );
         assert!(matches!(
-            decode(assigned.as_bytes()).map(|e| e.event),
-            Some(Event::Assigned { .. })
+            &decode_message(bare.as_bytes())[..],
+            [Envelope { event: Event::Assigned { transcript, .. }, .. }] if transcript.is_empty()
         ));
+        let empty = framed(
+            "a:bob",
+            &["conversation@{}", "waited_ms:0"],
+            r#"{"k":"assigned"}"#,
+        );
+        assert!(decode_message(empty.as_bytes()).is_empty());
+        // As `escalate.lua` frames it: the request's record.
+        let request = r#"["ref","cb-1","desk","fraud","sub","ann","tier","premium","reason","r","conversation","c-1","created_at","1","status","requested","attempts","0"]"#;
+        let escalated = framed(
+            "c:ann",
+            &["conversation=c-1", &format!("request@{request}")],
+            r#"{"k":"escalated"}"#,
+        );
+        let [env] = decode_message(escalated.as_bytes())
+            .try_into()
+            .expect("one");
+        assert!(matches!(
+            env.event,
+            Event::Escalated { conversation, request }
+                if conversation.as_str() == "c-1" && request.reference.as_str() == "cb-1"
+        ));
+        // A fact is one value: it cannot add members of its own.
+        let sneaky = framed(
+            "c:ann",
+            &["conversation=c-1", "seq:1,\"x\":2"],
+            r#"{"k":"read","from":"agent"}"#,
+        );
+        assert!(decode_message(sneaky.as_bytes()).is_empty());
     }
 
     #[test]
     fn reads_what_one_step_announced_on_a_channel_in_order() {
         let one = |seq: u32| {
-            format!(
-                r#"{{"to":["c:ann"],"at":1,"e":{{"k":"msg","conversation":"c-1","seq":{seq},"entry":{{"from":"agent","text":"m{seq}","at":"2027-01-15T08:00:00Z"}}}}}}"#
+            framed(
+                "c:ann",
+                &[
+                    "conversation=c-1",
+                    &format!(
+                        r#"entry#{seq}:{{"from":"agent","text":"m{seq}","at":"2027-01-15T08:00:00Z"}}"#
+                    ),
+                ],
+                r#"{"k":"msg"}"#,
             )
         };
-        let batch = format!("[{},{},{}]", one(3), one(4), one(5));
+        let batch = format!("{}{RS}{}{RS}{}", one(3), one(4), one(5));
         let seqs: Vec<_> = decode_message(batch.as_bytes())
             .into_iter()
             .map(|e| match e.event {
@@ -461,22 +494,33 @@ mod tests {
             .collect();
         assert_eq!(seqs, vec![3, 4, 5]);
         assert_eq!(decode_message(one(9).as_bytes()).len(), 1);
-        assert!(decode_message(b"[{\"to\":").is_empty());
+        assert!(decode_message(b"c:ann\x1f1\x1f{\"k\":").is_empty());
     }
 
-    /// A `msg` is read whatever the order of its keys; an event this node
-    /// cannot read (unknown kind, a `msg` without its entry) is dropped
-    /// alone, and the rest of its message still arrives.
+    /// An event this node cannot read (unknown kind, a `msg` without its
+    /// entry, a bad fact) is dropped alone, and the rest of its message
+    /// still arrives.
     #[test]
-    fn reads_a_msg_in_any_key_order_and_drops_only_unreadable_events() {
+    fn drops_only_unreadable_events() {
         let entry = r#"{"from":"agent","text":"hi","at":"2027-01-15T08:00:00Z"}"#;
-        let reordered = format!(
-            r#"{{"to":["c:ann"],"at":1,"e":{{"seq":2,"entry":{entry},"k":"msg","conversation":"c-1"}}}}"#
+        let good = framed(
+            "c:ann",
+            &["conversation=c-1", &format!("entry#2:{entry}")],
+            r#"{"k":"msg"}"#,
         );
-        let unknown = r#"{"to":["c:ann"],"at":1,"e":{"k":"teleport","conversation":"c-1"}}"#;
-        let no_entry = r#"{"to":["c:ann"],"at":1,"e":{"k":"msg","conversation":"c-1","seq":3}}"#;
-        let ended = r#"{"to":["c:ann"],"at":1,"e":{"conversation":"c-1","k":"ended","reason":"agent_ended"}}"#;
-        let batch = format!("[{unknown},{reordered},{no_entry},{ended}]");
+        let unknown = framed("c:ann", &["conversation=c-1"], r#"{"k":"teleport"}"#);
+        let no_entry = framed("c:ann", &["conversation=c-1"], r#"{"k":"msg"}"#);
+        let bad_seq = framed(
+            "c:ann",
+            &["conversation=c-1", &format!("entry#x:{entry}")],
+            r#"{"k":"msg"}"#,
+        );
+        let ended = framed(
+            "c:ann",
+            &["conversation=c-1"],
+            r#"{"k":"ended","reason":"agent_ended"}"#,
+        );
+        let batch = [unknown, good, no_entry, bad_seq, ended].join(&RS.to_string());
         let events: Vec<_> = decode_message(batch.as_bytes())
             .into_iter()
             .map(|e| e.event)
@@ -488,25 +532,42 @@ mod tests {
         assert!(matches!(&events[1], Event::Ended { .. }));
     }
 
-    /// As the prelude's `monitors_follow` and `end_conv` write it.
+    /// The library's payloads are events without the facts the scripts add.
     #[test]
-    fn reads_the_monitor_ended_the_scripts_publish() {
-        for (lua, reason) in [
-            ("out_of_scope", MonitorEndReason::OutOfScope),
-            ("ended", MonitorEndReason::Ended),
-        ] {
-            let text = format!(
-                r#"{{"to":["s:sue"],"at":1,"e":{{"k":"monitor_ended","conversation":"c-1","reason":"{lua}"}}}}"#
+    fn script_payloads_become_events_with_their_facts() {
+        let lua = script_payloads();
+        let payload = |key: &str| {
+            let at = lua.find(key).expect(key) + key.len();
+            let line = &lua[at..lua[at..].find('\n').map_or(lua.len(), |n| at + n)];
+            line.trim_start_matches([' ', '=', ']'])
+                .trim_end_matches(',')
+                .trim_matches('"')
+                .replace("\\\"", "\"")
+        };
+        assert_eq!(payload("msg ="), r#"{"k":"msg"}"#);
+        for reason in MonitorEndReason::ALL {
+            let text = framed(
+                "s:sue",
+                &["conversation=c-1"],
+                &payload(&format!("[\"{}\"]", reason.as_str())),
             );
-            let env = decode(text.as_bytes()).expect("decodes");
+            let [env] = decode_message(text.as_bytes()).try_into().expect("one");
             assert_eq!(env.to, vec![Audience::Supervisor("sue".into())]);
             assert_eq!(
                 env.event,
                 Event::MonitorEnded {
                     conversation: "c-1".into(),
-                    reason
+                    reason: *reason
                 }
             );
         }
+        let away = framed("a:bob", &["conversation=c-1"], &payload("[\"away\"]"));
+        assert_eq!(
+            decode_message(away.as_bytes())[0].event,
+            Event::Presence {
+                conversation: "c-1".into(),
+                cardholder: CardholderPresence::Away
+            }
+        );
     }
 }

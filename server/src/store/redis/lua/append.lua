@@ -1,8 +1,9 @@
 -- ARGV: prefix, now, conversation, author, field of the conversation the sender must
 --       match ('cardholder' | 'agent' | '' for the hub), sender, idempotency key ('' none),
---       entry JSON, then the author's earlier entries to redact ('' none), as three
+--       entry JSON, then the author's earlier entries to redact ('' none), as four
 --       JSON arrays in seq order: their seqs, the texts they must still hold, their
---       new stored JSON; then '1' to hold the entry back until
+--       new stored JSON, their `redact` events (built by Rust); then '1' to hold the
+--       entry back until
 --       `release.lua` (acknowledged once replicas hold it), '' to announce it now;
 --       then the notification to queue when the cardholder is connected nowhere
 --       ('' none: not configured, or not an agent's entry): its event, its id, how
@@ -20,9 +21,10 @@
 -- step, so every node receives a conversation's entries in seq order
 -- (held: by `release.lua` or the conversation's next announcing step).
 local id, author, field, sender, key, entry = ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8]
-local redact_seqs, redact_was, redact_entries = ARGV[9], ARGV[10], ARGV[11]
-local hold = ARGV[12] == '1'
-local notify_event, notify_id, notify_pending = ARGV[13], ARGV[14], ARGV[15]
+local redact_seqs, redact_was, redact_entries, redact_events = ARGV[9], ARGV[10], ARGV[11],
+  ARGV[12]
+local hold = ARGV[13] == '1'
+local notify_event, notify_id, notify_pending = ARGV[14], ARGV[15], ARGV[16]
 local c = k('conv', id)
 local f = redis.call('HMGET', c, entry_fields(author))
 if not f[1] or f[1] == 'ended' then
@@ -42,9 +44,9 @@ local function is_resend()
   return resend
 end
 -- Past the bounds, a typed entry is refused, unless it is a resend.
-local charge = tonumber(ARGV[16])
-if charge and (tonumber(f[5] or '0') >= tonumber(ARGV[17])
-    or tonumber(f[9] or '0') + charge > tonumber(ARGV[18]))
+local charge = tonumber(ARGV[17])
+if charge and (tonumber(f[5] or '0') >= tonumber(ARGV[18])
+    or tonumber(f[9] or '0') + charge > tonumber(ARGV[19]))
     and not is_resend() then
   return cjson.encode({ok = false, full = true})
 end
@@ -53,23 +55,24 @@ end
 local redactions = {}
 if redact_seqs ~= '' and not is_resend() then
   local seqs, was, entries = cjson.decode(redact_seqs), cjson.decode(redact_was), cjson.decode(redact_entries)
+  local events = cjson.decode(redact_events)
   for i, seq in ipairs(seqs) do
     local index = string.format('%d', seq - 1)
     local stored = redis.call('LINDEX', k('tx', id), index)
     if not stored or cjson.decode(stored).text ~= was[i] then
       return cjson.encode({ok = false, conflict = true})
     end
-    redactions[i] = {index = index, seq = seq, entry = entries[i], text = cjson.decode(entries[i]).text}
+    redactions[i] = {index = index, entry = entries[i], event = events[i]}
   end
 end
 -- The cardholder writes to a resolved thread (not a resend): it goes back to
 -- its team's inbox and no longer expires.
 local reopened = false
 if f[1] == 'resolved' and not is_resend() then
-  if #ARGV < 19 then
+  if #ARGV < 20 then
     return cjson.encode({ok = false, wants_ranks = true})
   end
-  if not to_inbox(id, f[4], 19) then
+  if not to_inbox(id, f[4], 20) then
     return cjson.encode({ok = false})
   end
   for _, key in ipairs({c, k('tx', id), k('tx', id) .. ':keys'}) do
@@ -81,8 +84,7 @@ end
 -- ... and is masked anew, announced in seq order before the new entry goes out.
 for _, r in ipairs(redactions) do
   redis.call('LSET', k('tx', id), r.index, r.entry)
-  announce(with_monitors(id, both_sides(f[1], f[2], f[3]), f[8]),
-    {k = 'redact', conversation = id, seq = r.seq, text = r.text})
+  announce(with_monitors(id, both_sides(f[1], f[2], f[3]), f[8]), r.event)
 end
 -- What append_entry reads, read above already (unless the reopening
 -- released held entries meanwhile).

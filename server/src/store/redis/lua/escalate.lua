@@ -15,6 +15,8 @@ release(id)
 monitors_follow(id, desk)
 append_entry(id, 'system', '', entry)
 redis.call('HSET', c, 'callback', ref)
-announce({'c:' .. f[2]}, {k = 'escalated', conversation = id, request = redis.call('HGETALL', k('cb', ref))})
+-- The request as HGETALL lists it (data, in Lua's JSON), for the cardholder.
+announce({'c:' .. f[2]}, EVENT.escalated,
+  {US, 'conversation=', id, US, 'request@', cjson.encode(redis.call('HGETALL', k('cb', ref)))})
 end_conv(id, reason, retention)
 return cjson.encode({ended = true, conversation = redis.call('HGETALL', c)})

@@ -23,7 +23,7 @@ for _, member in ipairs(redis.call('ZRANGEBYSCORE', k('grace'), '-inf', NOW, 'LI
         local f = redis.call('HMGET', k('conv', id), 'status', 'agent', 'tier')
         if f[1] == 'active' and f[2] == user then
           requeue_at_head(id, f[3], '')
-          announce({'a:' .. user}, {k = 'ended', conversation = id, reason = transferred})
+          announce_about({'a:' .. user}, id, EVENT.ended[transferred])
           table.insert(out, {requeued = redis.call('HGETALL', k('conv', id)), agent = user})
         end
       end

@@ -12,7 +12,7 @@ if f[1] ~= 'active' or f[3] ~= agent or f[4] ~= 'message' then
   return cjson.encode({ok = false})
 end
 release(id)
-announce(with_monitors(id, both_sides(f[1], f[2], f[3])), {k = 'ended', conversation = id, reason = reason})
+announce_about(with_monitors(id, both_sides(f[1], f[2], f[3])), id, EVENT.ended[reason])
 drop_monitors(c)
 redis.call('SREM', k('agent', agent) .. ':threads', id)
 redis.call('HSET', c, 'status', 'resolved', 'ended_at', NOW, 'end_reason', reason)

@@ -17,8 +17,15 @@
 -- announce. Each script checks everything it
 -- needs before its first write, so a refused call leaves nothing behind.
 -- Replies are JSON documents decoded by named structs
--- (`store::redis::replies`); events are typed domain events
--- (`store::redis::wire`), never client frames.
+-- (`store::redis::replies`). Events are `events::Event` payloads built by
+-- Rust, never client frames and never JSON a script assembles: the
+-- library's constants (`EVENT`, defined before this prelude by
+-- `store::redis::wire::script_payloads`) or a call's arguments. A step
+-- frames each as `store::redis::wire` reads it: a header of what only the
+-- step knows (the recipients it read, the publish time, and facts: the
+-- conversation it names, the seq it gave an entry, the records it read),
+-- separated by US (\31), then the payload untouched; one message per node
+-- channel holds the step's envelopes in order, separated by RS (\30).
 -- The key prefix, the time of the call (a number), the same time as given
 -- (a string, for writing: see `append_entry`), and the call's arguments.
 local P, NOW, NOW_S, ARGS
@@ -101,20 +108,28 @@ local function present(member)
   return false
 end
 
+-- The separators of the framing (`store::redis::wire`): US between the
+-- parts of an envelope, RS between the envelopes of one message.
+local US, RS = '\31', '\30'
+
 -- The envelopes a step has announced, per event channel, published when it
 -- ends (`flush`, called by every function of the library): each channel's
--- list holds the pieces of its envelopes, separated by ',' pieces, and
--- `counts` how many envelopes it holds. An envelope given in pieces is
--- joined only once, with the rest of its channel's message, when the step
--- ends: each string a step makes costs Redis a hash of all its bytes.
-local pending, pending_channels, counts = {}, {}, {}
+-- list holds the pieces of its envelopes, RS pieces between them. An
+-- envelope is joined only once, with the rest of its channel's message,
+-- when the step ends: each string a step makes costs Redis a hash of all
+-- its bytes.
+local pending, pending_channels = {}, {}
 
--- Publishes an envelope (`store::redis::wire::Published`: {to, at, e}),
--- given as a string or a list of pieces, to its recipients (presence
--- members), on the event channel of each node where one of them is
--- connected, so a node only receives the events of its own connections.
--- Envelopes are held until the step ends; see `flush`.
-local function publish(members, payload)
+-- Announces an event to its recipients (presence members), on the event
+-- channel of each node where one of them is connected, so a node only
+-- receives the events of its own connections: `payload` is Rust's (an
+-- `EVENT` constant or an argument), passed on untouched; `facts` (nil:
+-- none) the pieces of what only the step knows, each fact led by a US
+-- piece (`'conversation='` and an id, `'entry#'`, a seq, `':'` and a
+-- stored entry, ...). The envelope is `to US at {US fact} US payload`;
+-- envelopes are held until the step ends (see `flush`).
+local function announce(members, payload, facts)
+  local to
   for _, n in ipairs(live_nodes()) do
     local h = k('presence', n)
     for _, m in ipairs(members) do
@@ -122,23 +137,23 @@ local function publish(members, payload)
         local channel = k('events', n)
         local list = pending[channel]
         if not list then
-          -- Its first piece becomes '[' if the channel gets several.
-          list = {''}
+          list = {}
           pending[channel] = list
-          counts[channel] = 0
           table.insert(pending_channels, channel)
-        elseif counts[channel] > 0 then
-          table.insert(list, ',')
-        end
-        counts[channel] = counts[channel] + 1
-        if type(payload) == 'table' then
-          local n = #list
-          for i, piece in ipairs(payload) do
-            list[n + i] = piece
-          end
         else
-          table.insert(list, payload)
+          list[#list + 1] = RS
         end
+        to = to or table.concat(members, ',')
+        local i = #list
+        list[i + 1], list[i + 2], list[i + 3] = to, US, NOW_S
+        i = i + 3
+        if facts then
+          for _, piece in ipairs(facts) do
+            i = i + 1
+            list[i] = piece
+          end
+        end
+        list[i + 1], list[i + 2] = US, payload
         break
       end
     end
@@ -149,51 +164,31 @@ end
 -- nodes it read. Run before each step (one that failed midway left them)
 -- and after `flush`.
 local function new_step()
-  pending, pending_channels, counts = {}, {}, {}
+  pending, pending_channels = {}, {}
   nodes_cache = nil
 end
 
--- Publishes what the step announced: one message per channel, the envelope
--- itself or, when the step announced several there, a JSON array of them
--- in the order announced. Atomic like the step, and one PUBLISH per node
--- for a whole batch of appends.
+-- Publishes what the step announced: one message per channel, its
+-- envelopes in the order announced. Atomic like the step, and one PUBLISH
+-- per node for a whole batch of appends.
 local function flush()
   for _, channel in ipairs(pending_channels) do
-    local list = pending[channel]
-    if counts[channel] > 1 then
-      list[1] = '['
-      table.insert(list, ']')
-    end
-    redis.call('PUBLISH', channel, table.concat(list))
+    redis.call('PUBLISH', channel, table.concat(pending[channel]))
   end
   new_step()
 end
 
--- Announces a domain event given as a table.
-local function announce(members, event)
-  publish(members, cjson.encode({to = members, at = NOW, e = event}))
+-- Announces an event about conversation `id` (a string the step read or
+-- was given), Rust's `payload` with the conversation as its one fact.
+local function announce_about(members, id, payload)
+  announce(members, payload, {US, 'conversation=', id})
 end
 
--- Announces a domain event whose stored parts (entries' JSON, built by
--- Rust) go in untouched rather than encoded again as strings: `fields` is
--- a table of plain values, `raw` a table of name -> JSON text.
-local function announce_raw(members, fields, raw)
-  local parts = {string.sub(cjson.encode(fields), 1, -2)}
-  for name, json in pairs(raw) do
-    table.insert(parts, ',' .. cjson.encode(name) .. ':' .. json)
-  end
-  publish(members, '{"to":' .. cjson.encode(members) .. ',"at":' .. NOW_S
-    .. ',"e":' .. table.concat(parts) .. '}}')
-end
-
--- Announces a transcript entry (`msg`; seq a string, the entry's JSON as
--- stored), built without cjson: it is most of what Redis does per message.
--- Members are encoded ids (`store::redis::keys`) and conversation ids are
--- the store's own (a step checks the conversation exists before it
--- announces), so neither needs escaping.
+-- Announces a transcript entry (`msg`): seq a string, the entry's JSON as
+-- Rust stored it. It is most of what Redis does per message: a handful
+-- of pieces, no cjson.
 local function announce_entry(members, id, seq, entry)
-  publish(members, {'{"to":["', table.concat(members, '","'), '"],"at":', NOW_S,
-    ',"e":{"k":"msg","conversation":"', id, '","seq":', seq, ',"entry":', entry, '}}'})
+  announce(members, EVENT.msg, {US, 'conversation=', id, US, 'entry#', seq, ':', entry})
 end
 
 -- The last connection of a user is gone: an agent goes away (and its chats
@@ -210,7 +205,7 @@ end
 
 -- Tells a chat's agent whether its cardholder is there: 'online' | 'away' | 'gone'.
 local function tell_presence(agent, id, presence)
-  announce({'a:' .. agent}, {k = 'presence', conversation = id, cardholder = presence})
+  announce_about({'a:' .. agent}, id, EVENT.presence[presence])
 end
 
 -- A tier's queue is two sorted sets with the same ranks (Rust's
@@ -410,7 +405,7 @@ local function monitors_follow(id, team)
   redis.call('HDEL', c .. ':monitors', unpack(gone))
   redis.call('HDEL', c .. ':scopes', unpack(gone))
   monitors_changed(c)
-  announce(gone, {k = 'monitor_ended', conversation = id, reason = 'out_of_scope'})
+  announce_about(gone, id, EVENT.monitor_ended.out_of_scope)
 end
 
 -- The presence members of both sides of a conversation (from its hash fields).
@@ -547,12 +542,13 @@ local function end_conv(id, reason, retention)
   if not f[1] or f[1] == 'ended' then
     return false
   end
+  local ended = EVENT.ended[reason] or error('no `ended` payload for ' .. reason)
   release(id)
   redis.call('HSET', c, 'status', 'ended', 'ended_at', NOW, 'end_reason', reason)
-  announce(with_monitors(id, both_sides(f[1], f[2], f[3])), {k = 'ended', conversation = id, reason = reason})
+  announce_about(with_monitors(id, both_sides(f[1], f[2], f[3])), id, ended)
   local monitors = with_monitors(id, {})
   if #monitors > 0 then
-    announce(monitors, {k = 'monitor_ended', conversation = id, reason = 'ended'})
+    announce_about(monitors, id, EVENT.monitor_ended.ended)
   end
   drop_monitors(c)
   if f[1] == 'queued' then
@@ -665,9 +661,16 @@ local function announce_assigned(id, agent, waited, page)
     transcript = redis.call('LRANGE', k('tx', id), 0, shown - 1)
   end
   local conversation = redis.call('HGETALL', c)
-  announce_raw({'a:' .. agent, 'c:' .. f[2]},
-    {k = 'assigned', conversation = conversation, waited_ms = waited},
-    {transcript = '[' .. table.concat(transcript, ',') .. ']'})
+  -- The record as HGETALL lists it (data, in Lua's JSON), the wait, and
+  -- each stored entry with its seq (its place).
+  local facts = {US, 'conversation@', cjson.encode(conversation), US, 'waited_ms:',
+    string.format('%d', waited)}
+  for i, entry in ipairs(transcript) do
+    local n = #facts
+    facts[n + 1], facts[n + 2], facts[n + 3], facts[n + 4], facts[n + 5] =
+      US, 'transcript[]#', string.format('%d', i), ':', entry
+  end
+  announce({'a:' .. agent, 'c:' .. f[2]}, EVENT.assigned, facts)
   if redis.call('ZSCORE', k('grace'), 'c:' .. f[2]) then
     tell_presence(agent, id, 'away')
   end

@@ -21,5 +21,5 @@ else
   agent_refresh(agent)
   requeue_at_head(id, tier, note)
 end
-announce({'a:' .. agent}, {k = 'ended', conversation = id, reason = reason})
+announce_about({'a:' .. agent}, id, EVENT.ended[reason])
 return cjson.encode({ok = true, conversation = redis.call('HGETALL', c)})
