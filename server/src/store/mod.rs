@@ -536,12 +536,42 @@ pub fn transcript_charge(entry: &NewEntry) -> Option<u64> {
     Some((entry.text.len() + redacted) as u64)
 }
 
-/// Every state change and query the hub makes, each atomic.
-#[async_trait]
-pub trait Store: Send + Sync + Debug + 'static {
-    /// Whether the store answers (for `/readyz`).
-    async fn ping(&self) -> StoreResult<()>;
+/// Every state change and query the hub makes, each atomic: the areas
+/// below, together. Code that needs one area names that trait; the hub
+/// holds the whole store.
+pub trait Store:
+    Chats
+    + Transcripts
+    + Supervision
+    + Presence
+    + Callbacks
+    + Threads
+    + Notifications
+    + Send
+    + Sync
+    + Debug
+    + 'static
+{
+}
 
+impl<T> Store for T where
+    T: Chats
+        + Transcripts
+        + Supervision
+        + Presence
+        + Callbacks
+        + Threads
+        + Notifications
+        + Send
+        + Sync
+        + Debug
+        + 'static
+{
+}
+
+/// The store's routing and live chats: opening, routing, ending, transferring, agents, queues.
+#[async_trait]
+pub trait Chats: Send + Sync + Debug + 'static {
     /// Opens a conversation, or returns the cardholder's open one.
     async fn open_conversation(&self, new: NewConversation) -> StoreResult<Opened>;
 
@@ -551,29 +581,6 @@ pub trait Store: Send + Sync + Debug + 'static {
 
     /// The cardholder's open (queued or active) conversation.
     async fn open_conversation_of(&self, cardholder: &UserId) -> StoreResult<Option<Conversation>>;
-
-    /// Appends a transcript entry with the next seq; a resend with a known
-    /// `client_id` returns the stored entry. Fails with `NoConversation` when
-    /// the conversation is over or the sender is not part of it.
-    async fn append(&self, id: &ConversationId, entry: NewEntry) -> StoreResult<Appended>;
-
-    /// The author's recent entries, oldest first, for a number typed over
-    /// several messages ([`recent_of`] of the conversation's last
-    /// [`RECENT_TAIL`] entries). Empty for an unknown conversation.
-    async fn recent_entries(
-        &self,
-        id: &ConversationId,
-        author: Author,
-        since: Millis,
-    ) -> StoreResult<Vec<Entry>>;
-
-    /// Entries with seq > `after`, at most `limit`.
-    async fn transcript(
-        &self,
-        id: &ConversationId,
-        after: Seq,
-        limit: usize,
-    ) -> StoreResult<Vec<Entry>>;
 
     /// Ends a conversation (leaves the queue, frees the agent's slot); it is
     /// forgotten (record, transcript, idempotency keys) after the engine's
@@ -652,7 +659,38 @@ pub trait Store: Send + Sync + Debug + 'static {
 
     /// Depth and oldest wait of every tier queue.
     async fn queue_stats(&self, now: Millis) -> StoreResult<Vec<QueueView>>;
+}
 
+/// The store's transcripts: appending entries, reading them back.
+#[async_trait]
+pub trait Transcripts: Send + Sync + Debug + 'static {
+    /// Appends a transcript entry with the next seq; a resend with a known
+    /// `client_id` returns the stored entry. Fails with `NoConversation` when
+    /// the conversation is over or the sender is not part of it.
+    async fn append(&self, id: &ConversationId, entry: NewEntry) -> StoreResult<Appended>;
+
+    /// The author's recent entries, oldest first, for a number typed over
+    /// several messages ([`recent_of`] of the conversation's last
+    /// [`RECENT_TAIL`] entries). Empty for an unknown conversation.
+    async fn recent_entries(
+        &self,
+        id: &ConversationId,
+        author: Author,
+        since: Millis,
+    ) -> StoreResult<Vec<Entry>>;
+
+    /// Entries with seq > `after`, at most `limit`.
+    async fn transcript(
+        &self,
+        id: &ConversationId,
+        after: Seq,
+        limit: usize,
+    ) -> StoreResult<Vec<Entry>>;
+}
+
+/// The store's supervision: the overview, monitors, the audit log.
+#[async_trait]
+pub trait Supervision: Send + Sync + Debug + 'static {
     /// The supervisor console's picture of `teams`: their queues, agents
     /// and desks.
     async fn overview(&self, teams: &[Team]) -> StoreResult<Overview>;
@@ -694,6 +732,13 @@ pub trait Store: Send + Sync + Debug + 'static {
     /// The most recent audit entries about any of `teams`, newest first,
     /// at most `limit` ([`merge_audit`]).
     async fn recent_audit(&self, teams: &[Team], limit: usize) -> StoreResult<Vec<AuditEntry>>;
+}
+
+/// The store's presence: connections, grace periods, nodes.
+#[async_trait]
+pub trait Presence: Send + Sync + Debug + 'static {
+    /// Whether the store answers (for `/readyz`).
+    async fn ping(&self) -> StoreResult<()>;
 
     /// A connection of `user` opened on this node (cancels a running grace).
     async fn presence_up(&self, user: &UserId, side: Side, now: Millis) -> StoreResult<()>;
@@ -727,7 +772,11 @@ pub trait Store: Send + Sync + Debug + 'static {
     async fn retire(&self) -> StoreResult<()> {
         Ok(())
     }
+}
 
+/// The store's callback requests: requesting, escalating, desks, claims, outcomes.
+#[async_trait]
+pub trait Callbacks: Send + Sync + Debug + 'static {
     /// Raises a callback request, or returns the cardholder's open one at
     /// that desk (`false` then).
     async fn request_callback(&self, new: NewCallback) -> StoreResult<(CallbackRequest, bool)>;
@@ -763,6 +812,26 @@ pub trait Store: Send + Sync + Debug + 'static {
         now: Millis,
     ) -> StoreResult<CallbackRequest>;
 
+    /// Records the outcome of a call (with the agent's note) by the agent
+    /// holding the request; a closed request leaves the open indexes and is
+    /// forgotten after the engine's hot retention.
+    async fn complete_callback(
+        &self,
+        reference: &CallbackRef,
+        agent: &UserId,
+        outcome: CallbackOutcome,
+        note: Option<String>,
+        now: Millis,
+    ) -> StoreResult<CallbackRequest>;
+
+    /// The requests `agent` closed since `since` (ms) that the store still
+    /// holds (closed ones are kept for the hot retention), newest first.
+    async fn closed_by(&self, agent: &UserId, since: Millis) -> StoreResult<Vec<CallbackRequest>>;
+}
+
+/// The store's secure-message threads: opening, inboxes, claims, resolving, read marks.
+#[async_trait]
+pub trait Threads: Send + Sync + Debug + 'static {
     /// Opens a secure-message thread: it waits in the inbox of its tier's
     /// team (ranked by [`inbox::inbox_rank`]), not in a live queue, and never
     /// expires on disconnect. `NotAllowed` when the cardholder already holds
@@ -814,19 +883,11 @@ pub trait Store: Send + Sync + Debug + 'static {
         seq: Seq,
         now: Millis,
     ) -> StoreResult<()>;
+}
 
-    /// Records the outcome of a call (with the agent's note) by the agent
-    /// holding the request; a closed request leaves the open indexes and is
-    /// forgotten after the engine's hot retention.
-    async fn complete_callback(
-        &self,
-        reference: &CallbackRef,
-        agent: &UserId,
-        outcome: CallbackOutcome,
-        note: Option<String>,
-        now: Millis,
-    ) -> StoreResult<CallbackRequest>;
-
+/// The store's the notification queue: taking, settling, its backlog.
+#[async_trait]
+pub trait Notifications: Send + Sync + Debug + 'static {
     /// Takes up to `batch` notifications due by `now` for this node, each
     /// leased for `lease_ms` (counted as an attempt): another node takes it
     /// only once the lease ran out unsettled.
@@ -849,9 +910,6 @@ pub trait Store: Send + Sync + Debug + 'static {
 
     /// Notifications not delivered yet.
     async fn notification_backlog(&self) -> StoreResult<NotificationBacklog>;
-    /// The requests `agent` closed since `since` (ms) that the store still
-    /// holds (closed ones are kept for the hot retention), newest first.
-    async fn closed_by(&self, agent: &UserId, since: Millis) -> StoreResult<Vec<CallbackRequest>>;
 }
 
 /// Applies a call's outcome to a claimed request: `no_answer` returns it to

@@ -155,33 +155,36 @@ bounded!(
     the_byte_bound_counts_typed_text,
 );
 
-#[tokio::test]
-async fn memory_claims_race_to_one_winner() {
-    conformance::concurrent_claims_have_one_winner(Arc::new(MemoryStore::new())).await;
+// Checks that race several calls at once: each takes its engine shared.
+macro_rules! raced {
+    ($($check:ident),* $(,)?) => {
+        mod memory_raced {
+            use super::*;
+            $(
+                #[tokio::test]
+                async fn $check() {
+                    conformance::$check(Arc::new(MemoryStore::new())).await;
+                }
+            )*
+        }
+        mod redis_raced {
+            use super::*;
+            $(
+                #[tokio::test]
+                async fn $check() {
+                    let redis = RedisServer::start();
+                    let store = redis_store(&redis, DEFAULT_HOT_RETENTION_MS).await;
+                    conformance::$check(Arc::new(store)).await;
+                }
+            )*
+        }
+    };
 }
 
-#[tokio::test]
-async fn redis_claims_race_to_one_winner() {
-    let redis = RedisServer::start();
-    conformance::concurrent_claims_have_one_winner(Arc::new(
-        redis_store(&redis, DEFAULT_HOT_RETENTION_MS).await,
-    ))
-    .await;
-}
-
-#[tokio::test]
-async fn memory_thread_claims_race_to_one_winner() {
-    conformance::thread_claims_have_one_winner(Arc::new(MemoryStore::new())).await;
-}
-
-#[tokio::test]
-async fn redis_thread_claims_race_to_one_winner() {
-    let redis = RedisServer::start();
-    conformance::thread_claims_have_one_winner(Arc::new(
-        redis_store(&redis, DEFAULT_HOT_RETENTION_MS).await,
-    ))
-    .await;
-}
+raced!(
+    concurrent_claims_have_one_winner,
+    thread_claims_have_one_winner,
+);
 
 /// An envelope with what differs between runs (ids, refs, publish time)
 /// replaced by stable names, and its audiences sorted.

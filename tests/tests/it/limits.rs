@@ -425,7 +425,7 @@ async fn slowest(conn: &mut redis::aio::MultiplexedConnection, name: &str) -> (i
 async fn measure_whole_transcript_steps_at_the_bounds() {
     use switchboard::domain::{Author, EndReason, UserId};
     use switchboard::store::redis::RedisStore;
-    use switchboard::store::{NewEntry, Store, StoreError, DEFAULT_HOT_RETENTION_MS};
+    use switchboard::store::{Chats, NewEntry, StoreError, Transcripts, DEFAULT_HOT_RETENTION_MS};
     let redis = RedisServer::start();
     let mut conn = redis_conn(&redis.url()).await;
     let prefix = unique_prefix();

@@ -10,7 +10,7 @@ use switchboard::domain::{
     now_millis, Author, ConversationId, Desk, EndReason, Millis, Tier, UserId,
 };
 use switchboard::store::redis::RedisStore;
-use switchboard::store::{NewCallback, NewEntry, Side, Store};
+use switchboard::store::{Callbacks, Chats, NewCallback, NewEntry, Presence, Side, Store};
 use switchboard_tests::*;
 
 async fn exists(conn: &mut redis::aio::MultiplexedConnection, key: &str) -> bool {
