@@ -1138,7 +1138,10 @@ function freePort() {
 /** A throwaway redis-server on a free port; resolves once it answers PING. */
 async function startRedis() {
   const port = await freePort();
-  const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  // Its own folder, so nothing it might write lands in the working tree.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-e2e-redis-'));
+  const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  proc.once('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
   const deadline = Date.now() + 10000;
   while (Date.now() < deadline) {
     if (redisCli(port, ['PING']) === 'PONG') return { proc, port };
