@@ -1,6 +1,6 @@
 -- ARGV: prefix, now, desk, cardholder, tier, reason, conversation, phone last4 ('' none),
 --       new ref, desk rank (Rust's `store::desk_rank`), cardholder name ('' none),
---       cause (JSON, `store::Cause`)
+--       cause (JSON, `domain::callback::Cause`)
 -- A request is open while it is in its desk's index (`cbdesk`); the
 -- cardholder's open one per desk is `cbopen`.
 -- Reply: {created, request}, or {taken = true} when the new ref is in use
