@@ -589,6 +589,69 @@ pub async fn ending_a_chat_ends_its_grace_period(s: &dyn Store) {
     assert_eq!(standing.map(|q| q.position), Some(1), "still waiting");
 }
 
+/// What operators read: the store answers, a heartbeat keeps one epoch,
+/// and the queue and inbox figures count what waits (a disconnected
+/// cardholder's place too) and how long the oldest has waited.
+pub async fn liveness_and_waiting_figures(s: &dyn Store) {
+    s.ping().await.expect("ping");
+    let sweep = switchboard::store::Sweep {
+        graces: switchboard::store::Graces::default(),
+        stale_ms: 10_000,
+        notice: "An agent was disconnected".into(),
+    };
+    let first = s.heartbeat(T0, &sweep).await.expect("beat");
+    let second = s.heartbeat(T0 + 1_000, &sweep).await.expect("beat");
+    assert_eq!(first.epoch, second.epoch, "the store kept its data");
+    assert!(second.told.is_empty() && !second.revived);
+
+    s.presence_up(&user("fig-1"), Side::Cardholder, T0)
+        .await
+        .expect("up");
+    open(s, "fig-1", Tier::Standard, T0).await;
+    open(s, "fig-2", Tier::Standard, T0 + 1_000).await;
+    s.presence_down(&user("fig-1"), Side::Cardholder, T0 + 2_000, 60_000)
+        .await
+        .expect("down");
+    let stats = s.queue_stats(T0 + 5_000).await.expect("stats");
+    let of = |tier: Tier| {
+        stats
+            .iter()
+            .find(|q| q.tier == tier)
+            .map(|q| (q.waiting, q.oldest_wait_s))
+    };
+    assert_eq!(of(Tier::Standard), Some((2, 5)), "{stats:?}");
+    assert_eq!(of(Tier::Premium), Some((0, 0)), "{stats:?}");
+
+    let thread = s
+        .open_thread(
+            NewConversation {
+                cardholder: user("fig-3"),
+                name: None,
+                tier: Tier::Business,
+                topic: Topic::General,
+                enqueue: true,
+                phone_last4: None,
+                history: Vec::new(),
+                boosts: TierBoosts::default(),
+                now: T0 + 3_000,
+            },
+            ConversationId::generate(),
+        )
+        .await
+        .expect("thread");
+    assert_eq!(thread.conversation.tier, Tier::Business);
+    let inboxes = s.inbox_stats().await.expect("inbox stats");
+    let business = inboxes
+        .iter()
+        .find(|i| i.tier == Tier::Business)
+        .expect("the business inbox");
+    assert_eq!(
+        (business.depth, business.oldest_queued_at),
+        (1, Some(T0 + 3_000))
+    );
+    s.retire().await.expect("retire");
+}
+
 pub async fn sender_must_belong(s: &dyn Store) {
     let c = open(s, "c", Tier::Standard, T0).await;
     let stranger = s

@@ -81,6 +81,7 @@ conformance!(
     agent_grace_requeues_at_head,
     returning_chats_keep_their_original_order,
     ending_a_chat_ends_its_grace_period,
+    liveness_and_waiting_figures,
     sender_must_belong,
     callbacks_one_open_per_desk_premium_first,
     callback_claims_and_outcomes,
