@@ -18,6 +18,30 @@ fn agent_line<'a>(overview: &'a Value, sub: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("{sub} in the overview: {overview}"))
 }
 
+/// Asks to monitor chat `id` and waits for its transcript page.
+async fn monitor(sup: &mut Client, id: &str) -> Value {
+    sup.send(json!({"type": "monitor", "conversation": id}))
+        .await;
+    sup.expect("transcript").await
+}
+
+/// A chat of `team` between agent `<p>-ag` (who takes `max_chats`) and
+/// cardholder `<p>-ch`, monitored by supervisor `<p>-sup` of that team:
+/// (agent, cardholder, chat, supervisor).
+async fn monitored_chat(
+    url: &str,
+    p: &str,
+    team: &str,
+    max_chats: u8,
+) -> (Client, Client, String, Client) {
+    let mut ag = available_agent(url, &format!("{p}-ag"), &[team], max_chats).await;
+    let (mut ch, _) = Client::connect(url, &cardholder(&format!("{p}-ch"), team)).await;
+    let id = paired(&mut ch, &mut ag, "billing").await;
+    let (mut sup, _) = Client::connect(url, &supervisor(&format!("{p}-sup"), &[team])).await;
+    monitor(&mut sup, &id).await;
+    (ag, ch, id, sup)
+}
+
 #[tokio::test]
 async fn a_supervisor_watches_sets_agents_away_and_reassigns_chats_all_audited() {
     let redis = RedisServer::start();
@@ -167,9 +191,7 @@ async fn a_supervisor_on_another_node_monitors_a_chat_unseen_by_the_cardholder()
     ag.expect_where("msg", |m| m["id"] == "c1").await;
 
     let (mut sup, _) = Client::connect(&b.ws_url(), &supervisor("mo-sup", &["premium"])).await;
-    sup.send(json!({"type": "monitor", "conversation": id}))
-        .await;
-    let page = sup.expect("transcript").await;
+    let page = monitor(&mut sup, &id).await;
     assert_eq!(page["conversation"], id.as_str());
     let texts: Vec<&str> = page["entries"]
         .as_array()
@@ -240,15 +262,10 @@ async fn one_of_two_monitoring_connections_leaving_keeps_the_other_monitoring() 
     let (mut first, _) = Client::connect(&url, &supervisor("m2-sup", &["premium"])).await;
     let (mut second, _) = Client::connect(&url, &supervisor("m2-sup", &["premium"])).await;
     for sup in [&mut first, &mut second] {
-        sup.send(json!({"type": "monitor", "conversation": id}))
-            .await;
-        sup.expect("transcript").await;
+        monitor(sup, &id).await;
     }
     // The same connection asking twice counts once.
-    second
-        .send(json!({"type": "monitor", "conversation": id}))
-        .await;
-    second.expect("transcript").await;
+    monitor(&mut second, &id).await;
 
     first
         .send(json!({"type": "unmonitor", "conversation": id}))
@@ -293,13 +310,7 @@ async fn a_chat_transferred_out_of_the_supervisors_teams_is_no_longer_monitored(
     let redis = RedisServer::start();
     let hub = TestHub::spawn(redis_settings(&redis.url(), &unique_prefix())).await;
     let url = hub.ws_url();
-    let mut ag = available_agent(&url, "os-ag", &["standard"], 1).await;
-    let (mut ch, _) = Client::connect(&url, &cardholder("os-ch", "standard")).await;
-    let id = paired(&mut ch, &mut ag, "billing").await;
-    let (mut sup, _) = Client::connect(&url, &supervisor("os-sup", &["standard"])).await;
-    sup.send(json!({"type": "monitor", "conversation": id}))
-        .await;
-    sup.expect("transcript").await;
+    let (mut ag, mut ch, id, mut sup) = monitored_chat(&url, "os", "standard", 1).await;
     ag.send(json!({"type": "say", "conversation": id, "id": "a1", "text": "Let me move you"}))
         .await;
     sup.expect_where("msg", |m| m["id"] == "a1").await;
@@ -350,13 +361,7 @@ async fn monitor_ended_says_unmonitored_or_ended() {
     let redis = RedisServer::start();
     let hub = TestHub::spawn(redis_settings(&redis.url(), &unique_prefix())).await;
     let url = hub.ws_url();
-    let mut ag = available_agent(&url, "me-ag", &["premium"], 2).await;
-    let (mut ch, _) = Client::connect(&url, &cardholder("me-ch", "premium")).await;
-    let id = paired(&mut ch, &mut ag, "billing").await;
-    let (mut sup, _) = Client::connect(&url, &supervisor("me-sup", &["premium"])).await;
-    sup.send(json!({"type": "monitor", "conversation": id}))
-        .await;
-    sup.expect("transcript").await;
+    let (mut ag, _ch, id, mut sup) = monitored_chat(&url, "me", "premium", 2).await;
     sup.send(json!({"type": "unmonitor", "conversation": id}))
         .await;
     let stopped = sup.expect("monitor_ended").await;
@@ -364,9 +369,7 @@ async fn monitor_ended_says_unmonitored_or_ended() {
         (&stopped["conversation"], &stopped["reason"]),
         (&json!(id), &json!("unmonitored"))
     );
-    sup.send(json!({"type": "monitor", "conversation": id}))
-        .await;
-    sup.expect("transcript").await;
+    monitor(&mut sup, &id).await;
     ag.send(json!({"type": "end", "conversation": id})).await;
     sup.expect("ended").await;
     let over = sup.expect("monitor_ended").await;
@@ -381,13 +384,7 @@ async fn monitoring_again_brings_what_was_said_meanwhile() {
     let redis = RedisServer::start();
     let hub = TestHub::spawn(redis_settings(&redis.url(), &unique_prefix())).await;
     let url = hub.ws_url();
-    let mut ag = available_agent(&url, "ma-ag", &["premium"], 2).await;
-    let (mut ch, _) = Client::connect(&url, &cardholder("ma-ch", "premium")).await;
-    let id = paired(&mut ch, &mut ag, "billing").await;
-    let (mut sup, _) = Client::connect(&url, &supervisor("ma-sup", &["premium"])).await;
-    sup.send(json!({"type": "monitor", "conversation": id}))
-        .await;
-    sup.expect("transcript").await;
+    let (mut ag, mut ch, id, mut sup) = monitored_chat(&url, "ma", "premium", 2).await;
     ch.send(json!({"type": "say", "id": "m1", "text": "First question"}))
         .await;
     assert_eq!(sup.expect("msg").await["text"], "First question");
@@ -398,9 +395,7 @@ async fn monitoring_again_brings_what_was_said_meanwhile() {
         .await;
     ag.expect("msg").await;
     ag.expect("msg").await;
-    sup.send(json!({"type": "monitor", "conversation": id}))
-        .await;
-    let page = sup.expect("transcript").await;
+    let page = monitor(&mut sup, &id).await;
     let texts: Vec<&str> = page["entries"]
         .as_array()
         .expect("entries")
@@ -430,10 +425,7 @@ async fn audit_is_scoped(settings: switchboard::settings::Settings) {
         .send(json!({"type": "set_agent_state", "agent": "au-std-ag", "state": "away"}))
         .await;
     std_sup.expect("overview").await;
-    std_sup
-        .send(json!({"type": "monitor", "conversation": id}))
-        .await;
-    std_sup.expect("transcript").await;
+    monitor(&mut std_sup, &id).await;
     prem_sup
         .send(json!({"type": "set_agent_state", "agent": "au-prem-ag", "state": "away"}))
         .await;
