@@ -335,8 +335,7 @@ impl Chats for MemoryStore {
             .map(|&tier| {
                 let q = &s.queues[tier_index(tier)];
                 let oldest = q
-                    .in_order()
-                    .into_iter()
+                    .ids()
                     .filter_map(|id| s.conversations.get(id))
                     .map(|r| r.conversation.queued_at)
                     .min();

@@ -71,6 +71,19 @@ impl TierQueue {
         self.places.len()
     }
 
+    /// The queued conversation of the lowest rank, in either line.
+    pub(super) fn first(&self) -> Option<&ConversationId> {
+        match (self.here.first(), self.away.first()) {
+            (Some(h), Some(a)) => Some(if a < h { &a.1 } else { &h.1 }),
+            (h, a) => h.or(a).map(|(_, id)| id),
+        }
+    }
+
+    /// Every queued conversation, in no particular order.
+    pub(super) fn ids(&self) -> impl Iterator<Item = &ConversationId> {
+        self.places.keys()
+    }
+
     /// Every queued conversation in rank order, both lines merged.
     pub(super) fn in_order(&self) -> Vec<&ConversationId> {
         let mut all: Vec<_> = self.here.iter().chain(self.away.iter()).collect();
@@ -106,6 +119,8 @@ mod tests {
         assert_eq!(q.position(&id(1)), Some(1), "the place is kept");
         assert_eq!(q.position(&id(3)), Some(3));
         assert_eq!(q.in_order(), vec![&id(1), &id(2), &id(3)]);
+        assert_eq!(q.first(), Some(&id(1)), "the lowest rank, though away");
+        assert_eq!(q.ids().count(), 3);
         assert!(q.remove(&id(2)) && q.remove(&id(3)));
         assert_eq!(
             q.head(),

@@ -17,9 +17,8 @@ impl Supervision for MemoryStore {
                     tier,
                     depth: q.len() as u64,
                     oldest_queued_at: q
-                        .in_order()
                         .first()
-                        .and_then(|id| s.conversations.get(*id))
+                        .and_then(|id| s.conversations.get(id))
                         .map(|r| r.conversation.queued_at),
                     recent_waits: s.waits[tier_index(tier)].iter().copied().collect(),
                 }

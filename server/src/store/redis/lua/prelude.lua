@@ -241,15 +241,20 @@ local function queue_depth(tier)
   return redis.call('ZCARD', k('q', tier)) + redis.call('ZCARD', k('q', tier, 'away'))
 end
 
+-- The first conversation of one line of a tier's queue: id, rank (nil
+-- when the line is empty).
+local function line_first(tier, line)
+  local head = redis.call('ZRANGE', line_key(tier, line), 0, 0, 'WITHSCORES')
+  return head[1], head[2]
+end
+
 -- When the conversation at the head of a tier's queue by rank (either
 -- line) was queued: its `queued_at` as stored, '' when the queue is empty.
 local function head_since(tier)
-  local first, best
-  for _, line in ipairs({'q', 'away'}) do
-    local head = redis.call('ZRANGE', line_key(tier, line), 0, 0, 'WITHSCORES')
-    if head[1] and (not best or tonumber(head[2]) < best) then
-      first, best = head[1], tonumber(head[2])
-    end
+  local first, rank = line_first(tier, 'q')
+  local away, away_rank = line_first(tier, 'away')
+  if away and (not first or tonumber(away_rank) < tonumber(rank)) then
+    first = away
   end
   if not first then
     return ''
@@ -260,13 +265,11 @@ end
 -- The head of a tier's queue: the connected line's first, else the away
 -- line's: id, rank (nil when both are empty).
 local function queue_head(tier)
-  for _, line in ipairs({'q', 'away'}) do
-    local head = redis.call('ZRANGE', line_key(tier, line), 0, 0, 'WITHSCORES')
-    if head[1] then
-      return head[1], head[2]
-    end
+  local id, rank = line_first(tier, 'q')
+  if id then
+    return id, rank
   end
-  return nil
+  return line_first(tier, 'away')
 end
 
 -- Keeps `online:<team>` (the team's agents connected on a live node, so
