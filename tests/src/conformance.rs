@@ -622,24 +622,7 @@ pub async fn liveness_and_waiting_figures(s: &dyn Store) {
     assert_eq!(of(Tier::Standard), Some((2, 5)), "{stats:?}");
     assert_eq!(of(Tier::Premium), Some((0, 0)), "{stats:?}");
 
-    let thread = s
-        .open_thread(
-            NewConversation {
-                cardholder: user("fig-3"),
-                name: None,
-                tier: Tier::Business,
-                topic: Topic::General,
-                enqueue: true,
-                phone_last4: None,
-                history: Vec::new(),
-                boosts: TierBoosts::default(),
-                now: T0 + 3_000,
-            },
-            ConversationId::generate(),
-        )
-        .await
-        .expect("thread");
-    assert_eq!(thread.conversation.tier, Tier::Business);
+    thread(s, "fig-3", Tier::Business, T0 + 3_000).await;
     let inboxes = s.inbox_stats().await.expect("inbox stats");
     let business = inboxes
         .iter()

@@ -540,32 +540,13 @@ pub fn transcript_charge(entry: &NewEntry) -> Option<u64> {
 /// below, together. Code that needs one area names that trait; the hub
 /// holds the whole store.
 pub trait Store:
-    Chats
-    + Transcripts
-    + Supervision
-    + Presence
-    + Callbacks
-    + Threads
-    + Notifications
-    + Send
-    + Sync
-    + Debug
-    + 'static
+    Chats + Transcripts + Supervision + Presence + Callbacks + Threads + Notifications
 {
 }
 
+// Each area is `Send + Sync + Debug + 'static` already, so the whole is too.
 impl<T> Store for T where
-    T: Chats
-        + Transcripts
-        + Supervision
-        + Presence
-        + Callbacks
-        + Threads
-        + Notifications
-        + Send
-        + Sync
-        + Debug
-        + 'static
+    T: Chats + Transcripts + Supervision + Presence + Callbacks + Threads + Notifications
 {
 }
 
