@@ -6,8 +6,9 @@
 local sub, name, teams, max, scores = ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
 local a = k('agent', sub)
 if redis.call('EXISTS', a) == 0 then
-  redis.call('HSET', a, 'state', 'away', 'idle_since', NOW, 'state_since', NOW)
+  redis.call('HSET', a, 'state', 'away', 'state_since', NOW)
 end
+-- A new agent (or one from before agents kept their scores) is idle from now.
 if redis.call('HEXISTS', a, 'scores') == 0 then
   redis.call('HSET', a, 'idle_since', NOW, 'scores', scores)
 end
