@@ -18,6 +18,16 @@ fn agent_line<'a>(overview: &'a Value, sub: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("{sub} in the overview: {overview}"))
 }
 
+/// The texts of a `transcript` page's entries, in order.
+fn entry_texts(page: &Value) -> Vec<&str> {
+    page["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .filter_map(|e| e["text"].as_str())
+        .collect()
+}
+
 /// Asks to monitor chat `id` and waits for its transcript page.
 async fn monitor(sup: &mut Client, id: &str) -> Value {
     sup.send(json!({"type": "monitor", "conversation": id}))
@@ -193,12 +203,7 @@ async fn a_supervisor_on_another_node_monitors_a_chat_unseen_by_the_cardholder()
     let (mut sup, _) = Client::connect(&b.ws_url(), &supervisor("mo-sup", &["premium"])).await;
     let page = monitor(&mut sup, &id).await;
     assert_eq!(page["conversation"], id.as_str());
-    let texts: Vec<&str> = page["entries"]
-        .as_array()
-        .expect("entries")
-        .iter()
-        .filter_map(|e| e["text"].as_str())
-        .collect();
+    let texts = entry_texts(&page);
     assert!(
         texts.contains(&"The charge is from a shop I never visited"),
         "the transcript so far: {page}"
@@ -396,12 +401,7 @@ async fn monitoring_again_brings_what_was_said_meanwhile() {
     ag.expect("msg").await;
     ag.expect("msg").await;
     let page = monitor(&mut sup, &id).await;
-    let texts: Vec<&str> = page["entries"]
-        .as_array()
-        .expect("entries")
-        .iter()
-        .filter_map(|e| e["text"].as_str())
-        .collect();
+    let texts = entry_texts(&page);
     assert!(
         texts.contains(&"Second question"),
         "what was said while not monitoring is in the page: {texts:?}"
